@@ -1,0 +1,406 @@
+"""Netlist model: named nodes (ground is ``0``) and elements stored column-wise.
+
+Elements are kept in one table per kind (names, node indices, values) so that a 1024 x 1024
+resistor array is a few numpy arrays, not a million Python objects. Kinds and units:
+
+====  ===========================================  ==================================
+kind  element (terminals)                          value
+====  ===========================================  ==================================
+R     resistor (p, q)                              resistance, Ohm (> 0)
+C     capacitor (p, q)                             capacitance, F (> 0); ``ic`` V
+L     inductor (p, q)                              inductance, H (> 0); ``ic`` A
+G     VCCS (p, q, cp, cq): I(p->q) = gm (V_cp - V_cq)  transconductance, S (finite, != 0)
+U     op-amp (out, inp, inn)                       open-loop gain (> 0; ``inf`` = ideal)
+V     DC voltage source (p, q): V_p - V_q = value  V (finite)
+I     DC current source (p, q): flows p -> q inside  A (finite)
+N     white noise current source (p, q)            one-sided PSD, A^2/Hz (>= 0)
+====  ===========================================  ==================================
+
+Current-source and VCCS directions follow SPICE: the current leaves node p, passes through the
+source and enters node q. Names are case-insensitive (as in SPICE) and must be unique.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import networkx as nx
+import numpy as np
+
+from .errors import NetlistError
+
+KINDS = {
+    # kind: (number of terminals, description, unit)
+    "R": (2, "resistor", "Ohm"),
+    "C": (2, "capacitor", "F"),
+    "L": (2, "inductor", "H"),
+    "G": (4, "voltage-controlled current source", "S"),
+    "U": (3, "op-amp", "V/V"),
+    "V": (2, "DC voltage source", "V"),
+    "I": (2, "DC current source", "A"),
+    "N": (2, "white noise current source", "A^2/Hz"),
+}
+GROUND = "0"
+_GROUND_ALIASES = {"0", "gnd"}
+
+
+@dataclass(frozen=True)
+class Element:
+    """One element, as returned by :meth:`Netlist.elements` (a read-only view)."""
+
+    kind: str
+    name: str
+    nodes: tuple[str, ...]
+    value: float
+    ic: float = 0.0
+
+
+class _Table:
+    """Column store of one element kind; chunks are concatenated lazily."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.nterm = KINDS[kind][0]
+        self.names: list[str] = []
+        self._nodes: list[np.ndarray] = []
+        self._values: list[np.ndarray] = []
+        self._ic: list[np.ndarray] = []
+        self._cache = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def add(self, names, nodes, values, ic):
+        self.names.extend(names)
+        self._nodes.append(np.asarray(nodes, dtype=np.int64).reshape(-1, self.nterm))
+        self._values.append(np.asarray(values, dtype=float).reshape(-1))
+        self._ic.append(np.asarray(ic, dtype=float).reshape(-1))
+        self._cache = None
+
+    def _arrays(self):
+        if self._cache is None:
+            if self.names:
+                self._cache = (
+                    np.concatenate(self._nodes),
+                    np.concatenate(self._values),
+                    np.concatenate(self._ic),
+                )
+                self._nodes, self._values, self._ic = [self._cache[0]], [self._cache[1]], [self._cache[2]]
+            else:
+                self._cache = (np.zeros((0, self.nterm), np.int64), np.zeros(0), np.zeros(0))
+        return self._cache
+
+    @property
+    def nodes(self) -> np.ndarray:
+        return self._arrays()[0]
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._arrays()[1]
+
+    @property
+    def ic(self) -> np.ndarray:
+        return self._arrays()[2]
+
+    def set_values(self, idx, values):
+        nodes, vals, ic = self._arrays()
+        vals = vals.copy()
+        vals[idx] = values
+        self._cache = (nodes, vals, ic)
+        self._nodes, self._values, self._ic = [nodes], [vals], [ic]
+
+
+def _check_values(kind: str, names: Sequence[str], values: np.ndarray) -> None:
+    """Reject non-finite or out-of-domain component values, naming the first offender."""
+    desc, unit = KINDS[kind][1], KINDS[kind][2]
+    if kind == "U":
+        bad = np.isnan(values) | (values <= 0) | (values == -np.inf)
+        why = "open-loop gain must be > 0 (inf for an ideal op-amp)"
+    else:
+        bad = ~np.isfinite(values)
+        why = "value must be finite"
+        if kind in "RCL":
+            bad |= values <= 0
+            why = "value must be finite and > 0"
+        elif kind == "N":
+            bad |= values < 0
+            why = "noise PSD must be finite and >= 0"
+        elif kind == "G":
+            bad |= values == 0
+            why = "transconductance must be finite and non-zero"
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        more = int(bad.sum()) - 1
+        extra = f" (and {more} more)" if more else ""
+        raise NetlistError(
+            f"{desc} {names[i]!r} has unrealizable value {values[i]!r} {unit}: {why}{extra}"
+        )
+
+
+class Netlist:
+    """A circuit: named nodes and column-stored elements. Ground is node ``0`` (alias ``gnd``)."""
+
+    def __init__(self, title: str = "spucircuit netlist"):
+        self.title = title
+        self.node_names: list[str] = [GROUND]
+        self._node_index: dict[str, int] = {GROUND: 0}
+        self.tables: dict[str, _Table] = {k: _Table(k) for k in KINDS}
+        self._element_keys: dict[str, str] = {}  # lower-case name -> kind
+        self.meta: dict = {}  # free-form annotations (mapping scale factors etc.)
+
+    # ----------------------------------------------------------------- nodes
+    def node(self, name) -> int:
+        """Index of node ``name``, created if new. Ground (``0``/``gnd``) is index 0."""
+        key = str(name).strip()
+        if not key or any(c.isspace() for c in key):
+            raise NetlistError(f"invalid node name {name!r}: must be non-empty without whitespace")
+        low = key.lower()
+        if low in _GROUND_ALIASES:
+            return 0
+        idx = self._node_index.get(low)
+        if idx is None:
+            idx = len(self.node_names)
+            self.node_names.append(key)
+            self._node_index[low] = idx
+        return idx
+
+    def has_node(self, name) -> bool:
+        low = str(name).strip().lower()
+        return low in _GROUND_ALIASES or low in self._node_index
+
+    def node_index(self, name) -> int:
+        low = str(name).strip().lower()
+        if low in _GROUND_ALIASES:
+            return 0
+        try:
+            return self._node_index[low]
+        except KeyError:
+            raise NetlistError(f"unknown node {name!r}") from None
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes, ground excluded."""
+        return len(self.node_names) - 1
+
+    # -------------------------------------------------------------- elements
+    def add_elements(self, kind: str, names, nodes, values, ic=None) -> None:
+        """Bulk-add elements of one kind.
+
+        ``nodes`` is an (m, terminals) array of node indices (from :meth:`node`) or of node names.
+        """
+        kind = kind.upper()
+        if kind not in KINDS:
+            raise NetlistError(f"unknown element kind {kind!r}; expected one of {sorted(KINDS)}")
+        names = [str(n) for n in names]
+        m = len(names)
+        nterm = KINDS[kind][0]
+        arr = np.asarray(nodes, dtype=object) if not isinstance(nodes, np.ndarray) else nodes
+        if arr.dtype.kind in "iu":
+            idx = arr.astype(np.int64).reshape(m, nterm) if m else np.zeros((0, nterm), np.int64)
+            if idx.size and (idx.min() < 0 or idx.max() >= len(self.node_names)):
+                raise NetlistError(f"{KINDS[kind][1]} node index out of range")
+        else:
+            flat = np.asarray(arr, dtype=object).reshape(-1)
+            if flat.size != m * nterm:
+                raise NetlistError(
+                    f"{KINDS[kind][1]} needs {nterm} nodes per element, got {flat.size} for {m}"
+                )
+            idx = np.array([self.node(x) for x in flat], dtype=np.int64).reshape(m, nterm)
+        vals = np.asarray(values, dtype=float).reshape(-1)
+        if vals.size != m:
+            raise NetlistError(f"{m} {KINDS[kind][1]} names but {vals.size} values")
+        _check_values(kind, names, vals)
+        if ic is None:
+            ics = np.zeros(m)
+        else:
+            ics = np.broadcast_to(np.asarray(ic, dtype=float), (m,)).copy()
+            if not np.all(np.isfinite(ics)):
+                raise NetlistError(f"non-finite initial condition among {KINDS[kind][1]}s")
+        lows = [nm.lower() for nm in names]
+        for nm, low in zip(names, lows):
+            if not nm or any(c.isspace() for c in nm):
+                raise NetlistError(f"invalid element name {nm!r}")
+            if low in self._element_keys:
+                raise NetlistError(f"duplicate element name {nm!r}")
+        if len(set(lows)) != len(lows):
+            seen = set()
+            for nm, low in zip(names, lows):
+                if low in seen:
+                    raise NetlistError(f"duplicate element name {nm!r}")
+                seen.add(low)
+        self._element_keys.update(dict.fromkeys(lows, kind))
+        self.tables[kind].add(names, idx, vals, ics)
+
+    def _add1(self, kind, name, nodes, value, ic=0.0):
+        self.add_elements(kind, [name], [list(nodes)], [value], [ic])
+        return self
+
+    def add_resistor(self, name, p, q, resistance_ohm):
+        return self._add1("R", name, (p, q), resistance_ohm)
+
+    def add_capacitor(self, name, p, q, capacitance_f, ic_v=0.0):
+        return self._add1("C", name, (p, q), capacitance_f, ic_v)
+
+    def add_inductor(self, name, p, q, inductance_h, ic_a=0.0):
+        return self._add1("L", name, (p, q), inductance_h, ic_a)
+
+    def add_vccs(self, name, p, q, cp, cq, gm_s):
+        return self._add1("G", name, (p, q, cp, cq), gm_s)
+
+    def add_opamp(self, name, out, inp, inn, gain=np.inf):
+        return self._add1("U", name, (out, inp, inn), gain)
+
+    def add_vsource(self, name, p, q, volts):
+        return self._add1("V", name, (p, q), volts)
+
+    def add_isource(self, name, p, q, amps):
+        return self._add1("I", name, (p, q), amps)
+
+    def add_noise_source(self, name, p, q, psd_a2_per_hz):
+        return self._add1("N", name, (p, q), psd_a2_per_hz)
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self.tables.values())
+
+    def count(self, kind: str) -> int:
+        return len(self.tables[kind.upper()])
+
+    def component_counts(self) -> dict[str, int]:
+        """Number of elements of each kind (``resistors``, ``capacitors``, ... , ``total``)."""
+        out = {KINDS[k][1].replace(" ", "_") + "s": len(t) for k, t in self.tables.items()}
+        out["total"] = len(self)
+        return out
+
+    def elements(self, kind: str | None = None) -> Iterator[Element]:
+        """Iterate elements (all kinds, or one) as :class:`Element` views."""
+        kinds = [kind.upper()] if kind else list(KINDS)
+        for k in kinds:
+            t = self.tables[k]
+            nodes, vals, ics = t.nodes, t.values, t.ic
+            for i, nm in enumerate(t.names):
+                yield Element(k, nm, tuple(self.node_names[j] for j in nodes[i]), float(vals[i]), float(ics[i]))
+
+    def find(self, name: str) -> tuple[str, int]:
+        """(kind, row) of element ``name``."""
+        kind = self._element_keys.get(str(name).lower())
+        if kind is None:
+            raise NetlistError(f"no element named {name!r}")
+        t = self.tables[kind]
+        low = str(name).lower()
+        for i, nm in enumerate(t.names):
+            if nm.lower() == low:
+                return kind, i
+        raise NetlistError(f"no element named {name!r}")  # pragma: no cover
+
+    def set_value(self, name: str, value: float) -> None:
+        """Change one element's value in place (validated), e.g. a DC source level."""
+        kind, i = self.find(name)
+        _check_values(kind, [name], np.array([float(value)]))
+        self.tables[kind].set_values(i, float(value))
+
+    def copy(self) -> "Netlist":
+        new = Netlist(self.title)
+        new.node_names = list(self.node_names)
+        new._node_index = dict(self._node_index)
+        new._element_keys = dict(self._element_keys)
+        new.meta = dict(self.meta)
+        for k, t in self.tables.items():
+            if len(t):
+                new.tables[k].add(list(t.names), t.nodes.copy(), t.values.copy(), t.ic.copy())
+        return new
+
+    # ------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Structural checks; raises :class:`NetlistError` naming the first problem found.
+
+        - every non-ground node touches at least two element terminals (no dangling node);
+        - every node has a DC path to ground through resistors, inductors, voltage sources or
+          op-amp outputs (capacitors, current sources and VCCS outputs carry no DC path).
+        """
+        if len(self) == 0:
+            raise NetlistError("netlist is empty")
+        n = len(self.node_names)
+        degree = np.zeros(n, dtype=np.int64)
+        who: dict[int, str] = {}
+        for k, t in self.tables.items():
+            if not len(t):
+                continue
+            nodes = t.nodes
+            if k in "RCLVIN":
+                same = nodes[:, 0] == nodes[:, 1]
+                if np.any(same):
+                    i = int(np.flatnonzero(same)[0])
+                    raise NetlistError(
+                        f"{KINDS[k][1]} {t.names[i]!r} has both terminals on node "
+                        f"{self.node_names[nodes[i, 0]]!r}"
+                    )
+            np.add.at(degree, nodes.reshape(-1), 1)
+            for col in range(nodes.shape[1]):
+                for j in np.unique(nodes[:, col]):
+                    if int(j) not in who:
+                        who[int(j)] = t.names[int(np.flatnonzero(nodes[:, col] == j)[0])]
+        used = degree > 0
+        for j in range(1, n):
+            if used[j] and degree[j] < 2:
+                raise NetlistError(
+                    f"dangling node {self.node_names[j]!r}: only element {who[j]!r} connects to it"
+                )
+        # DC connectivity through conducting elements.
+        parent = np.arange(n)
+
+        def find(a):
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        def union(a, b):
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[ra] = rb
+
+        for k in "RLV":
+            for a, b in self.tables[k].nodes:
+                union(int(a), int(b))
+        for out, _, _ in self.tables["U"].nodes:
+            union(int(out), 0)
+        g = find(0)
+        floating = [self.node_names[j] for j in range(1, n) if used[j] and find(j) != g]
+        if floating:
+            more = f" (and {len(floating) - 1} more)" if len(floating) > 1 else ""
+            raise NetlistError(
+                f"node {floating[0]!r} has no DC path to ground{more}: connect it through a "
+                "resistor, inductor, voltage source or op-amp output"
+            )
+
+    # -------------------------------------------------------------- networkx
+    def to_networkx(self) -> nx.MultiGraph:
+        """Topology as a networkx MultiGraph: circuit nodes are graph nodes, each element an edge.
+
+        Two-terminal elements give one edge (attributes ``name``, ``kind``, ``value``). A VCCS gives
+        an ``output`` edge (p, q) and a ``control`` edge (cp, cq); an op-amp an ``output`` edge
+        (out, 0) and an ``input`` edge (inp, inn).
+        """
+        g = nx.MultiGraph(title=self.title)
+        g.add_nodes_from(self.node_names)
+        for el in self.elements():
+            attrs = dict(name=el.name, kind=el.kind, value=el.value)
+            if el.kind == "G":
+                p, q, cp, cq = el.nodes
+                g.add_edge(p, q, key=el.name, role="output", **attrs)
+                g.add_edge(cp, cq, key=el.name + ":control", role="control", **attrs)
+            elif el.kind == "U":
+                out, inp, inn = el.nodes
+                g.add_edge(out, GROUND, key=el.name, role="output", **attrs)
+                g.add_edge(inp, inn, key=el.name + ":input", role="input", **attrs)
+            else:
+                g.add_edge(el.nodes[0], el.nodes[1], key=el.name, role="branch", **attrs)
+        return g
+
+    def summary(self) -> str:
+        counts = {KINDS[k][1]: len(t) for k, t in self.tables.items() if len(t)}
+        parts = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in counts.items())
+        return f"{self.title}: {self.n_nodes} nodes, {parts}"
+
+    def __repr__(self) -> str:
+        return f"<Netlist {self.summary()}>"

@@ -1,0 +1,130 @@
+"""Thermodynamic linear algebra on the twin: ``solve`` (time average) and ``inv`` (covariance).
+
+Both map A onto an integrator array (:func:`~spucircuit.mapping.integrator_array`), simulate the
+circuit from its component values with :class:`~spucircuit.device.SPU`, and map the node voltages
+back to problem units. Analog times are in seconds, or strings like '50tau'; tau = C / g_unit is
+the mapping's time unit (dx/dt = -(A x - b) with t in tau).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .constants import K_B, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM
+from .device import SPU
+from .io_utils import parse_time
+from .mapping import integrator_array
+from .stats import cov_and_se, mean_and_se
+from .validation import as_vector, check_spd
+
+MAX_STEPS_DEFAULT = 200_000
+
+
+def _times(A, tau, time, burn_in, default_tau_units):
+    lam = np.linalg.eigvalsh(A)
+    total = parse_time(time, tau) if time is not None else default_tau_units / lam[0] * tau
+    if burn_in is None:
+        tb = min(0.5 * total, 20.0 / lam[0] * tau)
+    else:
+        tb = 0.0 if (isinstance(burn_in, (int, float)) and burn_in == 0) else parse_time(burn_in, tau)
+    if tb >= total:
+        from .errors import ParseError
+
+        raise ParseError(f"burn-in ({tb:.4g} s) must be shorter than the analog time ({total:.4g} s)")
+    return lam, total, tb
+
+
+def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: str = "exact",
+          dt: float | None = None, temperature_k: float = T_ROOM, noise: bool = True, x0=None,
+          prune: bool = False, return_info: bool = False, **mapping_kwargs):
+    """x ~ A^-1 b as the time average of the twin's node voltages after burn-in.
+
+    time     : total analog time (s or 'Ntau'); default 40 / lambda_min(A) tau.
+    burn_in  : discarded initial time; default min(time / 2, 20 / lambda_min tau).
+    Returns x, or (x, info) with ``standard_error`` (batch means over time and chains),
+    ``analog_time_s``, ``burn_in_s``, ``tau_s``, ``components``, ``transient_bias_bound``.
+    """
+    A = check_spd(A)
+    b = as_vector(b, A.shape[0])
+    mc = integrator_array(A, b, prune=prune, x0=x0, **mapping_kwargs)
+    lam, total, tb = _times(mc.A, mc.tau_s, time, burn_in, 40.0)
+    if dt is None and scheme == "exact":
+        dt = max(0.5 / lam[-1] * mc.tau_s, total / MAX_STEPS_DEFAULT)
+    spu = SPU(mc, temperature_k=temperature_k, noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seed)
+    if tb > 0:
+        spu.run(tb, max_samples=1)
+    res = spu.run(total - tb)
+    x, se = mean_and_se(res.x)
+    if not return_info:
+        return x
+    xs = np.linalg.solve(mc.A, b)
+    x0v = np.zeros_like(b) if x0 is None else np.asarray(x0, float)
+    info = {
+        "standard_error": se,
+        "analog_time_s": tb + res.analog_time_s,
+        "burn_in_s": tb,
+        "tau_s": mc.tau_s,
+        "dt_s": spu.dt,
+        "steps": int(round(tb / spu.dt)) + res.n_steps,
+        "scheme": scheme,
+        "components": mc.component_counts(),
+        "transient_bias_bound": float(np.exp(-lam[0] * tb / mc.tau_s) * np.linalg.norm(x0v - xs)),
+        "pruning": mc.prune,
+        "mapped": mc,
+    }
+    return x, info
+
+
+def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str = "exact",
+        dt: float | None = None, temperature_k: float = T_ROOM, noise_psd: float | None = None,
+        prune: bool = False, return_info: bool = False, **mapping_kwargs):
+    """A^-1 from the stationary covariance of the twin with b = 0.
+
+    An equal white noise current of PSD ``noise_psd`` (A^2/Hz) is injected at every summing node;
+    by default 1e4 x the largest Johnson PSD landing on a summing node, so that the Johnson
+    noise (not equal across rows, and correlated through the inverting buffers) biases the result
+    by about 1e-4 only. The covariance of x is rescaled by the diffusion the twin actually has:
+    A^-1 = 2 cov(x) / q, q = mean diagonal of the x-unit diffusion per tau.
+
+    time : total analog time per chain; default 2000 / lambda_min(A) tau (relative SE ~1 % with
+    8 chains).
+    """
+    A = check_spd(A)
+    r_min = mapping_kwargs.get("r_min", R_MIN_DEFAULT)
+    r_max = mapping_kwargs.get("r_max", R_MAX_DEFAULT)
+    if noise_psd is None:
+        g_unit = 1.0 / (r_min * np.max(np.abs(A)))
+        g_row = g_unit * np.abs(A).sum(axis=1).max() + 1.0 / r_max
+        noise_psd = 1e4 * 4.0 * K_B * max(temperature_k, T_ROOM) * g_row
+    mc = integrator_array(A, None, prune=prune, noise_psd=noise_psd, **mapping_kwargs)
+    lam, total, tb = _times(mc.A, mc.tau_s, time, burn_in, 2000.0)
+    if burn_in is None:
+        tb = min(0.1 * total, 10.0 / lam[0] * mc.tau_s)
+    if dt is None and scheme == "exact":
+        dt = max(min(0.2 / lam[0] * mc.tau_s, (total - tb) / 1000), total / MAX_STEPS_DEFAULT)
+    spu = SPU(mc, temperature_k=temperature_k, noise=True, scheme=scheme, dt=dt, chains=chains, seed=seed)
+    if tb > 0:
+        spu.run(tb, max_samples=1)
+    res = spu.run(total - tb, max_samples=MAX_STEPS_DEFAULT)
+    cov_x, se_x = cov_and_se(res.x)
+    Y, _ = spu._readout
+    Qx = (Y @ spu.ss.diffusion @ Y.T) * mc.tau_s / mc.v_unit_v**2
+    q = float(np.mean(np.diag(Qx)))
+    Ainv = 2.0 * cov_x / q
+    Ainv = 0.5 * (Ainv + Ainv.T)
+    if not return_info:
+        return Ainv
+    off = Qx - np.diag(np.diag(Qx))
+    info = {
+        "standard_error": 2.0 * se_x / q,
+        "analog_time_s": tb + res.analog_time_s,
+        "burn_in_s": tb,
+        "tau_s": mc.tau_s,
+        "dt_s": spu.dt,
+        "chains": chains,
+        "noise_psd_A2_per_Hz": noise_psd,
+        "diffusion_x_per_tau": q,
+        "noise_anisotropy": float((np.ptp(np.diag(Qx)) + 2 * np.abs(off).sum(axis=1).max()) / q),
+        "components": mc.component_counts(),
+        "mapped": mc,
+    }
+    return Ainv, info

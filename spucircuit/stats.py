@@ -1,0 +1,54 @@
+"""Standard errors of time averages of correlated samples (batch means / independent chains)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _batches(samples: np.ndarray, n_batches: int) -> np.ndarray:
+    """(m, chains, n) -> (chains * n_batches, n) batch means; the tail that does not fill a batch
+    is dropped."""
+    m = samples.shape[0]
+    nb = max(1, min(n_batches, m))
+    L = m // nb
+    s = samples[: nb * L].reshape(nb, L, *samples.shape[1:]).mean(axis=1)  # (nb, chains, n)
+    return s.reshape(nb * samples.shape[1], -1) if samples.ndim == 3 else s
+
+
+def mean_and_se(samples: np.ndarray, n_batches: int = 32):
+    """Mean over (time, chains) and its standard error from batch means.
+
+    ``samples`` is (m, chains, n). With several chains each chain is split into
+    ``n_batches // chains`` (at least 2) batches; batches must be longer than the autocorrelation
+    time for the SE to be honest (the callers choose run lengths of many relaxation times).
+    """
+    samples = np.asarray(samples, float)
+    if samples.ndim == 2:
+        samples = samples[:, None, :]
+    k = samples.shape[1]
+    nb = max(2, n_batches // k) if k < n_batches else 1
+    B = _batches(samples, nb)  # (k * nb, n)
+    mean = B.mean(axis=0)
+    se = B.std(axis=0, ddof=1) / np.sqrt(B.shape[0]) if B.shape[0] > 1 else np.full(mean.shape, np.nan)
+    return mean, se
+
+
+def cov_and_se(samples: np.ndarray, n_batches: int = 32, mean=None):
+    """Covariance over (time, chains) and the SE of each entry from batch covariances.
+
+    If ``mean`` is given (a known mean) it is used instead of the sample mean.
+    """
+    samples = np.asarray(samples, float)
+    if samples.ndim == 2:
+        samples = samples[:, None, :]
+    m, k, n = samples.shape
+    nb = max(2, n_batches // k) if k < n_batches else 1
+    L = m // nb
+    blocks = samples[: nb * L].reshape(nb, L, k, n).transpose(2, 0, 1, 3).reshape(k * nb, L, n)
+    # centre on the pooled mean (not per batch: per-batch centring biases the covariance of
+    # correlated samples by about -2 tau_int / L)
+    mu = samples[: nb * L].reshape(-1, n).mean(axis=0) if mean is None else np.asarray(mean, float)
+    c = blocks - mu[None, None, :]
+    covs = np.einsum("bti,btj->bij", c, c) / L
+    cov = covs.mean(axis=0)
+    se = covs.std(axis=0, ddof=1) / np.sqrt(covs.shape[0])
+    return cov, se
