@@ -13,7 +13,7 @@ import numpy as np
 from .compiler import StateSpace, compile_netlist
 from .constants import T_ROOM
 from .errors import NetlistError, StepError
-from .integrators import auto_dt, discretize, run
+from .integrators import auto_dt, check_euler_step, discretize, run
 from .io_utils import parse_time
 from .mapping import MappedCircuit
 from .netlist import Netlist
@@ -86,7 +86,19 @@ class SPU:
         if self.mapped is not None:
             Y, Z = self.ss.node_voltage_map(self.mapped.output_nodes)
             self._readout = (Y, Z)
+        if self.scheme not in ("exact", "euler"):
+            raise StepError(f"unknown scheme {self.scheme!r}: use 'exact' or 'euler'")
         self.dt = self._user_dt if self._user_dt is not None else auto_dt(self.ss, self.scheme)
+        # Reject a bad step here, not at the first run (dt = 0 or NaN used to fail there with a
+        # ZeroDivisionError / ValueError instead of a StepError).
+        try:
+            self.dt = float(self.dt)
+        except (TypeError, ValueError):
+            raise StepError(f"time step must be a number of seconds, got {self.dt!r}") from None
+        if not (np.isfinite(self.dt) and self.dt > 0):
+            raise StepError(f"time step must be finite and > 0 s, got {self.dt!r}")
+        if self.scheme == "euler":
+            check_euler_step(self.ss, self.dt)
         self.time_s = 0.0
         self.reset()
 

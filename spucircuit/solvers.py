@@ -38,22 +38,26 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
           prune: bool = False, return_info: bool = False, **mapping_kwargs):
     """x ~ A^-1 b as the time average of the twin's node voltages after burn-in.
 
-    time     : total analog time (s or 'Ntau'); default 40 / lambda_min(A) tau.
+    time     : total analog time (s or 'Ntau'); default 220 / lambda_min(A) tau.
     burn_in  : discarded initial time; default min(time / 2, 20 / lambda_min tau).
+    The standard error comes from batch means at least 5 / lambda_min tau long (several chains
+    or a long window are needed for it to have enough batches; ``info['se_batches']``).
     Returns x, or (x, info) with ``standard_error`` (batch means over time and chains),
     ``analog_time_s``, ``burn_in_s``, ``tau_s``, ``components``, ``transient_bias_bound``.
     """
     A = check_spd(A)
     b = as_vector(b, A.shape[0])
     mc = integrator_array(A, b, prune=prune, x0=x0, **mapping_kwargs)
-    lam, total, tb = _times(mc.A, mc.tau_s, time, burn_in, 40.0)
+    lam, total, tb = _times(mc.A, mc.tau_s, time, burn_in, 220.0)
     if dt is None and scheme == "exact":
         dt = max(0.5 / lam[-1] * mc.tau_s, total / MAX_STEPS_DEFAULT)
     spu = SPU(mc, temperature_k=temperature_k, noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seed)
     if tb > 0:
         spu.run(tb, max_samples=1)
     res = spu.run(total - tb)
-    x, se = mean_and_se(res.x)
+    slow = 5.0 / lam[0] * mc.tau_s  # batch length for honest batch means, s
+    spacing = res.t[0] if len(res.t) else spu.dt
+    x, se = mean_and_se(res.x, min_batch=int(np.ceil(slow / spacing)))
     if not return_info:
         return x
     xs = np.linalg.solve(mc.A, b)
@@ -69,6 +73,8 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
         "components": mc.component_counts(),
         "transient_bias_bound": float(np.exp(-lam[0] * tb / mc.tau_s) * np.linalg.norm(x0v - xs)),
         "pruning": mc.prune,
+        "se_batches": int(min(res.x.shape[0] // max(1, int(np.ceil(slow / spacing))),
+                              max(2, 32 // chains) if chains < 32 else 1) * chains),
         "mapped": mc,
     }
     return x, info

@@ -14,18 +14,20 @@ def _batches(samples: np.ndarray, n_batches: int) -> np.ndarray:
     return s.reshape(nb * samples.shape[1], -1) if samples.ndim == 3 else s
 
 
-def mean_and_se(samples: np.ndarray, n_batches: int = 32):
+def mean_and_se(samples: np.ndarray, n_batches: int = 32, min_batch: int = 1):
     """Mean over (time, chains) and its standard error from batch means.
 
-    ``samples`` is (m, chains, n). With several chains each chain is split into
-    ``n_batches // chains`` (at least 2) batches; batches must be longer than the autocorrelation
-    time for the SE to be honest (the callers choose run lengths of many relaxation times).
+    ``samples`` is (m, chains, n). Each chain is split into ``n_batches // chains`` batches
+    (at least 2 when there are fewer chains than ``n_batches``), but no batch shorter than
+    ``min_batch`` samples: batches must be several autocorrelation times long for the SE to be
+    honest (solve() sets min_batch to 5 slowest relaxation times).
     """
     samples = np.asarray(samples, float)
     if samples.ndim == 2:
         samples = samples[:, None, :]
-    k = samples.shape[1]
+    m, k = samples.shape[0], samples.shape[1]
     nb = max(2, n_batches // k) if k < n_batches else 1
+    nb = max(1, min(nb, m // max(1, int(min_batch))))
     B = _batches(samples, nb)  # (k * nb, n)
     mean = B.mean(axis=0)
     se = B.std(axis=0, ddof=1) / np.sqrt(B.shape[0]) if B.shape[0] > 1 else np.full(mean.shape, np.nan)
