@@ -28,6 +28,17 @@ def _json_default(o):
     raise TypeError(type(o).__name__)
 
 
+def _strict(o):
+    """Replace NaN/inf (e.g. a standard error with too few batches) by null: strict JSON."""
+    if isinstance(o, dict):
+        return {k: _strict(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, np.ndarray)):
+        return [_strict(v) for v in (o.tolist() if isinstance(o, np.ndarray) else o)]
+    if isinstance(o, (float, np.floating)):
+        return float(o) if np.isfinite(o) else None
+    return o
+
+
 def _mapping_kwargs(args) -> dict:
     kw = {}
     for k in ("r_min", "r_max", "c", "v_swing"):
@@ -79,8 +90,11 @@ def cmd_solve(args) -> int:
         "components": info["components"], "pruning": info["pruning"],
         "transient_bias_bound": info["transient_bias_bound"], "out": args.out,
     }
+    if not info["se_reliable"]:
+        print("spu solve: warning: the run is too short for a standard error (fewer than 2 batches of "
+              "5 slowest relaxation times); give a longer --time or more --chains", file=sys.stderr)
     if args.json:
-        print(json.dumps(out, default=_json_default))
+        print(json.dumps(_strict(out), default=_json_default, allow_nan=False))
     else:
         c = info["components"]
         print(f"solved n = {len(x)} on the twin: relative error {rel:.3e} (vs numpy.linalg.solve), "
@@ -107,7 +121,7 @@ def cmd_inv(args) -> int:
     out = {k: v for k, v in info.items() if k != "mapped"}
     out.update(inverse=Ainv, relative_error=rel, out=args.out)
     if args.json:
-        print(json.dumps(out, default=_json_default))
+        print(json.dumps(_strict(out), default=_json_default, allow_nan=False))
     else:
         print(f"inverted n = {len(Ainv)} on the twin: relative error {rel:.3e} (Frobenius, vs numpy.linalg.inv), "
               f"analog time {info['analog_time_s']:.4g} s x {info['chains']} chains")

@@ -95,8 +95,11 @@ class MappedCircuit:
 
     def to_dict(self) -> dict:
         """JSON-ready description: scales, state-to-voltage map and the full component list."""
+        # strict JSON: an ideal op-amp's infinite gain is written as null with "ideal": true
         comps = [
-            {"name": e.name, "kind": e.kind, "nodes": list(e.nodes), "value": e.value,
+            {"name": e.name, "kind": e.kind, "nodes": list(e.nodes),
+             "value": e.value if np.isfinite(e.value) else None,
+             **({"ideal": True} if e.kind == "U" and not np.isfinite(e.value) else {}),
              **({"ic": e.ic} if e.kind in "CL" and e.ic else {})}
             for e in self.netlist.elements()
         ]
@@ -115,7 +118,8 @@ class MappedCircuit:
                 "sources": self.input_sources,
                 "b": self.b.tolist(),
             },
-            "pruning": self.prune,
+            "pruning": {k: (v if not isinstance(v, float) or np.isfinite(v) else None)
+                        for k, v in self.prune.items()},
             "component_counts": self.component_counts(),
             "components": comps,
         }
@@ -123,7 +127,7 @@ class MappedCircuit:
     def to_json(self, path) -> None:
         from .io_utils import atomic_write_text
 
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, allow_nan=False))
 
 
 def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = R_MAX_DEFAULT,

@@ -21,11 +21,14 @@ source and enters node q. Names are case-insensitive (as in SPICE) and must be u
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import networkx as nx
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from .errors import NetlistError
 
@@ -133,7 +136,7 @@ def _check_values(kind: str, names: Sequence[str], values: np.ndarray) -> None:
         more = int(bad.sum()) - 1
         extra = f" (and {more} more)" if more else ""
         raise NetlistError(
-            f"{desc} {names[i]!r} has unrealizable value {values[i]!r} {unit}: {why}{extra}"
+            f"{desc} {names[i]!r} has unrealizable value {float(values[i])!r} {unit}: {why}{extra}"
         )
 
 
@@ -187,8 +190,19 @@ class Netlist:
         """Bulk-add elements of one kind.
 
         ``nodes`` is an (m, terminals) array of node indices (from :meth:`node`) or of node names.
+        A rejected call leaves the netlist unchanged (no node is created).
         """
-        kind = kind.upper()
+        n_before = len(self.node_names)
+        try:
+            self._add_elements(kind, names, nodes, values, ic)
+        except Exception:
+            for nm in self.node_names[n_before:]:  # roll back nodes created by this call
+                del self._node_index[nm.lower()]
+            del self.node_names[n_before:]
+            raise
+
+    def _add_elements(self, kind, names, nodes, values, ic) -> None:
+        kind = str(kind).upper()
         if kind not in KINDS:
             raise NetlistError(f"unknown element kind {kind!r}; expected one of {sorted(KINDS)}")
         names = [str(n) for n in names]
@@ -206,7 +220,10 @@ class Netlist:
                     f"{KINDS[kind][1]} needs {nterm} nodes per element, got {flat.size} for {m}"
                 )
             idx = np.array([self.node(x) for x in flat], dtype=np.int64).reshape(m, nterm)
-        vals = np.asarray(values, dtype=float).reshape(-1)
+        try:
+            vals = np.asarray(values, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            raise NetlistError(f"{KINDS[kind][1]} values must be numbers, got {values!r}") from None
         if vals.size != m:
             raise NetlistError(f"{m} {KINDS[kind][1]} names but {vals.size} values")
         _check_values(kind, names, vals)
@@ -303,7 +320,7 @@ class Netlist:
         new.node_names = list(self.node_names)
         new._node_index = dict(self._node_index)
         new._element_keys = dict(self._element_keys)
-        new.meta = dict(self.meta)
+        new.meta = copy.deepcopy(self.meta)
         for k, t in self.tables.items():
             if len(t):
                 new.tables[k].add(list(t.names), t.nodes.copy(), t.values.copy(), t.ic.copy())
@@ -321,7 +338,6 @@ class Netlist:
             raise NetlistError("netlist is empty")
         n = len(self.node_names)
         degree = np.zeros(n, dtype=np.int64)
-        who: dict[int, str] = {}
         for k, t in self.tables.items():
             if not len(t):
                 continue
@@ -334,44 +350,45 @@ class Netlist:
                         f"{KINDS[k][1]} {t.names[i]!r} has both terminals on node "
                         f"{self.node_names[nodes[i, 0]]!r}"
                     )
-            np.add.at(degree, nodes.reshape(-1), 1)
-            for col in range(nodes.shape[1]):
-                for j in np.unique(nodes[:, col]):
-                    if int(j) not in who:
-                        who[int(j)] = t.names[int(np.flatnonzero(nodes[:, col] == j)[0])]
-        used = degree > 0
-        for j in range(1, n):
-            if used[j] and degree[j] < 2:
-                raise NetlistError(
-                    f"dangling node {self.node_names[j]!r}: only element {who[j]!r} connects to it"
-                )
-        # DC connectivity through conducting elements.
-        parent = np.arange(n)
-
-        def find(a):
-            while parent[a] != a:
-                parent[a] = parent[parent[a]]
-                a = parent[a]
-            return a
-
-        def union(a, b):
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[ra] = rb
-
+            degree += np.bincount(nodes.reshape(-1), minlength=n)
+        unused = np.flatnonzero(degree[1:] == 0) + 1
+        if len(unused):  # an unconnected node would make the circuit equations singular
+            raise NetlistError(f"node {self.node_names[unused[0]]!r} is not connected to any element")
+        lonely = np.flatnonzero(degree[1:] < 2) + 1
+        if len(lonely):
+            j = int(lonely[0])
+            raise NetlistError(
+                f"dangling node {self.node_names[j]!r}: only element {self._touching(j)!r} connects to it"
+            )
+        # DC connectivity through conducting elements (vectorised connected components).
+        a_list, b_list = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         for k in "RLV":
-            for a, b in self.tables[k].nodes:
-                union(int(a), int(b))
-        for out, _, _ in self.tables["U"].nodes:
-            union(int(out), 0)
-        g = find(0)
-        floating = [self.node_names[j] for j in range(1, n) if used[j] and find(j) != g]
-        if floating:
+            if len(self.tables[k]):
+                a_list.append(self.tables[k].nodes[:, 0])
+                b_list.append(self.tables[k].nodes[:, 1])
+        if len(self.tables["U"]):
+            out = self.tables["U"].nodes[:, 0]
+            a_list.append(out)
+            b_list.append(np.zeros_like(out))
+        a, b = np.concatenate(a_list), np.concatenate(b_list)
+        graph = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+        _, labels = connected_components(graph, directed=False)
+        floating = np.flatnonzero(labels != labels[0])
+        if len(floating):
             more = f" (and {len(floating) - 1} more)" if len(floating) > 1 else ""
             raise NetlistError(
-                f"node {floating[0]!r} has no DC path to ground{more}: connect it through a "
-                "resistor, inductor, voltage source or op-amp output"
+                f"node {self.node_names[floating[0]]!r} has no DC path to ground{more}: connect it "
+                "through a resistor, inductor, voltage source or op-amp output"
             )
+
+    def _touching(self, j: int) -> str:
+        """Name of the first element with a terminal on node index j."""
+        for t in self.tables.values():
+            if len(t):
+                hit = np.flatnonzero(np.any(t.nodes == j, axis=1))
+                if len(hit):
+                    return t.names[int(hit[0])]
+        return "?"
 
     # -------------------------------------------------------------- networkx
     def to_networkx(self) -> nx.MultiGraph:

@@ -53,8 +53,8 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
         dt = max(0.5 / lam[-1] * mc.tau_s, total / MAX_STEPS_DEFAULT)
     spu = SPU(mc, temperature_k=temperature_k, noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seed)
     if tb > 0:
-        spu.run(tb, max_samples=1)
-    res = spu.run(total - tb)
+        tb = spu.run(tb, max_samples=1).analog_time_s  # the burn-in actually simulated
+    res = spu.run(max(total - tb, spu.dt))
     slow = 5.0 / lam[0] * mc.tau_s  # batch length for honest batch means, s
     spacing = res.t[0] if len(res.t) else spu.dt
     x, se = mean_and_se(res.x, min_batch=int(np.ceil(slow / spacing)))
@@ -69,6 +69,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
         "tau_s": mc.tau_s,
         "dt_s": spu.dt,
         "steps": int(round(tb / spu.dt)) + res.n_steps,
+        "se_reliable": bool(np.all(np.isfinite(se))),
         "scheme": scheme,
         "components": mc.component_counts(),
         "transient_bias_bound": float(np.exp(-lam[0] * tb / mc.tau_s) * np.linalg.norm(x0v - xs)),
@@ -109,8 +110,8 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
         dt = max(min(0.2 / lam[0] * mc.tau_s, (total - tb) / 1000), total / MAX_STEPS_DEFAULT)
     spu = SPU(mc, temperature_k=temperature_k, noise=True, scheme=scheme, dt=dt, chains=chains, seed=seed)
     if tb > 0:
-        spu.run(tb, max_samples=1)
-    res = spu.run(total - tb, max_samples=MAX_STEPS_DEFAULT)
+        tb = spu.run(tb, max_samples=1).analog_time_s
+    res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT)
     cov_x, se_x = cov_and_se(res.x)
     Y, _ = spu._readout
     Qx = (Y @ spu.ss.diffusion @ Y.T) * mc.tau_s / mc.v_unit_v**2

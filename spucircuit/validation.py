@@ -29,7 +29,7 @@ def check_spd(A, name: str = "A", sym_rtol: float = 1e-10) -> np.ndarray:
     if asym.max() > sym_rtol * max(scale, np.finfo(float).tiny):
         i, j = map(int, np.unravel_index(np.argmax(asym), asym.shape))
         raise MatrixError(
-            f"{name} is not symmetric: {name}[{i},{j}] = {A[i, j]!r} but {name}[{j},{i}] = {A[j, i]!r}"
+            f"{name} is not symmetric: {name}[{i},{j}] = {float(A[i, j])!r} but {name}[{j},{i}] = {float(A[j, i])!r}"
         )
     A = 0.5 * (A + A.T)
     try:

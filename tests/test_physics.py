@@ -270,3 +270,36 @@ def test_same_seed_same_bits(scheme, noise_psd):
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
     assert np.max(np.abs(a - c)) > 0
+
+
+# ------------------------------------------------------------- sparse path
+def _tridiagonal(n):
+    return 2.0 * np.eye(n) - 0.9 * (np.eye(n, k=1) + np.eye(n, k=-1))
+
+
+def test_sparse_drift_euler_equals_dense_recursion():
+    from spucircuit.integrators import Discretization
+    from spucircuit.operators import DenseDrift
+
+    n = 64
+    A = _tridiagonal(n)
+    mc = sc.integrator_array(A, np.linspace(-1, 1, n), x0=np.zeros(n))
+    ss = compile_netlist(mc.netlist)
+    assert ss.drift.kind == "sparse" and ss.drift.nnz == 3 * n - 2
+    h = 0.05 * mc.tau_s
+    d_sp = discretize(ss, h, "euler", noise=False)
+    X_sp, _, _ = run(d_sp, ss.x0[None, :], 400, 10**9, seed=0)
+    ss.drift = DenseDrift(ss.drift.to_dense())
+    d_de = discretize(ss, h, "euler", noise=False)
+    assert isinstance(d_de, Discretization) and d_de.kind == "dense"
+    X_de, _, _ = run(d_de, ss.x0[None, :], 400, 10**9, seed=0)
+    assert np.max(np.abs(X_sp - X_de)) <= 1e-12 * np.max(np.abs(X_de))
+
+
+def test_sparse_solve_euler_mean_within_4_standard_errors():
+    n = 64
+    A = _tridiagonal(n)
+    b = np.random.default_rng(4).standard_normal(n)
+    x, info = sc.solve(A, b, scheme="euler", chains=4, seed=4, return_info=True)
+    z = zscores(x, np.linalg.solve(A, b), info["standard_error"])
+    assert np.max(np.abs(z)) < 4, f"max |z| = {np.max(np.abs(z)):.2f}"
