@@ -58,8 +58,17 @@ def _add_mapping_args(p):
                    help="leave entries too small for r_max open (error bound reported) instead of failing")
 
 
+def _progress(args) -> bool:
+    if args.progress is not None:
+        return args.progress
+    return sys.stderr.isatty()
+
+
 def _add_sim_args(p, chains_default):
     g = p.add_argument_group("simulation")
+    g.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="show a progress bar on stderr (default: when stderr is a terminal)")
+    g.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
     g.add_argument("--time", default=None,
                    help="total analog time: seconds, or e.g. '50tau', '20us' (default: automatic from lambda_min)")
     g.add_argument("--burn-in", dest="burn_in", default=None, help="discarded initial time (same units)")
@@ -78,7 +87,8 @@ def cmd_solve(args) -> int:
     b = _load(args.rhs, "right-hand side")
     x, info = solve(A, b, time=args.time, burn_in=args.burn_in, chains=args.chains, seed=args.seed,
                     scheme=args.scheme, dt=args.dt, temperature_k=args.temperature,
-                    noise=not args.no_noise, prune=args.prune, return_info=True, **_mapping_kwargs(args))
+                    noise=not args.no_noise, prune=args.prune, return_info=True,
+                    progress=_progress(args), **_mapping_kwargs(args))
     x_ref = np.linalg.solve(np.asarray(A, float), np.asarray(b, float).reshape(-1))
     rel = float(np.linalg.norm(x - x_ref) / max(np.linalg.norm(x_ref), np.finfo(float).tiny))
     if args.out:
@@ -113,7 +123,8 @@ def cmd_inv(args) -> int:
     A = _load(args.matrix, "matrix")
     Ainv, info = inv(A, time=args.time, burn_in=args.burn_in, chains=args.chains, seed=args.seed,
                      scheme=args.scheme, dt=args.dt, temperature_k=args.temperature,
-                     noise_psd=args.noise_psd, prune=args.prune, return_info=True, **_mapping_kwargs(args))
+                     noise_psd=args.noise_psd, prune=args.prune, return_info=True,
+                     progress=_progress(args), **_mapping_kwargs(args))
     ref = np.linalg.inv(np.asarray(A, float))
     rel = float(np.linalg.norm(Ainv - ref) / np.linalg.norm(ref))
     if args.out:

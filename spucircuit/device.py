@@ -20,6 +20,13 @@ from .netlist import Netlist
 from .validation import as_vector
 
 MAX_SAMPLES_DEFAULT = 20_000
+CHUNK_WORK = 2e8  # multiply-adds per numba call of a long run (about 0.1-1 s)
+
+
+def chunk_steps(n: int, chains: int, save_every: int) -> int:
+    """Steps per numba call: a multiple of ``save_every`` doing about CHUNK_WORK flops."""
+    steps = max(1000, int(CHUNK_WORK // max(1, n * n * chains)))
+    return max(save_every, steps // save_every * save_every)
 
 
 @dataclass
@@ -146,21 +153,42 @@ class SPU:
             self._disc_cache = {key: d}
         return d
 
-    def run(self, time, *, save_every: int | None = None, max_samples: int = MAX_SAMPLES_DEFAULT) -> RunResult:
+    def run(self, time, *, save_every: int | None = None, max_samples: int = MAX_SAMPLES_DEFAULT,
+            progress: bool = False) -> RunResult:
         """Run for analog ``time`` (s, or a string like '50tau' / '10us'); state persists.
 
         The number of steps is round(time / dt) (at least 1); ``analog_time_s`` reports the time
         actually simulated. ``save_every`` steps a sample is kept (default: at most
-        ``max_samples`` samples per run).
+        ``max_samples`` samples per run). Long runs execute as a few numba calls of
+        ``chunk_steps`` steps each (the split depends only on the problem size, never on
+        ``progress``, so the bits do not either); ``progress=True`` shows a tqdm bar over them.
         """
         t = parse_time(time, self.tau_s)
         n_steps = max(1, int(round(t / self.dt)))
         if save_every is None:
             save_every = max(1, -(-n_steps // max_samples))
         disc = self._disc()
-        seed = int(self._seedseq.spawn(1)[0].generate_state(1)[0])
-        X, samples, xsum = run(disc, self.state, n_steps, save_every, seed)
+        chunk = chunk_steps(self.ss.n, self.chains, save_every)
+        bounds = list(range(0, n_steps, chunk)) + [n_steps]
+        seeds = [int(c.generate_state(1)[0]) for c in self._seedseq.spawn(1)[0].spawn(len(bounds) - 1)]
+        parts, xsum = [], np.zeros_like(self.state)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n_steps, unit="step", desc="analog run", leave=False)
+        X = self.state
+        for k in range(len(bounds) - 1):
+            steps = bounds[k + 1] - bounds[k]
+            X, smp, xs = run(disc, X, steps, save_every, seeds[k])
+            parts.append(smp)
+            xsum += xs
+            if bar is not None:
+                bar.update(steps)
+        if bar is not None:
+            bar.close()
         self.state = X
+        samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
         t_samples = self.dt * save_every * (np.arange(samples.shape[0]) + 1)
         mean_states = xsum / n_steps
         self.time_s += n_steps * self.dt

@@ -35,7 +35,7 @@ def _times(A, tau, time, burn_in, default_tau_units):
 
 def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: str = "exact",
           dt: float | None = None, temperature_k: float = T_ROOM, noise: bool = True, x0=None,
-          prune: bool = False, return_info: bool = False, **mapping_kwargs):
+          prune: bool = False, return_info: bool = False, progress: bool = False, **mapping_kwargs):
     """x ~ A^-1 b as the time average of the twin's node voltages after burn-in.
 
     time     : total analog time (s or 'Ntau'); default 220 / lambda_min(A) tau.
@@ -54,7 +54,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     spu = SPU(mc, temperature_k=temperature_k, noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seed)
     if tb > 0:
         tb = spu.run(tb, max_samples=1).analog_time_s  # the burn-in actually simulated
-    res = spu.run(max(total - tb, spu.dt))
+    res = spu.run(max(total - tb, spu.dt), progress=progress)
     slow = 5.0 / lam[0] * mc.tau_s  # batch length for honest batch means, s
     spacing = res.t[0] if len(res.t) else spu.dt
     x, se = mean_and_se(res.x, min_batch=int(np.ceil(slow / spacing)))
@@ -83,7 +83,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
 
 def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str = "exact",
         dt: float | None = None, temperature_k: float = T_ROOM, noise_psd: float | None = None,
-        prune: bool = False, return_info: bool = False, **mapping_kwargs):
+        prune: bool = False, return_info: bool = False, progress: bool = False, **mapping_kwargs):
     """A^-1 from the stationary covariance of the twin with b = 0.
 
     An equal white noise current of PSD ``noise_psd`` (A^2/Hz) is injected at every summing node;
@@ -111,7 +111,7 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     spu = SPU(mc, temperature_k=temperature_k, noise=True, scheme=scheme, dt=dt, chains=chains, seed=seed)
     if tb > 0:
         tb = spu.run(tb, max_samples=1).analog_time_s
-    res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT)
+    res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT, progress=progress)
     cov_x, se_x = cov_and_se(res.x)
     Y, _ = spu._readout
     Qx = (Y @ spu.ss.diffusion @ Y.T) * mc.tau_s / mc.v_unit_v**2
