@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(BIN)/spu demo --out demo_out
 
 test: $(STAMP)
+	bash scripts/sysdeps.sh
 	$(BIN)/python -m pytest -q tests
 
 bench: $(STAMP)
