@@ -204,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     d.add_argument("--out", default="demo_out", help="output folder for relaxation.png and demo.json")
     d.set_defaults(func=cmd_demo)
+
+    from .cli_spice import register as _register_spice
+
+    _register_spice(sub)
     return p
 
 

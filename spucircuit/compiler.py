@@ -20,6 +20,22 @@ variance (S/2) dt, i.e. it adds (S/2) a a^T to the node-injection covariance, a 
 Johnson noise of a resistor R at temperature T is S = 4 k_B T / R. Then Q = T_j L_S T_j^T with
 T_j = D^-1 W E the state response to node injections. (An RC node gives Q = 2 k_B T / (R C^2)
 and the Lyapunov variance Q / (2 / RC) = k_B T / C.)
+
+Loops of capacitors (e.g. coupling capacitors between cells that each have a capacitor to ground,
+the built SPU): replacing every capacitor by a voltage source would put a loop of voltage sources
+into K (singular). The capacitors are therefore split into a spanning forest of the capacitor graph
+(``tree``, in netlist order: the first capacitor that closes a loop is a ``link``). Tree capacitor
+voltages are the states; a link's voltage is a fixed +-1 combination of them, v_K = P x_T (the
+tree path between its terminals). Links enter the MNA solve as current injections i_K (like
+inductors), and i_K = C_K P dx_T/dt closes the system:
+
+    (I - W_K C_K P) dx/dt = F_0 x + B_0 u + T_0 j,
+
+so F, B and T_j are those of the loop-free network premultiplied by E^-1, E = I - W_K C_K P. For
+capacitor-only loops D E = C_T + P^T C_K P (restricted to the tree block): the nodal (Maxwell)
+capacitance matrix, symmetric positive definite. A link capacitor's ``ic`` is implied by the tree
+(0 means "implied"; a non-zero value that disagrees is an error). Loops of capacitors *and*
+voltage sources remain unsupported (singular).
 """
 from __future__ import annotations
 
@@ -145,6 +161,14 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     nV, nC, nL, nU, nI = len(t["V"]), len(t["C"]), len(t["L"]), len(t["U"]), len(t["I"])
     if nC + nL == 0:
         raise NetlistError("netlist has no capacitor or inductor: there is no state to simulate")
+    # capacitor loops: tree capacitors are states, links are derivative-coupled injections
+    tree, Pk = _capacitor_tree(t["C"].nodes) if nC else (np.zeros(0, bool), None)
+    ct = np.flatnonzero(tree)  # tree capacitors (states), netlist order
+    ck = np.flatnonzero(~tree)  # link capacitors
+    cnodes, cvals = t["C"].nodes[ct], t["C"].values[ct]
+    cnames = [t["C"].names[i] for i in ct]
+    nK = len(ck)
+    nC = len(ct)
     dim = N + nV + nC + nU
     rV, rC, rU = N, N + nV, N + nV + nC
     rows, cols, vals = [], [], []
@@ -169,10 +193,10 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         p, q, cp, cq = (nd(t["G"].nodes[:, k]) for k in range(4))
         gm = t["G"].values  # current gm (V_cp - V_cq) leaves p, enters q
         stamp(p, cp, gm), stamp(p, cq, -gm), stamp(q, cp, -gm), stamp(q, cq, gm)
-    for tab, r0 in ((t["V"], rV), (t["C"], rC)):
-        if len(tab):
-            p, q = nd(tab.nodes[:, 0]), nd(tab.nodes[:, 1])
-            br = r0 + np.arange(len(tab))
+    for tabnodes, r0 in ((t["V"].nodes, rV), (cnodes, rC)):
+        if len(tabnodes):
+            p, q = nd(tabnodes[:, 0]), nd(tabnodes[:, 1])
+            br = r0 + np.arange(len(tabnodes))
             # branch current flows p -> q through the element: leaves p, enters q (KCL rows);
             # branch equation V_p - V_q = value.
             stamp(p, br, 1.0), stamp(q, br, -1.0), stamp(br, p, 1.0), stamp(br, q, -1.0)
@@ -209,6 +233,9 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         pu_c += [ci, ci]
         pu_v += [-np.ones(nI), np.ones(nI)]
     Pu = _coo(pu_r, pu_c, pu_v, (dim, nV + nI))
+    if nK:  # link capacitor currents: leave p, enter q
+        p, q = nd(t["C"].nodes[ck, 0]), nd(t["C"].nodes[ck, 1])
+        PK = _coo([p, q], [np.arange(nK)] * 2, [-np.ones(nK), np.ones(nK)], (dim, nK))
     # O: outputs i_C and V_p - V_q of inductors
     o_r, o_c, o_v = [np.arange(nC)], [rC + np.arange(nC)], [np.ones(nC)]
     if nL:
@@ -231,10 +258,23 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     W = Wt.T
     if not np.all(np.isfinite(W)):
         raise NetlistError("circuit equations are numerically singular (non-finite solution)")
-    dinv = np.concatenate([1.0 / t["C"].values, 1.0 / t["L"].values]) if nL else 1.0 / t["C"].values
+    dinv = np.concatenate([1.0 / cvals, 1.0 / t["L"].values]) if nL else 1.0 / cvals
     F = dinv[:, None] * np.asarray((Px.T @ W.T).T)
     B = dinv[:, None] * np.asarray((Pu.T @ W.T).T) if Pu.shape[1] else np.zeros((n, 0))
     Tj = dinv[:, None] * W[:, :N]
+    if nK:  # (I - W_K C_K P) dx/dt = F_0 x + B_0 u + T_0 j
+        WK = dinv[:, None] * np.asarray((PK.T @ W.T).T)  # (n, nK)
+        Psel = np.zeros((nK, n))
+        Psel[:, :nC] = Pk[:, ct]
+        E = np.eye(n) - WK @ (t["C"].values[ck][:, None] * Psel)
+        try:
+            F, Tj = np.linalg.solve(E, F), np.linalg.solve(E, Tj)
+            B = np.linalg.solve(E, B) if B.shape[1] else B
+        except np.linalg.LinAlgError:
+            F = Tj = np.full(1, np.nan)
+        if not (np.all(np.isfinite(F)) and np.all(np.isfinite(Tj))):
+            raise NetlistError("circuit equations are singular: the capacitance matrix of the "
+                               "capacitor loops is not invertible")
 
     # node-injection noise covariance L_S (per unit time)
     nr, nc_, nv = [], [], []
@@ -257,8 +297,18 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     else:
         Q = np.zeros((n, n))
 
-    names = [f"v({nm})" for nm in t["C"].names] + [f"i({nm})" for nm in t["L"].names]
-    x0 = np.concatenate([t["C"].ic, t["L"].ic])
+    names = [f"v({nm})" for nm in cnames] + [f"i({nm})" for nm in t["L"].names]
+    x0 = np.concatenate([t["C"].ic[ct], t["L"].ic])
+    if nK:  # a link's initial voltage is implied by the tree; a non-zero one must agree
+        implied = Pk[:, ct] @ t["C"].ic[ct]
+        given = t["C"].ic[ck]
+        bad = (given != 0) & (np.abs(given - implied) > 1e-9 * np.maximum(np.abs(given), 1e-12))
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise NetlistError(
+                f"capacitor {t['C'].names[ck[i]]!r} closes a loop of capacitors: its initial voltage "
+                f"{given[i]:.6g} V disagrees with the {implied[i]:.6g} V the loop implies (leave it 0)"
+            )
     u = np.concatenate([t["V"].values, t["I"].values])
     ss = StateSpace(
         drift=make_drift(F), input_matrix=B, inputs=u,
@@ -269,6 +319,64 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     ss._lu = lu
     ss._P = (Px, Pu)
     return ss
+
+
+def _capacitor_tree(cnodes: np.ndarray):
+    """Split capacitors into a spanning forest of the capacitor graph and loop-closing links.
+
+    Returns (tree mask, P) with P (n_links, n_capacitors): the voltage of link k (V_p - V_q) is
+    P[k] @ v over the tree capacitors (entries +-1 along the tree path). Capacitors are taken in
+    netlist order, so the first ones connected become states. P is None when there is no link.
+    """
+    m = len(cnodes)
+    parent = {}
+
+    def find(a):
+        root = a
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(a, a) != root:  # path compression
+            parent[a], a = root, parent[a]
+        return root
+
+    tree = np.ones(m, dtype=bool)
+    for k in range(m):
+        ra, rb = find(int(cnodes[k, 0])), find(int(cnodes[k, 1]))
+        if ra == rb:
+            tree[k] = False
+        else:
+            parent[ra] = rb
+    if tree.all():
+        return tree, None
+    # root every tree component (at ground when it contains it) and walk up to express node
+    # potentials relative to the root as +-1 combinations of tree capacitor voltages
+    adj: dict[int, list] = {}
+    for k in np.flatnonzero(tree):
+        a, b = int(cnodes[k, 0]), int(cnodes[k, 1])
+        adj.setdefault(a, []).append((b, k, -1.0))  # V_b = V_a - v_k
+        adj.setdefault(b, []).append((a, k, +1.0))  # V_a = V_b + v_k
+    up: dict[int, tuple] = {}  # node -> (parent node, capacitor, sign): V_node = V_parent + sign v_k
+    starts = ([0] if 0 in adj else []) + sorted(adj)
+    for s in starts:
+        if s in up:
+            continue
+        up[s] = (None, -1, 0.0)
+        stack = [s]
+        while stack:
+            a = stack.pop()
+            for b, k, sg in adj[a]:
+                if b not in up:
+                    up[b] = (a, k, sg)
+                    stack.append(b)
+    links = np.flatnonzero(~tree)
+    P = np.zeros((len(links), m))
+    for r, k in enumerate(links):
+        for node, sign in ((int(cnodes[k, 0]), 1.0), (int(cnodes[k, 1]), -1.0)):
+            while up[node][0] is not None:
+                par, kk, sg = up[node]
+                P[r, kk] += sign * sg
+                node = par
+    return tree, P
 
 
 def _coo(r, c, v, shape):

@@ -84,6 +84,8 @@ class SPU:
             self.mapped, netlist = circuit, circuit.netlist
         elif isinstance(circuit, Netlist):
             self.mapped, netlist = None, circuit
+        elif isinstance(getattr(circuit, "netlist", None), Netlist):  # e.g. a CapacitiveCircuit
+            self.mapped, netlist = None, circuit.netlist
         else:
             raise NetlistError(f"cannot program a {type(circuit).__name__}: give a Netlist or MappedCircuit")
         self.netlist = netlist

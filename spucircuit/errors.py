@@ -23,3 +23,20 @@ class StepError(SPUError, ValueError):
 
 class ParseError(SPUError, ValueError):
     """A quantity such as '50tau' or '10us' could not be parsed."""
+
+
+class SpiceError(NetlistError):
+    """A SPICE netlist cannot be read or written: names the file, the line number and what is wrong.
+
+    ``filename`` and ``lineno`` (1-based, or None) are kept as attributes; ``reason`` is the bare
+    message without the location prefix.
+    """
+
+    def __init__(self, reason: str, filename: str | None = None, lineno: int | None = None):
+        self.reason = str(reason)
+        self.filename = filename
+        self.lineno = lineno
+        where = filename or "<netlist>"
+        if lineno is not None:
+            where = f"{where}:{lineno}"
+        super().__init__(f"{where}: {self.reason}")

@@ -21,11 +21,19 @@ def _atomic_bytes(path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file ordinary permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write bytes to ``path`` via a temporary file and rename (never a half-written file)."""
+    _atomic_bytes(path, data)
 
 
 def atomic_write_text(path, text: str) -> None:
