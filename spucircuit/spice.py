@@ -393,11 +393,17 @@ def _chunks(js: str) -> list[str]:
     return out
 
 
+def _printable(text) -> str:
+    """Text safe on one comment line: printable ASCII as is, anything else JSON-escaped."""
+    text = str(text)
+    return text if (text.isascii() and text.isprintable()) else json.dumps(text)[1:-1]
+
+
 def _comment_kv(key: str, val, indent: str = "*   ") -> list[str]:
     """'key = value' comment lines; long values wrap onto '*     ' lines."""
-    txt = val if isinstance(val, str) else json.dumps(val, separators=(", ", ": "), allow_nan=True)
+    txt = _printable(val) if isinstance(val, str) else json.dumps(val, separators=(", ", ": "), allow_nan=True)
     words = txt.split(" ")
-    lines, cur = [], f"{indent}{key} = "
+    lines, cur = [], f"{indent}{_printable(key)} = "
     for w in words:
         if len(cur) + len(w) > 100 and cur.strip() not in ("*", ""):
             lines.append(cur.rstrip())
@@ -414,11 +420,11 @@ def _mapping_comments(meta: dict) -> list[str]:
     scales = meta.get("mapping") if isinstance(meta.get("mapping"), dict) else {}
     if not mapped and not scales:
         return out
-    arch = mapped.get("architecture", "mapped circuit")
+    arch = _printable(mapped.get("architecture", "mapped circuit"))
     out.append(f"* mapping ({arch}): problem units <-> volts")
     ro = mapped.get("readout") if isinstance(mapped.get("readout"), dict) else {}
     if ro.get("formula"):
-        out.append(f"*   readout (affine map volts -> x): {ro['formula']}")
+        out.append(f"*   readout (affine map volts -> x): {_printable(ro['formula'])}")
     elif scales.get("v_unit_V") is not None:
         out.append("*   readout (affine map volts -> x): x = V / v_unit_V")
     for k in sorted(ro):
@@ -432,7 +438,7 @@ def _mapping_comments(meta: dict) -> list[str]:
             out += _comment_kv(k, scales[k])
     inp = mapped.get("inputs") if isinstance(mapped.get("inputs"), dict) else {}
     if inp.get("formula"):
-        out.append(f"*   inputs: {inp['formula']}" + (f" on sources {' '.join(map(str, inp['sources']))}"
+        out.append(f"*   inputs: {_printable(inp['formula'])}" + (f" on sources {_printable(' '.join(map(str, inp['sources'])))}"
                                                        if isinstance(inp.get("sources"), list) and len(inp["sources"]) <= 16 else ""))
     dyn = mapped.get("dynamics") if isinstance(mapped.get("dynamics"), dict) else {}
     for k in sorted(dyn):
