@@ -1,5 +1,14 @@
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI: fuzzing is derandomised (same examples every run) and has no per-example deadline, so a
+# loaded machine cannot make it flaky; locally it explores new examples each run.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 import spucircuit as sc
 
