@@ -1,0 +1,33 @@
+"""tngd: thermodynamic natural gradient descent (Donatella et al.) with hand-written models.
+
+Short API
+---------
+Models     : :func:`mlp`, :func:`cnn` (:class:`Sequential`: flat parameters, forward, JVP, VJP,
+             per-example Jacobians), losses :class:`SoftmaxCrossEntropy`, :class:`MeanSquaredError`
+Curvature  : :class:`Batch` (loss, gradient, GGN factor, GGN-vector products, dense GGN)
+Optimizers : :func:`sgd`, :func:`adam`, :func:`ngd`, :func:`ngd_cg`, :func:`ngd_woodbury`,
+             :func:`tngd`, :func:`tngd_adam` (``init`` / ``update`` / :func:`apply_updates`)
+Devices    : :class:`ExactOUSolver` (ideal), :class:`EulerOUSolver`, :class:`TwinSolver` (spucircuit)
+Data       : :func:`load_dataset`, :func:`read_idx`, :func:`load_npz`, :func:`load_digits`,
+             :func:`load_fashion_mnist`
+Training   : :func:`train`, :func:`build_model`, :func:`build_optimizer`
+"""
+from .curvature import Batch
+from .data import Dataset, load_dataset, load_digits, load_fashion_mnist, load_idx_dir, load_npz, read_idx, write_idx
+from .errors import ConfigError, DataError, TNGDError
+from .losses import MeanSquaredError, SoftmaxCrossEntropy, make_loss
+from .models import Sequential, cnn, mlp
+from .optimizers import (OPTIMIZERS, TNGD, Adam, NGD, NGDCG, NGDWoodbury, SGD, adam, apply_updates,
+                         conjugate_gradient, ngd, ngd_cg, ngd_woodbury, sgd, tngd, tngd_adam, woodbury_solve)
+from .solvers import EulerOUSolver, ExactOUSolver, OUSystem, TwinSolver, make_solver
+from .train import build_model, build_optimizer, evaluate, train
+
+__all__ = [
+    "Batch", "Dataset", "load_dataset", "load_digits", "load_fashion_mnist", "load_idx_dir", "load_npz",
+    "read_idx", "write_idx", "ConfigError", "DataError", "TNGDError", "MeanSquaredError",
+    "SoftmaxCrossEntropy", "make_loss", "Sequential", "cnn", "mlp", "OPTIMIZERS", "TNGD", "Adam", "NGD",
+    "NGDCG", "NGDWoodbury", "SGD", "adam", "apply_updates", "conjugate_gradient", "ngd", "ngd_cg",
+    "ngd_woodbury", "sgd", "tngd", "tngd_adam", "woodbury_solve", "EulerOUSolver", "ExactOUSolver",
+    "OUSystem", "TwinSolver", "make_solver", "build_model", "build_optimizer", "evaluate", "train",
+]
+__version__ = "0.1.0"

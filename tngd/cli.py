@@ -1,0 +1,281 @@
+"""The ``tngd`` command: train one model with one optimizer, or compare several optimizers.
+
+    tngd train   --dataset digits|fashion-mnist|PATH.npz|IDX_DIR --model mlp|cnn --optimizer NAME --out run.json
+    tngd compare --optimizers sgd,adam,tngd --seeds 0,1,2 --out-dir compare_out
+
+Errors print one line ``tngd: error: ...`` and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, TNGDError
+from .optimizers import DEFAULT_LR, OPTIMIZERS
+
+
+def _atomic_write(path, write):
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise ConfigError(f"{path.parent}: output directory does not exist")
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_json(path, obj):
+    def w(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1, allow_nan=False)
+            f.write("\n")
+    _atomic_write(path, w)
+
+
+def _common(p):
+    p.add_argument("--dataset", default="digits", help="digits (default), fashion-mnist, PATH.npz or an IDX directory")
+    p.add_argument("--n-train", type=int, default=None, help="use the first N training examples")
+    p.add_argument("--n-test", type=int, default=None, help="use the first N test examples")
+    p.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
+    p.add_argument("--hidden", default=None, help="hidden widths, comma separated (mlp default 32; cnn: one width, default 32)")
+    p.add_argument("--channels", type=int, default=4, help="cnn: convolution channels (default 4)")
+    p.add_argument("--kernel", type=int, default=3, help="cnn: kernel size (default 3)")
+    p.add_argument("--stride", type=int, default=None, help="cnn: stride (default 1 for images <= 16 px, else 2)")
+    p.add_argument("--activation", default="relu", choices=["relu", "tanh"])
+    p.add_argument("--loss", default="ce", choices=["ce", "mse"], help="softmax cross-entropy (default) or MSE on one-hot targets")
+    p.add_argument("--t", type=float, default=50.0, help="TNGD analog time per step, tau units (default 50)")
+    p.add_argument("--td", type=float, default=0.0, help="TNGD delay, tau units, 0 <= td <= t (default 0)")
+    p.add_argument("--kappa0", type=float, default=0.0, help="TNGD device noise level (default 0: noiseless)")
+    p.add_argument("--solver", default="exact", choices=["exact", "euler", "twin"],
+                   help="TNGD device model: exact OU (default), Euler 0.1 tau, or the spucircuit twin (small N)")
+    p.add_argument("--euler-dt", type=float, default=0.1, help="Euler solver step, tau units (default 0.1, as the paper)")
+    p.add_argument("--x0", default="previous", choices=["previous", "gradient"],
+                   help="TNGD start of each analog run: previous read-out (Algorithm 1, default) or the gradient")
+    p.add_argument("--damping", type=float, default=0.01, help="lambda for the NGD family (default 0.01)")
+    p.add_argument("--cg-iters", type=int, default=10, help="NGD-CG iterations (default 10)")
+    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps (default steps / 20)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _settings(a, optimizer, lr, seed):
+    keys = ["dataset", "n_train", "n_test", "model", "hidden", "channels", "kernel", "stride", "activation", "loss",
+            "t", "td", "kappa0", "solver", "euler_dt", "x0", "damping", "cg_iters", "momentum", "batch_size", "steps"]
+    s = {k: getattr(a, k) for k in keys}
+    s.update(optimizer=optimizer, lr=lr, seed=seed)
+    return s
+
+
+def _hidden(a):
+    if a.hidden is None:
+        return None
+    try:
+        h = [int(v) for v in str(a.hidden).split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--hidden must be comma-separated integers, got {a.hidden!r}") from None
+    if not h or min(h) < 1:
+        raise ConfigError(f"--hidden widths must be >= 1, got {a.hidden!r}")
+    return h
+
+
+def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
+    from .losses import make_loss
+    from .train import build_model, build_optimizer, train
+
+    if not np.isfinite(a.t):
+        raise ConfigError(f"--t must be finite, got {a.t} (ngd is the t -> infinity limit)")
+
+    model = build_model(a.model, dataset, hidden=_hidden(a), channels=a.channels, kernel=a.kernel,
+                        stride=a.stride, activation=a.activation)
+    lr = DEFAULT_LR[optimizer] if lr is None else float(lr)
+    opt = build_optimizer(optimizer, lr=lr, damping=a.damping, t=a.t, td=a.td, kappa0=a.kappa0,
+                          cg_iters=a.cg_iters, momentum=a.momentum, solver=a.solver, euler_dt=a.euler_dt,
+                          x0=a.x0, seed=seed)
+    eval_every = a.eval_every if a.eval_every is not None else max(1, a.steps // 20)
+    h = train(dataset, model, make_loss(a.loss), opt, steps=a.steps, batch_size=a.batch_size, seed=seed,
+              eval_every=eval_every, progress=progress, desc=optimizer)
+    h.pop("theta")
+    return {"settings": _settings(a, optimizer, lr, seed), "model": model.describe(), "data": dataset.describe(), **h}
+
+
+def cmd_train(a):
+    from .data import load_dataset
+
+    if a.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {a.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+    ds = load_dataset(a.dataset, a.n_train, a.n_test)
+    res = run_one(a, ds, a.optimizer, a.lr, a.seed, progress=not a.no_progress)
+    _write_json(a.out, res)
+    fmt = lambda v: "null" if v is None else f"{v:.4f}"  # noqa: E731
+    print(f"{a.optimizer}: train loss {fmt(res['train_loss'])} acc {fmt(res['train_accuracy'])}, "
+          f"test loss {fmt(res['test_loss'])} acc {fmt(res['test_accuracy'])} -> {a.out}")
+    return 0
+
+
+def _parse_lrs(text, names):
+    if text is None:
+        return {n: None for n in names}
+    out = {n: None for n in names}
+    if "=" not in text:
+        try:
+            v = float(text)
+        except ValueError:
+            raise ConfigError(f"--lr must be a number or NAME=VALUE,..., got {text!r}") from None
+        return {n: v for n in names}
+    for part in text.split(","):
+        k, _, v = part.partition("=")
+        if k.strip() not in out:
+            raise ConfigError(f"--lr names {k.strip()!r}, which is not among --optimizers")
+        try:
+            out[k.strip()] = float(v)
+        except ValueError:
+            raise ConfigError(f"--lr {part!r}: not a number") from None
+    return out
+
+
+def _plot(runs, names, out_dir):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    files = []
+
+    def curve(ax, name, xs, ys, color, label, ls="-"):
+        n = min(len(v) for v in ys)
+        X = np.mean([x[:n] for x in xs], axis=0)
+        Y = np.array([y[:n] for y in ys], dtype=float)
+        mu, sd = np.nanmean(Y, 0), np.nanstd(Y, 0)
+        ax.plot(X, mu, ls, color=color, label=label)
+        if len(ys) > 1:
+            ax.fill_between(X, mu - sd, mu + sd, color=color, alpha=0.2)
+
+    specs = [("loss_vs_iteration.png", "iteration", "training loss (mini-batch)", False, "loss"),
+             ("accuracy_vs_iteration.png", "iteration", "accuracy", False, "acc"),
+             ("loss_vs_time.png", "runtime estimate (s)", "training loss (mini-batch)", True, "loss"),
+             ("accuracy_vs_time.png", "runtime estimate (s)", "accuracy", True, "acc")]
+    for fname, xl, yl, vs_time, what in specs:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for i, name in enumerate(names):
+            rs = [r for r in runs if r["settings"]["optimizer"] == name]
+            c = colors[i % len(colors)]
+            if what == "loss":
+                xs = [r["runtime_estimate_s"] if vs_time else np.arange(1, len(r["loss"]) + 1) for r in rs]
+                curve(ax, name, xs, [r["loss"] for r in rs], c, name)
+            else:
+                def at(r):
+                    steps = [e["step"] for e in r["eval"]]
+                    if not vs_time:
+                        return np.array(steps, float)
+                    t = np.concatenate([[0.0], r["runtime_estimate_s"]])
+                    return t[np.minimum(steps, len(t) - 1)]
+                xs = [at(r) for r in rs]
+                curve(ax, name, xs, [[e["train_accuracy"] for e in r["eval"]] for r in rs], c, f"{name} train")
+                if all("test_accuracy" in e for r in rs for e in r["eval"]):
+                    curve(ax, name, xs, [[e["test_accuracy"] for e in r["eval"]] for r in rs], c, f"{name} test", "--")
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        if what == "loss":
+            ax.set_yscale("log")
+        if vs_time:
+            ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title(f"{runs[0]['data']['name']}, {runs[0]['settings']['model']} "
+                     f"({runs[0]['model']['n_params']} parameters), mean +- sd over seeds", fontsize=9)
+        fig.tight_layout()
+        path = Path(out_dir) / fname
+        _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        plt.close(fig)
+        files.append(str(path))
+    return files
+
+
+def cmd_compare(a):
+    from .data import load_dataset
+
+    names = [s.strip() for s in a.optimizers.split(",") if s.strip()]
+    bad = [n for n in names if n not in OPTIMIZERS]
+    if not names or bad:
+        raise ConfigError(f"unknown optimizer(s) {bad or a.optimizers!r}: use {', '.join(OPTIMIZERS)}")
+    try:
+        seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds must be comma-separated integers, got {a.seeds!r}") from None
+    if not seeds:
+        raise ConfigError("--seeds is empty")
+    lrs = _parse_lrs(a.lr, names)
+    out = Path(a.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ds = load_dataset(a.dataset, a.n_train, a.n_test)
+    runs = []
+    from tqdm.auto import tqdm
+
+    jobs = [(n, s) for n in names for s in seeds]
+    for n, s in tqdm(jobs, desc="runs", unit="run", disable=a.no_progress):
+        runs.append(run_one(a, ds, n, lrs[n], s, progress=False))
+    files = _plot(runs, names, out)
+    summary = {n: {k: [r[k] for r in runs if r["settings"]["optimizer"] == n]
+                   for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy")} for n in names}
+    _write_json(out / "compare.json", {"optimizers": names, "seeds": seeds, "summary": summary, "plots": files,
+                                       "runs": runs})
+    for n in names:
+        tl = [v for v in summary[n]["train_loss"] if v is not None]
+        ta = [v for v in summary[n]["test_accuracy"] if v is not None]
+        print(f"{n:13s} train loss {np.mean(tl) if tl else float('nan'):.4f}"
+              + (f"  test acc {np.mean(ta):.4f}" if ta else ""))
+    print(f"wrote {out / 'compare.json'} and {len(files)} plots in {out}")
+    return 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="tngd", description="Thermodynamic natural gradient descent: train and compare optimizers.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train one model with one optimizer, write run.json")
+    _common(t)
+    t.add_argument("--optimizer", default="tngd", help=f"one of {', '.join(OPTIMIZERS)} (default tngd)")
+    t.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer: "
+                   + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default="run.json")
+    t.set_defaults(func=cmd_train)
+    c = sub.add_parser("compare", help="several optimizers x seeds; PNG plots of loss/accuracy vs iteration and runtime")
+    _common(c)
+    c.add_argument("--optimizers", default="sgd,adam,tngd", help="comma separated (default sgd,adam,tngd)")
+    c.add_argument("--lr", default=None, help="one learning rate for all, or NAME=VALUE,... (default per optimizer)")
+    c.add_argument("--seeds", default="0,1,2", help="comma separated (default 0,1,2)")
+    c.add_argument("--out-dir", default="compare_out")
+    c.set_defaults(func=cmd_compare)
+    return p
+
+
+def main(argv=None) -> int:
+    p = build_parser()
+    a = p.parse_args(argv)
+    try:
+        return a.func(a)
+    except TNGDError as exc:
+        print(f"tngd: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the twin's own errors (spucircuit.SPUError) are user-facing too
+        if type(exc).__module__.startswith("spucircuit"):
+            print(f"tngd: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

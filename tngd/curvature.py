@@ -1,0 +1,89 @@
+"""One mini-batch's loss, gradient and GGN curvature, computed lazily from one forward pass.
+
+Conventions (b = batch size, dz = outputs, m = b * dz, N = parameters):
+
+    l(theta)  = (1/b) sum_i L(y_i, f_theta(x_i))
+    grad      = (1/b) J^T g_z                       g_z = stacked dL_i/dz_i
+    F (GGN)   = (1/b) J^T H J,   H = blockdiag(H_i)  (dz x dz blocks)
+              = Ut^T Ut,         Ut = (1/sqrt b) R^T J  (m x N), R = blockdiag(R_i), R_i R_i^T = H_i
+
+``factor()`` builds Ut directly by reverse mode with the columns of R_i as cotangents (one pass,
+same cost as J); ``ggn_matvec`` uses a JVP, the loss-Hessian product and a VJP and never forms J.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+class Batch:
+    def __init__(self, model, loss, theta, x, y):
+        self.model, self.loss = model, loss
+        self.theta = np.asarray(theta, dtype=float)
+        self.x, self.y = x, y
+        self.z, self.caches = model.forward(self.theta, x, return_cache=True)
+        self.b, self.dz = self.z.shape
+        if np.asarray(y).shape[0] != self.b:
+            raise ConfigError(f"{self.b} inputs but {np.asarray(y).shape[0]} labels")
+        self.per_example_loss = loss.value(self.z, y)
+        self.loss_value = float(np.mean(self.per_example_loss))
+        self._cache: dict = {}
+
+    @property
+    def m(self) -> int:
+        return self.b * self.dz
+
+    @property
+    def n_params(self) -> int:
+        return self.model.n_params
+
+    def _memo(self, key, fn):
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
+    # --------------------------------------------------------------------- first order
+    @property
+    def grad(self) -> np.ndarray:
+        """Gradient of the batch mean loss, (N,)."""
+        return self._memo("grad", lambda: self.model.vjp(self.theta, self.caches,
+                                                          self.loss.grad(self.z, self.y) / self.b))
+
+    # -------------------------------------------------------------------- second order
+    def jacobian(self) -> np.ndarray:
+        """Per-example output Jacobian J (m, N), rows (example, output)."""
+        return self._memo("J", lambda: self.model.jacobian(self.theta, self.caches, self.b))
+
+    def hessian_blocks(self) -> np.ndarray:
+        """Loss Hessian blocks H_i (b, dz, dz)."""
+        return self._memo("H", lambda: self.loss.hessian(self.z, self.y))
+
+    def hessian_sqrt_blocks(self) -> np.ndarray:
+        """R_i (b, dz, dz) with R_i R_i^T = H_i."""
+        return self._memo("R", lambda: self.loss.hessian_sqrt(self.z, self.y))
+
+    def factor(self) -> np.ndarray:
+        """Ut (m, N) with F = Ut^T Ut: rows (1/sqrt b) R_i^T J_i, built in one reverse pass."""
+        def build():
+            R = self.hessian_sqrt_blocks()
+            dZ = R.transpose(2, 0, 1) / np.sqrt(self.b)  # dZ[k, i, :] = R_i[:, k] -> row k of R_i^T J_i
+            U = self.model.backward(self.theta, self.caches, dZ, per_example=True)
+            return U.reshape(self.m, self.n_params)
+        return self._memo("Ut", build)
+
+    def ggn(self) -> np.ndarray:
+        """Dense F = J^T H J / b (N, N); O(m N^2): small N only."""
+        return self._memo("F", lambda: self.factor().T @ self.factor())
+
+    def ggn_matvec(self, v) -> np.ndarray:
+        """F v = J^T H J v / b by forward mode (J v), H blocks, reverse mode (J^T .); J never formed."""
+        v = np.asarray(v, dtype=float)
+        u = self.model.jvp(self.theta, self.caches, v)
+        hu = self.loss.hvp(self.z, self.y, u)
+        return self.model.vjp(self.theta, self.caches, hu) / self.b
+
+    def accuracy(self) -> float:
+        from .losses import accuracy
+
+        return accuracy(self.z, self.y)

@@ -1,0 +1,166 @@
+"""Training loop shared by the CLI and scripts: model/optimizer factories, mini-batch loop, evaluation.
+
+Per step it records the mini-batch training loss (before the update), the batch accuracy, the
+measured wall time, and a runtime estimate:
+
+* digital optimizers: the measured wall time;
+* TNGD / TNGD-Adam: measured digital time (forward, gradient, GGN factor R^T J, parameter update;
+  the simulation of the device excluded) + analog time t * tau_s + transfer of the factor, gradient
+  and read-out at ``bits`` bits over a ``link_bps`` link (paper's timing model: tau = 1 us,
+  16-bit converters, 50 Gb/s).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .curvature import Batch
+from .errors import ConfigError
+from .losses import accuracy, make_loss
+from .models import cnn, mlp
+from .optimizers import DEFAULT_LR, OPTIMIZERS, TNGD
+from .solvers import make_solver
+
+TAU_S = 1e-6
+LINK_BPS = 50e9
+BITS = 16
+
+
+def build_model(kind: str, dataset, *, hidden=None, channels: int = 4, kernel: int = 3, stride=None,
+                activation: str = "relu"):
+    shape = tuple(dataset.x_train.shape[1:])
+    k = dataset.n_classes
+    if kind == "mlp":
+        hidden = (32,) if hidden is None else tuple(hidden)
+        return mlp((int(np.prod(shape)),), k, hidden=hidden, activation=activation)
+    if kind == "cnn":
+        if len(shape) not in (2, 3):
+            raise ConfigError(f"--model cnn needs image inputs (n, C, H, W) or (n, H, W); "
+                              f"this data set has examples of shape {shape}")
+        if stride is None:
+            stride = 1 if max(shape[-2:]) <= 16 else 2
+        h = 32 if hidden is None else int(hidden[0] if np.ndim(hidden) else hidden)
+        return cnn(shape, k, channels=channels, kernel=kernel, stride=stride, hidden=h, activation=activation)
+    raise ConfigError(f"unknown model {kind!r}: use 'mlp' or 'cnn'")
+
+
+def build_optimizer(name: str, *, lr=None, damping: float = 0.01, t: float = 50.0, td: float = 0.0,
+                    kappa0: float = 0.0, cg_iters: int = 10, momentum: float = 0.0, solver: str = "exact",
+                    euler_dt: float = 0.1, x0: str = "previous", seed: int = 0):
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
+    lr = DEFAULT_LR[name] if lr is None else lr
+    if name == "sgd":
+        return OPTIMIZERS[name](lr, momentum)
+    if name == "adam":
+        return OPTIMIZERS[name](lr)
+    if name == "ngd-cg":
+        return OPTIMIZERS[name](lr, damping, cg_iters)
+    if name in ("ngd", "ngd-woodbury"):
+        return OPTIMIZERS[name](lr, damping)
+    kw = {"dt": euler_dt} if solver == "euler" else {}
+    return OPTIMIZERS[name](lr, damping, t, td, kappa0, make_solver(solver, **kw), x0, seed)
+
+
+def evaluate(model, loss, theta, x, y, chunk: int = 2048):
+    """(mean loss, accuracy) over a whole set, in chunks."""
+    tot, zs = 0.0, []
+    for i in range(0, len(y), chunk):
+        z = model.forward(theta, x[i:i + chunk])
+        tot += float(loss.value(z, y[i:i + chunk]).sum())
+        zs.append(z)
+    z = np.concatenate(zs)
+    return tot / len(y), accuracy(z, y)
+
+
+def _finite(v):
+    return float(v) if v is not None and np.isfinite(v) else None
+
+
+def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int = 64, seed: int = 0,
+          eval_every: int = 0, n_eval: int = 2000, progress: bool = False, tau_s: float = TAU_S,
+          link_bps: float = LINK_BPS, bits: int = BITS, callback=None, desc: str | None = None) -> dict:
+    """Train for ``steps`` mini-batches (reshuffled every epoch, seeded) and return the history."""
+    if isinstance(loss, str):
+        loss = make_loss(loss)
+    steps, batch_size = int(steps), int(batch_size)
+    if steps < 1 or batch_size < 1:
+        raise ConfigError(f"steps and batch size must be >= 1, got {steps}, {batch_size}")
+    xtr, ytr = dataset.x_train, dataset.y_train
+    n = len(ytr)
+    batch_size = min(batch_size, n)
+    theta = model.init(seed)
+    state = optimizer.init(theta)
+    rng = np.random.default_rng([seed, 1])
+    perm, pos = rng.permutation(n), 0
+    is_tngd = isinstance(optimizer, TNGD)
+    hist = {"loss": [], "batch_accuracy": [], "wall_time_s": [], "runtime_estimate_s": [], "eval": []}
+    n_ev = min(n, n_eval)
+    wall = est = 0.0
+    diverged = False
+
+    def do_eval(step):
+        e = {"step": step}
+        e["train_loss"], e["train_accuracy"] = map(_finite, evaluate(model, loss, theta, xtr[:n_ev], ytr[:n_ev]))
+        if dataset.x_test is not None:
+            xt, yt = dataset.x_test[:n_eval], dataset.y_test[:n_eval]
+            e["test_loss"], e["test_accuracy"] = map(_finite, evaluate(model, loss, theta, xt, yt))
+        hist["eval"].append(e)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, unit="step", desc=desc or type(optimizer).__name__, leave=False)
+    if eval_every:
+        do_eval(0)
+    for k in range(steps):
+        if pos + batch_size > n:
+            perm, pos = rng.permutation(n), 0
+        idx = perm[pos:pos + batch_size]
+        pos += batch_size
+        t0 = time.perf_counter()
+        batch = Batch(model, loss, theta, xtr[idx], ytr[idx])
+        g = batch.grad
+        if is_tngd:
+            batch.factor()  # the digital part of TNGD: build R^T J for the upload
+        t1 = time.perf_counter()
+        updates, state = optimizer.update(g, state, theta, curvature=batch if optimizer.needs_curvature else None)
+        t2 = time.perf_counter()
+        theta = theta + updates
+        t3 = time.perf_counter()
+        step_wall = t3 - t0
+        wall += step_wall
+        if is_tngd:
+            m, N = batch.factor().shape
+            transfer = bits * (m * N + 2 * N) / link_bps
+            est += (t1 - t0) + (t3 - t2) + optimizer.t * tau_s + transfer
+        else:
+            est += step_wall
+        hist["loss"].append(batch.loss_value)
+        hist["batch_accuracy"].append(batch.accuracy())
+        hist["wall_time_s"].append(wall)
+        hist["runtime_estimate_s"].append(est)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{batch.loss_value:.4f}")
+        if callback is not None:
+            callback(k, theta, batch)
+        if not (np.isfinite(batch.loss_value) and np.all(np.isfinite(theta))):
+            diverged = True
+            break
+        if eval_every and (k + 1) % eval_every == 0:
+            do_eval(k + 1)
+    if bar is not None:
+        bar.close()
+    out = {"loss": [_finite(v) for v in hist["loss"]], "batch_accuracy": hist["batch_accuracy"],
+           "wall_time_s": hist["wall_time_s"], "runtime_estimate_s": hist["runtime_estimate_s"],
+           "eval": hist["eval"], "diverged": diverged, "steps_done": len(hist["loss"])}
+    out["train_loss"], out["train_accuracy"] = map(_finite, evaluate(model, loss, theta, xtr, ytr))
+    if dataset.x_test is not None:
+        out["test_loss"], out["test_accuracy"] = map(_finite, evaluate(model, loss, theta, dataset.x_test, dataset.y_test))
+    else:
+        out["test_loss"] = out["test_accuracy"] = None
+    out["theta"] = theta
+    return out
