@@ -208,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_spice import register as _register_spice
 
     _register_spice(sub)
+    from .cli_study import register as _register_study
+
+    _register_study(sub)
     return p
 
 
