@@ -13,9 +13,21 @@ run entirely inside a numba kernel (no Python per step), for many chains at once
   solution to round-off, and long equilibrations of ill-conditioned (stiff) systems take few
   steps. It costs one expm and one Lyapunov solve per step size (cached), and a dense M.
 
-Noise handling: a diagonal Q costs n normals per step; a full Q is applied through a factor N
-(n x r) in blocks of steps, so that it is one matrix-matrix product (BLAS-3) per block rather
-than a matrix-vector product per step.
+Noise handling (``Discretization.noise_mode``):
+
+* 0 — off; 1 — diagonal Q_h: n normals per step, scaled;
+* 2 — full Q_h through a factor N (N N^T = Q_h): the Cholesky factor when Q_h is positive
+  definite, else the eigen-factor U sqrt(L) (n x r, null directions dropped). With a
+  well-conditioned Cholesky factor the dense kernel runs in the whitened basis y = N^-1 x
+  (:func:`whitened`): the same recursion, whose noise is n plain normals per step, so a step
+  costs one gemv/gemm plus the normals. Otherwise N is applied explicitly, in blocks of steps
+  with one matrix-matrix product (BLAS-3) per row band of N (the zero half of a triangular N
+  is skipped);
+* 3 — sparse drift with a sparse Q_h: a sparse Cholesky factor N (CSR, from a banded Cholesky
+  after reverse Cuthill-McKee reordering), one sparse product per step, never an n x n array.
+
+All arithmetic is float64. Normals come from a numpy ``Generator`` (PCG64) seeded per call, so
+a given seed reproduces the samples bit for bit (same BLAS library and thread count).
 """
 from __future__ import annotations
 
@@ -29,7 +41,9 @@ from .compiler import StateSpace, noise_factor
 from .errors import StepError
 from .operators import DenseDrift, SparseDrift
 
-NOISE_OFF, NOISE_DIAG, NOISE_FULL = 0, 1, 2
+NOISE_OFF, NOISE_DIAG, NOISE_FULL, NOISE_SPARSE = 0, 1, 2, 3
+DIAG_RTOL = 1e-13  # Q_h is diagonal when every off-diagonal entry is below this x max diag
+SPARSE_NOISE_MAX_FILL = 0.05  # banded noise factor used while (bandwidth + 1) / n is below this
 EULER_SAFETY = 0.1  # automatic Euler step = 0.1 x the largest stable step
 
 
@@ -47,7 +61,10 @@ class Discretization:
     c: np.ndarray  # constant term per step (state units)
     noise_mode: int
     noise_diag: np.ndarray  # (n,) per-step std when diagonal
-    NT: np.ndarray  # (r, n) per-step noise factor transposed when full
+    NT: np.ndarray  # (r, n) per-step noise factor N transposed when full (N lower-triangular if r == n)
+    noise_indptr: np.ndarray | None = None  # CSR of N (n x n) when noise_mode == 3
+    noise_indices: np.ndarray | None = None
+    noise_data: np.ndarray | None = None
 
 
 # ------------------------------------------------------------------ stability
@@ -133,20 +150,83 @@ def discretize(ss: StateSpace, dt: float, scheme: str = "exact", noise: bool = T
     else:
         raise StepError(f"unknown scheme {scheme!r}: use 'exact' or 'euler'")
     n = ss.n
-    if Qh is None or not np.any(Qh):
-        mode, nd_, NT = NOISE_OFF, np.zeros(n), np.zeros((1, n))
-    else:
-        kind, fac = noise_factor(Qh)
-        if kind == "diag":
-            mode, nd_, NT = NOISE_DIAG, fac, np.zeros((1, n))
-        else:
-            mode, nd_, NT = NOISE_FULL, np.zeros(n), np.ascontiguousarray(fac.T)
+    mode, nd_, NT, nsp = _noise_setup(Qh, n, sparse_ok=sparse is not None)
     return Discretization(
         scheme=scheme, dt=float(dt), kind="dense" if dense is not None else "sparse", MT=dense,
         indptr=None if sparse is None else sparse[0], indices=None if sparse is None else sparse[1],
         data=None if sparse is None else sparse[2], c=np.ascontiguousarray(c, dtype=np.float64),
         noise_mode=mode, noise_diag=np.ascontiguousarray(nd_), NT=NT,
+        noise_indptr=None if nsp is None else nsp[0], noise_indices=None if nsp is None else nsp[1],
+        noise_data=None if nsp is None else nsp[2],
     )
+
+
+def _noise_setup(Qh, n: int, sparse_ok: bool):
+    """(mode, noise_diag, NT, sparse CSR arrays of N or None) for per-step covariance Q_h."""
+    zeros = np.zeros(n)
+    if Qh is None or not np.any(Qh):
+        return NOISE_OFF, zeros, np.zeros((1, n)), None
+    Qh = np.asarray(Qh, dtype=np.float64)
+    d = np.diag(Qh)
+    scale = float(np.max(np.abs(d)))
+    if scale == 0.0 or np.max(np.abs(Qh - np.diag(d))) <= DIAG_RTOL * scale:
+        return NOISE_DIAG, np.sqrt(np.clip(d, 0.0, None)), np.zeros((1, n)), None
+    if sparse_ok:
+        nsp = sparse_noise_factor(Qh)
+        if nsp is not None:
+            return NOISE_SPARSE, zeros, np.zeros((1, n)), nsp
+    try:
+        L = sla.cholesky(Qh, lower=True, check_finite=False)
+        if not np.all(np.isfinite(L)):
+            raise np.linalg.LinAlgError("non-finite Cholesky factor")
+        return NOISE_FULL, zeros, np.ascontiguousarray(L.T), None
+    except (np.linalg.LinAlgError, sla.LinAlgError):
+        pass  # semidefinite (states without noise) or round-off: rank-revealing eigen-factor
+    kind, fac = noise_factor(Qh)
+    if kind == "diag":
+        return NOISE_DIAG, fac, np.zeros((1, n)), None
+    return NOISE_FULL, zeros, np.ascontiguousarray(fac.T), None
+
+
+def sparse_noise_factor(Qh, max_fill: float = SPARSE_NOISE_MAX_FILL, zero_rtol: float = 1e-14):
+    """Sparse N with N N^T = Q_h for a sparse positive-definite Q_h, as CSR (indptr, indices, data).
+
+    Entries below ``zero_rtol`` x max|Q_h| are taken as structural zeros (MNA round-off). The
+    matrix is reordered by reverse Cuthill-McKee to a band; if the band is narrow
+    ((bandwidth + 1) <= max_fill * n) its banded Cholesky factor L gives N = P^T L (rows permuted
+    back). Returns None when Q_h is not sparse/banded enough or not positive definite.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    n = Qh.shape[0]
+    amax = float(np.max(np.abs(Qh)))
+    mask = np.abs(Qh) > zero_rtol * amax
+    if np.count_nonzero(mask) > max_fill * n * n:
+        return None
+    Qs = sp.csr_matrix(np.where(mask, Qh, 0.0))
+    perm = reverse_cuthill_mckee(Qs, symmetric_mode=True)
+    Qp = Qs[perm][:, perm].tocoo()
+    bw = int(np.max(np.abs(Qp.row - Qp.col))) if Qp.nnz else 0
+    if bw + 1 > max_fill * n:
+        return None
+    low = Qp.row >= Qp.col
+    ab = np.zeros((bw + 1, n))
+    ab[Qp.row[low] - Qp.col[low], Qp.col[low]] = Qp.data[low]
+    try:
+        cb = sla.cholesky_banded(ab, lower=True, check_finite=False)
+    except (np.linalg.LinAlgError, sla.LinAlgError):
+        return None
+    if not np.all(np.isfinite(cb)):
+        return None
+    dd, jj = np.nonzero(cb)  # L[j + d, j] = cb[d, j]
+    L = sp.csr_matrix((cb[dd, jj], (jj + dd, jj)), shape=(n, n))
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(n)
+    N = L[inv].tocsr()  # row perm[i] of N is row i of L:  N N^T = P^T Qp P = Q_h
+    N.sort_indices()
+    return (N.indptr.astype(np.int64), N.indices.astype(np.int64),
+            np.ascontiguousarray(N.data, dtype=np.float64))
 
 
 def exact_noise_covariance(F, Q, h, Phi=None):
@@ -172,40 +252,52 @@ def exact_noise_covariance(F, Q, h, Phi=None):
 
 
 # -------------------------------------------------------------------- kernels
+# Random numbers: a numpy ``Generator`` (PCG64, seeded with ``seed``) is passed into the kernel;
+# numba draws from it natively (~4 ns per normal here, against ~29 ns for the legacy
+# ``np.random.standard_normal`` inside numba), so a given seed gives the same stream on every run.
+#
+# Explicit full noise (mode 2 outside the whitened basis) is applied in blocks of ``block`` steps:
+# XiT (r, block*k) normals, then ZT = N XiT (n, block*k) by one BLAS gemm per row band of N. When
+# N is the Cholesky factor (lower triangular) the bands skip the zero upper triangle (~40% fewer
+# flops). Each step adds c + noise and accumulates xsum in one fused pass, without temporaries.
+# Diagonal noise (mode 1, and the whitened basis) draws each step's k*n normals in one tight
+# loop before the update pass (~2x faster than drawing inside the update loop).
+# numba ``parallel=True`` is not used: on 2 cores the gemv/gemm already runs on both (BLAS
+# threads), and the remaining O(k n) loops are memory-bound.
+
+
 @nb.njit(cache=True)
-def _fill_normals(a):
-    flat = a.reshape(-1)
+def _noise_block(rng, Npack, nedges, nwidth, noffs, XiT, ZT):
+    """ZT = N @ XiT for fresh standard normals XiT; N packed as row bands N[s:e, :w]."""
+    flat = XiT.reshape(-1)
     for i in range(flat.size):
-        flat[i] = np.random.standard_normal()
+        flat[i] = rng.standard_normal()
+    for b in range(nedges.size - 1):
+        s = nedges[b]
+        e = nedges[b + 1]
+        w = nwidth[b]
+        Nb = Npack[noffs[b]:noffs[b + 1]].reshape((e - s, w))
+        np.dot(Nb, XiT[:w], ZT[s:e])  # BLAS gemm on contiguous blocks
 
 
 @nb.njit(cache=True)
-def _add_noise_and_c(Y, c, mode, noise_diag, Z, zrow):
-    k, n = Y.shape
-    if mode == 1:
-        for a in range(k):
-            for i in range(n):
-                Y[a, i] += c[i] + noise_diag[i] * np.random.standard_normal()
-    elif mode == 2:
-        for a in range(k):
-            for i in range(n):
-                Y[a, i] += c[i] + Z[zrow + a, i]
-    else:
-        for a in range(k):
-            for i in range(n):
-                Y[a, i] += c[i]
-
-
-@nb.njit(cache=True)
-def _run_dense(MT, c, mode, noise_diag, NT, X0, n_steps, save_every, seed, samples, xsum, block):
+def _run_dense(MT, c, mode, noise_diag, Npack, nedges, nwidth, noffs, X0, n_steps, save_every, rng,
+               samples, xsum, block):
     """x <- M x + c + N xi for all chains (rows of X); saves every ``save_every`` steps."""
-    np.random.seed(seed)
     k, n = X0.shape
     X = X0.copy()
     Y = np.empty_like(X)
-    r = NT.shape[0]
-    Xi = np.empty((block * k, r))
-    Z = np.empty((block * k, n))
+    if mode == 2:
+        rmax = 1
+        for b in range(nwidth.size):
+            rmax = max(rmax, nwidth[b])
+        XiT = np.empty((rmax, block * k), Npack.dtype)
+        ZT = np.empty((n, block * k), Npack.dtype)
+    else:
+        XiT = np.empty((1, 1), Npack.dtype)
+        ZT = np.empty((1, 1), Npack.dtype)
+    Z1 = np.empty((k, n)) if mode == 1 else np.empty((1, 1))
+    zf = Z1.reshape(-1)
     zpos = block
     isave = 0
     for step in range(n_steps):
@@ -213,14 +305,33 @@ def _run_dense(MT, c, mode, noise_diag, NT, X0, n_steps, save_every, seed, sampl
             np.dot(X[0], MT, Y[0])  # BLAS gemv
         else:
             np.dot(X, MT, Y)  # BLAS gemm
-        if mode == 2 and zpos == block:
-            _fill_normals(Xi)
-            np.dot(Xi, NT, Z)  # noise for ``block`` steps in one gemm
-            zpos = 0
-        _add_noise_and_c(Y, c, mode, noise_diag, Z, zpos * k)
-        zpos += 1
+        if mode == 2:
+            if zpos == block:
+                _noise_block(rng, Npack, nedges, nwidth, noffs, XiT, ZT)
+                zpos = 0
+            z0 = zpos * k
+            for a in range(k):
+                za = z0 + a
+                for i in range(n):
+                    v = Y[a, i] + c[i] + ZT[i, za]
+                    Y[a, i] = v
+                    xsum[a, i] += v
+            zpos += 1
+        elif mode == 1:
+            for j in range(zf.size):  # a tight draw loop first: ~2x faster than drawing inside
+                zf[j] = rng.standard_normal()  # the update loop below
+            for a in range(k):
+                for i in range(n):
+                    v = Y[a, i] + c[i] + noise_diag[i] * Z1[a, i]
+                    Y[a, i] = v
+                    xsum[a, i] += v
+        else:
+            for a in range(k):
+                for i in range(n):
+                    v = Y[a, i] + c[i]
+                    Y[a, i] = v
+                    xsum[a, i] += v
         X, Y = Y, X
-        xsum += X
         if (step + 1) % save_every == 0 and isave < samples.shape[0]:
             samples[isave] = X
             isave += 1
@@ -228,37 +339,122 @@ def _run_dense(MT, c, mode, noise_diag, NT, X0, n_steps, save_every, seed, sampl
 
 
 @nb.njit(cache=True)
-def _run_sparse(indptr, indices, data, c, mode, noise_diag, NT, X0, n_steps, save_every, seed,
-                samples, xsum, block):
-    """Same recursion with M in CSR form."""
-    np.random.seed(seed)
+def _csr_matvec(indptr, indices, data, x, y):
+    """y = M x (CSR). Unsigned index arrays: numba then skips the negative-index wraparound."""
+    for i in range(y.size):
+        acc = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            acc += data[p] * x[indices[p]]
+        y[i] = acc
+
+
+@nb.njit(cache=True)
+def _csr_matmat(indptr, indices, data, XT, YT):
+    """YT = M XT (CSR) for state-major XT (n, k): the inner loop runs over chains, unit stride."""
+    n, k = YT.shape
+    for i in range(n):
+        for a in range(k):
+            YT[i, a] = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            d = data[p]
+            j = indices[p]
+            for a in range(k):
+                YT[i, a] += d * XT[j, a]
+
+
+@nb.njit(cache=True)
+def _csr_step(indptr, indices, data, XT, YT, ST, c, W, add_w):
+    """YT = M XT + c (+ W) and ST += YT, row by row while the row is in cache (CSR M; chains
+    state-major (n, k)). k == 1 has its own loop: a one-trip inner loop runs ~4x slower."""
+    n, k = YT.shape
+    if k == 1:
+        x = XT.reshape(-1)
+        y = YT.reshape(-1)
+        st = ST.reshape(-1)
+        for i in range(n):
+            acc = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                acc += data[p] * x[indices[p]]
+            acc += c[i]
+            if add_w:
+                acc += W[i, 0]
+            y[i] = acc
+            st[i] += acc
+        return
+    for i in range(n):
+        for a in range(k):
+            YT[i, a] = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            d = data[p]
+            j = indices[p]
+            for a in range(k):
+                YT[i, a] += d * XT[j, a]
+        ci = c[i]
+        if add_w:
+            for a in range(k):
+                v = YT[i, a] + ci + W[i, a]
+                YT[i, a] = v
+                ST[i, a] += v
+        else:
+            for a in range(k):
+                v = YT[i, a] + ci
+                YT[i, a] = v
+                ST[i, a] += v
+
+
+@nb.njit(cache=True)
+def _run_sparse(indptr, indices, data, c, mode, noise_diag, Npack, nedges, nwidth, noffs,
+                nindptr, nindices, ndata, X0, n_steps, save_every, rng, samples, xsum, block):
+    """Same recursion with M in CSR form (indices unsigned). The chains are held state-major
+    (n, k) inside, so products and updates run over chains with unit stride; mode 3 applies a
+    sparse (CSR) noise factor to n fresh normals per chain and step."""
     k, n = X0.shape
-    X = X0.copy()
-    Y = np.empty_like(X)
-    r = NT.shape[0]
-    Xi = np.empty((block * k, r))
-    Z = np.empty((block * k, n))
+    XT = np.ascontiguousarray(X0.T)
+    YT = np.empty_like(XT)
+    ST = np.zeros((n, k))
+    if mode == 2:
+        rmax = 1
+        for b in range(nwidth.size):
+            rmax = max(rmax, nwidth[b])
+        XiT = np.empty((rmax, block * k), Npack.dtype)
+        ZT = np.empty((n, block * k), Npack.dtype)
+    else:
+        XiT = np.empty((1, 1), Npack.dtype)
+        ZT = np.empty((1, 1), Npack.dtype)
+    XI = np.empty((n, k)) if mode == 3 else np.empty((1, 1))
+    W = np.empty((n, k)) if mode == 1 or mode == 3 else np.empty((1, 1))
     zpos = block
     isave = 0
     for step in range(n_steps):
-        for a in range(k):
+        if mode == 1:
             for i in range(n):
-                acc = 0.0
-                for p in range(indptr[i], indptr[i + 1]):
-                    acc += data[p] * X[a, indices[p]]
-                Y[a, i] = acc
-        if mode == 2 and zpos == block:
-            _fill_normals(Xi)
-            np.dot(Xi, NT, Z)
-            zpos = 0
-        _add_noise_and_c(Y, c, mode, noise_diag, Z, zpos * k)
-        zpos += 1
-        X, Y = Y, X
-        xsum += X
+                si = noise_diag[i]
+                for a in range(k):
+                    W[i, a] = si * rng.standard_normal()
+            _csr_step(indptr, indices, data, XT, YT, ST, c, W, True)
+        elif mode == 2:
+            if zpos == block:
+                _noise_block(rng, Npack, nedges, nwidth, noffs, XiT, ZT)
+                zpos = 0
+            _csr_step(indptr, indices, data, XT, YT, ST, c, ZT[:, zpos * k:(zpos + 1) * k], True)
+            zpos += 1
+        elif mode == 3:
+            xf = XI.reshape(-1)
+            for i in range(xf.size):
+                xf[i] = rng.standard_normal()
+            if k == 1:
+                _csr_matvec(nindptr, nindices, ndata, xf, W.reshape(-1))
+            else:
+                _csr_matmat(nindptr, nindices, ndata, XI, W)
+            _csr_step(indptr, indices, data, XT, YT, ST, c, W, True)
+        else:
+            _csr_step(indptr, indices, data, XT, YT, ST, c, W, False)
+        XT, YT = YT, XT
         if (step + 1) % save_every == 0 and isave < samples.shape[0]:
-            samples[isave] = X
+            samples[isave] = XT.T
             isave += 1
-    return X
+    xsum += ST.T
+    return np.ascontiguousarray(XT.T)
 
 
 def noise_block(k: int, n: int) -> int:
@@ -267,11 +463,130 @@ def noise_block(k: int, n: int) -> int:
     return int(max(1, min(b, 4_000_000 // max(k * n, 1))))
 
 
+NOISE_BAND_ROWS = 128  # smallest row band of a triangular noise factor (keeps each gemm efficient)
+NOISE_MAX_BANDS = 16
+
+
+def noise_bands(NT: np.ndarray):
+    """Pack N = NT^T as row bands for :func:`_noise_block`: (Npack, edges, widths, offsets).
+
+    Band b holds N[edges[b]:edges[b+1], :widths[b]] (C order). For a lower-triangular N (the
+    Cholesky factor) widths[b] = edges[b+1], so the zero upper triangle is skipped: with m bands
+    the noise gemm costs (m + 1) / (2 m) of the full product. Otherwise one band of width r.
+    """
+    r, n = NT.shape
+    N = NT.T
+    if r == n and n >= 2 * NOISE_BAND_ROWS and not np.any(np.tril(NT, -1)):
+        rows = max(NOISE_BAND_ROWS, -(-n // NOISE_MAX_BANDS))
+        edges = np.append(np.arange(0, n, rows), n).astype(np.int64)
+        widths = edges[1:].copy()
+    else:
+        edges = np.array([0, n], dtype=np.int64)
+        widths = np.array([r], dtype=np.int64)
+    parts = [np.ascontiguousarray(N[edges[b]:edges[b + 1], :widths[b]], dtype=np.float64).ravel()
+             for b in range(len(widths))]
+    offs = np.concatenate([[0], np.cumsum([p.size for p in parts])]).astype(np.int64)
+    return np.concatenate(parts), edges, widths, offs
+
+
+_EMPTY_F = np.zeros(1)
+_EMPTY_I = np.zeros(2, dtype=np.int64)
+_EMPTY_U = np.zeros(2, dtype=np.uint64)
+
+
+def _unsigned(disc: Discretization, *names):
+    """uint64 copies of CSR index arrays for the kernels, cached on ``disc`` per source array."""
+    out = []
+    for nm in names:
+        src = getattr(disc, nm)
+        key = "_u_" + nm
+        cache = disc.__dict__.get(key)
+        if cache is None or cache[0] is not src:
+            cache = (src, np.ascontiguousarray(src, dtype=np.uint64))
+            disc.__dict__[key] = cache
+        out.append(cache[1])
+    return out
+
+
+def _kernel_noise(disc: Discretization):
+    """Packed full-noise factor for the kernels, cached on ``disc`` (rebuilt if NT is replaced)."""
+    if disc.noise_mode != NOISE_FULL:
+        return _EMPTY_F, _EMPTY_I, _EMPTY_I[:1], _EMPTY_I
+    cache = disc.__dict__.get("_bands")
+    if cache is None or cache[0] is not disc.NT:
+        cache = (disc.NT, *noise_bands(disc.NT))
+        disc.__dict__["_bands"] = cache
+    return cache[1:]
+
+
+WHITEN_MIN_STEPS = 64  # shorter runs apply N explicitly (the change of basis costs ~3 steps)
+WHITEN_MAX_COND = 1e4  # largest cond_1(L) for which the whitened basis is used
+
+
+def whitened(disc: Discretization):
+    """(L, L^T, MwT, cw) of the whitened recursion for full noise with a Cholesky factor, else None.
+
+    With N = L lower triangular (N N^T = Q_h) and y = L^-1 x, the recursion
+    x' = M x + c + L xi  is exactly  y' = Mw y + cw + xi,  Mw = L^-1 M L = I + L^-1 (M - I) L,
+    cw = L^-1 c: the same process, but its noise is n independent standard normals per chain and
+    step, so the n x n noise product disappears from every step (the per-step cost becomes that
+    of diagonal noise). x = L y is formed only for what ``run`` returns.
+
+    Round-off: forming Mw and mapping back multiply the relative rounding errors of the
+    deterministic part by at most ~cond(L) = sqrt(cond(Q_h)); the basis is used only when the
+    LAPACK estimate of cond_1(L) is <= WHITEN_MAX_COND (errors <= ~1e-12 relative), otherwise
+    (and for a semidefinite Q_h, whose factor is not triangular) N is applied explicitly.
+    Cached on ``disc`` (rebuilt if MT, NT or c are replaced).
+    """
+    key = (disc.MT, disc.NT, disc.c)
+    cache = disc.__dict__.get("_white")
+    if cache is not None and all(a is b for a, b in zip(cache[0], key)):
+        return cache[1]
+    res = None
+    NT = disc.NT
+    r, n = NT.shape
+    if (disc.kind == "dense" and disc.noise_mode == NOISE_FULL and r == n
+            and not np.any(np.tril(NT, -1)) and np.all(np.diag(NT) > 0)):
+        from scipy.linalg import lapack
+
+        L = np.ascontiguousarray(NT.T)
+        rcond, info = lapack.dtrcon(L, norm="1", uplo="L", diag="N")
+        if info == 0 and rcond * WHITEN_MAX_COND >= 1.0:
+            D = disc.MT.T - np.eye(n)
+            Mw = sla.solve_triangular(L, D @ L, lower=True, check_finite=False)
+            Mw[np.diag_indices(n)] += 1.0
+            cw = sla.solve_triangular(L, disc.c, lower=True, check_finite=False)
+            if np.all(np.isfinite(Mw)) and np.all(np.isfinite(cw)):
+                res = (L, np.ascontiguousarray(NT), np.ascontiguousarray(Mw.T), np.ascontiguousarray(cw))
+    disc.__dict__["_white"] = (key, res)
+    return res
+
+
+@nb.njit(cache=True)
+def _from_white(Y, LT, chunk):
+    """x = L y for the rows of Y (rows, n), in place, one gemm per ``chunk`` rows. Inside numba so
+    that it runs on the kernels' BLAS: a numpy matmul here would wake numpy's own OpenBLAS
+    threads, whose spinning then slows the next run's gemms on a 2-core machine."""
+    rows, n = Y.shape
+    if rows == 0:
+        return
+    tmp = np.empty((min(chunk, rows), n))
+    for r0 in range(0, rows, chunk):
+        r1 = min(r0 + chunk, rows)
+        t = tmp[:r1 - r0]
+        np.dot(Y[r0:r1], LT, t)
+        Y[r0:r1] = t
+
+
 def run(disc: Discretization, X0: np.ndarray, n_steps: int, save_every: int, seed: int):
     """Advance chains X0 (k, n) by ``n_steps``; returns (X_final, samples, xsum).
 
     samples: (n_steps // save_every, k, n), the state after every ``save_every`` steps;
     xsum: (k, n), the sum of the state after each step (for time averages).
+    The normals come from ``numpy.random.Generator(PCG64(seed & 0xFFFFFFFF))``: the same seed
+    gives bit-identical results (for the same BLAS and thread count).
+    Full noise with a well-conditioned Cholesky factor runs in the whitened basis (see
+    :func:`whitened`) when ``n_steps >= WHITEN_MIN_STEPS``.
     """
     X0 = np.ascontiguousarray(X0, dtype=np.float64)
     k, n = X0.shape
@@ -280,11 +595,30 @@ def run(disc: Discretization, X0: np.ndarray, n_steps: int, save_every: int, see
     samples = np.zeros((n_steps // save_every, k, n))
     xsum = np.zeros((k, n))
     seed = int(seed) & 0xFFFFFFFF
+    rng = np.random.Generator(np.random.PCG64(seed))
     block = noise_block(k, n)
     if disc.kind == "dense":
-        X = _run_dense(disc.MT, disc.c, disc.noise_mode, disc.noise_diag, disc.NT, X0, n_steps,
-                       save_every, seed, samples, xsum, block)
+        white = whitened(disc) if n_steps >= WHITEN_MIN_STEPS else None
+        if white is not None:
+            L, LT, MwT, cw = white
+            Y0 = np.ascontiguousarray(sla.solve_triangular(L, X0.T, lower=True, check_finite=False).T)
+            Y = _run_dense(MwT, cw, NOISE_DIAG, np.ones(n), _EMPTY_F, _EMPTY_I, _EMPTY_I[:1],
+                           _EMPTY_I, Y0, n_steps, save_every, rng, samples, xsum, block)
+            for arr in (Y, samples.reshape(-1, n), xsum):
+                _from_white(arr, LT, 4096)
+            return Y, samples, xsum
+        Npack, nedges, nwidth, noffs = _kernel_noise(disc)
+        X = _run_dense(disc.MT, disc.c, disc.noise_mode, disc.noise_diag, Npack, nedges, nwidth,
+                       noffs, X0, n_steps, save_every, rng, samples, xsum, block)
     else:
-        X = _run_sparse(disc.indptr, disc.indices, disc.data, disc.c, disc.noise_mode,
-                        disc.noise_diag, disc.NT, X0, n_steps, save_every, seed, samples, xsum, block)
+        Npack, nedges, nwidth, noffs = _kernel_noise(disc)
+        ip, ix = _unsigned(disc, "indptr", "indices")
+        if disc.noise_mode == NOISE_SPARSE:
+            (nip, nix), ndt = _unsigned(disc, "noise_indptr", "noise_indices"), disc.noise_data
+        else:
+            nip, nix, ndt = _EMPTY_U, _EMPTY_U, _EMPTY_F
+        X = _run_sparse(ip, ix, np.ascontiguousarray(disc.data, dtype=np.float64), disc.c,
+                        disc.noise_mode, disc.noise_diag, Npack, nedges, nwidth, noffs, nip, nix,
+                        np.ascontiguousarray(ndt, dtype=np.float64), X0, n_steps, save_every, rng,
+                        samples, xsum, block)
     return X, samples, xsum

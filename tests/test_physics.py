@@ -213,9 +213,9 @@ def test_covariance_matches_lyapunov_of_compiled_system(n, cond, seed):
     cov, se = cov_and_se(res.states, n_batches=64, mean=-np.linalg.solve(ss.drift.to_dense(), ss.offset))
     iu = np.triu_indices(n)
     z = zscores(cov[iu], S[iu], se[iu])
+    # (no RMS-of-z check here: covariance entries share the slow modes, so their z-scores are
+    # strongly correlated and an RMS over 6-21 of them is not a chi-square with that many dof)
     assert np.max(np.abs(z)) < 4.5, f"max |z| = {np.max(np.abs(z)):.2f}"
-    if z.size >= 20:
-        assert 0.5 < np.sqrt(np.mean(z**2)) < 1.5
     # the compiled diffusion is not isotropic (Johnson noise differs by row; buffers correlate
     # rows), so this is not simply proportional to A^-1: the Lyapunov solution is still exact.
     Qd = ss.diffusion
