@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["integrator"]
+BENCHMARKS = ["integrator", "factored"]
 
 
 def main(argv=None) -> int:

@@ -56,8 +56,9 @@ def _common(p):
     p.add_argument("--t", type=float, default=50.0, help="TNGD analog time per step, tau units (default 50)")
     p.add_argument("--td", type=float, default=0.0, help="TNGD delay, tau units, 0 <= td <= t (default 0)")
     p.add_argument("--kappa0", type=float, default=0.0, help="TNGD device noise level (default 0: noiseless)")
-    p.add_argument("--solver", default="exact", choices=["exact", "euler", "twin"],
-                   help="TNGD device model: exact OU (default), Euler 0.1 tau, or the spucircuit twin (small N)")
+    p.add_argument("--solver", default="exact", choices=["exact", "euler", "twin", "factored"],
+                   help="TNGD device model: exact OU (default), Euler 0.1 tau, the dense spucircuit twin "
+                        "(small N), or the factored App. C circuit twin (large N)")
     p.add_argument("--euler-dt", type=float, default=0.1, help="Euler solver step, tau units (default 0.1, as the paper)")
     p.add_argument("--x0", default="previous", choices=["previous", "gradient"],
                    help="TNGD start of each analog run: previous read-out (Algorithm 1, default) or the gradient")
