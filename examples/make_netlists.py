@@ -89,6 +89,23 @@ def main(argv=None) -> list[str]:
         write_spice(cc, p, tran=(tstep, nsteps * tstep, tstep),
                     noise=dict(seed=1, nt=2.0 * tstep, temperature_k=cc.temperature_k), control=False)
         written.append(p)
+    # a small factored TNGD circuit (App. C): J (m x N), H (b blocks of dz x dz), J^T, lambda, g
+    from spucircuit.factored import factored_circuit
+
+    rng = np.random.default_rng(0)
+    bsz, dz, N = 2, 3, 8
+    J = rng.standard_normal((bsz * dz, N))
+    logits = rng.standard_normal((bsz, dz))
+    prob = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    H = np.stack([np.diag(p_) - np.outer(p_, p_) for p_ in prob])  # softmax Hessian blocks
+    fc = factored_circuit(J, H, 0.5, rng.standard_normal(N))
+    nl = fc.netlist
+    nl.title = "factored TNGD circuit (App. C): J, H, J^T arrays, N = 8, b = 2, dz = 3, lambda = 0.5, 50 tau"
+    tstep = _fastest(nl) / 20.0
+    nsteps = int(np.ceil(50.0 * fc.tau_s / tstep))
+    p = os.path.join(out, "factored_tngd_n8.cir")
+    write_spice(nl, p, tran=(tstep, nsteps * tstep, tstep / 4), control=False)
+    written.append(p)
     for w in written:
         print("wrote", w)
     return written

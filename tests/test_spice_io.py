@@ -655,7 +655,7 @@ def test_shipped_netlists_are_current(tmp_path):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     written = mod.main(["--out", str(tmp_path)])
-    assert len(written) == 3
+    assert len(written) == 4
     for w in written:
         shipped = os.path.join(NETLISTS, os.path.basename(w))
         with open(w, "rb") as a, open(shipped, "rb") as b:
