@@ -13,6 +13,18 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 import spucircuit as sc
 
 
+@pytest.fixture(scope="module")
+def one_blas_thread():
+    """Small matrices: one BLAS thread is faster and immune to oversubscription on a shared machine."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(1):
+        yield
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

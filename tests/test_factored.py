@@ -11,16 +11,7 @@ from spucircuit import factored as fm
 from spucircuit.errors import MatrixError, NetlistError, RealizabilityError, StepError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Small matrices: one BLAS thread is faster and immune to oversubscription on a shared machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def problem(N=12, b=2, dz=3, seed=0, lam=0.3):

@@ -22,16 +22,7 @@ MODELS = {
 LOSSES = {"ce": SoftmaxCrossEntropy, "mse": MeanSquaredError}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Small matrices: one BLAS thread is faster and immune to oversubscription on a shared machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def rel(a, b):

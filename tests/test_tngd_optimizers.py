@@ -11,16 +11,7 @@ from tngd.optimizers import NGDCGState, TNGDState
 LOSS = SoftmaxCrossEntropy()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Small matrices: one BLAS thread is faster and immune to oversubscription on a shared machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def setup(seed=0, b=6, hidden=(5,), d=6, k=4):

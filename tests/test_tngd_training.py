@@ -10,16 +10,7 @@ from tngd.cli import main
 from tngd.optimizers import OPTIMIZERS
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Small matrices: one BLAS thread is faster and immune to oversubscription on a shared machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def blobs(n=1000, d=16, k=10, seed=0):
