@@ -187,14 +187,8 @@ def build_sparse(n: int):
 
 
 # ------------------------------------------------------------------ benchmark groups
-def bench_dense(n, rounds, target_s, log):
-    cases, x0, info = build_dense(n)
-    log(f"  n={n}: compiled ({info['setup_s']['compile']:.1f} s), noise mode {info['noise_mode_full']}")
-    M = np.ascontiguousarray(cases["euler/off"].MT.T)  # the Euler M = I + h F, C order
-    rng = np.random.default_rng(2)
-    x = rng.standard_normal(n)
-    X = rng.standard_normal((64, n))
-    base = {1: ("numpy gemv  M @ x", lambda: M @ x), 64: ("numpy gemm  X @ M", lambda: X @ M)}
+def _time_group(group, n, cases, x0, base, rounds, target_s, log):
+    """Interleave rounds of the baseline and every twin case for 1 and 64 chains; one row each."""
     rows = []
     for k in CHAINS:
         X0 = np.ascontiguousarray(np.tile(x0, (k, 1)))
@@ -207,7 +201,7 @@ def bench_dense(n, rounds, target_s, log):
         tb = _median(t_base)
         for name, tc in twins.items():
             ts = _median(t_twin[name])
-            rows.append({"group": "dense", "n": n, "chains": k, "case": name,
+            rows.append({"group": group, "n": n, "chains": k, "case": name,
                          "twin_step_min_s": min(t_twin[name]), "baseline_min_s": min(t_base),
                          "ratio_of_minima": min(t_twin[name]) / min(t_base),
                          "noise_mode": int(tc.disc.noise_mode), "noise_path": noise_path(tc.disc),
@@ -215,8 +209,19 @@ def bench_dense(n, rounds, target_s, log):
                          "twin_step_s": ts, "baseline_s": tb, "ratio": ts / tb,
                          "n_steps": tc.n_steps, "rounds": rounds,
                          "twin_all_s": t_twin[name], "baseline_all_s": t_base})
-        log(f"  n={n} chains={k}: done")
-    return rows, info
+        log(f"  {group} n={n} chains={k}: done")
+    return rows
+
+
+def bench_dense(n, rounds, target_s, log):
+    cases, x0, info = build_dense(n)
+    log(f"  n={n}: compiled ({info['setup_s']['compile']:.1f} s), noise mode {info['noise_mode_full']}")
+    M = np.ascontiguousarray(cases["euler/off"].MT.T)  # the Euler M = I + h F, C order
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(n)
+    X = rng.standard_normal((64, n))
+    base = {1: ("numpy gemv  M @ x", lambda: M @ x), 64: ("numpy gemm  X @ M", lambda: X @ M)}
+    return _time_group("dense", n, cases, x0, base, rounds, target_s, log), info
 
 
 def bench_sparse(n, rounds, target_s, log):
@@ -231,28 +236,7 @@ def bench_sparse(n, rounds, target_s, log):
     x = rng.standard_normal(n)
     XT = np.ascontiguousarray(rng.standard_normal((n, 64)))
     base = {1: ("scipy CSR @ x", lambda: Mcsr @ x), 64: ("scipy CSR @ (n x 64)", lambda: Mcsr @ XT)}
-    rows = []
-    for k in CHAINS:
-        X0 = np.ascontiguousarray(np.tile(x0, (k, 1)))
-        twins = {name: TwinCase(dd, X0, target_s) for name, dd in cases.items()}
-        t_base, t_twin = [], {name: [] for name in twins}
-        for _ in range(rounds):
-            t_base.append(_per_call(base[k][1], target_s))
-            for name, tc in twins.items():
-                t_twin[name].append(tc.per_step())
-        tb = _median(t_base)
-        for name, tc in twins.items():
-            ts = _median(t_twin[name])
-            rows.append({"group": "sparse", "n": n, "chains": k, "case": name,
-                         "twin_step_min_s": min(t_twin[name]), "baseline_min_s": min(t_base),
-                         "ratio_of_minima": min(t_twin[name]) / min(t_base),
-                         "noise_mode": int(tc.disc.noise_mode), "noise_path": noise_path(tc.disc),
-                         "baseline": base[k][0],
-                         "twin_step_s": ts, "baseline_s": tb, "ratio": ts / tb,
-                         "n_steps": tc.n_steps, "rounds": rounds,
-                         "twin_all_s": t_twin[name], "baseline_all_s": t_base})
-        log(f"  sparse n={n} chains={k}: done")
-    return rows, info
+    return _time_group("sparse", n, cases, x0, base, rounds, target_s, log), info
 
 
 # ------------------------------------------------------------------ environment / report

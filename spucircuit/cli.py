@@ -11,7 +11,8 @@ import numpy as np
 from .errors import SPUError
 
 
-def _load(path: str, what: str) -> np.ndarray:
+def load_npy(path: str, what: str) -> np.ndarray:
+    """Load a .npy file for a subcommand; missing or malformed files raise SPUError."""
     if not os.path.exists(path):
         raise SPUError(f"{what} file not found: {path}")
     try:
@@ -58,7 +59,8 @@ def _add_mapping_args(p):
                    help="leave entries too small for r_max open (error bound reported) instead of failing")
 
 
-def _progress(args) -> bool:
+def want_progress(args) -> bool:
+    """--progress / --no-progress, defaulting to a bar when stderr is a terminal."""
     if args.progress is not None:
         return args.progress
     return sys.stderr.isatty()
@@ -83,12 +85,12 @@ def cmd_solve(args) -> int:
     from .io_utils import atomic_save_npy
     from .solvers import solve
 
-    A = _load(args.matrix, "matrix")
-    b = _load(args.rhs, "right-hand side")
+    A = load_npy(args.matrix, "matrix")
+    b = load_npy(args.rhs, "right-hand side")
     x, info = solve(A, b, time=args.time, burn_in=args.burn_in, chains=args.chains, seed=args.seed,
                     scheme=args.scheme, dt=args.dt, temperature_k=args.temperature,
                     noise=not args.no_noise, prune=args.prune, return_info=True,
-                    progress=_progress(args), **_mapping_kwargs(args))
+                    progress=want_progress(args), **_mapping_kwargs(args))
     x_ref = np.linalg.solve(np.asarray(A, float), np.asarray(b, float).reshape(-1))
     rel = float(np.linalg.norm(x - x_ref) / max(np.linalg.norm(x_ref), np.finfo(float).tiny))
     if args.out:
@@ -120,11 +122,11 @@ def cmd_inv(args) -> int:
     from .io_utils import atomic_save_npy
     from .solvers import inv
 
-    A = _load(args.matrix, "matrix")
+    A = load_npy(args.matrix, "matrix")
     Ainv, info = inv(A, time=args.time, burn_in=args.burn_in, chains=args.chains, seed=args.seed,
                      scheme=args.scheme, dt=args.dt, temperature_k=args.temperature,
                      noise_psd=args.noise_psd, prune=args.prune, return_info=True,
-                     progress=_progress(args), **_mapping_kwargs(args))
+                     progress=want_progress(args), **_mapping_kwargs(args))
     ref = np.linalg.inv(np.asarray(A, float))
     rel = float(np.linalg.norm(Ainv - ref) / np.linalg.norm(ref))
     if args.out:
@@ -142,8 +144,8 @@ def cmd_inv(args) -> int:
 def cmd_map(args) -> int:
     from .mapping import integrator_array
 
-    A = _load(args.matrix, "matrix")
-    b = _load(args.rhs, "right-hand side") if args.rhs else None
+    A = load_npy(args.matrix, "matrix")
+    b = load_npy(args.rhs, "right-hand side") if args.rhs else None
     mc = integrator_array(A, b, prune=args.prune, noise_psd=args.noise_psd or 0.0, **_mapping_kwargs(args))
     mc.to_json(args.output)
     c = mc.component_counts()

@@ -13,22 +13,13 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 
 import numpy as np
 
+from .cli import load_npy
 from .errors import SPUError
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _load_npy(path: str, what: str) -> np.ndarray:
-    if not os.path.exists(path):
-        raise SPUError(f"{what} file not found: {path}")
-    try:
-        return np.load(path, allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for malformed files
-        raise SPUError(f"cannot read {what} file {path}: {exc}") from None
 
 
 def tau_of(netlist) -> float | None:
@@ -59,7 +50,7 @@ def _time(text, tau, what="--time"):
 
     try:
         return parse_time(text, tau)
-    except SPUError as exc:
+    except SPUError:
         if tau is None and "tau" in str(text).lower():
             raise SPUError(f"{what} {text!r} is in units of tau but this netlist records no tau "
                            "(no mapping annotation): give seconds, e.g. '20us'") from None
@@ -71,8 +62,8 @@ def cmd_export(args) -> int:
     from .compiler import compile_netlist
     from .spice import write_spice
 
-    A = _load_npy(args.matrix, "matrix")
-    b = _load_npy(args.rhs, "right-hand side") if args.rhs else None
+    A = load_npy(args.matrix, "matrix")
+    b = load_npy(args.rhs, "right-hand side") if args.rhs else None
     if args.arch == "integrator":
         from .mapping import integrator_array
 
@@ -315,22 +306,3 @@ def register(sub) -> None:
     g.add_argument("--summary", action="store_true", help="summarised picture for large netlists")
     g.add_argument("--show-ground", dest="show_ground", action="store_true", help="draw ground as a node")
     g.set_defaults(func=cmd_graph)
-
-
-def main(argv=None) -> int:  # pragma: no cover - convenience entry for testing without cli.py
-    import argparse
-
-    p = argparse.ArgumentParser(prog="spu")
-    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
-    sub.required = True
-    register(sub)
-    args = p.parse_args(argv)
-    try:
-        return args.func(args)
-    except SPUError as exc:
-        print(f"spu {args.cmd}: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

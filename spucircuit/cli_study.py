@@ -8,6 +8,7 @@ import argparse
 import math
 import sys
 
+from .cli import want_progress
 from .study import KNOBS, StudyError, convert, load_matrices, parse_sweep, run_study, table
 
 EPILOG = """\
@@ -29,12 +30,6 @@ NAME_summary.csv, NAME_solve_error.png / NAME_inv_error.png (median and 10-90 %%
 draws and matrices). Errors are relative 2-norm (solve) or Frobenius (inv) errors against
 numpy. Converter clipping is counted per row ('clipped') and reported on stderr.
 """
-
-
-def _progress(args) -> bool:
-    if args.progress is not None:
-        return args.progress
-    return sys.stderr.isatty()
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -104,7 +99,7 @@ def cmd_study(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise StudyError(f"--workers must be >= 1, got {args.workers}")
     res = run_study(config, sweep, matrices=matrices, workers=args.workers, scheduler=args.scheduler,
-                    progress=_progress(args))
+                    progress=want_progress(args))
     paths = res.write(args.out, args.name, plot=not args.no_plot)
     print(f"spu study: {len(res.rows)} tasks at {len(res.points)} points in {res.wall_s:.1f} s "
           f"({'dask ' + args.scheduler if args.scheduler else f'{res.workers} worker(s)'})")
@@ -118,22 +113,3 @@ def cmd_study(args) -> int:
               file=sys.stderr)
     print("\nwrote " + ", ".join(paths))
     return 0
-
-
-def main(argv=None) -> int:  # standalone entry point (python -m spucircuit.cli_study ...)
-    from .errors import SPUError
-
-    parser = argparse.ArgumentParser(prog="spu")
-    sub = parser.add_subparsers(dest="cmd", metavar="COMMAND")
-    sub.required = True
-    register(sub)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except SPUError as exc:
-        print(f"spu {args.cmd}: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

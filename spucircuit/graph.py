@@ -73,7 +73,7 @@ def graphml_graph(netlist) -> nx.MultiGraph:
     g.graph["meta_json"] = json.dumps(_json_safe(nl.meta), allow_nan=False)
     for nm in nl.node_names:
         g.add_node(str(nm), ground=bool(nm == GROUND))
-    for el in nl.elements():
+    for u, v, key, role, el in nl.edges():
         attrs = {"name": el.name, "kind": el.kind, "unit": KINDS[el.kind][2],
                  "terminals": " ".join(el.nodes)}
         if math.isfinite(el.value):
@@ -82,16 +82,7 @@ def graphml_graph(netlist) -> nx.MultiGraph:
             attrs["ideal"] = True
         if el.kind in "CL":
             attrs["ic"] = float(el.ic)
-        if el.kind == "G":
-            p, q, cp, cq = el.nodes
-            g.add_edge(p, q, key=el.name, role="output", **attrs)
-            g.add_edge(cp, cq, key=el.name + ":control", role="control", **attrs)
-        elif el.kind == "U":
-            out, inp, inn = el.nodes
-            g.add_edge(out, GROUND, key=el.name, role="output", **attrs)
-            g.add_edge(inp, inn, key=el.name + ":input", role="input", **attrs)
-        else:
-            g.add_edge(el.nodes[0], el.nodes[1], key=el.name, role="branch", **attrs)
+        g.add_edge(u, v, key=key, role=role, **attrs)
     return g
 
 

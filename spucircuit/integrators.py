@@ -39,7 +39,7 @@ import scipy.linalg as sla
 
 from .compiler import StateSpace, noise_factor
 from .errors import StepError
-from .operators import DenseDrift, SparseDrift
+from .operators import SparseDrift
 
 NOISE_OFF, NOISE_DIAG, NOISE_FULL, NOISE_SPARSE = 0, 1, 2, 3
 DIAG_RTOL = 1e-13  # Q_h is diagonal when every off-diagonal entry is below this x max diag
@@ -281,21 +281,25 @@ def _noise_block(rng, Npack, nedges, nwidth, noffs, XiT, ZT):
 
 
 @nb.njit(cache=True)
+def _noise_buffers(mode, Npack, nwidth, n, cols):
+    """Work arrays of the blocked full-noise path (mode 2): normals XiT (r_max, cols) and noise
+    ZT (n, cols); 1 x 1 placeholders otherwise."""
+    if mode == 2:
+        rmax = 1
+        for b in range(nwidth.size):
+            rmax = max(rmax, nwidth[b])
+        return np.empty((rmax, cols), Npack.dtype), np.empty((n, cols), Npack.dtype)
+    return np.empty((1, 1), Npack.dtype), np.empty((1, 1), Npack.dtype)
+
+
+@nb.njit(cache=True)
 def _run_dense(MT, c, mode, noise_diag, Npack, nedges, nwidth, noffs, X0, n_steps, save_every, rng,
                samples, xsum, block):
     """x <- M x + c + N xi for all chains (rows of X); saves every ``save_every`` steps."""
     k, n = X0.shape
     X = X0.copy()
     Y = np.empty_like(X)
-    if mode == 2:
-        rmax = 1
-        for b in range(nwidth.size):
-            rmax = max(rmax, nwidth[b])
-        XiT = np.empty((rmax, block * k), Npack.dtype)
-        ZT = np.empty((n, block * k), Npack.dtype)
-    else:
-        XiT = np.empty((1, 1), Npack.dtype)
-        ZT = np.empty((1, 1), Npack.dtype)
+    XiT, ZT = _noise_buffers(mode, Npack, nwidth, n, block * k)
     Z1 = np.empty((k, n)) if mode == 1 else np.empty((1, 1))
     zf = Z1.reshape(-1)
     zpos = block
@@ -412,15 +416,7 @@ def _run_sparse(indptr, indices, data, c, mode, noise_diag, Npack, nedges, nwidt
     XT = np.ascontiguousarray(X0.T)
     YT = np.empty_like(XT)
     ST = np.zeros((n, k))
-    if mode == 2:
-        rmax = 1
-        for b in range(nwidth.size):
-            rmax = max(rmax, nwidth[b])
-        XiT = np.empty((rmax, block * k), Npack.dtype)
-        ZT = np.empty((n, block * k), Npack.dtype)
-    else:
-        XiT = np.empty((1, 1), Npack.dtype)
-        ZT = np.empty((1, 1), Npack.dtype)
+    XiT, ZT = _noise_buffers(mode, Npack, nwidth, n, block * k)
     XI = np.empty((n, k)) if mode == 3 else np.empty((1, 1))
     W = np.empty((n, k)) if mode == 1 or mode == 3 else np.empty((1, 1))
     zpos = block

@@ -400,19 +400,23 @@ class Netlist:
         """
         g = nx.MultiGraph(title=self.title)
         g.add_nodes_from(self.node_names)
+        for u, v, key, role, el in self.edges():
+            g.add_edge(u, v, key=key, role=role, name=el.name, kind=el.kind, value=el.value)
+        return g
+
+    def edges(self) -> Iterator[tuple]:
+        """(node, node, key, role, Element) for each graph edge of each element (see to_networkx)."""
         for el in self.elements():
-            attrs = dict(name=el.name, kind=el.kind, value=el.value)
             if el.kind == "G":
                 p, q, cp, cq = el.nodes
-                g.add_edge(p, q, key=el.name, role="output", **attrs)
-                g.add_edge(cp, cq, key=el.name + ":control", role="control", **attrs)
+                yield p, q, el.name, "output", el
+                yield cp, cq, el.name + ":control", "control", el
             elif el.kind == "U":
                 out, inp, inn = el.nodes
-                g.add_edge(out, GROUND, key=el.name, role="output", **attrs)
-                g.add_edge(inp, inn, key=el.name + ":input", role="input", **attrs)
+                yield out, GROUND, el.name, "output", el
+                yield inp, inn, el.name + ":input", "input", el
             else:
-                g.add_edge(el.nodes[0], el.nodes[1], key=el.name, role="branch", **attrs)
-        return g
+                yield el.nodes[0], el.nodes[1], el.name, "branch", el
 
     def summary(self) -> str:
         counts = {KINDS[k][1]: len(t) for k, t in self.tables.items() if len(t)}

@@ -9,6 +9,7 @@ import pytest
 
 import spucircuit as sc
 from spucircuit import cli_study
+from spucircuit.cli import main as spu_main
 from spucircuit.study import KNOBS, StudyError, parse_sweep, parse_values, run_study, table
 
 SMALL = {"n": 5, "cond": 10.0, "matrices": 2, "draws": 2, "tolerance": 0.5}
@@ -109,7 +110,7 @@ def test_cli_help_documents_every_knob(capsys):
 
 def test_cli_writes_outputs_and_reports_clipping(tmp_path, capsys):
     out = tmp_path / "o"
-    rc = cli_study.main(["study", "--n", "4", "--draws", "2", "--matrices", "1", "--adc-fs", "0.5",
+    rc = spu_main(["study", "--n", "4", "--draws", "2", "--matrices", "1", "--adc-fs", "0.5",
                          "--sweep", "bits=6,8", "--workers", "1", "--out", str(out), "--no-progress"])
     assert rc == 0
     cap = capsys.readouterr()
@@ -121,9 +122,9 @@ def test_cli_writes_outputs_and_reports_clipping(tmp_path, capsys):
     assert all(r["clipped"] > 0 for r in data["rows"])
     assert "solve_error_median" in data["summary"][0]
     # bad input: one line, exit status 2
-    rc = cli_study.main(["study", "--sweep", "bits=x", "--out", str(out)])
+    rc = spu_main(["study", "--sweep", "bits=x", "--out", str(out)])
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bits" in err[0]
-    rc = cli_study.main(["study", "--matrix", str(tmp_path / "missing.npy"), "--out", str(out)])
+    rc = spu_main(["study", "--matrix", str(tmp_path / "missing.npy"), "--out", str(out)])
     assert rc == 2

@@ -112,8 +112,9 @@ class CountState(NamedTuple):
     count: np.ndarray
 
 
-class NGD:
-    """Exact NGD: dense (F + lambda I) g~ = grad by Cholesky; F formed from the GGN factor."""
+class _DirectNaturalGradient:
+    """Shared shape of the direct (stateless) NGD solvers: theta -= lr (F + lambda I)^-1 grad.
+    Subclasses define ``natural_gradient(grads, curvature)``."""
 
     needs_curvature = True
 
@@ -124,13 +125,17 @@ class NGD:
     def init(self, params) -> CountState:
         return CountState(np.asarray(0))
 
+    def update(self, grads, state, params=None, curvature=None):
+        return -self.lr * self.natural_gradient(grads, curvature), CountState(state.count + 1)
+
+
+class NGD(_DirectNaturalGradient):
+    """Exact NGD: dense (F + lambda I) g~ = grad by Cholesky; F formed from the GGN factor."""
+
     def natural_gradient(self, grads, curvature):
         F = _need(curvature, "NGD").ggn().copy()
         F[np.diag_indices_from(F)] += self.damping
         return sla.cho_solve(sla.cho_factor(F, lower=True), np.asarray(grads, dtype=float))
-
-    def update(self, grads, state, params=None, curvature=None):
-        return -self.lr * self.natural_gradient(grads, curvature), CountState(state.count + 1)
 
 
 class NGDCGState(NamedTuple):
@@ -196,17 +201,8 @@ def woodbury_solve(U, V, lam: float, v):
     return v / lam - (U @ np.linalg.solve(inner, V @ v)) / lam**2
 
 
-class NGDWoodbury:
+class NGDWoodbury(_DirectNaturalGradient):
     """NGD-Woodbury: F + lambda I = lambda I + U V with U = J^T (N x m), V = H J / b (m x N)."""
-
-    needs_curvature = True
-
-    def __init__(self, lr: float = 0.01, damping: float = 0.01):
-        self.lr = _positive("learning rate", lr)
-        self.damping = _positive("damping", damping)
-
-    def init(self, params) -> CountState:
-        return CountState(np.asarray(0))
 
     def natural_gradient(self, grads, curvature):
         c = _need(curvature, "NGD-Woodbury")
@@ -214,9 +210,6 @@ class NGDWoodbury:
         H = c.hessian_blocks()
         V = np.matmul(H, J.reshape(c.b, c.dz, -1)).reshape(c.m, -1) / c.b
         return woodbury_solve(J.T, V, self.damping, np.asarray(grads, dtype=float))
-
-    def update(self, grads, state, params=None, curvature=None):
-        return -self.lr * self.natural_gradient(grads, curvature), CountState(state.count + 1)
 
 
 # ---------------------------------------------------------------------------------------- TNGD
