@@ -73,8 +73,15 @@ class Batch:
         return self._memo("Ut", build)
 
     def ggn(self) -> np.ndarray:
-        """Dense F = J^T H J / b (N, N); O(m N^2): small N only."""
-        return self._memo("F", lambda: self.factor().T @ self.factor())
+        """Dense F = J^T H J / b (N, N); O(m N^2): small N only.
+
+        Formed as a general product of two distinct arrays on purpose: numpy sends ``U.T @ U`` to
+        OpenBLAS syrk, which crashed (free(): invalid size, SIGSEGV) with 2 threads at N ~ 2e4 and
+        m = 640 (OpenBLAS 0.3.31 in scipy-openblas64, measured 2026-11-23)."""
+        def build():
+            U = self.factor()
+            return np.ascontiguousarray(U.T) @ U
+        return self._memo("F", build)
 
     def ggn_matvec(self, v) -> np.ndarray:
         """F v = J^T H J v / b by forward mode (J v), H blocks, reverse mode (J^T .); J never formed."""

@@ -47,7 +47,8 @@ def build_model(kind: str, dataset, *, hidden=None, channels: int = 4, kernel: i
 
 def build_optimizer(name: str, *, lr=None, damping: float = 0.01, t: float = 50.0, td: float = 0.0,
                     kappa0: float = 0.0, cg_iters: int = 10, momentum: float = 0.0, solver: str = "exact",
-                    euler_dt: float = 0.1, x0: str = "previous", seed: int = 0):
+                    euler_dt: float = 0.1, x0: str = "previous", seed: int = 0, solver_options=None):
+    """One optimizer by name; ``solver_options`` (dict) go to the TNGD device model's constructor."""
     if name not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
     lr = DEFAULT_LR[name] if lr is None else lr
@@ -60,6 +61,7 @@ def build_optimizer(name: str, *, lr=None, damping: float = 0.01, t: float = 50.
     if name in ("ngd", "ngd-woodbury"):
         return OPTIMIZERS[name](lr, damping)
     kw = {"dt": euler_dt} if solver == "euler" else {}
+    kw.update(solver_options or {})
     return OPTIMIZERS[name](lr, damping, t, td, kappa0, make_solver(solver, **kw), x0, seed)
 
 

@@ -1,0 +1,225 @@
+"""The TNGD paper's experiments on Fashion-MNIST (issue 5, part 6), with plots and JSON.
+
+    python examples/paper_experiments.py                       # all groups, 3 seeds, 3 epochs
+    python examples/paper_experiments.py --groups a,b --epochs 1 --seeds 0 --out /tmp/paper
+
+Groups (paper settings: CNN = 1 conv + 2 dense, batch 64, lambda = 0.01, TNGD lr 0.01, Adam lr 1e-3):
+
+  a  TNGD (t = 50 tau) against Adam: loss and accuracy against iteration and estimated runtime
+  b  analog time t = 5, 10, 20, 50 tau against exact NGD (Woodbury: the exact solve, m = 640 << N)
+  c  delay td = 0, 0.2 tau, tau at t = 5 tau
+  d  noise kappa0 = 0, 0.001, 0.01, 0.1 at t = tau
+  e  the factored circuit twin at finite resistor precision (bits), with and without K-device
+     mitigation, against the ideal device (see --e-* options; costlier, so fewer steps by default)
+
+Groups a-d use the ideal device (exact OU propagation with the low-rank GGN: the paper's
+"digital simulation", without its 0.1 tau Euler discretisation); e runs the circuit itself.
+Each run is one JSON in OUT/runs/ (skipped when present, so an interrupted sweep resumes);
+OUT/summary.json holds final figures per configuration and OUT/*.png the plots. Runs go to a
+process pool (--jobs, one BLAS thread each). Every random draw is seeded by --seeds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+N_TRAIN = N_TEST = 10_000
+PAPER = dict(batch_size=64, damping=0.01, tngd_lr=0.01, adam_lr=1e-3)
+
+
+def configs(groups, e_bits, e_k):
+    """(group, label, optimizer kwargs) for every configuration asked for; labels are unique."""
+    def tngd(**kw):
+        return {**dict(optimizer="tngd", lr=PAPER["tngd_lr"], t=50.0, td=0.0, kappa0=0.0, solver="exact"), **kw}
+    out = []
+    if "a" in groups:
+        out += [("a", "adam", dict(optimizer="adam", lr=PAPER["adam_lr"])), ("a", "tngd t=50", tngd())]
+    if "b" in groups:
+        out += [("b", f"tngd t={t:g}", tngd(t=float(t))) for t in (5, 10, 20, 50)]
+        out += [("b", "ngd (exact)", dict(optimizer="ngd-woodbury", lr=PAPER["tngd_lr"]))]
+    if "c" in groups:
+        out += [("c", f"tngd t=5 td={td:g}", tngd(t=5.0, td=float(td))) for td in (0, 0.2, 1)]
+    if "d" in groups:
+        out += [("d", f"tngd t=1 kappa0={k:g}", tngd(t=1.0, kappa0=float(k))) for k in (0, 0.001, 0.01, 0.1)]
+    if "e" in groups:
+        out += [("e", "tngd ideal device", tngd(t=50.0))]
+        for b in e_bits:
+            out += [("e", f"twin {b} bits", tngd(solver="factored", bits=int(b), mitigation=1))]
+            if e_k > 1:
+                out += [("e", f"twin {b} bits K={e_k}", tngd(solver="factored", bits=int(b), mitigation=int(e_k)))]
+    seen = {}
+    for g, label, kw in out:  # the same configuration in two groups runs once
+        seen.setdefault(label, (g, label, kw))
+    return out, list(seen.values())
+
+
+def _fname(label, seed):
+    return label.replace(" ", "_").replace("=", "").replace("(", "").replace(")", "") + f"_s{seed}.json"
+
+
+def _round(v, sig=5):
+    return None if v is None else float(f"{v:.{sig}g}")
+
+
+def run_one(job):
+    """Train one configuration with one seed; returns the path of its JSON (written atomically)."""
+    label, kw, seed, steps, out_dir, n_train, n_test = job
+    path = Path(out_dir) / "runs" / _fname(label, seed)
+    if path.exists():
+        return str(path)
+    import numpy as np
+
+    from tngd.data import load_dataset
+    from tngd.losses import make_loss
+    from tngd.train import build_model, build_optimizer, train
+
+    ds = load_dataset("fashion-mnist", n_train, n_test)
+    model = build_model("cnn", ds)
+    kw = dict(kw)
+    name = kw.pop("optimizer")
+    solver_kw = {k: kw.pop(k) for k in ("bits", "mitigation") if k in kw}
+    opt = build_optimizer(name, damping=PAPER["damping"], seed=seed, solver_options=solver_kw or None, **kw)
+    t0 = time.perf_counter()
+    h = train(ds, model, make_loss("ce"), opt, steps=steps, batch_size=PAPER["batch_size"], seed=seed,
+              eval_every=max(1, steps // 20))
+    wall = time.perf_counter() - t0
+    res = {"label": label, "seed": seed, "settings": {"optimizer": name, **kw, **solver_kw,
+                                                      "damping": PAPER["damping"], "batch_size": PAPER["batch_size"],
+                                                      "steps": steps, "n_train": n_train, "n_test": n_test},
+           "model": model.describe(), "wall_s": round(wall, 2), "diverged": h["diverged"],
+           "loss": [_round(v) for v in h["loss"]],
+           "runtime_estimate_s": [_round(v, 4) for v in np.asarray(h["runtime_estimate_s"])],
+           "eval": [{k: (_round(v) if k != "step" else v) for k, v in e.items()} for e in h["eval"]]}
+    for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        res[k] = _round(h[k])
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(res) + "\n")
+    os.replace(tmp, path)
+    return str(path)
+
+
+def _smooth(y, w=20):
+    import numpy as np
+
+    y = np.asarray(y, float)
+    if len(y) < w:
+        return y
+    c = np.cumsum(np.insert(y, 0, 0.0))
+    head = c[1:w] / np.arange(1, w)
+    return np.concatenate([head, (c[w:] - c[:-w]) / w])
+
+
+def plot_group(group, labels, runs, out_dir, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 3 if group == "a" else 2, figsize=(15 if group == "a" else 10.5, 4))
+    for i, label in enumerate(labels):
+        rs = [r for r in runs if r["label"] == label]
+        if not rs:
+            continue
+        c = f"C{i}"
+        n = min(len(r["loss"]) for r in rs)
+        L = np.array([_smooth([np.nan if v is None else v for v in r["loss"][:n]]) for r in rs])
+        it = np.arange(1, n + 1)
+        mu, sd = np.nanmean(L, 0), np.nanstd(L, 0)
+        axes[0].plot(it, mu, color=c, label=f"{label} ({len(rs)} seeds)")
+        axes[0].fill_between(it, mu - sd, mu + sd, color=c, alpha=0.2)
+        steps = [e["step"] for e in rs[0]["eval"]]
+        A = np.array([[e.get("test_accuracy") or np.nan for e in r["eval"]][:len(steps)] for r in rs], float)
+        axes[1].errorbar(steps, np.nanmean(A, 0), yerr=np.nanstd(A, 0), color=c, marker=".", ms=4, capsize=2,
+                         label=label)
+        if group == "a":
+            T = np.mean([r["runtime_estimate_s"][:n] for r in rs], 0)
+            axes[2].plot(T, mu, color=c, label=label)
+    axes[0].set(xlabel="iteration", ylabel="training loss (mini-batch, 20-step mean)", yscale="log")
+    axes[1].set(xlabel="iteration", ylabel="test accuracy (2,000 test images)")
+    if group == "a":
+        axes[2].set(xlabel="estimated runtime (s): TNGD on an SPU, tau = 1 us", ylabel="training loss",
+                    xscale="log", yscale="log")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(out_dir) / f"{group}_{PNG[group]}.png"
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, path)
+    plt.close(fig)
+    return str(path)
+
+
+PNG = {"a": "tngd_vs_adam", "b": "analog_time", "c": "delay", "d": "noise", "e": "twin_precision"}
+TITLES = {"a": "(a) TNGD (t = 50 tau) vs Adam", "b": "(b) analog time t vs exact NGD",
+          "c": "(c) delay td at t = 5 tau", "d": "(d) device noise kappa0 at t = tau",
+          "e": "(e) factored circuit twin: resistor precision, with and without K-device mitigation"}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--groups", default="a,b,c,d", help="comma separated subset of a,b,c,d,e (default a,b,c,d)")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--epochs", type=float, default=3.0, help="epochs over the training subset (default 3)")
+    p.add_argument("--e-epochs", type=float, default=1.0, help="epochs for group e (default 1)")
+    p.add_argument("--e-bits", default="4,6,8", help="resistor bits for group e (default 4,6,8)")
+    p.add_argument("--e-k", type=int, default=4, help="devices in the mitigation ensemble for group e (default 4)")
+    p.add_argument("--n-train", type=int, default=N_TRAIN)
+    p.add_argument("--n-test", type=int, default=N_TEST)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--plot-only", action="store_true")
+    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "paper"))
+    a = p.parse_args(argv)
+    groups = [g.strip() for g in a.groups.split(",") if g.strip()]
+    seeds = [int(s) for s in a.seeds.split(",")]
+    out = Path(a.out)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    per_group, unique = configs(groups, [int(b) for b in a.e_bits.split(",")], a.e_k)
+    steps = lambda g: int(round((a.e_epochs if g == "e" else a.epochs) * a.n_train / PAPER["batch_size"]))  # noqa: E731
+    jobs = [(label, kw, s, steps(g), str(out), a.n_train, a.n_test) for g, label, kw in unique for s in seeds]
+    if not a.plot_only:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per worker process
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from tqdm.auto import tqdm
+
+        with ProcessPoolExecutor(a.jobs) as ex:
+            futs = [ex.submit(run_one, j) for j in jobs]
+            for f in tqdm(as_completed(futs), total=len(futs), desc="runs", unit="run"):
+                f.result()
+    runs = [json.loads((out / "runs" / _fname(label, s)).read_text()) for _, label, _ in unique for s in seeds
+            if (out / "runs" / _fname(label, s)).exists()]
+    summary = {}
+    for g in groups:
+        labels = [lab for gg, lab, _ in per_group if gg == g]
+        summary[g] = {"title": TITLES[g], "plot": plot_group(g, labels, runs, out, TITLES[g]).split("/")[-1],
+                      "configs": {}}
+        for lab in labels:
+            rs = [r for r in runs if r["label"] == lab]
+            summary[g]["configs"][lab] = {
+                "seeds": [r["seed"] for r in rs], "settings": rs[0]["settings"] if rs else None,
+                **{k: [r[k] for r in rs] for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                                                   "diverged", "wall_s")}}
+    tmp = out / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    os.replace(tmp, out / "summary.json")
+    import numpy as np
+
+    for g in groups:
+        print(summary[g]["title"])
+        for lab, c in summary[g]["configs"].items():
+            f = lambda k: np.mean([v for v in c[k] if v is not None]) if any(v is not None for v in c[k]) else float("nan")  # noqa: E731
+            print(f"  {lab:24s} train loss {f('train_loss'):.4f}  train acc {f('train_accuracy'):.4f}  "
+                  f"test acc {f('test_accuracy'):.4f}  ({len(c['seeds'])} seeds)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
