@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_study import register as _register_study
 
     _register_study(sub)
+    from .cli_cost import register as _register_cost
+
+    _register_cost(sub)
     return p
 
 
