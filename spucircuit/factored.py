@@ -59,6 +59,16 @@ the whole increment through the chain in one pass.
   finite gain) D = d I + Delta and Delta is integrated by exponential Euler (ETD1): global error
   O(h ||Delta||) in transients, while the stationary mean stays exact.
 
+**Device imperfections** (component values of one physical device, see the section at the end):
+:func:`quantize_array` / :func:`quantize_h_blocks` program the arrays with b-bit resistors (the
+conductance grid and rounding rules of :func:`spucircuit.nonideal.quantize_values`; the J^T array
+takes the J array's codes; Laplacian-form H blocks are rounded edge by edge so they stay PSD);
+:class:`FabricationMismatch` is a fixed per-device, per-position resistor mismatch;
+:func:`imperfect_components` applies both to a nominal :class:`FactoredComponents`;
+:func:`measure_input_gains` is the calibration probe (arrays open: per-integrator input gain).
+Converters (``spucircuit.nonideal.Converter``) and K-device ensembles are driven by
+``tngd.solvers.FactoredTwinSolver``.
+
 Warm start: :class:`FactoredSPU` keeps the capacitor voltages across runs and across
 reprogramming (:meth:`FactoredSPU.program`), as a device would. Keep ``v_unit`` fixed across TNGD
 steps (pass ``scales=`` or ``v_unit=``); if it does change, the state is rescaled explicitly (a DAC
@@ -1860,3 +1870,356 @@ class FactoredSPU:
         scratch = (np.empty((k, N)), np.empty((k, N)), np.empty((k, m)), np.empty((k, m)), np.empty((k, m)),
                    np.empty((k, m)), np.empty((k, N)))
         _euler_kernel(*args, X, int(n_steps), int(save_every), rng, bool(noise), samples, xsum, *scratch)
+
+
+# =====================================================================================
+# device imperfections: resistor precision, fabrication mismatch, calibration probe
+# =====================================================================================
+def conductance_grid(bits: int, r_min: float, r_max: float):
+    """The b-bit conductance grid of a programmable resistor over [r_min, r_max] (the default
+    grid of :class:`spucircuit.nonideal.ResistorBank`): levels G_k = 1/r_max + k dG, k = 0..2^b - 1,
+    dG = (1/r_min - 1/r_max) / (2^b - 1). Returns (G_0, dG, number of levels)."""
+    L = 2 ** int(bits)
+    gmin, gmax = 1.0 / float(r_max), 1.0 / float(r_min)
+    return gmin, (gmax - gmin) / (L - 1), L
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@nb.njit(cache=True, inline="always")
+def _mix64(z):
+    """SplitMix64 finaliser (a bijection of uint64 with full avalanche)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@nb.njit(cache=True, inline="always")
+def _uniform_at(key, i):
+    """Counter-based uniform in (0, 1) for position i under ``key``: the i-th output of a SplitMix64
+    stream started at ``key`` (53 bits, + 1/2 so never 0 or 1)."""
+    z = _mix64(key + (np.uint64(i) + np.uint64(1)) * _GOLDEN)
+    return ((z >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
+
+
+@nb.njit(cache=True)
+def counter_uniforms(key, n):
+    """The uniforms of positions 0..n-1 under ``key`` (what the quantisation kernel draws)."""
+    out = np.empty(n)
+    k = np.uint64(key)
+    for i in range(n):
+        out[i] = _uniform_at(k, i)
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def _quantize_kernel(G, out, lo, hi, zmin, dz, L, stochastic, key):
+    """Rows of a signed conductance array: |G| rounded on the grid zmin + k dz as
+    :func:`spucircuit.nonideal.quantize_values` rounds resistances 1/|G| on its 'conductance' grid
+    (same clipping rule, same nearest / conductance-unbiased stochastic rule; equal up to round-off),
+    sign kept, open entries (G = 0) stay open. The uniform of entry (r, c) is the counter-based
+    ``_uniform_at(key, r n + c)``, so rows are independent (threads do not change the result).
+    Returns the clip count."""
+    R, n = G.shape
+    lo_t = lo * (1.0 - 1e-12)
+    hi_t = hi * (1.0 + 1e-12)
+    gl, gh = 1.0 / hi, 1.0 / lo  # the clip of 1/|G| into [lo, hi], in conductance
+    idz = 1.0 / dz
+    top = L - 1.0
+    clipped = np.zeros(R, np.int64)
+    for r in nb.prange(R):
+        cl = 0
+        base = r * n
+        for c in range(n):
+            g = G[r, c]
+            if g == 0.0:
+                out[r, c] = 0.0
+                continue
+            a = abs(g)
+            v = 1.0 / a
+            if v < lo_t or v > hi_t:
+                cl += 1
+            p = min(max((min(max(a, gl), gh) - zmin) * idz, 0.0), top)
+            if stochastic:
+                k = min(math.floor(p), L - 2.0)
+                if _uniform_at(key, base + c) < p - k:
+                    k += 1.0
+            else:
+                k = math.floor(p + 0.5)
+            q = zmin + k * dz
+            out[r, c] = q if g > 0.0 else -q
+        clipped[r] = cl
+    return clipped.sum()
+
+
+def _check_rounding(bits, rounding):
+    if int(bits) < 1:
+        raise RealizabilityError(f"resistor precision needs bits >= 1, got {bits!r}")
+    if rounding not in ("nearest", "stochastic"):
+        raise RealizabilityError(f"unknown rounding {rounding!r}: use 'nearest' or 'stochastic'")
+
+
+def _key(rng) -> np.uint64:
+    """A uint64 stream key from a numpy Generator, a SeedSequence, an int or None."""
+    if isinstance(rng, np.random.Generator):
+        return np.uint64(rng.integers(0, 2**63, dtype=np.int64))
+    ss = rng if isinstance(rng, np.random.SeedSequence) else np.random.SeedSequence(rng)
+    return np.uint64(ss.generate_state(1, np.uint64)[0])
+
+
+def quantize_array(G, bits: int, r_min: float, r_max: float, rounding: str = "stochastic", rng=None,
+                   out: np.ndarray | None = None):
+    """A signed conductance array (e.g. the J array, m x N) programmed with b-bit resistors.
+
+    Every non-zero entry is rounded on :func:`conductance_grid` (``rounding`` 'nearest', or
+    'stochastic': the upper of the two bracketing levels with the probability that makes
+    E[G'] = G, so independent programmings average to the target); zeros stay open. Same rule as
+    :func:`spucircuit.nonideal.quantize_values` (grid 'conductance', unbiased 'conductance'),
+    in one compiled pass without temporaries. Uniforms: entry (r, c) of a row-major (R, n) view
+    takes :func:`counter_uniforms` (key, ...)[r n + c], the key drawn from ``rng`` (a Generator:
+    one integer; an int / SeedSequence: its first uint64 state word).
+    Returns (G', number of targets clipped into [1/r_max, 1/r_min])."""
+    _check_rounding(bits, rounding)
+    G = np.ascontiguousarray(G, dtype=np.float64)
+    if out is None:
+        out = np.empty_like(G)
+    stochastic = rounding == "stochastic"
+    key = _key(rng) if stochastic else np.uint64(0)
+    gmin, dG, L = conductance_grid(bits, r_min, r_max)
+    G2d = G.reshape(G.shape[0], -1) if G.ndim > 1 else G.reshape(1, -1)
+    clipped = _quantize_kernel(G2d, out.reshape(G2d.shape), float(r_min), float(r_max), gmin, dG, float(L),
+                               stochastic, key)
+    return out, int(clipped)
+
+
+def _quantize_entries(vals, bits, r_min, r_max, rounding, u):
+    """Signed conductances (any shape) through nonideal.quantize_values (zeros stay open)."""
+    from .nonideal import quantize_values
+
+    vals = np.asarray(vals, dtype=float)
+    out = np.zeros_like(vals)
+    nz = vals != 0
+    if not np.any(nz):
+        return out, 0
+    R, clipped = quantize_values(1.0 / np.abs(vals[nz]), bits, r_min, r_max, "conductance", rounding,
+                                 "conductance", None if u is None else np.asarray(u)[nz])
+    out[nz] = np.copysign(1.0 / R, vals[nz])
+    return out, int(clipped)
+
+
+def quantize_h_blocks(G2, bits: int, r_min: float, r_max: float, rounding: str = "stochastic", rng=None):
+    """The H array (b, dz, dz) programmed with b-bit resistors, keeping each block's structure.
+
+    * Blocks that are symmetric with off-diagonal entries <= 0 and row sums >= 0 (the softmax
+      cross-entropy Hessian diag(p) - p p^T, diagonal Hessians, the 1 x 1 unit blocks of a GGN
+      factor): written as H = L(w) + diag(d), a weighted graph Laplacian (edges w_kl = -H_kl) plus
+      a diagonal d = row sums. Each edge w_kl and each d_k is one b-bit resistor; the diagonal
+      entry is realised as parallel resistors (d_k and the row's edges, the controller writes the
+      same code for both ends of an edge), so H' = L(w') + diag(d') stays symmetric positive
+      semidefinite (the circuit stays stable) and E[H'] = H under stochastic rounding. A row sum
+      below 1/r_max (e.g. the round-off of diag(p) - p p^T) is left open, like pruned entries.
+    * Other symmetric blocks: entry-wise rounding with one shared draw for (k, l) and (l, k)
+      (symmetric H', possibly indefinite). Non-symmetric blocks: independent draws.
+    Returns (G2', info) with the clip count and the number of Laplacian-form blocks."""
+    _check_rounding(bits, rounding)
+    G2 = np.asarray(G2, dtype=np.float64)
+    b, dz, _ = G2.shape
+    stochastic = rounding == "stochastic"
+    if stochastic:
+        U = counter_uniforms(_key(rng), b * dz * dz + b * dz)
+        Uraw = U[:b * dz * dz].reshape(b, dz, dz)
+        Ud = U[b * dz * dz:].reshape(b, dz)
+        Usym = np.triu(Uraw) + np.swapaxes(np.triu(Uraw, 1), 1, 2)
+    else:
+        Uraw = Usym = Ud = None
+    scale = float(np.max(np.abs(G2))) if G2.size else 0.0
+    tol = 1e-12 * scale
+    eye = np.eye(dz, dtype=bool)
+    sym = np.max(np.abs(G2 - np.swapaxes(G2, 1, 2)), axis=(1, 2), initial=0.0) <= tol
+    off = np.where(eye, 0.0, G2)
+    rows = G2.sum(axis=2)
+    lap = sym & (np.max(off, axis=(1, 2), initial=0.0) <= tol) & (np.min(rows, axis=1, initial=0.0) >= -tol)
+    out = np.empty_like(G2)
+    clipped = 0
+    if np.any(lap):
+        W = np.maximum(-off[lap], 0.0)
+        d = rows[lap]
+        d = np.where(d >= 1.0 / r_max, d, 0.0)
+        Wq, c1 = _quantize_entries(W, bits, r_min, r_max, rounding, None if Usym is None else Usym[lap])
+        dq, c2 = _quantize_entries(d, bits, r_min, r_max, rounding, None if Ud is None else Ud[lap])
+        blk = -Wq
+        idx = np.arange(dz)
+        blk[:, idx, idx] = dq + Wq.sum(axis=2)
+        out[lap] = blk
+        clipped += c1 + c2
+    rest = ~lap
+    if np.any(rest):
+        U = None
+        if stochastic:
+            U = np.where(sym[:, None, None], Usym, Uraw)[rest]
+        q, c = _quantize_entries(G2[rest], bits, r_min, r_max, rounding, U)
+        out[rest] = q
+        clipped += c
+    return out, {"clipped": clipped, "laplacian_blocks": int(np.count_nonzero(lap)), "blocks": int(b)}
+
+
+_FAB_NAMES = ("G1", "G2", "G3", "gf1", "gf2", "g_lambda", "g_in", "bx_g", "bx_f", "by_g", "by_f", "bw_g", "bw_f")
+
+
+class FabricationMismatch:
+    """Fixed resistor mismatch of one physical device: R_p = R_programmed,p (1 + d_p) for every
+    resistor position p, d_p = max(sigma z_p, -0.9), z_p ~ N(0, 1) (the rule of
+    :class:`spucircuit.nonideal.Tolerance`), drawn once from (seed, member).
+
+    Positions: the J array (m, N), the J^T array indexed like J ((k, i) for its entry (i, k)), the
+    H array (b, dz, dz) and the per-node resistors (gf1, gf2, by_*, bw_* per stage row; g_lambda,
+    g_in, bx_* per integrator). Each array's draws are row-major in float32 from its own stream,
+    so a position's draw does not depend on how many rows exist (a smaller batch uses the first
+    rows; a larger one extends the draws) nor on what is programmed there: reprogramming the device
+    keeps every resistor's error. Memory: two float32 m x N arrays."""
+
+    def __init__(self, sigma: float, seed: int = 0, member: int = 0):
+        sigma = float(sigma)
+        if not (np.isfinite(sigma) and sigma >= 0):
+            raise RealizabilityError(f"tolerance sigma must be finite and >= 0, got {sigma!r}")
+        self.sigma = sigma
+        self.seed = int(seed)
+        self.member = int(member)
+        self._cache: dict = {}
+
+    def factors(self, name: str, shape) -> np.ndarray:
+        """Conductance factors 1 / (1 + d) for the positions of ``shape`` (leading axis = rows)."""
+        shape = tuple(int(s) for s in shape)
+        hit = self._cache.get(name)
+        if hit is not None and hit.shape[1:] == shape[1:] and hit.shape[0] >= shape[0]:
+            return hit[:shape[0]]
+        ss = np.random.SeedSequence([self.seed, 0xFAB, self.member, _FAB_NAMES.index(name)])
+        z = np.random.Generator(np.random.PCG64(ss)).standard_normal(shape, dtype=np.float32)
+        np.multiply(z, np.float32(self.sigma), out=z)
+        np.maximum(z, np.float32(-0.9), out=z)
+        z += np.float32(1.0)
+        np.reciprocal(z, out=z)
+        self._cache[name] = z
+        return z
+
+    def apply(self, comp: FactoredComponents, out3: np.ndarray | None = None) -> FactoredComponents:
+        """In place on comp's arrays (G1, G2, vectors), except the J^T array, which is materialised
+        (into ``out3``, (N, m), if given) from the shared J array *before* the J array is scaled."""
+        m, N = comp.m, comp.n
+        G3 = out3 if (out3 is not None and out3 is not comp.G3) else np.empty((N, m))
+        f3 = self.factors("G3", (m, N)).T
+        if comp.G3 is None:
+            np.multiply(comp.G1.T, f3, out=G3)
+            if comp.g3_ratio != 1.0:
+                G3 *= comp.g3_ratio
+        else:
+            np.multiply(comp.G3, f3, out=G3)
+        comp.G1 *= self.factors("G1", (m, N))
+        comp.G2 = comp.G2 * self.factors("G2", comp.G2.shape)
+        comp.G3, comp.g3_ratio = G3, 1.0
+        for nm in _FAB_NAMES[3:]:
+            v = getattr(comp, nm)
+            setattr(comp, nm, v * self.factors(nm, v.shape))
+        comp._scan = None
+        return comp
+
+
+def imperfect_components(comp: FactoredComponents, *, bits: int | None = None, rounding: str = "stochastic",
+                         r_range=(R_MIN_DEFAULT, R_MAX_DEFAULT), rng=None,
+                         mismatch: FabricationMismatch | None = None, v_in=None,
+                         out: np.ndarray | None = None, out3: np.ndarray | None = None):
+    """The component values one device realises when programmed with the nominal ``comp``.
+
+    1. resistor precision (``bits``): the J array by :func:`quantize_array`, the H array by
+       :func:`quantize_h_blocks`; the J^T array gets the *same codes* as the J array (its targets are
+       the same conductances: g3 = g1), so it stays the shared buffer and F' = J'^T H' J' / b keeps
+       its symmetric, positive semidefinite form. Stage feedback, lambda, input and buffer resistors
+       are fixed (nominal) components.
+    2. fabrication mismatch (``mismatch``): :meth:`FabricationMismatch.apply` (every resistor).
+    3. ``v_in``: the DAC voltages actually applied (quantised / calibrated by the caller).
+
+    ``rng`` (a numpy Generator, or a seed for one) gives one stream key per array, in the order J, H
+    (and a separately targeted J^T array). ``out`` (m, N) and
+    ``out3`` (N, m) are optional buffers for the J and materialised J^T arrays. Returns
+    (components, info)."""
+    info = {"clipped": 0}
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    m, N = comp.m, comp.n
+    G1 = out if out is not None else np.empty((m, N))
+    G3 = comp.G3
+    if bits is not None:
+        _, c1 = quantize_array(comp.G1, bits, *r_range, rounding, rng, out=G1)
+        G2, hinfo = quantize_h_blocks(comp.G2, bits, *r_range, rounding, rng)
+        info.update(clipped=c1 + hinfo["clipped"], laplacian_blocks=hinfo["laplacian_blocks"])
+        if G3 is not None or comp.g3_ratio != 1.0:  # own targets: own codes
+            G3, c3 = quantize_array(comp.G3_array(), bits, *r_range, rounding, rng,
+                                    out=out3 if (mismatch is None and out3 is not None) else None)
+            info["clipped"] += c3
+    else:
+        np.copyto(G1, comp.G1)
+        G2 = comp.G2.copy()
+    new = replace(comp, G1=G1, G2=G2, G3=G3, g3_ratio=1.0 if G3 is not None else comp.g3_ratio,
+                  v_in=comp.v_in.copy() if v_in is None else np.asarray(v_in, dtype=float).copy(), _scan=None,
+                  **{nm: getattr(comp, nm).copy() for nm in _FAB_NAMES[3:]})
+    if mismatch is not None:
+        mismatch.apply(new, out3)
+    new.validate()
+    return new, info
+
+
+def _open_integrators(comp: FactoredComponents, v_in) -> FactoredComponents:
+    """comp's integrators with every array resistor open (one dummy, empty stage row): the
+    calibration probe configuration."""
+    N = comp.n
+    zN, z1 = np.zeros(N), np.zeros(1)
+    return FactoredComponents(
+        G1=np.zeros((1, N)), G2=np.zeros((1, 1, 1)), G3=None, g3_ratio=1.0, gf1=comp.gf1[:1].copy(),
+        gf2=comp.gf2[:1].copy(), g_lambda=comp.g_lambda.copy(), g_in=comp.g_in.copy(),
+        v_in=np.asarray(v_in, dtype=float).copy(), c=comp.c.copy(), ic=zN.copy(), noise_psd=zN.copy(), bx_g=zN,
+        bx_f=zN, by_g=z1, by_f=z1, bw_g=z1, bw_f=z1, gain_int=comp.gain_int.copy(), gain_bx=comp.gain_bx.copy(),
+        gain_s1=comp.gain_s1[:1].copy(), gain_by=comp.gain_by[:1].copy(), gain_s2=comp.gain_s2[:1].copy(),
+        gain_bw=comp.gain_bw[:1].copy())
+
+
+def _open_response(comp: FactoredComponents):
+    """Stationary integrator output V(x_i) per input volt with the arrays open, and the rate d/C (1/s)."""
+    ia = _inv_gain(comp.gain_int)
+    beta = ia / (1.0 + ia)
+    d = comp.g_lambda + beta * comp.g_in
+    return -(1.0 - beta) * comp.g_in / d, d / comp.c
+
+
+def measure_input_gains(device: FactoredComponents, nominal: FactoredCircuit, *, temperature_k: float = T_ROOM,
+                        noise: bool = True, seed=None, v_target: float = 0.5 * V_SWING_DEFAULT,
+                        settle: float = 30.0, window: float = 50.0, dac=None, adc=None):
+    """Calibration probe of one device: the per-integrator input gain rho_i.
+
+    Every array resistor is switched open (all codes 'open'), so each integrator is an RC stage
+    C dv/dt = -(d_i v + G_in,i V_in,i) + noise with d_i = G_lambda,i (+ op-amp loading); with probe
+    voltages V_in chosen for a nominal response of ``v_target`` volts, the capacitors are written
+    with that nominal response, the device twin is run for ``settle`` + ``window`` relaxation times
+    of the slowest integrator (Johnson noise at ``temperature_k`` when ``noise``; exponential
+    scheme, steps of half a relaxation time) and the window's time average is read (what is left
+    of the settling transient: at most |rho - 1| e^-settle / window). rho_i = measured / nominal response = the device's
+    (G_in,i / d_i) over the nominal ratio: the mismatch of the input and lambda resistors, fixed
+    per device. ``dac(v) -> v'`` and ``adc(V) -> V'`` model the converters (the controller knows the
+    DAC codes it chose). Returns (rho (N,), analog time s)."""
+    nom = nominal.components
+    k_nom, rate = _open_response(nom)
+    V = v_target / k_nom
+    if dac is not None:
+        V = dac(V)
+    circ = FactoredCircuit(components=_open_integrators(device, V), scales=nominal.scales, damping=nominal.damping,
+                           rhs=np.zeros(device.n), r_in_ohm=nominal.r_in_ohm, r_lambda_ohm=nominal.r_lambda_ohm,
+                           prune={})
+    t_rel = 1.0 / float(np.min(rate))
+    spu = FactoredSPU(circ, temperature_k=temperature_k, noise=noise, scheme="exponential", seed=seed)
+    spu.state[:] = k_nom * V / (1.0 - spu.chain.beta)  # start at the nominal response (a DAC write)
+    h = 0.5 * t_rel
+    spu.run(settle * t_rel, dt=h, max_samples=1)
+    res = spu.run(window * t_rel, dt=h, max_samples=1)
+    volts = res.mean_x[0] * circ.v_unit_v  # time average of V(x_i)
+    if adc is not None:
+        volts = adc(volts)
+    return volts / (k_nom * V), float(spu.time_s)

@@ -60,6 +60,20 @@ def _common(p):
                    help="TNGD device model: exact OU (default), Euler 0.1 tau, the dense spucircuit twin "
                         "(small N), or the factored App. C circuit twin (large N)")
     p.add_argument("--euler-dt", type=float, default=0.1, help="Euler solver step, tau units (default 0.1, as the paper)")
+    f = p.add_argument_group("factored-twin device imperfections (--solver factored only; default: ideal components)")
+    f.add_argument("--bits", type=int, default=None,
+                   help="resistor precision of the J, H, J^T arrays: each conductance rounded on a 2^bits-level "
+                        "grid over [1/r_max, 1/r_min] at every upload")
+    f.add_argument("--rounding", default=None, choices=["stochastic", "nearest"],
+                   help="rounding of the resistor and DAC codes (default stochastic: unbiased)")
+    f.add_argument("--tolerance", type=float, default=None,
+                   help="relative sigma of a fixed per-device resistor mismatch (e.g. 0.01)")
+    f.add_argument("--dac-bits", type=int, default=None, help="input DAC resolution (range set per upload)")
+    f.add_argument("--adc-bits", type=int, default=None, help="read-out ADC resolution (binary range per read-out)")
+    f.add_argument("--mitigation", type=int, default=None, metavar="K",
+                   help="average the read-outs of K independent devices (K x the cost)")
+    f.add_argument("--calibrate", action="store_true",
+                   help="measure each device's per-integrator input gain once and correct the DAC values")
     p.add_argument("--x0", default="previous", choices=["previous", "gradient"],
                    help="TNGD start of each analog run: previous read-out (Algorithm 1, default) or the gradient")
     p.add_argument("--damping", type=float, default=0.01, help="lambda for the NGD family (default 0.01)")
@@ -71,10 +85,29 @@ def _common(p):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+_DEVICE_OPTS = {"bits": "bits", "rounding": "rounding", "tolerance": "tolerance", "dac_bits": "dac_bits",
+                "adc_bits": "adc_bits", "mitigation": "mitigation", "calibrate": "calibration"}
+
+
+def _solver_options(a) -> dict | None:
+    """The factored twin's device-imperfection options given on the command line (None: none given)."""
+    given = {k: getattr(a, k) for k in _DEVICE_OPTS if getattr(a, k) is not None and getattr(a, k) is not False}
+    if not given:
+        return None
+    if a.solver != "factored":
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ConfigError(f"{flags} model the factored circuit twin's devices: use them with --solver factored "
+                          f"(got --solver {a.solver})")
+    return {_DEVICE_OPTS[k]: v for k, v in given.items()}
+
+
 def _settings(a, optimizer, lr, seed):
     keys = ["dataset", "n_train", "n_test", "model", "hidden", "channels", "kernel", "stride", "activation", "loss",
             "t", "td", "kappa0", "solver", "euler_dt", "x0", "damping", "cg_iters", "momentum", "batch_size", "steps"]
     s = {k: getattr(a, k) for k in keys}
+    opts = _solver_options(a)
+    if opts:
+        s["solver_options"] = opts
     s.update(optimizer=optimizer, lr=lr, seed=seed)
     return s
 
@@ -97,13 +130,16 @@ def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
 
     if not np.isfinite(a.t):
         raise ConfigError(f"--t must be finite, got {a.t} (ngd is the t -> infinity limit)")
+    solver_options = _solver_options(a)
+    if solver_options is not None:  # the devices (fabrication, roundings) follow the run's seed
+        solver_options["seed"] = int(seed)
 
     model = build_model(a.model, dataset, hidden=_hidden(a), channels=a.channels, kernel=a.kernel,
                         stride=a.stride, activation=a.activation)
     lr = DEFAULT_LR[optimizer] if lr is None else float(lr)
     opt = build_optimizer(optimizer, lr=lr, damping=a.damping, t=a.t, td=a.td, kappa0=a.kappa0,
                           cg_iters=a.cg_iters, momentum=a.momentum, solver=a.solver, euler_dt=a.euler_dt,
-                          x0=a.x0, seed=seed)
+                          x0=a.x0, seed=seed, solver_options=solver_options)
     eval_every = a.eval_every if a.eval_every is not None else max(1, a.steps // 20)
     h = train(dataset, model, make_loss(a.loss), opt, steps=a.steps, batch_size=a.batch_size, seed=seed,
               eval_every=eval_every, progress=progress, desc=optimizer)
