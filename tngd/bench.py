@@ -1,87 +1,294 @@
-"""Per-iteration wall time of every optimizer at a few model sizes N (b = 64, dz = 10 by default).
+"""Per-iteration cost of one training step, split into its parts, for every optimizer at a few sizes N.
 
-    python -m tngd.bench [--inputs 64] [--hidden 4,16,64] [--batch 64] [--classes 10] [--repeats 5]
+    python -m tngd.bench [--inputs 784] [--hidden 1,4,13] [--batch 64] [--classes 10] [--repeats 5]
+                         [--optimizers adam,ngd,tngd,tngd-twin] [--max-dense-n 12000] [--json PATH]
 
-One iteration = forward + gradient (+ what the optimizer needs: GGN factor, Jacobian, GGN-vector
-products) + the update. For TNGD the table splits the digital part (gradient and the R^T J factor
-to upload) from the *simulation* of the device (ideal exact OU), and adds the estimated hardware
-time of the paper's timing model (t * 1 us + transfer at 16 bit / 50 Gb/s). Dense NGD is skipped
-above --max-dense-n. Medians over --repeats; random data, one MLP hidden layer of each width.
+One iteration = forward + gradient, the curvature the optimizer needs, the optimizer's update and
+theta += update, on a fresh random mini-batch (one MLP hidden layer of each width, inputs uniform
+in [0, 1), random labels). The split (seconds, medians over the repeats; the total is their sum):
+
+* ``grad``      forward pass, loss and gradient (``Batch`` + ``Batch.grad``);
+* ``curvature`` the digital curvature build: GGN factor Ut and dense F = Ut^T Ut (NGD), J and the
+                loss-Hessian blocks (NGD-Woodbury), Ut = R^T J / sqrt(b) (TNGD); none for Adam and
+                NGD-CG (its GGN-vector products happen inside its solve);
+* ``upload``    TNGD only: ``solver.prepare`` - the system put on the device. Ideal exact-OU device:
+                the m x m Gram eigendecomposition; factored circuit twin: mapping Ut, lambda, g onto
+                component values (scales, conductances, realizability) and building the chain;
+* ``analog``    TNGD only: ``solver.propagate`` - the *simulation* of the device for t tau (for the
+                twin incl. the exponential scheme's O(m^2 N) per-programming set-up, also reported
+                on its own as ``analog_setup_s``);
+* ``update``    the rest of ``optimizer.update`` + theta += update: Adam's moments, NGD's Cholesky
+                solve, NGD-CG's 10 iterations, Woodbury's m x m solve, TNGD's SGD step.
+
+TNGD rows also get the estimated *hardware* time of the analog part, as ``tngd.train`` counts it
+(paper's timing model): t * tau (1 us) + transfer of Ut, g and the read-out at 16 bit over
+50 Gb/s, and ``hw_iteration_s`` = grad + curvature + update + that. Dense NGD is skipped above
+``--max-dense-n`` (N x N float64 plus its Cholesky copy: 1.6 GB and ~N^3/3 flops at N = 1e4).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
+from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 
 from .curvature import Batch
 from .losses import SoftmaxCrossEntropy
 from .models import mlp
-from .optimizers import TNGD
+from .optimizers import NGD, TNGD, NGDWoodbury
 from .train import BITS, LINK_BPS, TAU_S, build_optimizer
 
-NAMES = ["sgd", "adam", "ngd", "ngd-cg", "ngd-woodbury", "tngd", "tngd-adam"]
+PHASES = ("grad", "curvature", "upload", "analog", "update")
+MAX_DENSE_N = 12_000  # dense NGD above this: the N x N GGN (+ Cholesky copy) > 2.3 GB, > 30 s per step
 
 
-def time_iteration(model, name, x, y, repeats=5, t=50.0):
-    loss = SoftmaxCrossEntropy()
-    theta = model.init(0)
-    opt = build_optimizer(name, t=t)
-    state = opt.init(theta)
-    digital, device = [], []
-    for _ in range(repeats + 1):  # the first one warms caches up and is dropped
+class Case(NamedTuple):
+    optimizer: str  # name for tngd.train.build_optimizer
+    solver: str = "exact"  # TNGD device model
+    solver_options: dict | None = None
+    label: str = ""
+
+
+CASES = {
+    "sgd": Case("sgd", label="SGD"),
+    "adam": Case("adam", label="Adam"),
+    "ngd": Case("ngd", label="NGD, dense Cholesky"),
+    "ngd-cg": Case("ngd-cg", label="NGD-CG, 10 iterations"),
+    "ngd-woodbury": Case("ngd-woodbury", label="NGD-Woodbury"),
+    "tngd": Case("tngd", label="TNGD, ideal exact-OU device"),
+    "tngd-adam": Case("tngd-adam", label="TNGD-Adam, ideal exact-OU device"),
+    "tngd-twin": Case("tngd", "factored", {"noise": True, "temperature_k": 300.0},
+                      "TNGD, factored circuit twin, 300 K Johnson noise"),
+    "tngd-twin-quiet": Case("tngd", "factored", {"noise": False}, "TNGD, factored circuit twin, noise off"),
+}
+DEFAULT_CASES = ("adam", "ngd", "ngd-cg", "ngd-woodbury", "tngd", "tngd-twin", "tngd-twin-quiet")
+
+
+def hardware_analog_s(m: int, n: int, t: float, *, tau_s: float = TAU_S, bits: int = BITS,
+                      link_bps: float = LINK_BPS) -> float:
+    """Estimated hardware time of TNGD's analog part per step, as ``tngd.train.train`` counts it:
+    t tau + transfer of Ut (m N values), g and the read-out (N each) at ``bits`` over ``link_bps``."""
+    return float(t) * tau_s + bits * (m * n + 2 * n) / link_bps
+
+
+class _TimedSolver:
+    """Wraps a TNGD solver: accumulates the wall time of prepare (upload) and propagate (analog)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.prepare_s = self.propagate_s = 0.0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def prepare(self, *a, **k):
         t0 = time.perf_counter()
-        b = Batch(model, loss, theta, x, y)
-        g = b.grad
-        if isinstance(opt, TNGD):
-            b.factor()
-        t1 = time.perf_counter()
-        u, state = opt.update(g, state, theta, curvature=b if opt.needs_curvature else None)
-        t2 = time.perf_counter()
-        if isinstance(opt, TNGD):
-            digital.append(t1 - t0)
-            device.append(t2 - t1)
-        else:
-            digital.append(t2 - t0)
-            device.append(0.0)
-    d, s = float(np.median(digital[1:])), float(np.median(device[1:]))
-    out = {"optimizer": name, "N": model.n_params, "seconds": d + s}
-    if isinstance(opt, TNGD):
-        m = x.shape[0] * model.output_dim
-        est = d + t * TAU_S + BITS * (m * model.n_params + 2 * model.n_params) / LINK_BPS
-        out.update(digital_s=d, device_simulation_s=s, hardware_estimate_s=est)
-    return out
+        try:
+            return self.inner.prepare(*a, **k)
+        finally:
+            self.prepare_s += time.perf_counter() - t0
+
+    def propagate(self, *a, **k):
+        t0 = time.perf_counter()
+        try:
+            return self.inner.propagate(*a, **k)
+        finally:
+            self.propagate_s += time.perf_counter() - t0
+
+
+@contextmanager
+def _setup_clock(active: bool):
+    """Times spucircuit.factored.exponential_discretization (the twin's per-programming O(m^2 N)
+    set-up, called inside FactoredSPU.run) while active; yields a one-element list of seconds."""
+    acc = [0.0]
+    if not active:
+        yield acc
+        return
+    from spucircuit import factored as fm
+
+    orig = fm.exponential_discretization
+
+    def timed(*a, **k):
+        t0 = time.perf_counter()
+        try:
+            return orig(*a, **k)
+        finally:
+            acc[0] += time.perf_counter() - t0
+
+    fm.exponential_discretization = timed
+    try:
+        yield acc
+    finally:
+        fm.exponential_discretization = orig
+
+
+def _build_curvature(opt, batch):
+    """What the optimizer needs from the batch beyond the gradient, built (and memoised) here so
+    that its cost is counted as 'curvature' and not inside the update."""
+    if isinstance(opt, NGD):
+        batch.ggn()
+    elif isinstance(opt, NGDWoodbury):
+        batch.jacobian()
+        batch.hessian_blocks()
+    elif isinstance(opt, TNGD):
+        batch.factor()
+
+
+def random_batches(inputs: int, batch: int, classes: int, count: int = 4, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return [(rng.random((batch, inputs)), rng.integers(0, classes, batch)) for _ in range(count)]
+
+
+def time_iteration(model, case, batches, *, repeats: int = 5, min_repeats: int = 3, warmup: int | None = None,
+                   budget_s: float | None = None, t: float = 50.0, seed: int = 0) -> dict:
+    """Time ``warmup`` + up to ``repeats`` training iterations of one case (name in CASES or a Case)
+    on the model, cycling through ``batches`` [(x, y)]; the warm-up iterations (numba compilation,
+    the twin's first scale design, caches) are dropped. After ``min_repeats`` the loop stops once
+    ``budget_s`` seconds have been spent. Returns the row: per-phase medians, their sum, every repeat."""
+    name = case if isinstance(case, str) else case.label
+    spec = CASES[case] if isinstance(case, str) else case
+    loss = SoftmaxCrossEntropy()
+    theta = model.init(seed)
+    opt = build_optimizer(spec.optimizer, t=t, solver=spec.solver, solver_options=spec.solver_options)
+    is_tngd = isinstance(opt, TNGD)
+    timer = None
+    if is_tngd:
+        timer = opt.solver = _TimedSolver(opt.solver)
+    twin = is_tngd and spec.solver == "factored"
+    if warmup is None:
+        warmup = 2 if twin else 1
+    state = opt.init(theta)
+    reps = {p: [] for p in PHASES}
+    totals, setups = [], []
+    start = None
+    with _setup_clock(twin) as setup:
+        for k in range(warmup + repeats):
+            if k == warmup:
+                start = time.perf_counter()
+            elif k > warmup and k - warmup >= min_repeats and budget_s is not None \
+                    and time.perf_counter() - start > budget_s:
+                break
+            x, y = batches[k % len(batches)]
+            if timer is not None:
+                timer.prepare_s = timer.propagate_s = 0.0
+            setup[0] = 0.0
+            t0 = time.perf_counter()
+            b = Batch(model, loss, theta, x, y)
+            g = b.grad
+            t1 = time.perf_counter()
+            _build_curvature(opt, b)
+            t2 = time.perf_counter()
+            u, state = opt.update(g, state, theta, curvature=b if opt.needs_curvature else None)
+            theta = theta + u
+            t3 = time.perf_counter()
+            up, an = (timer.prepare_s, timer.propagate_s) if timer is not None else (0.0, 0.0)
+            if k < warmup:
+                continue
+            for p, v in zip(PHASES, (t1 - t0, t2 - t1, up, an, (t3 - t2) - up - an)):
+                reps[p].append(v)
+            totals.append(t3 - t0)
+            setups.append(setup[0])
+    split = {f"{p}_s": float(statistics.median(v)) for p, v in reps.items()}
+    n = model.n_params
+    m = batches[0][0].shape[0] * model.output_dim
+    row = {"case": name, "label": spec.label or name, "optimizer": spec.optimizer, "N": int(n), "m": int(m),
+           "seconds": float(sum(split.values())), **split,
+           "total_median_s": float(statistics.median(totals)), "repeats": len(totals),
+           "rounds_s": {p: [float(v) for v in reps[p]] for p in PHASES}, "finite": bool(np.all(np.isfinite(theta)))}
+    if is_tngd:
+        hw = hardware_analog_s(m, n, t)
+        row.update(solver=spec.solver, t_tau=float(t), hw_analog_s=hw,
+                   hw_iteration_s=split["grad_s"] + split["curvature_s"] + split["update_s"] + hw)
+        if twin:
+            dev = timer.inner
+            row.update(analog_setup_s=float(statistics.median(setups)), redesigns=dev.redesigns, writes=dev.writes,
+                       twin_tau_s=float(dev.last_circuit.tau_s),
+                       twin_analog_time_s=float(t * dev.last_circuit.tau_s),
+                       pruned_entries=int(dev.last_circuit.prune["pruned_J_entries"]))
+    return row
+
+
+def run_sizes(hidden, cases=DEFAULT_CASES, *, inputs: int = 784, batch: int = 64, classes: int = 10,
+              repeats: int = 5, min_repeats: int = 3, budget_s: float | None = None, max_dense_n: int = MAX_DENSE_N,
+              t: float = 50.0, log=None) -> list:
+    """Rows of :func:`time_iteration` for an MLP inputs-h-classes per hidden width h and every case
+    (dense NGD skipped above max_dense_n)."""
+    batches = random_batches(inputs, batch, classes)
+    rows = []
+    for h in hidden:
+        model = mlp((inputs,), classes, hidden=(int(h),))
+        for c in cases:
+            if CASES[c].optimizer == "ngd" and model.n_params > max_dense_n:
+                if log:
+                    log(f"N={model.n_params}: {c} skipped (N > max_dense_n = {max_dense_n})")
+                continue
+            r = time_iteration(model, c, batches, repeats=repeats, min_repeats=min_repeats, budget_s=budget_s, t=t)
+            r["hidden"] = int(h)
+            rows.append(r)
+            if log:
+                log(format_row(r))
+    return rows
+
+
+def slope(ns, ys) -> float | None:
+    """Log-log least-squares slope of ys against ns (None with fewer than 2 distinct sizes)."""
+    ns, ys = np.asarray(ns, float), np.asarray(ys, float)
+    ok = (ns > 0) & (ys > 0)
+    if len(set(ns[ok])) < 2:
+        return None
+    return float(np.polyfit(np.log(ns[ok]), np.log(ys[ok]), 1)[0])
+
+
+HEADER = (f"{'N':>7} {'case':<16} {'total ms':>9} {'grad':>8} {'curv.':>8} {'upload':>8} {'analog':>8} "
+          f"{'update':>8} {'hw analog':>9} {'hw iter.':>8}")
+
+
+def applies(r, phase) -> bool:
+    """Whether a phase is part of this row's optimizer (the others are ~0: shown as '-')."""
+    if phase in ("upload", "analog"):
+        return "solver" in r
+    if phase == "curvature":
+        return "solver" in r or r["optimizer"] in ("ngd", "ngd-woodbury")
+    return True
+
+
+def format_row(r) -> str:
+    ms = lambda p: f"{1e3 * r[p + '_s']:8.2f}" if applies(r, p) else f"{'-':>8}"  # noqa: E731
+    hw = f"{1e3 * r['hw_analog_s']:9.3f} {1e3 * r['hw_iteration_s']:8.2f}" if "hw_iteration_s" in r else ""
+    return f"{r['N']:>7} {r['case']:<16} {1e3 * r['seconds']:9.2f} " + " ".join(ms(p) for p in PHASES) + (" " + hw if hw else "")
+
+
+def format_rows(rows) -> str:
+    return "\n".join([HEADER] + [format_row(r) for r in rows])
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m tngd.bench", description=__doc__.splitlines()[0])
-    p.add_argument("--inputs", type=int, default=64)
-    p.add_argument("--hidden", default="4,16,64")
+    p.add_argument("--inputs", type=int, default=784)
+    p.add_argument("--hidden", default="1,4,13", help="one hidden layer per width (N = (inputs + 1 + classes) h + classes)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--max-dense-n", type=int, default=6000)
-    p.add_argument("--optimizers", default=",".join(NAMES))
+    p.add_argument("--t", type=float, default=50.0, help="TNGD analog time (tau units)")
+    p.add_argument("--max-dense-n", type=int, default=MAX_DENSE_N)
+    p.add_argument("--optimizers", default=",".join(DEFAULT_CASES), help=f"from {', '.join(CASES)}")
     p.add_argument("--json", default=None, help="also write the rows to this file")
     a = p.parse_args(argv)
-    rng = np.random.default_rng(0)
-    x = rng.random((a.batch, a.inputs))
-    y = rng.integers(0, a.classes, a.batch)
-    rows = []
-    print(f"b = {a.batch}, dz = {a.classes}, m = {a.batch * a.classes}; median wall time per iteration (ms)")
-    print(f"{'N':>8} {'optimizer':>13} {'total':>10} {'digital':>10} {'device sim':>11} {'hw estimate':>12}")
-    for h in [int(v) for v in a.hidden.split(",")]:
-        model = mlp((a.inputs,), a.classes, hidden=(h,))
-        for name in a.optimizers.split(","):
-            if name == "ngd" and model.n_params > a.max_dense_n:
-                continue
-            r = time_iteration(model, name, x, y, a.repeats)
-            rows.append(r)
-            extra = (f"{1e3 * r['digital_s']:10.2f} {1e3 * r['device_simulation_s']:11.2f} "
-                     f"{1e3 * r['hardware_estimate_s']:12.2f}") if "digital_s" in r else ""
-            print(f"{r['N']:8d} {name:>13} {1e3 * r['seconds']:10.2f} {extra}", flush=True)
+    cases = [c.strip() for c in a.optimizers.split(",") if c.strip()]
+    bad = [c for c in cases if c not in CASES]
+    if bad:
+        p.error(f"unknown optimizer case(s) {', '.join(bad)}: use {', '.join(CASES)}")
+    print(f"b = {a.batch}, dz = {a.classes}, m = {a.batch * a.classes}, t = {a.t:g} tau; median wall time per "
+          f"iteration and its split (ms); hw = TNGD's analog part at t x 1 us + transfer, and the "
+          f"iteration with it")
+    print(HEADER, flush=True)
+    rows = run_sizes([int(v) for v in a.hidden.split(",")], cases, inputs=a.inputs, batch=a.batch, classes=a.classes,
+                     repeats=a.repeats, min_repeats=min(3, a.repeats), max_dense_n=a.max_dense_n, t=a.t,
+                     log=lambda s: print(s, flush=True))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)
