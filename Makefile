@@ -20,7 +20,11 @@ test: $(STAMP)
 	bash scripts/sysdeps.sh
 	$(BIN)/python -m pytest -q tests
 
+# bench also installs the optional extra 'bench' (thermox, jax[cpu]) and ngspice (scripts/sysdeps.sh);
+# a benchmark whose dependency is missing reports "skipped: <why>" instead of failing.
 bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,study,bench]'
+	bash scripts/sysdeps.sh
 	$(BIN)/python benchmarks/run.py
 
 clean:
