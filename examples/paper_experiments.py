@@ -104,6 +104,64 @@ def run_one(job):
     return str(path)
 
 
+def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1, 2), t=50.0):
+    """Group e without training: the twin's natural gradient for one Fashion-MNIST batch at the
+    CNN's initial parameters against the exact (F + lambda I)^-1 grad-propagation of the ideal
+    device (same t, warm start from the gradient), for each resistor precision and ensemble size.
+    Writes e_static.json and e_static.png; returns the table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from tngd.curvature import Batch
+    from tngd.data import load_dataset
+    from tngd.losses import make_loss
+    from tngd.solvers import ExactOUSolver, make_solver
+    from tngd.train import build_model
+
+    ds = load_dataset("fashion-mnist", N_TRAIN, 100)
+    model = build_model("cnn", ds)
+    rows = []
+    for seed in seeds:
+        theta = model.init(seed)
+        idx = np.random.default_rng([seed, 1]).permutation(N_TRAIN)[:PAPER["batch_size"]]
+        b = Batch(model, make_loss("ce"), theta, ds.x_train[idx], ds.y_train[idx])
+        U, g = b.factor(), b.grad
+        ex = ExactOUSolver()
+        ref = ex.propagate(ex.prepare(U, PAPER["damping"], g), g, t, 0.0, None)
+        for bits in (None, *bits_list):
+            for k in ((1,) if bits is None else ks):
+                sol = make_solver("factored", bits=bits, mitigation=k, seed=seed)
+                x = sol.propagate(sol.prepare(U, PAPER["damping"], g), g, t, 0.0, np.random.default_rng([seed, 2]))
+                rows.append({"seed": seed, "bits": bits, "K": k,
+                             "rel_error": float(np.linalg.norm(x - ref) / np.linalg.norm(ref)),
+                             "norm_ratio": float(np.linalg.norm(x) / np.linalg.norm(ref)),
+                             "cosine": float(x @ ref / np.linalg.norm(x) / np.linalg.norm(ref))})
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k, mk in zip(ks, "os^"):
+        bb = list(bits_list)
+        e = [np.mean([r["rel_error"] for r in rows if r["bits"] == q and r["K"] == k]) for q in bb]
+        ax.semilogy(bb, e, marker=mk, label=f"K = {k} device{'s' if k > 1 else ''}")
+    e0 = np.mean([r["rel_error"] for r in rows if r["bits"] is None])
+    ax.axhline(e0, color="gray", ls="--", label="unquantised twin (300 K noise, tau-scale error)")
+    ax.set(xlabel="resistor precision (bits)", ylabel="relative error of g~ vs ideal device",
+           title=f"twin natural gradient, CNN N = {model.n_params}, t = {t:g} tau, mean of {len(seeds)} batches")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(out_dir) / "e_static.png"
+    tmp = path.with_name("e_static.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, path)
+    plt.close(fig)
+    js = Path(out_dir) / "e_static.json"
+    js.with_suffix(".tmp").write_text(json.dumps({"t_tau": t, "damping": PAPER["damping"], "rows": rows}, indent=1) + "\n")
+    os.replace(js.with_suffix(".tmp"), js)
+    return rows
+
+
 def _smooth(y, w=20):
     import numpy as np
 
@@ -179,6 +237,8 @@ def main(argv=None):
     p.add_argument("--n-test", type=int, default=N_TEST)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--plot-only", action="store_true")
+    p.add_argument("--e-static", action="store_true",
+                   help="also measure the twin's natural-gradient error vs bits on one batch (e_static.json/png)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "paper"))
     a = p.parse_args(argv)
     groups = [g.strip() for g in a.groups.split(",") if g.strip()]
@@ -199,6 +259,8 @@ def main(argv=None):
             futs = [ex.submit(run_one, j) for j in jobs]
             for f in tqdm(as_completed(futs), total=len(futs), desc="runs", unit="run"):
                 f.result()
+    if a.e_static:
+        precision_table(out, seeds=seeds)
     runs = [json.loads((out / "runs" / _fname(label, s)).read_text()) for _, label, _ in unique for s in seeds
             if (out / "runs" / _fname(label, s)).exists()]
     old = out / "summary.json"
