@@ -305,3 +305,22 @@ def test_sparse_solve_euler_mean_within_4_standard_errors():
     x, info = sc.solve(A, b, scheme="euler", chains=4, seed=4, return_info=True)
     z = zscores(x, np.linalg.solve(A, b), info["standard_error"])
     assert np.max(np.abs(z)) < 4, f"max |z| = {np.max(np.abs(z)):.2f}"
+
+
+def test_dense_lu_path_compiles_the_same_system_as_superlu(monkeypatch):
+    """Dense MNA matrices (integrator arrays) are factored by LAPACK, sparse ones by SuperLU: both
+    must give the same drift, input map, diffusion and readout (to rounding, 1e-10 relative)."""
+    from spucircuit import compiler
+
+    A = sc.random_spd(32, cond=50, seed=3)
+    mc = sc.integrator_array(A, np.linspace(-1, 1, 32))
+    dense = compiler.compile_netlist(mc.netlist)
+    assert isinstance(dense._lu, compiler._DenseLU)
+    monkeypatch.setattr(compiler, "_factorize", lambda K: compiler.spla.splu(K, permc_spec="COLAMD"))
+    sparse = compiler.compile_netlist(mc.netlist)
+    assert not isinstance(sparse._lu, compiler._DenseLU)
+    pairs = [(dense.drift.to_dense(), sparse.drift.to_dense()), (dense.input_matrix, sparse.input_matrix),
+             (dense.diffusion, sparse.diffusion),
+             *zip(dense.node_voltage_map(mc.output_nodes), sparse.node_voltage_map(mc.output_nodes))]
+    for a, b in pairs:
+        assert np.max(np.abs(a - b)) <= 1e-10 * np.max(np.abs(b))
