@@ -262,11 +262,10 @@ def format_table(res: dict) -> str:
 
 
 def write_json(res: dict, path) -> str:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(res, indent=1, default=float) + "\n")
-    os.replace(tmp, path)
+    """JSON via the package's atomic writer (never half a file); shared by every benchmark."""
+    from spucircuit.io_utils import atomic_write_text
+
+    atomic_write_text(path, json.dumps(res, indent=1, default=float) + "\n")
     return str(path)
 
 

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import statistics
@@ -58,6 +57,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from factored import write_json  # noqa: E402  (one JSON writer for every benchmark)
 
 TARGET_RATIO = 2.0
 TARGET_N = 1024
@@ -498,13 +500,6 @@ def run_benchmark(quick: bool = False, rounds: int | None = None, sizes=None, sp
     }
 
 
-def write_json(result: dict, out) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, out)
-    return out
 
 
 def main(argv=None) -> int:

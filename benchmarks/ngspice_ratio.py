@@ -46,7 +46,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from integrator import environment, write_json  # noqa: E402
+from factored import write_json  # noqa: E402
+from integrator import environment  # noqa: E402
 
 DEFAULT_OUT = HERE / "results" / "ngspice_ratio.json"
 SIZES = (4, 16, 64)

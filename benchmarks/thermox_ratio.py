@@ -44,7 +44,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from integrator import environment, write_json  # noqa: E402
+from factored import write_json  # noqa: E402
+from integrator import environment  # noqa: E402
 
 DEFAULT_OUT = HERE / "results" / "thermox_ratio.json"
 SIZES = (64, 256, 1024)

@@ -27,7 +27,6 @@ Target (issue 5): a TNGD iteration on the twin at N ~ 1e4, b = 64, t = 50 tau un
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -37,6 +36,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from factored import write_json  # noqa: E402  (one JSON writer for every benchmark)
 B, DZ, INPUTS = 64, 10, 784
 HIDDEN = (1, 4, 13, 40, 126)  # N = 795 h + 10: 805, 3190, 10345, 31810, 100180
 QUICK_HIDDEN = (1, 4, 13)
@@ -172,15 +173,6 @@ def format_table(res: dict) -> str:
                  + (f" {s['hw_estimate']:8.2f}" if s.get("hw_estimate") is not None else f" {'':>8}")
                  + f"  {paper}" + ("" if len(s["sizes"]) > 2 else f" ({len(s['sizes'])} sizes)"))
     return "\n".join(L)
-
-
-def write_json(res: dict, path) -> str:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(res, indent=1, default=float) + "\n")
-    os.replace(tmp, path)
-    return str(path)
 
 
 def main(argv=None) -> int:
