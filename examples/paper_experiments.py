@@ -27,12 +27,15 @@ import sys
 import time
 from pathlib import Path
 
+from spucircuit.io_utils import atomic_write_bytes, atomic_write_text
+
 N_TRAIN = N_TEST = 10_000
 PAPER = dict(batch_size=64, damping=0.01, tngd_lr=0.01, adam_lr=1e-3)
 
 
 def configs(groups, e_bits, e_k, e_k_bits=()):
-    """(group, label, optimizer kwargs) for every configuration asked for; labels are unique."""
+    """(group, label, optimizer kwargs) for every configuration asked for, the configurations to run
+    (one per distinct settings and length) and, per label, the label of the run that serves it."""
     def tngd(**kw):
         return {**dict(optimizer="tngd", lr=PAPER["tngd_lr"], t=50.0, td=0.0, kappa0=0.0, solver="exact"), **kw}
     out = []
@@ -51,10 +54,13 @@ def configs(groups, e_bits, e_k, e_k_bits=()):
             out += [("e", f"twin {b} bits", tngd(solver="factored", bits=int(b), mitigation=1))]
             if e_k > 1 and b in e_k_bits:
                 out += [("e", f"twin {b} bits K={e_k}", tngd(solver="factored", bits=int(b), mitigation=int(e_k)))]
-    seen = {}
+    key = lambda g, kw: (json.dumps(kw, sort_keys=True), g == "e")  # noqa: E731  (group e is shorter)
+    first, unique = {}, []
     for g, label, kw in out:  # the same configuration in two groups runs once
-        seen.setdefault(label, (g, label, kw))
-    return out, list(seen.values())
+        if key(g, kw) not in first:
+            first[key(g, kw)] = label
+            unique.append((g, label, kw))
+    return out, unique, {label: first[key(g, kw)] for g, label, kw in out}
 
 
 def _fname(label, seed):
@@ -98,9 +104,7 @@ def run_one(job):
            "eval": [{k: (_round(v) if k != "step" else v) for k, v in e.items()} for e in h["eval"]]}
     for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
         res[k] = _round(h[k])
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(res) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(res) + "\n")
     return str(path)
 
 
@@ -151,15 +155,22 @@ def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(out_dir) / "e_static.png"
-    tmp = path.with_name("e_static.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
-    plt.close(fig)
-    js = Path(out_dir) / "e_static.json"
-    js.with_suffix(".tmp").write_text(json.dumps({"t_tau": t, "damping": PAPER["damping"], "rows": rows}, indent=1) + "\n")
-    os.replace(js.with_suffix(".tmp"), js)
+    _save_png(fig, Path(out_dir) / "e_static.png")
+    atomic_write_text(Path(out_dir) / "e_static.json",
+                      json.dumps({"t_tau": t, "damping": PAPER["damping"], "rows": rows}, indent=1) + "\n")
     return rows
+
+
+def _save_png(fig, path):
+    """Save and close a figure atomically (never half a PNG)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=100, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _smooth(y, w=20):
@@ -211,10 +222,7 @@ def plot_group(group, labels, runs, out_dir, title):
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path = Path(out_dir) / f"{group}_{PNG[group]}.png"
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
-    plt.close(fig)
+    _save_png(fig, path)
     return str(path)
 
 
@@ -245,7 +253,7 @@ def main(argv=None):
     seeds = [int(s) for s in a.seeds.split(",")]
     out = Path(a.out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    per_group, unique = configs(groups, [int(b) for b in a.e_bits.split(",")], a.e_k,
+    per_group, unique, alias = configs(groups, [int(b) for b in a.e_bits.split(",")], a.e_k,
                                 [int(b) for b in a.e_k_bits.split(",") if b.strip()])
     steps = lambda g: int(round((a.e_epochs if g == "e" else a.epochs) * a.n_train / PAPER["batch_size"]))  # noqa: E731
     jobs = [(label, kw, s, steps(g), str(out), a.n_train, a.n_test) for g, label, kw in unique for s in seeds]
@@ -261,8 +269,12 @@ def main(argv=None):
                 f.result()
     if a.e_static:
         precision_table(out, seeds=seeds)
-    runs = [json.loads((out / "runs" / _fname(label, s)).read_text()) for _, label, _ in unique for s in seeds
-            if (out / "runs" / _fname(label, s)).exists()]
+    runs = []  # every shown label's runs, read from the run that serves it
+    for lab in dict.fromkeys(lab for _, lab, _ in per_group):
+        for s in seeds:
+            f = out / "runs" / _fname(alias[lab], s)
+            if f.exists():
+                runs.append({**json.loads(f.read_text()), "label": lab})
     old = out / "summary.json"
     summary = json.loads(old.read_text()) if old.exists() else {}  # other groups' entries are kept
     for g in groups:
@@ -275,9 +287,7 @@ def main(argv=None):
                 "seeds": [r["seed"] for r in rs], "settings": rs[0]["settings"] if rs else None,
                 **{k: [r[k] for r in rs] for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy",
                                                    "diverged", "wall_s")}}
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1) + "\n")
-    os.replace(tmp, out / "summary.json")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     import numpy as np
 
     for g in groups:
