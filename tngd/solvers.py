@@ -477,7 +477,7 @@ class FactoredTwinSolver:
                 circuit = None  # outgrown: re-design below, keeping v_unit
         if circuit is None:
             if self.imperfect:
-                x_ref = self._last_out if self._last_out is not None else None
+                x_ref = self._last_out
             else:
                 x_ref = self.device.read()[0] if self.device is not None else None
             v_unit = self.scales.v_unit_v if self.scales is not None else None
@@ -514,12 +514,22 @@ class FactoredTwinSolver:
             self._mismatch = [FabricationMismatch(self.tolerance, self.seed, member=d) for d in range(self.mitigation)]
         return self._mismatch[k]
 
-    def _dac(self, v, rng, what="input voltages"):
-        """v (V) through the DAC: full scale = max |v| (at most converter_max_v); dither as rounding."""
+    def _convert(self, kind, v, bits, full_scale_v, dither, what):
+        """v (V) through a b-bit converter (``spucircuit.nonideal.Converter``); values beyond full
+        scale clip, counted in ``<kind>_clipped`` and warned (ClippingWarning), never silent."""
         import warnings
 
         from spucircuit.nonideal import ClippingWarning, Converter
 
+        q, lo, hi = Converter(bits, full_scale_v, dither).quantize(v)
+        if lo + hi:
+            setattr(self, f"{kind}_clipped", getattr(self, f"{kind}_clipped") + lo + hi)
+            warnings.warn(f"{kind.upper()} clipped {lo + hi} of {np.size(v)} {what} at +-{full_scale_v:g} V "
+                          "(converter_max_v)", ClippingWarning, stacklevel=5)
+        return q
+
+    def _dac(self, v, rng, what="input voltages"):
+        """v (V) through the DAC: full scale = max |v| (at most converter_max_v); dither as rounding."""
         if self.dac_bits is None:
             return np.asarray(v, dtype=float)
         v = np.asarray(v, dtype=float)
@@ -527,20 +537,12 @@ class FactoredTwinSolver:
         if peak == 0.0:
             return v.copy()
         dither = rng.random(v.shape) if self.rounding == "stochastic" else None
-        q, lo, hi = Converter(self.dac_bits, min(peak, self.converter_max_v), dither).quantize(v)
-        if lo + hi:
-            self.dac_clipped += lo + hi
-            warnings.warn(f"DAC clipped {lo + hi} of {v.size} {what} at +-{self.converter_max_v} V "
-                          "(converter_max_v)", ClippingWarning, stacklevel=4)
-        return q
+        return self._convert("dac", v, self.dac_bits, min(peak, self.converter_max_v), dither, what)
 
     def _adc(self, volts):
         """V(x) (V) through the ADC: common binary range v_swing 2^e covering max |V| (at most
         converter_max_v); larger values clip (counted, warned)."""
-        import warnings
-
         from spucircuit.constants import V_SWING_DEFAULT
-        from spucircuit.nonideal import ClippingWarning, Converter
 
         if self.adc_bits is None:
             return volts
@@ -549,13 +551,7 @@ class FactoredTwinSolver:
         if peak > 0:
             fs = V_SWING_DEFAULT * 2.0 ** math.ceil(math.log2(peak / V_SWING_DEFAULT))
             fs = fs * 2.0 if fs < peak else fs  # log2 round-off
-        fs = min(fs, self.converter_max_v)
-        q, lo, hi = Converter(self.adc_bits, fs).quantize(volts)
-        if lo + hi:
-            self.adc_clipped += lo + hi
-            warnings.warn(f"ADC clipped {lo + hi} of {np.size(volts)} read-out values at +-{fs:g} V "
-                          "(converter_max_v): outputs outside the ADC range", ClippingWarning, stacklevel=4)
-        return q
+        return self._convert("adc", volts, self.adc_bits, min(fs, self.converter_max_v), None, "read-out values")
 
     def _realise(self, nominal, k, slot):
         """Device k's circuit for this programming: quantised codes, its mismatch, its DAC values."""
