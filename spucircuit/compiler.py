@@ -79,6 +79,7 @@ class StateSpace:
     _readout: dict = field(default_factory=dict, repr=False)
     _lu: object = field(default=None, repr=False)
     _P: tuple = field(default=None, repr=False)
+    _node_map: tuple = field(default=None, repr=False)  # (Vx, Vu) sparse, from the closed-form compile
 
     @property
     def n(self) -> int:
@@ -115,6 +116,9 @@ class StateSpace:
             raise NetlistError("this state space was not compiled from a netlist")
         idx = [self._netlist.node_index(nm) for nm in nodes]
         key = tuple(idx)
+        if key not in self._readout and self._node_map is not None:
+            Vx, Vu = self._node_map
+            self._readout[key] = (Vx[idx].toarray(), Vu[idx].toarray())
         if key not in self._readout:
             Px, Pu = self._P
             rows = [i - 1 for i in idx]
@@ -181,16 +185,28 @@ def _factorize(K):
 
 
 def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool = True,
-                    validate: bool = True) -> StateSpace:
+                    validate: bool = True, fast: bool = True) -> StateSpace:
     """Compile a netlist into the linear SDE of its capacitor voltages and inductor currents.
 
     ``temperature_k`` sets the Johnson noise of every resistor (one-sided current PSD
     4 k_B T / R); ``noise=False`` removes all noise (Johnson and explicit sources).
+    Networks of ideal op-amps with grounded non-inverting inputs (integrator arrays) are solved
+    in closed form (:mod:`spucircuit.vground`, same result); ``fast=False`` forces the MNA solve.
     """
     if not (np.isfinite(temperature_k) and temperature_k >= 0):
         raise NetlistError(f"temperature must be finite and >= 0 K, got {temperature_k!r}")
     if validate:
         netlist.validate()
+    if fast:
+        from .vground import compile_virtual_ground
+
+        res = compile_virtual_ground(netlist, temperature_k, noise)
+        if res is not None:
+            F, B, u, unames, Q, names, x0, node_map = res
+            ss = StateSpace(drift=make_drift(F), input_matrix=B, inputs=u, input_names=unames,
+                            diffusion=Q, state_names=names, x0=x0, temperature_k=float(temperature_k))
+            ss._netlist, ss._node_map = netlist, node_map
+            return ss
     t = netlist.tables
     N = netlist.n_nodes
     nV, nC, nL, nU, nI = len(t["V"]), len(t["C"]), len(t["L"]), len(t["U"]), len(t["I"])

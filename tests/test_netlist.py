@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.netlist import Element
+from spucircuit.errors import NetlistError
+from spucircuit.netlist import Element, Netlist
 
 
 def _mixed():
@@ -314,3 +315,50 @@ def test_integrator_array_netlist_validates_and_compiles():
     np.testing.assert_allclose(ss.drift.to_dense() * mc.tau_s, -A, rtol=1e-9, atol=1e-12)
     assert ss.state_names == [f"v(C{i})" for i in range(6)]
     assert mc.netlist.meta["mapping"]["tau_s"] == mc.tau_s
+
+
+# ------------------------------------------------------------ pattern (lazy) names
+def test_pattern_names_behave_like_plain_names():
+    from spucircuit.netlist import PatternNames
+
+    nl = Netlist()
+    ii, jj = np.array([0, 0, 1, 12]), np.array([1, 23, 0, 3])
+    nl.add_elements("R", PatternNames("R{}_{}", ii, jj), [["a", "b"]] * 4, [1.0, 2.0, 3.0, 4.0])
+    nl.add_elements("R", ["RG1", "r12_4"], [["a", "b"]] * 2, [5.0, 6.0])
+    names = nl.tables["R"].names
+    assert list(names) == ["R0_1", "R0_23", "R1_0", "R12_3", "RG1", "r12_4"]
+    assert names[3] == "R12_3" and names[-1] == "r12_4" and len(names) == 6
+    assert nl.find("r1_0") == ("R", 2) and nl.find("R12_4") == ("R", 5)
+    nl.set_value("R0_23", 7.0)
+    assert nl.tables["R"].values[1] == 7.0
+    for bad in ("R01_23", "R0_230", "R1_23"):
+        with pytest.raises(NetlistError, match="no element"):
+            nl.find(bad)
+    with pytest.raises(NetlistError, match="duplicate element name 'r0_1'"):
+        nl.add_elements("R", ["r0_1"], [["a", "b"]], [1.0])
+    with pytest.raises(NetlistError, match="duplicate element name 'R12_4'"):
+        nl.add_elements("C", PatternNames("R{}_{}", [5, 12], [5, 4]), [["a", "b"]] * 2, [1.0, 1.0])
+    with pytest.raises(NetlistError, match="duplicate element name 'X2_2'"):
+        nl.add_elements("C", PatternNames("X{}_{}", [1, 2, 2], [1, 2, 2]), [["a", "b"]] * 3, [1.0] * 3)
+    assert len(nl) == 6  # rejected calls changed nothing
+    cp = nl.copy()
+    assert list(cp.tables["R"].names) == list(names) and cp.find("R12_3") == ("R", 3)
+
+
+@pytest.mark.parametrize("fmt", ["R{}{}", "R1{}_{}", "R{}_1{}", "{}_{}", "R {}_{}", "R{}_{}_{}"])
+def test_pattern_names_reject_ambiguous_formats(fmt):
+    from spucircuit.netlist import PatternNames
+
+    with pytest.raises(NetlistError, match="name pattern"):
+        PatternNames(fmt, [1], [2])
+
+
+def test_plain_name_checks_name_the_offender():
+    nl = Netlist()
+    with pytest.raises(NetlistError, match="invalid element name 'R 1'"):
+        nl.add_elements("R", ["R0", "R 1"], [["a", "b"]] * 2, [1.0, 1.0])
+    with pytest.raises(NetlistError, match="invalid element name ''"):
+        nl.add_elements("R", ["R0", ""], [["a", "b"]] * 2, [1.0, 1.0])
+    with pytest.raises(NetlistError, match="duplicate element name 'r0'"):
+        nl.add_elements("R", ["R0", "r0"], [["a", "b"]] * 2, [1.0, 1.0])
+    assert len(nl) == 0

@@ -314,10 +314,10 @@ def test_dense_lu_path_compiles_the_same_system_as_superlu(monkeypatch):
 
     A = sc.random_spd(32, cond=50, seed=3)
     mc = sc.integrator_array(A, np.linspace(-1, 1, 32))
-    dense = compiler.compile_netlist(mc.netlist)
+    dense = compiler.compile_netlist(mc.netlist, fast=False)
     assert isinstance(dense._lu, compiler._DenseLU)
     monkeypatch.setattr(compiler, "_factorize", lambda K: compiler.spla.splu(K, permc_spec="COLAMD"))
-    sparse = compiler.compile_netlist(mc.netlist)
+    sparse = compiler.compile_netlist(mc.netlist, fast=False)
     assert not isinstance(sparse._lu, compiler._DenseLU)
     pairs = [(dense.drift.to_dense(), sparse.drift.to_dense()), (dense.input_matrix, sparse.input_matrix),
              (dense.diffusion, sparse.diffusion),

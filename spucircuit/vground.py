@@ -1,0 +1,219 @@
+"""Closed-form compile of ideal-op-amp networks (virtual ground), without the MNA solve.
+
+An integrator array (the TNGD paper's App. C, :func:`~spucircuit.mapping.integrator_array`) has
+~n^2 resistors on ~9n MNA unknowns: a dense system whose LU and n-right-hand-side solves cost
+O(n^3) with a large constant (seconds at n = 1024). With ideal op-amps whose non-inverting input
+is grounded, the same equations solve by inspection, from the component values:
+
+* every inverting input ``s`` is a virtual ground, V(s) = 0, and draws no current;
+* an op-amp whose output ``o`` and input ``s`` carry a capacitor C is an integrator: its state is
+  the capacitor voltage v_C = V(p) - V(q), so V(o) = sigma v_C (sigma = +1 when p = o);
+* KCL at s: sigma i_C + sum_r g_r V(far end of r) + J_s = 0 (J: injected current, noise or DC
+  current sources), and C dv_C/dt = i_C;
+* an op-amp without a capacitor is an amplifier (e.g. the unity inverting buffer): KCL at its
+  input fixes its output, M V_amp = -(K_x x + K_u u + J_b), M the conductances from amplifier
+  outputs into amplifier inputs (diagonal for buffers);
+* voltage-source nodes (one terminal grounded) are known inputs; outputs and sources absorb any
+  current injected into them.
+
+The result is the same :class:`~spucircuit.compiler.StateSpace` the general compiler produces
+(drift, inputs, Johnson-noise diffusion, readout map; checked against it in the tests), built in
+O(number of resistors) plus one n x n_b x n product for the noise of the amplifier inputs.
+Anything outside this pattern (finite gain, inductors, VCCS, capacitor loops, intermediate
+resistive nodes, floating sources, ...) returns None and the general MNA compiler is used.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .constants import K_B
+
+
+def _csr(r, c, v, shape):
+    return sp.csr_matrix((np.asarray(v, float), (np.asarray(r, np.int64), np.asarray(c, np.int64))), shape=shape)
+
+
+def compile_virtual_ground(netlist, temperature_k: float, noise: bool):
+    """(F, B, u, input_names, Q, state_names, x0, node_map) or None if the pattern does not hold.
+
+    node_map = (Vx, Vu): sparse (N + 1, n) and (N + 1, n_u) with node voltages V = Vx x + Vu u
+    (noise-free part; row 0 is ground).
+    """
+    t = netlist.tables
+    if len(t["L"]) or len(t["G"]) or not len(t["U"]) or not len(t["C"]):
+        return None
+    N1 = netlist.n_nodes + 1
+    U = t["U"]
+    if not np.all(np.isinf(U.values) & (U.values > 0)):
+        return None
+    out, inp, inn = U.nodes[:, 0], U.nodes[:, 1], U.nodes[:, 2]
+    if np.any(inp != 0) or np.any(inn == 0) or np.any(out == 0) or np.any(out == inn):
+        return None
+    role = np.zeros(N1, np.int64)  # 0 unknown, 1 ground, 2 virtual ground, 3 op-amp output, 4 source
+    role[0] = 1
+    if len(np.unique(out)) != len(out) or len(np.unique(inn)) != len(inn) or np.intersect1d(out, inn).size:
+        return None
+    role[inn] = 2
+    role[out] = 3
+    V = t["V"]
+    vn = V.nodes
+    if len(V):
+        g0 = vn == 0
+        if not np.all(g0.sum(axis=1) == 1):
+            return None
+        vnode = np.where(g0[:, 1], vn[:, 0], vn[:, 1])
+        vsign = np.where(g0[:, 1], 1.0, -1.0)  # V(p) - V(q) = u
+        if np.any(role[vnode] != 0) or len(np.unique(vnode)) != len(vnode):
+            return None
+        role[vnode] = 4
+    if np.any(role[1:] == 0):
+        return None  # an intermediate node: needs the general solve
+
+    # integrators: each capacitor across one op-amp (output <-> inverting input)
+    C = t["C"]
+    opamp_of_out = np.full(N1, -1)
+    opamp_of_out[out] = np.arange(len(out))
+    opamp_of_in = np.full(N1, -1)
+    opamp_of_in[inn] = np.arange(len(inn))
+    cp, cq = C.nodes[:, 0], C.nodes[:, 1]
+    k_fwd = np.where((opamp_of_out[cp] >= 0) & (opamp_of_out[cp] == opamp_of_in[cq]), opamp_of_out[cp], -1)
+    k_rev = np.where((opamp_of_out[cq] >= 0) & (opamp_of_out[cq] == opamp_of_in[cp]), opamp_of_out[cq], -1)
+    kop = np.maximum(k_fwd, k_rev)
+    if np.any(kop < 0) or len(np.unique(kop)) != len(kop):
+        return None
+    sigma = np.where(k_fwd >= 0, 1.0, -1.0)
+    n = len(C)
+    nu_v, nu_i = len(V), len(t["I"])
+    nu = nu_v + nu_i
+    is_int = np.zeros(len(out), bool)
+    is_int[kop] = True
+    amps = np.flatnonzero(~is_int)
+    na = len(amps)
+    state_of_opamp = np.full(len(out), -1)
+    state_of_opamp[kop] = np.arange(n)
+    amp_of_opamp = np.full(len(out), -1)
+    amp_of_opamp[amps] = np.arange(na)
+
+    # virtual grounds: integrator inputs first (row = state), then amplifier inputs
+    vg = np.full(N1, -1)
+    vg[inn[kop]] = np.arange(n)
+    vg[inn[amps]] = n + np.arange(na)
+    nvg = n + na
+
+    # node voltages of the "source side": V = X x + Uu u (+ amplifier outputs, below)
+    node_state = np.full(N1, -1)
+    node_state[out[kop]] = np.arange(n)
+    node_amp = np.full(N1, -1)
+    node_amp[out[amps]] = np.arange(na)
+
+    # resistors: current g V(far) enters the virtual-ground end(s)
+    R = t["R"]
+    rp, rq = R.nodes[:, 0], R.nodes[:, 1]
+    g = 1.0 / R.values
+    ends = []  # (vg row, far node, g)
+    for a, b in ((rp, rq), (rq, rp)):
+        sel = vg[a] >= 0
+        ends.append((vg[a[sel]], b[sel], g[sel]))
+    row = np.concatenate([e[0] for e in ends])
+    far = np.concatenate([e[1] for e in ends])
+    gg = np.concatenate([e[2] for e in ends])
+    # far end a state (integrator output), an amplifier output, a source, or a 0 V node
+    s_sel = node_state[far] >= 0
+    a_sel = node_amp[far] >= 0
+    Gx = _csr(row[s_sel], node_state[far[s_sel]], gg[s_sel] * sigma[node_state[far[s_sel]]], (nvg, n))
+    Ga = _csr(row[a_sel], node_amp[far[a_sel]], gg[a_sel], (nvg, na))
+    Gu = sp.csr_matrix((nvg, nu))
+    if nu_v:
+        vcol = np.full(N1, -1)
+        vcol[vnode] = np.arange(nu_v)
+        u_sel = vcol[far] >= 0
+        Gu = _csr(row[u_sel], vcol[far[u_sel]], gg[u_sel] * vsign[vcol[far[u_sel]]], (nvg, nu))
+    # DC current sources: I leaves p and enters q (injection into virtual grounds only matters)
+    Ji = sp.csr_matrix((nvg, nu))
+    if nu_i:
+        ip_, iq_ = t["I"].nodes[:, 0], t["I"].nodes[:, 1]
+        cols = nu_v + np.arange(nu_i)
+        r_, c_, v_ = [], [], []
+        for nodes, sgn in ((iq_, 1.0), (ip_, -1.0)):
+            sel = vg[nodes] >= 0
+            r_.append(vg[nodes[sel]]), c_.append(cols[sel]), v_.append(np.full(sel.sum(), sgn))
+        Ji = _csr(np.concatenate(r_), np.concatenate(c_), np.concatenate(v_), (nvg, nu))
+
+    # amplifiers: rows n.. of the KCL: Ma V_amp + Kx x + Ku u + J_b = 0
+    Kx, Ku, Ma = Gx[n:], (Gu + Ji)[n:], Ga[n:].tocsc()
+    if na:
+        d = Ma.diagonal()
+        if Ma.nnz == np.count_nonzero(d) and np.all(d != 0):  # buffers: each output feeds back alone
+            Minv = sp.diags(1.0 / d)
+            Ax = -(Minv @ Kx)  # V_amp = Ax x + Au u + Aj J_b
+            Au = -(Minv @ Ku)
+            Aj = -Minv
+        else:
+            import scipy.sparse.linalg as spla
+
+            try:
+                lu = spla.splu(Ma)
+            except RuntimeError:
+                return None
+            Ax = sp.csr_matrix(-lu.solve(Kx.toarray()))
+            Au = sp.csr_matrix(-lu.solve(Ku.toarray())) if nu else sp.csr_matrix((na, 0))
+            Aj = sp.csr_matrix(-lu.solve(np.eye(na)))
+            if not (np.all(np.isfinite(Ax.data)) and np.all(np.isfinite(Aj.data))):
+                return None
+    # integrators: i_C = -sigma (Gx x + Ga V_amp + Gu u + J_s), dv/dt = i_C / C
+    scale = -sigma / C.values  # (n,)
+    Gxs, Gas, Gus, Jis = Gx[:n], Ga[:n], (Gu + Ji)[:n], Ji[:n]
+    if na:
+        Fm = Gxs + Gas @ Ax
+        Bm = Gus + Gas @ Au
+        Tb = (Gas @ Aj)  # response of the integrator KCL to injection at amplifier inputs
+    else:
+        Fm, Bm, Tb = Gxs, Gus, sp.csr_matrix((n, 0))
+    del Jis
+    F = (sp.diags(scale) @ Fm).toarray()
+    B = (sp.diags(scale) @ Bm).toarray()
+
+    # node-injection noise on the virtual grounds: Q = T L_S T^T, T = diag(scale) [I | Tb]
+    Q = np.zeros((n, n))
+    if noise:
+        srcs = []
+        if temperature_k > 0 and len(R):
+            srcs.append((R.nodes, 4.0 * K_B * temperature_k / R.values))
+        if len(t["N"]):
+            srcs.append((t["N"].nodes, t["N"].values))
+        lr, lc, lv = [], [], []
+        for nodes, S in srcs:
+            a, b = vg[nodes[:, 0]], vg[nodes[:, 1]]
+            h = 0.5 * S  # one-sided PSD S -> increment variance (S/2) dt (compiler docstring)
+            for r_, c_, s_ in ((a, a, 1.0), (b, b, 1.0), (a, b, -1.0), (b, a, -1.0)):
+                ok = (r_ >= 0) & (c_ >= 0)
+                lr.append(r_[ok]), lc.append(c_[ok]), lv.append(s_ * h[ok])
+        if lr:
+            LS = _csr(np.concatenate(lr), np.concatenate(lc), np.concatenate(lv), (nvg, nvg))
+            Tb_d = Tb.toarray() if na else np.zeros((n, 0))
+            LSd = LS.diagonal()
+            off = LS - sp.diags(LSd)
+            if off.count_nonzero() == 0:  # independent sources on every virtual ground
+                Q = np.diag(LSd[:n]) + (Tb_d * LSd[n:]) @ Tb_d.T if na else np.diag(LSd[:n])
+            else:
+                T = np.hstack([np.eye(n), Tb_d])
+                Q = T @ (LS @ T.T)
+            Q = scale[:, None] * Q * scale[None, :]
+            Q = 0.5 * (Q + Q.T)
+
+    # readout: node voltages (noise-free part)
+    vr, vc, vv = [out[kop]], [np.arange(n)], [sigma]
+    ur, uc, uv = [], [], []
+    if nu_v:
+        ur.append(vnode), uc.append(np.arange(nu_v)), uv.append(vsign)
+    if na:
+        Axc, Auc = Ax.tocoo(), Au.tocoo()
+        vr.append(out[amps][Axc.row]), vc.append(Axc.col), vv.append(Axc.data)
+        ur.append(out[amps][Auc.row]), uc.append(Auc.col), uv.append(Auc.data)
+    Vx = _csr(np.concatenate(vr), np.concatenate(vc), np.concatenate(vv), (N1, n))
+    Vu = (_csr(np.concatenate(ur), np.concatenate(uc), np.concatenate(uv), (N1, nu)) if ur
+          else sp.csr_matrix((N1, nu)))
+    u = np.concatenate([V.values, t["I"].values])
+    names = [f"v({nm})" for nm in C.names]
+    return F, B, u, list(V.names) + list(t["I"].names), Q, names, C.ic.copy(), (Vx, Vu)
