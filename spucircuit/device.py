@@ -95,21 +95,28 @@ class SPU:
         if self.mapped is not None:
             Y, Z = self.ss.node_voltage_map(self.mapped.output_nodes)
             self._readout = (Y, Z)
+            # ideal integrator arrays read their states directly (V(x_i) = v(C_i)): skip the product
+            self._readout_is_state = (Y.shape[0] == Y.shape[1] and not np.any(Z)
+                                      and np.array_equal(Y, np.eye(Y.shape[0])))
         if self.scheme not in ("exact", "euler"):
             raise StepError(f"unknown scheme {self.scheme!r}: use 'exact' or 'euler'")
-        self.dt = self._user_dt if self._user_dt is not None else auto_dt(self.ss, self.scheme)
-        # Reject a bad step here, not at the first run (dt = 0 or NaN used to fail there with a
-        # ZeroDivisionError / ValueError instead of a StepError).
-        try:
-            self.dt = float(self.dt)
-        except (TypeError, ValueError):
-            raise StepError(f"time step must be a number of seconds, got {self.dt!r}") from None
-        if not (np.isfinite(self.dt) and self.dt > 0):
-            raise StepError(f"time step must be finite and > 0 s, got {self.dt!r}")
-        if self.scheme == "euler":
-            check_euler_step(self.ss, self.dt)
+        self.set_dt(self._user_dt if self._user_dt is not None else auto_dt(self.ss, self.scheme))
         self.time_s = 0.0
         self.reset()
+
+    def set_dt(self, dt) -> None:
+        """Change the time step (s); the state is kept. Checked here, not at the first run (dt = 0
+        or NaN used to fail there with a ZeroDivisionError / ValueError instead of a StepError)."""
+        try:
+            dt = float(dt)
+        except (TypeError, ValueError):
+            raise StepError(f"time step must be a number of seconds, got {dt!r}") from None
+        if not (np.isfinite(dt) and dt > 0):
+            raise StepError(f"time step must be finite and > 0 s, got {dt!r}")
+        if self.scheme == "euler":
+            check_euler_step(self.ss, dt)
+        self.dt = dt
+        self._disc_cache.clear()
 
     def reset(self, x0=None) -> None:
         """Set every chain's state: the netlist's initial conditions, or x0 (problem units for
@@ -207,6 +214,8 @@ class SPU:
         if self.mapped is None:
             raise NetlistError("x readout needs a MappedCircuit")
         Y, Z = self._readout
+        if self._readout_is_state:
+            return self.mapped.x_from_volts(np.asarray(states))
         v = np.asarray(states) @ Y.T + Z @ self.ss.inputs
         return self.mapped.x_from_volts(v)
 

@@ -138,6 +138,17 @@ class PatternNames(_SequenceABC):
         return len(b) > len(a) and not b[len(a)].isdigit()
 
 
+def _strictly_increasing(keys: np.ndarray) -> bool:
+    """Rows of a (m, k) integer array in strictly increasing lexicographic order (so unique)."""
+    a, b = keys[:-1], keys[1:]
+    less = np.zeros(len(a), bool)
+    equal = np.ones(len(a), bool)
+    for j in range(keys.shape[1]):
+        less |= equal & (a[:, j] < b[:, j])
+        equal &= a[:, j] == b[:, j]
+    return bool(less.all())
+
+
 class _NameList(_SequenceABC):
     """The names of one table: chunks of plain strings and of :class:`PatternNames`."""
 
@@ -406,7 +417,7 @@ class Netlist:
     def _check_new_pattern(self, pat: PatternNames) -> None:
         """A pattern-named chunk: unique rows, no clash with existing plain or pattern names."""
         keys = pat.keys()
-        if len(keys) > 1:
+        if len(keys) > 1 and not _strictly_increasing(keys):  # sorted rows (np.nonzero) skip the sort
             order = np.lexsort(keys.T[::-1])
             k = keys[order]
             same = np.all(k[1:] == k[:-1], axis=1)

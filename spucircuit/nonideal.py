@@ -1022,7 +1022,8 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     device._need()
     mc = device.nominal
     b = mc.b if b is None else as_vector(b, mc.n)
-    lam, total, tb = _times(mc.A, mc.tau_s, time, burn_in, 220.0)
+    lam = np.linalg.eigvalsh(mc.A)
+    total, tb = _times(lam, mc.tau_s, time, burn_in, 220.0)
     if dt is None and scheme == "exact":
         dt = max(0.5 / lam[-1] * mc.tau_s, total / MAX_STEPS_DEFAULT)
     spu = device.spu(noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seed)
@@ -1052,7 +1053,8 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
 
     device._need()
     mc = device.nominal
-    lam, total, tb = _times(mc.A, mc.tau_s, time, burn_in, 2000.0)
+    lam = np.linalg.eigvalsh(mc.A)
+    total, tb = _times(lam, mc.tau_s, time, burn_in, 2000.0)
     if burn_in is None:
         tb = min(0.1 * total, 10.0 / lam[0] * mc.tau_s)
     if dt is None and scheme == "exact":

@@ -11,6 +11,7 @@ import numpy as np
 
 from .constants import K_B, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM
 from .device import SPU
+from .integrators import symmetric_eigen
 from .io_utils import parse_time
 from .mapping import integrator_array
 from .stats import cov_and_se, mean_and_se
@@ -19,8 +20,21 @@ from .validation import as_vector, check_spd
 MAX_STEPS_DEFAULT = 200_000
 
 
-def _times(A, tau, time, burn_in, default_tau_units):
-    lam = np.linalg.eigvalsh(A)
+def _program(mc, *, scheme: str, dt, **spu_kw):
+    """SPU for ``mc`` and the ascending eigenvalues of the realised A (dimensionless).
+
+    They come from the drift's eigendecomposition when it is symmetric (ideal arrays; the same
+    eigh then serves the exact scheme's set-up, so the spectrum costs nothing extra), else from
+    eigvalsh(mc.A). The SPU is made with a provisional step when the step is still to be chosen.
+    """
+    provisional = dt if dt is not None else (None if scheme == "euler" else 1.0)
+    spu = SPU(mc, scheme=scheme, dt=provisional, **spu_kw)
+    sym = symmetric_eigen(spu.ss)
+    lam = np.sort(-sym[0] * mc.tau_s) if sym is not None else np.linalg.eigvalsh(mc.A)
+    return spu, lam
+
+
+def _times(lam, tau, time, burn_in, default_tau_units):
     total = parse_time(time, tau) if time is not None else default_tau_units / lam[0] * tau
     if burn_in is None:
         tb = min(0.5 * total, 20.0 / lam[0] * tau)
@@ -30,7 +44,7 @@ def _times(A, tau, time, burn_in, default_tau_units):
         from .errors import ParseError
 
         raise ParseError(f"burn-in ({tb:.4g} s) must be shorter than the analog time ({total:.4g} s)")
-    return lam, total, tb
+    return total, tb
 
 
 def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: str = "exact",
@@ -47,11 +61,12 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     """
     A = check_spd(A)
     b = as_vector(b, A.shape[0])
-    mc = integrator_array(A, b, prune=prune, x0=x0, **mapping_kwargs)
-    lam, total, tb = _times(mc.A, mc.tau_s, time, burn_in, 220.0)
+    mc = integrator_array(A, b, prune=prune, x0=x0, check=False, **mapping_kwargs)
+    spu, lam = _program(mc, scheme=scheme, dt=dt, temperature_k=temperature_k, noise=noise,
+                        chains=chains, seed=seed)
+    total, tb = _times(lam, mc.tau_s, time, burn_in, 220.0)
     if dt is None and scheme == "exact":
-        dt = max(0.5 / lam[-1] * mc.tau_s, total / MAX_STEPS_DEFAULT)
-    spu = SPU(mc, temperature_k=temperature_k, noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seed)
+        spu.set_dt(max(0.5 / lam[-1] * mc.tau_s, total / MAX_STEPS_DEFAULT))
     if tb > 0:
         tb = spu.run(tb, max_samples=1).analog_time_s  # the burn-in actually simulated
     res = spu.run(max(total - tb, spu.dt), progress=progress)
@@ -102,13 +117,14 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
         g_unit = 1.0 / (r_min * np.max(np.abs(A)))
         g_row = g_unit * np.abs(A).sum(axis=1).max() + 1.0 / r_max
         noise_psd = 1e4 * 4.0 * K_B * max(temperature_k, T_ROOM) * g_row
-    mc = integrator_array(A, None, prune=prune, noise_psd=noise_psd, **mapping_kwargs)
-    lam, total, tb = _times(mc.A, mc.tau_s, time, burn_in, 2000.0)
+    mc = integrator_array(A, None, prune=prune, noise_psd=noise_psd, check=False, **mapping_kwargs)
+    spu, lam = _program(mc, scheme=scheme, dt=dt, temperature_k=temperature_k, noise=True,
+                        chains=chains, seed=seed)
+    total, tb = _times(lam, mc.tau_s, time, burn_in, 2000.0)
     if burn_in is None:
         tb = min(0.1 * total, 10.0 / lam[0] * mc.tau_s)
     if dt is None and scheme == "exact":
-        dt = max(min(0.2 / lam[0] * mc.tau_s, (total - tb) / 1000), total / MAX_STEPS_DEFAULT)
-    spu = SPU(mc, temperature_k=temperature_k, noise=True, scheme=scheme, dt=dt, chains=chains, seed=seed)
+        spu.set_dt(max(min(0.2 / lam[0] * mc.tau_s, (total - tb) / 1000), total / MAX_STEPS_DEFAULT))
     if tb > 0:
         tb = spu.run(tb, max_samples=1).analog_time_s
     res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT, progress=progress)

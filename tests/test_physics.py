@@ -324,3 +324,50 @@ def test_dense_lu_path_compiles_the_same_system_as_superlu(monkeypatch):
              *zip(dense.node_voltage_map(mc.output_nodes), sparse.node_voltage_map(mc.output_nodes))]
     for a, b in pairs:
         assert np.max(np.abs(a - b)) <= 1e-10 * np.max(np.abs(b))
+
+
+def test_eigen_exact_scheme_matches_expm_and_lyapunov():
+    """Symmetric drift: the eigenbasis recursion U^T (expm, F^-1 (M - I) B u, Q_h) U must equal the
+    general exact discretisation (expm + Lyapunov) to rounding."""
+    import scipy.linalg as sla
+
+    from spucircuit.integrators import discretize, exact_noise_covariance, symmetric_eigen
+
+    A = sc.random_spd(20, cond=40, seed=5)
+    mc = sc.integrator_array(A, np.linspace(-1, 1, 20), noise_psd=1e-21)
+    ss = sc.compile_netlist(mc.netlist)
+    assert symmetric_eigen(ss) is not None
+    F = ss.drift.to_dense()
+    for h in (0.05 * mc.tau_s, 3.0 * mc.tau_s):
+        d = discretize(ss, h, "exact")
+        assert d.kind == "eigen"
+        U = d.basis
+        M_ref = sla.expm(F * h)
+        np.testing.assert_allclose(U @ np.diag(d.diag) @ U.T, M_ref, rtol=0, atol=1e-12 * np.abs(M_ref).max())
+        c_ref = np.linalg.solve(F, (M_ref - np.eye(20)) @ ss.offset)
+        np.testing.assert_allclose(U @ d.c, c_ref, rtol=0, atol=1e-10 * np.abs(c_ref).max())
+        Qh_ref = exact_noise_covariance(F, ss.diffusion, h, M_ref)
+        N = d.NT.T
+        np.testing.assert_allclose(U @ N @ N.T @ U.T, Qh_ref, rtol=0, atol=1e-9 * np.abs(Qh_ref).max())
+
+
+def test_eigen_exact_run_stationary_moments():
+    """The eigenbasis run: stationary mean A^-1 b and covariance = Lyapunov solution, within 5 SE."""
+    import scipy.linalg as sla
+
+    from spucircuit.stats import cov_and_se, mean_and_se
+
+    A = sc.random_spd(6, cond=5, seed=8)
+    b = np.array([0.5, -1.0, 0.2, 0.8, -0.3, 0.1])
+    mc = sc.integrator_array(A, b, noise_psd=1e-19)
+    spu = sc.SPU(mc, chains=64, seed=11, dt=0.5 * mc.tau_s)
+    assert spu._disc().kind == "eigen"
+    spu.run("40tau", max_samples=1)
+    res = spu.run("4000tau")
+    V = res.states  # (m, chains, n) capacitor volts = output volts (ideal op-amps)
+    mean_v = np.linalg.solve(A, b) * mc.v_unit_v
+    S = sla.solve_continuous_lyapunov(spu.ss.drift.to_dense(), -spu.ss.diffusion)
+    m, se = mean_and_se(V, min_batch=10)
+    assert np.max(np.abs(m - mean_v) / se) < 5
+    cov, cse = cov_and_se(V)
+    assert np.max(np.abs(cov - S) / cse) < 5
