@@ -13,15 +13,16 @@ Cases (dense n = 64, 256, 1024, 4096; 1 and 64 chains):
   buffers' resistor noise is correlated across rows, so Q is dense and N is an n x r factor);
 * ``euler/diag``  - the same with the noise restricted to diag(Q) (noise_mode 1);
 * ``euler/off``   - no noise (noise_mode 0): the bare recursion x <- M x + c;
-* ``exact/full``  - the exact discretisation (M = expm(F h), full Q_h), 1 and 64 chains;
+* ``exact/full``  - the exact discretisation (M = expm(F h), full Q_h), 1 and 64 chains; for
+  these symmetric drifts it runs in the eigenbasis of F (see below);
 * ``sparse``      - a tridiagonal SPD matrix (n = 4096) whose compiled drift is CSR, against
   scipy's CSR mat-vec (1 chain) and CSR @ (n x 64) (64 chains).
 
 How the dense systems are built: up to n = 1024 (``COMPILE_MAX_N``) the circuit is mapped and
-compiled (``integrator_array`` + ``compile_netlist``, MNA with SuperLU). Above it that is not
-feasible here: n = 4096 means 16.8M resistors, and the compile + readout cost grows ~n^3 (about
-30 s at n = 1024, so ~30 min at n = 4096, with > 16 GB of dense MNA solves). The n = 4096 system is
-therefore built *directly* from A (``direct_state_space``): the ideal integrator array's drift
+compiled (``integrator_array`` + ``compile_netlist``; since the closed-form virtual-ground compile
+this takes ~0.3 s at n = 1024, where the MNA solve took ~30 s). n = 4096 means 16.8M resistors
+(several GB of element tables), so that system is built *directly* from A
+(``direct_state_space``): the ideal integrator array's drift
 F = -A / tau, offset v_unit b / tau and Johnson-noise diffusion
 Q = (2 k_B T / C^2) [diag(g_unit sum_j |A_ij| + 1 / r_in) + 2 R_buf g_unit^2 A_neg A_neg^T]
 (A_neg = |A| on the negative entries: the inverting buffers' noise reaches every row using that
@@ -29,9 +30,10 @@ column), with the mapping's default scales. At every compiled size the benchmark
 equals the compiled state space (F, offset and Q agree to ~1e-15 relative; recorded in the JSON),
 so from there on the same ``discretize`` / ``run`` code is timed on the same matrices. ``auto_dt``
 gets the two extreme eigenvalues of the symmetric F by Lanczos there (and for the sparse case)
-instead of a general ``eigvals`` (150 s at n = 4096); the step it picks is the same. The exact
-scheme (expm + Lyapunov set-up, O(n^3) with large constants, minutes at n = 4096) is not run on
-direct systems; its step is the same kernel as ``euler/full`` (dense M, whitened noise).
+instead of a full eigendecomposition; the step it picks is the same. The exact scheme is not run
+on direct systems. On compiled ones its drift is symmetric, so it runs in the eigenbasis
+(``kind='eigen'``: a diagonal M plus the noise factor applied in blocks of steps, BLAS-3), which
+is why its step can cost less than one gemv.
 At n >= 2048 the timed runs are >= 64 steps (``WHITEN_MIN_STEPS``, shortest whitened run) instead of
 128, and at most 3 rounds are taken (one gemm step of 64 chains is ~2 GFlop there).
 
@@ -143,6 +145,8 @@ def noise_path(disc) -> str:
     from spucircuit import integrators
 
     mode = int(disc.noise_mode)
+    if disc.kind == "eigen":
+        return "eigenbasis-" + {0: "off", 1: "diag", 2: "blocked"}.get(mode, str(mode))
     if mode != 2:
         return {0: "off", 1: "diag", 3: "sparse-factor"}.get(mode, str(mode))
     white = getattr(integrators, "whitened", None)
@@ -442,8 +446,7 @@ def format_table(result: dict) -> str:
         comp = [str(p["n"]) for p in result["problems"] if p.get("system") == "compiled" and p.get("drift_kind") == "dense"]
         lines.append(f"system 'direct' (n = {', '.join(str(p['n']) for p in direct)} > compile_max_n = "
                      f"{cfg['compile_max_n']}): the state space is written from A (F = -A/tau, offset, Johnson Q) "
-                     f"instead of integrator_array + compile_netlist, which cost ~n^3 (~30 s at n = 1024, "
-                     f"infeasible at n = 4096); equal to the compiled one to {worst:.0e} at n = {', '.join(comp) or '-'}; "
+                     f"instead of integrator_array + compile_netlist (16.8M resistor elements at n = 4096); equal to the compiled one to {worst:.0e} at n = {', '.join(comp) or '-'}; "
                      "no exact scheme on direct systems")
     lines.append(f"target: {result['target']['statement']}")
     for key, v in result["target_check"].items():

@@ -204,42 +204,42 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
     r_in = r_max if bmax == 0 else float(np.clip(v_swing / (g_unit * v_unit * bmax), r_min, r_max))
 
     nl = Netlist(title or f"integrator array n={n} (spucircuit)")
-    nd = nl.node
+    # element names are PatternNames ("R{}_{}" -> R3_7), built only when asked for: a million
+    # coupling-resistor names at n = 1024 would cost ~0.7 s to make and check
+    ar = np.arange(n)
+    gnd = np.zeros(n, np.int64)
     s_nodes = [f"s{i}" for i in range(n)]
     x_nodes = [f"x{i}" for i in range(n)]
-    s_idx = np.array([nd(s) for s in s_nodes])
-    x_idx = np.array([nd(x) for x in x_nodes])
+    s_idx = nl.nodes(s_nodes)
+    x_idx = nl.nodes(x_nodes)
     neg_cols = np.flatnonzero(np.any(nonzero & (A < 0), axis=0))
     xn_idx = np.full(n, -1)
-    for j in neg_cols:
-        xn_idx[j] = nd(f"xn{j}")
+    xn_idx[neg_cols] = nl.nodes([f"xn{j}" for j in neg_cols])
     # integrators
-    nl.add_elements("U", [f"U{i}" for i in range(n)], np.stack([x_idx, np.zeros(n, int), s_idx], 1),
-                    np.full(n, float(opamp_gain)))
+    nl.add_elements("U", PatternNames("U{}", ar), np.stack([x_idx, gnd, s_idx], 1), np.full(n, float(opamp_gain)))
     x0v = np.zeros(n) if x0 is None else as_vector(x0, n, "x0") * v_unit
-    nl.add_elements("C", [f"C{i}" for i in range(n)], np.stack([x_idx, s_idx], 1), np.full(n, c), x0v)
+    nl.add_elements("C", PatternNames("C{}", ar), np.stack([x_idx, s_idx], 1), np.full(n, c), x0v)
     # inverting buffers: V(xnj) = -V(xj)
     if len(neg_cols):
-        b_idx = np.array([nd(f"b{j}") for j in neg_cols])
+        b_idx = nl.nodes([f"b{j}" for j in neg_cols])
         m = len(neg_cols)
-        nl.add_elements("U", [f"UN{j}" for j in neg_cols],
-                        np.stack([xn_idx[neg_cols], np.zeros(m, int), b_idx], 1), np.full(m, float(opamp_gain)))
-        nl.add_elements("R", [f"RG{j}" for j in neg_cols], np.stack([x_idx[neg_cols], b_idx], 1), np.full(m, r_buffer))
-        nl.add_elements("R", [f"RF{j}" for j in neg_cols], np.stack([b_idx, xn_idx[neg_cols]], 1), np.full(m, r_buffer))
+        nl.add_elements("U", PatternNames("UN{}", neg_cols),
+                        np.stack([xn_idx[neg_cols], np.zeros(m, np.int64), b_idx], 1), np.full(m, float(opamp_gain)))
+        nl.add_elements("R", PatternNames("RG{}", neg_cols), np.stack([x_idx[neg_cols], b_idx], 1), np.full(m, r_buffer))
+        nl.add_elements("R", PatternNames("RF{}", neg_cols), np.stack([b_idx, xn_idx[neg_cols]], 1), np.full(m, r_buffer))
     # coupling array: resistor R_ij from (x_j or xn_j) to s_i
     ii, jj = np.nonzero(nonzero)
     src = np.where(A[ii, jj] > 0, x_idx[jj], xn_idx[jj])
-    # names R<i>_<j> built on demand (a million of them at n = 1024 would cost ~0.7 s)
-    nl.add_elements("R", PatternNames("R{}_{}", ii, jj), np.stack([src, s_idx[ii]], 1),
-                    1.0 / (g_unit * absA[ii, jj]))
+    rnodes = np.empty((len(ii), 2), np.int64)
+    rnodes[:, 0], rnodes[:, 1] = src, s_idx[ii]
+    nl.add_elements("R", PatternNames("R{}_{}", ii, jj), rnodes, 1.0 / (g_unit * absA[ii, jj]))
     # inputs: DAC voltage source -> r_in -> summing node
-    in_idx = np.array([nd(f"in{i}") for i in range(n)])
+    in_idx = nl.nodes([f"in{i}" for i in range(n)])
     v_in = -r_in * g_unit * v_unit * b
-    nl.add_elements("V", [f"VIN{i}" for i in range(n)], np.stack([in_idx, np.zeros(n, int)], 1), v_in)
-    nl.add_elements("R", [f"RIN{i}" for i in range(n)], np.stack([in_idx, s_idx], 1), np.full(n, r_in))
+    nl.add_elements("V", PatternNames("VIN{}", ar), np.stack([in_idx, gnd], 1), v_in)
+    nl.add_elements("R", PatternNames("RIN{}", ar), np.stack([in_idx, s_idx], 1), np.full(n, r_in))
     if noise_psd > 0:
-        nl.add_elements("N", [f"NS{i}" for i in range(n)], np.stack([np.zeros(n, int), s_idx], 1),
-                        np.full(n, float(noise_psd)))
+        nl.add_elements("N", PatternNames("NS{}", ar), np.stack([gnd, s_idx], 1), np.full(n, float(noise_psd)))
     mc = MappedCircuit(
         netlist=nl, A=A, b=b, g_unit_s=g_unit, v_unit_v=v_unit, c_f=float(c), r_in_ohm=r_in,
         r_buffer_ohm=r_buffer, noise_psd_a2_hz=float(noise_psd), output_nodes=x_nodes,

@@ -118,37 +118,50 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool):
     row = np.concatenate([e[0] for e in ends])
     far = np.concatenate([e[1] for e in ends])
     gg = np.concatenate([e[2] for e in ends])
-    # far end a state (integrator output), an amplifier output, a source, or a 0 V node
+    # far end a state (integrator output), an amplifier output, a source, or a 0 V node; the
+    # integrator rows (< n) are accumulated densely (the drift is dense anyway), the few amplifier
+    # rows sparsely
     s_sel = node_state[far] >= 0
     a_sel = node_amp[far] >= 0
-    Gx = _csr(row[s_sel], node_state[far[s_sel]], gg[s_sel] * sigma[node_state[far[s_sel]]], (nvg, n))
-    Ga = _csr(row[a_sel], node_amp[far[a_sel]], gg[a_sel], (nvg, na))
-    Gu = sp.csr_matrix((nvg, nu))
+    u_sel = np.zeros(len(far), bool)
     if nu_v:
         vcol = np.full(N1, -1)
         vcol[vnode] = np.arange(nu_v)
         u_sel = vcol[far] >= 0
-        Gu = _csr(row[u_sel], vcol[far[u_sel]], gg[u_sel] * vsign[vcol[far[u_sel]]], (nvg, nu))
+    integ = row < n
+
+    def dense(sel, col, w, ncol):  # sum of w into (row, col) over sel & integrator rows
+        m = sel & integ
+        return np.bincount(row[m] * ncol + col[m], weights=w[m], minlength=n * ncol).reshape(n, ncol)
+
+    def amp_rows(sel, col, w, ncol):
+        m = sel & ~integ
+        return _csr(row[m] - n, col[m], w[m], (na, ncol))
+
+    xcol = np.where(s_sel, node_state[far], 0)
+    xw = gg * sigma[xcol]
+    acol = np.where(a_sel, node_amp[far], 0)
+    ucol = np.where(u_sel, vcol[far], 0) if nu_v else np.zeros(len(far), np.int64)
+    uw = gg * vsign[ucol] if nu_v else gg
+    Gx_i, Ga_i, Gu_i = dense(s_sel, xcol, xw, n), dense(a_sel, acol, gg, na), dense(u_sel, ucol, uw, nu)
+    Kx, Ma, Ku = amp_rows(s_sel, xcol, xw, n), amp_rows(a_sel, acol, gg, na).tocsc(), amp_rows(u_sel, ucol, uw, nu)
     # DC current sources: I leaves p and enters q (injection into virtual grounds only matters)
-    Ji = sp.csr_matrix((nvg, nu))
     if nu_i:
         ip_, iq_ = t["I"].nodes[:, 0], t["I"].nodes[:, 1]
-        cols = nu_v + np.arange(nu_i)
-        r_, c_, v_ = [], [], []
         for nodes, sgn in ((iq_, 1.0), (ip_, -1.0)):
-            sel = vg[nodes] >= 0
-            r_.append(vg[nodes[sel]]), c_.append(cols[sel]), v_.append(np.full(sel.sum(), sgn))
-        Ji = _csr(np.concatenate(r_), np.concatenate(c_), np.concatenate(v_), (nvg, nu))
+            r_ = vg[nodes]
+            for k in np.flatnonzero(r_ >= 0):
+                if r_[k] < n:
+                    Gu_i[r_[k], nu_v + k] += sgn
+                else:
+                    Ku = Ku + _csr([r_[k] - n], [nu_v + k], [sgn], (na, nu))
 
-    # amplifiers: rows n.. of the KCL: Ma V_amp + Kx x + Ku u + J_b = 0
-    Kx, Ku, Ma = Gx[n:], (Gu + Ji)[n:], Ga[n:].tocsc()
+    # amplifiers: Ma V_amp + Kx x + Ku u + J_b = 0  ->  V_amp = Ax x + Au u + Aj J_b
     if na:
         d = Ma.diagonal()
         if Ma.nnz == np.count_nonzero(d) and np.all(d != 0):  # buffers: each output feeds back alone
             Minv = sp.diags(1.0 / d)
-            Ax = -(Minv @ Kx)  # V_amp = Ax x + Au u + Aj J_b
-            Au = -(Minv @ Ku)
-            Aj = -Minv
+            Ax, Au, Aj = -(Minv @ Kx), -(Minv @ Ku), -Minv
         else:
             import scipy.sparse.linalg as spla
 
@@ -161,18 +174,17 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool):
             Aj = sp.csr_matrix(-lu.solve(np.eye(na)))
             if not (np.all(np.isfinite(Ax.data)) and np.all(np.isfinite(Aj.data))):
                 return None
+        Ax, Au, Aj = sp.csr_matrix(Ax), sp.csr_matrix(Au), sp.csr_matrix(Aj)
     # integrators: i_C = -sigma (Gx x + Ga V_amp + Gu u + J_s), dv/dt = i_C / C
     scale = -sigma / C.values  # (n,)
-    Gxs, Gas, Gus, Jis = Gx[:n], Ga[:n], (Gu + Ji)[:n], Ji[:n]
+    Fm, Bm = Gx_i, Gu_i
+    Tb = np.zeros((n, 0))
     if na:
-        Fm = Gxs + Gas @ Ax
-        Bm = Gus + Gas @ Au
-        Tb = (Gas @ Aj)  # response of the integrator KCL to injection at amplifier inputs
-    else:
-        Fm, Bm, Tb = Gxs, Gus, sp.csr_matrix((n, 0))
-    del Jis
-    F = (sp.diags(scale) @ Fm).toarray()
-    B = (sp.diags(scale) @ Bm).toarray()
+        Fm = Fm + np.asarray((Ax.T @ Ga_i.T).T)  # Ga (n x na, dense) @ Ax (sparse)
+        Bm = Bm + np.asarray((Au.T @ Ga_i.T).T)
+        Tb = np.asarray((Aj.T @ Ga_i.T).T)  # response of the integrator KCL to injection at amplifier inputs
+    F = scale[:, None] * Fm
+    B = scale[:, None] * Bm
 
     # node-injection noise on the virtual grounds: Q = T L_S T^T, T = diag(scale) [I | Tb]
     Q = np.zeros((n, n))
@@ -190,14 +202,14 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool):
                 ok = (r_ >= 0) & (c_ >= 0)
                 lr.append(r_[ok]), lc.append(c_[ok]), lv.append(s_ * h[ok])
         if lr:
-            LS = _csr(np.concatenate(lr), np.concatenate(lc), np.concatenate(lv), (nvg, nvg))
-            Tb_d = Tb.toarray() if na else np.zeros((n, 0))
-            LSd = LS.diagonal()
-            off = LS - sp.diags(LSd)
-            if off.count_nonzero() == 0:  # independent sources on every virtual ground
-                Q = np.diag(LSd[:n]) + (Tb_d * LSd[n:]) @ Tb_d.T if na else np.diag(LSd[:n])
+            lr, lc, lv = np.concatenate(lr), np.concatenate(lc), np.concatenate(lv)
+            if np.all(lr == lc):  # independent sources on every virtual ground: L_S diagonal
+                LSd = np.bincount(lr, weights=lv, minlength=nvg)
+                Q = (Tb * LSd[n:]) @ Tb.T if na else np.zeros((n, n))
+                Q[np.diag_indices(n)] += LSd[:n]
             else:
-                T = np.hstack([np.eye(n), Tb_d])
+                LS = _csr(lr, lc, lv, (nvg, nvg))
+                T = np.hstack([np.eye(n), Tb])
                 Q = T @ (LS @ T.T)
             Q = scale[:, None] * Q * scale[None, :]
             Q = 0.5 * (Q + Q.T)
