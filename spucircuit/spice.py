@@ -74,6 +74,11 @@ for A0 < 0); ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise sourc
 2 NT sigma^2. Anything else (nonlinear devices, time-dependent sources, floating VCVS, F/H/K,
 ``.include``, ``.func``...) raises :class:`~spucircuit.errors.SpiceError` naming the file, the
 line and the problem. The reader never raises any other exception type.
+
+Speed: runs of plain element lines (the forms the writer emits) are read in bulk, a few list
+operations per run rather than a tokenizer per line (~1-2 us per element); anything else is read
+line by line, and on any error or doubt the whole text is read again line by line, so results
+and error messages are those of the line-by-line reader.
 """
 from __future__ import annotations
 
@@ -93,6 +98,7 @@ __all__ = ["write_spice", "read_spice", "parse_spice", "parse_value", "format_va
            "OPAMP_IDEAL", "OPAMP_FINITE"]
 
 OPAMP_IDEAL = "spu_opamp_ideal"
+_NAMES_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.:#\[\]<>!/|+\-]*\n)*")  # a run of valid names, one per line
 OPAMP_FINITE = "spu_opamp"
 _OPAMP_DEFS = {
     OPAMP_IDEAL: (
@@ -700,7 +706,7 @@ def _tran_tuple(tran):
 
 
 # --------------------------------------------------------------------------- reader
-@dataclass
+@dataclass(slots=True)
 class _Line:
     text: str
     lineno: int
@@ -778,37 +784,42 @@ def _logical_lines(text: str, filename: str):
         raise SpiceError("empty file: a SPICE netlist starts with a title line", filename, 1)
     title = phys[0].rstrip("\r").lstrip("\ufeff").strip()
     out: list[_Line] = []
+    append = out.append
     last_card = None
     in_noise = None
+    check_nul = "\x00" in text
     for k, raw in enumerate(phys[1:], start=2):
-        line = raw.rstrip("\r")
-        if "\x00" in line:
+        if check_nul and "\x00" in raw:
             raise SpiceError("NUL character in netlist (binary file?)", filename, k)
-        s = line.strip()
         if in_noise is not None:  # generated noise block: skipped as a whole
+            if "*" not in raw:  # cannot be the '*spu: noise-end' line
+                continue
+            s = raw.strip()
             if s.lower().startswith(_ANN) and s[len(_ANN):].strip().lower() == "noise-end":
-                out.append(_Line(s, k, "ann"))
+                append(_Line(s, k, "ann"))
                 in_noise = None
             continue
+        s = raw.strip()  # (also drops a '\r' line end)
         if not s:
             continue
-        if s.startswith("*"):
+        if s[0] == "*":
             if s.lower().startswith(_ANN):
-                out.append(_Line(s, k, "ann"))
+                append(_Line(s, k, "ann"))
                 body = s[len(_ANN):].strip().lower()
                 if body.startswith("noise-begin"):
                     in_noise = k
             continue
-        if s.startswith("+"):
+        if s[0] == "+":
             if last_card is None:
                 raise SpiceError("continuation line '+' without a line to continue", filename, k)
             last_card.text += " " + _strip_comment(s[1:])
             continue
-        s = _strip_comment(s).strip()
-        if not s:
-            continue
+        if ";" in s or "$" in s:
+            s = _strip_comment(s).strip()
+            if not s:
+                continue
         last_card = _Line(s, k, "card")
-        out.append(last_card)
+        append(last_card)
     if in_noise is not None:
         raise SpiceError("'*spu: noise-begin' without '*spu: noise-end'", filename, in_noise)
     return title, out
@@ -885,8 +896,23 @@ class _Scope(dict):
     pass
 
 
-def _parse(text: str, filename: str) -> Netlist:
-    title, lines = _logical_lines(text, filename)
+def _parse(text: str, filename: str, fast: bool = True) -> Netlist:
+    """Parse ``text``. ``fast`` reads plain top-level element lines in bulk (:func:`_elements_fast`);
+    on anything it does not vouch for (an error, an unusual construct) the whole text is parsed
+    again line by line (``fast=False``, the reference reader), so results and error messages are
+    those of the line-by-line reader."""
+    if fast:
+        try:
+            return _parse_text(text, filename, True)
+        except Exception:  # noqa: BLE001 - re-parsed below; that run raises the exact error
+            pass
+    return _parse_text(text, filename, False)
+
+
+def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
+    if fast:
+        from .spice_fast import _elements_fast, _logical_lines_fast
+    title, lines = (_logical_lines_fast(text, filename) if fast else None) or _logical_lines(text, filename)
     nl = Netlist(title or "untitled")
     st = _State(filename, nl)
     info: dict = {"filename": filename}
@@ -922,8 +948,12 @@ def _parse(text: str, filename: str) -> Netlist:
             if word == "nodes":
                 if cur_sub is not None:
                     raise st.err("'*spu: nodes' inside a subcircuit", ln.lineno)
-                for nm in body.split()[1:]:
-                    _node(st, nm, ln.lineno)
+                names = body.split()[1:]
+                if names and _NAMES_RE.fullmatch("\n".join(names) + "\n"):  # all valid: in bulk
+                    nl.nodes(names)
+                else:
+                    for nm in names:
+                        _node(st, nm, ln.lineno)
                 continue
             if word == "noise-begin":
                 info["noise"] = _noise_info(body, st, ln.lineno)
@@ -934,6 +964,15 @@ def _parse(text: str, filename: str) -> Netlist:
                 (cur_sub.body if cur_sub is not None else top).append(ln)
                 continue
             raise st.err(f"unknown '*spu:' annotation {body.split(None, 1)[0] if body else ''!r}", ln.lineno)
+        if ln.kind == "run":  # element lines
+            if cur_sub is not None:
+                cur_sub.body.extend(ln.lines())
+            else:
+                top.append(ln)
+            continue
+        if ln.text[0] != ".":  # an element line (the text is stripped and non-empty)
+            (cur_sub.body if cur_sub is not None else top).append(ln)
+            continue
         low = ln.text.lower()
         first = low.split()[0]
         if first == ".control":
@@ -975,17 +1014,16 @@ def _parse(text: str, filename: str) -> Netlist:
     scope = _Scope()
     elements = []
     for ln in top:
-        if ln.kind == "ann":
+        if ln.kind != "card" or ln.text[0] != ".":  # annotations, element lines and runs
             elements.append(ln)
-            continue
-        first = ln.text.split()[0].lower()
-        if first.startswith("."):
-            _dot_card(first, ln, st, scope, info)
         else:
-            elements.append(ln)
+            _dot_card(ln.text.split()[0].lower(), ln, st, scope, info)
     # 3) elements (subcircuits flattened)
-    for ln in elements:
-        _element(ln, st, scope, [], {}, 0)
+    if fast:
+        _elements_fast(elements, st, scope)
+    else:
+        for ln in elements:
+            _element(ln, st, scope, [], {}, 0)
     # 4) .ic for capacitors without IC=
     ic = info.get("ic")
     if ic:
@@ -993,7 +1031,7 @@ def _parse(text: str, filename: str) -> Netlist:
         for k in range(len(cn)):
             if k in st.ic_given:
                 continue
-            p, q = cnodes[k]
+            p, q = cnodes[2 * k], cnodes[2 * k + 1]
             vp = 0.0 if p == 0 else ic.get(nl.node_names[p].lower())
             vq = 0.0 if q == 0 else ic.get(nl.node_names[q].lower())
             if vp is not None and vq is not None:
@@ -1222,7 +1260,7 @@ def _register(st: _State, kind: str, name: str, nodes, value: float, ic: float, 
         raise st.err(f"more than {_MAX_ELEMENTS} elements after flattening subcircuits", lineno)
     nm, nd, vals, ics = st.kinds[kind]
     nm.append(name)
-    nd.append(list(nodes))
+    nd.extend(nodes)  # flat: KINDS[kind][0] indices per element
     vals.append(float(value))
     ics.append(float(ic))
     return len(nm) - 1
