@@ -241,7 +241,7 @@ def _noise_setup(Qh, n: int, sparse_ok: bool):
         if nsp is not None:
             return NOISE_SPARSE, zeros, np.zeros((1, n)), nsp
     try:
-        L = sla.cholesky(Qh, lower=True, check_finite=False)
+        L = np.linalg.cholesky(Qh)  # numpy's LAPACK, as the rest of the set-up (see _run_eigen)
         if not np.all(np.isfinite(L)):
             raise np.linalg.LinAlgError("non-finite Cholesky factor")
         return NOISE_FULL, zeros, np.ascontiguousarray(L.T), None
@@ -408,47 +408,20 @@ def _run_dense(MT, c, mode, noise_diag, Npack, nedges, nwidth, noffs, X0, n_step
 
 
 @nb.njit(cache=True)
-def _run_diag(d, c, mode, noise_diag, Npack, nedges, nwidth, noffs, X0, n_steps, save_every, rng,
-              samples, xsum, block):
-    """x <- d * x + c + N xi (diagonal M: the eigenbasis of a symmetric drift), all chains."""
-    k, n = X0.shape
-    X = X0.copy()
-    XiT, ZT = _noise_buffers(mode, Npack, nwidth, n, block * k)
-    Z1 = np.empty((k, n)) if mode == 1 else np.empty((1, 1))
-    zf = Z1.reshape(-1)
-    zpos = block
-    isave = 0
-    for step in range(n_steps):
-        if mode == 2:
-            if zpos == block:
-                _noise_block(rng, Npack, nedges, nwidth, noffs, XiT, ZT)
-                zpos = 0
-            z0 = zpos * k
-            for a in range(k):
-                za = z0 + a
-                for i in range(n):
-                    v = d[i] * X[a, i] + c[i] + ZT[i, za]
-                    X[a, i] = v
-                    xsum[a, i] += v
-            zpos += 1
-        elif mode == 1:
-            for j in range(zf.size):
-                zf[j] = rng.standard_normal()
-            for a in range(k):
-                for i in range(n):
-                    v = d[i] * X[a, i] + c[i] + noise_diag[i] * Z1[a, i]
-                    X[a, i] = v
-                    xsum[a, i] += v
-        else:
-            for a in range(k):
-                for i in range(n):
-                    v = d[i] * X[a, i] + c[i]
-                    X[a, i] = v
-                    xsum[a, i] += v
-        if (step + 1) % save_every == 0 and isave < samples.shape[0]:
+def _diag_steps(d, c, Z, X, step0, save_every, samples, isave, xsum):
+    """x <- d * x + c + z_s for the steps s of block Z (steps, k, n; noise already drawn) and all
+    chains: the recursion in the eigenbasis of a symmetric drift. No BLAS here (see ``run``)."""
+    steps, k, n = Z.shape
+    for s in range(steps):
+        for a in range(k):
+            for i in range(n):
+                v = d[i] * X[a, i] + c[i] + Z[s, a, i]
+                X[a, i] = v
+                xsum[a, i] += v
+        if (step0 + s + 1) % save_every == 0 and isave < samples.shape[0]:
             samples[isave] = X
             isave += 1
-    return X
+    return isave
 
 
 @nb.njit(cache=True)
@@ -683,13 +656,37 @@ def _from_white(Y, LT, chunk):
         Y[r0:r1] = t
 
 
-def _basis_T(disc: Discretization) -> np.ndarray:
-    """U^T (C order) of an eigen discretisation, cached on it."""
-    cache = disc.__dict__.get("_UT")
-    if cache is None or cache[0] is not disc.basis:
-        cache = (disc.basis, np.ascontiguousarray(disc.basis.T))
-        disc.__dict__["_UT"] = cache
-    return cache[1]
+def _run_eigen(disc: Discretization, X0, n_steps: int, save_every: int, rng, samples, xsum):
+    """The eigenbasis recursion (kind 'eigen'). Every product here (x <-> y = U^T x, the noise
+    N xi for a block of steps) goes through numpy's BLAS, as the set-up (eigh, U^T Q U) does: the
+    numba kernels call scipy's OpenBLAS, and alternating between two OpenBLAS libraries makes
+    each wait for the other's spinning idle threads (a 2-thread n = 256 solve took 3x longer)."""
+    k, n = X0.shape
+    U = disc.basis
+    Y = X0 @ U  # chains as rows: y^T = x^T U
+    steps_per_block = max(1, min(n_steps, noise_block(k, n) * 4))
+    Z = np.empty((steps_per_block, k, n))
+    NT = disc.NT
+    isave, done = 0, 0
+    while done < n_steps:
+        s = min(steps_per_block, n_steps - done)
+        Zs = Z[:s]
+        if disc.noise_mode == NOISE_FULL:
+            Xi = rng.standard_normal((s * k, NT.shape[0]))
+            np.matmul(Xi, NT, out=Zs.reshape(s * k, n))  # rows of N xi, N = NT^T
+        elif disc.noise_mode == NOISE_DIAG:
+            rng.standard_normal(out=Zs.reshape(-1))
+            Zs *= disc.noise_diag
+        else:
+            Zs[...] = 0.0
+        isave = _diag_steps(disc.diag, disc.c, Zs, Y, done, save_every, samples, isave, xsum)
+        done += s
+    UT = U.T
+    flat = samples.reshape(-1, n)
+    for r0 in range(0, flat.shape[0], 4096):  # x = U y, in place, bounded temporaries
+        flat[r0:r0 + 4096] = flat[r0:r0 + 4096] @ UT
+    xsum[...] = xsum @ UT
+    return Y @ UT, samples, xsum
 
 
 def run(disc: Discretization, X0: np.ndarray, n_steps: int, save_every: int, seed: int):
@@ -712,16 +709,7 @@ def run(disc: Discretization, X0: np.ndarray, n_steps: int, save_every: int, see
     rng = np.random.Generator(np.random.PCG64(seed))
     block = noise_block(k, n)
     if disc.kind == "eigen":
-        U = disc.basis
-        Y0 = X0.copy()
-        _from_white(Y0, U, 4096)  # y = U^T x (chains as rows: Y = X U)
-        Npack, nedges, nwidth, noffs = _kernel_noise(disc)
-        Y = _run_diag(disc.diag, disc.c, disc.noise_mode, disc.noise_diag, Npack, nedges, nwidth,
-                      noffs, Y0, n_steps, save_every, rng, samples, xsum, block)
-        UT = _basis_T(disc)
-        for arr in (Y, samples.reshape(-1, n), xsum):
-            _from_white(arr, UT, 4096)  # x = U y
-        return Y, samples, xsum
+        return _run_eigen(disc, X0, n_steps, save_every, rng, samples, xsum)
     if disc.kind == "dense":
         white = whitened(disc) if n_steps >= WHITEN_MIN_STEPS else None
         if white is not None:

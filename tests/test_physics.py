@@ -246,15 +246,20 @@ def test_euler_covariance_matches_discrete_lyapunov_not_continuous():
 
 @pytest.mark.parametrize("n,cond,seed", [(4, 10.0, 0), (12, 30.0, 1)])
 def test_inv_within_statistical_error(n, cond, seed):
+    """Every entry within 4.5 SE; the SE calibrated (rms z in (0.5, 1.5), pooled over 3 runs so
+    that n = 4's 10 correlated entries do not decide it alone: P(rms < 0.5) ~ 1 % for 10)."""
     A = sc.random_spd(n, cond, seed=seed)
-    Ainv, info = sc.inv(A, seed=seed, return_info=True)
     ref = np.linalg.inv(A)
     iu = np.triu_indices(n)
-    z = zscores(Ainv[iu], ref[iu], info["standard_error"][iu])
-    assert np.max(np.abs(z)) < 4.5, f"max |z| = {np.max(np.abs(z)):.2f}"
-    assert 0.5 < np.sqrt(np.mean(z**2)) < 1.5
-    assert np.linalg.norm(Ainv - ref) / np.linalg.norm(ref) < 0.05
-    assert info["noise_anisotropy"] < 1e-3
+    zs = []
+    for run in range(3):
+        Ainv, info = sc.inv(A, seed=seed + 100 * run, return_info=True)
+        z = zscores(Ainv[iu], ref[iu], info["standard_error"][iu])
+        assert np.max(np.abs(z)) < 4.5, f"max |z| = {np.max(np.abs(z)):.2f}"
+        assert np.linalg.norm(Ainv - ref) / np.linalg.norm(ref) < 0.05
+        assert info["noise_anisotropy"] < 1e-3
+        zs.append(z)
+    assert 0.5 < np.sqrt(np.mean(np.concatenate(zs) ** 2)) < 1.5
 
 
 # --------------------------------------------------------- reproducibility
