@@ -47,7 +47,9 @@ the whole increment through the chain in one pass.
 
 **Schemes** (:class:`FactoredSPU`):
 
-* ``euler`` - Euler-Maruyama, one fused numba pass over the arrays per step; automatic step
+* ``euler`` - Euler-Maruyama, one fused numba pass over the arrays per step (the shared J / J^T
+  buffer is streamed once: each group of H-block rows of J is re-read for J^T right after its
+  stage-1 sums, from cache); automatic step
   0.1 x the stability limit 2 Re(mu) / |mu|^2 of the eigenvalue mu of largest modulus (Arnoldi /
   power iteration on the chain); a user step beyond the limit raises :class:`StepError`.
 * ``exponential`` - uses F' = D + U V^T (U = diag(1/C) G3eff, V^T = stage 2 x stage 1, m x N,
@@ -102,25 +104,136 @@ _FM = {"reassoc", "contract"}  # lets LLVM vectorise the reductions (determinist
 # =====================================================================================
 # The stage kernels take the direct inputs UP and DM = (inverted input) - UP: a signed entry g
 # contributes g * (UP if g >= 0 else UP + DM) = g UP + min(g, 0) DM, a branch-free form LLVM
-# vectorises. Rows (or column blocks) are split over threads (numba prange); each output is reduced
-# by one thread in a fixed order, so results do not depend on the thread count.
+# vectorises. Rows (or column blocks, or row chunks) are split over threads (numba prange) by a
+# partition that does not depend on the thread count, and every output is reduced by one thread in
+# a fixed order, so results do not depend on the thread count.
+#
+# Building blocks: _dot4 / _dot1 (rows . vector over a column range) and _axpy4 / _axpy1
+# (acc += rows^T . coefficients over a column range) work on 4 rows at once, so each vector entry
+# loaded from memory serves four array rows (register blocking; the array is the only stream).
+# Loops run over slices from index 0: numba's negative-index wraparound on an index that LLVM cannot
+# prove non-negative (range(t0, t1)) would turn the contiguous loads into gathers.
+_TILE = 2048  # columns per tile: 4 rows x 2048 x 8 B = 64 KB, the vector tiles stay in L1
+_COLBLK = 2048  # columns per thread task in _stage_cols
+_GROUP_ROWS = 8  # fused Euler pass: H blocks are grouped to at least this many array rows
+_CHUNKS = 8  # fused Euler pass: fixed number of row chunks (each with its own J^T accumulator)
+
+
+@nb.njit(cache=True, fastmath=_FM)
+def _dot4(G, r, up, dm, t0, t1):
+    """sum_{t0 <= j < t1} G[r + i, j] up[j] + min(G[r + i, j], 0) dm[j] for i = 0..3."""
+    g0 = G[r, t0:t1]
+    g1 = G[r + 1, t0:t1]
+    g2 = G[r + 2, t0:t1]
+    g3 = G[r + 3, t0:t1]
+    u_ = up[t0:t1]
+    d_ = dm[t0:t1]
+    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = 0.0
+    for j in range(t1 - t0):
+        u = u_[j]
+        d = d_[j]
+        x = g0[j]
+        a0 += x * u
+        b0 += min(x, 0.0) * d
+        x = g1[j]
+        a1 += x * u
+        b1 += min(x, 0.0) * d
+        x = g2[j]
+        a2 += x * u
+        b2 += min(x, 0.0) * d
+        x = g3[j]
+        a3 += x * u
+        b3 += min(x, 0.0) * d
+    return a0 + b0, a1 + b1, a2 + b2, a3 + b3
+
+
+@nb.njit(cache=True, fastmath=_FM)
+def _dot1(G, r, up, dm, t0, t1):
+    g0 = G[r, t0:t1]
+    u_ = up[t0:t1]
+    d_ = dm[t0:t1]
+    a0 = b0 = 0.0
+    for j in range(t1 - t0):
+        x = g0[j]
+        a0 += x * u_[j]
+        b0 += min(x, 0.0) * d_[j]
+    return a0 + b0
+
+
+@nb.njit(cache=True, fastmath=_FM)
+def _axpy4(G, r, u0, u1, u2, u3, d0, d1, d2, d3, t0, t1, acc):
+    """acc[j - t0] += sum_i G[r + i, j] u_i + min(G[r + i, j], 0) d_i, i = 0..3, t0 <= j < t1."""
+    g0 = G[r, t0:t1]
+    g1 = G[r + 1, t0:t1]
+    g2 = G[r + 2, t0:t1]
+    g3 = G[r + 3, t0:t1]
+    for j in range(t1 - t0):
+        x0 = g0[j]
+        x1 = g1[j]
+        x2 = g2[j]
+        x3 = g3[j]
+        acc[j] += (x0 * u0 + min(x0, 0.0) * d0 + x1 * u1 + min(x1, 0.0) * d1
+                   + x2 * u2 + min(x2, 0.0) * d2 + x3 * u3 + min(x3, 0.0) * d3)
+
+
+@nb.njit(cache=True, fastmath=_FM)
+def _axpy1(G, r, u0, d0, t0, t1, acc):
+    g0 = G[r, t0:t1]
+    for j in range(t1 - t0):
+        x0 = g0[j]
+        acc[j] += x0 * u0 + min(x0, 0.0) * d0
+
+
+@nb.njit(cache=True, fastmath=_FM)
+def _rows_dot(G, r0, r1, UP, DM, OUT, c, t0, t1):
+    """OUT[c, r] += rows r0..r1-1 of G . (UP[c], DM[c]) over columns t0..t1-1."""
+    up = UP[c]
+    dm = DM[c]
+    r = r0
+    while r + 4 <= r1:
+        s0, s1, s2, s3 = _dot4(G, r, up, dm, t0, t1)
+        OUT[c, r] += s0
+        OUT[c, r + 1] += s1
+        OUT[c, r + 2] += s2
+        OUT[c, r + 3] += s3
+        r += 4
+    while r < r1:
+        OUT[c, r] += _dot1(G, r, up, dm, t0, t1)
+        r += 1
+
+
+@nb.njit(cache=True, fastmath=_FM)
+def _rows_axpy(G, r0, r1, U, D, scale, t0, t1, acc):
+    """acc[j - t0] += scale sum_{r0 <= r < r1} G[r, j] U[r] + min(G[r, j], 0) D[r], t0 <= j < t1."""
+    r = r0
+    while r + 4 <= r1:
+        _axpy4(G, r, scale * U[r], scale * U[r + 1], scale * U[r + 2], scale * U[r + 3],
+               scale * D[r], scale * D[r + 1], scale * D[r + 2], scale * D[r + 3], t0, t1, acc)
+        r += 4
+    while r < r1:
+        _axpy1(G, r, scale * U[r], scale * D[r], t0, t1, acc)
+        r += 1
+
+
 @nb.njit(cache=True, fastmath=_FM, parallel=True)
 def _stage_rows(G, UP, DM, OUT, scale):
-    """OUT[c, r] = scale * sum_j (G[r, j] UP[c, j] + min(G[r, j], 0) DM[c, j])."""
+    """OUT[c, r] = scale * sum_j (G[r, j] UP[c, j] + min(G[r, j], 0) DM[c, j]).
+    Tasks: 4 rows each; columns in tiles so that several inputs c reuse the rows' tile from cache."""
     R, n = G.shape
     k = UP.shape[0]
-    for r in nb.prange(R):
+    for q in nb.prange((R + 3) // 4):
+        r0 = 4 * q
+        r1 = min(R, r0 + 4)
         for c in range(k):
-            a1 = 0.0
-            a2 = 0.0
-            for j in range(n):
-                g = G[r, j]
-                a1 += g * UP[c, j]
-                a2 += min(g, 0.0) * DM[c, j]
-            OUT[c, r] = scale * (a1 + a2)
-
-
-_COLBLK = 2048
+            for r in range(r0, r1):
+                OUT[c, r] = 0.0
+        for t0 in range(0, n, _TILE):
+            t1 = min(n, t0 + _TILE)
+            for c in range(k):
+                _rows_dot(G, r0, r1, UP, DM, OUT, c, t0, t1)
+        for c in range(k):
+            for r in range(r0, r1):
+                OUT[c, r] *= scale
 
 
 @nb.njit(cache=True, fastmath=_FM, parallel=True)
@@ -135,15 +248,8 @@ def _stage_cols(G, UP, DM, OUT, scale):
         j1 = min(n, j0 + _COLBLK)
         w = j1 - j0
         acc = np.zeros((k, w))
-        for r in range(R):
-            gr = G[r, j0:j1]
-            for c in range(k):
-                up = scale * UP[c, r]
-                dm = scale * DM[c, r]
-                a = acc[c]
-                for j in range(w):
-                    g = gr[j]
-                    a[j] += g * up + min(g, 0.0) * dm
+        for c in range(k):
+            _rows_axpy(G, 0, R, UP[c], DM[c], scale, j0, j1, acc[c])
         for c in range(k):
             for j in range(w):
                 OUT[c, j0 + j] = acc[c, j]
@@ -239,59 +345,124 @@ def _build_array(J, g, gmin, gmax, zthr, G):
     return n_small, d2, j2, n_big, br, bc
 
 
+@nb.njit(cache=True, fastmath=_FM)
+def _group_stage2(G2, r0, r1, c, Y, NA, id1, gy, UM2, NBY, NC, id2, gw, W, UM3, NBW):
+    """Rows r0..r1 (whole H blocks) of chain c: stage-1 sums Y (+ a-node noise) -> y (1/D1, sign),
+    stage 2 (their H blocks) + c-node noise -> w (1/D2, sign), and the buffer inputs UM2, UM3."""
+    dz = G2.shape[1]
+    for r in range(r0, r1):
+        v = -(Y[c, r] + NA[c, r]) * id1[r]
+        Y[c, r] = v
+        UM2[c, r] = (gy[r] - 1.0) * v + NBY[c, r]
+    for o in range(r0, r1, dz):
+        blk = o // dz
+        for i in range(dz):
+            s = 0.0
+            for l in range(dz):
+                g = G2[blk, i, l]
+                s += g * Y[c, o + l] + min(g, 0.0) * UM2[c, o + l]
+            r = o + i
+            v = -(s + NC[c, r]) * id2[r]
+            W[c, r] = v
+            UM3[c, r] = (gw[r] - 1.0) * v + NBW[c, r]
+
+
+@nb.njit(cache=True, fastmath=_FM, parallel=True)
+def _euler_pass(G1, G2, shared, ratio3, UP1, UM1, NA, NBY, NC, NBW, id1, gy, id2, gw,
+                Y, UM2, W, UM3, ACC, gstart, cstart):
+    """One pass through the chain for every chain c (rows of UP1; inputs and noise already drawn).
+
+    The rows of the J array are taken in groups of whole H blocks (rows gstart[g]..gstart[g + 1]):
+    stage 1 (the group's rows of J), the a-node noise and 1/D1, stage 2 (its H blocks), the c-node
+    noise and 1/D2 complete the group's w (:func:`_group_stage2`). With the shared J / J^T buffer,
+    stage 3 (J^T w) of a group then reads the same rows again, right after stage 1 (while they are
+    still in cache), into the chunk's accumulator ACC[ch] (a chunk = groups cstart[ch]..cstart[ch + 1],
+    one thread task; the caller sums the chunks in a fixed order): the J buffer is streamed from
+    memory once per step, not twice. Stage 1 of the next group runs in the same column-tile loop as
+    stage 3 of the current one (the memory stream and the cached re-read overlap); this does not
+    change any sum's order."""
+    k, n = UP1.shape
+    for ch in nb.prange(cstart.shape[0] - 1):
+        g0 = cstart[ch]
+        g1 = cstart[ch + 1]
+        acc = ACC[ch]
+        if shared:
+            for c in range(k):
+                for j in range(n):
+                    acc[c, j] = 0.0
+        for c in range(k):
+            for r in range(gstart[g0], gstart[g0 + 1]):
+                Y[c, r] = 0.0
+        for t0 in range(0, n, _TILE):
+            t1 = min(n, t0 + _TILE)
+            for c in range(k):
+                _rows_dot(G1, gstart[g0], gstart[g0 + 1], UP1, UM1, Y, c, t0, t1)
+        for gi in range(g0, g1):
+            r0 = gstart[gi]
+            r1 = gstart[gi + 1]
+            nxt = gi + 1 < g1  # stage 1 of the next group in this chunk (rows r1..r2)
+            r2 = gstart[gi + 2] if nxt else r1
+            for c in range(k):
+                _group_stage2(G2, r0, r1, c, Y, NA, id1, gy, UM2, NBY, NC, id2, gw, W, UM3, NBW)
+                for r in range(r1, r2):
+                    Y[c, r] = 0.0
+            if shared or nxt:
+                for t0 in range(0, n, _TILE):
+                    t1 = min(n, t0 + _TILE)
+                    for c in range(k):
+                        if nxt:
+                            _rows_dot(G1, r1, r2, UP1, UM1, Y, c, t0, t1)
+                        if shared:
+                            _rows_axpy(G1, r0, r1, W[c], UM3[c], ratio3, t0, t1, acc[c, t0:t1])
+
+
 @nb.njit(cache=True)
 def _euler_kernel(G1, G2, G3, shared, ratio3, om, gx, sbx, id1, sa, gy, sby, id2, sc, gw, sbw,
                   hd, cst, ss, invc, X, n_steps, save_every, rng, noise, samples, xsum,
-                  UP1, UM1, Y, UM2, W, UM3, Z):
-    """Euler-Maruyama for all chains (rows of X), one fused pass through the chain per step.
+                  UP1, UM1, Y, UM2, W, UM3, Z, NA, NBY, NC, NBW, ACC, gstart, cstart):
+    """Euler-Maruyama for all chains (rows of X): per step, the normals are drawn (serially, one
+    stream), then one fused pass through the chain (:func:`_euler_pass`; a separate J^T array is
+    applied after it by rows), then the integrator update.
 
     Inputs enter the chain already multiplied by h (volt-seconds), so each stage output is a
-    charge (UM* hold the inverted-minus-direct input differences, see the stage kernels); node noise is the charge increment N(0, q h) of its summing node (sa, sc, ss are
-    sqrt(q h)), buffer noise the voltage-second increment (sbx, sby, sbw = sqrt(q h) / D)."""
+    charge (UM* hold the inverted-minus-direct input differences, see the stage kernels); node noise is the
+    charge increment N(0, q h) of its summing node (sa, sc, ss are sqrt(q h)), buffer noise the
+    voltage-second increment (sbx, sby, sbw = sqrt(q h) / D). A node without noise (coefficient 0)
+    draws no normal."""
     k, n = X.shape
     m = G1.shape[0]
+    nch = ACC.shape[0]
     isave = 0
     for step in range(n_steps):
         for c in range(k):
             for j in range(n):
                 up = om[j] * X[c, j]
                 UP1[c, j] = up
-                if noise:
-                    UM1[c, j] = (gx[j] - 1.0) * up + sbx[j] * rng.standard_normal()
-                else:
-                    UM1[c, j] = (gx[j] - 1.0) * up
-        _stage_rows(G1, UP1, UM1, Y, 1.0)
-        for c in range(k):
-            for r in range(m):
-                v = Y[c, r]
-                if noise:
-                    v += sa[r] * rng.standard_normal()
-                v = -v * id1[r]
-                Y[c, r] = v
-                if noise:
-                    UM2[c, r] = (gy[r] - 1.0) * v + sby[r] * rng.standard_normal()
-                else:
-                    UM2[c, r] = (gy[r] - 1.0) * v
-        _stage_blocks(G2, Y, UM2, W)
-        for c in range(k):
-            for r in range(m):
-                v = W[c, r]
-                if noise:
-                    v += sc[r] * rng.standard_normal()
-                v = -v * id2[r]
-                W[c, r] = v
-                if noise:
-                    UM3[c, r] = (gw[r] - 1.0) * v + sbw[r] * rng.standard_normal()
-                else:
-                    UM3[c, r] = (gw[r] - 1.0) * v
-        if shared:
-            _stage_cols(G1, W, UM3, Z, ratio3)
-        else:
+                dm = (gx[j] - 1.0) * up
+                if noise and sbx[j] != 0.0:
+                    dm += sbx[j] * rng.standard_normal()
+                UM1[c, j] = dm
+        if noise:
+            for c in range(k):
+                for r in range(m):
+                    NA[c, r] = sa[r] * rng.standard_normal() if sa[r] != 0.0 else 0.0
+                    NBY[c, r] = sby[r] * rng.standard_normal() if sby[r] != 0.0 else 0.0
+                    NC[c, r] = sc[r] * rng.standard_normal() if sc[r] != 0.0 else 0.0
+                    NBW[c, r] = sbw[r] * rng.standard_normal() if sbw[r] != 0.0 else 0.0
+        _euler_pass(G1, G2, shared, ratio3, UP1, UM1, NA, NBY, NC, NBW, id1, gy, id2, gw,
+                    Y, UM2, W, UM3, ACC, gstart, cstart)
+        if not shared:
             _stage_rows(G3, W, UM3, Z, 1.0)
         for c in range(k):
             for i in range(n):
-                z = Z[c, i] + hd[i] * X[c, i] + cst[i]
-                if noise:
+                if shared:
+                    z = ACC[0, c, i]
+                    for ch in range(1, nch):
+                        z += ACC[ch, c, i]
+                else:
+                    z = Z[c, i]
+                z += hd[i] * X[c, i] + cst[i]
+                if noise and ss[i] != 0.0:
                     z += ss[i] * rng.standard_normal()
                 v = X[c, i] - z * invc[i]
                 X[c, i] = v
@@ -300,6 +471,18 @@ def _euler_kernel(G1, G2, G3, shared, ratio3, om, gx, sbx, id1, sa, gy, sby, id2
             samples[isave] = X
             isave += 1
     return isave
+
+
+def _euler_partition(b: int, dz: int, k: int):
+    """Row groups (whole H blocks, >= _GROUP_ROWS rows) and chunks of groups for _euler_pass; fixed
+    by the shapes alone (never by the thread count). At most m / 8 chains' worth of chunk
+    accumulators (k x N each): <= 1/8 of the bytes of J."""
+    bpg = max(1, -(-_GROUP_ROWS // dz))
+    gstart = np.array(list(range(0, b, bpg)) + [b], dtype=np.int64) * dz
+    ng = len(gstart) - 1
+    nch = max(1, min(_CHUNKS, ng, (b * dz) // (8 * k)))
+    cstart = np.array([(i * ng) // nch for i in range(nch + 1)], dtype=np.int64)
+    return gstart, cstart
 
 
 # =====================================================================================
@@ -1007,7 +1190,9 @@ class ChainDrift(DriftOperator):
             LS = lft(Sd)
             S = lft(LS.T).T
             if anyw:
-                LC = lft(Cm) * (np.sqrt(self.q_bw) / self.Dw)
+                VtG3m = lft(Cm)  # V^T diag(1/C) G3m (m x m): the w-buffer noise seen through V^T
+                out["VtG3m_T"] = np.ascontiguousarray(VtG3m.T)  # (for rows: E @ VtG3m^T)
+                LC = VtG3m * (np.sqrt(self.q_bw) / self.Dw)
                 S = S + LC @ LC.T
             # Sigma_w: covariance rate of the stage-2 output noise (V^2/s); y noise is correlated
             # across rows through the x-buffers (Sx), so Sy is a full m x m matrix
@@ -1226,25 +1411,32 @@ def exponential_discretization(chain: ChainDrift, h: float, noise: bool = True) 
 
 def exponential_step(chain: ChainDrift, disc: ExpDiscretization, X: np.ndarray, rng=None) -> np.ndarray:
     """One step for the rows of X (k, N); normals from numpy Generator ``rng`` (needed with noise).
-    Costs one pass over each array per stacked input (V^T of x, r, zeta1; U of the m-vector; the
-    negative part of J^T for the w-buffer noise) and O(m^2) per chain."""
+
+    Reads the J array once (V^T of the stacked x, r, and the node part of zeta1) and the J^T array
+    once (U of the m-vector together with the w-buffer noise of zeta1, min(G3, 0) sigma_bw z_b, one
+    signed pass: both enter through G3); the w-buffer noise reaches V^T zeta1 through the cached
+    m x m matrix V^T diag(1/C) G3m. Plus O(m^2) per chain."""
     k, N = X.shape
     m = chain.m
     rows = [X]
     if not disc.uniform:
         R = chain.offset - disc.delta * X
         rows.append(R)
+    sa = math.sqrt(disc.a)
+    Eb = None
     if disc.noise:
         zs = rng.standard_normal((k, N))
         zb = rng.standard_normal((k, m))
         zm = rng.standard_normal((k, disc.Lc.shape[1]))
-        Z1 = disc.sigma_s * zs
+        Z1s = (sa * disc.sigma_s) * zs  # node part of zeta1 = sqrt(a) P z
+        rows.append(Z1s)
         if np.any(disc.sigma_bw > 0):
-            Z1 = Z1 + chain.apply_G3m(disc.sigma_bw * zb) * chain.invc
-        Z1 *= math.sqrt(disc.a)
-        rows.append(Z1)
+            Eb = (sa * disc.sigma_bw) * zb  # buffer part: sqrt(a) diag(1/C) G3m sigma_bw z_b, via J^T below
     disc.WT  # noqa: B018  (caches the transposed factors)
-    T = _mm(chain.apply_Vt(np.concatenate(rows, axis=0)), disc._WinvT)  # eigenbasis coordinates
+    Vt = chain.apply_Vt(np.concatenate(rows, axis=0))
+    if Eb is not None:
+        Vt[-k:] += _mm(Eb, chain.lowrank(True)["VtG3m_T"])
+    T = _mm(Vt, disc._WinvT)  # eigenbasis coordinates
     vals = [disc.phi] + ([] if disc.uniform else [disc.psi]) + ([disc.xa] if disc.noise else [])
     mu = disc.apply(sum(T[i * k:(i + 1) * k] * v for i, v in enumerate(vals)), 1.0)
     new = disc.e_dh * X
@@ -1255,8 +1447,9 @@ def exponential_step(chain: ChainDrift, disc: ExpDiscretization, X: np.ndarray, 
         new += disc.a1 * R
     if disc.noise:
         mu += _mm(zm, disc._LcT)
-        new += Z1
-    new += chain.apply_U(mu)
+        new += Z1s
+    # U mu + diag(1/C) G3m Eb in one pass: G3 takes mu on its direct entries, mu gw + Eb on its negative ones
+    new += chain._g3(mu, mu * chain.gw if Eb is None else mu * chain.gw + Eb) * chain.invc
     return new
 
 
@@ -1867,8 +2060,11 @@ class FactoredSPU:
                 1.0 / ch.D1, sq(ch.q_a), ch.gy, sq(ch.q_by) / ch.Dy, 1.0 / ch.D2, sq(ch.q_c), ch.gw,
                 sq(ch.q_bw) / ch.Dw, h * ch.d, h * ch.comp.g_in * ch.comp.v_in, sq(ch.q_s), ch.invc)
         args = tuple(np.ascontiguousarray(a, dtype=np.float64) if isinstance(a, np.ndarray) else a for a in args)
+        gstart, cstart = _euler_partition(ch.G2.shape[0], ch.G2.shape[1], k)
+        nch = len(cstart) - 1
         scratch = (np.empty((k, N)), np.empty((k, N)), np.empty((k, m)), np.empty((k, m)), np.empty((k, m)),
-                   np.empty((k, m)), np.empty((k, N)))
+                   np.empty((k, m)), np.empty((k, 0 if ch.shared else N)), np.zeros((k, m)), np.zeros((k, m)),
+                   np.zeros((k, m)), np.zeros((k, m)), np.empty((nch, k, N if ch.shared else 0)), gstart, cstart)
         _euler_kernel(*args, X, int(n_steps), int(save_every), rng, bool(noise), samples, xsum, *scratch)
 
 
