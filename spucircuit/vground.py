@@ -24,10 +24,66 @@ resistive nodes, floating sources, ...) returns None and the general MNA compile
 """
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
 from .constants import K_B
+
+
+@nb.njit(cache=True)
+def _accumulate(rp, rq, R, vg, node_state, node_amp, vcol, sigma, vsign, n, na, nu):
+    """One pass over the resistors: the current g V(far) each feeds into its virtual-ground end.
+
+    A resistor between two virtual grounds carries no signal current (both ends at 0 V), one with
+    no virtual-ground end none that matters (op-amp outputs and sources absorb it): those only
+    add noise. The far end is a state (integrator output, V = sigma v_C), an amplifier output, a
+    source node (V = +-u) or a 0 V node. Integrator rows (< n) go into dense (n, .) arrays (the
+    drift is dense anyway); the few amplifier rows are returned as (row, col, value, kind) lists.
+    """
+    Gx = np.zeros((n, n))
+    Ga = np.zeros((n, na))
+    Gu = np.zeros((n, nu))
+    m = rp.size
+    kr = np.empty(m, np.int64)
+    kc = np.empty(m, np.int64)
+    kv = np.empty(m)
+    kk = np.empty(m, np.int64)
+    cnt = 0
+    for k in range(m):
+        a = vg[rp[k]]
+        b = vg[rq[k]]
+        if (a >= 0) == (b >= 0):
+            continue
+        row = a if a >= 0 else b
+        far = rq[k] if a >= 0 else rp[k]
+        g = 1.0 / R[k]
+        j = node_state[far]
+        if j >= 0:
+            col, kind, w = j, 0, g * sigma[j]
+        else:
+            j = node_amp[far]
+            if j >= 0:
+                col, kind, w = j, 1, g
+            else:
+                j = vcol[far]
+                if j < 0:
+                    continue  # a 0 V end
+                col, kind, w = j, 2, g * vsign[j]
+        if row < n:
+            if kind == 0:
+                Gx[row, col] += w
+            elif kind == 1:
+                Ga[row, col] += w
+            else:
+                Gu[row, col] += w
+        else:
+            kr[cnt] = row - n
+            kc[cnt] = col
+            kv[cnt] = w
+            kk[cnt] = kind
+            cnt += 1
+    return Gx, Ga, Gu, (kr[:cnt], kc[:cnt], kv[:cnt], kk[:cnt])
 
 
 def _csr(r, c, v, shape):
@@ -110,41 +166,16 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool):
     # resistors: current g V(far) enters the virtual-ground end(s)
     R = t["R"]
     rp, rq = R.nodes[:, 0], R.nodes[:, 1]
-    g = 1.0 / R.values
-    ends = []  # (vg row, far node, g)
-    for a, b in ((rp, rq), (rq, rp)):
-        sel = vg[a] >= 0
-        ends.append((vg[a[sel]], b[sel], g[sel]))
-    row = np.concatenate([e[0] for e in ends])
-    far = np.concatenate([e[1] for e in ends])
-    gg = np.concatenate([e[2] for e in ends])
-    # far end a state (integrator output), an amplifier output, a source, or a 0 V node; the
-    # integrator rows (< n) are accumulated densely (the drift is dense anyway), the few amplifier
-    # rows sparsely
-    s_sel = node_state[far] >= 0
-    a_sel = node_amp[far] >= 0
-    u_sel = np.zeros(len(far), bool)
+    vcol = np.full(N1, -1)
+    vsg = np.zeros(max(nu_v, 1))
     if nu_v:
-        vcol = np.full(N1, -1)
         vcol[vnode] = np.arange(nu_v)
-        u_sel = vcol[far] >= 0
-    integ = row < n
-
-    def dense(sel, col, w, ncol):  # sum of w into (row, col) over sel & integrator rows
-        m = sel & integ
-        return np.bincount(row[m] * ncol + col[m], weights=w[m], minlength=n * ncol).reshape(n, ncol)
-
-    def amp_rows(sel, col, w, ncol):
-        m = sel & ~integ
-        return _csr(row[m] - n, col[m], w[m], (na, ncol))
-
-    xcol = np.where(s_sel, node_state[far], 0)
-    xw = gg * sigma[xcol]
-    acol = np.where(a_sel, node_amp[far], 0)
-    ucol = np.where(u_sel, vcol[far], 0) if nu_v else np.zeros(len(far), np.int64)
-    uw = gg * vsign[ucol] if nu_v else gg
-    Gx_i, Ga_i, Gu_i = dense(s_sel, xcol, xw, n), dense(a_sel, acol, gg, na), dense(u_sel, ucol, uw, nu)
-    Kx, Ma, Ku = amp_rows(s_sel, xcol, xw, n), amp_rows(a_sel, acol, gg, na).tocsc(), amp_rows(u_sel, ucol, uw, nu)
+        vsg[:nu_v] = vsign
+    Gx_i, Ga_i, Gu_i, amp = _accumulate(rp, rq, R.values, vg, node_state, node_amp, vcol, sigma,
+                                        vsg, n, na, nu)
+    (kr, kc, kv, kk) = amp  # amplifier-row entries; kk: 0 state, 1 amplifier, 2 source column
+    Kx, Ma, Ku = (_csr(kr[kk == j], kc[kk == j], kv[kk == j], (na, w)) for j, w in ((0, n), (1, na), (2, nu)))
+    Ma = Ma.tocsc()
     # DC current sources: I leaves p and enters q (injection into virtual grounds only matters)
     if nu_i:
         ip_, iq_ = t["I"].nodes[:, 0], t["I"].nodes[:, 1]
@@ -194,23 +225,27 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool):
             srcs.append((R.nodes, 4.0 * K_B * temperature_k / R.values))
         if len(t["N"]):
             srcs.append((t["N"].nodes, t["N"].values))
-        lr, lc, lv = [], [], []
+        LSd = np.zeros(nvg)  # diagonal of L_S on the virtual grounds
+        lr, lc, lv = [], [], []  # its off-diagonal part: sources joining two virtual grounds
         for nodes, S in srcs:
             a, b = vg[nodes[:, 0]], vg[nodes[:, 1]]
             h = 0.5 * S  # one-sided PSD S -> increment variance (S/2) dt (compiler docstring)
-            for r_, c_, s_ in ((a, a, 1.0), (b, b, 1.0), (a, b, -1.0), (b, a, -1.0)):
-                ok = (r_ >= 0) & (c_ >= 0)
-                lr.append(r_[ok]), lc.append(c_[ok]), lv.append(s_ * h[ok])
-        if lr:
-            lr, lc, lv = np.concatenate(lr), np.concatenate(lc), np.concatenate(lv)
-            if np.all(lr == lc):  # independent sources on every virtual ground: L_S diagonal
-                LSd = np.bincount(lr, weights=lv, minlength=nvg)
-                Q = (Tb * LSd[n:]) @ Tb.T if na else np.zeros((n, n))
-                Q[np.diag_indices(n)] += LSd[:n]
-            else:
-                LS = _csr(lr, lc, lv, (nvg, nvg))
-                T = np.hstack([np.eye(n), Tb])
-                Q = T @ (LS @ T.T)
+            for r_ in (a, b):
+                ok = r_ >= 0
+                LSd += np.bincount(r_[ok], weights=h[ok], minlength=nvg)
+            both = (a >= 0) & (b >= 0)
+            if np.any(both):
+                lr += [a[both], b[both]]
+                lc += [b[both], a[both]]
+                lv += [-h[both], -h[both]]
+        if srcs and not lr:  # independent sources on every virtual ground: L_S diagonal
+            Q = (Tb * LSd[n:]) @ Tb.T if na else np.zeros((n, n))
+            Q[np.diag_indices(n)] += LSd[:n]
+        elif srcs:
+            LS = _csr(np.concatenate(lr), np.concatenate(lc), np.concatenate(lv), (nvg, nvg)) + sp.diags(LSd)
+            T = np.hstack([np.eye(n), Tb])
+            Q = T @ (LS @ T.T)
+        if srcs:
             Q = scale[:, None] * Q * scale[None, :]
             Q = 0.5 * (Q + Q.T)
 

@@ -50,7 +50,7 @@ def test_perturbed_array_matches_mna():
     assert np.max(np.abs(F - F.T)) > 1e-3 * np.max(np.abs(F))  # mismatch breaks the symmetry
 
 
-def _hand_built(reverse_cap=False, chain=False, leak=False, isrc=False, vneg=False):
+def _hand_built(reverse_cap=False, chain=False, leak=False, isrc=False, vneg=False, vgvg=False):
     """Two integrators, an inverting amplifier of gain -2 (and optionally a second amplifier fed by
     the first: a non-diagonal amplifier system), DC inputs, a noise source and extras."""
     nl = Netlist("hand")
@@ -82,11 +82,14 @@ def _hand_built(reverse_cap=False, chain=False, leak=False, isrc=False, vneg=Fal
         nl.add_resistor("RLOAD", "x1", "0", 1e3)  # loads an output: no effect at all
     if isrc:
         nl.add_isource("I1", "s1", "0", 1e-6)  # leaves s1
+    if vgvg:  # between two virtual grounds: no signal current, correlated Johnson noise
+        nl.add_resistor("RSS", "s0", "s1", 1e5)
+        nl.add_noise_source("NSB", "s0", "ba", 1e-22)
     return nl
 
 
 @pytest.mark.parametrize("opts", [{}, {"reverse_cap": True}, {"chain": True}, {"leak": True},
-                                  {"isrc": True}, {"vneg": True},
+                                  {"isrc": True}, {"vneg": True}, {"vgvg": True},
                                   {"reverse_cap": True, "chain": True, "leak": True, "isrc": True}])
 def test_hand_built_networks_match_mna(opts):
     _same(_hand_built(**opts))
