@@ -331,6 +331,21 @@ def exact_noise_covariance(F, Q, h, Phi=None):
 # threads), and the remaining O(k n) loops are memory-bound.
 
 
+SMALL_N = 128  # below this a plain loop beats a BLAS call (whose threads cost more than the work)
+
+
+@nb.njit(cache=True)
+def _small_gemm(A, B, C):
+    """C = A @ B by plain loops (small systems: see SMALL_N)."""
+    for i in range(A.shape[0]):
+        for j in range(C.shape[1]):
+            C[i, j] = 0.0
+        for p in range(A.shape[1]):
+            aip = A[i, p]
+            for j in range(C.shape[1]):
+                C[i, j] += aip * B[p, j]
+
+
 @nb.njit(cache=True)
 def _noise_block(rng, Npack, nedges, nwidth, noffs, XiT, ZT):
     """ZT = N @ XiT for fresh standard normals XiT; N packed as row bands N[s:e, :w]."""
@@ -342,7 +357,10 @@ def _noise_block(rng, Npack, nedges, nwidth, noffs, XiT, ZT):
         e = nedges[b + 1]
         w = nwidth[b]
         Nb = Npack[noffs[b]:noffs[b + 1]].reshape((e - s, w))
-        np.dot(Nb, XiT[:w], ZT[s:e])  # BLAS gemm on contiguous blocks
+        if ZT.shape[0] <= SMALL_N:
+            _small_gemm(Nb, XiT[:w], ZT[s:e])
+        else:
+            np.dot(Nb, XiT[:w], ZT[s:e])  # BLAS gemm on contiguous blocks
 
 
 @nb.njit(cache=True)
@@ -355,9 +373,6 @@ def _noise_buffers(mode, Npack, nwidth, n, cols):
             rmax = max(rmax, nwidth[b])
         return np.empty((rmax, cols), Npack.dtype), np.empty((n, cols), Npack.dtype)
     return np.empty((1, 1), Npack.dtype), np.empty((1, 1), Npack.dtype)
-
-
-SMALL_N = 128  # below this a plain loop beats a BLAS call (whose threads cost more than the work)
 
 
 @nb.njit(cache=True)
@@ -730,7 +745,9 @@ def run(disc: Discretization, X0: np.ndarray, n_steps: int, save_every: int, see
     if disc.kind == "eigen":
         return _run_eigen(disc, X0, n_steps, save_every, rng, samples, xsum)
     if disc.kind == "dense":
-        white = whitened(disc) if n_steps >= WHITEN_MIN_STEPS else None
+        # small systems skip the whitened basis: its set-up and back-transform are BLAS calls
+        # (scipy's trsm, numba's gemm) that cost more in thread hand-off than they save
+        white = whitened(disc) if n_steps >= WHITEN_MIN_STEPS and n > SMALL_N else None
         if white is not None:
             L, LT, MwT, cw = white
             Y0 = np.ascontiguousarray(sla.solve_triangular(L, X0.T, lower=True, check_finite=False).T)
