@@ -331,12 +331,12 @@ def exact_noise_covariance(F, Q, h, Phi=None):
 # threads), and the remaining O(k n) loops are memory-bound.
 
 
-SMALL_N = 128  # below this a plain loop beats a BLAS call (whose threads cost more than the work)
+SMALL_N = 128  # one chain below this: a plain loop beats a BLAS gemv (whose threads cost more than the work)
 
 
 @nb.njit(cache=True)
 def _small_gemm(A, B, C):
-    """C = A @ B by plain loops (small systems: see SMALL_N)."""
+    """C = A @ B by plain loops (one small chain: see SMALL_N)."""
     for i in range(A.shape[0]):
         for j in range(C.shape[1]):
             C[i, j] = 0.0
@@ -347,8 +347,9 @@ def _small_gemm(A, B, C):
 
 
 @nb.njit(cache=True)
-def _noise_block(rng, Npack, nedges, nwidth, noffs, XiT, ZT):
-    """ZT = N @ XiT for fresh standard normals XiT; N packed as row bands N[s:e, :w]."""
+def _noise_block(rng, Npack, nedges, nwidth, noffs, XiT, ZT, small=False):
+    """ZT = N @ XiT for fresh standard normals XiT; N packed as row bands N[s:e, :w]. ``small``:
+    plain loops instead of BLAS (one chain of a small system)."""
     flat = XiT.reshape(-1)
     for i in range(flat.size):
         flat[i] = rng.standard_normal()
@@ -357,10 +358,10 @@ def _noise_block(rng, Npack, nedges, nwidth, noffs, XiT, ZT):
         e = nedges[b + 1]
         w = nwidth[b]
         Nb = Npack[noffs[b]:noffs[b + 1]].reshape((e - s, w))
-        if ZT.shape[0] <= SMALL_N:
+        if small:
             _small_gemm(Nb, XiT[:w], ZT[s:e])
         else:
-            np.dot(Nb, XiT[:w], ZT[s:e])  # BLAS gemm on contiguous blocks
+            np.dot(Nb, XiT[:w], ZT[s:e])  # BLAS gemm on contiguous blocks (one per block of steps)
 
 
 @nb.njit(cache=True)
@@ -401,8 +402,9 @@ def _run_dense(MT, c, mode, noise_diag, Npack, nedges, nwidth, noffs, X0, n_step
     zf = Z1.reshape(-1)
     zpos = block
     isave = 0
+    small = k == 1 and n <= SMALL_N  # no BLAS call at all (see SMALL_N)
     for step in range(n_steps):
-        if n <= SMALL_N:
+        if small:
             _small_matmul(X, MT, Y)
         elif k == 1:
             np.dot(X[0], MT, Y[0])  # BLAS gemv
@@ -410,7 +412,7 @@ def _run_dense(MT, c, mode, noise_diag, Npack, nedges, nwidth, noffs, X0, n_step
             np.dot(X, MT, Y)  # BLAS gemm
         if mode == 2:
             if zpos == block:
-                _noise_block(rng, Npack, nedges, nwidth, noffs, XiT, ZT)
+                _noise_block(rng, Npack, nedges, nwidth, noffs, XiT, ZT, small)
                 zpos = 0
             z0 = zpos * k
             for a in range(k):
@@ -745,9 +747,9 @@ def run(disc: Discretization, X0: np.ndarray, n_steps: int, save_every: int, see
     if disc.kind == "eigen":
         return _run_eigen(disc, X0, n_steps, save_every, rng, samples, xsum)
     if disc.kind == "dense":
-        # small systems skip the whitened basis: its set-up and back-transform are BLAS calls
-        # (scipy's trsm, numba's gemm) that cost more in thread hand-off than they save
-        white = whitened(disc) if n_steps >= WHITEN_MIN_STEPS and n > SMALL_N else None
+        # a single small chain skips the whitened basis: its set-up and back-transform are BLAS
+        # calls (scipy's trsm, numba's gemm) that cost more in thread hand-off than they save
+        white = whitened(disc) if n_steps >= WHITEN_MIN_STEPS and (n > SMALL_N or k > 1) else None
         if white is not None:
             L, LT, MwT, cw = white
             Y0 = np.ascontiguousarray(sla.solve_triangular(L, X0.T, lower=True, check_finite=False).T)
