@@ -1626,24 +1626,10 @@ def _nominal_matvec(J, H, b_norm, lam, v):
 def _cg_estimate(J, H, b_norm, lam, g, iters):
     """A few CG iterations on (J^T H J / b + lambda I) x = g (O(m N) each): a cheap estimate of
     x* used only to choose voltage scales (CG iterates grow in norm monotonically)."""
-    x = np.zeros_like(g)
-    r = g.copy()
-    p = r.copy()
-    rs = float(r @ r)
-    for _ in range(iters):
-        if rs == 0:
-            break
-        Ap = _nominal_matvec(J, H, b_norm, lam, p)
-        pAp = float(p @ Ap)
-        if pAp <= 0:
-            break
-        al = rs / pAp
-        x += al * p
-        r -= al * Ap
-        rn = float(r @ r)
-        p = r + (rn / rs) * p
-        rs = rn
-    return x
+    from .cg import conjugate_gradient
+
+    return conjugate_gradient(lambda v: _nominal_matvec(J, H, b_norm, lam, v), g, None, iters,
+                              stop_on_nonpositive=True)
 
 
 def factored_circuit(J, H_blocks, damping, g, *, r_min: float = R_MIN_DEFAULT, r_max: float = R_MAX_DEFAULT,

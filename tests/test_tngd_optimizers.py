@@ -334,3 +334,22 @@ def test_twin_solver_kappa0_noise_is_the_requested_level():
     R = np.stack([Ah @ (twin.propagate(sys_, xs, 80.0, kappa0, rng) - xs) / np.sqrt(kappa0) for _ in range(60)])
     n = R.size
     assert abs(np.mean(R**2) - 1) < 5 * np.sqrt(2 / n)
+
+
+def test_shared_conjugate_gradient():
+    """spucircuit.cg: n iterations solve an SPD n x n system; a zero-curvature direction stops it
+    (with stop_on_nonpositive) instead of dividing by zero; tngd re-exports the same function."""
+    import tngd
+    from spucircuit.cg import conjugate_gradient
+
+    assert tngd.conjugate_gradient is conjugate_gradient
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((6, 6))
+    A = M @ M.T + 6 * np.eye(6)
+    b = rng.standard_normal(6)
+    x = conjugate_gradient(lambda v: A @ v, b, None, 6)
+    np.testing.assert_allclose(x, np.linalg.solve(A, b), rtol=1e-10)
+    np.testing.assert_allclose(conjugate_gradient(lambda v: A @ v, b, np.ones(6), 6), x, rtol=1e-10)
+    S = np.diag([1.0, 0.0])  # singular: the second CG direction has zero curvature
+    y = conjugate_gradient(lambda v: S @ v, np.array([1.0, 1.0]), None, 5, stop_on_nonpositive=True)
+    assert np.all(np.isfinite(y))

@@ -26,6 +26,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.linalg as sla
 
+from spucircuit.cg import conjugate_gradient  # noqa: F401  (part of tngd's API)
+
 from .errors import ConfigError
 from .solvers import ExactOUSolver, OUSystem, empty_system
 
@@ -141,26 +143,6 @@ class NGD(_DirectNaturalGradient):
 class NGDCGState(NamedTuple):
     solution: np.ndarray
     count: np.ndarray
-
-
-def conjugate_gradient(matvec, b, x0, iters: int):
-    """Plain CG for SPD systems, exactly ``iters`` iterations (stops early only at an exactly zero
-    residual). Returns x."""
-    x = np.array(x0, dtype=float, copy=True)
-    r = b - matvec(x)
-    p = r.copy()
-    rs = float(r @ r)
-    for _ in range(iters):
-        if rs == 0.0:
-            break
-        Ap = matvec(p)
-        alpha = rs / float(p @ Ap)
-        x += alpha * p
-        r -= alpha * Ap
-        rs_new = float(r @ r)
-        p = r + (rs_new / rs) * p
-        rs = rs_new
-    return x
 
 
 class NGDCG:
