@@ -329,13 +329,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
 
     # node-injection noise covariance L_S (per unit time)
     nr, nc_, nv = [], [], []
-    srcs = []
-    if noise:
-        if temperature_k > 0 and len(t["R"]):
-            srcs.append((t["R"].nodes, 4.0 * K_B * temperature_k / t["R"].values))
-        if len(t["N"]):
-            srcs.append((t["N"].nodes, t["N"].values))
-    for nodes, S in srcs:
+    for nodes, S in noise_sources(netlist, temperature_k, noise):
         p, q = nd(nodes[:, 0]), nd(nodes[:, 1])
         h = 0.5 * S  # one-sided PSD S -> increment variance (S/2) dt
         for r_, c_, s_ in ((p, p, 1), (q, q, 1), (p, q, -1), (q, p, -1)):
@@ -370,6 +364,19 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     ss._lu = lu
     ss._P = (Px, Pu)
     return ss
+
+
+def noise_sources(netlist: Netlist, temperature_k: float, noise: bool = True) -> list:
+    """[(nodes (m, 2), one-sided current PSD (m,) A^2/Hz)] of every white noise current source:
+    the Johnson noise 4 k_B T / R of each resistor and the explicit N sources (none if not noise)."""
+    t = netlist.tables
+    srcs = []
+    if noise:
+        if temperature_k > 0 and len(t["R"]):
+            srcs.append((t["R"].nodes, 4.0 * K_B * temperature_k / t["R"].values))
+        if len(t["N"]):
+            srcs.append((t["N"].nodes, t["N"].values))
+    return srcs
 
 
 def _capacitor_tree(cnodes: np.ndarray):

@@ -28,7 +28,7 @@ import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
-from .constants import K_B
+from .compiler import noise_sources
 
 
 @nb.njit(cache=True)
@@ -146,10 +146,6 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool):
     is_int[kop] = True
     amps = np.flatnonzero(~is_int)
     na = len(amps)
-    state_of_opamp = np.full(len(out), -1)
-    state_of_opamp[kop] = np.arange(n)
-    amp_of_opamp = np.full(len(out), -1)
-    amp_of_opamp[amps] = np.arange(na)
 
     # virtual grounds: integrator inputs first (row = state), then amplifier inputs
     vg = np.full(N1, -1)
@@ -219,12 +215,8 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool):
 
     # node-injection noise on the virtual grounds: Q = T L_S T^T, T = diag(scale) [I | Tb]
     Q = np.zeros((n, n))
-    if noise:
-        srcs = []
-        if temperature_k > 0 and len(R):
-            srcs.append((R.nodes, 4.0 * K_B * temperature_k / R.values))
-        if len(t["N"]):
-            srcs.append((t["N"].nodes, t["N"].values))
+    srcs = noise_sources(netlist, temperature_k, noise)
+    if srcs:
         LSd = np.zeros(nvg)  # diagonal of L_S on the virtual grounds
         lr, lc, lv = [], [], []  # its off-diagonal part: sources joining two virtual grounds
         for nodes, S in srcs:
@@ -238,16 +230,15 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool):
                 lr += [a[both], b[both]]
                 lc += [b[both], a[both]]
                 lv += [-h[both], -h[both]]
-        if srcs and not lr:  # independent sources on every virtual ground: L_S diagonal
+        if not lr:  # independent sources on every virtual ground: L_S diagonal
             Q = (Tb * LSd[n:]) @ Tb.T if na else np.zeros((n, n))
             Q[np.diag_indices(n)] += LSd[:n]
-        elif srcs:
+        else:
             LS = _csr(np.concatenate(lr), np.concatenate(lc), np.concatenate(lv), (nvg, nvg)) + sp.diags(LSd)
             T = np.hstack([np.eye(n), Tb])
             Q = T @ (LS @ T.T)
-        if srcs:
-            Q = scale[:, None] * Q * scale[None, :]
-            Q = 0.5 * (Q + Q.T)
+        Q = scale[:, None] * Q * scale[None, :]
+        Q = 0.5 * (Q + Q.T)
 
     # readout: node voltages (noise-free part)
     vr, vc, vv = [out[kop]], [np.arange(n)], [sigma]
