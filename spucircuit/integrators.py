@@ -336,7 +336,9 @@ SMALL_N = 128  # one chain below this: a plain loop beats a BLAS gemv (whose thr
 
 @nb.njit(cache=True)
 def _small_gemm(A, B, C):
-    """C = A @ B by plain loops (one small chain: see SMALL_N)."""
+    """C = A @ B by plain loops, for one chain of a small system: a 2-thread OpenBLAS call costs
+    more in thread hand-off than the arithmetic (500 Euler steps at n = 64: 14.3 ms through gemv,
+    1.5 ms with this loop)."""
     for i in range(A.shape[0]):
         for j in range(C.shape[1]):
             C[i, j] = 0.0
@@ -377,20 +379,6 @@ def _noise_buffers(mode, Npack, nwidth, n, cols):
 
 
 @nb.njit(cache=True)
-def _small_matmul(X, MT, Y):
-    """Y = X @ MT for small n without BLAS: a 2-thread OpenBLAS call costs more in thread hand-off
-    than the arithmetic (500 Euler steps at n = 64: 14.3 ms through gemv, 1.5 ms with this loop)."""
-    k, n = X.shape
-    for a in range(k):
-        for i in range(n):
-            Y[a, i] = 0.0
-        for j in range(n):
-            xj = X[a, j]
-            for i in range(n):
-                Y[a, i] += xj * MT[j, i]
-
-
-@nb.njit(cache=True)
 def _run_dense(MT, c, mode, noise_diag, Npack, nedges, nwidth, noffs, X0, n_steps, save_every, rng,
                samples, xsum, block):
     """x <- M x + c + N xi for all chains (rows of X); saves every ``save_every`` steps."""
@@ -405,7 +393,7 @@ def _run_dense(MT, c, mode, noise_diag, Npack, nedges, nwidth, noffs, X0, n_step
     small = k == 1 and n <= SMALL_N  # no BLAS call at all (see SMALL_N)
     for step in range(n_steps):
         if small:
-            _small_matmul(X, MT, Y)
+            _small_gemm(X, MT, Y)
         elif k == 1:
             np.dot(X[0], MT, Y[0])  # BLAS gemv
         else:
