@@ -118,7 +118,7 @@ class PatternNames(_SequenceABC):
 
     def locate(self, low: str) -> int:
         """Row of the lower-case name ``low``, or -1."""
-        mt = self._rx.fullmatch(low)
+        mt = self._rx.fullmatch(low) if low.startswith(self.prefix) else None
         if mt is None:
             return -1
         hit = np.ones(len(self), dtype=bool)
@@ -145,6 +145,15 @@ def _strictly_increasing(cols) -> bool:
         a, b = c[:-1], c[1:]
         less = (a < b) | ((a == b) & less)
     return bool(less.all())
+
+
+def _joined(names: list):
+    """The names joined by NUL when every one is a non-empty token without whitespace or NUL
+    (checked at C speed on the joined string), else None."""
+    joined = "\x00".join(names)
+    if not all(names) or _WS.search(joined) or joined.count("\x00") != max(len(names) - 1, 0):
+        return None
+    return joined
 
 
 class _NameList(_SequenceABC):
@@ -342,8 +351,8 @@ class Netlist:
     def nodes(self, names) -> np.ndarray:
         """Indices of nodes ``names`` (created if new) as an int64 array: :meth:`node` in bulk."""
         names = list(map(str, names))
-        joined = "\x00".join(names)
-        if not all(names) or _WS.search(joined) or joined.count("\x00") != max(len(names) - 1, 0):
+        joined = _joined(names)
+        if joined is None:
             return np.array([self.node(nm) for nm in names], dtype=np.int64)  # names the bad one
         out = np.empty(len(names), dtype=np.int64)
         index, node_names = self._node_index, self.node_names
@@ -434,14 +443,14 @@ class Netlist:
     def _check_new_names(self, names: list) -> list:
         """Reject empty, whitespace-holding or duplicate names (C-speed set work: a 1e5-element
         table is checked in milliseconds, not seconds); returns the lower-case names."""
-        joined = "\x00".join(names)
-        if not all(names) or _WS.search(joined) or joined.count("\x00") != max(len(names) - 1, 0):
+        joined = _joined(names)
+        if joined is None:
             bad = next(nm for nm in names if not nm or _WS.search(nm) or "\x00" in nm)
             raise NetlistError(f"invalid element name {bad!r}")
         lows = joined.lower().split("\x00") if names else []
         taken = self._element_keys.keys() & set(lows)
         for _, pat in self._lazy:
-            taken |= {low for low in lows if low.startswith(pat.prefix) and pat.locate(low) >= 0}
+            taken |= {low for low in lows if pat.locate(low) >= 0}
         if taken:
             raise NetlistError(f"duplicate element name {next(nm for nm, low in zip(names, lows) if low in taken)!r}")
         if len(set(lows)) != len(lows):
@@ -462,8 +471,9 @@ class Netlist:
             if np.any(same):
                 raise NetlistError(f"duplicate element name {pat[int(order[int(np.flatnonzero(same)[0]) + 1])]!r}")
         for low in self._element_keys:
-            if low.startswith(pat.prefix) and pat.locate(low) >= 0:
-                raise NetlistError(f"duplicate element name {pat[pat.locate(low)]!r}")
+            r = pat.locate(low)
+            if r >= 0:
+                raise NetlistError(f"duplicate element name {pat[r]!r}")
         for _, other in self._lazy:
             if pat.disjoint_from(other):
                 continue
@@ -475,7 +485,7 @@ class Netlist:
         kind = self._element_keys.get(low)
         if kind is None:
             for k, pat in self._lazy:
-                if low.startswith(pat.prefix) and pat.locate(low) >= 0:
+                if pat.locate(low) >= 0:
                     return k
         return kind
 
