@@ -436,8 +436,8 @@ def format_table(result: dict) -> str:
             flag = "  ok" if r["ratio"] <= TARGET_RATIO else "  MISS"
         lines.append(f"{r['group']:<7}{r['n']:>6}{r['chains']:>7}  {r.get('system', 'compiled'):<9}"
                      f"{r['case']:<11}{r['noise_mode']:>5}  "
-                     f"{r['noise_path']:<14}{_fmt_t(r['twin_step_s']):>11}  {r['baseline']:<22}"
-                     f"{_fmt_t(r['baseline_s']):>11}{r['ratio']:>8.2f}{r['ratio_of_minima']:>7.2f}{flag}")
+                     f"{r['noise_path']:<14}{fmt_seconds(r['twin_step_s']):>11}  {r['baseline']:<22}"
+                     f"{fmt_seconds(r['baseline_s']):>11}{r['ratio']:>8.2f}{r['ratio_of_minima']:>7.2f}{flag}")
     lines.append("ratio = median twin step / median baseline; (min) = the same with the fastest round of each")
     direct = [p for p in result["problems"] if p.get("system") == "direct"]
     checks = [p["direct_vs_compiled_max_rel"] for p in result["problems"] if p.get("direct_vs_compiled_max_rel")]
@@ -454,10 +454,14 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _fmt_t(s: float) -> str:
+def fmt_seconds(s: float, us: int = 2, ms: int = 3, sec: int | None = None, sep: str = " ") -> str:
+    """A duration for the benchmark tables: in us below 1 ms, in ms below 1 s (or always, with
+    sec=None), else in s; ``us`` / ``ms`` / ``sec`` decimals, ``sep`` between number and unit."""
     if s < 1e-3:
-        return f"{s * 1e6:.2f} us"
-    return f"{s * 1e3:.3f} ms"
+        return f"{s * 1e6:.{us}f}{sep}us"
+    if sec is None or s < 1.0:
+        return f"{s * 1e3:.{ms}f}{sep}ms"
+    return f"{s:.{sec}f}{sep}s"
 
 
 def run_benchmark(quick: bool = False, rounds: int | None = None, sizes=None, sparse_n: int | None = None,

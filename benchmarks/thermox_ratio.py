@@ -47,7 +47,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from factored import write_json  # noqa: E402
-from integrator import environment  # noqa: E402
+from integrator import environment, fmt_seconds  # noqa: E402
 
 DEFAULT_OUT = HERE / "results" / "thermox_ratio.json"
 SIZES = (64, 256, 1024)
@@ -329,11 +329,7 @@ def format_table(result: dict) -> str:
 
 
 def _fmt(s: float) -> str:
-    if s < 1e-3:
-        return f"{s * 1e6:.0f}us"
-    if s < 1.0:
-        return f"{s * 1e3:.1f}ms"
-    return f"{s:.2f}s"
+    return fmt_seconds(s, us=0, ms=1, sec=2, sep="")
 
 
 def main(argv=None) -> int:
