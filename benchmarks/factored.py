@@ -96,7 +96,7 @@ def _median_time(fn, rounds, min_s=0.2):
 
 
 def _size_case(N, rounds, log):
-    from spucircuit import factored as fm
+    from spucircuit.circuit import factored_array as fm
 
     J, H, g = _problem(N)
     x = np.random.default_rng(1).standard_normal(N)
@@ -160,7 +160,7 @@ def _slope(xs, ys):
 def _tngd_iteration(iters, log):
     """Seconds per TNGD iteration (optimizer.update) on digits, MLP 64-150-10, batch 64."""
     from tngd import Batch, SoftmaxCrossEntropy, load_dataset, mlp, tngd
-    from tngd.solvers import ExactOUSolver, FactoredTwinSolver
+    from tngd.devices import ExactOUSolver, FactoredTwinSolver
 
     ds = load_dataset("digits")
     model = mlp((64,), 10, hidden=(150,), activation="relu")
@@ -263,7 +263,7 @@ def format_table(res: dict) -> str:
 
 def write_json(res: dict, path) -> str:
     """JSON via the package's atomic writer (never half a file); shared by every benchmark."""
-    from spucircuit.io_utils import atomic_write_text
+    from spucircuit._util.files import atomic_write_text
 
     atomic_write_text(path, json.dumps(res, indent=1, default=float) + "\n")
     return str(path)

@@ -107,7 +107,7 @@ class TwinCase:
     noise in blocks); the whitened, diagonal and noise-free paths take any step count."""
 
     def __init__(self, disc, X0, target_s: float, min_steps: int = MIN_STEPS):
-        from spucircuit.integrators import noise_block, run
+        from spucircuit.integrate.discretize import noise_block, run
 
         self.run, self.disc, self.X0 = run, disc, X0
         k, n = X0.shape
@@ -142,7 +142,7 @@ def _median(xs):
 
 def noise_path(disc) -> str:
     """How ``run`` applies the noise of ``disc``: off / diag / whitened / explicit / sparse-factor."""
-    from spucircuit import integrators
+    from spucircuit.integrate import discretize as integrators
 
     mode = int(disc.noise_mode)
     if disc.kind == "eigen":
@@ -160,10 +160,10 @@ def direct_state_space(A: np.ndarray, b: np.ndarray, temperature_k: float | None
     """The compiled state space of ``integrator_array(A, b)`` (default scales, ideal op-amps),
     written down from A instead of by MNA: (StateSpace, v_unit). See the module docstring;
     :func:`check_direct` compares it with ``compile_netlist`` at the compiled sizes."""
-    from spucircuit.compiler import StateSpace
+    from spucircuit.statespace.mna import StateSpace
     from spucircuit.constants import (C_DEFAULT, K_B, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM,
                                       V_SWING_DEFAULT)
-    from spucircuit.operators import DenseDrift
+    from spucircuit.statespace.operators import DenseDrift
 
     T = T_ROOM if temperature_k is None else float(temperature_k)
     n = A.shape[0]
@@ -235,7 +235,7 @@ def check_direct(ss_compiled, A, b) -> dict:
 
 def build_dense(n: int, direct: bool = False):
     import spucircuit
-    from spucircuit.integrators import auto_dt, discretize
+    from spucircuit.integrate.discretize import auto_dt, discretize
 
     t0 = time.perf_counter()
     A = spucircuit.random_spd(n, cond=10, seed=0)
@@ -292,7 +292,7 @@ def tridiagonal_spd(n: int) -> np.ndarray:
 
 def build_sparse(n: int):
     import spucircuit
-    from spucircuit.integrators import auto_dt, discretize
+    from spucircuit.integrate.discretize import auto_dt, discretize
 
     t0 = time.perf_counter()
     A = tridiagonal_spd(n)
@@ -324,7 +324,7 @@ def build_sparse(n: int):
 # ------------------------------------------------------------------ benchmark groups
 def _time_group(group, n, cases, x0, base, rounds, target_s, log, system="compiled"):
     """Interleave rounds of the baseline and every twin case for 1 and 64 chains; one row each."""
-    from spucircuit.integrators import WHITEN_MIN_STEPS
+    from spucircuit.integrate.discretize import WHITEN_MIN_STEPS
 
     rows = []
     min_steps = MIN_STEPS if n < LARGE_N else WHITEN_MIN_STEPS

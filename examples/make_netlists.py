@@ -22,8 +22,8 @@ import os
 import numpy as np
 
 import spucircuit as sc
-from spucircuit.compiler import compile_netlist
-from spucircuit.spice import write_spice
+from spucircuit.statespace.mna import compile_netlist
+from spucircuit.io.spice.reader import write_spice
 
 FIG6_A = np.array([[2.0, -0.8, 0.4],
                    [-0.8, 1.5, 0.3],
@@ -76,7 +76,7 @@ def main(argv=None) -> list[str]:
     written.append(p)
 
     try:
-        from spucircuit.capacitive import capacitive_spu
+        from spucircuit.circuit.capacitive_array import capacitive_spu
     except ImportError:  # pragma: no cover
         capacitive_spu = None
     if capacitive_spu is not None:
@@ -90,7 +90,7 @@ def main(argv=None) -> list[str]:
                     noise=dict(seed=1, nt=2.0 * tstep, temperature_k=cc.temperature_k), control=False)
         written.append(p)
     # a small factored TNGD circuit (App. C): J (m x N), H (b blocks of dz x dz), J^T, lambda, g
-    from spucircuit.factored import factored_circuit
+    from spucircuit.circuit.factored_array import factored_circuit
 
     rng = np.random.default_rng(0)
     bsz, dz, N = 2, 3, 8

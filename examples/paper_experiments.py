@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from spucircuit.io_utils import atomic_write_bytes, atomic_write_text
+from spucircuit._util.files import atomic_write_bytes, atomic_write_text
 
 N_TRAIN = N_TEST = 10_000
 PAPER = dict(batch_size=64, damping=0.01, tngd_lr=0.01, adam_lr=1e-3)
@@ -122,7 +122,7 @@ def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1
     from tngd.curvature import Batch
     from tngd.data import load_dataset
     from tngd.losses import make_loss
-    from tngd.solvers import ExactOUSolver, make_solver
+    from tngd.devices import ExactOUSolver, make_solver
     from tngd.train import build_model
 
     ds = load_dataset("fashion-mnist", N_TRAIN, 100)

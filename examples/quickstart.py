@@ -5,7 +5,7 @@ Run:  .venv/bin/python examples/quickstart.py
 import numpy as np
 
 import spucircuit as sc
-from spucircuit.reference import stationary_cov
+from spucircuit.numerics.ou import stationary_cov
 
 # 1. A x = b on the twin: time average of the integrator array's output voltages
 A = sc.random_spd(8, cond=50, seed=0)

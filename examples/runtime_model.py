@@ -27,8 +27,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from spucircuit import cost  # noqa: E402
-from spucircuit.io_utils import atomic_write_text  # noqa: E402
+from spucircuit.studies.cost import model as cost
+from spucircuit._util.files import atomic_write_text
 
 B, DZ, INPUTS, T_TAU, CG = 64, 20, 64, 50.0, 10
 

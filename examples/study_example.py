@@ -21,8 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import spucircuit as sc  # noqa: E402
-from spucircuit.mitigation import eps_scan  # noqa: E402
-from spucircuit.study import run_study, table  # noqa: E402
+from spucircuit.linalg.mitigation import eps_scan
+from spucircuit.studies.sweep import run_study, table
 
 OUT = os.path.join(HERE, "results", "study")
 

@@ -5,9 +5,17 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.calibration import Calibration, calibrate, measure_offset, round_robin
-from spucircuit.nonideal import (
-    ADC, DAC, Device, InjectedNoise, OpAmpGain, OpAmpOffset, ResistorBank, Tolerance, chain,
+from spucircuit.linalg.calibration import Calibration, calibrate, measure_offset, round_robin
+from spucircuit.imperfections.models import (
+    ADC,
+    DAC,
+    Device,
+    InjectedNoise,
+    OpAmpGain,
+    OpAmpOffset,
+    ResistorBank,
+    Tolerance,
+    chain,
     device_solve,
 )
 

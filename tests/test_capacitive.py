@@ -12,15 +12,21 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.capacitive import (
-    C_DIAG_MAX_DEFAULT, R_DEFAULT, V_UNIT_DEFAULT, capacitive_inv, capacitive_realisability,
-    capacitive_sample, capacitive_spu, diagonal_rescaling,
+from spucircuit.circuit.capacitive_array import (
+    C_DIAG_MAX_DEFAULT,
+    R_DEFAULT,
+    V_UNIT_DEFAULT,
+    capacitive_inv,
+    capacitive_realisability,
+    capacitive_sample,
+    capacitive_spu,
+    diagonal_rescaling,
 )
-from spucircuit.compiler import compile_netlist
+from spucircuit.statespace.mna import compile_netlist
 from spucircuit.constants import K_B
 from spucircuit.errors import MatrixError, NetlistError, RealizabilityError
-from spucircuit.reference import stationary_cov
-from spucircuit.stats import cov_and_se
+from spucircuit.numerics.ou import stationary_cov
+from spucircuit.numerics.stats import cov_and_se
 
 from .conftest import zscores
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit import cost
+from spucircuit.studies.cost import model as cost
 from spucircuit.cli import main
-from spucircuit.cost import CostError, Hardware, Host
+from spucircuit.studies.cost.model import CostError, Hardware, Host
 
 NETLISTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "netlists")
 
@@ -189,7 +189,7 @@ def test_counts_from_integrator_array_match_netlist(tmp_path):
 
 
 def test_counts_from_factored_circuit_match_netlist():
-    from spucircuit.factored import factored_circuit
+    from spucircuit.circuit.factored_array import factored_circuit
 
     rng = np.random.default_rng(0)
     N, b, dz = 9, 2, 3

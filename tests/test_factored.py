@@ -7,8 +7,9 @@ import pytest
 import scipy.linalg as sla
 
 import spucircuit as sc
-from spucircuit import factored as fm
+from spucircuit.circuit import factored_array as fm
 from spucircuit.errors import MatrixError, NetlistError, RealizabilityError, StepError
+from spucircuit.io.spice.reader import parse_spice
 
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
@@ -95,7 +96,7 @@ def test_components_survive_a_spice_round_trip():
     J, H, lam, g = problem(N=8, b=2, dz=2, seed=5)
     fc = fm.factored_circuit(J, H, lam, g, r_max=1e12)
     text = sc.write_spice(fc.netlist)
-    nl2 = sc.spice.parse_spice(text)
+    nl2 = parse_spice(text)
     nl2.meta.pop("factored", None)  # block size inferred from the H resistors alone
     comp = fm.components_from_netlist(nl2)
     assert comp.dz == 2 and comp.b == 2
@@ -352,7 +353,7 @@ def test_factored_solver_matches_the_exact_solver_without_noise():
     """Three warm-started TNGD steps (with delay td) on the factored twin agree with the ideal OU
     solver to 1e-8; t -> large gives NGD; the (J, H) upload realises the same system."""
     from tngd import Batch, ExactOUSolver, SoftmaxCrossEntropy, tngd
-    from tngd.solvers import FactoredTwinSolver
+    from tngd.devices import FactoredTwinSolver
 
     model, theta, batches = _tngd_setup()
     fs = FactoredTwinSolver(noise=False, r_max=1e12)
@@ -379,7 +380,7 @@ def test_factored_solver_matches_the_exact_solver_without_noise():
 def test_factored_solver_kappa0_noise_statistics():
     """kappa0 as injected current (Johnson noise off): after lambda t = 40 the read-out is
     N(A^-1 g, kappa0 A^-1): whitened mean square and mean within 5 SE over 300 reads."""
-    from tngd.solvers import FactoredTwinSolver
+    from tngd.devices import FactoredTwinSolver
 
     rng = np.random.default_rng(14)
     N, m, lam, kappa0 = 6, 3, 0.5, 0.02
@@ -401,7 +402,7 @@ def test_factored_solver_with_tolerance_and_euler_scheme():
     """1% resistor tolerance (non-uniform diagonal: ETD1 sub-steps) stays within a few percent of
     the ideal solver; the Euler scheme is first order (its error shrinks with dt)."""
     from tngd import ExactOUSolver
-    from tngd.solvers import FactoredTwinSolver
+    from tngd.devices import FactoredTwinSolver
 
     rng = np.random.default_rng(15)
     N, m, lam = 10, 4, 0.3

@@ -11,7 +11,7 @@ import numba
 import numpy as np
 import pytest
 
-from spucircuit import factored as fm
+from spucircuit.circuit import factored_array as fm
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
 

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from spucircuit import factored as fm
-from spucircuit.nonideal import ClippingWarning, quantize_values
+from spucircuit.circuit import factored_array as fm
+from spucircuit.imperfections.models import ClippingWarning, quantize_values
 from tngd.errors import ConfigError
-from tngd.solvers import FactoredTwinSolver, make_solver
+from tngd.devices import FactoredTwinSolver, make_solver
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
 

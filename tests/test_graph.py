@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.capacitive import capacitive_spu
+from spucircuit.circuit.capacitive_array import capacitive_spu
 from spucircuit.errors import NetlistError
-from spucircuit.graph import graphml_graph, plot_coupling_graph, to_graphml
+from spucircuit.io.graphml import graphml_graph, plot_coupling_graph, to_graphml
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.mitigation import Ensemble, eps_scan, fit_slope
-from spucircuit.nonideal import InjectedNoise, ResistorBank, Tolerance, chain
+from spucircuit.linalg.mitigation import Ensemble, eps_scan, fit_slope
+from spucircuit.imperfections.models import InjectedNoise, ResistorBank, Tolerance, chain
 
 from .conftest import zscores
 

@@ -7,7 +7,7 @@ import pytest
 
 import spucircuit as sc
 from spucircuit.errors import NetlistError
-from spucircuit.netlist import Element, Netlist
+from spucircuit.circuit.netlist import Element, Netlist
 
 
 def _mixed():
@@ -319,7 +319,7 @@ def test_integrator_array_netlist_validates_and_compiles():
 
 # ------------------------------------------------------------ pattern (lazy) names
 def test_pattern_names_behave_like_plain_names():
-    from spucircuit.netlist import PatternNames
+    from spucircuit.circuit.netlist import PatternNames
 
     nl = Netlist()
     ii, jj = np.array([0, 0, 1, 12]), np.array([1, 23, 0, 3])
@@ -347,7 +347,7 @@ def test_pattern_names_behave_like_plain_names():
 
 @pytest.mark.parametrize("fmt", ["R{}{}", "R1{}_{}", "R{}_1{}", "{}_{}", "R {}_{}", "R{}_{}_{}"])
 def test_pattern_names_reject_ambiguous_formats(fmt):
-    from spucircuit.netlist import PatternNames
+    from spucircuit.circuit.netlist import PatternNames
 
     with pytest.raises(NetlistError, match="name pattern"):
         PatternNames(fmt, [1], [2])

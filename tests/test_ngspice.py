@@ -20,10 +20,10 @@ import pytest
 import scipy.linalg as sla
 
 import spucircuit as sc
-from spucircuit.integrators import eigenvalues
-from spucircuit.mapping import johnson_psd_per_row
-from spucircuit.reference import stationary_cov
-from spucircuit.spice import format_value, read_spice, write_spice
+from spucircuit.integrate.discretize import eigenvalues
+from spucircuit.circuit.integrator_array import johnson_psd_per_row
+from spucircuit.numerics.ou import stationary_cov
+from spucircuit.io.spice.reader import format_value, read_spice, write_spice
 
 if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
     _MSG = ("ngspice is NOT installed: the ngspice cross-validation tests (tests/test_ngspice.py) are "
@@ -32,7 +32,7 @@ if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
     warnings.warn(_MSG)
     pytest.skip(_MSG, allow_module_level=True)
 
-from spucircuit.ngspice import NgspiceError, run_ngspice  # noqa: E402
+from spucircuit.io.ngspice import NgspiceError, run_ngspice
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETLISTS = os.path.join(ROOT, "netlists")
@@ -272,7 +272,7 @@ def test_shipped_capacitive_netlist_runs_and_samples():
 
 
 def test_cli_export_runs_in_ngspice(tmp_path):
-    from spucircuit.cli_spice import cmd_export, register
+    from spucircuit.cli.spice import cmd_export, register
     import argparse
 
     A, b, _ = _problem(5, seed=3, cond=10)

@@ -8,9 +8,23 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.nonideal import (
-    ADC, DAC, ClippingWarning, Device, DeviceKey, InjectedNoise, OpAmpBandwidth, OpAmpGain,
-    OpAmpOffset, Parasitics, ResistorBank, Thermal, Tolerance, chain, device_solve, quantize_values,
+from spucircuit.imperfections.models import (
+    ADC,
+    DAC,
+    ClippingWarning,
+    Device,
+    DeviceKey,
+    InjectedNoise,
+    OpAmpBandwidth,
+    OpAmpGain,
+    OpAmpOffset,
+    Parasitics,
+    ResistorBank,
+    Thermal,
+    Tolerance,
+    chain,
+    device_solve,
+    quantize_values,
 )
 
 from .conftest import zscores

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.compiler import compile_netlist
+from spucircuit.statespace.mna import compile_netlist
 from spucircuit.constants import K_B
-from spucircuit.integrators import discretize, max_stable_euler_step, run
-from spucircuit.reference import euler_stationary_cov, mean_transient, stationary_cov
-from spucircuit.stats import cov_and_se
+from spucircuit.integrate.discretize import discretize, max_stable_euler_step, run
+from spucircuit.numerics.ou import euler_stationary_cov, mean_transient, stationary_cov
+from spucircuit.numerics.stats import cov_and_se
 
 from .conftest import rc_netlist, zscores
 
@@ -285,8 +285,8 @@ def _tridiagonal(n):
 
 
 def test_sparse_drift_euler_equals_dense_recursion():
-    from spucircuit.integrators import Discretization
-    from spucircuit.operators import DenseDrift
+    from spucircuit.integrate.discretize import Discretization
+    from spucircuit.statespace.operators import DenseDrift
 
     n = 64
     A = _tridiagonal(n)
@@ -315,7 +315,7 @@ def test_sparse_solve_euler_mean_within_4_standard_errors():
 def test_dense_lu_path_compiles_the_same_system_as_superlu(monkeypatch):
     """Dense MNA matrices (integrator arrays) are factored by LAPACK, sparse ones by SuperLU: both
     must give the same drift, input map, diffusion and readout (to rounding, 1e-10 relative)."""
-    from spucircuit import compiler
+    from spucircuit.statespace import mna as compiler
 
     A = sc.random_spd(32, cond=50, seed=3)
     mc = sc.integrator_array(A, np.linspace(-1, 1, 32))
@@ -336,7 +336,7 @@ def test_eigen_exact_scheme_matches_expm_and_lyapunov():
     general exact discretisation (expm + Lyapunov) to rounding."""
     import scipy.linalg as sla
 
-    from spucircuit.integrators import discretize, exact_noise_covariance, symmetric_eigen
+    from spucircuit.integrate.discretize import discretize, exact_noise_covariance, symmetric_eigen
 
     A = sc.random_spd(20, cond=40, seed=5)
     mc = sc.integrator_array(A, np.linspace(-1, 1, 20), noise_psd=1e-21)
@@ -360,7 +360,7 @@ def test_eigen_exact_run_stationary_moments():
     """The eigenbasis run: stationary mean A^-1 b and covariance = Lyapunov solution, within 5 SE."""
     import scipy.linalg as sla
 
-    from spucircuit.stats import cov_and_se, mean_and_se
+    from spucircuit.numerics.stats import cov_and_se, mean_and_se
 
     A = sc.random_spd(6, cond=5, seed=8)
     b = np.array([0.5, -1.0, 0.2, 0.8, -0.3, 0.1])

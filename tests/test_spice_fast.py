@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit import spice
-from spucircuit.device import SPU
+from spucircuit.io.spice import reader as spice
+from spucircuit.device.spu import SPU
 from spucircuit.errors import SpiceError
-from spucircuit.spice import parse_spice, read_spice, write_spice
+from spucircuit.io.spice.reader import parse_spice, read_spice, write_spice
 
 
 def canon(nl):

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import spucircuit as sc
 from spucircuit.errors import NetlistError, SPUError, SpiceError
-from spucircuit.rawfile import RawFileError, read_raw, read_rawfile
-from spucircuit.spice import format_value, parse_spice, parse_value, read_spice, write_spice
+from spucircuit.io.rawfile import RawFileError, read_raw, read_rawfile
+from spucircuit.io.spice.reader import format_value, parse_spice, parse_value, read_spice, write_spice
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETLISTS = os.path.join(ROOT, "netlists")
@@ -556,7 +556,7 @@ def test_rawfile_errors(tmp_path):
 # ------------------------------------------------------------------------ CLI
 def _cli(argv):
     """Mini main with the SPICE subcommands registered on a fresh parser (as cli.py does)."""
-    from spucircuit.cli_spice import register
+    from spucircuit.cli.spice import register
 
     p = argparse.ArgumentParser(prog="spu")
     sub = p.add_subparsers(dest="cmd")
@@ -671,7 +671,7 @@ def _tran_of(nl):
 
 
 def test_run_ngspice_without_ngspice_is_a_clear_spu_error(monkeypatch):
-    from spucircuit.ngspice import NgspiceError, ngspice_available, run_ngspice
+    from spucircuit.io.ngspice import NgspiceError, ngspice_available, run_ngspice
 
     nl = sc.Netlist("rc")
     nl.add_resistor("R1", "a", "0", 1e3)

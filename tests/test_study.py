@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit import cli_study
+from spucircuit.cli import study as cli_study
 from spucircuit.cli import main as spu_main
-from spucircuit.study import KNOBS, StudyError, parse_sweep, parse_values, run_study, table
+from spucircuit.studies.sweep import KNOBS, StudyError, parse_sweep, parse_values, run_study, table
 
 SMALL = {"n": 5, "cond": 10.0, "matrices": 2, "draws": 2, "tolerance": 0.5}
 

@@ -340,7 +340,7 @@ def test_shared_conjugate_gradient():
     """spucircuit.cg: n iterations solve an SPD n x n system; a zero-curvature direction stops it
     (with stop_on_nonpositive) instead of dividing by zero; tngd re-exports the same function."""
     import tngd
-    from spucircuit.cg import conjugate_gradient
+    from spucircuit.numerics.cg import conjugate_gradient
 
     assert tngd.conjugate_gradient is conjugate_gradient
     rng = np.random.default_rng(0)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.compiler import compile_netlist
-from spucircuit.netlist import Netlist
+from spucircuit.statespace.mna import compile_netlist
+from spucircuit.circuit.netlist import Netlist
 
 
 def _same(nl, temperature_k=300.0, nodes=None, tol=1e-12):
@@ -40,7 +40,7 @@ def test_integrator_array_matches_mna(n, kw):
 
 
 def test_perturbed_array_matches_mna():
-    from spucircuit.nonideal import Build, DeviceKey, Tolerance
+    from spucircuit.imperfections.models import Build, DeviceKey, Tolerance
 
     A = sc.random_spd(16, cond=10, seed=2)
     mc = sc.integrator_array(A, np.ones(16), prune=True)

@@ -12,15 +12,15 @@ Data       : :func:`load_dataset`, :func:`read_idx`, :func:`load_npz`, :func:`lo
              :func:`load_fashion_mnist`
 Training   : :func:`train`, :func:`build_model`, :func:`build_optimizer`
 """
-from .curvature import Batch
-from .data import Dataset, load_dataset, load_digits, load_fashion_mnist, load_idx_dir, load_npz, read_idx, write_idx
-from .errors import ConfigError, DataError, TNGDError
-from .losses import MeanSquaredError, SoftmaxCrossEntropy, make_loss
-from .models import Sequential, cnn, mlp
-from .optimizers import (OPTIMIZERS, TNGD, Adam, NGD, NGDCG, NGDWoodbury, SGD, adam, apply_updates,
+from tngd.curvature import Batch
+from tngd.data import Dataset, load_dataset, load_digits, load_fashion_mnist, load_idx_dir, load_npz, read_idx, write_idx
+from tngd.errors import ConfigError, DataError, TNGDError
+from tngd.losses import MeanSquaredError, SoftmaxCrossEntropy, make_loss
+from tngd.models import Sequential, cnn, mlp
+from tngd.optimizers import (OPTIMIZERS, TNGD, Adam, NGD, NGDCG, NGDWoodbury, SGD, adam, apply_updates,
                          conjugate_gradient, ngd, ngd_cg, ngd_woodbury, sgd, tngd, tngd_adam, woodbury_solve)
-from .solvers import EulerOUSolver, ExactOUSolver, OUSystem, TwinSolver, make_solver
-from .train import build_model, build_optimizer, evaluate, train
+from tngd.devices import EulerOUSolver, ExactOUSolver, OUSystem, TwinSolver, make_solver
+from tngd.train import build_model, build_optimizer, evaluate, train
 
 __all__ = [
     "Batch", "Dataset", "load_dataset", "load_digits", "load_fashion_mnist", "load_idx_dir", "load_npz",

@@ -36,11 +36,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .curvature import Batch
-from .losses import SoftmaxCrossEntropy
-from .models import mlp
-from .optimizers import NGD, TNGD, NGDWoodbury
-from .train import BITS, LINK_BPS, TAU_S, build_optimizer
+from tngd.curvature import Batch
+from tngd.losses import SoftmaxCrossEntropy
+from tngd.models import mlp
+from tngd.optimizers import NGD, TNGD, NGDWoodbury
+from tngd.train import BITS, LINK_BPS, TAU_S, build_optimizer
 
 PHASES = ("grad", "curvature", "upload", "analog", "update")
 MAX_DENSE_N = 12_000  # dense NGD above this: the N x N GGN (+ Cholesky copy) > 2.3 GB, > 30 s per step
@@ -108,7 +108,7 @@ def _setup_clock(active: bool):
     if not active:
         yield acc
         return
-    from spucircuit import factored as fm
+    from spucircuit.circuit import factored_array as fm
 
     orig = fm.exponential_discretization
 

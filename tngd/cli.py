@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, TNGDError
-from .optimizers import DEFAULT_LR, OPTIMIZERS
+from tngd.errors import ConfigError, TNGDError
+from tngd.optimizers import DEFAULT_LR, OPTIMIZERS
 
 
 def _atomic_write(path, write):
@@ -125,8 +125,8 @@ def _hidden(a):
 
 
 def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
-    from .losses import make_loss
-    from .train import build_model, build_optimizer, train
+    from tngd.losses import make_loss
+    from tngd.train import build_model, build_optimizer, train
 
     if not np.isfinite(a.t):
         raise ConfigError(f"--t must be finite, got {a.t} (ngd is the t -> infinity limit)")
@@ -148,7 +148,7 @@ def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
 
 
 def cmd_train(a):
-    from .data import load_dataset
+    from tngd.data import load_dataset
 
     if a.optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {a.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
@@ -242,7 +242,7 @@ def _plot(runs, names, out_dir):
 
 
 def cmd_compare(a):
-    from .data import load_dataset
+    from tngd.data import load_dataset
 
     names = [s.strip() for s in a.optimizers.split(",") if s.strip()]
     bad = [n for n in names if n not in OPTIMIZERS]

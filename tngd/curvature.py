@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ConfigError
+from tngd.errors import ConfigError
 
 
 class Batch:
@@ -91,6 +91,6 @@ class Batch:
         return self.model.vjp(self.theta, self.caches, hu) / self.b
 
     def accuracy(self) -> float:
-        from .losses import accuracy
+        from tngd.losses import accuracy
 
         return accuracy(self.z, self.y)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ConfigError
+from tngd.errors import ConfigError
 
 
 def one_hot(y, k: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .errors import ConfigError
+from tngd.errors import ConfigError
 
 
 # ---------------------------------------------------------------------------------------- layers

@@ -26,10 +26,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.linalg as sla
 
-from spucircuit.cg import conjugate_gradient  # noqa: F401  (part of tngd's API)
+from spucircuit.numerics.cg import conjugate_gradient
 
-from .errors import ConfigError
-from .solvers import ExactOUSolver, OUSystem, empty_system
+from tngd.errors import ConfigError
+from tngd.devices import ExactOUSolver, OUSystem, empty_system
 
 
 def apply_updates(params, updates):

@@ -15,12 +15,12 @@ import time
 
 import numpy as np
 
-from .curvature import Batch
-from .errors import ConfigError
-from .losses import accuracy, make_loss
-from .models import cnn, mlp
-from .optimizers import DEFAULT_LR, OPTIMIZERS, TNGD
-from .solvers import make_solver
+from tngd.curvature import Batch
+from tngd.errors import ConfigError
+from tngd.losses import accuracy, make_loss
+from tngd.models import cnn, mlp
+from tngd.optimizers import DEFAULT_LR, OPTIMIZERS, TNGD
+from tngd.devices import make_solver
 
 TAU_S = 1e-6
 LINK_BPS = 50e9

@@ -1,0 +1,1 @@
+"""Leaf helpers (stdlib, numpy and numba only): files, JSON, quantities, random keys, progress."""

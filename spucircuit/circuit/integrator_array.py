@@ -1,0 +1,256 @@
+"""Matrix -> circuit: the op-amp integrator array of the TNGD paper (App. C, Fig. 6).
+
+Variable i is the output voltage V_i of an inverting integrator: op-amp ``Ui`` (out ``xi``,
+non-inverting input grounded, inverting input = summing node ``si``) with capacitor ``Ci`` from
+``xi`` to ``si``. KCL at the virtual-ground summing node gives (physics.md 2a)
+
+    C dV_i/dt = -sum_j G_ij V_j - V_in,i / R_in + I_n,i ,          G = g_unit * A.
+
+**Signed entries** use an inverting buffer per column that needs one: op-amp ``UNj`` with two
+equal resistors ``RGj`` (xj -> bj) and ``RFj`` (bj -> xnj) makes V(xnj) = -V_j. A positive A_ij
+is a resistor 1/(g_unit A_ij) from ``xj`` to ``si``; a negative one the same resistance from the
+inverted output ``xnj``. Every resistor is physical, so all of them (buffers included) add Johnson
+noise; the buffers' noise is correlated across rows and makes the thermal covariance deviate from
+A^-1 (the active circuit is not in equilibrium), which is why :func:`~spucircuit.solvers.inv`
+injects a dominant, equal noise current ``NSi`` at every summing node.
+
+**Scales** (all recorded on the returned :class:`MappedCircuit`):
+
+- g_unit (S per unit of A): the largest |A_ij| gets ``r_min``; tau = C / g_unit (s) is the time
+  unit in which the circuit obeys dx/dt = -(A x - b);
+- v_unit (V per unit of x): the largest |x*| = |A^-1 b| maps to ``v_swing`` (1 V by default);
+- r_in (Ohm): common input resistor; the DAC voltage is V_in,i = -r_in g_unit v_unit b_i.
+
+Entries with |A_ij| g_unit < 1 / r_max cannot be realised. By default that is an error naming the
+entries; ``prune=True`` leaves them open (no resistor) and records the perturbation dA with the
+bound  ||x' - x|| / ||x|| <= kappa eps / (1 - kappa eps),  eps = ||dA||_F / ||A||_2.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spucircuit.constants import C_DEFAULT, K_B, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
+from spucircuit.errors import MatrixError, RealizabilityError
+from spucircuit.circuit.netlist import Netlist, PatternNames
+from spucircuit.numerics.matrices import as_vector, check_spd
+
+_ZERO_RTOL = 1e-13  # |A_ij| below this fraction of max|A| is a structural zero (no resistor)
+
+
+@dataclass
+class MappedCircuit:
+    """An integrator-array netlist with every scale factor needed to map volts back to x."""
+
+    netlist: Netlist
+    A: np.ndarray  # the matrix actually realised (after pruning), dimensionless
+    b: np.ndarray
+    g_unit_s: float  # conductance per unit of A, S
+    v_unit_v: float  # volts per unit of x, V
+    c_f: float  # integrator capacitance, F
+    r_in_ohm: float
+    r_buffer_ohm: float
+    noise_psd_a2_hz: float  # injected noise PSD per summing node, A^2/Hz (0 = none)
+    output_nodes: list
+    summing_nodes: list
+    input_sources: list
+    capacitors: list
+    prune: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return self.A.shape[0]
+
+    @property
+    def tau_s(self) -> float:
+        """Analog time unit: the circuit obeys dx/dt = -(A x - b) with t measured in tau (s)."""
+        return self.c_f / self.g_unit_s
+
+    def x_from_volts(self, v):
+        """x from output voltages V (V): x = V / v_unit. Works on (..., n) arrays."""
+        return np.asarray(v) / self.v_unit_v
+
+    def volts_from_x(self, x):
+        return np.asarray(x) * self.v_unit_v
+
+    def input_volts(self, b) -> np.ndarray:
+        """DAC voltages V_in (V) that encode right-hand side b: V_in = -r_in g_unit v_unit b."""
+        b = as_vector(b, self.n, "b")
+        return -self.r_in_ohm * self.g_unit_s * self.v_unit_v * b
+
+    def component_counts(self) -> dict:
+        c = self.netlist.component_counts()
+        c["integrators"] = self.n
+        c["inverting_buffers"] = sum(1 for nm in self.netlist.tables["U"].names if nm.upper().startswith("UN"))
+        return c
+
+    def scales(self) -> dict:
+        return {
+            "g_unit_S": self.g_unit_s, "v_unit_V": self.v_unit_v, "C_F": self.c_f,
+            "tau_s": self.tau_s, "R0_ohm": 1.0 / self.g_unit_s, "r_in_ohm": self.r_in_ohm,
+            "r_buffer_ohm": self.r_buffer_ohm, "noise_psd_A2_per_Hz": self.noise_psd_a2_hz,
+        }
+
+    def to_dict(self) -> dict:
+        """JSON-ready description: scales, state-to-voltage map and the full component list."""
+        # strict JSON: an ideal op-amp's infinite gain is written as null with "ideal": true
+        comps = [
+            {"name": e.name, "kind": e.kind, "nodes": list(e.nodes),
+             "value": e.value if np.isfinite(e.value) else None,
+             **({"ideal": True} if e.kind == "U" and not np.isfinite(e.value) else {}),
+             **({"ic": e.ic} if e.kind in "CL" and e.ic else {})}
+            for e in self.netlist.elements()
+        ]
+        return {
+            "architecture": "integrator_array",
+            "n": self.n,
+            "scales": self.scales(),
+            "readout": {
+                "formula": "x_i = V(output_nodes[i]) / v_unit_V",
+                "output_nodes": self.output_nodes,
+                "states": [f"v({c})" for c in self.capacitors],
+                "state_formula": "v(C_i) = V(x_i) - V(s_i) = V(x_i) for an ideal op-amp",
+            },
+            "inputs": {
+                "formula": "V_in_i = -r_in_ohm * g_unit_S * v_unit_V * b_i",
+                "sources": self.input_sources,
+                "b": self.b.tolist(),
+            },
+            "pruning": {k: (v if not isinstance(v, float) or np.isfinite(v) else None)
+                        for k, v in self.prune.items()},
+            "component_counts": self.component_counts(),
+            "components": comps,
+        }
+
+    def to_json(self, path) -> None:
+        from spucircuit._util.files import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, allow_nan=False))
+
+
+def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = R_MAX_DEFAULT,
+                     c: float = C_DEFAULT, v_swing: float = V_SWING_DEFAULT,
+                     r_buffer: float | None = None, opamp_gain: float = np.inf,
+                     noise_psd: float = 0.0, prune: bool = False, x0=None,
+                     check: bool = True, title: str | None = None) -> MappedCircuit:
+    """Map SPD matrix A (and right-hand side b) onto an op-amp integrator array.
+
+    Parameters (SI units)
+    ---------------------
+    A, b        : (n, n) symmetric positive definite matrix; (n,) right-hand side (default 0).
+    r_min, r_max: programmable resistance range, Ohm.
+    c           : integrator capacitance, F.
+    v_swing     : largest |V| the solution x* = A^-1 b should reach, V.
+    r_buffer    : resistors of the inverting buffers, Ohm (default r_min).
+    opamp_gain  : open-loop gain of every op-amp (inf = ideal).
+    noise_psd   : one-sided PSD of an injected white noise current at each summing node, A^2/Hz.
+    prune       : leave entries below 1/(g_unit r_max) open instead of raising.
+    x0          : initial x (sets the capacitor initial voltages), default 0.
+    """
+    A = check_spd(A) if check else np.array(A, dtype=float)
+    n = A.shape[0]
+    b = np.zeros(n) if b is None else as_vector(b, n)
+    for nm, v in (("r_min", r_min), ("r_max", r_max), ("c", c), ("v_swing", v_swing)):
+        if not (np.isfinite(v) and v > 0):
+            raise RealizabilityError(f"{nm} must be finite and > 0, got {v!r}")
+    if r_max < r_min:
+        raise RealizabilityError(f"r_max ({r_max} Ohm) is below r_min ({r_min} Ohm)")
+    if not (np.isfinite(noise_psd) and noise_psd >= 0):
+        raise RealizabilityError(f"noise_psd must be finite and >= 0 A^2/Hz, got {noise_psd!r}")
+    r_buffer = r_min if r_buffer is None else float(r_buffer)
+    if not (r_min <= r_buffer <= r_max):
+        raise RealizabilityError(f"r_buffer = {r_buffer} Ohm is outside [{r_min}, {r_max}] Ohm")
+
+    amax = float(np.max(np.abs(A)))
+    g_unit = 1.0 / (r_min * amax)
+    absA = np.abs(A)
+    nonzero = absA > _ZERO_RTOL * amax
+    small = nonzero & (absA * g_unit < 1.0 / r_max)
+    prune_info = {"pruned_entries": 0}
+    if np.any(small):
+        where = np.argwhere(small)
+        if not prune:
+            shown = ", ".join(f"A[{i},{j}]={A[i, j]:.3g}" for i, j in where[:8])
+            more = f" and {len(where) - 8} more" if len(where) > 8 else ""
+            raise RealizabilityError(
+                f"{len(where)} entries of A need a resistance above r_max = {r_max:g} Ohm "
+                f"(|A_ij| < max|A| * r_min/r_max = {amax * r_min / r_max:.3g}): {shown}{more}. "
+                "Widen the range (r_max), or pass prune=True to leave them open (error bound reported)."
+            )
+        dA = np.where(small, A, 0.0)
+        A_real = A - dA
+        normA = float(np.linalg.norm(A, 2))
+        eps = float(np.linalg.norm(dA, "fro")) / normA
+        kappa = float(np.linalg.cond(A))
+        bound = kappa * eps / (1 - kappa * eps) if kappa * eps < 1 else float("inf")
+        try:
+            check_spd(A_real, "pruned A")
+        except MatrixError as exc:
+            raise RealizabilityError(f"pruning {len(where)} small entries destroys positive definiteness: {exc}") from None
+        prune_info = {
+            "pruned_entries": int(len(where)), "dA_fro": float(np.linalg.norm(dA, "fro")),
+            "eps_rel": eps, "kappa": kappa, "relative_solution_error_bound": bound,
+            "rule": "entries with |A_ij| g_unit < 1/r_max are left open",
+        }
+        A = A_real
+        nonzero &= ~small
+
+    x_star = np.linalg.solve(A, b)
+    xmax = float(np.max(np.abs(x_star)))
+    v_unit = v_swing / xmax if xmax > 0 else v_swing
+    bmax = float(np.max(np.abs(b)))
+    r_in = r_max if bmax == 0 else float(np.clip(v_swing / (g_unit * v_unit * bmax), r_min, r_max))
+
+    nl = Netlist(title or f"integrator array n={n} (spucircuit)")
+    # element names are PatternNames ("R{}_{}" -> R3_7), built only when asked for: a million
+    # coupling-resistor names at n = 1024 would cost ~0.7 s to make and check
+    ar = np.arange(n)
+    gnd = np.zeros(n, np.int64)
+    s_nodes = [f"s{i}" for i in range(n)]
+    x_nodes = [f"x{i}" for i in range(n)]
+    s_idx = nl.nodes(s_nodes)
+    x_idx = nl.nodes(x_nodes)
+    neg_cols = np.flatnonzero(np.any(nonzero & (A < 0), axis=0))
+    xn_idx = np.full(n, -1)
+    xn_idx[neg_cols] = nl.nodes([f"xn{j}" for j in neg_cols])
+    # integrators
+    nl.add_elements("U", PatternNames("U{}", ar), np.stack([x_idx, gnd, s_idx], 1), np.full(n, float(opamp_gain)))
+    x0v = np.zeros(n) if x0 is None else as_vector(x0, n, "x0") * v_unit
+    nl.add_elements("C", PatternNames("C{}", ar), np.stack([x_idx, s_idx], 1), np.full(n, c), x0v)
+    # inverting buffers: V(xnj) = -V(xj)
+    if len(neg_cols):
+        b_idx = nl.nodes([f"b{j}" for j in neg_cols])
+        m = len(neg_cols)
+        nl.add_elements("U", PatternNames("UN{}", neg_cols),
+                        np.stack([xn_idx[neg_cols], np.zeros(m, np.int64), b_idx], 1), np.full(m, float(opamp_gain)))
+        nl.add_elements("R", PatternNames("RG{}", neg_cols), np.stack([x_idx[neg_cols], b_idx], 1), np.full(m, r_buffer))
+        nl.add_elements("R", PatternNames("RF{}", neg_cols), np.stack([b_idx, xn_idx[neg_cols]], 1), np.full(m, r_buffer))
+    # coupling array: resistor R_ij from (x_j or xn_j) to s_i
+    ii, jj = np.nonzero(nonzero)
+    src = np.where(A[ii, jj] > 0, x_idx[jj], xn_idx[jj])
+    rnodes = np.empty((len(ii), 2), np.int64)
+    rnodes[:, 0], rnodes[:, 1] = src, s_idx[ii]
+    nl.add_elements("R", PatternNames("R{}_{}", ii, jj), rnodes, 1.0 / (g_unit * absA[ii, jj]))
+    # inputs: DAC voltage source -> r_in -> summing node
+    in_idx = nl.nodes([f"in{i}" for i in range(n)])
+    v_in = -r_in * g_unit * v_unit * b
+    nl.add_elements("V", PatternNames("VIN{}", ar), np.stack([in_idx, gnd], 1), v_in)
+    nl.add_elements("R", PatternNames("RIN{}", ar), np.stack([in_idx, s_idx], 1), np.full(n, r_in))
+    if noise_psd > 0:
+        nl.add_elements("N", PatternNames("NS{}", ar), np.stack([gnd, s_idx], 1), np.full(n, float(noise_psd)))
+    mc = MappedCircuit(
+        netlist=nl, A=A, b=b, g_unit_s=g_unit, v_unit_v=v_unit, c_f=float(c), r_in_ohm=r_in,
+        r_buffer_ohm=r_buffer, noise_psd_a2_hz=float(noise_psd), output_nodes=x_nodes,
+        summing_nodes=s_nodes, input_sources=[f"VIN{i}" for i in range(n)],
+        capacitors=[f"C{i}" for i in range(n)], prune=prune_info,
+    )
+    nl.meta["mapping"] = mc.scales()
+    return mc
+
+
+def johnson_psd_per_row(mc: MappedCircuit, temperature_k: float = T_ROOM) -> np.ndarray:
+    """One-sided Johnson current PSD (A^2/Hz) of the resistors landing on each summing node."""
+    g_row = mc.g_unit_s * np.sum(np.abs(mc.A), axis=1) + 1.0 / mc.r_in_ohm
+    return 4.0 * K_B * temperature_k * g_row

@@ -1,0 +1,6 @@
+"""``python -m spucircuit.cli``: the ``spu`` command."""
+import sys
+
+from spucircuit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,308 @@
+"""``spu export | simulate | check | graph``: SPICE netlists from the command line.
+
+Registered on the main parser by :func:`register` (``spucircuit/cli.py`` calls it). Every error is
+an :class:`~spucircuit.errors.SPUError`, which the main CLI prints as one line (exit status 2).
+
+    spu export --matrix A.npy [--rhs b.npy] --arch integrator|capacitive [--time 50tau] [--noise]
+               [--seed S] -o net.cir         # then: ngspice -b -r out.raw net.cir
+    spu simulate net.cir --time 20us [--noise off] --out samples.npz   # the twin runs the netlist
+    spu check net.cir                        # read, validate, compile; print a summary
+    spu graph net.cir -o graph.png|graph.graphml
+"""
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+from spucircuit.cli import load_npy
+from spucircuit.errors import SPUError
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def tau_of(netlist) -> float | None:
+    """The netlist's time unit tau (s) from its mapping annotations, or None.
+
+    Integrator arrays record tau_s (dx/dt = -(A x - b) with t in tau); for the capacitive array
+    tau is its slowest relaxation time (``dynamics.tau_slow_s``).
+    """
+    meta = netlist.meta
+    m = meta.get("mapping")
+    if isinstance(m, dict) and isinstance(m.get("tau_s"), (int, float)) and m["tau_s"] > 0:
+        return float(m["tau_s"])
+    d = meta.get("mapped", {}).get("dynamics") if isinstance(meta.get("mapped"), dict) else None
+    if isinstance(d, dict) and isinstance(d.get("tau_slow_s"), (int, float)) and d["tau_slow_s"] > 0:
+        return float(d["tau_slow_s"])
+    return None
+
+
+def _spectrum(ss):
+    from spucircuit.integrate.discretize import eigenvalues
+
+    ev = eigenvalues(ss)
+    return ev
+
+
+def _time(text, tau, what="--time"):
+    from spucircuit._util.files import parse_time
+
+    try:
+        return parse_time(text, tau)
+    except SPUError:
+        if tau is None and "tau" in str(text).lower():
+            raise SPUError(f"{what} {text!r} is in units of tau but this netlist records no tau "
+                           "(no mapping annotation): give seconds, e.g. '20us'") from None
+        raise
+
+
+# ----------------------------------------------------------------------------- export
+def cmd_export(args) -> int:
+    from spucircuit.statespace.mna import compile_netlist
+    from spucircuit.io.spice.reader import write_spice
+
+    A = load_npy(args.matrix, "matrix")
+    b = load_npy(args.rhs, "right-hand side") if args.rhs else None
+    if args.arch == "integrator":
+        from spucircuit.circuit.integrator_array import integrator_array
+
+        kw = {k: getattr(args, k) for k in ("r_min", "r_max", "c", "v_swing") if getattr(args, k, None) is not None}
+        circ = integrator_array(A, b, prune=args.prune, noise_psd=args.noise_psd or 0.0, **kw)
+    else:
+        try:
+            from spucircuit.circuit.capacitive_array import capacitive_spu
+        except ImportError:  # pragma: no cover - the module ships with the package
+            raise SPUError("the capacitive architecture needs spucircuit.capacitive, which is not installed") from None
+        if b is not None and np.any(np.asarray(b, float) != 0):
+            raise SPUError("--rhs is not used by the capacitive architecture (it samples N(0, A^-1)); "
+                           "leave it out or use --arch integrator")
+        kw = {}
+        if args.noise_psd is not None:
+            kw["noise_psd"] = args.noise_psd
+        circ = capacitive_spu(A, temperature_k=args.temperature, **kw)
+    nl = circ.netlist
+    tran = noise = None
+    if args.noise and not args.time:
+        raise SPUError("--noise needs --time (the TRRANDOM sources live in a transient analysis)")
+    if args.time:
+        tau = tau_of(nl)
+        if tau is None and hasattr(circ, "dynamics"):  # capacitive: its slowest relaxation time
+            tau = float(circ.dynamics()["tau_slow_s"])
+        tstop = _time(args.time, tau)
+        ss = compile_netlist(nl, args.temperature, noise=False)
+        ev = _spectrum(ss)
+        tau_fast = 1.0 / float(np.max(np.abs(ev)))
+        tstep = args.tstep if args.tstep is not None else max(tau_fast / 20.0, tstop / args.max_points)
+        if not (np.isfinite(tstep) and tstep > 0):
+            raise SPUError(f"--tstep must be finite and > 0 s, got {tstep!r}")
+        if tstop / tstep > 5e7:
+            raise SPUError(f"--time {args.time} / tstep {tstep:.3g} s is more than 5e7 points")
+        tstep = tstop / int(np.ceil(tstop / tstep * (1 - 1e-12)))  # a whole number of steps
+        tran = (tstep, tstop, tstep)
+        if args.noise:
+            nt = args.nt if args.nt is not None else 2.0 * tstep
+            noise = dict(seed=args.seed, nt=nt, temperature_k=args.temperature, method=args.noise_method)
+    write_spice(circ, args.output, tran=tran, noise=noise, control=args.control)
+    c = nl.component_counts()
+    run = ""
+    if tran is not None:
+        run = (f"; run: ngspice -b {args.output}" if args.control
+               else f"; run: ngspice -b -r out.raw {args.output}")
+    print(f"exported {args.arch} n = {np.asarray(A).shape[0]}: {c['total']} components, "
+          f"{nl.n_nodes} nodes{' with TRRANDOM noise' if noise else ''} -> {args.output}{run}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- simulate
+def cmd_simulate(args) -> int:
+    from spucircuit.device.spu import SPU
+    from spucircuit.io.spice.reader import read_spice
+
+    nl = read_spice(args.netlist)
+    info = nl.meta.get("spice_file", {})
+    tau = tau_of(nl)
+    tran = info.get("tran")
+    if args.time is not None:
+        total = _time(args.time, tau)
+    elif tran:
+        total = float(tran["tstop"])
+    else:
+        raise SPUError("give --time (the netlist has no .tran card to take it from)")
+    temp = args.temperature
+    if temp is None:
+        temp = float(info.get("noise", {}).get("temperature_k", 300.0))
+    noise = args.noise == "on"
+    dt = args.dt
+    if dt is None and tran:
+        dt = float(tran["tstep"])
+    spu = SPU(nl, temperature_k=temp, noise=noise, scheme=args.scheme, dt=dt, chains=1, seed=args.seed)
+    x0 = spu.state.copy()
+    res = spu.run(total, max_samples=args.max_samples, progress=False)
+    nodes = list(nl.node_names[1:])
+    Y, Z = spu.ss.node_voltage_map(nodes)
+    states = np.concatenate([x0[None, 0, :], res.states[:, 0, :]], axis=0)
+    t = np.concatenate([[0.0], res.t])
+    v = states @ Y.T + Z @ spu.ss.inputs
+    buf = io.BytesIO()
+    np.savez(buf, t=t, v=v, nodes=np.array(nodes, dtype=str), states=states,
+             state_names=np.array(spu.ss.state_names, dtype=str), dt=np.float64(spu.dt),
+             temperature_k=np.float64(temp), noise=np.bool_(noise))
+    from spucircuit._util.files import _atomic_bytes
+
+    try:
+        _atomic_bytes(args.out, buf.getvalue())
+    except OSError as exc:
+        raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"simulated {args.netlist}: {res.analog_time_s:.4g} s in {res.n_steps} steps of {spu.dt:.4g} s "
+          f"({args.scheme}, noise {'on' if noise else 'off'}, {temp:g} K); {len(t)} samples x {len(nodes)} "
+          f"node voltages -> {args.out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- check
+def check_report(nl) -> list[str]:
+    """Validate and compile ``nl``; lines of a human-readable summary (raises on a bad netlist)."""
+    from spucircuit.statespace.mna import compile_netlist
+
+    nl.validate()
+    info = nl.meta.get("spice_file", {})
+    temp = float(info.get("noise", {}).get("temperature_k", 300.0))
+    ss = compile_netlist(nl, temp)
+    c = nl.component_counts()
+    kinds = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in c.items() if v and k != "total")
+    ideal = int(np.sum(np.isinf(nl.tables["U"].values)))
+    lines = [f"title: {nl.title}",
+             f"nodes: {nl.n_nodes} (ground excluded)",
+             f"elements: {c['total']}: {kinds}" + (f" ({ideal} ideal op-amps)" if len(nl.tables['U']) else ""),
+             f"states: {ss.n} ({', '.join(ss.state_names[:6])}{', ...' if ss.n > 6 else ''}); "
+             f"DC inputs: {len(ss.input_names)}"]
+    ev = _spectrum(ss)
+    if np.all(ev.real < 0):
+        lines.append(f"drift: stable; time constants {1.0 / np.min(-ev.real):.4g} s (slowest) to "
+                     f"{1.0 / np.max(np.abs(ev)):.4g} s (fastest)")
+    else:
+        lam = ev[np.argmax(ev.real)]
+        lines.append(f"drift: NOT stable (eigenvalue {lam:.4g} 1/s): no stationary state")
+    nN = len(nl.tables["N"])
+    lines.append(f"noise: Johnson noise of {len(nl.tables['R'])} resistors at {temp:g} K"
+                 + (f" + {nN} white noise source{'s' if nN != 1 else ''}" if nN else ""))
+    tau = tau_of(nl)
+    m = nl.meta.get("mapped", {}) if isinstance(nl.meta.get("mapped"), dict) else {}
+    if tau is not None or m:
+        ro = m.get("readout", {}) if isinstance(m.get("readout"), dict) else {}
+        outs = ro.get("output_nodes") or ro.get("nodes") or []
+        lines.append(f"mapping: {m.get('architecture', 'mapped')}" + (f", tau = {tau:.4g} s" if tau else "")
+                     + (f", readout {ro['formula']}" if ro.get("formula") else "")
+                     + (f", outputs {outs[0]} .. {outs[-1]}" if outs else ""))
+    if info.get("tran"):
+        tr = info["tran"]
+        lines.append(f".tran: tstep {tr['tstep']:.4g} s, tstop {tr['tstop']:.4g} s, tmax {tr['tmax']:.4g} s"
+                     + (", uic" if tr.get("uic") else ""))
+    if info.get("noise"):
+        nz = info["noise"]
+        lines.append(f"noise block: TRRANDOM, method {nz.get('method')}, seed {nz.get('seed')}, nt {nz.get('nt')} s")
+    return lines
+
+
+def cmd_check(args) -> int:
+    from spucircuit.io.spice.reader import read_spice
+
+    nl = read_spice(args.netlist)
+    lines = check_report(nl)
+    print(f"{args.netlist}: OK")
+    for ln in lines:
+        print("  " + ln)
+    return 0
+
+
+# ----------------------------------------------------------------------------- graph
+def cmd_graph(args) -> int:
+    from spucircuit.io.spice.reader import read_spice
+
+    nl = read_spice(args.netlist)
+    try:
+        from spucircuit.io import graphml as graph
+    except ImportError:  # pragma: no cover - the module ships with the package
+        raise SPUError("spu graph needs spucircuit.graph, which is not installed") from None
+    ext = os.path.splitext(args.output)[1].lower()
+    if ext == ".graphml":
+        graph.to_graphml(nl, args.output)
+        print(f"GraphML of {nl.n_nodes} nodes, {len(nl)} elements -> {args.output}")
+    elif ext == ".png":
+        graph.plot_coupling_graph(nl, args.output, summary=args.summary, show_ground=args.show_ground)
+        print(f"coupling graph of {nl.n_nodes} nodes -> {args.output}")
+    else:
+        raise SPUError(f"output {args.output!r} must end in .png or .graphml")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+def register(sub) -> None:
+    """Add the export, simulate, check and graph subcommands to ``sub`` (argparse subparsers)."""
+    e = sub.add_parser(
+        "export", help="map A (and b) onto a circuit and write an ngspice netlist",
+        description="Write an ngspice-compatible SPICE netlist of the integrator array (any SPD A) or of "
+                    "the capacitive RLC array. With --time it carries a .tran card and .save of every node "
+                    "voltage, so that 'ngspice -b -r out.raw net.cir' writes them over that span; --noise "
+                    "adds seeded TRRANDOM sources realising the twin's thermal (and injected) noise.")
+    e.add_argument("--matrix", required=True, help="SPD matrix A, .npy")
+    e.add_argument("--rhs", help="right-hand side b, .npy (integrator only; default 0)")
+    e.add_argument("--arch", choices=["integrator", "capacitive"], default="integrator",
+                   help="circuit architecture (default integrator)")
+    e.add_argument("-o", "--output", required=True, help="netlist path (.cir)")
+    e.add_argument("--time", help="transient span: seconds or e.g. '50tau' (tau: the mapping's time unit; "
+                                  "the slowest relaxation time for capacitive)")
+    e.add_argument("--tstep", type=float, help="output / maximum step, s (default fastest time constant / 20)")
+    e.add_argument("--max-points", dest="max_points", type=float, default=200000,
+                   help="at most this many tstep points over --time (default 2e5)")
+    e.add_argument("--noise", action="store_true", help="add seeded TRRANDOM noise sources (needs --time)")
+    e.add_argument("--noise-method", dest="noise_method", choices=["elements", "factor"], default="elements",
+                   help="one source per resistor / noise source, or a covariance factor (default elements)")
+    e.add_argument("--nt", type=float, help="noise hold time, s (default 2 x tstep)")
+    e.add_argument("--seed", type=int, default=1, help="ngspice noise seed (.options seed=, default 1)")
+    e.add_argument("--temperature", type=float, default=300.0, help="Johnson-noise temperature, K")
+    e.add_argument("--noise-psd", dest="noise_psd", type=float, default=None,
+                   help="injected white noise PSD per summing node / cell, A^2/Hz")
+    e.add_argument("--control", action="store_true",
+                   help="add a .control block (run, linearize, write <name>.raw); run with 'ngspice -b net.cir'")
+    g = e.add_argument_group("integrator mapping (SI units)")
+    g.add_argument("--r-min", dest="r_min", type=float, help="smallest resistance, Ohm (default 1e3)")
+    g.add_argument("--r-max", dest="r_max", type=float, help="largest resistance, Ohm (default 1e6)")
+    g.add_argument("--c", dest="c", type=float, help="integrator capacitance, F (default 1e-9)")
+    g.add_argument("--v-swing", dest="v_swing", type=float, help="largest |V| of the solution, V (default 1)")
+    g.add_argument("--prune", action="store_true", help="leave entries too small for r_max open")
+    e.set_defaults(func=cmd_export)
+
+    s = sub.add_parser(
+        "simulate", help="simulate any SPICE netlist on the twin; write node voltages (.npz)",
+        description="Read a SPICE netlist (the subset spucircuit.spice reads), simulate it on the twin "
+                    "(exact scheme by default) and write an .npz with t (s), v (time x nodes, V), nodes "
+                    "(names), states and state_names.")
+    s.add_argument("netlist", help="SPICE netlist (.cir)")
+    s.add_argument("--time", help="analog time: seconds, '20us', or 'Ntau' when the netlist records tau "
+                                  "(default: the .tran stop time)")
+    s.add_argument("--noise", choices=["on", "off"], default="on", help="thermal and source noise (default on)")
+    s.add_argument("--out", required=True, help="output .npz")
+    s.add_argument("--seed", type=int, default=None, help="random seed")
+    s.add_argument("--scheme", choices=["exact", "euler"], default="exact", help="integration scheme")
+    s.add_argument("--dt", type=float, default=None, help="time step, s (default: the .tran step, else automatic)")
+    s.add_argument("--temperature", type=float, default=None,
+                   help="Johnson-noise temperature, K (default: the netlist's noise block, else 300)")
+    s.add_argument("--max-samples", dest="max_samples", type=int, default=20000,
+                   help="keep at most about this many samples (default 20000)")
+    s.set_defaults(func=cmd_simulate)
+
+    c = sub.add_parser("check", help="read and validate a SPICE netlist; print a component summary",
+                       description="Read a SPICE netlist, validate it (connectivity, DC paths), compile it and "
+                                   "print its nodes, elements, states, stability, noise and mapping.")
+    c.add_argument("netlist", help="SPICE netlist (.cir)")
+    c.set_defaults(func=cmd_check)
+
+    g = sub.add_parser("graph", help="draw a netlist's coupling graph (.png) or export it (.graphml)",
+                       description="Write the topology of a SPICE netlist as a PNG drawing or as GraphML.")
+    g.add_argument("netlist", help="SPICE netlist (.cir)")
+    g.add_argument("-o", "--output", required=True, help="graph.png or graph.graphml")
+    g.add_argument("--summary", action="store_true", help="summarised picture for large netlists")
+    g.add_argument("--show-ground", dest="show_ground", action="store_true", help="draw ground as a node")
+    g.set_defaults(func=cmd_graph)

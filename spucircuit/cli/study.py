@@ -1,0 +1,115 @@
+"""``spu study``: the command line of :mod:`spucircuit.study`.
+
+Hook it into the ``spu`` parser with ``register(subparsers)`` (spucircuit/cli.py::build_parser).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from spucircuit.cli import want_progress
+from spucircuit.studies.sweep import KNOBS, StudyError, convert, load_matrices, parse_sweep, run_study, table
+
+EPILOG = """\
+sweeps (repeat --sweep for a grid; the first swept knob is the x axis of the plots):
+  --sweep bits=4:16:2            start:stop:step, inclusive
+  --sweep tolerance=0.1,0.3,1    a list
+  --sweep time=log:10:1000:5     log:start:stop:count (times in seconds; or a list like 50tau,500tau)
+  --sweep calibrate=off,on       booleans: on/off, 1/0, true/false
+sweepable knobs: {sweepable}
+
+examples:
+  spu study --n 16 --tolerance 0.5 --sweep bits=4:16:2 --sweep calibrate=off,on --out study_out
+  spu study --bits 8 --sweep K=1,2,4,8,16 --draws 16
+  spu study --matrix A1.npy --matrix A2.npy --eval twin --sweep time=100tau,1000tau,10000tau
+  spu study --scheduler tcp://10.0.0.5:8786 --n 64 --sweep bits=4:16:2      (Dask cluster)
+
+outputs in --out: NAME.json (config, sweep, per-point summary, every row), NAME.csv (rows),
+NAME_summary.csv, NAME_solve_error.png / NAME_inv_error.png (median and 10-90 %% band over
+draws and matrices). Errors are relative 2-norm (solve) or Frobenius (inv) errors against
+numpy. Converter clipping is counted per row ('clipped') and reported on stderr.
+"""
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``study`` subcommand to an argparse subparsers object."""
+    sweepable = ", ".join(k.name for k in KNOBS if k.sweep)
+    p = subparsers.add_parser(
+        "study", help="sweep device imperfections, calibration and mitigation over many device draws",
+        description="Sweep any device knob over random SPD problems (or your .npy matrices), many "
+                    "device draws per point, in parallel; write JSON, CSV and plots.",
+        epilog=EPILOG.format(sweepable=sweepable), formatter_class=argparse.RawDescriptionHelpFormatter)
+    groups = {}
+    titles = [("problem", ("n", "cond", "matrices", "rhs", "task")),
+              ("resistor bank", ("bits", "grid", "rounding", "r_min", "r_max", "headroom")),
+              ("fabrication", ("tolerance", "tol_dist")),
+              ("converters", ("dac_bits", "dac_fs", "adc_bits", "adc_fs")),
+              ("noise and temperature", ("temperature", "noise_psd")),
+              ("op-amps and parasitics", ("opamp_gain", "opamp_offset", "gbw", "r_out", "c_parasitic")),
+              ("evaluation", ("eval", "time", "burn_in", "samples", "chains")),
+              ("mitigation", ("K", "ensemble", "devices")),
+              ("calibration", ("calibrate", "cal_method", "cal_eval", "cal_time", "offset_correction")),
+              ("statistics", ("draws", "seed"))]
+    for title, names in titles:
+        g = p.add_argument_group(title)
+        for nm in names:
+            groups[nm] = g
+    for k in KNOBS:
+        g = groups.get(k.name, p)
+        default = k.default
+        if isinstance(default, float) and math.isinf(default):
+            dtxt = "inf"
+        elif isinstance(default, bool):
+            dtxt = "on" if default else "off"
+        else:
+            dtxt = str(default)
+        extra = f" {{{','.join(k.choices)}}}" if k.choices else ""
+        flag = "--" + k.name.replace("_", "-")
+        dpart = "" if k.default is None else f" (default {dtxt})"
+        g.add_argument(flag, dest=k.name, default=None, metavar=k.type.upper() if not k.choices else "CHOICE",
+                       help=f"{k.help}{extra}{dpart}{'' if k.sweep else '; not sweepable'}")
+    r = p.add_argument_group("sweep, inputs and execution")
+    r.add_argument("--sweep", action="append", default=[], metavar="NAME=VALUES",
+                   help="sweep a knob (repeatable: grid of all combinations); see below")
+    r.add_argument("--matrix", action="append", default=[], metavar="A.npy",
+                   help="use this SPD matrix (repeatable) instead of random ones (n, cond ignored)")
+    r.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: all cores; 1 = in this process)")
+    r.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="run on a Dask cluster at this scheduler address (needs dask[distributed])")
+    r.add_argument("--out", default="study_out", help="output folder (default study_out)")
+    r.add_argument("--name", default="study", help="output file prefix (default study)")
+    r.add_argument("--no-plot", action="store_true", help="do not write PNG plots")
+    r.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    r.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
+    p.set_defaults(func=cmd_study)
+    return p
+
+
+def cmd_study(args) -> int:
+    config = {}
+    for k in KNOBS:
+        v = getattr(args, k.name, None)
+        if v is not None:
+            config[k.name] = convert(k.name, v)
+    sweep = parse_sweep(args.sweep)
+    matrices = load_matrices(args.matrix) if args.matrix else None
+    if args.workers is not None and args.workers < 1:
+        raise StudyError(f"--workers must be >= 1, got {args.workers}")
+    res = run_study(config, sweep, matrices=matrices, workers=args.workers, scheduler=args.scheduler,
+                    progress=want_progress(args))
+    paths = res.write(args.out, args.name, plot=not args.no_plot)
+    print(f"spu study: {len(res.rows)} tasks at {len(res.points)} points in {res.wall_s:.1f} s "
+          f"({'dask ' + args.scheduler if args.scheduler else f'{res.workers} worker(s)'})")
+    for met in res.metrics:
+        print(f"\n{met} (median over draws and matrices):")
+        print(table(res, met))
+    clipped = sum(r["clipped"] for r in res.rows)
+    if clipped:
+        print(f"spu study: warning: converters clipped {clipped} values in "
+              f"{sum(1 for r in res.rows if r['clipped'])} tasks (column 'clipped'); widen --adc-fs/--dac-fs",
+              file=sys.stderr)
+    print("\nwrote " + ", ".join(paths))
+    return 0

@@ -1,0 +1,1 @@
+"""Stage 5, imperfect devices: a nominal circuit plus seeded changes of its component values."""

@@ -1,0 +1,1 @@
+"""Stage 3, SDE -> sample paths: discretisations and numba kernels."""

@@ -1,0 +1,1 @@
+"""Files and external simulators (SPICE, ngspice rawfiles, GraphML); no physics."""

@@ -1,0 +1,1 @@
+"""SPICE netlists: read_spice, parse_spice, write_spice."""

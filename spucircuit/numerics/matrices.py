@@ -1,0 +1,91 @@
+"""Checks on user matrices and vectors; each failure names the problem (MatrixError)."""
+from __future__ import annotations
+
+import numpy as np
+
+from spucircuit.errors import MatrixError
+
+
+def as_matrix(A, name: str = "A") -> np.ndarray:
+    """A finite, square, float64 2-D array, or MatrixError naming what is wrong."""
+    try:
+        A = np.array(A, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise MatrixError(f"{name} is not a numeric array: {exc}") from None
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
+        raise MatrixError(f"{name} has wrong shape {A.shape}: expected a non-empty square (n, n) matrix")
+    bad = ~np.isfinite(A)
+    if bad.any():
+        i, j = map(int, np.argwhere(bad)[0])
+        raise MatrixError(f"{name} contains NaN or inf (first at {name}[{i},{j}] = {A[i, j]})")
+    return A
+
+
+def check_spd(A, name: str = "A", sym_rtol: float = 1e-10) -> np.ndarray:
+    """Return A (float64) if symmetric positive definite, else raise MatrixError naming why."""
+    A = as_matrix(A, name)
+    scale = float(np.max(np.abs(A)))
+    asym = np.abs(A - A.T)
+    if asym.max() > sym_rtol * max(scale, np.finfo(float).tiny):
+        i, j = map(int, np.unravel_index(np.argmax(asym), asym.shape))
+        raise MatrixError(
+            f"{name} is not symmetric: {name}[{i},{j}] = {float(A[i, j])!r} but {name}[{j},{i}] = {float(A[j, i])!r}"
+        )
+    A = 0.5 * (A + A.T)
+    try:
+        np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        lam = float(np.linalg.eigvalsh(A)[0])
+        raise MatrixError(
+            f"{name} is not positive definite: smallest eigenvalue {lam:.6g} <= 0"
+        ) from None
+    return A
+
+
+def as_vector(b, n: int, name: str = "b") -> np.ndarray:
+    try:
+        b = np.array(b, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise MatrixError(f"{name} is not a numeric array: {exc}") from None
+    if b.ndim == 2 and 1 in b.shape:
+        b = b.reshape(-1)
+    if b.shape != (n,):
+        raise MatrixError(f"{name} has wrong shape {b.shape}: expected ({n},) to match the matrix")
+    if not np.all(np.isfinite(b)):
+        i = int(np.flatnonzero(~np.isfinite(b))[0])
+        raise MatrixError(f"{name} contains NaN or inf (first at {name}[{i}] = {b[i]})")
+    return b
+
+
+def random_spd(n: int, cond: float = 10.0, seed=None, min_rel_entry: float = 2e-3) -> np.ndarray:
+    """Random dense SPD matrix with eigenvalues log-spaced in [1/cond, 1] (random eigenbasis).
+
+    Off-diagonal entries smaller than ``min_rel_entry`` x max|A| (unrealizable by a resistor
+    range of ratio 1/min_rel_entry) are pushed out to +-min_rel_entry x max|A|; the change is a
+    symmetric perturbation far below lambda_min for the default settings, checked afterwards.
+    Signs and magnitudes of the rest are those of Q diag(lambda) Q^T: the matrix is not
+    diagonally dominant and has negative entries.
+    """
+    if n < 1:
+        raise MatrixError(f"n must be >= 1, got {n}")
+    if not cond >= 1:
+        raise MatrixError(f"condition number must be >= 1, got {cond}")
+    rng = np.random.default_rng(seed)
+    Q, R = np.linalg.qr(rng.standard_normal((n, n)))
+    Q = Q * np.sign(np.diag(R))
+    lam = np.logspace(0.0, -np.log10(cond), n) if n > 1 else np.ones(1)
+    A = (Q * lam) @ Q.T
+    A = 0.5 * (A + A.T)
+    if min_rel_entry > 0 and n > 1:
+        scale = np.max(np.abs(A))
+        thr = min_rel_entry * scale
+        off = ~np.eye(n, dtype=bool)
+        A[off & (np.abs(A) < 1e-12 * scale)] = 0.0  # round-off of exact zeros stays zero
+        small = off & (np.abs(A) < thr) & (A != 0)
+        A[small] = np.where(A[small] >= 0, thr, -thr)
+        A = 0.5 * (A + A.T)
+        if cond > 1:  # a diagonal shift restores the requested condition number exactly
+            w = np.linalg.eigvalsh(A)
+            A = A + np.eye(n) * (w[-1] - cond * w[0]) / (cond - 1.0)
+    check_spd(A)
+    return A

@@ -1,0 +1,1 @@
+"""The edge where results become tables, plots, files and progress bars."""

@@ -1,0 +1,1 @@
+"""Stage 2, circuit -> linear SDE dx = (F x + B u) dt + dW: MNA, closed-form and factored compiles."""

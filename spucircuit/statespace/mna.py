@@ -1,0 +1,445 @@
+"""Netlist -> linear stochastic state space, by modified nodal analysis (MNA).
+
+The circuit is written as   dx/dt = F x + B u + w(t),   <w(t) w(s)^T> = Q delta(t - s),
+with states x = [capacitor voltages (V); inductor currents (A)], inputs u = [DC voltage source
+levels (V); DC current source levels (A)] and Q (state units^2 / s) built from the Johnson noise
+of every resistor plus the explicit noise sources.
+
+Method (the classic state-variable formulation): replace each capacitor by a voltage source of
+value v_C and each inductor by a current source of value i_L; the remaining network is resistive
+(resistors, VCCS, op-amps, sources) and one sparse MNA solve gives the capacitor currents and
+inductor voltages as linear functions of (states, inputs, node current injections):
+
+    K z = P_x x + P_u u + E j,        dv_C/dt = i_C / C,   di_L/dt = (V_p - V_q) / L.
+
+All algebraic nodes (op-amp summing nodes, buffer outputs, ...) are thereby eliminated.
+Only ``n_states`` adjoint solves with K^T are needed (W = O K^-1), never a dense inverse of K.
+
+Noise: a white current source of one-sided PSD S (A^2/Hz) between nodes p, q has increments of
+variance (S/2) dt, i.e. it adds (S/2) a a^T to the node-injection covariance, a = e_p - e_q.
+Johnson noise of a resistor R at temperature T is S = 4 k_B T / R. Then Q = T_j L_S T_j^T with
+T_j = D^-1 W E the state response to node injections. (An RC node gives Q = 2 k_B T / (R C^2)
+and the Lyapunov variance Q / (2 / RC) = k_B T / C.)
+
+Loops of capacitors (e.g. coupling capacitors between cells that each have a capacitor to ground,
+the built SPU): replacing every capacitor by a voltage source would put a loop of voltage sources
+into K (singular). The capacitors are therefore split into a spanning forest of the capacitor graph
+(``tree``, in netlist order: the first capacitor that closes a loop is a ``link``). Tree capacitor
+voltages are the states; a link's voltage is a fixed +-1 combination of them, v_K = P x_T (the
+tree path between its terminals). Links enter the MNA solve as current injections i_K (like
+inductors), and i_K = C_K P dx_T/dt closes the system:
+
+    (I - W_K C_K P) dx/dt = F_0 x + B_0 u + T_0 j,
+
+so F, B and T_j are those of the loop-free network premultiplied by E^-1, E = I - W_K C_K P. For
+capacitor-only loops D E = C_T + P^T C_K P (restricted to the tree block): the nodal (Maxwell)
+capacitance matrix, symmetric positive definite. A link capacitor's ``ic`` is implied by the tree
+(0 means "implied"; a non-zero value that disagrees is an error). Loops of capacitors *and*
+voltage sources remain unsupported (singular).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from spucircuit.constants import K_B, T_ROOM
+from spucircuit.errors import NetlistError
+from spucircuit.circuit.netlist import Netlist
+from spucircuit.statespace.operators import DriftOperator, make_drift
+
+
+@dataclass
+class StateSpace:
+    """Compiled linear SDE  dx = (F x + B u) dt + dW,  cov(dW) = Q dt.   (SI units)
+
+    Attributes
+    ----------
+    drift : DriftOperator       F (1/s), dense or sparse, see :mod:`spucircuit.operators`
+    input_matrix : ndarray      B, (n_states, n_inputs); state units per second per input unit
+    inputs : ndarray            u, DC source levels (V for voltage sources, A for current sources)
+    input_names : list[str]     source names, in the order of u
+    diffusion : ndarray         Q, (n_states, n_states), state units^2 / s
+    state_names : list[str]     'v(C1)' (V) or 'i(L1)' (A)
+    x0 : ndarray                initial state from the elements' ``ic`` values
+    temperature_k : float       temperature used for the Johnson noise, K
+    """
+
+    drift: DriftOperator
+    input_matrix: np.ndarray
+    inputs: np.ndarray
+    input_names: list
+    diffusion: np.ndarray
+    state_names: list
+    x0: np.ndarray
+    temperature_k: float
+    _netlist: Netlist | None = field(default=None, repr=False)
+    _readout: dict = field(default_factory=dict, repr=False)
+    _lu: object = field(default=None, repr=False)
+    _P: tuple = field(default=None, repr=False)
+    _node_map: tuple = field(default=None, repr=False)  # (Vx, Vu) sparse, from the closed-form compile
+
+    @property
+    def n(self) -> int:
+        return self.drift.n
+
+    @property
+    def offset(self) -> np.ndarray:
+        """B u: the constant drift term (state units / s)."""
+        return self.input_matrix @ self.inputs
+
+    def set_input(self, name: str, value: float) -> None:
+        """Change one DC source level (V or A) without recompiling."""
+        low = name.lower()
+        for i, nm in enumerate(self.input_names):
+            if nm.lower() == low:
+                if not np.isfinite(value):
+                    raise NetlistError(f"input {name!r}: value must be finite, got {value!r}")
+                self.inputs = self.inputs.copy()
+                self.inputs[i] = float(value)
+                return
+        raise NetlistError(f"no DC source named {name!r}; inputs are {self.input_names}")
+
+    def noise_factor(self, rtol: float = 1e-13):
+        """A factor N of Q (Q = N N^T): ('diag', vector) when Q is diagonal, else ('dense', N)."""
+        return noise_factor(self.diffusion, rtol)
+
+    def node_voltage_map(self, nodes):
+        """Affine map (Y, Z) with V[nodes] = Y x + Z u, noise-free part (V).
+
+        Algebraic nodes driven by white noise have unbounded variance in the white-noise limit;
+        the readout returns their noise-free value (the average a band-limited probe would see).
+        """
+        if self._netlist is None:
+            raise NetlistError("this state space was not compiled from a netlist")
+        idx = [self._netlist.node_index(nm) for nm in nodes]
+        key = tuple(idx)
+        if key not in self._readout and self._node_map is not None:
+            Vx, Vu = self._node_map
+            self._readout[key] = (Vx[idx].toarray(), Vu[idx].toarray())
+        if key not in self._readout:
+            Px, Pu = self._P
+            rows = [i - 1 for i in idx]
+            zx = np.zeros((len(idx), Px.shape[1]))
+            zu = np.zeros((len(idx), Pu.shape[1]))
+            sel = [k for k, i in enumerate(idx) if i > 0]
+            if sel:
+                if Px.shape[1]:
+                    zx[sel] = self._lu.solve(Px.toarray())[[rows[k] for k in sel]]
+                if Pu.shape[1]:
+                    zu[sel] = self._lu.solve(Pu.toarray())[[rows[k] for k in sel]]
+            self._readout[key] = (zx, zu)
+        return self._readout[key]
+
+
+def noise_factor(Q: np.ndarray, rtol: float = 1e-13):
+    """Factor a PSD diffusion matrix: ('diag', sqrt(diag Q)) if Q is diagonal to ``rtol``,
+    otherwise ('dense', U sqrt(L)) from an eigendecomposition, dropping null directions."""
+    Q = np.asarray(Q, dtype=float)
+    scale = float(np.max(np.abs(np.diag(Q)))) if Q.size else 0.0
+    off = Q - np.diag(np.diag(Q))
+    if scale == 0.0 or np.max(np.abs(off)) <= rtol * scale:
+        return "diag", np.sqrt(np.clip(np.diag(Q), 0.0, None))
+    w, U = np.linalg.eigh(0.5 * (Q + Q.T))
+    if w[0] < -1e-10 * w[-1]:
+        raise NetlistError(f"diffusion matrix is not positive semidefinite (eigenvalue {w[0]:.3g})")
+    keep = w > 1e-14 * w[-1]
+    return "dense", np.ascontiguousarray(U[:, keep] * np.sqrt(w[keep]))
+
+
+class _DenseLU:
+    """LAPACK LU of an MNA matrix with SuperLU's ``solve(rhs, trans)`` interface.
+
+    An integrator array has ~n^2 resistors on ~3n MNA unknowns: its matrix is far too dense for
+    SuperLU, whose fill-in made the solves with n right-hand sides the bulk of programming
+    (5.6 s of 7.7 s at n = 512, measured 2026-11-23); dense getrf/getrs take ~0.3 s there."""
+
+    def __init__(self, K):
+        import scipy.linalg as sla
+
+        A = K.toarray()
+        with np.errstate(all="ignore"):
+            self._f = sla.lu_factor(A, check_finite=False)
+        d = np.abs(np.diag(self._f[0]))
+        if not np.all(np.isfinite(d)) or d.min(initial=np.inf) <= np.finfo(float).eps * max(d.max(initial=0.0), 1e-300):
+            raise RuntimeError("Factor is exactly singular")
+
+    def solve(self, rhs, trans="N"):
+        import scipy.linalg as sla
+
+        return sla.lu_solve(self._f, rhs, trans={"N": 0, "T": 1}[trans], check_finite=False)
+
+
+_DENSE_LU_MAX_DIM = 8192  # dense factor <= 512 MB
+_DENSE_LU_MIN_FILL = 0.02  # nnz / dim^2 above which LAPACK beats SuperLU on these matrices
+
+
+def _factorize(K):
+    """SuperLU for sparse MNA matrices; dense LAPACK when the matrix is dense enough (arrays)."""
+    dim = K.shape[0]
+    if 256 <= dim <= _DENSE_LU_MAX_DIM and K.nnz >= _DENSE_LU_MIN_FILL * dim * dim:
+        return _DenseLU(K)
+    return spla.splu(K, permc_spec="COLAMD")
+
+
+def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool = True,
+                    validate: bool = True, fast: bool = True) -> StateSpace:
+    """Compile a netlist into the linear SDE of its capacitor voltages and inductor currents.
+
+    ``temperature_k`` sets the Johnson noise of every resistor (one-sided current PSD
+    4 k_B T / R); ``noise=False`` removes all noise (Johnson and explicit sources).
+    Networks of ideal op-amps with grounded non-inverting inputs (integrator arrays) are solved
+    in closed form (:mod:`spucircuit.vground`, same result); ``fast=False`` forces the MNA solve.
+    """
+    if not (np.isfinite(temperature_k) and temperature_k >= 0):
+        raise NetlistError(f"temperature must be finite and >= 0 K, got {temperature_k!r}")
+    if validate:
+        netlist.validate()
+    if fast:
+        from spucircuit.statespace.virtual_ground import compile_virtual_ground
+
+        res = compile_virtual_ground(netlist, temperature_k, noise)
+        if res is not None:
+            F, B, u, unames, Q, names, x0, node_map = res
+            ss = StateSpace(drift=make_drift(F), input_matrix=B, inputs=u, input_names=unames,
+                            diffusion=Q, state_names=names, x0=x0, temperature_k=float(temperature_k))
+            ss._netlist, ss._node_map = netlist, node_map
+            return ss
+    t = netlist.tables
+    N = netlist.n_nodes
+    nV, nC, nL, nU, nI = len(t["V"]), len(t["C"]), len(t["L"]), len(t["U"]), len(t["I"])
+    if nC + nL == 0:
+        raise NetlistError("netlist has no capacitor or inductor: there is no state to simulate")
+    # capacitor loops: tree capacitors are states, links are derivative-coupled injections
+    tree, Pk = _capacitor_tree(t["C"].nodes) if nC else (np.zeros(0, bool), None)
+    ct = np.flatnonzero(tree)  # tree capacitors (states), netlist order
+    ck = np.flatnonzero(~tree)  # link capacitors
+    cnodes, cvals = t["C"].nodes[ct], t["C"].values[ct]
+    cnames = [t["C"].names[i] for i in ct]
+    nK = len(ck)
+    nC = len(ct)
+    dim = N + nV + nC + nU
+    rV, rC, rU = N, N + nV, N + nV + nC
+    rows, cols, vals = [], [], []
+
+    def stamp(r, c, v):
+        r = np.asarray(r).reshape(-1)
+        c = np.asarray(c).reshape(-1)
+        v = np.broadcast_to(np.asarray(v, dtype=float), r.shape).reshape(-1)
+        ok = (r >= 0) & (c >= 0)
+        rows.append(r[ok])
+        cols.append(c[ok])
+        vals.append(v[ok])
+
+    def nd(a):  # node index -> MNA row (ground -> -1, dropped by stamp)
+        return np.asarray(a, dtype=np.int64) - 1
+
+    if len(t["R"]):
+        p, q = nd(t["R"].nodes[:, 0]), nd(t["R"].nodes[:, 1])
+        g = 1.0 / t["R"].values
+        stamp(p, p, g), stamp(q, q, g), stamp(p, q, -g), stamp(q, p, -g)
+    if len(t["G"]):
+        p, q, cp, cq = (nd(t["G"].nodes[:, k]) for k in range(4))
+        gm = t["G"].values  # current gm (V_cp - V_cq) leaves p, enters q
+        stamp(p, cp, gm), stamp(p, cq, -gm), stamp(q, cp, -gm), stamp(q, cq, gm)
+    for tabnodes, r0 in ((t["V"].nodes, rV), (cnodes, rC)):
+        if len(tabnodes):
+            p, q = nd(tabnodes[:, 0]), nd(tabnodes[:, 1])
+            br = r0 + np.arange(len(tabnodes))
+            # branch current flows p -> q through the element: leaves p, enters q (KCL rows);
+            # branch equation V_p - V_q = value.
+            stamp(p, br, 1.0), stamp(q, br, -1.0), stamp(br, p, 1.0), stamp(br, q, -1.0)
+    if nU:
+        out, inp, inn = (nd(t["U"].nodes[:, k]) for k in range(3))
+        br = rU + np.arange(nU)
+        a0 = t["U"].values
+        stamp(out, br, -1.0)  # the op-amp injects its output current into node out
+        # ideal: V_inp - V_inn = 0;  finite gain A0: V_out / A0 - (V_inp - V_inn) = 0
+        stamp(br, inp, -1.0), stamp(br, inn, 1.0)
+        fin = np.isfinite(a0)
+        if np.any(fin):
+            stamp(br[fin], out[fin], 1.0 / a0[fin])
+    K = sp.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(dim, dim)
+    )
+
+    n = nC + nL
+    # P_x: states into the right-hand side
+    px_r, px_c, px_v = [rC + np.arange(nC)], [np.arange(nC)], [np.ones(nC)]
+    if nL:
+        p, q = nd(t["L"].nodes[:, 0]), nd(t["L"].nodes[:, 1])
+        cl = nC + np.arange(nL)
+        px_r += [p, q]
+        px_c += [cl, cl]
+        px_v += [-np.ones(nL), np.ones(nL)]  # i_L leaves p, enters q
+    Px = _coo(px_r, px_c, px_v, (dim, n))
+    # P_u: DC sources into the right-hand side
+    pu_r, pu_c, pu_v = [rV + np.arange(nV)], [np.arange(nV)], [np.ones(nV)]
+    if nI:
+        p, q = nd(t["I"].nodes[:, 0]), nd(t["I"].nodes[:, 1])
+        ci = nV + np.arange(nI)
+        pu_r += [p, q]
+        pu_c += [ci, ci]
+        pu_v += [-np.ones(nI), np.ones(nI)]
+    Pu = _coo(pu_r, pu_c, pu_v, (dim, nV + nI))
+    if nK:  # link capacitor currents: leave p, enter q
+        p, q = nd(t["C"].nodes[ck, 0]), nd(t["C"].nodes[ck, 1])
+        PK = _coo([p, q], [np.arange(nK)] * 2, [-np.ones(nK), np.ones(nK)], (dim, nK))
+    # O: outputs i_C and V_p - V_q of inductors
+    o_r, o_c, o_v = [np.arange(nC)], [rC + np.arange(nC)], [np.ones(nC)]
+    if nL:
+        p, q = nd(t["L"].nodes[:, 0]), nd(t["L"].nodes[:, 1])
+        rl = nC + np.arange(nL)
+        o_r += [rl, rl]
+        o_c += [p, q]
+        o_v += [np.ones(nL), -np.ones(nL)]
+    O = _coo(o_r, o_c, o_v, (n, dim))
+
+    try:
+        lu = _factorize(K)
+        Wt = lu.solve(O.T.toarray(), trans="T")  # (dim, n) = K^-T O^T
+    except RuntimeError as exc:
+        raise NetlistError(
+            "circuit equations are singular (" + str(exc) + "): look for a loop of capacitors "
+            "and voltage sources, a cut-set of inductors and current sources, an op-amp without "
+            "feedback, or a node with no DC path to ground"
+        ) from None
+    W = Wt.T
+    if not np.all(np.isfinite(W)):
+        raise NetlistError("circuit equations are numerically singular (non-finite solution)")
+    dinv = np.concatenate([1.0 / cvals, 1.0 / t["L"].values]) if nL else 1.0 / cvals
+    F = dinv[:, None] * np.asarray((Px.T @ W.T).T)
+    B = dinv[:, None] * np.asarray((Pu.T @ W.T).T) if Pu.shape[1] else np.zeros((n, 0))
+    Tj = dinv[:, None] * W[:, :N]
+    if nK:  # (I - W_K C_K P) dx/dt = F_0 x + B_0 u + T_0 j
+        WK = dinv[:, None] * np.asarray((PK.T @ W.T).T)  # (n, nK)
+        Psel = np.zeros((nK, n))
+        Psel[:, :nC] = Pk[:, ct]
+        E = np.eye(n) - WK @ (t["C"].values[ck][:, None] * Psel)
+        try:
+            F, Tj = np.linalg.solve(E, F), np.linalg.solve(E, Tj)
+            B = np.linalg.solve(E, B) if B.shape[1] else B
+        except np.linalg.LinAlgError:
+            F = Tj = np.full(1, np.nan)
+        if not (np.all(np.isfinite(F)) and np.all(np.isfinite(Tj))):
+            raise NetlistError("circuit equations are singular: the capacitance matrix of the "
+                               "capacitor loops is not invertible")
+
+    # node-injection noise covariance L_S (per unit time)
+    nr, nc_, nv = [], [], []
+    for nodes, S in noise_sources(netlist, temperature_k, noise):
+        p, q = nd(nodes[:, 0]), nd(nodes[:, 1])
+        h = 0.5 * S  # one-sided PSD S -> increment variance (S/2) dt
+        for r_, c_, s_ in ((p, p, 1), (q, q, 1), (p, q, -1), (q, p, -1)):
+            ok = (r_ >= 0) & (c_ >= 0)
+            nr.append(r_[ok]), nc_.append(c_[ok]), nv.append(s_ * h[ok])
+    if nr:
+        LS = sp.csr_matrix((np.concatenate(nv), (np.concatenate(nr), np.concatenate(nc_))), shape=(N, N))
+        Q = Tj @ (LS @ Tj.T)
+        Q = 0.5 * (Q + Q.T)
+    else:
+        Q = np.zeros((n, n))
+
+    names = [f"v({nm})" for nm in cnames] + [f"i({nm})" for nm in t["L"].names]
+    x0 = np.concatenate([t["C"].ic[ct], t["L"].ic])
+    if nK:  # a link's initial voltage is implied by the tree; a non-zero one must agree
+        implied = Pk[:, ct] @ t["C"].ic[ct]
+        given = t["C"].ic[ck]
+        bad = (given != 0) & (np.abs(given - implied) > 1e-9 * np.maximum(np.abs(given), 1e-12))
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise NetlistError(
+                f"capacitor {t['C'].names[ck[i]]!r} closes a loop of capacitors: its initial voltage "
+                f"{given[i]:.6g} V disagrees with the {implied[i]:.6g} V the loop implies (leave it 0)"
+            )
+    u = np.concatenate([t["V"].values, t["I"].values])
+    ss = StateSpace(
+        drift=make_drift(F), input_matrix=B, inputs=u,
+        input_names=list(t["V"].names) + list(t["I"].names), diffusion=Q, state_names=names,
+        x0=x0, temperature_k=float(temperature_k),
+    )
+    ss._netlist = netlist
+    ss._lu = lu
+    ss._P = (Px, Pu)
+    return ss
+
+
+def noise_sources(netlist: Netlist, temperature_k: float, noise: bool = True) -> list:
+    """[(nodes (m, 2), one-sided current PSD (m,) A^2/Hz)] of every white noise current source:
+    the Johnson noise 4 k_B T / R of each resistor and the explicit N sources (none if not noise)."""
+    t = netlist.tables
+    srcs = []
+    if noise:
+        if temperature_k > 0 and len(t["R"]):
+            srcs.append((t["R"].nodes, 4.0 * K_B * temperature_k / t["R"].values))
+        if len(t["N"]):
+            srcs.append((t["N"].nodes, t["N"].values))
+    return srcs
+
+
+def _capacitor_tree(cnodes: np.ndarray):
+    """Split capacitors into a spanning forest of the capacitor graph and loop-closing links.
+
+    Returns (tree mask, P) with P (n_links, n_capacitors): the voltage of link k (V_p - V_q) is
+    P[k] @ v over the tree capacitors (entries +-1 along the tree path). Capacitors are taken in
+    netlist order, so the first ones connected become states. P is None when there is no link.
+    """
+    m = len(cnodes)
+    parent = {}
+
+    def find(a):
+        root = a
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(a, a) != root:  # path compression
+            parent[a], a = root, parent[a]
+        return root
+
+    tree = np.ones(m, dtype=bool)
+    for k in range(m):
+        ra, rb = find(int(cnodes[k, 0])), find(int(cnodes[k, 1]))
+        if ra == rb:
+            tree[k] = False
+        else:
+            parent[ra] = rb
+    if tree.all():
+        return tree, None
+    # root every tree component (at ground when it contains it) and walk up to express node
+    # potentials relative to the root as +-1 combinations of tree capacitor voltages
+    adj: dict[int, list] = {}
+    for k in np.flatnonzero(tree):
+        a, b = int(cnodes[k, 0]), int(cnodes[k, 1])
+        adj.setdefault(a, []).append((b, k, -1.0))  # V_b = V_a - v_k
+        adj.setdefault(b, []).append((a, k, +1.0))  # V_a = V_b + v_k
+    up: dict[int, tuple] = {}  # node -> (parent node, capacitor, sign): V_node = V_parent + sign v_k
+    starts = ([0] if 0 in adj else []) + sorted(adj)
+    for s in starts:
+        if s in up:
+            continue
+        up[s] = (None, -1, 0.0)
+        stack = [s]
+        while stack:
+            a = stack.pop()
+            for b, k, sg in adj[a]:
+                if b not in up:
+                    up[b] = (a, k, sg)
+                    stack.append(b)
+    links = np.flatnonzero(~tree)
+    P = np.zeros((len(links), m))
+    for r, k in enumerate(links):
+        for node, sign in ((int(cnodes[k, 0]), 1.0), (int(cnodes[k, 1]), -1.0)):
+            while up[node][0] is not None:
+                par, kk, sg = up[node]
+                P[r, kk] += sign * sg
+                node = par
+    return tree, P
+
+
+def _coo(r, c, v, shape):
+    r = np.concatenate([np.asarray(a, dtype=np.int64) for a in r])
+    c = np.concatenate([np.asarray(a, dtype=np.int64) for a in c])
+    v = np.concatenate([np.asarray(a, dtype=float) for a in v])
+    ok = (r >= 0) & (c >= 0)
+    return sp.csr_matrix((v[ok], (r[ok], c[ok])), shape=shape)
