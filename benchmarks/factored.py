@@ -96,7 +96,8 @@ def _median_time(fn, rounds, min_s=0.2):
 
 
 def _size_case(N, rounds, log):
-    from spucircuit.circuit import factored_array as fm
+    from spucircuit.circuit.factored_array import factored_circuit
+    from spucircuit.device.factored_spu import FactoredSPU
 
     J, H, g = _problem(N)
     x = np.random.default_rng(1).standard_normal(N)
@@ -106,13 +107,13 @@ def _size_case(N, rounds, log):
     for _ in range(rounds):
         time.sleep(SETTLE_S)
         t0 = time.perf_counter()
-        fc = fm.factored_circuit(J, H, LAMBDA, g, r_max=1e12, netlist=False, prune=True)
+        fc = factored_circuit(J, H, LAMBDA, g, r_max=1e12, netlist=False, prune=True)
         times.append(time.perf_counter() - t0)
         del fc
     build = statistics.median(times)
     tracemalloc.start()
-    fc = fm.factored_circuit(J, H, LAMBDA, g, r_max=1e12, netlist=False, prune=True)
-    spu = fm.FactoredSPU(fc, scheme="euler", chains=1, seed=0, temperature_k=300.0)
+    fc = factored_circuit(J, H, LAMBDA, g, r_max=1e12, netlist=False, prune=True)
+    spu = FactoredSPU(fc, scheme="euler", chains=1, seed=0, temperature_k=300.0)
     t0 = time.perf_counter()
     h = spu.auto_dt()
     t_rho = time.perf_counter() - t0
@@ -125,7 +126,7 @@ def _size_case(N, rounds, log):
     # ---- exponential scheme: set-up and steps, traced separately
     tracemalloc.start()
     t0 = time.perf_counter()
-    ex = fm.FactoredSPU(fc, scheme="exponential", chains=1, seed=0, temperature_k=300.0)
+    ex = FactoredSPU(fc, scheme="exponential", chains=1, seed=0, temperature_k=300.0)
     ex.run("50tau", max_samples=1)
     setup = time.perf_counter() - t0
     exp_peak = tracemalloc.get_traced_memory()[1]

@@ -11,15 +11,15 @@ from spucircuit.circuit.capacitive_array import (
     capacitive_spu,
     diagonal_rescaling,
 )
-from spucircuit.statespace.mna import StateSpace, compile_netlist
-from spucircuit.device.spu import SPU, RunResult
-from spucircuit.errors import MatrixError, NetlistError, ParseError, RealizabilityError, SPUError, StepError
 from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array
 from spucircuit.circuit.netlist import Netlist
-from spucircuit.linalg.solve import inv, solve
-from spucircuit.io.spice.reader import read_spice, write_spice
+from spucircuit.device.spu import SPU, RunResult
+from spucircuit.errors import MatrixError, NetlistError, ParseError, RealizabilityError, SPUError, StepError
 from spucircuit.io.graphml import plot_coupling_graph, to_graphml
+from spucircuit.io.spice.reader import read_spice, write_spice
+from spucircuit.linalg.solve import inv, solve
 from spucircuit.numerics.matrices import check_spd, random_spd
+from spucircuit.statespace.mna import StateSpace, compile_netlist
 
 __all__ = [
     "Netlist", "integrator_array", "MappedCircuit", "compile_netlist", "StateSpace", "SPU",

@@ -9,15 +9,15 @@ from spucircuit.linalg.calibration import Calibration, calibrate, measure_offset
 from spucircuit.imperfections.models import (
     ADC,
     DAC,
-    Device,
     InjectedNoise,
     OpAmpGain,
     OpAmpOffset,
     ResistorBank,
     Tolerance,
-    chain,
-    device_solve,
 )
+from spucircuit.imperfections.instance import Device
+from spucircuit.imperfections.base import chain
+from spucircuit.linalg.device_solve import device_solve
 
 from .conftest import zscores
 

@@ -7,10 +7,13 @@ import pytest
 import scipy.linalg as sla
 
 import spucircuit as sc
-from spucircuit.circuit import factored_array as fm
+from spucircuit.circuit.factored_array import FactoredCircuit, factored_circuit
+from spucircuit.circuit.factored_components import components_from_netlist, perturb_netlist_resistors
+from spucircuit.device.factored_spu import FactoredSPU
 from spucircuit.errors import MatrixError, NetlistError, RealizabilityError, StepError
+from spucircuit.integrate.chain_exponential import exponential_discretization, exponential_step, exponential_step_dense
 from spucircuit.io.spice.reader import parse_spice
-
+from spucircuit.statespace.chain import ChainDrift
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
@@ -50,7 +53,7 @@ def qh_reference(F, Q, h):
 @pytest.mark.parametrize("gain", [np.inf, 1e4])
 def test_chain_equals_the_mna_compiler_and_the_ideal_matrix(gain):
     J, H, lam, g = problem()
-    fc = fm.factored_circuit(J, H, lam, g, r_max=1e12, opamp_gain=gain, noise_psd=3e-22)
+    fc = factored_circuit(J, H, lam, g, r_max=1e12, opamp_gain=gain, noise_psd=3e-22)
     nl = fc.netlist  # small: built, and the chain is read back from its tables
     assert nl.count("R") == fc.components.resistor_count()
     ss = sc.compile_netlist(nl, temperature_k=300.0)
@@ -77,12 +80,12 @@ def test_chain_follows_perturbed_component_values(gain):
     """Every resistor of the netlist x (1 + 0.01 N(0, 1)): chain (re-read from the tables) and MNA
     still agree to 1e-10 in drift, input and diffusion, while both moved ~1e-2 from nominal."""
     J, H, lam, g = problem(seed=3)
-    fc = fm.factored_circuit(J, H, lam, g, r_max=1e12, opamp_gain=gain)
+    fc = factored_circuit(J, H, lam, g, r_max=1e12, opamp_gain=gain)
     nl = fc.netlist.copy()
     F0 = sc.compile_netlist(nl, noise=False).drift.to_dense()
-    fm.perturb_netlist_resistors(nl, 0.01, np.random.default_rng(7))
-    comp = fm.components_from_netlist(nl)
-    ch = fm.ChainDrift(comp, 300.0)
+    perturb_netlist_resistors(nl, 0.01, np.random.default_rng(7))
+    comp = components_from_netlist(nl)
+    ch = ChainDrift(comp, 300.0)
     ss = sc.compile_netlist(nl, temperature_k=300.0)
     F = ss.drift.to_dense()
     assert rel(ch.to_dense(), F) < 1e-10
@@ -94,34 +97,34 @@ def test_chain_follows_perturbed_component_values(gain):
 
 def test_components_survive_a_spice_round_trip():
     J, H, lam, g = problem(N=8, b=2, dz=2, seed=5)
-    fc = fm.factored_circuit(J, H, lam, g, r_max=1e12)
+    fc = factored_circuit(J, H, lam, g, r_max=1e12)
     text = sc.write_spice(fc.netlist)
     nl2 = parse_spice(text)
     nl2.meta.pop("factored", None)  # block size inferred from the H resistors alone
-    comp = fm.components_from_netlist(nl2)
+    comp = components_from_netlist(nl2)
     assert comp.dz == 2 and comp.b == 2
-    F1 = fm.ChainDrift(comp).to_dense()
+    F1 = ChainDrift(comp).to_dense()
     assert rel(F1, fc.chain().to_dense()) < 1e-12
     assert rel(F1, sc.compile_netlist(nl2).drift.to_dense()) < 1e-10
 
 
 def test_netlist_reader_rejects_foreign_circuits():
     J, H, lam, g = problem(N=5, b=1, dz=2)
-    nl = fm.factored_circuit(J, H, lam, g, r_max=1e12).netlist.copy()
+    nl = factored_circuit(J, H, lam, g, r_max=1e12).netlist.copy()
     nl.add_resistor("RX", "x0", "s1", 1e3)  # x0 -> s1: not part of the architecture
     with pytest.raises(NetlistError, match="RX"):
-        fm.components_from_netlist(nl)
+        components_from_netlist(nl)
     nl2 = sc.Netlist()
     nl2.add_resistor("R1", "foo", "0", 1e3)
     with pytest.raises(NetlistError, match="foo"):
-        fm.components_from_netlist(nl2)
+        components_from_netlist(nl2)
 
 
 # --------------------------------------------------------------------------- exponential scheme
 def _exp_cases():
     J, H, lam, g = problem(seed=2)
-    nominal = fm.factored_circuit(J, H, lam, g, r_max=1e12, netlist=False)
-    ut = fm.factored_circuit(J, None, lam, g, r_max=1e12, netlist=False, noise_psd=1e-21)
+    nominal = factored_circuit(J, H, lam, g, r_max=1e12, netlist=False)
+    ut = factored_circuit(J, None, lam, g, r_max=1e12, netlist=False, noise_psd=1e-21)
     comp = nominal.components.perturbed(0.01, 11)  # arrays perturbed, lambda resistors nominal:
     comp.g_lambda[:] = nominal.components.g_lambda  # uniform diagonal, non-symmetric K
     return [(nominal, nominal.components, "symmetric-definite"), (ut, ut.components, "symmetric"),
@@ -131,40 +134,40 @@ def _exp_cases():
 @pytest.mark.parametrize("case", [0, 1, 2])
 def test_exponential_step_is_exact_in_distribution(case):
     fc, comp, kind = _exp_cases()[case]
-    ch = fm.ChainDrift(comp, 300.0)
+    ch = ChainDrift(comp, 300.0)
     F, Q = ch.to_dense(), ch.diffusion_dense()
     for h_tau in (0.03, 2.0, 40.0):
         h = h_tau * fc.tau_s
-        disc = fm.exponential_discretization(ch, h)
+        disc = exponential_discretization(ch, h)
         assert disc.uniform and disc.decomposition == kind
-        Phi, force, cov = fm.exponential_step_dense(ch, disc)
+        Phi, force, cov = exponential_step_dense(ch, disc)
         E = sla.expm(F * h)
         assert rel(Phi, E) < 1e-10
         assert rel(force, np.linalg.solve(F, (E - np.eye(ch.n)) @ ch.offset)) < 1e-10
         assert rel(cov, qh_reference(F, Q, h)) < 1e-9
         x = np.random.default_rng(0).standard_normal((2, ch.n))
-        noiseless = fm.exponential_discretization(fm.ChainDrift(comp, 0.0, noise=False), h)
-        assert rel(fm.exponential_step(ch, noiseless, x.copy()), x @ E.T + force) < 1e-10
+        noiseless = exponential_discretization(ChainDrift(comp, 0.0, noise=False), h)
+        assert rel(exponential_step(ch, noiseless, x.copy()), x @ E.T + force) < 1e-10
 
 
 def test_exponential_nonuniform_diagonal_etd1():
     """Perturbed lambda resistors: exponential Euler for the diagonal spread Delta. The stationary
     mean is a fixed point exactly; the transient error is first order in h ||Delta||."""
     J, H, lam, g = problem(seed=4)
-    fc = fm.factored_circuit(J, H, lam, g, r_max=1e12, netlist=False)
-    ch = fm.ChainDrift(fc.components.perturbed(0.01, 3), 0.0)
+    fc = factored_circuit(J, H, lam, g, r_max=1e12, netlist=False)
+    ch = ChainDrift(fc.components.perturbed(0.01, 3), 0.0)
     F = ch.to_dense()
     xs = -np.linalg.solve(F, ch.offset)
     T = 10 * fc.tau_s
     ref = sla.expm(F * T) @ (0 - xs) + xs
     errs = []
     for n in (10, 20):
-        disc = fm.exponential_discretization(ch, T / n)
+        disc = exponential_discretization(ch, T / n)
         assert not disc.uniform
-        assert rel(fm.exponential_step(ch, disc, xs[None].copy())[0], xs) < 1e-12
+        assert rel(exponential_step(ch, disc, xs[None].copy())[0], xs) < 1e-12
         X = np.zeros((1, ch.n))
         for _ in range(n):
-            X = fm.exponential_step(ch, disc, X)
+            X = exponential_step(ch, disc, X)
         errs.append(rel(X[0], ref))
     assert errs[0] < 1e-3 and 1.6 < errs[0] / errs[1] < 2.4
 
@@ -173,8 +176,8 @@ def test_exponential_stationary_statistics_match_the_lyapunov_covariance():
     """Thermal noise (every resistor, 300 K) plus injected noise: 4000 chains started at the
     stationary mean, one exact step of 60 tau; mean and covariance within 5 SE of theory."""
     J, H, lam, g = problem(N=8, b=2, dz=2, seed=6, lam=0.5)
-    fc = fm.factored_circuit(J, H, lam, g, r_max=1e12, noise_psd=2e-21)
-    spu = fm.FactoredSPU(fc, temperature_k=300.0, chains=4000, seed=1)
+    fc = factored_circuit(J, H, lam, g, r_max=1e12, noise_psd=2e-21)
+    spu = FactoredSPU(fc, temperature_k=300.0, chains=4000, seed=1)
     ch = spu.chain
     F, Q = ch.to_dense(), ch.diffusion_dense()
     xs = -np.linalg.solve(F, ch.offset)
@@ -193,17 +196,17 @@ def test_exponential_stationary_statistics_match_the_lyapunov_covariance():
 # --------------------------------------------------------------------------- Euler-Maruyama
 def test_euler_step_spectrum_and_step_errors():
     J, H, lam, g = problem(seed=8)
-    fc = fm.factored_circuit(J, H, lam, g, r_max=1e12)
+    fc = factored_circuit(J, H, lam, g, r_max=1e12)
     nl = fc.netlist.copy()
-    fm.perturb_netlist_resistors(nl, 0.01, 9)
-    fc2 = fm.FactoredCircuit(fm.components_from_netlist(nl), fc.scales, lam, g, fc.r_in_ohm,
+    perturb_netlist_resistors(nl, 0.01, 9)
+    fc2 = FactoredCircuit(components_from_netlist(nl), fc.scales, lam, g, fc.r_in_ohm,
                              fc.r_lambda_ohm, fc.prune)
-    spu = fm.FactoredSPU(fc2, scheme="euler", noise=False, chains=3)
+    spu = FactoredSPU(fc2, scheme="euler", noise=False, chains=3)
     ch = spu.chain
     ev = np.linalg.eigvals(-ch.to_dense())
     rho = np.max(np.abs(ev))
     assert abs(ch.spectral_radius("arnoldi") - rho) < 1e-8 * rho
-    assert abs(fm.ChainDrift(fc2.components).spectral_radius("power") - rho) < 1e-4 * rho
+    assert abs(ChainDrift(fc2.components).spectral_radius("power") - rho) < 1e-4 * rho
     assert ch.gershgorin_radius() >= rho
     hmax = spu.max_stable_dt()
     assert abs(hmax - np.min(2 * ev.real / np.abs(ev) ** 2)) < 1e-6 * hmax
@@ -222,8 +225,8 @@ def test_euler_noise_is_the_chain_diffusion_and_reproducible():
     """One Euler step's increment covariance is h Q (the MNA-verified diffusion), within 5 SE per
     entry over 6000 chains; the same seed gives the same bits, another seed other bits."""
     J, H, lam, g = problem(N=8, b=2, dz=2, seed=9)
-    fc = fm.factored_circuit(J, H, lam, g, r_max=1e12, opamp_gain=3e4)
-    spu = fm.FactoredSPU(fc, scheme="euler", chains=6000, seed=5)
+    fc = factored_circuit(J, H, lam, g, r_max=1e12, opamp_gain=3e4)
+    spu = FactoredSPU(fc, scheme="euler", chains=6000, seed=5)
     h = spu.auto_dt()
     spu.run(h, dt=h)
     inc = spu.state - fc.components.ic - h * spu.chain.offset
@@ -234,7 +237,7 @@ def test_euler_noise_is_the_chain_diffusion_and_reproducible():
     assert np.max(np.abs(z)) < 5
     runs = []
     for seed in (3, 3, 4):
-        s = fm.FactoredSPU(fc, scheme="euler", chains=2, seed=seed)
+        s = FactoredSPU(fc, scheme="euler", chains=2, seed=seed)
         s.run(20 * h, dt=h)
         runs.append(s.state.copy())
     assert np.array_equal(runs[0], runs[1]) and not np.array_equal(runs[0], runs[2])
@@ -249,7 +252,7 @@ def test_large_n_structured_form_without_a_netlist():
     p = rng.dirichlet(np.ones(dz), size=b)
     H = np.einsum("bi,ij->bij", p, np.eye(dz)) - np.einsum("bi,bj->bij", p, p)
     g = rng.standard_normal(N)
-    fc = fm.factored_circuit(J, H, 0.05, g, r_max=1e12)
+    fc = factored_circuit(J, H, 0.05, g, r_max=1e12)
     assert fc._netlist is None and fc.components.G3 is None  # no netlist; J and J^T share one buffer
     assert fc.components.G1.nbytes == J.nbytes
     with pytest.raises(NetlistError, match="force=True"):
@@ -261,7 +264,7 @@ def test_large_n_structured_form_without_a_netlist():
     HJx = np.einsum("bij,bj->bi", H, (J @ x).reshape(b, dz)).reshape(-1)
     ref = (J.T @ HJx / b + 0.05 * x) / fc.tau_s
     assert rel(-ch.matvec(x), ref) < 1e-10
-    spu = fm.FactoredSPU(fc, scheme="euler", chains=2, seed=0)
+    spu = FactoredSPU(fc, scheme="euler", chains=2, seed=0)
     spu.reset(x)
     r = spu.run(5 * spu.auto_dt(), max_samples=5)
     assert r.n_steps == 5 and np.all(np.isfinite(r.x))
@@ -272,8 +275,8 @@ def test_realizability_pruning_and_errors():
     J, H, lam, g = problem(seed=12)
     J[0, 0] = 1e-9  # needs a resistance far above r_max
     with pytest.raises(RealizabilityError, match=r"J\[0,0\]"):
-        fm.factored_circuit(J, H, lam, g, r_max=1e6)
-    fc = fm.factored_circuit(J, H, lam, g, r_max=1e6, prune=True)
+        factored_circuit(J, H, lam, g, r_max=1e6)
+    fc = factored_circuit(J, H, lam, g, r_max=1e6, prune=True)
     pr = fc.prune
     assert pr["pruned_J_entries"] >= 1 and pr["h_blocks_psd"]
     Jp = np.where(np.abs(J) * fc.scales.g1_s < 1 / 1e6, 0.0, J)
@@ -284,34 +287,34 @@ def test_realizability_pruning_and_errors():
     assert rel(xp, x) <= pr["relative_solution_error_bound"]
     # reusing the scales: entries twice as large do not fit
     with pytest.raises(RealizabilityError, match="below r_min"):
-        fm.factored_circuit(3 * J, H, lam, g, r_max=1e6, prune=True, scales=fc.scales)
-    ok = fm.factored_circuit(0.5 * J, H, lam, g, r_max=1e6, prune=True, scales=fc.scales)
+        factored_circuit(3 * J, H, lam, g, r_max=1e6, prune=True, scales=fc.scales)
+    ok = factored_circuit(0.5 * J, H, lam, g, r_max=1e6, prune=True, scales=fc.scales)
     assert ok.tau_s == fc.tau_s and ok.v_unit_v == fc.v_unit_v
     with pytest.raises(RealizabilityError, match="lambda resistor"):
-        fm.factored_circuit(J, H, lam * 1e-6, g, r_max=1e6, prune=True, scales=fc.scales)
+        factored_circuit(J, H, lam * 1e-6, g, r_max=1e6, prune=True, scales=fc.scales)
     with pytest.raises(MatrixError, match="H_blocks"):
-        fm.factored_circuit(J, H[:, :2, :2], lam, g)
+        factored_circuit(J, H[:, :2, :2], lam, g)
     with pytest.raises(MatrixError, match="NaN"):
-        fm.factored_circuit(np.full_like(J, np.nan), H, lam, g)
+        factored_circuit(np.full_like(J, np.nan), H, lam, g)
     with pytest.raises(MatrixError, match="damping"):
-        fm.factored_circuit(J, H, 0.0, g)
+        factored_circuit(J, H, 0.0, g)
     with pytest.raises(RealizabilityError, match="r_max"):
-        fm.factored_circuit(J, H, lam, g, r_min=1e6, r_max=1e3)
+        factored_circuit(J, H, lam, g, r_min=1e6, r_max=1e3)
 
 
 # --------------------------------------------------------------------------- device: warm start
 def test_warm_start_and_reprogramming_keep_the_capacitor_voltages():
     J, H, lam, g = problem(seed=14)
-    fc = fm.factored_circuit(J, H, lam, g, r_max=1e12, netlist=False)
-    a = fm.FactoredSPU(fc, noise=False)
+    fc = factored_circuit(J, H, lam, g, r_max=1e12, netlist=False)
+    a = FactoredSPU(fc, noise=False)
     a.run("3tau")
     a.run("4tau")
-    b = fm.FactoredSPU(fc, noise=False)
+    b = FactoredSPU(fc, noise=False)
     b.run("7tau")
     assert rel(a.state, b.state) < 1e-12
     # new J, same scales (tau, v_unit fixed): the voltages are kept, then evolve under the new system
     J2 = J * 0.8
-    fc2 = fm.factored_circuit(J2, H, lam, -g, r_max=1e12, netlist=False, scales=fc.scales)
+    fc2 = factored_circuit(J2, H, lam, -g, r_max=1e12, netlist=False, scales=fc.scales)
     v = a.state.copy()
     a.program(fc2)
     assert np.array_equal(a.state, v) and a.rescaled == 0
@@ -319,7 +322,7 @@ def test_warm_start_and_reprogramming_keep_the_capacitor_voltages():
     assert rel(a.read()[0], np.linalg.solve(dense_A(J2, H, lam), -g)) < 1e-9
     # a different v_unit: the state is rescaled explicitly so that x is unchanged
     x_before = a.read().copy()
-    fc3 = fm.factored_circuit(J2, H, lam, -g, r_max=1e12, netlist=False, v_unit=3 * fc.v_unit_v)
+    fc3 = factored_circuit(J2, H, lam, -g, r_max=1e12, netlist=False, v_unit=3 * fc.v_unit_v)
     a.program(fc3)
     assert a.rescaled == 1 and rel(a.read(), x_before) < 1e-14
 

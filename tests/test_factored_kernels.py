@@ -11,7 +11,12 @@ import numba
 import numpy as np
 import pytest
 
-from spucircuit.circuit import factored_array as fm
+from spucircuit.circuit.factored_array import factored_circuit
+from spucircuit.device.factored_spu import FactoredSPU
+from spucircuit.integrate.chain_exponential import exponential_discretization, exponential_step
+from spucircuit.integrate.chain_kernels import euler_partition
+from spucircuit.numerics.signed_arrays import COLBLK, TILE, stage_cols, stage_rows
+from spucircuit.statespace.chain import ChainDrift
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
@@ -27,25 +32,25 @@ def signed(rng, shape, zeros=0.1):
 
 
 # --------------------------------------------------------------------------- stage kernels
-@pytest.mark.parametrize("R,n,k", [(1, 7, 1), (5, 3, 2), (13, 2 * fm._TILE + 37, 1), (8, fm._TILE, 3),
+@pytest.mark.parametrize("R,n,k", [(1, 7, 1), (5, 3, 2), (13, 2 * TILE + 37, 1), (8, TILE, 3),
                                    (640, 300, 2)])
 def test_stage_rows_matches_numpy(R, n, k):
     rng = np.random.default_rng(R + n + k)
     G = signed(rng, (R, n))
     UP, DM = rng.standard_normal((k, n)), rng.standard_normal((k, n))
     OUT = np.full((k, R), np.nan)
-    fm._stage_rows(G, UP, DM, OUT, 0.7)
+    stage_rows(G, UP, DM, OUT, 0.7)
     ref = 0.7 * (UP @ G.T + DM @ np.minimum(G, 0.0).T)
     assert rel(OUT, ref) < 1e-12
 
 
-@pytest.mark.parametrize("R,n,k", [(1, 7, 1), (6, 3, 2), (11, 2 * fm._COLBLK + 5, 1), (640, 300, 3)])
+@pytest.mark.parametrize("R,n,k", [(1, 7, 1), (6, 3, 2), (11, 2 * COLBLK + 5, 1), (640, 300, 3)])
 def test_stage_cols_matches_numpy(R, n, k):
     rng = np.random.default_rng(10 * R + n + k)
     G = signed(rng, (R, n))
     UP, DM = rng.standard_normal((k, R)), rng.standard_normal((k, R))
     OUT = np.full((k, n), np.nan)
-    fm._stage_cols(G, UP, DM, OUT, 1.3)
+    stage_cols(G, UP, DM, OUT, 1.3)
     ref = 1.3 * (UP @ G + DM @ np.minimum(G, 0.0))
     assert rel(OUT, ref) < 1e-12
 
@@ -58,13 +63,13 @@ def circuit(N, b, dz, seed=0, gain=np.inf, lam=0.2):
     R = 0.3 * rng.standard_normal((b, dz, dz))
     H = np.einsum("bi,ij->bij", p, np.eye(dz)) - np.einsum("bi,bj->bij", p, p) + R @ R.transpose(0, 2, 1)
     g = rng.standard_normal(N)
-    return fm.factored_circuit(J, H, lam, g, r_max=1e12, opamp_gain=gain, netlist=False)
+    return factored_circuit(J, H, lam, g, r_max=1e12, opamp_gain=gain, netlist=False)
 
 
 def numpy_chain_rate(comp, X):
     """dv/dt of the chain without noise, from the component arrays with plain numpy (dense G2 and
     G3 = J^T array as (N, m)): the reference for the numba chain."""
-    ch = fm.ChainDrift(comp, noise=False)
+    ch = ChainDrift(comp, noise=False)
     G1, G2, G3 = comp.G1, comp.G2_dense(), comp.G3_array()
     up = X * ch.om
     Y = -(up @ G1.T + ((ch.gx - 1.0) * up) @ np.minimum(G1, 0.0).T) / ch.D1
@@ -75,7 +80,7 @@ def numpy_chain_rate(comp, X):
 
 CASES = {  # name: (N, b, dz, chains, gain, how the J^T array is held)
     "shared, dz 10, 8 chunks": (3000, 64, 10, 1, np.inf, "shared"),
-    "shared, dz 3, uneven chunks, partial tile": (2 * fm._TILE + 77, 37, 3, 1, np.inf, "shared"),
+    "shared, dz 3, uneven chunks, partial tile": (2 * TILE + 77, 37, 3, 1, np.inf, "shared"),
     "shared, dz 1, 3 chains": (500, 48, 1, 3, np.inf, "shared"),
     "shared, g3 ratio, finite gain": (900, 16, 5, 2, 3e3, "ratio"),
     "own J^T array (perturbed), finite gain": (700, 12, 4, 2, 1e4, "own"),
@@ -94,9 +99,9 @@ def test_euler_step_matches_numpy_chain(case):
         comp = comp.perturbed(0.02, 3)
     assert (comp.G3 is None) == (how != "own")
     fc = replace(fc, components=comp)
-    spu = fm.FactoredSPU(fc, scheme="euler", noise=False, chains=k)
+    spu = FactoredSPU(fc, scheme="euler", noise=False, chains=k)
     if how != "own":
-        gstart, cstart = fm._euler_partition(b, dz, k)
+        gstart, cstart = euler_partition(b, dz, k)
         assert gstart[-1] == b * dz and np.all(np.diff(gstart) % dz == 0) and cstart[-1] == len(gstart) - 1
     x0 = np.random.default_rng(1).standard_normal((k, N))
     spu.reset(x0)
@@ -114,7 +119,7 @@ def euler_reference(comp, X, h, n_steps, seed, temperature_k=300.0):
     normals from numpy's PCG64(seed) in the kernel's order: per step the x-buffer nodes (chain by
     chain, columns with a buffer), then per chain and stage row the a-node, y-buffer, c-node and
     w-buffer noise, then the integrator nodes; a node without noise draws nothing."""
-    ch = fm.ChainDrift(comp, temperature_k)
+    ch = ChainDrift(comp, temperature_k)
     rng = np.random.Generator(np.random.PCG64(seed))
     G1, G2, G3 = comp.G1, comp.G2_dense(), comp.G3_array()
     sq = lambda q: np.sqrt(q * h)  # noqa: E731
@@ -153,7 +158,7 @@ def test_euler_step_with_noise_matches_numpy_with_the_same_normals(case):
     fc = circuit(N, b, dz, seed=N + b + 1, gain=gain)
     comp = fc.components.perturbed(0.02, 3) if how == "own" else fc.components
     fc = replace(fc, components=comp)
-    spu = fm.FactoredSPU(fc, scheme="euler", chains=k, temperature_k=300.0)
+    spu = FactoredSPU(fc, scheme="euler", chains=k, temperature_k=300.0)
     x0 = np.random.default_rng(2).standard_normal((k, N))
     spu.reset(x0)
     v0 = spu.state.copy()
@@ -168,9 +173,9 @@ def test_euler_multi_chunk_noise_is_the_chain_diffusion():
     chain), here with several chunk accumulators and groups of several H blocks."""
     N, b, dz, k = 4, 64, 4, 16
     fc = circuit(N, b, dz, seed=4, gain=3e4)
-    gstart, cstart = fm._euler_partition(b, dz, k)
+    gstart, cstart = euler_partition(b, dz, k)
     assert len(cstart) - 1 >= 2 and np.all(np.diff(gstart) > dz)
-    spu = fm.FactoredSPU(fc, scheme="euler", chains=k, seed=7)
+    spu = FactoredSPU(fc, scheme="euler", chains=k, seed=7)
     h = spu.auto_dt()
     x0 = np.tile(fc.components.ic, (k, 1))
     runs = 200
@@ -196,9 +201,9 @@ def test_euler_and_exponential_bits_do_not_depend_on_the_thread_count():
     try:
         for t in (1, 2):
             numba.set_num_threads(t)
-            e = fm.FactoredSPU(fc, scheme="euler", seed=3)
+            e = FactoredSPU(fc, scheme="euler", seed=3)
             e.run(4 * e.auto_dt())
-            x = fm.FactoredSPU(fc, scheme="exponential", seed=3)
+            x = FactoredSPU(fc, scheme="exponential", seed=3)
             x.run("3tau", dt=fc.tau_s)
             out.append((e.state.copy(), x.state.copy()))
     finally:
@@ -210,7 +215,7 @@ def test_euler_and_exponential_bits_do_not_depend_on_the_thread_count():
 def dense_factors(comp):
     """Vt (m, N), U (N, m) and G3m (N, m) of the chain as dense numpy arrays, from the component
     arrays: F = -D - U Vt; the w-buffer noise enters the integrators through diag(1/C) G3m."""
-    ch = fm.ChainDrift(comp, noise=False)
+    ch = ChainDrift(comp, noise=False)
     G1, G2, G3 = comp.G1, comp.G2_dense(), comp.G3_array()
     G1e = np.where(G1 < 0, G1 * ch.gx[None, :], G1)
     G2e = np.where(G2 < 0, G2 * ch.gy[None, :], G2)
@@ -256,14 +261,14 @@ def test_exponential_step_matches_numpy_reference(case):
         comp = comp.perturbed(0.02, 8)
         if case == "perturbed arrays":
             comp.g_lambda[:] = fc.components.g_lambda
-    ch = fm.ChainDrift(comp, 300.0)
+    ch = ChainDrift(comp, 300.0)
     Vt, U, G3m = dense_factors(comp)
     assert rel(ch.to_dense(), -(np.diag(ch.diag) + U @ Vt)) < 1e-12
     x = np.random.default_rng(0).standard_normal((2, ch.n))
     for h_tau in (0.05, 3.0):
-        disc = fm.exponential_discretization(ch, h_tau * fc.tau_s)
+        disc = exponential_discretization(ch, h_tau * fc.tau_s)
         assert disc.noise and np.any(disc.sigma_bw > 0)
         assert disc.uniform == (case in ("nominal", "perturbed arrays"))
-        new = fm.exponential_step(ch, disc, x.copy(), np.random.default_rng(4))
+        new = exponential_step(ch, disc, x.copy(), np.random.default_rng(4))
         ref = exponential_step_reference(ch, disc, x.copy(), np.random.default_rng(4), Vt, U, G3m)
         assert rel(new - disc.e_dh * x, ref - disc.e_dh * x) < 1e-11

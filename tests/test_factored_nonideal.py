@@ -8,10 +8,15 @@ import json
 import numpy as np
 import pytest
 
-from spucircuit.circuit import factored_array as fm
-from spucircuit.imperfections.models import ClippingWarning, quantize_values
-from tngd.errors import ConfigError
+from spucircuit._util.keys import counter_uniforms, stream_key
+from spucircuit.circuit.factored_array import factored_circuit
+from spucircuit.circuit.factored_components import components_from_netlist
+from spucircuit.device.factored_spu import FactoredSPU
+from spucircuit.imperfections.converters import ClippingWarning
+from spucircuit.numerics.quantize import conductance_grid, quantize_array, quantize_h_blocks, quantize_values
+from spucircuit.statespace.chain import ChainDrift
 from tngd.devices import FactoredTwinSolver, make_solver
+from tngd.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
@@ -54,8 +59,8 @@ def test_options_off_are_the_nominal_twin_bit_for_bit():
     x0 = np.linspace(-1, 1, 12)
     xa = a.propagate(a.prepare(U, lam, g), x0, 4.0, 0.0, np.random.default_rng(3))
     xb = b.propagate(b.prepare(U, lam, g), x0, 4.0, 0.0, np.random.default_rng(3))
-    fc = fm.factored_circuit(U, None, lam, g, r_max=1e9, headroom=4.0, netlist=False)
-    spu = fm.FactoredSPU(fc, temperature_k=300.0)
+    fc = factored_circuit(U, None, lam, g, r_max=1e9, headroom=4.0, netlist=False)
+    spu = FactoredSPU(fc, temperature_k=300.0)
     spu.reset(x0)
     spu.run(4.0 * fc.tau_s, max_samples=1, seed=int(np.random.default_rng(3).integers(2**63)))
     assert np.array_equal(xa, xb) and np.array_equal(xa, spu.read()[0])
@@ -71,8 +76,8 @@ def test_quantize_array_is_nonideal_quantize_values(rounding):
     G = rng.standard_normal((30, 200)) * 2e-4
     G[0, :7] = 0.0
     G[1, 0] = 2e-3  # above 1/r_min: clipped to the top level
-    q, clipped = fm.quantize_array(G, 7, R_MIN, R_MAX, rounding, 11)
-    u = fm.counter_uniforms(fm._key(11), G.size).reshape(G.shape)
+    q, clipped = quantize_array(G, 7, R_MIN, R_MAX, rounding, 11)
+    u = counter_uniforms(stream_key(11), G.size).reshape(G.shape)
     nz = G != 0
     R, c2 = quantize_values(1 / np.abs(G[nz]), 7, R_MIN, R_MAX, "conductance", rounding, "conductance", u[nz])
     ref = np.zeros_like(G)
@@ -90,7 +95,7 @@ def test_components_on_the_grid_nearest_within_half_step():
     s = FactoredTwinSolver(noise=False, bits=6, rounding="nearest")
     sys_ = s.prepare(U, lam, g)
     nom, dev = sys_.nominal.components, sys_.members[0].components
-    gmin, dG, L = fm.conductance_grid(6, R_MIN, R_MAX)
+    gmin, dG, L = conductance_grid(6, R_MIN, R_MAX)
     G, Gq = nom.G1, dev.G1
     k = (np.abs(Gq[G != 0]) - gmin) / dG
     assert np.array_equal(Gq == 0, G == 0) and np.all(np.sign(Gq) == np.sign(G))
@@ -108,11 +113,11 @@ def test_stochastic_rounding_is_unbiased_with_the_binomial_variance():
     z-scores = 1 within 5 SE; |error| < dG always."""
     rng = np.random.default_rng(2)
     G = rng.standard_normal((8, 50)) * 1.5e-4
-    gmin, dG, _ = fm.conductance_grid(4, R_MIN, R_MAX)
+    gmin, dG, _ = conductance_grid(4, R_MIN, R_MAX)
     f = ((np.abs(G) - gmin) / dG) % 1.0
     var = f * (1 - f) * dG**2
     R = 400
-    E = np.stack([np.abs(fm.quantize_array(G, 4, R_MIN, R_MAX, "stochastic", 100 + r)[0]) - np.abs(G)
+    E = np.stack([np.abs(quantize_array(G, 4, R_MIN, R_MAX, "stochastic", 100 + r)[0]) - np.abs(G)
                   for r in range(R)])
     assert np.max(np.abs(E)) < dG
     z_pool = E.mean(0).sum() / np.sqrt(var.sum() / R)
@@ -133,10 +138,10 @@ def test_h_blocks_stay_psd_and_unbiased():
     b, dz, bits = 6, 4, 5
     g2 = 1e-3 / 4 / 0.25
     G2 = softmax_hessians(b, dz, 3) * g2
-    gmin, dG, _ = fm.conductance_grid(bits, R_MIN, R_MAX)
+    gmin, dG, _ = conductance_grid(bits, R_MIN, R_MAX)
     qs = []
     for r in range(300):
-        q, info = fm.quantize_h_blocks(G2, bits, R_MIN, R_MAX, "stochastic", r)
+        q, info = quantize_h_blocks(G2, bits, R_MIN, R_MAX, "stochastic", r)
         assert info["laplacian_blocks"] == b
         qs.append(q)
     Q = np.array(qs)
@@ -173,13 +178,13 @@ def test_the_simulation_runs_from_the_quantised_values():
     dev, sc_ = sys_.members[0].components, sys_.circuit.scales
     Jq, Hq = dev.G1 / sc_.g1_s, dev.G2 / sc_.g2_s
     Aq = Jq.T @ np.einsum("bij,bjn->bin", Hq, Jq.reshape(b, dz, N)).reshape(b * dz, N) / b + lam * np.eye(N)
-    F = fm.ChainDrift(dev, 0.0, noise=False).to_dense()
+    F = ChainDrift(dev, 0.0, noise=False).to_dense()
     assert rel(-sys_.circuit.tau_s * F, Aq) < 1e-12 and rel(Aq, dense_a(J, H, lam)) > 1e-3
     assert np.min(np.linalg.eigvalsh(Hq)) > -1e-12
     x = s.propagate(sys_, np.zeros(N), 1000.0, 0.0, np.random.default_rng(0))
     assert rel(x, np.linalg.solve(Aq, g)) < 1e-9
-    back = fm.components_from_netlist(dev.to_netlist())
-    assert rel(fm.ChainDrift(back, 0.0, noise=False).to_dense(), F) < 1e-12
+    back = components_from_netlist(dev.to_netlist())
+    assert rel(ChainDrift(back, 0.0, noise=False).to_dense(), F) < 1e-12
 
 
 def dense_a(J, H, lam):
@@ -260,7 +265,7 @@ def test_tolerance_is_fixed_per_device_and_calibration_removes_the_input_gain_er
     rho = (dev.g_in / nomc.g_in) / (dev.g_lambda / nomc.g_lambda)
     settle_left = np.max(np.abs(rho - 1)) * np.exp(-30.0) / 50.0  # the probe's settling transient
     assert np.max(np.abs(cal.calibration_gains[0] - rho)) < settle_left + 1e-12 and cal.calibration_time_s > 0
-    ch = fm.ChainDrift(dev, 0.0, noise=False)  # U' = diag(1/C) G3eff (buffer gains included)
+    ch = ChainDrift(dev, 0.0, noise=False)  # U' = diag(1/C) G3eff (buffer gains included)
     S = np.column_stack([ch.apply_U(np.eye(m)).T / ch.diag[:, None], nomc.G3_array()])
     Q, _ = np.linalg.qr(S)
     perp = lambda v: v - Q @ (Q.T @ v)  # noqa: E731

@@ -6,7 +6,8 @@ import pytest
 
 import spucircuit as sc
 from spucircuit.linalg.mitigation import Ensemble, eps_scan, fit_slope
-from spucircuit.imperfections.models import InjectedNoise, ResistorBank, Tolerance, chain
+from spucircuit.imperfections.models import InjectedNoise, ResistorBank, Tolerance
+from spucircuit.imperfections.base import chain
 
 from .conftest import zscores
 

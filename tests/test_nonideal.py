@@ -11,9 +11,6 @@ import spucircuit as sc
 from spucircuit.imperfections.models import (
     ADC,
     DAC,
-    ClippingWarning,
-    Device,
-    DeviceKey,
     InjectedNoise,
     OpAmpBandwidth,
     OpAmpGain,
@@ -22,10 +19,13 @@ from spucircuit.imperfections.models import (
     ResistorBank,
     Thermal,
     Tolerance,
-    chain,
-    device_solve,
-    quantize_values,
 )
+from spucircuit.imperfections.converters import ClippingWarning
+from spucircuit.imperfections.instance import Device
+from spucircuit._util.keys import DeviceKey
+from spucircuit.imperfections.base import chain
+from spucircuit.linalg.device_solve import device_solve
+from spucircuit.numerics.quantize import quantize_values
 
 from .conftest import zscores
 

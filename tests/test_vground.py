@@ -40,7 +40,9 @@ def test_integrator_array_matches_mna(n, kw):
 
 
 def test_perturbed_array_matches_mna():
-    from spucircuit.imperfections.models import Build, DeviceKey, Tolerance
+    from spucircuit.imperfections.base import Build
+    from spucircuit._util.keys import DeviceKey
+    from spucircuit.imperfections.models import Tolerance
 
     A = sc.random_spd(16, cond=10, seed=2)
     mc = sc.integrator_array(A, np.ones(16), prune=True)

@@ -102,13 +102,13 @@ class _TimedSolver:
 
 @contextmanager
 def _setup_clock(active: bool):
-    """Times spucircuit.factored.exponential_discretization (the twin's per-programming O(m^2 N)
+    """Times spucircuit.integrate.chain_exponential.exponential_discretization (the twin's per-programming O(m^2 N)
     set-up, called inside FactoredSPU.run) while active; yields a one-element list of seconds."""
     acc = [0.0]
     if not active:
         yield acc
         return
-    from spucircuit.circuit import factored_array as fm
+    from spucircuit.device import factored_spu as fm  # where FactoredSPU looks the function up
 
     orig = fm.exponential_discretization
 

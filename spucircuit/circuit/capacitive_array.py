@@ -47,11 +47,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spucircuit.statespace.mna import compile_netlist
+from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import K_B, T_ROOM
 from spucircuit.errors import MatrixError, RealizabilityError
-from spucircuit.circuit.netlist import Netlist
 from spucircuit.numerics.matrices import check_spd
+from spucircuit.statespace.mna import compile_netlist
 
 C_DIAG_MAX_DEFAULT = 10e-9  # largest Maxwell diagonal capacitance, F (sets the default c_unit)
 L_DEFAULT = 470e-6  # cell inductance, H

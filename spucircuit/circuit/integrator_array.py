@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spucircuit.circuit.netlist import Netlist, PatternNames
 from spucircuit.constants import C_DEFAULT, K_B, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
 from spucircuit.errors import MatrixError, RealizabilityError
-from spucircuit.circuit.netlist import Netlist, PatternNames
 from spucircuit.numerics.matrices import as_vector, check_spd
 
 _ZERO_RTOL = 1e-13  # |A_ij| below this fraction of max|A| is a structural zero (no resistor)

@@ -126,8 +126,8 @@ def _params(args):
 
 
 def _write_json(path, obj):
-    from spucircuit.studies.cost.model import to_json
     from spucircuit._util.files import atomic_write_text
+    from spucircuit.studies.cost.model import to_json
 
     atomic_write_text(path, to_json(obj))
 

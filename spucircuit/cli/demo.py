@@ -8,12 +8,12 @@ import time
 
 import numpy as np
 
-from spucircuit.device.spu import SPU
 from spucircuit._util.files import atomic_write_text
 from spucircuit.circuit.integrator_array import integrator_array
+from spucircuit.device.spu import SPU
+from spucircuit.numerics.matrices import random_spd
 from spucircuit.numerics.ou import mean_relaxation_norm
 from spucircuit.numerics.stats import mean_and_se
-from spucircuit.numerics.matrices import random_spd
 
 
 def run_demo(n: int = 16, cond: float = 20.0, seed: int = 0, out_dir: str = "demo_out",

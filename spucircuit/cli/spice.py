@@ -59,8 +59,8 @@ def _time(text, tau, what="--time"):
 
 # ----------------------------------------------------------------------------- export
 def cmd_export(args) -> int:
-    from spucircuit.statespace.mna import compile_netlist
     from spucircuit.io.spice.reader import write_spice
+    from spucircuit.statespace.mna import compile_netlist
 
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side") if args.rhs else None

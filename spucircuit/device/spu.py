@@ -10,14 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spucircuit.statespace.mna import StateSpace, compile_netlist
-from spucircuit.constants import T_ROOM
-from spucircuit.errors import NetlistError, StepError
-from spucircuit.integrate.discretize import auto_dt, check_euler_step, discretize, run
 from spucircuit._util.files import parse_time
 from spucircuit.circuit.integrator_array import MappedCircuit
 from spucircuit.circuit.netlist import Netlist
+from spucircuit.constants import T_ROOM
+from spucircuit.errors import NetlistError, StepError
+from spucircuit.integrate.discretize import auto_dt, check_euler_step, discretize, run
 from spucircuit.numerics.matrices import as_vector
+from spucircuit.statespace.mna import StateSpace, compile_netlist
 
 MAX_SAMPLES_DEFAULT = 20_000
 CHUNK_WORK = 2e8  # multiply-adds per numba call of a long run (about 0.1-1 s)

@@ -19,9 +19,9 @@ import textwrap
 import networkx as nx
 import numpy as np
 
-from spucircuit.errors import NetlistError
 from spucircuit._util.files import atomic_write_bytes, atomic_write_text
 from spucircuit.circuit.netlist import GROUND, KINDS, Netlist
+from spucircuit.errors import NetlistError
 
 MAX_NODES_DEFAULT = 64  # larger netlists are refused by plot_coupling_graph unless summary=True
 KIND_COLOURS = {
@@ -174,8 +174,8 @@ def plot_coupling_graph(netlist, path, *, layout: str = "auto", show_ground: boo
             f"netlist has {n_nodes} nodes, more than max_nodes = {max_nodes} that stay readable in a "
             "graph drawing: pass summary=True for a summarised plot, or raise max_nodes"
         )
-    from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas below
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas below
 
     if n_nodes > max_nodes:
         fig, info = _summary_figure(nl, title, Figure)

@@ -41,9 +41,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from spucircuit.errors import SPUError
 from spucircuit.circuit.integrator_array import MappedCircuit
-from spucircuit.imperfections.models import ClippingWarning, Device, ResistorBank, coupling_matrix
+from spucircuit.errors import SPUError
+from spucircuit.imperfections.converters import ClippingWarning
+from spucircuit.imperfections.effective import coupling_matrix
+from spucircuit.imperfections.instance import Device
+from spucircuit.imperfections.models import ResistorBank
 
 _COUPLING_RE = re.compile(r"^R(\d+)_(\d+)$", re.IGNORECASE)
 

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from spucircuit.errors import SPUError
 from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array
-from spucircuit.imperfections.models import Device, Imperfection, device_inv, device_solve, nominal_diffusion
+from spucircuit.errors import SPUError
+from spucircuit.imperfections.base import Imperfection
+from spucircuit.imperfections.instance import Device, nominal_diffusion
+from spucircuit.linalg.device_solve import device_inv, device_solve
 
 
 class Ensemble:
@@ -131,7 +133,8 @@ def eps_scan(matrices, eps_values, *, K: int = 64, scheme: str = "stratified", s
     Returns {'eps', 'single', 'ensemble' (arrays: geometric mean over matrices of the relative
     error), 'slope_single', 'slope_ensemble', 'per_matrix'}.
     """
-    from spucircuit.imperfections.models import ResistorBank, Thermal, chain
+    from spucircuit.imperfections.base import chain
+    from spucircuit.imperfections.models import ResistorBank, Thermal
 
     single, ens = [], []
     for mi, A in enumerate(matrices):

@@ -45,9 +45,9 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import K_B, T_ROOM
 from spucircuit.errors import NetlistError
-from spucircuit.circuit.netlist import Netlist
 from spucircuit.statespace.operators import DriftOperator, make_drift
 
 

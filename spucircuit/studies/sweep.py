@@ -241,6 +241,7 @@ def _problem(p: dict, m: int, matrices):
 def make_imperfection(p: dict, rounding: str | None = None):
     """The imperfection chain of a point's knobs (order: bank, tolerance, op-amps, converters,
     thermal, noise, bandwidth, parasitics)."""
+    from spucircuit.imperfections.base import chain
     from spucircuit.imperfections.models import (
         ADC,
         DAC,
@@ -252,7 +253,6 @@ def make_imperfection(p: dict, rounding: str | None = None):
         ResistorBank,
         Thermal,
         Tolerance,
-        chain,
     )
 
     rounding = rounding or p["rounding"]
@@ -287,10 +287,10 @@ def _rel(x, ref) -> float:
 
 def run_task(spec: dict) -> dict:
     """One (point, matrix, draw): returns a flat row (errors, analog times, clipping)."""
-    from spucircuit.linalg.calibration import calibrate, measure_offset
     from spucircuit._util.files import parse_time
+    from spucircuit.imperfections.converters import ClippingWarning
+    from spucircuit.linalg.calibration import calibrate, measure_offset
     from spucircuit.linalg.mitigation import Ensemble
-    from spucircuit.imperfections.models import ClippingWarning
 
     t0 = _time.perf_counter()
     p, m, d = spec["params"], spec["matrix"], spec["draw"]

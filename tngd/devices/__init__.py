@@ -506,7 +506,7 @@ class FactoredTwinSolver:
         return np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, *tags])))
 
     def _fab(self, k):
-        from spucircuit.circuit.factored_array import FabricationMismatch
+        from spucircuit.imperfections.factored import FabricationMismatch
 
         if self.tolerance <= 0:
             return None
@@ -519,7 +519,7 @@ class FactoredTwinSolver:
         scale clip, counted in ``<kind>_clipped`` and warned (ClippingWarning), never silent."""
         import warnings
 
-        from spucircuit.imperfections.models import ClippingWarning, Converter
+        from spucircuit.imperfections.converters import ClippingWarning, Converter
 
         q, lo, hi = Converter(bits, full_scale_v, dither).quantize(v)
         if lo + hi:
@@ -557,7 +557,7 @@ class FactoredTwinSolver:
         """Device k's circuit for this programming: quantised codes, its mismatch, its DAC values."""
         from dataclasses import replace
 
-        from spucircuit.circuit.factored_array import imperfect_components
+        from spucircuit.imperfections.factored import imperfect_components
 
         comp = nominal.components
         m, N = comp.m, comp.n
@@ -582,7 +582,7 @@ class FactoredTwinSolver:
 
     def _calibrate(self, nominal):
         """Measure every device's per-integrator input gain (once per device: see the class doc)."""
-        from spucircuit.circuit.factored_array import measure_input_gains
+        from spucircuit.imperfections.factored import measure_input_gains
 
         comp = nominal.components
         gains = []
@@ -612,7 +612,7 @@ class FactoredTwinSolver:
         self.writes += 1
 
     def propagate(self, sys, x0, t, kappa0, rng) -> np.ndarray:
-        from spucircuit.circuit.factored_array import FactoredSPU
+        from spucircuit.device.factored_spu import FactoredSPU
 
         t, kappa0 = _check(t, kappa0)
         x0 = np.asarray(x0, dtype=float)
@@ -664,7 +664,7 @@ class FactoredTwinSolver:
         return None
 
     def _propagate_devices(self, sys, x0, t, kappa0, rng):
-        from spucircuit.circuit.factored_array import FactoredSPU
+        from spucircuit.device.factored_spu import FactoredSPU
 
         members = sys.members
         K = len(members)

@@ -14,15 +14,15 @@ import string
 
 from spucircuit.errors import SpiceError
 from spucircuit.io.spice.reader import (
-    OPAMP_IDEAL,
     _ANN,
     _MAX_ELEMENTS,
     _NAMES_RE,
-    _Line,
-    _State,
+    OPAMP_IDEAL,
     _element,
+    _Line,
     _map_node,
     _number,
+    _State,
     _strip_comment,
 )
 

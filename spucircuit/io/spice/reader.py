@@ -90,9 +90,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spucircuit.circuit.netlist import KINDS, Netlist
 from spucircuit.constants import K_B, T_ROOM
 from spucircuit.errors import NetlistError, SpiceError
-from spucircuit.circuit.netlist import KINDS, Netlist
 
 __all__ = ["write_spice", "read_spice", "parse_spice", "parse_value", "format_value",
            "OPAMP_IDEAL", "OPAMP_FINITE"]

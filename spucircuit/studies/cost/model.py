@@ -330,7 +330,8 @@ def device_load(circuit, *, b: int | None = None, dz: int | None = None) -> Devi
     unless it is a constant identity, and the input resistors (lambda, feedback and buffer
     resistors fixed). Any other netlist: every resistor and capacitor counts as programmable.
     """
-    from spucircuit.circuit.factored_array import FactoredCircuit, FactoredComponents, components_from_netlist
+    from spucircuit.circuit.factored_array import FactoredCircuit
+    from spucircuit.circuit.factored_components import FactoredComponents, components_from_netlist
     from spucircuit.circuit.integrator_array import MappedCircuit
     from spucircuit.circuit.netlist import Netlist
 

@@ -1,0 +1,181 @@
+"""The imperfection protocol: a device under construction (:class:`Build`), the pure
+``apply(build, key) -> Build`` step every imperfection implements, and their composition by
+:func:`chain` (in the spirit of optax).
+
+A device instance is the nominal circuit plus one seeded draw of imperfections. Imperfections never
+touch the ideal matrix: each one rewrites component values (or inserts elements) in a copy of the
+netlist, and the compiler turns the perturbed netlist into the drift the twin simulates. Random
+draws come from a counter-based :class:`~spucircuit._util.keys.DeviceKey`, so a component's error
+depends only on the device seed and the component's name.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from spucircuit._util.keys import DeviceKey
+from spucircuit.circuit.integrator_array import MappedCircuit
+from spucircuit.circuit.netlist import Netlist
+from spucircuit.constants import T_ROOM
+from spucircuit.errors import NetlistError
+from spucircuit.imperfections.converters import Converter
+
+COUPLING = r"R\d+_\d+"  # the programmable coupling array of an integrator array
+_COUPLING_RE = re.compile(r"^R(\d+)_(\d+)$", re.IGNORECASE)
+
+
+# ====================================================================================  build
+@dataclass(frozen=True)
+class Build:
+    """One state of a device under construction: circuit + non-netlist parts + a log.
+
+    ``mapped`` keeps the *nominal* scales (g_unit, v_unit, r_in, tau): the controller reads and
+    writes through them; only the netlist's component values differ from the nominal ones.
+    """
+
+    mapped: MappedCircuit
+    temperature_k: float = T_ROOM
+    dac: "Converter | None" = None
+    adc: "Converter | None" = None
+    notes: tuple = ()
+
+    @property
+    def netlist(self) -> Netlist:
+        return self.mapped.netlist
+
+    def with_netlist(self, nl: Netlist) -> "Build":
+        return replace(self, mapped=replace(self.mapped, netlist=nl))
+
+    def note(self, name: str, **info) -> "Build":
+        return replace(self, notes=self.notes + ((name, info),))
+
+    def log(self) -> dict:
+        """Notes merged by imperfection name (counts summed)."""
+        out: dict = {}
+        for name, info in self.notes:
+            d = out.setdefault(name, {})
+            for k, v in info.items():
+                d[k] = d.get(k, 0) + v if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v
+        return out
+
+
+def matching_rows(nl: Netlist, kind: str, select: str | None) -> np.ndarray:
+    names = nl.tables[kind].names
+    if select is None:
+        return np.arange(len(names))
+    rx = re.compile(select, re.IGNORECASE)
+    return np.array([i for i, nm in enumerate(names) if rx.fullmatch(nm)], dtype=np.int64)
+
+
+def canonical_names(names, symmetric: bool):
+    """R{i}_{j} and R{j}_{i} share one random stream when ``symmetric``."""
+    if not symmetric:
+        return list(names)
+    out = []
+    for nm in names:
+        m = _COUPLING_RE.match(nm)
+        if m:
+            i, j = sorted((int(m.group(1)), int(m.group(2))))
+            out.append(f"R{i}_{j}")
+        else:
+            out.append(nm)
+    return out
+
+
+def with_values(nl: Netlist, kind: str, rows: np.ndarray, values: np.ndarray) -> Netlist:
+    values = np.asarray(values, dtype=float)
+    if kind in "RCL" and not np.all(np.isfinite(values) & (values > 0)):
+        i = int(np.flatnonzero(~(np.isfinite(values) & (values > 0)))[0])
+        raise NetlistError(f"{nl.tables[kind].names[rows[i]]!r}: perturbed value {values[i]!r} is not realizable")
+    new = nl.copy()
+    if len(rows):
+        new.tables[kind].set_values(rows, values)
+    return new
+
+
+def rebuild_netlist(nl: Netlist, rewire: dict | None = None, add: Sequence = ()) -> Netlist:
+    """Copy of ``nl`` with some terminals moved and elements added.
+
+    rewire: {kind: [(rows, terminal column, [new node names])]}; add: [(kind, names, node-name
+    rows, values)]. Element names, values and order are preserved.
+    """
+    new = Netlist(nl.title)
+    new.meta = copy.deepcopy(nl.meta)
+    for nm in nl.node_names[1:]:
+        new.node(nm)
+    for kind, tab in nl.tables.items():
+        if not len(tab):
+            continue
+        nodes = tab.nodes.copy()
+        for rows, col, targets in (rewire or {}).get(kind, []):
+            nodes[np.asarray(rows), col] = [new.node(t) for t in targets]
+        new.add_elements(kind, list(tab.names), nodes, tab.values.copy(), tab.ic.copy())
+    for kind, names, nodes, values in add:
+        if len(names):
+            new.add_elements(kind, list(names), [list(r) for r in nodes], np.asarray(values, float))
+    return new
+
+
+# =============================================================================  imperfections
+class Imperfection:
+    """Base class: ``apply(build, key) -> Build`` (pure). ``known``: the controller knows the
+    result (it chose the bank/DAC codes), so calibration can separate it from fabrication."""
+
+    known: bool = False
+
+    def apply(self, build: Build, key: DeviceKey, known_only: bool = False) -> Build:
+        if known_only and not self.known:
+            return build
+        return self._apply(build, key)
+
+    def _apply(self, build: Build, key: DeviceKey) -> Build:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _tag(self, what: str) -> str:
+        """Name of this imperfection's random stream for ``what``."""
+        return f"{type(self).__name__}:{what}:{getattr(self, 'select', '')}"
+
+    def describe(self) -> dict:
+        d = {"model": type(self).__name__}
+        if dataclasses.is_dataclass(self):
+            d.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        return d
+
+
+@dataclass(frozen=True)
+class Chain(Imperfection):
+    """Apply imperfections in order. Every item draws from its own named random stream (model
+    name + selection), not from its position, so inserting another imperfection does not change
+    a device's fabrication draw (common random numbers across a parameter sweep). Two items of
+    the same model and selection would share draws: give them different ``select`` patterns."""
+
+    items: tuple = ()
+
+    def apply(self, build: Build, key: DeviceKey, known_only: bool = False) -> Build:
+        for imp in self.items:
+            build = imp.apply(build, key, known_only)
+        return build
+
+    def describe(self) -> dict:
+        return {"model": "Chain", "items": [imp.describe() for imp in self.items]}
+
+    def find(self, cls):
+        """First item of type ``cls`` (searching nested chains), or None."""
+        for imp in self.items:
+            if isinstance(imp, cls):
+                return imp
+            if isinstance(imp, Chain):
+                hit = imp.find(cls)
+                if hit is not None:
+                    return hit
+        return None
+
+
+def chain(*imperfections) -> Chain:
+    """Compose imperfections (None entries are skipped), applied left to right."""
+    return Chain(tuple(i for i in imperfections if i is not None))

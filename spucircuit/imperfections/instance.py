@@ -1,0 +1,198 @@
+"""One imperfect device instance (:class:`Device`): an imperfection chain + a device key,
+programmable many times, and its runnable twin (:class:`ImperfectSPU`) whose inputs pass its DAC and
+whose read-outs pass its ADC."""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from spucircuit._util.keys import DeviceKey
+from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array
+from spucircuit.constants import T_ROOM
+from spucircuit.device.spu import SPU, RunResult
+from spucircuit.errors import SPUError
+from spucircuit.imperfections.base import Build, Chain, Imperfection
+from spucircuit.imperfections.converters import ClippingWarning
+from spucircuit.imperfections.effective import EffectiveSystem, effective_system
+from spucircuit.numerics.matrices import as_vector
+from spucircuit.statespace.mna import compile_netlist
+
+
+# ===============================================================================  run-time
+@dataclass
+class DeviceRunResult(RunResult):
+    """:class:`~spucircuit.device.RunResult` of an imperfect device: ``x`` and ``mean_x`` are the
+    ADC read-out (mean over the ADC samples); clipping counts are reported, never hidden."""
+
+    x_raw_mean: np.ndarray | None = None
+    adc_samples: int = 0
+    adc_clipped_low: int = 0
+    adc_clipped_high: int = 0
+
+    @property
+    def adc_clipped(self) -> int:
+        return self.adc_clipped_low + self.adc_clipped_high
+
+
+class ImperfectSPU(SPU):
+    """An :class:`~spucircuit.device.SPU` of one device build: inputs go through the device's DAC
+    (``set_rhs``), read-outs through its ADC (``run``, ``read``). Clipping is counted in
+    ``dac_clipped`` / ``adc_clipped`` and announced with a :class:`ClippingWarning`."""
+
+    def __init__(self, build: Build, **kw):
+        self.build = build
+        self.dac, self.adc = build.dac, build.adc
+        self.dac_clipped = 0
+        self.adc_clipped = 0
+        mc = replace(build.mapped, netlist=build.netlist.copy(), b=np.array(build.mapped.b, float))
+        kw.setdefault("temperature_k", build.temperature_k)
+        super().__init__(mc, **kw)
+
+    def set_rhs(self, b) -> None:
+        b = as_vector(b, self.mapped.n)
+        v = self.mapped.input_volts(b)
+        if self.dac is not None:
+            v, lo, hi = self.dac.quantize(v)
+            if lo + hi:
+                self.dac_clipped += lo + hi
+                warnings.warn(f"DAC clipped {lo + hi} of {len(v)} input voltages at +-{self.dac.full_scale_v} V",
+                              ClippingWarning, stacklevel=2)
+        for nm, val in zip(self.mapped.input_sources, v):
+            self.ss.set_input(nm, float(val))
+            self.netlist.set_value(nm, float(val))
+        self.mapped.b = b
+        self._disc_cache.clear()
+
+    def _adc(self, x):
+        if self.adc is None:
+            return x, 0, 0
+        q, lo, hi = self.adc.quantize(np.asarray(x) * self.mapped.v_unit_v)
+        if lo + hi:
+            self.adc_clipped += lo + hi
+            warnings.warn(f"ADC clipped {lo + hi} of {np.size(x)} read-out values at +-{self.adc.full_scale_v} V "
+                          "(outputs outside the ADC range)", ClippingWarning, stacklevel=3)
+        return q / self.mapped.v_unit_v, lo, hi
+
+    def run(self, time, *, adc: bool = True, **kw) -> DeviceRunResult:
+        res = super().run(time, **kw)
+        fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(RunResult)}
+        out = DeviceRunResult(**fields, x_raw_mean=res.mean_x)
+        if adc and self.adc is not None:
+            xq, lo, hi = self._adc(res.x)
+            out.x = xq
+            out.mean_x = xq.mean(axis=0)
+            out.adc_samples, out.adc_clipped_low, out.adc_clipped_high = int(xq.size), lo, hi
+        return out
+
+    def read(self) -> np.ndarray:
+        return self._adc(super().read())[0]
+
+
+# ================================================================================  device
+class Device:
+    """One device instance: an imperfection chain + a device key, programmable many times.
+
+    ``program(A, b)`` maps A onto the nominal integrator array (``mapping`` keyword arguments,
+    e.g. r_min, r_max, noise_psd, opamp_gain), optionally pre-distorts it with a calibration,
+    and applies the imperfections. ``build`` is the physical device; ``known`` the device as the
+    controller knows it (only the ``known`` imperfections: chosen bank and DAC codes).
+    """
+
+    def __init__(self, imperfection: Imperfection | None = None, seed=None, *, member: int = 0,
+                 members: int = 1, stratify: bool = False, fab_member: int | None = None, **mapping):
+        self.imperfection = imperfection if imperfection is not None else Chain(())
+        self.key = DeviceKey.make(seed, member=member, members=members, stratify=stratify, fab_member=fab_member)
+        self.mapping = dict(mapping)
+        self.nominal: MappedCircuit | None = None
+        self.programmed: MappedCircuit | None = None
+        self.build: Build | None = None
+        self._known: Build | None = None
+        self._eff = None
+
+    def program(self, A, b=None, *, calibration=None) -> "Device":
+        return self.program_mapped(integrator_array(A, b, **self.mapping), calibration=calibration)
+
+    def program_mapped(self, mc: MappedCircuit, *, calibration=None) -> "Device":
+        self.nominal = mc
+        self.programmed = calibration.predistort(mc) if calibration is not None else mc
+        self.build = self.imperfection.apply(Build(self.programmed), self.key)
+        self._known = None
+        self._eff = None
+        return self
+
+    @property
+    def known(self) -> Build | None:
+        """The device as the controller knows it: only the ``known`` imperfections applied."""
+        if self._known is None and self.programmed is not None:
+            with warnings.catch_warnings():  # already reported when the device was programmed
+                warnings.simplefilter("ignore", ClippingWarning)
+                self._known = self.imperfection.apply(Build(self.programmed), self.key, known_only=True)
+        return self._known
+
+    def _need(self):
+        if self.build is None:
+            raise SPUError("program the device first (Device.program(A, b))")
+
+    @property
+    def n(self) -> int:
+        self._need()
+        return self.nominal.n
+
+    def effective(self) -> EffectiveSystem:
+        """The compiled device (with its noise, so the diffusion is available too)."""
+        self._need()
+        if self._eff is None:
+            self._eff = effective_system(self.build, noise=True)
+        return self._eff
+
+    def spu(self, **kw) -> ImperfectSPU:
+        """A runnable twin of this device (keyword arguments as :class:`~spucircuit.device.SPU`)."""
+        self._need()
+        return ImperfectSPU(self.build, **kw)
+
+    def steady_x(self, b=None, *, warn: bool = True):
+        """The exact noise-free, infinite-time read-out for right-hand side b (through the DAC
+        and the ADC). Returns (x, report) with the clipping counts."""
+        eff = self.effective()
+        mc = self.nominal
+        b = mc.b if b is None else as_vector(b, mc.n)
+        v = mc.input_volts(b)
+        rep = {"dac_clipped": 0, "adc_clipped": 0}
+        if self.build.dac is not None:
+            v, lo, hi = self.build.dac.quantize(v)
+            rep["dac_clipped"] = lo + hi
+        x = eff.x_star(v)
+        if self.build.adc is not None:
+            q, lo, hi = self.build.adc.quantize(x * mc.v_unit_v)
+            x = q / mc.v_unit_v
+            rep["adc_clipped"] = lo + hi
+        if warn and (rep["dac_clipped"] or rep["adc_clipped"]):
+            warnings.warn(f"converter clipping: {rep}", ClippingWarning, stacklevel=2)
+        return x, rep
+
+    def stationary_inverse(self, q_nominal: float | None = None) -> np.ndarray:
+        """A^-1 as the exact stationary covariance 2 cov(x) / q (continuous Lyapunov equation of
+        the compiled device with its noise), q the *nominal* diffusion (what the controller
+        believes), as :func:`~spucircuit.solvers.inv` uses."""
+        import scipy.linalg as sla
+
+        mc = self.nominal
+        eff = self.effective()
+        F, Q = eff.ss.drift.to_dense(), eff.ss.diffusion
+        S = sla.solve_continuous_lyapunov(F, -Q)
+        cov = eff.Y @ (0.5 * (S + S.T)) @ eff.Y.T / mc.v_unit_v**2
+        if q_nominal is None:
+            q_nominal = nominal_diffusion(mc, self.build.temperature_k)
+        out = 2.0 * cov / q_nominal
+        return 0.5 * (out + out.T)
+
+
+def nominal_diffusion(mc: MappedCircuit, temperature_k: float = T_ROOM) -> float:
+    """q = mean diagonal of the x-unit diffusion per tau of the *nominal* circuit."""
+    ss = compile_netlist(mc.netlist, temperature_k, noise=True)
+    Y, _ = ss.node_voltage_map(mc.output_nodes)
+    Qx = (Y @ ss.diffusion @ Y.T) * mc.tau_s / mc.v_unit_v**2
+    return float(np.mean(np.diag(Qx)))
