@@ -160,7 +160,7 @@ def direct_state_space(A: np.ndarray, b: np.ndarray, temperature_k: float | None
     """The compiled state space of ``integrator_array(A, b)`` (default scales, ideal op-amps),
     written down from A instead of by MNA: (StateSpace, v_unit). See the module docstring;
     :func:`check_direct` compares it with ``compile_netlist`` at the compiled sizes."""
-    from spucircuit.statespace.mna import StateSpace
+    from spucircuit.statespace.model import StateSpace
     from spucircuit.constants import (C_DEFAULT, K_B, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM,
                                       V_SWING_DEFAULT)
     from spucircuit.statespace.operators import DenseDrift

@@ -19,7 +19,8 @@ from spucircuit.io.graphml import plot_coupling_graph, to_graphml
 from spucircuit.io.spice.reader import read_spice, write_spice
 from spucircuit.linalg.solve import inv, solve
 from spucircuit.numerics.matrices import check_spd, random_spd
-from spucircuit.statespace.mna import StateSpace, compile_netlist
+from spucircuit.statespace.model import StateSpace
+from spucircuit.statespace.mna import compile_netlist
 
 __all__ = [
     "Netlist", "integrator_array", "MappedCircuit", "compile_netlist", "StateSpace", "SPU",

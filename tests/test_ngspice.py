@@ -21,7 +21,7 @@ import scipy.linalg as sla
 
 import spucircuit as sc
 from spucircuit.integrate.discretize import eigenvalues
-from spucircuit.circuit.integrator_array import johnson_psd_per_row
+from spucircuit.circuit.noise import johnson_psd_per_row
 from spucircuit.numerics.ou import stationary_cov
 from spucircuit.io.spice.reader import format_value, read_spice, write_spice
 

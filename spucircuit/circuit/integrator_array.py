@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spucircuit.circuit.netlist import Netlist, PatternNames
-from spucircuit.constants import C_DEFAULT, K_B, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
+from spucircuit.constants import C_DEFAULT, R_MAX_DEFAULT, R_MIN_DEFAULT, V_SWING_DEFAULT
 from spucircuit.errors import MatrixError, RealizabilityError
 from spucircuit.numerics.matrices import as_vector, check_spd
 
@@ -248,9 +248,3 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
     )
     nl.meta["mapping"] = mc.scales()
     return mc
-
-
-def johnson_psd_per_row(mc: MappedCircuit, temperature_k: float = T_ROOM) -> np.ndarray:
-    """One-sided Johnson current PSD (A^2/Hz) of the resistors landing on each summing node."""
-    g_row = mc.g_unit_s * np.sum(np.abs(mc.A), axis=1) + 1.0 / mc.r_in_ohm
-    return 4.0 * K_B * temperature_k * g_row

@@ -17,7 +17,8 @@ from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError, StepError
 from spucircuit.integrate.discretize import auto_dt, check_euler_step, discretize, run
 from spucircuit.numerics.matrices import as_vector
-from spucircuit.statespace.mna import StateSpace, compile_netlist
+from spucircuit.statespace.model import StateSpace
+from spucircuit.statespace.mna import compile_netlist
 
 MAX_SAMPLES_DEFAULT = 20_000
 CHUNK_WORK = 2e8  # multiply-adds per numba call of a long run (about 0.1-1 s)

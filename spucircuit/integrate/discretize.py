@@ -40,7 +40,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from spucircuit.errors import StepError
-from spucircuit.statespace.mna import StateSpace, noise_factor
+from spucircuit.statespace.model import StateSpace, noise_factor
 from spucircuit.statespace.operators import SparseDrift
 
 NOISE_OFF, NOISE_DIAG, NOISE_FULL, NOISE_SPARSE = 0, 1, 2, 3

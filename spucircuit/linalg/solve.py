@@ -11,7 +11,8 @@ import numpy as np
 
 from spucircuit._util.files import parse_time
 from spucircuit.circuit.integrator_array import integrator_array
-from spucircuit.constants import K_B, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM
+from spucircuit.circuit.noise import default_injected_psd
+from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM
 from spucircuit.device.spu import SPU
 from spucircuit.integrate.discretize import symmetric_eigen
 from spucircuit.numerics.matrices import as_vector, check_spd
@@ -114,9 +115,7 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     r_min = mapping_kwargs.get("r_min", R_MIN_DEFAULT)
     r_max = mapping_kwargs.get("r_max", R_MAX_DEFAULT)
     if noise_psd is None:
-        g_unit = 1.0 / (r_min * np.max(np.abs(A)))
-        g_row = g_unit * np.abs(A).sum(axis=1).max() + 1.0 / r_max
-        noise_psd = 1e4 * 4.0 * K_B * max(temperature_k, T_ROOM) * g_row
+        noise_psd = default_injected_psd(A, r_min, r_max, temperature_k)
     mc = integrator_array(A, None, prune=prune, noise_psd=noise_psd, check=False, **mapping_kwargs)
     spu, lam = _program(mc, scheme=scheme, dt=dt, temperature_k=temperature_k, noise=True,
                         chains=chains, seed=seed)

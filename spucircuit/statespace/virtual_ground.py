@@ -28,7 +28,7 @@ import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
-from spucircuit.statespace.mna import noise_sources
+from spucircuit.circuit.noise import noise_sources
 
 
 @nb.njit(cache=True)

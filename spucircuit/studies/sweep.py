@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from spucircuit.constants import K_B, T_ROOM
+from spucircuit.circuit.noise import default_injected_psd
+from spucircuit.constants import T_ROOM
 from spucircuit.errors import SPUError
 
 
@@ -349,10 +350,8 @@ def run_task(spec: dict) -> dict:
                            solve_time_s=info["analog_time_s"])
             row["offset_time_s"] = off_time
         if p["task"] in ("inv", "both"):
-            # equal injected noise (as spu inv): 1e4 x the largest Johnson PSD on a summing node
-            g_unit = 1.0 / (mapping["r_min"] * np.max(np.abs(A)))
-            g_row = g_unit * np.abs(A).sum(axis=1).max() + 1.0 / p["r_max"]
-            psd = 1e4 * 4.0 * K_B * max(p["temperature"], T_ROOM) * g_row
+            # equal injected noise (as spu inv), sized for this mapping's r_min
+            psd = default_injected_psd(A, mapping["r_min"], p["r_max"], p["temperature"])
             inv_ens = Ensemble(imp, K, dev_seed, scheme=p["ensemble"], devices=p["devices"],
                                noise_psd=psd, **mapping).program(A, None)
             for dev, cal in zip(inv_ens.members, cals):

@@ -1,0 +1,60 @@
+"""Noise sources of a circuit: the one Johnson-noise formula and the white current sources it gives.
+
+A resistor R at temperature T carries Johnson noise: a white current of one-sided power spectral
+density S = 4 k_B T / R (A^2/Hz) in parallel with it. A white current source of one-sided PSD S
+has increments of variance (S / 2) dt; the compilers turn these into the diffusion Q of the state
+space (:mod:`spucircuit.statespace`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from spucircuit.circuit.netlist import Netlist
+from spucircuit.constants import K_B, T_ROOM
+
+INJECTED_OVER_JOHNSON = 1e4  # default injected noise of `inv`: this x the largest Johnson PSD on a row
+
+
+def johnson_psd(temperature_k: float, *, resistance_ohm=None, conductance_s=None):
+    """One-sided Johnson current PSD 4 k_B T / R = 4 k_B T G (A^2/Hz) of a resistance (Ohm) or a
+    conductance (S); arrays broadcast. Give exactly one of the two."""
+    if (resistance_ohm is None) == (conductance_s is None):
+        raise TypeError("give exactly one of resistance_ohm and conductance_s")
+    c = 4.0 * K_B * temperature_k
+    return c / resistance_ohm if resistance_ohm is not None else c * conductance_s
+
+
+def noise_sources(netlist: Netlist, temperature_k: float, noise: bool = True) -> list:
+    """[(nodes (m, 2), one-sided current PSD (m,) A^2/Hz)] of every white noise current source:
+    the Johnson noise 4 k_B T / R of each resistor and the explicit N sources (none if not noise)."""
+    t = netlist.tables
+    srcs = []
+    if noise:
+        if temperature_k > 0 and len(t["R"]):
+            srcs.append((t["R"].nodes, johnson_psd(temperature_k, resistance_ohm=t["R"].values)))
+        if len(t["N"]):
+            srcs.append((t["N"].nodes, t["N"].values))
+    return srcs
+
+
+def row_conductance(A, g_unit_siemens: float, r_in_ohm: float):
+    """Conductance (S) landing on each summing node of an integrator array realising A:
+    g_unit sum_j |A_ij| + 1 / r_in."""
+    return g_unit_siemens * np.sum(np.abs(A), axis=1) + 1.0 / r_in_ohm
+
+
+def default_injected_psd(A, r_min_ohm: float, r_max_ohm: float, temperature_k: float = T_ROOM) -> float:
+    """The equal white current injected at every summing node by ``inv`` (A^2/Hz):
+    INJECTED_OVER_JOHNSON x the largest Johnson PSD on a row of an array mapped with the largest
+    |A_ij| at r_min and the input resistor at r_max (at least room temperature), so that the
+    unequal, correlated Johnson noise biases A^-1 by about 1 / INJECTED_OVER_JOHNSON only."""
+    A = np.asarray(A, dtype=float)
+    g_unit = 1.0 / (r_min_ohm * np.max(np.abs(A)))
+    g_row = float(np.max(row_conductance(A, g_unit, r_max_ohm)))
+    return INJECTED_OVER_JOHNSON * johnson_psd(max(temperature_k, T_ROOM), conductance_s=g_row)
+
+
+def johnson_psd_per_row(mc, temperature_k: float = T_ROOM) -> np.ndarray:
+    """One-sided Johnson current PSD (A^2/Hz) of the resistors landing on each summing node of a
+    mapped integrator array ``mc`` (its realised A, g_unit and input resistor)."""
+    return johnson_psd(temperature_k, conductance_s=row_conductance(mc.A, mc.g_unit_s, mc.r_in_ohm))
