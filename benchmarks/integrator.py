@@ -107,7 +107,7 @@ class TwinCase:
     noise in blocks); the whitened, diagonal and noise-free paths take any step count."""
 
     def __init__(self, disc, X0, target_s: float, min_steps: int = MIN_STEPS):
-        from spucircuit.integrate.discretize import noise_block, run
+        from spucircuit.integrate.kernels import noise_block, run
 
         self.run, self.disc, self.X0 = run, disc, X0
         k, n = X0.shape
@@ -324,7 +324,7 @@ def build_sparse(n: int):
 # ------------------------------------------------------------------ benchmark groups
 def _time_group(group, n, cases, x0, base, rounds, target_s, log, system="compiled"):
     """Interleave rounds of the baseline and every twin case for 1 and 64 chains; one row each."""
-    from spucircuit.integrate.discretize import WHITEN_MIN_STEPS
+    from spucircuit.integrate.kernels import WHITEN_MIN_STEPS
 
     rows = []
     min_steps = MIN_STEPS if n < LARGE_N else WHITEN_MIN_STEPS

@@ -15,7 +15,8 @@ from spucircuit.circuit.integrator_array import MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError, StepError
-from spucircuit.integrate.discretize import auto_dt, check_euler_step, discretize, run
+from spucircuit.integrate.discretize import auto_dt, check_euler_step, discretize
+from spucircuit.integrate.kernels import run
 from spucircuit.numerics.matrices import as_vector
 from spucircuit.statespace.model import StateSpace
 from spucircuit.statespace.mna import compile_netlist

@@ -43,6 +43,9 @@ class StateSpace:
     _lu: object = field(default=None, repr=False)
     _P: tuple = field(default=None, repr=False)
     _node_map: tuple = field(default=None, repr=False)  # (Vx, Vu) sparse, from the closed-form compile
+    # spectrum caches, filled on first use by spucircuit.integrate.discretize (O(n^3) once)
+    symmetric_eigen_cache: tuple | None = field(default=None, repr=False, compare=False)
+    eigenvalues_cache: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
