@@ -77,12 +77,13 @@ def main(argv=None) -> list[str]:
 
     try:
         from spucircuit.circuit.capacitive_array import capacitive_spu
+        from spucircuit.linalg.capacitive import dynamics
     except ImportError:  # pragma: no cover
         capacitive_spu = None
     if capacitive_spu is not None:
         cc = capacitive_spu(capacitive_matrix(8, seed=0))
         cc.netlist.title = "8-cell capacitive SPU (coupled RLC cells, injected noise), samples N(0, A^-1)"
-        dyn = cc.dynamics()
+        dyn = dynamics(cc)
         tstep = _fastest(cc.netlist) / 20.0
         nsteps = int(np.ceil(50.0 * dyn["tau_slow_s"] / tstep))
         p = os.path.join(out, "capacitive8.cir")

@@ -16,12 +16,12 @@ from spucircuit.circuit.capacitive_array import (
     C_DIAG_MAX_DEFAULT,
     R_DEFAULT,
     V_UNIT_DEFAULT,
-    capacitive_inv,
     capacitive_realisability,
-    capacitive_sample,
     capacitive_spu,
     diagonal_rescaling,
 )
+from spucircuit.linalg.capacitive import capacitive_inv, capacitive_sample, dynamics
+from spucircuit.report.files import write_circuit_json
 from spucircuit.statespace.mna import compile_netlist
 from spucircuit.constants import K_B
 from spucircuit.errors import MatrixError, NetlistError, RealizabilityError
@@ -128,7 +128,7 @@ def test_simulated_covariance_of_8_cell_board_within_4_se():
     for Rv, gibbs in ((R_DEFAULT, True), (R_DEFAULT * (1 + np.linspace(-0.5, 0.5, 8)), False)):
         circ = capacitive_spu(A, R=Rv, noise_psd=1e-15)
         ss, S = lyap_v(circ)
-        tau = circ.dynamics()["tau_slow_s"]
+        tau = dynamics(circ)["tau_slow_s"]
         spu = sc.SPU(circ.netlist, scheme="exact", dt=0.5 * tau, chains=8, seed=11)
         spu.run(20 * tau, max_samples=1)
         res = spu.run(2000 * tau, max_samples=4000)
@@ -295,6 +295,8 @@ def test_bad_parameters_are_rejected():
 def test_to_dict_is_strict_json_with_readout_and_counts(tmp_path):
     A = board_matrix(8, 11)
     circ = capacitive_spu(A)
+    assert "dynamics" not in circ.to_dict()  # computed (compiled) only when asked for
+    dynamics(circ)
     d = circ.to_dict()
     json.dumps(d, allow_nan=False)
     assert d["architecture"] == "capacitive_rlc_array" and d["mode"] == "inverse"
@@ -306,7 +308,7 @@ def test_to_dict_is_strict_json_with_readout_and_counts(tmp_path):
     assert 0.2 < dyn["damping_ratio_min"] <= dyn["damping_ratio_max"] <= 1.0 + 1e-9  # reasonably damped
     assert 1e4 < dyn["resonance_hz_max"] < 1e6
     assert d["scales"]["v_unit_V"] == pytest.approx(V_UNIT_DEFAULT)
-    circ.to_json(tmp_path / "c.json")
+    write_circuit_json(circ, tmp_path / "c.json")
     assert json.loads((tmp_path / "c.json").read_text())["n"] == 8
 
 

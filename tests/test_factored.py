@@ -57,7 +57,7 @@ def test_chain_equals_the_mna_compiler_and_the_ideal_matrix(gain):
     nl = fc.netlist  # small: built, and the chain is read back from its tables
     assert nl.count("R") == fc.components.resistor_count()
     ss = sc.compile_netlist(nl, temperature_k=300.0)
-    ch = fc.chain(300.0)
+    ch = ChainDrift(fc.components, 300.0)
     F = ss.drift.to_dense()
     assert rel(ch.to_dense(), F) < 1e-10
     assert rel(ch.offset, ss.offset) < 1e-10
@@ -104,7 +104,7 @@ def test_components_survive_a_spice_round_trip():
     comp = components_from_netlist(nl2)
     assert comp.dz == 2 and comp.b == 2
     F1 = ChainDrift(comp).to_dense()
-    assert rel(F1, fc.chain().to_dense()) < 1e-12
+    assert rel(F1, ChainDrift(fc.components).to_dense()) < 1e-12
     assert rel(F1, sc.compile_netlist(nl2).drift.to_dense()) < 1e-10
 
 
@@ -257,7 +257,7 @@ def test_large_n_structured_form_without_a_netlist():
     assert fc.components.G1.nbytes == J.nbytes
     with pytest.raises(NetlistError, match="force=True"):
         fc.netlist
-    ch = fc.chain(300.0)
+    ch = ChainDrift(fc.components, 300.0)
     with pytest.raises(NetlistError, match="N x N"):
         ch.to_dense()
     x = rng.standard_normal(N)
@@ -282,7 +282,7 @@ def test_realizability_pruning_and_errors():
     Jp = np.where(np.abs(J) * fc.scales.g1_s < 1 / 1e6, 0.0, J)
     Hp = np.where(np.abs(H) * fc.scales.g2_s < 1 / 1e6, 0.0, H)
     A, Ap = dense_A(J, H, lam), dense_A(Jp, Hp, lam)
-    assert rel(-fc.tau_s * fc.chain().to_dense(), Ap) < 1e-10  # the realised matrix, exactly
+    assert rel(-fc.tau_s * ChainDrift(fc.components).to_dense(), Ap) < 1e-10  # the realised matrix, exactly
     x, xp = np.linalg.solve(A, g), np.linalg.solve(Ap, g)
     assert rel(xp, x) <= pr["relative_solution_error_bound"]
     # reusing the scales: entries twice as large do not fit

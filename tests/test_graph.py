@@ -8,7 +8,8 @@ import pytest
 import spucircuit as sc
 from spucircuit.circuit.capacitive_array import capacitive_spu
 from spucircuit.errors import NetlistError
-from spucircuit.io.graphml import graphml_graph, plot_coupling_graph, to_graphml
+from spucircuit.io.graphml import graphml_graph, to_graphml
+from spucircuit.report.graph_plot import plot_coupling_graph
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import tempfile
 
 import numpy as np
 
+from spucircuit._util.jsonable import to_jsonable
 from spucircuit.errors import ParseError
 
 _SI = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "ps": 1e-12}
@@ -42,9 +44,16 @@ def atomic_write_text(path, text: str) -> None:
 
 
 def atomic_save_npy(path, array) -> None:
+    """Save ``array`` as .npy to ``path`` atomically."""
     buf = io.BytesIO()
     np.save(buf, np.asarray(array))
     _atomic_bytes(path, buf.getvalue())
+
+
+def write_json(path, obj, *, indent: int | None = 1) -> None:
+    """Strict JSON of ``obj`` (numpy values converted, NaN/inf written as null), atomically, with a
+    final newline."""
+    atomic_write_text(path, json.dumps(to_jsonable(obj), indent=indent, allow_nan=False) + "\n")
 
 
 def parse_time(text, tau_s: float | None = None) -> float:

@@ -41,7 +41,6 @@ v_unit = 10 mV: the signals are millivolts, 10^4 x the 1 uV Johnson level of a n
 """
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -49,9 +48,8 @@ import numpy as np
 
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import K_B, T_ROOM
-from spucircuit.errors import MatrixError, RealizabilityError
+from spucircuit.errors import RealizabilityError
 from spucircuit.numerics.matrices import check_spd
-from spucircuit.statespace.mna import compile_netlist
 
 C_DIAG_MAX_DEFAULT = 10e-9  # largest Maxwell diagonal capacitance, F (sets the default c_unit)
 L_DEFAULT = 470e-6  # cell inductance, H
@@ -218,7 +216,8 @@ class CapacitiveCircuit:
     temperature_k: float
     nodes: list  # cell node names, v0..v{n-1}
     dropped_rel: float = 0.0  # largest |entry| of P left out as round-off, relative to max diag
-    _dyn: dict = field(default=None, repr=False)
+    # relaxation figures of the compiled circuit, filled by spucircuit.linalg.capacitive.dynamics
+    dynamics_cache: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -287,25 +286,6 @@ class CapacitiveCircuit:
         S[n:, n:] = np.diag(self.theta / self.inductance_h)
         return S
 
-    def dynamics(self) -> dict:
-        """Relaxation and resonance figures of the compiled circuit (eigenvalues of the drift)."""
-        if self._dyn is None:
-            ev = np.linalg.eigvals(compile_netlist(self.netlist, self.temperature_k).drift.to_dense())
-            rate = -ev.real
-            if np.any(rate <= 0):
-                raise RealizabilityError("the cell array is not stable (a drift eigenvalue has Re >= 0)")
-            zeta = rate / np.abs(ev)
-            osc = np.abs(ev.imag) > 0
-            self._dyn = {
-                "tau_slow_s": float(1.0 / rate.min()),
-                "tau_fast_s": float(1.0 / rate.max()),
-                "damping_ratio_min": float(zeta.min()),
-                "damping_ratio_max": float(zeta.max()),
-                "resonance_hz_min": float(np.abs(ev.imag[osc]).min() / (2 * np.pi)) if osc.any() else 0.0,
-                "resonance_hz_max": float(np.abs(ev.imag[osc]).max() / (2 * np.pi)) if osc.any() else 0.0,
-            }
-        return dict(self._dyn)
-
     def component_counts(self) -> dict:
         c = self.netlist.component_counts()
         c["cells"] = self.n
@@ -353,15 +333,11 @@ class CapacitiveCircuit:
                 "ground_F": self.c_ground_f.tolist(),
                 "coupling_F": [[int(i), int(j), float(Cc[i, j])] for i, j in zip(iu, ju)],
             },
-            "dynamics": self.dynamics(),
+            **({"dynamics": dict(self.dynamics_cache)} if self.dynamics_cache is not None else {}),
             "component_counts": self.component_counts(),
             "components": comps,
         }
 
-    def to_json(self, path) -> None:
-        from spucircuit._util.files import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, allow_nan=False))
 
 
 def _per_cell(value, n: int, what: str, unit: str, allow_zero: bool = False) -> np.ndarray:
@@ -477,98 +453,3 @@ def capacitive_spu(M, *, mode: str = "inverse", c_unit: float | None = None, L=L
     nl.meta["capacitive"] = {k: v for k, v in circ.scales().items()}
     nl.meta["capacitive"]["mode"] = mode
     return circ
-
-
-# ------------------------------------------------------------------- running it
-def _run(circ: CapacitiveCircuit, *, dt, burn_in, run_time, chains, seed, max_samples, progress):
-    from spucircuit.device.spu import SPU
-
-    spu = SPU(circ.netlist, temperature_k=circ.temperature_k, scheme="exact", dt=dt, chains=chains,
-              seed=seed)
-    tb = spu.run(burn_in, max_samples=1).analog_time_s if burn_in > 0 else 0.0
-    res = spu.run(run_time, max_samples=max_samples, progress=progress)
-    Y, _ = spu.ss.node_voltage_map(circ.nodes)
-    x = circ.x_from_volts(res.states @ Y.T)  # (m, chains, n)
-    return spu, res, x, tb
-
-
-def _analog(value, tau, allow_zero=False):
-    """Seconds from a number of seconds or a string such as '50tau' (tau: slowest relaxation)."""
-    from spucircuit._util.files import parse_time
-
-    if allow_zero and isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
-        return 0.0
-    return parse_time(value, tau)
-
-
-def capacitive_inv(A, *, time=None, burn_in=None, dt=None, chains: int = 8, seed=None,
-                   rescale: bool = False, return_info: bool = False, progress: bool = False,
-                   **circuit_kwargs):
-    """A^-1 from the stationary covariance of the capacitive SPU twin (exact scheme).
-
-    cov(x) with x = t * v / v_unit (known zero mean) estimates A^-1 (theta from the component
-    values: exact when the circuit is Gibbs, ``info['gibbs']``). Times are seconds or 'N tau'
-    with tau = the slowest relaxation time of the compiled circuit. Defaults: time = 2000 tau,
-    burn_in = 20 tau, dt = tau / 2 (the exact scheme has no step bias).
-    Returns Ainv, or (Ainv, info) with ``standard_error`` (batch covariances over time and
-    chains), ``analog_time_s``, ``tau_slow_s``, ``circuit`` and more.
-    ``circuit_kwargs`` go to :func:`capacitive_spu` (c_unit, L, R, noise_psd, temperature_k, ...).
-    """
-    from spucircuit.numerics.stats import cov_and_se
-
-    circ = capacitive_spu(A, mode="inverse", rescale=rescale, **circuit_kwargs)
-    tau = circ.dynamics()["tau_slow_s"]
-    total = _analog(time if time is not None else 2000.0 * tau, tau)
-    tb = _analog(burn_in, tau, allow_zero=True) if burn_in is not None else 20.0 * tau
-    h = _analog(dt, tau) if dt is not None else 0.5 * tau
-    n_keep = int(round(total / h))
-    spu, res, x, tb = _run(circ, dt=h, burn_in=tb, run_time=total, chains=chains, seed=seed,
-                           max_samples=max(n_keep, 1), progress=progress)
-    cov, se = cov_and_se(x, mean=np.zeros(circ.n))
-    Ainv = 0.5 * (cov + cov.T)
-    if not return_info:
-        return Ainv
-    info = {
-        "standard_error": se, "analog_time_s": tb + res.analog_time_s, "burn_in_s": tb,
-        "tau_slow_s": tau, "dt_s": spu.dt, "chains": chains, "samples_per_chain": x.shape[0],
-        "gibbs": circ.gibbs, "theta_J": circ.theta, "v_unit_V": circ.v_unit_v,
-        "components": circ.component_counts(), "circuit": circ,
-    }
-    return Ainv, info
-
-
-def capacitive_sample(S, n_samples: int, *, spacing=None, burn_in=None, chains: int = 8,
-                      seed=None, rescale: bool = False, return_info: bool = False,
-                      progress: bool = False, **circuit_kwargs):
-    """``n_samples`` samples of N(0, S) read from the capacitive SPU twin, shape (n_samples, n).
-
-    The chains run in parallel after a burn-in (default 20 tau); each keeps one sample every
-    ``spacing`` (default 3 tau: the slowest mode's correlation between samples is e^-3 = 0.05,
-    faster modes much less). Samples are ordered time-major (sample k of every chain, then k+1).
-    With ``return_info``: (samples, info) with ``covariance`` (sample covariance about the known
-    zero mean), its ``standard_error`` (batch covariances over time and chains) and the circuit.
-    """
-    from spucircuit.numerics.stats import cov_and_se
-
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
-        raise MatrixError(f"n_samples must be an integer >= 2, got {n_samples!r}")
-    if int(chains) < 1:
-        raise MatrixError(f"chains must be >= 1, got {chains!r}")
-    circ = capacitive_spu(S, mode="sample", rescale=rescale, **circuit_kwargs)
-    tau = circ.dynamics()["tau_slow_s"]
-    h = _analog(spacing, tau) if spacing is not None else 3.0 * tau
-    tb = _analog(burn_in, tau, allow_zero=True) if burn_in is not None else 20.0 * tau
-    per_chain = -(-int(n_samples) // int(chains))
-    spu, res, x, tb = _run(circ, dt=h, burn_in=tb, run_time=per_chain * h, chains=chains, seed=seed,
-                           max_samples=per_chain, progress=progress)
-    samples = x.reshape(-1, circ.n)[: int(n_samples)]
-    if not return_info:
-        return samples
-    cov, se = cov_and_se(x, mean=np.zeros(circ.n))
-    info = {
-        "covariance": 0.5 * (cov + cov.T), "standard_error": se,
-        "analog_time_s": tb + res.analog_time_s, "burn_in_s": tb, "spacing_s": spu.dt,
-        "tau_slow_s": tau, "chains": chains, "gibbs": circ.gibbs, "v_unit_V": circ.v_unit_v,
-        "components": circ.component_counts(), "circuit": circ,
-    }
-    return samples, info

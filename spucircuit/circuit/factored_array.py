@@ -40,18 +40,17 @@ The component values live in :mod:`spucircuit.circuit.factored_components`, the 
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from spucircuit._util.jsonable import to_jsonable
 from spucircuit.circuit.factored_components import FactoredComponents, components_from_netlist
 from spucircuit.circuit.netlist import Netlist
-from spucircuit.constants import C_DEFAULT, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
+from spucircuit.constants import C_DEFAULT, R_MAX_DEFAULT, R_MIN_DEFAULT, V_SWING_DEFAULT
 from spucircuit.errors import MatrixError, NetlistError, RealizabilityError
 from spucircuit.numerics.signed_arrays import build_array, scan_array
-from spucircuit.statespace.chain import ChainDrift
 
 _ZERO_RTOL = 1e-13  # |entry| below this x max|entry| is a structural zero (no resistor)
 
@@ -142,9 +141,6 @@ class FactoredCircuit:
                                "pass force=True to build it anyway")
         return self.components.to_netlist(meta={"scales": self.scales.to_dict()})
 
-    def chain(self, temperature_k: float = T_ROOM, noise: bool = True) -> ChainDrift:
-        return ChainDrift(self.components, temperature_k, noise)
-
     def with_injected_noise(self, psd) -> "FactoredCircuit":
         """Same circuit with white current noise of one-sided PSD ``psd`` (A^2/Hz) at every s_i
         (shares the component arrays)."""
@@ -168,13 +164,8 @@ class FactoredCircuit:
         return self.components.component_counts()
 
     def to_dict(self) -> dict:
-        def clean(o):
-            if isinstance(o, dict):
-                return {k: clean(v) for k, v in o.items()}
-            if isinstance(o, float) and not np.isfinite(o):
-                return None
-            return o
-        return clean({
+        """JSON-ready description (strict: non-finite numbers become null)."""
+        return to_jsonable({
             "architecture": "factored (TNGD App. C): J array -> H array -> J^T array -> integrators",
             "N": self.n, "m": self.m, "b": self.components.b, "dz": self.components.dz,
             "scales": self.scales.to_dict(), "damping": self.damping,
@@ -188,10 +179,6 @@ class FactoredCircuit:
             "component_counts": self.component_counts(),
         })
 
-    def to_json(self, path) -> None:
-        from spucircuit._util.files import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, allow_nan=False))
 
 
 def _check_pos(name, v):

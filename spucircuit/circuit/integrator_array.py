@@ -27,7 +27,6 @@ bound  ||x' - x|| / ||x|| <= kappa eps / (1 - kappa eps),  eps = ||dA||_F / ||A|
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,10 +123,6 @@ class MappedCircuit:
             "components": comps,
         }
 
-    def to_json(self, path) -> None:
-        from spucircuit._util.files import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, allow_nan=False))
 
 
 def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = R_MAX_DEFAULT,

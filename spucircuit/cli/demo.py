@@ -14,6 +14,7 @@ from spucircuit.device.spu import SPU
 from spucircuit.numerics.matrices import random_spd
 from spucircuit.numerics.ou import mean_relaxation_norm
 from spucircuit.numerics.stats import mean_and_se
+from spucircuit.report.demo import format_demo_table, plot_relaxation
 
 
 def run_demo(n: int = 16, cond: float = 20.0, seed: int = 0, out_dir: str = "demo_out",
@@ -57,47 +58,25 @@ def run_demo(n: int = 16, cond: float = 20.0, seed: int = 0, out_dir: str = "dem
     }
     os.makedirs(out_dir, exist_ok=True)
     png = os.path.join(out_dir, "relaxation.png")
-    _plot(t_tr, dist, theory, floor, png, n, summary["condition_number"])
+    plot_relaxation(t_tr, dist, theory, floor, png, n, summary["condition_number"])
     atomic_write_text(os.path.join(out_dir, "demo.json"), json.dumps(summary, indent=1))
     summary["png"] = png
     if not quiet:
-        _print_table(summary, x_star, x_twin, se)
+        print(format_demo_table(summary, x_star, x_twin, se))
     return summary
 
 
-def _plot(t, dist, theory, floor, path, n, cond):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    ax.semilogy(t, dist, lw=1.0, label="twin: ||x(t) - x*|| (one noisy chain)")
-    ax.semilogy(t, theory, "k--", lw=1.4, label="theory: ||expm(-A t)(x0 - x*)||")
-    ax.axhline(floor, color="tab:red", ls=":", label="thermal noise floor sqrt(tr cov x)")
-    ax.set_xlabel("analog time t / tau")
-    ax.set_ylabel("||x(t) - x*||  (problem units)")
-    ax.set_title(f"Integrator-array SPU twin, n = {n}, cond(A) = {cond:.0f}, T = 300 K")
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+def cmd_demo(args) -> int:
+    run_demo(n=args.n, cond=args.cond, seed=args.seed, out_dir=args.out)
+    return 0
 
 
-def _print_table(s, x_star, x_twin, se):
-    print(f"SPU twin demo: n = {s['n']}, cond(A) = {s['condition_number']:.1f}, seed = {s['seed']}")
-    print(f"{'i':>3} {'exact x*':>14} {'twin x':>14} {'error':>11} {'std err':>10}")
-    for i in range(s["n"]):
-        print(f"{i:>3} {x_star[i]:>14.8f} {x_twin[i]:>14.8f} {x_twin[i] - x_star[i]:>11.2e} {se[i]:>10.2e}")
-    c = s["components"]
-    print(f"relative error ||x - x*|| / ||x*|| = {s['relative_error']:.3e}   "
-          f"(max |error| / std err = {s['max_abs_z']:.2f})")
-    print(f"analog time = {s['analog_time_s']:.4g} s ({s['analog_time_s'] / s['tau_s']:.1f} tau, "
-          f"tau = {s['tau_s']:.4g} s), burn-in {s['burn_in_s'] / s['tau_s']:.1f} tau")
-    print(f"components: {c['resistors']} resistors, {c['capacitors']} capacitors, {c['op-amps']} op-amps "
-          f"({c['integrators']} integrators + {c['inverting_buffers']} inverting buffers), "
-          f"{c['DC_voltage_sources']} DAC sources; {c['total']} in all")
-    print(f"wall time {s['wall_time_s']:.2f} s; plot: {s['png']}")
+def register(sub) -> None:
+    """Add ``demo`` to the ``spu`` subparsers."""
+    d = sub.add_parser("demo", help="16 x 16 demo: map, solve, table and relaxation plot",
+                       description="Map a random SPD matrix, solve it on the twin, print a table, plot relaxation.")
+    d.add_argument("--n", type=int, default=16, help="matrix size (default 16)")
+    d.add_argument("--cond", type=float, default=20.0, help="condition number (default 20)")
+    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    d.add_argument("--out", default="demo_out", help="output folder for relaxation.png and demo.json")
+    d.set_defaults(func=cmd_demo)

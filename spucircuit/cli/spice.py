@@ -16,8 +16,10 @@ import os
 
 import numpy as np
 
-from spucircuit.cli import load_npy
+from spucircuit.cli._common import load_npy
 from spucircuit.errors import SPUError
+from spucircuit.io.graphml import to_graphml
+from spucircuit.report.graph_plot import plot_coupling_graph
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -72,6 +74,7 @@ def cmd_export(args) -> int:
     else:
         try:
             from spucircuit.circuit.capacitive_array import capacitive_spu
+            from spucircuit.linalg.capacitive import dynamics
         except ImportError:  # pragma: no cover - the module ships with the package
             raise SPUError("the capacitive architecture needs spucircuit.capacitive, which is not installed") from None
         if b is not None and np.any(np.asarray(b, float) != 0):
@@ -81,14 +84,15 @@ def cmd_export(args) -> int:
         if args.noise_psd is not None:
             kw["noise_psd"] = args.noise_psd
         circ = capacitive_spu(A, temperature_k=args.temperature, **kw)
+        dynamics(circ)  # its relaxation figures go into the exported mapping annotation
     nl = circ.netlist
     tran = noise = None
     if args.noise and not args.time:
         raise SPUError("--noise needs --time (the TRRANDOM sources live in a transient analysis)")
     if args.time:
         tau = tau_of(nl)
-        if tau is None and hasattr(circ, "dynamics"):  # capacitive: its slowest relaxation time
-            tau = float(circ.dynamics()["tau_slow_s"])
+        if tau is None and getattr(circ, "dynamics_cache", None):  # capacitive: its slowest relaxation time
+            tau = float(circ.dynamics_cache["tau_slow_s"])
         tstop = _time(args.time, tau)
         ss = compile_netlist(nl, args.temperature, noise=False)
         ev = _spectrum(ss)
@@ -148,10 +152,10 @@ def cmd_simulate(args) -> int:
     np.savez(buf, t=t, v=v, nodes=np.array(nodes, dtype=str), states=states,
              state_names=np.array(spu.ss.state_names, dtype=str), dt=np.float64(spu.dt),
              temperature_k=np.float64(temp), noise=np.bool_(noise))
-    from spucircuit._util.files import _atomic_bytes
+    from spucircuit._util.files import atomic_write_bytes
 
     try:
-        _atomic_bytes(args.out, buf.getvalue())
+        atomic_write_bytes(args.out, buf.getvalue())
     except OSError as exc:
         raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     print(f"simulated {args.netlist}: {res.analog_time_s:.4g} s in {res.n_steps} steps of {spu.dt:.4g} s "
@@ -221,16 +225,12 @@ def cmd_graph(args) -> int:
     from spucircuit.io.spice.reader import read_spice
 
     nl = read_spice(args.netlist)
-    try:
-        from spucircuit.io import graphml as graph
-    except ImportError:  # pragma: no cover - the module ships with the package
-        raise SPUError("spu graph needs spucircuit.graph, which is not installed") from None
     ext = os.path.splitext(args.output)[1].lower()
     if ext == ".graphml":
-        graph.to_graphml(nl, args.output)
+        to_graphml(nl, args.output)
         print(f"GraphML of {nl.n_nodes} nodes, {len(nl)} elements -> {args.output}")
     elif ext == ".png":
-        graph.plot_coupling_graph(nl, args.output, summary=args.summary, show_ground=args.show_ground)
+        plot_coupling_graph(nl, args.output, summary=args.summary, show_ground=args.show_ground)
         print(f"coupling graph of {nl.n_nodes} nodes -> {args.output}")
     else:
         raise SPUError(f"output {args.output!r} must end in .png or .graphml")

@@ -8,7 +8,7 @@ import argparse
 import math
 import sys
 
-from spucircuit.cli import want_progress
+from spucircuit.cli._common import want_progress
 from spucircuit.studies.sweep import KNOBS, StudyError, convert, load_matrices, parse_sweep, run_study, table
 
 EPILOG = """\

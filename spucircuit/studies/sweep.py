@@ -511,7 +511,7 @@ class StudyResult:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from spucircuit._util.files import _atomic_bytes
+        from spucircuit._util.files import atomic_write_bytes
 
         names = list(self.sweep)
         xname = names[0] if names else None
@@ -549,7 +549,7 @@ class StudyResult:
             fig.savefig(buf, format="png", dpi=110)
             plt.close(fig)
             path = os.path.join(out_dir, f"{name}_{met}.png")
-            _atomic_bytes(path, buf.getvalue())
+            atomic_write_bytes(path, buf.getvalue())
             paths.append(path)
         return paths
 

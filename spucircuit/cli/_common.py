@@ -1,0 +1,68 @@
+"""What every ``spu`` subcommand shares: reading .npy inputs, the progress switch, the mapping and
+simulation argument groups, and JSON printing."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+
+from spucircuit._util.jsonable import to_jsonable
+from spucircuit.errors import SPUError
+
+
+def load_npy(path: str, what: str) -> np.ndarray:
+    """Load a .npy file for a subcommand; missing or malformed files raise SPUError."""
+    if not os.path.exists(path):
+        raise SPUError(f"{what} file not found: {path}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as exc:  # numpy raises several types for malformed files
+        raise SPUError(f"cannot read {what} file {path}: {exc}") from None
+
+
+def print_json(obj) -> None:
+    """One strict JSON object on stdout (NaN/inf, e.g. a standard error with too few batches, as null)."""
+    print(json.dumps(to_jsonable(obj), allow_nan=False))
+
+
+def mapping_kwargs(args) -> dict:
+    kw = {}
+    for k in ("r_min", "r_max", "c", "v_swing"):
+        v = getattr(args, k, None)
+        if v is not None:
+            kw[k] = v
+    return kw
+
+
+def add_mapping_args(p):
+    g = p.add_argument_group("mapping (SI units)")
+    g.add_argument("--r-min", dest="r_min", type=float, help="smallest resistance, Ohm (default 1e3)")
+    g.add_argument("--r-max", dest="r_max", type=float, help="largest resistance, Ohm (default 1e6)")
+    g.add_argument("--c", dest="c", type=float, help="integrator capacitance, F (default 1e-9)")
+    g.add_argument("--v-swing", dest="v_swing", type=float, help="largest |V| of the solution, V (default 1)")
+    g.add_argument("--prune", action="store_true",
+                   help="leave entries too small for r_max open (error bound reported) instead of failing")
+
+
+def want_progress(args) -> bool:
+    """--progress / --no-progress, defaulting to a bar when stderr is a terminal."""
+    if args.progress is not None:
+        return args.progress
+    return sys.stderr.isatty()
+
+
+def add_sim_args(p, chains_default):
+    g = p.add_argument_group("simulation")
+    g.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="show a progress bar on stderr (default: when stderr is a terminal)")
+    g.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
+    g.add_argument("--time", default=None,
+                   help="total analog time: seconds, or e.g. '50tau', '20us' (default: automatic from lambda_min)")
+    g.add_argument("--burn-in", dest="burn_in", default=None, help="discarded initial time (same units)")
+    g.add_argument("--seed", type=int, default=None, help="random seed (same seed, same bits)")
+    g.add_argument("--chains", type=int, default=chains_default, help="independent chains simulated at once")
+    g.add_argument("--scheme", choices=["exact", "euler"], default="exact", help="integration scheme")
+    g.add_argument("--dt", type=float, default=None, help="time step, s (default: automatic)")
+    g.add_argument("--temperature", type=float, default=300.0, help="Johnson-noise temperature, K")

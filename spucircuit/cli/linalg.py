@@ -1,0 +1,112 @@
+"""``spu solve | inv | map``: linear algebra on the twin from .npy files."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from spucircuit._util.files import atomic_save_npy
+from spucircuit.circuit.integrator_array import integrator_array
+from spucircuit.cli._common import add_mapping_args, add_sim_args, load_npy, mapping_kwargs, print_json, want_progress
+from spucircuit.linalg.solve import inv, solve
+from spucircuit.report.files import write_circuit_json
+
+
+def cmd_solve(args) -> int:
+    A = load_npy(args.matrix, "matrix")
+    b = load_npy(args.rhs, "right-hand side")
+    x, info = solve(A, b, time=args.time, burn_in=args.burn_in, chains=args.chains, seed=args.seed,
+                    scheme=args.scheme, dt=args.dt, temperature_k=args.temperature,
+                    noise=not args.no_noise, prune=args.prune, return_info=True,
+                    progress=want_progress(args), **mapping_kwargs(args))
+    x_ref = np.linalg.solve(np.asarray(A, float), np.asarray(b, float).reshape(-1))
+    rel = float(np.linalg.norm(x - x_ref) / max(np.linalg.norm(x_ref), np.finfo(float).tiny))
+    if args.out:
+        atomic_save_npy(args.out, x)
+    out = {
+        "x": x, "relative_error": rel, "standard_error": info["standard_error"],
+        "analog_time_s": info["analog_time_s"], "burn_in_s": info["burn_in_s"], "tau_s": info["tau_s"],
+        "dt_s": info["dt_s"], "steps": info["steps"], "scheme": info["scheme"],
+        "components": info["components"], "pruning": info["pruning"],
+        "transient_bias_bound": info["transient_bias_bound"], "out": args.out,
+    }
+    if not info["se_reliable"]:
+        print("spu solve: warning: the run is too short for a standard error (fewer than 2 batches of "
+              "5 slowest relaxation times); give a longer --time or more --chains", file=sys.stderr)
+    if args.json:
+        print_json(out)
+    else:
+        c = info["components"]
+        print(f"solved n = {len(x)} on the twin: relative error {rel:.3e} (vs numpy.linalg.solve), "
+              f"max std err {np.max(info['standard_error']):.3e}")
+        print(f"analog time {info['analog_time_s']:.4g} s ({info['analog_time_s'] / info['tau_s']:.1f} tau), "
+              f"{c['total']} components ({c['resistors']} R, {c['capacitors']} C, {c['op-amps']} op-amps)")
+        if args.out:
+            print(f"x written to {args.out}")
+    return 0
+
+
+def cmd_inv(args) -> int:
+    A = load_npy(args.matrix, "matrix")
+    Ainv, info = inv(A, time=args.time, burn_in=args.burn_in, chains=args.chains, seed=args.seed,
+                     scheme=args.scheme, dt=args.dt, temperature_k=args.temperature,
+                     noise_psd=args.noise_psd, prune=args.prune, return_info=True,
+                     progress=want_progress(args), **mapping_kwargs(args))
+    ref = np.linalg.inv(np.asarray(A, float))
+    rel = float(np.linalg.norm(Ainv - ref) / np.linalg.norm(ref))
+    if args.out:
+        atomic_save_npy(args.out, Ainv)
+    out = {k: v for k, v in info.items() if k != "mapped"}
+    out.update(inverse=Ainv, relative_error=rel, out=args.out)
+    if args.json:
+        print_json(out)
+    else:
+        print(f"inverted n = {len(Ainv)} on the twin: relative error {rel:.3e} (Frobenius, vs numpy.linalg.inv), "
+              f"analog time {info['analog_time_s']:.4g} s x {info['chains']} chains")
+    return 0
+
+
+def cmd_map(args) -> int:
+    A = load_npy(args.matrix, "matrix")
+    b = load_npy(args.rhs, "right-hand side") if args.rhs else None
+    mc = integrator_array(A, b, prune=args.prune, noise_psd=args.noise_psd or 0.0, **mapping_kwargs(args))
+    write_circuit_json(mc, args.output)
+    c = mc.component_counts()
+    print(f"mapped n = {mc.n}: {c['total']} components ({c['resistors']} resistors, {c['capacitors']} capacitors, "
+          f"{c['op-amps']} op-amps), tau = {mc.tau_s:.4g} s -> {args.output}")
+    return 0
+
+
+def register(sub) -> None:
+    """Add ``solve``, ``inv`` and ``map`` to the ``spu`` subparsers."""
+    s = sub.add_parser("solve", help="solve A x = b on the twin (time average of node voltages)",
+                       description="Map A, b onto an integrator array, simulate it and time-average x.")
+    s.add_argument("--matrix", required=True, help="SPD matrix A, .npy")
+    s.add_argument("--rhs", required=True, help="right-hand side b, .npy")
+    s.add_argument("--out", help="write x here (.npy)")
+    s.add_argument("--json", action="store_true", help="print one JSON object with x, relative_error, ...")
+    s.add_argument("--no-noise", action="store_true", help="deterministic circuit (no Johnson noise)")
+    add_sim_args(s, 1)
+    add_mapping_args(s)
+    s.set_defaults(func=cmd_solve)
+
+    v = sub.add_parser("inv", help="invert A on the twin (stationary covariance, b = 0)",
+                       description="A^-1 = 2 cov(x) / q from the twin's stationary fluctuations.")
+    v.add_argument("--matrix", required=True, help="SPD matrix A, .npy")
+    v.add_argument("--out", help="write A^-1 here (.npy)")
+    v.add_argument("--json", action="store_true", help="print one JSON object")
+    v.add_argument("--noise-psd", dest="noise_psd", type=float, default=None,
+                   help="injected noise current PSD per summing node, A^2/Hz (default 1e4 x Johnson)")
+    add_sim_args(v, 8)
+    add_mapping_args(v)
+    v.set_defaults(func=cmd_inv)
+
+    m = sub.add_parser("map", help="map A (and b) onto an integrator array; write the component list",
+                       description="Write the circuit (components, values, scales, state-to-voltage map) as JSON.")
+    m.add_argument("--matrix", required=True, help="SPD matrix A, .npy")
+    m.add_argument("--rhs", help="right-hand side b, .npy (default 0)")
+    m.add_argument("-o", "--output", required=True, help="output JSON path")
+    m.add_argument("--noise-psd", dest="noise_psd", type=float, default=None,
+                   help="add an injected noise current of this PSD at each summing node, A^2/Hz")
+    add_mapping_args(m)
+    m.set_defaults(func=cmd_map)
