@@ -22,7 +22,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import spucircuit as sc  # noqa: E402
 from spucircuit.linalg.mitigation import eps_scan
-from spucircuit.studies.sweep import run_study, table
+from spucircuit.studies.sweep import run_study
+from spucircuit.report.study import study_table, write_study
 
 OUT = os.path.join(HERE, "results", "study")
 
@@ -36,7 +37,7 @@ VARIANTS = {"calibrate": [False, True], "K": [1, 8]}
 def bits_study(n, draws, matrices, workers, bits):
     cfg = dict(DEVICE, n=n, draws=draws, matrices=matrices)
     res = run_study(cfg, {"bits": bits, **VARIANTS}, workers=workers, progress=sys.stderr.isatty())
-    res.write(OUT, f"bits_n{n}")
+    write_study(res, OUT, f"bits_n{n}")
     return res
 
 
@@ -97,7 +98,7 @@ def main():
                   f"matrices; {time.time() - t:.0f} s)", "",
                   "Device: " + ", ".join(f"{k}={v}" for k, v in DEVICE.items()) + "; K = 8 devices, stratified "
                   "stochastic roundings; calibration = block probes + pre-distortion + offset probe.", "",
-                  table(res, "solve_error", rows_knob="bits"), ""]
+                  study_table(res, "solve_error", rows_knob="bits"), ""]
         cal = [r for r in res.rows if res.points[r["point"]]["calibrate"] and res.points[r["point"]]["K"] == 1]
         if cal:
             lines += [f"Calibration cost per device (n = {n}): {cal[0]['calibration_probes']} probes, "
@@ -118,9 +119,9 @@ def main():
     t = time.time()
     twin = run_study(dict(DEVICE, n=16, draws=4, matrices=1, eval="twin"), {"bits": [8, 12, 16], "calibrate": [False, True]},
                      workers=args.workers)
-    twin.write(OUT, "twin_n16")
+    write_study(twin, OUT, "twin_n16")
     lines += [f"## Noisy twin check, n = 16 (eval twin, 220 / lambda_min tau per solve, 300 K; {time.time() - t:.0f} s)", "",
-              table(twin, "solve_error", rows_knob="bits"), "",
+              study_table(twin, "solve_error", rows_knob="bits"), "",
               f"Median standard error of the twin estimate: "
               f"{np.median([r['solve_se'] for r in twin.rows]):.1e} (relative).", ""]
     lines.append(f"Total {time.time() - t0:.0f} s.")

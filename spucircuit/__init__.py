@@ -26,3 +26,9 @@ __all__ = [
     "plot_coupling_graph", "read_spice", "write_spice",
 ]
 __version__ = "0.1.0"
+
+# the composition root injects the edge's progress bar as the meaning of progress=True
+from spucircuit._util.progress import set_default_meter  # noqa: E402
+from spucircuit.report.progress import TqdmProgressMeter  # noqa: E402
+
+set_default_meter(TqdmProgressMeter)

@@ -40,3 +40,7 @@ class SpiceError(NetlistError):
         if lineno is not None:
             where = f"{where}:{lineno}"
         super().__init__(f"{where}: {self.reason}")
+
+
+class StudyError(SPUError):
+    """A study knob, sweep or matrix file is unusable."""

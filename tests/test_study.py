@@ -10,7 +10,10 @@ import pytest
 import spucircuit as sc
 from spucircuit.cli import study as cli_study
 from spucircuit.cli import main as spu_main
-from spucircuit.studies.sweep import KNOBS, StudyError, parse_sweep, parse_values, run_study, table
+from spucircuit.studies.knobs import KNOBS, parse_sweep, parse_values
+from spucircuit.errors import StudyError
+from spucircuit.studies.sweep import run_study
+from spucircuit.report.study import study_table
 
 SMALL = {"n": 5, "cond": 10.0, "matrices": 2, "draws": 2, "tolerance": 0.5}
 
@@ -46,7 +49,7 @@ def test_results_do_not_depend_on_workers_and_common_devices_across_points():
             on = by[(pts[(14, True)], m, d)]["solve_error"]
             assert on < off / 3
     assert all(r["calibration_probes"] == 6 * 5 for r in r1.rows if r1.points[r["point"]]["calibrate"])
-    txt = table(r1, "solve_error")
+    txt = study_table(r1, "solve_error")
     assert "calibrate=on" in txt and txt.count("\n") == 3
 
 

@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
+import numpy as np
+
 from spucircuit.cli._common import want_progress
-from spucircuit.studies.sweep import KNOBS, StudyError, convert, load_matrices, parse_sweep, run_study, table
+from spucircuit.errors import StudyError
+from spucircuit.report.study import study_table, write_study
+from spucircuit.studies.knobs import KNOBS, convert, parse_sweep
+from spucircuit.studies.sweep import run_study
 
 EPILOG = """\
 sweeps (repeat --sweep for a grid; the first swept knob is the x axis of the plots):
@@ -100,12 +106,12 @@ def cmd_study(args) -> int:
         raise StudyError(f"--workers must be >= 1, got {args.workers}")
     res = run_study(config, sweep, matrices=matrices, workers=args.workers, scheduler=args.scheduler,
                     progress=want_progress(args))
-    paths = res.write(args.out, args.name, plot=not args.no_plot)
+    paths = write_study(res, args.out, args.name, plot=not args.no_plot)
     print(f"spu study: {len(res.rows)} tasks at {len(res.points)} points in {res.wall_s:.1f} s "
           f"({'dask ' + args.scheduler if args.scheduler else f'{res.workers} worker(s)'})")
     for met in res.metrics:
         print(f"\n{met} (median over draws and matrices):")
-        print(table(res, met))
+        print(study_table(res, met))
     clipped = sum(r["clipped"] for r in res.rows)
     if clipped:
         print(f"spu study: warning: converters clipped {clipped} values in "
@@ -113,3 +119,16 @@ def cmd_study(args) -> int:
               file=sys.stderr)
     print("\nwrote " + ", ".join(paths))
     return 0
+
+
+def load_matrices(paths) -> list:
+    """The --matrix files (.npy), each read without pickles; StudyError names a bad file."""
+    out = []
+    for p in paths:
+        if not os.path.exists(p):
+            raise StudyError(f"matrix file not found: {p}")
+        try:
+            out.append(np.load(p, allow_pickle=False))
+        except Exception as exc:
+            raise StudyError(f"cannot read matrix file {p}: {exc}") from None
+    return out

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spucircuit._util.files import parse_time
+from spucircuit._util.progress import make_meter
 from spucircuit.circuit.integrator_array import MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import T_ROOM
@@ -165,14 +166,14 @@ class SPU:
         return d
 
     def run(self, time, *, save_every: int | None = None, max_samples: int = MAX_SAMPLES_DEFAULT,
-            progress: bool = False) -> RunResult:
+            progress=False) -> RunResult:
         """Run for analog ``time`` (s, or a string like '50tau' / '10us'); state persists.
 
         The number of steps is round(time / dt) (at least 1); ``analog_time_s`` reports the time
         actually simulated. ``save_every`` steps a sample is kept (default: at most
         ``max_samples`` samples per run). Long runs execute as a few numba calls of
         ``chunk_steps`` steps each (the split depends only on the problem size, never on
-        ``progress``, so the bits do not either); ``progress=True`` shows a tqdm bar over them.
+        ``progress``, so the bits do not either); ``progress`` (True or a :class:`~spucircuit._util.progress.ProgressMeter`) shows a bar over them.
         """
         t = parse_time(time, self.tau_s)
         n_steps = max(1, int(round(t / self.dt)))
@@ -183,21 +184,16 @@ class SPU:
         bounds = list(range(0, n_steps, chunk)) + [n_steps]
         seeds = [int(c.generate_state(1)[0]) for c in self._seedseq.spawn(1)[0].spawn(len(bounds) - 1)]
         parts, xsum = [], np.zeros_like(self.state)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=n_steps, unit="step", desc="analog run", leave=False)
+        bar = make_meter(progress)
+        bar.start(n_steps, "step", "analog run")
         X = self.state
         for k in range(len(bounds) - 1):
             steps = bounds[k + 1] - bounds[k]
             X, smp, xs = run(disc, X, steps, save_every, seeds[k])
             parts.append(smp)
             xsum += xs
-            if bar is not None:
-                bar.update(steps)
-        if bar is not None:
-            bar.close()
+            bar.update(steps)
+        bar.close()
         self.state = X
         samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
         t_samples = self.dt * save_every * (np.arange(samples.shape[0]) + 1)

@@ -16,11 +16,10 @@ against the first swept knob, median with the 10-90 % band over draws and matric
 """
 from __future__ import annotations
 
-import csv
-import io
+import concurrent.futures as cf
 import itertools
-import json
 import math
+import multiprocessing as mp
 import os
 import time as _time
 import warnings
@@ -29,194 +28,28 @@ from typing import Any
 
 import numpy as np
 
+from spucircuit._util.files import parse_time
+from spucircuit._util.progress import make_meter
 from spucircuit.circuit.noise import default_injected_psd
-from spucircuit.constants import T_ROOM
-from spucircuit.errors import SPUError
-
-
-class StudyError(SPUError):
-    """A study knob, sweep or matrix file is unusable."""
-
-
-# ===================================================================================  knobs
-@dataclass(frozen=True)
-class Knob:
-    name: str
-    type: str  # 'int', 'float', 'str', 'bool', 'time'
-    default: Any
-    help: str
-    log: bool = False  # plot on a log axis when swept
-    choices: tuple | None = None
-    sweep: bool = True
-
-
-KNOBS = [
-    # problem
-    Knob("n", "int", 16, "matrix size of the random SPD problems", log=True),
-    Knob("cond", "float", 100.0, "condition number of the random SPD problems", log=True),
-    Knob("matrices", "int", 2, "number of random problems per point (ignored with --matrix files)", sweep=False),
-    Knob("rhs", "str", "random", "right-hand side: 'random' (standard normal) or 'ones'", choices=("random", "ones")),
-    Knob("task", "str", "solve", "what to compute: solve, inv or both", choices=("solve", "inv", "both"), sweep=False),
-    # resistor bank
-    Knob("bits", "int", 0, "resolution of the programmable coupling resistors, bits (0 = continuous, ideal)"),
-    Knob("grid", "str", "conductance", "resistor bank levels: uniform in conductance, in resistance, or log-spaced",
-         choices=("conductance", "resistance", "log")),
-    Knob("rounding", "str", "nearest", "bank rounding of a single device (ensembles, K > 1, always round "
-         "stochastically, unbiased in conductance)", choices=("nearest", "stochastic")),
-    Knob("r_min", "float", 1e3, "smallest bank resistance, Ohm"),
-    Knob("r_max", "float", 1e6, "largest bank resistance, Ohm"),
-    Knob("headroom", "float", 0.05, "the mapping puts the largest entry at r_min (1 + headroom), leaving "
-         "room for calibration to raise conductances"),
-    # fabrication
-    Knob("tolerance", "float", 0.0, "fabrication tolerance of every resistor and capacitor, percent "
-         "(one sigma for gaussian)", log=True),
-    Knob("tol_dist", "str", "gaussian", "tolerance distribution", choices=("gaussian", "uniform")),
-    # converters
-    Knob("dac_bits", "int", 16, "input DAC resolution, bits (0 = ideal)"),
-    Knob("dac_fs", "float", 2.0, "input DAC full scale, +- V"),
-    Knob("adc_bits", "int", 16, "read-out ADC resolution, bits (0 = ideal)"),
-    Knob("adc_fs", "float", 2.0, "read-out ADC full scale, +- V (clipping is counted and reported)"),
-    # thermal / noise
-    Knob("temperature", "float", T_ROOM, "temperature (Johnson noise of every resistor), K", log=True),
-    Knob("noise_psd", "float", 0.0, "extra white noise current injected at every summing node, A^2/Hz", log=True),
-    # op-amps
-    Knob("opamp_gain", "float", math.inf, "op-amp open-loop gain (inf = ideal)", log=True),
-    Knob("opamp_offset", "float", 0.0, "op-amp input offset voltage, V (one sigma)", log=True),
-    Knob("gbw", "float", 0.0, "op-amp gain-bandwidth product, Hz (0 = no bandwidth model; adds a state "
-         "per op-amp)", log=True),
-    Knob("r_out", "float", 50.0, "op-amp output resistance with the bandwidth model, Ohm"),
-    Knob("c_parasitic", "float", 0.0, "parasitic capacitance summing node -> ground, F (needs --gbw)", log=True),
-    # evaluation
-    Knob("eval", "str", "steady", "'steady': exact noise-free infinite-time read-out (through DAC and ADC; "
-         "Lyapunov covariance for inv); 'twin': simulate the noisy circuit for --time", choices=("steady", "twin")),
-    Knob("time", "time", None, "analog time per solve/inv run: seconds or e.g. '500tau' (default: 220 "
-         "(solve) or 2000 (inv) / lambda_min tau)", log=True),
-    Knob("burn_in", "time", None, "discarded initial time per run (default: as spu solve)", sweep=False),
-    Knob("samples", "int", 0, "ADC samples per run and chain (0 = up to 20000)", log=True),
-    Knob("chains", "int", 1, "independent chains per run (twin)"),
-    # mitigation
-    Knob("K", "int", 1, "averaging mitigation: ensemble of K devices with stratified unbiased roundings "
-         "(1 = off)", log=True),
-    Knob("ensemble", "str", "stratified", "ensemble roundings: stratified (mean within a step/K) or independent",
-         choices=("stratified", "independent")),
-    Knob("devices", "str", "separate", "ensemble members: K separate boards (independent fabrication errors) "
-         "or one board reprogrammed K times", choices=("separate", "reprogram")),
-    # calibration
-    Knob("calibrate", "bool", False, "calibrate every device from its own probe measurements and "
-         "pre-distort the programmed values"),
-    Knob("cal_method", "str", "blocks", "'blocks' (once per device, 6(n-1) fast probes) or 'matrix' "
-         "(probe the target, n+1 probes)", choices=("blocks", "matrix")),
-    Knob("cal_eval", "str", "steady", "probe read-outs: exact ('steady') or simulated with noise ('twin')",
-         choices=("steady", "twin")),
-    Knob("cal_time", "time", None, "averaging window per probe (default 50 / lambda_min tau)", sweep=False),
-    Knob("offset_correction", "bool", True, "with --calibrate: subtract the b = 0 read-out (one more probe)"),
-    # statistics
-    Knob("draws", "int", 8, "device instances per matrix and point", sweep=False),
-    Knob("seed", "int", 0, "base seed (matrices, devices and noise derive from it)", sweep=False),
-]
-KNOB = {k.name: k for k in KNOBS}
-
-
-def default_config() -> dict:
-    return {k.name: k.default for k in KNOBS}
-
-
-_TRUE = {"1", "true", "on", "yes", "y"}
-_FALSE = {"0", "false", "off", "no", "n"}
-
-
-def convert(name: str, value):
-    """One knob value from text (or a Python value), validated."""
-    knob = KNOB.get(name)
-    if knob is None:
-        raise StudyError(f"unknown study knob {name!r}; knobs are: {', '.join(KNOB)}")
-    if value is None:
-        return None
-    if knob.type == "bool":
-        if isinstance(value, bool):
-            return value
-        s = str(value).strip().lower()
-        if s in _TRUE:
-            return True
-        if s in _FALSE:
-            return False
-        raise StudyError(f"{name}: expected on/off, got {value!r}")
-    if knob.type == "int":
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise StudyError(f"{name}: expected an integer, got {value!r}") from None
-        if not (np.isfinite(v) and v == int(v)):
-            raise StudyError(f"{name}: expected an integer, got {value!r}")
-        v = int(v)
-        if v < 0 or (name in ("n", "matrices", "draws", "K", "chains") and v < 1):
-            raise StudyError(f"{name}: must be >= {1 if name in ('n', 'matrices', 'draws', 'K', 'chains') else 0}, got {v}")
-        return v
-    if knob.type == "float":
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise StudyError(f"{name}: expected a number, got {value!r}") from None
-        if math.isnan(v) or (v < 0) or (math.isinf(v) and name != "opamp_gain"):
-            raise StudyError(f"{name}: expected a finite number >= 0, got {value!r}")
-        return v
-    if knob.type == "time":
-        from spucircuit._util.files import parse_time
-
-        if isinstance(value, str) and value.strip().lower().endswith("tau"):
-            parse_time(value, 1.0)  # validate
-            return value.strip().lower().replace(" ", "")
-        return parse_time(value)
-    s = str(value).strip()
-    if knob.choices and s not in knob.choices:
-        raise StudyError(f"{name}: expected one of {', '.join(knob.choices)}, got {value!r}")
-    return s
-
-
-def parse_values(name: str, text: str) -> list:
-    """Values of a swept knob: 'a,b,c', 'start:stop:step' (inclusive, numeric) or
-    'log:start:stop:count' (geometric)."""
-    knob = KNOB.get(name)
-    if knob is None:
-        raise StudyError(f"unknown study knob {name!r}; knobs are: {', '.join(KNOB)}")
-    if not knob.sweep:
-        raise StudyError(f"knob {name!r} cannot be swept (set it with --{name.replace('_', '-')})")
-    text = str(text).strip()
-    try:
-        if text.startswith("log:"):
-            a, b, c = text[4:].split(":")
-            vals = list(np.geomspace(float(a), float(b), int(c)))
-        elif ":" in text and knob.type in ("int", "float"):
-            parts = [float(x) for x in text.split(":")]
-            if len(parts) != 3 or parts[2] == 0:
-                raise ValueError
-            a, b, st = parts
-            cnt = int(math.floor((b - a) / st + 1e-9)) + 1
-            if cnt < 1 or cnt > 10_000:
-                raise ValueError
-            vals = [a + i * st for i in range(cnt)]
-        else:
-            vals = [v for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise StudyError(f"cannot parse values {text!r} for {name}: use 'a,b,c', 'start:stop:step' or "
-                         "'log:start:stop:count'") from None
-    if not vals:
-        raise StudyError(f"no values given for {name}")
-    return [convert(name, v) for v in vals]
-
-
-def parse_sweep(items) -> dict:
-    """['bits=4:16:2', 'calibrate=off,on'] -> {'bits': [...], 'calibrate': [...]} (order kept)."""
-    out: dict = {}
-    for item in items or []:
-        if "=" not in item:
-            raise StudyError(f"--sweep needs NAME=VALUES, got {item!r}")
-        name, vals = item.split("=", 1)
-        name = name.strip().replace("-", "_")
-        if name in out:
-            raise StudyError(f"knob {name!r} swept twice")
-        out[name] = parse_values(name, vals)
-    return out
+from spucircuit.errors import StudyError
+from spucircuit.imperfections.base import chain
+from spucircuit.imperfections.converters import ClippingWarning
+from spucircuit.imperfections.models import (
+    ADC,
+    DAC,
+    InjectedNoise,
+    OpAmpBandwidth,
+    OpAmpGain,
+    OpAmpOffset,
+    Parasitics,
+    ResistorBank,
+    Thermal,
+    Tolerance,
+)
+from spucircuit.linalg.calibration import calibrate, measure_offset
+from spucircuit.linalg.mitigation import Ensemble
+from spucircuit.numerics.matrices import check_spd, random_spd
+from spucircuit.studies.knobs import KNOB, convert, default_config
 
 
 # ==================================================================================  tasks
@@ -225,7 +58,6 @@ def _seed(*parts) -> int:
 
 
 def _problem(p: dict, m: int, matrices):
-    from spucircuit.numerics.matrices import check_spd, random_spd
 
     if matrices is not None:
         A = check_spd(matrices[m], f"matrix {m}")
@@ -242,19 +74,6 @@ def _problem(p: dict, m: int, matrices):
 def make_imperfection(p: dict, rounding: str | None = None):
     """The imperfection chain of a point's knobs (order: bank, tolerance, op-amps, converters,
     thermal, noise, bandwidth, parasitics)."""
-    from spucircuit.imperfections.base import chain
-    from spucircuit.imperfections.models import (
-        ADC,
-        DAC,
-        InjectedNoise,
-        OpAmpBandwidth,
-        OpAmpGain,
-        OpAmpOffset,
-        Parasitics,
-        ResistorBank,
-        Thermal,
-        Tolerance,
-    )
 
     rounding = rounding or p["rounding"]
     items = []
@@ -288,10 +107,6 @@ def _rel(x, ref) -> float:
 
 def run_task(spec: dict) -> dict:
     """One (point, matrix, draw): returns a flat row (errors, analog times, clipping)."""
-    from spucircuit._util.files import parse_time
-    from spucircuit.imperfections.converters import ClippingWarning
-    from spucircuit.linalg.calibration import calibrate, measure_offset
-    from spucircuit.linalg.mitigation import Ensemble
 
     t0 = _time.perf_counter()
     p, m, d = spec["params"], spec["matrix"], spec["draw"]
@@ -398,9 +213,8 @@ def _init_worker():  # pragma: no cover - runs in the workers
 
 
 def _execute(tasks, workers, scheduler, progress):
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(tasks), unit="task", desc="spu study", disable=not progress)
+    bar = make_meter(progress)
+    bar.start(len(tasks), "task", "spu study")
     results = [None] * len(tasks)
     try:
         if scheduler:
@@ -419,8 +233,6 @@ def _execute(tasks, workers, scheduler, progress):
                 results[i] = run_task(t)
                 bar.update(1)
         else:
-            import concurrent.futures as cf
-            import multiprocessing as mp
 
             env_keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
             saved = {k: os.environ.get(k) for k in env_keys}
@@ -489,132 +301,6 @@ class StudyResult:
                 "wall_s": self.wall_s, "workers": self.workers, "scheduler": self.scheduler,
                 "tasks": len(self.rows)}
 
-    def write(self, out_dir: str, name: str = "study", plot: bool = True) -> list:
-        from spucircuit._util.files import atomic_write_text
-
-        os.makedirs(out_dir, exist_ok=True)
-        paths = []
-        js = os.path.join(out_dir, f"{name}.json")
-        atomic_write_text(js, json.dumps(_strict(self.to_dict()), indent=1, allow_nan=False))
-        paths.append(js)
-        for kind, rows in (("rows", self.rows), ("summary", self.summary())):
-            cp = os.path.join(out_dir, f"{name}_{kind}.csv" if kind == "summary" else f"{name}.csv")
-            atomic_write_text(cp, _csv(rows, self.sweep if kind == "rows" else {}, self.points if kind == "rows" else None))
-            paths.append(cp)
-        if plot:
-            paths += self.plot(out_dir, name)
-        return paths
-
-    def plot(self, out_dir: str, name: str = "study") -> list:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from spucircuit._util.files import atomic_write_bytes
-
-        names = list(self.sweep)
-        xname = names[0] if names else None
-        others = names[1:]
-        summ = self.summary()
-        paths = []
-        for met in self.metrics:
-            fig, ax = plt.subplots(figsize=(6.4, 4.4))
-            groups: dict = {}
-            for s in summ:
-                key = tuple(s[k] for k in others)
-                groups.setdefault(key, []).append(s)
-            for key, ss in groups.items():
-                xs = [s[xname] if xname else 0 for s in ss]
-                xs = [_num(x) for x in xs]
-                med = [s.get(met + "_median", np.nan) for s in ss]
-                lo = [s.get(met + "_p10", np.nan) for s in ss]
-                hi = [s.get(met + "_p90", np.nan) for s in ss]
-                label = ", ".join(f"{k}={_fmt(v)}" for k, v in zip(others, key)) or "median"
-                line, = ax.plot(xs, med, "o-", label=label)
-                ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
-            lows = [s.get(met + "_p10", np.nan) for s in summ]
-            if lows and np.all(np.asarray(lows) > 0):
-                ax.set_yscale("log")
-            if xname and KNOB[xname].log and all(_num(s[xname]) > 0 for s in summ):
-                ax.set_xscale("log")
-            ax.set_xlabel(_axis_label(xname))
-            ax.set_ylabel(f"relative {met.replace('_error', '')} error")
-            draws = self.config["draws"]
-            ax.set_title(f"{met.replace('_', ' ')}: median and 10-90 % over {draws} draws x matrices", fontsize=9)
-            ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=7)
-            fig.tight_layout()
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=110)
-            plt.close(fig)
-            path = os.path.join(out_dir, f"{name}_{met}.png")
-            atomic_write_bytes(path, buf.getvalue())
-            paths.append(path)
-        return paths
-
-
-def _num(x):
-    if isinstance(x, bool):
-        return float(x)
-    if isinstance(x, (int, float)):
-        return float(x)
-    return x
-
-
-def _fmt(v):
-    if isinstance(v, bool):
-        return "on" if v else "off"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
-
-
-def _axis_label(name):
-    if name is None:
-        return ""
-    units = {"tolerance": "tolerance, %", "temperature": "temperature, K", "time": "analog time",
-             "noise_psd": "injected noise PSD, A^2/Hz", "opamp_gain": "open-loop gain",
-             "opamp_offset": "offset, V", "gbw": "gain-bandwidth, Hz", "bits": "resistor bank bits",
-             "K": "ensemble size K", "samples": "ADC samples per run"}
-    return units.get(name, name)
-
-
-def _strict(o):
-    if isinstance(o, dict):
-        return {str(k): _strict(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_strict(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _strict(o.tolist())
-    if isinstance(o, (np.floating, float)):
-        return float(o) if np.isfinite(o) else None
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    return o
-
-
-def _csv(rows, sweep, points) -> str:
-    if not rows:
-        return ""
-    buf = io.StringIO()
-    extra = list(sweep)
-    keys = extra + [k for k in rows[0] if k not in extra]
-    for r in rows:
-        for k in r:
-            if k not in keys:
-                keys.append(k)
-    w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        rr = dict(r)
-        if points is not None:
-            rr.update({k: points[r["point"]][k] for k in extra})
-        w.writerow({k: _fmt(v) if isinstance(v, bool) else v for k, v in rr.items()})
-    return buf.getvalue()
-
 
 def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices=None, workers: int | None = None,
               scheduler: str | None = None, progress: bool = False) -> StudyResult:
@@ -630,7 +316,6 @@ def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices
         if not KNOB[k].sweep:
             raise StudyError(f"knob {k!r} cannot be swept")
     if matrices is not None:
-        from spucircuit.numerics.matrices import check_spd
 
         matrices = [check_spd(np.asarray(M, float), f"matrix {i}") for i, M in enumerate(matrices)]
         if not matrices:
@@ -649,37 +334,3 @@ def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices
     rows = _execute(tasks, int(workers), scheduler, progress)
     return StudyResult(config=cfg, sweep=sweep, points=points, rows=rows, wall_s=_time.perf_counter() - t0,
                        workers=None if scheduler else int(workers), scheduler=scheduler)
-
-
-def load_matrices(paths) -> list:
-    out = []
-    for p in paths:
-        if not os.path.exists(p):
-            raise StudyError(f"matrix file not found: {p}")
-        try:
-            out.append(np.load(p, allow_pickle=False))
-        except Exception as exc:
-            raise StudyError(f"cannot read matrix file {p}: {exc}") from None
-    return out
-
-
-def table(result: StudyResult, metric: str = "solve_error", stat: str = "median", rows_knob: str | None = None,
-          cols_knobs: list | None = None) -> str:
-    """A plain-text table of a summary statistic: one row per value of ``rows_knob`` (default the
-    first swept knob), one column per combination of the others."""
-    names = list(result.sweep)
-    rk = rows_knob or (names[0] if names else None)
-    ck = cols_knobs if cols_knobs is not None else [k for k in names if k != rk]
-    summ = result.summary()
-    rvals = sorted({s[rk] for s in summ}, key=_num) if rk else [None]
-    cvals = list(dict.fromkeys(tuple(s[k] for k in ck) for s in summ))
-    head = [rk or ""] + [", ".join(f"{k}={_fmt(v)}" for k, v in zip(ck, c)) or stat for c in cvals]
-    lines = [" | ".join(head), " | ".join("---" for _ in head)]
-    for rv in rvals:
-        cells = [_fmt(rv)]
-        for c in cvals:
-            hit = [s for s in summ if (rk is None or s[rk] == rv) and tuple(s[k] for k in ck) == c]
-            v = hit[0].get(f"{metric}_{stat}") if hit else None
-            cells.append(f"{v:.2e}" if v is not None and np.isfinite(v) else "-")
-        lines.append(" | ".join(cells))
-    return "\n".join(lines)
