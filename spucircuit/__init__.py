@@ -5,18 +5,18 @@ Short API: :func:`solve`, :func:`inv` (thermodynamic linear algebra on the twin)
 :class:`SPU` (the device twin), :class:`Netlist`. SI units throughout.
 """
 from spucircuit.circuit.capacitive_array import CapacitiveCircuit, capacitive_spu, diagonal_rescaling
-from spucircuit.linalg.capacitive import capacitive_inv, capacitive_sample
 from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.device.spu import SPU, RunResult
 from spucircuit.errors import MatrixError, NetlistError, ParseError, RealizabilityError, SPUError, StepError
-from spucircuit.report.graph_plot import plot_coupling_graph
 from spucircuit.io.graphml import to_graphml
 from spucircuit.io.spice.reader import read_spice, write_spice
+from spucircuit.linalg.capacitive import capacitive_inv, capacitive_sample
 from spucircuit.linalg.solve import inv, solve
 from spucircuit.numerics.matrices import check_spd, random_spd
-from spucircuit.statespace.model import StateSpace
+from spucircuit.report.graph_plot import plot_coupling_graph
 from spucircuit.statespace.mna import compile_netlist
+from spucircuit.statespace.model import StateSpace
 
 __all__ = [
     "Netlist", "integrator_array", "MappedCircuit", "compile_netlist", "StateSpace", "SPU",

@@ -44,3 +44,7 @@ class SpiceError(NetlistError):
 
 class StudyError(SPUError):
     """A study knob, sweep or matrix file is unusable."""
+
+
+class ClippingWarning(UserWarning):
+    """A converter clipped: some values were outside its full-scale range (counts in the result)."""

@@ -498,12 +498,12 @@ def test_non_numeric_dt(mapped4):
 
 @pytest.mark.parametrize("scheme", ["bogus", "Euler", "rk4"])
 def test_unknown_scheme(mapped4, scheme):
-    with pytest.raises(StepError, match=rf"unknown scheme '{scheme}': use 'exact' or 'euler'"):
+    with pytest.raises(StepError, match=rf"unknown scheme '{scheme}': use 'exponential' \(alias 'exact'\) or 'euler'"):
         sc.SPU(mapped4, scheme=scheme)
 
 
 def test_bad_chains(mapped4):
-    with pytest.raises(StepError, match=r"chains must be >= 1, got 0"):
+    with pytest.raises(StepError, match=r"chains must be an integer >= 1, got 0"):
         sc.SPU(mapped4, chains=0)
 
 

@@ -12,7 +12,7 @@ from spucircuit._util.keys import counter_uniforms, stream_key
 from spucircuit.circuit.factored_array import factored_circuit
 from spucircuit.circuit.factored_components import components_from_netlist
 from spucircuit.device.factored_spu import FactoredSPU
-from spucircuit.imperfections.converters import ClippingWarning
+from spucircuit.errors import ClippingWarning
 from spucircuit.numerics.quantize import conductance_grid, quantize_array, quantize_h_blocks, quantize_values
 from spucircuit.statespace.chain import ChainDrift
 from tngd.devices import FactoredTwinSolver, make_solver

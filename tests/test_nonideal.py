@@ -20,7 +20,7 @@ from spucircuit.imperfections.models import (
     Thermal,
     Tolerance,
 )
-from spucircuit.imperfections.converters import ClippingWarning
+from spucircuit.errors import ClippingWarning
 from spucircuit.imperfections.instance import Device
 from spucircuit._util.keys import DeviceKey
 from spucircuit.imperfections.base import chain

@@ -43,7 +43,7 @@ def run_demo(n: int = 16, cond: float = 20.0, seed: int = 0, out_dir: str = "dem
     # stationary noise floor: sqrt(trace cov(x)) from the compiled Lyapunov solution
     from spucircuit.numerics.ou import stationary_cov
 
-    Y, _ = spu._readout
+    Y, _ = spu.readout_map
     S = stationary_cov(spu.ss.drift.to_dense(), spu.ss.diffusion)
     floor = float(np.sqrt(np.trace(Y @ S @ Y.T)) / mc.v_unit_v)
     comps = mc.component_counts()

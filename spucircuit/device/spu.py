@@ -1,26 +1,25 @@
-"""The device twin ``SPU``: program a circuit, set its inputs, run it for an analog time, read it.
+"""The device twin ``SPU`` of any netlist-described circuit (integrator arrays, the capacitive
+board, a netlist read from SPICE): program it, set its inputs, run it for an analog time, read it.
 
-The state (every chain's capacitor voltages and inductor currents) persists between runs, so a
-run starts where the previous one stopped (warm start, as TNGD's Algorithm 1 needs). Each run
-draws its noise from the next child of the user's seed: the same seed gives the same bits.
+It compiles the circuit to its linear SDE (:func:`~spucircuit.statespace.mna.compile_netlist`) and
+runs the numba kernels of :mod:`spucircuit.integrate`; the life cycle (warm start, seeds, converters,
+progress) is :class:`~spucircuit.device.base.AnalogDevice`'s. The device never writes into the
+objects it is given: ``set_rhs`` changes the device's own compiled inputs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from spucircuit._util.files import parse_time
-from spucircuit._util.progress import make_meter
 from spucircuit.circuit.integrator_array import MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import T_ROOM
+from spucircuit.device.base import AnalogDevice, RunResult  # noqa: F401  (RunResult: public here too)
 from spucircuit.errors import NetlistError, StepError
 from spucircuit.integrate.discretize import auto_dt, check_euler_step, discretize
 from spucircuit.integrate.kernels import run
 from spucircuit.numerics.matrices import as_vector
-from spucircuit.statespace.model import StateSpace
 from spucircuit.statespace.mna import compile_netlist
+from spucircuit.statespace.model import StateSpace
 
 MAX_SAMPLES_DEFAULT = 20_000
 CHUNK_WORK = 2e8  # multiply-adds per numba call of a long run (about 0.1-1 s)
@@ -32,50 +31,26 @@ def chunk_steps(n: int, chains: int, save_every: int) -> int:
     return max(save_every, steps // save_every * save_every)
 
 
-@dataclass
-class RunResult:
-    """Output of :meth:`SPU.run` (SI units; ``x`` only for mapped circuits).
-
-    t : (m,) sample times since the start of this run, s
-    states : (m, chains, n) saved states (V for capacitors, A for inductors)
-    x : (m, chains, n) readout in problem units, or None
-    mean_states : (chains, n) time average over every step of the run
-    analog_time_s : simulated analog time of this run, s
-    """
-
-    t: np.ndarray
-    states: np.ndarray
-    x: np.ndarray | None
-    mean_states: np.ndarray
-    mean_x: np.ndarray | None
-    analog_time_s: float
-    n_steps: int
-    dt: float
-
-
-class SPU:
+class SPU(AnalogDevice):
     """Digital twin of a stochastic processing unit built from a netlist.
 
-    Parameters
-    ----------
-    circuit : Netlist or MappedCircuit
-    temperature_k : Johnson-noise temperature, K
-    noise : include noise (Johnson + explicit sources); False gives the deterministic circuit
-    scheme : 'exact' (default) or 'euler', see :mod:`spucircuit.integrators`
-    dt : time step, s (default: automatic from the spectrum)
-    chains : number of independent copies simulated at once
-    seed : int or None; every random draw of this device derives from it
+    Args:
+        circuit: a Netlist, a MappedCircuit or any circuit with a ``.netlist`` (CapacitiveCircuit).
+        temperature_k: Johnson-noise temperature, K.
+        noise: include noise (Johnson + explicit sources); False gives the deterministic circuit.
+        scheme: 'exponential' (default; exact in distribution for any step, alias 'exact') or
+            'euler', see :mod:`spucircuit.integrate.discretize`.
+        dt: time step, s (default: automatic from the spectrum).
+        chains: number of independent copies simulated at once.
+        seed: int or None; every random draw of this device derives from it.
+        dac, adc: optional input / read-out converters (mapped circuits).
     """
 
     def __init__(self, circuit, *, temperature_k: float = T_ROOM, noise: bool = True,
-                 scheme: str = "exact", dt: float | None = None, chains: int = 1, seed=None):
-        if int(chains) < 1:
-            raise StepError(f"chains must be >= 1, got {chains}")
-        self.temperature_k = float(temperature_k)
-        self.noise = bool(noise)
-        self.scheme = scheme
-        self.chains = int(chains)
-        self._seedseq = np.random.SeedSequence(seed)
+                 scheme: str = "exponential", dt: float | None = None, chains: int = 1, seed=None,
+                 dac=None, adc=None):
+        super().__init__(temperature_k=temperature_k, noise=noise, scheme=scheme, dt=dt, chains=chains,
+                         seed=seed, dac=dac, adc=adc)
         self._user_dt = dt
         self._disc_cache: dict = {}
         self.program(circuit)
@@ -93,19 +68,22 @@ class SPU:
             raise NetlistError(f"cannot program a {type(circuit).__name__}: give a Netlist or MappedCircuit")
         self.netlist = netlist
         self.ss: StateSpace = compile_netlist(netlist, self.temperature_k, noise=self.noise)
+        self.b = None if self.mapped is None else np.array(self.mapped.b, dtype=float)
         self._disc_cache.clear()
-        self._readout = None
+        self.readout_map = None
         if self.mapped is not None:
             Y, Z = self.ss.node_voltage_map(self.mapped.output_nodes)
-            self._readout = (Y, Z)
+            self.readout_map = (Y, Z)
             # ideal integrator arrays read their states directly (V(x_i) = v(C_i)): skip the product
             self._readout_is_state = (Y.shape[0] == Y.shape[1] and not np.any(Z)
                                       and np.array_equal(Y, np.eye(Y.shape[0])))
-        if self.scheme not in ("exact", "euler"):
-            raise StepError(f"unknown scheme {self.scheme!r}: use 'exact' or 'euler'")
-        self.set_dt(self._user_dt if self._user_dt is not None else auto_dt(self.ss, self.scheme))
+        self.set_dt(self._user_dt if self._user_dt is not None else auto_dt(self.ss, self._disc_scheme))
         self.time_s = 0.0
         self.reset()
+
+    @property
+    def _disc_scheme(self) -> str:
+        return "exact" if self.scheme == "exponential" else "euler"
 
     def set_dt(self, dt) -> None:
         """Change the time step (s); the state is kept. Checked here, not at the first run (dt = 0
@@ -136,24 +114,33 @@ class SPU:
         self.state = np.ascontiguousarray(X)
 
     @property
+    def n(self) -> int:
+        return self.mapped.n if self.mapped is not None else self.ss.n
+
+    @property
     def tau_s(self) -> float | None:
         return self.mapped.tau_s if self.mapped is not None else None
 
+    @property
+    def volts_per_unit(self) -> float:
+        if self.mapped is None:
+            raise NetlistError("a read-out in problem units needs a MappedCircuit")
+        return self.mapped.v_unit_v
+
     def set_input(self, name: str, value: float) -> None:
-        """Set one DC source level (V or A) by element name."""
+        """Set one DC source level (V or A) by element name (the device's own copy)."""
         self.ss.set_input(name, value)
-        self.netlist.set_value(name, value)
         self._disc_cache.clear()
 
-    def set_rhs(self, b) -> None:
-        """Mapped circuits: program right-hand side b through the input DACs."""
+    def _input_volts(self, b) -> np.ndarray:
         if self.mapped is None:
             raise NetlistError("set_rhs needs a MappedCircuit; use set_input for a raw netlist")
-        v = self.mapped.input_volts(b)
-        for nm, val in zip(self.mapped.input_sources, v):
+        self.b = as_vector(b, self.mapped.n)
+        return self.mapped.input_volts(self.b)
+
+    def _write_inputs(self, volts) -> None:
+        for nm, val in zip(self.mapped.input_sources, volts):
             self.ss.set_input(nm, float(val))
-            self.netlist.set_value(nm, float(val))
-        self.mapped.b = as_vector(b, self.mapped.n)
         self._disc_cache.clear()
 
     # --------------------------------------------------------------- running
@@ -161,67 +148,53 @@ class SPU:
         key = (self.scheme, self.dt, tuple(self.ss.inputs))
         d = self._disc_cache.get(key)
         if d is None:
-            d = discretize(self.ss, self.dt, self.scheme, noise=self.noise)
+            d = discretize(self.ss, self.dt, self._disc_scheme, noise=self.noise)
             self._disc_cache = {key: d}
         return d
 
-    def run(self, time, *, save_every: int | None = None, max_samples: int = MAX_SAMPLES_DEFAULT,
-            progress=False) -> RunResult:
-        """Run for analog ``time`` (s, or a string like '50tau' / '10us'); state persists.
+    def _step_plan(self, T, dt):
+        if dt is not None and float(dt) != self.dt:
+            self.set_dt(dt)
+        return max(1, int(round(T / self.dt))), self.dt
 
-        The number of steps is round(time / dt) (at least 1); ``analog_time_s`` reports the time
-        actually simulated. ``save_every`` steps a sample is kept (default: at most
-        ``max_samples`` samples per run). Long runs execute as a few numba calls of
-        ``chunk_steps`` steps each (the split depends only on the problem size, never on
-        ``progress``, so the bits do not either); ``progress`` (True or a :class:`~spucircuit._util.progress.ProgressMeter`) shows a bar over them.
-        """
-        t = parse_time(time, self.tau_s)
-        n_steps = max(1, int(round(t / self.dt)))
-        if save_every is None:
-            save_every = max(1, -(-n_steps // max_samples))
+    def _default_max_samples(self) -> int:
+        return MAX_SAMPLES_DEFAULT
+
+    def _advance(self, X, n_steps, dt, save_every, seeds, meter):
+        """Long runs execute as a few numba calls of ``chunk_steps`` steps each (the split depends
+        only on the problem size, never on the meter, so the bits do not either)."""
         disc = self._disc()
         chunk = chunk_steps(self.ss.n, self.chains, save_every)
         bounds = list(range(0, n_steps, chunk)) + [n_steps]
-        seeds = [int(c.generate_state(1)[0]) for c in self._seedseq.spawn(1)[0].spawn(len(bounds) - 1)]
-        parts, xsum = [], np.zeros_like(self.state)
-        bar = make_meter(progress)
-        bar.start(n_steps, "step", "analog run")
-        X = self.state
+        ss = seeds if isinstance(seeds, np.random.SeedSequence) else np.random.SeedSequence(seeds)
+        chunk_seeds = [int(c.generate_state(1)[0]) for c in ss.spawn(len(bounds) - 1)]
+        parts, xsum = [], np.zeros_like(X)
+        meter.start(n_steps, "step", "analog run")
         for k in range(len(bounds) - 1):
             steps = bounds[k + 1] - bounds[k]
-            X, smp, xs = run(disc, X, steps, save_every, seeds[k])
+            X, smp, xs = run(disc, X, steps, save_every, chunk_seeds[k])
             parts.append(smp)
             xsum += xs
-            bar.update(steps)
-        bar.close()
-        self.state = X
+            meter.update(steps)
+        meter.close()
         samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        t_samples = self.dt * save_every * (np.arange(samples.shape[0]) + 1)
-        mean_states = xsum / n_steps
-        self.time_s += n_steps * self.dt
-        x = mean_x = None
-        if self.mapped is not None:
-            x = self.x_from_states(samples)
-            mean_x = self.x_from_states(mean_states)
-        return RunResult(t=t_samples, states=samples, x=x, mean_states=mean_states, mean_x=mean_x,
-                         analog_time_s=n_steps * self.dt, n_steps=n_steps, dt=self.dt)
+        return X, samples, xsum
 
     # --------------------------------------------------------------- readout
+    def _readout_fn(self):
+        return None if self.mapped is None else self.x_from_states
+
     def x_from_states(self, states):
         """Problem-unit readout x = V(output nodes) / v_unit, V = Y states + Z u (mapped only)."""
         if self.mapped is None:
             raise NetlistError("x readout needs a MappedCircuit")
-        Y, Z = self._readout
+        Y, Z = self.readout_map
         if self._readout_is_state:
             return self.mapped.x_from_volts(np.asarray(states))
         v = np.asarray(states) @ Y.T + Z @ self.ss.inputs
         return self.mapped.x_from_volts(v)
 
     def _states_from_x(self, X):
-        Y, Z = self._readout
+        Y, Z = self.readout_map
         v = self.mapped.volts_from_x(X) - Z @ self.ss.inputs
         return np.linalg.solve(Y, v.T).T
-
-    def read(self) -> np.ndarray:
-        """Current state of every chain: x (mapped circuits) or raw states, shape (chains, n)."""
-        return self.x_from_states(self.state) if self.mapped is not None else self.state.copy()

@@ -22,8 +22,8 @@ from spucircuit._util.keys import DeviceKey
 from spucircuit.circuit.integrator_array import MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import T_ROOM
+from spucircuit.device.converters import Converter
 from spucircuit.errors import NetlistError
-from spucircuit.imperfections.converters import Converter
 
 COUPLING = r"R\d+_\d+"  # the programmable coupling array of an integrator array
 _COUPLING_RE = re.compile(r"^R(\d+)_(\d+)$", re.IGNORECASE)

@@ -8,8 +8,8 @@ import numpy as np
 
 from spucircuit.circuit.integrator_array import MappedCircuit
 from spucircuit.imperfections.base import _COUPLING_RE, Build
-from spucircuit.statespace.model import StateSpace
 from spucircuit.statespace.mna import compile_netlist
+from spucircuit.statespace.model import StateSpace
 
 
 # ==========================================================================  effective system

@@ -3,9 +3,7 @@ programmable many times, and its runnable twin (:class:`ImperfectSPU`) whose inp
 whose read-outs pass its ADC."""
 from __future__ import annotations
 
-import dataclasses
 import warnings
-from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -13,82 +11,25 @@ from spucircuit._util.keys import DeviceKey
 from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array
 from spucircuit.constants import T_ROOM
 from spucircuit.device.spu import SPU, RunResult
-from spucircuit.errors import SPUError
+from spucircuit.errors import ClippingWarning, SPUError
 from spucircuit.imperfections.base import Build, Chain, Imperfection
-from spucircuit.imperfections.converters import ClippingWarning
 from spucircuit.imperfections.effective import EffectiveSystem, effective_system
 from spucircuit.numerics.matrices import as_vector
 from spucircuit.statespace.mna import compile_netlist
 
-
 # ===============================================================================  run-time
-@dataclass
-class DeviceRunResult(RunResult):
-    """:class:`~spucircuit.device.RunResult` of an imperfect device: ``x`` and ``mean_x`` are the
-    ADC read-out (mean over the ADC samples); clipping counts are reported, never hidden."""
-
-    x_raw_mean: np.ndarray | None = None
-    adc_samples: int = 0
-    adc_clipped_low: int = 0
-    adc_clipped_high: int = 0
-
-    @property
-    def adc_clipped(self) -> int:
-        return self.adc_clipped_low + self.adc_clipped_high
+DeviceRunResult = RunResult  # former name: every device returns the one RunResult (ADC counts included)
 
 
 class ImperfectSPU(SPU):
-    """An :class:`~spucircuit.device.SPU` of one device build: inputs go through the device's DAC
-    (``set_rhs``), read-outs through its ADC (``run``, ``read``). Clipping is counted in
-    ``dac_clipped`` / ``adc_clipped`` and announced with a :class:`ClippingWarning`."""
+    """The :class:`~spucircuit.device.spu.SPU` of one device build: its inputs pass the build's DAC
+    (``set_rhs``), its read-outs the build's ADC (``run``, ``read``); clipping is counted in
+    ``dac_clipped`` / ``adc_clipped`` and warned (:class:`~spucircuit.errors.ClippingWarning`)."""
 
     def __init__(self, build: Build, **kw):
         self.build = build
-        self.dac, self.adc = build.dac, build.adc
-        self.dac_clipped = 0
-        self.adc_clipped = 0
-        mc = replace(build.mapped, netlist=build.netlist.copy(), b=np.array(build.mapped.b, float))
         kw.setdefault("temperature_k", build.temperature_k)
-        super().__init__(mc, **kw)
-
-    def set_rhs(self, b) -> None:
-        b = as_vector(b, self.mapped.n)
-        v = self.mapped.input_volts(b)
-        if self.dac is not None:
-            v, lo, hi = self.dac.quantize(v)
-            if lo + hi:
-                self.dac_clipped += lo + hi
-                warnings.warn(f"DAC clipped {lo + hi} of {len(v)} input voltages at +-{self.dac.full_scale_v} V",
-                              ClippingWarning, stacklevel=2)
-        for nm, val in zip(self.mapped.input_sources, v):
-            self.ss.set_input(nm, float(val))
-            self.netlist.set_value(nm, float(val))
-        self.mapped.b = b
-        self._disc_cache.clear()
-
-    def _adc(self, x):
-        if self.adc is None:
-            return x, 0, 0
-        q, lo, hi = self.adc.quantize(np.asarray(x) * self.mapped.v_unit_v)
-        if lo + hi:
-            self.adc_clipped += lo + hi
-            warnings.warn(f"ADC clipped {lo + hi} of {np.size(x)} read-out values at +-{self.adc.full_scale_v} V "
-                          "(outputs outside the ADC range)", ClippingWarning, stacklevel=3)
-        return q / self.mapped.v_unit_v, lo, hi
-
-    def run(self, time, *, adc: bool = True, **kw) -> DeviceRunResult:
-        res = super().run(time, **kw)
-        fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(RunResult)}
-        out = DeviceRunResult(**fields, x_raw_mean=res.mean_x)
-        if adc and self.adc is not None:
-            xq, lo, hi = self._adc(res.x)
-            out.x = xq
-            out.mean_x = xq.mean(axis=0)
-            out.adc_samples, out.adc_clipped_low, out.adc_clipped_high = int(xq.size), lo, hi
-        return out
-
-    def read(self) -> np.ndarray:
-        return self._adc(super().read())[0]
+        super().__init__(build.mapped, dac=build.dac, adc=build.adc, **kw)
 
 
 # ================================================================================  device

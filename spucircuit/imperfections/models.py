@@ -54,7 +54,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from spucircuit.constants import C_DEFAULT, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM
-from spucircuit.errors import NetlistError, SPUError
+from spucircuit.device.converters import Converter
+from spucircuit.errors import ClippingWarning, NetlistError, SPUError
 from spucircuit.imperfections.base import (
     COUPLING,
     Imperfection,
@@ -63,7 +64,6 @@ from spucircuit.imperfections.base import (
     rebuild_netlist,
     with_values,
 )
-from spucircuit.imperfections.converters import ClippingWarning, Converter
 from spucircuit.numerics.quantize import conductance_error_bound, quantize_values
 
 

@@ -42,8 +42,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from spucircuit.circuit.integrator_array import MappedCircuit
-from spucircuit.errors import SPUError
-from spucircuit.imperfections.converters import ClippingWarning
+from spucircuit.errors import ClippingWarning, SPUError
 from spucircuit.imperfections.effective import coupling_matrix
 from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.models import ResistorBank

@@ -41,7 +41,7 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
         "standard_error": se, "analog_time_s": tb + res.analog_time_s, "burn_in_s": tb,
         "tau_s": mc.tau_s, "dt_s": spu.dt, "adc_samples": res.adc_samples,
         "adc_clipped": res.adc_clipped, "dac_clipped": spu.dac_clipped,
-        "x_before_adc": res.x_raw_mean.mean(axis=0),
+        "x_before_adc": res.x_before_adc_mean.mean(axis=0),
     }
     return x, info
 

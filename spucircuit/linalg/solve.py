@@ -128,7 +128,7 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
         tb = spu.run(tb, max_samples=1).analog_time_s
     res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT, progress=progress)
     cov_x, se_x = cov_and_se(res.x)
-    Y, _ = spu._readout
+    Y, _ = spu.readout_map
     Qx = (Y @ spu.ss.diffusion @ Y.T) * mc.tau_s / mc.v_unit_v**2
     q = float(np.mean(np.diag(Qx)))
     Ainv = 2.0 * cov_x / q

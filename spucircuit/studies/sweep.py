@@ -31,9 +31,8 @@ import numpy as np
 from spucircuit._util.files import parse_time
 from spucircuit._util.progress import make_meter
 from spucircuit.circuit.noise import default_injected_psd
-from spucircuit.errors import StudyError
+from spucircuit.errors import ClippingWarning, StudyError
 from spucircuit.imperfections.base import chain
-from spucircuit.imperfections.converters import ClippingWarning
 from spucircuit.imperfections.models import (
     ADC,
     DAC,

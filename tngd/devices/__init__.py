@@ -519,7 +519,8 @@ class FactoredTwinSolver:
         scale clip, counted in ``<kind>_clipped`` and warned (ClippingWarning), never silent."""
         import warnings
 
-        from spucircuit.imperfections.converters import ClippingWarning, Converter
+        from spucircuit.errors import ClippingWarning
+        from spucircuit.device.converters import Converter
 
         q, lo, hi = Converter(bits, full_scale_v, dither).quantize(v)
         if lo + hi:

@@ -1,0 +1,227 @@
+"""The device life cycle every architecture shares: program, set inputs, run, read, warm start.
+
+An :class:`AnalogDevice` holds the state of ``chains`` independent copies of one programmed circuit
+(capacitor voltages, inductor currents) and keeps it between runs and across reprogramming, as a
+device keeps its charge (TNGD's warm start). The life cycle, identical for every architecture:
+
+* ``program(circuit)``   load component values (the state persists where the shape allows);
+* ``set_rhs(b)``         write a right-hand side through the input DACs (``dac``, if any);
+* ``reset(x0)``          write the state (problem units), or the circuit's initial conditions;
+* ``run(time)``          simulate ``time`` seconds (or '50tau') -> :class:`RunResult`;
+* ``read()``             the current read-out x (problem units) through the ADC (``adc``, if any).
+
+Subclasses supply the architecture: how a circuit compiles, how the state advances (``_advance``,
+a numba kernel, no Python per step) and how states map to x. Every random draw of a run comes from
+the next child of the device seed, or from an explicit ``seed``: same seed, same bits. Progress is a
+meter injected into ``run`` (:mod:`spucircuit._util.progress`); it never changes the bits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from spucircuit._util.files import parse_time
+from spucircuit._util.progress import make_meter
+from spucircuit.device.converters import Converter, convert
+from spucircuit.errors import StepError
+
+
+SCHEMES = ("exponential", "euler")
+SCHEME_ALIASES = {"exact": "exponential"}  # the former name of the exponential scheme
+
+
+def canonical_scheme(scheme: str) -> str:
+    """'exponential' (exact in distribution for a linear circuit: 'exact' is accepted) or 'euler'."""
+    s = SCHEME_ALIASES.get(scheme, scheme)
+    if s not in SCHEMES:
+        raise StepError(f"unknown scheme {scheme!r}: use 'exponential' (alias 'exact') or 'euler'")
+    return s
+
+
+@dataclass
+class RunResult:
+    """What one run of any device returns (SI units).
+
+    t            (m,) sample times since the start of this run, s
+    states       (m, chains, n) saved states (V for capacitors, A for inductors)
+    mean_states  (chains, n) time average over every step of the run
+    analog_time_s, n_steps, dt : simulated analog time (s), steps, step (s)
+    x, mean_x    read-out in problem units (None for a raw netlist): the ADC read-out of every saved
+                 sample and their mean when the device has an ADC, else readout(states)
+    x_before_adc_mean : readout(mean_states), the exact time average before any ADC
+    adc_samples, adc_clipped_low, adc_clipped_high : converter counts, never hidden
+    """
+
+    t: np.ndarray
+    states: np.ndarray
+    mean_states: np.ndarray
+    analog_time_s: float
+    n_steps: int
+    dt: float
+    readout: Callable | None = field(default=None, repr=False)
+    converted_x: np.ndarray | None = field(default=None, repr=False)
+    adc_samples: int = 0
+    adc_clipped_low: int = 0
+    adc_clipped_high: int = 0
+    _x: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def x(self) -> np.ndarray | None:
+        if self.converted_x is not None:
+            return self.converted_x
+        if self.readout is None:
+            return None
+        if self._x is None:
+            self._x = self.readout(self.states)
+        return self._x
+
+    @property
+    def mean_x(self) -> np.ndarray | None:
+        if self.converted_x is not None:
+            return self.converted_x.mean(axis=0)
+        return self.x_before_adc_mean
+
+    @property
+    def x_before_adc_mean(self) -> np.ndarray | None:
+        return None if self.readout is None else self.readout(self.mean_states)
+
+    @property
+    def adc_clipped(self) -> int:
+        return self.adc_clipped_low + self.adc_clipped_high
+
+
+class AnalogDevice:
+    """Base of every device twin; see the module docstring for the life cycle.
+
+    Args:
+        temperature_k: Johnson-noise temperature, K.
+        noise: include noise (Johnson and explicit sources); False gives the deterministic circuit.
+        scheme: 'exponential' (alias 'exact') or 'euler'.
+        dt: time step, s (None: the architecture's automatic step).
+        chains: independent copies simulated at once.
+        seed: int, SeedSequence or None; every run draws from its next child.
+        dac, adc: input / read-out converters (:class:`~spucircuit.device.converters.Converter`)
+            or None (ideal). Clipping is counted in ``dac_clipped`` / ``adc_clipped`` and warned.
+    """
+
+    def __init__(self, *, temperature_k: float, noise: bool, scheme: str, dt, chains: int, seed,
+                 dac: Converter | None = None, adc: Converter | None = None):
+        if isinstance(chains, bool) or int(chains) != chains or int(chains) < 1:
+            raise StepError(f"chains must be an integer >= 1, got {chains!r}")
+        self.temperature_k = float(temperature_k)
+        self.noise = bool(noise)
+        self.scheme = canonical_scheme(scheme)
+        self.chains = int(chains)
+        self._seedseq = np.random.SeedSequence(seed)
+        self.dac, self.adc = dac, adc
+        self.dac_clipped = 0
+        self.adc_clipped = 0
+        self.time_s = 0.0
+        self.state = None
+
+    # ---------------------------------------------------------------- architecture
+    @property
+    def n(self) -> int:
+        """Number of read-out variables (problem size)."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    @property
+    def tau_s(self) -> float | None:
+        """The circuit's time unit (s), for times given as '50tau'; None if it has none."""
+        return None
+
+    def _step_plan(self, T: float, dt):
+        """(n_steps, dt) for a run of T seconds with step ``dt`` (None: the device's own)."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def _advance(self, X, n_steps: int, dt: float, save_every: int, seeds, meter):
+        """Advance states X (chains, n) by n_steps: (final X, samples (m, chains, n), sum of X)."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def _readout_fn(self):
+        """states (..., n) -> x (..., n) in problem units, or None (raw netlist)."""
+        return None
+
+    def _input_volts(self, b) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def _write_inputs(self, volts) -> None:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def _states_from_x(self, X) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def _default_max_samples(self) -> int:
+        return 20_000
+
+    # ------------------------------------------------------------------ life cycle
+    def set_rhs(self, b) -> None:
+        """Program right-hand side b (problem units) through the input DACs."""
+        v = self._input_volts(b)
+        if self.dac is not None:
+            v = convert(self.dac, v, self, "dac", "input voltages", stacklevel=3)
+        self._write_inputs(v)
+
+    def reset(self, x0=None) -> None:
+        """Every chain's state: the circuit's initial conditions, or x0 (problem units; (n,) or
+        (chains, n))."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def run(self, time, *, dt=None, save_every: int | None = None, max_samples: int | None = None,
+            seed=None, progress=False, adc: bool = True) -> RunResult:
+        """Run for analog ``time`` (s, or a string like '50tau' / '10us'); the state persists.
+
+        ``dt`` overrides the device's step for this run; steps = round(time / dt) (at least 1), and
+        ``analog_time_s`` reports the time actually simulated. A sample is kept every ``save_every``
+        steps (default: at most ``max_samples`` per run). Noise comes from the next child of the
+        device seed, or from ``seed``. ``progress``: True or a meter. With an ADC (and ``adc``), the
+        read-out of every sample passes it (counted, warned on clipping).
+        """
+        T = parse_time(time, self.tau_s)
+        n_steps, dt = self._step_plan(T, dt)
+        if max_samples is None:
+            max_samples = self._default_max_samples()
+        if save_every is None:
+            save_every = max(1, -(-n_steps // int(max_samples)))
+        save_every = int(save_every)
+        if save_every < 1:
+            raise StepError(f"save_every must be >= 1, got {save_every}")
+        seeds = seed if seed is not None else self._seedseq.spawn(1)[0]
+        meter = make_meter(progress)
+        X, samples, xsum = self._advance(self.state, n_steps, dt, save_every, seeds, meter)
+        self.state = X
+        self.time_s += n_steps * dt
+        res = RunResult(t=dt * save_every * (np.arange(samples.shape[0]) + 1), states=samples,
+                        mean_states=xsum / n_steps, analog_time_s=n_steps * dt, n_steps=n_steps, dt=dt,
+                        readout=self._readout_fn())
+        if adc and self.adc is not None and res.readout is not None:
+            xq, lo, hi = self._convert_readout(res.x, "read-out values")
+            res.converted_x = xq
+            res.adc_samples, res.adc_clipped_low, res.adc_clipped_high = int(xq.size), lo, hi
+        return res
+
+    def read(self) -> np.ndarray:
+        """Current read-out of every chain, (chains, n): x through the ADC (problem units), or the
+        raw states of a circuit without a read-out map."""
+        ro = self._readout_fn()
+        if ro is None:
+            return self.state.copy()
+        x = ro(self.state)
+        if self.adc is not None:
+            x = self._convert_readout(x, "read-out values")[0]
+        return x
+
+    def _convert_readout(self, x, what):
+        """x (problem units) through the ADC, which sees volts x v_unit. Returns (x', low, high)."""
+        vu = self.volts_per_unit
+        before = self.adc_clipped
+        q, (lo, hi) = convert(self.adc, np.asarray(x) * vu, self, "adc", what, stacklevel=4, counts=True)
+        assert self.adc_clipped - before == lo + hi
+        return q / vu, lo, hi
+
+    @property
+    def volts_per_unit(self) -> float:
+        """V per problem unit at the read-out (v_unit)."""
+        raise NotImplementedError  # pragma: no cover - interface
