@@ -1,16 +1,11 @@
-"""Small I/O helpers: atomic file writes (never a half-written output) and quantity parsing."""
+"""Atomic file writes: readers never see a half-written output."""
 from __future__ import annotations
 
 import io
 import os
-import re
 import tempfile
 
 import numpy as np
-
-from spucircuit.errors import ParseError
-
-_SI = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "ps": 1e-12}
 
 
 def _atomic_bytes(path, data: bytes) -> None:
@@ -46,27 +41,3 @@ def atomic_save_npy(path, array) -> None:
     np.save(buf, np.asarray(array))
     _atomic_bytes(path, buf.getvalue())
 
-
-def parse_time(text, tau_s: float | None = None) -> float:
-    """Analog time in seconds from '50tau', '50 tau', '2.5e-5', '10us', '3ms' or a number.
-
-    A bare number is seconds. 'tau' needs ``tau_s`` (the circuit's time unit, s).
-    """
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        val = float(text)
-    else:
-        s = str(text).strip().lower().replace(" ", "")
-        m = re.fullmatch(r"([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)(tau|s|ms|us|µs|ns|ps)?", s)
-        if not m:
-            raise ParseError(f"cannot parse time {text!r}: use e.g. '50tau', '10us', '2e-5' (seconds)")
-        val = float(m.group(1))
-        unit = m.group(2) or ""
-        if unit == "tau":
-            if tau_s is None:
-                raise ParseError(f"time {text!r} is in units of tau but no tau is known here")
-            val *= tau_s
-        else:
-            val *= _SI[unit]
-    if not (np.isfinite(val) and val > 0):
-        raise ParseError(f"time must be finite and > 0, got {text!r}")
-    return val

@@ -494,7 +494,7 @@ def _run(circ: CapacitiveCircuit, *, dt, burn_in, run_time, chains, seed, max_sa
 
 def _analog(value, tau, allow_zero=False):
     """Seconds from a number of seconds or a string such as '50tau' (tau: slowest relaxation)."""
-    from spucircuit._util.files import parse_time
+    from spucircuit._util.quantities import parse_time
 
     if allow_zero and isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
         return 0.0

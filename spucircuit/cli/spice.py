@@ -46,7 +46,7 @@ def _spectrum(ss):
 
 
 def _time(text, tau, what="--time"):
-    from spucircuit._util.files import parse_time
+    from spucircuit._util.quantities import parse_time
 
     try:
         return parse_time(text, tau)

@@ -14,7 +14,7 @@ from spucircuit.statespace.mna import StateSpace, compile_netlist
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError, StepError
 from spucircuit.integrate.discretize import auto_dt, check_euler_step, discretize, run
-from spucircuit._util.files import parse_time
+from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.integrator_array import MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.numerics.matrices import as_vector

@@ -12,7 +12,7 @@ import numpy as np
 from spucircuit.constants import K_B, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM
 from spucircuit.device.spu import SPU
 from spucircuit.integrate.discretize import symmetric_eigen
-from spucircuit._util.files import parse_time
+from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.numerics.stats import cov_and_se, mean_and_se
 from spucircuit.numerics.matrices import as_vector, check_spd

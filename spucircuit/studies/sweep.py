@@ -160,7 +160,7 @@ def convert(name: str, value):
             raise StudyError(f"{name}: expected a finite number >= 0, got {value!r}")
         return v
     if knob.type == "time":
-        from spucircuit._util.files import parse_time
+        from spucircuit._util.quantities import parse_time
 
         if isinstance(value, str) and value.strip().lower().endswith("tau"):
             parse_time(value, 1.0)  # validate
@@ -288,7 +288,7 @@ def _rel(x, ref) -> float:
 def run_task(spec: dict) -> dict:
     """One (point, matrix, draw): returns a flat row (errors, analog times, clipping)."""
     from spucircuit.linalg.calibration import calibrate, measure_offset
-    from spucircuit._util.files import parse_time
+    from spucircuit._util.quantities import parse_time
     from spucircuit.linalg.mitigation import Ensemble
     from spucircuit.imperfections.models import ClippingWarning
 

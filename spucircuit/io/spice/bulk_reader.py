@@ -12,6 +12,7 @@ import math
 import re
 import string
 
+from spucircuit._util.quantities import parse_number
 from spucircuit.errors import SpiceError
 from spucircuit.io.spice.reader import (
     OPAMP_IDEAL,
@@ -22,7 +23,6 @@ from spucircuit.io.spice.reader import (
     _State,
     _element,
     _map_node,
-    _number,
     _strip_comment,
 )
 
@@ -181,8 +181,8 @@ class _Run:
 _IN_RUN = object()  # _logical_lines_fast: the last card is the last line of the open run
 _INF = math.inf
 # element names (one a line) as _NAME_RE accepts them
-# plain decimal numbers (one a line) for which float(tok) == _number(tok) bit for bit: no suffix,
-# ASCII digits, an exponent of at most 5 digits (below _number's 100000 cut)
+# plain decimal numbers (one a line) for which float(tok) == parse_number(tok) bit for bit: no suffix,
+# ASCII digits, an exponent of at most 5 digits (below parse_number's 100000 cut)
 _PLAIN = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,5})?"
 _PLAIN_RE = re.compile(rf"(?:{_PLAIN}\n)*")
 _SAME_RE = re.compile(r"(.)\1*")
@@ -198,20 +198,20 @@ def _plain_floats(toks: list):
     an engineering suffix (no braces or quotes), else None.
 
     float() accepts plain decimals plus inf / nan / infinity and '_' between digits; on plain
-    decimals _number agrees with it bit for bit except for an exponent beyond +-100000 (it gives
-    +0.0 or inf there, float -0.0 for a negative tiny one), so zeros are read again with _number
+    decimals parse_number agrees with it bit for bit except for an exponent beyond +-100000 (it gives
+    +0.0 or inf there, float -0.0 for a negative tiny one), so zeros are read again with parse_number
     and very long tokens are left to the line-by-line reader. Suffixed numbers (1k, 10uF) are
-    read with _number itself."""
+    read with parse_number itself."""
     try:
         vals = list(map(float, toks))
     except ValueError:
-        vals = list(map(_number, toks))
+        vals = list(map(parse_number, toks))
         return None if None in vals else vals
     joined = "".join(toks)
     if "_" in joined or "n" in joined or "N" in joined or max(map(len, toks)) > 200:
         return None
     if 0.0 in vals:
-        vals = [v if v else _number(t) for v, t in zip(vals, toks)]
+        vals = [v if v else parse_number(t) for v, t in zip(vals, toks)]
     return vals
 
 
@@ -254,7 +254,7 @@ class _FastReader:
         try:
             v = float(tok)
         except ValueError:
-            return _number(tok)  # engineering suffix (1k, 10p, 2meg, 10uF) or None
+            return parse_number(tok)  # engineering suffix (1k, 10p, 2meg, 10uF) or None
         self.plain.append(tok)
         return v
 

@@ -90,6 +90,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spucircuit._util.quantities import format_value, parse_number
 from spucircuit.constants import K_B, T_ROOM
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.circuit.netlist import KINDS, Netlist
@@ -131,40 +132,6 @@ _META_CHUNK = 100
 _MAX_ELEMENTS = 20_000_000
 _PER_LINE = 8
 _ANN = "*spu:"
-
-
-# --------------------------------------------------------------------------- numbers
-def format_value(x) -> str:
-    """repr-exact float text (reads back to the same float)."""
-    return repr(float(x))
-
-
-_NUM_RE = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+))?([A-Za-z]*)\Z")
-_SCALE = {"t": 12, "g": 9, "k": 3, "m": -3, "u": -6, "n": -9, "p": -12, "f": -15, "a": -18}
-
-
-def _number(tok: str):
-    """Float of a SPICE number with optional engineering suffix / units, or None if not one."""
-    m = _NUM_RE.match(tok)
-    if not m:
-        return None
-    mant, exp, suf = m.group(1), m.group(2), m.group(3).lower()
-    try:
-        e = int(exp) if exp else 0
-    except ValueError:
-        return None
-    mult = 1.0
-    if suf.startswith("meg"):
-        e += 6
-    elif suf.startswith("mil"):
-        mult = 25.4e-6
-    elif suf and suf[0] in _SCALE:
-        e += _SCALE[suf[0]]
-    if abs(e) > 100000:
-        v = 0.0 if (e < 0 and float(mant) != 0) else (math.inf if float(mant) != 0 else 0.0)
-    else:
-        v = float(f"{mant}e{e}") * mult
-    return v
 
 
 # ------------------------------------------------------------------ expression evaluator
@@ -275,7 +242,7 @@ class _Expr:
     def atom(self):
         kind, val = self.take()
         if kind == "num":
-            x = _number(val)
+            x = parse_number(val)
             if x is None:
                 raise _ExprError(f"bad number {val!r}")
             return x
@@ -328,7 +295,7 @@ def parse_value(tok: str, scope: dict | None = None) -> float:
     t = tok.strip()
     if len(t) >= 2 and ((t[0] == "{" and t[-1] == "}") or (t[0] == "'" and t[-1] == "'")):
         return _eval_expr(t[1:-1], scope)
-    v = _number(t)
+    v = parse_number(t)
     if v is None:
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", t) and t.lower() in scope:
             raise ValueError(f"value {tok!r} is a bare parameter name: write {{{t}}}")
@@ -1069,7 +1036,7 @@ def _noise_info(body: str, st: _State, lineno: int) -> dict:
             except ValueError:
                 raise st.err(f"bad noise seed {v!r}", lineno) from None
         elif k in ("nt", "temperature_k"):
-            x = _number(v)
+            x = parse_number(v)
             if x is None:
                 raise st.err(f"bad noise {k} {v!r}", lineno)
             out[k] = x
@@ -1382,7 +1349,7 @@ def _element(ln: _Line, st: _State, scope: dict, path: list, ports: dict, depth:
             elif tl == "ac":  # small-signal spec: irrelevant to the transient circuit
                 j += 1
                 for _ in range(2):
-                    if j < len(rest) and _number(rest[j]) is not None:
+                    if j < len(rest) and parse_number(rest[j]) is not None:
                         j += 1
             elif tl.startswith("trrandom") and kind == "I":
                 noise = _trrandom(t, scope, st, L, name)

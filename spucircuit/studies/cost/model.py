@@ -196,7 +196,7 @@ def _coerce(name, v, f):
     if isinstance(v, str):
         s = v.strip()
         if name.endswith("_s"):
-            from spucircuit._util.files import parse_time
+            from spucircuit._util.quantities import parse_time
 
             try:
                 v = parse_time(s)
