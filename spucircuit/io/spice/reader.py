@@ -93,6 +93,7 @@ import numpy as np
 from spucircuit._util.quantities import format_value, parse_number
 from spucircuit.constants import K_B, T_ROOM
 from spucircuit.errors import NetlistError, SpiceError
+from spucircuit.io.spice.expressions import FUNCTIONS, parse_value
 from spucircuit.circuit.netlist import KINDS, Netlist
 
 __all__ = ["write_spice", "read_spice", "parse_spice", "parse_value", "format_value",
@@ -132,177 +133,6 @@ _META_CHUNK = 100
 _MAX_ELEMENTS = 20_000_000
 _PER_LINE = 8
 _ANN = "*spu:"
-
-
-# ------------------------------------------------------------------ expression evaluator
-_FUNCS = {
-    "sqrt": (1, math.sqrt), "exp": (1, math.exp), "ln": (1, math.log), "log": (1, math.log),
-    "log10": (1, math.log10), "abs": (1, abs), "sin": (1, math.sin), "cos": (1, math.cos),
-    "tan": (1, math.tan), "atan": (1, math.atan), "sinh": (1, math.sinh), "cosh": (1, math.cosh),
-    "tanh": (1, math.tanh), "floor": (1, math.floor), "ceil": (1, math.ceil),
-    "min": (2, min), "max": (2, max), "pow": (2, math.pow),
-}
-_CONSTS = {"pi": math.pi}
-_EXPR_TOKEN = re.compile(
-    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[A-Za-z]*)|(?P<id>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<op>\*\*|[-+*/^(),]))")
-_MAX_DEPTH = 60
-
-
-class _ExprError(Exception):
-    pass
-
-
-class _Expr:
-    """Recursive-descent evaluator of plain numeric expressions (no eval)."""
-
-    def __init__(self, text: str, scope: dict):
-        self.toks = self._lex(text)
-        self.i = 0
-        self.scope = scope
-        self.depth = 0
-
-    @staticmethod
-    def _lex(text):
-        out, pos = [], 0
-        text = text.rstrip()
-        while pos < len(text):
-            m = _EXPR_TOKEN.match(text, pos)
-            if not m or m.end() == pos:
-                raise _ExprError(f"unexpected character {text[pos:pos + 1]!r} in expression")
-            pos = m.end()
-            kind = m.lastgroup
-            out.append((kind, m.group(kind)))
-        return out
-
-    def peek(self):
-        return self.toks[self.i] if self.i < len(self.toks) else (None, None)
-
-    def take(self, val=None):
-        t = self.peek()
-        if t[0] is None or (val is not None and t[1] != val):
-            raise _ExprError(f"expected {val!r}" if val else "unexpected end of expression")
-        self.i += 1
-        return t
-
-    def run(self) -> float:
-        if not self.toks:
-            raise _ExprError("empty expression")
-        v = self.expr()
-        if self.i != len(self.toks):
-            raise _ExprError(f"unexpected {self.toks[self.i][1]!r}")
-        return v
-
-    def expr(self):
-        self.depth += 1
-        if self.depth > _MAX_DEPTH:
-            raise _ExprError("expression nested too deeply")
-        v = self.term()
-        while self.peek()[1] in ("+", "-"):
-            op = self.take()[1]
-            w = self.term()
-            v = v + w if op == "+" else v - w
-        self.depth -= 1
-        return v
-
-    def term(self):
-        v = self.unary()
-        while self.peek()[1] in ("*", "/"):
-            op = self.take()[1]
-            w = self.unary()
-            if op == "*":
-                v = v * w
-            else:
-                if w == 0:
-                    raise _ExprError("division by zero")
-                v = v / w
-        return v
-
-    def unary(self):
-        self.depth += 1
-        if self.depth > _MAX_DEPTH:
-            raise _ExprError("expression nested too deeply")
-        if self.peek()[1] in ("+", "-"):
-            op = self.take()[1]
-            v = self.unary()
-            v = -v if op == "-" else v
-        else:
-            v = self.power()
-        self.depth -= 1
-        return v
-
-    def power(self):
-        v = self.atom()
-        if self.peek()[1] in ("^", "**"):
-            self.take()
-            w = self.unary()
-            v = math.pow(v, w)
-        return v
-
-    def atom(self):
-        kind, val = self.take()
-        if kind == "num":
-            x = parse_number(val)
-            if x is None:
-                raise _ExprError(f"bad number {val!r}")
-            return x
-        if kind == "id":
-            low = val.lower()
-            if self.peek()[1] == "(":
-                if low not in _FUNCS:
-                    raise _ExprError(f"unknown function {val!r}")
-                nargs, fn = _FUNCS[low]
-                self.take("(")
-                args = [self.expr()]
-                while self.peek()[1] == ",":
-                    self.take()
-                    args.append(self.expr())
-                self.take(")")
-                if len(args) != nargs:
-                    raise _ExprError(f"{val}() takes {nargs} argument(s), got {len(args)}")
-                return float(fn(*args))
-            if low in self.scope:
-                return self.scope[low]
-            if low in _CONSTS:
-                return _CONSTS[low]
-            raise _ExprError(f"unknown parameter {val!r}")
-        if val == "(":
-            v = self.expr()
-            self.take(")")
-            return v
-        raise _ExprError(f"unexpected {val!r}")
-
-
-def _eval_expr(text: str, scope: dict) -> float:
-    try:
-        v = _Expr(text, scope).run()
-    except _ExprError as exc:
-        raise ValueError(f"cannot evaluate {text!r}: {exc}") from None
-    except (ValueError, OverflowError, ZeroDivisionError, TypeError) as exc:
-        raise ValueError(f"cannot evaluate {text!r}: {exc}") from None
-    v = float(v)
-    if not math.isfinite(v):
-        raise ValueError(f"expression {text!r} is not finite")
-    return v
-
-
-def parse_value(tok: str, scope: dict | None = None) -> float:
-    """Value of a SPICE token: a number with suffix (``4.7k``, ``10uF``), ``{expr}`` or ``'expr'``.
-
-    Raises ValueError with a reason (the reader turns it into a SpiceError with the line).
-    """
-    scope = scope or {}
-    t = tok.strip()
-    if len(t) >= 2 and ((t[0] == "{" and t[-1] == "}") or (t[0] == "'" and t[-1] == "'")):
-        return _eval_expr(t[1:-1], scope)
-    v = parse_number(t)
-    if v is None:
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", t) and t.lower() in scope:
-            raise ValueError(f"value {tok!r} is a bare parameter name: write {{{t}}}")
-        raise ValueError(f"{tok!r} is not a number")
-    if not math.isfinite(v):
-        raise ValueError(f"value {tok!r} is out of the floating-point range")
-    return v
 
 
 # --------------------------------------------------------------------------- writer
@@ -1171,7 +1001,7 @@ def _params(ln: _Line, st: _State, scope: dict, target: dict):
             raise st.err(f".param entries are name=value, got {t!r}", ln.lineno)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k):
             raise st.err(f"bad parameter name {k!r}", ln.lineno)
-        if k.lower() in _FUNCS or k.lower() in ("params",):
+        if k.lower() in FUNCTIONS or k.lower() in ("params",):
             raise st.err(f"parameter name {k!r} is reserved", ln.lineno)
         vv = v.strip()
         if not (vv.startswith(("{", "'"))):
