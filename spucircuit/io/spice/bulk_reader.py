@@ -14,17 +14,8 @@ import string
 
 from spucircuit._util.quantities import parse_number
 from spucircuit.errors import SpiceError
-from spucircuit.io.spice.reader import (
-    OPAMP_IDEAL,
-    _ANN,
-    _MAX_ELEMENTS,
-    _NAMES_RE,
-    _Line,
-    _State,
-    _element,
-    _map_node,
-    _strip_comment,
-)
+from spucircuit.io.spice._cards import ANN, MAX_ELEMENTS, NAMES_RE, OPAMP_IDEAL, Line, State, strip_comment
+from spucircuit.io.spice.reader import _element, _map_node
 
 # _logical_lines_fast: a text it takes has no character that str.strip() / str.split() treat as
 # whitespace other than ' ', '\t' and '\n' (and no NUL), so a physical line is its own logical
@@ -103,36 +94,36 @@ def _logical_lines_fast(text: str, filename: str):
             if e < 0:
                 e = n
             s = text[pos:e].strip()
-            if s.lower().startswith(_ANN) and s[len(_ANN):].strip().lower() == "noise-end":
-                append(_Line(s, k, "ann"))
+            if s.lower().startswith(ANN) and s[len(ANN):].strip().lower() == "noise-end":
+                append(Line(s, k, "ann"))
                 in_noise = None
         else:
             s = text[pos:e].strip()
             if not s:
                 pass
             elif s[0] == "*":
-                if s.lower().startswith(_ANN):
+                if s.lower().startswith(ANN):
                     if rt:
                         append(_Run(rt, rk))
                     rt = None
-                    append(_Line(s, k, "ann"))
-                    if s[len(_ANN):].strip().lower().startswith("noise-begin"):
+                    append(Line(s, k, "ann"))
+                    if s[len(ANN):].strip().lower().startswith("noise-begin"):
                         in_noise = k
             elif s[0] == "+":
                 if last_card is None:
                     raise SpiceError("continuation line '+' without a line to continue", filename, k)
-                if last_card is _IN_RUN:  # the run's last line becomes a _Line of its own
+                if last_card is _IN_RUN:  # the run's last line becomes a Line of its own
                     if not rt:  # (the run was closed by an annotation line)
                         raise _Fallback("continuation after an annotation")
-                    last_card = _Line(rt.pop(), rk.pop(), "card")
+                    last_card = Line(rt.pop(), rk.pop(), "card")
                     if rt:
                         append(_Run(rt, rk))
                     rt = None
                     append(last_card)
-                last_card.text += " " + _strip_comment(s[1:])
+                last_card.text += " " + strip_comment(s[1:])
             else:
                 if ";" in s or "$" in s:
-                    s = _strip_comment(s).strip()
+                    s = strip_comment(s).strip()
                 if not s:
                     pass
                 elif s[0] != ".":
@@ -145,7 +136,7 @@ def _logical_lines_fast(text: str, filename: str):
                     if rt:
                         append(_Run(rt, rk))
                     rt = None
-                    last_card = _Line(s, k, "card")
+                    last_card = Line(s, k, "card")
                     append(last_card)
         if e >= n:
             break
@@ -164,7 +155,7 @@ class _Fallback(Exception):
 
 
 class _Run:
-    """Consecutive element lines, as :func:`_logical_lines_fast` gives them: the texts their _Line
+    """Consecutive element lines, as :func:`_logical_lines_fast` gives them: the texts their Line
     objects would hold and their line numbers (no object per line)."""
 
     __slots__ = ("texts", "linenos")
@@ -175,12 +166,12 @@ class _Run:
         self.linenos = linenos
 
     def lines(self) -> list:
-        return [_Line(t, k, "card") for t, k in zip(self.texts, self.linenos)]
+        return [Line(t, k, "card") for t, k in zip(self.texts, self.linenos)]
 
 
 _IN_RUN = object()  # _logical_lines_fast: the last card is the last line of the open run
 _INF = math.inf
-# element names (one a line) as _NAME_RE accepts them
+# element names (one a line) as NAME_RE accepts them
 # plain decimal numbers (one a line) for which float(tok) == parse_number(tok) bit for bit: no suffix,
 # ASCII digits, an exponent of at most 5 digits (below parse_number's 100000 cut)
 _PLAIN = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,5})?"
@@ -238,7 +229,7 @@ class _FastReader:
     reference result or error message.
     """
 
-    def __init__(self, st: _State, scope: dict):
+    def __init__(self, st: State, scope: dict):
         self.st, self.scope = st, scope
         # node token -> index (the netlist's nodes so far are valid tokens of their own name)
         self.cache: dict = {nm: i for i, nm in enumerate(st.nl.node_names)}
@@ -274,7 +265,7 @@ class _FastReader:
         ics.append(ic)
 
     # ------------------------------------------------------------------ one line
-    def element(self, ln: _Line) -> None:
+    def element(self, ln: Line) -> None:
         if ln.kind == "ann":
             if not self.ann(ln.text, ln.lineno):
                 _element(ln, self.st, self.scope, [], {}, 0)
@@ -283,7 +274,7 @@ class _FastReader:
 
     def ann(self, text: str, L: int) -> bool:
         """'*spu: N name p q psd'."""
-        parts = text[len(_ANN):].split()
+        parts = text[len(ANN):].split()
         if len(parts) != 5:
             return False
         _, name, a, b, vt = parts
@@ -362,7 +353,7 @@ class _FastReader:
                 continue
             for t, k in zip(texts[i:j], linenos[i:j]):
                 if not self.line(t, k):
-                    _element(_Line(t, k, "card"), self.st, self.scope, [], {}, 0)
+                    _element(Line(t, k, "card"), self.st, self.scope, [], {}, 0)
 
     def bulk(self, c: str, texts: list, linenos: list) -> bool:
         """Lines that all start with letter c and share one plain form, all at once (True), or
@@ -416,7 +407,7 @@ class _FastReader:
             ics = _plain_floats([kw[3:] for kw in kws])
             if ics is None or not (min(ics) > -inf and max(ics) < inf):
                 return False
-        if not _NAMES_RE.fullmatch("\n".join(names) + "\n"):
+        if not NAMES_RE.fullmatch("\n".join(names) + "\n"):
             return False
         # nodes: terminal tokens in the order the lines name them (new nodes are made in it)
         flat = [None] * (nterm * m)
@@ -426,7 +417,7 @@ class _FastReader:
         idx = list(map(get, flat))
         if None in idx:  # new nodes, made in the order the lines name them
             miss = [t for t, i in zip(flat, idx) if i is None]
-            if not _NAMES_RE.fullmatch("\n".join(miss) + "\n"):
+            if not NAMES_RE.fullmatch("\n".join(miss) + "\n"):
                 raise _Fallback("node name")  # an error, reported line by line
             self.cache.update(zip(miss, self.st.nl.nodes(miss).tolist()))
             idx = list(map(get, flat))
@@ -447,16 +438,16 @@ class _FastReader:
 
     def finish(self) -> None:
         if self.seen:
-            if not _NAMES_RE.fullmatch("\n".join(self.seen) + "\n"):
+            if not NAMES_RE.fullmatch("\n".join(self.seen) + "\n"):
                 raise _Fallback("element name")
         if self.plain:
             if not _PLAIN_RE.fullmatch("\n".join(self.plain) + "\n"):
                 raise _Fallback("value")
-        if len(self.st.names) > _MAX_ELEMENTS:
+        if len(self.st.names) > MAX_ELEMENTS:
             raise _Fallback("element count")
 
 
-def _elements_fast(elements: list, st: _State, scope: dict) -> None:
+def _elements_fast(elements: list, st: State, scope: dict) -> None:
     """Step 3 of :func:`_parse_text` with ``fast``: see :class:`_FastReader`."""
     rd = _FastReader(st, scope)
     for ln in elements:

@@ -86,58 +86,48 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from spucircuit._util.quantities import format_value, parse_number
+from spucircuit.circuit.netlist import KINDS, Netlist
 from spucircuit.constants import K_B, T_ROOM
 from spucircuit.errors import NetlistError, SpiceError
-from spucircuit.io.spice.expressions import FUNCTIONS, parse_value
-from spucircuit.circuit.netlist import KINDS, Netlist
+from spucircuit.io.spice._cards import (
+    ANN,
+    MAX_ELEMENTS,
+    NAME_RE,
+    NAMES_RE,
+    OPAMP_CANON,
+    OPAMP_DEFS,
+    OPAMP_FINITE,
+    OPAMP_IDEAL,
+    SKIP_CARDS,
+    Line,
+    Scope,
+    State,
+    Subckt,
+    add_node,
+    card_value,
+    check_node_token,
+    param_card,
+    strip_comment,
+    tokenize,
+)
+from spucircuit.io.spice.expressions import parse_value
 
 __all__ = ["write_spice", "read_spice", "parse_spice", "parse_value", "format_value",
            "OPAMP_IDEAL", "OPAMP_FINITE"]
 
-OPAMP_IDEAL = "spu_opamp_ideal"
-_NAMES_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.:#\[\]<>!/|+\-]*\n)*")  # a run of valid names, one per line
-OPAMP_FINITE = "spu_opamp"
-_OPAMP_DEFS = {
-    OPAMP_IDEAL: (
-        "* ideal op-amp = nullor (exact): Vnull forces V(inp) = V(inn); Fin returns its current so\n"
-        "* the inputs draw none; Fout delivers the same free current at the output.\n"
-        f".subckt {OPAMP_IDEAL} out inp inn\n"
-        "Vnull inp inn dc 0\n"
-        "Fin inn inp Vnull 1\n"
-        "Fout 0 out Vnull 1\n"
-        f".ends {OPAMP_IDEAL}\n"
-    ),
-    OPAMP_FINITE: (
-        "* finite-gain op-amp: V(out) = gain (V(inp) - V(inn)), a VCVS to ground (exact model)\n"
-        f".subckt {OPAMP_FINITE} out inp inn gain=100000.0\n"
-        "Eamp out 0 inp inn {gain}\n"
-        f".ends {OPAMP_FINITE}\n"
-    ),
-}
-# canonical bodies (lower-case tokens) the reader checks a reserved definition against
-_OPAMP_CANON = {
-    OPAMP_IDEAL: ((("out", "inp", "inn"), ()),
-                  (("vnull", "inp", "inn", "dc", "0"), ("fin", "inn", "inp", "vnull", "1"),
-                   ("fout", "0", "out", "vnull", "1"))),
-    OPAMP_FINITE: ((("out", "inp", "inn"), ("gain",)), (("eamp", "out", "0", "inp", "inn", "{gain}"),)),
-}
 
-_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:#\[\]<>!/|+\-]*\Z")
 _SPICE_LETTER = {"R": "R", "C": "C", "L": "L", "G": "G", "V": "V", "I": "I"}
 _META_CHUNK = 100
-_MAX_ELEMENTS = 20_000_000
 _PER_LINE = 8
-_ANN = "*spu:"
 
 
 # --------------------------------------------------------------------------- writer
 def _check_name(name: str, what: str) -> None:
-    if not _NAME_RE.match(name):
+    if not NAME_RE.match(name):
         raise SpiceError(f"{what} {name!r} cannot be written to SPICE: names must match "
                          f"[A-Za-z0-9_][A-Za-z0-9_.:#[]<>!/|+-]* (no spaces, '=', '(', ',', ';', '$', braces or quotes)")
 
@@ -368,9 +358,9 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
     if meta:
         js = json.dumps(meta, sort_keys=True, separators=(",", ":"), allow_nan=True)
         chunks = _chunks(js)
-        L.append(f"{_ANN} meta {chunks[0]}")
-        L += [f"{_ANN} meta+ {c}" for c in chunks[1:]]
-    L += _wrap(f"{_ANN} nodes ", names[1:], 16, f"{_ANN} nodes ")
+        L.append(f"{ANN} meta {chunks[0]}")
+        L += [f"{ANN} meta+ {c}" for c in chunks[1:]]
+    L += _wrap(f"{ANN} nodes ", names[1:], 16, f"{ANN} nodes ")
 
     used = []
     if len(t["U"]):
@@ -380,7 +370,7 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
         if np.any(np.isfinite(gains)):
             used.append(OPAMP_FINITE)
     for u in used:
-        L += _OPAMP_DEFS[u].rstrip("\n").split("\n")
+        L += OPAMP_DEFS[u].rstrip("\n").split("\n")
 
     taken: set = set()
 
@@ -424,7 +414,7 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
                 else:
                     L.append(f"{s} {nd[0]} {nd[1]} {nd[2]} {OPAMP_FINITE} gain={fv(v)}")
             else:  # N
-                L.append(f"{_ANN} N {s} {nd[0]} {nd[1]} {fv(v)}")
+                L.append(f"{ANN} N {s} {nd[0]} {nd[1]} {fv(v)}")
 
     tr = None
     if tran is not None:
@@ -447,12 +437,12 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
             raise SpiceError(f"noise hold time nt must be finite and > 0 s, got {nt!r}")
         if not (math.isfinite(temp) and temp >= 0):
             raise SpiceError(f"noise temperature must be finite and >= 0 K, got {temp!r}")
-        L.append(f"{_ANN} noise-begin method={method} seed={int(seed)} nt={fv(nt)} temperature_k={fv(temp)}")
+        L.append(f"{ANN} noise-begin method={method} seed={int(seed)} nt={fv(nt)} temperature_k={fv(temp)}")
         L.append(f"* noise: Gaussian TRRANDOM currents held for nt = {fv(nt)} s; sigma = sqrt(S / (2 nt)) "
                  f"for one-sided PSD S (S = 4 k_B T / R, T = {fv(temp)} K)")
         L.append(f".options seed={int(seed)}")
         L += _noise_lines(netlist, nt, temp, method, set(taken))
-        L.append(f"{_ANN} noise-end")
+        L.append(f"{ANN} noise-end")
 
     if tr is not None:
         if isinstance(save, str) and save.lower() == "all":
@@ -503,34 +493,6 @@ def _tran_tuple(tran):
 
 
 # --------------------------------------------------------------------------- reader
-@dataclass(slots=True)
-class _Line:
-    text: str
-    lineno: int
-    kind: str = "card"  # 'card' | 'ann' (a '*spu:' annotation)
-
-
-@dataclass
-class _Subckt:
-    name: str
-    ports: list
-    defaults: list  # [(name, value text)]
-    body: list  # _Line
-    lineno: int
-
-
-@dataclass
-class _State:
-    filename: str
-    nl: Netlist
-    kinds: dict = field(default_factory=lambda: {k: ([], [], [], []) for k in KINDS})
-    names: dict = field(default_factory=dict)  # lower-case name -> line
-    subckts: dict = field(default_factory=dict)
-    globals_: set = field(default_factory=set)
-    ic_given: set = field(default_factory=set)  # capacitor indices (in kinds['C']) with IC=
-
-    def err(self, msg, lineno):
-        return SpiceError(msg, self.filename, lineno)
 
 
 def read_spice(path) -> Netlist:
@@ -563,24 +525,12 @@ def parse_spice(text: str, filename: str = "<string>") -> Netlist:
         raise SpiceError(str(exc), filename) from None
 
 
-def _strip_comment(s: str) -> str:
-    # ';' anywhere, '$' at the start or after whitespace, start an end-of-line comment
-    cut = len(s)
-    i = s.find(";")
-    if i >= 0:
-        cut = i
-    for m in re.finditer(r"(?:^|\s)\$", s):
-        cut = min(cut, m.end() - 1)
-        break
-    return s[:cut]
-
-
 def _logical_lines(text: str, filename: str):
     phys = text.split("\n")
     if not phys or not phys[0].strip() and len(phys) == 1:
         raise SpiceError("empty file: a SPICE netlist starts with a title line", filename, 1)
     title = phys[0].rstrip("\r").lstrip("\ufeff").strip()
-    out: list[_Line] = []
+    out: list[Line] = []
     append = out.append
     last_card = None
     in_noise = None
@@ -592,90 +542,34 @@ def _logical_lines(text: str, filename: str):
             if "*" not in raw:  # cannot be the '*spu: noise-end' line
                 continue
             s = raw.strip()
-            if s.lower().startswith(_ANN) and s[len(_ANN):].strip().lower() == "noise-end":
-                append(_Line(s, k, "ann"))
+            if s.lower().startswith(ANN) and s[len(ANN):].strip().lower() == "noise-end":
+                append(Line(s, k, "ann"))
                 in_noise = None
             continue
         s = raw.strip()  # (also drops a '\r' line end)
         if not s:
             continue
         if s[0] == "*":
-            if s.lower().startswith(_ANN):
-                append(_Line(s, k, "ann"))
-                body = s[len(_ANN):].strip().lower()
+            if s.lower().startswith(ANN):
+                append(Line(s, k, "ann"))
+                body = s[len(ANN):].strip().lower()
                 if body.startswith("noise-begin"):
                     in_noise = k
             continue
         if s[0] == "+":
             if last_card is None:
                 raise SpiceError("continuation line '+' without a line to continue", filename, k)
-            last_card.text += " " + _strip_comment(s[1:])
+            last_card.text += " " + strip_comment(s[1:])
             continue
         if ";" in s or "$" in s:
-            s = _strip_comment(s).strip()
+            s = strip_comment(s).strip()
             if not s:
                 continue
-        last_card = _Line(s, k, "card")
+        last_card = Line(s, k, "card")
         append(last_card)
     if in_noise is not None:
         raise SpiceError("'*spu: noise-begin' without '*spu: noise-end'", filename, in_noise)
     return title, out
-
-
-_OPEN = {"{": "}", "(": ")", "'": "'", '"': '"'}
-
-
-def _tokenize(s: str, st: _State, lineno: int) -> list[str]:
-    toks, cur, stack = [], [], []
-    for ch in s:
-        if stack:
-            cur.append(ch)
-            top = stack[-1]
-            if ch == _OPEN[top]:
-                stack.pop()
-            elif top not in "'\"" and ch in "{(":
-                stack.append(ch)
-            continue
-        if ch.isspace() or ch == ",":
-            if cur:
-                toks.append("".join(cur))
-                cur = []
-            continue
-        if ch in _OPEN:
-            stack.append(ch)
-            cur.append(ch)
-            continue
-        if ch in ")}":
-            raise st.err(f"unbalanced {ch!r}", lineno)
-        cur.append(ch)
-    if stack:
-        raise st.err(f"unbalanced {stack[-1]!r}: missing {_OPEN[stack[-1]]!r}", lineno)
-    if cur:
-        toks.append("".join(cur))
-    # join 'a = b', 'a= b', 'a =b' and 'func (args)'
-    out: list[str] = []
-    i = 0
-    while i < len(toks):
-        t = toks[i]
-        if t == "=" or t.startswith("="):
-            if not out:
-                raise st.err("'=' without a parameter name", lineno)
-            rest = t[1:]
-            if not rest:
-                if i + 1 >= len(toks):
-                    raise st.err(f"'{out[-1]}=' without a value", lineno)
-                rest = toks[i + 1]
-                i += 1
-            out[-1] = out[-1] + "=" + rest
-        elif t.endswith("=") and "=" not in t[:-1] and i + 1 < len(toks):
-            out.append(t + toks[i + 1])
-            i += 1
-        elif t.startswith("(") and out and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", out[-1]):
-            out[-1] = out[-1] + t
-        else:
-            out.append(t)
-        i += 1
-    return out
 
 
 def _split_kw(toks):
@@ -687,10 +581,6 @@ def _split_kw(toks):
         else:
             pos.append(t)
     return pos, kw
-
-
-class _Scope(dict):
-    pass
 
 
 def _parse(text: str, filename: str, fast: bool = True) -> Netlist:
@@ -711,14 +601,14 @@ def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
         from spucircuit.io.spice.bulk_reader import _elements_fast, _logical_lines_fast
     title, lines = (_logical_lines_fast(text, filename) if fast else None) or _logical_lines(text, filename)
     nl = Netlist(title or "untitled")
-    st = _State(filename, nl)
+    st = State(filename, nl)
     info: dict = {"filename": filename}
     meta_js: list[str] | None = None
     meta_line = None
-    top: list[_Line] = []
+    top: list[Line] = []
     # 1) block structure: .subckt definitions, .control blocks, .end
     i = 0
-    cur_sub: _Subckt | None = None
+    cur_sub: Subckt | None = None
     in_control = None
     while i < len(lines):
         ln = lines[i]
@@ -728,7 +618,7 @@ def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
                 in_control = None
             continue
         if ln.kind == "ann":
-            body = ln.text[len(_ANN):].lstrip()
+            body = ln.text[len(ANN):].lstrip()
             word, _, rest = body.partition(" ")
             word = word.lower()
             if word == "meta":
@@ -746,11 +636,11 @@ def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
                 if cur_sub is not None:
                     raise st.err("'*spu: nodes' inside a subcircuit", ln.lineno)
                 names = body.split()[1:]
-                if names and _NAMES_RE.fullmatch("\n".join(names) + "\n"):  # all valid: in bulk
+                if names and NAMES_RE.fullmatch("\n".join(names) + "\n"):  # all valid: in bulk
                     nl.nodes(names)
                 else:
                     for nm in names:
-                        _node(st, nm, ln.lineno)
+                        add_node(st, nm, ln.lineno)
                 continue
             if word == "noise-begin":
                 info["noise"] = _noise_info(body, st, ln.lineno)
@@ -805,10 +695,10 @@ def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
     if cur_sub is not None:
         raise st.err(f".subckt {cur_sub.name} without .ends", cur_sub.lineno)
     for name, sub in st.subckts.items():
-        if name in _OPAMP_CANON:
+        if name in OPAMP_CANON:
             _check_reserved(sub, st)
     # 2) global parameters and cards
-    scope = _Scope()
+    scope = Scope()
     elements = []
     for ln in top:
         if ln.kind != "card" or ln.text[0] != ".":  # annotations, element lines and runs
@@ -854,7 +744,7 @@ def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
     return nl
 
 
-def _noise_info(body: str, st: _State, lineno: int) -> dict:
+def _noise_info(body: str, st: State, lineno: int) -> dict:
     out = {}
     for tok in body.split()[1:]:
         k, sep, v = tok.partition("=")
@@ -875,8 +765,8 @@ def _noise_info(body: str, st: _State, lineno: int) -> dict:
     return out
 
 
-def _subckt_header(ln: _Line, st: _State) -> _Subckt:
-    toks = _tokenize(ln.text, st, ln.lineno)
+def _subckt_header(ln: Line, st: State) -> Subckt:
+    toks = tokenize(ln.text, st, ln.lineno)
     if len(toks) < 2:
         raise st.err(".subckt needs a name", ln.lineno)
     name = toks[1].lower()
@@ -894,79 +784,56 @@ def _subckt_header(ln: _Line, st: _State) -> _Subckt:
         else:
             if seen_params or defaults:
                 raise st.err(f"port {t!r} after the parameters of .subckt {name}", ln.lineno)
-            _check_node_token(t, st, ln.lineno)
+            check_node_token(t, st, ln.lineno)
             ports.append(t)
     if len({p.lower() for p in ports}) != len(ports):
         raise st.err(f".subckt {name}: duplicate port names", ln.lineno)
-    return _Subckt(name, ports, defaults, [], ln.lineno)
+    return Subckt(name, ports, defaults, [], ln.lineno)
 
 
-def _check_reserved(sub: _Subckt, st: _State):
-    (ports, params), body = _OPAMP_CANON[sub.name]
+def _check_reserved(sub: Subckt, st: State):
+    (ports, params), body = OPAMP_CANON[sub.name]
     got_ports = tuple(p.lower() for p in sub.ports)
     got_params = tuple(k for k, _ in sub.defaults)
-    got_body = tuple(tuple(t.lower() for t in _tokenize(b.text, st, b.lineno)) for b in sub.body if b.kind == "card")
+    got_body = tuple(tuple(t.lower() for t in tokenize(b.text, st, b.lineno)) for b in sub.body if b.kind == "card")
     if got_ports != ports or got_params != params or got_body != body or any(b.kind != "card" for b in sub.body):
         raise st.err(f"subcircuit name {sub.name!r} is reserved for spucircuit's op-amp model and this "
                      "definition differs from it; rename the subcircuit", sub.lineno)
 
 
-def _check_node_token(t: str, st: _State, lineno: int):
-    if not _NAME_RE.match(t):
-        raise st.err(f"invalid node name {t!r}", lineno)
-
-
-def _node(st: _State, name: str, lineno: int) -> int:
-    _check_node_token(name, st, lineno)
-    try:
-        return st.nl.node(name)
-    except NetlistError as exc:  # pragma: no cover - the name check above is stricter
-        raise st.err(str(exc), lineno) from None
-
-
-def _val(tok: str, scope: dict, st: _State, lineno: int, what: str) -> float:
-    try:
-        return parse_value(tok, scope)
-    except ValueError as exc:
-        raise st.err(f"{what}: {exc}", lineno) from None
-
-
-_SKIP_CARDS = {".options", ".option", ".opt", ".save", ".print", ".plot", ".probe", ".meas", ".measure",
-               ".model", ".nodeset", ".op", ".ac", ".dc", ".noise", ".tf", ".pz", ".sens", ".four",
-               ".disto", ".width"}
 _UNSUPPORTED_CARDS = {".include": "include files", ".inc": "include files", ".lib": "libraries",
                       ".func": "user functions", ".csparam": ".csparam", ".if": "conditional netlists",
                       ".else": "conditional netlists", ".elseif": "conditional netlists",
                       ".endif": "conditional netlists", ".subckt": "", ".ends": ""}
 
 
-def _dot_card(first: str, ln: _Line, st: _State, scope: dict, info: dict):
-    if first in _SKIP_CARDS:
+def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
+    if first in SKIP_CARDS:
         info.setdefault("skipped", []).append(first)
         return
     if first == ".param":
-        _params(ln, st, scope, scope)
+        param_card(ln, st, scope, scope)
         return
     if first == ".title":
         st.nl.title = ln.text.split(None, 1)[1].strip() if len(ln.text.split(None, 1)) > 1 else ""
         return
     if first == ".global":
         for nm in ln.text.split()[1:]:
-            _check_node_token(nm, st, ln.lineno)
+            check_node_token(nm, st, ln.lineno)
             st.globals_.add(nm.lower())
         return
     if first == ".temp":
         toks = ln.text.split()
         if len(toks) >= 2:
-            info["temp_c"] = _val(toks[1], scope, st, ln.lineno, ".temp")
+            info["temp_c"] = card_value(toks[1], scope, st, ln.lineno, ".temp")
         return
     if first == ".tran":
-        toks = _tokenize(ln.text, st, ln.lineno)[1:]
+        toks = tokenize(ln.text, st, ln.lineno)[1:]
         uic = any(t.lower() == "uic" for t in toks)
         nums = [t for t in toks if t.lower() != "uic"]
         if not 2 <= len(nums) <= 4:
             raise st.err(".tran needs tstep tstop [tstart [tmax]] [uic]", ln.lineno)
-        v = [_val(t, scope, st, ln.lineno, ".tran") for t in nums]
+        v = [card_value(t, scope, st, ln.lineno, ".tran") for t in nums]
         tstep, tstop = v[0], v[1]
         tstart = v[2] if len(v) > 2 else 0.0
         tmax = v[3] if len(v) > 3 else tstep
@@ -976,37 +843,19 @@ def _dot_card(first: str, ln: _Line, st: _State, scope: dict, info: dict):
         return
     if first == ".ic":
         ic = info.setdefault("ic", {})
-        for t in _tokenize(ln.text, st, ln.lineno)[1:]:
+        for t in tokenize(ln.text, st, ln.lineno)[1:]:
             m = re.fullmatch(r"[vV]\(([^(),=\s]+)\)=(.+)", t)
             if not m:
                 raise st.err(f".ic entries are v(node)=value, got {t!r}", ln.lineno)
             node = m.group(1)
-            _check_node_token(node, st, ln.lineno)
+            check_node_token(node, st, ln.lineno)
             if node.lower() in ("0", "gnd"):
                 raise st.err(".ic cannot set the ground node", ln.lineno)
-            ic[node.lower()] = _val(m.group(2), scope, st, ln.lineno, f".ic v({node})")
+            ic[node.lower()] = card_value(m.group(2), scope, st, ln.lineno, f".ic v({node})")
         return
     if first in _UNSUPPORTED_CARDS:
         raise st.err(f"{first} ({_UNSUPPORTED_CARDS[first] or 'here'}) is not supported", ln.lineno)
     raise st.err(f"unknown or unsupported control card {first!r}", ln.lineno)
-
-
-def _params(ln: _Line, st: _State, scope: dict, target: dict):
-    toks = _tokenize(ln.text, st, ln.lineno)[1:]
-    if not toks:
-        raise st.err(".param needs name=value", ln.lineno)
-    for t in toks:
-        k, sep, v = t.partition("=")
-        if not sep or not v:
-            raise st.err(f".param entries are name=value, got {t!r}", ln.lineno)
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k):
-            raise st.err(f"bad parameter name {k!r}", ln.lineno)
-        if k.lower() in FUNCTIONS or k.lower() in ("params",):
-            raise st.err(f"parameter name {k!r} is reserved", ln.lineno)
-        vv = v.strip()
-        if not (vv.startswith(("{", "'"))):
-            vv = "{" + vv + "}"
-        target[k.lower()] = _val(vv, scope, st, ln.lineno, f".param {k}")
 
 
 _UNSUPPORTED_ELEMENTS = {
@@ -1024,8 +873,8 @@ def _hier(name: str, path: list) -> str:
     return name if not path else f"{name[0]}.{'.'.join(path)}.{name}"
 
 
-def _map_node(tok: str, st: _State, path: list, ports: dict, lineno: int) -> int:
-    _check_node_token(tok, st, lineno)
+def _map_node(tok: str, st: State, path: list, ports: dict, lineno: int) -> int:
+    check_node_token(tok, st, lineno)
     low = tok.lower()
     if low in ("0", "gnd"):
         return 0
@@ -1033,12 +882,12 @@ def _map_node(tok: str, st: _State, path: list, ports: dict, lineno: int) -> int
         if low in ports:
             return ports[low]
         if low in st.globals_:
-            return _node(st, tok, lineno)
-        return _node(st, ".".join(path) + "." + tok, lineno)
-    return _node(st, tok, lineno)
+            return add_node(st, tok, lineno)
+        return add_node(st, ".".join(path) + "." + tok, lineno)
+    return add_node(st, tok, lineno)
 
 
-def _register(st: _State, kind: str, name: str, nodes, value: float, ic: float, lineno: int):
+def _register(st: State, kind: str, name: str, nodes, value: float, ic: float, lineno: int):
     low = name.lower()
     if low in st.names:
         raise st.err(f"duplicate element name {name!r} (first on line {st.names[low]})", lineno)
@@ -1053,8 +902,8 @@ def _register(st: _State, kind: str, name: str, nodes, value: float, ic: float, 
     if kind in "RCLVIN" and nodes[0] == nodes[1]:
         pass  # allowed here; Netlist.validate reports it
     st.names[low] = lineno
-    if len(st.names) > _MAX_ELEMENTS:
-        raise st.err(f"more than {_MAX_ELEMENTS} elements after flattening subcircuits", lineno)
+    if len(st.names) > MAX_ELEMENTS:
+        raise st.err(f"more than {MAX_ELEMENTS} elements after flattening subcircuits", lineno)
     nm, nd, vals, ics = st.kinds[kind]
     nm.append(name)
     nd.extend(nodes)  # flat: KINDS[kind][0] indices per element
@@ -1063,23 +912,23 @@ def _register(st: _State, kind: str, name: str, nodes, value: float, ic: float, 
     return len(nm) - 1
 
 
-def _element(ln: _Line, st: _State, scope: dict, path: list, ports: dict, depth: int):
+def _element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: int):
     if ln.kind == "ann":  # '*spu: N name p q psd'
-        parts = ln.text[len(_ANN):].split()
+        parts = ln.text[len(ANN):].split()
         if len(parts) != 5:
             raise st.err("'*spu: N' needs: N name p q psd", ln.lineno)
         _, name, p, q, psd = parts
-        _check_node_token(name, st, ln.lineno)
+        check_node_token(name, st, ln.lineno)
         nodes = [_map_node(p, st, path, ports, ln.lineno), _map_node(q, st, path, ports, ln.lineno)]
-        v = _val(psd, scope, st, ln.lineno, f"noise source {name}")
+        v = card_value(psd, scope, st, ln.lineno, f"noise source {name}")
         _register(st, "N", _hier(name, path), nodes, v, 0.0, ln.lineno)
         return
-    toks = _tokenize(ln.text, st, ln.lineno)
+    toks = tokenize(ln.text, st, ln.lineno)
     if not toks:
         raise st.err("empty element line", ln.lineno)
     name = toks[0]
     letter = name[0].lower()
-    if not _NAME_RE.match(name):
+    if not NAME_RE.match(name):
         raise st.err(f"invalid element name {name!r}", ln.lineno)
     pos, kw = _split_kw(toks[1:])
     L = ln.lineno
@@ -1113,11 +962,11 @@ def _element(ln: _Line, st: _State, scope: dict, path: list, ports: dict, depth:
         else:
             raise st.err(f"{name}: missing value; expected {form}", L)
         nodes = nodes_of(2)
-        v = _val(val_tok, scope, st, L, f"{name} value")
-        mult = _val(kwd["m"], scope, st, L, f"{name} m") if "m" in kwd else 1.0
+        v = card_value(val_tok, scope, st, L, f"{name} value")
+        mult = card_value(kwd["m"], scope, st, L, f"{name} m") if "m" in kwd else 1.0
         if not mult > 0:
             raise st.err(f"{name}: multiplicity m must be > 0", L)
-        ic = _val(kwd["ic"], scope, st, L, f"{name} IC") if "ic" in kwd else 0.0
+        ic = card_value(kwd["ic"], scope, st, L, f"{name} IC") if "ic" in kwd else 0.0
         if kind == "R":
             if v == 0:
                 raise st.err(f"{name}: zero resistance (a short) is not supported; use a 0 V source", L)
@@ -1140,7 +989,7 @@ def _element(ln: _Line, st: _State, scope: dict, path: list, ports: dict, depth:
             raise st.err(f"{name}: unexpected field {pos[5]!r}; only linear VCCS 'Gname n+ n- nc+ nc- gm' "
                          "is supported", L)
         nodes = nodes_of(4)
-        gm = _val(pos[4], scope, st, L, f"{name} transconductance")
+        gm = card_value(pos[4], scope, st, L, f"{name} transconductance")
         _register(st, "G", _hier(name, path), nodes, gm, 0.0, L)
         return
     if letter == "e":
@@ -1152,7 +1001,7 @@ def _element(ln: _Line, st: _State, scope: dict, path: list, ports: dict, depth:
         if nodes[1] != 0:
             raise st.err(f"{name}: a VCVS with a floating output (n- not ground) is not supported; "
                          "only 'E out 0 inp inn gain' (an op-amp) is", L)
-        a0 = _val(pos[4], scope, st, L, f"{name} gain")
+        a0 = card_value(pos[4], scope, st, L, f"{name} gain")
         if a0 == 0:
             raise st.err(f"{name}: zero gain", L)
         inp, inn = (nodes[2], nodes[3]) if a0 > 0 else (nodes[3], nodes[2])
@@ -1173,7 +1022,7 @@ def _element(ln: _Line, st: _State, scope: dict, path: list, ports: dict, depth:
             if tl == "dc":
                 if j + 1 >= len(rest):
                     raise st.err(f"{name}: 'dc' without a value", L)
-                dc = _val(rest[j + 1], scope, st, L, f"{name} dc value")
+                dc = card_value(rest[j + 1], scope, st, L, f"{name} dc value")
                 seen_dc = True
                 j += 2
             elif tl == "ac":  # small-signal spec: irrelevant to the transient circuit
@@ -1188,7 +1037,7 @@ def _element(ln: _Line, st: _State, scope: dict, path: list, ports: dict, depth:
                 raise st.err(f"{name}: time-dependent source {t.split('(')[0]!r} is not supported (the twin "
                              "takes DC sources; white noise is an N element or I ... trrandom(2 ...))", L)
             elif not seen_dc and j == 0:
-                dc = _val(t, scope, st, L, f"{name} value")
+                dc = card_value(t, scope, st, L, f"{name} value")
                 seen_dc = True
                 j += 1
             else:
@@ -1214,13 +1063,13 @@ def _trrandom(t: str, scope, st, L, name) -> float:
     if not m:
         raise st.err(f"{name}: bad trrandom(...) {t!r}", L)
     args = [a for a in re.split(r"[\s,]+", m.group(1).strip()) if a]
-    vals = [_val(a, scope, st, L, f"{name} trrandom") for a in args]
+    vals = [card_value(a, scope, st, L, f"{name} trrandom") for a in args]
     if len(vals) != 5 or vals[0] != 2 or vals[2] != 0 or vals[4] != 0 or not vals[1] > 0:
         raise st.err(f"{name}: only Gaussian white noise trrandom(2 NT 0 sigma 0) with NT > 0 is supported", L)
     return 2.0 * vals[1] * vals[3] ** 2
 
 
-def _instance(name, pos, kw, ln, st: _State, scope, path, ports, depth):
+def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
     L = ln.lineno
     if depth > 30:
         raise st.err(f"{name}: subcircuits nest more than 30 deep (recursive definition?)", L)
@@ -1229,7 +1078,7 @@ def _instance(name, pos, kw, ln, st: _State, scope, path, ports, depth):
         raise st.err(f"{name}: X instance needs nodes and a subcircuit name", L)
     sub_name = pos[-1].lower()
     node_toks = pos[:-1]
-    if sub_name in _OPAMP_CANON:
+    if sub_name in OPAMP_CANON:
         if len(node_toks) != 3:
             raise st.err(f"{name}: {sub_name} has 3 ports (out inp inn), got {len(node_toks)}", L)
         kwd = dict(kw)
@@ -1239,10 +1088,10 @@ def _instance(name, pos, kw, ln, st: _State, scope, path, ports, depth):
                 raise st.err(f"{name}: unknown parameter {k!r} of {sub_name}", L)
         if sub_name == OPAMP_FINITE:
             if "gain" in kwd:
-                gain = _val(kwd["gain"], scope, st, L, f"{name} gain")
+                gain = card_value(kwd["gain"], scope, st, L, f"{name} gain")
             else:
                 sub = st.subckts.get(sub_name)
-                gain = _val(dict(sub.defaults)["gain"], {}, st, L, f"{name} gain") if sub else 1e5
+                gain = card_value(dict(sub.defaults)["gain"], {}, st, L, f"{name} gain") if sub else 1e5
             if not gain > 0:
                 raise st.err(f"{name}: op-amp gain must be > 0, got {gain!r}", L)
         else:
@@ -1261,23 +1110,23 @@ def _instance(name, pos, kw, ln, st: _State, scope, path, ports, depth):
     actual = [_map_node(t, st, path, ports, L) for t in node_toks]
     new_ports = {p.lower(): a for p, a in zip(sub.ports, actual)}
     # parameters: global scope + defaults + instance overrides (evaluated in the caller's scope)
-    new_scope = _Scope(scope)
+    new_scope = Scope(scope)
     for k, v in sub.defaults:
-        new_scope[k] = _val(v if v.startswith(("{", "'")) else "{" + v + "}", new_scope, st, sub.lineno,
+        new_scope[k] = card_value(v if v.startswith(("{", "'")) else "{" + v + "}", new_scope, st, sub.lineno,
                             f".subckt {sub.name} parameter {k}")
     defaults = {k for k, _ in sub.defaults}
     for k, v in kw:
         if k not in defaults:
             raise st.err(f"{name}: subcircuit {sub.name} has no parameter {k!r}", L)
-        new_scope[k] = _val(v if v.startswith(("{", "'")) else "{" + v + "}", scope, st, L, f"{name} {k}")
+        new_scope[k] = card_value(v if v.startswith(("{", "'")) else "{" + v + "}", scope, st, L, f"{name} {k}")
     new_path = path + [name]
     body_elems = []
     for b in sub.body:
         if b.kind == "card" and b.text.split()[0].lower().startswith("."):
             first = b.text.split()[0].lower()
             if first == ".param":
-                _params(b, st, new_scope, new_scope)
-            elif first in _SKIP_CARDS:
+                param_card(b, st, new_scope, new_scope)
+            elif first in SKIP_CARDS:
                 continue
             else:
                 raise st.err(f"{first} is not supported inside a subcircuit", b.lineno)
