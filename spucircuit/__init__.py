@@ -17,7 +17,7 @@ from spucircuit.errors import MatrixError, NetlistError, ParseError, Realizabili
 from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.linalg.solve import inv, solve
-from spucircuit.io.spice.reader import read_spice, write_spice
+from spucircuit.io.spice import read_spice, write_spice
 from spucircuit.io.graphml import plot_coupling_graph, to_graphml
 from spucircuit.numerics.matrices import check_spd, random_spd
 

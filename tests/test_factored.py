@@ -9,7 +9,7 @@ import scipy.linalg as sla
 import spucircuit as sc
 from spucircuit.circuit import factored_array as fm
 from spucircuit.errors import MatrixError, NetlistError, RealizabilityError, StepError
-from spucircuit.io.spice.reader import parse_spice
+from spucircuit.io.spice import parse_spice
 
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")

@@ -23,7 +23,7 @@ import spucircuit as sc
 from spucircuit.integrate.discretize import eigenvalues
 from spucircuit.circuit.integrator_array import johnson_psd_per_row
 from spucircuit.numerics.ou import stationary_cov
-from spucircuit.io.spice.reader import format_value, read_spice, write_spice
+from spucircuit.io.spice import format_value, read_spice, write_spice
 
 if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
     _MSG = ("ngspice is NOT installed: the ngspice cross-validation tests (tests/test_ngspice.py) are "

@@ -12,7 +12,7 @@ import spucircuit as sc
 from spucircuit.io.spice import reader as spice
 from spucircuit.device.spu import SPU
 from spucircuit.errors import SpiceError
-from spucircuit.io.spice.reader import parse_spice, read_spice, write_spice
+from spucircuit.io.spice import parse_spice, read_spice, write_spice
 
 
 def canon(nl):

@@ -60,7 +60,7 @@ def _time(text, tau, what="--time"):
 # ----------------------------------------------------------------------------- export
 def cmd_export(args) -> int:
     from spucircuit.statespace.mna import compile_netlist
-    from spucircuit.io.spice.reader import write_spice
+    from spucircuit.io.spice import write_spice
 
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side") if args.rhs else None
@@ -117,7 +117,7 @@ def cmd_export(args) -> int:
 # ----------------------------------------------------------------------------- simulate
 def cmd_simulate(args) -> int:
     from spucircuit.device.spu import SPU
-    from spucircuit.io.spice.reader import read_spice
+    from spucircuit.io.spice import read_spice
 
     nl = read_spice(args.netlist)
     info = nl.meta.get("spice_file", {})
@@ -206,7 +206,7 @@ def check_report(nl) -> list[str]:
 
 
 def cmd_check(args) -> int:
-    from spucircuit.io.spice.reader import read_spice
+    from spucircuit.io.spice import read_spice
 
     nl = read_spice(args.netlist)
     lines = check_report(nl)
@@ -218,7 +218,7 @@ def cmd_check(args) -> int:
 
 # ----------------------------------------------------------------------------- graph
 def cmd_graph(args) -> int:
-    from spucircuit.io.spice.reader import read_spice
+    from spucircuit.io.spice import read_spice
 
     nl = read_spice(args.netlist)
     try:

@@ -337,7 +337,7 @@ def device_load(circuit, *, b: int | None = None, dz: int | None = None) -> Devi
     if isinstance(circuit, str) or hasattr(circuit, "__fspath__"):
         import os
 
-        from spucircuit.io.spice.reader import read_spice
+        from spucircuit.io.spice import read_spice
 
         path = os.fspath(circuit)
         if not os.path.exists(path):
