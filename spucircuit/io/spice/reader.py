@@ -21,12 +21,17 @@ line and the problem. The reader never raises any other exception type.
 Speed: runs of plain element lines (the forms the writer emits) are read in bulk, a few list
 operations per run rather than a tokenizer per line (~1-2 us per element); anything else is read
 line by line, and on any error or doubt the whole text is read again line by line, so results
-and error messages are those of the line-by-line reader.
+and error messages are those of the line-by-line reader (:func:`parse_once` is one such reading,
+without the fallback).
+
+This module holds the logical lines (``+`` continuations, comments, the skipped noise block), the
+block structure (``.subckt``/``.ends``, ``.control``/``.endc``, ``.end``, ``*spu:`` annotations)
+and the dot cards; element cards are read by :mod:`~spucircuit.io.spice.elements`, runs of plain
+element lines by :mod:`~spucircuit.io.spice.bulk_reader`.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 
@@ -37,11 +42,8 @@ from spucircuit.circuit.netlist import KINDS, Netlist
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.io.spice._cards import (
     ANN,
-    MAX_ELEMENTS,
-    NAME_RE,
     NAMES_RE,
     OPAMP_CANON,
-    OPAMP_FINITE,
     SKIP_CARDS,
     Line,
     Scope,
@@ -54,14 +56,10 @@ from spucircuit.io.spice._cards import (
     strip_comment,
     tokenize,
 )
+from spucircuit.io.spice.bulk_reader import logical_lines_bulk, read_elements_bulk
+from spucircuit.io.spice.elements import element
 
-__all__ = ["read_spice", "parse_spice"]
-
-
-# --------------------------------------------------------------------------- writer
-
-
-# --------------------------------------------------------------------------- reader
+__all__ = ["read_spice", "parse_spice", "parse_once"]
 
 
 def read_spice(path) -> Netlist:
@@ -82,10 +80,15 @@ def read_spice(path) -> Netlist:
     return parse_spice(text, fname)
 
 
-def parse_spice(text: str, filename: str = "<string>") -> Netlist:
-    """Parse SPICE netlist text (see :func:`read_spice`)."""
+def parse_spice(text: str, filename: str = "<string>", *, bulk: bool = True) -> Netlist:
+    """Parse SPICE netlist text (see :func:`read_spice`).
+
+    ``bulk`` (default) reads runs of plain element lines in bulk and, on any doubt, the whole text
+    again line by line; ``bulk=False`` reads line by line only (the reference reader). Both give
+    the same Netlist or the same error.
+    """
     try:
-        return _parse(str(text), str(filename))
+        return _parse(str(text), str(filename), bulk)
     except SpiceError:
         raise
     except RecursionError:
@@ -141,34 +144,24 @@ def _logical_lines(text: str, filename: str):
     return title, out
 
 
-def _split_kw(toks):
-    pos, kw = [], []
-    for t in toks:
-        if "=" in t and not t.startswith(("{", "'", "(")):
-            k, _, v = t.partition("=")
-            kw.append((k.lower(), v))
-        else:
-            pos.append(t)
-    return pos, kw
-
-
-def _parse(text: str, filename: str, fast: bool = True) -> Netlist:
-    """Parse ``text``. ``fast`` reads plain top-level element lines in bulk (:func:`_elements_fast`);
+def _parse(text: str, filename: str, bulk: bool = True) -> Netlist:
+    """Parse ``text``. ``bulk`` reads plain top-level element lines in bulk (:func:`read_elements_bulk`);
     on anything it does not vouch for (an error, an unusual construct) the whole text is parsed
-    again line by line (``fast=False``, the reference reader), so results and error messages are
+    again line by line (``bulk=False``, the reference reader), so results and error messages are
     those of the line-by-line reader."""
-    if fast:
+    if bulk:
         try:
-            return _parse_text(text, filename, True)
+            return parse_once(text, filename, bulk=True)
         except Exception:  # noqa: BLE001 - re-parsed below; that run raises the exact error
             pass
-    return _parse_text(text, filename, False)
+    return parse_once(text, filename, bulk=False)
 
 
-def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
-    if fast:
-        from spucircuit.io.spice.bulk_reader import _elements_fast, _logical_lines_fast
-    title, lines = (_logical_lines_fast(text, filename) if fast else None) or _logical_lines(text, filename)
+def parse_once(text: str, filename: str, *, bulk: bool) -> Netlist:
+    """One reading of ``text``, without the fallback of :func:`parse_spice`: ``bulk=True`` reads
+    runs of plain element lines with the bulk reader and may raise any exception on what it does
+    not vouch for; ``bulk=False`` is the line-by-line reference reader."""
+    title, lines = (logical_lines_bulk(text, filename) if bulk else None) or _logical_lines(text, filename)
     nl = Netlist(title or "untitled")
     st = State(filename, nl)
     info: dict = {"filename": filename}
@@ -275,11 +268,11 @@ def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
         else:
             _dot_card(ln.text.split()[0].lower(), ln, st, scope, info)
     # 3) elements (subcircuits flattened)
-    if fast:
-        _elements_fast(elements, st, scope)
+    if bulk:
+        read_elements_bulk(elements, st, scope)
     else:
         for ln in elements:
-            _element(ln, st, scope, [], {}, 0)
+            element(ln, st, scope, [], {}, 0)
     # 4) .ic for capacitors without IC=
     ic = info.get("ic")
     if ic:
@@ -427,279 +420,3 @@ def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
     raise st.err(f"unknown or unsupported control card {first!r}", ln.lineno)
 
 
-_UNSUPPORTED_ELEMENTS = {
-    "d": "diode", "q": "bipolar transistor", "m": "MOSFET", "j": "JFET", "z": "MESFET",
-    "b": "behavioural source", "s": "voltage-controlled switch", "w": "current-controlled switch",
-    "t": "transmission line", "o": "lossy transmission line", "u": "uniform RC line", "y": "element",
-    "a": "XSPICE code model", "p": "coupled transmission line", "k": "coupled inductors (K)",
-    "f": "current-controlled current source (F)", "h": "current-controlled voltage source (H)",
-    "n": "element",
-}
-_TIME_FUNCS = ("pulse", "sin", "exp", "pwl", "sffm", "am", "trnoise", "trrandom", "pat")
-
-
-def _hier(name: str, path: list) -> str:
-    return name if not path else f"{name[0]}.{'.'.join(path)}.{name}"
-
-
-def _map_node(tok: str, st: State, path: list, ports: dict, lineno: int) -> int:
-    check_node_token(tok, st, lineno)
-    low = tok.lower()
-    if low in ("0", "gnd"):
-        return 0
-    if path:
-        if low in ports:
-            return ports[low]
-        if low in st.globals_:
-            return add_node(st, tok, lineno)
-        return add_node(st, ".".join(path) + "." + tok, lineno)
-    return add_node(st, tok, lineno)
-
-
-def _register(st: State, kind: str, name: str, nodes, value: float, ic: float, lineno: int):
-    low = name.lower()
-    if low in st.names:
-        raise st.err(f"duplicate element name {name!r} (first on line {st.names[low]})", lineno)
-    from spucircuit.circuit.netlist import _check_values
-
-    try:
-        _check_values(kind, [name], np.array([value], dtype=float))
-    except NetlistError as exc:
-        raise st.err(str(exc), lineno) from None
-    if not math.isfinite(ic):
-        raise st.err(f"{name}: initial condition must be finite", lineno)
-    if kind in "RCLVIN" and nodes[0] == nodes[1]:
-        pass  # allowed here; Netlist.validate reports it
-    st.names[low] = lineno
-    if len(st.names) > MAX_ELEMENTS:
-        raise st.err(f"more than {MAX_ELEMENTS} elements after flattening subcircuits", lineno)
-    nm, nd, vals, ics = st.kinds[kind]
-    nm.append(name)
-    nd.extend(nodes)  # flat: KINDS[kind][0] indices per element
-    vals.append(float(value))
-    ics.append(float(ic))
-    return len(nm) - 1
-
-
-def _element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: int):
-    if ln.kind == "ann":  # '*spu: N name p q psd'
-        parts = ln.text[len(ANN):].split()
-        if len(parts) != 5:
-            raise st.err("'*spu: N' needs: N name p q psd", ln.lineno)
-        _, name, p, q, psd = parts
-        check_node_token(name, st, ln.lineno)
-        nodes = [_map_node(p, st, path, ports, ln.lineno), _map_node(q, st, path, ports, ln.lineno)]
-        v = card_value(psd, scope, st, ln.lineno, f"noise source {name}")
-        _register(st, "N", _hier(name, path), nodes, v, 0.0, ln.lineno)
-        return
-    toks = tokenize(ln.text, st, ln.lineno)
-    if not toks:
-        raise st.err("empty element line", ln.lineno)
-    name = toks[0]
-    letter = name[0].lower()
-    if not NAME_RE.match(name):
-        raise st.err(f"invalid element name {name!r}", ln.lineno)
-    pos, kw = _split_kw(toks[1:])
-    L = ln.lineno
-
-    def need(npos, form):
-        if len(pos) < npos:
-            raise st.err(f"{name}: too few fields; expected {form}", L)
-
-    def no_kw(allowed=()):
-        for k, _ in kw:
-            if k not in allowed:
-                raise st.err(f"{name}: parameter {k!r} is not supported", L)
-
-    def nodes_of(k):
-        return [_map_node(t, st, path, ports, L) for t in pos[:k]]
-
-    if letter in "rcl":
-        kind = letter.upper()
-        form = f"{kind}name n+ n- value" + (" [IC=v]" if kind != "R" else "")
-        need(2, form)
-        allowed = {"m"} | ({"ic"} if kind in "CL" else set()) | ({"r"} if kind == "R" else set())
-        no_kw(allowed)
-        kwd = dict(kw)
-        extra = pos[3:]
-        if extra:
-            raise st.err(f"{name}: unexpected field {extra[0]!r}; expected {form}", L)
-        if len(pos) == 3:
-            val_tok = pos[2]
-        elif kind == "R" and "r" in kwd:
-            val_tok = kwd["r"]
-        else:
-            raise st.err(f"{name}: missing value; expected {form}", L)
-        nodes = nodes_of(2)
-        v = card_value(val_tok, scope, st, L, f"{name} value")
-        mult = card_value(kwd["m"], scope, st, L, f"{name} m") if "m" in kwd else 1.0
-        if not mult > 0:
-            raise st.err(f"{name}: multiplicity m must be > 0", L)
-        ic = card_value(kwd["ic"], scope, st, L, f"{name} IC") if "ic" in kwd else 0.0
-        if kind == "R":
-            if v == 0:
-                raise st.err(f"{name}: zero resistance (a short) is not supported; use a 0 V source", L)
-            v = v / mult
-            if v < 0:  # a negative resistor: an active conductance, a VCCS G p q p q 1/R
-                _register(st, "G", _hier(name, path), nodes + nodes, 1.0 / v, 0.0, L)
-                return
-        elif kind == "C":
-            v = v * mult
-        else:
-            v = v / mult
-        k = _register(st, kind, _hier(name, path), nodes, v, ic, L)
-        if kind == "C" and "ic" in kwd:
-            st.ic_given.add(k)
-        return
-    if letter == "g":
-        need(5, "Gname n+ n- nc+ nc- gm")
-        no_kw()
-        if len(pos) > 5:
-            raise st.err(f"{name}: unexpected field {pos[5]!r}; only linear VCCS 'Gname n+ n- nc+ nc- gm' "
-                         "is supported", L)
-        nodes = nodes_of(4)
-        gm = card_value(pos[4], scope, st, L, f"{name} transconductance")
-        _register(st, "G", _hier(name, path), nodes, gm, 0.0, L)
-        return
-    if letter == "e":
-        need(5, "Ename out 0 inp inn gain")
-        no_kw()
-        if len(pos) > 5:
-            raise st.err(f"{name}: only the linear VCVS 'Ename out 0 inp inn gain' is supported", L)
-        nodes = nodes_of(4)
-        if nodes[1] != 0:
-            raise st.err(f"{name}: a VCVS with a floating output (n- not ground) is not supported; "
-                         "only 'E out 0 inp inn gain' (an op-amp) is", L)
-        a0 = card_value(pos[4], scope, st, L, f"{name} gain")
-        if a0 == 0:
-            raise st.err(f"{name}: zero gain", L)
-        inp, inn = (nodes[2], nodes[3]) if a0 > 0 else (nodes[3], nodes[2])
-        _register(st, "U", _hier(name, path), [nodes[0], inp, inn], abs(a0), 0.0, L)
-        return
-    if letter in "vi":
-        kind = letter.upper()
-        need(2, f"{kind}name n+ n- [dc] value")
-        nodes = nodes_of(2)
-        rest = pos[2:]
-        no_kw()
-        dc, noise = 0.0, None
-        j = 0
-        seen_dc = False
-        while j < len(rest):
-            t = rest[j]
-            tl = t.lower()
-            if tl == "dc":
-                if j + 1 >= len(rest):
-                    raise st.err(f"{name}: 'dc' without a value", L)
-                dc = card_value(rest[j + 1], scope, st, L, f"{name} dc value")
-                seen_dc = True
-                j += 2
-            elif tl == "ac":  # small-signal spec: irrelevant to the transient circuit
-                j += 1
-                for _ in range(2):
-                    if j < len(rest) and parse_number(rest[j]) is not None:
-                        j += 1
-            elif tl.startswith("trrandom") and kind == "I":
-                noise = _trrandom(t, scope, st, L, name)
-                j += 1
-            elif tl.split("(")[0] in _TIME_FUNCS:
-                raise st.err(f"{name}: time-dependent source {t.split('(')[0]!r} is not supported (the twin "
-                             "takes DC sources; white noise is an N element or I ... trrandom(2 ...))", L)
-            elif not seen_dc and j == 0:
-                dc = card_value(t, scope, st, L, f"{name} value")
-                seen_dc = True
-                j += 1
-            else:
-                raise st.err(f"{name}: unexpected field {t!r}", L)
-        hname = _hier(name, path)
-        if noise is not None:
-            if dc != 0:
-                _register(st, "I", hname, nodes, dc, 0.0, L)
-                hname = hname + ".trrandom"
-            _register(st, "N", hname, nodes, noise, 0.0, L)
-        else:
-            _register(st, kind, hname, nodes, dc, 0.0, L)
-        return
-    if letter == "x":
-        _instance(name, pos, kw, ln, st, scope, path, ports, depth)
-        return
-    what = _UNSUPPORTED_ELEMENTS.get(letter, "element")
-    raise st.err(f"{name}: {what} is not supported (linear R C L G E V I, X instances only)", L)
-
-
-def _trrandom(t: str, scope, st, L, name) -> float:
-    m = re.fullmatch(r"(?i)trrandom\((.*)\)", t.strip())
-    if not m:
-        raise st.err(f"{name}: bad trrandom(...) {t!r}", L)
-    args = [a for a in re.split(r"[\s,]+", m.group(1).strip()) if a]
-    vals = [card_value(a, scope, st, L, f"{name} trrandom") for a in args]
-    if len(vals) != 5 or vals[0] != 2 or vals[2] != 0 or vals[4] != 0 or not vals[1] > 0:
-        raise st.err(f"{name}: only Gaussian white noise trrandom(2 NT 0 sigma 0) with NT > 0 is supported", L)
-    return 2.0 * vals[1] * vals[3] ** 2
-
-
-def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
-    L = ln.lineno
-    if depth > 30:
-        raise st.err(f"{name}: subcircuits nest more than 30 deep (recursive definition?)", L)
-    pos = [p for p in pos if p.lower() != "params:"]
-    if not pos:
-        raise st.err(f"{name}: X instance needs nodes and a subcircuit name", L)
-    sub_name = pos[-1].lower()
-    node_toks = pos[:-1]
-    if sub_name in OPAMP_CANON:
-        if len(node_toks) != 3:
-            raise st.err(f"{name}: {sub_name} has 3 ports (out inp inn), got {len(node_toks)}", L)
-        kwd = dict(kw)
-        allowed = {"gain"} if sub_name == OPAMP_FINITE else set()
-        for k in kwd:
-            if k not in allowed:
-                raise st.err(f"{name}: unknown parameter {k!r} of {sub_name}", L)
-        if sub_name == OPAMP_FINITE:
-            if "gain" in kwd:
-                gain = card_value(kwd["gain"], scope, st, L, f"{name} gain")
-            else:
-                sub = st.subckts.get(sub_name)
-                gain = card_value(dict(sub.defaults)["gain"], {}, st, L, f"{name} gain") if sub else 1e5
-            if not gain > 0:
-                raise st.err(f"{name}: op-amp gain must be > 0, got {gain!r}", L)
-        else:
-            gain = math.inf
-        nodes = [_map_node(t, st, path, ports, L) for t in node_toks]
-        uname = ".".join(path + [name[1:]]) if path else name[1:]
-        if not uname:
-            raise st.err(f"{name}: op-amp instance needs a name after 'X'", L)
-        _register(st, "U", uname, nodes, gain, 0.0, L)
-        return
-    sub = st.subckts.get(sub_name)
-    if sub is None:
-        raise st.err(f"{name}: unknown subcircuit {pos[-1]!r}", L)
-    if len(node_toks) != len(sub.ports):
-        raise st.err(f"{name}: subcircuit {sub.name} has {len(sub.ports)} ports, got {len(node_toks)} nodes", L)
-    actual = [_map_node(t, st, path, ports, L) for t in node_toks]
-    new_ports = {p.lower(): a for p, a in zip(sub.ports, actual)}
-    # parameters: global scope + defaults + instance overrides (evaluated in the caller's scope)
-    new_scope = Scope(scope)
-    for k, v in sub.defaults:
-        new_scope[k] = card_value(v if v.startswith(("{", "'")) else "{" + v + "}", new_scope, st, sub.lineno,
-                            f".subckt {sub.name} parameter {k}")
-    defaults = {k for k, _ in sub.defaults}
-    for k, v in kw:
-        if k not in defaults:
-            raise st.err(f"{name}: subcircuit {sub.name} has no parameter {k!r}", L)
-        new_scope[k] = card_value(v if v.startswith(("{", "'")) else "{" + v + "}", scope, st, L, f"{name} {k}")
-    new_path = path + [name]
-    body_elems = []
-    for b in sub.body:
-        if b.kind == "card" and b.text.split()[0].lower().startswith("."):
-            first = b.text.split()[0].lower()
-            if first == ".param":
-                param_card(b, st, new_scope, new_scope)
-            elif first in SKIP_CARDS:
-                continue
-            else:
-                raise st.err(f"{first} is not supported inside a subcircuit", b.lineno)
-        else:
-            body_elems.append(b)
-    for b in body_elems:
-        _element(b, st, new_scope, new_path, new_ports, depth + 1)
