@@ -106,7 +106,7 @@ def ngspice_version(exe: str) -> str | None:
 def make_netlist(n: int, steps: int, workdir: Path) -> dict:
     """Export the size-n problem with TRRANDOM noise to workdir/net.cir; its span and grid."""
     import spucircuit as sc
-    from spucircuit.io.spice.reader import write_spice
+    from spucircuit.io.spice import write_spice
 
     A = sc.random_spd(n, cond=COND, seed=0)
     b = np.ones(n)
@@ -157,7 +157,7 @@ def ngspice_trace(prob: dict, workdir: Path) -> tuple[np.ndarray, np.ndarray]:
 def twin_once(prob: dict, scheme: str, seed: int = 0) -> dict:
     """``spu simulate`` on the file: parse, program (compile + readout), run K steps, read out."""
     from spucircuit.device.spu import SPU
-    from spucircuit.io.spice.reader import read_spice
+    from spucircuit.io.spice import read_spice
 
     t0 = time.perf_counter()
     nl = read_spice(prob["path"])

@@ -23,7 +23,7 @@ import numpy as np
 
 import spucircuit as sc
 from spucircuit.statespace.mna import compile_netlist
-from spucircuit.io.spice.reader import write_spice
+from spucircuit.io.spice import write_spice
 
 FIG6_A = np.array([[2.0, -0.8, 0.4],
                    [-0.8, 1.5, 0.3],

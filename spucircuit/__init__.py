@@ -10,7 +10,7 @@ from spucircuit.circuit.netlist import Netlist
 from spucircuit.device.spu import SPU, RunResult
 from spucircuit.errors import MatrixError, NetlistError, ParseError, RealizabilityError, SPUError, StepError
 from spucircuit.io.graphml import to_graphml
-from spucircuit.io.spice.reader import read_spice, write_spice
+from spucircuit.io.spice import read_spice, write_spice
 from spucircuit.linalg.capacitive import capacitive_inv, capacitive_sample
 from spucircuit.linalg.solve import inv, solve
 from spucircuit.numerics.matrices import check_spd, random_spd

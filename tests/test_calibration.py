@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.linalg.calibration import Calibration, calibrate, measure_offset, round_robin
+from spucircuit.imperfections.base import chain
+from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.models import (
     ADC,
     DAC,
@@ -15,8 +16,7 @@ from spucircuit.imperfections.models import (
     ResistorBank,
     Tolerance,
 )
-from spucircuit.imperfections.instance import Device
-from spucircuit.imperfections.base import chain
+from spucircuit.linalg.calibration import Calibration, calibrate, measure_offset, round_robin
 from spucircuit.linalg.device_solve import device_solve
 
 from .conftest import zscores

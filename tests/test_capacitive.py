@@ -20,13 +20,13 @@ from spucircuit.circuit.capacitive_array import (
     capacitive_spu,
     diagonal_rescaling,
 )
-from spucircuit.linalg.capacitive import capacitive_inv, capacitive_sample, dynamics
-from spucircuit.report.files import write_circuit_json
-from spucircuit.statespace.mna import compile_netlist
 from spucircuit.constants import K_B
 from spucircuit.errors import MatrixError, NetlistError, RealizabilityError
+from spucircuit.linalg.capacitive import capacitive_inv, capacitive_sample, dynamics
 from spucircuit.numerics.ou import stationary_cov
 from spucircuit.numerics.stats import cov_and_se
+from spucircuit.report.files import write_circuit_json
+from spucircuit.statespace.mna import compile_netlist
 
 from .conftest import zscores
 

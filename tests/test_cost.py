@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.studies.cost import model as cost
 from spucircuit.cli import main
+from spucircuit.studies.cost import model as cost
 from spucircuit.studies.cost.model import CostError, Hardware, Host
 
 NETLISTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "netlists")

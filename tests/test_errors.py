@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit import (MatrixError, NetlistError, ParseError, RealizabilityError, SPUError,
-                        StepError)
-from spucircuit._util.files import parse_time
+from spucircuit import MatrixError, NetlistError, ParseError, RealizabilityError, SPUError, StepError
+from spucircuit._util.quantities import parse_time
 
 # ---------------------------------------------------------------- helpers
 

@@ -12,7 +12,7 @@ from spucircuit.circuit.factored_components import components_from_netlist, pert
 from spucircuit.device.factored_spu import FactoredSPU
 from spucircuit.errors import MatrixError, NetlistError, RealizabilityError, StepError
 from spucircuit.integrate.chain_exponential import exponential_discretization, exponential_step, exponential_step_dense
-from spucircuit.io.spice.reader import parse_spice
+from spucircuit.io.spice import parse_spice
 from spucircuit.statespace.chain import ChainDrift
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")

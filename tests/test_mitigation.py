@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.linalg.mitigation import Ensemble, eps_scan, fit_slope
-from spucircuit.imperfections.models import InjectedNoise, ResistorBank, Tolerance
 from spucircuit.imperfections.base import chain
+from spucircuit.imperfections.models import InjectedNoise, ResistorBank, Tolerance
+from spucircuit.linalg.mitigation import Ensemble, eps_scan, fit_slope
 
 from .conftest import zscores
 

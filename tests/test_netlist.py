@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.errors import NetlistError
 from spucircuit.circuit.netlist import Element, Netlist
+from spucircuit.errors import NetlistError
 
 
 def _mixed():

@@ -20,10 +20,10 @@ import pytest
 import scipy.linalg as sla
 
 import spucircuit as sc
-from spucircuit.integrate.discretize import eigenvalues
 from spucircuit.circuit.noise import johnson_psd_per_row
+from spucircuit.integrate.discretize import eigenvalues
+from spucircuit.io.spice import format_value, read_spice, write_spice
 from spucircuit.numerics.ou import stationary_cov
-from spucircuit.io.spice.reader import format_value, read_spice, write_spice
 
 if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
     _MSG = ("ngspice is NOT installed: the ngspice cross-validation tests (tests/test_ngspice.py) are "
@@ -272,8 +272,9 @@ def test_shipped_capacitive_netlist_runs_and_samples():
 
 
 def test_cli_export_runs_in_ngspice(tmp_path):
-    from spucircuit.cli.spice import cmd_export, register
     import argparse
+
+    from spucircuit.cli.spice import cmd_export, register
 
     A, b, _ = _problem(5, seed=3, cond=10)
     np.save(tmp_path / "A.npy", A)

@@ -8,6 +8,10 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
+from spucircuit._util.keys import DeviceKey
+from spucircuit.errors import ClippingWarning
+from spucircuit.imperfections.base import chain
+from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.models import (
     ADC,
     DAC,
@@ -20,10 +24,6 @@ from spucircuit.imperfections.models import (
     Thermal,
     Tolerance,
 )
-from spucircuit.errors import ClippingWarning
-from spucircuit.imperfections.instance import Device
-from spucircuit._util.keys import DeviceKey
-from spucircuit.imperfections.base import chain
 from spucircuit.linalg.device_solve import device_solve
 from spucircuit.numerics.quantize import quantize_values
 

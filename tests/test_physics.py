@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.statespace.mna import compile_netlist
 from spucircuit.constants import K_B
 from spucircuit.integrate.discretize import discretize, max_stable_euler_step
 from spucircuit.integrate.kernels import run
 from spucircuit.numerics.ou import euler_stationary_cov, mean_transient, stationary_cov
 from spucircuit.numerics.stats import cov_and_se
+from spucircuit.statespace.mna import compile_netlist
 
 from .conftest import rc_netlist, zscores
 

@@ -1,5 +1,5 @@
-"""The bulk SPICE reader (``spice._parse(..., fast=True)``, what read_spice / parse_spice use) gives
-exactly what the line-by-line reader (``fast=False``) gives: the same Netlist (names, node names
+"""The bulk SPICE reader (``parse_spice(..., bulk=True)``, what read_spice / parse_spice use) gives
+exactly what the line-by-line reader (``bulk=False``) gives: the same Netlist (names, node names
 and order, values and initial conditions bit for bit, meta) or the same error, naming the same line.
 """
 import random
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.io.spice import reader as spice
 from spucircuit.device.spu import SPU
 from spucircuit.errors import SpiceError
-from spucircuit.io.spice.reader import parse_spice, read_spice, write_spice
+from spucircuit.io.spice import bulk_reader, parse_spice, read_spice, write_spice
+from spucircuit.io.spice.reader import parse_once
 
 
 def canon(nl):
@@ -25,7 +25,7 @@ def canon(nl):
 
 def outcome(text, fast, filename="f.cir"):
     try:
-        nl = spice._parse(text, filename, fast=fast)
+        nl = parse_spice(text, filename, bulk=fast)
     except Exception as exc:  # noqa: BLE001 - compared, not swallowed
         return ("error", type(exc).__name__, str(exc))
     return ("ok", canon(nl))
@@ -33,7 +33,7 @@ def outcome(text, fast, filename="f.cir"):
 
 def bulk_only(text, filename="f.cir"):
     """The bulk path alone (no fallback to the line-by-line reader)."""
-    return canon(spice._parse_text(text, filename, True))
+    return canon(parse_once(text, filename, bulk=True))
 
 
 def exported(n, noise=True, control=False, **kw):
@@ -50,15 +50,15 @@ def assert_same(text):
 
 @pytest.fixture
 def count_line_reads(monkeypatch):
-    """Number of lines handed to the line-by-line element reader."""
+    """Number of lines the bulk reader hands to the line-by-line element reader."""
     calls = []
-    orig = spice._element
+    orig = bulk_reader.element
 
     def counted(ln, *a, **k):
         calls.append(ln.lineno)
         return orig(ln, *a, **k)
 
-    monkeypatch.setattr(spice, "_element", counted)
+    monkeypatch.setattr(bulk_reader, "element", counted)
     return calls
 
 
@@ -282,7 +282,7 @@ def test_fuzz_mutated_netlists_read_the_same_both_ways():
         assert outcome(text, True) == slow, text
         try:
             fast = bulk_only(text)
-        except Exception:  # noqa: BLE001 - the bulk path may give up; _parse then reads line by line
+        except Exception:  # noqa: BLE001 - the bulk path may give up; parse_spice then reads line by line
             seen.add("fallback")
             continue
         assert slow[0] == "ok" and fast == slow[1], text
@@ -296,7 +296,7 @@ def test_spu_programs_the_parsed_netlist_unchanged(tmp_path):
     p = tmp_path / "a.cir"
     write_spice(mc, p, tran=(1e-8, 1e-6), noise={"seed": 1, "nt": 1e-8})
     nl = read_spice(p)
-    ref = spice._parse(p.read_text(), str(p), fast=False)
+    ref = parse_spice(p.read_text(), str(p), bulk=False)
     runs = []
     for net in (nl, ref, mc.netlist):
         spu = SPU(net, temperature_k=300.0, noise=True, dt=1e-8, seed=3)

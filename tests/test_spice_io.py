@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import spucircuit as sc
-from spucircuit.errors import NetlistError, SPUError, SpiceError
+from spucircuit.errors import NetlistError, SpiceError, SPUError
 from spucircuit.io.rawfile import RawFileError, read_raw, read_rawfile
-from spucircuit.io.spice.reader import format_value, parse_spice, parse_value, read_spice, write_spice
+from spucircuit.io.spice import format_value, parse_spice, parse_value, read_spice, write_spice
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETLISTS = os.path.join(ROOT, "netlists")

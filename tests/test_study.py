@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.cli import study as cli_study
 from spucircuit.cli import main as spu_main
-from spucircuit.studies.knobs import KNOBS, parse_sweep, parse_values
+from spucircuit.cli import study as cli_study
 from spucircuit.errors import StudyError
-from spucircuit.studies.sweep import run_study
 from spucircuit.report.study import study_table
+from spucircuit.studies.knobs import KNOBS, parse_sweep, parse_values
+from spucircuit.studies.sweep import run_study
 
 SMALL = {"n": 5, "cond": 10.0, "matrices": 2, "draws": 2, "tolerance": 0.5}
 

@@ -9,7 +9,6 @@ from tngd import Dataset, build_optimizer, mlp, train
 from tngd.cli import main
 from tngd.optimizers import OPTIMIZERS
 
-
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.statespace.mna import compile_netlist
 from spucircuit.circuit.netlist import Netlist
+from spucircuit.statespace.mna import compile_netlist
 
 
 def _same(nl, temperature_k=300.0, nodes=None, tol=1e-12):
@@ -40,8 +40,8 @@ def test_integrator_array_matches_mna(n, kw):
 
 
 def test_perturbed_array_matches_mna():
-    from spucircuit.imperfections.base import Build
     from spucircuit._util.keys import DeviceKey
+    from spucircuit.imperfections.base import Build
     from spucircuit.imperfections.models import Tolerance
 
     A = sc.random_spd(16, cond=10, seed=2)

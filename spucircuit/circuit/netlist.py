@@ -267,7 +267,7 @@ class _Table:
         self._nodes, self._values, self._ic = [nodes], [vals], [ic]
 
 
-def _check_values(kind: str, names: Sequence[str], values: np.ndarray) -> None:
+def check_values(kind: str, names: Sequence[str], values: np.ndarray) -> None:
     """Reject non-finite or out-of-domain component values, naming the first offender."""
     desc, unit = KINDS[kind][1], KINDS[kind][2]
     if kind == "U":
@@ -426,7 +426,7 @@ class Netlist:
             raise NetlistError(f"{KINDS[kind][1]} values must be numbers, got {values!r}") from None
         if vals.size != m:
             raise NetlistError(f"{m} {KINDS[kind][1]} names but {vals.size} values")
-        _check_values(kind, names, vals)
+        check_values(kind, names, vals)
         if ic is None:
             ics = np.zeros(m)
         else:
@@ -552,7 +552,7 @@ class Netlist:
     def set_value(self, name: str, value: float) -> None:
         """Change one element's value in place (validated), e.g. a DC source level."""
         kind, i = self.find(name)
-        _check_values(kind, [name], np.array([float(value)]))
+        check_values(kind, [name], np.array([float(value)]))
         self.tables[kind].set_values(i, float(value))
 
     def copy(self) -> "Netlist":

@@ -19,6 +19,7 @@ import numpy as np
 from spucircuit.cli._common import load_npy
 from spucircuit.errors import SPUError
 from spucircuit.io.graphml import to_graphml
+from spucircuit.io.spice import read_spice
 from spucircuit.report.graph_plot import plot_coupling_graph
 
 # ----------------------------------------------------------------------------- helpers
@@ -48,7 +49,7 @@ def _spectrum(ss):
 
 
 def _time(text, tau, what="--time"):
-    from spucircuit._util.files import parse_time
+    from spucircuit._util.quantities import parse_time
 
     try:
         return parse_time(text, tau)
@@ -61,7 +62,7 @@ def _time(text, tau, what="--time"):
 
 # ----------------------------------------------------------------------------- export
 def cmd_export(args) -> int:
-    from spucircuit.io.spice.reader import write_spice
+    from spucircuit.io.spice import write_spice
     from spucircuit.statespace.mna import compile_netlist
 
     A = load_npy(args.matrix, "matrix")
@@ -121,7 +122,6 @@ def cmd_export(args) -> int:
 # ----------------------------------------------------------------------------- simulate
 def cmd_simulate(args) -> int:
     from spucircuit.device.spu import SPU
-    from spucircuit.io.spice.reader import read_spice
 
     nl = read_spice(args.netlist)
     info = nl.meta.get("spice_file", {})
@@ -210,7 +210,6 @@ def check_report(nl) -> list[str]:
 
 
 def cmd_check(args) -> int:
-    from spucircuit.io.spice.reader import read_spice
 
     nl = read_spice(args.netlist)
     lines = check_report(nl)
@@ -222,7 +221,6 @@ def cmd_check(args) -> int:
 
 # ----------------------------------------------------------------------------- graph
 def cmd_graph(args) -> int:
-    from spucircuit.io.spice.reader import read_spice
 
     nl = read_spice(args.netlist)
     ext = os.path.splitext(args.output)[1].lower()

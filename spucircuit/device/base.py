@@ -22,11 +22,10 @@ from typing import Callable
 
 import numpy as np
 
-from spucircuit._util.files import parse_time
 from spucircuit._util.progress import make_meter
+from spucircuit._util.quantities import parse_time
 from spucircuit.device.converters import Converter, convert
 from spucircuit.errors import StepError
-
 
 SCHEMES = ("exponential", "euler")
 SCHEME_ALIASES = {"exact": "exponential"}  # the former name of the exponential scheme

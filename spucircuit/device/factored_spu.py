@@ -155,7 +155,7 @@ class FactoredSPU:
         trajectory or a time average. A sample is saved every ``save_every`` steps (default: at most
         ``max_samples``, itself at most 1000 and 128 MB of samples).
         Normals: numpy PCG64 seeded from the next child of the device seed, or from ``seed``."""
-        from spucircuit._util.files import parse_time
+        from spucircuit._util.quantities import parse_time
 
         T = parse_time(duration, self.tau_s)
         if not (np.isfinite(T) and T > 0):

@@ -1,6 +1,6 @@
 """Run a netlist in ngspice (batch mode) from Python and return the parsed rawfile.
 
-ngspice is the independent cross-check of the twin (see ``spucircuit/spice.py`` for the export and
+ngspice is the independent cross-check of the twin (see ``spucircuit/io/spice/writer.py`` for the export and
 the shared ngspice notes for what works in 39.3). Usage::
 
     from spucircuit.io.ngspice import run_ngspice
@@ -112,7 +112,7 @@ def run_ngspice(circuit, *, tran=None, noise=None, save=None, mapping=None,
                 keep_dir=None) -> NgspiceResult:
     """Run ``circuit`` in ngspice and return the parsed results.
 
-    circuit : Netlist or MappedCircuit (exported with :func:`~spucircuit.spice.write_spice` using
+    circuit : Netlist or MappedCircuit (exported with :func:`~spucircuit.io.spice.write_spice` using
               ``tran``, ``noise``, ``save``, ``mapping`` and a ``.control`` block that linearizes
               onto the tstep grid), or the path of a netlist file, or netlist text (a str with a
               newline), run as it is.
@@ -120,7 +120,7 @@ def run_ngspice(circuit, *, tran=None, noise=None, save=None, mapping=None,
     keep_dir: a directory to run in and keep (default: a temporary one, removed).
     """
     from spucircuit.circuit.netlist import Netlist
-    from spucircuit.io.spice.reader import write_spice
+    from spucircuit.io.spice import write_spice
 
     exe = find_ngspice(executable)
     if isinstance(circuit, Netlist) or hasattr(circuit, "netlist"):

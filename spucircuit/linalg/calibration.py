@@ -122,7 +122,7 @@ def round_robin(n: int) -> list:
 
 
 def _probe_times(device: Device, lam_min: float, time_per_probe, burn_in):
-    from spucircuit._util.files import parse_time
+    from spucircuit._util.quantities import parse_time
 
     tau = device.nominal.tau_s
     tb = 20.0 / lam_min * tau if burn_in is None else parse_time(burn_in, tau)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spucircuit._util.files import parse_time
+from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.capacitive_array import CapacitiveCircuit, capacitive_spu
 from spucircuit.device.spu import SPU
 from spucircuit.errors import MatrixError, RealizabilityError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spucircuit._util.files import parse_time
+from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM

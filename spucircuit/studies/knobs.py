@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from spucircuit._util.files import parse_time
+from spucircuit._util.quantities import parse_time
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import StudyError
 

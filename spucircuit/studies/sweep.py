@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from spucircuit._util.files import parse_time
 from spucircuit._util.progress import make_meter
+from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.errors import ClippingWarning, StudyError
 from spucircuit.imperfections.base import chain

@@ -56,9 +56,9 @@ def _run(main, argv):
 
 
 def cases(tmp: Path) -> dict:
+    from spucircuit import random_spd
     from spucircuit.cli import main as spu
     from tngd.cli import main as tngd_main
-    from spucircuit import random_spd
 
     out = {}
     # spu demo (its JSON file)

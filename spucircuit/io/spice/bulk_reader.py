@@ -1,10 +1,15 @@
-"""Bulk reader of plain SPICE element lines (the fast path of :func:`spucircuit.spice.read_spice`).
+"""Bulk reader of plain SPICE element lines (the fast path of :func:`spucircuit.io.spice.read_spice`).
 
 An exported integrator array is thousands of lines like ``R3_7 xn7 s3 12345.678``. The line-by-line
 reader spends ~25 us on each (tokens, scopes, checks); this one reads runs of such lines with a few
 list operations per run (~1.5 us per line). It vouches only for plain lines: anything else goes
-through the line-by-line code, and any problem raises so that :func:`spucircuit.spice._parse`
-parses the whole text again the original way, whose errors (with line numbers) are the ones users see.
+through the line-by-line code (:func:`spucircuit.io.spice.elements.element`), and any problem
+raises so that :func:`spucircuit.io.spice.parse_spice` parses the whole text again the original
+way, whose errors (with line numbers) are the ones users see.
+
+:func:`logical_lines_bulk` cuts the text into logical lines and runs of plain element lines;
+:func:`read_elements_bulk` reads the top-level elements (step 3 of
+:func:`spucircuit.io.spice.reader.parse_once` with ``bulk=True``).
 """
 from __future__ import annotations
 
@@ -12,21 +17,14 @@ import math
 import re
 import string
 
+from spucircuit._util.quantities import parse_number
 from spucircuit.errors import SpiceError
-from spucircuit.io.spice.reader import (
-    _ANN,
-    _MAX_ELEMENTS,
-    _NAMES_RE,
-    OPAMP_IDEAL,
-    _element,
-    _Line,
-    _map_node,
-    _number,
-    _State,
-    _strip_comment,
-)
+from spucircuit.io.spice._cards import ANN, MAX_ELEMENTS, NAMES_RE, OPAMP_IDEAL, Line, State, strip_comment
+from spucircuit.io.spice.elements import element, map_node
 
-# _logical_lines_fast: a text it takes has no character that str.strip() / str.split() treat as
+__all__ = ["logical_lines_bulk", "read_elements_bulk"]
+
+# logical_lines_bulk: a text it takes has no character that str.strip() / str.split() treat as
 # whitespace other than ' ', '\t' and '\n' (and no NUL), so a physical line is its own logical
 # line when it is "plain": non-empty, not starting with ' ', '\t', '*', '+' or '.', not ending in
 # ' ' or '\t', without ';' or '$'. A '\n' that ends a line with trailing blanks, or is followed by
@@ -38,8 +36,8 @@ _UNICODE_SPACES = "\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200b))) + 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
-def _logical_lines_fast(text: str, filename: str):
-    """:func:`_logical_lines` for the bulk reader, or None when the text does not qualify (NUL, a lone
+def logical_lines_bulk(text: str, filename: str):
+    """The reader's logical lines for the bulk reader, or None when the text does not qualify (NUL, a lone
     CR, whitespace other than ' ', '\t' and '\n' after the title line): the same lines, except that
     consecutive plain element lines come as one :class:`_Run` (found with C-level string
     searches, not one physical line at a time), and the generated noise block is skipped with
@@ -103,36 +101,36 @@ def _logical_lines_fast(text: str, filename: str):
             if e < 0:
                 e = n
             s = text[pos:e].strip()
-            if s.lower().startswith(_ANN) and s[len(_ANN):].strip().lower() == "noise-end":
-                append(_Line(s, k, "ann"))
+            if s.lower().startswith(ANN) and s[len(ANN):].strip().lower() == "noise-end":
+                append(Line(s, k, "ann"))
                 in_noise = None
         else:
             s = text[pos:e].strip()
             if not s:
                 pass
             elif s[0] == "*":
-                if s.lower().startswith(_ANN):
+                if s.lower().startswith(ANN):
                     if rt:
                         append(_Run(rt, rk))
                     rt = None
-                    append(_Line(s, k, "ann"))
-                    if s[len(_ANN):].strip().lower().startswith("noise-begin"):
+                    append(Line(s, k, "ann"))
+                    if s[len(ANN):].strip().lower().startswith("noise-begin"):
                         in_noise = k
             elif s[0] == "+":
                 if last_card is None:
                     raise SpiceError("continuation line '+' without a line to continue", filename, k)
-                if last_card is _IN_RUN:  # the run's last line becomes a _Line of its own
+                if last_card is _IN_RUN:  # the run's last line becomes a Line of its own
                     if not rt:  # (the run was closed by an annotation line)
                         raise _Fallback("continuation after an annotation")
-                    last_card = _Line(rt.pop(), rk.pop(), "card")
+                    last_card = Line(rt.pop(), rk.pop(), "card")
                     if rt:
                         append(_Run(rt, rk))
                     rt = None
                     append(last_card)
-                last_card.text += " " + _strip_comment(s[1:])
+                last_card.text += " " + strip_comment(s[1:])
             else:
                 if ";" in s or "$" in s:
-                    s = _strip_comment(s).strip()
+                    s = strip_comment(s).strip()
                 if not s:
                     pass
                 elif s[0] != ".":
@@ -145,7 +143,7 @@ def _logical_lines_fast(text: str, filename: str):
                     if rt:
                         append(_Run(rt, rk))
                     rt = None
-                    last_card = _Line(s, k, "card")
+                    last_card = Line(s, k, "card")
                     append(last_card)
         if e >= n:
             break
@@ -164,7 +162,7 @@ class _Fallback(Exception):
 
 
 class _Run:
-    """Consecutive element lines, as :func:`_logical_lines_fast` gives them: the texts their _Line
+    """Consecutive element lines, as :func:`logical_lines_bulk` gives them: the texts their Line
     objects would hold and their line numbers (no object per line)."""
 
     __slots__ = ("texts", "linenos")
@@ -175,21 +173,21 @@ class _Run:
         self.linenos = linenos
 
     def lines(self) -> list:
-        return [_Line(t, k, "card") for t, k in zip(self.texts, self.linenos)]
+        return [Line(t, k, "card") for t, k in zip(self.texts, self.linenos)]
 
 
-_IN_RUN = object()  # _logical_lines_fast: the last card is the last line of the open run
+_IN_RUN = object()  # logical_lines_bulk: the last card is the last line of the open run
 _INF = math.inf
-# element names (one a line) as _NAME_RE accepts them
-# plain decimal numbers (one a line) for which float(tok) == _number(tok) bit for bit: no suffix,
-# ASCII digits, an exponent of at most 5 digits (below _number's 100000 cut)
+# element names (one a line) as NAME_RE accepts them
+# plain decimal numbers (one a line) for which float(tok) == parse_number(tok) bit for bit: no suffix,
+# ASCII digits, an exponent of at most 5 digits (below parse_number's 100000 cut)
 _PLAIN = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,5})?"
 _PLAIN_RE = re.compile(rf"(?:{_PLAIN}\n)*")
 _SAME_RE = re.compile(r"(.)\1*")
 _BULK_MIN = 4  # shorter groups of same-letter lines are read line by line
 
 
-# per first letter: token counts of the forms read in bulk (see _FastReader.bulk)
+# per first letter: token counts of the forms read in bulk (see _BulkReader.bulk)
 _BULK_FORMS = {"r": (4,), "c": (4, 5), "l": (4, 5), "v": (4, 5), "i": (4, 5), "g": (6,), "x": (5,)}
 
 
@@ -198,28 +196,28 @@ def _plain_floats(toks: list):
     an engineering suffix (no braces or quotes), else None.
 
     float() accepts plain decimals plus inf / nan / infinity and '_' between digits; on plain
-    decimals _number agrees with it bit for bit except for an exponent beyond +-100000 (it gives
-    +0.0 or inf there, float -0.0 for a negative tiny one), so zeros are read again with _number
+    decimals parse_number agrees with it bit for bit except for an exponent beyond +-100000 (it gives
+    +0.0 or inf there, float -0.0 for a negative tiny one), so zeros are read again with parse_number
     and very long tokens are left to the line-by-line reader. Suffixed numbers (1k, 10uF) are
-    read with _number itself."""
+    read with parse_number itself."""
     try:
         vals = list(map(float, toks))
     except ValueError:
-        vals = list(map(_number, toks))
+        vals = list(map(parse_number, toks))
         return None if None in vals else vals
     joined = "".join(toks)
     if "_" in joined or "n" in joined or "N" in joined or max(map(len, toks)) > 200:
         return None
     if 0.0 in vals:
-        vals = [v if v else _number(t) for v, t in zip(vals, toks)]
+        vals = [v if v else parse_number(t) for v, t in zip(vals, toks)]
     return vals
 
 
 _BULK_KIND = {"r": "R", "c": "C", "l": "L", "v": "V", "i": "I", "g": "G", "x": "U"}
 
 
-class _FastReader:
-    """Top-level elements in bulk, as ``_element(ln, st, scope, [], {}, 0)`` line by line would read
+class _BulkReader:
+    """Top-level elements in bulk, as ``element(ln, st, scope, [], {}, 0)`` line by line would read
     them (same elements, per-kind order, values, node creation order).
 
     Plain forms (what :func:`write_spice` emits), with plain tokens (valid names, no braces,
@@ -231,14 +229,14 @@ class _FastReader:
     A :class:`_Run` is cut into groups of lines with the same first letter; a group (of at least
     _BULK_MIN lines) whose lines share one plain form with plain decimal values is added with a
     few list operations (:meth:`bulk`). Other lines go through :meth:`line` (the plain forms, with
-    any SPICE number: ``1k``, ``10uF``), and what is not plain through :func:`_element` in its
+    any SPICE number: ``1k``, ``10uF``), and what is not plain through :func:`element` in its
     turn. Checks made for all lines at once (element names, the plain form of numbers read by
     ``float``, duplicate names, the element count) raise :class:`_Fallback` when they fail, as
-    does any error: :func:`_parse` then reads the whole text line by line, which gives the
+    does any error: :func:`~spucircuit.io.spice.parse_spice` then reads the whole text line by line, which gives the
     reference result or error message.
     """
 
-    def __init__(self, st: _State, scope: dict):
+    def __init__(self, st: State, scope: dict):
         self.st, self.scope = st, scope
         # node token -> index (the netlist's nodes so far are valid tokens of their own name)
         self.cache: dict = {nm: i for i, nm in enumerate(st.nl.node_names)}
@@ -246,7 +244,7 @@ class _FastReader:
         self.seen: list = []  # element names of lines read by line(): checked in finish()
 
     def node(self, tok: str, lineno: int) -> int:
-        i = _map_node(tok, self.st, [], {}, lineno)  # validates the token, creates the node
+        i = map_node(tok, self.st, [], {}, lineno)  # validates the token, creates the node
         self.cache[tok] = i
         return i
 
@@ -254,7 +252,7 @@ class _FastReader:
         try:
             v = float(tok)
         except ValueError:
-            return _number(tok)  # engineering suffix (1k, 10p, 2meg, 10uF) or None
+            return parse_number(tok)  # engineering suffix (1k, 10p, 2meg, 10uF) or None
         self.plain.append(tok)
         return v
 
@@ -274,16 +272,16 @@ class _FastReader:
         ics.append(ic)
 
     # ------------------------------------------------------------------ one line
-    def element(self, ln: _Line) -> None:
+    def element(self, ln: Line) -> None:
         if ln.kind == "ann":
             if not self.ann(ln.text, ln.lineno):
-                _element(ln, self.st, self.scope, [], {}, 0)
+                element(ln, self.st, self.scope, [], {}, 0)
         elif not self.line(ln.text, ln.lineno):
-            _element(ln, self.st, self.scope, [], {}, 0)
+            element(ln, self.st, self.scope, [], {}, 0)
 
     def ann(self, text: str, L: int) -> bool:
         """'*spu: N name p q psd'."""
-        parts = text[len(_ANN):].split()
+        parts = text[len(ANN):].split()
         if len(parts) != 5:
             return False
         _, name, a, b, vt = parts
@@ -296,7 +294,7 @@ class _FastReader:
         return True
 
     def line(self, text: str, L: int) -> bool:
-        """A plain element line read here (True), or False: _element must read it."""
+        """A plain element line read here (True), or False: element must read it."""
         toks = text.split()
         nt = len(toks)
         c = text[0].lower()
@@ -311,7 +309,7 @@ class _FastReader:
                     ic = self.value(kw[3:]) if kw[:3].lower() == "ic=" else None
                 name = toks[0]
                 low = name.lower()
-                # (R < 0 is a VCCS; R = 0, C, L <= 0 and non-finite values are errors: _element)
+                # (R < 0 is a VCCS; R = 0, C, L <= 0 and non-finite values are errors: element)
                 if v is None or ic is None or not (0.0 < v < inf and -inf < ic < inf) or low in names:
                     return False
                 self.seen.append(name)
@@ -362,7 +360,7 @@ class _FastReader:
                 continue
             for t, k in zip(texts[i:j], linenos[i:j]):
                 if not self.line(t, k):
-                    _element(_Line(t, k, "card"), self.st, self.scope, [], {}, 0)
+                    element(Line(t, k, "card"), self.st, self.scope, [], {}, 0)
 
     def bulk(self, c: str, texts: list, linenos: list) -> bool:
         """Lines that all start with letter c and share one plain form, all at once (True), or
@@ -416,7 +414,7 @@ class _FastReader:
             ics = _plain_floats([kw[3:] for kw in kws])
             if ics is None or not (min(ics) > -inf and max(ics) < inf):
                 return False
-        if not _NAMES_RE.fullmatch("\n".join(names) + "\n"):
+        if not NAMES_RE.fullmatch("\n".join(names) + "\n"):
             return False
         # nodes: terminal tokens in the order the lines name them (new nodes are made in it)
         flat = [None] * (nterm * m)
@@ -426,7 +424,7 @@ class _FastReader:
         idx = list(map(get, flat))
         if None in idx:  # new nodes, made in the order the lines name them
             miss = [t for t, i in zip(flat, idx) if i is None]
-            if not _NAMES_RE.fullmatch("\n".join(miss) + "\n"):
+            if not NAMES_RE.fullmatch("\n".join(miss) + "\n"):
                 raise _Fallback("node name")  # an error, reported line by line
             self.cache.update(zip(miss, self.st.nl.nodes(miss).tolist()))
             idx = list(map(get, flat))
@@ -447,18 +445,18 @@ class _FastReader:
 
     def finish(self) -> None:
         if self.seen:
-            if not _NAMES_RE.fullmatch("\n".join(self.seen) + "\n"):
+            if not NAMES_RE.fullmatch("\n".join(self.seen) + "\n"):
                 raise _Fallback("element name")
         if self.plain:
             if not _PLAIN_RE.fullmatch("\n".join(self.plain) + "\n"):
                 raise _Fallback("value")
-        if len(self.st.names) > _MAX_ELEMENTS:
+        if len(self.st.names) > MAX_ELEMENTS:
             raise _Fallback("element count")
 
 
-def _elements_fast(elements: list, st: _State, scope: dict) -> None:
-    """Step 3 of :func:`_parse_text` with ``fast``: see :class:`_FastReader`."""
-    rd = _FastReader(st, scope)
+def read_elements_bulk(elements: list, st: State, scope: dict) -> None:
+    """Step 3 of :func:`~spucircuit.io.spice.reader.parse_once` with ``bulk``: see :class:`_BulkReader`."""
+    rd = _BulkReader(st, scope)
     for ln in elements:
         if ln.kind == "run":
             rd.run(ln)

@@ -1,62 +1,5 @@
-"""SPICE netlists in and out: :func:`write_spice` (ngspice-compatible export) and :func:`read_spice`.
+"""SPICE import: :func:`read_spice` (a file) and :func:`parse_spice` (text) give a :class:`Netlist`.
 
-Export (``write_spice``)
-------------------------
-The file runs unmodified with ``ngspice -b -r out.raw net.cir`` (no ``.control`` block) or
-``ngspice -b net.cir`` (its ``.control`` block runs, linearizes onto the ``.tran`` step grid and
-writes the rawfile). Layout::
-
-    <title>
-    * comments: how to run it, the op-amp model, the mapping volts -> x (node of x_i, v_unit, tau...)
-    *spu: meta {...}           machine-readable copy of netlist.meta (JSON, may continue on
-    *spu: meta+ ...            '*spu: meta+' lines); restores netlist.meta on import
-    *spu: nodes a b c ...      node order (so that import -> export is byte-exact)
-    .subckt spu_opamp_ideal / spu_opamp ... .ends   (only those used)
-    R/C/L/G/V/I element lines; X<name> op-amp instances; '*spu: N' lines
-    *spu: noise-begin ...      optional TRRANDOM noise block (generated; skipped on import)
-    *spu: noise-end
-    .save v(node) ...          node voltages kept in the rawfile
-    .tran tstep tstop tstart tmax uic
-    .control ... .endc         optional
-    .end
-
-Element mapping (netlist kind -> SPICE):
-
-* R, C, L, G, V, I -> the SPICE element of the same letter (C and L always carry ``IC=``, and
-  ``.tran ... uic`` starts from them). A name that does not start with its SPICE letter is written
-  with the letter prepended (``foo`` -> ``Rfoo``); names that do round trip unchanged.
-* U (op-amp): SPICE has no op-amp primitive. An **ideal** op-amp (gain inf) is the instance
-  ``X<name> out inp inn spu_opamp_ideal`` of an exact *nullor*: a 0 V source ``Vnull`` between the
-  inputs forces V(inp) = V(inn); a unity CCCS ``Fin`` returns its current so the inputs draw none,
-  and ``Fout`` delivers that (free) current at the output. This is the ideal op-amp's MNA stamp
-  exactly (no large-gain approximation). A **finite-gain** op-amp A0 is ``X<name> out inp inn
-  spu_opamp gain=A0``, a VCVS ``E out 0 inp inn A0``, again the twin's model exactly. Import turns
-  ``X<name>`` back into the op-amp ``<name>``.
-* N (white noise current, one-sided PSD S): no SPICE primitive exists. It is listed as a comment
-  ``*spu: N <name> <p> <q> <S>`` (ngspice ignores it) and realised, together with every resistor's
-  Johnson noise, by the optional noise block.
-
-Noise block (``noise=dict(seed=, nt=, temperature_k=300, method='elements')``): seeded
-``TRRANDOM(2 NT 0 sigma 0)`` Gaussian current sources held for NT seconds, ``.options seed=``.
-ngspice adds no thermal noise in ``.tran``, so the block injects the twin's node-current noise
-covariance L_S = sum_k (S_k / 2) a_k a_k^T exactly (sigma = sqrt(S / (2 NT)) for a white current
-of one-sided PSD S; S = 4 k_B T / R for a resistor):
-
-* ``method='elements'``: one source across each resistor (S = 4 k_B T / R) and each N source.
-  Every noisy element of a :class:`Netlist` is a positive resistor or an explicit source, so this
-  *is* L_S term by term and fluctuation-dissipation holds element by element. (Signed couplings
-  are VCCS or inverting buffers, never negative resistors: a per-resistor source with |g| on a
-  negative resistor would be wrong, see ngspice.md.)
-* ``method='factor'``: the general route for any covariance: L_S = W W^T (eigen-factor, null
-  directions dropped), one unit source per column k on an auxiliary node ``nz_k`` (1 Ohm to
-  ground, so v(nz_k) is a unit Gaussian) and VCCS gains ``W_ik`` into every node i.
-
-Both give the same covariance; the variance bias of holding the noise for NT is second order,
-tanh(x/2)/(x/2) with x = lambda NT (ngspice.md). Use ``nt`` well below the fastest time
-constant and ``tmax`` <= ``nt`` / 2.
-
-Import (``read_spice``)
------------------------
 Reads everything the writer emits plus common hand-written SPICE: engineering suffixes
 (f p n u m k meg g t, also a mil; case-insensitive; trailing units ignored: 1kOhm, 10uF),
 ``+`` continuation lines, ``*`` comment lines, ``$ `` and ``;`` end-of-line comments,
@@ -78,662 +21,45 @@ line and the problem. The reader never raises any other exception type.
 Speed: runs of plain element lines (the forms the writer emits) are read in bulk, a few list
 operations per run rather than a tokenizer per line (~1-2 us per element); anything else is read
 line by line, and on any error or doubt the whole text is read again line by line, so results
-and error messages are those of the line-by-line reader.
+and error messages are those of the line-by-line reader (:func:`parse_once` is one such reading,
+without the fallback).
+
+This module holds the logical lines (``+`` continuations, comments, the skipped noise block), the
+block structure (``.subckt``/``.ends``, ``.control``/``.endc``, ``.end``, ``*spu:`` annotations)
+and the dot cards; element cards are read by :mod:`~spucircuit.io.spice.elements`, runs of plain
+element lines by :mod:`~spucircuit.io.spice.bulk_reader`.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from spucircuit._util.quantities import parse_number
 from spucircuit.circuit.netlist import KINDS, Netlist
-from spucircuit.constants import K_B, T_ROOM
 from spucircuit.errors import NetlistError, SpiceError
-
-__all__ = ["write_spice", "read_spice", "parse_spice", "parse_value", "format_value",
-           "OPAMP_IDEAL", "OPAMP_FINITE"]
-
-OPAMP_IDEAL = "spu_opamp_ideal"
-_NAMES_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.:#\[\]<>!/|+\-]*\n)*")  # a run of valid names, one per line
-OPAMP_FINITE = "spu_opamp"
-_OPAMP_DEFS = {
-    OPAMP_IDEAL: (
-        "* ideal op-amp = nullor (exact): Vnull forces V(inp) = V(inn); Fin returns its current so\n"
-        "* the inputs draw none; Fout delivers the same free current at the output.\n"
-        f".subckt {OPAMP_IDEAL} out inp inn\n"
-        "Vnull inp inn dc 0\n"
-        "Fin inn inp Vnull 1\n"
-        "Fout 0 out Vnull 1\n"
-        f".ends {OPAMP_IDEAL}\n"
-    ),
-    OPAMP_FINITE: (
-        "* finite-gain op-amp: V(out) = gain (V(inp) - V(inn)), a VCVS to ground (exact model)\n"
-        f".subckt {OPAMP_FINITE} out inp inn gain=100000.0\n"
-        "Eamp out 0 inp inn {gain}\n"
-        f".ends {OPAMP_FINITE}\n"
-    ),
-}
-# canonical bodies (lower-case tokens) the reader checks a reserved definition against
-_OPAMP_CANON = {
-    OPAMP_IDEAL: ((("out", "inp", "inn"), ()),
-                  (("vnull", "inp", "inn", "dc", "0"), ("fin", "inn", "inp", "vnull", "1"),
-                   ("fout", "0", "out", "vnull", "1"))),
-    OPAMP_FINITE: ((("out", "inp", "inn"), ("gain",)), (("eamp", "out", "0", "inp", "inn", "{gain}"),)),
-}
-
-_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:#\[\]<>!/|+\-]*\Z")
-_SPICE_LETTER = {"R": "R", "C": "C", "L": "L", "G": "G", "V": "V", "I": "I"}
-_META_CHUNK = 100
-_MAX_ELEMENTS = 20_000_000
-_PER_LINE = 8
-_ANN = "*spu:"
-
-
-# --------------------------------------------------------------------------- numbers
-def format_value(x) -> str:
-    """repr-exact float text (reads back to the same float)."""
-    return repr(float(x))
-
-
-_NUM_RE = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+))?([A-Za-z]*)\Z")
-_SCALE = {"t": 12, "g": 9, "k": 3, "m": -3, "u": -6, "n": -9, "p": -12, "f": -15, "a": -18}
-
-
-def _number(tok: str):
-    """Float of a SPICE number with optional engineering suffix / units, or None if not one."""
-    m = _NUM_RE.match(tok)
-    if not m:
-        return None
-    mant, exp, suf = m.group(1), m.group(2), m.group(3).lower()
-    try:
-        e = int(exp) if exp else 0
-    except ValueError:
-        return None
-    mult = 1.0
-    if suf.startswith("meg"):
-        e += 6
-    elif suf.startswith("mil"):
-        mult = 25.4e-6
-    elif suf and suf[0] in _SCALE:
-        e += _SCALE[suf[0]]
-    if abs(e) > 100000:
-        v = 0.0 if (e < 0 and float(mant) != 0) else (math.inf if float(mant) != 0 else 0.0)
-    else:
-        v = float(f"{mant}e{e}") * mult
-    return v
-
-
-# ------------------------------------------------------------------ expression evaluator
-_FUNCS = {
-    "sqrt": (1, math.sqrt), "exp": (1, math.exp), "ln": (1, math.log), "log": (1, math.log),
-    "log10": (1, math.log10), "abs": (1, abs), "sin": (1, math.sin), "cos": (1, math.cos),
-    "tan": (1, math.tan), "atan": (1, math.atan), "sinh": (1, math.sinh), "cosh": (1, math.cosh),
-    "tanh": (1, math.tanh), "floor": (1, math.floor), "ceil": (1, math.ceil),
-    "min": (2, min), "max": (2, max), "pow": (2, math.pow),
-}
-_CONSTS = {"pi": math.pi}
-_EXPR_TOKEN = re.compile(
-    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[A-Za-z]*)|(?P<id>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<op>\*\*|[-+*/^(),]))")
-_MAX_DEPTH = 60
-
-
-class _ExprError(Exception):
-    pass
-
-
-class _Expr:
-    """Recursive-descent evaluator of plain numeric expressions (no eval)."""
-
-    def __init__(self, text: str, scope: dict):
-        self.toks = self._lex(text)
-        self.i = 0
-        self.scope = scope
-        self.depth = 0
-
-    @staticmethod
-    def _lex(text):
-        out, pos = [], 0
-        text = text.rstrip()
-        while pos < len(text):
-            m = _EXPR_TOKEN.match(text, pos)
-            if not m or m.end() == pos:
-                raise _ExprError(f"unexpected character {text[pos:pos + 1]!r} in expression")
-            pos = m.end()
-            kind = m.lastgroup
-            out.append((kind, m.group(kind)))
-        return out
-
-    def peek(self):
-        return self.toks[self.i] if self.i < len(self.toks) else (None, None)
-
-    def take(self, val=None):
-        t = self.peek()
-        if t[0] is None or (val is not None and t[1] != val):
-            raise _ExprError(f"expected {val!r}" if val else "unexpected end of expression")
-        self.i += 1
-        return t
-
-    def run(self) -> float:
-        if not self.toks:
-            raise _ExprError("empty expression")
-        v = self.expr()
-        if self.i != len(self.toks):
-            raise _ExprError(f"unexpected {self.toks[self.i][1]!r}")
-        return v
-
-    def expr(self):
-        self.depth += 1
-        if self.depth > _MAX_DEPTH:
-            raise _ExprError("expression nested too deeply")
-        v = self.term()
-        while self.peek()[1] in ("+", "-"):
-            op = self.take()[1]
-            w = self.term()
-            v = v + w if op == "+" else v - w
-        self.depth -= 1
-        return v
-
-    def term(self):
-        v = self.unary()
-        while self.peek()[1] in ("*", "/"):
-            op = self.take()[1]
-            w = self.unary()
-            if op == "*":
-                v = v * w
-            else:
-                if w == 0:
-                    raise _ExprError("division by zero")
-                v = v / w
-        return v
-
-    def unary(self):
-        self.depth += 1
-        if self.depth > _MAX_DEPTH:
-            raise _ExprError("expression nested too deeply")
-        if self.peek()[1] in ("+", "-"):
-            op = self.take()[1]
-            v = self.unary()
-            v = -v if op == "-" else v
-        else:
-            v = self.power()
-        self.depth -= 1
-        return v
-
-    def power(self):
-        v = self.atom()
-        if self.peek()[1] in ("^", "**"):
-            self.take()
-            w = self.unary()
-            v = math.pow(v, w)
-        return v
-
-    def atom(self):
-        kind, val = self.take()
-        if kind == "num":
-            x = _number(val)
-            if x is None:
-                raise _ExprError(f"bad number {val!r}")
-            return x
-        if kind == "id":
-            low = val.lower()
-            if self.peek()[1] == "(":
-                if low not in _FUNCS:
-                    raise _ExprError(f"unknown function {val!r}")
-                nargs, fn = _FUNCS[low]
-                self.take("(")
-                args = [self.expr()]
-                while self.peek()[1] == ",":
-                    self.take()
-                    args.append(self.expr())
-                self.take(")")
-                if len(args) != nargs:
-                    raise _ExprError(f"{val}() takes {nargs} argument(s), got {len(args)}")
-                return float(fn(*args))
-            if low in self.scope:
-                return self.scope[low]
-            if low in _CONSTS:
-                return _CONSTS[low]
-            raise _ExprError(f"unknown parameter {val!r}")
-        if val == "(":
-            v = self.expr()
-            self.take(")")
-            return v
-        raise _ExprError(f"unexpected {val!r}")
-
-
-def _eval_expr(text: str, scope: dict) -> float:
-    try:
-        v = _Expr(text, scope).run()
-    except _ExprError as exc:
-        raise ValueError(f"cannot evaluate {text!r}: {exc}") from None
-    except (ValueError, OverflowError, ZeroDivisionError, TypeError) as exc:
-        raise ValueError(f"cannot evaluate {text!r}: {exc}") from None
-    v = float(v)
-    if not math.isfinite(v):
-        raise ValueError(f"expression {text!r} is not finite")
-    return v
-
-
-def parse_value(tok: str, scope: dict | None = None) -> float:
-    """Value of a SPICE token: a number with suffix (``4.7k``, ``10uF``), ``{expr}`` or ``'expr'``.
-
-    Raises ValueError with a reason (the reader turns it into a SpiceError with the line).
-    """
-    scope = scope or {}
-    t = tok.strip()
-    if len(t) >= 2 and ((t[0] == "{" and t[-1] == "}") or (t[0] == "'" and t[-1] == "'")):
-        return _eval_expr(t[1:-1], scope)
-    v = _number(t)
-    if v is None:
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", t) and t.lower() in scope:
-            raise ValueError(f"value {tok!r} is a bare parameter name: write {{{t}}}")
-        raise ValueError(f"{tok!r} is not a number")
-    if not math.isfinite(v):
-        raise ValueError(f"value {tok!r} is out of the floating-point range")
-    return v
-
-
-# --------------------------------------------------------------------------- writer
-def _check_name(name: str, what: str) -> None:
-    if not _NAME_RE.match(name):
-        raise SpiceError(f"{what} {name!r} cannot be written to SPICE: names must match "
-                         f"[A-Za-z0-9_][A-Za-z0-9_.:#[]<>!/|+-]* (no spaces, '=', '(', ',', ';', '$', braces or quotes)")
-
-
-def _json_default(o):
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (np.floating, np.integer, np.bool_)):
-        return o.item()
-    raise TypeError(type(o).__name__)
-
-
-def _export_meta(netlist: Netlist, mapping) -> dict:
-    meta = {}
-    for k, v in netlist.meta.items():
-        if k == "spice_file":
-            continue
-        try:
-            json.dumps(v, default=_json_default)
-        except (TypeError, ValueError):
-            continue  # not representable: left out of the file
-        meta[str(k)] = v
-    if mapping is not None:
-        d = mapping.to_dict() if hasattr(mapping, "to_dict") else dict(mapping)
-        d = {k: v for k, v in d.items() if k not in ("components", "component_counts")}
-        try:
-            meta["mapped"] = json.loads(json.dumps(d, default=_json_default))
-        except (TypeError, ValueError) as exc:
-            raise SpiceError(f"mapping description is not JSON-serialisable: {exc}") from None
-        if "mapping" not in meta and isinstance(d.get("scales"), dict):
-            meta["mapping"] = d["scales"]
-    return json.loads(json.dumps(meta, default=_json_default))
-
-
-def _wrap(prefix: str, items, per_line: int = _PER_LINE, cont: str = "+ ") -> list[str]:
-    items = list(items)
-    if not items:
-        return []
-    lines = []
-    for i in range(0, len(items), per_line):
-        head = prefix if i == 0 else cont
-        lines.append(head + " ".join(items[i:i + per_line]))
-    return lines
-
-
-def _chunks(js: str) -> list[str]:
-    """Split JSON text into pieces of about _META_CHUNK characters that neither start nor end with
-    whitespace (a reader or editor stripping lines must not change the JSON)."""
-    out, i = [], 0
-    while i < len(js):
-        j = min(len(js), i + _META_CHUNK)
-        while j < len(js) and (js[j - 1].isspace() or js[j].isspace()):
-            j += 1
-        out.append(js[i:j])
-        i = j
-    return out
-
-
-def _printable(text) -> str:
-    """Text safe on one comment line: printable ASCII as is, anything else JSON-escaped."""
-    text = str(text)
-    return text if (text.isascii() and text.isprintable()) else json.dumps(text)[1:-1]
-
-
-def _comment_kv(key: str, val, indent: str = "*   ") -> list[str]:
-    """'key = value' comment lines; long values wrap onto '*     ' lines."""
-    txt = _printable(val) if isinstance(val, str) else json.dumps(val, separators=(", ", ": "), allow_nan=True)
-    words = txt.split(" ")
-    lines, cur = [], f"{indent}{_printable(key)} = "
-    for w in words:
-        if len(cur) + len(w) > 100 and cur.strip() not in ("*", ""):
-            lines.append(cur.rstrip())
-            cur = indent + "  "
-        cur += w + " "
-    lines.append(cur.rstrip())
-    return lines
-
-
-def _mapping_comments(meta: dict) -> list[str]:
-    """Human-readable statement of the mapping volts <-> problem units (comments only)."""
-    out = []
-    mapped = meta.get("mapped") if isinstance(meta.get("mapped"), dict) else {}
-    scales = meta.get("mapping") if isinstance(meta.get("mapping"), dict) else {}
-    if not mapped and not scales:
-        return out
-    arch = _printable(mapped.get("architecture", "mapped circuit"))
-    out.append(f"* mapping ({arch}): problem units <-> volts")
-    ro = mapped.get("readout") if isinstance(mapped.get("readout"), dict) else {}
-    if ro.get("formula"):
-        out.append(f"*   readout (affine map volts -> x): {_printable(ro['formula'])}")
-    elif scales.get("v_unit_V") is not None:
-        out.append("*   readout (affine map volts -> x): x = V / v_unit_V")
-    for k in sorted(ro):
-        if k != "formula":
-            out += _comment_kv(f"readout.{k}", ro[k])
-    tau = scales.get("tau_s")
-    if tau is not None:
-        out.append(f"*   tau_s = {format_value(tau)} s: the circuit obeys dx/dt = -(A x - b) with t in units of tau")
-    for k in sorted(scales):
-        if k != "tau_s":
-            out += _comment_kv(k, scales[k])
-    inp = mapped.get("inputs") if isinstance(mapped.get("inputs"), dict) else {}
-    if inp.get("formula"):
-        out.append(f"*   inputs: {_printable(inp['formula'])}" + (f" on sources {_printable(' '.join(map(str, inp['sources'])))}"
-                                                       if isinstance(inp.get("sources"), list) and len(inp["sources"]) <= 16 else ""))
-    dyn = mapped.get("dynamics") if isinstance(mapped.get("dynamics"), dict) else {}
-    for k in sorted(dyn):
-        out += _comment_kv(f"dynamics.{k}", dyn[k])
-    return out
-
-
-def _noise_lines(netlist: Netlist, nt: float, temperature_k: float, method: str, taken: set) -> list[str]:
-    t = netlist.tables
-    names = netlist.node_names
-    lines = []
-    if method == "elements":
-        srcs = []
-        if temperature_k > 0:
-            for nm, (p, q), R in zip(t["R"].names, t["R"].nodes, t["R"].values):
-                srcs.append((nm, p, q, 4.0 * K_B * temperature_k / R, "Johnson"))
-        for nm, (p, q), S in zip(t["N"].names, t["N"].nodes, t["N"].values):
-            srcs.append((nm, p, q, S, "source"))
-        for nm, p, q, S, _ in srcs:
-            if S <= 0:
-                continue
-            sname = f"INZ_{nm}"
-            if sname.lower() in taken:
-                raise SpiceError(f"noise source name {sname!r} clashes with an element name")
-            taken.add(sname.lower())
-            sigma = math.sqrt(S / (2.0 * nt))
-            lines.append(f"{sname} {names[p]} {names[q]} dc 0 trrandom(2 {format_value(nt)} 0 "
-                         f"{format_value(sigma)} 0)")
-        return lines
-    if method != "factor":
-        raise SpiceError(f"unknown noise method {method!r}: use 'elements' or 'factor'")
-    N = netlist.n_nodes
-    LS = np.zeros((N + 1, N + 1))
-    srcs = []
-    if temperature_k > 0 and len(t["R"]):
-        srcs.append((t["R"].nodes, 4.0 * K_B * temperature_k / t["R"].values))
-    if len(t["N"]):
-        srcs.append((t["N"].nodes, t["N"].values))
-    for nodes, S in srcs:
-        p, q = nodes[:, 0], nodes[:, 1]
-        h = 0.5 * S
-        np.add.at(LS, (p, p), h)
-        np.add.at(LS, (q, q), h)
-        np.add.at(LS, (p, q), -h)
-        np.add.at(LS, (q, p), -h)
-    LS = LS[1:, 1:] / nt  # covariance of the node currents held for NT
-    active = np.flatnonzero(np.diag(LS) > 0)
-    if not len(active):
-        return lines
-    sub = LS[np.ix_(active, active)]
-    w, U = np.linalg.eigh(0.5 * (sub + sub.T))
-    keep = w > 1e-13 * w[-1]
-    W = U[:, keep] * np.sqrt(w[keep])
-    node_low = {nm.lower() for nm in names}
-    for k in range(W.shape[1]):
-        aux = f"nz_{k}"
-        if aux.lower() in node_low:
-            raise SpiceError(f"auxiliary noise node {aux!r} clashes with a circuit node")
-        for el in (f"INZ_{k}", f"RNZ_{k}"):
-            if el.lower() in taken:
-                raise SpiceError(f"noise element name {el!r} clashes with an element name")
-            taken.add(el.lower())
-        lines.append(f"INZ_{k} 0 {aux} dc 0 trrandom(2 {format_value(nt)} 0 1.0 0)")
-        lines.append(f"RNZ_{k} {aux} 0 1.0")
-        col = W[:, k]
-        cut = 1e-14 * float(np.max(np.abs(col)))
-        for a, wik in zip(active, col):
-            if abs(wik) > cut:
-                g = f"GNZ_{k}_{a + 1}"
-                if g.lower() in taken:
-                    raise SpiceError(f"noise element name {g!r} clashes with an element name")
-                taken.add(g.lower())
-                lines.append(f"{g} 0 {names[a + 1]} {aux} 0 {format_value(wik)}")
-    return lines
-
-
-def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapping=None,
-                save=None, rawfile=None) -> str:
-    """Write ``netlist`` (a :class:`Netlist` or MappedCircuit) as an ngspice-compatible netlist.
-
-    Parameters (SI units)
-    ---------------------
-    path     : file to write atomically, or None (only return the text).
-    tran     : (tstep, tstop[, tmax[, tstart]]) in s for a ``.tran tstep tstop tstart tmax uic``
-               card; tmax defaults to tstep (ngspice 39's default too, written explicitly so other
-               simulators agree). None: no analysis card.
-    noise    : None, or dict(seed=int, nt=s (default 10 x tmax), temperature_k=300,
-               method='elements'|'factor'): seeded TRRANDOM sources realising the twin's noise
-               (Johnson noise of every resistor at temperature_k and every N source). Needs tran.
-    control  : add a ``.control`` block (run, linearize onto the tstep grid, write the rawfile,
-               ``quit 0``) when tran is given. Without it, ``ngspice -b -r out.raw file`` works.
-    mapping  : a MappedCircuit (or any object with ``to_dict()``) whose scales and readout are
-               stated in comments; default: the one given as ``netlist`` or netlist.meta['mapping'].
-    save     : node names whose voltages go to the rawfile (default every node), or 'all'.
-    rawfile  : file the control block writes (default ``<stem>.raw`` next to ``path``'s name,
-               or ``out.raw``).
-
-    Returns the text. Numbers are written with ``repr`` (exact); read back with :func:`read_spice`.
-    """
-    if hasattr(netlist, "netlist") and not isinstance(netlist, Netlist):
-        if mapping is None:
-            mapping = netlist
-        netlist = netlist.netlist
-    if not isinstance(netlist, Netlist):
-        raise SpiceError(f"cannot export a {type(netlist).__name__}: give a Netlist or MappedCircuit")
-    t = netlist.tables
-    names = netlist.node_names
-    for nm in names[1:]:
-        _check_name(nm, "node")
-    meta = _export_meta(netlist, mapping)
-
-    title = " ".join(str(netlist.title).split()) or "spucircuit netlist"
-    L = [title]
-    L.append("* Written by spucircuit.spice.write_spice: SPICE3 / ngspice syntax, SI units (V, A, Ohm, F, H, s).")
-    if tran is not None and control:
-        L.append("* Run: ngspice -b <this file>   (the .control block writes the rawfile)")
-    elif tran is not None:
-        L.append("* Run: ngspice -b -r out.raw <this file>   (binary rawfile of the saved node voltages)")
-    L.append("* Node 0 is ground. Op-amps are instances X<name> of spu_opamp_ideal (exact nullor) or")
-    L.append("* spu_opamp (VCVS, finite gain). White noise sources N have no SPICE primitive: they are")
-    L.append("* '*spu: N name p q PSD[A^2/Hz]' comments, realised with resistor Johnson noise by the")
-    L.append("* TRRANDOM noise block when exported with noise. '*spu:' lines are read by spucircuit.")
-    L += _mapping_comments(meta)
-    if meta:
-        js = json.dumps(meta, sort_keys=True, separators=(",", ":"), allow_nan=True)
-        chunks = _chunks(js)
-        L.append(f"{_ANN} meta {chunks[0]}")
-        L += [f"{_ANN} meta+ {c}" for c in chunks[1:]]
-    L += _wrap(f"{_ANN} nodes ", names[1:], 16, f"{_ANN} nodes ")
-
-    used = []
-    if len(t["U"]):
-        gains = t["U"].values
-        if np.any(np.isinf(gains)):
-            used.append(OPAMP_IDEAL)
-        if np.any(np.isfinite(gains)):
-            used.append(OPAMP_FINITE)
-    for u in used:
-        L += _OPAMP_DEFS[u].rstrip("\n").split("\n")
-
-    taken: set = set()
-
-    def spice_name(kind, nm):
-        letter = _SPICE_LETTER.get(kind)
-        if kind == "U":
-            s = "X" + nm
-        elif kind == "N":
-            s = nm
-        else:
-            s = nm if nm[:1].upper() == letter else letter + nm
-        _check_name(s, f"{KINDS[kind][1]} name")
-        if kind == "N":  # a comment line: not in SPICE's name space (the netlist keeps names unique)
-            return s
-        low = s.lower()
-        if low in taken:
-            raise SpiceError(f"{KINDS[kind][1]} {nm!r} would be written as {s!r}, which another element already uses")
-        taken.add(low)
-        return s
-
-    fv = format_value
-    for kind in ("R", "C", "L", "G", "U", "V", "I", "N"):
-        tab = t[kind]
-        if not len(tab):
-            continue
-        L.append(f"* {KINDS[kind][1]}s ({KINDS[kind][2]})")
-        nodes, vals, ics = tab.nodes, tab.values, tab.ic
-        for i, nm in enumerate(tab.names):
-            s = spice_name(kind, nm)
-            nd = [names[j] for j in nodes[i]]
-            v = vals[i]
-            if kind in ("R", "G"):
-                L.append(f"{s} {' '.join(nd)} {fv(v)}")
-            elif kind in ("C", "L"):
-                L.append(f"{s} {nd[0]} {nd[1]} {fv(v)} IC={fv(ics[i])}")
-            elif kind in ("V", "I"):
-                L.append(f"{s} {nd[0]} {nd[1]} dc {fv(v)}")
-            elif kind == "U":
-                if math.isinf(v):
-                    L.append(f"{s} {nd[0]} {nd[1]} {nd[2]} {OPAMP_IDEAL}")
-                else:
-                    L.append(f"{s} {nd[0]} {nd[1]} {nd[2]} {OPAMP_FINITE} gain={fv(v)}")
-            else:  # N
-                L.append(f"{_ANN} N {s} {nd[0]} {nd[1]} {fv(v)}")
-
-    tr = None
-    if tran is not None:
-        tr = _tran_tuple(tran)
-    if noise is not None:
-        if tr is None:
-            raise SpiceError("noise needs a .tran card: give tran=(tstep, tstop)")
-        if not isinstance(noise, dict):
-            raise SpiceError(f"noise must be None or a dict(seed=..., nt=...), got {noise!r}")
-        unknown = set(noise) - {"seed", "nt", "temperature_k", "method"}
-        if unknown:
-            raise SpiceError(f"unknown noise option(s) {sorted(unknown)}: use seed, nt, temperature_k, method")
-        seed = noise.get("seed", 1)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise SpiceError(f"noise seed must be a non-negative integer, got {seed!r}")
-        nt = float(noise.get("nt", 10.0 * tr[2]))
-        temp = float(noise.get("temperature_k", T_ROOM))
-        method = str(noise.get("method", "elements"))
-        if not (math.isfinite(nt) and nt > 0):
-            raise SpiceError(f"noise hold time nt must be finite and > 0 s, got {nt!r}")
-        if not (math.isfinite(temp) and temp >= 0):
-            raise SpiceError(f"noise temperature must be finite and >= 0 K, got {temp!r}")
-        L.append(f"{_ANN} noise-begin method={method} seed={int(seed)} nt={fv(nt)} temperature_k={fv(temp)}")
-        L.append(f"* noise: Gaussian TRRANDOM currents held for nt = {fv(nt)} s; sigma = sqrt(S / (2 nt)) "
-                 f"for one-sided PSD S (S = 4 k_B T / R, T = {fv(temp)} K)")
-        L.append(f".options seed={int(seed)}")
-        L += _noise_lines(netlist, nt, temp, method, set(taken))
-        L.append(f"{_ANN} noise-end")
-
-    if tr is not None:
-        if isinstance(save, str) and save.lower() == "all":
-            pass
-        else:
-            nodes_saved = names[1:] if save is None else [str(s) for s in save]
-            for s in nodes_saved:
-                if not netlist.has_node(s) or netlist.node_index(s) == 0:
-                    raise SpiceError(f"cannot save node {s!r}: not a (non-ground) node of the netlist")
-            L += _wrap(".save ", [f"v({s})" for s in nodes_saved])
-        tstep, tstop, tmax, tstart = tr
-        L.append(f".tran {fv(tstep)} {fv(tstop)} {fv(tstart)} {fv(tmax)} uic")
-        if control:
-            raw = rawfile
-            if raw is None:
-                raw = (os.path.splitext(os.path.basename(os.fspath(path)))[0] + ".raw") if path is not None else "out.raw"
-            raw = str(raw)
-            if not raw or any(c.isspace() for c in raw) or any(c in raw for c in ";$\"'"):
-                raise SpiceError(f"rawfile name {raw!r} must be non-empty without spaces or quotes")
-            L += [".control", "set filetype=binary", "run", "linearize", f"write {raw}", "quit 0", ".endc"]
-    L.append(".end")
-    text = "\n".join(L) + "\n"
-    if path is not None:
-        from spucircuit._util.files import atomic_write_text
-
-        try:
-            atomic_write_text(path, text)
-        except OSError as exc:
-            raise SpiceError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return text
-
-
-def _tran_tuple(tran):
-    try:
-        vals = [float(x) for x in tran]
-    except (TypeError, ValueError):
-        raise SpiceError(f"tran must be (tstep, tstop[, tmax[, tstart]]) in seconds, got {tran!r}") from None
-    if not 2 <= len(vals) <= 4:
-        raise SpiceError(f"tran must be (tstep, tstop[, tmax[, tstart]]) in seconds, got {tran!r}")
-    tstep, tstop = vals[0], vals[1]
-    tmax = vals[2] if len(vals) > 2 else tstep
-    tstart = vals[3] if len(vals) > 3 else 0.0
-    if not all(math.isfinite(v) for v in (tstep, tstop, tmax, tstart)):
-        raise SpiceError(f"tran times must be finite, got {tran!r}")
-    if tstep <= 0 or tmax <= 0 or tstart < 0 or tstop <= tstart:
-        raise SpiceError(f"tran needs tstep > 0, tmax > 0 and 0 <= tstart < tstop, got {tran!r}")
-    return tstep, tstop, tmax, tstart
-
-
-# --------------------------------------------------------------------------- reader
-@dataclass(slots=True)
-class _Line:
-    text: str
-    lineno: int
-    kind: str = "card"  # 'card' | 'ann' (a '*spu:' annotation)
-
-
-@dataclass
-class _Subckt:
-    name: str
-    ports: list
-    defaults: list  # [(name, value text)]
-    body: list  # _Line
-    lineno: int
-
-
-@dataclass
-class _State:
-    filename: str
-    nl: Netlist
-    kinds: dict = field(default_factory=lambda: {k: ([], [], [], []) for k in KINDS})
-    names: dict = field(default_factory=dict)  # lower-case name -> line
-    subckts: dict = field(default_factory=dict)
-    globals_: set = field(default_factory=set)
-    ic_given: set = field(default_factory=set)  # capacitor indices (in kinds['C']) with IC=
-
-    def err(self, msg, lineno):
-        return SpiceError(msg, self.filename, lineno)
+from spucircuit.io.spice._cards import (
+    ANN,
+    NAMES_RE,
+    OPAMP_CANON,
+    SKIP_CARDS,
+    Line,
+    Scope,
+    State,
+    Subckt,
+    add_node,
+    card_value,
+    check_node_token,
+    param_card,
+    strip_comment,
+    tokenize,
+)
+from spucircuit.io.spice.bulk_reader import logical_lines_bulk, read_elements_bulk
+from spucircuit.io.spice.elements import element
+
+__all__ = ["read_spice", "parse_spice", "parse_once"]
 
 
 def read_spice(path) -> Netlist:
@@ -754,10 +80,15 @@ def read_spice(path) -> Netlist:
     return parse_spice(text, fname)
 
 
-def parse_spice(text: str, filename: str = "<string>") -> Netlist:
-    """Parse SPICE netlist text (see :func:`read_spice`)."""
+def parse_spice(text: str, filename: str = "<string>", *, bulk: bool = True) -> Netlist:
+    """Parse SPICE netlist text (see :func:`read_spice`).
+
+    ``bulk`` (default) reads runs of plain element lines in bulk and, on any doubt, the whole text
+    again line by line; ``bulk=False`` reads line by line only (the reference reader). Both give
+    the same Netlist or the same error.
+    """
     try:
-        return _parse(str(text), str(filename))
+        return _parse(str(text), str(filename), bulk)
     except SpiceError:
         raise
     except RecursionError:
@@ -766,24 +97,12 @@ def parse_spice(text: str, filename: str = "<string>") -> Netlist:
         raise SpiceError(str(exc), filename) from None
 
 
-def _strip_comment(s: str) -> str:
-    # ';' anywhere, '$' at the start or after whitespace, start an end-of-line comment
-    cut = len(s)
-    i = s.find(";")
-    if i >= 0:
-        cut = i
-    for m in re.finditer(r"(?:^|\s)\$", s):
-        cut = min(cut, m.end() - 1)
-        break
-    return s[:cut]
-
-
 def _logical_lines(text: str, filename: str):
     phys = text.split("\n")
     if not phys or not phys[0].strip() and len(phys) == 1:
         raise SpiceError("empty file: a SPICE netlist starts with a title line", filename, 1)
     title = phys[0].rstrip("\r").lstrip("\ufeff").strip()
-    out: list[_Line] = []
+    out: list[Line] = []
     append = out.append
     last_card = None
     in_noise = None
@@ -795,133 +114,63 @@ def _logical_lines(text: str, filename: str):
             if "*" not in raw:  # cannot be the '*spu: noise-end' line
                 continue
             s = raw.strip()
-            if s.lower().startswith(_ANN) and s[len(_ANN):].strip().lower() == "noise-end":
-                append(_Line(s, k, "ann"))
+            if s.lower().startswith(ANN) and s[len(ANN):].strip().lower() == "noise-end":
+                append(Line(s, k, "ann"))
                 in_noise = None
             continue
         s = raw.strip()  # (also drops a '\r' line end)
         if not s:
             continue
         if s[0] == "*":
-            if s.lower().startswith(_ANN):
-                append(_Line(s, k, "ann"))
-                body = s[len(_ANN):].strip().lower()
+            if s.lower().startswith(ANN):
+                append(Line(s, k, "ann"))
+                body = s[len(ANN):].strip().lower()
                 if body.startswith("noise-begin"):
                     in_noise = k
             continue
         if s[0] == "+":
             if last_card is None:
                 raise SpiceError("continuation line '+' without a line to continue", filename, k)
-            last_card.text += " " + _strip_comment(s[1:])
+            last_card.text += " " + strip_comment(s[1:])
             continue
         if ";" in s or "$" in s:
-            s = _strip_comment(s).strip()
+            s = strip_comment(s).strip()
             if not s:
                 continue
-        last_card = _Line(s, k, "card")
+        last_card = Line(s, k, "card")
         append(last_card)
     if in_noise is not None:
         raise SpiceError("'*spu: noise-begin' without '*spu: noise-end'", filename, in_noise)
     return title, out
 
 
-_OPEN = {"{": "}", "(": ")", "'": "'", '"': '"'}
-
-
-def _tokenize(s: str, st: _State, lineno: int) -> list[str]:
-    toks, cur, stack = [], [], []
-    for ch in s:
-        if stack:
-            cur.append(ch)
-            top = stack[-1]
-            if ch == _OPEN[top]:
-                stack.pop()
-            elif top not in "'\"" and ch in "{(":
-                stack.append(ch)
-            continue
-        if ch.isspace() or ch == ",":
-            if cur:
-                toks.append("".join(cur))
-                cur = []
-            continue
-        if ch in _OPEN:
-            stack.append(ch)
-            cur.append(ch)
-            continue
-        if ch in ")}":
-            raise st.err(f"unbalanced {ch!r}", lineno)
-        cur.append(ch)
-    if stack:
-        raise st.err(f"unbalanced {stack[-1]!r}: missing {_OPEN[stack[-1]]!r}", lineno)
-    if cur:
-        toks.append("".join(cur))
-    # join 'a = b', 'a= b', 'a =b' and 'func (args)'
-    out: list[str] = []
-    i = 0
-    while i < len(toks):
-        t = toks[i]
-        if t == "=" or t.startswith("="):
-            if not out:
-                raise st.err("'=' without a parameter name", lineno)
-            rest = t[1:]
-            if not rest:
-                if i + 1 >= len(toks):
-                    raise st.err(f"'{out[-1]}=' without a value", lineno)
-                rest = toks[i + 1]
-                i += 1
-            out[-1] = out[-1] + "=" + rest
-        elif t.endswith("=") and "=" not in t[:-1] and i + 1 < len(toks):
-            out.append(t + toks[i + 1])
-            i += 1
-        elif t.startswith("(") and out and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", out[-1]):
-            out[-1] = out[-1] + t
-        else:
-            out.append(t)
-        i += 1
-    return out
-
-
-def _split_kw(toks):
-    pos, kw = [], []
-    for t in toks:
-        if "=" in t and not t.startswith(("{", "'", "(")):
-            k, _, v = t.partition("=")
-            kw.append((k.lower(), v))
-        else:
-            pos.append(t)
-    return pos, kw
-
-
-class _Scope(dict):
-    pass
-
-
-def _parse(text: str, filename: str, fast: bool = True) -> Netlist:
-    """Parse ``text``. ``fast`` reads plain top-level element lines in bulk (:func:`_elements_fast`);
+def _parse(text: str, filename: str, bulk: bool = True) -> Netlist:
+    """Parse ``text``. ``bulk`` reads plain top-level element lines in bulk (:func:`read_elements_bulk`);
     on anything it does not vouch for (an error, an unusual construct) the whole text is parsed
-    again line by line (``fast=False``, the reference reader), so results and error messages are
+    again line by line (``bulk=False``, the reference reader), so results and error messages are
     those of the line-by-line reader."""
-    if fast:
+    if bulk:
         try:
-            return _parse_text(text, filename, True)
+            return parse_once(text, filename, bulk=True)
         except Exception:  # noqa: BLE001 - re-parsed below; that run raises the exact error
             pass
-    return _parse_text(text, filename, False)
+    return parse_once(text, filename, bulk=False)
 
 
-def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
-    if fast:
-        from spucircuit.io.spice.bulk_reader import _elements_fast, _logical_lines_fast
-    title, lines = (_logical_lines_fast(text, filename) if fast else None) or _logical_lines(text, filename)
+def parse_once(text: str, filename: str, *, bulk: bool) -> Netlist:
+    """One reading of ``text``, without the fallback of :func:`parse_spice`: ``bulk=True`` reads
+    runs of plain element lines with the bulk reader and may raise any exception on what it does
+    not vouch for; ``bulk=False`` is the line-by-line reference reader."""
+    title, lines = (logical_lines_bulk(text, filename) if bulk else None) or _logical_lines(text, filename)
     nl = Netlist(title or "untitled")
-    st = _State(filename, nl)
+    st = State(filename, nl)
     info: dict = {"filename": filename}
     meta_js: list[str] | None = None
     meta_line = None
-    top: list[_Line] = []
+    top: list[Line] = []
     # 1) block structure: .subckt definitions, .control blocks, .end
     i = 0
-    cur_sub: _Subckt | None = None
+    cur_sub: Subckt | None = None
     in_control = None
     while i < len(lines):
         ln = lines[i]
@@ -931,7 +180,7 @@ def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
                 in_control = None
             continue
         if ln.kind == "ann":
-            body = ln.text[len(_ANN):].lstrip()
+            body = ln.text[len(ANN):].lstrip()
             word, _, rest = body.partition(" ")
             word = word.lower()
             if word == "meta":
@@ -949,11 +198,11 @@ def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
                 if cur_sub is not None:
                     raise st.err("'*spu: nodes' inside a subcircuit", ln.lineno)
                 names = body.split()[1:]
-                if names and _NAMES_RE.fullmatch("\n".join(names) + "\n"):  # all valid: in bulk
+                if names and NAMES_RE.fullmatch("\n".join(names) + "\n"):  # all valid: in bulk
                     nl.nodes(names)
                 else:
                     for nm in names:
-                        _node(st, nm, ln.lineno)
+                        add_node(st, nm, ln.lineno)
                 continue
             if word == "noise-begin":
                 info["noise"] = _noise_info(body, st, ln.lineno)
@@ -1008,10 +257,10 @@ def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
     if cur_sub is not None:
         raise st.err(f".subckt {cur_sub.name} without .ends", cur_sub.lineno)
     for name, sub in st.subckts.items():
-        if name in _OPAMP_CANON:
+        if name in OPAMP_CANON:
             _check_reserved(sub, st)
     # 2) global parameters and cards
-    scope = _Scope()
+    scope = Scope()
     elements = []
     for ln in top:
         if ln.kind != "card" or ln.text[0] != ".":  # annotations, element lines and runs
@@ -1019,11 +268,11 @@ def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
         else:
             _dot_card(ln.text.split()[0].lower(), ln, st, scope, info)
     # 3) elements (subcircuits flattened)
-    if fast:
-        _elements_fast(elements, st, scope)
+    if bulk:
+        read_elements_bulk(elements, st, scope)
     else:
         for ln in elements:
-            _element(ln, st, scope, [], {}, 0)
+            element(ln, st, scope, [], {}, 0)
     # 4) .ic for capacitors without IC=
     ic = info.get("ic")
     if ic:
@@ -1057,7 +306,7 @@ def _parse_text(text: str, filename: str, fast: bool) -> Netlist:
     return nl
 
 
-def _noise_info(body: str, st: _State, lineno: int) -> dict:
+def _noise_info(body: str, st: State, lineno: int) -> dict:
     out = {}
     for tok in body.split()[1:]:
         k, sep, v = tok.partition("=")
@@ -1069,7 +318,7 @@ def _noise_info(body: str, st: _State, lineno: int) -> dict:
             except ValueError:
                 raise st.err(f"bad noise seed {v!r}", lineno) from None
         elif k in ("nt", "temperature_k"):
-            x = _number(v)
+            x = parse_number(v)
             if x is None:
                 raise st.err(f"bad noise {k} {v!r}", lineno)
             out[k] = x
@@ -1078,8 +327,8 @@ def _noise_info(body: str, st: _State, lineno: int) -> dict:
     return out
 
 
-def _subckt_header(ln: _Line, st: _State) -> _Subckt:
-    toks = _tokenize(ln.text, st, ln.lineno)
+def _subckt_header(ln: Line, st: State) -> Subckt:
+    toks = tokenize(ln.text, st, ln.lineno)
     if len(toks) < 2:
         raise st.err(".subckt needs a name", ln.lineno)
     name = toks[1].lower()
@@ -1097,79 +346,56 @@ def _subckt_header(ln: _Line, st: _State) -> _Subckt:
         else:
             if seen_params or defaults:
                 raise st.err(f"port {t!r} after the parameters of .subckt {name}", ln.lineno)
-            _check_node_token(t, st, ln.lineno)
+            check_node_token(t, st, ln.lineno)
             ports.append(t)
     if len({p.lower() for p in ports}) != len(ports):
         raise st.err(f".subckt {name}: duplicate port names", ln.lineno)
-    return _Subckt(name, ports, defaults, [], ln.lineno)
+    return Subckt(name, ports, defaults, [], ln.lineno)
 
 
-def _check_reserved(sub: _Subckt, st: _State):
-    (ports, params), body = _OPAMP_CANON[sub.name]
+def _check_reserved(sub: Subckt, st: State):
+    (ports, params), body = OPAMP_CANON[sub.name]
     got_ports = tuple(p.lower() for p in sub.ports)
     got_params = tuple(k for k, _ in sub.defaults)
-    got_body = tuple(tuple(t.lower() for t in _tokenize(b.text, st, b.lineno)) for b in sub.body if b.kind == "card")
+    got_body = tuple(tuple(t.lower() for t in tokenize(b.text, st, b.lineno)) for b in sub.body if b.kind == "card")
     if got_ports != ports or got_params != params or got_body != body or any(b.kind != "card" for b in sub.body):
         raise st.err(f"subcircuit name {sub.name!r} is reserved for spucircuit's op-amp model and this "
                      "definition differs from it; rename the subcircuit", sub.lineno)
 
 
-def _check_node_token(t: str, st: _State, lineno: int):
-    if not _NAME_RE.match(t):
-        raise st.err(f"invalid node name {t!r}", lineno)
-
-
-def _node(st: _State, name: str, lineno: int) -> int:
-    _check_node_token(name, st, lineno)
-    try:
-        return st.nl.node(name)
-    except NetlistError as exc:  # pragma: no cover - the name check above is stricter
-        raise st.err(str(exc), lineno) from None
-
-
-def _val(tok: str, scope: dict, st: _State, lineno: int, what: str) -> float:
-    try:
-        return parse_value(tok, scope)
-    except ValueError as exc:
-        raise st.err(f"{what}: {exc}", lineno) from None
-
-
-_SKIP_CARDS = {".options", ".option", ".opt", ".save", ".print", ".plot", ".probe", ".meas", ".measure",
-               ".model", ".nodeset", ".op", ".ac", ".dc", ".noise", ".tf", ".pz", ".sens", ".four",
-               ".disto", ".width"}
 _UNSUPPORTED_CARDS = {".include": "include files", ".inc": "include files", ".lib": "libraries",
                       ".func": "user functions", ".csparam": ".csparam", ".if": "conditional netlists",
                       ".else": "conditional netlists", ".elseif": "conditional netlists",
                       ".endif": "conditional netlists", ".subckt": "", ".ends": ""}
 
 
-def _dot_card(first: str, ln: _Line, st: _State, scope: dict, info: dict):
-    if first in _SKIP_CARDS:
+def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
+    if first in SKIP_CARDS:
         info.setdefault("skipped", []).append(first)
         return
     if first == ".param":
-        _params(ln, st, scope, scope)
+        param_card(ln, st, scope, scope)
         return
     if first == ".title":
         st.nl.title = ln.text.split(None, 1)[1].strip() if len(ln.text.split(None, 1)) > 1 else ""
         return
     if first == ".global":
         for nm in ln.text.split()[1:]:
-            _check_node_token(nm, st, ln.lineno)
+            check_node_token(nm, st, ln.lineno)
             st.globals_.add(nm.lower())
         return
     if first == ".temp":
         toks = ln.text.split()
         if len(toks) >= 2:
-            info["temp_c"] = _val(toks[1], scope, st, ln.lineno, ".temp")
+            info["temp_c"] = card_value(toks[1], scope, st, ln.lineno, ".temp")
         return
     if first == ".tran":
-        toks = _tokenize(ln.text, st, ln.lineno)[1:]
+        toks = tokenize(ln.text, st, ln.lineno)[1:]
         uic = any(t.lower() == "uic" for t in toks)
         nums = [t for t in toks if t.lower() != "uic"]
         if not 2 <= len(nums) <= 4:
             raise st.err(".tran needs tstep tstop [tstart [tmax]] [uic]", ln.lineno)
-        v = [_val(t, scope, st, ln.lineno, ".tran") for t in nums]
+        v = [card_value(t, scope, st, ln.lineno, ".tran") for t in nums]
         tstep, tstop = v[0], v[1]
         tstart = v[2] if len(v) > 2 else 0.0
         tmax = v[3] if len(v) > 3 else tstep
@@ -1179,312 +405,18 @@ def _dot_card(first: str, ln: _Line, st: _State, scope: dict, info: dict):
         return
     if first == ".ic":
         ic = info.setdefault("ic", {})
-        for t in _tokenize(ln.text, st, ln.lineno)[1:]:
+        for t in tokenize(ln.text, st, ln.lineno)[1:]:
             m = re.fullmatch(r"[vV]\(([^(),=\s]+)\)=(.+)", t)
             if not m:
                 raise st.err(f".ic entries are v(node)=value, got {t!r}", ln.lineno)
             node = m.group(1)
-            _check_node_token(node, st, ln.lineno)
+            check_node_token(node, st, ln.lineno)
             if node.lower() in ("0", "gnd"):
                 raise st.err(".ic cannot set the ground node", ln.lineno)
-            ic[node.lower()] = _val(m.group(2), scope, st, ln.lineno, f".ic v({node})")
+            ic[node.lower()] = card_value(m.group(2), scope, st, ln.lineno, f".ic v({node})")
         return
     if first in _UNSUPPORTED_CARDS:
         raise st.err(f"{first} ({_UNSUPPORTED_CARDS[first] or 'here'}) is not supported", ln.lineno)
     raise st.err(f"unknown or unsupported control card {first!r}", ln.lineno)
 
 
-def _params(ln: _Line, st: _State, scope: dict, target: dict):
-    toks = _tokenize(ln.text, st, ln.lineno)[1:]
-    if not toks:
-        raise st.err(".param needs name=value", ln.lineno)
-    for t in toks:
-        k, sep, v = t.partition("=")
-        if not sep or not v:
-            raise st.err(f".param entries are name=value, got {t!r}", ln.lineno)
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k):
-            raise st.err(f"bad parameter name {k!r}", ln.lineno)
-        if k.lower() in _FUNCS or k.lower() in ("params",):
-            raise st.err(f"parameter name {k!r} is reserved", ln.lineno)
-        vv = v.strip()
-        if not (vv.startswith(("{", "'"))):
-            vv = "{" + vv + "}"
-        target[k.lower()] = _val(vv, scope, st, ln.lineno, f".param {k}")
-
-
-_UNSUPPORTED_ELEMENTS = {
-    "d": "diode", "q": "bipolar transistor", "m": "MOSFET", "j": "JFET", "z": "MESFET",
-    "b": "behavioural source", "s": "voltage-controlled switch", "w": "current-controlled switch",
-    "t": "transmission line", "o": "lossy transmission line", "u": "uniform RC line", "y": "element",
-    "a": "XSPICE code model", "p": "coupled transmission line", "k": "coupled inductors (K)",
-    "f": "current-controlled current source (F)", "h": "current-controlled voltage source (H)",
-    "n": "element",
-}
-_TIME_FUNCS = ("pulse", "sin", "exp", "pwl", "sffm", "am", "trnoise", "trrandom", "pat")
-
-
-def _hier(name: str, path: list) -> str:
-    return name if not path else f"{name[0]}.{'.'.join(path)}.{name}"
-
-
-def _map_node(tok: str, st: _State, path: list, ports: dict, lineno: int) -> int:
-    _check_node_token(tok, st, lineno)
-    low = tok.lower()
-    if low in ("0", "gnd"):
-        return 0
-    if path:
-        if low in ports:
-            return ports[low]
-        if low in st.globals_:
-            return _node(st, tok, lineno)
-        return _node(st, ".".join(path) + "." + tok, lineno)
-    return _node(st, tok, lineno)
-
-
-def _register(st: _State, kind: str, name: str, nodes, value: float, ic: float, lineno: int):
-    low = name.lower()
-    if low in st.names:
-        raise st.err(f"duplicate element name {name!r} (first on line {st.names[low]})", lineno)
-    from spucircuit.circuit.netlist import _check_values
-
-    try:
-        _check_values(kind, [name], np.array([value], dtype=float))
-    except NetlistError as exc:
-        raise st.err(str(exc), lineno) from None
-    if not math.isfinite(ic):
-        raise st.err(f"{name}: initial condition must be finite", lineno)
-    if kind in "RCLVIN" and nodes[0] == nodes[1]:
-        pass  # allowed here; Netlist.validate reports it
-    st.names[low] = lineno
-    if len(st.names) > _MAX_ELEMENTS:
-        raise st.err(f"more than {_MAX_ELEMENTS} elements after flattening subcircuits", lineno)
-    nm, nd, vals, ics = st.kinds[kind]
-    nm.append(name)
-    nd.extend(nodes)  # flat: KINDS[kind][0] indices per element
-    vals.append(float(value))
-    ics.append(float(ic))
-    return len(nm) - 1
-
-
-def _element(ln: _Line, st: _State, scope: dict, path: list, ports: dict, depth: int):
-    if ln.kind == "ann":  # '*spu: N name p q psd'
-        parts = ln.text[len(_ANN):].split()
-        if len(parts) != 5:
-            raise st.err("'*spu: N' needs: N name p q psd", ln.lineno)
-        _, name, p, q, psd = parts
-        _check_node_token(name, st, ln.lineno)
-        nodes = [_map_node(p, st, path, ports, ln.lineno), _map_node(q, st, path, ports, ln.lineno)]
-        v = _val(psd, scope, st, ln.lineno, f"noise source {name}")
-        _register(st, "N", _hier(name, path), nodes, v, 0.0, ln.lineno)
-        return
-    toks = _tokenize(ln.text, st, ln.lineno)
-    if not toks:
-        raise st.err("empty element line", ln.lineno)
-    name = toks[0]
-    letter = name[0].lower()
-    if not _NAME_RE.match(name):
-        raise st.err(f"invalid element name {name!r}", ln.lineno)
-    pos, kw = _split_kw(toks[1:])
-    L = ln.lineno
-
-    def need(npos, form):
-        if len(pos) < npos:
-            raise st.err(f"{name}: too few fields; expected {form}", L)
-
-    def no_kw(allowed=()):
-        for k, _ in kw:
-            if k not in allowed:
-                raise st.err(f"{name}: parameter {k!r} is not supported", L)
-
-    def nodes_of(k):
-        return [_map_node(t, st, path, ports, L) for t in pos[:k]]
-
-    if letter in "rcl":
-        kind = letter.upper()
-        form = f"{kind}name n+ n- value" + (" [IC=v]" if kind != "R" else "")
-        need(2, form)
-        allowed = {"m"} | ({"ic"} if kind in "CL" else set()) | ({"r"} if kind == "R" else set())
-        no_kw(allowed)
-        kwd = dict(kw)
-        extra = pos[3:]
-        if extra:
-            raise st.err(f"{name}: unexpected field {extra[0]!r}; expected {form}", L)
-        if len(pos) == 3:
-            val_tok = pos[2]
-        elif kind == "R" and "r" in kwd:
-            val_tok = kwd["r"]
-        else:
-            raise st.err(f"{name}: missing value; expected {form}", L)
-        nodes = nodes_of(2)
-        v = _val(val_tok, scope, st, L, f"{name} value")
-        mult = _val(kwd["m"], scope, st, L, f"{name} m") if "m" in kwd else 1.0
-        if not mult > 0:
-            raise st.err(f"{name}: multiplicity m must be > 0", L)
-        ic = _val(kwd["ic"], scope, st, L, f"{name} IC") if "ic" in kwd else 0.0
-        if kind == "R":
-            if v == 0:
-                raise st.err(f"{name}: zero resistance (a short) is not supported; use a 0 V source", L)
-            v = v / mult
-            if v < 0:  # a negative resistor: an active conductance, a VCCS G p q p q 1/R
-                _register(st, "G", _hier(name, path), nodes + nodes, 1.0 / v, 0.0, L)
-                return
-        elif kind == "C":
-            v = v * mult
-        else:
-            v = v / mult
-        k = _register(st, kind, _hier(name, path), nodes, v, ic, L)
-        if kind == "C" and "ic" in kwd:
-            st.ic_given.add(k)
-        return
-    if letter == "g":
-        need(5, "Gname n+ n- nc+ nc- gm")
-        no_kw()
-        if len(pos) > 5:
-            raise st.err(f"{name}: unexpected field {pos[5]!r}; only linear VCCS 'Gname n+ n- nc+ nc- gm' "
-                         "is supported", L)
-        nodes = nodes_of(4)
-        gm = _val(pos[4], scope, st, L, f"{name} transconductance")
-        _register(st, "G", _hier(name, path), nodes, gm, 0.0, L)
-        return
-    if letter == "e":
-        need(5, "Ename out 0 inp inn gain")
-        no_kw()
-        if len(pos) > 5:
-            raise st.err(f"{name}: only the linear VCVS 'Ename out 0 inp inn gain' is supported", L)
-        nodes = nodes_of(4)
-        if nodes[1] != 0:
-            raise st.err(f"{name}: a VCVS with a floating output (n- not ground) is not supported; "
-                         "only 'E out 0 inp inn gain' (an op-amp) is", L)
-        a0 = _val(pos[4], scope, st, L, f"{name} gain")
-        if a0 == 0:
-            raise st.err(f"{name}: zero gain", L)
-        inp, inn = (nodes[2], nodes[3]) if a0 > 0 else (nodes[3], nodes[2])
-        _register(st, "U", _hier(name, path), [nodes[0], inp, inn], abs(a0), 0.0, L)
-        return
-    if letter in "vi":
-        kind = letter.upper()
-        need(2, f"{kind}name n+ n- [dc] value")
-        nodes = nodes_of(2)
-        rest = pos[2:]
-        no_kw()
-        dc, noise = 0.0, None
-        j = 0
-        seen_dc = False
-        while j < len(rest):
-            t = rest[j]
-            tl = t.lower()
-            if tl == "dc":
-                if j + 1 >= len(rest):
-                    raise st.err(f"{name}: 'dc' without a value", L)
-                dc = _val(rest[j + 1], scope, st, L, f"{name} dc value")
-                seen_dc = True
-                j += 2
-            elif tl == "ac":  # small-signal spec: irrelevant to the transient circuit
-                j += 1
-                for _ in range(2):
-                    if j < len(rest) and _number(rest[j]) is not None:
-                        j += 1
-            elif tl.startswith("trrandom") and kind == "I":
-                noise = _trrandom(t, scope, st, L, name)
-                j += 1
-            elif tl.split("(")[0] in _TIME_FUNCS:
-                raise st.err(f"{name}: time-dependent source {t.split('(')[0]!r} is not supported (the twin "
-                             "takes DC sources; white noise is an N element or I ... trrandom(2 ...))", L)
-            elif not seen_dc and j == 0:
-                dc = _val(t, scope, st, L, f"{name} value")
-                seen_dc = True
-                j += 1
-            else:
-                raise st.err(f"{name}: unexpected field {t!r}", L)
-        hname = _hier(name, path)
-        if noise is not None:
-            if dc != 0:
-                _register(st, "I", hname, nodes, dc, 0.0, L)
-                hname = hname + ".trrandom"
-            _register(st, "N", hname, nodes, noise, 0.0, L)
-        else:
-            _register(st, kind, hname, nodes, dc, 0.0, L)
-        return
-    if letter == "x":
-        _instance(name, pos, kw, ln, st, scope, path, ports, depth)
-        return
-    what = _UNSUPPORTED_ELEMENTS.get(letter, "element")
-    raise st.err(f"{name}: {what} is not supported (linear R C L G E V I, X instances only)", L)
-
-
-def _trrandom(t: str, scope, st, L, name) -> float:
-    m = re.fullmatch(r"(?i)trrandom\((.*)\)", t.strip())
-    if not m:
-        raise st.err(f"{name}: bad trrandom(...) {t!r}", L)
-    args = [a for a in re.split(r"[\s,]+", m.group(1).strip()) if a]
-    vals = [_val(a, scope, st, L, f"{name} trrandom") for a in args]
-    if len(vals) != 5 or vals[0] != 2 or vals[2] != 0 or vals[4] != 0 or not vals[1] > 0:
-        raise st.err(f"{name}: only Gaussian white noise trrandom(2 NT 0 sigma 0) with NT > 0 is supported", L)
-    return 2.0 * vals[1] * vals[3] ** 2
-
-
-def _instance(name, pos, kw, ln, st: _State, scope, path, ports, depth):
-    L = ln.lineno
-    if depth > 30:
-        raise st.err(f"{name}: subcircuits nest more than 30 deep (recursive definition?)", L)
-    pos = [p for p in pos if p.lower() != "params:"]
-    if not pos:
-        raise st.err(f"{name}: X instance needs nodes and a subcircuit name", L)
-    sub_name = pos[-1].lower()
-    node_toks = pos[:-1]
-    if sub_name in _OPAMP_CANON:
-        if len(node_toks) != 3:
-            raise st.err(f"{name}: {sub_name} has 3 ports (out inp inn), got {len(node_toks)}", L)
-        kwd = dict(kw)
-        allowed = {"gain"} if sub_name == OPAMP_FINITE else set()
-        for k in kwd:
-            if k not in allowed:
-                raise st.err(f"{name}: unknown parameter {k!r} of {sub_name}", L)
-        if sub_name == OPAMP_FINITE:
-            if "gain" in kwd:
-                gain = _val(kwd["gain"], scope, st, L, f"{name} gain")
-            else:
-                sub = st.subckts.get(sub_name)
-                gain = _val(dict(sub.defaults)["gain"], {}, st, L, f"{name} gain") if sub else 1e5
-            if not gain > 0:
-                raise st.err(f"{name}: op-amp gain must be > 0, got {gain!r}", L)
-        else:
-            gain = math.inf
-        nodes = [_map_node(t, st, path, ports, L) for t in node_toks]
-        uname = ".".join(path + [name[1:]]) if path else name[1:]
-        if not uname:
-            raise st.err(f"{name}: op-amp instance needs a name after 'X'", L)
-        _register(st, "U", uname, nodes, gain, 0.0, L)
-        return
-    sub = st.subckts.get(sub_name)
-    if sub is None:
-        raise st.err(f"{name}: unknown subcircuit {pos[-1]!r}", L)
-    if len(node_toks) != len(sub.ports):
-        raise st.err(f"{name}: subcircuit {sub.name} has {len(sub.ports)} ports, got {len(node_toks)} nodes", L)
-    actual = [_map_node(t, st, path, ports, L) for t in node_toks]
-    new_ports = {p.lower(): a for p, a in zip(sub.ports, actual)}
-    # parameters: global scope + defaults + instance overrides (evaluated in the caller's scope)
-    new_scope = _Scope(scope)
-    for k, v in sub.defaults:
-        new_scope[k] = _val(v if v.startswith(("{", "'")) else "{" + v + "}", new_scope, st, sub.lineno,
-                            f".subckt {sub.name} parameter {k}")
-    defaults = {k for k, _ in sub.defaults}
-    for k, v in kw:
-        if k not in defaults:
-            raise st.err(f"{name}: subcircuit {sub.name} has no parameter {k!r}", L)
-        new_scope[k] = _val(v if v.startswith(("{", "'")) else "{" + v + "}", scope, st, L, f"{name} {k}")
-    new_path = path + [name]
-    body_elems = []
-    for b in sub.body:
-        if b.kind == "card" and b.text.split()[0].lower().startswith("."):
-            first = b.text.split()[0].lower()
-            if first == ".param":
-                _params(b, st, new_scope, new_scope)
-            elif first in _SKIP_CARDS:
-                continue
-            else:
-                raise st.err(f"{first} is not supported inside a subcircuit", b.lineno)
-        else:
-            body_elems.append(b)
-    for b in body_elems:
-        _element(b, st, new_scope, new_path, new_ports, depth + 1)

@@ -196,7 +196,7 @@ def _coerce(name, v, f):
     if isinstance(v, str):
         s = v.strip()
         if name.endswith("_s"):
-            from spucircuit._util.files import parse_time
+            from spucircuit._util.quantities import parse_time
 
             try:
                 v = parse_time(s)
@@ -338,7 +338,7 @@ def device_load(circuit, *, b: int | None = None, dz: int | None = None) -> Devi
     if isinstance(circuit, str) or hasattr(circuit, "__fspath__"):
         import os
 
-        from spucircuit.io.spice.reader import read_spice
+        from spucircuit.io.spice import read_spice
 
         path = os.fspath(circuit)
         if not os.path.exists(path):

@@ -1,0 +1,333 @@
+"""SPICE element cards and subcircuit instances, read line by line into the parser state.
+
+:func:`element` reads one element line (or a ``*spu: N`` annotation) at the top level or inside a
+subcircuit instance: linear ``R C L G E V I`` and ``X`` instances, whose subcircuit bodies are
+flattened with ngspice's hierarchical names (``R.X1.R2``, node ``X1.n3``). Conversions: a negative
+resistor becomes a VCCS ``G p q p q 1/R`` (noise-free, as it is active); ``E out 0 inp inn A0``
+becomes an op-amp (inputs swapped for A0 < 0); ``X<name> ... spu_opamp_ideal|spu_opamp`` becomes
+the op-amp ``<name>``; ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD
+2 NT sigma^2. Anything else raises :class:`~spucircuit.errors.SpiceError` naming the line.
+
+This is the reference reader of element lines: :mod:`~spucircuit.io.spice.bulk_reader` reads the
+plain forms faster and hands every other line to :func:`element`.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from spucircuit._util.quantities import parse_number
+from spucircuit.circuit.netlist import check_values
+from spucircuit.errors import NetlistError
+from spucircuit.io.spice._cards import (
+    ANN,
+    MAX_ELEMENTS,
+    NAME_RE,
+    OPAMP_CANON,
+    OPAMP_FINITE,
+    SKIP_CARDS,
+    Line,
+    Scope,
+    State,
+    add_node,
+    card_value,
+    check_node_token,
+    param_card,
+    tokenize,
+)
+
+__all__ = ["element", "map_node"]
+
+
+def _split_kw(toks):
+    """Positional fields, and (lower-case key, value) pairs of the ``key=value`` fields."""
+    pos, kw = [], []
+    for t in toks:
+        if "=" in t and not t.startswith(("{", "'", "(")):
+            k, _, v = t.partition("=")
+            kw.append((k.lower(), v))
+        else:
+            pos.append(t)
+    return pos, kw
+
+
+_UNSUPPORTED_ELEMENTS = {
+    "d": "diode", "q": "bipolar transistor", "m": "MOSFET", "j": "JFET", "z": "MESFET",
+    "b": "behavioural source", "s": "voltage-controlled switch", "w": "current-controlled switch",
+    "t": "transmission line", "o": "lossy transmission line", "u": "uniform RC line", "y": "element",
+    "a": "XSPICE code model", "p": "coupled transmission line", "k": "coupled inductors (K)",
+    "f": "current-controlled current source (F)", "h": "current-controlled voltage source (H)",
+    "n": "element",
+}
+_TIME_FUNCS = ("pulse", "sin", "exp", "pwl", "sffm", "am", "trnoise", "trrandom", "pat")
+
+
+def _hier(name: str, path: list) -> str:
+    return name if not path else f"{name[0]}.{'.'.join(path)}.{name}"
+
+
+def map_node(tok: str, st: State, path: list, ports: dict, lineno: int) -> int:
+    """Index of node ``tok`` seen from the subcircuit instance ``path``: a port is the caller's node,
+    ground and ``.global`` nodes are shared, any other node gets the hierarchical name ``X1.n3``."""
+    check_node_token(tok, st, lineno)
+    low = tok.lower()
+    if low in ("0", "gnd"):
+        return 0
+    if path:
+        if low in ports:
+            return ports[low]
+        if low in st.globals_:
+            return add_node(st, tok, lineno)
+        return add_node(st, ".".join(path) + "." + tok, lineno)
+    return add_node(st, tok, lineno)
+
+
+def _register(st: State, kind: str, name: str, nodes, value: float, ic: float, lineno: int):
+    low = name.lower()
+    if low in st.names:
+        raise st.err(f"duplicate element name {name!r} (first on line {st.names[low]})", lineno)
+    try:
+        check_values(kind, [name], np.array([value], dtype=float))
+    except NetlistError as exc:
+        raise st.err(str(exc), lineno) from None
+    if not math.isfinite(ic):
+        raise st.err(f"{name}: initial condition must be finite", lineno)
+    if kind in "RCLVIN" and nodes[0] == nodes[1]:
+        pass  # allowed here; Netlist.validate reports it
+    st.names[low] = lineno
+    if len(st.names) > MAX_ELEMENTS:
+        raise st.err(f"more than {MAX_ELEMENTS} elements after flattening subcircuits", lineno)
+    nm, nd, vals, ics = st.kinds[kind]
+    nm.append(name)
+    nd.extend(nodes)  # flat: KINDS[kind][0] indices per element
+    vals.append(float(value))
+    ics.append(float(ic))
+    return len(nm) - 1
+
+
+def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: int):
+    """Read one element line (or ``*spu: N`` annotation) into ``st``. ``path``, ``ports`` and
+    ``depth`` place it inside nested subcircuit instances (``[], {}, 0`` at the top level)."""
+    if ln.kind == "ann":  # '*spu: N name p q psd'
+        parts = ln.text[len(ANN):].split()
+        if len(parts) != 5:
+            raise st.err("'*spu: N' needs: N name p q psd", ln.lineno)
+        _, name, p, q, psd = parts
+        check_node_token(name, st, ln.lineno)
+        nodes = [map_node(p, st, path, ports, ln.lineno), map_node(q, st, path, ports, ln.lineno)]
+        v = card_value(psd, scope, st, ln.lineno, f"noise source {name}")
+        _register(st, "N", _hier(name, path), nodes, v, 0.0, ln.lineno)
+        return
+    toks = tokenize(ln.text, st, ln.lineno)
+    if not toks:
+        raise st.err("empty element line", ln.lineno)
+    name = toks[0]
+    letter = name[0].lower()
+    if not NAME_RE.match(name):
+        raise st.err(f"invalid element name {name!r}", ln.lineno)
+    pos, kw = _split_kw(toks[1:])
+    L = ln.lineno
+
+    def need(npos, form):
+        if len(pos) < npos:
+            raise st.err(f"{name}: too few fields; expected {form}", L)
+
+    def no_kw(allowed=()):
+        for k, _ in kw:
+            if k not in allowed:
+                raise st.err(f"{name}: parameter {k!r} is not supported", L)
+
+    def nodes_of(k):
+        return [map_node(t, st, path, ports, L) for t in pos[:k]]
+
+    if letter in "rcl":
+        kind = letter.upper()
+        form = f"{kind}name n+ n- value" + (" [IC=v]" if kind != "R" else "")
+        need(2, form)
+        allowed = {"m"} | ({"ic"} if kind in "CL" else set()) | ({"r"} if kind == "R" else set())
+        no_kw(allowed)
+        kwd = dict(kw)
+        extra = pos[3:]
+        if extra:
+            raise st.err(f"{name}: unexpected field {extra[0]!r}; expected {form}", L)
+        if len(pos) == 3:
+            val_tok = pos[2]
+        elif kind == "R" and "r" in kwd:
+            val_tok = kwd["r"]
+        else:
+            raise st.err(f"{name}: missing value; expected {form}", L)
+        nodes = nodes_of(2)
+        v = card_value(val_tok, scope, st, L, f"{name} value")
+        mult = card_value(kwd["m"], scope, st, L, f"{name} m") if "m" in kwd else 1.0
+        if not mult > 0:
+            raise st.err(f"{name}: multiplicity m must be > 0", L)
+        ic = card_value(kwd["ic"], scope, st, L, f"{name} IC") if "ic" in kwd else 0.0
+        if kind == "R":
+            if v == 0:
+                raise st.err(f"{name}: zero resistance (a short) is not supported; use a 0 V source", L)
+            v = v / mult
+            if v < 0:  # a negative resistor: an active conductance, a VCCS G p q p q 1/R
+                _register(st, "G", _hier(name, path), nodes + nodes, 1.0 / v, 0.0, L)
+                return
+        elif kind == "C":
+            v = v * mult
+        else:
+            v = v / mult
+        k = _register(st, kind, _hier(name, path), nodes, v, ic, L)
+        if kind == "C" and "ic" in kwd:
+            st.ic_given.add(k)
+        return
+    if letter == "g":
+        need(5, "Gname n+ n- nc+ nc- gm")
+        no_kw()
+        if len(pos) > 5:
+            raise st.err(f"{name}: unexpected field {pos[5]!r}; only linear VCCS 'Gname n+ n- nc+ nc- gm' "
+                         "is supported", L)
+        nodes = nodes_of(4)
+        gm = card_value(pos[4], scope, st, L, f"{name} transconductance")
+        _register(st, "G", _hier(name, path), nodes, gm, 0.0, L)
+        return
+    if letter == "e":
+        need(5, "Ename out 0 inp inn gain")
+        no_kw()
+        if len(pos) > 5:
+            raise st.err(f"{name}: only the linear VCVS 'Ename out 0 inp inn gain' is supported", L)
+        nodes = nodes_of(4)
+        if nodes[1] != 0:
+            raise st.err(f"{name}: a VCVS with a floating output (n- not ground) is not supported; "
+                         "only 'E out 0 inp inn gain' (an op-amp) is", L)
+        a0 = card_value(pos[4], scope, st, L, f"{name} gain")
+        if a0 == 0:
+            raise st.err(f"{name}: zero gain", L)
+        inp, inn = (nodes[2], nodes[3]) if a0 > 0 else (nodes[3], nodes[2])
+        _register(st, "U", _hier(name, path), [nodes[0], inp, inn], abs(a0), 0.0, L)
+        return
+    if letter in "vi":
+        kind = letter.upper()
+        need(2, f"{kind}name n+ n- [dc] value")
+        nodes = nodes_of(2)
+        rest = pos[2:]
+        no_kw()
+        dc, noise = 0.0, None
+        j = 0
+        seen_dc = False
+        while j < len(rest):
+            t = rest[j]
+            tl = t.lower()
+            if tl == "dc":
+                if j + 1 >= len(rest):
+                    raise st.err(f"{name}: 'dc' without a value", L)
+                dc = card_value(rest[j + 1], scope, st, L, f"{name} dc value")
+                seen_dc = True
+                j += 2
+            elif tl == "ac":  # small-signal spec: irrelevant to the transient circuit
+                j += 1
+                for _ in range(2):
+                    if j < len(rest) and parse_number(rest[j]) is not None:
+                        j += 1
+            elif tl.startswith("trrandom") and kind == "I":
+                noise = _trrandom(t, scope, st, L, name)
+                j += 1
+            elif tl.split("(")[0] in _TIME_FUNCS:
+                raise st.err(f"{name}: time-dependent source {t.split('(')[0]!r} is not supported (the twin "
+                             "takes DC sources; white noise is an N element or I ... trrandom(2 ...))", L)
+            elif not seen_dc and j == 0:
+                dc = card_value(t, scope, st, L, f"{name} value")
+                seen_dc = True
+                j += 1
+            else:
+                raise st.err(f"{name}: unexpected field {t!r}", L)
+        hname = _hier(name, path)
+        if noise is not None:
+            if dc != 0:
+                _register(st, "I", hname, nodes, dc, 0.0, L)
+                hname = hname + ".trrandom"
+            _register(st, "N", hname, nodes, noise, 0.0, L)
+        else:
+            _register(st, kind, hname, nodes, dc, 0.0, L)
+        return
+    if letter == "x":
+        _instance(name, pos, kw, ln, st, scope, path, ports, depth)
+        return
+    what = _UNSUPPORTED_ELEMENTS.get(letter, "element")
+    raise st.err(f"{name}: {what} is not supported (linear R C L G E V I, X instances only)", L)
+
+
+def _trrandom(t: str, scope, st, L, name) -> float:
+    m = re.fullmatch(r"(?i)trrandom\((.*)\)", t.strip())
+    if not m:
+        raise st.err(f"{name}: bad trrandom(...) {t!r}", L)
+    args = [a for a in re.split(r"[\s,]+", m.group(1).strip()) if a]
+    vals = [card_value(a, scope, st, L, f"{name} trrandom") for a in args]
+    if len(vals) != 5 or vals[0] != 2 or vals[2] != 0 or vals[4] != 0 or not vals[1] > 0:
+        raise st.err(f"{name}: only Gaussian white noise trrandom(2 NT 0 sigma 0) with NT > 0 is supported", L)
+    return 2.0 * vals[1] * vals[3] ** 2
+
+
+def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
+    L = ln.lineno
+    if depth > 30:
+        raise st.err(f"{name}: subcircuits nest more than 30 deep (recursive definition?)", L)
+    pos = [p for p in pos if p.lower() != "params:"]
+    if not pos:
+        raise st.err(f"{name}: X instance needs nodes and a subcircuit name", L)
+    sub_name = pos[-1].lower()
+    node_toks = pos[:-1]
+    if sub_name in OPAMP_CANON:
+        if len(node_toks) != 3:
+            raise st.err(f"{name}: {sub_name} has 3 ports (out inp inn), got {len(node_toks)}", L)
+        kwd = dict(kw)
+        allowed = {"gain"} if sub_name == OPAMP_FINITE else set()
+        for k in kwd:
+            if k not in allowed:
+                raise st.err(f"{name}: unknown parameter {k!r} of {sub_name}", L)
+        if sub_name == OPAMP_FINITE:
+            if "gain" in kwd:
+                gain = card_value(kwd["gain"], scope, st, L, f"{name} gain")
+            else:
+                sub = st.subckts.get(sub_name)
+                gain = card_value(dict(sub.defaults)["gain"], {}, st, L, f"{name} gain") if sub else 1e5
+            if not gain > 0:
+                raise st.err(f"{name}: op-amp gain must be > 0, got {gain!r}", L)
+        else:
+            gain = math.inf
+        nodes = [map_node(t, st, path, ports, L) for t in node_toks]
+        uname = ".".join(path + [name[1:]]) if path else name[1:]
+        if not uname:
+            raise st.err(f"{name}: op-amp instance needs a name after 'X'", L)
+        _register(st, "U", uname, nodes, gain, 0.0, L)
+        return
+    sub = st.subckts.get(sub_name)
+    if sub is None:
+        raise st.err(f"{name}: unknown subcircuit {pos[-1]!r}", L)
+    if len(node_toks) != len(sub.ports):
+        raise st.err(f"{name}: subcircuit {sub.name} has {len(sub.ports)} ports, got {len(node_toks)} nodes", L)
+    actual = [map_node(t, st, path, ports, L) for t in node_toks]
+    new_ports = {p.lower(): a for p, a in zip(sub.ports, actual)}
+    # parameters: global scope + defaults + instance overrides (evaluated in the caller's scope)
+    new_scope = Scope(scope)
+    for k, v in sub.defaults:
+        new_scope[k] = card_value(v if v.startswith(("{", "'")) else "{" + v + "}", new_scope, st, sub.lineno,
+                            f".subckt {sub.name} parameter {k}")
+    defaults = {k for k, _ in sub.defaults}
+    for k, v in kw:
+        if k not in defaults:
+            raise st.err(f"{name}: subcircuit {sub.name} has no parameter {k!r}", L)
+        new_scope[k] = card_value(v if v.startswith(("{", "'")) else "{" + v + "}", scope, st, L, f"{name} {k}")
+    new_path = path + [name]
+    body_elems = []
+    for b in sub.body:
+        if b.kind == "card" and b.text.split()[0].lower().startswith("."):
+            first = b.text.split()[0].lower()
+            if first == ".param":
+                param_card(b, st, new_scope, new_scope)
+            elif first in SKIP_CARDS:
+                continue
+            else:
+                raise st.err(f"{first} is not supported inside a subcircuit", b.lineno)
+        else:
+            body_elems.append(b)
+    for b in body_elems:
+        element(b, st, new_scope, new_path, new_ports, depth + 1)

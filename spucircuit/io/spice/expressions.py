@@ -1,0 +1,188 @@
+"""The ``.param`` expression evaluator: the value of a SPICE token.
+
+:func:`parse_value` reads a number with an engineering suffix (``4.7k``, ``10uF``, see
+:func:`spucircuit._util.quantities.parse_number`) or an expression in braces or single quotes
+(``{2*rval}``, ``'sqrt(c1*c2)'``). Expressions are plain numeric ones, evaluated by a small
+recursive-descent parser (no ``eval``): ``+ - * / ^ **``, parentheses, the functions of
+:data:`FUNCTIONS` (sqrt exp ln log log10 abs min max pow sin cos tan atan sinh cosh tanh floor
+ceil), the constant ``pi`` and the parameters in scope (lower-case names). Errors are
+ValueError with a reason; the reader adds the file and line.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from spucircuit._util.quantities import parse_number
+
+__all__ = ["FUNCTIONS", "parse_value"]
+
+# name -> (number of arguments, function); also the names a .param may not take
+FUNCTIONS = {
+    "sqrt": (1, math.sqrt), "exp": (1, math.exp), "ln": (1, math.log), "log": (1, math.log),
+    "log10": (1, math.log10), "abs": (1, abs), "sin": (1, math.sin), "cos": (1, math.cos),
+    "tan": (1, math.tan), "atan": (1, math.atan), "sinh": (1, math.sinh), "cosh": (1, math.cosh),
+    "tanh": (1, math.tanh), "floor": (1, math.floor), "ceil": (1, math.ceil),
+    "min": (2, min), "max": (2, max), "pow": (2, math.pow),
+}
+_CONSTS = {"pi": math.pi}
+_EXPR_TOKEN = re.compile(
+    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[A-Za-z]*)|(?P<id>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>\*\*|[-+*/^(),]))")
+_MAX_DEPTH = 60
+
+
+class _ExprError(Exception):
+    pass
+
+
+class _Expr:
+    """Recursive-descent evaluator of plain numeric expressions (no eval)."""
+
+    def __init__(self, text: str, scope: dict):
+        self.toks = self._lex(text)
+        self.i = 0
+        self.scope = scope
+        self.depth = 0
+
+    @staticmethod
+    def _lex(text):
+        out, pos = [], 0
+        text = text.rstrip()
+        while pos < len(text):
+            m = _EXPR_TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                raise _ExprError(f"unexpected character {text[pos:pos + 1]!r} in expression")
+            pos = m.end()
+            kind = m.lastgroup
+            out.append((kind, m.group(kind)))
+        return out
+
+    def peek(self):
+        return self.toks[self.i] if self.i < len(self.toks) else (None, None)
+
+    def take(self, val=None):
+        t = self.peek()
+        if t[0] is None or (val is not None and t[1] != val):
+            raise _ExprError(f"expected {val!r}" if val else "unexpected end of expression")
+        self.i += 1
+        return t
+
+    def run(self) -> float:
+        if not self.toks:
+            raise _ExprError("empty expression")
+        v = self.expr()
+        if self.i != len(self.toks):
+            raise _ExprError(f"unexpected {self.toks[self.i][1]!r}")
+        return v
+
+    def expr(self):
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise _ExprError("expression nested too deeply")
+        v = self.term()
+        while self.peek()[1] in ("+", "-"):
+            op = self.take()[1]
+            w = self.term()
+            v = v + w if op == "+" else v - w
+        self.depth -= 1
+        return v
+
+    def term(self):
+        v = self.unary()
+        while self.peek()[1] in ("*", "/"):
+            op = self.take()[1]
+            w = self.unary()
+            if op == "*":
+                v = v * w
+            else:
+                if w == 0:
+                    raise _ExprError("division by zero")
+                v = v / w
+        return v
+
+    def unary(self):
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise _ExprError("expression nested too deeply")
+        if self.peek()[1] in ("+", "-"):
+            op = self.take()[1]
+            v = self.unary()
+            v = -v if op == "-" else v
+        else:
+            v = self.power()
+        self.depth -= 1
+        return v
+
+    def power(self):
+        v = self.atom()
+        if self.peek()[1] in ("^", "**"):
+            self.take()
+            w = self.unary()
+            v = math.pow(v, w)
+        return v
+
+    def atom(self):
+        kind, val = self.take()
+        if kind == "num":
+            x = parse_number(val)
+            if x is None:
+                raise _ExprError(f"bad number {val!r}")
+            return x
+        if kind == "id":
+            low = val.lower()
+            if self.peek()[1] == "(":
+                if low not in FUNCTIONS:
+                    raise _ExprError(f"unknown function {val!r}")
+                nargs, fn = FUNCTIONS[low]
+                self.take("(")
+                args = [self.expr()]
+                while self.peek()[1] == ",":
+                    self.take()
+                    args.append(self.expr())
+                self.take(")")
+                if len(args) != nargs:
+                    raise _ExprError(f"{val}() takes {nargs} argument(s), got {len(args)}")
+                return float(fn(*args))
+            if low in self.scope:
+                return self.scope[low]
+            if low in _CONSTS:
+                return _CONSTS[low]
+            raise _ExprError(f"unknown parameter {val!r}")
+        if val == "(":
+            v = self.expr()
+            self.take(")")
+            return v
+        raise _ExprError(f"unexpected {val!r}")
+
+
+def _eval_expr(text: str, scope: dict) -> float:
+    try:
+        v = _Expr(text, scope).run()
+    except _ExprError as exc:
+        raise ValueError(f"cannot evaluate {text!r}: {exc}") from None
+    except (ValueError, OverflowError, ZeroDivisionError, TypeError) as exc:
+        raise ValueError(f"cannot evaluate {text!r}: {exc}") from None
+    v = float(v)
+    if not math.isfinite(v):
+        raise ValueError(f"expression {text!r} is not finite")
+    return v
+
+
+def parse_value(tok: str, scope: dict | None = None) -> float:
+    """Value of a SPICE token: a number with suffix (``4.7k``, ``10uF``), ``{expr}`` or ``'expr'``.
+
+    Raises ValueError with a reason (the reader turns it into a SpiceError with the line).
+    """
+    scope = scope or {}
+    t = tok.strip()
+    if len(t) >= 2 and ((t[0] == "{" and t[-1] == "}") or (t[0] == "'" and t[-1] == "'")):
+        return _eval_expr(t[1:-1], scope)
+    v = parse_number(t)
+    if v is None:
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", t) and t.lower() in scope:
+            raise ValueError(f"value {tok!r} is a bare parameter name: write {{{t}}}")
+        raise ValueError(f"{tok!r} is not a number")
+    if not math.isfinite(v):
+        raise ValueError(f"value {tok!r} is out of the floating-point range")
+    return v
