@@ -17,7 +17,7 @@ from spucircuit.imperfections.models import (
     Tolerance,
 )
 from spucircuit.linalg.calibration import Calibration, calibrate, measure_offset, round_robin
-from spucircuit.linalg.device_solve import device_solve
+from spucircuit.linalg.solve import device_solve
 
 from .conftest import zscores
 

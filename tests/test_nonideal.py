@@ -24,7 +24,7 @@ from spucircuit.imperfections.models import (
     Thermal,
     Tolerance,
 )
-from spucircuit.linalg.device_solve import device_solve
+from spucircuit.linalg.solve import device_solve
 from spucircuit.numerics.quantize import quantize_values
 
 from .conftest import zscores

@@ -131,9 +131,14 @@ class Device:
         return 0.5 * (out + out.T)
 
 
+def x_diffusion(ss, Y, mc: MappedCircuit) -> np.ndarray:
+    """The diffusion of the read-out x per tau, Y Q Y^T tau / v_unit^2, for a state space ``ss``
+    read by V = Y x (+ Z u) through a mapping with time unit tau and v_unit."""
+    return (Y @ ss.diffusion @ Y.T) * mc.tau_s / mc.v_unit_v**2
+
+
 def nominal_diffusion(mc: MappedCircuit, temperature_k: float = T_ROOM) -> float:
     """q = mean diagonal of the x-unit diffusion per tau of the *nominal* circuit."""
     ss = compile_netlist(mc.netlist, temperature_k, noise=True)
     Y, _ = ss.node_voltage_map(mc.output_nodes)
-    Qx = (Y @ ss.diffusion @ Y.T) * mc.tau_s / mc.v_unit_v**2
-    return float(np.mean(np.diag(Qx)))
+    return float(np.mean(np.diag(x_diffusion(ss, Y, mc))))

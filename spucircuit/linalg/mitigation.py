@@ -30,7 +30,7 @@ from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array
 from spucircuit.errors import SPUError
 from spucircuit.imperfections.base import Imperfection
 from spucircuit.imperfections.instance import Device, nominal_diffusion
-from spucircuit.linalg.device_solve import device_inv, device_solve
+from spucircuit.linalg.solve import device_inv, device_solve
 
 
 class Ensemble:
