@@ -1,4 +1,4 @@
-"""spucircuit.cost (hardware runtime / energy model) and the ``spu cost`` command."""
+"""spucircuit.studies.cost (hardware runtime / energy model), its tables, and the ``spu cost`` command."""
 from __future__ import annotations
 
 import json
@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 import spucircuit as sc
-from spucircuit.studies.cost import model as cost
 from spucircuit.cli import main
-from spucircuit.studies.cost.model import CostError, Hardware, Host
+from spucircuit.report.cost_tables import to_json
+from spucircuit.studies import cost
+from spucircuit.studies.cost import CostError, Hardware, Host
 
-NETLISTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "netlists")
+NETLISTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "netlists")
 
 
 def _strict(text):
@@ -78,7 +79,7 @@ def test_breakdowns_sum_to_totals():
         assert d["total_s"] == pytest.approx(sum(d["time_s"].values()), rel=1e-12)
         assert d["total_energy_j"] == pytest.approx(sum(d["energy_j"].values()), rel=1e-12)
         assert all(v >= 0 for v in list(d["time_s"].values()) + list(d["energy_j"].values()))
-        _strict(cost.to_json(c))
+        _strict(to_json(c))
     t = cs[0]
     assert t.kind == "tngd"
     host, dev = t.detail["host_s"], t.detail["device_s"]
@@ -182,7 +183,7 @@ def test_counts_from_integrator_array_match_netlist(tmp_path):
     assert c.detail["tau_source"] == "circuit" and c.time_s["analog"] == pytest.approx(220 * mc.tau_s)
     path = tmp_path / "ia.cir"
     sc.write_spice(mc, path)
-    again = cost.device_load(str(path))
+    again = cost.device_load(sc.read_spice(path))
     assert (again.resistors, again.writes, again.words, again.opamps) == (load.resistors, load.writes, load.words,
                                                                           load.opamps)
     assert again.tau_s == pytest.approx(mc.tau_s)
@@ -216,10 +217,10 @@ def test_counts_from_factored_circuit_match_netlist():
 
 
 def test_shipped_netlists():
-    f = cost.device_load(os.path.join(NETLISTS, "factored_tngd_n8.cir"))
+    f = cost.device_load(sc.read_spice(os.path.join(NETLISTS, "factored_tngd_n8.cir")))
     assert f.architecture == "factored" and (f.N, f.b, f.dz) == (8, 2, 3)
     assert f.tau_s == pytest.approx(5.306909150212652e-07)
-    i = cost.device_load(os.path.join(NETLISTS, "tngd_fig6_3node.cir"))
+    i = cost.device_load(sc.read_spice(os.path.join(NETLISTS, "tngd_fig6_3node.cir")))
     assert i.architecture == "integrator_array" and i.n_state == 3 and i.tau_s == pytest.approx(2e-6)
     assert i.writes == 9 + 3 and i.words == 6
 
@@ -251,7 +252,7 @@ def test_bad_inputs():
     with pytest.raises(CostError, match="factored"):
         cost.tngd_iteration_cost(circuit=mc)
     with pytest.raises(CostError, match="tngd_iteration_cost"):
-        cost.solve_cost(circuit=os.path.join(NETLISTS, "factored_tngd_n8.cir"))
+        cost.solve_cost(circuit=sc.read_spice(os.path.join(NETLISTS, "factored_tngd_n8.cir")))
 
 
 def test_overrides_and_params_table():
@@ -322,3 +323,23 @@ def test_cli_errors(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("spu cost: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_cost_core_is_pure():
+    """spucircuit.studies.cost imports no plotting, progress, argparse or tngd and opens no files:
+    tables, plots and files live in spucircuit.report / spucircuit.cli."""
+    import ast
+    import pathlib
+
+    import spucircuit.studies.cost as pkg
+
+    for path in pathlib.Path(pkg.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                for nm in names:
+                    assert nm.split(".")[0] not in {"matplotlib", "tqdm", "argparse", "tngd"}, (path.name, nm)
+                    assert not nm.startswith(("spucircuit.report", "spucircuit.cli", "spucircuit.io")), (path.name, nm)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id != "open", path.name
