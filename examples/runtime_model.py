@@ -31,6 +31,7 @@ from spucircuit._util.files import atomic_write_text
 from spucircuit.report.cost_plots import plot_fig2
 from spucircuit.report.cost_tables import to_json
 from spucircuit.studies import cost
+from tngd.bench import measured_digital_s, measured_rows
 
 B, DZ, INPUTS, T_TAU, CG = 64, 20, 64, 50.0, 10
 
@@ -69,7 +70,7 @@ def measure(points, repeats, log):
                 r.pop("rounds_s", None)
                 r["dz"], r["hidden"] = dz, h
                 rows.append(r)
-                log(f"  measured {mt:>13} N = {model.n_params:>6} dz = {dz:>3}: {1e3 * cost.measured_digital_s(r):9.2f} ms "
+                log(f"  measured {mt:>13} N = {model.n_params:>6} dz = {dz:>3}: {1e3 * measured_digital_s(r):9.2f} ms "
                     f"digital ({time.perf_counter() - t0:.1f} s)")
     return rows
 
@@ -94,8 +95,8 @@ def main(argv=None):
     log(f"measuring (b = {B}, one BLAS thread) ...")
     raw_N = measure(pts_N, a.repeats, log)
     raw_dz = measure(pts_dz, a.repeats, log)
-    rows_N = cost.bench_rows(raw_N, B)
-    rows_dz = cost.bench_rows(raw_dz, B)
+    rows_N = measured_rows(raw_N, B)
+    rows_dz = measured_rows(raw_dz, B)
     host_cpu = cost.calibrate_host(rows_N + rows_dz, cg_iters=CG)  # TNGD rows: its host part
     log(f"host fitted to the measured digital rows: {host_cpu.flop_rate_fps / 1e9:.3g} GFLOP/s, "
         f"{host_cpu.memory_bw_bps / 1e9:.3g} GB/s, {1e6 * host_cpu.call_latency_s:.3g} us per model call")

@@ -2,6 +2,7 @@
 
     python -m tngd.bench [--inputs 784] [--hidden 1,4,13] [--batch 64] [--classes 10] [--repeats 5]
                          [--optimizers adam,ngd,tngd,tngd-twin] [--max-dense-n 12000] [--json PATH]
+                         [--cost-json PATH]
 
 One iteration = forward + gradient, the curvature the optimizer needs, the optimizer's update and
 theta += update, on a fresh random mini-batch (one MLP hidden layer of each width, inputs uniform
@@ -24,6 +25,12 @@ TNGD rows also get the estimated *hardware* time of the analog part, as ``tngd.t
 (paper's timing model): t * tau (1 us) + transfer of Ut, g and the read-out at 16 bit over
 50 Gb/s, and ``hw_iteration_s`` = grad + curvature + update + that. Dense NGD is skipped above
 ``--max-dense-n`` (N x N float64 plus its Cholesky copy: 1.6 GB and ~N^3/3 flops at N = 1e4).
+
+``--json`` writes the rows above. ``--cost-json`` writes them normalised (:func:`measured_rows`)
+to the schema ``spu cost --measured`` reads, :data:`spucircuit.studies.cost.MEASURED_KEYS`: one
+``{method, N, b, dz, seconds}`` per optimizer and size, seconds = the measured *digital* time per
+iteration (for TNGD grad + curvature + update: the device simulation is not hardware time;
+TNGD-Adam counted as TNGD; the circuit-twin cases left out).
 """
 from __future__ import annotations
 
@@ -37,10 +44,12 @@ from typing import NamedTuple
 import numpy as np
 
 from tngd.curvature import Batch
+from tngd.errors import ConfigError
 from tngd.losses import SoftmaxCrossEntropy
 from tngd.models import mlp
 from tngd.optimizers import NGD, TNGD, NGDWoodbury
 from tngd.train import BITS, LINK_BPS, TAU_S, build_optimizer
+from spucircuit.studies.cost import METHODS
 
 PHASES = ("grad", "curvature", "upload", "analog", "update")
 MAX_DENSE_N = 12_000  # dense NGD above this: the N x N GGN (+ Cholesky copy) > 2.3 GB, > 30 s per step
@@ -136,6 +145,55 @@ def _build_curvature(opt, batch):
         batch.hessian_blocks()
     elif isinstance(opt, TNGD):
         batch.factor()
+
+
+def measured_digital_s(row: dict) -> float:
+    """The measured *digital* seconds per iteration of a bench row.
+
+    Args:
+        row: a :func:`time_iteration` row (or an older one with ``digital_s``).
+
+    Returns:
+        For TNGD rows the host part only, grad_s + curvature_s + update_s (the device simulation
+        is not hardware time); otherwise ``seconds``.
+    """
+    if "digital_s" in row:
+        return float(row["digital_s"])
+    if str(row.get("optimizer", "")).startswith("tngd") and "grad_s" in row:
+        return float(row["grad_s"] + row.get("curvature_s", 0.0) + row.get("update_s", 0.0))
+    return float(row["seconds"])
+
+
+def measured_rows(rows, b: int, dz: int | None = None) -> list:
+    """Bench rows normalised to the schema ``spu cost --measured`` reads.
+
+    Args:
+        rows: :func:`time_iteration` rows.
+        b: the batch size they were measured at.
+        dz: outputs, for rows without ``m`` (otherwise dz = m // b).
+
+    Returns:
+        ``[{'method', 'N', 'b', 'dz', 'seconds'}]`` (:data:`spucircuit.studies.cost.MEASURED_KEYS`):
+        digital seconds (:func:`measured_digital_s`); TNGD-Adam counted as TNGD, the twin cases
+        and unknown optimizers skipped.
+
+    Raises:
+        ConfigError: a row without ``m`` and no ``dz``.
+    """
+    out = []
+    for r in rows:
+        opt = str(r.get("optimizer", ""))
+        case = str(r.get("case", opt))
+        if "twin" in case:
+            continue
+        method = "tngd" if opt.startswith("tngd") else opt
+        if method not in METHODS + ("tngd",):
+            continue
+        d = int(r["m"]) // int(b) if "m" in r else dz
+        if d is None:
+            raise ConfigError("bench rows without 'm' need dz")
+        out.append({"method": method, "N": int(r["N"]), "b": int(b), "dz": int(d), "seconds": measured_digital_s(r)})
+    return out
 
 
 def random_batches(inputs: int, batch: int, classes: int, count: int = 4, seed: int = 0):
@@ -277,6 +335,8 @@ def main(argv=None):
     p.add_argument("--max-dense-n", type=int, default=MAX_DENSE_N)
     p.add_argument("--optimizers", default=",".join(DEFAULT_CASES), help=f"from {', '.join(CASES)}")
     p.add_argument("--json", default=None, help="also write the rows to this file")
+    p.add_argument("--cost-json", default=None,
+                   help="also write the normalised rows {method, N, b, dz, seconds} that 'spu cost --measured' reads")
     a = p.parse_args(argv)
     cases = [c.strip() for c in a.optimizers.split(",") if c.strip()]
     bad = [c for c in cases if c not in CASES]
@@ -289,9 +349,10 @@ def main(argv=None):
     rows = run_sizes([int(v) for v in a.hidden.split(",")], cases, inputs=a.inputs, batch=a.batch, classes=a.classes,
                      repeats=a.repeats, min_repeats=min(3, a.repeats), max_dense_n=a.max_dense_n, t=a.t,
                      log=lambda s: print(s, flush=True))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    for path, out in ((a.json, rows), (a.cost_json, measured_rows(rows, a.batch, a.classes))):
+        if path:
+            with open(path, "w") as f:
+                json.dump(out, f, indent=1)
     return 0
 
 

@@ -22,7 +22,8 @@ from spucircuit.io.spice.reader import read_spice
 from spucircuit.report.cost_plots import plot_fig2
 from spucircuit.report.cost_tables import format_comparison, format_cost, to_json
 from spucircuit.studies.cost import (
-    bench_rows,
+    MEASURED_KEYS,
+    check_measured_rows,
     compare_iteration,
     device_load,
     fig2_sweep,
@@ -38,7 +39,7 @@ hardware and host parameters: --tau, --bits, --link-bps, or any field with --set
   spu cost tngd --params 1e6 --batch 64 --outputs 20 --set link_bps=400e9 --set resistor_bits=8
   spu cost solve --n 1024 --json solve.json
   spu cost tngd --params 1e4 --batch 64 --outputs 20 --plot fig2.png --json fig2.json
-  spu cost tngd --params 5460 --batch 64 --outputs 20 --measured bench.json   (python -m tngd.bench --json)
+  spu cost tngd --params 5460 --batch 64 --outputs 20 --measured rows.json  (python -m tngd.bench --cost-json)
   spu cost --netlist netlists/factored_tngd_n8.cir
 """
 
@@ -72,8 +73,8 @@ def _tngd_args(p, required: bool):
     g.add_argument("--upload", choices=["factor", "jacobian"], default="factor",
                    help="send Ut = R^T J (H array fixed, default) or J and the Hessian blocks")
     g.add_argument("--measured", default=None, metavar="BENCH.json",
-                   help="rows of 'python -m tngd.bench --json': measured digital times at --params (nearest N) "
-                        "shown next to the estimates")
+                   help="measured rows {method, N, b, dz, seconds} (as 'python -m tngd.bench --cost-json' writes): "
+                        "digital times at --params (nearest N) shown next to the estimates")
     g.add_argument("--plot", default=None, metavar="OUT.png",
                    help="Fig. 2-style sweep around these sizes: time vs N (this dz), vs dz (this N), energy vs N")
 
@@ -145,18 +146,22 @@ def _write_json(path, obj):
     atomic_write_text(path, to_json(obj))
 
 
-def _measured(path, N, b, dz):
-    """{method: seconds} from tngd.bench rows at the N nearest to the requested one."""
+def _measured(path, N):
+    """(N', {method: seconds}) from a file of measured rows (studies.cost.MEASURED_KEYS) at the
+    N' nearest to the requested N."""
     if not os.path.exists(path):
         raise SPUError(f"measured file not found: {path}")
     try:
         with open(path) as f:
             rows = json.load(f)
-        rows = bench_rows(rows, b, dz)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SPUError(f"cannot read tngd.bench rows from {path}: {exc}") from None
+    except ValueError as exc:
+        raise SPUError(f"cannot read measured rows from {path}: {exc}") from None
+    try:
+        rows = check_measured_rows(rows)
+    except SPUError as exc:
+        raise SPUError(f"{path}: {exc}") from None
     if not rows:
-        raise SPUError(f"{path} holds no usable tngd.bench rows")
+        raise SPUError(f"{path} holds no measured rows ({{{', '.join(MEASURED_KEYS)}}})")
     best = min({r["N"] for r in rows}, key=lambda n: abs(n - N))
     return best, {r["method"]: r["seconds"] for r in rows if r["N"] == best}
 
@@ -245,7 +250,7 @@ def _cmd_tngd(args) -> int:
         c = None
     measured, measured_n = {}, None
     if args.measured:
-        measured_n, measured = _measured(args.measured, N, b, dz)
+        measured_n, measured = _measured(args.measured, N)
         if measured_n != N:
             print(f"spu cost: measured rows are at N = {measured_n} (nearest to {N}); estimates use N = {N}")
     costs = compare_iteration(N, b, dz, t_tau=args.t, cg_iters=args.cg_iters, hw=hw, host=host, upload=args.upload,

@@ -127,15 +127,20 @@ def test_measured_times_replace_estimates():
     assert cs["ngd-cg"].total_s == 0.5 and cs["ngd-cg"].time_s == {"measured": 0.5}
     assert cs["ngd-cg"].detail["estimate_s"] < 0.5
     assert cs["tngd"].time_s["host_pre"] == 1e-3 and cs["tngd"].time_s["host_post"] == 0.0
-    # old (digital_s) and new (grad_s + curvature_s + update_s) tngd.bench rows
-    rows = [{"optimizer": "tngd", "N": 100, "seconds": 9.0, "digital_s": 0.25},
-            {"optimizer": "tngd", "case": "tngd", "N": 200, "m": 128, "seconds": 9.0, "grad_s": 0.1,
-             "curvature_s": 0.2, "upload_s": 4.0, "analog_s": 4.0, "update_s": 0.3},
-            {"optimizer": "tngd", "case": "tngd-twin", "N": 200, "m": 128, "seconds": 1.0},
-            {"optimizer": "ngd-cg", "N": 100, "seconds": 0.01}]
-    norm = cost.bench_rows(rows, 64, dz=1)
-    assert [(r["method"], r["N"], r["dz"], r["seconds"]) for r in norm] == [
-        ("tngd", 100, 1, 0.25), ("tngd", 200, 2, pytest.approx(0.6)), ("ngd-cg", 100, 1, 0.01)]
+
+
+def test_measured_rows_schema():
+    rows = [{"method": "tngd", "N": 100, "b": 64, "dz": 1, "seconds": 0.25},
+            {"method": "ngd-cg", "N": 1e2, "b": 64, "dz": 2, "seconds": 1, "extra": "dropped"}]
+    assert cost.check_measured_rows(rows) == [{"method": "tngd", "N": 100, "b": 64, "dz": 1, "seconds": 0.25},
+                                              {"method": "ngd-cg", "N": 100, "b": 64, "dz": 2, "seconds": 1.0}]
+    assert set(cost.MEASURED_KEYS) == {"method", "N", "b", "dz", "seconds"}
+    good = rows[0]
+    for bad in [{"rows": rows}, [dict(good, method="lbfgs")], [dict(good, seconds=0.0)], [dict(good, N=1.5)],
+                [{k: v for k, v in good.items() if k != "dz"}], [dict(good, seconds=True)],
+                [{"optimizer": "ngd-cg", "N": 2000, "m": 1280, "seconds": 0.25}]]:  # a raw tngd.bench row
+        with pytest.raises(CostError):
+            cost.check_measured_rows(bad)
 
 
 def test_calibrate_host_recovers_known_host():
@@ -306,9 +311,14 @@ def test_cli_solve_netlist_params_measured(tmp_path, capsys):
     assert main(["cost", "params"]) == 0
     assert "assumption" in capsys.readouterr().out
     bench = tmp_path / "bench.json"
-    bench.write_text(json.dumps([{"optimizer": "ngd-cg", "N": 2000, "m": 1280, "seconds": 0.25}]))
+    bench.write_text(json.dumps([{"method": "ngd-cg", "N": 2000, "b": 64, "dz": 20, "seconds": 0.25}]))
     assert main(["cost", "tngd", "--params", "2000", "--batch", "64", "--outputs", "20", "--measured", str(bench)]) == 0
     assert "measured" in capsys.readouterr().out
+    raw = tmp_path / "raw.json"  # rows of tngd.bench --json, not normalised: a one-line error
+    raw.write_text(json.dumps([{"optimizer": "ngd-cg", "N": 2000, "m": 1280, "seconds": 0.25}]))
+    assert main(["cost", "tngd", "--params", "2000", "--measured", str(raw)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("spu cost: error:") and "method, N, b, dz, seconds" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("argv", [["cost"], ["cost", "solve"], ["cost", "solve", "--n", "0"],

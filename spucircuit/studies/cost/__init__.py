@@ -8,16 +8,16 @@ from spucircuit.errors import CostError
 from spucircuit.studies.cost.load import DeviceLoad, device_load, factored_load, integrator_load
 from spucircuit.studies.cost.model import (
     LABELS,
+    MEASURED_KEYS,
     METHODS,
     PHASES,
     Cost,
-    bench_rows,
     calibrate_host,
+    check_measured_rows,
     compare_iteration,
     digital_iteration_cost,
     digital_work,
     fig2_sweep,
-    measured_digital_s,
     paper_timing_model,
     solve_cost,
     tngd_iteration_cost,
@@ -28,5 +28,5 @@ __all__ = [
     "CostError", "Hardware", "Host", "SOURCES", "params_table", "with_overrides", "Cost", "DeviceLoad",
     "integrator_load", "factored_load", "device_load", "solve_cost", "METHODS", "PHASES", "LABELS",
     "digital_work", "digital_iteration_cost", "tngd_iteration_cost", "paper_timing_model", "compare_iteration",
-    "measured_digital_s", "bench_rows", "calibrate_host", "fig2_sweep",
+    "MEASURED_KEYS", "check_measured_rows", "calibrate_host", "fig2_sweep",
 ]

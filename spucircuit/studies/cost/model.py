@@ -48,7 +48,7 @@ power plus resistors x their mean dissipation.
 gradient 6 b N; dense NGD + m N^2 (F = Ut^T Ut) + N^3/3 (Cholesky) + 2 N^2; NGD-CG c x (JVP
 4 b N + VJP 4 b N + 10 N), 2 sequential model calls per CG iteration; NGD-Woodbury J (4 b dz N)
 + m^2 N (J J^T) + m^3/3 + 4 m N; Adam 10 N update. Measured per-iteration times (normalised rows
-``{method, N, b, dz, seconds}``, e.g. from :func:`bench_rows`) can stand in for
+:data:`MEASURED_KEYS`, e.g. from ``python -m tngd.bench --cost-json``) can stand in for
 the estimates (``measured_s`` / ``host_time_s``), and :func:`calibrate_host` fits the host's FLOP
 rate, memory bandwidth and call latency to them.
 Host time of every phase = FLOPs / rate + bytes / bandwidth (not overlapped: pessimistic).
@@ -453,32 +453,40 @@ def compare_iteration(N: int, b: int, dz: int, *, t_tau: float = 50.0, cg_iters:
     return out
 
 
-def measured_digital_s(row: dict) -> float:
-    """The measured *digital* seconds per iteration of a :mod:`tngd.bench` row: for TNGD rows the
-    host part only (gradient + curvature + update; the device simulation is not hardware time)."""
-    if "digital_s" in row:
-        return float(row["digital_s"])
-    if str(row.get("optimizer", "")).startswith("tngd") and "grad_s" in row:
-        return float(row["grad_s"] + row.get("curvature_s", 0.0) + row.get("update_s", 0.0))
-    return float(row["seconds"])
+#: The normalised measured-row schema ``spu cost --measured`` and :func:`calibrate_host` read: one
+#: row per method and size, ``{'method': one of METHODS or 'tngd', 'N', 'b', 'dz': positive ints,
+#: 'seconds': measured digital seconds per iteration (for 'tngd' its host part only)}``.
+#: ``python -m tngd.bench --cost-json`` writes it.
+MEASURED_KEYS = ("method", "N", "b", "dz", "seconds")
 
 
-def bench_rows(rows, b: int, dz: int | None = None) -> list:
-    """Normalise tngd.bench rows to [{'method', 'N', 'b', 'dz', 'seconds'}] (digital seconds;
-    TNGD-Adam counted as TNGD, the twin cases skipped). dz from the row's m when it has one."""
+def check_measured_rows(rows) -> list:
+    """Validate measured rows against the :data:`MEASURED_KEYS` schema.
+
+    Args:
+        rows: a list of dicts (e.g. parsed from ``python -m tngd.bench --cost-json`` output).
+
+    Returns:
+        The rows as new dicts with exactly the schema's keys, sizes as int, seconds as float.
+
+    Raises:
+        CostError: not a list of dicts, a missing key, an unknown method, a size that is not a
+            positive integer or seconds that are not finite and > 0 (the message names the row).
+    """
+    if not isinstance(rows, list):
+        raise CostError(f"measured rows must be a list of {{{', '.join(MEASURED_KEYS)}}} objects")
     out = []
-    for r in rows:
-        opt = str(r.get("optimizer", ""))
-        case = str(r.get("case", opt))
-        if "twin" in case:
-            continue
-        method = "tngd" if opt.startswith("tngd") else opt
-        if method not in METHODS + ("tngd",):
-            continue
-        d = int(r["m"]) // int(b) if "m" in r else dz
-        if d is None:
-            raise CostError("bench rows without 'm' need dz")
-        out.append({"method": method, "N": int(r["N"]), "b": int(b), "dz": int(d), "seconds": measured_digital_s(r)})
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict) or any(k not in r for k in MEASURED_KEYS):
+            raise CostError(f"measured row {i} must have the keys {', '.join(MEASURED_KEYS)}, got {r!r}")
+        if r["method"] not in METHODS + ("tngd",):
+            raise CostError(f"measured row {i}: unknown method {r['method']!r}: use one of "
+                            f"{', '.join(METHODS + ('tngd',))}")
+        s = r["seconds"]
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not (math.isfinite(s) and s > 0):
+            raise CostError(f"measured row {i}: seconds must be finite and > 0, got {s!r}")
+        out.append({"method": r["method"], "N": positive_int("N", r["N"]), "b": positive_int("b", r["b"]),
+                    "dz": positive_int("dz", r["dz"]), "seconds": float(s)})
     return out
 
 
@@ -489,8 +497,8 @@ def calibrate_host(rows, *, cg_iters: int = 10, base: Host | None = None, flops_
     (:func:`digital_work`), each row weighted by 1 / seconds (relative error); O(rows).
 
     Args:
-        rows: normalised measured rows ``{'method', 'N', 'b', 'dz', 'seconds'}`` (e.g. from
-            :func:`bench_rows`; for 'tngd' the host part only).
+        rows: normalised measured rows (:data:`MEASURED_KEYS`: ``{'method', 'N', 'b', 'dz',
+            'seconds'}``, for 'tngd' the host part only).
         cg_iters, flops_per_param: as :func:`digital_work`.
         base: the host whose other fields are kept (default :class:`Host`); a bandwidth the data
             cannot resolve (coefficient 0) keeps ``base``'s.
