@@ -51,7 +51,7 @@ def _time_iteration(model, name, batches, repeats):
 
 def measure(points, repeats, log):
     """points: [(dz, hidden, methods)] -> tngd.bench rows (one BLAS thread)."""
-    from tngd.models import mlp
+    from tngd.nn.sequential import mlp
 
     try:
         from threadpoolctl import threadpool_limits

@@ -8,7 +8,7 @@ One iteration = forward + gradient, the curvature the optimizer needs, the optim
 theta += update, on a fresh random mini-batch (one MLP hidden layer of each width, inputs uniform
 in [0, 1), random labels). The split (seconds, medians over the repeats; the total is their sum):
 
-* ``grad``      forward pass, loss and gradient (``Batch`` + ``Batch.grad``);
+* ``grad``      forward pass, loss and gradient (``MiniBatchCurvature`` + its ``grad``);
 * ``curvature`` the digital curvature build: GGN factor Ut and dense F = Ut^T Ut (NGD), J and the
                 loss-Hessian blocks (NGD-Woodbury), Ut = R^T J / sqrt(b) (TNGD); none for Adam and
                 NGD-CG (its GGN-vector products happen inside its solve);
@@ -43,10 +43,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tngd.curvature import Batch
+from tngd.nn.curvature import MiniBatchCurvature
 from tngd.errors import ConfigError
-from tngd.losses import SoftmaxCrossEntropy
-from tngd.models import mlp
+from tngd.nn.losses import SoftmaxCrossEntropy
+from tngd.nn.sequential import mlp
 from tngd.optimizers import NGD, TNGD, NGDWoodbury
 from tngd.train import BITS, LINK_BPS, TAU_S, build_optimizer
 from spucircuit.studies.cost import METHODS
@@ -235,7 +235,7 @@ def time_iteration(model, case, batches, *, repeats: int = 5, min_repeats: int =
                 timer.prepare_s = timer.propagate_s = 0.0
             setup[0] = 0.0
             t0 = time.perf_counter()
-            b = Batch(model, loss, theta, x, y)
+            b = MiniBatchCurvature(model, loss, theta, x, y)
             g = b.grad
             t1 = time.perf_counter()
             _build_curvature(opt, b)

@@ -125,7 +125,7 @@ def _hidden(a):
 
 
 def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
-    from tngd.losses import make_loss
+    from tngd.nn.losses import make_loss
     from tngd.train import build_model, build_optimizer, train
 
     if not np.isfinite(a.t):

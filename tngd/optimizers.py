@@ -6,7 +6,7 @@
     theta = apply_updates(theta, updates)                               # theta + updates
 
 Parameters and gradients are flat float64 vectors (N,). States are NamedTuples of arrays and
-are never modified in place. ``curvature`` is the mini-batch's :class:`~tngd.curvature.Batch`
+are never modified in place. ``curvature`` is the mini-batch's :class:`~tngd.nn.curvature.MiniBatchCurvature`
 (GGN-vector products, GGN factor, dense GGN); first-order optimizers ignore it, second-order
 ones raise ConfigError without it. ``opt.needs_curvature`` tells a training loop which is which.
 

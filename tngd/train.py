@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 
-from tngd.curvature import Batch
+from tngd.nn.curvature import MiniBatchCurvature
 from tngd.errors import ConfigError
-from tngd.losses import accuracy, make_loss
-from tngd.models import cnn, mlp
+from tngd.nn.losses import accuracy, make_loss
+from tngd.nn.sequential import cnn, mlp
 from tngd.optimizers import DEFAULT_LR, OPTIMIZERS, TNGD
 from tngd.devices import make_solver
 
@@ -123,7 +123,7 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
         idx = perm[pos:pos + batch_size]
         pos += batch_size
         t0 = time.perf_counter()
-        batch = Batch(model, loss, theta, xtr[idx], ytr[idx])
+        batch = MiniBatchCurvature(model, loss, theta, xtr[idx], ytr[idx])
         g = batch.grad
         if is_tngd:
             batch.factor()  # the digital part of TNGD: build R^T J for the upload
