@@ -6,7 +6,7 @@ inputs (uniform in [0, 1), random labels), b = 64, dz = 10 (m = 640), lambda = 0
 mini-batch per iteration and theta updated as in training. Cases: Adam, NGD (dense Cholesky, only
 up to N = 12,000: above, the N x N GGN and its Cholesky copy take > 2.3 GB and > 30 s per step),
 NGD-CG (10 iterations), NGD-Woodbury, TNGD (t = 50 tau, SGD inner step) on the ideal exact-OU
-device and on the factored circuit twin (``tngd.solvers.FactoredTwinSolver``, exponential scheme)
+device and on the factored circuit twin (``tngd.devices.FactoredTwinSolver``, exponential scheme)
 with 300 K Johnson noise and with the noise off.
 
 Split (``tngd.bench``): grad (forward + gradient) | curvature (GGN factor / dense F / J and H) |
