@@ -47,7 +47,7 @@ from tngd.nn.curvature import MiniBatchCurvature
 from tngd.errors import ConfigError
 from tngd.nn.losses import SoftmaxCrossEntropy
 from tngd.nn.sequential import mlp
-from tngd.optimizers import NGD, TNGD, NGDWoodbury
+from tngd.optim import NGD, TNGD, NGDWoodbury
 from tngd.train import BITS, LINK_BPS, TAU_S, build_optimizer
 from spucircuit.studies.cost import METHODS
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tngd.errors import ConfigError, TNGDError
-from tngd.optimizers import DEFAULT_LR, OPTIMIZERS
+from tngd.optim import DEFAULT_LR, OPTIMIZERS
 
 
 def _atomic_write(path, write):

@@ -19,7 +19,7 @@ from tngd.nn.curvature import MiniBatchCurvature
 from tngd.errors import ConfigError
 from tngd.nn.losses import accuracy, make_loss
 from tngd.nn.sequential import cnn, mlp
-from tngd.optimizers import DEFAULT_LR, OPTIMIZERS, TNGD
+from tngd.optim import DEFAULT_LR, OPTIMIZERS, TNGD
 from tngd.devices import make_solver
 
 TAU_S = 1e-6

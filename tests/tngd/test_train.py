@@ -7,7 +7,7 @@ import pytest
 
 from tngd import Dataset, build_optimizer, mlp, train
 from tngd.cli import main
-from tngd.optimizers import OPTIMIZERS
+from tngd.optim import OPTIMIZERS
 
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
