@@ -21,9 +21,10 @@ in [0, 1), random labels). The split (seconds, medians over the repeats; the tot
 * ``update``    the rest of ``optimizer.update`` + theta += update: Adam's moments, NGD's Cholesky
                 solve, NGD-CG's 10 iterations, Woodbury's m x m solve, TNGD's SGD step.
 
-TNGD rows also get the estimated *hardware* time of the analog part, as ``tngd.train`` counts it
-(paper's timing model): t * tau (1 us) + transfer of Ut, g and the read-out at 16 bit over
-50 Gb/s, and ``hw_iteration_s`` = grad + curvature + update + that. Dense NGD is skipped above
+TNGD rows also get the estimated *hardware* time of the device part, as ``tngd.train`` counts it
+(:func:`spucircuit.studies.cost.tngd_runtime_s`, default hardware: upload of Ut and g, t x 1 us,
+read-out; 16-bit words over 50 Gb/s), as ``hw_analog_s``, and ``hw_iteration_s`` = grad +
+curvature + update + that. Dense NGD is skipped above
 ``--max-dense-n`` (N x N float64 plus its Cholesky copy: 1.6 GB and ~N^3/3 flops at N = 1e4).
 
 ``--json`` writes the rows above. ``--cost-json`` writes them normalised (:func:`measured_rows`)
@@ -48,8 +49,8 @@ from tngd.errors import ConfigError
 from tngd.nn.losses import SoftmaxCrossEntropy
 from tngd.nn.sequential import mlp
 from tngd.optim import NGD, TNGD, NGDWoodbury
-from tngd.train import BITS, LINK_BPS, TAU_S, build_optimizer
-from spucircuit.studies.cost import METHODS
+from tngd.train import build_optimizer
+from spucircuit.studies.cost import METHODS, tngd_runtime_s
 
 PHASES = ("grad", "curvature", "upload", "analog", "update")
 MAX_DENSE_N = 12_000  # dense NGD above this: the N x N GGN (+ Cholesky copy) > 2.3 GB, > 30 s per step
@@ -75,13 +76,6 @@ CASES = {
     "tngd-twin-quiet": Case("tngd", "factored", {"noise": False}, "TNGD, factored circuit twin, noise off"),
 }
 DEFAULT_CASES = ("adam", "ngd", "ngd-cg", "ngd-woodbury", "tngd", "tngd-twin", "tngd-twin-quiet")
-
-
-def hardware_analog_s(m: int, n: int, t: float, *, tau_s: float = TAU_S, bits: int = BITS,
-                      link_bps: float = LINK_BPS) -> float:
-    """Estimated hardware time of TNGD's analog part per step, as ``tngd.train.train`` counts it:
-    t tau + transfer of Ut (m N values), g and the read-out (N each) at ``bits`` over ``link_bps``."""
-    return float(t) * tau_s + bits * (m * n + 2 * n) / link_bps
 
 
 class _TimedSolver:
@@ -252,13 +246,15 @@ def time_iteration(model, case, batches, *, repeats: int = 5, min_repeats: int =
             setups.append(setup[0])
     split = {f"{p}_s": float(statistics.median(v)) for p, v in reps.items()}
     n = model.n_params
-    m = batches[0][0].shape[0] * model.output_dim
-    row = {"case": name, "label": spec.label or name, "optimizer": spec.optimizer, "N": int(n), "m": int(m),
+    size_b, dz = batches[0][0].shape[0], model.output_dim
+    m = size_b * dz
+    row = {"case": name, "label": spec.label or name, "optimizer": spec.optimizer, "N": int(n), "b": int(size_b),
+           "dz": int(dz), "m": int(m),
            "seconds": float(sum(split.values())), **split,
            "total_median_s": float(statistics.median(totals)), "repeats": len(totals),
            "rounds_s": {p: [float(v) for v in reps[p]] for p in PHASES}, "finite": bool(np.all(np.isfinite(theta)))}
     if is_tngd:
-        hw = hardware_analog_s(m, n, t)
+        hw = tngd_runtime_s(n, size_b, dz, t_tau=t)
         row.update(solver=spec.solver, t_tau=float(t), hw_analog_s=hw,
                    hw_iteration_s=split["grad_s"] + split["curvature_s"] + split["update_s"] + hw)
         if twin:
@@ -343,7 +339,7 @@ def main(argv=None):
     if bad:
         p.error(f"unknown optimizer case(s) {', '.join(bad)}: use {', '.join(CASES)}")
     print(f"b = {a.batch}, dz = {a.classes}, m = {a.batch * a.classes}, t = {a.t:g} tau; median wall time per "
-          f"iteration and its split (ms); hw = TNGD's analog part at t x 1 us + transfer, and the "
+          f"iteration and its split (ms); hw = TNGD's device part (upload, t x 1 us, read-out), and the "
           f"iteration with it")
     print(HEADER, flush=True)
     rows = run_sizes([int(v) for v in a.hidden.split(",")], cases, inputs=a.inputs, batch=a.batch, classes=a.classes,

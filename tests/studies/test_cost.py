@@ -353,3 +353,14 @@ def test_cost_core_is_pure():
                     assert not nm.startswith(("spucircuit.report", "spucircuit.cli", "spucircuit.io")), (path.name, nm)
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 assert node.func.id != "open", path.name
+
+
+def test_tngd_runtime_is_measured_digital_plus_modelled_device():
+    """The one hardware-time formula tngd uses: digital + upload + analog + readout of the model."""
+    c = cost.tngd_iteration_cost(30_000, 64, 10, t_tau=50)
+    dev = c.time_s["upload"] + c.time_s["analog"] + c.time_s["readout"]
+    assert cost.tngd_runtime_s(30_000, 64, 10, t_tau=50) == pytest.approx(dev, rel=1e-15)
+    assert cost.tngd_runtime_s(30_000, 64, 10, t_tau=50, digital_s=0.5) == pytest.approx(0.5 + dev, rel=1e-15)
+    hw2 = Hardware(tau_s=2e-6)
+    assert (cost.tngd_runtime_s(30_000, 64, 10, t_tau=50, hw=hw2) - cost.tngd_runtime_s(30_000, 64, 10, t_tau=50)
+            == pytest.approx(50e-6, rel=1e-9))

@@ -21,12 +21,13 @@ from spucircuit.studies.cost.model import (
     paper_timing_model,
     solve_cost,
     tngd_iteration_cost,
+    tngd_runtime_s,
 )
 from spucircuit.studies.cost.params import SOURCES, Hardware, Host, params_table, with_overrides
 
 __all__ = [
     "CostError", "Hardware", "Host", "SOURCES", "params_table", "with_overrides", "Cost", "DeviceLoad",
     "integrator_load", "factored_load", "device_load", "solve_cost", "METHODS", "PHASES", "LABELS",
-    "digital_work", "digital_iteration_cost", "tngd_iteration_cost", "paper_timing_model", "compare_iteration",
+    "digital_work", "digital_iteration_cost", "tngd_iteration_cost", "tngd_runtime_s", "paper_timing_model", "compare_iteration",
     "MEASURED_KEYS", "check_measured_rows", "calibrate_host", "fig2_sweep",
 ]

@@ -404,13 +404,38 @@ def tngd_iteration_cost(N: int | None = None, b: int | None = None, dz: int | No
     return Cost("tngd", time_s, energy, detail, notes)
 
 
+def tngd_runtime_s(N: int, b: int, dz: int, *, t_tau: float = 50.0, digital_s: float = 0.0,
+                   hw: Hardware | None = None, host: Host | None = None, upload: str = "factor") -> float:
+    """Seconds of one TNGD iteration whose digital part was measured: digital_s + the device's
+    upload + analog + readout (:func:`tngd_iteration_cost`'s ``detail['device_s']``).
+
+    The one hardware-time formula tngd uses (``tngd.train``'s default ``runtime_model``, the
+    ``hw_analog_s`` of ``tngd.bench`` rows with digital_s = 0). Cost O(1).
+
+    Args:
+        N, b, dz: parameters, batch, outputs.
+        t_tau: analog time in tau.
+        digital_s: measured host time of the iteration (gradient, factor, update), s.
+        hw, host: the parameters (defaults when None).
+        upload: ``'factor'`` or ``'jacobian'``.
+
+    Returns:
+        Seconds (sequential: host, then upload, analog, readout).
+
+    Raises:
+        CostError: bad sizes or options.
+    """
+    c = tngd_iteration_cost(N, b, dz, t_tau=t_tau, hw=hw, host=host, upload=upload)
+    return float(digital_s) + c.detail["device_s"]
+
+
 def paper_timing_model(N: int, b: int, dz: int, *, t_tau: float = 50.0, digital_s: float = 0.0,
                        tau_s: float = 1e-6, bits: int = 16, link_bps: float = 50e9) -> float:
     """The paper's simple timing model: digital + t tau + bits (m N + 2 N) / link (s).
 
-    No overlaps, writes or converters: it equals :func:`tngd_iteration_cost`'s device time when
-    the upload and the read-out are link-bound. Kept as a closed-form reference; it has the
-    ``runtime_model`` signature of ``tngd.train`` (pass it there to get this formula).
+    No overlaps, writes or converters: it equals :func:`tngd_runtime_s` when the upload and the
+    read-out are link-bound. Kept as a closed-form reference; it has the ``runtime_model``
+    signature of ``tngd.train`` (pass it there to get this formula instead of the full model).
 
     Args:
         N, b, dz: parameters, batch, outputs (m = b dz).
