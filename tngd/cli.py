@@ -8,38 +8,28 @@ Errors print one line ``tngd: error: ...`` and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from spucircuit._util.files import atomic_write_bytes, atomic_write_text
 from tngd.errors import ConfigError, TNGDError
 from tngd.optim import DEFAULT_LR, OPTIMIZERS
 
 
-def _atomic_write(path, write):
+def _out_path(path) -> Path:
+    """An output path whose directory exists (the shared writers would create it: tngd does not)."""
     path = Path(path)
-    if path.parent and not path.parent.exists():
+    if not path.parent.exists():
         raise ConfigError(f"{path.parent}: output directory does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return path
 
 
 def _write_json(path, obj):
-    def w(tmp):
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=1, allow_nan=False)
-            f.write("\n")
-    _atomic_write(path, w)
+    atomic_write_text(_out_path(path), json.dumps(obj, indent=1, allow_nan=False) + "\n")
 
 
 def _common(p):
@@ -235,7 +225,9 @@ def _plot(runs, names, out_dir):
                      f"({runs[0]['model']['n_params']} parameters), mean +- sd over seeds", fontsize=9)
         fig.tight_layout()
         path = Path(out_dir) / fname
-        _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        buf = io.BytesIO()
+        fig.savefig(buf, dpi=110, format="png")
+        atomic_write_bytes(_out_path(path), buf.getvalue())
         plt.close(fig)
         files.append(str(path))
     return files

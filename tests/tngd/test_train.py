@@ -149,3 +149,17 @@ def test_runtime_model_hook():
     for rm in (tngd_runtime_s, paper_timing_model):
         h = train(ds, model, "ce", build_optimizer("tngd", t=50.0), steps=2, batch_size=32, runtime_model=rm)
         assert h["runtime_estimate_s"][-1] >= 2 * (50e-6 + 16 * (320 * model.n_params + 2 * model.n_params) / 50e9)
+
+
+def test_cli_missing_output_directory_is_a_one_line_error(tmp_path, capsys, npz):
+    out = tmp_path / "no" / "such" / "run.json"
+    rc = main(["train", "--dataset", str(npz), "--steps", "1", "--batch-size", "8", "--hidden", "3",
+               "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("tngd: error:") and "output directory does not exist" in err
+    assert err.count("\n") == 1 and not out.parent.exists()
+    ok = tmp_path / "run.json"  # written atomically, as an ordinary file
+    assert main(["train", "--dataset", str(npz), "--steps", "1", "--batch-size", "8", "--hidden", "3",
+                 "--no-progress", "--out", str(ok)]) == 0
+    assert json.loads(ok.read_text())["steps_done"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json", "tiny.npz"]  # no temporary left
