@@ -44,19 +44,21 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tngd.nn.curvature import MiniBatchCurvature
+from spucircuit.studies.cost import METHODS, tngd_runtime_s
 from tngd.errors import ConfigError
+from tngd.nn.curvature import MiniBatchCurvature
 from tngd.nn.losses import SoftmaxCrossEntropy
 from tngd.nn.sequential import mlp
-from tngd.optim import NGD, TNGD, NGDWoodbury
+from tngd.optim import NGD, TNGD, NGDWoodbury, device_time
 from tngd.train import build_optimizer
-from spucircuit.studies.cost import METHODS, tngd_runtime_s
 
 PHASES = ("grad", "curvature", "upload", "analog", "update")
 MAX_DENSE_N = 12_000  # dense NGD above this: the N x N GGN (+ Cholesky copy) > 2.3 GB, > 30 s per step
 
 
 class Case(NamedTuple):
+    """One benchmarked configuration: optimizer name, TNGD device and its options, label."""
+
     optimizer: str  # name for tngd.train.build_optimizer
     solver: str = "exact"  # TNGD device model
     solver_options: dict | None = None
@@ -137,8 +139,8 @@ def _build_curvature(opt, batch):
     elif isinstance(opt, NGDWoodbury):
         batch.jacobian()
         batch.hessian_blocks()
-    elif isinstance(opt, TNGD):
-        batch.factor()
+    else:
+        device_time(opt, batch)  # a device step builds its upload (TNGD: the factor Ut)
 
 
 def measured_digital_s(row: dict) -> float:
@@ -191,6 +193,7 @@ def measured_rows(rows, b: int, dz: int | None = None) -> list:
 
 
 def random_batches(inputs: int, batch: int, classes: int, count: int = 4, seed: int = 0):
+    """``count`` mini-batches [(x, y)]: inputs uniform in [0, 1) (batch, inputs), random labels."""
     rng = np.random.default_rng(seed)
     return [(rng.random((batch, inputs)), rng.integers(0, classes, batch)) for _ in range(count)]
 
@@ -311,16 +314,19 @@ def applies(r, phase) -> bool:
 
 
 def format_row(r) -> str:
+    """One row of the printed table (ms; '-' for parts the optimizer does not have)."""
     ms = lambda p: f"{1e3 * r[p + '_s']:8.2f}" if applies(r, p) else f"{'-':>8}"  # noqa: E731
     hw = f"{1e3 * r['hw_analog_s']:9.3f} {1e3 * r['hw_iteration_s']:8.2f}" if "hw_iteration_s" in r else ""
     return f"{r['N']:>7} {r['case']:<16} {1e3 * r['seconds']:9.2f} " + " ".join(ms(p) for p in PHASES) + (" " + hw if hw else "")
 
 
 def format_rows(rows) -> str:
+    """The printed table: :data:`HEADER` and one line per row."""
     return "\n".join([HEADER] + [format_row(r) for r in rows])
 
 
 def main(argv=None):
+    """``python -m tngd.bench``: time every case at every size, print the table, write the rows."""
     p = argparse.ArgumentParser(prog="python -m tngd.bench", description=__doc__.splitlines()[0])
     p.add_argument("--inputs", type=int, default=784)
     p.add_argument("--hidden", default="1,4,13", help="one hidden layer per width (N = (inputs + 1 + classes) h + classes)")

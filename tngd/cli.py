@@ -16,8 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from spucircuit._util.files import atomic_write_bytes, atomic_write_text
+from tngd.data import load_dataset
 from tngd.errors import ConfigError, TNGDError
+from tngd.nn.losses import make_loss
 from tngd.optim import DEFAULT_LR, OPTIMIZERS
+from tngd.train import build_model, build_optimizer, train
 
 
 def _out_path(path) -> Path:
@@ -115,9 +118,7 @@ def _hidden(a):
 
 
 def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
-    from tngd.nn.losses import make_loss
-    from tngd.train import build_model, build_optimizer, train
-
+    """Train one optimizer with one seed from the parsed options; returns the run record."""
     if not np.isfinite(a.t):
         raise ConfigError(f"--t must be finite, got {a.t} (ngd is the t -> infinity limit)")
     solver_options = _solver_options(a)
@@ -138,8 +139,7 @@ def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
 
 
 def cmd_train(a):
-    from tngd.data import load_dataset
-
+    """``tngd train``: one run, written to --out."""
     if a.optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {a.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
     ds = load_dataset(a.dataset, a.n_train, a.n_test)
@@ -234,8 +234,7 @@ def _plot(runs, names, out_dir):
 
 
 def cmd_compare(a):
-    from tngd.data import load_dataset
-
+    """``tngd compare``: optimizers x seeds, compare.json and four PNG plots in --out-dir."""
     names = [s.strip() for s in a.optimizers.split(",") if s.strip()]
     bad = [n for n in names if n not in OPTIMIZERS]
     if not names or bad:
@@ -271,6 +270,7 @@ def cmd_compare(a):
 
 
 def build_parser():
+    """The ``tngd`` argument parser (train, compare)."""
     p = argparse.ArgumentParser(prog="tngd", description="Thermodynamic natural gradient descent: train and compare optimizers.")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train one model with one optimizer, write run.json")
@@ -292,6 +292,7 @@ def build_parser():
 
 
 def main(argv=None) -> int:
+    """Entry point: run a subcommand; errors print one line ``tngd: error: ...`` and return 2."""
     p = build_parser()
     a = p.parse_args(argv)
     try:

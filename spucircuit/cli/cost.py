@@ -174,6 +174,7 @@ def _int_size(name, v):
 
 # ----------------------------------------------------------------------------- commands
 def cmd_cost(args) -> int:
+    """``spu cost``: dispatch to params, solve or tngd (a --netlist alone picks by its architecture)."""
     what = args.what
     if what is None:
         if not args.netlist:

@@ -27,6 +27,12 @@ def log_softmax(z):
     return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
 
 
+def _targets(y, dz):
+    """One-hot rows for integer labels y (B,), else y itself as float (B, dz)."""
+    y = np.asarray(y)
+    return one_hot(y, dz) if y.ndim == 1 else np.asarray(y, float)
+
+
 def softmax(z):
     """softmax over the last axis (exp of :func:`log_softmax`)."""
     return np.exp(log_softmax(z))
@@ -40,18 +46,13 @@ class SoftmaxCrossEntropy:
 
     name = "ce"
 
-    @staticmethod
-    def _targets(y, dz):
-        y = np.asarray(y)
-        return one_hot(y, dz) if y.ndim == 1 else np.asarray(y, float)
-
     def value(self, z, y):
         """Per-example loss L_i, (B,)."""
-        return -(self._targets(y, z.shape[1]) * log_softmax(z)).sum(axis=1)
+        return -(_targets(y, z.shape[1]) * log_softmax(z)).sum(axis=1)
 
     def grad(self, z, y):
         """dL_i/dz_i = softmax(z_i) - t_i, (B, dz) (not divided by B)."""
-        return softmax(z) - self._targets(y, z.shape[1])
+        return softmax(z) - _targets(y, z.shape[1])
 
     def hessian(self, z, y=None):
         """H_i = diag(p_i) - p_i p_i^T, (B, dz, dz)."""
@@ -78,18 +79,13 @@ class MeanSquaredError:
 
     name = "mse"
 
-    @staticmethod
-    def _targets(y, dz):
-        y = np.asarray(y)
-        return one_hot(y, dz) if y.ndim == 1 else np.asarray(y, float)
-
     def value(self, z, y):
         """Per-example loss L_i, (B,)."""
-        return 0.5 * ((z - self._targets(y, z.shape[1])) ** 2).sum(axis=1)
+        return 0.5 * ((z - _targets(y, z.shape[1])) ** 2).sum(axis=1)
 
     def grad(self, z, y):
         """dL_i/dz_i = z_i - t_i, (B, dz)."""
-        return z - self._targets(y, z.shape[1])
+        return z - _targets(y, z.shape[1])
 
     def hessian(self, z, y=None):
         """H_i = I, (B, dz, dz)."""
