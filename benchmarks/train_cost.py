@@ -6,7 +6,7 @@ inputs (uniform in [0, 1), random labels), b = 64, dz = 10 (m = 640), lambda = 0
 mini-batch per iteration and theta updated as in training. Cases: Adam, NGD (dense Cholesky, only
 up to N = 12,000: above, the N x N GGN and its Cholesky copy take > 2.3 GB and > 30 s per step),
 NGD-CG (10 iterations), NGD-Woodbury, TNGD (t = 50 tau, SGD inner step) on the ideal exact-OU
-device and on the factored circuit twin (``tngd.solvers.FactoredTwinSolver``, exponential scheme)
+device and on the factored circuit twin (``tngd.devices.FactoredTwinSolver``, exponential scheme)
 with 300 K Johnson noise and with the noise off.
 
 Split (``tngd.bench``): grad (forward + gradient) | curvature (GGN factor / dense F / J and H) |
@@ -15,8 +15,8 @@ chain) | analog (``solver.propagate``: simulating the device; for the twin its O
 exponential-scheme set-up is also reported alone) | update (the rest: NGD's Cholesky, CG's
 iterations, Woodbury's solve, Adam's moments, SGD step). Each part is the median over the repeats
 (after warm-up: 1 iteration, 2 for the twin: scale design, numba), the total is their sum.
-TNGD rows also give the estimated hardware time (``tngd.bench.hardware_analog_s``, as
-``tngd.train`` counts it): grad + curvature + update + t x 1 us + transfer at 16 bit / 50 Gb/s.
+TNGD rows also give the estimated hardware time (``spucircuit.studies.cost.tngd_runtime_s``, as
+``tngd.train`` counts it): grad + curvature + update + upload, t x 1 us and read-out (16 bit, 50 Gb/s).
 
 Log-log slopes in N per case over N >= 3000 (the N >> m regime of the paper's complexities:
 Adam O(bN), NGD O(N^3 + b dz N^2), CG O(c b N), Woodbury O(b^2 dz^2 N + b^3 dz^3), TNGD O(b dz N + t)).
@@ -142,7 +142,7 @@ def format_table(res: dict) -> str:
          f"  {_threads(mach)}; load avg {mach['load_avg'][0]:.2f} -> {mach['load_avg_end'][0]:.2f}"
          if mach.get("load_avg") else f"  {_threads(mach)}",
          "  ms per iteration (median of each part over the repeats; total = their sum); hw analog = TNGD's analog "
-         "part estimated for hardware, t x 1 us + transfer (16 bit, 50 Gb/s); hw iter. = grad + curv. + update "
+         "part estimated for hardware, upload + t x 1 us + read-out (16 bit, 50 Gb/s); hw iter. = grad + curv. + update "
          "+ hw analog", HEADER]
     prev = None
     for r in res["rows"]:

@@ -80,7 +80,7 @@ def run_one(job):
     import numpy as np
 
     from tngd.data import load_dataset
-    from tngd.losses import make_loss
+    from tngd.nn.losses import make_loss
     from tngd.train import build_model, build_optimizer, train
 
     ds = load_dataset("fashion-mnist", n_train, n_test)
@@ -119,9 +119,9 @@ def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from tngd.curvature import Batch
+    from tngd.nn.curvature import MiniBatchCurvature
     from tngd.data import load_dataset
-    from tngd.losses import make_loss
+    from tngd.nn.losses import make_loss
     from tngd.devices import ExactOUSolver, make_solver
     from tngd.train import build_model
 
@@ -131,7 +131,7 @@ def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1
     for seed in seeds:
         theta = model.init(seed)
         idx = np.random.default_rng([seed, 1]).permutation(N_TRAIN)[:PAPER["batch_size"]]
-        b = Batch(model, make_loss("ce"), theta, ds.x_train[idx], ds.y_train[idx])
+        b = MiniBatchCurvature(model, make_loss("ce"), theta, ds.x_train[idx], ds.y_train[idx])
         U, g = b.factor(), b.grad
         ex = ExactOUSolver()
         ref = ex.propagate(ex.prepare(U, PAPER["damping"], g), g, t, 0.0, None)

@@ -4,13 +4,13 @@
 
 (a) runtime per iteration against N at dz = 20, (b) against dz at fixed N, (c) energy per
 iteration against N, for NGD (dense), NGD-CG (10 iterations), NGD-Woodbury, Adam and TNGD on the
-SPU, b = 64, t = 50 tau. Solid lines: :mod:`spucircuit.cost` with its default parameters (the
+SPU, b = 64, t = 50 tau. Solid lines: :mod:`spucircuit.studies.cost` with its default parameters (the
 paper's tau = 1 us, 16 bit, 50 Gb/s; an A100-class host at 25 % of peak; see ``spu cost params``).
 Markers: wall times per iteration *measured here* with ``tngd.bench.time_iteration`` (NumPy on
 this CPU, one BLAS thread, random data, an MLP 64-h-dz of growing width h); for TNGD the marker is
 the measured digital part (gradient, R^T J factor, update) plus the modelled SPU (upload, t tau,
 read-out). Dashed lines: the model with the host's FLOP rate and call latency fitted to the
-measured digital rows (:func:`spucircuit.cost.calibrate_host`), at the measured sizes.
+measured digital rows (:func:`spucircuit.studies.cost.calibrate_host`), at the measured sizes.
 Writes fig2_runtime.png and fig2_runtime.json (sweeps, measured rows, fitted host, key numbers).
 """
 from __future__ import annotations
@@ -27,8 +27,11 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from spucircuit.studies.cost import model as cost
 from spucircuit._util.files import atomic_write_text
+from spucircuit.report.cost_plots import plot_fig2
+from spucircuit.report.cost_tables import to_json
+from spucircuit.studies import cost
+from tngd.bench import measured_digital_s, measured_rows
 
 B, DZ, INPUTS, T_TAU, CG = 64, 20, 64, 50.0, 10
 
@@ -48,7 +51,7 @@ def _time_iteration(model, name, batches, repeats):
 
 def measure(points, repeats, log):
     """points: [(dz, hidden, methods)] -> tngd.bench rows (one BLAS thread)."""
-    from tngd.models import mlp
+    from tngd.nn.sequential import mlp
 
     try:
         from threadpoolctl import threadpool_limits
@@ -67,7 +70,7 @@ def measure(points, repeats, log):
                 r.pop("rounds_s", None)
                 r["dz"], r["hidden"] = dz, h
                 rows.append(r)
-                log(f"  measured {mt:>13} N = {model.n_params:>6} dz = {dz:>3}: {1e3 * cost.measured_digital_s(r):9.2f} ms "
+                log(f"  measured {mt:>13} N = {model.n_params:>6} dz = {dz:>3}: {1e3 * measured_digital_s(r):9.2f} ms "
                     f"digital ({time.perf_counter() - t0:.1f} s)")
     return rows
 
@@ -92,8 +95,8 @@ def main(argv=None):
     log(f"measuring (b = {B}, one BLAS thread) ...")
     raw_N = measure(pts_N, a.repeats, log)
     raw_dz = measure(pts_dz, a.repeats, log)
-    rows_N = cost.bench_rows(raw_N, B)
-    rows_dz = cost.bench_rows(raw_dz, B)
+    rows_N = measured_rows(raw_N, B)
+    rows_dz = measured_rows(raw_dz, B)
     host_cpu = cost.calibrate_host(rows_N + rows_dz, cg_iters=CG)  # TNGD rows: its host part
     log(f"host fitted to the measured digital rows: {host_cpu.flop_rate_fps / 1e9:.3g} GFLOP/s, "
         f"{host_cpu.memory_bw_bps / 1e9:.3g} GB/s, {1e6 * host_cpu.call_latency_s:.3g} us per model call")
@@ -129,7 +132,7 @@ def main(argv=None):
 
     os.makedirs(a.out, exist_ok=True)
     png = os.path.join(a.out, "fig2_runtime.png")
-    cost.plot_fig2(sweep, png, measured=meas, overlay=overlay,
+    plot_fig2(sweep, png, measured=meas, overlay=overlay,
                    measured_label="measured, this CPU, 1 thread",
                    overlay_label="model, host fitted to this CPU",
                    panel_notes={"vs_N": "markers, dashed: MLP 64-h-20 on this CPU",
@@ -168,7 +171,7 @@ def main(argv=None):
         "run_time_s": time.perf_counter() - t_start,
     }
     js = os.path.join(a.out, "fig2_runtime.json")
-    atomic_write_text(js, cost.to_json(out))
+    atomic_write_text(js, to_json(out))
     log(f"wrote {png} and {js} in {time.perf_counter() - t_start:.0f} s")
     return 0
 

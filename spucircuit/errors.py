@@ -17,6 +17,10 @@ class RealizabilityError(SPUError, ValueError):
     """A scaled matrix entry cannot be realised by a component inside the allowed value range."""
 
 
+class CostError(SPUError, ValueError):
+    """A cost-model parameter or size is unusable (non-positive rate, bits out of range, ...)."""
+
+
 class StepError(SPUError, ValueError):
     """A user-given time step is unstable (or otherwise unusable) for the chosen integration scheme."""
 

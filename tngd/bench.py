@@ -2,12 +2,13 @@
 
     python -m tngd.bench [--inputs 784] [--hidden 1,4,13] [--batch 64] [--classes 10] [--repeats 5]
                          [--optimizers adam,ngd,tngd,tngd-twin] [--max-dense-n 12000] [--json PATH]
+                         [--cost-json PATH]
 
 One iteration = forward + gradient, the curvature the optimizer needs, the optimizer's update and
 theta += update, on a fresh random mini-batch (one MLP hidden layer of each width, inputs uniform
 in [0, 1), random labels). The split (seconds, medians over the repeats; the total is their sum):
 
-* ``grad``      forward pass, loss and gradient (``Batch`` + ``Batch.grad``);
+* ``grad``      forward pass, loss and gradient (``MiniBatchCurvature`` + its ``grad``);
 * ``curvature`` the digital curvature build: GGN factor Ut and dense F = Ut^T Ut (NGD), J and the
                 loss-Hessian blocks (NGD-Woodbury), Ut = R^T J / sqrt(b) (TNGD); none for Adam and
                 NGD-CG (its GGN-vector products happen inside its solve);
@@ -20,10 +21,17 @@ in [0, 1), random labels). The split (seconds, medians over the repeats; the tot
 * ``update``    the rest of ``optimizer.update`` + theta += update: Adam's moments, NGD's Cholesky
                 solve, NGD-CG's 10 iterations, Woodbury's m x m solve, TNGD's SGD step.
 
-TNGD rows also get the estimated *hardware* time of the analog part, as ``tngd.train`` counts it
-(paper's timing model): t * tau (1 us) + transfer of Ut, g and the read-out at 16 bit over
-50 Gb/s, and ``hw_iteration_s`` = grad + curvature + update + that. Dense NGD is skipped above
+TNGD rows also get the estimated *hardware* time of the device part, as ``tngd.train`` counts it
+(:func:`spucircuit.studies.cost.tngd_runtime_s`, default hardware: upload of Ut and g, t x 1 us,
+read-out; 16-bit words over 50 Gb/s), as ``hw_analog_s``, and ``hw_iteration_s`` = grad +
+curvature + update + that. Dense NGD is skipped above
 ``--max-dense-n`` (N x N float64 plus its Cholesky copy: 1.6 GB and ~N^3/3 flops at N = 1e4).
+
+``--json`` writes the rows above. ``--cost-json`` writes them normalised (:func:`measured_rows`)
+to the schema ``spu cost --measured`` reads, :data:`spucircuit.studies.cost.MEASURED_KEYS`: one
+``{method, N, b, dz, seconds}`` per optimizer and size, seconds = the measured *digital* time per
+iteration (for TNGD grad + curvature + update: the device simulation is not hardware time;
+TNGD-Adam counted as TNGD; the circuit-twin cases left out).
 """
 from __future__ import annotations
 
@@ -36,17 +44,21 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tngd.curvature import Batch
-from tngd.losses import SoftmaxCrossEntropy
-from tngd.models import mlp
-from tngd.optimizers import NGD, TNGD, NGDWoodbury
-from tngd.train import BITS, LINK_BPS, TAU_S, build_optimizer
+from spucircuit.studies.cost import METHODS, tngd_runtime_s
+from tngd.errors import ConfigError
+from tngd.nn.curvature import MiniBatchCurvature
+from tngd.nn.losses import SoftmaxCrossEntropy
+from tngd.nn.sequential import mlp
+from tngd.optim import NGD, TNGD, NGDWoodbury, device_time
+from tngd.train import build_optimizer
 
 PHASES = ("grad", "curvature", "upload", "analog", "update")
 MAX_DENSE_N = 12_000  # dense NGD above this: the N x N GGN (+ Cholesky copy) > 2.3 GB, > 30 s per step
 
 
 class Case(NamedTuple):
+    """One benchmarked configuration: optimizer name, TNGD device and its options, label."""
+
     optimizer: str  # name for tngd.train.build_optimizer
     solver: str = "exact"  # TNGD device model
     solver_options: dict | None = None
@@ -66,13 +78,6 @@ CASES = {
     "tngd-twin-quiet": Case("tngd", "factored", {"noise": False}, "TNGD, factored circuit twin, noise off"),
 }
 DEFAULT_CASES = ("adam", "ngd", "ngd-cg", "ngd-woodbury", "tngd", "tngd-twin", "tngd-twin-quiet")
-
-
-def hardware_analog_s(m: int, n: int, t: float, *, tau_s: float = TAU_S, bits: int = BITS,
-                      link_bps: float = LINK_BPS) -> float:
-    """Estimated hardware time of TNGD's analog part per step, as ``tngd.train.train`` counts it:
-    t tau + transfer of Ut (m N values), g and the read-out (N each) at ``bits`` over ``link_bps``."""
-    return float(t) * tau_s + bits * (m * n + 2 * n) / link_bps
 
 
 class _TimedSolver:
@@ -134,11 +139,61 @@ def _build_curvature(opt, batch):
     elif isinstance(opt, NGDWoodbury):
         batch.jacobian()
         batch.hessian_blocks()
-    elif isinstance(opt, TNGD):
-        batch.factor()
+    else:
+        device_time(opt, batch)  # a device step builds its upload (TNGD: the factor Ut)
+
+
+def measured_digital_s(row: dict) -> float:
+    """The measured *digital* seconds per iteration of a bench row.
+
+    Args:
+        row: a :func:`time_iteration` row (or an older one with ``digital_s``).
+
+    Returns:
+        For TNGD rows the host part only, grad_s + curvature_s + update_s (the device simulation
+        is not hardware time); otherwise ``seconds``.
+    """
+    if "digital_s" in row:
+        return float(row["digital_s"])
+    if str(row.get("optimizer", "")).startswith("tngd") and "grad_s" in row:
+        return float(row["grad_s"] + row.get("curvature_s", 0.0) + row.get("update_s", 0.0))
+    return float(row["seconds"])
+
+
+def measured_rows(rows, b: int, dz: int | None = None) -> list:
+    """Bench rows normalised to the schema ``spu cost --measured`` reads.
+
+    Args:
+        rows: :func:`time_iteration` rows.
+        b: the batch size they were measured at.
+        dz: outputs, for rows without ``m`` (otherwise dz = m // b).
+
+    Returns:
+        ``[{'method', 'N', 'b', 'dz', 'seconds'}]`` (:data:`spucircuit.studies.cost.MEASURED_KEYS`):
+        digital seconds (:func:`measured_digital_s`); TNGD-Adam counted as TNGD, the twin cases
+        and unknown optimizers skipped.
+
+    Raises:
+        ConfigError: a row without ``m`` and no ``dz``.
+    """
+    out = []
+    for r in rows:
+        opt = str(r.get("optimizer", ""))
+        case = str(r.get("case", opt))
+        if "twin" in case:
+            continue
+        method = "tngd" if opt.startswith("tngd") else opt
+        if method not in METHODS + ("tngd",):
+            continue
+        d = int(r["m"]) // int(b) if "m" in r else dz
+        if d is None:
+            raise ConfigError("bench rows without 'm' need dz")
+        out.append({"method": method, "N": int(r["N"]), "b": int(b), "dz": int(d), "seconds": measured_digital_s(r)})
+    return out
 
 
 def random_batches(inputs: int, batch: int, classes: int, count: int = 4, seed: int = 0):
+    """``count`` mini-batches [(x, y)]: inputs uniform in [0, 1) (batch, inputs), random labels."""
     rng = np.random.default_rng(seed)
     return [(rng.random((batch, inputs)), rng.integers(0, classes, batch)) for _ in range(count)]
 
@@ -177,7 +232,7 @@ def time_iteration(model, case, batches, *, repeats: int = 5, min_repeats: int =
                 timer.prepare_s = timer.propagate_s = 0.0
             setup[0] = 0.0
             t0 = time.perf_counter()
-            b = Batch(model, loss, theta, x, y)
+            b = MiniBatchCurvature(model, loss, theta, x, y)
             g = b.grad
             t1 = time.perf_counter()
             _build_curvature(opt, b)
@@ -194,13 +249,15 @@ def time_iteration(model, case, batches, *, repeats: int = 5, min_repeats: int =
             setups.append(setup[0])
     split = {f"{p}_s": float(statistics.median(v)) for p, v in reps.items()}
     n = model.n_params
-    m = batches[0][0].shape[0] * model.output_dim
-    row = {"case": name, "label": spec.label or name, "optimizer": spec.optimizer, "N": int(n), "m": int(m),
+    size_b, dz = batches[0][0].shape[0], model.output_dim
+    m = size_b * dz
+    row = {"case": name, "label": spec.label or name, "optimizer": spec.optimizer, "N": int(n), "b": int(size_b),
+           "dz": int(dz), "m": int(m),
            "seconds": float(sum(split.values())), **split,
            "total_median_s": float(statistics.median(totals)), "repeats": len(totals),
            "rounds_s": {p: [float(v) for v in reps[p]] for p in PHASES}, "finite": bool(np.all(np.isfinite(theta)))}
     if is_tngd:
-        hw = hardware_analog_s(m, n, t)
+        hw = tngd_runtime_s(n, size_b, dz, t_tau=t)
         row.update(solver=spec.solver, t_tau=float(t), hw_analog_s=hw,
                    hw_iteration_s=split["grad_s"] + split["curvature_s"] + split["update_s"] + hw)
         if twin:
@@ -257,16 +314,19 @@ def applies(r, phase) -> bool:
 
 
 def format_row(r) -> str:
+    """One row of the printed table (ms; '-' for parts the optimizer does not have)."""
     ms = lambda p: f"{1e3 * r[p + '_s']:8.2f}" if applies(r, p) else f"{'-':>8}"  # noqa: E731
     hw = f"{1e3 * r['hw_analog_s']:9.3f} {1e3 * r['hw_iteration_s']:8.2f}" if "hw_iteration_s" in r else ""
     return f"{r['N']:>7} {r['case']:<16} {1e3 * r['seconds']:9.2f} " + " ".join(ms(p) for p in PHASES) + (" " + hw if hw else "")
 
 
 def format_rows(rows) -> str:
+    """The printed table: :data:`HEADER` and one line per row."""
     return "\n".join([HEADER] + [format_row(r) for r in rows])
 
 
 def main(argv=None):
+    """``python -m tngd.bench``: time every case at every size, print the table, write the rows."""
     p = argparse.ArgumentParser(prog="python -m tngd.bench", description=__doc__.splitlines()[0])
     p.add_argument("--inputs", type=int, default=784)
     p.add_argument("--hidden", default="1,4,13", help="one hidden layer per width (N = (inputs + 1 + classes) h + classes)")
@@ -277,21 +337,24 @@ def main(argv=None):
     p.add_argument("--max-dense-n", type=int, default=MAX_DENSE_N)
     p.add_argument("--optimizers", default=",".join(DEFAULT_CASES), help=f"from {', '.join(CASES)}")
     p.add_argument("--json", default=None, help="also write the rows to this file")
+    p.add_argument("--cost-json", default=None,
+                   help="also write the normalised rows {method, N, b, dz, seconds} that 'spu cost --measured' reads")
     a = p.parse_args(argv)
     cases = [c.strip() for c in a.optimizers.split(",") if c.strip()]
     bad = [c for c in cases if c not in CASES]
     if bad:
         p.error(f"unknown optimizer case(s) {', '.join(bad)}: use {', '.join(CASES)}")
     print(f"b = {a.batch}, dz = {a.classes}, m = {a.batch * a.classes}, t = {a.t:g} tau; median wall time per "
-          f"iteration and its split (ms); hw = TNGD's analog part at t x 1 us + transfer, and the "
+          f"iteration and its split (ms); hw = TNGD's device part (upload, t x 1 us, read-out), and the "
           f"iteration with it")
     print(HEADER, flush=True)
     rows = run_sizes([int(v) for v in a.hidden.split(",")], cases, inputs=a.inputs, batch=a.batch, classes=a.classes,
                      repeats=a.repeats, min_repeats=min(3, a.repeats), max_dense_n=a.max_dense_n, t=a.t,
                      log=lambda s: print(s, flush=True))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    for path, out in ((a.json, rows), (a.cost_json, measured_rows(rows, a.batch, a.classes))):
+        if path:
+            with open(path, "w") as f:
+                json.dump(out, f, indent=1)
     return 0
 
 

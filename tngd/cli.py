@@ -8,38 +8,31 @@ Errors print one line ``tngd: error: ...`` and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from spucircuit._util.files import atomic_write_bytes, atomic_write_text
+from tngd.data import load_dataset
 from tngd.errors import ConfigError, TNGDError
-from tngd.optimizers import DEFAULT_LR, OPTIMIZERS
+from tngd.nn.losses import make_loss
+from tngd.optim import DEFAULT_LR, OPTIMIZERS
+from tngd.train import build_model, build_optimizer, train
 
 
-def _atomic_write(path, write):
+def _out_path(path) -> Path:
+    """An output path whose directory exists (the shared writers would create it: tngd does not)."""
     path = Path(path)
-    if path.parent and not path.parent.exists():
+    if not path.parent.exists():
         raise ConfigError(f"{path.parent}: output directory does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return path
 
 
 def _write_json(path, obj):
-    def w(tmp):
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=1, allow_nan=False)
-            f.write("\n")
-    _atomic_write(path, w)
+    atomic_write_text(_out_path(path), json.dumps(obj, indent=1, allow_nan=False) + "\n")
 
 
 def _common(p):
@@ -125,9 +118,7 @@ def _hidden(a):
 
 
 def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
-    from tngd.losses import make_loss
-    from tngd.train import build_model, build_optimizer, train
-
+    """Train one optimizer with one seed from the parsed options; returns the run record."""
     if not np.isfinite(a.t):
         raise ConfigError(f"--t must be finite, got {a.t} (ngd is the t -> infinity limit)")
     solver_options = _solver_options(a)
@@ -148,8 +139,7 @@ def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
 
 
 def cmd_train(a):
-    from tngd.data import load_dataset
-
+    """``tngd train``: one run, written to --out."""
     if a.optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {a.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
     ds = load_dataset(a.dataset, a.n_train, a.n_test)
@@ -235,15 +225,16 @@ def _plot(runs, names, out_dir):
                      f"({runs[0]['model']['n_params']} parameters), mean +- sd over seeds", fontsize=9)
         fig.tight_layout()
         path = Path(out_dir) / fname
-        _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        buf = io.BytesIO()
+        fig.savefig(buf, dpi=110, format="png")
+        atomic_write_bytes(_out_path(path), buf.getvalue())
         plt.close(fig)
         files.append(str(path))
     return files
 
 
 def cmd_compare(a):
-    from tngd.data import load_dataset
-
+    """``tngd compare``: optimizers x seeds, compare.json and four PNG plots in --out-dir."""
     names = [s.strip() for s in a.optimizers.split(",") if s.strip()]
     bad = [n for n in names if n not in OPTIMIZERS]
     if not names or bad:
@@ -279,6 +270,7 @@ def cmd_compare(a):
 
 
 def build_parser():
+    """The ``tngd`` argument parser (train, compare)."""
     p = argparse.ArgumentParser(prog="tngd", description="Thermodynamic natural gradient descent: train and compare optimizers.")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train one model with one optimizer, write run.json")
@@ -300,6 +292,7 @@ def build_parser():
 
 
 def main(argv=None) -> int:
+    """Entry point: run a subcommand; errors print one line ``tngd: error: ...`` and return 2."""
     p = build_parser()
     a = p.parse_args(argv)
     try:

@@ -4,10 +4,11 @@ Per step it records the mini-batch training loss (before the update), the batch 
 measured wall time, and a runtime estimate:
 
 * digital optimizers: the measured wall time;
-* TNGD / TNGD-Adam: measured digital time (forward, gradient, GGN factor R^T J, parameter update;
-  the simulation of the device excluded) + analog time t * tau_s + transfer of the factor, gradient
-  and read-out at ``bits`` bits over a ``link_bps`` link (paper's timing model: tau = 1 us,
-  16-bit converters, 50 Gb/s).
+* optimizers with a device step (TNGD, TNGD-Adam: the device-time hook of :mod:`tngd.optim.base`):
+  the measured digital time (forward, gradient, GGN factor R^T J, parameter update; the
+  simulation of the device excluded) plus the device's time from a hardware runtime model, by
+  default :func:`spucircuit.studies.cost.tngd_runtime_s` (upload of the factor and gradient,
+  t tau, read-out, with the cost model's default hardware: tau = 1 us, 16-bit words, 50 Gb/s).
 """
 from __future__ import annotations
 
@@ -15,20 +16,32 @@ import time
 
 import numpy as np
 
-from tngd.curvature import Batch
-from tngd.errors import ConfigError
-from tngd.losses import accuracy, make_loss
-from tngd.models import cnn, mlp
-from tngd.optimizers import DEFAULT_LR, OPTIMIZERS, TNGD
+from spucircuit.studies.cost import tngd_runtime_s
 from tngd.devices import make_solver
-
-TAU_S = 1e-6
-LINK_BPS = 50e9
-BITS = 16
+from tngd.errors import ConfigError
+from tngd.nn.curvature import MiniBatchCurvature
+from tngd.nn.losses import accuracy, make_loss
+from tngd.nn.sequential import cnn, mlp
+from tngd.optim import DEFAULT_LR, OPTIMIZERS, device_time
 
 
 def build_model(kind: str, dataset, *, hidden=None, channels: int = 4, kernel: int = 3, stride=None,
                 activation: str = "relu"):
+    """A model for a data set by name.
+
+    Args:
+        kind: ``'mlp'`` or ``'cnn'``.
+        dataset: a :class:`~tngd.data.Dataset` (its example shape and number of classes).
+        hidden: mlp: hidden widths (default (32,)); cnn: the dense width (default 32).
+        channels, kernel, stride: cnn convolution (stride default 1 for images <= 16 px, else 2).
+        activation: ``'relu'`` or ``'tanh'``.
+
+    Returns:
+        The :class:`~tngd.nn.sequential.Sequential`.
+
+    Raises:
+        ConfigError: an unknown kind, or a cnn on non-image data.
+    """
     shape = tuple(dataset.x_train.shape[1:])
     k = dataset.n_classes
     if kind == "mlp":
@@ -48,7 +61,22 @@ def build_model(kind: str, dataset, *, hidden=None, channels: int = 4, kernel: i
 def build_optimizer(name: str, *, lr=None, damping: float = 0.01, t: float = 50.0, td: float = 0.0,
                     kappa0: float = 0.0, cg_iters: int = 10, momentum: float = 0.0, solver: str = "exact",
                     euler_dt: float = 0.1, x0: str = "previous", seed: int = 0, solver_options=None):
-    """One optimizer by name; ``solver_options`` (dict) go to the TNGD device model's constructor."""
+    """One optimizer by name.
+
+    Args:
+        name: a key of :data:`~tngd.optim.OPTIMIZERS`.
+        lr: learning rate (default :data:`~tngd.optim.DEFAULT_LR`).
+        damping, cg_iters, momentum: NGD family / NGD-CG / SGD settings.
+        t, td, kappa0, x0, seed: TNGD's device step.
+        solver, euler_dt, solver_options: TNGD's device (:func:`~tngd.devices.make_solver`;
+            ``solver_options`` go to its constructor).
+
+    Returns:
+        The optimizer.
+
+    Raises:
+        ConfigError: an unknown name or a bad setting.
+    """
     if name not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
     lr = DEFAULT_LR[name] if lr is None else lr
@@ -66,7 +94,17 @@ def build_optimizer(name: str, *, lr=None, damping: float = 0.01, t: float = 50.
 
 
 def evaluate(model, loss, theta, x, y, chunk: int = 2048):
-    """(mean loss, accuracy) over a whole set, in chunks."""
+    """(mean loss, accuracy) over a whole set, in chunks of ``chunk`` examples (forward passes only).
+
+    Args:
+        model, loss: the network and its loss.
+        theta: parameters (N,).
+        x, y: examples and labels.
+        chunk: examples per forward pass.
+
+    Returns:
+        ``(mean loss, accuracy)``.
+    """
     tot, zs = 0.0, []
     for i in range(0, len(y), chunk):
         z = model.forward(theta, x[i:i + chunk])
@@ -81,9 +119,34 @@ def _finite(v):
 
 
 def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int = 64, seed: int = 0,
-          eval_every: int = 0, n_eval: int = 2000, progress: bool = False, tau_s: float = TAU_S,
-          link_bps: float = LINK_BPS, bits: int = BITS, callback=None, desc: str | None = None) -> dict:
-    """Train for ``steps`` mini-batches (reshuffled every epoch, seeded) and return the history."""
+          eval_every: int = 0, n_eval: int = 2000, progress: bool = False, runtime_model=tngd_runtime_s,
+          callback=None, desc: str | None = None) -> dict:
+    """Train for ``steps`` mini-batches (reshuffled every epoch, seeded) and return the history.
+
+    Args:
+        dataset: a :class:`~tngd.data.Dataset`.
+        model: a :class:`~tngd.nn.sequential.Sequential`.
+        loss: a loss object or its name.
+        optimizer: any optimizer (:mod:`tngd.optim`); its curvature and device-time hook are used
+            when it has them.
+        steps, batch_size, seed: the loop.
+        eval_every, n_eval: evaluate every ``eval_every`` steps (0: never) on ``n_eval`` examples.
+        progress: show a progress bar.
+        runtime_model: ``runtime_model(N, b, dz, *, t_tau, digital_s) -> seconds`` of one step with
+            a device part (default: the spucircuit cost model,
+            :func:`~spucircuit.studies.cost.tngd_runtime_s`; e.g. ``functools.partial`` of it with
+            other ``hw``, or :func:`~spucircuit.studies.cost.paper_timing_model`).
+        callback: ``callback(k, theta, curvature)`` after every step.
+        desc: progress-bar label.
+
+    Returns:
+        The history: per step ``loss``, ``batch_accuracy``, ``wall_time_s``, ``runtime_estimate_s``
+        (cumulative), ``eval`` rows, ``diverged``, ``steps_done``, final train / test loss and
+        accuracy, and ``theta``.
+
+    Raises:
+        ConfigError: steps or batch size < 1.
+    """
     if isinstance(loss, str):
         loss = make_loss(loss)
     steps, batch_size = int(steps), int(batch_size)
@@ -96,7 +159,6 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
     state = optimizer.init(theta)
     rng = np.random.default_rng([seed, 1])
     perm, pos = rng.permutation(n), 0
-    is_tngd = isinstance(optimizer, TNGD)
     hist = {"loss": [], "batch_accuracy": [], "wall_time_s": [], "runtime_estimate_s": [], "eval": []}
     n_ev = min(n, n_eval)
     wall = est = 0.0
@@ -123,10 +185,9 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
         idx = perm[pos:pos + batch_size]
         pos += batch_size
         t0 = time.perf_counter()
-        batch = Batch(model, loss, theta, xtr[idx], ytr[idx])
+        batch = MiniBatchCurvature(model, loss, theta, xtr[idx], ytr[idx])
         g = batch.grad
-        if is_tngd:
-            batch.factor()  # the digital part of TNGD: build R^T J for the upload
+        work = device_time(optimizer, batch)  # a device step builds what it uploads (host work) here
         t1 = time.perf_counter()
         updates, state = optimizer.update(g, state, theta, curvature=batch if optimizer.needs_curvature else None)
         t2 = time.perf_counter()
@@ -134,12 +195,10 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
         t3 = time.perf_counter()
         step_wall = t3 - t0
         wall += step_wall
-        if is_tngd:
-            m, N = batch.factor().shape
-            transfer = bits * (m * N + 2 * N) / link_bps
-            est += (t1 - t0) + (t3 - t2) + optimizer.t * tau_s + transfer
-        else:
+        if work is None:
             est += step_wall
+        else:  # the device's own time from the hardware model, not the simulation's
+            est += runtime_model(work.N, work.b, work.dz, t_tau=work.t_tau, digital_s=(t1 - t0) + (t3 - t2))
         hist["loss"].append(batch.loss_value)
         hist["batch_accuracy"].append(batch.accuracy())
         hist["wall_time_s"].append(wall)

@@ -1,4 +1,4 @@
-"""``spu cost``: the hardware runtime and energy model (:mod:`spucircuit.cost`) from the command line.
+"""``spu cost``: the hardware runtime and energy model (:mod:`spucircuit.studies.cost`) from the command line.
 
 Hooked into the ``spu`` parser by ``register(subparsers)`` (spucircuit/cli.py::build_parser).
 
@@ -11,8 +11,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from dataclasses import replace
 
+import numpy as np
+
+from spucircuit._util.files import atomic_write_text
 from spucircuit.errors import SPUError
+from spucircuit.io.spice import read_spice
+from spucircuit.report.cost_plots import plot_fig2
+from spucircuit.report.cost_tables import format_comparison, format_cost, to_json
+from spucircuit.studies.cost import (
+    MEASURED_KEYS,
+    check_measured_rows,
+    compare_iteration,
+    device_load,
+    fig2_sweep,
+    params_table,
+    solve_cost,
+    tngd_iteration_cost,
+    with_overrides,
+)
 
 EPILOG = """\
 hardware and host parameters: --tau, --bits, --link-bps, or any field with --set NAME=VALUE
@@ -20,7 +39,7 @@ hardware and host parameters: --tau, --bits, --link-bps, or any field with --set
   spu cost tngd --params 1e6 --batch 64 --outputs 20 --set link_bps=400e9 --set resistor_bits=8
   spu cost solve --n 1024 --json solve.json
   spu cost tngd --params 1e4 --batch 64 --outputs 20 --plot fig2.png --json fig2.json
-  spu cost tngd --params 5460 --batch 64 --outputs 20 --measured bench.json   (python -m tngd.bench --json)
+  spu cost tngd --params 5460 --batch 64 --outputs 20 --measured rows.json  (python -m tngd.bench --cost-json)
   spu cost --netlist netlists/factored_tngd_n8.cir
 """
 
@@ -54,8 +73,8 @@ def _tngd_args(p, required: bool):
     g.add_argument("--upload", choices=["factor", "jacobian"], default="factor",
                    help="send Ut = R^T J (H array fixed, default) or J and the Hessian blocks")
     g.add_argument("--measured", default=None, metavar="BENCH.json",
-                   help="rows of 'python -m tngd.bench --json': measured digital times at --params (nearest N) "
-                        "shown next to the estimates")
+                   help="measured rows {method, N, b, dz, seconds} (as 'python -m tngd.bench --cost-json' writes): "
+                        "digital times at --params (nearest N) shown next to the estimates")
     g.add_argument("--plot", default=None, metavar="OUT.png",
                    help="Fig. 2-style sweep around these sizes: time vs N (this dz), vs dz (this N), energy vs N")
 
@@ -107,8 +126,6 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 # ----------------------------------------------------------------------------- helpers
 def _params(args):
-    from spucircuit.studies.cost.model import with_overrides
-
     vals = {}
     for item in (getattr(args, "set", None) or []):
         if "=" not in item:
@@ -126,28 +143,25 @@ def _params(args):
 
 
 def _write_json(path, obj):
-    from spucircuit._util.files import atomic_write_text
-    from spucircuit.studies.cost.model import to_json
-
     atomic_write_text(path, to_json(obj))
 
 
-def _measured(path, N, b, dz):
-    """{method: seconds} from tngd.bench rows at the N nearest to the requested one."""
-    import os
-
-    from spucircuit.studies.cost.model import bench_rows
-
+def _measured(path, N):
+    """(N', {method: seconds}) from a file of measured rows (studies.cost.MEASURED_KEYS) at the
+    N' nearest to the requested N."""
     if not os.path.exists(path):
         raise SPUError(f"measured file not found: {path}")
     try:
         with open(path) as f:
             rows = json.load(f)
-        rows = bench_rows(rows, b, dz)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SPUError(f"cannot read tngd.bench rows from {path}: {exc}") from None
+    except ValueError as exc:
+        raise SPUError(f"cannot read measured rows from {path}: {exc}") from None
+    try:
+        rows = check_measured_rows(rows)
+    except SPUError as exc:
+        raise SPUError(f"{path}: {exc}") from None
     if not rows:
-        raise SPUError(f"{path} holds no usable tngd.bench rows")
+        raise SPUError(f"{path} holds no measured rows ({{{', '.join(MEASURED_KEYS)}}})")
     best = min({r["N"] for r in rows}, key=lambda n: abs(n - N))
     return best, {r["method"]: r["seconds"] for r in rows if r["N"] == best}
 
@@ -160,13 +174,12 @@ def _int_size(name, v):
 
 # ----------------------------------------------------------------------------- commands
 def cmd_cost(args) -> int:
+    """``spu cost``: dispatch to params, solve or tngd (a --netlist alone picks by its architecture)."""
     what = args.what
     if what is None:
         if not args.netlist:
             raise SPUError("give a subcommand (solve, tngd, params) or --netlist FILE.cir; see 'spu cost --help'")
-        from spucircuit.studies.cost.model import device_load
-
-        load = device_load(args.netlist)
+        load = _netlist_load(args.netlist)
         what = "tngd" if load.architecture == "factored" else "solve"
         args.load = load
         if what == "tngd":
@@ -180,9 +193,22 @@ def cmd_cost(args) -> int:
     return _cmd_tngd(args)
 
 
-def _cmd_params(args) -> int:
-    from spucircuit.studies.cost.model import params_table
+def _netlist_load(path, b=None, dz=None):
+    """The device load of the circuit in a netlist file (read here, at the edge)."""
+    if not os.path.exists(path):
+        raise SPUError(f"netlist file not found: {path}")
+    return replace(device_load(read_spice(path), b=b, dz=dz), source=f"netlist {path}")
 
+
+def _circuit(args):
+    """The load of --netlist (counted once, by cmd_cost, or here), or None."""
+    load = getattr(args, "load", None)
+    if load is None and getattr(args, "netlist", None):
+        load = _netlist_load(args.netlist, getattr(args, "batch", None), getattr(args, "outputs", None))
+    return load
+
+
+def _cmd_params(args) -> int:
     hw, host = _params(args)
     rows = params_table(hw, host)
     w = max(len(r[0]) for r in rows)
@@ -196,10 +222,8 @@ def _cmd_params(args) -> int:
 
 
 def _cmd_solve(args) -> int:
-    from spucircuit.studies.cost.model import format_cost, solve_cost
-
     hw, host = _params(args)
-    circuit = getattr(args, "load", None) or getattr(args, "netlist", None)
+    circuit = _circuit(args)
     if circuit is None and args.n is None:
         raise SPUError("spu cost solve: give --n or --netlist")
     c = solve_cost(None if circuit is not None else args.n, circuit=circuit, hw=hw, host=host, task=args.task,
@@ -213,17 +237,8 @@ def _cmd_solve(args) -> int:
 
 
 def _cmd_tngd(args) -> int:
-    from spucircuit.studies.cost.model import (
-        compare_iteration,
-        fig2_sweep,
-        format_comparison,
-        format_cost,
-        plot_fig2,
-        tngd_iteration_cost,
-    )
-
     hw, host = _params(args)
-    circuit = getattr(args, "load", None) or getattr(args, "netlist", None)
+    circuit = _circuit(args)
     if circuit is not None:
         c = tngd_iteration_cost(circuit=circuit, b=args.batch, dz=args.outputs, t_tau=args.t, hw=hw, host=host)
         N, b, dz = c.detail["N"], c.detail["b"], c.detail["dz"]
@@ -236,7 +251,7 @@ def _cmd_tngd(args) -> int:
         c = None
     measured, measured_n = {}, None
     if args.measured:
-        measured_n, measured = _measured(args.measured, N, b, dz)
+        measured_n, measured = _measured(args.measured, N)
         if measured_n != N:
             print(f"spu cost: measured rows are at N = {measured_n} (nearest to {N}); estimates use N = {N}")
     costs = compare_iteration(N, b, dz, t_tau=args.t, cg_iters=args.cg_iters, hw=hw, host=host, upload=args.upload,
@@ -251,8 +266,6 @@ def _cmd_tngd(args) -> int:
     out = {"N": N, "b": b, "dz": dz, "t_tau": args.t, "costs": costs, "hardware": hw, "host": host,
            "measured": {"file": args.measured, "N": measured_n, "seconds": measured} if args.measured else None}
     if args.plot:
-        import numpy as np
-
         Ns = np.unique(np.round(np.logspace(np.log10(max(100, N / 100)), np.log10(N * 100), 13)).astype(int))
         dzs = np.unique(np.round(np.logspace(0, np.log10(max(1000, 10 * dz)), 13)).astype(int))
         sw = fig2_sweep(Ns, dzs, b=b, dz=dz, N=N, t_tau=args.t, cg_iters=args.cg_iters, hw=hw, host=host,

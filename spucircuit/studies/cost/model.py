@@ -4,7 +4,10 @@ digital references (dense NGD, NGD-CG, NGD-Woodbury, Adam, SGD) it is compared w
 Everything is a plain dataclass plus pure functions; SI units in every name (s, J, W, bit/s,
 samples/s, FLOP/s). The defaults are the TNGD paper's timing model where it gives a value
 (tau = R0 C0 = 1 us, 16-bit DACs / ADCs / programmable resistors, a 50 Gb/s link) and labelled
-*assumptions* elsewhere: :data:`SOURCES` says which is which, ``spu cost params`` prints it.
+*assumptions* elsewhere: :data:`~spucircuit.studies.cost.params.SOURCES` says which is which,
+``spu cost params`` prints it. This module holds the model; its parameters are in
+:mod:`~spucircuit.studies.cost.params`, the device counts in :mod:`~spucircuit.studies.cost.load`,
+tables and plots at the edge (:mod:`spucircuit.report.cost_tables`, :mod:`~spucircuit.report.cost_plots`).
 
 **TNGD iteration** (physics.md 5, App. C factored circuit, m = b dz). Phases, in order; the
 reported ``total_s`` is their sum (one iteration after the other, as ``tngd.train`` counts it):
@@ -29,7 +32,7 @@ b dz x dz loss-Hessian blocks instead of Ut (the H array is then rewritten every
 **Solve / inversion** on an integrator array (physics.md 2a): upload of A (one word per
 symmetric pair, a resistor write per nonzero entry) and b (n DAC words, n input resistors);
 analog burn-in, then ``samples`` snapshots ``sample_interval`` apart (times in tau / lambda_min,
-the slowest relaxation time; defaults 20 and 100 x 2 match :func:`spucircuit.solvers.solve`'s
+the slowest relaxation time; defaults 20 and 100 x 2 match :func:`spucircuit.linalg.solve.solve`'s
 20 / lambda_min tau burn-in and 220 / lambda_min tau total). Every snapshot of the n outputs is
 held (sample-and-hold), converted and streamed to the host while the next one is taken: a
 snapshot interval shorter than its conversion or transfer time stretches the sampling window.
@@ -44,179 +47,37 @@ power plus resistors x their mean dissipation.
 **Digital references** (per iteration, multiply-add = 2 FLOP, symmetric products by syrk):
 gradient 6 b N; dense NGD + m N^2 (F = Ut^T Ut) + N^3/3 (Cholesky) + 2 N^2; NGD-CG c x (JVP
 4 b N + VJP 4 b N + 10 N), 2 sequential model calls per CG iteration; NGD-Woodbury J (4 b dz N)
-+ m^2 N (J J^T) + m^3/3 + 4 m N; Adam 10 N update. Measured per-iteration times (e.g. rows of
-:mod:`tngd.bench`) can stand in for the estimates (``measured_s`` / ``host_time_s``), and
-:func:`calibrate_host` fits the host's FLOP rate, memory bandwidth and call latency to them.
++ m^2 N (J J^T) + m^3/3 + 4 m N; Adam 10 N update. Measured per-iteration times (normalised rows
+:data:`MEASURED_KEYS`, e.g. from ``python -m tngd.bench --cost-json``) can stand in for
+the estimates (``measured_s`` / ``host_time_s``), and :func:`calibrate_host` fits the host's FLOP
+rate, memory bandwidth and call latency to them.
 Host time of every phase = FLOPs / rate + bytes / bandwidth (not overlapped: pessimistic).
 """
 from __future__ import annotations
 
-import io
-import json
 import math
-import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from spucircuit.errors import SPUError
-
-
-class CostError(SPUError, ValueError):
-    """A cost-model parameter or size is unusable (non-positive rate, bits out of range, ...)."""
-
-
-# ===================================================================================== parameters
-@dataclass(frozen=True)
-class Hardware:
-    """The SPU side: time constant, converters, link, resistor programming, analog power."""
-
-    tau_s: float = 1e-6
-    dac_bits: int = 16
-    dac_rate_sps: float = 100e6
-    n_dacs: int = 64
-    dac_energy_j: float = 1e-9
-    adc_bits: int = 16
-    adc_rate_sps: float = 100e6
-    n_adcs: int = 64
-    adc_energy_j: float = 1e-9
-    resistor_bits: int = 16
-    link_bps: float = 50e9
-    link_energy_j_per_bit: float = 5e-12
-    write_time_s: float = 10e-9
-    write_lanes: int = 1024
-    write_energy_j: float = 1e-12
-    opamp_power_w: float = 1e-3
-    resistor_power_w: float = 1e-7
-
-    def __post_init__(self):
-        _validate(self)
-
-
-@dataclass(frozen=True)
-class Host:
-    """The digital host (GPU-class by default) running the network and the digital optimizers."""
-
-    flop_rate_fps: float = 4.9e12
-    memory_bw_bps: float = 1.5e12
-    call_latency_s: float = 50e-6
-    energy_per_flop_j: float = 8e-11
-    memory_bytes: float = 80e9
-    bytes_per_value: int = 4
-
-    def __post_init__(self):
-        _validate(self)
-
-
-_BITS = {"dac_bits", "adc_bits", "resistor_bits"}
-_COUNTS = {"n_dacs", "n_adcs", "write_lanes", "bytes_per_value"}
-_NONNEG = {"dac_energy_j", "adc_energy_j", "link_energy_j_per_bit", "write_energy_j", "opamp_power_w",
-           "resistor_power_w", "call_latency_s", "energy_per_flop_j"}
-
-#: (unit, source) of every parameter. "paper" = the TNGD paper's timing model; the rest are
-#: assumptions, stated with the reasoning behind the number.
-SOURCES = {
-    "tau_s": ("s", "paper: tau = R0 C0 = 1 kOhm x 1 nF = 1 us"),
-    "dac_bits": ("bit", "paper: 16-bit DACs"),
-    "dac_rate_sps": ("sample/s per DAC", "assumption: 16-bit DAC at 100 MS/s"),
-    "n_dacs": ("", "assumption: 64 DAC channels multiplexed over the N inputs"),
-    "dac_energy_j": ("J/conversion", "assumption: ~100 mW per 16-bit 100 MS/s channel -> 1 nJ"),
-    "adc_bits": ("bit", "paper: 16-bit ADCs"),
-    "adc_rate_sps": ("sample/s per ADC", "assumption: 16-bit ADC at 100 MS/s"),
-    "n_adcs": ("", "assumption: 64 ADC channels behind per-node sample-and-hold"),
-    "adc_energy_j": ("J/conversion", "assumption: ~100 mW per 16-bit 100 MS/s channel -> 1 nJ"),
-    "resistor_bits": ("bit", "paper: 16-bit programmable resistors (one link word each)"),
-    "link_bps": ("bit/s", "paper: 50 Gb/s host <-> device link"),
-    "link_energy_j_per_bit": ("J/bit", "assumption: serial link ~5 pJ/bit"),
-    "write_time_s": ("s per resistor per lane", "assumption: a resistor word latched like an SRAM write"),
-    "write_lanes": ("", "assumption: 1024 resistor words written in parallel"),
-    "write_energy_j": ("J/write", "assumption: latching one 16-bit word ~1 pJ"),
-    "opamp_power_w": ("W", "assumption: integrated op-amp with GBW ~100/tau, 1 mW"),
-    "resistor_power_w": ("W", "assumption: mean V^2/R ~ (0.1 V)^2 / 100 kOhm"),
-    "flop_rate_fps": ("FLOP/s", "assumption: 25 % of an A100's 19.5 TFLOP/s FP32 peak (paper's GPU)"),
-    "memory_bw_bps": ("byte/s", "assumption: 75 % of an A100 80 GB's ~2 TB/s HBM bandwidth"),
-    "call_latency_s": ("s per sequential model call", "assumption: kernel launch + framework overhead"),
-    "energy_per_flop_j": ("J/FLOP", "assumption: 400 W A100 board power / 4.9 TFLOP/s sustained"),
-    "memory_bytes": ("byte", "A100 80 GB"),
-    "bytes_per_value": ("byte", "FP32 on the host"),
-}
-
-
-def _validate(obj) -> None:
-    for f in fields(obj):
-        v = getattr(obj, f.name)
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise CostError(f"{f.name} must be a number, got {v!r}")
-        if not math.isfinite(v):
-            raise CostError(f"{f.name} must be finite, got {v!r}")
-        if f.name in _BITS:
-            if v != int(v) or not 1 <= v <= 32:
-                raise CostError(f"{f.name} must be an integer number of bits in 1..32, got {v!r}")
-        elif f.name in _COUNTS:
-            if v != int(v) or v < 1:
-                raise CostError(f"{f.name} must be an integer >= 1, got {v!r}")
-        elif f.name in _NONNEG:
-            if v < 0:
-                raise CostError(f"{f.name} must be >= 0, got {v!r}")
-        elif v <= 0:
-            raise CostError(f"{f.name} must be > 0, got {v!r}")
-
-
-def params_table(hw: Hardware | None = None, host: Host | None = None) -> list:
-    """[(name, value, unit, source)] for every parameter (defaults unless given)."""
-    hw, host = hw or Hardware(), host or Host()
-    rows = []
-    for obj in (hw, host):
-        for f in fields(obj):
-            unit, src = SOURCES[f.name]
-            default = f.default
-            v = getattr(obj, f.name)
-            rows.append((f.name, v, unit, src if v == default else f"set (default {default:g}: {src})"))
-    return rows
-
-
-def with_overrides(hw: Hardware | None = None, host: Host | None = None, **values):
-    """(Hardware, Host) with the named fields replaced; values may be strings ('100e9', '1us' for
-    times). Unknown names raise :class:`CostError` listing the valid ones."""
-    hw, host = hw or Hardware(), host or Host()
-    hk, ok = {}, {}
-    hnames = {f.name: f for f in fields(Hardware)}
-    onames = {f.name: f for f in fields(Host)}
-    for k, v in values.items():
-        if k in hnames:
-            hk[k] = _coerce(k, v, hnames[k])
-        elif k in onames:
-            ok[k] = _coerce(k, v, onames[k])
-        else:
-            raise CostError(f"unknown cost parameter {k!r}; known: {', '.join(list(hnames) + list(onames))}")
-    return replace(hw, **hk), replace(host, **ok)
-
-
-def _coerce(name, v, f):
-    if isinstance(v, str):
-        s = v.strip()
-        if name.endswith("_s"):
-            from spucircuit._util.quantities import parse_time
-
-            try:
-                v = parse_time(s)
-            except SPUError:
-                raise CostError(f"{name}: cannot parse {v!r} as a time") from None
-        else:
-            try:
-                v = float(s)
-            except ValueError:
-                raise CostError(f"{name}: cannot parse {v!r} as a number") from None
-    if f.type in ("int", int) and isinstance(v, float) and v == int(v):
-        v = int(v)
-    return v
+from spucircuit.errors import CostError
+from spucircuit.studies.cost.load import DeviceLoad, device_load, factored_load, integrator_load, to_jsonable
+from spucircuit.studies.cost.params import Hardware, Host, positive_int
 
 
 # ===================================================================================== results
 @dataclass
 class Cost:
     """One solve's or iteration's cost. ``time_s`` and ``energy_j`` are additive breakdowns
-    (ordered phases / consumers): their sums are ``total_s`` and ``total_energy_j``."""
+    (ordered phases / consumers): their sums are ``total_s`` and ``total_energy_j``.
+
+    Attributes:
+        kind: ``'solve'``, ``'inv'``, ``'tngd'`` or a digital method name.
+        time_s: {phase: seconds}, in order.
+        energy_j: {consumer: joules}.
+        detail: the counts and intermediate times behind the totals.
+        notes: how the totals are formed (overlaps, measured parts).
+    """
 
     kind: str
     time_s: dict
@@ -226,202 +87,19 @@ class Cost:
 
     @property
     def total_s(self) -> float:
+        """Sum of the time phases (s)."""
         return float(sum(self.time_s.values()))
 
     @property
     def total_energy_j(self) -> float:
+        """Sum of the energy consumers (J)."""
         return float(sum(self.energy_j.values()))
 
     def to_dict(self) -> dict:
+        """Strict-JSON data: kind, totals, both breakdowns, detail and notes."""
         return {"kind": self.kind, "total_s": self.total_s, "total_energy_j": self.total_energy_j,
-                "time_s": dict(self.time_s), "energy_j": dict(self.energy_j), "detail": _jsonable(self.detail),
+                "time_s": dict(self.time_s), "energy_j": dict(self.energy_j), "detail": to_jsonable(self.detail),
                 "notes": list(self.notes)}
-
-
-def _jsonable(o):
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (float, np.floating)):
-        return float(o) if math.isfinite(o) else None
-    return o
-
-
-# ===================================================================================== device load
-@dataclass(frozen=True)
-class DeviceLoad:
-    """What one solve / TNGD iteration asks of the device, counted from sizes or a circuit.
-
-    n_state: integrating nodes (values read per snapshot); n_dac: DAC conversions (right-hand
-    side / gradient); words: resistor words sent per update (J^T shares J's, A_ij shares A_ji);
-    writes: resistors rewritten per update; resistors, opamps, capacitors: all of them;
-    tau_s: the circuit's time unit if it has one (None: use Hardware.tau_s).
-    """
-
-    architecture: str
-    n_state: int
-    n_dac: int
-    words: int
-    writes: int
-    resistors: int
-    opamps: int
-    capacitors: int
-    tau_s: float | None = None
-    source: str = "sizes"
-    N: int | None = None  # factored: parameters, batch, outputs
-    b: int | None = None
-    dz: int | None = None
-    h_fixed: bool = True
-
-    def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
-
-
-def _pos_int(name, v) -> int:
-    try:
-        iv = int(v)
-    except (TypeError, ValueError):
-        raise CostError(f"{name} must be a positive integer, got {v!r}") from None
-    if isinstance(v, bool) or iv != v or iv < 1:
-        raise CostError(f"{name} must be a positive integer, got {v!r}")
-    return iv
-
-
-def integrator_load(n: int) -> DeviceLoad:
-    """Dense signed n x n integrator array (worst case: every column has an inverting buffer)."""
-    n = _pos_int("n", n)
-    return DeviceLoad("integrator_array", n_state=n, n_dac=n, words=n * (n + 1) // 2, writes=n * n + n,
-                      resistors=n * n + n + 2 * n, opamps=2 * n, capacitors=n)
-
-
-def factored_load(N: int, b: int, dz: int, upload: str = "factor") -> DeviceLoad:
-    """Factored TNGD circuit (App. C) for N parameters, batch b, dz outputs. ``upload='factor'``:
-    the arrays hold Ut = R^T J / sqrt(b) and a fixed identity H array (as ``tngd.train`` uploads);
-    ``'jacobian'``: J and the b dz x dz Hessian blocks, rewritten every iteration."""
-    N, b, dz = _pos_int("N", N), _pos_int("b", b), _pos_int("dz", dz)
-    if upload not in ("factor", "jacobian"):
-        raise CostError(f"upload must be 'factor' or 'jacobian', got {upload!r}")
-    m = b * dz
-    h = m if upload == "factor" else b * dz * dz
-    h_fixed = upload == "factor"
-    buffers = N + m if h_fixed else N + 2 * m  # x and w columns need buffers; y only for signed H
-    return DeviceLoad(
-        "factored", n_state=N, n_dac=N, words=m * N + (0 if h_fixed else h),
-        writes=2 * m * N + N + (0 if h_fixed else h),
-        resistors=2 * m * N + h + 2 * m + 2 * N + 2 * buffers, opamps=N + 2 * m + buffers, capacitors=N,
-        N=N, b=b, dz=dz, h_fixed=h_fixed)
-
-
-_COUPLING = re.compile(r"^R(\d+)_(\d+)$", re.IGNORECASE)
-_FACTORED_NODES = ("x0", "a0", "y0", "c0", "w0")
-
-
-def device_load(circuit, *, b: int | None = None, dz: int | None = None) -> DeviceLoad:
-    """Count what a circuit needs per solve / iteration.
-
-    Accepts a :class:`~spucircuit.mapping.MappedCircuit`, a
-    :class:`~spucircuit.factored.FactoredCircuit` or its ``FactoredComponents``, a
-    :class:`~spucircuit.netlist.Netlist`, or a path to a SPICE netlist written by spucircuit.
-    Integrator arrays: the coupling resistors R<i>_<j> and the input resistors are rewritten per
-    solve (buffers, capacitors fixed). Factored circuits: the J and J^T arrays, the H array
-    unless it is a constant identity, and the input resistors (lambda, feedback and buffer
-    resistors fixed). Any other netlist: every resistor and capacitor counts as programmable.
-    """
-    from spucircuit.circuit.factored_array import FactoredCircuit
-    from spucircuit.circuit.factored_components import FactoredComponents, components_from_netlist
-    from spucircuit.circuit.integrator_array import MappedCircuit
-    from spucircuit.circuit.netlist import Netlist
-
-    if isinstance(circuit, str) or hasattr(circuit, "__fspath__"):
-        import os
-
-        from spucircuit.io.spice import read_spice
-
-        path = os.fspath(circuit)
-        if not os.path.exists(path):
-            raise CostError(f"netlist file not found: {path}")
-        load = device_load(read_spice(path), b=b, dz=dz)
-        return replace(load, source=f"netlist {path}")
-    if isinstance(circuit, FactoredCircuit):
-        return replace(_from_components(circuit.components, b, dz), tau_s=float(circuit.tau_s),
-                       source="FactoredCircuit")
-    if isinstance(circuit, FactoredComponents):
-        return _from_components(circuit, b, dz)
-    if isinstance(circuit, MappedCircuit):
-        return replace(_from_netlist_generic(circuit.netlist), tau_s=float(circuit.tau_s), source="MappedCircuit")
-    if isinstance(circuit, Netlist):
-        names = set(circuit.node_names)
-        meta = circuit.meta
-        if "factored" in meta or all(n in names for n in _FACTORED_NODES):
-            fm = meta.get("factored", {}) if isinstance(meta.get("factored"), dict) else {}
-            comp = components_from_netlist(circuit, b=fm.get("b"), dz=fm.get("dz"))
-            tau = (fm.get("scales") or {}).get("tau_s")
-            return replace(_from_components(comp, b, dz), tau_s=_tau_or_none(tau), source="Netlist")
-        return _from_netlist_generic(circuit)
-    raise CostError(f"cannot count the components of a {type(circuit).__name__}: give a MappedCircuit, "
-                    "FactoredCircuit, FactoredComponents, Netlist or a netlist path")
-
-
-def _tau_or_none(v):
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else None
-
-
-def _from_components(comp, b=None, dz=None) -> DeviceLoad:
-    N, m = comp.n, comp.m
-    nz1 = int(np.count_nonzero(comp.G1))
-    nz3 = nz1 if comp.G3 is None else int(np.count_nonzero(comp.G3))
-    G2 = comp.G2
-    nz2 = int(np.count_nonzero(G2))
-    diag = np.einsum("kii->ki", G2)
-    off = G2.copy()
-    idx = np.arange(G2.shape[1])
-    off[:, idx, idx] = 0.0
-    h_fixed = bool(not np.any(off) and np.all(diag == diag.flat[0]))
-    cc = comp.component_counts()
-    bb, dd = comp.b, comp.dz
-    if b is not None or dz is not None:  # the network's batch / outputs (a factor circuit has dz = 1)
-        bb = _pos_int("b", b) if b is not None else m // _pos_int("dz", dz)
-        dd = _pos_int("dz", dz) if dz is not None else m // bb
-        if bb * dd != m:
-            raise CostError(f"b dz = {bb} x {dd} does not match the circuit's m = {m}")
-    return DeviceLoad(
-        "factored", n_state=N, n_dac=N, words=nz1 + (0 if h_fixed else nz2),
-        writes=nz1 + nz3 + (0 if h_fixed else nz2) + int(np.count_nonzero(comp.g_in)),
-        resistors=int(cc["resistors"]), opamps=int(cc["op_amps"]), capacitors=N, N=N, b=bb, dz=dd,
-        h_fixed=h_fixed, source="FactoredComponents")
-
-
-def _from_netlist_generic(nl) -> DeviceLoad:
-    t = nl.tables
-    rnames = list(t["R"].names)
-    pairs, coupling = set(), 0
-    for nm in rnames:
-        mt = _COUPLING.match(nm)
-        if mt:
-            coupling += 1
-            pairs.add(frozenset((int(mt.group(1)), int(mt.group(2)))))
-    n_in = sum(1 for nm in rnames if nm.upper().startswith("RIN"))
-    meta = nl.meta
-    mapped = meta.get("mapped") if isinstance(meta.get("mapped"), dict) else {}
-    arch = str(mapped.get("architecture", "integrator_array" if coupling else "generic"))
-    n_state = mapped.get("n")
-    if not isinstance(n_state, int) or n_state < 1:
-        n_state = len(t["C"]) or len(t["U"]) or 1
-    tau = None
-    if isinstance(meta.get("mapping"), dict):
-        tau = _tau_or_none(meta["mapping"].get("tau_s"))
-    if tau is None and isinstance(mapped.get("dynamics"), dict):
-        tau = _tau_or_none(mapped["dynamics"].get("tau_slow_s"))
-    if coupling:
-        words, writes = len(pairs), coupling + n_in
-    else:  # unknown layout: every R and C is programmable, one word each
-        words = writes = len(t["R"]) + len(t["C"])
-    return DeviceLoad(arch, n_state=int(n_state), n_dac=len(t["V"]), words=int(words), writes=int(writes),
-                      resistors=len(t["R"]), opamps=len(t["U"]), capacitors=len(t["C"]), tau_s=tau,
-                      source="Netlist")
 
 
 # ===================================================================================== device phases
@@ -446,10 +124,24 @@ def solve_cost(n: int | None = None, *, circuit=None, hw: Hardware | None = None
                sample_interval_tau: float = 2.0, lambda_min: float = 1.0) -> Cost:
     """Cost of one solve (time average) or inversion (covariance) on an integrator array.
 
-    n (dense array of that size) or ``circuit`` (MappedCircuit, Netlist, netlist path or a
-    :class:`DeviceLoad`; its tau replaces ``hw.tau_s``). ``samples`` (default 100 for solve,
-    1000 for inv) snapshots, ``sample_interval_tau`` apart after ``burn_in_tau``, both in units of
-    tau / lambda_min (lambda_min: smallest eigenvalue of A in tau units).
+    total = upload + analog + readout + host, with upload = max(transfer, resistor writes, DAC),
+    analog = burn-in + samples x max(interval, snapshot conversion, snapshot transfer) and the
+    host's reduction n (solve) or n^2 (inv) FLOP per sample (see the module docstring).
+
+    Args:
+        n: size of a dense array (when no ``circuit``).
+        circuit: a MappedCircuit, Netlist or :class:`DeviceLoad` (its tau replaces ``hw.tau_s``).
+        hw, host: the parameters (defaults when None).
+        task: ``'solve'`` (time average, b uploaded) or ``'inv'`` (covariance, no b).
+        samples: snapshots (default 100 for solve, 1000 for inv).
+        burn_in_tau, sample_interval_tau: in units of tau / lambda_min.
+        lambda_min: smallest eigenvalue of A in tau units.
+
+    Returns:
+        The :class:`Cost` (kind = task).
+
+    Raises:
+        CostError: bad sizes or options, or a factored circuit (use :func:`tngd_iteration_cost`).
     """
     hw, host = hw or Hardware(), host or Host()
     if task not in ("solve", "inv"):
@@ -457,7 +149,7 @@ def solve_cost(n: int | None = None, *, circuit=None, hw: Hardware | None = None
     load = _load(n, circuit, "n", lambda: integrator_load(n))
     if load.architecture == "factored":
         raise CostError("this is a factored TNGD circuit: use tngd_iteration_cost")
-    samples = (100 if task == "solve" else 1000) if samples is None else _pos_int("samples", samples)
+    samples = (100 if task == "solve" else 1000) if samples is None else positive_int("samples", samples)
     for nm, v in (("burn_in_tau", burn_in_tau), ("sample_interval_tau", sample_interval_tau)):
         if not (math.isfinite(v) and v >= 0):
             raise CostError(f"{nm} must be finite and >= 0, got {v!r}")
@@ -522,15 +214,29 @@ LABELS = {"sgd": "SGD", "adam": "Adam", "ngd": "NGD (dense)", "ngd-cg": "NGD-CG"
 def digital_work(method: str, N: int, b: int, dz: int, *, cg_iters: int = 10, flops_per_param: float = 2.0) -> dict:
     """Per-iteration work of a digital optimizer (or of TNGD's host part, ``method='tngd'``).
 
-    Returns {'flops': {phase: FLOP}, 'values': {phase: values moved to or from memory},
-    'calls': sequential model calls / kernels, 'memory_values': values held}, phases
-    gradient, curvature, solve, update. ``flops_per_param``: forward FLOPs per parameter per
-    example (2 for dense layers; more for convolutions, whose weights are reused across
-    positions); backward = 2 x forward. Memory traffic counts parameter-sized arrays and the
+    FLOPs per phase (module docstring): gradient 3 f b N (f = ``flops_per_param``: forward f b N,
+    backward 2 f b N); dense NGD + J and m N^2 (F) + N^3 / 3 + 2 N^2; NGD-CG c (JVP + VJP +
+    H blocks + 10 N); NGD-Woodbury + J and m^2 N + m^3 / 3 + 2 dz m^2 + 4 m N; TNGD + J and the
+    R blocks; update 2 N (10 N for Adam). Memory traffic counts parameter-sized arrays and the
     m x N, N x N, m x m matrices (activations are ignored).
+
+    Args:
+        method: one of :data:`METHODS` or ``'tngd'``.
+        N, b, dz: parameters, batch, outputs (m = b dz).
+        cg_iters: NGD-CG iterations c.
+        flops_per_param: forward FLOPs per parameter per example (2 for dense layers; more for
+            convolutions, whose weights are reused across positions).
+
+    Returns:
+        ``{'flops': {phase: FLOP}, 'values': {phase: values moved to or from memory},
+        'calls': sequential model calls / kernels, 'memory_values': values held}``, phases
+        gradient, curvature, solve, update.
+
+    Raises:
+        CostError: an unknown method or a bad size.
     """
-    N, b, dz = _pos_int("N", N), _pos_int("b", b), _pos_int("dz", dz)
-    c = _pos_int("cg_iters", cg_iters)
+    N, b, dz = positive_int("N", N), positive_int("b", b), positive_int("dz", dz)
+    c = positive_int("cg_iters", cg_iters)
     if not (math.isfinite(flops_per_param) and flops_per_param > 0):
         raise CostError(f"flops_per_param must be finite and > 0, got {flops_per_param!r}")
     m = b * dz
@@ -576,8 +282,24 @@ def digital_iteration_cost(method: str, N: int, b: int, dz: int, *, host: Host |
                            cg_iters: int = 10, flops_per_param: float = 2.0,
                            measured_s: float | None = None) -> Cost:
     """Estimated (or, with ``measured_s``, measured) time and energy of one digital iteration.
-    Time phases: gradient, curvature, solve, update (FLOPs / rate + traffic / bandwidth) and
-    call_latency (sequential model calls x latency)."""
+
+    Time per phase = FLOPs / rate + traffic / bandwidth (:func:`digital_work`), plus
+    call_latency = sequential calls x latency; energy = FLOPs x energy per FLOP.
+
+    Args:
+        method: one of :data:`METHODS`.
+        N, b, dz: parameters, batch, outputs.
+        host: the host (default :class:`Host`).
+        cg_iters, flops_per_param: as :func:`digital_work`.
+        measured_s: a measured time per iteration that replaces the estimate (energy stays
+            estimated).
+
+    Returns:
+        The :class:`Cost` (kind = method); ``detail['estimate_s']`` keeps the estimate.
+
+    Raises:
+        CostError: ``'tngd'`` (use :func:`tngd_iteration_cost`), bad sizes or a bad measured time.
+    """
     host = host or Host()
     if method == "tngd":
         raise CostError("TNGD runs on the SPU: use tngd_iteration_cost")
@@ -610,10 +332,26 @@ def tngd_iteration_cost(N: int | None = None, b: int | None = None, dz: int | No
                         flops_per_param: float = 2.0) -> Cost:
     """Cost of one TNGD iteration on the factored circuit (see the module docstring for phases).
 
-    Sizes N, b, dz, or ``circuit`` (FactoredCircuit / components / netlist / path / DeviceLoad;
-    b and dz then default to the circuit's, and its tau replaces ``hw.tau_s``). ``t_tau``:
-    analog time in tau (t = 0 is SGD). ``host_time_s``: a *measured* digital time per iteration
-    (gradient + factor + update, e.g. from tngd.bench) instead of the FLOP estimate.
+    total = host_pre + upload + analog + readout + host_post, with upload = max(16 (m N + N) /
+    link, ceil((2 m N + N) / lanes) write time, DAC), analog = t tau, readout = max(ADC, 16 N /
+    link) at the default 16-bit words; ``detail['device_s']`` = upload + analog + readout.
+
+    Args:
+        N, b, dz: parameters, batch, outputs; or
+        circuit: a FactoredCircuit, its components, a Netlist or a :class:`DeviceLoad` (b and dz
+            then default to the circuit's, and its tau replaces ``hw.tau_s``).
+        t_tau: analog time in tau (t = 0 is SGD).
+        hw, host: the parameters (defaults when None).
+        upload: ``'factor'`` or ``'jacobian'`` (:func:`~spucircuit.studies.cost.load.factored_load`).
+        host_time_s: a *measured* digital time per iteration (gradient + factor + update) instead
+            of the FLOP estimate (all in host_pre).
+        flops_per_param: as :func:`digital_work`.
+
+    Returns:
+        The :class:`Cost` (kind ``'tngd'``).
+
+    Raises:
+        CostError: missing sizes, a circuit that is not factored, or a bad option.
     """
     hw, host = hw or Hardware(), host or Host()
     if circuit is not None:
@@ -666,11 +404,50 @@ def tngd_iteration_cost(N: int | None = None, b: int | None = None, dz: int | No
     return Cost("tngd", time_s, energy, detail, notes)
 
 
+def tngd_runtime_s(N: int, b: int, dz: int, *, t_tau: float = 50.0, digital_s: float = 0.0,
+                   hw: Hardware | None = None, host: Host | None = None, upload: str = "factor") -> float:
+    """Seconds of one TNGD iteration whose digital part was measured: digital_s + the device's
+    upload + analog + readout (:func:`tngd_iteration_cost`'s ``detail['device_s']``).
+
+    The one hardware-time formula tngd uses (``tngd.train``'s default ``runtime_model``, the
+    ``hw_analog_s`` of ``tngd.bench`` rows with digital_s = 0). Cost O(1).
+
+    Args:
+        N, b, dz: parameters, batch, outputs.
+        t_tau: analog time in tau.
+        digital_s: measured host time of the iteration (gradient, factor, update), s.
+        hw, host: the parameters (defaults when None).
+        upload: ``'factor'`` or ``'jacobian'``.
+
+    Returns:
+        Seconds (sequential: host, then upload, analog, readout).
+
+    Raises:
+        CostError: bad sizes or options.
+    """
+    c = tngd_iteration_cost(N, b, dz, t_tau=t_tau, hw=hw, host=host, upload=upload)
+    return float(digital_s) + c.detail["device_s"]
+
+
 def paper_timing_model(N: int, b: int, dz: int, *, t_tau: float = 50.0, digital_s: float = 0.0,
                        tau_s: float = 1e-6, bits: int = 16, link_bps: float = 50e9) -> float:
-    """The simple estimate ``tngd.train`` uses: digital + t tau + bits (m N + 2 N) / link (s)."""
-    m = _pos_int("b", b) * _pos_int("dz", dz)
-    N = _pos_int("N", N)
+    """The paper's simple timing model: digital + t tau + bits (m N + 2 N) / link (s).
+
+    No overlaps, writes or converters: it equals :func:`tngd_runtime_s` when the upload and the
+    read-out are link-bound. Kept as a closed-form reference; it has the ``runtime_model``
+    signature of ``tngd.train`` (pass it there to get this formula instead of the full model).
+
+    Args:
+        N, b, dz: parameters, batch, outputs (m = b dz).
+        t_tau: analog time in tau.
+        digital_s: measured digital time to add (s).
+        tau_s, bits, link_bps: time constant, word size, link bandwidth.
+
+    Returns:
+        Seconds per iteration.
+    """
+    m = positive_int("b", b) * positive_int("dz", dz)
+    N = positive_int("N", N)
     return float(digital_s) + t_tau * tau_s + bits * (m * N + 2 * N) / link_bps
 
 
@@ -679,8 +456,19 @@ def compare_iteration(N: int, b: int, dz: int, *, t_tau: float = 50.0, cg_iters:
                       hw: Hardware | None = None, host: Host | None = None, upload: str = "factor",
                       methods=("ngd", "ngd-cg", "ngd-woodbury", "adam"), measured: dict | None = None,
                       flops_per_param: float = 2.0) -> dict:
-    """{'tngd': Cost, method: Cost, ...} at one size. ``measured``: {method: seconds} measured
-    digital times per iteration (for 'tngd': its host part) used instead of the estimates."""
+    """TNGD and the digital references at one size.
+
+    Args:
+        N, b, dz: parameters, batch, outputs.
+        t_tau, hw, host, upload, flops_per_param: as :func:`tngd_iteration_cost`.
+        cg_iters: NGD-CG iterations.
+        methods: the digital methods to include.
+        measured: {method: seconds} measured digital times per iteration (for 'tngd': its host
+            part) used instead of the estimates.
+
+    Returns:
+        ``{'tngd': Cost, method: Cost, ...}``.
+    """
     measured = measured or {}
     out = {"tngd": tngd_iteration_cost(N, b, dz, t_tau=t_tau, hw=hw, host=host, upload=upload,
                                        host_time_s=measured.get("tngd"), flops_per_param=flops_per_param)}
@@ -690,42 +478,64 @@ def compare_iteration(N: int, b: int, dz: int, *, t_tau: float = 50.0, cg_iters:
     return out
 
 
-def measured_digital_s(row: dict) -> float:
-    """The measured *digital* seconds per iteration of a :mod:`tngd.bench` row: for TNGD rows the
-    host part only (gradient + curvature + update; the device simulation is not hardware time)."""
-    if "digital_s" in row:
-        return float(row["digital_s"])
-    if str(row.get("optimizer", "")).startswith("tngd") and "grad_s" in row:
-        return float(row["grad_s"] + row.get("curvature_s", 0.0) + row.get("update_s", 0.0))
-    return float(row["seconds"])
+#: The normalised measured-row schema ``spu cost --measured`` and :func:`calibrate_host` read: one
+#: row per method and size, ``{'method': one of METHODS or 'tngd', 'N', 'b', 'dz': positive ints,
+#: 'seconds': measured digital seconds per iteration (for 'tngd' its host part only)}``.
+#: ``python -m tngd.bench --cost-json`` writes it.
+MEASURED_KEYS = ("method", "N", "b", "dz", "seconds")
 
 
-def bench_rows(rows, b: int, dz: int | None = None) -> list:
-    """Normalise tngd.bench rows to [{'method', 'N', 'b', 'dz', 'seconds'}] (digital seconds;
-    TNGD-Adam counted as TNGD, the twin cases skipped). dz from the row's m when it has one."""
+def check_measured_rows(rows) -> list:
+    """Validate measured rows against the :data:`MEASURED_KEYS` schema.
+
+    Args:
+        rows: a list of dicts (e.g. parsed from ``python -m tngd.bench --cost-json`` output).
+
+    Returns:
+        The rows as new dicts with exactly the schema's keys, sizes as int, seconds as float.
+
+    Raises:
+        CostError: not a list of dicts, a missing key, an unknown method, a size that is not a
+            positive integer or seconds that are not finite and > 0 (the message names the row).
+    """
+    if not isinstance(rows, list):
+        raise CostError(f"measured rows must be a list of {{{', '.join(MEASURED_KEYS)}}} objects")
     out = []
-    for r in rows:
-        opt = str(r.get("optimizer", ""))
-        case = str(r.get("case", opt))
-        if "twin" in case:
-            continue
-        method = "tngd" if opt.startswith("tngd") else opt
-        if method not in METHODS + ("tngd",):
-            continue
-        d = int(r["m"]) // int(b) if "m" in r else dz
-        if d is None:
-            raise CostError("bench rows without 'm' need dz")
-        out.append({"method": method, "N": int(r["N"]), "b": int(b), "dz": int(d), "seconds": measured_digital_s(r)})
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict) or any(k not in r for k in MEASURED_KEYS):
+            raise CostError(f"measured row {i} must have the keys {', '.join(MEASURED_KEYS)}, got {r!r}")
+        if r["method"] not in METHODS + ("tngd",):
+            raise CostError(f"measured row {i}: unknown method {r['method']!r}: use one of "
+                            f"{', '.join(METHODS + ('tngd',))}")
+        s = r["seconds"]
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not (math.isfinite(s) and s > 0):
+            raise CostError(f"measured row {i}: seconds must be finite and > 0, got {s!r}")
+        out.append({"method": r["method"], "N": positive_int("N", r["N"]), "b": positive_int("b", r["b"]),
+                    "dz": positive_int("dz", r["dz"]), "seconds": float(s)})
     return out
 
 
 def calibrate_host(rows, *, cg_iters: int = 10, base: Host | None = None, flops_per_param: float = 2.0) -> Host:
-    """Fit the host's FLOP rate, memory bandwidth and per-call latency to measured digital times
-    (rows of :func:`bench_rows`, TNGD rows = its host part): non-negative least squares of
-    seconds = FLOPs / rate + bytes / bandwidth + calls x latency, each row weighted by 1 / seconds
-    (relative error). A bandwidth the data cannot resolve (coefficient 0) keeps ``base``'s;
-    energy per FLOP and memory size stay ``base``'s."""
-    from scipy.optimize import nnls
+    """Fit the host's FLOP rate, memory bandwidth and per-call latency to measured digital times.
+
+    Non-negative least squares of seconds = FLOPs / rate + bytes / bandwidth + calls x latency
+    (:func:`digital_work`), each row weighted by 1 / seconds (relative error); O(rows).
+
+    Args:
+        rows: normalised measured rows (:data:`MEASURED_KEYS`: ``{'method', 'N', 'b', 'dz',
+            'seconds'}``, for 'tngd' the host part only).
+        cg_iters, flops_per_param: as :func:`digital_work`.
+        base: the host whose other fields are kept (default :class:`Host`); a bandwidth the data
+            cannot resolve (coefficient 0) keeps ``base``'s.
+
+    Returns:
+        The fitted :class:`Host`.
+
+    Raises:
+        CostError: fewer than three rows, a non-positive time, or times that do not grow with
+            the FLOP count.
+    """
+    from scipy.optimize import nnls  # 0.2 s to import: only when fitting, not at every ``spu`` start
 
     base = base or Host()
     X = []
@@ -749,7 +559,18 @@ def fig2_sweep(N_values, dz_values, *, b: int = 64, dz: int = 20, N: int = 100_0
                cg_iters: int = 10, hw: Hardware | None = None, host: Host | None = None, upload: str = "factor",
                methods=("ngd", "ngd-cg", "ngd-woodbury", "tngd", "adam")) -> dict:
     """Fig. 2 of the paper from the model: time and energy per iteration (a) against N at fixed
-    dz, (b) against dz at fixed N. Returns plain lists (JSON-ready)."""
+    dz, (b) against dz at fixed N.
+
+    Args:
+        N_values, dz_values: the sizes of panels (a) and (b).
+        b, t_tau, cg_iters, hw, host, upload: as :func:`compare_iteration`.
+        dz, N: the fixed size of panels (a) and (b).
+        methods: the methods to sweep ('tngd' included by name).
+
+    Returns:
+        Plain lists (JSON-ready): ``{'b', 't_tau', 'cg_iters', 'upload', 'vs_N': {'N', 'dz',
+        'time_s', 'energy_j', 'fits_in_memory'}, 'vs_dz': {...}}``, per method.
+    """
     def one(n_, dz_):
         out = {}
         for mt in methods:
@@ -775,139 +596,3 @@ def fig2_sweep(N_values, dz_values, *, b: int = 64, dz: int = 20, N: int = 100_0
     return {"b": int(b), "t_tau": float(t_tau), "cg_iters": int(cg_iters), "upload": upload,
             "vs_N": {"N": Ns, "dz": int(dz), **panel(Ns, "N")},
             "vs_dz": {"dz": dzs, "N": int(N), **panel(dzs, "dz")}}
-
-
-_COLORS = {"ngd": "C0", "ngd-cg": "C1", "ngd-woodbury": "C2", "tngd": "C3", "adam": "0.5", "sgd": "0.7"}
-
-
-def plot_fig2(sweep: dict, path, *, measured: dict | None = None, overlay: dict | None = None,
-              overlay_label: str = "model, host fitted to the measurements", measured_label: str = "measured",
-              panel_notes: dict | None = None, title: str | None = None) -> None:
-    """Three panels: time per iteration vs N (dz fixed), vs dz (N fixed), energy vs N. Solid:
-    the model (dotted where the host memory is exceeded). ``measured``: {'vs_N': rows,
-    'vs_dz': rows} of {'method', 'N', 'dz', 'seconds'} as markers; ``overlay``: a second sweep
-    (e.g. with :func:`calibrate_host`'s host at the measured sizes), dashed. ``panel_notes``:
-    {'vs_N' | 'vs_dz': text} written in the corner of the time panels."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from spucircuit._util.files import atomic_write_bytes
-
-    fig = Figure(figsize=(15, 6.2))
-    FigureCanvasAgg(fig)
-    axs = fig.subplots(1, 3)
-    panels = [("vs_N", "N", "time_s", axs[0], f"(a) runtime per iteration, dz = {sweep['vs_N']['dz']}, b = {sweep['b']}"),
-              ("vs_dz", "dz", "time_s", axs[1], f"(b) runtime per iteration, N = {sweep['vs_dz']['N']:.3g}, b = {sweep['b']}"),
-              ("vs_N", "N", "energy_j", axs[2], f"(c) energy per iteration, dz = {sweep['vs_N']['dz']}")]
-    for key, xk, qk, ax, ttl in panels:
-        p = sweep[key]
-        xs = np.asarray(p[xk], float)
-        for mt, ys in p[qk].items():
-            ys = np.asarray(ys, float)
-            ok = np.asarray(p["fits_in_memory"][mt], bool)
-            lab = LABELS.get(mt, mt) + (" (estimated SPU)" if mt == "tngd" else " (model)")
-            ax.loglog(xs, np.where(ok, ys, np.nan), "-", color=_COLORS.get(mt), lw=2, label=lab)
-            if not ok.all():
-                ax.loglog(xs, np.where(~ok | np.roll(~ok, -1), ys, np.nan), ":", color=_COLORS.get(mt), lw=1.5)
-        if overlay is not None and qk == "time_s":
-            po = overlay[key]
-            for mt, ys in po[qk].items():
-                ax.loglog(po[xk], ys, "--", color=_COLORS.get(mt), lw=1,
-                          label=f"{LABELS.get(mt, mt)} ({overlay_label})")
-        if measured is not None and qk == "time_s":
-            for mt in _COLORS:
-                rs = [r for r in measured.get(key, []) if r["method"] == mt]
-                if rs:
-                    ax.loglog([r[xk] for r in rs], [r["seconds"] for r in rs], "o", color=_COLORS.get(mt), ms=6,
-                              mec="k", label=f"{LABELS.get(mt, mt)} ({measured_label}"
-                              + ("; host part, + modelled SPU)" if mt == "tngd" else ")"))
-        note = (panel_notes or {}).get(key) if qk == "time_s" else None
-        if note:
-            ax.text(0.02, 0.98, note, transform=ax.transAxes, ha="left", va="top", fontsize=7.5, color="0.25")
-        cap = 1e4 if qk == "time_s" else 1e6  # dense NGD's N^3 would squash the rest
-        lo, hi = ax.get_ylim()
-        if hi > cap:
-            ax.set_ylim(lo, cap)
-        ax.set_xlabel("number of parameters N" if xk == "N" else "output dimension dz")
-        ax.set_ylabel("seconds per iteration" if qk == "time_s" else "joules per iteration")
-        ax.set_title(ttl, fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-    handles, labels = axs[0].get_legend_handles_labels()
-    seen = dict(zip(labels, handles))
-    for h_, l_ in zip(*axs[1].get_legend_handles_labels()):
-        seen.setdefault(l_, h_)
-    ncol = 3 if len(seen) > 5 else len(seen)
-    fig.legend(list(seen.values()), list(seen.keys()), loc="lower center", ncol=ncol, fontsize=7.5, frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    rows_ = math.ceil(len(seen) / ncol)
-    fig.tight_layout(rect=(0, 0.035 * rows_ + 0.02, 1, 1))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-# ===================================================================================== text
-def _si(x: float, unit: str) -> str:
-    if x == 0:
-        return f"0 {unit}"
-    for f, p in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"),
-                 (1e-12, "p")):
-        if abs(x) >= f:
-            return f"{x / f:.4g} {p}{unit}"
-    return f"{x:.3g} {unit}"
-
-
-def format_cost(cost: Cost) -> str:
-    """A table of one cost: time phases and energy consumers with their shares."""
-    per = cost.kind if cost.kind in ("solve", "inv") else "iteration"
-    lines = [f"{cost.kind}: {_si(cost.total_s, 's')} per {per}, {_si(cost.total_energy_j, 'J')}"]
-    lines.append(f"  {'time phase':<22}{'time':>14}{'share':>8}")
-    for k, v in cost.time_s.items():
-        lines.append(f"  {k:<22}{_si(v, 's'):>14}{100 * v / cost.total_s if cost.total_s else 0:7.1f}%")
-    lines.append(f"  {'energy':<22}{'':>14}")
-    te = cost.total_energy_j
-    for k, v in cost.energy_j.items():
-        lines.append(f"  {k:<22}{_si(v, 'J'):>14}{100 * v / te if te else 0:7.1f}%")
-    d = cost.detail
-    if "transfer_in_s" in d:
-        lines.append(f"  upload: transfer {_si(d['transfer_in_s'], 's')}, resistor writes {_si(d['program_s'], 's')} "
-                     f"({d['writes']} writes), DAC {_si(d['dac_s'], 's')} -> bound by {d['upload_bound_by']}")
-    if "pipelined_total_s" in d:
-        lines.append(f"  pipelined (host || device): {_si(d['pipelined_total_s'], 's')}; tau = {_si(d['tau_s'], 's')} "
-                     f"({d['tau_source']})")
-    elif "tau_s" in d:
-        lines.append(f"  tau = {_si(d['tau_s'], 's')} ({d['tau_source']}), {d['samples']} samples, "
-                     f"sampling bound by {d['sampling_bound_by']}")
-    return "\n".join(lines)
-
-
-def format_comparison(costs: dict) -> str:
-    """Time and energy per iteration of every method, with the ratio to TNGD."""
-    ref = costs.get("tngd")
-    lines = [f"  {'method':<16}{'time/iter':>14}{'energy/iter':>14}{'time / TNGD':>13}{'memory':>10}  source"]
-    for mt, c in costs.items():
-        ratio = f"{c.total_s / ref.total_s:12.3g}x" if ref is not None else ""
-        mem = c.detail.get("memory_bytes")
-        fits = "" if mem is None else (_si(mem, "B") if c.detail.get("fits_in_memory", True) else "> host")
-        src = "measured" if "measured" in c.time_s or any("measured" in n for n in c.notes) else "model"
-        lines.append(f"  {LABELS.get(mt, mt):<16}{_si(c.total_s, 's'):>14}{_si(c.total_energy_j, 'J'):>14}{ratio:>13}"
-                     f"{fits:>10}  {src}")
-    return "\n".join(lines)
-
-
-def to_json(obj) -> str:
-    """Strict JSON (NaN / inf -> null) of costs, sweeps and plain data."""
-    def conv(o):
-        if isinstance(o, Cost):
-            return o.to_dict()
-        if isinstance(o, DeviceLoad):
-            return o.to_dict()
-        if isinstance(o, (Hardware, Host)):
-            return asdict(o)
-        if isinstance(o, dict):
-            return {str(k): conv(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [conv(v) for v in o]
-        return _jsonable(o)
-    return json.dumps(conv(obj), indent=1, allow_nan=False)

@@ -141,3 +141,18 @@ def test_flat_inputs_feed_the_cnn_and_bad_shapes_are_rejected():
         model.forward(th[:-1], x)
     with pytest.raises(ConfigError, match="image"):
         cnn((36,), 3)
+
+
+def test_minibatch_curvature_is_the_renamed_batch():
+    """tngd.Batch is kept as an alias of MiniBatchCurvature (same class, both exported)."""
+    import tngd
+    from tngd.nn import Dense, Sequential
+    from tngd.nn.curvature import Batch as Alias
+    from tngd.nn.curvature import MiniBatchCurvature
+
+    assert tngd.Batch is tngd.MiniBatchCurvature is MiniBatchCurvature is Alias is Batch
+    assert {"Batch", "MiniBatchCurvature"} <= set(tngd.__all__)
+    model = Sequential([Dense(3, 2)], (3,), name="tiny")
+    theta = model.init(0)
+    c = MiniBatchCurvature(model, SoftmaxCrossEntropy(), theta, np.ones((4, 3)), np.array([0, 1, 0, 1]))
+    assert c.m == 8 and c.n_params == model.n_params == 8 and c.factor().shape == (8, 8)

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from spucircuit.cli import main as spu_main
+from spucircuit.studies.cost import check_measured_rows, tngd_runtime_s
 from tngd import bench
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import train_cost  # noqa: E402
 
 CASES = bench.DEFAULT_CASES + ("sgd", "tngd-adam")
@@ -42,7 +44,7 @@ def test_parts_sum_to_total_and_are_nonnegative(result):
             assert r["upload_s"] == 0.0 and r["analog_s"] == 0.0 and "hw_iteration_s" not in r
         else:  # TNGD: upload and analog parts measured, hardware estimate from the timing model
             assert r["upload_s"] > 0 and r["analog_s"] > 0
-            hw = bench.hardware_analog_s(r["m"], r["N"], result["t_tau"])
+            hw = tngd_runtime_s(r["N"], r["b"], r["dz"], t_tau=result["t_tau"])  # the one hardware formula
             assert math.isclose(r["hw_analog_s"], hw)
             assert math.isclose(r["hw_iteration_s"], r["grad_s"] + r["curvature_s"] + r["update_s"] + hw)
             if r["solver"] == "factored":
@@ -75,3 +77,28 @@ def test_cli_writes_rows(tmp_path, capsys, one_blas_thread):
     assert "tngd" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         bench.main(["--optimizers", "nope"])
+
+
+def test_measured_rows_normalise_bench_rows():
+    """Old (digital_s) and new (grad_s + curvature_s + update_s) rows; the twin cases left out."""
+    rows = [{"optimizer": "tngd", "N": 100, "seconds": 9.0, "digital_s": 0.25},
+            {"optimizer": "tngd", "case": "tngd", "N": 200, "m": 128, "seconds": 9.0, "grad_s": 0.1,
+             "curvature_s": 0.2, "upload_s": 4.0, "analog_s": 4.0, "update_s": 0.3},
+            {"optimizer": "tngd", "case": "tngd-twin", "N": 200, "m": 128, "seconds": 1.0},
+            {"optimizer": "ngd-cg", "N": 100, "seconds": 0.01}]
+    norm = bench.measured_rows(rows, 64, dz=1)
+    assert [(r["method"], r["N"], r["dz"], r["seconds"]) for r in norm] == [
+        ("tngd", 100, 1, 0.25), ("tngd", 200, 2, pytest.approx(0.6)), ("ngd-cg", 100, 1, 0.01)]
+    assert check_measured_rows(norm) == norm  # exactly the schema spu cost --measured reads
+
+
+def test_cost_json_is_read_by_spu_cost(tmp_path, capsys, one_blas_thread):
+    out = tmp_path / "rows.json"
+    assert bench.main(["--inputs", "8", "--hidden", "2", "--batch", "4", "--classes", "3", "--repeats", "1",
+                       "--optimizers", "adam,tngd,tngd-twin-quiet", "--cost-json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [(r["method"], r["b"], r["dz"]) for r in rows] == [("adam", 4, 3), ("tngd", 4, 3)]
+    capsys.readouterr()
+    assert spu_main(["cost", "tngd", "--params", str(rows[0]["N"]), "--batch", "4", "--outputs", "3",
+                     "--measured", str(out)]) == 0
+    assert "measured" in capsys.readouterr().out

@@ -12,6 +12,7 @@ from tngd.errors import ConfigError
 
 
 def one_hot(y, k: int) -> np.ndarray:
+    """(B, k) float rows e_{y_i} for integer labels y (B,)."""
     y = np.asarray(y)
     out = np.zeros((y.shape[0], k))
     out[np.arange(y.shape[0]), y] = 1.0
@@ -19,45 +20,53 @@ def one_hot(y, k: int) -> np.ndarray:
 
 
 def log_softmax(z):
+    """log softmax over the last axis, shifted by the maximum (no overflow)."""
     z = np.asarray(z, dtype=float)
     m = z.max(axis=-1, keepdims=True)
     s = z - m
     return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
 
 
+def _targets(y, dz):
+    """One-hot rows for integer labels y (B,), else y itself as float (B, dz)."""
+    y = np.asarray(y)
+    return one_hot(y, dz) if y.ndim == 1 else np.asarray(y, float)
+
+
 def softmax(z):
+    """softmax over the last axis (exp of :func:`log_softmax`)."""
     return np.exp(log_softmax(z))
 
 
 class SoftmaxCrossEntropy:
     """L = -log softmax(z)_y for integer labels y (or a probability vector y of shape (B, dz)).
 
-    H = diag(p) - p p^T;  R = diag(sqrt p) - p sqrt(p)^T satisfies R R^T = H (physics.md 5).
+    H = diag(p) - p p^T;  R = diag(sqrt p) - p sqrt(p)^T satisfies R R^T = H.
     """
 
     name = "ce"
 
-    @staticmethod
-    def _targets(y, dz):
-        y = np.asarray(y)
-        return one_hot(y, dz) if y.ndim == 1 else np.asarray(y, float)
-
     def value(self, z, y):
-        return -(self._targets(y, z.shape[1]) * log_softmax(z)).sum(axis=1)
+        """Per-example loss L_i, (B,)."""
+        return -(_targets(y, z.shape[1]) * log_softmax(z)).sum(axis=1)
 
     def grad(self, z, y):
-        return softmax(z) - self._targets(y, z.shape[1])
+        """dL_i/dz_i = softmax(z_i) - t_i, (B, dz) (not divided by B)."""
+        return softmax(z) - _targets(y, z.shape[1])
 
     def hessian(self, z, y=None):
+        """H_i = diag(p_i) - p_i p_i^T, (B, dz, dz)."""
         p = softmax(z)
         return p[:, :, None] * np.eye(z.shape[1]) - p[:, :, None] * p[:, None, :]
 
     def hessian_sqrt(self, z, y=None):
+        """R_i = diag(sqrt p_i) - p_i sqrt(p_i)^T with R_i R_i^T = H_i, (B, dz, dz)."""
         p = softmax(z)
         s = np.sqrt(p)
         return s[:, :, None] * np.eye(z.shape[1]) - p[:, :, None] * s[:, None, :]
 
     def hvp(self, z, y, u):
+        """H_i u_i per example without forming H, O(B dz)."""
         p = softmax(z)
         return p * u - p * (p * u).sum(axis=1, keepdims=True)
 
@@ -70,24 +79,24 @@ class MeanSquaredError:
 
     name = "mse"
 
-    @staticmethod
-    def _targets(y, dz):
-        y = np.asarray(y)
-        return one_hot(y, dz) if y.ndim == 1 else np.asarray(y, float)
-
     def value(self, z, y):
-        return 0.5 * ((z - self._targets(y, z.shape[1])) ** 2).sum(axis=1)
+        """Per-example loss L_i, (B,)."""
+        return 0.5 * ((z - _targets(y, z.shape[1])) ** 2).sum(axis=1)
 
     def grad(self, z, y):
-        return z - self._targets(y, z.shape[1])
+        """dL_i/dz_i = z_i - t_i, (B, dz)."""
+        return z - _targets(y, z.shape[1])
 
     def hessian(self, z, y=None):
+        """H_i = I, (B, dz, dz)."""
         return np.broadcast_to(np.eye(z.shape[1]), (z.shape[0], z.shape[1], z.shape[1])).copy()
 
     def hessian_sqrt(self, z, y=None):
+        """R_i = I."""
         return self.hessian(z, y)
 
     def hvp(self, z, y, u):
+        """H_i u_i = u_i (a copy)."""
         return np.array(u, dtype=float, copy=True)
 
 
@@ -95,6 +104,17 @@ LOSSES = {"ce": SoftmaxCrossEntropy, "cross-entropy": SoftmaxCrossEntropy, "mse"
 
 
 def make_loss(name: str):
+    """A loss by name.
+
+    Args:
+        name: ``'ce'`` / ``'cross-entropy'`` (:class:`SoftmaxCrossEntropy`) or ``'mse'``.
+
+    Returns:
+        A new loss object.
+
+    Raises:
+        ConfigError: an unknown name.
+    """
     try:
         return LOSSES[name]()
     except KeyError:
@@ -102,6 +122,7 @@ def make_loss(name: str):
 
 
 def accuracy(z, y) -> float:
+    """Fraction of examples whose largest output z_i is the label (integer or one-hot / probability y)."""
     y = np.asarray(y)
     labels = y if y.ndim == 1 else y.argmax(axis=1)
     return float(np.mean(np.argmax(z, axis=1) == labels))

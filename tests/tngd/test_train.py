@@ -7,7 +7,7 @@ import pytest
 
 from tngd import Dataset, build_optimizer, mlp, train
 from tngd.cli import main
-from tngd.optimizers import OPTIMIZERS
+from tngd.optim import OPTIMIZERS
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
@@ -124,3 +124,41 @@ def test_cli_compare_writes_plots_and_summary(tmp_path, npz):
     assert s["optimizers"] == ["sgd", "tngd"] and len(s["runs"]) == 4
     assert {r["settings"]["lr"] for r in s["runs"] if r["settings"]["optimizer"] == "tngd"} == {0.05}
     assert len(s["summary"]["sgd"]["train_loss"]) == 2
+
+
+def test_runtime_model_hook():
+    """A device step's estimate = measured digital time + runtime_model(N, b, dz, t_tau, digital_s)
+    (default: spucircuit's cost model); digital optimizers are costed by their wall time."""
+    from spucircuit.studies.cost import paper_timing_model, tngd_runtime_s
+
+    ds = blobs(n=200)
+    model = mlp((16,), 10, hidden=(4,))
+    calls = []
+
+    def fixed(N, b, dz, *, t_tau, digital_s):
+        calls.append((N, b, dz, t_tau))
+        return 1.0 + digital_s
+
+    h = train(ds, model, "ce", build_optimizer("tngd", t=5.0), steps=3, batch_size=32, runtime_model=fixed)
+    assert calls == [(model.n_params, 32, 10, 5.0)] * 3
+    assert 3.0 < h["runtime_estimate_s"][-1] < 3.0 + h["wall_time_s"][-1]
+    h = train(ds, model, "ce", build_optimizer("sgd"), steps=3, batch_size=32, runtime_model=fixed)
+    assert len(calls) == 3 and h["runtime_estimate_s"] == h["wall_time_s"]
+    # the default is the cost model; the paper's simple formula agrees with it when link-bound
+    for rm in (tngd_runtime_s, paper_timing_model):
+        h = train(ds, model, "ce", build_optimizer("tngd", t=50.0), steps=2, batch_size=32, runtime_model=rm)
+        assert h["runtime_estimate_s"][-1] >= 2 * (50e-6 + 16 * (320 * model.n_params + 2 * model.n_params) / 50e9)
+
+
+def test_cli_missing_output_directory_is_a_one_line_error(tmp_path, capsys, npz):
+    out = tmp_path / "no" / "such" / "run.json"
+    rc = main(["train", "--dataset", str(npz), "--steps", "1", "--batch-size", "8", "--hidden", "3",
+               "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("tngd: error:") and "output directory does not exist" in err
+    assert err.count("\n") == 1 and not out.parent.exists()
+    ok = tmp_path / "run.json"  # written atomically, as an ordinary file
+    assert main(["train", "--dataset", str(npz), "--steps", "1", "--batch-size", "8", "--hidden", "3",
+                 "--no-progress", "--out", str(ok)]) == 0
+    assert json.loads(ok.read_text())["steps_done"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json", "tiny.npz"]  # no temporary left

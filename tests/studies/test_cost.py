@@ -1,4 +1,4 @@
-"""spucircuit.cost (hardware runtime / energy model) and the ``spu cost`` command."""
+"""spucircuit.studies.cost (hardware runtime / energy model), its tables, and the ``spu cost`` command."""
 from __future__ import annotations
 
 import json
@@ -9,10 +9,11 @@ import pytest
 
 import spucircuit as sc
 from spucircuit.cli import main
-from spucircuit.studies.cost import model as cost
-from spucircuit.studies.cost.model import CostError, Hardware, Host
+from spucircuit.report.cost_tables import to_json
+from spucircuit.studies import cost
+from spucircuit.studies.cost import CostError, Hardware, Host
 
-NETLISTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "netlists")
+NETLISTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "netlists")
 
 
 def _strict(text):
@@ -78,7 +79,7 @@ def test_breakdowns_sum_to_totals():
         assert d["total_s"] == pytest.approx(sum(d["time_s"].values()), rel=1e-12)
         assert d["total_energy_j"] == pytest.approx(sum(d["energy_j"].values()), rel=1e-12)
         assert all(v >= 0 for v in list(d["time_s"].values()) + list(d["energy_j"].values()))
-        _strict(cost.to_json(c))
+        _strict(to_json(c))
     t = cs[0]
     assert t.kind == "tngd"
     host, dev = t.detail["host_s"], t.detail["device_s"]
@@ -126,15 +127,20 @@ def test_measured_times_replace_estimates():
     assert cs["ngd-cg"].total_s == 0.5 and cs["ngd-cg"].time_s == {"measured": 0.5}
     assert cs["ngd-cg"].detail["estimate_s"] < 0.5
     assert cs["tngd"].time_s["host_pre"] == 1e-3 and cs["tngd"].time_s["host_post"] == 0.0
-    # old (digital_s) and new (grad_s + curvature_s + update_s) tngd.bench rows
-    rows = [{"optimizer": "tngd", "N": 100, "seconds": 9.0, "digital_s": 0.25},
-            {"optimizer": "tngd", "case": "tngd", "N": 200, "m": 128, "seconds": 9.0, "grad_s": 0.1,
-             "curvature_s": 0.2, "upload_s": 4.0, "analog_s": 4.0, "update_s": 0.3},
-            {"optimizer": "tngd", "case": "tngd-twin", "N": 200, "m": 128, "seconds": 1.0},
-            {"optimizer": "ngd-cg", "N": 100, "seconds": 0.01}]
-    norm = cost.bench_rows(rows, 64, dz=1)
-    assert [(r["method"], r["N"], r["dz"], r["seconds"]) for r in norm] == [
-        ("tngd", 100, 1, 0.25), ("tngd", 200, 2, pytest.approx(0.6)), ("ngd-cg", 100, 1, 0.01)]
+
+
+def test_measured_rows_schema():
+    rows = [{"method": "tngd", "N": 100, "b": 64, "dz": 1, "seconds": 0.25},
+            {"method": "ngd-cg", "N": 1e2, "b": 64, "dz": 2, "seconds": 1, "extra": "dropped"}]
+    assert cost.check_measured_rows(rows) == [{"method": "tngd", "N": 100, "b": 64, "dz": 1, "seconds": 0.25},
+                                              {"method": "ngd-cg", "N": 100, "b": 64, "dz": 2, "seconds": 1.0}]
+    assert set(cost.MEASURED_KEYS) == {"method", "N", "b", "dz", "seconds"}
+    good = rows[0]
+    for bad in [{"rows": rows}, [dict(good, method="lbfgs")], [dict(good, seconds=0.0)], [dict(good, N=1.5)],
+                [{k: v for k, v in good.items() if k != "dz"}], [dict(good, seconds=True)],
+                [{"optimizer": "ngd-cg", "N": 2000, "m": 1280, "seconds": 0.25}]]:  # a raw tngd.bench row
+        with pytest.raises(CostError):
+            cost.check_measured_rows(bad)
 
 
 def test_calibrate_host_recovers_known_host():
@@ -182,7 +188,7 @@ def test_counts_from_integrator_array_match_netlist(tmp_path):
     assert c.detail["tau_source"] == "circuit" and c.time_s["analog"] == pytest.approx(220 * mc.tau_s)
     path = tmp_path / "ia.cir"
     sc.write_spice(mc, path)
-    again = cost.device_load(str(path))
+    again = cost.device_load(sc.read_spice(path))
     assert (again.resistors, again.writes, again.words, again.opamps) == (load.resistors, load.writes, load.words,
                                                                           load.opamps)
     assert again.tau_s == pytest.approx(mc.tau_s)
@@ -216,10 +222,10 @@ def test_counts_from_factored_circuit_match_netlist():
 
 
 def test_shipped_netlists():
-    f = cost.device_load(os.path.join(NETLISTS, "factored_tngd_n8.cir"))
+    f = cost.device_load(sc.read_spice(os.path.join(NETLISTS, "factored_tngd_n8.cir")))
     assert f.architecture == "factored" and (f.N, f.b, f.dz) == (8, 2, 3)
     assert f.tau_s == pytest.approx(5.306909150212652e-07)
-    i = cost.device_load(os.path.join(NETLISTS, "tngd_fig6_3node.cir"))
+    i = cost.device_load(sc.read_spice(os.path.join(NETLISTS, "tngd_fig6_3node.cir")))
     assert i.architecture == "integrator_array" and i.n_state == 3 and i.tau_s == pytest.approx(2e-6)
     assert i.writes == 9 + 3 and i.words == 6
 
@@ -251,7 +257,7 @@ def test_bad_inputs():
     with pytest.raises(CostError, match="factored"):
         cost.tngd_iteration_cost(circuit=mc)
     with pytest.raises(CostError, match="tngd_iteration_cost"):
-        cost.solve_cost(circuit=os.path.join(NETLISTS, "factored_tngd_n8.cir"))
+        cost.solve_cost(circuit=sc.read_spice(os.path.join(NETLISTS, "factored_tngd_n8.cir")))
 
 
 def test_overrides_and_params_table():
@@ -305,9 +311,14 @@ def test_cli_solve_netlist_params_measured(tmp_path, capsys):
     assert main(["cost", "params"]) == 0
     assert "assumption" in capsys.readouterr().out
     bench = tmp_path / "bench.json"
-    bench.write_text(json.dumps([{"optimizer": "ngd-cg", "N": 2000, "m": 1280, "seconds": 0.25}]))
+    bench.write_text(json.dumps([{"method": "ngd-cg", "N": 2000, "b": 64, "dz": 20, "seconds": 0.25}]))
     assert main(["cost", "tngd", "--params", "2000", "--batch", "64", "--outputs", "20", "--measured", str(bench)]) == 0
     assert "measured" in capsys.readouterr().out
+    raw = tmp_path / "raw.json"  # rows of tngd.bench --json, not normalised: a one-line error
+    raw.write_text(json.dumps([{"optimizer": "ngd-cg", "N": 2000, "m": 1280, "seconds": 0.25}]))
+    assert main(["cost", "tngd", "--params", "2000", "--measured", str(raw)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("spu cost: error:") and "method, N, b, dz, seconds" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("argv", [["cost"], ["cost", "solve"], ["cost", "solve", "--n", "0"],
@@ -322,3 +333,34 @@ def test_cli_errors(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("spu cost: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_cost_core_is_pure():
+    """spucircuit.studies.cost imports no plotting, progress, argparse or tngd and opens no files:
+    tables, plots and files live in spucircuit.report / spucircuit.cli."""
+    import ast
+    import pathlib
+
+    import spucircuit.studies.cost as pkg
+
+    for path in pathlib.Path(pkg.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                for nm in names:
+                    assert nm.split(".")[0] not in {"matplotlib", "tqdm", "argparse", "tngd"}, (path.name, nm)
+                    assert not nm.startswith(("spucircuit.report", "spucircuit.cli", "spucircuit.io")), (path.name, nm)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id != "open", path.name
+
+
+def test_tngd_runtime_is_measured_digital_plus_modelled_device():
+    """The one hardware-time formula tngd uses: digital + upload + analog + readout of the model."""
+    c = cost.tngd_iteration_cost(30_000, 64, 10, t_tau=50)
+    dev = c.time_s["upload"] + c.time_s["analog"] + c.time_s["readout"]
+    assert cost.tngd_runtime_s(30_000, 64, 10, t_tau=50) == pytest.approx(dev, rel=1e-15)
+    assert cost.tngd_runtime_s(30_000, 64, 10, t_tau=50, digital_s=0.5) == pytest.approx(0.5 + dev, rel=1e-15)
+    hw2 = Hardware(tau_s=2e-6)
+    assert (cost.tngd_runtime_s(30_000, 64, 10, t_tau=50, hw=hw2) - cost.tngd_runtime_s(30_000, 64, 10, t_tau=50)
+            == pytest.approx(50e-6, rel=1e-9))

@@ -9,15 +9,33 @@ Conventions (b = batch size, dz = outputs, m = b * dz, N = parameters):
 
 ``factor()`` builds Ut directly by reverse mode with the columns of R_i as cotangents (one pass,
 same cost as J); ``ggn_matvec`` uses a JVP, the loss-Hessian product and a VJP and never forms J.
+:class:`MiniBatchCurvature` (formerly ``Batch``, kept as an alias) holds all of it.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from tngd.errors import ConfigError
+from tngd.nn.losses import accuracy
 
 
-class Batch:
+class MiniBatchCurvature:
+    """One mini-batch's loss, gradient and GGN curvature at theta; every derived quantity is
+    computed on first use and memoised.
+
+    Args:
+        model: a :class:`~tngd.nn.sequential.Sequential`.
+        loss: a loss from :mod:`tngd.nn.losses`.
+        theta: parameters (N,).
+        x, y: the mini-batch's inputs (b, ...) and labels (b,) or targets (b, dz).
+
+    Raises:
+        ConfigError: inputs and labels of different lengths (or inputs that do not fit the model).
+
+    Attributes:
+        z: network outputs (b, dz); b, dz; loss_value: the batch mean loss; per_example_loss (b,).
+    """
+
     def __init__(self, model, loss, theta, x, y):
         self.model, self.loss = model, loss
         self.theta = np.asarray(theta, dtype=float)
@@ -32,10 +50,12 @@ class Batch:
 
     @property
     def m(self) -> int:
+        """Rows of J and of the GGN factor, b dz."""
         return self.b * self.dz
 
     @property
     def n_params(self) -> int:
+        """Parameters N."""
         return self.model.n_params
 
     def _memo(self, key, fn):
@@ -46,13 +66,13 @@ class Batch:
     # --------------------------------------------------------------------- first order
     @property
     def grad(self) -> np.ndarray:
-        """Gradient of the batch mean loss, (N,)."""
+        """Gradient of the batch mean loss, (1/b) J^T g_z, (N,): one reverse pass, O(b N)."""
         return self._memo("grad", lambda: self.model.vjp(self.theta, self.caches,
                                                           self.loss.grad(self.z, self.y) / self.b))
 
     # -------------------------------------------------------------------- second order
     def jacobian(self) -> np.ndarray:
-        """Per-example output Jacobian J (m, N), rows (example, output)."""
+        """Per-example output Jacobian J (m, N), rows (example, output): O(m N)."""
         return self._memo("J", lambda: self.model.jacobian(self.theta, self.caches, self.b))
 
     def hessian_blocks(self) -> np.ndarray:
@@ -64,7 +84,7 @@ class Batch:
         return self._memo("R", lambda: self.loss.hessian_sqrt(self.z, self.y))
 
     def factor(self) -> np.ndarray:
-        """Ut (m, N) with F = Ut^T Ut: rows (1/sqrt b) R_i^T J_i, built in one reverse pass."""
+        """Ut (m, N) with F = Ut^T Ut: rows (1/sqrt b) R_i^T J_i, built in one reverse pass, O(m N)."""
         def build():
             R = self.hessian_sqrt_blocks()
             dZ = R.transpose(2, 0, 1) / np.sqrt(self.b)  # dZ[k, i, :] = R_i[:, k] -> row k of R_i^T J_i
@@ -84,13 +104,17 @@ class Batch:
         return self._memo("F", build)
 
     def ggn_matvec(self, v) -> np.ndarray:
-        """F v = J^T H J v / b by forward mode (J v), H blocks, reverse mode (J^T .); J never formed."""
+        """F v = J^T H J v / b by forward mode (J v), H blocks, reverse mode (J^T .); J never
+        formed: O(b N) per product."""
         v = np.asarray(v, dtype=float)
         u = self.model.jvp(self.theta, self.caches, v)
         hu = self.loss.hvp(self.z, self.y, u)
         return self.model.vjp(self.theta, self.caches, hu) / self.b
 
     def accuracy(self) -> float:
-        from tngd.losses import accuracy
-
+        """Fraction of the batch classified correctly."""
         return accuracy(self.z, self.y)
+
+
+#: The former name of :class:`MiniBatchCurvature`.
+Batch = MiniBatchCurvature

@@ -4,25 +4,9 @@ import numpy as np
 import pytest
 import scipy.linalg as sla
 
-from tngd import (
-    Batch,
-    ConfigError,
-    EulerOUSolver,
-    ExactOUSolver,
-    SoftmaxCrossEntropy,
-    TwinSolver,
-    adam,
-    apply_updates,
-    mlp,
-    ngd,
-    ngd_cg,
-    ngd_woodbury,
-    sgd,
-    tngd,
-    tngd_adam,
-    woodbury_solve,
-)
-from tngd.optimizers import NGDCGState, TNGDState
+from tngd import (Batch, ConfigError, EulerOUSolver, ExactOUSolver, SoftmaxCrossEntropy, TwinSolver, adam,
+                  apply_updates, mlp, ngd, ngd_cg, ngd_woodbury, sgd, tngd, tngd_adam, woodbury_solve)
+from tngd.optim import NGDCGState, TNGDState
 
 LOSS = SoftmaxCrossEntropy()
 
@@ -369,3 +353,40 @@ def test_shared_conjugate_gradient():
     S = np.diag([1.0, 0.0])  # singular: the second CG direction has zero curvature
     y = conjugate_gradient(lambda v: S @ v, np.array([1.0, 1.0]), None, 5, stop_on_nonpositive=True)
     assert np.all(np.isfinite(y))
+
+
+# ------------------------------------------------------------------------------ composition
+def test_chain_feeds_each_part_the_previous_updates():
+    from tngd.optim import chain, device_time
+
+    g, p = np.array([1.0, -2.0, 0.5]), np.zeros(3)
+    two = chain(sgd(0.5), adam(0.1))  # adam sees SGD's update -0.5 g
+    s = two.init(p)
+    u, s2 = two.update(g, s, p)
+    ref, _ = adam(0.1).update(-0.5 * g, adam(0.1).init(p), p)
+    assert np.array_equal(u, ref) and isinstance(s2, tuple) and len(s2) == 2 and int(s2[1].count) == 1
+    assert not two.needs_curvature and device_time(two, None) is None
+    assert chain(sgd(0.1), ngd()).needs_curvature
+
+
+def test_tngd_is_the_device_step_chained_with_an_inner_optimizer():
+    """tngd / tngd_adam = chain(device_natural_gradient, sgd / adam(0, 0)), bit for bit, and the
+    device-time hook reports the step's sizes and analog time."""
+    from tngd.optim import TNGD, DeviceTime, chain, device_natural_gradient, device_time
+
+    model, theta, batches = setup(seed=15)
+    for opt, inner in ((tngd(0.1, 0.05, t=3.0, td=1.0, kappa0=1e-3, seed=2), sgd(0.1)),
+                       (tngd_adam(1e-3, 0.05, t=3.0, td=1.0, kappa0=1e-3, seed=2), adam(1e-3, 0.0, 0.0, 1e-8))):
+        ref = chain(device_natural_gradient(0.05, t=3.0, td=1.0, kappa0=1e-3, seed=2), inner)
+        s, sr = opt.init(theta), ref.init(theta)
+        th, thr = theta, theta
+        for k in range(3):
+            B, Br = Batch(model, LOSS, th, *batches[k]), Batch(model, LOSS, thr, *batches[k])
+            u, s = opt.update(B.grad, s, th, curvature=B)
+            ur, sr = ref.update(Br.grad, sr, thr, curvature=Br)
+            th, thr = apply_updates(th, u), apply_updates(thr, ur)
+            assert np.array_equal(th, thr) and np.array_equal(s.g_tilde, sr[0].g_tilde)
+        assert isinstance(opt, TNGD) and opt.needs_curvature and opt.t == 3.0 and opt.td == 1.0
+    dt = device_time(opt, B)
+    assert dt == DeviceTime(model.n_params, 6, 4, 3.0) and dt == device_time(ref, B)
+    assert device_time(sgd(0.1), B) is None and device_time(ngd(), B) is None
