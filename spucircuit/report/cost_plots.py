@@ -10,7 +10,6 @@ import numpy as np
 from spucircuit._util.files import atomic_write_bytes
 from spucircuit.studies.cost.model import LABELS
 
-
 _COLORS = {"ngd": "C0", "ngd-cg": "C1", "ngd-woodbury": "C2", "tngd": "C3", "adam": "0.5", "sgd": "0.7"}
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from spucircuit.studies.cost.load import DeviceLoad, to_jsonable
+from spucircuit._util.jsonable import to_jsonable
+from spucircuit.studies.cost.load import DeviceLoad
 from spucircuit.studies.cost.model import LABELS, Cost
 from spucircuit.studies.cost.params import Hardware, Host
 

@@ -5,8 +5,16 @@
 :mod:`~tngd.devices.factored_twin` (FactoredTwinSolver: the App. C factored circuit twin).
 """
 from tngd.devices.factored_twin import FactoredSystem, FactoredTwinSolver
-from tngd.devices.ou import (SOLVERS, EulerOUSolver, ExactOUSolver, OUSystem, empty_system, make_solver,
-                             make_system, validate_run)
+from tngd.devices.ou import (
+                             SOLVERS,
+                             EulerOUSolver,
+                             ExactOUSolver,
+                             OUSystem,
+                             empty_system,
+                             make_solver,
+                             make_system,
+                             validate_run,
+)
 from tngd.devices.twin import TwinSolver
 
 SOLVERS.update(twin=TwinSolver, factored=FactoredTwinSolver)  # the circuit twins join the OU devices

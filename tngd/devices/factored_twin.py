@@ -217,8 +217,8 @@ class FactoredTwinSolver:
 
     def prepare(self, factor, damping, rhs) -> FactoredSystem:
         """Map the system onto the three resistor arrays (see the class docstring); O(m N)."""
-        from spucircuit.errors import RealizabilityError
         from spucircuit.circuit.factored_array import FactoredCircuit, factored_circuit
+        from spucircuit.errors import RealizabilityError
 
         lam = float(damping)
         if not (np.isfinite(lam) and lam > 0):
@@ -289,8 +289,8 @@ class FactoredTwinSolver:
         scale clip, counted in ``<kind>_clipped`` and warned (ClippingWarning), never silent."""
         import warnings
 
-        from spucircuit.errors import ClippingWarning
         from spucircuit.device.converters import Converter
+        from spucircuit.errors import ClippingWarning
 
         q, lo, hi = Converter(bits, full_scale_v, dither).quantize(v)
         if lo + hi:

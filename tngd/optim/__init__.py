@@ -6,12 +6,37 @@ by :func:`chain`.
 ngd_woodbury), :mod:`~tngd.optim.thermodynamic` (tngd, tngd_adam). :data:`OPTIMIZERS` and
 :data:`DEFAULT_LR` name them for the command line and the training loop.
 """
-from tngd.optim.base import (Chain, DeviceTime, Optimizer, apply_updates, chain, check_positive, device_time,
-                             require_curvature)
+from tngd.optim.base import (
+                             Chain,
+                             DeviceTime,
+                             Optimizer,
+                             apply_updates,
+                             chain,
+                             check_positive,
+                             device_time,
+                             require_curvature,
+)
 from tngd.optim.first_order import SGD, Adam, AdamState, SGDState, adam, sgd
-from tngd.optim.natural import NGD, NGDCG, CountState, NGDCGState, NGDWoodbury, ngd, ngd_cg, ngd_woodbury, woodbury_solve
-from tngd.optim.thermodynamic import (TNGD, DeviceNaturalGradient, DeviceState, TNGDState, device_natural_gradient,
-                                      tngd, tngd_adam)
+from tngd.optim.natural import (
+                             NGD,
+                             NGDCG,
+                             CountState,
+                             NGDCGState,
+                             NGDWoodbury,
+                             ngd,
+                             ngd_cg,
+                             ngd_woodbury,
+                             woodbury_solve,
+)
+from tngd.optim.thermodynamic import (
+                             TNGD,
+                             DeviceNaturalGradient,
+                             DeviceState,
+                             TNGDState,
+                             device_natural_gradient,
+                             tngd,
+                             tngd_adam,
+)
 
 #: Optimizer constructors by command-line name.
 OPTIMIZERS = {"sgd": sgd, "adam": adam, "ngd": ngd, "ngd-cg": ngd_cg, "ngd-woodbury": ngd_woodbury,

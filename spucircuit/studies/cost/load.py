@@ -7,39 +7,18 @@ Objects only: a netlist file is read at the edge (``spu cost --netlist``) and pa
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from spucircuit._util.jsonable import to_jsonable
 from spucircuit.circuit.factored_array import FactoredCircuit
 from spucircuit.circuit.factored_components import FactoredComponents, components_from_netlist
 from spucircuit.circuit.integrator_array import MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.errors import CostError
 from spucircuit.studies.cost.params import positive_int
-
-
-def to_jsonable(o):
-    """Plain JSON data from cost results: dict keys as strings, tuples as lists, numpy scalars as
-    Python numbers, NaN / inf as None (strict JSON).
-
-    Args:
-        o: nested dicts, lists, tuples, numbers and strings.
-
-    Returns:
-        The same structure with only JSON types.
-    """
-    if isinstance(o, dict):
-        return {str(k): to_jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [to_jsonable(v) for v in o]
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (float, np.floating)):
-        return float(o) if math.isfinite(o) else None
-    return o
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from spucircuit._util.jsonable import to_jsonable
 from spucircuit.errors import CostError
-from spucircuit.studies.cost.load import DeviceLoad, device_load, factored_load, integrator_load, to_jsonable
+from spucircuit.studies.cost.load import DeviceLoad, device_load, factored_load, integrator_load
 from spucircuit.studies.cost.params import Hardware, Host, positive_int
 
 
