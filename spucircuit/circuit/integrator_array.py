@@ -27,6 +27,7 @@ bound  ||x' - x|| / ||x|| <= kappa eps / (1 - kappa eps),  eps = ||dA||_F / ||A|
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,8 @@ from spucircuit.errors import MatrixError, RealizabilityError
 from spucircuit.numerics.matrices import as_vector, check_spd
 
 _ZERO_RTOL = 1e-13  # |A_ij| below this fraction of max|A| is a structural zero (no resistor)
+COUPLING = r"R\d+_\d+"  # element names of the programmable coupling array (R<i>_<j> realises A_ij)
+COUPLING_RE = re.compile(r"^R(\d+)_(\d+)$", re.IGNORECASE)  # ... with (i, j) as groups
 
 
 @dataclass

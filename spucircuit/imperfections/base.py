@@ -19,14 +19,11 @@ from typing import Sequence
 import numpy as np
 
 from spucircuit._util.keys import DeviceKey
-from spucircuit.circuit.integrator_array import MappedCircuit
+from spucircuit.circuit.integrator_array import COUPLING_RE, MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import T_ROOM
 from spucircuit.device.converters import Converter
 from spucircuit.errors import NetlistError
-
-COUPLING = r"R\d+_\d+"  # the programmable coupling array of an integrator array
-_COUPLING_RE = re.compile(r"^R(\d+)_(\d+)$", re.IGNORECASE)
 
 
 # ====================================================================================  build
@@ -78,7 +75,7 @@ def canonical_names(names, symmetric: bool):
         return list(names)
     out = []
     for nm in names:
-        m = _COUPLING_RE.match(nm)
+        m = COUPLING_RE.match(nm)
         if m:
             i, j = sorted((int(m.group(1)), int(m.group(2))))
             out.append(f"R{i}_{j}")

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spucircuit.circuit.integrator_array import MappedCircuit
-from spucircuit.imperfections.base import _COUPLING_RE, Build
+from spucircuit.circuit.integrator_array import COUPLING_RE, MappedCircuit
+from spucircuit.imperfections.base import Build
 from spucircuit.statespace.mna import compile_netlist
 from spucircuit.statespace.model import StateSpace
 
@@ -73,7 +73,7 @@ def coupling_matrix(mc: MappedCircuit) -> np.ndarray:
     t = nl.tables["R"]
     A = np.zeros((mc.n, mc.n))
     for k, nm in enumerate(t.names):
-        m = _COUPLING_RE.match(nm)
+        m = COUPLING_RE.match(nm)
         if not m:
             continue
         i, j = int(m.group(1)), int(m.group(2))

@@ -53,11 +53,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from spucircuit.circuit.integrator_array import COUPLING
 from spucircuit.constants import C_DEFAULT, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM
 from spucircuit.device.converters import Converter
 from spucircuit.errors import ClippingWarning, NetlistError, SPUError
 from spucircuit.imperfections.base import (
-    COUPLING,
     Imperfection,
     canonical_names,
     matching_rows,

@@ -35,19 +35,16 @@ Every probe's analog time (burn-in + averaging window) is added up in ``analog_t
 """
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from spucircuit.circuit.integrator_array import MappedCircuit
+from spucircuit.circuit.integrator_array import COUPLING_RE, MappedCircuit
 from spucircuit.errors import ClippingWarning, SPUError
 from spucircuit.imperfections.effective import coupling_matrix
 from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.models import ResistorBank
-
-_COUPLING_RE = re.compile(r"^R(\d+)_(\d+)$", re.IGNORECASE)
 
 
 @dataclass
@@ -75,7 +72,7 @@ class Calibration:
         t = nl.tables["R"]
         rows, vals = [], []
         for k, nm in enumerate(t.names):
-            m = _COUPLING_RE.match(nm)
+            m = COUPLING_RE.match(nm)
             if not m:
                 continue
             i, j = int(m.group(1)), int(m.group(2))

@@ -7,7 +7,6 @@ Objects only: a netlist file is read at the edge (``spu cost --netlist``) and pa
 """
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -15,7 +14,7 @@ import numpy as np
 from spucircuit._util.jsonable import to_jsonable
 from spucircuit.circuit.factored_array import FactoredCircuit
 from spucircuit.circuit.factored_components import FactoredComponents, components_from_netlist
-from spucircuit.circuit.integrator_array import MappedCircuit
+from spucircuit.circuit.integrator_array import COUPLING_RE, MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.errors import CostError
 from spucircuit.studies.cost.params import positive_int
@@ -96,7 +95,6 @@ def factored_load(N: int, b: int, dz: int, upload: str = "factor") -> DeviceLoad
         N=N, b=b, dz=dz, h_fixed=h_fixed)
 
 
-_COUPLING = re.compile(r"^R(\d+)_(\d+)$", re.IGNORECASE)
 _FACTORED_NODES = ("x0", "a0", "y0", "c0", "w0")
 
 
@@ -178,7 +176,7 @@ def _from_netlist_generic(nl) -> DeviceLoad:
     rnames = list(t["R"].names)
     pairs, coupling = set(), 0
     for nm in rnames:
-        mt = _COUPLING.match(nm)
+        mt = COUPLING_RE.match(nm)
         if mt:
             coupling += 1
             pairs.add(frozenset((int(mt.group(1)), int(mt.group(2)))))
