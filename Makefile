@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/sysdeps.sh
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q tests
 
 # bench also installs the optional extra 'bench' (thermox, jax[cpu]) and ngspice (scripts/sysdeps.sh);
