@@ -13,7 +13,7 @@ _HOMES = {
     'FabricationMismatch': 'spucircuit.imperfections.factored',
     'FactoredCircuit': 'spucircuit.circuit.factored_array',
     'FactoredComponents': 'spucircuit.circuit.factored_components',
-    'FactoredRunResult': 'spucircuit.device.factored_spu',
+    'FactoredRunResult': 'spucircuit.device.base:RunResult',
     'FactoredSPU': 'spucircuit.device.factored_spu',
     'FactoredScales': 'spucircuit.circuit.factored_array',
     'NETLIST_MAX_RESISTORS': 'spucircuit.circuit.factored_array',

@@ -13,68 +13,43 @@ components). Cost O(N m) per step.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 
 from spucircuit.circuit.factored_array import FactoredCircuit
 from spucircuit.constants import T_ROOM
+from spucircuit.device.base import AnalogDevice
 from spucircuit.errors import NetlistError, StepError
 from spucircuit.integrate.chain_exponential import exponential_discretization, exponential_step
 from spucircuit.integrate.chain_kernels import euler_kernel, euler_partition
 from spucircuit.integrate.discretize import EULER_SAFETY
 from spucircuit.statespace.chain import ChainDrift
 
-
-# =====================================================================================
-# device
-# =====================================================================================
-@dataclass
-class FactoredRunResult:
-    """Output of :meth:`FactoredSPU.run`. t (s, since the run's start), states (n_save, chains, N)
-    capacitor voltages, ``x`` the same in problem units (computed on access), mean_x the time
-    average over every step."""
-
-    t: np.ndarray
-    states: np.ndarray
-    mean_x: np.ndarray
-    analog_time_s: float
-    n_steps: int
-    dt: float
-    readout: np.ndarray  # x = states * readout (= (1 - beta) / v_unit)
-
-    @property
-    def x(self) -> np.ndarray:
-        return self.states * self.readout
-
-
 SAMPLE_BYTES_MAX = 1 << 27  # default cap on the saved samples of one run (128 MB)
 
 
-class FactoredSPU:
+class FactoredSPU(AnalogDevice):
     """Device twin of a factored circuit: program, run, read; the state persists (warm start).
 
     state: (chains, N) capacitor voltages (V). ``program`` replaces the component values and keeps
     the voltages (a device keeps its capacitor charge while the resistor arrays are reprogrammed).
+    Life cycle, seeds, converters and the :class:`~spucircuit.device.base.RunResult` are
+    :class:`~spucircuit.device.base.AnalogDevice`'s. ``run(duration)`` with the exponential scheme
+    takes one step of the whole duration unless ``dt`` is given (exact in distribution for nominal
+    components); Euler steps 0.1 x the stability limit unless ``dt`` is given.
     """
 
     def __init__(self, circuit: FactoredCircuit, *, temperature_k: float = T_ROOM, noise: bool = True,
                  scheme: str = "exponential", dt: float | None = None, chains: int = 1, seed=None,
-                 spectral_method: str = "arnoldi"):
-        if scheme not in ("exponential", "euler"):
-            raise StepError(f"unknown scheme {scheme!r}: use 'exponential' or 'euler'")
-        if int(chains) < 1:
-            raise StepError(f"chains must be >= 1, got {chains}")
-        self.temperature_k = float(temperature_k)
-        self.noise = bool(noise)
-        self.scheme = scheme
-        self.chains = int(chains)
+                 spectral_method: str = "arnoldi", dac=None, adc=None):
+        super().__init__(temperature_k=temperature_k, noise=noise, scheme=scheme, dt=dt, chains=chains,
+                         seed=seed, dac=dac, adc=adc)
         self.user_dt = dt
         self.spectral_method = spectral_method
-        self._seedseq = np.random.SeedSequence(seed)
-        self.state = None
         self.rescaled = 0
-        self.time_s = 0.0
+        self.circuit = None
+        self._cache: dict = {}
         self.program(circuit)
 
     def program(self, circuit: FactoredCircuit, keep_state: bool = True, *, temperature_k: float | None = None,
@@ -91,10 +66,10 @@ class FactoredSPU:
             self.temperature_k = float(temperature_k)
         if noise is not None:
             self.noise = bool(noise)
-        old = getattr(self, "circuit", None)
+        old = self.circuit
         self.circuit = circuit
         key = (id(circuit.components), self.temperature_k, self.noise)
-        cache = getattr(self, "_cache", {})
+        cache = self._cache
         hit = cache.get(key)
         if hit is not None and hit[0] is circuit.components:
             self.chain, self._disc = hit[1], hit[2]
@@ -113,8 +88,16 @@ class FactoredSPU:
             self.check_dt(float(self.user_dt))
 
     @property
+    def n(self) -> int:
+        return self.circuit.n
+
+    @property
     def tau_s(self) -> float:
         return self.circuit.tau_s
+
+    @property
+    def volts_per_unit(self) -> float:
+        return self.circuit.v_unit_v
 
     def reset(self, x0=None) -> None:
         """Write every chain's state: the capacitors' initial voltages, or x0 (problem units)."""
@@ -126,9 +109,21 @@ class FactoredSPU:
             raise NetlistError("x0 must be finite with shape (N,) or (chains, N)")
         self.state = np.ascontiguousarray(X * self.circuit.v_unit_v / self.chain.om)
 
-    def read(self) -> np.ndarray:
-        """x = V(x_i) / v_unit for every chain, (chains, N); V(x) = (1 - beta) v_C."""
-        return self.state * self.chain.om / self.circuit.v_unit_v
+    def _readout_fn(self):
+        ro = self.chain.om / self.circuit.v_unit_v  # x = V(x_i) / v_unit, V(x) = (1 - beta) v_C
+        return lambda states: states * ro
+
+    def _input_volts(self, g) -> np.ndarray:
+        fc = self.circuit
+        g = np.asarray(g, dtype=float).reshape(-1)
+        if g.shape != (fc.n,) or not np.all(np.isfinite(g)):
+            raise NetlistError(f"right-hand side must be a finite vector of length N = {fc.n}")
+        return -fc.r_in_ohm * fc.g_unit_s * fc.v_unit_v * g
+
+    def _write_inputs(self, volts) -> None:
+        """New DAC voltages: the device's own copy of the components (the arrays are shared)."""
+        comp = replace(self.circuit.components, v_in=np.asarray(volts, dtype=float).copy())
+        self.program(replace(self.circuit, components=comp, _netlist=None))
 
     # ---------------------------------------------------------------- steps
     def max_stable_dt(self) -> float:
@@ -147,44 +142,33 @@ class FactoredSPU:
     def auto_dt(self) -> float:
         return EULER_SAFETY * self.max_stable_dt()
 
-    def run(self, duration, *, dt: float | None = None, save_every: int | None = None,
-            max_samples: int | None = None, seed: int | None = None) -> FactoredRunResult:
-        """Run for ``duration`` seconds (or '50tau'); the state persists. Steps: round(duration / dt).
-        Euler: dt automatic (0.1 x the stability limit) unless given. Exponential: dt defaults to the
-        whole duration (one step, exact in distribution for nominal components); pass dt for a
-        trajectory or a time average. A sample is saved every ``save_every`` steps (default: at most
-        ``max_samples``, itself at most 1000 and 128 MB of samples).
-        Normals: numpy PCG64 seeded from the next child of the device seed, or from ``seed``."""
-        from spucircuit._util.quantities import parse_time
-
-        T = parse_time(duration, self.tau_s)
+    def _step_plan(self, T, dt):
         if not (np.isfinite(T) and T > 0):
-            raise StepError(f"run duration must be finite and > 0 s, got {duration!r}")
+            raise StepError(f"run duration must be finite and > 0 s, got {T!r}")
         dt = self.user_dt if dt is None else dt
         if self.scheme == "euler":
             dt = self.auto_dt() if dt is None else float(dt)
             self.check_dt(dt)
-            n_steps = max(1, int(round(T / dt)))
-        else:
-            if dt is None:
-                n_steps, dt = 1, T
-            else:
-                self.check_dt(float(dt))
-                n_steps = max(1, int(round(T / float(dt))))
-        dt = float(dt)
+            return max(1, int(round(T / dt))), float(dt)
+        if dt is None:
+            return 1, float(T)
+        self.check_dt(float(dt))
+        return max(1, int(round(T / float(dt)))), float(dt)
+
+    def _default_max_samples(self) -> int:
         k, N = self.state.shape
-        if max_samples is None:
-            max_samples = max(1, min(1000, SAMPLE_BYTES_MAX // (8 * k * N)))
-        if save_every is None:
-            save_every = max(1, -(-n_steps // int(max_samples)))
-        save_every = max(1, int(save_every))
-        if seed is None:
-            seed = int(self._seedseq.spawn(1)[0].generate_state(1)[0])
+        return max(1, min(1000, SAMPLE_BYTES_MAX // (8 * k * N)))
+
+    def _advance(self, X, n_steps, dt, save_every, seeds, meter):
+        """Normals: numpy PCG64 seeded from the run's seed (the next child of the device seed)."""
+        seed = int(seeds.generate_state(1)[0]) if isinstance(seeds, np.random.SeedSequence) else int(seeds)
         rng = np.random.Generator(np.random.PCG64(seed))
+        k, N = X.shape
         n_save = n_steps // save_every
         samples = np.zeros((n_save, k, N))
         xsum = np.zeros((k, N))
-        X = np.ascontiguousarray(self.state, dtype=np.float64).copy()
+        X = np.ascontiguousarray(X, dtype=np.float64).copy()
+        meter.start(n_steps, "step", "analog run")
         if self.scheme == "euler":
             self._run_euler(X, dt, n_steps, save_every, rng, samples, xsum)
         else:
@@ -201,12 +185,9 @@ class FactoredSPU:
                 if (step + 1) % save_every == 0 and isave < n_save:
                     samples[isave] = X
                     isave += 1
-        self.state = X
-        self.time_s += n_steps * dt
-        ro = self.chain.om / self.circuit.v_unit_v
-        return FactoredRunResult(t=dt * save_every * (np.arange(n_save) + 1), states=samples,
-                                 mean_x=xsum / n_steps * ro, analog_time_s=n_steps * dt, n_steps=n_steps, dt=dt,
-                                 readout=ro)
+        meter.update(n_steps)
+        meter.close()
+        return X, samples, xsum
 
     def _run_euler(self, X, h, n_steps, save_every, rng, samples, xsum):
         ch = self.chain
