@@ -123,6 +123,14 @@ class DeviceKey:
     def fabrication_normal(self, names, tag: str) -> np.ndarray:
         return ndtri(self.fabrication_uniform(names, tag))
 
+    def stream_seed(self, tag: str, kind: str) -> int:
+        """A 63-bit integer seeding a *positional* stream (the draws of a whole array) for ``tag``:
+        ``kind`` 'fab' (fixed per physical device, as the fabrication draws) or 'rnd' (this member's
+        controller rounding; not stratified across an ensemble)."""
+        fab = self.member if self.fab_member is None else self.fab_member
+        who = f"fab{fab}" if kind == "fab" else f"rnd{self.member}"
+        return int(_hash64(self._prefix(tag, who), ["array"])[0, 0] >> np.uint64(1))
+
     def rounding_uniform(self, names, tag: str) -> np.ndarray:
         K = int(self.members)
         if not (self.stratify and K > 1):

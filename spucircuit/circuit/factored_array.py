@@ -119,6 +119,11 @@ class FactoredCircuit:
         return self.scales.tau_s
 
     @property
+    def b(self) -> np.ndarray:
+        """The right-hand side g the circuit is programmed with (problem units), as MappedCircuit.b."""
+        return self.rhs
+
+    @property
     def g_unit_s(self) -> float:
         return self.scales.g_unit_s
 

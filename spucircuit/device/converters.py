@@ -80,9 +80,10 @@ class Converter:
 
 
 def convert(conv: Converter, v, tally, kind: str, what: str, *, dither=None, stacklevel: int = 3,
-            counts: bool = False):
+            counts: bool = False, warn: bool = True):
     """The one conversion step: ``v`` (V) through ``conv`` (ranged for ``v``; ``dither`` replaces
-    its per-channel uniforms), the clipped count added to ``tally.<kind>_clipped`` and warned.
+    its per-channel uniforms), the clipped count added to ``tally.<kind>_clipped`` (if a tally is
+    given) and warned (unless ``warn`` is False: the caller then reports the counts itself).
 
     Returns the converted values, or (values, (low, high)) with ``counts``."""
     conv = conv.ranged(v)
@@ -93,6 +94,7 @@ def convert(conv: Converter, v, tally, kind: str, what: str, *, dither=None, sta
         name = f"{kind}_clipped"
         if tally is not None:
             setattr(tally, name, getattr(tally, name) + lo + hi)
-        warnings.warn(f"{kind.upper()} clipped {lo + hi} of {np.size(v)} {what} at +-{conv.full_scale_v:g} V",
-                      ClippingWarning, stacklevel=stacklevel)
+        if warn:
+            warnings.warn(f"{kind.upper()} clipped {lo + hi} of {np.size(v)} {what} at +-{conv.full_scale_v:g} V",
+                          ClippingWarning, stacklevel=stacklevel)
     return (q, (lo, hi)) if counts else q

@@ -19,6 +19,8 @@ from typing import Sequence
 import numpy as np
 
 from spucircuit._util.keys import DeviceKey
+from spucircuit.circuit.factored_array import FactoredCircuit
+from spucircuit.circuit.factored_components import FactoredComponents
 from spucircuit.circuit.integrator_array import COUPLING_RE, MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import T_ROOM
@@ -31,22 +33,39 @@ from spucircuit.errors import NetlistError
 class Build:
     """One state of a device under construction: circuit + non-netlist parts + a log.
 
-    ``mapped`` keeps the *nominal* scales (g_unit, v_unit, r_in, tau): the controller reads and
-    writes through them; only the netlist's component values differ from the nominal ones.
+    ``circuit`` is a mapped integrator array (component values in its netlist) or a factored circuit
+    (component values in arrays); it keeps the *nominal* scales (g_unit, v_unit, r_in, tau): the
+    controller reads and writes through them, only the component values differ from the nominal.
     """
 
-    mapped: MappedCircuit
+    circuit: MappedCircuit | FactoredCircuit
     temperature_k: float = T_ROOM
     dac: "Converter | None" = None
     adc: "Converter | None" = None
     notes: tuple = ()
 
     @property
+    def mapped(self):
+        """The circuit (former name of the field)."""
+        return self.circuit
+
+    @property
+    def factored(self) -> bool:
+        return isinstance(self.circuit, FactoredCircuit)
+
+    @property
     def netlist(self) -> Netlist:
-        return self.mapped.netlist
+        if self.factored:
+            raise NetlistError("a factored circuit's component values are arrays (FactoredComponents), "
+                               "not a netlist: this imperfection applies to netlist-described circuits only")
+        return self.circuit.netlist
 
     def with_netlist(self, nl: Netlist) -> "Build":
-        return replace(self, mapped=replace(self.mapped, netlist=nl))
+        return replace(self, circuit=replace(self.circuit, netlist=nl))
+
+    def with_components(self, comp: FactoredComponents) -> "Build":
+        """A factored build with new component values (the nominal scales are kept)."""
+        return replace(self, circuit=replace(self.circuit, components=comp, _netlist=None))
 
     def note(self, name: str, **info) -> "Build":
         return replace(self, notes=self.notes + ((name, info),))
@@ -128,10 +147,15 @@ class Imperfection:
     def apply(self, build: Build, key: DeviceKey, known_only: bool = False) -> Build:
         if known_only and not self.known:
             return build
-        return self._apply(build, key)
+        return self._apply_factored(build, key) if build.factored else self._apply(build, key)
 
     def _apply(self, build: Build, key: DeviceKey) -> Build:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def _apply_factored(self, build: Build, key: DeviceKey) -> Build:
+        """The same model on a factored circuit's component arrays (models that have one override)."""
+        raise NetlistError(f"{type(self).__name__} is modelled on netlist elements; a factored circuit has "
+                           "ResistorBank, Tolerance, DAC, ADC, Thermal (temperature) and InjectedNoise")
 
     def _tag(self, what: str) -> str:
         """Name of this imperfection's random stream for ``what``."""

@@ -4,17 +4,22 @@ whose read-outs pass its ADC."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
 from spucircuit._util.keys import DeviceKey
+from spucircuit.circuit.factored_array import FactoredCircuit
 from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array
 from spucircuit.constants import T_ROOM
+from spucircuit.device.converters import convert
+from spucircuit.device.factored_spu import FactoredSPU
 from spucircuit.device.spu import SPU, RunResult
 from spucircuit.errors import ClippingWarning, SPUError
 from spucircuit.imperfections.base import Build, Chain, Imperfection
 from spucircuit.imperfections.effective import EffectiveSystem, effective_system
 from spucircuit.numerics.matrices import as_vector
+from spucircuit.statespace.chain import ChainDrift
 from spucircuit.statespace.mna import compile_netlist
 
 # ===============================================================================  run-time
@@ -34,12 +39,15 @@ class ImperfectSPU(SPU):
 
 # ================================================================================  device
 class Device:
-    """One device instance: an imperfection chain + a device key, programmable many times.
+    """One device instance: an imperfection chain + a device key, programmable many times, of any
+    architecture.
 
     ``program(A, b)`` maps A onto the nominal integrator array (``mapping`` keyword arguments,
-    e.g. r_min, r_max, noise_psd, opamp_gain), optionally pre-distorts it with a calibration,
-    and applies the imperfections. ``build`` is the physical device; ``known`` the device as the
-    controller knows it (only the ``known`` imperfections: chosen bank and DAC codes).
+    e.g. r_min, r_max, noise_psd, opamp_gain); ``program_circuit(circuit)`` takes any mapped
+    circuit (an integrator array or a factored circuit). Either optionally pre-distorts it with a
+    calibration (``calibration.predistort``) and applies the imperfections. ``build`` is the physical
+    device; ``known`` the device as the controller knows it (only the ``known`` imperfections: chosen
+    bank and DAC codes); ``spu()`` its runnable twin, whose inputs and read-outs pass its converters.
     """
 
     def __init__(self, imperfection: Imperfection | None = None, seed=None, *, member: int = 0,
@@ -54,15 +62,35 @@ class Device:
         self._eff = None
 
     def program(self, A, b=None, *, calibration=None) -> "Device":
-        return self.program_mapped(integrator_array(A, b, **self.mapping), calibration=calibration)
+        """Map SPD A (and b) onto the nominal integrator array and program it."""
+        return self.program_circuit(integrator_array(A, b, **self.mapping), calibration=calibration)
 
-    def program_mapped(self, mc: MappedCircuit, *, calibration=None) -> "Device":
-        self.nominal = mc
-        self.programmed = calibration.predistort(mc) if calibration is not None else mc
+    def program_circuit(self, circuit, *, calibration=None) -> "Device":
+        """Program a mapped circuit (MappedCircuit or FactoredCircuit): the nominal values, then the
+        calibration's pre-distortion, then this device's imperfections."""
+        if not isinstance(circuit, (MappedCircuit, FactoredCircuit)):
+            raise SPUError(f"cannot program a {type(circuit).__name__}: give a MappedCircuit or a FactoredCircuit")
+        self.nominal = circuit
+        self.programmed = calibration.predistort(circuit) if calibration is not None else circuit
         self.build = self.imperfection.apply(Build(self.programmed), self.key)
         self._known = None
         self._eff = None
         return self
+
+    program_mapped = program_circuit  # former name
+
+    @property
+    def factored(self) -> bool:
+        return isinstance(self.nominal, FactoredCircuit)
+
+    def nominal_eigenvalues(self) -> np.ndarray:
+        """Ascending eigenvalues of the nominal A (1/tau): what the run times are chosen from.
+        Factored circuits: from the dense nominal drift (small N only)."""
+        self._need()
+        if not self.factored:
+            return np.linalg.eigvalsh(self.nominal.A)
+        F = ChainDrift(self.nominal.components, noise=False).to_dense()
+        return np.linalg.eigvalsh(-0.5 * (F + F.T) * self.nominal.tau_s)
 
     @property
     def known(self) -> Build | None:
@@ -89,30 +117,46 @@ class Device:
             self._eff = effective_system(self.build, noise=True)
         return self._eff
 
-    def spu(self, **kw) -> ImperfectSPU:
-        """A runnable twin of this device (keyword arguments as :class:`~spucircuit.device.SPU`)."""
+    def spu(self, **kw):
+        """A runnable twin of this device: an :class:`ImperfectSPU` (integrator arrays) or a
+        :class:`~spucircuit.device.factored_spu.FactoredSPU` with the build's converters (keyword
+        arguments as those classes)."""
         self._need()
+        if self.factored:
+            kw.setdefault("temperature_k", self.build.temperature_k)
+            return FactoredSPU(self.build.circuit, dac=self.build.dac, adc=self.build.adc, **kw)
         return ImperfectSPU(self.build, **kw)
 
     def steady_x(self, b=None, *, warn: bool = True):
         """The exact noise-free, infinite-time read-out for right-hand side b (through the DAC
         and the ADC). Returns (x, report) with the clipping counts."""
-        eff = self.effective()
+        self._need()
         mc = self.nominal
         b = mc.b if b is None else as_vector(b, mc.n)
-        v = mc.input_volts(b)
         rep = {"dac_clipped": 0, "adc_clipped": 0}
+        if self.factored:
+            v = -mc.r_in_ohm * mc.g_unit_s * mc.v_unit_v * b
+        else:
+            v = mc.input_volts(b)
         if self.build.dac is not None:
-            v, lo, hi = self.build.dac.quantize(v)
+            v, (lo, hi) = convert(self.build.dac, v, None, "dac", "input voltages", counts=True, warn=False)
             rep["dac_clipped"] = lo + hi
-        x = eff.x_star(v)
+        x = self._steady_factored(v) if self.factored else self.effective().x_star(v)
         if self.build.adc is not None:
-            q, lo, hi = self.build.adc.quantize(x * mc.v_unit_v)
+            q, (lo, hi) = convert(self.build.adc, x * mc.v_unit_v, None, "adc", "read-out values", counts=True,
+                                  warn=False)
             x = q / mc.v_unit_v
             rep["adc_clipped"] = lo + hi
         if warn and (rep["dac_clipped"] or rep["adc_clipped"]):
             warnings.warn(f"converter clipping: {rep}", ClippingWarning, stacklevel=2)
         return x, rep
+
+    def _steady_factored(self, v_in) -> np.ndarray:
+        """x* of the factored build for DAC voltages v_in: F v* + offset = 0 (dense, small N)."""
+        comp = replace(self.build.circuit.components, v_in=np.asarray(v_in, dtype=float))
+        chain = ChainDrift(comp, noise=False)
+        v = np.linalg.solve(chain.to_dense(), -chain.offset)
+        return v * chain.om / self.nominal.v_unit_v
 
     def stationary_inverse(self, q_nominal: float | None = None) -> np.ndarray:
         """A^-1 as the exact stationary covariance 2 cov(x) / q (continuous Lyapunov equation of

@@ -48,15 +48,14 @@ Models (SI units; ``pct`` is percent):
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from spucircuit.circuit.integrator_array import COUPLING
 from spucircuit.constants import C_DEFAULT, R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM
-from spucircuit.device.converters import Converter
-from spucircuit.errors import ClippingWarning, NetlistError, SPUError
+from spucircuit.device.converters import Converter, convert
+from spucircuit.errors import NetlistError, SPUError
 from spucircuit.imperfections.base import (
     Imperfection,
     canonical_names,
@@ -64,6 +63,7 @@ from spucircuit.imperfections.base import (
     rebuild_netlist,
     with_values,
 )
+from spucircuit.imperfections.factored import FabricationMismatch, imperfect_components
 from spucircuit.numerics.quantize import conductance_error_bound, quantize_values
 
 
@@ -104,6 +104,20 @@ class ResistorBank(Imperfection):
         q, clipped = quantize_values(vals, self.bits, *self.r_range, self.grid, self.rounding, self.unbiased, u,
                                      levels=self.n_levels)
         return build.with_netlist(with_values(nl, "R", rows, q)).note("ResistorBank", clipped=clipped, elements=len(rows))
+
+    def _apply_factored(self, build, key):
+        """The J, H and J^T arrays on the b-bit conductance grid (``select`` names netlist
+        elements and does not apply); H blocks of Laplacian form stay positive semidefinite."""
+        if not (self.bits or self.levels):
+            return build
+        if self.grid != "conductance" or self.levels or self.unbiased != "conductance":
+            raise NetlistError("a factored circuit's arrays are programmed on the b-bit conductance grid "
+                               "(grid='conductance', unbiased='conductance', bits given)")
+        rng = np.random.default_rng(key.stream_seed(self._tag("round"), "rnd"))
+        comp, info = imperfect_components(build.circuit.components, bits=int(self.bits), rounding=self.rounding,
+                                          r_range=tuple(self.r_range), rng=rng)
+        return build.with_components(comp).note("ResistorBank", clipped=int(info["clipped"]),
+                                                elements=int(np.count_nonzero(comp.G1) + np.count_nonzero(comp.G2)))
 
     def bound(self, R_target) -> np.ndarray:
         """Largest |delta G| (S) per target resistance, see :func:`conductance_error_bound`."""
@@ -167,6 +181,23 @@ class Tolerance(Imperfection):
             total += len(rows)
         return build.with_netlist(nl).note("Tolerance", elements=total)
 
+    def _apply_factored(self, build, key):
+        """Every resistor of the arrays and stages: a fixed per-position mismatch
+        (:class:`~spucircuit.imperfections.factored.FabricationMismatch`, Gaussian); capacitors C<i>
+        drawn by name as in the netlist. ``select`` does not apply."""
+        if not self.pct:
+            return build
+        if self.dist != "gaussian":
+            raise NetlistError("a factored circuit's resistor mismatch is Gaussian (dist='gaussian')")
+        comp = build.circuit.components
+        if "R" in self.kinds.upper():
+            mm = FabricationMismatch(self.pct / 100.0, seed=key.stream_seed(self._tag("R"), "fab"))
+            comp, _ = imperfect_components(comp, mismatch=mm)
+        if "C" in self.kinds.upper():
+            d = self.pct / 100.0 * key.fabrication_normal([f"C{i}" for i in range(comp.n)], self._tag("C"))
+            comp = replace(comp, c=comp.c * (1.0 + np.maximum(d, -0.9)))
+        return build.with_components(comp).note("Tolerance", elements=comp.resistor_count() + comp.n)
+
 
 
 
@@ -183,21 +214,28 @@ class DAC(Imperfection):
     rounding: str = "nearest"
     known = True
 
-    def _apply(self, build, key):
-        mc = build.mapped
+    def _converter(self, names, key) -> Converter:
         dither = None
         if self.rounding == "stochastic":
-            dither = tuple(key.rounding_uniform(mc.input_sources, self._tag("dither")))
-        conv = Converter(self.bits, self.full_scale_v, dither)
+            dither = tuple(key.rounding_uniform(names, self._tag("dither")))
+        return Converter(self.bits, self.full_scale_v, dither)
+
+    def _apply(self, build, key):
+        mc = build.mapped
+        conv = self._converter(mc.input_sources, key)
         nl = build.netlist
         rows = np.array([nl.find(s)[1] for s in mc.input_sources])
-        q, lo, hi = conv.quantize(nl.tables["V"].values[rows])
+        q, (lo, hi) = convert(conv, nl.tables["V"].values[rows], None, "dac", "input voltages", stacklevel=5,
+                              counts=True)
         new = nl.copy()
         new.tables["V"].set_values(rows, q)
-        if lo + hi:
-            warnings.warn(f"DAC clipped {lo + hi} of {len(rows)} input voltages at +-{self.full_scale_v} V",
-                          ClippingWarning, stacklevel=3)
         return replace(build.with_netlist(new), dac=conv).note("DAC", clipped=lo + hi)
+
+    def _apply_factored(self, build, key):
+        comp = build.circuit.components
+        conv = self._converter([f"VIN{i}" for i in range(comp.n)], key)  # the names of the netlist export
+        q, (lo, hi) = convert(conv, comp.v_in, None, "dac", "input voltages", stacklevel=5, counts=True)
+        return replace(build.with_components(replace(comp, v_in=q)), dac=conv).note("DAC", clipped=lo + hi)
 
 
 @dataclass(frozen=True)
@@ -210,6 +248,9 @@ class ADC(Imperfection):
 
     def _apply(self, build, key):
         return replace(build, adc=Converter(self.bits, self.full_scale_v))
+
+    def _apply_factored(self, build, key):
+        return self._apply(build, key)  # the read-out converter does not touch the circuit
 
 
 # ------------------------------------------------------------------------- thermal / noise
@@ -237,6 +278,11 @@ class Thermal(Imperfection):
         tcr = 1e-6 * (self.tcr_ppm_per_k + self.tcr_spread_ppm_per_k * key.fabrication_normal(names, self._tag("tcr")))
         return build.with_netlist(with_values(nl, "R", rows, nl.tables["R"].values[rows] * (1.0 + tcr * dT)))
 
+    def _apply_factored(self, build, key):
+        if self.tcr_ppm_per_k or self.tcr_spread_ppm_per_k:
+            raise NetlistError("resistor temperature coefficients are modelled on netlist elements only")
+        return self._apply(build, key)
+
 
 @dataclass(frozen=True)
 class InjectedNoise(Imperfection):
@@ -252,6 +298,12 @@ class InjectedNoise(Imperfection):
         nl = rebuild_netlist(build.netlist, add=[("N", names, [("0", s) for s in mc.summing_nodes],
                                            np.full(mc.n, float(self.psd_a2_per_hz)))])
         return build.with_netlist(nl)
+
+    def _apply_factored(self, build, key):
+        if not self.psd_a2_per_hz:
+            return build
+        comp = build.circuit.components
+        return build.with_components(replace(comp, noise_psd=comp.noise_psd + float(self.psd_a2_per_hz)))
 
 
 # -------------------------------------------------------------------------------- op-amps

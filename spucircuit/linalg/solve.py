@@ -25,7 +25,7 @@ from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM
 from spucircuit.device.base import canonical_scheme
 from spucircuit.device.spu import SPU
-from spucircuit.errors import ParseError
+from spucircuit.errors import ParseError, SPUError
 from spucircuit.imperfections.instance import Device, nominal_diffusion, x_diffusion
 from spucircuit.integrate.discretize import symmetric_eigen
 from spucircuit.numerics.matrices import as_vector, check_spd
@@ -261,7 +261,7 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     device._need()
     mc = device.nominal
     b = mc.b if b is None else as_vector(b, mc.n)
-    lam = np.linalg.eigvalsh(mc.A)
+    lam = device.nominal_eigenvalues()
     total, tb = SOLVE_POLICY.times(lam, mc.tau_s, time, burn_in)
     if dt is None and canonical_scheme(scheme) == "exponential":
         dt = SOLVE_POLICY.step(lam, mc.tau_s, total, tb)
@@ -283,7 +283,9 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     nominal diffusion (what the controller believes). Returns (A^-1, :class:`SolveInfo`)."""
     device._need()
     mc = device.nominal
-    lam = np.linalg.eigvalsh(mc.A)
+    if device.factored:
+        raise SPUError("device_inv needs an integrator array (its covariance read-out and nominal diffusion)")
+    lam = device.nominal_eigenvalues()
     total, tb = INV_POLICY.times(lam, mc.tau_s, time, burn_in)
     if dt is None and canonical_scheme(scheme) == "exponential":
         dt = INV_POLICY.step(lam, mc.tau_s, total, tb)
