@@ -10,7 +10,6 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
-import spucircuit as sc
 
 
 @pytest.fixture(scope="module")
@@ -28,16 +27,3 @@ def one_blas_thread():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
-
-
-def zscores(est, ref, se):
-    se = np.asarray(se, float)
-    assert np.all(se > 0), "standard errors must be positive"
-    return (np.asarray(est) - np.asarray(ref)) / se
-
-
-def rc_netlist(R=1e3, C=1e-9):
-    nl = sc.Netlist("single RC node")
-    nl.add_resistor("R1", "a", "0", R)
-    nl.add_capacitor("C1", "a", "0", C)
-    return nl

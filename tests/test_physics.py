@@ -12,7 +12,7 @@ from spucircuit.numerics.ou import euler_stationary_cov, mean_transient, station
 from spucircuit.numerics.stats import cov_and_se
 from spucircuit.statespace.mna import compile_netlist
 
-from .conftest import rc_netlist, zscores
+from tests.helpers import rc_netlist, zscores
 
 
 # ----------------------------------------------------------------- kT / C
@@ -253,8 +253,8 @@ def test_inv_within_statistical_error(n, cond, seed):
     ref = np.linalg.inv(A)
     iu = np.triu_indices(n)
     zs = []
-    for run in range(3):
-        Ainv, info = sc.inv(A, seed=seed + 100 * run, return_info=True)
+    for rep in range(3):
+        Ainv, info = sc.inv(A, seed=seed + 100 * rep, return_info=True)
         z = zscores(Ainv[iu], ref[iu], info["standard_error"][iu])
         assert np.max(np.abs(z)) < 4.5, f"max |z| = {np.max(np.abs(z)):.2f}"
         assert np.linalg.norm(Ainv - ref) / np.linalg.norm(ref) < 0.05

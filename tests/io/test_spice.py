@@ -16,7 +16,7 @@ from spucircuit.errors import NetlistError, SpiceError, SPUError
 from spucircuit.io.rawfile import RawFileError, read_raw, read_rawfile
 from spucircuit.io.spice import format_value, parse_spice, parse_value, read_spice, write_spice
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NETLISTS = os.path.join(ROOT, "netlists")
 
 

@@ -28,7 +28,7 @@ from spucircuit.numerics.stats import cov_and_se
 from spucircuit.report.files import write_circuit_json
 from spucircuit.statespace.mna import compile_netlist
 
-from .conftest import zscores
+from tests.helpers import zscores
 
 T = 300.0
 

@@ -34,7 +34,7 @@ if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
 
 from spucircuit.io.ngspice import NgspiceError, run_ngspice
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NETLISTS = os.path.join(ROOT, "netlists")
 
 

@@ -9,7 +9,7 @@ from spucircuit.imperfections.base import chain
 from spucircuit.imperfections.models import InjectedNoise, ResistorBank, Tolerance
 from spucircuit.linalg.mitigation import Ensemble, eps_scan, fit_slope
 
-from .conftest import zscores
+from tests.helpers import zscores
 
 EPS = [0.2, 0.1, 0.05, 0.025, 0.0125]
 

@@ -27,7 +27,7 @@ from spucircuit.imperfections.models import (
 from spucircuit.linalg.solve import device_solve
 from spucircuit.numerics.quantize import quantize_values
 
-from .conftest import zscores
+from tests.helpers import zscores
 
 _RIJ = re.compile(r"^R(\d+)_(\d+)$")
 

@@ -19,7 +19,7 @@ from spucircuit.imperfections.models import (
 from spucircuit.linalg.calibration import Calibration, calibrate, measure_offset, round_robin
 from spucircuit.linalg.solve import device_solve
 
-from .conftest import zscores
+from tests.helpers import zscores
 
 
 def _rel(x, ref):
