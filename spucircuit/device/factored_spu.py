@@ -99,6 +99,14 @@ class FactoredSPU(AnalogDevice):
     def volts_per_unit(self) -> float:
         return self.circuit.v_unit_v
 
+    @property
+    def dt(self) -> float | None:
+        """The device's step (s): the user's, else Euler's automatic one; None for the exponential
+        scheme without one (a run is then one step of its whole duration)."""
+        if self.user_dt is not None:
+            return float(self.user_dt)
+        return self.auto_dt() if self.scheme == "euler" else None
+
     def reset(self, x0=None) -> None:
         """Write every chain's state: the capacitors' initial voltages, or x0 (problem units)."""
         if x0 is None:

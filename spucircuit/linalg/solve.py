@@ -153,8 +153,8 @@ def _burn(spu, tb: float) -> float:
 def _time_average(spu, lam, tau, policy, total, tb, *, max_samples=None, progress=False):
     """Burn in, run, and the batch-means mean of the read-out: (x, se, run result, burn-in, batch)."""
     tb = _burn(spu, tb)
-    res = spu.run(max(total - tb, spu.dt), max_samples=max_samples, progress=progress)
-    spacing = res.t[0] if len(res.t) else spu.dt
+    res = spu.run(max(total - tb, spu.dt or 0.0), max_samples=max_samples, progress=progress)
+    spacing = res.t[0] if len(res.t) else res.dt
     batch = policy.batch_steps(lam, tau, spacing)
     x, se = mean_and_se(res.x, min_batch=batch)
     return x, se, res, tb, batch

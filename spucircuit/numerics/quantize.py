@@ -19,22 +19,54 @@ from spucircuit._util.keys import counter_uniforms, stream_key, uniform_at
 from spucircuit.errors import RealizabilityError, SPUError
 
 
-def conductance_grid(bits: int, r_min: float, r_max: float):
+def conductance_grid(bits: int | None, r_min: float, r_max: float, levels: int | None = None):
     """The b-bit conductance grid of a programmable resistor over [r_min, r_max] (the default
-    grid of :class:`spucircuit.nonideal.ResistorBank`): levels G_k = 1/r_max + k dG, k = 0..2^b - 1,
-    dG = (1/r_min - 1/r_max) / (2^b - 1). Returns (G_0, dG, number of levels)."""
-    L = 2 ** int(bits)
+    grid of :class:`~spucircuit.imperfections.models.ResistorBank`): levels G_k = 1/r_max + k dG,
+    k = 0..L - 1, L = 2^b (or ``levels``), dG = (1/r_min - 1/r_max) / (L - 1).
+    Returns (G_0, dG, L)."""
+    L = int(levels) if levels else 2 ** int(bits)
     gmin, gmax = 1.0 / float(r_max), 1.0 / float(r_min)
     return gmin, (gmax - gmin) / (L - 1), L
+
+
+def quantize_conductances(G, bits: int | None, r_min: float, r_max: float, rounding: str, u=None,
+                          levels: int | None = None):
+    """Signed conductances (any shape) rounded on the conductance grid: the numpy reference of
+    :func:`quantize_array`'s kernel, with the same arithmetic in the same order (bit for bit equal
+    when ``u`` holds that kernel's counter uniforms; a test checks it).
+
+    |G| is clipped into [1/r_max, 1/r_min], p = (|G| - G_0) / dG; 'nearest' takes floor(p + 1/2),
+    'stochastic' the upper of the two bracketing levels when u < p - floor(p), which is unbiased in
+    conductance: E[G'] = G. Signs are kept, zeros (open positions) stay open.
+    Returns (G', number of non-zero targets outside [r_min, r_max])."""
+    G = np.asarray(G, dtype=np.float64)
+    gmin, dz, L = conductance_grid(bits, r_min, r_max, levels)
+    lo_t, hi_t = float(r_min) * (1.0 - 1e-12), float(r_max) * (1.0 + 1e-12)
+    gl, gh = 1.0 / float(r_max), 1.0 / float(r_min)
+    idz, top = 1.0 / dz, L - 1.0
+    a = np.abs(G)
+    nz = G != 0.0
+    with np.errstate(divide="ignore"):
+        v = 1.0 / a
+    clipped = int(np.count_nonzero(nz & ((v < lo_t) | (v > hi_t))))
+    p = np.minimum(np.maximum((np.minimum(np.maximum(a, gl), gh) - gmin) * idz, 0.0), top)
+    if rounding == "stochastic":
+        if u is None:
+            raise SPUError("stochastic rounding needs uniforms")
+        k = np.minimum(np.floor(p), L - 2.0)
+        k = k + (np.asarray(u, dtype=float) < p - k)
+    else:
+        k = np.floor(p + 0.5)
+    q = gmin + k * dz
+    return np.where(nz, np.where(G > 0.0, q, -q), 0.0), clipped
 
 
 
 
 @nb.njit(cache=True, parallel=True)
 def _quantize_kernel(G, out, lo, hi, zmin, dz, L, stochastic, key):
-    """Rows of a signed conductance array: |G| rounded on the grid zmin + k dz as
-    :func:`spucircuit.nonideal.quantize_values` rounds resistances 1/|G| on its 'conductance' grid
-    (same clipping rule, same nearest / conductance-unbiased stochastic rule; equal up to round-off),
+    """Rows of a signed conductance array: |G| rounded on the grid zmin + k dz by the rule of
+    :func:`quantize_conductances` (same arithmetic, same order: bit for bit),
     sign kept, open entries (G = 0) stay open. The uniform of entry (r, c) is the counter-based
     ``uniform_at(key, r n + c)``, so rows are independent (threads do not change the result).
     Returns the clip count."""
@@ -86,8 +118,8 @@ def quantize_array(G, bits: int, r_min: float, r_max: float, rounding: str = "st
     Every non-zero entry is rounded on :func:`conductance_grid` (``rounding`` 'nearest', or
     'stochastic': the upper of the two bracketing levels with the probability that makes
     E[G'] = G, so independent programmings average to the target); zeros stay open. Same rule as
-    :func:`spucircuit.nonideal.quantize_values` (grid 'conductance', unbiased 'conductance'),
-    in one compiled pass without temporaries. Uniforms: entry (r, c) of a row-major (R, n) view
+    :func:`quantize_conductances` (its numpy reference, bit for bit), in one compiled pass without
+    temporaries. Uniforms: entry (r, c) of a row-major (R, n) view
     takes :func:`counter_uniforms` (key, ...)[r n + c], the key drawn from ``rng`` (a Generator:
     one integer; an int / SeedSequence: its first uint64 state word).
     Returns (G', number of targets clipped into [1/r_max, 1/r_min])."""
@@ -105,18 +137,8 @@ def quantize_array(G, bits: int, r_min: float, r_max: float, rounding: str = "st
 
 
 def _quantize_entries(vals, bits, r_min, r_max, rounding, u):
-    """Signed conductances (any shape) through nonideal.quantize_values (zeros stay open)."""
-    from spucircuit.numerics.quantize import quantize_values
-
-    vals = np.asarray(vals, dtype=float)
-    out = np.zeros_like(vals)
-    nz = vals != 0
-    if not np.any(nz):
-        return out, 0
-    R, clipped = quantize_values(1.0 / np.abs(vals[nz]), bits, r_min, r_max, "conductance", rounding,
-                                 "conductance", None if u is None else np.asarray(u)[nz])
-    out[nz] = np.copysign(1.0 / R, vals[nz])
-    return out, int(clipped)
+    """Signed conductances (any shape) on the conductance grid (zeros stay open)."""
+    return quantize_conductances(vals, bits, r_min, r_max, rounding, u)
 
 
 def quantize_h_blocks(G2, bits: int, r_min: float, r_max: float, rounding: str = "stochastic", rng=None):
@@ -213,6 +235,9 @@ def quantize_values(values, bits: int | None, lo: float, hi: float, grid: str, r
     if not (0 < lo < hi):
         raise SPUError(f"bank range must satisfy 0 < lo < hi, got ({lo}, {hi})")
     L = int(levels)
+    if grid == "conductance" and (rounding == "nearest" or unbiased == "conductance"):
+        g, clipped = quantize_conductances(1.0 / v, None, lo, hi, rounding, u, levels=L)
+        return 1.0 / g, clipped
     f, finv = _transform(grid)
     z_a, z_b = f(lo), f(hi)
     z_min, z_max = min(z_a, z_b), max(z_a, z_b)
