@@ -105,6 +105,8 @@ class FactoredCircuit:
     prune: dict
     design: dict = field(default_factory=dict)
     _netlist: Netlist | None = field(default=None, repr=False)
+    # per-integrator gain the controller divides every DAC value by (a calibration), None = 1
+    input_correction: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -122,6 +124,15 @@ class FactoredCircuit:
     def b(self) -> np.ndarray:
         """The right-hand side g the circuit is programmed with (problem units), as MappedCircuit.b."""
         return self.rhs
+
+    def input_volts(self, g) -> np.ndarray:
+        """DAC voltages V_in (V) that encode right-hand side g: -R_in g_unit v_unit g, divided by the
+        calibration's ``input_correction`` when there is one."""
+        g = np.asarray(g, dtype=float).reshape(-1)
+        if g.shape != (self.n,) or not np.all(np.isfinite(g)):
+            raise MatrixError(f"right-hand side must be a finite vector of length N = {self.n}, got shape {g.shape}")
+        v = -self.r_in_ohm * self.g_unit_s * self.v_unit_v * g
+        return v if self.input_correction is None else v / self.input_correction
 
     @property
     def g_unit_s(self) -> float:

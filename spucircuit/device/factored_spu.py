@@ -122,11 +122,7 @@ class FactoredSPU(AnalogDevice):
         return lambda states: states * ro
 
     def _input_volts(self, g) -> np.ndarray:
-        fc = self.circuit
-        g = np.asarray(g, dtype=float).reshape(-1)
-        if g.shape != (fc.n,) or not np.all(np.isfinite(g)):
-            raise NetlistError(f"right-hand side must be a finite vector of length N = {fc.n}")
-        return -fc.r_in_ohm * fc.g_unit_s * fc.v_unit_v * g
+        return self.circuit.input_volts(g)
 
     def _write_inputs(self, volts) -> None:
         """New DAC voltages: the device's own copy of the components (the arrays are shared)."""

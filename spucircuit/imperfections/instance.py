@@ -134,10 +134,7 @@ class Device:
         mc = self.nominal
         b = mc.b if b is None else as_vector(b, mc.n)
         rep = {"dac_clipped": 0, "adc_clipped": 0}
-        if self.factored:
-            v = -mc.r_in_ohm * mc.g_unit_s * mc.v_unit_v * b
-        else:
-            v = mc.input_volts(b)
+        v = self.programmed.input_volts(b)  # the controller's input map (a calibration may correct it)
         if self.build.dac is not None:
             v, (lo, hi) = convert(self.build.dac, v, None, "dac", "input voltages", counts=True, warn=False)
             rep["dac_clipped"] = lo + hi

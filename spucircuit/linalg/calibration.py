@@ -40,9 +40,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from spucircuit.circuit.factored_array import FactoredCircuit
 from spucircuit.circuit.integrator_array import COUPLING_RE, MappedCircuit
+from spucircuit.device.converters import convert
 from spucircuit.errors import ClippingWarning, SPUError
 from spucircuit.imperfections.effective import coupling_matrix
+from spucircuit.imperfections.factored import measure_input_gains
 from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.models import ResistorBank
 
@@ -102,6 +105,34 @@ class Calibration:
                 "max_gain_deviation": float(dev.max()) if dev.size else None,
                 "rms_gain_deviation": float(np.sqrt(np.mean(dev**2))) if dev.size else None,
                 **{k: v for k, v in self.details.items() if np.isscalar(v)}}
+
+
+@dataclass
+class InputGainCalibration:
+    """Per-integrator input gains of one factored-circuit device (the mismatch of its input and
+    lambda resistors), measured with the arrays open (:func:`measure_input_gains`).
+
+    Same interface as :class:`Calibration`: :meth:`predistort` returns the circuit to program,
+    here with every DAC voltage divided by its gain, so the device realises the nominal input map."""
+
+    gains: np.ndarray  # (N,) measured / nominal response of each integrator to its DAC
+    probes: int
+    analog_time_s: float
+    method: str = "input_gains"
+    details: dict = field(default_factory=dict)
+
+    def predistort(self, fc: FactoredCircuit) -> FactoredCircuit:
+        if fc.n != len(self.gains):
+            raise SPUError(f"calibration is for N = {len(self.gains)}, circuit has N = {fc.n}")
+        comp = replace(fc.components, v_in=fc.components.v_in / self.gains)
+        corr = self.gains if fc.input_correction is None else fc.input_correction * self.gains
+        return replace(fc, components=comp, _netlist=None, input_correction=corr)
+
+    def to_dict(self) -> dict:
+        dev = np.abs(self.gains - 1.0)
+        return {"method": self.method, "n": len(self.gains), "probes": self.probes,
+                "analog_time_s": self.analog_time_s, "max_gain_deviation": float(dev.max()),
+                "rms_gain_deviation": float(np.sqrt(np.mean(dev**2)))}
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -210,7 +241,21 @@ def calibrate(device: Device, n: int | None = None, *, method: str = "blocks", b
                  50 and 20 slowest relaxation times of the probed matrix
     The device is left programmed with the last probed matrix: program the target afterwards
     with ``device.program(A, b, calibration=cal)``.
+
+    A factored-circuit device (programmed with ``program_circuit``) is calibrated by its input
+    gains instead (method 'input_gains', the default for it): every array opened, one probe of all
+    integrators at once (:func:`~spucircuit.imperfections.factored.measure_input_gains`), through the
+    device's DAC and ADC; ``noise`` and ``seed`` as above. Returns an :class:`InputGainCalibration`.
     """
+    if device.factored:
+        if method not in ("blocks", "input_gains"):
+            raise SPUError(f"a factored-circuit device is calibrated by method 'input_gains', got {method!r}")
+        build = device.build
+        dac = None if build.dac is None else (lambda v: convert(build.dac, v, None, "dac", "probe voltages"))
+        adc = None if build.adc is None else (lambda v: convert(build.adc, v, None, "adc", "probe read-outs"))
+        rho, t_s = measure_input_gains(build.circuit.components, device.nominal, temperature_k=build.temperature_k,
+                                       noise=noise, seed=seed, dac=dac, adc=adc)
+        return InputGainCalibration(gains=rho, probes=1, analog_time_s=t_s)
     if method == "blocks":
         n = n if n is not None else device.n
         return _calibrate_blocks(device, n, beta, evaluate, time_per_probe, burn_in, chains, seed, noise, samples)

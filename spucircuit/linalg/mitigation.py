@@ -54,13 +54,17 @@ class Ensemble:
         self.nominal: MappedCircuit | None = None
 
     def program(self, A, b=None, *, calibration=None) -> "Ensemble":
-        """Program every member with target A, b. ``calibration``: one Calibration for all members
-        or a list with one per member (each device has its own fabrication errors)."""
-        mc = integrator_array(A, b, **self.mapping)
-        self.nominal = mc
+        """Program every member with target A, b (mapped onto an integrator array)."""
+        return self.program_circuit(integrator_array(A, b, **self.mapping), calibration=calibration)
+
+    def program_circuit(self, circuit, *, calibration=None) -> "Ensemble":
+        """Program every member with a mapped circuit of either architecture. ``calibration``: one
+        calibration for all members or a list with one per member (each device has its own
+        fabrication errors)."""
+        self.nominal = circuit
         cals = calibration if isinstance(calibration, (list, tuple)) else [calibration] * self.K
         for dev, cal in zip(self.members, cals):
-            dev.program_mapped(mc, calibration=cal)
+            dev.program_circuit(circuit, calibration=cal)
         return self
 
     # ------------------------------------------------------------------ exact (noise-free)

@@ -1,17 +1,26 @@
 """The factored circuit twin as a TNGD device (TNGD App. C): J, H and J^T resistor arrays, O(N m)
 per step, with optional device imperfections (:class:`FactoredTwinSolver`, :class:`FactoredSystem`).
 
-Moved whole from ``tngd/solvers.py``; its device half (DAC / ADC, the K-device ensemble,
-calibration) is to move into :mod:`spucircuit.imperfections` later.
+The device engineering is spucircuit's: the mapping (:func:`~spucircuit.circuit.factored_array.factored_circuit`),
+the device (:class:`~spucircuit.device.factored_spu.FactoredSPU`), the resistor precision and mismatch
+(:mod:`spucircuit.imperfections.factored`), the converters and their one conversion step
+(:mod:`spucircuit.device.converters`) and the calibration probe. What stays here is the TNGD side:
+uploading a system per step into two reprogrammable array buffers, its streams of random draws,
+the K-device ensemble read-out and the warm start of Algorithm 1.
 """
 from __future__ import annotations
 
-import importlib
 import math
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
 
+from spucircuit.circuit.factored_array import FactoredCircuit, factored_circuit
+from spucircuit.device.converters import Converter, convert
+from spucircuit.device.factored_spu import FactoredSPU
+from spucircuit.errors import RealizabilityError
+from spucircuit.imperfections.factored import FabricationMismatch, imperfect_components, measure_input_gains
 from tngd.devices.ou import validate_run
 from tngd.errors import ConfigError
 
@@ -133,7 +142,6 @@ class FactoredTwinSolver:
                  spectral_method: str = "arnoldi", bits: int | None = None, rounding: str = "stochastic",
                  dac_bits: int | None = None, adc_bits: int | None = None, mitigation: int = 1,
                  calibration: bool = False, seed: int = 0, converter_max_v: float = 10.0):
-        importlib.import_module("spucircuit.device.factored_spu")  # fail early if the twin is missing
         if scheme not in ("exponential", "euler"):
             raise ConfigError(f"unknown factored-twin scheme {scheme!r}: use 'exponential' or 'euler'")
         for nm, v in (("max_step_tau", max_step_tau), ("r_min", r_min), ("r_max", r_max), ("c", c),
@@ -217,9 +225,6 @@ class FactoredTwinSolver:
 
     def prepare(self, factor, damping, rhs) -> FactoredSystem:
         """Map the system onto the three resistor arrays (see the class docstring); O(m N)."""
-        from spucircuit.circuit.factored_array import FactoredCircuit, factored_circuit
-        from spucircuit.errors import RealizabilityError
-
         lam = float(damping)
         if not (np.isfinite(lam) and lam > 0):
             raise ConfigError(f"damping lambda must be finite and > 0, got {damping!r}")
@@ -276,60 +281,34 @@ class FactoredTwinSolver:
         return np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, *tags])))
 
     def _fab(self, k):
-        from spucircuit.imperfections.factored import FabricationMismatch
-
         if self.tolerance <= 0:
             return None
         if self._mismatch is None:
             self._mismatch = [FabricationMismatch(self.tolerance, self.seed, member=d) for d in range(self.mitigation)]
         return self._mismatch[k]
 
-    def _convert(self, kind, v, bits, full_scale_v, dither, what):
-        """v (V) through a b-bit converter (``spucircuit.nonideal.Converter``); values beyond full
-        scale clip, counted in ``<kind>_clipped`` and warned (ClippingWarning), never silent."""
-        import warnings
-
-        from spucircuit.device.converters import Converter
-        from spucircuit.errors import ClippingWarning
-
-        q, lo, hi = Converter(bits, full_scale_v, dither).quantize(v)
-        if lo + hi:
-            setattr(self, f"{kind}_clipped", getattr(self, f"{kind}_clipped") + lo + hi)
-            warnings.warn(f"{kind.upper()} clipped {lo + hi} of {np.size(v)} {what} at +-{full_scale_v:g} V "
-                          "(converter_max_v)", ClippingWarning, stacklevel=5)
-        return q
-
     def _dac(self, v, rng, what="input voltages"):
-        """v (V) through the DAC: full scale = max |v| (at most converter_max_v); dither as rounding."""
+        """v (V) through the DAC (spucircuit's one conversion step): full scale = max |v| (at most
+        converter_max_v), dither as rounding; clipping counted in ``dac_clipped`` and warned."""
         if self.dac_bits is None:
             return np.asarray(v, dtype=float)
         v = np.asarray(v, dtype=float)
-        peak = float(np.max(np.abs(v), initial=0.0))
-        if peak == 0.0:
+        if not np.any(v):
             return v.copy()
         dither = rng.random(v.shape) if self.rounding == "stochastic" else None
-        return self._convert("dac", v, self.dac_bits, min(peak, self.converter_max_v), dither, what)
+        conv = Converter(self.dac_bits, self.converter_max_v, ranging="peak", max_v=self.converter_max_v)
+        return convert(conv, v, self, "dac", what, dither=dither, stacklevel=4)
 
     def _adc(self, volts):
         """V(x) (V) through the ADC: common binary range v_swing 2^e covering max |V| (at most
-        converter_max_v); larger values clip (counted, warned)."""
-        from spucircuit.constants import V_SWING_DEFAULT
-
+        converter_max_v); larger values clip (counted in ``adc_clipped``, warned)."""
         if self.adc_bits is None:
             return volts
-        peak = float(np.max(np.abs(volts), initial=0.0))
-        fs = V_SWING_DEFAULT
-        if peak > 0:
-            fs = V_SWING_DEFAULT * 2.0 ** math.ceil(math.log2(peak / V_SWING_DEFAULT))
-            fs = fs * 2.0 if fs < peak else fs  # log2 round-off
-        return self._convert("adc", volts, self.adc_bits, min(fs, self.converter_max_v), None, "read-out values")
+        conv = Converter(self.adc_bits, self.converter_max_v, ranging="binary", max_v=self.converter_max_v)
+        return convert(conv, volts, self, "adc", "read-out values", stacklevel=4)
 
     def _realise(self, nominal, k, slot):
         """Device k's circuit for this programming: quantised codes, its mismatch, its DAC values."""
-        from dataclasses import replace
-
-        from spucircuit.imperfections.factored import imperfect_components
-
         comp = nominal.components
         m, N = comp.m, comp.n
         buf = self._mbuf[slot][k]
@@ -353,8 +332,6 @@ class FactoredTwinSolver:
 
     def _calibrate(self, nominal):
         """Measure every device's per-integrator input gain (once per device: see the class doc)."""
-        from spucircuit.imperfections.factored import measure_input_gains
-
         comp = nominal.components
         gains = []
         for k in range(self.mitigation):
@@ -384,8 +361,6 @@ class FactoredTwinSolver:
 
     def propagate(self, sys, x0, t, kappa0, rng) -> np.ndarray:
         """Run the programmed device(s) for t tau from x0 and read one sample (see the class docstring)."""
-        from spucircuit.device.factored_spu import FactoredSPU
-
         t, kappa0 = validate_run(t, kappa0)
         x0 = np.asarray(x0, dtype=float)
         if t == 0:
@@ -436,8 +411,6 @@ class FactoredTwinSolver:
         return None
 
     def _propagate_devices(self, sys, x0, t, kappa0, rng):
-        from spucircuit.device.factored_spu import FactoredSPU
-
         members = sys.members
         K = len(members)
         seeds = [int(rng.integers(2**63)) for _ in range(K)]
