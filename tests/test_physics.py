@@ -57,7 +57,7 @@ def test_compiled_drift_equals_A(n, cond, seed):
     mc = sc.integrator_array(A, b)
     ss = compile_netlist(mc.netlist)
     F = ss.drift.to_dense()
-    A_circ = -F * mc.c_f / mc.g_unit_s  # C dV/dt = -g_unit A V - ...
+    A_circ = -F * mc.c_f / mc.g_unit_siemens  # C dV/dt = -g_unit A V - ...
     assert np.max(np.abs(A_circ - A)) <= 1e-12 * np.max(np.abs(A))
     # the input map puts the steady state at v_unit * A^-1 b
     v_star = -np.linalg.solve(F, ss.offset)

@@ -65,9 +65,9 @@ NETLIST_MAX_RESISTORS = 250_000  # factored_circuit builds the netlist automatic
 class FactoredScales:
     """Scale factors of one factored circuit (SI). See the module docstring for the formulas."""
 
-    g1_s: float  # S per unit of J (J array)
-    g2_s: float  # S per unit of H (H array)
-    g3_s: float  # S per unit of J (J^T array)
+    g1_siemens: float  # S per unit of J (J array)
+    g2_siemens: float  # S per unit of H (H array)
+    g3_siemens: float  # S per unit of J (J^T array)
     r_f1_ohm: float  # stage-1 feedback resistor
     r_f2_ohm: float  # stage-2 feedback resistor
     v_unit_v: float  # V per unit of x
@@ -78,17 +78,26 @@ class FactoredScales:
     r_max_ohm: float
 
     @property
-    def g_unit_s(self) -> float:
+    def g_unit_siemens(self) -> float:
         """Conductance per unit of A = F + lambda I: b_norm g1 g2 g3 r_f1 r_f2 (S)."""
-        return self.b_norm * self.g1_s * self.g2_s * self.g3_s * self.r_f1_ohm * self.r_f2_ohm
+        return self.b_norm * self.g1_siemens * self.g2_siemens * self.g3_siemens * self.r_f1_ohm * self.r_f2_ohm
+
+    # former names (a '_s' suffix means seconds; these are siemens), read-only
+    g_unit_s = property(lambda self: self.g_unit_siemens)
+    g1_s = property(lambda self: self.g1_siemens)
+    g2_s = property(lambda self: self.g2_siemens)
+    g3_s = property(lambda self: self.g3_siemens)
 
     @property
     def tau_s(self) -> float:
-        return self.c_f / self.g_unit_s
+        return self.c_f / self.g_unit_siemens
 
     def to_dict(self) -> dict:
+        """The scales with unit-suffixed keys (siemens as ``_S``, as MappedCircuit.scales())."""
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        d.update(g_unit_S=self.g_unit_s, tau_s=self.tau_s)
+        for i in (1, 2, 3):
+            d[f"g{i}_S"] = d.pop(f"g{i}_siemens")
+        d.update(g_unit_S=self.g_unit_siemens, tau_s=self.tau_s)
         return d
 
 
@@ -131,12 +140,14 @@ class FactoredCircuit:
         g = np.asarray(g, dtype=float).reshape(-1)
         if g.shape != (self.n,) or not np.all(np.isfinite(g)):
             raise MatrixError(f"right-hand side must be a finite vector of length N = {self.n}, got shape {g.shape}")
-        v = -self.r_in_ohm * self.g_unit_s * self.v_unit_v * g
+        v = -self.r_in_ohm * self.g_unit_siemens * self.v_unit_v * g
         return v if self.input_correction is None else v / self.input_correction
 
     @property
-    def g_unit_s(self) -> float:
-        return self.scales.g_unit_s
+    def g_unit_siemens(self) -> float:
+        return self.scales.g_unit_siemens
+
+    g_unit_s = property(lambda self: self.g_unit_siemens)  # former name, read-only
 
     @property
     def v_unit_v(self) -> float:
@@ -338,7 +349,7 @@ def factored_circuit(J, H_blocks, damping, g, *, r_min: float = R_MIN_DEFAULT, r
             if auto2 and f > 1:
                 k = min(f, r_max / rf2)
                 rf2, f = rf2 * k, f / k
-        sc = FactoredScales(g1_s=g1, g2_s=g2, g3_s=g3, r_f1_ohm=rf1, r_f2_ohm=rf2, v_unit_v=vu, c_f=float(c),
+        sc = FactoredScales(g1_siemens=g1, g2_siemens=g2, g3_siemens=g3, r_f1_ohm=rf1, r_f2_ohm=rf2, v_unit_v=vu, c_f=float(c),
                             b_norm=b_norm, r_buffer_ohm=float(r_buffer), r_min_ohm=float(r_min),
                             r_max_ohm=float(r_max))
         design.update(x_ref_max=xmax, stage1_peak_v=rf1 * g1 * vu * jxm, stage2_peak_v=rf2 * g2 * rf1 * g1 * vu * hjm,
@@ -349,8 +360,8 @@ def factored_circuit(J, H_blocks, damping, g, *, r_min: float = R_MIN_DEFAULT, r
             sc = replace(sc, v_unit_v=_check_pos("v_unit", v_unit))
         if not np.isclose(c, scales.c_f):
             sc = replace(sc, c_f=float(c))
-    g1, g2, g3 = sc.g1_s, sc.g2_s, sc.g3_s
-    gu = sc.g_unit_s
+    g1, g2, g3 = sc.g1_siemens, sc.g2_siemens, sc.g3_siemens
+    gu = sc.g_unit_siemens
     R_lam = in_range("lambda resistor 1/(g_unit lambda)", 1.0 / (gu * lam))
     for nm, R in (("r_f1", sc.r_f1_ohm), ("r_f2", sc.r_f2_ohm), ("r_buffer", sc.r_buffer_ohm)):
         in_range(nm, R)

@@ -49,7 +49,7 @@ class MappedCircuit:
     netlist: Netlist
     A: np.ndarray  # the matrix actually realised (after pruning), dimensionless
     b: np.ndarray
-    g_unit_s: float  # conductance per unit of A, S
+    g_unit_siemens: float  # conductance per unit of A, S
     v_unit_v: float  # volts per unit of x, V
     c_f: float  # integrator capacitance, F
     r_in_ohm: float
@@ -65,10 +65,12 @@ class MappedCircuit:
     def n(self) -> int:
         return self.A.shape[0]
 
+    g_unit_s = property(lambda self: self.g_unit_siemens)  # former name ('_s' means seconds), read-only
+
     @property
     def tau_s(self) -> float:
         """Analog time unit: the circuit obeys dx/dt = -(A x - b) with t measured in tau (s)."""
-        return self.c_f / self.g_unit_s
+        return self.c_f / self.g_unit_siemens
 
     def x_from_volts(self, v):
         """x from output voltages V (V): x = V / v_unit. Works on (..., n) arrays."""
@@ -80,7 +82,7 @@ class MappedCircuit:
     def input_volts(self, b) -> np.ndarray:
         """DAC voltages V_in (V) that encode right-hand side b: V_in = -r_in g_unit v_unit b."""
         b = as_vector(b, self.n, "b")
-        return -self.r_in_ohm * self.g_unit_s * self.v_unit_v * b
+        return -self.r_in_ohm * self.g_unit_siemens * self.v_unit_v * b
 
     def component_counts(self) -> dict:
         c = self.netlist.component_counts()
@@ -90,8 +92,8 @@ class MappedCircuit:
 
     def scales(self) -> dict:
         return {
-            "g_unit_S": self.g_unit_s, "v_unit_V": self.v_unit_v, "C_F": self.c_f,
-            "tau_s": self.tau_s, "R0_ohm": 1.0 / self.g_unit_s, "r_in_ohm": self.r_in_ohm,
+            "g_unit_S": self.g_unit_siemens, "v_unit_V": self.v_unit_v, "C_F": self.c_f,
+            "tau_s": self.tau_s, "R0_ohm": 1.0 / self.g_unit_siemens, "r_in_ohm": self.r_in_ohm,
             "r_buffer_ohm": self.r_buffer_ohm, "noise_psd_A2_per_Hz": self.noise_psd_a2_hz,
         }
 
@@ -239,7 +241,7 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
     if noise_psd > 0:
         nl.add_elements("N", PatternNames("NS{}", ar), np.stack([gnd, s_idx], 1), np.full(n, float(noise_psd)))
     mc = MappedCircuit(
-        netlist=nl, A=A, b=b, g_unit_s=g_unit, v_unit_v=v_unit, c_f=float(c), r_in_ohm=r_in,
+        netlist=nl, A=A, b=b, g_unit_siemens=g_unit, v_unit_v=v_unit, c_f=float(c), r_in_ohm=r_in,
         r_buffer_ohm=r_buffer, noise_psd_a2_hz=float(noise_psd), output_nodes=x_nodes,
         summing_nodes=s_nodes, input_sources=[f"VIN{i}" for i in range(n)],
         capacitors=[f"C{i}" for i in range(n)], prune=prune_info,

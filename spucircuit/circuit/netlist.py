@@ -502,8 +502,8 @@ class Netlist:
     def add_inductor(self, name, p, q, inductance_h, ic_a=0.0):
         return self._add1("L", name, (p, q), inductance_h, ic_a)
 
-    def add_vccs(self, name, p, q, cp, cq, gm_s):
-        return self._add1("G", name, (p, q, cp, cq), gm_s)
+    def add_vccs(self, name, p, q, cp, cq, gm_siemens):
+        return self._add1("G", name, (p, q, cp, cq), gm_siemens)
 
     def add_opamp(self, name, out, inp, inn, gain=np.inf):
         return self._add1("U", name, (out, inp, inn), gain)

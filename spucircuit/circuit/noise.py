@@ -15,13 +15,13 @@ from spucircuit.constants import K_B, T_ROOM
 INJECTED_OVER_JOHNSON = 1e4  # default injected noise of `inv`: this x the largest Johnson PSD on a row
 
 
-def johnson_psd(temperature_k: float, *, resistance_ohm=None, conductance_s=None):
+def johnson_psd(temperature_k: float, *, resistance_ohm=None, conductance_siemens=None):
     """One-sided Johnson current PSD 4 k_B T / R = 4 k_B T G (A^2/Hz) of a resistance (Ohm) or a
     conductance (S); arrays broadcast. Give exactly one of the two."""
-    if (resistance_ohm is None) == (conductance_s is None):
-        raise TypeError("give exactly one of resistance_ohm and conductance_s")
+    if (resistance_ohm is None) == (conductance_siemens is None):
+        raise TypeError("give exactly one of resistance_ohm and conductance_siemens")
     c = 4.0 * K_B * temperature_k
-    return c / resistance_ohm if resistance_ohm is not None else c * conductance_s
+    return c / resistance_ohm if resistance_ohm is not None else c * conductance_siemens
 
 
 def noise_sources(netlist: Netlist, temperature_k: float, noise: bool = True) -> list:
@@ -51,10 +51,10 @@ def default_injected_psd(A, r_min_ohm: float, r_max_ohm: float, temperature_k: f
     A = np.asarray(A, dtype=float)
     g_unit = 1.0 / (r_min_ohm * np.max(np.abs(A)))
     g_row = float(np.max(row_conductance(A, g_unit, r_max_ohm)))
-    return INJECTED_OVER_JOHNSON * johnson_psd(max(temperature_k, T_ROOM), conductance_s=g_row)
+    return INJECTED_OVER_JOHNSON * johnson_psd(max(temperature_k, T_ROOM), conductance_siemens=g_row)
 
 
 def johnson_psd_per_row(mc, temperature_k: float = T_ROOM) -> np.ndarray:
     """One-sided Johnson current PSD (A^2/Hz) of the resistors landing on each summing node of a
     mapped integrator array ``mc`` (its realised A, g_unit and input resistor)."""
-    return johnson_psd(temperature_k, conductance_s=row_conductance(mc.A, mc.g_unit_s, mc.r_in_ohm))
+    return johnson_psd(temperature_k, conductance_siemens=row_conductance(mc.A, mc.g_unit_siemens, mc.r_in_ohm))

@@ -201,7 +201,7 @@ class FactoredSPU(AnalogDevice):
         sq = lambda q: np.sqrt(q * h)  # noqa: E731
         args = (ch.G1, ch.G2, ch._G3, ch.shared, ch.ratio3, ch.om * h, ch.gx, sq(ch.q_bx) / ch.Dx,
                 1.0 / ch.D1, sq(ch.q_a), ch.gy, sq(ch.q_by) / ch.Dy, 1.0 / ch.D2, sq(ch.q_c), ch.gw,
-                sq(ch.q_bw) / ch.Dw, h * ch.d, h * ch.comp.g_in * ch.comp.v_in, sq(ch.q_s), ch.invc)
+                sq(ch.q_bw) / ch.Dw, h * ch.d, h * ch.comp.g_in * ch.comp.v_in, sq(ch.q_sum), ch.invc)
         args = tuple(np.ascontiguousarray(a, dtype=np.float64) if isinstance(a, np.ndarray) else a for a in args)
         gstart, cstart = euler_partition(ch.G2.shape[0], ch.G2.shape[1], k)
         nch = len(cstart) - 1

@@ -52,7 +52,7 @@ def effective_system(build: Build, noise: bool = False) -> EffectiveSystem:
     H = (Y @ (-np.linalg.solve(F, ss.input_matrix)) + Z) / vu
     names = [nm.lower() for nm in ss.input_names]
     vin = np.array([names.index(s.lower()) for s in mc.input_sources])
-    dv_db = -mc.r_in_ohm * mc.g_unit_s * mc.v_unit_v
+    dv_db = -mc.r_in_ohm * mc.g_unit_siemens * mc.v_unit_v
     M = H[:, vin] * dv_db
     u0 = ss.inputs.copy()
     u0[vin] = 0.0
@@ -79,5 +79,5 @@ def coupling_matrix(mc: MappedCircuit) -> np.ndarray:
         i, j = int(m.group(1)), int(m.group(2))
         src = nl.node_names[t.nodes[k, 0]].lower()
         sign = -1.0 if src.startswith("xn") else 1.0
-        A[i, j] = sign / (t.values[k] * mc.g_unit_s)
+        A[i, j] = sign / (t.values[k] * mc.g_unit_siemens)
     return A

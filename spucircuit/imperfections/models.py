@@ -372,7 +372,7 @@ class OpAmpBandwidth(Imperfection):
 
     gbw_hz: float = 10e6
     r_out_ohm: float = 50.0
-    gm_s: float = 1e-3
+    gm_siemens: float = 1e-3
     a0: float | None = None
     select: str | None = None
 
@@ -387,7 +387,7 @@ class OpAmpBandwidth(Imperfection):
         inn = [nl.node_names[j] for j in t.nodes[rows, 2]]
         pole = [f"pole_{nm}" for nm in names]
         ob = [f"ob_{nm}" for nm in names]
-        gm = float(self.gm_s)
+        gm = float(self.gm_siemens)
         add = [
             ("G", [f"GM_{nm}" for nm in names], [("0", p, a, b) for p, a, b in zip(pole, inp, inn)], np.full(len(rows), gm)),
             ("R", [f"RP_{nm}" for nm in names], [(p, "0") for p in pole], a0 / gm),

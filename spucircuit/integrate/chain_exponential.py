@@ -98,7 +98,7 @@ class ExpDiscretization:
     Mean:   v' = e^{-dbar h} (v + U Phi_h V^T v) + a1 r + U Psi1 V^T r,   r = offset - Delta v
             (Phi_h = (e^{-K h} - I) K^-1, Psi1 = int_0^h e^{-dbar u} Phi(u) du, a1 = int_0^h e^{-dbar u} du;
             with Delta = 0 the forcing term is precomputed: force_n + U force_m)
-    Noise:  dW = P dB_P + U L_w dB_w (P = [diag(sigma_s), diag(1/C) G3m diag(sigma_bw)]) gives,
+    Noise:  dW = P dB_P + U L_w dB_w (P = [diag(sigma_sum), diag(1/C) G3m diag(sigma_bw)]) gives,
             exactly, zeta1 = sqrt(a) P z (a = int e^{-2 dbar u}),  zeta2 = (X / a) V^T zeta1 + Lc z',
             noise = zeta1 + U zeta2, with X = int e^{-2 dbar u} Phi(u) du and
             Lc Lc^T = Y1 + Y2 - X S X^T / a  (Y1 = int e^{-2 dbar u} Phi S Phi^T, Y2 = int e^{-2 dbar u} E Sigma_w E^T,
@@ -123,7 +123,7 @@ class ExpDiscretization:
     force_n: np.ndarray | None  # uniform: a1 * offset (N,)
     force_m: np.ndarray | None  # uniform: Psi1 V^T offset (m,), enters through U
     delta: np.ndarray  # (N,) D - dbar
-    sigma_s: np.ndarray  # (N,)
+    sigma_sum: np.ndarray  # (N,)
     sigma_bw: np.ndarray  # (m,)
     noise: bool
     decomposition: str
@@ -185,7 +185,7 @@ def exponential_discretization(chain: ChainDrift, h: float, noise: bool = True) 
     psi = ph @ w1
     Xdiag = ph @ w2
     Lc = None
-    sig_s = np.sqrt(chain.q_s) * chain.invc if noise else np.zeros(chain.n)
+    sig_sum = np.sqrt(chain.q_sum) * chain.invc if noise else np.zeros(chain.n)
     sig_bw = np.sqrt(chain.q_bw) / chain.Dw if noise else np.zeros(chain.m)
     if noise:
         S, Sw = lr["S"], lr["Sigma_w"]
@@ -209,7 +209,7 @@ def exponential_discretization(chain: ChainDrift, h: float, noise: bool = True) 
             Lc = np.ascontiguousarray(Q[:, keep] * np.sqrt(ev[keep]))
     disc = ExpDiscretization(h=float(h), dbar=dbar, uniform=uniform, e_dh=e_dh, a1=a1, a=a, W=W, Winv=Winv,
                              phi=phi_h, psi=psi, xa=Xdiag / a, Lc=Lc, force_n=None, force_m=None, delta=delta,
-                             sigma_s=sig_s, sigma_bw=sig_bw, noise=noise, decomposition=kind)
+                             sigma_sum=sig_sum, sigma_bw=sig_bw, noise=noise, decomposition=kind)
     if uniform:
         wc = chain.apply_Vt(chain.offset[None])
         disc.force_n = a1 * chain.offset
@@ -236,7 +236,7 @@ def exponential_step(chain: ChainDrift, disc: ExpDiscretization, X: np.ndarray, 
         zs = rng.standard_normal((k, N))
         zb = rng.standard_normal((k, m))
         zm = rng.standard_normal((k, disc.Lc.shape[1]))
-        Z1s = (sa * disc.sigma_s) * zs  # node part of zeta1 = sqrt(a) P z
+        Z1s = (sa * disc.sigma_sum) * zs  # node part of zeta1 = sqrt(a) P z
         rows.append(Z1s)
         if np.any(disc.sigma_bw > 0):
             Eb = (sa * disc.sigma_bw) * zb  # buffer part: sqrt(a) diag(1/C) G3m sigma_bw z_b, via J^T below
@@ -276,7 +276,7 @@ def exponential_step_dense(chain: ChainDrift, disc: ExpDiscretization):
     cov = np.zeros((N, N))
     if disc.noise:
         Gm = chain.apply_G3m(np.eye(chain.m)).T * chain.invc[:, None]
-        P = np.concatenate([np.diag(disc.sigma_s), Gm * disc.sigma_bw], axis=1)
+        P = np.concatenate([np.diag(disc.sigma_sum), Gm * disc.sigma_bw], axis=1)
         T1 = math.sqrt(disc.a) * P
         A1 = (I + U @ disc.matrix("Xa") @ Vt) @ T1
         UL = U @ disc.Lc

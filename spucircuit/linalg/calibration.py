@@ -204,7 +204,7 @@ def _amplitude(device: Device, responses: np.ndarray, probe_mag: float = 1.0) ->
     mc, bld = device.nominal, device.build
     s = 1.0
     if bld.dac is not None:
-        s = min(s, 0.8 * bld.dac.full_scale_v / (mc.r_in_ohm * mc.g_unit_s * mc.v_unit_v * probe_mag))
+        s = min(s, 0.8 * bld.dac.full_scale_v / (mc.r_in_ohm * mc.g_unit_siemens * mc.v_unit_v * probe_mag))
     if bld.adc is not None and np.max(np.abs(responses)) > 0:
         s = min(s, 0.8 * bld.adc.full_scale_v / (mc.v_unit_v * np.max(np.abs(responses))))
     return s
@@ -218,7 +218,7 @@ def _dac_actual(device: Device, b) -> np.ndarray:
     if dac is None:
         return b
     mc = device.nominal
-    k = -mc.r_in_ohm * mc.g_unit_s * mc.v_unit_v
+    k = -mc.r_in_ohm * mc.g_unit_siemens * mc.v_unit_v
     return dac.quantize(k * b)[0] / k
 
 

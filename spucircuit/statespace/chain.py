@@ -76,13 +76,13 @@ class ChainDrift(DriftOperator):
         self.offset = -comp.g_in * comp.v_in * self.invc  # B u (V/s)
         # noise intensities (variance of the injected current per second, A^2/s) per summing node
         kT2 = 2.0 * K_B * self.temperature_k if self.noise else 0.0
-        self.q_s = kT2 * (S3 + comp.g_lambda + comp.g_in) + (0.5 * comp.noise_psd if self.noise else 0.0)
+        self.q_sum = kT2 * (S3 + comp.g_lambda + comp.g_in) + (0.5 * comp.noise_psd if self.noise else 0.0)
         self.q_a = kT2 * (S1 + comp.gf1)
         self.q_c = kT2 * (S2 + comp.gf2)
         self.q_bx = np.where(hx, kT2 * (comp.bx_g + comp.bx_f), 0.0)
         self.q_by = np.where(hy, kT2 * (comp.by_g + comp.by_f), 0.0)
         self.q_bw = np.where(hw, kT2 * (comp.bw_g + comp.bw_f), 0.0)
-        self.has_noise = bool(any(np.any(q > 0) for q in (self.q_s, self.q_a, self.q_c, self.q_bx,
+        self.has_noise = bool(any(np.any(q > 0) for q in (self.q_sum, self.q_a, self.q_c, self.q_bx,
                                                             self.q_by, self.q_bw)))
         self._lowrank = {}
         self._rho = None
@@ -163,7 +163,7 @@ class ChainDrift(DriftOperator):
         """(T, q): state-rate response T (N, n_src) to each noise source and its intensity q (A^2/s)."""
         self._guard("noise_map_dense")
         cols, qs = [], []
-        for key, n_, q in (("s", self.n, self.q_s), ("a", self.m, self.q_a), ("c", self.m, self.q_c),
+        for key, n_, q in (("s", self.n, self.q_sum), ("a", self.m, self.q_a), ("c", self.m, self.q_c),
                            ("bx", self.n, self.q_bx), ("by", self.m, self.q_by), ("bw", self.m, self.q_bw)):
             cols.append(self.response({key: np.eye(n_)}, n_).T)
             qs.append(q)
@@ -253,7 +253,7 @@ class ChainDrift(DriftOperator):
             return self._lowrank[key]
         N, m = self.n, self.m
         s1 = self.om * self.invc
-        qs = (self.om * self.invc) ** 2 * self.q_s
+        qs = (self.om * self.invc) ** 2 * self.q_sum
         rx = self.q_bx / self.Dx ** 2
         blas = sla.blas
         Fz = lambda: np.zeros((m, m), order="F")  # noqa: E731  (BLAS accumulates in place)

@@ -279,8 +279,8 @@ def test_realizability_pruning_and_errors():
     fc = factored_circuit(J, H, lam, g, r_max=1e6, prune=True)
     pr = fc.prune
     assert pr["pruned_J_entries"] >= 1 and pr["h_blocks_psd"]
-    Jp = np.where(np.abs(J) * fc.scales.g1_s < 1 / 1e6, 0.0, J)
-    Hp = np.where(np.abs(H) * fc.scales.g2_s < 1 / 1e6, 0.0, H)
+    Jp = np.where(np.abs(J) * fc.scales.g1_siemens < 1 / 1e6, 0.0, J)
+    Hp = np.where(np.abs(H) * fc.scales.g2_siemens < 1 / 1e6, 0.0, H)
     A, Ap = dense_A(J, H, lam), dense_A(Jp, Hp, lam)
     assert rel(-fc.tau_s * ChainDrift(fc.components).to_dense(), Ap) < 1e-10  # the realised matrix, exactly
     x, xp = np.linalg.solve(A, g), np.linalg.solve(Ap, g)

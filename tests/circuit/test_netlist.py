@@ -235,7 +235,7 @@ def test_integrator_array_graph_is_connected_and_matches_A():
             src = f"x{j}" if A[i, j] > 0 else f"xn{j}"
             d = g.get_edge_data(src, f"s{i}")[f"R{i}_{j}"]
             assert d["kind"] == "R"
-            assert d["value"] == pytest.approx(1.0 / (mc.g_unit_s * abs(A[i, j])), rel=1e-12)
+            assert d["value"] == pytest.approx(1.0 / (mc.g_unit_siemens * abs(A[i, j])), rel=1e-12)
     # every summing node: n coupling resistors + input resistor + capacitor + op-amp input edge
     for i in range(n):
         kinds = sorted(d["kind"] for _, _, d in g.edges(f"s{i}", data=True))

@@ -176,7 +176,7 @@ def test_the_simulation_runs_from_the_quantised_values():
     s = FactoredTwinSolver(noise=False, bits=5)
     sys_ = s.prepare((J, H), lam, g)
     dev, sc_ = sys_.members[0].components, sys_.circuit.scales
-    Jq, Hq = dev.G1 / sc_.g1_s, dev.G2 / sc_.g2_s
+    Jq, Hq = dev.G1 / sc_.g1_siemens, dev.G2 / sc_.g2_siemens
     Aq = Jq.T @ np.einsum("bij,bjn->bin", Hq, Jq.reshape(b, dz, N)).reshape(b * dz, N) / b + lam * np.eye(N)
     F = ChainDrift(dev, 0.0, noise=False).to_dense()
     assert rel(-sys_.circuit.tau_s * F, Aq) < 1e-12 and rel(Aq, dense_a(J, H, lam)) > 1e-3

@@ -55,7 +55,7 @@ def _predicted_matrix(mc, nl):
         i, j = int(m.group(1)), int(m.group(2))
         neg = nl.node_names[nl.tables["R"].nodes[k, 0]].startswith("xn")
         gain = R[f"RF{j}"] / R[f"RG{j}"] if neg else 1.0
-        G[i, j] = (-gain if neg else 1.0) / R[nm] / mc.g_unit_s
+        G[i, j] = (-gain if neg else 1.0) / R[nm] / mc.g_unit_siemens
     return G
 
 
@@ -129,13 +129,13 @@ def test_bank_matrix_error_within_quantization_bound(grid, rounding, bits):
     dev = Device(chain(bank), seed=2).program(A, b)
     mc = dev.nominal
     err = np.abs(dev.effective().A_drift - A)
-    R_target = 1.0 / (mc.g_unit_s * np.abs(A))
-    bound = bank.bound(R_target) / mc.g_unit_s
+    R_target = 1.0 / (mc.g_unit_siemens * np.abs(A))
+    bound = bank.bound(R_target) / mc.g_unit_siemens
     assert np.all(err <= bound * (1 + 1e-9) + 1e-13)
     pos = bound > 0
     assert np.max(err[pos] / bound[pos]) > 0.3
     if grid == "conductance":  # closed form: half a conductance step (a full step stochastic)
-        step = (1e-3 - 1e-6) / (2**bits - 1) / mc.g_unit_s
+        step = (1e-3 - 1e-6) / (2**bits - 1) / mc.g_unit_siemens
         assert np.max(err) <= (0.5 if rounding == "nearest" else 1.0) * step * (1 + 1e-9)
 
 
@@ -190,7 +190,7 @@ def test_finite_gain_first_order(a0):
     g_tot = np.array([sum(1 / v for k, v in R.items() if re.match(rf"^R{i}_\d+$", k)) + 1 / R[f"RIN{i}"]
                       for i in range(mc.n)])
     A_neg = np.where(A < 0, A, 0.0)
-    dA_pred = np.diag(g_tot) / (a0 * mc.g_unit_s) - 2.0 / a0 * A_neg - A / a0
+    dA_pred = np.diag(g_tot) / (a0 * mc.g_unit_siemens) - 2.0 / a0 * A_neg - A / a0
     dA = dev.effective().A_drift - A
     assert np.linalg.norm(dA) > 0.5 * np.linalg.norm(dA_pred)
     assert np.linalg.norm(dA - dA_pred) <= 20.0 / a0**2 * np.linalg.norm(A) * mc.n
@@ -216,7 +216,7 @@ def test_offset_voltage_exact_steady_state():
         for j in range(mc.n):
             if A[i, j] < 0:
                 rhs[i] -= 2 * vb[j] / R[f"R{i}_{j}"]
-    V_star = np.linalg.solve(mc.g_unit_s * A, rhs)
+    V_star = np.linalg.solve(mc.g_unit_siemens * A, rhs)
     m0 = dev.effective().m0
     assert np.max(np.abs(m0 * mc.v_unit_v - V_star)) <= 1e-9 * np.max(np.abs(V_star))
     assert np.max(np.abs(V_star)) > 1e-3  # offsets do move the read-out
@@ -230,7 +230,7 @@ def _reduced_eigs(A, mc, a0, gbw, c_s):
     wt = 2 * np.pi * gbw
     g_tot = np.array([sum(1 / v for k, v in R.items() if re.match(rf"^R{i}_\d+$", k)) + 1 / R[f"RIN{i}"]
                       for i in range(mc.n)])
-    G, C = mc.g_unit_s * A, mc.c_f
+    G, C = mc.g_unit_siemens * A, mc.c_f
     Gp = G - 2.0 / a0 * np.where(A < 0, G, 0.0) + np.diag(g_tot) / a0
     Ceff = (np.diag(C * (1 + 1 / a0) + c_s / a0 + g_tot / wt) - (1 + c_s / C) * G / wt
             + 2.0 * np.where(A < 0, -G, 0.0) / wt)
@@ -301,7 +301,7 @@ def test_dac_quantization_exact_and_bounded():
     dac = DAC(6, full_scale_v=1.0)
     dev = Device(chain(dac), seed=0).program(A, b)
     mc = dev.nominal
-    k = -mc.r_in_ohm * mc.g_unit_s * mc.v_unit_v
+    k = -mc.r_in_ohm * mc.g_unit_siemens * mc.v_unit_v
     lsb = 1.0 / (2**5 - 1)
     b_q = dev.build.dac.quantize(mc.input_volts(b))[0] / k
     assert np.max(np.abs(b_q - b)) <= 0.5 * lsb / abs(k) * (1 + 1e-12)

@@ -124,7 +124,7 @@ def euler_reference(comp, X, h, n_steps, seed, temperature_k=300.0):
     G1, G2, G3 = comp.G1, comp.G2_dense(), comp.G3_array()
     sq = lambda q: np.sqrt(q * h)  # noqa: E731
     sbx, sa, sby = sq(ch.q_bx) / ch.Dx, sq(ch.q_a), sq(ch.q_by) / ch.Dy
-    sc, sbw, ss = sq(ch.q_c), sq(ch.q_bw) / ch.Dw, sq(ch.q_s)
+    sc, sbw, ss = sq(ch.q_c), sq(ch.q_bw) / ch.Dw, sq(ch.q_sum)
     X = X.copy()
     k, N = X.shape
     for _ in range(n_steps):
@@ -235,7 +235,7 @@ def exponential_step_reference(ch, disc, X, rng, Vt, U, G3m):
         zs = rng.standard_normal((k, N))
         zb = rng.standard_normal((k, ch.m))
         zm = rng.standard_normal((k, disc.Lc.shape[1]))
-        Z1 = np.sqrt(disc.a) * (disc.sigma_s * zs + ((disc.sigma_bw * zb) @ G3m.T) * ch.invc)
+        Z1 = np.sqrt(disc.a) * (disc.sigma_sum * zs + ((disc.sigma_bw * zb) @ G3m.T) * ch.invc)
         rows.append(Z1)
     T = np.concatenate(rows) @ Vt.T @ disc.Winv.T
     vals = [disc.phi] + ([] if disc.uniform else [disc.psi]) + ([disc.xa] if disc.noise else [])
