@@ -63,6 +63,7 @@ def add_sim_args(p, chains_default):
     g.add_argument("--burn-in", dest="burn_in", default=None, help="discarded initial time (same units)")
     g.add_argument("--seed", type=int, default=None, help="random seed (same seed, same bits)")
     g.add_argument("--chains", type=int, default=chains_default, help="independent chains simulated at once")
-    g.add_argument("--scheme", choices=["exact", "euler"], default="exact", help="integration scheme")
+    g.add_argument("--scheme", choices=["exponential", "exact", "euler"], default="exponential",
+                   help="integration scheme: exponential (exact in distribution at any step; alias exact) or euler")
     g.add_argument("--dt", type=float, default=None, help="time step, s (default: automatic)")
     g.add_argument("--temperature", type=float, default=300.0, help="Johnson-noise temperature, K")

@@ -31,7 +31,7 @@ def run_demo(n: int = 16, cond: float = 20.0, seed: int = 0, out_dir: str = "dem
     burn = 20.0 / lam[0]  # tau units: e^-20 of the initial error is left
     total = time_tau if time_tau is not None else burn + 200.0 / lam[0]
     dt = 0.1 / lam[-1]  # fine sampling for the transient plot (exact scheme: no step bias)
-    spu = SPU(mc, scheme="exact", dt=dt * tau, chains=1, seed=seed)
+    spu = SPU(mc, scheme="exponential", dt=dt * tau, chains=1, seed=seed)
     res_burn = spu.run(burn * tau, save_every=1, max_samples=10**7)
     res = spu.run((total - burn) * tau)
     x_twin, se = mean_and_se(res.x, min_batch=int(np.ceil(5.0 / lam[0] / (res.t[0] / tau))))

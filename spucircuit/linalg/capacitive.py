@@ -36,7 +36,7 @@ def dynamics(circ: CapacitiveCircuit) -> dict:
 
 # ------------------------------------------------------------------- running it
 def _run(circ: CapacitiveCircuit, *, dt, burn_in, run_time, chains, seed, max_samples, progress):
-    spu = SPU(circ.netlist, temperature_k=circ.temperature_k, scheme="exact", dt=dt, chains=chains,
+    spu = SPU(circ.netlist, temperature_k=circ.temperature_k, scheme="exponential", dt=dt, chains=chains,
               seed=seed)
     tb = spu.run(burn_in, max_samples=1).analog_time_s if burn_in > 0 else 0.0
     res = spu.run(run_time, max_samples=max_samples, progress=progress)

@@ -160,7 +160,7 @@ def _time_average(spu, lam, tau, policy, total, tb, *, max_samples=None, progres
     return x, se, res, tb, batch
 
 
-def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: str = "exact",
+def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: str = "exponential",
           dt: float | None = None, temperature_k: float = T_ROOM, noise: bool = True, x0=None,
           prune: bool = False, return_info: bool = False, progress=False, **mapping_kwargs):
     """x ~ A^-1 b as the time average of the twin's node voltages after burn-in.
@@ -195,7 +195,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     info = SolveInfo(
         task="solve", standard_error=se, analog_time_s=tb + res.analog_time_s, burn_in_s=tb, tau_s=mc.tau_s,
         dt_s=spu.dt, steps=int(round(tb / spu.dt)) + res.n_steps, se_reliable=bool(np.all(np.isfinite(se))),
-        scheme=scheme, components=mc.component_counts(),
+        scheme=spu.scheme, components=mc.component_counts(),
         transient_bias_bound=float(np.exp(-lam[0] * tb / mc.tau_s) * np.linalg.norm(x0v - xs)),
         pruning=mc.prune,
         se_batches=int(min(res.x.shape[0] // max(1, batch), max(2, 32 // chains) if chains < 32 else 1) * chains),
@@ -204,7 +204,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     return x, info
 
 
-def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str = "exact",
+def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str = "exponential",
         dt: float | None = None, temperature_k: float = T_ROOM, noise_psd: float | None = None,
         prune: bool = False, return_info: bool = False, progress=False, **mapping_kwargs):
     """A^-1 from the stationary covariance of the twin with b = 0.
@@ -250,7 +250,7 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
 
 
 def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int = 1, seed=None,
-                 noise: bool = True, samples: int | None = None, scheme: str = "exact",
+                 noise: bool = True, samples: int | None = None, scheme: str = "exponential",
                  dt: float | None = None):
     """Solve on the device twin: time average of the ADC read-out after burn-in.
 
@@ -277,7 +277,7 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
 
 
 def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed=None,
-               scheme: str = "exact", dt: float | None = None, samples: int | None = None):
+               scheme: str = "exponential", dt: float | None = None, samples: int | None = None):
     """A^-1 = 2 cov(x) / q from the device twin's stationary fluctuations (b = 0). The device
     must carry an injected noise (program it with mapping noise_psd, as :func:`inv` does); q is the
     nominal diffusion (what the controller believes). Returns (A^-1, :class:`SolveInfo`)."""

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from spucircuit import SPU, integrator_array
+from spucircuit.device.base import SCHEME_ALIASES, SCHEMES, canonical_scheme
 from tngd.devices.ou import OUSystem, make_system, validate_run
 from tngd.errors import ConfigError
 
@@ -29,11 +30,12 @@ class TwinSolver:
 
     name = "twin"
 
-    def __init__(self, *, temperature_k: float = 300.0, noise: bool = True, scheme: str = "exact",
+    def __init__(self, *, temperature_k: float = 300.0, noise: bool = True, scheme: str = "exponential",
                  max_step_tau: float = 5.0, dt_tau: float | None = None, prune: bool = True,
                  r_max: float = 1e9, max_n: int = 300, **mapping_kwargs):
-        if scheme not in ("exact", "euler"):
-            raise ConfigError(f"unknown twin scheme {scheme!r}: use 'exact' or 'euler'")
+        if SCHEME_ALIASES.get(scheme, scheme) not in SCHEMES:
+            raise ConfigError(f"unknown twin scheme {scheme!r}: use 'exponential' (alias 'exact') or 'euler'")
+        scheme = canonical_scheme(scheme)
         self.temperature_k = float(temperature_k)
         self.noise = bool(noise)
         self.scheme = scheme
@@ -71,7 +73,7 @@ class TwinSolver:
             mc = integrator_array(A, g, prune=self.prune, noise_psd=psd, **self.mapping_kwargs)
         self.last_mapping = mc
         t_s = t * mc.tau_s
-        if self.scheme == "exact":
+        if self.scheme == "exponential":
             n = max(1, math.ceil(t / self.max_step_tau))
             dt = t_s / n
         else:
