@@ -131,18 +131,22 @@ class SolveInfo:
         return {k: v for k, v in self.items() if k != "mapped"}
 
 
-def _program(mc, *, scheme: str, dt, **spu_kw):
-    """SPU for ``mc`` and the ascending eigenvalues of the realised A (dimensionless).
+def _program(mc, policy: RunPolicy, *, scheme: str, dt, time, burn_in, **spu_kw):
+    """SPU for ``mc``, the ascending eigenvalues of the realised A (dimensionless) and the run's
+    (total, burn-in) by ``policy``; the exponential scheme gets the policy's step unless ``dt``.
 
-    They come from the drift's eigendecomposition when it is symmetric (ideal arrays; the same
-    eigh then serves the exact scheme's set-up, so the spectrum costs nothing extra), else from
-    eigvalsh(mc.A). The SPU is made with a provisional step when the step is still to be chosen.
+    The eigenvalues come from the drift's eigendecomposition when it is symmetric (ideal arrays;
+    the same eigh then serves the exact scheme's set-up, so the spectrum costs nothing extra), else
+    from eigvalsh(mc.A). The SPU is made with a provisional step while the step is still to be chosen.
     """
     provisional = dt if dt is not None else (None if scheme == "euler" else 1.0)
     spu = SPU(mc, scheme=scheme, dt=provisional, **spu_kw)
     sym = symmetric_eigen(spu.ss)
     lam = np.sort(-sym[0] * mc.tau_s) if sym is not None else np.linalg.eigvalsh(mc.A)
-    return spu, lam
+    total, tb = policy.times(lam, mc.tau_s, time, burn_in)
+    if dt is None and spu.scheme == "exponential":
+        spu.set_dt(policy.step(lam, mc.tau_s, total, tb))
+    return spu, lam, total, tb
 
 
 def _burn(spu, tb: float) -> float:
@@ -182,11 +186,8 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     A = check_spd(A)
     b = as_vector(b, A.shape[0])
     mc = integrator_array(A, b, prune=prune, x0=x0, check=False, **mapping_kwargs)
-    spu, lam = _program(mc, scheme=scheme, dt=dt, temperature_k=temperature_k, noise=noise,
-                        chains=chains, seed=seed)
-    total, tb = SOLVE_POLICY.times(lam, mc.tau_s, time, burn_in)
-    if dt is None and spu.scheme == "exponential":
-        spu.set_dt(SOLVE_POLICY.step(lam, mc.tau_s, total, tb))
+    spu, lam, total, tb = _program(mc, SOLVE_POLICY, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
+                                   temperature_k=temperature_k, noise=noise, chains=chains, seed=seed)
     x, se, res, tb, batch = _time_average(spu, lam, mc.tau_s, SOLVE_POLICY, total, tb, progress=progress)
     if not return_info:
         return x
@@ -225,11 +226,8 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     if noise_psd is None:
         noise_psd = default_injected_psd(A, r_min, r_max, temperature_k)
     mc = integrator_array(A, None, prune=prune, noise_psd=noise_psd, check=False, **mapping_kwargs)
-    spu, lam = _program(mc, scheme=scheme, dt=dt, temperature_k=temperature_k, noise=True,
-                        chains=chains, seed=seed)
-    total, tb = INV_POLICY.times(lam, mc.tau_s, time, burn_in)
-    if dt is None and spu.scheme == "exponential":
-        spu.set_dt(INV_POLICY.step(lam, mc.tau_s, total, tb))
+    spu, lam, total, tb = _program(mc, INV_POLICY, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
+                                   temperature_k=temperature_k, noise=True, chains=chains, seed=seed)
     tb = _burn(spu, tb)
     res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT, progress=progress)
     cov_x, se_x = cov_and_se(res.x)

@@ -21,7 +21,7 @@ from spucircuit.device.converters import Converter, convert
 from spucircuit.device.factored_spu import FactoredSPU
 from spucircuit.errors import RealizabilityError
 from spucircuit.imperfections.factored import FabricationMismatch, imperfect_components, measure_input_gains
-from tngd.devices.ou import validate_run
+from tngd.devices.ou import begin_run
 from tngd.errors import ConfigError
 
 
@@ -361,12 +361,9 @@ class FactoredTwinSolver:
 
     def propagate(self, sys, x0, t, kappa0, rng) -> np.ndarray:
         """Run the programmed device(s) for t tau from x0 and read one sample (see the class docstring)."""
-        t, kappa0 = validate_run(t, kappa0)
-        x0 = np.asarray(x0, dtype=float)
+        t, kappa0, x0 = begin_run(t, kappa0, x0, "factored twin")
         if t == 0:
             return x0.copy()
-        if not np.isfinite(t):
-            raise ConfigError("the factored twin needs a finite analog time t")
         circuit = getattr(sys, "circuit", None)
         if circuit is None:
             raise ConfigError("propagate needs a system from FactoredTwinSolver.prepare")

@@ -69,6 +69,15 @@ def validate_run(t, kappa0):
     return t, kappa0
 
 
+def begin_run(t, kappa0, x0, who: str):
+    """:func:`validate_run` plus the start state, for the devices that cannot run forever: returns
+    ``(t, kappa0, x0)`` (float, float, float array); raises ConfigError naming ``who`` for t = inf."""
+    t, kappa0 = validate_run(t, kappa0)
+    if t > 0 and not np.isfinite(t):
+        raise ConfigError(f"the {who} needs a finite analog time t")
+    return t, kappa0, np.asarray(x0, dtype=float)
+
+
 def make_system(factor, damping, rhs, eig: bool) -> OUSystem:
     """The uploaded system A = Ut^T Ut + lambda I, g, checked.
 

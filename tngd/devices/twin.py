@@ -8,7 +8,7 @@ import numpy as np
 
 from spucircuit import SPU, integrator_array
 from spucircuit.device.base import SCHEME_ALIASES, SCHEMES, canonical_scheme
-from tngd.devices.ou import OUSystem, make_system, validate_run
+from tngd.devices.ou import OUSystem, begin_run, make_system
 from tngd.errors import ConfigError
 
 
@@ -57,12 +57,9 @@ class TwinSolver:
 
     def propagate(self, sys: OUSystem, x0, t, kappa0, rng) -> np.ndarray:
         """Map A, program a fresh SPU at x0 and run it for t tau (O(N^2) per step); one read-out."""
-        t, kappa0 = validate_run(t, kappa0)
-        x0 = np.asarray(x0, dtype=float)
+        t, kappa0, x0 = begin_run(t, kappa0, x0, "twin")
         if t == 0:
             return x0.copy()
-        if not np.isfinite(t):
-            raise ConfigError("the twin needs a finite analog time t")
         U, lam, g = sys.factor, float(sys.damping), sys.rhs
         A = U.T @ U
         A[np.diag_indices_from(A)] += lam
