@@ -1,4 +1,4 @@
-"""Cost of the factored TNGD circuit twin (``spucircuit.factored``) against N.
+"""Cost of the factored TNGD circuit twin (``spucircuit.circuit.factored_array``) against N.
 
 Per size N (m = b dz = 640: b = 64 samples, dz = 10 outputs), J is a random (m, N) Jacobian and H
 softmax-cross-entropy Hessian blocks, both made *before* memory tracing starts (they are the

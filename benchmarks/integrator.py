@@ -1,6 +1,6 @@
 """Per-step cost of the twin's time stepping, against the bare BLAS / CSR operation it wraps.
 
-One step of the twin is  x <- M x + c + N xi  for k chains at once (``spucircuit.integrators``).
+One step of the twin is  x <- M x + c + N xi  for k chains at once (``spucircuit.integrate``).
 Its unavoidable core is the product with M: a gemv (1 chain) or a gemm (k chains) for dense M, a
 CSR mat-vec for sparse M. This benchmark times one step of ``integrators.run`` on the compiled
 state space of ``integrator_array(random_spd(n, cond=10, seed=0), b)`` and divides it by numpy's

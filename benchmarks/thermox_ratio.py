@@ -150,7 +150,7 @@ def ours_time_for(A, xs, target: float) -> float:
 @contextlib.contextmanager
 def phase_timer(phases: dict):
     """Time the mapping and the SPU construction inside ``spucircuit.solve`` (wraps the two names
-    that ``spucircuit.solvers`` calls; restored afterwards)."""
+    that ``spucircuit.linalg.solve`` calls; restored afterwards)."""
     import spucircuit.linalg.solve as S
 
     orig_map, orig_spu = S.integrator_array, S.SPU

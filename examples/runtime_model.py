@@ -138,7 +138,7 @@ def main(argv=None):
                    panel_notes={"vs_N": "markers, dashed: MLP 64-h-20 on this CPU",
                                 "vs_dz": f"solid: model at N = {n_fixed:.0e}\nmarkers, dashed: measured / fitted "
                                          f"at N ~ {n_meas_b}"},
-                   title=f"Fig. 2 shape from the hardware runtime model (spucircuit.cost): b = {B}, t = {T_TAU:g} tau, "
+                   title=f"Fig. 2 shape from the hardware runtime model (spucircuit.studies.cost): b = {B}, t = {T_TAU:g} tau, "
                          "tau = 1 us, 16-bit words over 50 Gb/s; host A100-class at 25 % of peak (assumption)")
 
     # ---------------------------------------------------------------- key numbers

@@ -5,7 +5,7 @@ averaging mitigation (n = 16 and 64), the eps -> eps^2 mitigation slopes, and a 
     python examples/study_example.py --quick    # n = 16 only, fewer draws (~1 min)
 
 Everything is computed from component values: each device is the nominal integrator array plus
-one seeded draw of imperfections (spucircuit.nonideal), compiled by MNA.
+one seeded draw of imperfections (spucircuit.imperfections), compiled by MNA.
 """
 from __future__ import annotations
 

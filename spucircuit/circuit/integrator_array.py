@@ -11,7 +11,7 @@ equal resistors ``RGj`` (xj -> bj) and ``RFj`` (bj -> xnj) makes V(xnj) = -V_j. 
 is a resistor 1/(g_unit A_ij) from ``xj`` to ``si``; a negative one the same resistance from the
 inverted output ``xnj``. Every resistor is physical, so all of them (buffers included) add Johnson
 noise; the buffers' noise is correlated across rows and makes the thermal covariance deviate from
-A^-1 (the active circuit is not in equilibrium), which is why :func:`~spucircuit.solvers.inv`
+A^-1 (the active circuit is not in equilibrium), which is why :func:`~spucircuit.linalg.solve.inv`
 injects a dominant, equal noise current ``NSi`` at every summing node.
 
 **Scales** (all recorded on the returned :class:`MappedCircuit`):

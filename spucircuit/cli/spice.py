@@ -77,7 +77,7 @@ def cmd_export(args) -> int:
             from spucircuit.circuit.capacitive_array import capacitive_spu
             from spucircuit.linalg.capacitive import dynamics
         except ImportError:  # pragma: no cover - the module ships with the package
-            raise SPUError("the capacitive architecture needs spucircuit.capacitive, which is not installed") from None
+            raise SPUError("the capacitive architecture needs spucircuit.circuit.capacitive_array, which is not installed") from None
         if b is not None and np.any(np.asarray(b, float) != 0):
             raise SPUError("--rhs is not used by the capacitive architecture (it samples N(0, A^-1)); "
                            "leave it out or use --arch integrator")
@@ -274,7 +274,7 @@ def register(sub) -> None:
 
     s = sub.add_parser(
         "simulate", help="simulate any SPICE netlist on the twin; write node voltages (.npz)",
-        description="Read a SPICE netlist (the subset spucircuit.spice reads), simulate it on the twin "
+        description="Read a SPICE netlist (the subset spucircuit.io.spice reads), simulate it on the twin "
                     "(exact scheme by default) and write an .npz with t (s), v (time x nodes, V), nodes "
                     "(names), states and state_names.")
     s.add_argument("netlist", help="SPICE netlist (.cir)")

@@ -1,4 +1,4 @@
-"""``spu study``: the command line of :mod:`spucircuit.study`.
+"""``spu study``: the command line of :mod:`spucircuit.studies.sweep`.
 
 Hook it into the ``spu`` parser with ``register(subparsers)`` (spucircuit/cli.py::build_parser).
 """

@@ -24,7 +24,7 @@ _FAB_NAMES = ("G1", "G2", "G3", "gf1", "gf2", "g_lambda", "g_in", "bx_g", "bx_f"
 class FabricationMismatch:
     """Fixed resistor mismatch of one physical device: R_p = R_programmed,p (1 + d_p) for every
     resistor position p, d_p = max(sigma z_p, -0.9), z_p ~ N(0, 1) (the rule of
-    :class:`spucircuit.nonideal.Tolerance`), drawn once from (seed, member).
+    :class:`spucircuit.imperfections.models.Tolerance`), drawn once from (seed, member).
 
     Positions: the J array (m, N), the J^T array indexed like J ((k, i) for its entry (i, k)), the
     H array (b, dz, dz) and the per-node resistors (gf1, gf2, by_*, bw_* per stage row; g_lambda,

@@ -158,7 +158,7 @@ class Device:
     def stationary_inverse(self, q_nominal: float | None = None) -> np.ndarray:
         """A^-1 as the exact stationary covariance 2 cov(x) / q (continuous Lyapunov equation of
         the compiled device with its noise), q the *nominal* diffusion (what the controller
-        believes), as :func:`~spucircuit.solvers.inv` uses."""
+        believes), as :func:`~spucircuit.linalg.solve.inv` uses."""
         import scipy.linalg as sla
 
         mc = self.nominal

@@ -1,6 +1,6 @@
 """Imperfect devices: non-idealities applied to the *component values* of a netlist.
 
-A device instance is the nominal circuit (an :func:`~spucircuit.mapping.integrator_array`) plus
+A device instance is the nominal circuit (an :func:`~spucircuit.circuit.integrator_array.integrator_array`) plus
 one seeded draw of imperfections. Imperfections never touch the ideal matrix: each one rewrites
 component values (or inserts elements) in a copy of the netlist, and the compiler turns the
 perturbed netlist into the drift the twin simulates.

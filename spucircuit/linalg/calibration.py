@@ -1,7 +1,7 @@
 """Calibration of an imperfect device from measurements the device itself can make.
 
 The device's stationary read-out is affine in its input DACs: x*(b) = M b + m0 (see
-:class:`~spucircuit.nonideal.EffectiveSystem`), with M = A_dev^-1 D (A_dev the matrix its
+:class:`~spucircuit.imperfections.effective.EffectiveSystem`), with M = A_dev^-1 D (A_dev the matrix its
 components realise, D the relative gains of its input resistors) and m0 the offsets. Probing with
 known inputs and reading time-averaged outputs gives columns of M; A_hat = M^-1 = D^-1 A_dev.
 

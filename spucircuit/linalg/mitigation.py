@@ -88,7 +88,7 @@ class Ensemble:
     # --------------------------------------------------------------------- twin (noisy)
     def solve(self, b=None, **kw):
         """Run every member on the twin (keyword arguments as
-        :func:`~spucircuit.nonideal.device_solve`; ``seed`` is split per member) and pool: the
+        :func:`~spucircuit.linalg.solve.device_solve`; ``seed`` is split per member) and pool: the
         pooled mean is the mean of the members' time averages (equal run lengths), its standard
         error sqrt(sum_k se_k^2) / K. ``analog_time_s`` is the sum over members (one board run K
         times; K boards in parallel take ``analog_time_s / K``)."""
@@ -130,7 +130,7 @@ def eps_scan(matrices, eps_values, *, K: int = 64, scheme: str = "stratified", s
              r_range=(1e3, 1e6), noise_psd: float = 1e-20) -> dict:
     """Error of a single device (nearest rounding) and of a K-ensemble (stochastic rounding)
     against the relative component imprecision eps, on log-spaced resistor banks with level
-    ratio 1 + eps (:meth:`~spucircuit.nonideal.ResistorBank.relative_step`). Exact (noise-free)
+    ratio 1 + eps (:meth:`~spucircuit.imperfections.models.ResistorBank.relative_step`). Exact (noise-free)
     evaluation: stationary read-out for 'solve', Lyapunov covariance for 'inv' (temperature 0,
     equal injected noise, so the only error is the matrix the components realise).
 

@@ -94,7 +94,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     ``temperature_k`` sets the Johnson noise of every resistor (one-sided current PSD
     4 k_B T / R); ``noise=False`` removes all noise (Johnson and explicit sources).
     Networks of ideal op-amps with grounded non-inverting inputs (integrator arrays) are solved
-    in closed form (:mod:`spucircuit.vground`, same result); ``fast=False`` forces the MNA solve.
+    in closed form (:mod:`spucircuit.statespace.virtual_ground`, same result); ``fast=False`` forces the MNA solve.
     """
     if not (np.isfinite(temperature_k) and temperature_k >= 0):
         raise NetlistError(f"temperature must be finite and >= 0 K, got {temperature_k!r}")

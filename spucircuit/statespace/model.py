@@ -20,7 +20,7 @@ class StateSpace:
 
     Attributes
     ----------
-    drift : DriftOperator       F (1/s), dense or sparse, see :mod:`spucircuit.operators`
+    drift : DriftOperator       F (1/s), dense or sparse, see :mod:`spucircuit.statespace.operators`
     input_matrix : ndarray      B, (n_states, n_inputs); state units per second per input unit
     inputs : ndarray            u, DC source levels (V for voltage sources, A for current sources)
     input_names : list[str]     source names, in the order of u

@@ -1,6 +1,6 @@
 """Drift operators F (units 1/s): the linear map of the state-space SDE, kept as an operator.
 
-Two storage kinds exist today, each with its own numba kernel in :mod:`spucircuit.integrators`:
+Two storage kinds exist today, each with its own numba kernel in :mod:`spucircuit.integrate`:
 
 * ``DenseDrift``  — an (n, n) C-contiguous float64 array (resistor arrays are dense).
 * ``SparseDrift`` — CSR arrays (indptr, indices, data), for sparse couplings.

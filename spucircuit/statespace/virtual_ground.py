@@ -1,6 +1,6 @@
 """Closed-form compile of ideal-op-amp networks (virtual ground), without the MNA solve.
 
-An integrator array (the TNGD paper's App. C, :func:`~spucircuit.mapping.integrator_array`) has
+An integrator array (the TNGD paper's App. C, :func:`~spucircuit.circuit.integrator_array.integrator_array`) has
 ~n^2 resistors on ~9n MNA unknowns: a dense system whose LU and n-right-hand-side solves cost
 O(n^3) with a large constant (seconds at n = 1024). With ideal op-amps whose non-inverting input
 is grounded, the same equations solve by inspection, from the component values:
@@ -16,7 +16,7 @@ is grounded, the same equations solve by inspection, from the component values:
 * voltage-source nodes (one terminal grounded) are known inputs; outputs and sources absorb any
   current injected into them.
 
-The result is the same :class:`~spucircuit.compiler.StateSpace` the general compiler produces
+The result is the same :class:`~spucircuit.statespace.model.StateSpace` the general compiler produces
 (drift, inputs, Johnson-noise diffusion, readout map; checked against it in the tests), built in
 O(number of resistors) plus one n x n_b x n product for the noise of the amplifier inputs.
 Anything outside this pattern (finite gain, inductors, VCCS, capacitor loops, intermediate

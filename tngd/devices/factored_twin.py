@@ -33,7 +33,7 @@ class FactoredSystem(NamedTuple):
     rhs: np.ndarray
     eigvals: np.ndarray  # unused (0,)
     eigvecs: np.ndarray  # unused (0, 0)
-    circuit: object  # spucircuit.factored.FactoredCircuit (device 0 of an ensemble)
+    circuit: object  # spucircuit.circuit.factored_array.FactoredCircuit (device 0 of an ensemble)
     slot: tuple = ()  # (buffer index, owner token): which reprogrammable array holds it
     members: tuple = ()  # imperfect devices: the circuit each of the K devices realises
     nominal: object = None  # imperfect devices: the nominal circuit (valid until the next prepare)
@@ -49,7 +49,7 @@ def _int_option(name, v, lo, allow_none=True):
 
 
 class FactoredTwinSolver:
-    """The factored circuit twin (``spucircuit.factored``): F = J^T H J / b is never formed, the
+    """The factored circuit twin (``spucircuit.circuit.factored_array``): F = J^T H J / b is never formed, the
     circuit has m (m + 2N)-scale resistors and each step costs O(N m), so it runs at training size.
 
     ``prepare(factor, damping, rhs)`` maps the system onto the three resistor arrays; ``factor`` may
@@ -65,7 +65,7 @@ class FactoredTwinSolver:
     counted in ``redesigns``). Entries needing more than ``r_max`` are pruned when ``prune`` (the
     bound is in ``last_circuit.prune``).
 
-    Warm start: one device (:class:`spucircuit.factored.FactoredSPU`) persists; reprogramming keeps
+    Warm start: one device (:class:`spucircuit.device.factored_spu.FactoredSPU`) persists; reprogramming keeps
     its capacitor voltages. If x0 equals what the device holds (Algorithm 1: the previous read-out)
     nothing is written; otherwise x0 is written through the DACs (counted in ``writes``).
 
@@ -94,20 +94,20 @@ class FactoredTwinSolver:
 
     * ``bits``: resistor precision of the three arrays. At every upload each programmed array
       conductance is rounded on the b-bit grid of the programmable range, levels 1/r_max + k dG,
-      k = 0..2^b - 1, dG = (1/r_min - 1/r_max) / (2^b - 1) (``spucircuit.nonideal.ResistorBank``'s
+      k = 0..2^b - 1, dG = (1/r_min - 1/r_max) / (2^b - 1) (``spucircuit.imperfections.models.ResistorBank``'s
       default grid), ``rounding`` 'stochastic' (default: unbiased in conductance, a fresh draw per
       upload and device) or 'nearest'; open entries stay open. The J^T array gets the codes of the
       J array (same targets), so F' = J'^T H' J' / b stays symmetric PSD; H blocks of Laplacian
       form (softmax cross-entropy, unit 1 x 1 blocks) are rounded edge by edge so H' stays PSD
-      (``spucircuit.factored.quantize_h_blocks``). With ``headroom`` = 4 the largest J entry sits
+      (``spucircuit.numerics.quantize.quantize_h_blocks``). With ``headroom`` = 4 the largest J entry sits
       at a quarter of the range: about 2 of the b bits are headroom. The simulation runs from the
       quantised values. Feedback, lambda, input and buffer resistors are fixed (nominal).
     * ``tolerance``: relative sigma of a fixed resistor mismatch, R = R_programmed (1 + sigma z),
-      one draw per resistor position and device (``spucircuit.factored.FabricationMismatch``, from
+      one draw per resistor position and device (``spucircuit.imperfections.factored.FabricationMismatch``, from
       (seed, device)): the same across uploads. Every resistor (arrays, stages, lambda, input,
       buffers); the J^T array becomes its own buffer.
     * ``dac_bits``: the uploaded input voltages V_in (and any state written into the capacitors)
-      pass a b-bit DAC (``spucircuit.nonideal.Converter``) whose full scale is set per upload to the
+      pass a b-bit DAC (``spucircuit.device.converters.Converter``) whose full scale is set per upload to the
       largest |V| written (the controller knows what it writes), at most ``converter_max_v``; beyond
       it values clip (counted in ``dac_clipped``, ``ClippingWarning``). Dither as ``rounding``.
     * ``adc_bits``: each device's read-out V(x_i) passes a b-bit ADC whose full scale is chosen per
@@ -123,7 +123,7 @@ class FactoredTwinSolver:
       Each device draws its own run seed from ``rng`` (device 0 the same as the nominal twin).
     * ``calibration``: per device, once (fabrication is fixed), the input gain of every integrator
       is measured: all array codes open, probe voltages on the DACs, the twin run for 30 + 50
-      relaxation times (``spucircuit.factored.measure_input_gains``); the measured gain rho_i (the
+      relaxation times (``spucircuit.imperfections.factored.measure_input_gains``); the measured gain rho_i (the
       mismatch of G_in,i / G_lambda,i) is then divided out of every later DAC value, digitally.
       This removes the mismatch error of the input and lambda resistors exactly (noise-free) in
       the N - m dimensional lambda-only part of the solution, the dominant part for N >> m. Left

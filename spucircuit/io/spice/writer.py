@@ -288,7 +288,7 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
 
     title = " ".join(str(netlist.title).split()) or "spucircuit netlist"
     L = [title]
-    L.append("* Written by spucircuit.spice.write_spice: SPICE3 / ngspice syntax, SI units (V, A, Ohm, F, H, s).")
+    L.append("* Written by spucircuit.io.spice.write_spice: SPICE3 / ngspice syntax, SI units (V, A, Ohm, F, H, s).")
     if tran is not None and control:
         L.append("* Run: ngspice -b <this file>   (the .control block writes the rawfile)")
     elif tran is not None:
