@@ -547,3 +547,44 @@ def test_bad_time_through_solve_and_run(mapped4):
     spu_raw = sc.SPU(_rc())
     with pytest.raises(ParseError, match=r"no tau is known"):
         spu_raw.run("5tau")
+
+
+# ----------------------------------------------------------- the one device stack: bad inputs
+def _factored_small():
+    from spucircuit.circuit.factored_array import factored_circuit
+
+    rng = np.random.default_rng(0)
+    return factored_circuit(rng.standard_normal((2, 4)), None, 0.5, rng.standard_normal(4), r_max=1e9)
+
+
+def _stack_cases():
+    from spucircuit.device.converters import Converter
+    from spucircuit.device.factored_spu import FactoredSPU
+    from spucircuit.imperfections.instance import Device
+    from spucircuit.imperfections.models import OpAmpGain, ResistorBank, Thermal, Tolerance
+    from spucircuit.linalg.calibration import InputGainCalibration
+    from spucircuit.linalg.solve import device_inv
+
+    fc = _factored_small()
+    mc = sc.integrator_array(np.eye(3) * 2.0, np.ones(3))
+    return [
+        ("progress", lambda: sc.SPU(mc, seed=0).run("1tau", progress=5), "progress must be True, False or a progress meter"),
+        ("scheme", lambda: FactoredSPU(fc, scheme="rk4"), "unknown scheme 'rk4'"),
+        ("chains", lambda: FactoredSPU(fc, chains=2.5), "chains must be an integer >= 1"),
+        ("program", lambda: Device().program_circuit("net.cir"), "cannot program a str"),
+        ("ranging", lambda: Converter(8, 1.0, ranging="auto"), "converter ranging must be one of"),
+        ("bank grid", lambda: Device(ResistorBank(8, grid="log")).program_circuit(fc), "conductance grid"),
+        ("tolerance dist", lambda: Device(Tolerance(1.0, dist="uniform")).program_circuit(fc), "Gaussian"),
+        ("netlist-only model", lambda: Device(OpAmpGain(1e5)).program_circuit(fc), "OpAmpGain is modelled on netlist elements"),
+        ("tcr", lambda: Device(Thermal(310.0, tcr_ppm_per_k=50.0)).program_circuit(fc), "temperature coefficients"),
+        ("calibration size", lambda: InputGainCalibration(np.ones(3), 1, 0.0).predistort(fc), "calibration is for N = 3"),
+        ("device_inv", lambda: device_inv(Device().program_circuit(fc)), "device_inv needs an integrator array"),
+        ("rhs", lambda: FactoredSPU(fc).set_rhs(np.ones(3)), "right-hand side must be a finite vector of length N = 4"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_one_device_stack_rejects_bad_input_by_name(case):
+    name, call, msg = _stack_cases()[case]
+    with pytest.raises(SPUError, match=re.escape(msg)):
+        call()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
+from spucircuit.errors import SPUError
+
 
 class ProgressMeter(Protocol):
     def start(self, total: int, unit: str, desc: str) -> None: ...
@@ -50,4 +52,4 @@ def make_meter(progress) -> ProgressMeter:
         return _default_factory()
     if all(hasattr(progress, m) for m in ("start", "update", "close")):
         return progress
-    raise TypeError(f"progress must be True, False or a progress meter, got {type(progress).__name__}")
+    raise SPUError(f"progress must be True, False or a progress meter (start/update/close), got {progress!r}")
