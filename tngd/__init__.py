@@ -18,14 +18,14 @@ Training   : :func:`train`, :func:`build_model`, :func:`build_optimizer`
 """
 from spucircuit.numerics.cg import conjugate_gradient
 from tngd.data import (
-                        Dataset,
-                        load_dataset,
-                        load_digits,
-                        load_fashion_mnist,
-                        load_idx_dir,
-                        load_npz,
-                        read_idx,
-                        write_idx,
+    Dataset,
+    load_dataset,
+    load_digits,
+    load_fashion_mnist,
+    load_idx_dir,
+    load_npz,
+    read_idx,
+    write_idx,
 )
 from tngd.devices import EulerOUSolver, ExactOUSolver, OUSystem, TwinSolver, make_solver
 from tngd.errors import ConfigError, DataError, TNGDError
@@ -33,23 +33,23 @@ from tngd.nn.curvature import Batch, MiniBatchCurvature
 from tngd.nn.losses import MeanSquaredError, SoftmaxCrossEntropy, make_loss
 from tngd.nn.sequential import Sequential, cnn, mlp
 from tngd.optim import (
-                        NGD,
-                        NGDCG,
-                        OPTIMIZERS,
-                        SGD,
-                        TNGD,
-                        Adam,
-                        NGDWoodbury,
-                        adam,
-                        apply_updates,
-                        chain,
-                        ngd,
-                        ngd_cg,
-                        ngd_woodbury,
-                        sgd,
-                        tngd,
-                        tngd_adam,
-                        woodbury_solve,
+    NGD,
+    NGDCG,
+    OPTIMIZERS,
+    SGD,
+    TNGD,
+    Adam,
+    NGDWoodbury,
+    adam,
+    apply_updates,
+    chain,
+    ngd,
+    ngd_cg,
+    ngd_woodbury,
+    sgd,
+    tngd,
+    tngd_adam,
+    woodbury_solve,
 )
 from tngd.train import build_model, build_optimizer, evaluate, train
 

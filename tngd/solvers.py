@@ -5,15 +5,15 @@ This module re-exports the old public names for one release and warns on import.
 import warnings
 
 from tngd.devices import (
-                          SOLVERS,
-                          EulerOUSolver,
-                          ExactOUSolver,
-                          FactoredSystem,
-                          FactoredTwinSolver,
-                          OUSystem,
-                          TwinSolver,
-                          empty_system,
-                          make_solver,
+    SOLVERS,
+    EulerOUSolver,
+    ExactOUSolver,
+    FactoredSystem,
+    FactoredTwinSolver,
+    OUSystem,
+    TwinSolver,
+    empty_system,
+    make_solver,
 )
 
 warnings.warn("tngd.solvers is deprecated: import from tngd.devices (or tngd) instead", DeprecationWarning,

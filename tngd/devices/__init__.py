@@ -6,14 +6,14 @@
 """
 from tngd.devices.factored_twin import FactoredSystem, FactoredTwinSolver
 from tngd.devices.ou import (
-                             SOLVERS,
-                             EulerOUSolver,
-                             ExactOUSolver,
-                             OUSystem,
-                             empty_system,
-                             make_solver,
-                             make_system,
-                             validate_run,
+    SOLVERS,
+    EulerOUSolver,
+    ExactOUSolver,
+    OUSystem,
+    empty_system,
+    make_solver,
+    make_system,
+    validate_run,
 )
 from tngd.devices.twin import TwinSolver
 

@@ -7,35 +7,35 @@ ngd_woodbury), :mod:`~tngd.optim.thermodynamic` (tngd, tngd_adam). :data:`OPTIMI
 :data:`DEFAULT_LR` name them for the command line and the training loop.
 """
 from tngd.optim.base import (
-                             Chain,
-                             DeviceTime,
-                             Optimizer,
-                             apply_updates,
-                             chain,
-                             check_positive,
-                             device_time,
-                             require_curvature,
+    Chain,
+    DeviceTime,
+    Optimizer,
+    apply_updates,
+    chain,
+    check_positive,
+    device_time,
+    require_curvature,
 )
 from tngd.optim.first_order import SGD, Adam, AdamState, SGDState, adam, sgd
 from tngd.optim.natural import (
-                             NGD,
-                             NGDCG,
-                             CountState,
-                             NGDCGState,
-                             NGDWoodbury,
-                             ngd,
-                             ngd_cg,
-                             ngd_woodbury,
-                             woodbury_solve,
+    NGD,
+    NGDCG,
+    CountState,
+    NGDCGState,
+    NGDWoodbury,
+    ngd,
+    ngd_cg,
+    ngd_woodbury,
+    woodbury_solve,
 )
 from tngd.optim.thermodynamic import (
-                             TNGD,
-                             DeviceNaturalGradient,
-                             DeviceState,
-                             TNGDState,
-                             device_natural_gradient,
-                             tngd,
-                             tngd_adam,
+    TNGD,
+    DeviceNaturalGradient,
+    DeviceState,
+    TNGDState,
+    device_natural_gradient,
+    tngd,
+    tngd_adam,
 )
 
 #: Optimizer constructors by command-line name.
