@@ -313,18 +313,17 @@ def test_sparse_solve_euler_mean_within_4_standard_errors():
     assert np.max(np.abs(z)) < 4, f"max |z| = {np.max(np.abs(z)):.2f}"
 
 
-def test_dense_lu_path_compiles_the_same_system_as_superlu(monkeypatch):
+def test_dense_lu_path_compiles_the_same_system_as_superlu():
     """Dense MNA matrices (integrator arrays) are factored by LAPACK, sparse ones by SuperLU: both
     must give the same drift, input map, diffusion and readout (to rounding, 1e-10 relative)."""
     from spucircuit.statespace import mna as compiler
 
     A = sc.random_spd(32, cond=50, seed=3)
     mc = sc.integrator_array(A, np.linspace(-1, 1, 32))
-    dense = compiler.compile_netlist(mc.netlist, fast=False)
-    assert isinstance(dense._lu, compiler._DenseLU)
-    monkeypatch.setattr(compiler, "_factorize", lambda K: compiler.spla.splu(K, permc_spec="COLAMD"))
-    sparse = compiler.compile_netlist(mc.netlist, fast=False)
-    assert not isinstance(sparse._lu, compiler._DenseLU)
+    dense = compiler.compile_netlist(mc.netlist, fast=False, factorization="dense")
+    assert isinstance(dense.mna_factor, compiler.DenseLU) and dense.compile_method == "mna"
+    sparse = compiler.compile_netlist(mc.netlist, fast=False, factorization="sparse")
+    assert not isinstance(sparse.mna_factor, compiler.DenseLU)
     pairs = [(dense.drift.to_dense(), sparse.drift.to_dense()), (dense.input_matrix, sparse.input_matrix),
              (dense.diffusion, sparse.diffusion),
              *zip(dense.node_voltage_map(mc.output_nodes), sparse.node_voltage_map(mc.output_nodes))]
@@ -367,7 +366,7 @@ def test_eigen_exact_run_stationary_moments():
     b = np.array([0.5, -1.0, 0.2, 0.8, -0.3, 0.1])
     mc = sc.integrator_array(A, b, noise_psd=1e-19)
     spu = sc.SPU(mc, chains=64, seed=11, dt=0.5 * mc.tau_s)
-    assert spu._disc().kind == "eigen"
+    assert spu.discretization.kind == "eigen"
     spu.run("40tau", max_samples=1)
     res = spu.run("4000tau")
     V = res.states  # (m, chains, n) capacitor volts = output volts (ideal op-amps)

@@ -113,7 +113,7 @@ class FactoredCircuit:
     r_lambda_ohm: float
     prune: dict
     design: dict = field(default_factory=dict)
-    _netlist: Netlist | None = field(default=None, repr=False)
+    netlist_cache: Netlist | None = field(default=None, repr=False)
     # per-integrator gain the controller divides every DAC value by (a calibration), None = 1
     input_correction: np.ndarray | None = None
 
@@ -154,12 +154,17 @@ class FactoredCircuit:
         return self.scales.v_unit_v
 
     @property
+    def netlist_built(self) -> bool:
+        """Whether the (SPICE-exportable) netlist has been built."""
+        return self.netlist_cache is not None
+
+    @property
     def netlist(self) -> Netlist:
         """The SPICE-exportable netlist, built on first access (refused above NETLIST_MAX_RESISTORS
         resistors: call ``to_netlist(force=True)`` if you mean it)."""
-        if self._netlist is None:
-            self._netlist = self.to_netlist()
-        return self._netlist
+        if self.netlist_cache is None:
+            self.netlist_cache = self.to_netlist()
+        return self.netlist_cache
 
     def to_netlist(self, force: bool = False) -> Netlist:
         nres = self.components.resistor_count()
@@ -174,7 +179,7 @@ class FactoredCircuit:
         psd = np.broadcast_to(np.asarray(psd, dtype=float), (self.n,)).copy()
         if np.any(~np.isfinite(psd)) or np.any(psd < 0):
             raise RealizabilityError("injected noise PSD must be finite and >= 0 A^2/Hz")
-        return replace(self, components=replace(self.components, noise_psd=psd), _netlist=None)
+        return replace(self, components=replace(self.components, noise_psd=psd), netlist_cache=None)
 
     def kappa0_psd(self, kappa0: float) -> float:
         """PSD (A^2/Hz) at each s_i giving dx = ... + sqrt(2 kappa0) dW in tau units:
@@ -437,7 +442,7 @@ def factored_circuit(J, H_blocks, damping, g, *, r_min: float = R_MIN_DEFAULT, r
         bx_g=np.where(negx, gb, 0.0), bx_f=np.where(negx, gb, 0.0), by_g=np.where(negy, gb, 0.0),
         by_f=np.where(negy, gb, 0.0), bw_g=np.where(negw, gb, 0.0), bw_f=np.where(negw, gb, 0.0),
         gain_int=np.full(N, gain), gain_bx=np.full(N, gain), gain_s1=np.full(m, gain),
-        gain_by=np.full(m, gain), gain_s2=np.full(m, gain), gain_bw=np.full(m, gain), _scan=scan1)
+        gain_by=np.full(m, gain), gain_s2=np.full(m, gain), gain_bw=np.full(m, gain), scan_cache=scan1)
     fc = FactoredCircuit(components=comp, scales=sc, damping=lam, rhs=g.copy(), r_in_ohm=r_in,
                          r_lambda_ohm=R_lam, prune=prune_info, design=design)
     build = netlist if netlist is not None else comp.resistor_count() <= NETLIST_MAX_RESISTORS
@@ -445,7 +450,7 @@ def factored_circuit(J, H_blocks, damping, g, *, r_min: float = R_MIN_DEFAULT, r
         nl = fc.to_netlist(force=True)
         if title:
             nl.title = title
-        fc._netlist = nl
+        fc.netlist_cache = nl
         # the chain must come from the netlist's component values: re-read them
         fc.components = components_from_netlist(nl)
     return fc

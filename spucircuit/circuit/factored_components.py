@@ -76,12 +76,12 @@ class FactoredComponents:
     gain_bw: np.ndarray
     # cached scan_array(G1) (|G1| row / column sums, negative rows / columns); the arrays are treated as
     # immutable once built (perturbed() returns a copy and drops it)
-    _scan: tuple | None = field(default=None, repr=False, compare=False)
+    scan_cache: tuple | None = field(default=None, repr=False, compare=False)
 
     def scan_g1(self):
-        if self._scan is None:
-            self._scan = scan_array(np.ascontiguousarray(self.G1, dtype=np.float64))
-        return self._scan
+        if self.scan_cache is None:
+            self.scan_cache = scan_array(np.ascontiguousarray(self.G1, dtype=np.float64))
+        return self.scan_cache
 
     @property
     def n(self) -> int:
@@ -162,7 +162,7 @@ class FactoredComponents:
             raise RealizabilityError(f"tolerance sigma must be finite and >= 0, got {sigma!r}")
         rng = np.random.default_rng(rng)
         new = self.copy()
-        new._scan = None
+        new.scan_cache = None
         if new.G3 is None:
             new.G3 = self.G3_array()
             new.g3_ratio = 1.0

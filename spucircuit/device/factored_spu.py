@@ -127,7 +127,7 @@ class FactoredSPU(AnalogDevice):
     def _write_inputs(self, volts) -> None:
         """New DAC voltages: the device's own copy of the components (the arrays are shared)."""
         comp = replace(self.circuit.components, v_in=np.asarray(volts, dtype=float).copy())
-        self.program(replace(self.circuit, components=comp, _netlist=None))
+        self.program(replace(self.circuit, components=comp, netlist_cache=None))
 
     # ---------------------------------------------------------------- steps
     def max_stable_dt(self) -> float:
@@ -199,7 +199,7 @@ class FactoredSPU(AnalogDevice):
         m = ch.m
         noise = ch.has_noise
         sq = lambda q: np.sqrt(q * h)  # noqa: E731
-        args = (ch.G1, ch.G2, ch._G3, ch.shared, ch.ratio3, ch.om * h, ch.gx, sq(ch.q_bx) / ch.Dx,
+        args = (ch.G1, ch.G2, ch.G3_array, ch.shared, ch.ratio3, ch.om * h, ch.gx, sq(ch.q_bx) / ch.Dx,
                 1.0 / ch.D1, sq(ch.q_a), ch.gy, sq(ch.q_by) / ch.Dy, 1.0 / ch.D2, sq(ch.q_c), ch.gw,
                 sq(ch.q_bw) / ch.Dw, h * ch.d, h * ch.comp.g_in * ch.comp.v_in, sq(ch.q_sum), ch.invc)
         args = tuple(np.ascontiguousarray(a, dtype=np.float64) if isinstance(a, np.ndarray) else a for a in args)

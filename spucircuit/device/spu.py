@@ -144,6 +144,11 @@ class SPU(AnalogDevice):
         self._disc_cache.clear()
 
     # --------------------------------------------------------------- running
+    @property
+    def discretization(self):
+        """The recursion the kernels run at the current step and inputs (cached)."""
+        return self._disc()
+
     def _disc(self):
         key = (self.scheme, self.dt, tuple(self.ss.inputs))
         d = self._disc_cache.get(key)

@@ -65,7 +65,7 @@ class Build:
 
     def with_components(self, comp: FactoredComponents) -> "Build":
         """A factored build with new component values (the nominal scales are kept)."""
-        return replace(self, circuit=replace(self.circuit, components=comp, _netlist=None))
+        return replace(self, circuit=replace(self.circuit, components=comp, netlist_cache=None))
 
     def note(self, name: str, **info) -> "Build":
         return replace(self, notes=self.notes + ((name, info),))

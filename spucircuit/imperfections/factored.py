@@ -75,7 +75,7 @@ class FabricationMismatch:
         for nm in _FAB_NAMES[3:]:
             v = getattr(comp, nm)
             setattr(comp, nm, v * self.factors(nm, v.shape))
-        comp._scan = None
+        comp.scan_cache = None
         return comp
 
 
@@ -114,7 +114,7 @@ def imperfect_components(comp: FactoredComponents, *, bits: int | None = None, r
         np.copyto(G1, comp.G1)
         G2 = comp.G2.copy()
     new = replace(comp, G1=G1, G2=G2, G3=G3, g3_ratio=1.0 if G3 is not None else comp.g3_ratio,
-                  v_in=comp.v_in.copy() if v_in is None else np.asarray(v_in, dtype=float).copy(), _scan=None,
+                  v_in=comp.v_in.copy() if v_in is None else np.asarray(v_in, dtype=float).copy(), scan_cache=None,
                   **{nm: getattr(comp, nm).copy() for nm in _FAB_NAMES[3:]})
     if mismatch is not None:
         mismatch.apply(new, out3)

@@ -86,7 +86,7 @@ class Device:
     def nominal_eigenvalues(self) -> np.ndarray:
         """Ascending eigenvalues of the nominal A (1/tau): what the run times are chosen from.
         Factored circuits: from the dense nominal drift (small N only)."""
-        self._need()
+        self.require_programmed()
         if not self.factored:
             return np.linalg.eigvalsh(self.nominal.A)
         F = ChainDrift(self.nominal.components, noise=False).to_dense()
@@ -101,18 +101,19 @@ class Device:
                 self._known = self.imperfection.apply(Build(self.programmed), self.key, known_only=True)
         return self._known
 
-    def _need(self):
+    def require_programmed(self) -> None:
+        """Raise SPUError unless the device has been programmed."""
         if self.build is None:
             raise SPUError("program the device first (Device.program(A, b))")
 
     @property
     def n(self) -> int:
-        self._need()
+        self.require_programmed()
         return self.nominal.n
 
     def effective(self) -> EffectiveSystem:
         """The compiled device (with its noise, so the diffusion is available too)."""
-        self._need()
+        self.require_programmed()
         if self._eff is None:
             self._eff = effective_system(self.build, noise=True)
         return self._eff
@@ -121,7 +122,7 @@ class Device:
         """A runnable twin of this device: an :class:`ImperfectSPU` (integrator arrays) or a
         :class:`~spucircuit.device.factored_spu.FactoredSPU` with the build's converters (keyword
         arguments as those classes)."""
-        self._need()
+        self.require_programmed()
         if self.factored:
             kw.setdefault("temperature_k", self.build.temperature_k)
             return FactoredSPU(self.build.circuit, dac=self.build.dac, adc=self.build.adc, **kw)
@@ -130,7 +131,7 @@ class Device:
     def steady_x(self, b=None, *, warn: bool = True):
         """The exact noise-free, infinite-time read-out for right-hand side b (through the DAC
         and the ADC). Returns (x, report) with the clipping counts."""
-        self._need()
+        self.require_programmed()
         mc = self.nominal
         b = mc.b if b is None else as_vector(b, mc.n)
         rep = {"dac_clipped": 0, "adc_clipped": 0}

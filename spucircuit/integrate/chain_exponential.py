@@ -257,14 +257,14 @@ def exponential_step(chain: ChainDrift, disc: ExpDiscretization, X: np.ndarray, 
         mu += _mm(zm, disc._LcT)
         new += Z1s
     # U mu + diag(1/C) G3m Eb in one pass: G3 takes mu on its direct entries, mu gw + Eb on its negative ones
-    new += chain._g3(mu, mu * chain.gw if Eb is None else mu * chain.gw + Eb) * chain.invc
+    new += chain.stage3(mu, mu * chain.gw if Eb is None else mu * chain.gw + Eb) * chain.invc
     return new
 
 
 def exponential_step_dense(chain: ChainDrift, disc: ExpDiscretization):
     """(Phi_full, force, Cov) of one step as dense N x N arrays (small circuits: for checks):
     v' = Phi_full v + force + noise, cov(noise) = Cov (uniform diagonal only)."""
-    chain._guard("exponential_step_dense")
+    chain.guard_dense("exponential_step_dense")
     if not disc.uniform:
         raise StepError("exponential_step_dense: only for a uniform diagonal")
     N = chain.n

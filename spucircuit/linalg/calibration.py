@@ -126,7 +126,7 @@ class InputGainCalibration:
             raise SPUError(f"calibration is for N = {len(self.gains)}, circuit has N = {fc.n}")
         comp = replace(fc.components, v_in=fc.components.v_in / self.gains)
         corr = self.gains if fc.input_correction is None else fc.input_correction * self.gains
-        return replace(fc, components=comp, _netlist=None, input_correction=corr)
+        return replace(fc, components=comp, netlist_cache=None, input_correction=corr)
 
     def to_dict(self) -> dict:
         dev = np.abs(self.gains - 1.0)

@@ -256,7 +256,7 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     samples per chain (default up to 20000). Returns (x, :class:`SolveInfo`) with
     ``standard_error`` (batch means), ``analog_time_s``, ``adc_clipped``, ``dac_clipped``.
     """
-    device._need()
+    device.require_programmed()
     mc = device.nominal
     b = mc.b if b is None else as_vector(b, mc.n)
     lam = device.nominal_eigenvalues()
@@ -279,7 +279,7 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     """A^-1 = 2 cov(x) / q from the device twin's stationary fluctuations (b = 0). The device
     must carry an injected noise (program it with mapping noise_psd, as :func:`inv` does); q is the
     nominal diffusion (what the controller believes). Returns (A^-1, :class:`SolveInfo`)."""
-    device._need()
+    device.require_programmed()
     mc = device.nominal
     if device.factored:
         raise SPUError("device_inv needs an integrator array (its covariance read-out and nominal diffusion)")

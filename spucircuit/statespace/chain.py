@@ -48,13 +48,13 @@ class ChainDrift(DriftOperator):
         self.n, self.m = comp.n, comp.m
         m = self.m
         self.shared = comp.G3 is None
-        self._G3 = np.zeros((1, 1)) if self.shared else np.ascontiguousarray(comp.G3, dtype=np.float64)
+        self.G3_array = np.zeros((1, 1)) if self.shared else np.ascontiguousarray(comp.G3, dtype=np.float64)
         self.G1 = np.ascontiguousarray(comp.G1, dtype=np.float64)
         self.G2 = np.ascontiguousarray(comp.G2, dtype=np.float64)
         self.ratio3 = float(comp.g3_ratio)
         # row sums of |G| (summing-node total conductances), one pass
         S1, cs1, _, _ = comp.scan_g1()
-        S3 = cs1 * self.ratio3 if self.shared else scan_array(self._G3)[0]
+        S3 = cs1 * self.ratio3 if self.shared else scan_array(self.G3_array)[0]
         S2 = np.abs(self.G2).sum(axis=2).reshape(m)
         self.S1, self.S2, self.S3 = S1, S2, S3
         ia = inv_gain
@@ -102,7 +102,7 @@ class ChainDrift(DriftOperator):
         W *= -1.0 / self.D2
         return W
 
-    def _g3(self, UP, UM):
+    def stage3(self, UP, UM):
         """(k, N): sum_k G3[i, k] (UP[k] if G3[i, k] >= 0 else UM[k])."""
         UP = np.ascontiguousarray(np.atleast_2d(UP), dtype=np.float64)
         UM = np.ascontiguousarray(np.atleast_2d(UM) - UP, dtype=np.float64)  # -> difference
@@ -110,18 +110,18 @@ class ChainDrift(DriftOperator):
         if self.shared:
             stage_cols(self.G1, UP, UM, Z, self.ratio3)
         else:
-            stage_rows(self._G3, UP, UM, Z, 1.0)
+            stage_rows(self.G3_array, UP, UM, Z, 1.0)
         return Z
 
     def apply_U(self, R):
         """U r = diag(1/C) G3eff r for rows of R (k, m)."""
         R = np.atleast_2d(R)
-        return self._g3(R, R * self.gw) * self.invc
+        return self.stage3(R, R * self.gw) * self.invc
 
     def apply_G3m(self, E):
         """min(G3, 0) e for rows of E (k, m) (the negative entries only: buffer noise of wn_k)."""
         E = np.atleast_2d(E)
-        return self._g3(np.zeros_like(E), E)
+        return self.stage3(np.zeros_like(E), E)
 
     def apply_Vt(self, V):
         return self._vt(V)
@@ -146,22 +146,22 @@ class ChainDrift(DriftOperator):
         W = np.empty((k, m))
         stage_blocks(self.G2, Y, np.ascontiguousarray((self.gy - 1.0) * Y + z("by", m) / self.Dy), W)
         W = -(W + z("c", m)) / self.D2
-        Z = self._g3(W, self.gw * W + z("bw", m) / self.Dw)
+        Z = self.stage3(W, self.gw * W + z("bw", m) / self.Dw)
         return -(Z + z("s", N)) * self.invc
 
     # ----------------------------------------------------------- dense (checks)
-    def _guard(self, what):
+    def guard_dense(self, what):
         if self.n > DENSE_MAX_N:
             raise NetlistError(f"{what} forms an N x N matrix; N = {self.n} > {DENSE_MAX_N}")
 
     def to_dense(self):
         """F as an N x N array (small circuits only: for checks)."""
-        self._guard("to_dense")
+        self.guard_dense("to_dense")
         return self.matvec(np.eye(self.n)).T
 
     def noise_map_dense(self):
         """(T, q): state-rate response T (N, n_src) to each noise source and its intensity q (A^2/s)."""
-        self._guard("noise_map_dense")
+        self.guard_dense("noise_map_dense")
         cols, qs = [], []
         for key, n_, q in (("s", self.n, self.q_sum), ("a", self.m, self.q_a), ("c", self.m, self.q_c),
                            ("bx", self.n, self.q_bx), ("by", self.m, self.q_by), ("bw", self.m, self.q_bw)):
@@ -192,7 +192,7 @@ class ChainDrift(DriftOperator):
         if self.shared:
             stage_cols(absG1, W, np.zeros_like(W), Z, self.ratio3)
         else:
-            stage_rows(np.abs(self._G3), W, np.zeros_like(W), Z, 1.0)
+            stage_rows(np.abs(self.G3_array), W, np.zeros_like(W), Z, 1.0)
         return float(np.max(np.abs(self.diag) + Z[0] * self.invc))
 
     def dominant_eigenvalue(self, method: str = "arnoldi", tol: float = 1e-10, maxiter: int = 2000, seed: int = 0):
@@ -286,11 +286,11 @@ class ChainDrift(DriftOperator):
                 if sym:
                     syrk(KcT, A1 * np.sqrt(s1[j0:j1] * self.ratio3))
                 else:
-                    B = (A.T * self.ratio3) if self.shared else self._G3[j0:j1]
+                    B = (A.T * self.ratio3) if self.shared else self.G3_array[j0:j1]
                     gemm(KcT, A1, np.where(B < 0, B * self.gw, B) * s1[j0:j1, None])
             if noise:
                 if anyw:
-                    B = (A.T * self.ratio3) if self.shared else self._G3[j0:j1]
+                    B = (A.T * self.ratio3) if self.shared else self.G3_array[j0:j1]
                     gemm(CmT, A1, np.minimum(B, 0.0) * s1[j0:j1, None])
                 syrk(Sd, A1 * np.sqrt(qs[j0:j1]))
                 if anyx:

@@ -52,7 +52,7 @@ from spucircuit.statespace.operators import make_drift
 from spucircuit.statespace.virtual_ground import compile_virtual_ground
 
 
-class _DenseLU:
+class DenseLU:
     """LAPACK LU of an MNA matrix with SuperLU's ``solve(rhs, trans)`` interface.
 
     An integrator array has ~n^2 resistors on ~3n MNA unknowns: its matrix is far too dense for
@@ -79,22 +79,30 @@ _DENSE_LU_MAX_DIM = 8192  # dense factor <= 512 MB
 _DENSE_LU_MIN_FILL = 0.02  # nnz / dim^2 above which LAPACK beats SuperLU on these matrices
 
 
-def _factorize(K):
-    """SuperLU for sparse MNA matrices; dense LAPACK when the matrix is dense enough (arrays)."""
+FACTORIZATIONS = ("auto", "dense", "sparse")
+
+
+def factorize(K, method: str = "auto"):
+    """LU of an MNA matrix: SuperLU for sparse ones, dense LAPACK (:class:`DenseLU`) when the
+    matrix is dense enough (integrator arrays); ``method`` 'dense' / 'sparse' forces one."""
+    if method not in FACTORIZATIONS:
+        raise NetlistError(f"factorization must be one of {FACTORIZATIONS}, got {method!r}")
     dim = K.shape[0]
-    if 256 <= dim <= _DENSE_LU_MAX_DIM and K.nnz >= _DENSE_LU_MIN_FILL * dim * dim:
-        return _DenseLU(K)
+    if method == "dense" or (method == "auto" and 256 <= dim <= _DENSE_LU_MAX_DIM
+                             and K.nnz >= _DENSE_LU_MIN_FILL * dim * dim):
+        return DenseLU(K)
     return spla.splu(K, permc_spec="COLAMD")
 
 
 def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool = True,
-                    validate: bool = True, fast: bool = True) -> StateSpace:
+                    validate: bool = True, fast: bool = True, factorization: str = "auto") -> StateSpace:
     """Compile a netlist into the linear SDE of its capacitor voltages and inductor currents.
 
     ``temperature_k`` sets the Johnson noise of every resistor (one-sided current PSD
     4 k_B T / R); ``noise=False`` removes all noise (Johnson and explicit sources).
     Networks of ideal op-amps with grounded non-inverting inputs (integrator arrays) are solved
-    in closed form (:mod:`spucircuit.statespace.virtual_ground`, same result); ``fast=False`` forces the MNA solve.
+    in closed form (:mod:`spucircuit.statespace.virtual_ground`, same result); ``fast=False`` forces the MNA solve,
+    whose LU is chosen by ``factorization`` (:func:`factorize`).
     """
     if not (np.isfinite(temperature_k) and temperature_k >= 0):
         raise NetlistError(f"temperature must be finite and >= 0 K, got {temperature_k!r}")
@@ -106,7 +114,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
             F, B, u, unames, Q, names, x0, node_map = res
             ss = StateSpace(drift=make_drift(F), input_matrix=B, inputs=u, input_names=unames,
                             diffusion=Q, state_names=names, x0=x0, temperature_k=float(temperature_k))
-            ss._netlist, ss._node_map = netlist, node_map
+            ss.netlist, ss.node_map = netlist, node_map
             return ss
     t = netlist.tables
     N = netlist.n_nodes
@@ -199,7 +207,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     O = _coo(o_r, o_c, o_v, (n, dim))
 
     try:
-        lu = _factorize(K)
+        lu = factorize(K, factorization)
         Wt = lu.solve(O.T.toarray(), trans="T")  # (dim, n) = K^-T O^T
     except RuntimeError as exc:
         raise NetlistError(
@@ -261,9 +269,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         input_names=list(t["V"].names) + list(t["I"].names), diffusion=Q, state_names=names,
         x0=x0, temperature_k=float(temperature_k),
     )
-    ss._netlist = netlist
-    ss._lu = lu
-    ss._P = (Px, Pu)
+    ss.netlist, ss.mna_factor, ss.mna_rhs = netlist, lu, (Px, Pu)
     return ss
 
 

@@ -38,11 +38,11 @@ class StateSpace:
     state_names: list
     x0: np.ndarray
     temperature_k: float
-    _netlist: Netlist | None = field(default=None, repr=False)
-    _readout: dict = field(default_factory=dict, repr=False)
-    _lu: object = field(default=None, repr=False)
-    _P: tuple = field(default=None, repr=False)
-    _node_map: tuple = field(default=None, repr=False)  # (Vx, Vu) sparse, from the closed-form compile
+    netlist: Netlist | None = field(default=None, repr=False, compare=False)  # what it was compiled from
+    readout_cache: dict = field(default_factory=dict, repr=False, compare=False)
+    mna_factor: object = field(default=None, repr=False, compare=False)  # LU of the MNA matrix
+    mna_rhs: tuple = field(default=None, repr=False, compare=False)  # (P_x, P_u) of K z = P_x x + P_u u
+    node_map: tuple = field(default=None, repr=False, compare=False)  # (Vx, Vu) sparse, from the closed-form compile
     # spectrum caches, filled on first use by spucircuit.integrate.discretize (O(n^3) once)
     symmetric_eigen_cache: tuple | None = field(default=None, repr=False, compare=False)
     eigenvalues_cache: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -50,6 +50,11 @@ class StateSpace:
     @property
     def n(self) -> int:
         return self.drift.n
+
+    @property
+    def compile_method(self) -> str:
+        """'virtual_ground' (closed form from the component values) or 'mna' (the general solve)."""
+        return "virtual_ground" if self.node_map is not None else "mna"
 
     @property
     def offset(self) -> np.ndarray:
@@ -78,26 +83,26 @@ class StateSpace:
         Algebraic nodes driven by white noise have unbounded variance in the white-noise limit;
         the readout returns their noise-free value (the average a band-limited probe would see).
         """
-        if self._netlist is None:
+        if self.netlist is None:
             raise NetlistError("this state space was not compiled from a netlist")
-        idx = [self._netlist.node_index(nm) for nm in nodes]
+        idx = [self.netlist.node_index(nm) for nm in nodes]
         key = tuple(idx)
-        if key not in self._readout and self._node_map is not None:
-            Vx, Vu = self._node_map
-            self._readout[key] = (Vx[idx].toarray(), Vu[idx].toarray())
-        if key not in self._readout:
-            Px, Pu = self._P
+        if key not in self.readout_cache and self.node_map is not None:
+            Vx, Vu = self.node_map
+            self.readout_cache[key] = (Vx[idx].toarray(), Vu[idx].toarray())
+        if key not in self.readout_cache:
+            Px, Pu = self.mna_rhs
             rows = [i - 1 for i in idx]
             zx = np.zeros((len(idx), Px.shape[1]))
             zu = np.zeros((len(idx), Pu.shape[1]))
             sel = [k for k, i in enumerate(idx) if i > 0]
             if sel:
                 if Px.shape[1]:
-                    zx[sel] = self._lu.solve(Px.toarray())[[rows[k] for k in sel]]
+                    zx[sel] = self.mna_factor.solve(Px.toarray())[[rows[k] for k in sel]]
                 if Pu.shape[1]:
-                    zu[sel] = self._lu.solve(Pu.toarray())[[rows[k] for k in sel]]
-            self._readout[key] = (zx, zu)
-        return self._readout[key]
+                    zu[sel] = self.mna_factor.solve(Pu.toarray())[[rows[k] for k in sel]]
+            self.readout_cache[key] = (zx, zu)
+        return self.readout_cache[key]
 
 
 def noise_factor(Q: np.ndarray, rtol: float = 1e-13):

@@ -253,7 +253,7 @@ def test_large_n_structured_form_without_a_netlist():
     H = np.einsum("bi,ij->bij", p, np.eye(dz)) - np.einsum("bi,bj->bij", p, p)
     g = rng.standard_normal(N)
     fc = factored_circuit(J, H, 0.05, g, r_max=1e12)
-    assert fc._netlist is None and fc.components.G3 is None  # no netlist; J and J^T share one buffer
+    assert not fc.netlist_built and fc.components.G3 is None  # no netlist; J and J^T share one buffer
     assert fc.components.G1.nbytes == J.nbytes
     with pytest.raises(NetlistError, match="force=True"):
         fc.netlist

@@ -94,7 +94,7 @@ def test_euler_step_matches_numpy_chain(case):
     fc = circuit(N, b, dz, seed=N + b, gain=gain)
     comp = fc.components
     if how == "ratio":
-        comp = replace(comp, G1=comp.G1 / 0.8, g3_ratio=0.8, _scan=None)
+        comp = replace(comp, G1=comp.G1 / 0.8, g3_ratio=0.8, scan_cache=None)
     elif how == "own":
         comp = comp.perturbed(0.02, 3)
     assert (comp.G3 is None) == (how != "own")

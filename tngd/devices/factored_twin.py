@@ -328,7 +328,7 @@ class FactoredTwinSolver:
         fab, info = imperfect_components(comp, bits=self.bits, rounding=self.rounding, r_range=r_range, rng=rng,
                                          mismatch=self._fab(k), v_in=v_in, out=buf, out3=buf3)
         self.bank_clipped += info["clipped"]
-        return replace(nominal, components=fab, _netlist=None)
+        return replace(nominal, components=fab, netlist_cache=None)
 
     def _calibrate(self, nominal):
         """Measure every device's per-integrator input gain (once per device: see the class doc)."""
