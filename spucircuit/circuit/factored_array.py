@@ -50,6 +50,7 @@ from spucircuit.circuit.factored_components import FactoredComponents, component
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import C_DEFAULT, R_MAX_DEFAULT, R_MIN_DEFAULT, V_SWING_DEFAULT
 from spucircuit.errors import MatrixError, NetlistError, RealizabilityError
+from spucircuit.numerics.cg import conjugate_gradient
 from spucircuit.numerics.signed_arrays import build_array, scan_array
 
 _ZERO_RTOL = 1e-13  # |entry| below this x max|entry| is a structural zero (no resistor)
@@ -228,8 +229,6 @@ def _nominal_matvec(J, H, b_norm, lam, v):
 def _cg_estimate(J, H, b_norm, lam, g, iters):
     """A few CG iterations on (J^T H J / b + lambda I) x = g (O(m N) each): a cheap estimate of
     x* used only to choose voltage scales (CG iterates grow in norm monotonically)."""
-    from spucircuit.numerics.cg import conjugate_gradient
-
     return conjugate_gradient(lambda v: _nominal_matvec(J, H, b_norm, lam, v), g, None, iters,
                               stop_on_nonpositive=True)
 

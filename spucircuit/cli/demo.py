@@ -12,7 +12,7 @@ from spucircuit._util.files import atomic_write_text
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.device.spu import SPU
 from spucircuit.numerics.matrices import random_spd
-from spucircuit.numerics.ou import mean_relaxation_norm
+from spucircuit.numerics.ou import mean_relaxation_norm, stationary_cov
 from spucircuit.numerics.stats import mean_and_se
 from spucircuit.report.demo import format_demo_table, plot_relaxation
 
@@ -41,7 +41,6 @@ def run_demo(n: int = 16, cond: float = 20.0, seed: int = 0, out_dir: str = "dem
     dist = np.linalg.norm(res_burn.x[:, 0, :] - x_star, axis=1)
     theory = mean_relaxation_norm(A, b, np.zeros(n), t_tr)
     # stationary noise floor: sqrt(trace cov(x)) from the compiled Lyapunov solution
-    from spucircuit.numerics.ou import stationary_cov
 
     Y, _ = spu.readout_map
     S = stationary_cov(spu.ss.drift.to_dense(), spu.ss.diffusion)

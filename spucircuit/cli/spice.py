@@ -16,11 +16,19 @@ import os
 
 import numpy as np
 
+from spucircuit._util.files import atomic_write_bytes
+from spucircuit._util.quantities import parse_time
+from spucircuit.circuit.capacitive_array import capacitive_spu
+from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.cli._common import load_npy
+from spucircuit.device.spu import SPU
 from spucircuit.errors import SPUError
+from spucircuit.integrate.discretize import eigenvalues
 from spucircuit.io.graphml import to_graphml
-from spucircuit.io.spice import read_spice
+from spucircuit.io.spice import read_spice, write_spice
+from spucircuit.linalg.capacitive import dynamics
 from spucircuit.report.graph_plot import plot_coupling_graph
+from spucircuit.statespace.mna import compile_netlist
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -42,15 +50,10 @@ def tau_of(netlist) -> float | None:
 
 
 def _spectrum(ss):
-    from spucircuit.integrate.discretize import eigenvalues
-
-    ev = eigenvalues(ss)
-    return ev
+    return eigenvalues(ss)
 
 
 def _time(text, tau, what="--time"):
-    from spucircuit._util.quantities import parse_time
-
     try:
         return parse_time(text, tau)
     except SPUError:
@@ -62,22 +65,12 @@ def _time(text, tau, what="--time"):
 
 # ----------------------------------------------------------------------------- export
 def cmd_export(args) -> int:
-    from spucircuit.io.spice import write_spice
-    from spucircuit.statespace.mna import compile_netlist
-
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side") if args.rhs else None
     if args.arch == "integrator":
-        from spucircuit.circuit.integrator_array import integrator_array
-
         kw = {k: getattr(args, k) for k in ("r_min", "r_max", "c", "v_swing") if getattr(args, k, None) is not None}
         circ = integrator_array(A, b, prune=args.prune, noise_psd=args.noise_psd or 0.0, **kw)
     else:
-        try:
-            from spucircuit.circuit.capacitive_array import capacitive_spu
-            from spucircuit.linalg.capacitive import dynamics
-        except ImportError:  # pragma: no cover - the module ships with the package
-            raise SPUError("the capacitive architecture needs spucircuit.circuit.capacitive_array, which is not installed") from None
         if b is not None and np.any(np.asarray(b, float) != 0):
             raise SPUError("--rhs is not used by the capacitive architecture (it samples N(0, A^-1)); "
                            "leave it out or use --arch integrator")
@@ -121,8 +114,6 @@ def cmd_export(args) -> int:
 
 # ----------------------------------------------------------------------------- simulate
 def cmd_simulate(args) -> int:
-    from spucircuit.device.spu import SPU
-
     nl = read_spice(args.netlist)
     info = nl.meta.get("spice_file", {})
     tau = tau_of(nl)
@@ -152,7 +143,6 @@ def cmd_simulate(args) -> int:
     np.savez(buf, t=t, v=v, nodes=np.array(nodes, dtype=str), states=states,
              state_names=np.array(spu.ss.state_names, dtype=str), dt=np.float64(spu.dt),
              temperature_k=np.float64(temp), noise=np.bool_(noise))
-    from spucircuit._util.files import atomic_write_bytes
 
     try:
         atomic_write_bytes(args.out, buf.getvalue())
@@ -167,8 +157,6 @@ def cmd_simulate(args) -> int:
 # ----------------------------------------------------------------------------- check
 def check_report(nl) -> list[str]:
     """Validate and compile ``nl``; lines of a human-readable summary (raises on a bad netlist)."""
-    from spucircuit.statespace.mna import compile_netlist
-
     nl.validate()
     info = nl.meta.get("spice_file", {})
     temp = float(info.get("noise", {}).get("temperature_k", 300.0))

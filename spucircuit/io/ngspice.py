@@ -26,8 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spucircuit.circuit.netlist import Netlist
 from spucircuit.errors import SPUError
 from spucircuit.io.rawfile import RawFileError, RawPlot, read_rawfile
+from spucircuit.io.spice import write_spice
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -119,9 +121,6 @@ def run_ngspice(circuit, *, tran=None, noise=None, save=None, mapping=None,
     timeout : seconds before ngspice is killed (NgspiceError).
     keep_dir: a directory to run in and keep (default: a temporary one, removed).
     """
-    from spucircuit.circuit.netlist import Netlist
-    from spucircuit.io.spice import write_spice
-
     exe = find_ngspice(executable)
     if isinstance(circuit, Netlist) or hasattr(circuit, "netlist"):
         if tran is None:

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.factored_array import FactoredCircuit
 from spucircuit.circuit.integrator_array import COUPLING_RE, MappedCircuit
 from spucircuit.device.converters import convert
@@ -150,8 +151,6 @@ def round_robin(n: int) -> list:
 
 
 def _probe_times(device: Device, lam_min: float, time_per_probe, burn_in):
-    from spucircuit._util.quantities import parse_time
-
     tau = device.nominal.tau_s
     tb = 20.0 / lam_min * tau if burn_in is None else parse_time(burn_in, tau)
     tw = 50.0 / lam_min * tau if time_per_probe is None else parse_time(time_per_probe, tau)

@@ -28,8 +28,9 @@ import numpy as np
 
 from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array
 from spucircuit.errors import SPUError
-from spucircuit.imperfections.base import Imperfection
+from spucircuit.imperfections.base import Imperfection, chain
 from spucircuit.imperfections.instance import Device, nominal_diffusion
+from spucircuit.imperfections.models import ResistorBank, Thermal
 from spucircuit.linalg.solve import device_inv, device_solve
 
 
@@ -137,9 +138,6 @@ def eps_scan(matrices, eps_values, *, K: int = 64, scheme: str = "stratified", s
     Returns {'eps', 'single', 'ensemble' (arrays: geometric mean over matrices of the relative
     error), 'slope_single', 'slope_ensemble', 'per_matrix'}.
     """
-    from spucircuit.imperfections.base import chain
-    from spucircuit.imperfections.models import ResistorBank, Thermal
-
     single, ens = [], []
     for mi, A in enumerate(matrices):
         A = np.asarray(A, float)
