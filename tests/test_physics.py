@@ -11,7 +11,6 @@ from spucircuit.integrate.kernels import run
 from spucircuit.numerics.ou import euler_stationary_cov, mean_transient, stationary_cov
 from spucircuit.numerics.stats import cov_and_se
 from spucircuit.statespace.mna import compile_netlist
-
 from tests.helpers import rc_netlist, zscores
 
 

@@ -66,6 +66,7 @@ class MappedCircuit:
     capacitors: list
     prune: dict = field(default_factory=dict)
     scaling: dict = field(default_factory=dict)  # how v_unit was chosen: method, kappa_max, x_bound
+    params: dict = field(default_factory=dict, repr=False)  # the mapping's arguments (remap() reuses them)
 
     @property
     def n(self) -> int:
@@ -101,7 +102,7 @@ class MappedCircuit:
             "g_unit_S": self.g_unit_siemens, "v_unit_V": self.v_unit_v, "C_F": self.c_f,
             "tau_s": self.tau_s, "R0_ohm": 1.0 / self.g_unit_siemens, "r_in_ohm": self.r_in_ohm,
             "r_buffer_ohm": self.r_buffer_ohm, "noise_psd_A2_per_Hz": self.noise_psd_a2_hz,
-            **({"scale": dict(self.scaling)} if self.scaling else {}),
+            **{f"scale_{k}": v for k, v in self.scaling.items() if k != "v_unit_V"},
         }
 
     def to_dict(self) -> dict:
@@ -254,6 +255,8 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
         r_buffer_ohm=r_buffer, noise_psd_a2_hz=float(noise_psd), output_nodes=x_nodes,
         summing_nodes=s_nodes, input_sources=[f"VIN{i}" for i in range(n)],
         capacitors=[f"C{i}" for i in range(n)], prune=prune_info, scaling=scaling,
+        params=dict(r_min=r_min, r_max=r_max, c=c, v_swing=v_swing, r_buffer=r_buffer, opamp_gain=opamp_gain,
+                    noise_psd=noise_psd, prune=prune, kappa_max=kappa_max),
     )
     nl.meta["mapping"] = mc.scales()
     return mc
@@ -282,3 +285,9 @@ def _choose_scale(A, b, scale, kappa_max, v_swing) -> dict:
     bounds = SpectrumBounds.from_matrix(A, kappa_max)
     xb = bounds.solution_bound(b)
     return {"method": "bound", "kappa_max": bounds.kappa_max, "x_bound": xb, "v_unit_V": v_swing / xb}
+
+
+def remap(mc: MappedCircuit, scale) -> MappedCircuit:
+    """The same array mapped again at another ``scale`` (e.g. the v_unit auto-ranging found): same
+    A, b and mapping arguments; the input resistor and DAC levels follow the new v_unit."""
+    return integrator_array(mc.A, mc.b, check=False, title=mc.netlist.title, **dict(mc.params, scale=scale))

@@ -10,7 +10,7 @@ import numpy as np
 
 from spucircuit._util.keys import DeviceKey
 from spucircuit.circuit.factored_array import FactoredCircuit
-from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array
+from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array, remap
 from spucircuit.constants import T_ROOM
 from spucircuit.device.converters import convert
 from spucircuit.device.factored_spu import FactoredSPU
@@ -63,9 +63,11 @@ class Device:
         self._known: Build | None = None
         self._eff = None
 
-    def program(self, A, b=None, *, calibration=None) -> "Device":
-        """Map SPD A (and b) onto the nominal integrator array and program it."""
-        return self.program_circuit(integrator_array(A, b, **self.mapping), calibration=calibration)
+    def program(self, A, b=None, *, calibration=None, scale=None) -> "Device":
+        """Map SPD A (and b) onto the nominal integrator array and program it; ``scale`` (see
+        :func:`~spucircuit.circuit.integrator_array.integrator_array`) overrides the mapping's."""
+        mapping = dict(self.mapping) if scale is None else dict(self.mapping, scale=scale)
+        return self.program_circuit(integrator_array(A, b, **mapping), calibration=calibration)
 
     def program_circuit(self, circuit, *, calibration=None) -> "Device":
         """Program a mapped circuit (MappedCircuit or FactoredCircuit): the nominal values, then the
@@ -104,9 +106,7 @@ class Device:
         self.require_programmed()
         if self.factored:
             raise SPUError("re-ranging a factored-circuit device is not supported: map it with the scale wanted")
-        mapping = {k: v for k, v in self.mapping.items() if k not in ("scale", "kappa_max")}
-        mc = integrator_array(self.nominal.A, self.nominal.b, scale=float(v_unit), check=False, **mapping)
-        return self.program_circuit(mc, calibration=self.calibration)
+        return self.program_circuit(remap(self.nominal, float(v_unit)), calibration=self.calibration)
 
     def nominal_eigenvalues(self) -> np.ndarray:
         """Ascending eigenvalues of the nominal A (1/tau): what the run times are chosen from.

@@ -15,6 +15,7 @@ scheme (one eigh, O(n^3)) plus O(n^2) per step and chain.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -25,7 +26,7 @@ from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
 from spucircuit.device.base import canonical_scheme
 from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
-from spucircuit.errors import ParseError, SPUError
+from spucircuit.errors import ClippingWarning, ParseError, SPUError
 from spucircuit.imperfections.instance import Device, nominal_diffusion, x_diffusion
 from spucircuit.integrate.discretize import symmetric_eigen
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
@@ -99,8 +100,9 @@ class RunPolicy:
 
 SOLVE_POLICY = RunPolicy(total_slow=220.0, burn_fraction=0.5, burn_slow=20.0, task="solve")
 SCALES = ("autorange", "bound", "oracle")
-RANGE_MARGIN = 0.5  # auto-ranging maps the measured max |x| to this fraction of v_swing
+RANGE_MARGIN = 0.8  # auto-ranging maps the measured max |x| to this fraction of the read-out range
 RANGE_MAX_PASSES = 6
+RANGE_MIN_STEPS = 32  # a read-out must span this many ADC steps before its range is trusted (3 % on the max)
 
 
 def check_scale(scale: str) -> str:
@@ -116,9 +118,9 @@ def autorange(run_pass, v_unit: float, v_swing: float, *, lsb_v: float | None = 
     ``run_pass(v_unit) -> (x_hat, clipped, analog_time_s)``: the device programmed at that scale,
     run to its read-out (a burn-in and a short averaging window), x_hat the mean read-out (problem
     units) and ``clipped`` the converter clips / saturations seen. A clip means the scale is too
-    large (the bound was broken): divide it by 4 and run again. A read-out below 4 ADC steps
+    large (the bound was broken): divide it by 4 and run again. A read-out below RANGE_MIN_STEPS ADC steps
     (``lsb_v``) cannot place the range: scale up towards the margin and run again. Otherwise the
-    measured max |x_hat| is mapped to ``margin`` x v_swing. Every pass's analog time is counted.
+    measured max |x_hat| is mapped to ``margin`` x v_swing (the read-out's range). Every pass's analog time is counted.
     Returns (v_unit, info dict: passes, ranging_time_s, x_hat_max).
     """
     passes, t = [], 0.0
@@ -130,7 +132,7 @@ def autorange(run_pass, v_unit: float, v_swing: float, *, lsb_v: float | None = 
         if clipped:
             v_unit /= 4.0
             continue
-        if peak_v == 0.0 or (lsb_v is not None and peak_v < 4.0 * lsb_v):
+        if peak_v == 0.0 or (lsb_v is not None and peak_v < RANGE_MIN_STEPS * lsb_v):
             floor = max(peak_v, lsb_v or 0.0)
             if floor == 0.0:
                 break  # x = 0 to the read-out's resolution: nothing to range on
@@ -249,6 +251,28 @@ def _range_window(policy: RunPolicy, rates: Rates, tau: float, time=None, burn_i
     return tb, min(policy.range_slow / rates.slow * tau, 0.25 * (total - tb))
 
 
+def range_mapping(A, b, *, kappa_max: float = KAPPA_MAX_DEFAULT, scheme: str = "exponential", dt=None, time=None,
+                  burn_in=None, seed=None, temperature_k: float = T_ROOM, noise: bool = True, chains: int = 1,
+                  prune: bool = False, **mapping_kwargs):
+    """The v_unit (V per unit of x) an ideal-converter integrator array finds by ranging itself for
+    A x = b (:func:`autorange`): a pass mapped at the computable bound, read after its burn-in and a
+    short window, then the measured max |x| at ``RANGE_MARGIN`` of the swing. Returns (v_unit, ranging record)."""
+    rates_of = _rates_of("autorange", SpectrumBounds.from_matrix(A, kappa_max))
+    seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+
+    def run_pass(v_unit):
+        mc1 = integrator_array(A, b, prune=prune, check=False, scale=v_unit, kappa_max=kappa_max, **mapping_kwargs)
+        spu1, rates, _, _ = _program(mc1, SOLVE_POLICY, rates_of, scheme=scheme, dt=dt, time=None, burn_in=None,
+                                     seed=seeds.spawn(1)[0], temperature_k=temperature_k, noise=noise, chains=chains)
+        tb1, window = _range_window(SOLVE_POLICY, rates, mc1.tau_s, time, burn_in)
+        res = spu1.run(tb1 + window, max_samples=1000)
+        keep = res.t > tb1  # the window after the burn-in
+        return res.x[keep].mean(axis=(0, 1)), 0, res.analog_time_s
+
+    v0 = integrator_array(A, b, prune=prune, check=False, scale="bound", kappa_max=kappa_max, **mapping_kwargs).v_unit_v
+    return autorange(run_pass, v0, mapping_kwargs.get("v_swing", V_SWING_DEFAULT))
+
+
 def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: str = "exponential",
           dt: float | None = None, temperature_k: float = T_ROOM, noise: bool = True, x0=None,
           prune: bool = False, return_info: bool = False, progress=False, scale: str = "autorange",
@@ -263,8 +287,8 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
         chains, seed, scheme, dt, temperature_k, noise, progress: as :class:`SPU`.
         x0: initial x; prune: leave unrealisable small entries open (bound in ``info.pruning``).
         scale: how the device ranges v_unit (V per unit of x): 'autorange' (default: a ranging pass
-            at the computable bound kappa_max |b| / max_i A_ii, then the measured max |x| at half the
-            swing; its analog time is counted), 'bound' (stay at the bound) or 'oracle' (from the
+            at the computable bound kappa_max |b| / max_i A_ii, then the measured max |x| at 0.8 of
+            the swing; its analog time is counted), 'bound' (stay at the bound) or 'oracle' (from the
             exact x* and spectrum: a labelled upper bound no device can reach).
         kappa_max: the problem class's largest condition number (bounds and run times).
         mapping_kwargs: r_min, r_max, c, v_swing, ... of the mapping.
@@ -280,22 +304,13 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     scale = check_scale(scale)
     bounds = SpectrumBounds.from_matrix(A, kappa_max)
     rates_of = _rates_of(scale, bounds)
-    seeds = np.random.SeedSequence(seed).spawn(2)
+    seeds = (seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)).spawn(2)
     spu_kw = dict(temperature_k=temperature_k, noise=noise, chains=chains)
     ranging = {"method": scale, "kappa_max": bounds.kappa_max}
     map_scale = "oracle" if scale == "oracle" else "bound"
     if scale == "autorange" and np.any(b):
-        def run_pass(v_unit):
-            mc1 = integrator_array(A, b, prune=prune, x0=x0, check=False, scale=v_unit, **mapping_kwargs)
-            spu1, rates, _, _ = _program(mc1, SOLVE_POLICY, rates_of, scheme=scheme, dt=dt, time=None, burn_in=None,
-                                         seed=seeds[1].spawn(1)[0], **spu_kw)
-            tb1, window = _range_window(SOLVE_POLICY, rates, mc1.tau_s, time, burn_in)
-            res = spu1.run(tb1 + window, max_samples=1000)
-            keep = res.t > tb1  # the window after the burn-in
-            return res.x[keep].mean(axis=(0, 1)), 0, res.analog_time_s
-        v0 = integrator_array(A, b, prune=prune, check=False, scale="bound", kappa_max=kappa_max,
-                              **mapping_kwargs).v_unit_v
-        map_scale, info_r = autorange(run_pass, v0, mapping_kwargs.get("v_swing", V_SWING_DEFAULT))
+        map_scale, info_r = range_mapping(A, b, kappa_max=kappa_max, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
+                                          seed=seeds[1], prune=prune, **spu_kw, **mapping_kwargs)
         ranging.update(info_r)
     mc = integrator_array(A, b, prune=prune, x0=x0, check=False, scale=map_scale, kappa_max=kappa_max,
                           **mapping_kwargs)
@@ -393,26 +408,11 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     mc = device.nominal
     b = mc.b if b is None else as_vector(b, mc.n)
     rates = _device_rates(device, scale, kappa_max)
-    seeds = np.random.SeedSequence(seed).spawn(2)
+    seeds = (seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)).spawn(2)
     ranging = {"method": scale, "rates": rates.source}
     if scale == "autorange" and not device.factored and np.any(b):
-        adc = device.build.adc
-
-        def run_pass(v_unit):
-            device.rescale(v_unit)
-            tb1, window = _range_window(SOLVE_POLICY, rates, device.nominal.tau_s, time, burn_in)
-            spu1 = device.spu(noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds[1].spawn(1)[0])
-            if dt is None and spu1.scheme == "exponential":
-                spu1.set_dt(SOLVE_POLICY.step(rates, device.nominal.tau_s, tb1 + window, tb1))
-            spu1.set_rhs(b)
-            res = spu1.run(tb1 + window, max_samples=1000)
-            keep = res.t > tb1
-            return res.x[keep].mean(axis=(0, 1)), spu1.adc_clipped + spu1.dac_clipped, res.analog_time_s
-
-        v_unit, info_r = autorange(run_pass, mc.v_unit_v, mapping_swing(device),
-                                   lsb_v=None if adc is None else adc.lsb)
-        device.rescale(v_unit)
-        ranging.update(info_r)
+        ranging.update(range_device(device, b, evaluate="twin", rates=rates, time=time, burn_in=burn_in,
+                                    noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds[1]))
         mc = device.nominal
     total, tb = SOLVE_POLICY.times(rates, mc.tau_s, time, burn_in)
     if dt is None and canonical_scheme(scheme) == "exponential":
@@ -429,9 +429,47 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     )
 
 
+def range_device(device: Device, b, *, evaluate: str = "steady", rates: Rates | None = None,
+                 kappa_max: float = KAPPA_MAX_DEFAULT, time=None, burn_in=None, noise: bool = True,
+                 scheme: str = "exponential", dt=None, chains: int = 1, seed=None) -> dict:
+    """Range an integrator-array device for right-hand side b as the device can (:func:`autorange`)
+    and leave it programmed at the scale found. Each pass reads the device after the run's burn-in
+    and a short window: ``evaluate='twin'`` simulates them (noise on), 'steady' takes the exact
+    noise-free read-out through the converters (the time a pass would take is still counted).
+    Returns the ranging record (passes, ranging_time_s, trace)."""
+    device.require_programmed()
+    rates = rates if rates is not None else Rates.from_bounds(device.spectrum_bounds(kappa_max))
+    adc = device.build.adc
+    seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+
+    def run_pass(v_unit):
+        device.rescale(v_unit)
+        tau = device.nominal.tau_s
+        tb1, window = _range_window(SOLVE_POLICY, rates, tau, time, burn_in)
+        if evaluate == "steady":
+            x, rep = device.steady_x(b, warn=False)
+            return x, rep["adc_clipped"] + rep["dac_clipped"], tb1 + window
+        if evaluate != "twin":
+            raise SPUError(f"unknown evaluation {evaluate!r}: use 'steady' or 'twin'")
+        spu = device.spu(noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds.spawn(1)[0])
+        if dt is None and spu.scheme == "exponential":
+            spu.set_dt(SOLVE_POLICY.step(rates, tau, tb1 + window, tb1))
+        spu.set_rhs(b)
+        res = spu.run(tb1 + window, max_samples=1000)
+        keep = res.t > tb1
+        return res.x[keep].mean(axis=(0, 1)), spu.adc_clipped + spu.dac_clipped, res.analog_time_s
+
+    with warnings.catch_warnings():  # a clip while ranging is the signal ranging acts on
+        warnings.simplefilter("ignore", ClippingWarning)
+        swing = mapping_swing(device) if adc is None else min(mapping_swing(device), adc.full_scale_v)
+        v_unit, info = autorange(run_pass, device.nominal.v_unit_v, swing, lsb_v=None if adc is None else adc.lsb)
+        device.rescale(v_unit)
+    return info
+
+
 def mapping_swing(device: Device) -> float:
     """The v_swing the device was mapped with (the read-out range ranging aims at)."""
-    return float(device.mapping.get("v_swing", V_SWING_DEFAULT))
+    return float(device.nominal.params.get("v_swing", V_SWING_DEFAULT))
 
 
 def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed=None,
