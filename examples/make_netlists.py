@@ -22,6 +22,7 @@ import os
 import numpy as np
 
 import spucircuit as sc
+from spucircuit.linalg.solve import range_mapping
 from spucircuit.statespace.mna import compile_netlist
 from spucircuit.io.spice import write_spice
 
@@ -37,7 +38,8 @@ def _fastest(netlist) -> float:
 
 
 def integrator_netlist(A, b, span_tau: float = 50.0):
-    mc = sc.integrator_array(A, b)
+    v_unit, _ = range_mapping(A, b, seed=0)  # the array as programmed after it ranged itself
+    mc = sc.integrator_array(A, b, scale=v_unit)
     tstep = _fastest(mc.netlist) / 20.0
     nsteps = int(np.ceil(span_tau * mc.tau_s / tstep))
     return mc, (tstep, nsteps * tstep, tstep / 4)  # tmax = tstep / 4: ~1e-6 from the exact transient

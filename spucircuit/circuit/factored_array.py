@@ -50,6 +50,7 @@ from spucircuit.circuit.factored_components import FactoredComponents, component
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import C_DEFAULT, R_MAX_DEFAULT, R_MIN_DEFAULT, V_SWING_DEFAULT
 from spucircuit.errors import MatrixError, NetlistError, RealizabilityError
+from spucircuit.numerics.bounds import invariant_norm
 from spucircuit.numerics.cg import conjugate_gradient
 from spucircuit.numerics.signed_arrays import build_array, scan_array
 
@@ -238,6 +239,7 @@ def factored_circuit(J, H_blocks, damping, g, *, r_min: float = R_MIN_DEFAULT, r
                      scales: FactoredScales | None = None, v_unit: float | None = None,
                      r_f1: float | None = None, r_f2: float | None = None, r_buffer: float | None = None,
                      headroom: float = 1.0, x_ref=None, cg_iters: int = 10, opamp_gain: float = np.inf,
+                     scale: str = "bound",
                      noise_psd: float = 0.0, prune: bool = False, x0=None, netlist: bool | None = None,
                      title: str | None = None, out: np.ndarray | None = None) -> FactoredCircuit:
     """Map (J, H, lambda, g) onto the factored circuit (TNGD App. C).
@@ -256,7 +258,9 @@ def factored_circuit(J, H_blocks, damping, g, *, r_min: float = R_MIN_DEFAULT, r
     v_unit   : fix volts per unit of x (default v_swing / max|x_ref|).
     r_f1, r_f2 : feedback resistors (default: stage outputs reach v_swing for x_ref, clipped to range).
     headroom : the largest |J|, |H| entry maps to headroom * r_min (room for later, larger entries).
-    x_ref    : typical solution used for the voltage scales (default: ``cg_iters`` CG iterations).
+    x_ref    : typical solution used for the voltage scales (e.g. the previous read-out).
+    scale    : without x_ref: 'bound' (default; |x| <= |g| / lambda, what the device can know) or 'cg'
+               (``cg_iters`` host CG iterations: a digital estimate of the answer).
     opamp_gain : open-loop gain of every op-amp (inf = ideal).
     noise_psd  : injected white current at each s_i (A^2/Hz).
     prune    : leave entries needing R > r_max open (bound recorded) instead of raising.
@@ -318,13 +322,27 @@ def factored_circuit(J, H_blocks, damping, g, *, r_min: float = R_MIN_DEFAULT, r
         g2 = 1.0 / (r_min * headroom * Hmax) if Hmax > 0 else 1.0 / r_min
         g3 = g1
         r_buffer = r_min if r_buffer is None else in_range("r_buffer", float(r_buffer))
-        xr = _cg_estimate(J, H, b_norm, lam, g, int(cg_iters)) if x_ref is None else \
-            np.asarray(x_ref, dtype=float).reshape(N)
-        xmax = float(np.max(np.abs(xr)))
+        if x_ref is None and scale == "bound":
+            # what the device knows without solving: A = J^T H J / b + lambda I with PSD H blocks has
+            # lambda_min >= lambda, so |x*|_inf <= |x*|_2 <= |g|_2 / lambda, and by Cauchy-Schwarz
+            # |(J x)_k| <= |J_k|_2 |x|_2, |(H J x)_k| <= |(H J)_k|_2 |x|_2 (row norms, O(m N))
+            xb = invariant_norm(g) / lam
+            HJ = np.einsum("bij,bjn->bin", H, J.reshape(b, dz, N)).reshape(m, N)
+            xmax = xb
+            jxm = float(np.max(np.linalg.norm(J, axis=1))) * xb
+            hjm = float(np.max(np.linalg.norm(HJ, axis=1))) * xb
+            design["scale"] = "bound"
+        else:
+            if x_ref is None and scale != "cg":
+                raise RealizabilityError(f"scale must be 'bound' or 'cg', got {scale!r}")
+            xr = _cg_estimate(J, H, b_norm, lam, g, int(cg_iters)) if x_ref is None else \
+                np.asarray(x_ref, dtype=float).reshape(N)
+            xmax = float(np.max(np.abs(xr)))
+            Jx = J @ xr
+            HJx = np.einsum("bij,bj->bi", H, Jx.reshape(b, dz)).reshape(-1)
+            jxm, hjm = float(np.max(np.abs(Jx))), float(np.max(np.abs(HJx)))
+            design["scale"] = "x_ref" if x_ref is not None else "cg (host estimate)"
         vu = (v_swing / xmax if xmax > 0 else v_swing) if v_unit is None else _check_pos("v_unit", v_unit)
-        Jx = J @ xr
-        HJx = np.einsum("bij,bj->bi", H, Jx.reshape(b, dz)).reshape(-1)
-        jxm, hjm = float(np.max(np.abs(Jx))), float(np.max(np.abs(HJx)))
         auto1, auto2 = r_f1 is None, r_f2 is None
         rf1 = float(np.clip(v_swing / (g1 * vu * jxm), r_min, r_max)) if (auto1 and jxm > 0) else \
             (r_min if auto1 else in_range("r_f1", float(r_f1)))
@@ -357,7 +375,7 @@ def factored_circuit(J, H_blocks, damping, g, *, r_min: float = R_MIN_DEFAULT, r
                             b_norm=b_norm, r_buffer_ohm=float(r_buffer), r_min_ohm=float(r_min),
                             r_max_ohm=float(r_max))
         design.update(x_ref_max=xmax, stage1_peak_v=rf1 * g1 * vu * jxm, stage2_peak_v=rf2 * g2 * rf1 * g1 * vu * hjm,
-                      note="peak stage voltages predicted for x_ref (ideal op-amps have no rails)")
+                      note="peak stage voltages predicted for the scale's x (ideal op-amps have no rails)")
     else:
         sc = replace(scales, b_norm=b_norm, r_min_ohm=float(r_min), r_max_ohm=float(r_max))
         if v_unit is not None:

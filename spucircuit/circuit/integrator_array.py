@@ -18,7 +18,11 @@ injects a dominant, equal noise current ``NSi`` at every summing node.
 
 - g_unit (S per unit of A): the largest |A_ij| gets ``r_min``; tau = C / g_unit (s) is the time
   unit in which the circuit obeys dx/dt = -(A x - b);
-- v_unit (V per unit of x): the largest |x*| = |A^-1 b| maps to ``v_swing`` (1 V by default);
+- v_unit (V per unit of x): how the device ranges, ``scale``: 'bound' (default) maps a bound it can
+  compute from A, b and the problem class, |x*|_inf <= kappa_max |b|_2 / max_i A_ii
+  (:class:`~spucircuit.numerics.bounds.SpectrumBounds`), to ``v_swing`` (1 V by default); a number
+  is used as given (e.g. found by auto-ranging, :func:`~spucircuit.linalg.solve.solve`); 'oracle'
+  maps the exact max |x*| = |A^-1 b| (a labelled upper bound: no device knows x* before solving);
 - r_in (Ohm): common input resistor; the DAC voltage is V_in,i = -r_in g_unit v_unit b_i.
 
 Entries with |A_ij| g_unit < 1 / r_max cannot be realised. By default that is an error naming the
@@ -35,6 +39,7 @@ import numpy as np
 from spucircuit.circuit.netlist import Netlist, PatternNames
 from spucircuit.constants import C_DEFAULT, R_MAX_DEFAULT, R_MIN_DEFAULT, V_SWING_DEFAULT
 from spucircuit.errors import MatrixError, RealizabilityError
+from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
 from spucircuit.numerics.matrices import as_vector, check_spd
 
 _ZERO_RTOL = 1e-13  # |A_ij| below this fraction of max|A| is a structural zero (no resistor)
@@ -60,6 +65,8 @@ class MappedCircuit:
     input_sources: list
     capacitors: list
     prune: dict = field(default_factory=dict)
+    scaling: dict = field(default_factory=dict)  # how v_unit was chosen: method, kappa_max, x_bound
+    params: dict = field(default_factory=dict, repr=False)  # the mapping's arguments (remap() reuses them)
 
     @property
     def n(self) -> int:
@@ -95,6 +102,7 @@ class MappedCircuit:
             "g_unit_S": self.g_unit_siemens, "v_unit_V": self.v_unit_v, "C_F": self.c_f,
             "tau_s": self.tau_s, "R0_ohm": 1.0 / self.g_unit_siemens, "r_in_ohm": self.r_in_ohm,
             "r_buffer_ohm": self.r_buffer_ohm, "noise_psd_A2_per_Hz": self.noise_psd_a2_hz,
+            **{f"scale_{k}": v for k, v in self.scaling.items() if k != "v_unit_V"},
         }
 
     def to_dict(self) -> dict:
@@ -134,7 +142,8 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
                      c: float = C_DEFAULT, v_swing: float = V_SWING_DEFAULT,
                      r_buffer: float | None = None, opamp_gain: float = np.inf,
                      noise_psd: float = 0.0, prune: bool = False, x0=None,
-                     check: bool = True, title: str | None = None) -> MappedCircuit:
+                     check: bool = True, title: str | None = None, scale="bound",
+                     kappa_max: float = KAPPA_MAX_DEFAULT) -> MappedCircuit:
     """Map SPD matrix A (and right-hand side b) onto an op-amp integrator array.
 
     Parameters (SI units)
@@ -148,6 +157,8 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
     noise_psd   : one-sided PSD of an injected white noise current at each summing node, A^2/Hz.
     prune       : leave entries below 1/(g_unit r_max) open instead of raising.
     x0          : initial x (sets the capacitor initial voltages), default 0.
+    scale       : 'bound' (default), 'oracle', or v_unit itself (V per unit of x); see the module doc.
+    kappa_max   : the problem class's largest condition number (for scale 'bound').
     """
     A = check_spd(A) if check else np.array(A, dtype=float)
     n = A.shape[0]
@@ -197,9 +208,8 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
         A = A_real
         nonzero &= ~small
 
-    x_star = np.linalg.solve(A, b)
-    xmax = float(np.max(np.abs(x_star)))
-    v_unit = v_swing / xmax if xmax > 0 else v_swing
+    scaling = _choose_scale(A, b, scale, kappa_max, v_swing)
+    v_unit = scaling["v_unit_V"]
     bmax = float(np.max(np.abs(b)))
     r_in = r_max if bmax == 0 else float(np.clip(v_swing / (g_unit * v_unit * bmax), r_min, r_max))
 
@@ -244,7 +254,40 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
         netlist=nl, A=A, b=b, g_unit_siemens=g_unit, v_unit_v=v_unit, c_f=float(c), r_in_ohm=r_in,
         r_buffer_ohm=r_buffer, noise_psd_a2_hz=float(noise_psd), output_nodes=x_nodes,
         summing_nodes=s_nodes, input_sources=[f"VIN{i}" for i in range(n)],
-        capacitors=[f"C{i}" for i in range(n)], prune=prune_info,
+        capacitors=[f"C{i}" for i in range(n)], prune=prune_info, scaling=scaling,
+        params=dict(r_min=r_min, r_max=r_max, c=c, v_swing=v_swing, r_buffer=r_buffer, opamp_gain=opamp_gain,
+                    noise_psd=noise_psd, prune=prune, kappa_max=kappa_max),
     )
     nl.meta["mapping"] = mc.scales()
     return mc
+
+
+SCALES = ("bound", "oracle")
+
+
+def _choose_scale(A, b, scale, kappa_max, v_swing) -> dict:
+    """v_unit (V per unit of x) and how it was chosen (module doc); b = 0 needs no ranging."""
+    if not isinstance(scale, str):
+        try:
+            v = float(scale)
+        except (TypeError, ValueError):
+            raise RealizabilityError(f"scale must be one of {SCALES} or v_unit in V, got {scale!r}") from None
+        if not (np.isfinite(v) and v > 0):
+            raise RealizabilityError(f"v_unit must be finite and > 0 V, got {scale!r}")
+        return {"method": "given", "v_unit_V": v}
+    if scale not in SCALES:
+        raise RealizabilityError(f"scale must be one of {SCALES} or v_unit in V, got {scale!r}")
+    if not np.any(b):
+        return {"method": "rhs zero", "v_unit_V": float(v_swing)}
+    if scale == "oracle":  # a labelled upper bound: uses the exact answer
+        xmax = float(np.max(np.abs(np.linalg.solve(A, b))))
+        return {"method": "oracle", "x_max": xmax, "v_unit_V": v_swing / xmax}
+    bounds = SpectrumBounds.from_matrix(A, kappa_max)
+    xb = bounds.solution_bound(b)
+    return {"method": "bound", "kappa_max": bounds.kappa_max, "x_bound": xb, "v_unit_V": v_swing / xb}
+
+
+def remap(mc: MappedCircuit, scale) -> MappedCircuit:
+    """The same array mapped again at another ``scale`` (e.g. the v_unit auto-ranging found): same
+    A, b and mapping arguments; the input resistor and DAC levels follow the new v_unit."""
+    return integrator_array(mc.A, mc.b, check=False, title=mc.netlist.title, **dict(mc.params, scale=scale))

@@ -59,7 +59,9 @@ def add_sim_args(p, chains_default):
                    help="show a progress bar on stderr (default: when stderr is a terminal)")
     g.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
     g.add_argument("--time", default=None,
-                   help="total analog time: seconds, or e.g. '50tau', '20us' (default: automatic from lambda_min)")
+                   help="analog time of the run (burn-in + averaging): seconds, or e.g. '50tau', '20us' "
+                        "(default: from the problem class, 220 / lambda_min tau with lambda_min >= max A_ii / "
+                        "--kappa-max); ranging passes come on top and are counted in analog_time_s")
     g.add_argument("--burn-in", dest="burn_in", default=None, help="discarded initial time (same units)")
     g.add_argument("--seed", type=int, default=None, help="random seed (same seed, same bits)")
     g.add_argument("--chains", type=int, default=chains_default, help="independent chains simulated at once")
@@ -67,3 +69,10 @@ def add_sim_args(p, chains_default):
                    help="integration scheme: exponential (exact in distribution at any step; alias exact) or euler")
     g.add_argument("--dt", type=float, default=None, help="time step, s (default: automatic)")
     g.add_argument("--temperature", type=float, default=300.0, help="Johnson-noise temperature, K")
+    g.add_argument("--scale", choices=["autorange", "bound", "oracle"], default="autorange",
+                   help="how the device ranges volts per unit of x: autorange (default: a pass at the bound it can "
+                        "compute, then the measured range), bound, or oracle (from the exact x* and spectrum: a "
+                        "labelled upper bound no device can reach)")
+    g.add_argument("--kappa-max", dest="kappa_max", type=float, default=1e3,
+                   help="the problem class: largest condition number of A (sets the bounds and run times; "
+                        "default 1e3)")

@@ -17,15 +17,16 @@ def cmd_solve(args) -> int:
     b = load_npy(args.rhs, "right-hand side")
     x, info = solve(A, b, time=args.time, burn_in=args.burn_in, chains=args.chains, seed=args.seed,
                     scheme=args.scheme, dt=args.dt, temperature_k=args.temperature,
-                    noise=not args.no_noise, prune=args.prune, return_info=True,
-                    progress=want_progress(args), **mapping_kwargs(args))
+                    noise=not args.no_noise, prune=args.prune, return_info=True, scale=args.scale,
+                    kappa_max=args.kappa_max, progress=want_progress(args), **mapping_kwargs(args))
     x_ref = np.linalg.solve(np.asarray(A, float), np.asarray(b, float).reshape(-1))
     rel = float(np.linalg.norm(x - x_ref) / max(np.linalg.norm(x_ref), np.finfo(float).tiny))
     if args.out:
         atomic_save_npy(args.out, x)
     out = {
         "x": x, "relative_error": rel, "standard_error": info["standard_error"],
-        "analog_time_s": info["analog_time_s"], "burn_in_s": info["burn_in_s"], "tau_s": info["tau_s"],
+        "analog_time_s": info["analog_time_s"], "burn_in_s": info["burn_in_s"], "window_s": info["window_s"],
+        "scale": info["scale"], "tau_s": info["tau_s"],
         "dt_s": info["dt_s"], "steps": info["steps"], "scheme": info["scheme"],
         "components": info["components"], "pruning": info["pruning"],
         "transient_bias_bound": info["transient_bias_bound"], "out": args.out,
@@ -50,8 +51,8 @@ def cmd_inv(args) -> int:
     A = load_npy(args.matrix, "matrix")
     Ainv, info = inv(A, time=args.time, burn_in=args.burn_in, chains=args.chains, seed=args.seed,
                      scheme=args.scheme, dt=args.dt, temperature_k=args.temperature,
-                     noise_psd=args.noise_psd, prune=args.prune, return_info=True,
-                     progress=want_progress(args), **mapping_kwargs(args))
+                     noise_psd=args.noise_psd, prune=args.prune, return_info=True, scale=args.scale,
+                     kappa_max=args.kappa_max, progress=want_progress(args), **mapping_kwargs(args))
     ref = np.linalg.inv(np.asarray(A, float))
     rel = float(np.linalg.norm(Ainv - ref) / np.linalg.norm(ref))
     if args.out:

@@ -113,7 +113,7 @@ class AnalogDevice:
         self.noise = bool(noise)
         self.scheme = canonical_scheme(scheme)
         self.chains = int(chains)
-        self._seedseq = np.random.SeedSequence(seed)
+        self._seedseq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.dac, self.adc = dac, adc
         self.dac_clipped = 0
         self.adc_clipped = 0

@@ -10,7 +10,7 @@ import numpy as np
 
 from spucircuit._util.keys import DeviceKey
 from spucircuit.circuit.factored_array import FactoredCircuit
-from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array
+from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array, remap
 from spucircuit.constants import T_ROOM
 from spucircuit.device.converters import convert
 from spucircuit.device.factored_spu import FactoredSPU
@@ -18,6 +18,7 @@ from spucircuit.device.spu import SPU, RunResult
 from spucircuit.errors import ClippingWarning, SPUError
 from spucircuit.imperfections.base import Build, Chain, Imperfection
 from spucircuit.imperfections.effective import EffectiveSystem, effective_system
+from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
 from spucircuit.numerics.matrices import as_vector
 from spucircuit.statespace.chain import ChainDrift
 from spucircuit.statespace.mna import compile_netlist
@@ -58,12 +59,15 @@ class Device:
         self.nominal: MappedCircuit | None = None
         self.programmed: MappedCircuit | None = None
         self.build: Build | None = None
+        self.calibration = None
         self._known: Build | None = None
         self._eff = None
 
-    def program(self, A, b=None, *, calibration=None) -> "Device":
-        """Map SPD A (and b) onto the nominal integrator array and program it."""
-        return self.program_circuit(integrator_array(A, b, **self.mapping), calibration=calibration)
+    def program(self, A, b=None, *, calibration=None, scale=None) -> "Device":
+        """Map SPD A (and b) onto the nominal integrator array and program it; ``scale`` (see
+        :func:`~spucircuit.circuit.integrator_array.integrator_array`) overrides the mapping's."""
+        mapping = dict(self.mapping) if scale is None else dict(self.mapping, scale=scale)
+        return self.program_circuit(integrator_array(A, b, **mapping), calibration=calibration)
 
     def program_circuit(self, circuit, *, calibration=None) -> "Device":
         """Program a mapped circuit (MappedCircuit or FactoredCircuit): the nominal values, then the
@@ -71,6 +75,7 @@ class Device:
         if not isinstance(circuit, (MappedCircuit, FactoredCircuit)):
             raise SPUError(f"cannot program a {type(circuit).__name__}: give a MappedCircuit or a FactoredCircuit")
         self.nominal = circuit
+        self.calibration = calibration
         self.programmed = calibration.predistort(circuit) if calibration is not None else circuit
         self.build = self.imperfection.apply(Build(self.programmed), self.key)
         self._known = None
@@ -82,6 +87,26 @@ class Device:
     @property
     def factored(self) -> bool:
         return isinstance(self.nominal, FactoredCircuit)
+
+    def spectrum_bounds(self, kappa_max: float = KAPPA_MAX_DEFAULT) -> SpectrumBounds:
+        """What this device can know of its nominal A's spectrum: bounds from the entries it holds
+        and the problem class. A factored circuit's A = J^T H J / b + lambda I has lambda_min >=
+        lambda (H blocks PSD) and lambda_max <= its drift's Gershgorin bound, matrix-free."""
+        self.require_programmed()
+        if not self.factored:
+            return SpectrumBounds.from_matrix(self.nominal.A, kappa_max)
+        fc = self.nominal
+        lam = float(fc.damping)
+        radius = ChainDrift(fc.components, noise=False).gershgorin_radius() * fc.tau_s
+        return SpectrumBounds(lam_max_upper=max(radius, lam), lam_max_lower=lam, kappa_max=1.0, lam_min_floor=lam)
+
+    def rescale(self, v_unit: float) -> "Device":
+        """Re-map the nominal integrator array at ``v_unit`` (V per unit of x; the input resistor and
+        DAC levels change with it) and program it again: same fabrication, same calibration."""
+        self.require_programmed()
+        if self.factored:
+            raise SPUError("re-ranging a factored-circuit device is not supported: map it with the scale wanted")
+        return self.program_circuit(remap(self.nominal, float(v_unit)), calibration=self.calibration)
 
     def nominal_eigenvalues(self) -> np.ndarray:
         """Ascending eigenvalues of the nominal A (1/tau): what the run times are chosen from.

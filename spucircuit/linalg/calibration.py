@@ -43,12 +43,15 @@ import numpy as np
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.factored_array import FactoredCircuit
 from spucircuit.circuit.integrator_array import COUPLING_RE, MappedCircuit
+from spucircuit.constants import V_SWING_DEFAULT
 from spucircuit.device.converters import convert
 from spucircuit.errors import ClippingWarning, SPUError
 from spucircuit.imperfections.effective import coupling_matrix
 from spucircuit.imperfections.factored import measure_input_gains
 from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.models import ResistorBank
+from spucircuit.linalg.solve import range_device
+from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT
 
 
 @dataclass
@@ -171,8 +174,7 @@ class _Prober:
         self.spu = None
         if evaluate == "twin":
             mc = device.nominal
-            lam = np.linalg.eigvalsh(mc.A)
-            dt = 0.5 / lam[-1] * mc.tau_s
+            dt = 0.5 / device.spectrum_bounds().lam_max_upper * mc.tau_s  # Gershgorin: what the device knows
             self.spu = device.spu(noise=noise, chains=chains, seed=seed, dt=dt)
             self.samples = samples
         elif evaluate != "steady":
@@ -229,6 +231,7 @@ def _bank_range(device: Device):
 
 # ------------------------------------------------------------------------------ calibrate
 def calibrate(device: Device, n: int | None = None, *, method: str = "blocks", beta: float = 0.5,
+              kappa_max: float = KAPPA_MAX_DEFAULT,
               evaluate: str = "steady", time_per_probe=None, burn_in=None, chains: int = 1,
               seed=None, noise: bool = True, samples: int | None = None, A=None, b=None) -> Calibration:
     """Estimate the per-position gains of ``device`` (see the module doc).
@@ -261,7 +264,8 @@ def calibrate(device: Device, n: int | None = None, *, method: str = "blocks", b
     if method == "matrix":
         if A is None:
             raise SPUError("method='matrix' needs the target matrix A")
-        return _calibrate_matrix(device, A, b, evaluate, time_per_probe, burn_in, chains, seed, noise, samples)
+        return _calibrate_matrix(device, A, b, evaluate, time_per_probe, burn_in, chains, seed, noise, samples,
+                                 kappa_max)
     raise SPUError(f"unknown calibration method {method!r}: use 'blocks' or 'matrix'")
 
 
@@ -289,10 +293,11 @@ def _calibrate_blocks(device, n, beta, evaluate, time_per_probe, burn_in, chains
             for i in range(n):
                 if i not in paired:
                     first[i] = 1.0
+            Ainv = np.linalg.inv(A_cal)  # the controller designed A_cal: its inverse is known
             with warnings.catch_warnings():  # b = 1 is not used: the probes are scaled to the DAC
                 warnings.simplefilter("ignore", ClippingWarning)
-                device.program(A_cal, np.ones(n))
-            Ainv = np.linalg.inv(A_cal)
+                v_swing = device.mapping.get("v_swing", V_SWING_DEFAULT)
+                device.program(A_cal, np.ones(n), scale=v_swing / np.max(np.abs(Ainv.sum(axis=1))))
             s = _amplitude(device, np.concatenate([Ainv @ first, Ainv @ second]))
             tb, tw = _probe_times(device, 1.0 - beta, time_per_probe, burn_in)
             child = int(ss.spawn(1)[0].generate_state(1)[0])
@@ -328,15 +333,18 @@ def _calibrate_blocks(device, n, beta, evaluate, time_per_probe, burn_in, chains
                         "evaluate": evaluate})
 
 
-def _calibrate_matrix(device, A, b, evaluate, time_per_probe, burn_in, chains, seed, noise, samples):
+def _calibrate_matrix(device, A, b, evaluate, time_per_probe, burn_in, chains, seed, noise, samples, kappa_max):
     A = np.asarray(A, float)
     n = A.shape[0]
+    b_probe = np.ones(n) if b is None else b
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ClippingWarning)
-        device.program(A, np.ones(n) if b is None else b)
-    lam = np.linalg.eigvalsh(device.nominal.A)
-    tb, tw = _probe_times(device, lam[0], time_per_probe, burn_in)
+        device.program(A, b_probe)
+    ranging = range_device(device, b_probe, evaluate=evaluate, kappa_max=kappa_max, chains=chains, seed=seed)
+    lam_min = device.spectrum_bounds(kappa_max).lam_min_lower  # the target's: known only through its class
+    tb, tw = _probe_times(device, lam_min, time_per_probe, burn_in)
     probe = _Prober(device, evaluate, tb, tw, chains, seed, noise, samples)
+    probe.time += ranging["ranging_time_s"]
     s = _amplitude(device, np.zeros(1))
     x0 = probe(np.zeros(n))
     cols, retries = [], 0
@@ -362,15 +370,17 @@ def _calibrate_matrix(device, A, b, evaluate, time_per_probe, burn_in, chains, s
     gp[nz & ~neg] = ratio[nz & ~neg]
     gn[neg] = ratio[neg]
     return Calibration(gp, gn, probe.count, probe.time, "matrix", _bank_range(device),
-                       {"retries": retries, "clipped_probes": probe.clipped, "evaluate": evaluate})
+                       {"retries": retries, "clipped_probes": probe.clipped, "evaluate": evaluate,
+                        "ranging_passes": ranging["passes"], "ranging_time_s": ranging["ranging_time_s"]})
 
 
 def measure_offset(device: Device, *, evaluate: str = "steady", time_per_probe=None, burn_in=None,
-                   chains: int = 1, seed=None, noise: bool = True, samples: int | None = None):
+                   chains: int = 1, seed=None, noise: bool = True, samples: int | None = None,
+                   kappa_max: float = KAPPA_MAX_DEFAULT):
     """One b = 0 probe of the programmed device: returns (m0_hat, analog time s). Subtract m0_hat
     from later read-outs (digital offset correction)."""
-    lam = np.linalg.eigvalsh(device.nominal.A)
-    tb, tw = _probe_times(device, lam[0], time_per_probe, burn_in)
+    lam_min = device.spectrum_bounds(kappa_max).lam_min_lower  # the target's: known only through its class
+    tb, tw = _probe_times(device, lam_min, time_per_probe, burn_in)
     probe = _Prober(device, evaluate, tb, tw, chains, seed, noise, samples)
     m0 = probe(np.zeros(device.n))
     return m0, probe.time

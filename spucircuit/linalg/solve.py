@@ -15,6 +15,7 @@ scheme (one eigh, O(n^3)) plus O(n^2) per step and chain.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -22,28 +23,50 @@ import numpy as np
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.circuit.noise import default_injected_psd
-from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM
+from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
 from spucircuit.device.base import canonical_scheme
-from spucircuit.device.spu import SPU
-from spucircuit.errors import ParseError, SPUError
+from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
+from spucircuit.errors import ClippingWarning, ParseError, SPUError
 from spucircuit.imperfections.instance import Device, nominal_diffusion, x_diffusion
 from spucircuit.integrate.discretize import symmetric_eigen
+from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
 from spucircuit.numerics.matrices import as_vector, check_spd
 from spucircuit.numerics.stats import cov_and_se, mean_and_se
 
 MAX_STEPS_DEFAULT = 200_000
+SAMPLE_VALUES = 2_000_000  # a time average keeps up to this many sampled values (16 MB) for its standard error
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The slowest and fastest relaxation rates (1/tau) a run is planned with: bounds the device
+    computes from A and the problem class (:meth:`from_bounds`, the default), or A's exact extreme
+    eigenvalues (:meth:`oracle`, a labelled upper bound: no device knows its spectrum)."""
+
+    slow: float
+    fast: float
+    source: str
+
+    @classmethod
+    def from_bounds(cls, bounds: SpectrumBounds) -> "Rates":
+        return cls(slow=bounds.lam_min_lower, fast=bounds.lam_max_upper, source="spec")
+
+    @classmethod
+    def oracle(cls, lam) -> "Rates":
+        return cls(slow=float(lam[0]), fast=float(lam[-1]), source="oracle")
 
 
 @dataclass(frozen=True)
 class RunPolicy:
     """How long a linear-algebra run lasts, in units of the slowest relaxation time 1/lambda_min
-    (tau units of the mapping), and its step.
+    (tau units of the mapping), and its step; lambda_min and lambda_max come from :class:`Rates`.
 
     total_slow : default analog time (220 for solve, 2000 for inv)
     burn_fraction, burn_slow : default burn-in min(burn_fraction x total, burn_slow / lambda_min)
     batch_slow : batch length of the batch-means standard error (5 relaxation times)
     task : 'solve' (step 0.5 / lambda_max) or 'inv' (step min(0.2 / lambda_min, run / 1000)),
            never more than ``max_steps`` steps (exponential scheme: exact at any step)
+    range_slow : a ranging pass's averaging window after its burn-in
     """
 
     total_slow: float
@@ -52,29 +75,73 @@ class RunPolicy:
     task: str
     batch_slow: float = 5.0
     max_steps: int = MAX_STEPS_DEFAULT
+    range_slow: float = 5.0
 
-    def times(self, lam, tau: float, time=None, burn_in=None):
-        """(total, burn-in) in seconds for ascending eigenvalues ``lam`` (1/tau) and time unit tau."""
-        total = parse_time(time, tau) if time is not None else self.total_slow / lam[0] * tau
+    def times(self, rates: Rates, tau: float, time=None, burn_in=None):
+        """(total, burn-in) in seconds for ``rates`` (1/tau) and time unit tau."""
+        total = parse_time(time, tau) if time is not None else self.total_slow / rates.slow * tau
         if burn_in is None:
-            return total, min(self.burn_fraction * total, self.burn_slow / lam[0] * tau)
+            return total, min(self.burn_fraction * total, self.burn_slow / rates.slow * tau)
         tb = 0.0 if (isinstance(burn_in, (int, float)) and burn_in == 0) else parse_time(burn_in, tau)
         if tb >= total:
             raise ParseError(f"burn-in ({tb:.4g} s) must be shorter than the analog time ({total:.4g} s)")
         return total, tb
 
-    def step(self, lam, tau: float, total: float, tb: float) -> float:
+    def step(self, rates: Rates, tau: float, total: float, tb: float) -> float:
         """The automatic step of the exponential scheme (s)."""
         if self.task == "solve":
-            return max(0.5 / lam[-1] * tau, total / self.max_steps)
-        return max(min(0.2 / lam[0] * tau, (total - tb) / 1000), total / self.max_steps)
+            return max(0.5 / rates.fast * tau, total / self.max_steps)
+        return max(min(0.2 / rates.slow * tau, (total - tb) / 1000), total / self.max_steps)
 
-    def batch_steps(self, lam, tau: float, spacing: float) -> int:
+    def batch_steps(self, rates: Rates, tau: float, spacing: float) -> int:
         """Samples per batch of the batch-means standard error."""
-        return int(np.ceil(self.batch_slow / lam[0] * tau / spacing))
+        return int(np.ceil(self.batch_slow / rates.slow * tau / spacing))
 
 
 SOLVE_POLICY = RunPolicy(total_slow=220.0, burn_fraction=0.5, burn_slow=20.0, task="solve")
+SCALES = ("autorange", "bound", "oracle")
+RANGE_MARGIN = 0.8  # auto-ranging maps the measured max |x| to this fraction of the read-out range
+RANGE_MAX_PASSES = 6
+RANGE_MIN_STEPS = 32  # a read-out must span this many ADC steps before its range is trusted (3 % on the max)
+
+
+def check_scale(scale: str) -> str:
+    if scale not in SCALES:
+        raise ParseError(f"scale must be one of {SCALES}, got {scale!r}")
+    return scale
+
+
+def autorange(run_pass, v_unit: float, v_swing: float, *, lsb_v: float | None = None,
+              margin: float = RANGE_MARGIN, max_passes: int = RANGE_MAX_PASSES):
+    """Range a device as it can: run at ``v_unit`` (V per unit of x), read, rescale, repeat.
+
+    ``run_pass(v_unit) -> (x_hat, clipped, analog_time_s)``: the device programmed at that scale,
+    run to its read-out (a burn-in and a short averaging window), x_hat the mean read-out (problem
+    units) and ``clipped`` the converter clips / saturations seen. A clip means the scale is too
+    large (the bound was broken): divide it by 4 and run again. A read-out below RANGE_MIN_STEPS ADC steps
+    (``lsb_v``) cannot place the range: scale up towards the margin and run again. Otherwise the
+    measured max |x_hat| is mapped to ``margin`` x v_swing (the read-out's range). Every pass's analog time is counted.
+    Returns (v_unit, info dict: passes, ranging_time_s, x_hat_max).
+    """
+    passes, t = [], 0.0
+    for _ in range(max_passes):
+        x_hat, clipped, dt = run_pass(v_unit)
+        t += dt
+        peak_v = float(np.max(np.abs(x_hat))) * v_unit
+        passes.append({"v_unit_V": v_unit, "peak_V": peak_v, "clipped": int(clipped)})
+        if clipped:
+            v_unit /= 4.0
+            continue
+        if peak_v == 0.0 or (lsb_v is not None and peak_v < RANGE_MIN_STEPS * lsb_v):
+            floor = max(peak_v, lsb_v or 0.0)
+            if floor == 0.0:
+                break  # x = 0 to the read-out's resolution: nothing to range on
+            v_unit *= min(1e3, margin * v_swing / floor)
+            continue
+        v_unit = margin * v_swing / (peak_v / v_unit)
+        return v_unit, {"passes": len(passes), "ranging_time_s": t, "trace": passes}
+    return v_unit, {"passes": len(passes), "ranging_time_s": t, "trace": passes,
+                    "note": "ranging did not settle within the passes; the last scale is used"}
 INV_POLICY = RunPolicy(total_slow=2000.0, burn_fraction=0.1, burn_slow=10.0, task="inv")
 
 
@@ -88,8 +155,9 @@ class SolveInfo:
 
     task: str  # 'solve' or 'inv'
     standard_error: np.ndarray
-    analog_time_s: float
+    analog_time_s: float  # all the analog time the answer cost: ranging, burn-in and averaging
     burn_in_s: float | None = None
+    window_s: float | None = None  # the averaging window after the burn-in
     tau_s: float | None = None
     dt_s: float | None = None
     steps: int | None = None
@@ -110,6 +178,7 @@ class SolveInfo:
     adc_clipped: int | None = None
     dac_clipped: int | None = None
     x_before_adc: np.ndarray | None = None
+    scale: dict | None = None  # how the device ranged v_unit (method, passes, ranging time)
     mapped: object = field(default=None, repr=False)
 
     def __getitem__(self, key):
@@ -131,22 +200,23 @@ class SolveInfo:
         return {k: v for k, v in self.items() if k != "mapped"}
 
 
-def _program(mc, policy: RunPolicy, *, scheme: str, dt, time, burn_in, **spu_kw):
-    """SPU for ``mc``, the ascending eigenvalues of the realised A (dimensionless) and the run's
-    (total, burn-in) by ``policy``; the exponential scheme gets the policy's step unless ``dt``.
+def _program(mc, policy: RunPolicy, rates_of, *, scheme: str, dt, time, burn_in, **spu_kw):
+    """SPU for ``mc``, the run's :class:`Rates` (``rates_of(lam)``, lam the realised A's ascending
+    eigenvalues, used only by the oracle) and its (total, burn-in) by ``policy``; the exponential
+    scheme gets the policy's step unless ``dt``.
 
-    The eigenvalues come from the drift's eigendecomposition when it is symmetric (ideal arrays;
-    the same eigh then serves the exact scheme's set-up, so the spectrum costs nothing extra), else
-    from eigvalsh(mc.A). The SPU is made with a provisional step while the step is still to be chosen.
+    The eigenvalues come from the drift's eigendecomposition when it is symmetric (ideal arrays; the
+    same eigh serves the exponential scheme's set-up, so they cost nothing extra), else from
+    eigvalsh(mc.A). The SPU is made with a provisional step while the step is still to be chosen.
     """
     provisional = dt if dt is not None else (None if scheme == "euler" else 1.0)
     spu = SPU(mc, scheme=scheme, dt=provisional, **spu_kw)
     sym = symmetric_eigen(spu.ss)
-    lam = np.sort(-sym[0] * mc.tau_s) if sym is not None else np.linalg.eigvalsh(mc.A)
-    total, tb = policy.times(lam, mc.tau_s, time, burn_in)
+    rates = rates_of(lambda: np.sort(-sym[0] * mc.tau_s) if sym is not None else np.linalg.eigvalsh(mc.A))
+    total, tb = policy.times(rates, mc.tau_s, time, burn_in)
     if dt is None and spu.scheme == "exponential":
-        spu.set_dt(policy.step(lam, mc.tau_s, total, tb))
-    return spu, lam, total, tb
+        spu.set_dt(policy.step(rates, mc.tau_s, total, tb))
+    return spu, rates, total, tb
 
 
 def _burn(spu, tb: float) -> float:
@@ -154,60 +224,122 @@ def _burn(spu, tb: float) -> float:
     return spu.run(tb, max_samples=1, adc=False).analog_time_s if tb > 0 else 0.0
 
 
-def _time_average(spu, lam, tau, policy, total, tb, *, max_samples=None, progress=False):
+def _time_average(spu, rates, tau, policy, total, tb, *, max_samples=None, progress=False):
     """Burn in, run, and the batch-means mean of the read-out: (x, se, run result, burn-in, batch)."""
     tb = _burn(spu, tb)
+    if max_samples is None:  # dense enough sampling that the sampled mean is the time average
+        max_samples = max(MAX_SAMPLES_DEFAULT, SAMPLE_VALUES // (spu.chains * spu.n))
     res = spu.run(max(total - tb, spu.dt or 0.0), max_samples=max_samples, progress=progress)
     spacing = res.t[0] if len(res.t) else res.dt
-    batch = policy.batch_steps(lam, tau, spacing)
+    batch = policy.batch_steps(rates, tau, spacing)
     x, se = mean_and_se(res.x, min_batch=batch)
     return x, se, res, tb, batch
 
 
+def _rates_of(scale: str, bounds: SpectrumBounds):
+    """How a run plans its times: the oracle's spectrum, or what the device knows (bounds)."""
+    if scale == "oracle":
+        return lambda eigenvalues: Rates.oracle(eigenvalues())
+    return lambda eigenvalues: Rates.from_bounds(bounds)
+
+
+def _range_window(policy: RunPolicy, rates: Rates, tau: float, time=None, burn_in=None) -> tuple:
+    """(burn-in, averaging window) of one ranging pass, s: the run's own burn-in (the user's time and
+    burn-in, or the policy's), then ``range_slow`` relaxation times or a quarter of the averaging
+    window the run will have, whichever is shorter."""
+    total, tb = policy.times(rates, tau, time, burn_in)
+    return tb, min(policy.range_slow / rates.slow * tau, 0.25 * (total - tb))
+
+
+def range_mapping(A, b, *, kappa_max: float = KAPPA_MAX_DEFAULT, scheme: str = "exponential", dt=None, time=None,
+                  burn_in=None, seed=None, temperature_k: float = T_ROOM, noise: bool = True, chains: int = 1,
+                  prune: bool = False, **mapping_kwargs):
+    """The v_unit (V per unit of x) an ideal-converter integrator array finds by ranging itself for
+    A x = b (:func:`autorange`): a pass mapped at the computable bound, read after its burn-in and a
+    short window, then the measured max |x| at ``RANGE_MARGIN`` of the swing. Returns (v_unit, ranging record)."""
+    rates_of = _rates_of("autorange", SpectrumBounds.from_matrix(A, kappa_max))
+    seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+
+    def run_pass(v_unit):
+        mc1 = integrator_array(A, b, prune=prune, check=False, scale=v_unit, kappa_max=kappa_max, **mapping_kwargs)
+        spu1, rates, _, _ = _program(mc1, SOLVE_POLICY, rates_of, scheme=scheme, dt=dt, time=None, burn_in=None,
+                                     seed=seeds.spawn(1)[0], temperature_k=temperature_k, noise=noise, chains=chains)
+        tb1, window = _range_window(SOLVE_POLICY, rates, mc1.tau_s, time, burn_in)
+        res = spu1.run(tb1 + window, max_samples=1000)
+        keep = res.t > tb1  # the window after the burn-in
+        return res.x[keep].mean(axis=(0, 1)), 0, res.analog_time_s
+
+    v0 = integrator_array(A, b, prune=prune, check=False, scale="bound", kappa_max=kappa_max, **mapping_kwargs).v_unit_v
+    return autorange(run_pass, v0, mapping_kwargs.get("v_swing", V_SWING_DEFAULT))
+
+
 def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: str = "exponential",
           dt: float | None = None, temperature_k: float = T_ROOM, noise: bool = True, x0=None,
-          prune: bool = False, return_info: bool = False, progress=False, **mapping_kwargs):
+          prune: bool = False, return_info: bool = False, progress=False, scale: str = "autorange",
+          kappa_max: float = KAPPA_MAX_DEFAULT, **mapping_kwargs):
     """x ~ A^-1 b as the time average of the twin's node voltages after burn-in.
 
     Args:
         A, b: SPD matrix (n, n) and right-hand side (n,).
-        time: total analog time (s or 'Ntau'); default 220 / lambda_min(A) tau.
+        time: total analog time (s or 'Ntau'); default 220 / lambda_min tau, lambda_min the bound
+            max_i A_ii / kappa_max a device can compute (``scale='oracle'``: the true one).
         burn_in: discarded initial time; default min(time / 2, 20 / lambda_min tau).
         chains, seed, scheme, dt, temperature_k, noise, progress: as :class:`SPU`.
         x0: initial x; prune: leave unrealisable small entries open (bound in ``info.pruning``).
+        scale: how the device ranges v_unit (V per unit of x): 'autorange' (default: a ranging pass
+            at the computable bound kappa_max |b| / max_i A_ii, then the measured max |x| at 0.8 of
+            the swing; its analog time is counted), 'bound' (stay at the bound) or 'oracle' (from the
+            exact x* and spectrum: a labelled upper bound no device can reach).
+        kappa_max: the problem class's largest condition number (bounds and run times).
         mapping_kwargs: r_min, r_max, c, v_swing, ... of the mapping.
 
     Returns:
         x, or (x, :class:`SolveInfo`) with ``standard_error`` (batch means over time and chains,
         batches at least 5 / lambda_min tau long; several chains or a long window are needed for
-        enough batches, ``se_batches``), ``analog_time_s``, ``burn_in_s``, ``tau_s``,
-        ``components``, ``transient_bias_bound``.
+        enough batches, ``se_batches``), ``analog_time_s`` (ranging included), ``burn_in_s``,
+        ``tau_s``, ``components``, ``transient_bias_bound``, ``scale`` (how ranging was done).
     """
     A = check_spd(A)
     b = as_vector(b, A.shape[0])
-    mc = integrator_array(A, b, prune=prune, x0=x0, check=False, **mapping_kwargs)
-    spu, lam, total, tb = _program(mc, SOLVE_POLICY, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
-                                   temperature_k=temperature_k, noise=noise, chains=chains, seed=seed)
-    x, se, res, tb, batch = _time_average(spu, lam, mc.tau_s, SOLVE_POLICY, total, tb, progress=progress)
+    scale = check_scale(scale)
+    bounds = SpectrumBounds.from_matrix(A, kappa_max)
+    rates_of = _rates_of(scale, bounds)
+    seeds = (seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)).spawn(2)
+    spu_kw = dict(temperature_k=temperature_k, noise=noise, chains=chains)
+    ranging = {"method": scale, "kappa_max": bounds.kappa_max}
+    map_scale = "oracle" if scale == "oracle" else "bound"
+    if scale == "autorange" and np.any(b):
+        map_scale, info_r = range_mapping(A, b, kappa_max=kappa_max, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
+                                          seed=seeds[1], prune=prune, **spu_kw, **mapping_kwargs)
+        ranging.update(info_r)
+    mc = integrator_array(A, b, prune=prune, x0=x0, check=False, scale=map_scale, kappa_max=kappa_max,
+                          **mapping_kwargs)
+    spu, rates, total, tb = _program(mc, SOLVE_POLICY, rates_of, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
+                                     seed=seeds[0], **spu_kw)
+    x, se, res, tb, batch = _time_average(spu, rates, mc.tau_s, SOLVE_POLICY, total, tb, progress=progress)
     if not return_info:
         return x
-    xs = np.linalg.solve(mc.A, b)
+    ranging.update(v_unit_V=mc.v_unit_v, rates=rates.source)
     x0v = np.zeros_like(b) if x0 is None else np.asarray(x0, float)
+    t_range = ranging.get("ranging_time_s", 0.0)
     info = SolveInfo(
-        task="solve", standard_error=se, analog_time_s=tb + res.analog_time_s, burn_in_s=tb, tau_s=mc.tau_s,
-        dt_s=spu.dt, steps=int(round(tb / spu.dt)) + res.n_steps, se_reliable=bool(np.all(np.isfinite(se))),
-        scheme=spu.scheme, components=mc.component_counts(),
-        transient_bias_bound=float(np.exp(-lam[0] * tb / mc.tau_s) * np.linalg.norm(x0v - xs)),
+        task="solve", standard_error=se, analog_time_s=t_range + tb + res.analog_time_s, burn_in_s=tb,
+        window_s=res.analog_time_s, tau_s=mc.tau_s, dt_s=spu.dt, steps=int(round(tb / spu.dt)) + res.n_steps,
+        se_reliable=bool(np.all(np.isfinite(se))), scheme=spu.scheme, components=mc.component_counts(),
+        # |x0 - x*| <= |x0| + |b| / lambda_min: what the device can bound, decaying at lambda_min
+        transient_bias_bound=float(np.exp(-rates.slow * tb / mc.tau_s)
+                                   * (np.linalg.norm(x0v) + np.linalg.norm(b) / rates.slow)),
         pruning=mc.prune,
         se_batches=int(min(res.x.shape[0] // max(1, batch), max(2, 32 // chains) if chains < 32 else 1) * chains),
-        mapped=mc,
+        scale=ranging, mapped=mc,
     )
     return x, info
 
 
 def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str = "exponential",
         dt: float | None = None, temperature_k: float = T_ROOM, noise_psd: float | None = None,
-        prune: bool = False, return_info: bool = False, progress=False, **mapping_kwargs):
+        prune: bool = False, return_info: bool = False, progress=False, scale: str = "autorange",
+        kappa_max: float = KAPPA_MAX_DEFAULT, **mapping_kwargs):
     """A^-1 from the stationary covariance of the twin with b = 0.
 
     An equal white noise current of PSD ``noise_psd`` (A^2/Hz) is injected at every summing node;
@@ -217,17 +349,21 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     only. The covariance of x is rescaled by the diffusion the twin actually has:
     A^-1 = 2 cov(x) / q, q = mean diagonal of the x-unit diffusion per tau.
 
-    time : total analog time per chain; default 2000 / lambda_min(A) tau (relative SE ~1 % with
-    8 chains). Returns A^-1, or (A^-1, :class:`SolveInfo`).
+    time : total analog time per chain; default 2000 / lambda_min tau (relative SE ~1 % with 8 chains),
+    lambda_min the bound max_i A_ii / kappa_max (``scale='oracle'``: the true one). With b = 0 there
+    is no solution to range: v_unit = v_swing. Returns A^-1, or (A^-1, :class:`SolveInfo`).
     """
     A = check_spd(A)
+    scale = check_scale(scale)
+    bounds = SpectrumBounds.from_matrix(A, kappa_max)
     r_min = mapping_kwargs.get("r_min", R_MIN_DEFAULT)
     r_max = mapping_kwargs.get("r_max", R_MAX_DEFAULT)
     if noise_psd is None:
         noise_psd = default_injected_psd(A, r_min, r_max, temperature_k)
     mc = integrator_array(A, None, prune=prune, noise_psd=noise_psd, check=False, **mapping_kwargs)
-    spu, lam, total, tb = _program(mc, INV_POLICY, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
-                                   temperature_k=temperature_k, noise=True, chains=chains, seed=seed)
+    spu, rates, total, tb = _program(mc, INV_POLICY, _rates_of(scale, bounds), scheme=scheme, dt=dt, time=time,
+                                     burn_in=burn_in, temperature_k=temperature_k, noise=True, chains=chains,
+                                     seed=seed)
     tb = _burn(spu, tb)
     res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT, progress=progress)
     cov_x, se_x = cov_and_se(res.x)
@@ -243,50 +379,115 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
         tau_s=mc.tau_s, dt_s=spu.dt, chains=chains, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q,
         noise_anisotropy=float((np.ptp(np.diag(Qx)) + 2 * np.abs(off).sum(axis=1).max()) / q),
         components=mc.component_counts(), mapped=mc,
+        scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v},
     )
     return Ainv, info
 
 
+def _device_rates(device: Device, scale: str, kappa_max: float) -> Rates:
+    if scale == "oracle":
+        return Rates.oracle(device.nominal_eigenvalues())
+    return Rates.from_bounds(device.spectrum_bounds(kappa_max))
+
+
 def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int = 1, seed=None,
                  noise: bool = True, samples: int | None = None, scheme: str = "exponential",
-                 dt: float | None = None):
+                 dt: float | None = None, scale: str = "autorange", kappa_max: float = KAPPA_MAX_DEFAULT):
     """Solve on the device twin: time average of the ADC read-out after burn-in.
 
-    Times as :func:`solve` (:data:`SOLVE_POLICY`; lambda of the *target* matrix). ``samples``: ADC
-    samples per chain (default up to 20000). Returns (x, :class:`SolveInfo`) with
-    ``standard_error`` (batch means), ``analog_time_s``, ``adc_clipped``, ``dac_clipped``.
+    Times as :func:`solve` (:data:`SOLVE_POLICY`, rates from what the device can bound, or the
+    oracle's spectrum with ``scale='oracle'``). ``scale='autorange'`` (integrator arrays) first
+    ranges the device as it can (:func:`autorange`: a pass at the computable bound, rescaled on ADC
+    clipping or an under-resolved read-out) and reprograms it at the scale found; 'bound' and
+    'oracle' keep the device's programmed scale. ``samples``: ADC samples per chain (default up to
+    20000). Returns (x, :class:`SolveInfo`) with ``standard_error`` (batch means),
+    ``analog_time_s`` (ranging included), ``adc_clipped``, ``dac_clipped``, ``scale``.
     """
     device.require_programmed()
+    scale = check_scale(scale)
     mc = device.nominal
     b = mc.b if b is None else as_vector(b, mc.n)
-    lam = device.nominal_eigenvalues()
-    total, tb = SOLVE_POLICY.times(lam, mc.tau_s, time, burn_in)
+    rates = _device_rates(device, scale, kappa_max)
+    seeds = (seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)).spawn(2)
+    ranging = {"method": scale, "rates": rates.source}
+    if scale == "autorange" and not device.factored and np.any(b):
+        ranging.update(range_device(device, b, evaluate="twin", rates=rates, time=time, burn_in=burn_in,
+                                    noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds[1]))
+        mc = device.nominal
+    total, tb = SOLVE_POLICY.times(rates, mc.tau_s, time, burn_in)
     if dt is None and canonical_scheme(scheme) == "exponential":
-        dt = SOLVE_POLICY.step(lam, mc.tau_s, total, tb)
-    spu = device.spu(noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seed)
+        dt = SOLVE_POLICY.step(rates, mc.tau_s, total, tb)
+    spu = device.spu(noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds[0])
     spu.set_rhs(b)
-    x, se, res, tb, _ = _time_average(spu, lam, mc.tau_s, SOLVE_POLICY, total, tb,
+    x, se, res, tb, _ = _time_average(spu, rates, mc.tau_s, SOLVE_POLICY, total, tb,
                                       max_samples=None if samples is None else int(samples))
+    ranging["v_unit_V"] = mc.v_unit_v
     return x, SolveInfo(
-        task="solve", standard_error=se, analog_time_s=tb + res.analog_time_s, burn_in_s=tb, tau_s=mc.tau_s,
-        dt_s=spu.dt, adc_samples=res.adc_samples, adc_clipped=res.adc_clipped, dac_clipped=spu.dac_clipped,
-        x_before_adc=res.x_before_adc_mean.mean(axis=0),
+        task="solve", standard_error=se, analog_time_s=ranging.get("ranging_time_s", 0.0) + tb + res.analog_time_s,
+        burn_in_s=tb, window_s=res.analog_time_s, tau_s=mc.tau_s, dt_s=spu.dt, adc_samples=res.adc_samples, adc_clipped=res.adc_clipped,
+        dac_clipped=spu.dac_clipped, x_before_adc=res.x_before_adc_mean.mean(axis=0), scale=ranging,
     )
 
 
+def range_device(device: Device, b, *, evaluate: str = "steady", rates: Rates | None = None,
+                 kappa_max: float = KAPPA_MAX_DEFAULT, time=None, burn_in=None, noise: bool = True,
+                 scheme: str = "exponential", dt=None, chains: int = 1, seed=None) -> dict:
+    """Range an integrator-array device for right-hand side b as the device can (:func:`autorange`)
+    and leave it programmed at the scale found. Each pass reads the device after the run's burn-in
+    and a short window: ``evaluate='twin'`` simulates them (noise on), 'steady' takes the exact
+    noise-free read-out through the converters (the time a pass would take is still counted).
+    Returns the ranging record (passes, ranging_time_s, trace)."""
+    device.require_programmed()
+    rates = rates if rates is not None else Rates.from_bounds(device.spectrum_bounds(kappa_max))
+    adc = device.build.adc
+    seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+
+    def run_pass(v_unit):
+        device.rescale(v_unit)
+        tau = device.nominal.tau_s
+        tb1, window = _range_window(SOLVE_POLICY, rates, tau, time, burn_in)
+        if evaluate == "steady":
+            x, rep = device.steady_x(b, warn=False)
+            return x, rep["adc_clipped"] + rep["dac_clipped"], tb1 + window
+        if evaluate != "twin":
+            raise SPUError(f"unknown evaluation {evaluate!r}: use 'steady' or 'twin'")
+        spu = device.spu(noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds.spawn(1)[0])
+        if dt is None and spu.scheme == "exponential":
+            spu.set_dt(SOLVE_POLICY.step(rates, tau, tb1 + window, tb1))
+        spu.set_rhs(b)
+        res = spu.run(tb1 + window, max_samples=1000)
+        keep = res.t > tb1
+        return res.x[keep].mean(axis=(0, 1)), spu.adc_clipped + spu.dac_clipped, res.analog_time_s
+
+    with warnings.catch_warnings():  # a clip while ranging is the signal ranging acts on
+        warnings.simplefilter("ignore", ClippingWarning)
+        swing = mapping_swing(device) if adc is None else min(mapping_swing(device), adc.full_scale_v)
+        v_unit, info = autorange(run_pass, device.nominal.v_unit_v, swing, lsb_v=None if adc is None else adc.lsb)
+        device.rescale(v_unit)
+    return info
+
+
+def mapping_swing(device: Device) -> float:
+    """The v_swing the device was mapped with (the read-out range ranging aims at)."""
+    return float(device.nominal.params.get("v_swing", V_SWING_DEFAULT))
+
+
 def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed=None,
-               scheme: str = "exponential", dt: float | None = None, samples: int | None = None):
+               scheme: str = "exponential", dt: float | None = None, samples: int | None = None,
+               scale: str = "autorange", kappa_max: float = KAPPA_MAX_DEFAULT):
     """A^-1 = 2 cov(x) / q from the device twin's stationary fluctuations (b = 0). The device
     must carry an injected noise (program it with mapping noise_psd, as :func:`inv` does); q is the
-    nominal diffusion (what the controller believes). Returns (A^-1, :class:`SolveInfo`)."""
+    nominal diffusion (what the controller believes). Times from what the device can bound (or the
+    oracle's spectrum with ``scale='oracle'``). Returns (A^-1, :class:`SolveInfo`)."""
     device.require_programmed()
+    scale = check_scale(scale)
     mc = device.nominal
     if device.factored:
         raise SPUError("device_inv needs an integrator array (its covariance read-out and nominal diffusion)")
-    lam = device.nominal_eigenvalues()
-    total, tb = INV_POLICY.times(lam, mc.tau_s, time, burn_in)
+    rates = _device_rates(device, scale, kappa_max)
+    total, tb = INV_POLICY.times(rates, mc.tau_s, time, burn_in)
     if dt is None and canonical_scheme(scheme) == "exponential":
-        dt = INV_POLICY.step(lam, mc.tau_s, total, tb)
+        dt = INV_POLICY.step(rates, mc.tau_s, total, tb)
     spu = device.spu(noise=True, scheme=scheme, dt=dt, chains=chains, seed=seed)
     spu.set_rhs(np.zeros(mc.n))
     tb = _burn(spu, tb)
@@ -297,4 +498,5 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     return 0.5 * (Ainv + Ainv.T), SolveInfo(
         task="inv", standard_error=2.0 * se / q, analog_time_s=tb + res.analog_time_s, chains=chains,
         adc_clipped=res.adc_clipped, diffusion_x_per_tau=q,
+        scale={"method": scale, "rates": rates.source, "v_unit_V": mc.v_unit_v},
     )

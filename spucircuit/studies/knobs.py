@@ -61,11 +61,17 @@ KNOBS = [
          "per op-amp)", log=True),
     Knob("r_out", "float", 50.0, "op-amp output resistance with the bandwidth model, Ohm"),
     Knob("c_parasitic", "float", 0.0, "parasitic capacitance summing node -> ground, F (needs --gbw)", log=True),
+    # ranging and run times (what the device knows)
+    Knob("scale", "str", "autorange", "how each device ranges volts per unit of x: autorange (a pass at the "
+         "bound it can compute, then the measured range; counted in the analog time), bound, or oracle (from "
+         "the exact x* and spectrum: a labelled upper bound)", choices=("autorange", "bound", "oracle")),
+    Knob("kappa_max", "float", 1e3, "the problem class: largest condition number (bounds and run times)", log=True),
     # evaluation
     Knob("eval", "str", "steady", "'steady': exact noise-free infinite-time read-out (through DAC and ADC; "
          "Lyapunov covariance for inv); 'twin': simulate the noisy circuit for --time", choices=("steady", "twin")),
     Knob("time", "time", None, "analog time per solve/inv run: seconds or e.g. '500tau' (default: 220 "
-         "(solve) or 2000 (inv) / lambda_min tau)", log=True),
+         "(solve) or 2000 (inv) / lambda_min tau, lambda_min >= max A_ii / kappa_max; the true one with "
+         "scale=oracle)", log=True),
     Knob("burn_in", "time", None, "discarded initial time per run (default: as spu solve)", sweep=False),
     Knob("samples", "int", 0, "ADC samples per run and chain (0 = up to 20000)", log=True),
     Knob("chains", "int", 1, "independent chains per run (twin)"),

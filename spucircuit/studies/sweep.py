@@ -47,6 +47,8 @@ from spucircuit.imperfections.models import (
 )
 from spucircuit.linalg.calibration import calibrate, measure_offset
 from spucircuit.linalg.mitigation import Ensemble
+from spucircuit.linalg.solve import range_device
+from spucircuit.numerics.bounds import SpectrumBounds
 from spucircuit.numerics.matrices import check_spd, random_spd
 from spucircuit.studies.knobs import KNOB, convert, default_config
 
@@ -114,12 +116,14 @@ def run_task(spec: dict) -> dict:
     K = int(p["K"])
     rounding = "stochastic" if K > 1 else p["rounding"]
     imp = make_imperfection(p, rounding)
-    mapping = {"r_min": p["r_min"] * (1 + p["headroom"]), "r_max": p["r_max"]}
+    mapping = {"r_min": p["r_min"] * (1 + p["headroom"]), "r_max": p["r_max"], "kappa_max": p["kappa_max"],
+               "scale": "oracle" if p["scale"] == "oracle" else "bound"}
     dev_seed = _seed(p["seed"], 3, n, m, d)
     run_seed = _seed(p["seed"], 4, spec["point"], m, d)
     row = {"point": spec["point"], "matrix": m, "draw": d, "n": n}
     clipped = 0
-    lam = np.linalg.eigvalsh(A)
+    bounds = SpectrumBounds.from_matrix(A, p["kappa_max"])
+    slow = float(np.linalg.eigvalsh(A)[0]) if p["scale"] == "oracle" else bounds.lam_min_lower
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ClippingWarning)
         ens = Ensemble(imp, K, dev_seed, scheme=p["ensemble"], devices=p["devices"], **mapping).program(A, b)
@@ -135,6 +139,12 @@ def run_task(spec: dict) -> dict:
                 cal_probes += cal.probes
                 dev.program_mapped(ens.nominal, calibration=cal)
         if p["task"] in ("solve", "both"):
+            range_time = 0.0
+            if p["scale"] == "autorange":  # every member ranges itself (its own converters)
+                for k, dev in enumerate(ens.members):
+                    r = range_device(dev, b, evaluate=p["eval"], kappa_max=p["kappa_max"], time=p["time"],
+                                     burn_in=p["burn_in"], chains=int(p["chains"]), seed=_seed(run_seed, 8, k))
+                    range_time += r["ranging_time_s"]
             offsets = [np.zeros(n)] * K
             off_time = 0.0
             if p["calibrate"] and p["offset_correction"]:
@@ -151,17 +161,19 @@ def run_task(spec: dict) -> dict:
                     clipped += rep["adc_clipped"] + rep["dac_clipped"]
                     xs.append(x - m0)
                 x = np.mean(xs, axis=0)
-                total = parse_time(p["time"], tau) if p["time"] is not None else 220.0 / lam[0] * tau
+                total = parse_time(p["time"], tau) if p["time"] is not None else 220.0 / slow * tau
                 row.update(solve_error=_rel(x, np.linalg.solve(A, b)), solve_se=float("nan"),
-                           solve_time_s=K * total)
+                           solve_time_s=K * total + range_time)
             else:
                 x, info = ens.solve(b, time=p["time"], burn_in=p["burn_in"], chains=int(p["chains"]),
-                                    seed=run_seed, noise=True, samples=int(p["samples"]) or None)
+                                    seed=run_seed, noise=True, samples=int(p["samples"]) or None,
+                                    scale="bound" if p["scale"] == "autorange" else p["scale"],
+                                    kappa_max=p["kappa_max"])
                 x = x - np.mean(offsets, axis=0)
                 clipped += info["clipped"]
                 row.update(solve_error=_rel(x, np.linalg.solve(A, b)),
                            solve_se=float(np.linalg.norm(info["standard_error"]) / np.linalg.norm(np.linalg.solve(A, b))),
-                           solve_time_s=info["analog_time_s"])
+                           solve_time_s=info["analog_time_s"] + range_time)
             row["offset_time_s"] = off_time
         if p["task"] in ("inv", "both"):
             # equal injected noise (as spu inv), sized for this mapping's r_min
@@ -174,11 +186,12 @@ def run_task(spec: dict) -> dict:
             Ainv_ref = np.linalg.inv(A)
             if p["eval"] == "steady":
                 Ai = inv_ens.steady_inverse()
-                total = parse_time(p["time"], tau) if p["time"] is not None else 2000.0 / lam[0] * tau
+                total = parse_time(p["time"], tau) if p["time"] is not None else 2000.0 / slow * tau
                 row.update(inv_error=_rel(Ai, Ainv_ref), inv_se=float("nan"), inv_time_s=K * total)
             else:
                 Ai, info = inv_ens.inv(time=p["time"], burn_in=p["burn_in"], chains=max(2, int(p["chains"])),
-                                       seed=_seed(run_seed, 7), samples=int(p["samples"]) or None)
+                                       seed=_seed(run_seed, 7), samples=int(p["samples"]) or None,
+                                       scale="oracle" if p["scale"] == "oracle" else "bound", kappa_max=p["kappa_max"])
                 row.update(inv_error=_rel(Ai, Ainv_ref),
                            inv_se=float(np.linalg.norm(info["standard_error"]) / np.linalg.norm(Ainv_ref)),
                            inv_time_s=info["analog_time_s"])

@@ -284,11 +284,17 @@ def test_converters_quantise_and_clipping_warns():
     k = V / (fs / 127)
     assert np.max(np.abs(k - np.round(k))) < 1e-6 and s.adc_clipped == s.dac_clipped == 0
     assert 1e-5 < rel(xa, x) < 0.05
-    tight = FactoredTwinSolver(noise=False, adc_bits=8, dac_bits=8, converter_max_v=0.25)
-    with pytest.warns(ClippingWarning, match="clipped"):
+    # a converter range below the peak clips, counted and warned: the ADC on the read-out (no DAC, so
+    # the outputs keep their size), the DAC on the inputs
+    cap = 0.25 * np.max(np.abs(V))
+    tight = FactoredTwinSolver(noise=False, adc_bits=8, converter_max_v=cap)
+    with pytest.warns(ClippingWarning, match="ADC clipped"):
         xt, _ = stationary(tight, U, lam, g)
-    assert tight.adc_clipped > 0 and tight.dac_clipped > 0
-    assert np.max(np.abs(xt * tight.scales.v_unit_v)) <= 0.25 * (1 + 1e-12)
+    assert tight.adc_clipped > 0 and np.max(np.abs(xt * tight.scales.v_unit_v)) <= cap * (1 + 1e-12)
+    tight = FactoredTwinSolver(noise=False, dac_bits=8, converter_max_v=0.25 * np.max(np.abs(s.last_circuit.components.v_in)))
+    with pytest.warns(ClippingWarning, match="DAC clipped"):
+        stationary(tight, U, lam, g)
+    assert tight.dac_clipped > 0
 
 
 @pytest.mark.parametrize("kw, msg", [

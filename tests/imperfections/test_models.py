@@ -26,7 +26,6 @@ from spucircuit.imperfections.models import (
 )
 from spucircuit.linalg.solve import device_solve
 from spucircuit.numerics.quantize import quantize_values
-
 from tests.helpers import zscores
 
 _RIJ = re.compile(r"^R(\d+)_(\d+)$")
@@ -314,8 +313,9 @@ def test_dac_quantization_exact_and_bounded():
 def test_adc_clipping_detected_and_reported():
     A, b = _problem(4, 5.0, seed=11)
     x_true = np.linalg.solve(A, b)
-    # read-out full scale below the largest output (v_swing = 1 V): must clip, loudly
-    dev = Device(chain(ADC(10, full_scale_v=0.5)), seed=0).program(A, b)
+    # read-out full scale below the largest output (mapped to 1 V): must clip, loudly
+    to_1v = 1.0 / np.max(np.abs(x_true))
+    dev = Device(chain(ADC(10, full_scale_v=0.5)), seed=0).program(A, b, scale=to_1v)
     with pytest.warns(ClippingWarning, match="clipped"):
         x, rep = dev.steady_x(b)
     assert rep["adc_clipped"] >= 1
@@ -327,10 +327,15 @@ def test_adc_clipping_detected_and_reported():
     assert res.adc_clipped > 0 and res.adc_samples == res.x.size > 0
     assert spu.adc_clipped == res.adc_clipped
     with pytest.warns(ClippingWarning):
-        _, info = device_solve(dev, b, time="100tau", noise=False)
+        _, info = device_solve(dev, b, time="100tau", noise=False, scale="bound")  # kept at 1 V: clips
     assert info["adc_clipped"] > 0
+    # ranging finds a scale that fits the ADC: no clipping in the solve it then runs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ClippingWarning)
+        _, info = device_solve(dev, b, time="100tau", noise=False)
+    assert info["adc_clipped"] == 0 and info["scale"]["passes"] >= 1
     # a wide enough ADC: no clipping and no warning
-    ok = Device(chain(ADC(16, full_scale_v=2.0)), seed=0).program(A, b)
+    ok = Device(chain(ADC(16, full_scale_v=2.0)), seed=0).program(A, b, scale=to_1v)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ClippingWarning)
         x, rep = ok.steady_x(b)

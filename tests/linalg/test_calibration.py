@@ -17,9 +17,14 @@ from spucircuit.imperfections.models import (
     Tolerance,
 )
 from spucircuit.linalg.calibration import Calibration, calibrate, measure_offset, round_robin
-from spucircuit.linalg.solve import device_solve
-
+from spucircuit.linalg.solve import device_solve, range_device
 from tests.helpers import zscores
+
+
+def _ranged(dev, b):
+    """The device ranged for b as it can (exact read-outs through its converters)."""
+    range_device(dev, b)
+    return dev
 
 
 def _rel(x, ref):
@@ -51,11 +56,11 @@ def test_calibration_reduces_solve_error_on_tolerance_device(seed):
     n = 8
     A, b, x = _problem(n, 20.0, seed=1)
     imp = chain(Tolerance(1.0), OpAmpGain(1e5), DAC(16), ADC(16))
-    dev = Device(imp, seed=seed, r_min=1.05e3).program(A, b)
+    dev = _ranged(Device(imp, seed=seed, r_min=1.05e3).program(A, b), b)
     e_before = _rel(dev.steady_x(b)[0], x)
     assert e_before > 3e-3  # the tolerance does hurt
     cal = calibrate(dev, n)
-    dev.program(A, b, calibration=cal)
+    _ranged(dev.program(A, b, calibration=cal), b)
     e_after = _rel(dev.steady_x(b)[0], x)
     assert e_after <= e_before / 20
     assert cal.probes == 6 * (n - 1)
@@ -76,20 +81,20 @@ def test_calibration_with_noise_on_the_twin():
     mc0 = sc.integrator_array(A, b, r_min=1.05e3)
     psd = 4 * (2e-3 * mc0.v_unit_v) ** 2 * mc0.c_f**2 / mc0.tau_s  # ~2e-3 rms in x
     imp = chain(Tolerance(1.0), InjectedNoise(psd))
-    dev = Device(imp, seed=9, r_min=1.05e3).program(A, b)
+    dev = _ranged(Device(imp, seed=9, r_min=1.05e3).program(A, b), b)
     x0, info0 = device_solve(dev, b, chains=2, seed=1, time="4000tau")
     e_before = _rel(x0, x)
     cal = calibrate(dev, n, evaluate="twin", seed=2, time_per_probe="400tau", chains=2)
     assert cal.details["evaluate"] == "twin" and cal.probes == 6 * (n - 1)
     assert cal.analog_time_s > 0
-    dev.program(A, b, calibration=cal)
+    _ranged(dev.program(A, b, calibration=cal), b)
     x1, info1 = device_solve(dev, b, chains=2, seed=3, time="4000tau")
     se = info1["standard_error"]
     assert np.all(se > 0)
     e_after = _rel(x1, x)
     assert e_after <= e_before / 5
     # exact-calibration residual for comparison: the twin calibration's extra error is noise
-    dev_exact = Device(imp, seed=9, r_min=1.05e3).program(A, b)
+    dev_exact = _ranged(Device(imp, seed=9, r_min=1.05e3).program(A, b), b)
     cal_exact = calibrate(dev_exact, n)
     dev_exact.program(A, b, calibration=cal_exact)
     x_exact_cal = dev_exact.steady_x(b)[0]
@@ -105,13 +110,15 @@ def test_matrix_method_offsets_and_bank_residual():
     n = 6
     A, b, x = _problem(n, 10.0, seed=3)
     imp = chain(ResistorBank(10, (1e3, 1e6)), Tolerance(1.0), OpAmpOffset(1e-3))
-    dev = Device(imp, seed=1, r_min=1.05e3).program(A, b)
+    dev = _ranged(Device(imp, seed=1, r_min=1.05e3).program(A, b), b)
     e0 = _rel(dev.steady_x(b)[0], x)
     cal = calibrate(dev, method="matrix", A=A, b=b)
-    lam_min = np.linalg.eigvalsh(A)[0]
+    lam_min = dev.spectrum_bounds().lam_min_lower  # what the device knows of the target: its class
     assert cal.probes == n + 1
-    assert cal.analog_time_s == pytest.approx((n + 1) * 70.0 / lam_min * dev.nominal.tau_s, rel=1e-12)
-    dev.program(A, b, calibration=cal)
+    # each probe 20 + 50 relaxation times; ranging the target first 20 + 5 per pass
+    slow_times = (n + 1) * 70.0 + 25.0 * cal.details["ranging_passes"]
+    assert cal.analog_time_s == pytest.approx(slow_times / lam_min * dev.nominal.tau_s, rel=1e-9)
+    _ranged(dev.program(A, b, calibration=cal), b)
     xc = dev.steady_x(b)[0]
     m0, t_off = measure_offset(dev)
     assert t_off == pytest.approx(70.0 / lam_min * dev.nominal.tau_s)
@@ -119,7 +126,7 @@ def test_matrix_method_offsets_and_bank_residual():
     e2 = _rel(xc - m0, x)
     assert e2 < e1 < e0 and e2 <= e0 / 10
     # the residual is the bank: an ideal-bank device with the same errors calibrates to ~0
-    ideal_bank = Device(chain(Tolerance(1.0), OpAmpOffset(1e-3)), seed=1, r_min=1.05e3).program(A, b)
+    ideal_bank = _ranged(Device(chain(Tolerance(1.0), OpAmpOffset(1e-3)), seed=1, r_min=1.05e3).program(A, b), b)
     c2 = calibrate(ideal_bank, method="matrix", A=A, b=b)
     ideal_bank.program(A, b, calibration=c2)
     m0b, _ = measure_offset(ideal_bank)
@@ -151,11 +158,11 @@ def test_calibration_with_dithered_dac_in_an_ensemble_member():
     n = 6
     A, b, x = _problem(n, 10.0, seed=5)
     imp = chain(ResistorBank(16, rounding="stochastic"), Tolerance(1.0), DAC(12, 2.0, rounding="stochastic"), ADC(16))
-    dev = Device(imp, seed=2, member=1, members=4, stratify=True, r_min=1.05e3).program(A, b)
+    dev = _ranged(Device(imp, seed=2, member=1, members=4, stratify=True, r_min=1.05e3).program(A, b), b)
     e0 = _rel(dev.steady_x(b)[0], x)
     for method in ("blocks", "matrix"):
         cal = calibrate(dev, n, method=method, A=A, b=b)
-        dev.program(A, b, calibration=cal)
+        _ranged(dev.program(A, b, calibration=cal), b)
         assert _rel(dev.steady_x(b)[0], x) <= e0 / 5
 
 

@@ -27,7 +27,6 @@ from spucircuit.numerics.ou import stationary_cov
 from spucircuit.numerics.stats import cov_and_se
 from spucircuit.report.files import write_circuit_json
 from spucircuit.statespace.mna import compile_netlist
-
 from tests.helpers import zscores
 
 T = 300.0

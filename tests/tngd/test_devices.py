@@ -5,7 +5,7 @@ import sys
 import pytest
 
 import tngd
-from tngd.devices import (SOLVERS, EulerOUSolver, ExactOUSolver, FactoredTwinSolver, TwinSolver, make_solver)
+from tngd.devices import SOLVERS, EulerOUSolver, ExactOUSolver, FactoredTwinSolver, TwinSolver, make_solver
 from tngd.errors import ConfigError
 
 

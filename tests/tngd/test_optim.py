@@ -4,8 +4,24 @@ import numpy as np
 import pytest
 import scipy.linalg as sla
 
-from tngd import (Batch, ConfigError, EulerOUSolver, ExactOUSolver, SoftmaxCrossEntropy, TwinSolver, adam,
-                  apply_updates, mlp, ngd, ngd_cg, ngd_woodbury, sgd, tngd, tngd_adam, woodbury_solve)
+from tngd import (
+    Batch,
+    ConfigError,
+    EulerOUSolver,
+    ExactOUSolver,
+    SoftmaxCrossEntropy,
+    TwinSolver,
+    adam,
+    apply_updates,
+    mlp,
+    ngd,
+    ngd_cg,
+    ngd_woodbury,
+    sgd,
+    tngd,
+    tngd_adam,
+    woodbury_solve,
+)
 from tngd.optim import NGDCGState, TNGDState
 
 LOSS = SoftmaxCrossEntropy()

@@ -64,10 +64,12 @@ class TwinSolver:
         A = U.T @ U
         A[np.diag_indices_from(A)] += lam
         A = 0.5 * (A + A.T)
-        mc = integrator_array(A, g, prune=self.prune, **self.mapping_kwargs)
+        # the device's bound: lambda_min >= lambda (F is PSD), so kappa_max = max_i A_ii / lambda
+        kappa = max(1.0, float(np.max(np.diag(A))) / lam)
+        mc = integrator_array(A, g, prune=self.prune, kappa_max=kappa, **self.mapping_kwargs)
         if kappa0 > 0:
             psd = 4.0 * kappa0 * mc.c_f ** 2 * mc.v_unit_v ** 2 / mc.tau_s
-            mc = integrator_array(A, g, prune=self.prune, noise_psd=psd, **self.mapping_kwargs)
+            mc = integrator_array(A, g, prune=self.prune, noise_psd=psd, kappa_max=kappa, **self.mapping_kwargs)
         self.last_mapping = mc
         t_s = t * mc.tau_s
         if self.scheme == "exponential":
