@@ -588,3 +588,31 @@ def test_one_device_stack_rejects_bad_input_by_name(case):
     name, call, msg = _stack_cases()[case]
     with pytest.raises(SPUError, match=re.escape(msg)):
         call()
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda A, b: sc.solve(A, b, kappa_max=0.5), "kappa_max must be finite and >= 1"),
+    (lambda A, b: sc.solve(A, b, kappa_max=float("nan")), "kappa_max must be finite and >= 1"),
+    (lambda A, b: sc.solve(A, b, kappa_max="big"), "kappa_max must be a number >= 1"),
+    (lambda A, b: sc.solve(A, b, scale="auto"), "scale must be one of"),
+    (lambda A, b: sc.inv(A, scale="x*"), "scale must be one of"),
+    (lambda A, b: sc.integrator_array(A, b, scale=-1.0), "v_unit must be finite and > 0 V"),
+    (lambda A, b: sc.integrator_array(A, b, scale="exact"), "scale must be one of"),
+])
+def test_ranging_options_are_checked(call, msg):
+    A, b = np.eye(3) * 2.0, np.ones(3)
+    with pytest.raises(SPUError, match=re.escape(msg)):
+        call(A, b)
+
+
+def test_cli_ranging_options_one_line(tmp_path, capsys):
+    np.save(tmp_path / "A.npy", np.eye(3) * 2.0)
+    np.save(tmp_path / "b.npy", np.ones(3))
+    from spucircuit.cli import main
+
+    rc = main(["solve", "--matrix", str(tmp_path / "A.npy"), "--rhs", str(tmp_path / "b.npy"), "--kappa-max", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "kappa_max" in err[0]
+    with pytest.raises(SystemExit) as e:  # argparse names the allowed scales
+        main(["solve", "--matrix", str(tmp_path / "A.npy"), "--rhs", str(tmp_path / "b.npy"), "--scale", "best"])
+    assert e.value.code == 2 and "autorange" in capsys.readouterr().err
