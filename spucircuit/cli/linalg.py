@@ -69,12 +69,13 @@ def cmd_inv(args) -> int:
     if args.out:
         atomic_save_npy(args.out, Ainv)
     out = {k: v for k, v in info.items() if k != "mapped"}
-    out.update(inverse=Ainv, relative_error=rel, out=args.out)
+    out.update(inverse=Ainv, relative_error=rel, error_bound=info.error_bound, out=args.out)
     if args.json:
         print_json(out)
     else:
         print(f"inverted n = {len(Ainv)} on the twin: relative error {rel:.3e} (Frobenius, vs numpy.linalg.inv), "
               f"analog time {info['analog_time_s']:.4g} s x {info['chains']} chains")
+        print(budget_line(info.error_budget).replace("|x - x*|", "|X - A^-1|_F"))
     return 0
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from spucircuit.imperfections.base import Chain
 from spucircuit.imperfections.dc_error import Z_SYSTEMATIC, DCContext, DCError
 from spucircuit.imperfections.effective import coupling_matrix
-from spucircuit.imperfections.instance import Device
+from spucircuit.imperfections.instance import Device, nominal_x_diffusion
 from spucircuit.imperfections.models import (
     ADC,
     CapacitorBank,
@@ -179,3 +179,90 @@ def pooled_budget(x, se, budgets, *, extra: float = 0.0) -> ErrorBudget:
     return finish(x, noise=Z_NOISE * float(np.linalg.norm(se)), readout=mean("readout"), transient=mean("transient"),
                   systematic=mean("systematic") + extra, lam_lower=min(bb.lam_lower for bb in bs), lam_source=bs[0].lam_source,
                   terms=terms, unbounded=tuple(u for bb in bs for u in bb.unbounded))
+
+
+# =====================================================================================  inv
+def diffusion_anisotropy(Qx) -> float:
+    """||Q - q I||_2 / q, q = mean diagonal of the read-out diffusion Q (Gershgorin bound): how far
+    the noise is from the equal, uncorrelated drive that makes cov(x) = (q/2) A^-1."""
+    Qx = np.asarray(Qx, float)
+    q = float(np.mean(np.diag(Qx)))
+    D = Qx - q * np.eye(len(Qx))
+    return float(np.abs(D).sum(axis=1).max() / q)
+
+
+def matrix_error_norm(device: Device) -> tuple:
+    """(eps, unbounded): eps >= ||A_dev - A||_F from the spec (each model's residual rows at
+    x = 1 minus those at x = 0, since ||E||_F <= || (sum_j |E_ij|)_i ||_2), the controller's own
+    changes and pruning."""
+    if device.factored:
+        return 0.0, ("inv on a factored circuit has no matrix error model",)
+    prog, nom = device.programmed, device.nominal
+    n = nom.n
+    A_prog = coupling_matrix(prog)
+    z = np.zeros(n)
+    e1 = device.imperfection.dc_error(DCContext(prog, A_prog, np.ones(n), z, z))
+    e0 = device.imperfection.dc_error(DCContext(prog, A_prog, z, z, z))
+    eps = (float(np.linalg.norm(e1.worst - e0.worst)) + Z_SYSTEMATIC * np.sqrt(max(float((e1.var - e0.var).sum()), 0.0))
+           + float(np.linalg.norm(nom.A - A_prog)) + float(nom.prune.get("dA_fro", 0.0)))
+    return eps, e1.unbounded
+
+
+def inv_budget(Ainv, se, *, lam_lower: float, lam_source: str, anisotropy: float, eps: float = 0.0,
+               burn_in_tau: float = 0.0, adc_lsb_v: float | None = None, v_unit: float = 1.0, q: float = 1.0,
+               unbounded=()) -> ErrorBudget:
+    """A bound on ||A_hat^-1 - A^-1||_F for A_hat^-1 = 2 cov(x) / q.
+
+    The device's covariance solves A_dev S + S A_dev^T = Q with A_dev = A + E, |E| <= eps, and
+    |Q - q I| <= anisotropy q. Then D = S - (q/2) A^-1 solves A D + D A = Q - q I - (E S + S E^T),
+    so (2/q) |D|_2 <= (eps / lambda + anisotropy) / (lambda - eps) (Lyapunov: |D| <= |RHS| / 2 lambda),
+    times sqrt(n) for the Frobenius norm. Plus 3 x the noise (|se|_F) and the ADC: rounding each
+    sample by at most lsb/2 moves cov_ij by at most lsb/2 (s_i + s_j) + lsb^2/4 (s the read-out's
+    standard deviations, V; far less when the noise dithers it, see the code). A run started at x = 0 has the covariance S - e^(-A t) S e^(-A t) after
+    the burn-in t: sqrt(n) e^(-2 (lambda - eps) t) / (lambda - eps) is left. ``relative`` bounds the
+    Frobenius relative error. (The spread of the Johnson noise with the resistors' tolerances, about
+    1e-4 of the injected noise times the tolerance, is left out.)
+    """
+    Ainv = np.asarray(Ainv, float)
+    n = len(Ainv)
+    noise = Z_NOISE * float(np.linalg.norm(se))
+    readout = 0.0
+    if adc_lsb_v:
+        s = np.sqrt(np.clip(np.diag(Ainv), 0.0, None) * q / 2.0) * v_unit  # read-out standard deviations (V)
+        # Gaussian read-outs wider than an lsb leave rounding errors uniform and uncorrelated with
+        # the signal up to exp(-2 pi^2 s^2 / lsb^2) (Widrow & Kollar, Quantization Noise, 2008, ch. 4-5):
+        # only Sheppard's lsb^2/12 on the diagonal; narrower ones get the worst case
+        smin = np.minimum(s[:, None], s[None, :])
+        g = np.minimum(1.0, 2.0 * np.exp(-2.0 * np.pi**2 * smin**2 / adc_lsb_v**2))
+        dcov = (g * (0.5 * adc_lsb_v * (s[:, None] + s[None, :]) + 0.25 * adc_lsb_v**2)
+                + np.eye(n) * adc_lsb_v**2 / 12.0)
+        readout = float(np.linalg.norm(dcov)) * 2.0 / (q * v_unit**2)
+    unbounded = tuple(unbounded)
+    transient = 0.0
+    if eps >= lam_lower:
+        unbounded += (f"the matrix error bound {eps:.3g} is not below lambda_lower {lam_lower:.3g}",)
+        systematic = float("inf")
+    else:
+        systematic = np.sqrt(n) * (eps / lam_lower + anisotropy) / (lam_lower - eps)
+        transient = np.sqrt(n) * np.exp(-2.0 * (lam_lower - eps) * burn_in_tau) / (lam_lower - eps)
+    terms = {"noise anisotropy": np.sqrt(n) * anisotropy / (lam_lower - eps) if eps < lam_lower else float("inf")}
+    if eps:
+        terms["matrix error"] = systematic - terms["noise anisotropy"]
+    return finish(Ainv, noise=noise, readout=readout, transient=transient, systematic=systematic,
+                  lam_lower=lam_lower, lam_source=lam_source, terms=terms, unbounded=unbounded)
+
+
+def device_inv_budget(device: Device, Ainv, se, *, lam_lower: float, lam_source: str, burn_in_tau: float = np.inf,
+                      read_out: bool = True, clipped: int = 0) -> ErrorBudget:
+    """:func:`inv_budget` for a programmed device's estimate: the design's noise anisotropy (nominal
+    circuit), the spec's matrix error (:func:`matrix_error_norm`), its ADC (``read_out``) and clips."""
+    mc = device.nominal
+    Qx = nominal_x_diffusion(mc, device.build.temperature_k)
+    q = float(np.mean(np.diag(Qx)))
+    eps, unbounded = matrix_error_norm(device)
+    adc = device.build.adc if read_out else None
+    if clipped:
+        unbounded = unbounded + (f"{clipped} read-out values clipped",)
+    return inv_budget(Ainv, np.zeros_like(Ainv) if se is None else se, lam_lower=lam_lower, lam_source=lam_source,
+                      anisotropy=diffusion_anisotropy(Qx), eps=eps, burn_in_tau=burn_in_tau,
+                      adc_lsb_v=None if adc is None else adc.lsb, v_unit=mc.v_unit_v, q=q, unbounded=unbounded)

@@ -113,15 +113,18 @@ class Ensemble:
     def inv(self, **kw):
         """Pooled covariance estimate of A^-1 on the twin: mean of the members' estimates."""
         seeds = np.random.SeedSequence(kw.pop("seed", None)).spawn(self.K)
-        outs, ses, t = [], [], 0.0
+        outs, ses, t, budgets = [], [], 0.0, []
         for dev, ss in zip(self.members, seeds):
             Ai, info = device_inv(dev, seed=int(ss.generate_state(1)[0]), **kw)
             outs.append(Ai)
             ses.append(info["standard_error"])
             t += info["analog_time_s"]
+            budgets.append(ErrorBudget.from_dict(info.error_budget))
         ses = np.array(ses)
-        return np.mean(outs, axis=0), {"standard_error": np.sqrt(np.sum(ses**2, axis=0)) / self.K,
-                                       "analog_time_s": t}
+        se = np.sqrt(np.sum(ses**2, axis=0)) / self.K
+        budget = pooled_budget(np.mean(outs, axis=0), se, budgets)
+        return np.mean(outs, axis=0), {"standard_error": se, "analog_time_s": t, "error_bound": budget.relative,
+                                       "error_budget": budget.to_dict()}
 
 
 # ------------------------------------------------------------------------- slope analysis

@@ -29,7 +29,8 @@ from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
 from spucircuit.errors import ClippingWarning, ParseError, SPUError
 from spucircuit.imperfections.instance import Device, nominal_diffusion, x_diffusion
 from spucircuit.integrate.discretize import symmetric_eigen
-from spucircuit.linalg.error_bound import device_budget, ideal_budget, transient_bound
+from spucircuit.linalg.error_bound import (device_budget, device_inv_budget, diffusion_anisotropy, ideal_budget,
+                                          inv_budget, transient_bound)
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
 from spucircuit.numerics.matrices import as_vector, check_spd
 from spucircuit.numerics.stats import cov_and_se, mean_and_se
@@ -378,12 +379,16 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     if not return_info:
         return Ainv
     off = Qx - np.diag(np.diag(Qx))
+    budget = inv_budget(Ainv, 2.0 * se_x / q, lam_lower=rates.slow, lam_source=rates.source,
+                        anisotropy=diffusion_anisotropy(Qx), eps=float(mc.prune.get("dA_fro", 0.0)),
+                        burn_in_tau=tb / mc.tau_s)
     info = SolveInfo(
         task="inv", standard_error=2.0 * se_x / q, analog_time_s=tb + res.analog_time_s, burn_in_s=tb,
         tau_s=mc.tau_s, dt_s=spu.dt, chains=chains, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q,
         noise_anisotropy=float((np.ptp(np.diag(Qx)) + 2 * np.abs(off).sum(axis=1).max()) / q),
         components=mc.component_counts(), mapped=mc,
         scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v},
+        error_bound=budget.relative, error_budget=budget.to_dict(),
     )
     return Ainv, info
 
@@ -503,8 +508,12 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     cov, se = cov_and_se(res.x)
     q = nominal_diffusion(mc, device.build.temperature_k)
     Ainv = 2.0 * cov / q
-    return 0.5 * (Ainv + Ainv.T), SolveInfo(
+    Ainv = 0.5 * (Ainv + Ainv.T)
+    budget = device_inv_budget(device, Ainv, 2.0 * se / q, lam_lower=rates.slow, lam_source=rates.source,
+                               burn_in_tau=tb / mc.tau_s, clipped=res.adc_clipped)
+    return Ainv, SolveInfo(
         task="inv", standard_error=2.0 * se / q, analog_time_s=tb + res.analog_time_s, chains=chains,
         adc_clipped=res.adc_clipped, diffusion_x_per_tau=q,
         scale={"method": scale, "rates": rates.source, "v_unit_V": mc.v_unit_v},
+        error_bound=budget.relative, error_budget=budget.to_dict(),
     )

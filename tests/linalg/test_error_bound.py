@@ -14,7 +14,7 @@ from spucircuit.imperfections.base import chain
 from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.models import ADC, DAC, ResistorBank
 from spucircuit.linalg.mitigation import Ensemble
-from spucircuit.linalg.solve import device_solve, solve
+from spucircuit.linalg.solve import device_inv, device_solve, inv, solve
 from spucircuit.numerics.matrices import random_spd
 from spucircuit.studies.sweep import run_study
 
@@ -115,3 +115,71 @@ def test_cli_solve_json_has_the_bound(tmp_path):
     d = json.loads(out)
     assert d["relative_error"] <= d["error_bound"]
     assert d["error_budget"]["lam_source"] == "spec"
+
+
+# ------------------------------------------------------------------------------------- inv
+def test_inv_bound_holds_for_the_lyapunov_equation_it_is_derived_from():
+    """Exact covariances (scipy Lyapunov) of A + E driven by Q: (2/q) S - A^-1 within inv_budget's
+    systematic term for random E and Q at the bound's eps and anisotropy."""
+    import scipy.linalg as sla
+
+    from spucircuit.linalg.error_bound import diffusion_anisotropy, inv_budget
+
+    rng = np.random.default_rng(0)
+    A = random_spd(6, 20, seed=2)
+    lam = np.linalg.eigvalsh(A)[0]
+    ratios = []
+    for _ in range(50):
+        E = rng.standard_normal((6, 6))
+        E *= 0.3 * lam / np.linalg.norm(E)
+        M = rng.standard_normal((6, 6))
+        Q = np.eye(6) + 0.05 * (M @ M.T) / 6
+        S = sla.solve_continuous_lyapunov(A + E, Q)
+        q = float(np.mean(np.diag(Q)))
+        err = np.linalg.norm(2 * S / q - np.linalg.inv(A))
+        eb = inv_budget(np.linalg.inv(A), np.zeros((6, 6)), lam_lower=lam, lam_source="oracle",
+                        anisotropy=diffusion_anisotropy(Q), eps=np.linalg.norm(E), burn_in_tau=1e9)
+        ratios.append(err / eb.systematic)
+    assert max(ratios) <= 1.0
+    assert max(ratios) > 0.05  # and not vacuous
+
+
+def test_ideal_inv_bound_covers_over_seeds():
+    A = random_spd(6, 20, seed=4)
+    ref = np.linalg.inv(A)
+    pairs = []
+    for s in range(10):
+        X, info = inv(A, seed=s, return_info=True)
+        pairs.append((np.linalg.norm(X - ref) / np.linalg.norm(ref), info.error_bound))
+    pairs = np.array(pairs)
+    assert np.mean(pairs[:, 0] <= pairs[:, 1]) >= 0.9
+    assert np.median(pairs[:, 1] / pairs[:, 0]) <= 20
+
+
+@pytest.mark.parametrize("bits", [12, 16])
+def test_device_inv_bound_covers_the_adc_limited_estimate(bits):
+    from spucircuit.circuit.noise import default_injected_psd
+
+    A = random_spd(8, 30, seed=1)
+    ref = np.linalg.inv(A)
+    dev = Device(ADC(bits, 2.0), seed=1, noise_psd=default_injected_psd(A, 1e3, 1e6, 300.0)).program(A, None)
+    X, info = device_inv(dev, seed=2, kappa_max=100)
+    err = np.linalg.norm(X - ref) / np.linalg.norm(ref)
+    assert err <= info.error_bound < 1
+    assert info.error_budget["readout"] > 0
+
+
+def test_device_inv_says_when_the_matrix_error_is_too_large_to_bound():
+    A = random_spd(8, 30, seed=1)
+    dev = Device(ResistorBank(6), seed=1, noise_psd=1e-20).program(A, None)
+    _, info = device_inv(dev, seed=2, kappa_max=100, time="50tau")
+    assert info.error_bound is None
+    assert "not below lambda_lower" in info.error_budget["unbounded"][0]
+
+
+def test_cli_inv_json_has_the_bound(tmp_path):
+    np.save(tmp_path / "A.npy", random_spd(5, 10, seed=1))
+    out = subprocess.run([sys.executable, "-m", "spucircuit.cli", "inv", "--matrix", str(tmp_path / "A.npy"),
+                          "--seed", "1", "--json"], capture_output=True, text=True, check=True).stdout
+    d = json.loads(out)
+    assert d["relative_error"] <= d["error_bound"]
