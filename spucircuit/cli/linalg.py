@@ -12,6 +12,15 @@ from spucircuit.linalg.solve import inv, solve
 from spucircuit.report.files import write_circuit_json
 
 
+def budget_line(eb: dict) -> str:
+    """One line of an error budget (``SolveInfo.error_budget``) for the terminal."""
+    if eb["relative"] is None:
+        return f"error bound unavailable: {'; '.join(eb['unbounded'])}"
+    return (f"error bound {eb['relative']:.3e} relative: |x - x*| <= {eb['absolute']:.3e} = {eb['z']:g} x noise "
+            f"{eb['noise'] / eb['z']:.2e} + read-out {eb['readout']:.2e} + transient {eb['transient']:.2e} + "
+            f"systematic {eb['systematic']:.2e} (1/lambda from the {eb['lam_source']})")
+
+
 def cmd_solve(args) -> int:
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side")
@@ -29,7 +38,8 @@ def cmd_solve(args) -> int:
         "scale": info["scale"], "tau_s": info["tau_s"],
         "dt_s": info["dt_s"], "steps": info["steps"], "scheme": info["scheme"],
         "components": info["components"], "pruning": info["pruning"],
-        "transient_bias_bound": info["transient_bias_bound"], "out": args.out,
+        "transient_bias_bound": info["transient_bias_bound"],
+        "error_bound": info.error_bound, "error_budget": info.error_budget, "out": args.out,
     }
     if not info["se_reliable"]:
         print("spu solve: warning: the run is too short for a standard error (fewer than 2 batches of "
@@ -40,6 +50,7 @@ def cmd_solve(args) -> int:
         c = info["components"]
         print(f"solved n = {len(x)} on the twin: relative error {rel:.3e} (vs numpy.linalg.solve), "
               f"max std err {np.max(info['standard_error']):.3e}")
+        print(budget_line(info.error_budget))
         print(f"analog time {info['analog_time_s']:.4g} s ({info['analog_time_s'] / info['tau_s']:.1f} tau), "
               f"{c['total']} components ({c['resistors']} R, {c['capacitors']} C, {c['op-amps']} op-amps)")
         if args.out:
@@ -58,12 +69,13 @@ def cmd_inv(args) -> int:
     if args.out:
         atomic_save_npy(args.out, Ainv)
     out = {k: v for k, v in info.items() if k != "mapped"}
-    out.update(inverse=Ainv, relative_error=rel, out=args.out)
+    out.update(inverse=Ainv, relative_error=rel, error_bound=info.error_bound, out=args.out)
     if args.json:
         print_json(out)
     else:
         print(f"inverted n = {len(Ainv)} on the twin: relative error {rel:.3e} (Frobenius, vs numpy.linalg.inv), "
               f"analog time {info['analog_time_s']:.4g} s x {info['chains']} chains")
+        print(budget_line(info.error_budget).replace("|x - x*|", "|X - A^-1|_F"))
     return 0
 
 

@@ -112,6 +112,12 @@ def cmd_study(args) -> int:
     for met in res.metrics:
         print(f"\n{met} (median over draws and matrices):")
         print(study_table(res, met))
+        task = met.removesuffix("_error")
+        if any(f"{met}_bound" in r for r in res.rows):
+            print(f"\n{met}_bound (median; the reported bound on the relative error):")
+            print(study_table(res, f"{met}_bound"))
+            print(f"\nfraction of runs whose {task} error the bound covers:")
+            print(study_table(res, f"{task}_bound", "coverage"))
     clipped = sum(r["clipped"] for r in res.rows)
     if clipped:
         print(f"spu study: warning: converters clipped {clipped} values in "

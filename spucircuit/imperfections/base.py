@@ -26,6 +26,7 @@ from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import T_ROOM
 from spucircuit.device.converters import Converter
 from spucircuit.errors import NetlistError
+from spucircuit.imperfections.dc_error import DCContext, DCError
 
 
 # ====================================================================================  build
@@ -157,6 +158,11 @@ class Imperfection:
         raise NetlistError(f"{type(self).__name__} is modelled on netlist elements; a factored circuit has "
                            "ResistorBank, Tolerance, DAC, ADC, Thermal (temperature) and InjectedNoise")
 
+    def dc_error(self, ctx: DCContext) -> DCError:
+        """This model's share of a programmed integrator array's DC error, from its spec alone
+        (:mod:`~spucircuit.imperfections.dc_error`); models without one say so."""
+        return DCError.missing(type(self).__name__, ctx.n, "no DC error model")
+
     def _tag(self, what: str) -> str:
         """Name of this imperfection's random stream for ``what``."""
         return f"{type(self).__name__}:{what}:{getattr(self, 'select', '')}"
@@ -181,6 +187,16 @@ class Chain(Imperfection):
         for imp in self.items:
             build = imp.apply(build, key, known_only)
         return build
+
+    def dc_error(self, ctx: DCContext) -> DCError:
+        out = DCError.zero(ctx.n)
+        for imp in self.items:
+            out = out + imp.dc_error(ctx)
+        return out
+
+    def flat(self) -> tuple:
+        """The items with nested chains expanded, in order."""
+        return tuple(i for imp in self.items for i in (imp.flat() if isinstance(imp, Chain) else (imp,)))
 
     def describe(self) -> dict:
         return {"model": "Chain", "items": [imp.describe() for imp in self.items]}

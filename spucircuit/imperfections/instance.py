@@ -204,8 +204,13 @@ def x_diffusion(ss, Y, mc: MappedCircuit) -> np.ndarray:
     return (Y @ ss.diffusion @ Y.T) * mc.tau_s / mc.v_unit_v**2
 
 
-def nominal_diffusion(mc: MappedCircuit, temperature_k: float = T_ROOM) -> float:
-    """q = mean diagonal of the x-unit diffusion per tau of the *nominal* circuit."""
+def nominal_x_diffusion(mc: MappedCircuit, temperature_k: float = T_ROOM) -> np.ndarray:
+    """The x-unit diffusion per tau of the *nominal* circuit (what the design says of its noise)."""
     ss = compile_netlist(mc.netlist, temperature_k, noise=True)
     Y, _ = ss.node_voltage_map(mc.output_nodes)
-    return float(np.mean(np.diag(x_diffusion(ss, Y, mc))))
+    return x_diffusion(ss, Y, mc)
+
+
+def nominal_diffusion(mc: MappedCircuit, temperature_k: float = T_ROOM) -> float:
+    """q = mean diagonal of the x-unit diffusion per tau of the *nominal* circuit."""
+    return float(np.mean(np.diag(nominal_x_diffusion(mc, temperature_k))))

@@ -63,6 +63,8 @@ from spucircuit.imperfections.base import (
     rebuild_netlist,
     with_values,
 )
+from spucircuit.imperfections.dc_error import (DCError, converter_step, opamp_gain_error, opamp_offset_error,
+                                               relative_resistor_error, resistor_classes)
 from spucircuit.imperfections.factored import FabricationMismatch, imperfect_components
 from spucircuit.numerics.quantize import conductance_error_bound, quantize_values
 
@@ -123,6 +125,24 @@ class ResistorBank(Imperfection):
         """Largest |delta G| (S) per target resistance, see :func:`conductance_error_bound`."""
         return conductance_error_bound(R_target, None, self.r_range, self.grid, self.rounding, levels=self.n_levels)
 
+    def dc_error(self, ctx):
+        """|dG_ij| <= :meth:`bound` on every banked coupling resistor: row i gains sum_j |dG_ij| x_j / g_unit."""
+        if not (self.bits or self.levels):
+            return DCError.zero(ctx.n)
+        nl = ctx.circuit.netlist
+        rows = matching_rows(nl, "R", self.select)
+        names = [nl.tables["R"].names[k] for k in rows]
+        cls = resistor_classes(ctx, names)
+        if cls["other"] or cls["buffer"] or cls["input"]:
+            other = (cls["other"] + [f"RG{j}/RF{j}" for j in cls["buffer"]] + [f"RIN{i}" for i in cls["input"]])[0]
+            return DCError.missing("ResistorBank", ctx.n, f"no DC model for a banked {other!r}")
+        worst = np.zeros(ctx.n)
+        if len(rows):
+            ij = np.array(cls["coupling"])
+            eps = self.bound(nl.tables["R"].values[rows]) / ctx.g_unit
+            np.add.at(worst, ij[:, 0], eps * ctx.x_abs[ij[:, 1]])
+        return DCError.of("ResistorBank", ctx.n, worst=worst)
+
 
 @dataclass(frozen=True)
 class CapacitorBank(Imperfection):
@@ -145,6 +165,9 @@ class CapacitorBank(Imperfection):
         u = key.rounding_uniform(names, self._tag("round")) if self.rounding == "stochastic" else None
         q, clipped = quantize_values(vals, self.bits, *self.c_range, self.grid, self.rounding, "value", u)  # noqa
         return build.with_netlist(with_values(nl, "C", rows, q)).note("CapacitorBank", clipped=clipped, elements=len(rows))
+
+    def dc_error(self, ctx):
+        return DCError.zero(ctx.n)  # capacitors set the dynamics, not the DC answer
 
 
 @dataclass(frozen=True)
@@ -198,6 +221,18 @@ class Tolerance(Imperfection):
             comp = replace(comp, c=comp.c * (1.0 + np.maximum(d, -0.9)))
         return build.with_components(comp).note("Tolerance", elements=comp.resistor_count() + comp.n)
 
+    def dc_error(self, ctx):
+        """Every selected resistor's relative error (:func:`relative_resistor_error`); capacitors
+        and inductors do not move the DC answer."""
+        if not self.pct or "R" not in self.kinds.upper():
+            return DCError.zero(ctx.n)
+        nl = ctx.circuit.netlist
+        names = [nl.tables["R"].names[k] for k in matching_rows(nl, "R", self.select)]
+        d = self.pct / 100.0
+        if self.dist == "uniform":
+            return relative_resistor_error("Tolerance", ctx, names, worst=d)
+        return relative_resistor_error("Tolerance", ctx, names, sigma=d)
+
 
 
 
@@ -237,6 +272,16 @@ class DAC(Imperfection):
         q, (lo, hi) = convert(conv, comp.v_in, None, "dac", "input voltages", stacklevel=5, counts=True)
         return replace(build.with_components(replace(comp, v_in=q)), dac=conv).note("DAC", clipped=lo + hi)
 
+    def dc_error(self, ctx):
+        """Each written level is off by what nearest rounding (and clipping) did to it, which the
+        controller knows, or by up to one lsb plus any clipped excess with a dither it does not:
+        row i's right-hand side moves by that over r_in g_unit v_unit."""
+        if self.rounding == "nearest":  # the controller knows the codes it writes: the error exactly
+            q = Converter(self.bits, self.full_scale_v).quantize(ctx.v_in)[0]
+            return DCError.of("DAC", ctx.n, worst=np.abs(q - ctx.v_in) / ctx.input_units_v)
+        step, excess = converter_step(Converter(self.bits, self.full_scale_v, (0.5,) * ctx.n), ctx.v_in)
+        return DCError.of("DAC", ctx.n, worst=(step + excess) / ctx.input_units_v)
+
 
 @dataclass(frozen=True)
 class ADC(Imperfection):
@@ -251,6 +296,12 @@ class ADC(Imperfection):
 
     def _apply_factored(self, build, key):
         return self._apply(build, key)  # the read-out converter does not touch the circuit
+
+    def dc_error(self, ctx):
+        """Half an lsb per read-out component (a time average of rounded samples stays within it);
+        a clipped read-out is not bounded here (the run counts its clipping)."""
+        step, _ = converter_step(Converter(self.bits, self.full_scale_v), ctx.x_abs * ctx.circuit.v_unit_v)
+        return DCError.of("ADC", ctx.n, readout=np.full(ctx.n, step / ctx.circuit.v_unit_v))
 
 
 # ------------------------------------------------------------------------- thermal / noise
@@ -283,6 +334,20 @@ class Thermal(Imperfection):
             raise NetlistError("resistor temperature coefficients are modelled on netlist elements only")
         return self._apply(build, key)
 
+    def dc_error(self, ctx):
+        """A common coefficient scales every conductance (inputs included) alike and cancels from
+        the DC answer when it covers all resistors; otherwise it is a relative error |tcr dT|. The
+        per-resistor spread is a Gaussian relative error of sigma spread |dT|."""
+        dT = abs(self.temperature_k - self.t_ref_k)
+        nl = ctx.circuit.netlist
+        names = [nl.tables["R"].names[k] for k in matching_rows(nl, "R", self.select)]
+        out = DCError.zero(ctx.n)
+        if dT and self.tcr_ppm_per_k and self.select is not None:
+            out = out + relative_resistor_error("Thermal", ctx, names, worst=1e-6 * abs(self.tcr_ppm_per_k) * dT)
+        if dT and self.tcr_spread_ppm_per_k:
+            out = out + relative_resistor_error("Thermal", ctx, names, sigma=1e-6 * self.tcr_spread_ppm_per_k * dT)
+        return out
+
 
 @dataclass(frozen=True)
 class InjectedNoise(Imperfection):
@@ -305,6 +370,9 @@ class InjectedNoise(Imperfection):
         comp = build.circuit.components
         return build.with_components(replace(comp, noise_psd=comp.noise_psd + float(self.psd_a2_per_hz)))
 
+    def dc_error(self, ctx):
+        return DCError.zero(ctx.n)  # zero-mean noise: in the standard error, not in the DC answer
+
 
 # -------------------------------------------------------------------------------- op-amps
 @dataclass(frozen=True)
@@ -325,6 +393,10 @@ class OpAmpGain(Imperfection):
         new = nl.copy()
         new.tables["U"].set_values(rows, g)
         return build.with_netlist(new)
+
+    def dc_error(self, ctx):
+        """Gain at least a0 (1 - 3 spread) (0.1 a0 at most spread): :func:`opamp_gain_error`."""
+        return opamp_gain_error("OpAmpGain", ctx, self.a0 * max(1.0 - 3.0 * self.spread_pct / 100.0, 0.1))
 
 
 @dataclass(frozen=True)
@@ -353,6 +425,13 @@ class OpAmpOffset(Imperfection):
         new = rebuild_netlist(nl, rewire={"U": [(rows, 1, new_nodes)]},
                        add=[("V", [f"VOS_{nm}" for nm in names], list(zip(new_nodes, inp_names)), vos)])
         return build.with_netlist(new).note("OpAmpOffset", sources=len(rows))
+
+    def dc_error(self, ctx):
+        if not self.sigma_v:
+            return DCError.zero(ctx.n)
+        if self.dist == "uniform":
+            return opamp_offset_error("OpAmpOffset", ctx, worst=self.sigma_v)
+        return opamp_offset_error("OpAmpOffset", ctx, sigma=self.sigma_v)
 
 
 @dataclass(frozen=True)
@@ -403,6 +482,15 @@ class OpAmpBandwidth(Imperfection):
         new.tables["U"].set_values(rows, np.full(len(rows), np.inf))
         return build.with_netlist(new).note("OpAmpBandwidth", opamps=len(rows))
 
+    def dc_error(self, ctx):
+        """At DC the macromodel is a gain a0 whose output drives its load through r_out: the loop
+        gain drops to a0 / (1 + r_out g_load), g_load the largest conductance an output drives
+        (its coupling column, plus a buffer's RG)."""
+        mc = ctx.circuit
+        load = np.abs(ctx.A_coupling).sum(axis=0) * ctx.g_unit + np.where(ctx.inverted.any(axis=0), 1.0 / mc.r_buffer_ohm, 0.0)
+        a0 = self.a0 if self.a0 is not None else 1e5
+        return opamp_gain_error("OpAmpBandwidth", ctx, a0 / (1.0 + self.r_out_ohm * float(load.max(initial=0.0))))
+
 
 @dataclass(frozen=True)
 class Parasitics(Imperfection):
@@ -449,3 +537,6 @@ class Parasitics(Imperfection):
         if not add:
             return build
         return build.with_netlist(rebuild_netlist(build.netlist, add=add))
+
+    def dc_error(self, ctx):
+        return DCError.zero(ctx.n)  # "The DC map (what solve computes) is unchanged" (class doc)

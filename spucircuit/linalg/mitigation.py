@@ -31,6 +31,7 @@ from spucircuit.errors import SPUError
 from spucircuit.imperfections.base import Imperfection, chain
 from spucircuit.imperfections.instance import Device, nominal_diffusion
 from spucircuit.imperfections.models import ResistorBank, Thermal
+from spucircuit.linalg.error_bound import ErrorBudget, pooled_budget
 from spucircuit.linalg.solve import device_inv, device_solve
 
 
@@ -92,31 +93,38 @@ class Ensemble:
         :func:`~spucircuit.linalg.solve.device_solve`; ``seed`` is split per member) and pool: the
         pooled mean is the mean of the members' time averages (equal run lengths), its standard
         error sqrt(sum_k se_k^2) / K. ``analog_time_s`` is the sum over members (one board run K
-        times; K boards in parallel take ``analog_time_s / K``)."""
+        times; K boards in parallel take ``analog_time_s / K``). ``error_bound``: the pooled noise
+        plus the mean of the members' other error terms (:func:`~spucircuit.linalg.error_bound.pooled_budget`)."""
         seeds = np.random.SeedSequence(kw.pop("seed", None)).spawn(self.K)
-        xs, ses, t, clip = [], [], 0.0, 0
+        xs, ses, t, clip, budgets = [], [], 0.0, 0, []
         for dev, ss in zip(self.members, seeds):
             x, info = device_solve(dev, b, seed=int(ss.generate_state(1)[0]), **kw)
             xs.append(x)
             ses.append(info["standard_error"])
             t += info["analog_time_s"]
             clip += info["adc_clipped"] + info["dac_clipped"]
+            budgets.append(ErrorBudget.from_dict(info.error_budget))
         xs, ses = np.array(xs), np.array(ses)
-        return xs.mean(axis=0), {"standard_error": np.sqrt(np.sum(ses**2, axis=0)) / self.K,
-                                 "members": xs, "analog_time_s": t, "clipped": clip}
+        se = np.sqrt(np.sum(ses**2, axis=0)) / self.K
+        budget = pooled_budget(xs.mean(axis=0), se, budgets)
+        return xs.mean(axis=0), {"standard_error": se, "members": xs, "analog_time_s": t, "clipped": clip,
+                                 "error_bound": budget.relative, "error_budget": budget.to_dict()}
 
     def inv(self, **kw):
         """Pooled covariance estimate of A^-1 on the twin: mean of the members' estimates."""
         seeds = np.random.SeedSequence(kw.pop("seed", None)).spawn(self.K)
-        outs, ses, t = [], [], 0.0
+        outs, ses, t, budgets = [], [], 0.0, []
         for dev, ss in zip(self.members, seeds):
             Ai, info = device_inv(dev, seed=int(ss.generate_state(1)[0]), **kw)
             outs.append(Ai)
             ses.append(info["standard_error"])
             t += info["analog_time_s"]
+            budgets.append(ErrorBudget.from_dict(info.error_budget))
         ses = np.array(ses)
-        return np.mean(outs, axis=0), {"standard_error": np.sqrt(np.sum(ses**2, axis=0)) / self.K,
-                                       "analog_time_s": t}
+        se = np.sqrt(np.sum(ses**2, axis=0)) / self.K
+        budget = pooled_budget(np.mean(outs, axis=0), se, budgets)
+        return np.mean(outs, axis=0), {"standard_error": se, "analog_time_s": t, "error_bound": budget.relative,
+                                       "error_budget": budget.to_dict()}
 
 
 # ------------------------------------------------------------------------- slope analysis

@@ -29,6 +29,8 @@ from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
 from spucircuit.errors import ClippingWarning, ParseError, SPUError
 from spucircuit.imperfections.instance import Device, nominal_diffusion, x_diffusion
 from spucircuit.integrate.discretize import symmetric_eigen
+from spucircuit.linalg.error_bound import (device_budget, device_inv_budget, diffusion_anisotropy, ideal_budget,
+                                          inv_budget, transient_bound)
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
 from spucircuit.numerics.matrices import as_vector, check_spd
 from spucircuit.numerics.stats import cov_and_se, mean_and_se
@@ -179,6 +181,9 @@ class SolveInfo:
     dac_clipped: int | None = None
     x_before_adc: np.ndarray | None = None
     scale: dict | None = None  # how the device ranged v_unit (method, passes, ranging time)
+    # error bars (linalg.error_bound): relative bound on the error, and its terms
+    error_bound: float | None = None
+    error_budget: dict | None = None
     mapped: object = field(default=None, repr=False)
 
     def __getitem__(self, key):
@@ -322,14 +327,14 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     ranging.update(v_unit_V=mc.v_unit_v, rates=rates.source)
     x0v = np.zeros_like(b) if x0 is None else np.asarray(x0, float)
     t_range = ranging.get("ranging_time_s", 0.0)
+    transient = transient_bound(rates.slow, tb, mc.tau_s, b, x0v)
+    budget = ideal_budget(x, se, lam_lower=rates.slow, lam_source=rates.source, transient=transient, pruning=mc.prune)
     info = SolveInfo(
         task="solve", standard_error=se, analog_time_s=t_range + tb + res.analog_time_s, burn_in_s=tb,
         window_s=res.analog_time_s, tau_s=mc.tau_s, dt_s=spu.dt, steps=int(round(tb / spu.dt)) + res.n_steps,
         se_reliable=bool(np.all(np.isfinite(se))), scheme=spu.scheme, components=mc.component_counts(),
-        # |x0 - x*| <= |x0| + |b| / lambda_min: what the device can bound, decaying at lambda_min
-        transient_bias_bound=float(np.exp(-rates.slow * tb / mc.tau_s)
-                                   * (np.linalg.norm(x0v) + np.linalg.norm(b) / rates.slow)),
-        pruning=mc.prune,
+        transient_bias_bound=transient, pruning=mc.prune,
+        error_bound=budget.relative, error_budget=budget.to_dict(),
         se_batches=int(min(res.x.shape[0] // max(1, batch), max(2, 32 // chains) if chains < 32 else 1) * chains),
         scale=ranging, mapped=mc,
     )
@@ -374,12 +379,16 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     if not return_info:
         return Ainv
     off = Qx - np.diag(np.diag(Qx))
+    budget = inv_budget(Ainv, 2.0 * se_x / q, lam_lower=rates.slow, lam_source=rates.source,
+                        anisotropy=diffusion_anisotropy(Qx), eps=float(mc.prune.get("dA_fro", 0.0)),
+                        burn_in_tau=tb / mc.tau_s)
     info = SolveInfo(
         task="inv", standard_error=2.0 * se_x / q, analog_time_s=tb + res.analog_time_s, burn_in_s=tb,
         tau_s=mc.tau_s, dt_s=spu.dt, chains=chains, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q,
         noise_anisotropy=float((np.ptp(np.diag(Qx)) + 2 * np.abs(off).sum(axis=1).max()) / q),
         components=mc.component_counts(), mapped=mc,
         scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v},
+        error_bound=budget.relative, error_budget=budget.to_dict(),
     )
     return Ainv, info
 
@@ -422,10 +431,14 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     x, se, res, tb, _ = _time_average(spu, rates, mc.tau_s, SOLVE_POLICY, total, tb,
                                       max_samples=None if samples is None else int(samples))
     ranging["v_unit_V"] = mc.v_unit_v
+    transient = transient_bound(rates.slow, tb, mc.tau_s, b)
+    budget = device_budget(device, x, b, se=se, lam_lower=rates.slow, lam_source=rates.source, transient=transient,
+                           clipped=res.adc_clipped + spu.dac_clipped)
     return x, SolveInfo(
         task="solve", standard_error=se, analog_time_s=ranging.get("ranging_time_s", 0.0) + tb + res.analog_time_s,
         burn_in_s=tb, window_s=res.analog_time_s, tau_s=mc.tau_s, dt_s=spu.dt, adc_samples=res.adc_samples, adc_clipped=res.adc_clipped,
         dac_clipped=spu.dac_clipped, x_before_adc=res.x_before_adc_mean.mean(axis=0), scale=ranging,
+        transient_bias_bound=transient, error_bound=budget.relative, error_budget=budget.to_dict(),
     )
 
 
@@ -495,8 +508,12 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     cov, se = cov_and_se(res.x)
     q = nominal_diffusion(mc, device.build.temperature_k)
     Ainv = 2.0 * cov / q
-    return 0.5 * (Ainv + Ainv.T), SolveInfo(
+    Ainv = 0.5 * (Ainv + Ainv.T)
+    budget = device_inv_budget(device, Ainv, 2.0 * se / q, lam_lower=rates.slow, lam_source=rates.source,
+                               burn_in_tau=tb / mc.tau_s, clipped=res.adc_clipped)
+    return Ainv, SolveInfo(
         task="inv", standard_error=2.0 * se / q, analog_time_s=tb + res.analog_time_s, chains=chains,
         adc_clipped=res.adc_clipped, diffusion_x_per_tau=q,
         scale={"method": scale, "rates": rates.source, "v_unit_V": mc.v_unit_v},
+        error_bound=budget.relative, error_budget=budget.to_dict(),
     )

@@ -46,6 +46,7 @@ from spucircuit.imperfections.models import (
     Tolerance,
 )
 from spucircuit.linalg.calibration import calibrate, measure_offset
+from spucircuit.linalg.error_bound import device_budget, device_inv_budget, pooled_budget, relative_bound
 from spucircuit.linalg.mitigation import Ensemble
 from spucircuit.linalg.solve import range_device
 from spucircuit.numerics.bounds import SpectrumBounds
@@ -102,6 +103,11 @@ def make_imperfection(p: dict, rounding: str | None = None):
     return chain(*items)
 
 
+def _bound(rel) -> float:
+    """A relative error bound as a row value: NaN when no bound is available."""
+    return float("nan") if rel is None else float(rel)
+
+
 def _rel(x, ref) -> float:
     return float(np.linalg.norm(np.asarray(x) - ref) / np.linalg.norm(ref))
 
@@ -124,6 +130,7 @@ def run_task(spec: dict) -> dict:
     clipped = 0
     bounds = SpectrumBounds.from_matrix(A, p["kappa_max"])
     slow = float(np.linalg.eigvalsh(A)[0]) if p["scale"] == "oracle" else bounds.lam_min_lower
+    lam_source = "oracle" if p["scale"] == "oracle" else "spec"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ClippingWarning)
         ens = Ensemble(imp, K, dev_seed, scheme=p["ensemble"], devices=p["devices"], **mapping).program(A, b)
@@ -154,16 +161,21 @@ def run_task(spec: dict) -> dict:
                                                seed=_seed(run_seed, 6, k))
                     offsets.append(m0)
                     off_time += t_off
+            # what a subtracted offset estimate can add to the error (it is the device's own read-out)
+            off_norm = float(np.mean([np.linalg.norm(m0) for m0 in offsets]))
             if p["eval"] == "steady":
-                xs = []
+                xs, budgets = [], []
                 for dev, m0 in zip(ens.members, offsets):
                     x, rep = dev.steady_x(b, warn=False)
                     clipped += rep["adc_clipped"] + rep["dac_clipped"]
+                    budgets.append(device_budget(dev, x, b, lam_lower=slow, lam_source=lam_source,
+                                                 clipped=rep["adc_clipped"] + rep["dac_clipped"]))
                     xs.append(x - m0)
                 x = np.mean(xs, axis=0)
                 total = parse_time(p["time"], tau) if p["time"] is not None else 220.0 / slow * tau
+                budget = pooled_budget(x, np.zeros(n), budgets, extra=off_norm)
                 row.update(solve_error=_rel(x, np.linalg.solve(A, b)), solve_se=float("nan"),
-                           solve_time_s=K * total + range_time)
+                           solve_error_bound=_bound(budget.relative), solve_time_s=K * total + range_time)
             else:
                 x, info = ens.solve(b, time=p["time"], burn_in=p["burn_in"], chains=int(p["chains"]),
                                     seed=run_seed, noise=True, samples=int(p["samples"]) or None,
@@ -171,7 +183,9 @@ def run_task(spec: dict) -> dict:
                                     kappa_max=p["kappa_max"])
                 x = x - np.mean(offsets, axis=0)
                 clipped += info["clipped"]
-                row.update(solve_error=_rel(x, np.linalg.solve(A, b)),
+                eb = info["error_budget"]["absolute"]
+                rel = relative_bound(x, None if eb is None else eb + off_norm)
+                row.update(solve_error=_rel(x, np.linalg.solve(A, b)), solve_error_bound=_bound(rel),
                            solve_se=float(np.linalg.norm(info["standard_error"]) / np.linalg.norm(np.linalg.solve(A, b))),
                            solve_time_s=info["analog_time_s"] + range_time)
             row["offset_time_s"] = off_time
@@ -187,12 +201,16 @@ def run_task(spec: dict) -> dict:
             if p["eval"] == "steady":
                 Ai = inv_ens.steady_inverse()
                 total = parse_time(p["time"], tau) if p["time"] is not None else 2000.0 / slow * tau
-                row.update(inv_error=_rel(Ai, Ainv_ref), inv_se=float("nan"), inv_time_s=K * total)
+                budget = pooled_budget(Ai, np.zeros_like(Ai), [
+                    device_inv_budget(dev, Ai, None, lam_lower=slow, lam_source=lam_source, read_out=False)
+                    for dev in inv_ens.members])  # the exact stationary covariance: no noise, no read-out
+                row.update(inv_error=_rel(Ai, Ainv_ref), inv_se=float("nan"), inv_error_bound=_bound(budget.relative),
+                           inv_time_s=K * total)
             else:
                 Ai, info = inv_ens.inv(time=p["time"], burn_in=p["burn_in"], chains=max(2, int(p["chains"])),
                                        seed=_seed(run_seed, 7), samples=int(p["samples"]) or None,
                                        scale="oracle" if p["scale"] == "oracle" else "bound", kappa_max=p["kappa_max"])
-                row.update(inv_error=_rel(Ai, Ainv_ref),
+                row.update(inv_error=_rel(Ai, Ainv_ref), inv_error_bound=_bound(info["error_bound"]),
                            inv_se=float(np.linalg.norm(info["standard_error"]) / np.linalg.norm(Ainv_ref)),
                            inv_time_s=info["analog_time_s"])
     row.update(calibration_time_s=cal_time, calibration_probes=int(cal_probes), clipped=int(clipped),
@@ -303,6 +321,12 @@ class StudyResult:
                     s[met + "_geomean"] = float(np.exp(np.mean(np.log(pos)))) if pos else 0.0
                 else:
                     s[met + "_mean"] = float(np.mean(vals))
+            for task in ("solve", "inv"):  # how often the reported bound covers the true error, how tight it is
+                pairs = [(r[f"{task}_error"], r[f"{task}_error_bound"]) for r in rows if f"{task}_error_bound" in r]
+                if pairs:
+                    finite_or_inf = [bnd for _, bnd in pairs if not np.isnan(bnd)]  # inf: the bound said nothing
+                    s[f"{task}_error_bound_median"] = float(np.median(finite_or_inf)) if finite_or_inf else float("nan")
+                    s[f"{task}_bound_coverage"] = float(np.mean([bool(e <= bnd) for e, bnd in pairs]))
             s["clipped"] = int(sum(r["clipped"] for r in rows))
             out.append(s)
         return out

@@ -1,0 +1,268 @@
+"""Error bars that cover the error: a bound on ||x_hat - x*||_2 from what the device can know.
+
+A solve's answer x_hat (time average of the ADC read-out) differs from x* = A^-1 b by
+
+    ||x_hat - x*|| <= z ||se||  +  ||ADC||  +  transient  +  ||r|| / lambda_lower,          (1)
+
+* z ||se||: the noise, from the batch-means standard error of the run (z = 3);
+* ||ADC||: the read-out rounding, half an lsb per component (:class:`~spucircuit.imperfections.models.ADC`);
+* transient: what is left of the start after the burn-in, e^(-lambda_lower t_b) (|x0| + |b| / lambda_lower);
+* r = A x_dev - b: the residual the device's stationary answer leaves in the nominal equations,
+  bounded from the imperfection *spec* (:mod:`spucircuit.imperfections.dc_error`: quantisation,
+  tolerances, finite gain, offsets, DAC rounding; never the device's fabricated values), plus what
+  the controller itself changed (pruned entries, a calibration's pre-distortion), and
+  ||x_dev - x*|| <= ||A^-1|| ||r|| <= ||r|| / lambda_lower with lambda_lower the device's bound
+  max_i A_ii / kappa_max (:mod:`spucircuit.numerics.bounds`; the true lambda_min with the oracle).
+
+The relative bound is ||x_hat - x*|| / ||x*|| <= bound / (||x_hat|| - bound) (infinite when the
+bound is not below ||x_hat||). A converter that clipped, or a model without a DC error model, makes
+the bound unavailable (None), with the reason in ``unbounded``. Cost: O(n^2) for the dense coupling
+matrix of the programmed circuit (the device's own entries), no solve.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from spucircuit.imperfections.base import Chain
+from spucircuit.imperfections.dc_error import Z_SYSTEMATIC, DCContext, DCError
+from spucircuit.imperfections.effective import coupling_matrix
+from spucircuit.imperfections.instance import Device, nominal_x_diffusion
+from spucircuit.imperfections.models import (
+    ADC,
+    CapacitorBank,
+    InjectedNoise,
+    Parasitics,
+    Thermal,
+)
+
+Z_NOISE = 3.0  # k-sigma of the noise term
+
+
+@dataclass(frozen=True)
+class ErrorBudget:
+    """The terms of eq. (1) (problem units, 2-norms) and the bounds they add up to.
+
+    ``absolute`` bounds ||x_hat - x*||_2, ``relative`` bounds ||x_hat - x*|| / ||x*||; both are None
+    when ``unbounded`` names a reason. ``terms``: each imperfection model's share of ``systematic``
+    plus ``readout``. ``lam_lower`` and its ``lam_source`` ('spec' or 'oracle') give the 1/lambda.
+    """
+
+    absolute: float | None
+    relative: float | None
+    noise: float
+    readout: float
+    transient: float
+    systematic: float
+    lam_lower: float
+    lam_source: str
+    z: float = Z_NOISE
+    terms: dict = field(default_factory=dict)
+    unbounded: tuple = ()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["unbounded"] = list(self.unbounded)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ErrorBudget":
+        return cls(**{**d, "unbounded": tuple(d["unbounded"])})
+
+
+def relative_bound(x, absolute: float | None) -> float | None:
+    """||x_hat - x*|| / ||x*|| <= a / (||x_hat|| - a) for ||x_hat - x*|| <= a (inf if a >= ||x_hat||)."""
+    if absolute is None:
+        return None
+    xn = float(np.linalg.norm(x))
+    return absolute / (xn - absolute) if xn > absolute else float("inf")
+
+
+def finish(x, *, noise: float, readout: float, transient: float, systematic: float, lam_lower: float,
+           lam_source: str, terms=None, unbounded=()) -> ErrorBudget:
+    """Add the terms of eq. (1) and turn the absolute bound into the relative one."""
+    noise, readout, transient, systematic = (float(v) for v in (noise, readout, transient, systematic))
+    absolute = noise + readout + transient + systematic
+    return ErrorBudget(absolute=None if unbounded else absolute, relative=relative_bound(x, None if unbounded else absolute), noise=noise, readout=readout,
+                       transient=transient, systematic=systematic, lam_lower=lam_lower, lam_source=lam_source,
+                       z=Z_NOISE, terms=dict(terms or {}), unbounded=tuple(unbounded))
+
+
+def transient_bound(lam_lower: float, burn_in_s: float, tau_s: float, b, x0=None) -> float:
+    """|x(t_b) - x_dev| <= e^(-lambda t_b) |x0 - x_dev| <= e^(-lambda t_b) (|x0| + |b| / lambda):
+    what the device can bound of its start after a burn-in ``burn_in_s`` (lambda in 1/tau)."""
+    x0n = 0.0 if x0 is None else float(np.linalg.norm(x0))
+    return float(np.exp(-lam_lower * burn_in_s / tau_s) * (x0n + np.linalg.norm(b) / lam_lower))
+
+
+def ideal_budget(x, se, *, lam_lower: float, lam_source: str, transient: float, pruning: dict | None = None) -> ErrorBudget:
+    """An ideal array: noise, transient and the pruned entries' perturbation |dA|_F (|x_hat| + d)."""
+    noise = Z_NOISE * float(np.linalg.norm(se))
+    d = noise + transient
+    dA = float((pruning or {}).get("dA_fro", 0.0))
+    systematic = dA * (float(np.linalg.norm(x)) + np.sqrt(len(x)) * d) / lam_lower
+    return finish(x, noise=noise, readout=0.0, transient=transient, systematic=systematic, lam_lower=lam_lower,
+                  lam_source=lam_source, terms={"pruning": systematic} if dA else {})
+
+
+_NO_DC = (InjectedNoise, CapacitorBank, Parasitics)
+
+
+def _factored_dc(device: Device, x_abs) -> DCError:
+    """A factored circuit: only models that leave its DC answer alone, and its ADC, are bounded yet."""
+    n = device.n
+    items = device.imperfection.flat() if isinstance(device.imperfection, Chain) else (device.imperfection,)
+    out = DCError.zero(n)
+    for imp in items:
+        if isinstance(imp, _NO_DC) or (isinstance(imp, Thermal) and not (imp.tcr_ppm_per_k or imp.tcr_spread_ppm_per_k)):
+            continue
+        if isinstance(imp, ADC):
+            vu = device.nominal.v_unit_v
+            step = 0.5 * imp.full_scale_v / (2 ** (int(imp.bits) - 1) - 1)
+            out = out + DCError.of("ADC", n, readout=np.full(n, step / vu))
+            continue
+        out = out + DCError.missing(type(imp).__name__, n, "no DC error model on a factored circuit's arrays yet")
+    return out
+
+
+def dc_context(device: Device, x_abs, b) -> tuple:
+    """The context of :mod:`~spucircuit.imperfections.dc_error` and what the controller itself
+    changed: rows |A - A_programmed| x_abs + |V_in - V_in,nominal| / (r_in g_unit v_unit)."""
+    prog, nom = device.programmed, device.nominal
+    A_prog = coupling_matrix(prog)
+    v_in = prog.input_volts(b)
+    ctx = DCContext(circuit=prog, A_coupling=A_prog, x_abs=x_abs, b=b, v_in=v_in)
+    own = np.abs(nom.A - A_prog) @ x_abs + np.abs(v_in - nom.input_volts(b)) / ctx.input_units_v
+    return ctx, own
+
+
+def device_budget(device: Device, x, b, *, se=None, lam_lower: float, lam_source: str, transient: float = 0.0,
+                  clipped: int = 0) -> ErrorBudget:
+    """Eq. (1) for a programmed device's answer x to right-hand side b (``se``: the run's standard
+    error, None for an exact read-out; ``clipped``: converter clips seen, which void the bound)."""
+    x = np.asarray(x, dtype=float)
+    b = np.asarray(b, dtype=float)
+    noise = 0.0 if se is None else Z_NOISE * float(np.linalg.norm(se))
+    d = noise + transient
+    unbounded = (f"{clipped} converter values clipped",) if clipped else ()
+    if device.factored:
+        err = _factored_dc(device, np.abs(x) + d)
+        readout = float(np.linalg.norm(err.readout))
+        return finish(x, noise=noise, readout=readout, transient=transient, systematic=0.0, lam_lower=lam_lower,
+                      lam_source=lam_source, terms=err.terms, unbounded=unbounded + err.unbounded)
+    err = device.imperfection.dc_error(dc_context(device, np.abs(x) + d, b)[0])  # the read-out bound first
+    readout = float(np.linalg.norm(err.readout))
+    ctx, own = dc_context(device, np.abs(x) + d + readout, b)
+    err = device.imperfection.dc_error(ctx)
+    prune = float(device.nominal.prune.get("dA_fro", 0.0)) * float(np.linalg.norm(ctx.x_abs))
+    residual = err.residual_norm(Z_SYSTEMATIC) + float(np.linalg.norm(own)) + prune
+    terms = {k: (v / lam_lower if k != "ADC" else v) for k, v in err.terms.items()}
+    if np.any(own):
+        terms["programming"] = float(np.linalg.norm(own)) / lam_lower
+    if prune:
+        terms["pruning"] = prune / lam_lower
+    return finish(x, noise=noise, readout=readout, transient=transient, systematic=residual / lam_lower,
+                  lam_lower=lam_lower, lam_source=lam_source, terms=terms, unbounded=unbounded + err.unbounded)
+
+
+def pooled_budget(x, se, budgets, *, extra: float = 0.0) -> ErrorBudget:
+    """An ensemble's mean: the pooled noise, and each member's other terms averaged (the mean of
+    errors is within the mean of their bounds); ``extra`` (absolute) is added to the systematic
+    term (e.g. the norm of a subtracted offset estimate)."""
+    bs = list(budgets)
+    mean = lambda name: float(np.mean([getattr(bb, name) for bb in bs]))
+    terms: dict = {}
+    for bb in bs:
+        for k, v in bb.terms.items():
+            terms[k] = terms.get(k, 0.0) + v / len(bs)
+    return finish(x, noise=Z_NOISE * float(np.linalg.norm(se)), readout=mean("readout"), transient=mean("transient"),
+                  systematic=mean("systematic") + extra, lam_lower=min(bb.lam_lower for bb in bs), lam_source=bs[0].lam_source,
+                  terms=terms, unbounded=tuple(u for bb in bs for u in bb.unbounded))
+
+
+# =====================================================================================  inv
+def diffusion_anisotropy(Qx) -> float:
+    """||Q - q I||_2 / q, q = mean diagonal of the read-out diffusion Q (Gershgorin bound): how far
+    the noise is from the equal, uncorrelated drive that makes cov(x) = (q/2) A^-1."""
+    Qx = np.asarray(Qx, float)
+    q = float(np.mean(np.diag(Qx)))
+    D = Qx - q * np.eye(len(Qx))
+    return float(np.abs(D).sum(axis=1).max() / q)
+
+
+def matrix_error_norm(device: Device) -> tuple:
+    """(eps, unbounded): eps >= ||A_dev - A||_F from the spec (each model's residual rows at
+    x = 1 minus those at x = 0, since ||E||_F <= || (sum_j |E_ij|)_i ||_2), the controller's own
+    changes and pruning."""
+    if device.factored:
+        return 0.0, ("inv on a factored circuit has no matrix error model",)
+    prog, nom = device.programmed, device.nominal
+    n = nom.n
+    A_prog = coupling_matrix(prog)
+    z = np.zeros(n)
+    e1 = device.imperfection.dc_error(DCContext(prog, A_prog, np.ones(n), z, z))
+    e0 = device.imperfection.dc_error(DCContext(prog, A_prog, z, z, z))
+    eps = (float(np.linalg.norm(e1.worst - e0.worst)) + Z_SYSTEMATIC * np.sqrt(max(float((e1.var - e0.var).sum()), 0.0))
+           + float(np.linalg.norm(nom.A - A_prog)) + float(nom.prune.get("dA_fro", 0.0)))
+    return eps, e1.unbounded
+
+
+def inv_budget(Ainv, se, *, lam_lower: float, lam_source: str, anisotropy: float, eps: float = 0.0,
+               burn_in_tau: float = 0.0, adc_lsb_v: float | None = None, v_unit: float = 1.0, q: float = 1.0,
+               unbounded=()) -> ErrorBudget:
+    """A bound on ||A_hat^-1 - A^-1||_F for A_hat^-1 = 2 cov(x) / q.
+
+    The device's covariance solves A_dev S + S A_dev^T = Q with A_dev = A + E, |E| <= eps, and
+    |Q - q I| <= anisotropy q. Then D = S - (q/2) A^-1 solves A D + D A = Q - q I - (E S + S E^T),
+    so (2/q) |D|_2 <= (eps / lambda + anisotropy) / (lambda - eps) (Lyapunov: |D| <= |RHS| / 2 lambda),
+    times sqrt(n) for the Frobenius norm. Plus 3 x the noise (|se|_F) and the ADC: rounding each
+    sample by at most lsb/2 moves cov_ij by at most lsb/2 (s_i + s_j) + lsb^2/4 (s the read-out's
+    standard deviations, V; far less when the noise dithers it, see the code). A run started at x = 0 has the covariance S - e^(-A t) S e^(-A t) after
+    the burn-in t: sqrt(n) e^(-2 (lambda - eps) t) / (lambda - eps) is left. ``relative`` bounds the
+    Frobenius relative error. (The spread of the Johnson noise with the resistors' tolerances, about
+    1e-4 of the injected noise times the tolerance, is left out.)
+    """
+    Ainv = np.asarray(Ainv, float)
+    n = len(Ainv)
+    noise = Z_NOISE * float(np.linalg.norm(se))
+    readout = 0.0
+    if adc_lsb_v:
+        s = np.sqrt(np.clip(np.diag(Ainv), 0.0, None) * q / 2.0) * v_unit  # read-out standard deviations (V)
+        # Gaussian read-outs wider than an lsb leave rounding errors uniform and uncorrelated with
+        # the signal up to exp(-2 pi^2 s^2 / lsb^2) (Widrow & Kollar, Quantization Noise, 2008, ch. 4-5):
+        # only Sheppard's lsb^2/12 on the diagonal; narrower ones get the worst case
+        smin = np.minimum(s[:, None], s[None, :])
+        g = np.minimum(1.0, 2.0 * np.exp(-2.0 * np.pi**2 * smin**2 / adc_lsb_v**2))
+        dcov = (g * (0.5 * adc_lsb_v * (s[:, None] + s[None, :]) + 0.25 * adc_lsb_v**2)
+                + np.eye(n) * adc_lsb_v**2 / 12.0)
+        readout = float(np.linalg.norm(dcov)) * 2.0 / (q * v_unit**2)
+    unbounded = tuple(unbounded)
+    transient = 0.0
+    if eps >= lam_lower:
+        unbounded += (f"the matrix error bound {eps:.3g} is not below lambda_lower {lam_lower:.3g}",)
+        systematic = float("inf")
+    else:
+        systematic = np.sqrt(n) * (eps / lam_lower + anisotropy) / (lam_lower - eps)
+        transient = np.sqrt(n) * np.exp(-2.0 * (lam_lower - eps) * burn_in_tau) / (lam_lower - eps)
+    terms = {"noise anisotropy": np.sqrt(n) * anisotropy / (lam_lower - eps) if eps < lam_lower else float("inf")}
+    if eps:
+        terms["matrix error"] = systematic - terms["noise anisotropy"]
+    return finish(Ainv, noise=noise, readout=readout, transient=transient, systematic=systematic,
+                  lam_lower=lam_lower, lam_source=lam_source, terms=terms, unbounded=unbounded)
+
+
+def device_inv_budget(device: Device, Ainv, se, *, lam_lower: float, lam_source: str, burn_in_tau: float = np.inf,
+                      read_out: bool = True, clipped: int = 0) -> ErrorBudget:
+    """:func:`inv_budget` for a programmed device's estimate: the design's noise anisotropy (nominal
+    circuit), the spec's matrix error (:func:`matrix_error_norm`), its ADC (``read_out``) and clips."""
+    mc = device.nominal
+    Qx = nominal_x_diffusion(mc, device.build.temperature_k)
+    q = float(np.mean(np.diag(Qx)))
+    eps, unbounded = matrix_error_norm(device)
+    adc = device.build.adc if read_out else None
+    if clipped:
+        unbounded = unbounded + (f"{clipped} read-out values clipped",)
+    return inv_budget(Ainv, np.zeros_like(Ainv) if se is None else se, lam_lower=lam_lower, lam_source=lam_source,
+                      anisotropy=diffusion_anisotropy(Qx), eps=eps, burn_in_tau=burn_in_tau,
+                      adc_lsb_v=None if adc is None else adc.lsb, v_unit=mc.v_unit_v, q=q, unbounded=unbounded)

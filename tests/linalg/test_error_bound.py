@@ -1,0 +1,185 @@
+"""Error bars that cover the error (linalg.error_bound): the reported error_bound against the true
+error, in converter-limited studies (the issue's acceptance test), on the twin and for the ideal
+array; the standard error alone does not cover, which is why the bound exists."""
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from spucircuit.errors import ClippingWarning
+from spucircuit.imperfections.base import chain
+from spucircuit.imperfections.instance import Device
+from spucircuit.imperfections.models import ADC, DAC, ResistorBank
+from spucircuit.linalg.mitigation import Ensemble
+from spucircuit.linalg.solve import device_inv, device_solve, inv, solve
+from spucircuit.numerics.matrices import random_spd
+from spucircuit.studies.sweep import run_study
+
+
+def _rel(x, A, b):
+    xs = np.linalg.solve(A, b)
+    return np.linalg.norm(x - xs) / np.linalg.norm(xs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bits", [8, 12, 16])
+@pytest.mark.parametrize("scale", ["autorange", "oracle"])
+def test_converter_limited_study_bound_covers(bits, scale):
+    res = run_study({"n": 16, "cond": 100, "matrices": 6, "draws": 2, "dac_bits": bits, "adc_bits": bits,
+                     "scale": scale}, {}, workers=1, progress=False)
+    rows = res.rows
+    assert len(rows) == 12
+    covered = [r["solve_error"] <= r["solve_error_bound"] for r in rows]
+    assert np.mean(covered) >= 0.9
+    (s,) = res.summary()
+    assert s["solve_bound_coverage"] == np.mean(covered)
+    # not vacuous: with the device's own bound on lambda_min (kappa_max 1e3 for cond 100 problems)
+    # within 100x the error, with the oracle's lambda_min within 10x
+    assert s["solve_error_bound_median"] <= (10 if scale == "oracle" else 100) * s["solve_error_median"]
+
+
+@pytest.mark.slow
+def test_twin_study_bound_covers_where_the_standard_error_does_not():
+    res = run_study({"n": 16, "cond": 100, "matrices": 6, "draws": 2, "dac_bits": 12, "adc_bits": 12,
+                     "eval": "twin"}, {}, workers=1, progress=False)
+    err = np.array([r["solve_error"] for r in res.rows])
+    assert np.mean(err <= np.array([r["solve_error_bound"] for r in res.rows])) >= 0.9
+    assert np.mean(err <= 3 * np.array([r["solve_se"] for r in res.rows])) < 0.5  # quantisation bias
+
+
+def test_device_solve_reports_a_budget_that_adds_up():
+    A = random_spd(8, 30, seed=3)
+    b = np.random.default_rng(4).standard_normal(8)
+    dev = Device(chain(ResistorBank(12), DAC(12, 2.0), ADC(12, 2.0)), seed=5).program(A, b)
+    x, info = device_solve(dev, b, seed=6, kappa_max=100)  # the problem class: cond(A) = 30
+    eb = info.error_budget
+    assert eb["absolute"] == pytest.approx(eb["noise"] + eb["readout"] + eb["transient"] + eb["systematic"])
+    assert eb["noise"] == pytest.approx(3 * np.linalg.norm(info.standard_error))
+    assert set(eb["terms"]) >= {"ResistorBank", "DAC", "ADC"}
+    assert info.error_bound == pytest.approx(eb["absolute"] / (np.linalg.norm(x) - eb["absolute"]))
+    assert _rel(x, A, b) <= info.error_bound < 1
+    json.dumps(eb)  # plain data
+
+
+def test_clipping_voids_the_bound_and_says_why():
+    A = random_spd(6, 10, seed=1)
+    b = np.ones(6)
+    dev = Device(chain(ADC(8, 0.05)), seed=0, scale="oracle").program(A, b)  # max |x*| at 1 V
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClippingWarning)
+        _, info = device_solve(dev, b, seed=1, scale="bound")
+    assert info.error_bound is None and "error_bound" not in info.keys()
+    assert any("clipped" in u for u in info.error_budget["unbounded"])
+
+
+def test_ensemble_pools_the_bound():
+    A = random_spd(8, 30, seed=3)
+    b = np.random.default_rng(4).standard_normal(8)
+    ens = Ensemble(chain(ResistorBank(12), DAC(12, 2.0), ADC(12, 2.0)), 4, seed=2).program(A, b)
+    x, info = ens.solve(b, seed=3, kappa_max=100)
+    assert _rel(x, A, b) <= info["error_bound"] < 1
+    assert info["error_budget"]["noise"] == pytest.approx(3 * np.linalg.norm(info["standard_error"]))
+
+
+def test_factored_device_names_what_it_cannot_bound():
+    from spucircuit.circuit.factored_array import factored_circuit
+
+    rng = np.random.default_rng(0)
+    J = rng.standard_normal((12, 6))
+    fc = factored_circuit(J, None, 0.5, rng.standard_normal(6), r_max=1e9)
+    _, info = device_solve(Device(chain(ResistorBank(10), ADC(12, 2.0)), seed=0).program_circuit(fc), seed=1)
+    assert info.error_bound is None
+    assert any(u.startswith("ResistorBank") for u in info.error_budget["unbounded"])
+    _, info = device_solve(Device(ADC(12, 2.0), seed=0).program_circuit(fc), seed=1)
+    assert info.error_bound is not None and info.error_budget["readout"] > 0
+
+
+def test_ideal_solve_bound_covers_over_seeds():
+    A = random_spd(4, 10, seed=7)
+    b = np.ones(4)
+    hits = [(_rel(x, A, b) <= info.error_bound) for x, info in
+            (solve(A, b, seed=s, time="400tau", return_info=True) for s in range(20))]
+    assert np.mean(hits) >= 0.9
+
+
+def test_cli_solve_json_has_the_bound(tmp_path):
+    A = random_spd(6, 10, seed=1)
+    np.save(tmp_path / "A.npy", A)
+    np.save(tmp_path / "b.npy", np.ones(6))
+    out = subprocess.run([sys.executable, "-m", "spucircuit.cli", "solve", "--matrix", str(tmp_path / "A.npy"),
+                          "--rhs", str(tmp_path / "b.npy"), "--seed", "1", "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    d = json.loads(out)
+    assert d["relative_error"] <= d["error_bound"]
+    assert d["error_budget"]["lam_source"] == "spec"
+
+
+# ------------------------------------------------------------------------------------- inv
+def test_inv_bound_holds_for_the_lyapunov_equation_it_is_derived_from():
+    """Exact covariances (scipy Lyapunov) of A + E driven by Q: (2/q) S - A^-1 within inv_budget's
+    systematic term for random E and Q at the bound's eps and anisotropy."""
+    import scipy.linalg as sla
+
+    from spucircuit.linalg.error_bound import diffusion_anisotropy, inv_budget
+
+    rng = np.random.default_rng(0)
+    A = random_spd(6, 20, seed=2)
+    lam = np.linalg.eigvalsh(A)[0]
+    ratios = []
+    for _ in range(50):
+        E = rng.standard_normal((6, 6))
+        E *= 0.3 * lam / np.linalg.norm(E)
+        M = rng.standard_normal((6, 6))
+        Q = np.eye(6) + 0.05 * (M @ M.T) / 6
+        S = sla.solve_continuous_lyapunov(A + E, Q)
+        q = float(np.mean(np.diag(Q)))
+        err = np.linalg.norm(2 * S / q - np.linalg.inv(A))
+        eb = inv_budget(np.linalg.inv(A), np.zeros((6, 6)), lam_lower=lam, lam_source="oracle",
+                        anisotropy=diffusion_anisotropy(Q), eps=np.linalg.norm(E), burn_in_tau=1e9)
+        ratios.append(err / eb.systematic)
+    assert max(ratios) <= 1.0
+    assert max(ratios) > 0.05  # and not vacuous
+
+
+def test_ideal_inv_bound_covers_over_seeds():
+    A = random_spd(6, 20, seed=4)
+    ref = np.linalg.inv(A)
+    pairs = []
+    for s in range(10):
+        X, info = inv(A, seed=s, return_info=True)
+        pairs.append((np.linalg.norm(X - ref) / np.linalg.norm(ref), info.error_bound))
+    pairs = np.array(pairs)
+    assert np.mean(pairs[:, 0] <= pairs[:, 1]) >= 0.9
+    assert np.median(pairs[:, 1] / pairs[:, 0]) <= 20
+
+
+@pytest.mark.parametrize("bits", [12, 16])
+def test_device_inv_bound_covers_the_adc_limited_estimate(bits):
+    from spucircuit.circuit.noise import default_injected_psd
+
+    A = random_spd(8, 30, seed=1)
+    ref = np.linalg.inv(A)
+    dev = Device(ADC(bits, 2.0), seed=1, noise_psd=default_injected_psd(A, 1e3, 1e6, 300.0)).program(A, None)
+    X, info = device_inv(dev, seed=2, kappa_max=100)
+    err = np.linalg.norm(X - ref) / np.linalg.norm(ref)
+    assert err <= info.error_bound < 1
+    assert info.error_budget["readout"] > 0
+
+
+def test_device_inv_says_when_the_matrix_error_is_too_large_to_bound():
+    A = random_spd(8, 30, seed=1)
+    dev = Device(ResistorBank(6), seed=1, noise_psd=1e-20).program(A, None)
+    _, info = device_inv(dev, seed=2, kappa_max=100, time="50tau")
+    assert info.error_bound is None
+    assert "not below lambda_lower" in info.error_budget["unbounded"][0]
+
+
+def test_cli_inv_json_has_the_bound(tmp_path):
+    np.save(tmp_path / "A.npy", random_spd(5, 10, seed=1))
+    out = subprocess.run([sys.executable, "-m", "spucircuit.cli", "inv", "--matrix", str(tmp_path / "A.npy"),
+                          "--seed", "1", "--json"], capture_output=True, text=True, check=True).stdout
+    d = json.loads(out)
+    assert d["relative_error"] <= d["error_bound"]
