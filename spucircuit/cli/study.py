@@ -118,7 +118,8 @@ def cmd_study(args) -> int:
         if any(f"{met}_bound" in r for r in res.rows):
             print(f"\n{met}_bound (median; the reported bound on the relative error):")
             print(study_table(res, f"{met}_bound"))
-            print(f"\nfraction of runs whose {task} error the bound covers:")
+            print(f"\nfraction of runs whose {task} error the bound covers (of those with a bound; a clipped "
+                  f"converter leaves none):")
             print(study_table(res, f"{task}_bound", "coverage"))
     clipped = sum(r["clipped"] for r in res.rows)
     if clipped:

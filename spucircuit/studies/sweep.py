@@ -330,10 +330,11 @@ class StudyResult:
                     s[met + "_mean"] = float(np.mean(vals))
             for task in ("solve", "inv"):  # how often the reported bound covers the true error, how tight it is
                 pairs = [(r[f"{task}_error"], r[f"{task}_error_bound"]) for r in rows if f"{task}_error_bound" in r]
-                if pairs:
-                    finite_or_inf = [bnd for _, bnd in pairs if not np.isnan(bnd)]  # inf: the bound said nothing
-                    s[f"{task}_error_bound_median"] = float(np.median(finite_or_inf)) if finite_or_inf else float("nan")
-                    s[f"{task}_bound_coverage"] = float(np.mean([bool(e <= bnd) for e, bnd in pairs]))
+                if pairs:  # NaN: no bound (a clip, a model without one); inf: a bound that says nothing
+                    have = [(e, bnd) for e, bnd in pairs if not np.isnan(bnd)]
+                    s[f"{task}_bound_available"] = len(have) / len(pairs)
+                    s[f"{task}_error_bound_median"] = float(np.median([bnd for _, bnd in have])) if have else float("nan")
+                    s[f"{task}_bound_coverage"] = float(np.mean([e <= bnd for e, bnd in have])) if have else float("nan")
             s["clipped"] = int(sum(r["clipped"] for r in rows))
             out.append(s)
         return out
