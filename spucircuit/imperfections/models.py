@@ -29,6 +29,7 @@ Models (SI units; ``pct`` is percent):
                         A_ij = +-G_ij / g_unit, *linear in conductance*, so only conductance-
                         unbiased rounding gives E[A_k] = A; resistance-unbiased rounding leaves
                         a Jensen bias E[1/R] - 1/E[R] ~ var(R)/R^3 in every entry.
+``SwitchResistance``    on-resistance added in series to each programmable resistor (additive).
 ``CapacitorBank``       b-bit capacitors over [c_min, c_max] (linear or log levels).
 ``Tolerance``           fabrication tolerance, value *= (1 + d) per component, fixed per device;
                         d ~ N(0, (pct/100)^2) (``gaussian``: pct is one sigma) or U(-pct, pct)%.
@@ -145,6 +146,50 @@ class ResistorBank(Imperfection):
             eps = self.bound(nl.tables["R"].values[rows]) / ctx.g_unit
             np.add.at(worst, ij[:, 0], eps * ctx.x_abs[ij[:, 1]])
         return DCError.of("ResistorBank", ctx.n, worst=worst)
+
+
+@dataclass(frozen=True)
+class SwitchResistance(Imperfection):
+    """On-resistance of the switches that select a programmable resistor's value: R -> R + r_on,
+    r_on = r_on_ohm (1 + spread_pct/100 z), z ~ N(0, 1) fixed per switch (default: the coupling
+    array). An *additive* error: the relative error of a conductance, r_on G / (1 + r_on G), grows
+    with G, so it is not a per-position gain (what block calibration assumes)."""
+
+    r_on_ohm: float
+    spread_pct: float = 0.0
+    select: str = COUPLING
+
+    def _apply(self, build, key):
+        if not self.r_on_ohm:
+            return build
+        nl = build.netlist
+        rows = matching_rows(nl, "R", self.select)
+        if not len(rows):
+            return build
+        names = [nl.tables["R"].names[i] for i in rows]
+        r_on = np.full(len(rows), float(self.r_on_ohm))
+        if self.spread_pct:
+            r_on = r_on * np.maximum(1.0 + self.spread_pct / 100.0 * key.fabrication_normal(names, self._tag("ron")), 0.0)
+        return build.with_netlist(with_values(nl, "R", rows, nl.tables["R"].values[rows] + r_on))
+
+    def dc_error(self, ctx):
+        """|dA_ij| = |A_ij| r_on G / (1 + r_on G) <= |A_ij| r_on G (r_on at 3 sigma of its spread)."""
+        if not self.r_on_ohm:
+            return DCError.zero(ctx.n)
+        nl = ctx.circuit.netlist
+        rows = matching_rows(nl, "R", self.select)
+        names = [nl.tables["R"].names[k] for k in rows]
+        cls = resistor_classes(ctx, names)
+        if cls["other"] or cls["buffer"] or cls["input"]:
+            return DCError.missing("SwitchResistance", ctx.n, "no DC model for a switched resistor outside the "
+                                   "coupling array")
+        worst = np.zeros(ctx.n)
+        if len(rows):
+            ij = np.array(cls["coupling"])
+            r_on = self.r_on_ohm * (1.0 + 3.0 * self.spread_pct / 100.0)
+            rel = r_on / nl.tables["R"].values[rows]
+            np.add.at(worst, ij[:, 0], np.abs(ctx.A_coupling[ij[:, 0], ij[:, 1]]) * rel * ctx.x_abs[ij[:, 1]])
+        return DCError.of("SwitchResistance", ctx.n, worst=worst)
 
 
 @dataclass(frozen=True)

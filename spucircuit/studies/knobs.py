@@ -90,7 +90,8 @@ KNOBS = [
          "pre-distort the programmed values"),
     Knob("cal_method", "str", "blocks", "'blocks' (once per device, 6(n-1) fast probes) or 'matrix' "
          "(probe the target, n+1 probes)", choices=("blocks", "matrix")),
-    Knob("cal_eval", "str", "steady", "probe read-outs: exact ('steady') or simulated with noise ('twin')",
+    Knob("cal_eval", "str", "twin", "probe read-outs: simulated, finite-time and noisy as a device measures "
+         "('twin', default) or exact infinite-time values ('steady', a reference)",
          choices=("steady", "twin")),
     Knob("cal_time", "time", None, "averaging window per probe (default 50 / lambda_min tau)", sweep=False),
     Knob("offset_correction", "bool", True, "with --calibrate: subtract the b = 0 read-out (one more probe)"),

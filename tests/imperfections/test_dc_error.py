@@ -20,6 +20,7 @@ from spucircuit.imperfections.models import (
     OpAmpNoise,
     OpAmpOffset,
     ResistorBank,
+    SwitchResistance,
     Thermal,
     Tolerance,
 )
@@ -45,6 +46,7 @@ CASES = {
     "dac stochastic": (DAC(8, 2.0, rounding="stochastic"), 1.0, 5.0),
     "thermal tcr": (Thermal(350.0, tcr_ppm_per_k=100, tcr_spread_ppm_per_k=50), 0.9, 8.0),
     "bandwidth": (OpAmpBandwidth(1e6, a0=1e4), 1.0, 1.5),
+    "switch resistance": (SwitchResistance(20.0, 20.0), 1.0, 3.0),
     "bias, every op-amp": (OpAmpBias(10e-9, 2e-9), 0.9, 8.0),
     "bias, summing nodes": (OpAmpBias(10e-9, select=r"U\d+"), 1.0, 1.5),
     "all of them": (chain(ResistorBank(10), Tolerance(0.2), OpAmpGain(1e4), OpAmpOffset(1e-4), DAC(10, 2.0),
