@@ -45,6 +45,7 @@ from spucircuit.numerics.matrices import as_vector, check_spd
 _ZERO_RTOL = 1e-13  # |A_ij| below this fraction of max|A| is a structural zero (no resistor)
 COUPLING = r"R\d+_\d+"  # element names of the programmable coupling array (R<i>_<j> realises A_ij)
 COUPLING_RE = re.compile(r"^R(\d+)_(\d+)$", re.IGNORECASE)  # ... with (i, j) as groups
+INTEGRATORS = r"U\d+"  # the integrators' op-amps (the inverting buffers are UN<j>)
 
 
 @dataclass

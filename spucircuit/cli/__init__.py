@@ -6,6 +6,7 @@ assembles the parser and runs the chosen command.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from spucircuit.cli import cost, demo, linalg, spice, study
@@ -32,6 +33,9 @@ def main(argv=None) -> int:
     except SPUError as exc:
         print(f"spu {args.cmd}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (spu ... | head): stop quietly, as a shell tool does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -87,6 +87,9 @@ def _solve_args(p, required: bool):
     g.add_argument("--burn-in", dest="burn_in", type=float, default=20.0,
                    help="burn-in, units of tau / lambda_min (default 20)")
     g.add_argument("--interval", type=float, default=2.0, help="snapshot spacing, units of tau / lambda_min (default 2)")
+    g.add_argument("--ranging-passes", dest="ranging_passes", type=int, default=None,
+                   help="auto-ranging passes before a solve (default 2: a pass at the bound, one at the measured "
+                        "range; 0 when the scale is known)")
     g.add_argument("--lambda-min", dest="lambda_min", type=float, default=1.0,
                    help="smallest eigenvalue of A in tau units (default 1)")
 
@@ -228,7 +231,7 @@ def _cmd_solve(args) -> int:
         raise SPUError("spu cost solve: give --n or --netlist")
     c = solve_cost(None if circuit is not None else args.n, circuit=circuit, hw=hw, host=host, task=args.task,
                    samples=args.samples, burn_in_tau=args.burn_in, sample_interval_tau=args.interval,
-                   lambda_min=args.lambda_min)
+                   lambda_min=args.lambda_min, ranging_passes=args.ranging_passes)
     print(format_cost(c))
     if getattr(args, "json", None):
         _write_json(args.json, {"cost": c, "hardware": hw, "host": host})

@@ -8,7 +8,13 @@ import numpy as np
 from spucircuit._util.files import atomic_save_npy
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.cli._common import add_mapping_args, add_sim_args, load_npy, mapping_kwargs, print_json, want_progress
-from spucircuit.linalg.solve import inv, solve
+from spucircuit.circuit.noise import default_injected_psd
+from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT
+from spucircuit.imperfections.base import chain
+from spucircuit.imperfections.instance import Device
+from spucircuit.imperfections.models import Thermal
+from spucircuit.imperfections.profiles import PROFILE_NAMES, opamp_profile
+from spucircuit.linalg.solve import device_inv, device_solve, inv, solve
 from spucircuit.report.files import write_circuit_json
 
 
@@ -21,38 +27,54 @@ def budget_line(eb: dict) -> str:
             f"systematic {eb['systematic']:.2e} (1/lambda from the {eb['lam_source']})")
 
 
+def _device(args, A, b, **mapping) -> Device:
+    """The device of a non-ideal --profile: the profile's op-amps at --temperature, fabricated
+    from --seed."""
+    imp = chain(opamp_profile(args.profile).imperfection(args.temperature), Thermal(args.temperature))
+    return Device(imp, np.random.SeedSequence(args.seed).spawn(2)[1], prune=args.prune,
+                  **mapping_kwargs(args), **mapping).program(A, b)
+
+
+def _profile_line(name: str) -> str:
+    p = opamp_profile(name)
+    if name == "ideal":
+        return "op-amp profile: ideal"
+    return f"op-amp profile: {name} (typical values of parts like {p.part}; 1/f noise and rails not simulated)"
+
+
 def cmd_solve(args) -> int:
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side")
-    x, info = solve(A, b, time=args.time, burn_in=args.burn_in, chains=args.chains, seed=args.seed,
-                    scheme=args.scheme, dt=args.dt, temperature_k=args.temperature,
-                    noise=not args.no_noise, prune=args.prune, return_info=True, scale=args.scale,
-                    kappa_max=args.kappa_max, progress=want_progress(args), **mapping_kwargs(args))
+    run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
+               noise=not args.no_noise, scale=args.scale, kappa_max=args.kappa_max)
+    if args.profile == "ideal":
+        x, info = solve(A, b, seed=args.seed, temperature_k=args.temperature, prune=args.prune, return_info=True,
+                        progress=want_progress(args), **run, **mapping_kwargs(args))
+    else:
+        dev = _device(args, A, b)
+        x, info = device_solve(dev, b, seed=np.random.SeedSequence(args.seed).spawn(2)[0], **run)
     x_ref = np.linalg.solve(np.asarray(A, float), np.asarray(b, float).reshape(-1))
     rel = float(np.linalg.norm(x - x_ref) / max(np.linalg.norm(x_ref), np.finfo(float).tiny))
     if args.out:
         atomic_save_npy(args.out, x)
-    out = {
-        "x": x, "relative_error": rel, "standard_error": info["standard_error"],
-        "analog_time_s": info["analog_time_s"], "burn_in_s": info["burn_in_s"], "window_s": info["window_s"],
-        "scale": info["scale"], "tau_s": info["tau_s"],
-        "dt_s": info["dt_s"], "steps": info["steps"], "scheme": info["scheme"],
-        "components": info["components"], "pruning": info["pruning"],
-        "transient_bias_bound": info["transient_bias_bound"],
-        "error_bound": info.error_bound, "error_budget": info.error_budget, "out": args.out,
-    }
-    if not info["se_reliable"]:
+    out = {"x": x, "relative_error": rel, "profile": opamp_profile(args.profile).describe()}
+    out.update({k: getattr(info, k) for k in (
+        "standard_error", "error_bound", "error_budget", "analog_time_s", "burn_in_s", "window_s", "scale", "tau_s",
+        "dt_s", "steps", "scheme", "components", "pruning", "transient_bias_bound", "adc_clipped", "dac_clipped")})
+    out["out"] = args.out
+    if info.se_reliable is False:
         print("spu solve: warning: the run is too short for a standard error (fewer than 2 batches of "
               "5 slowest relaxation times); give a longer --time or more --chains", file=sys.stderr)
     if args.json:
         print_json(out)
     else:
-        c = info["components"]
         print(f"solved n = {len(x)} on the twin: relative error {rel:.3e} (vs numpy.linalg.solve), "
-              f"max std err {np.max(info['standard_error']):.3e}")
+              f"max std err {np.max(info.standard_error):.3e}")
         print(budget_line(info.error_budget))
-        print(f"analog time {info['analog_time_s']:.4g} s ({info['analog_time_s'] / info['tau_s']:.1f} tau), "
-              f"{c['total']} components ({c['resistors']} R, {c['capacitors']} C, {c['op-amps']} op-amps)")
+        print(_profile_line(args.profile))
+        print(f"analog time {info.analog_time_s:.4g} s ({info.analog_time_s / info.tau_s:.1f} tau)"
+              + (f", {info.components['total']} components ({info.components['resistors']} R, "
+                 f"{info.components['capacitors']} C, {info.components['op-amps']} op-amps)" if info.components else ""))
         if args.out:
             print(f"x written to {args.out}")
     return 0
@@ -60,22 +82,31 @@ def cmd_solve(args) -> int:
 
 def cmd_inv(args) -> int:
     A = load_npy(args.matrix, "matrix")
-    Ainv, info = inv(A, time=args.time, burn_in=args.burn_in, chains=args.chains, seed=args.seed,
-                     scheme=args.scheme, dt=args.dt, temperature_k=args.temperature,
-                     noise_psd=args.noise_psd, prune=args.prune, return_info=True, scale=args.scale,
-                     kappa_max=args.kappa_max, progress=want_progress(args), **mapping_kwargs(args))
+    run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
+               scale=args.scale, kappa_max=args.kappa_max)
+    if args.profile == "ideal":
+        Ainv, info = inv(A, seed=args.seed, temperature_k=args.temperature, noise_psd=args.noise_psd, prune=args.prune,
+                         return_info=True, progress=want_progress(args), **run, **mapping_kwargs(args))
+    else:
+        kw = mapping_kwargs(args)
+        psd = args.noise_psd if args.noise_psd is not None else default_injected_psd(
+            A, kw.get("r_min", R_MIN_DEFAULT), kw.get("r_max", R_MAX_DEFAULT), args.temperature)
+        dev = _device(args, A, None, noise_psd=psd)
+        Ainv, info = device_inv(dev, seed=np.random.SeedSequence(args.seed).spawn(2)[0], **run)
     ref = np.linalg.inv(np.asarray(A, float))
     rel = float(np.linalg.norm(Ainv - ref) / np.linalg.norm(ref))
     if args.out:
         atomic_save_npy(args.out, Ainv)
     out = {k: v for k, v in info.items() if k != "mapped"}
-    out.update(inverse=Ainv, relative_error=rel, error_bound=info.error_bound, out=args.out)
+    out.update(inverse=Ainv, relative_error=rel, error_bound=info.error_bound,
+               profile=opamp_profile(args.profile).describe(), out=args.out)
     if args.json:
         print_json(out)
     else:
         print(f"inverted n = {len(Ainv)} on the twin: relative error {rel:.3e} (Frobenius, vs numpy.linalg.inv), "
               f"analog time {info['analog_time_s']:.4g} s x {info['chains']} chains")
         print(budget_line(info.error_budget).replace("|x - x*|", "|X - A^-1|_F"))
+        print(_profile_line(args.profile))
     return 0
 
 
@@ -90,6 +121,13 @@ def cmd_map(args) -> int:
     return 0
 
 
+def add_profile_arg(p) -> None:
+    p.add_argument("--profile", choices=PROFILE_NAMES, default="ideal",
+                   help="op-amp profile: ideal (default) or datasheet-typical gain, offset and drift, bias currents "
+                        "and input noise of a part class (" + ", ".join(PROFILE_NAMES[1:]) + "); the device is "
+                        "fabricated from --seed")
+
+
 def register(sub) -> None:
     """Add ``solve``, ``inv`` and ``map`` to the ``spu`` subparsers."""
     s = sub.add_parser("solve", help="solve A x = b on the twin (time average of node voltages)",
@@ -100,6 +138,7 @@ def register(sub) -> None:
     s.add_argument("--json", action="store_true", help="print one JSON object with x, relative_error, ...")
     s.add_argument("--no-noise", action="store_true", help="deterministic circuit (no Johnson noise)")
     add_sim_args(s, 1)
+    add_profile_arg(s)
     add_mapping_args(s)
     s.set_defaults(func=cmd_solve)
 
@@ -111,6 +150,7 @@ def register(sub) -> None:
     v.add_argument("--noise-psd", dest="noise_psd", type=float, default=None,
                    help="injected noise current PSD per summing node, A^2/Hz (default 1e4 x Johnson)")
     add_sim_args(v, 8)
+    add_profile_arg(v)
     add_mapping_args(v)
     v.set_defaults(func=cmd_inv)
 

@@ -109,6 +109,8 @@ def cmd_study(args) -> int:
     paths = write_study(res, args.out, args.name, plot=not args.no_plot)
     print(f"spu study: {len(res.rows)} tasks at {len(res.points)} points in {res.wall_s:.1f} s "
           f"({'dask ' + args.scheduler if args.scheduler else f'{res.workers} worker(s)'})")
+    profiles = list(dict.fromkeys(pt["profile"] for pt in res.points))
+    print(f"op-amp profile: {', '.join(profiles)} (datasheet-typical; 1/f noise and rails not simulated)")
     for met in res.metrics:
         print(f"\n{met} (median over draws and matrices):")
         print(study_table(res, met))
@@ -116,7 +118,8 @@ def cmd_study(args) -> int:
         if any(f"{met}_bound" in r for r in res.rows):
             print(f"\n{met}_bound (median; the reported bound on the relative error):")
             print(study_table(res, f"{met}_bound"))
-            print(f"\nfraction of runs whose {task} error the bound covers:")
+            print(f"\nfraction of runs whose {task} error the bound covers (of those with a bound; a clipped "
+                  f"converter leaves none):")
             print(study_table(res, f"{task}_bound", "coverage"))
     clipped = sum(r["clipped"] for r in res.rows)
     if clipped:

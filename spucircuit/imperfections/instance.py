@@ -18,6 +18,7 @@ from spucircuit.device.spu import SPU, RunResult
 from spucircuit.errors import ClippingWarning, SPUError
 from spucircuit.imperfections.base import Build, Chain, Imperfection
 from spucircuit.imperfections.effective import EffectiveSystem, effective_system
+from spucircuit.imperfections.models import InjectedNoise, OpAmpNoise, Thermal
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
 from spucircuit.numerics.matrices import as_vector
 from spucircuit.statespace.chain import ChainDrift
@@ -142,6 +143,17 @@ class Device:
         if self._eff is None:
             self._eff = effective_system(self.build, noise=True)
         return self._eff
+
+    def design_x_diffusion(self) -> np.ndarray:
+        """The read-out diffusion per tau (x units) the *design* predicts: the nominal circuit with
+        the chain's noise models (injected noise, op-amp input noise, temperature) and nothing
+        drawn per device. What a controller may assume of its noise without measuring it."""
+        self.require_programmed()
+        items = self.imperfection.flat() if isinstance(self.imperfection, Chain) else (self.imperfection,)
+        spec = [replace(i, tcr_ppm_per_k=0.0, tcr_spread_ppm_per_k=0.0) if isinstance(i, Thermal) else i
+                for i in items if isinstance(i, (InjectedNoise, OpAmpNoise, Thermal))]
+        build = Chain(tuple(spec)).apply(Build(self.nominal), self.key)
+        return nominal_x_diffusion(replace(self.nominal, netlist=build.netlist), build.temperature_k)
 
     def spu(self, **kw):
         """A runnable twin of this device: an :class:`ImperfectSPU` (integrator arrays) or a

@@ -29,6 +29,7 @@ Models (SI units; ``pct`` is percent):
                         A_ij = +-G_ij / g_unit, *linear in conductance*, so only conductance-
                         unbiased rounding gives E[A_k] = A; resistance-unbiased rounding leaves
                         a Jensen bias E[1/R] - 1/E[R] ~ var(R)/R^3 in every entry.
+``SwitchResistance``    on-resistance added in series to each programmable resistor (additive).
 ``CapacitorBank``       b-bit capacitors over [c_min, c_max] (linear or log levels).
 ``Tolerance``           fabrication tolerance, value *= (1 + d) per component, fixed per device;
                         d ~ N(0, (pct/100)^2) (``gaussian``: pct is one sigma) or U(-pct, pct)%.
@@ -40,6 +41,8 @@ Models (SI units; ``pct`` is percent):
 ``InjectedNoise``       extra white noise current at every summing node.
 ``OpAmpGain``           finite open-loop gain (optionally spread per op-amp).
 ``OpAmpOffset``         input offset: a DC voltage source in series with the non-inverting input.
+``OpAmpBias``           input bias (and offset) current drawn from every summing node.
+``OpAmpNoise``          white input voltage and current noise densities.
 ``OpAmpBandwidth``      single-pole op-amp macromodel (gm stage, pole RC, ideal follower, R_out).
 ``Parasitics``          capacitance from summing / output nodes to ground. Needs the macromodel:
                         with memoryless op-amps the summing node voltage is an algebraic function
@@ -48,6 +51,7 @@ Models (SI units; ``pct`` is percent):
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -142,6 +146,50 @@ class ResistorBank(Imperfection):
             eps = self.bound(nl.tables["R"].values[rows]) / ctx.g_unit
             np.add.at(worst, ij[:, 0], eps * ctx.x_abs[ij[:, 1]])
         return DCError.of("ResistorBank", ctx.n, worst=worst)
+
+
+@dataclass(frozen=True)
+class SwitchResistance(Imperfection):
+    """On-resistance of the switches that select a programmable resistor's value: R -> R + r_on,
+    r_on = r_on_ohm (1 + spread_pct/100 z), z ~ N(0, 1) fixed per switch (default: the coupling
+    array). An *additive* error: the relative error of a conductance, r_on G / (1 + r_on G), grows
+    with G, so it is not a per-position gain (what block calibration assumes)."""
+
+    r_on_ohm: float
+    spread_pct: float = 0.0
+    select: str = COUPLING
+
+    def _apply(self, build, key):
+        if not self.r_on_ohm:
+            return build
+        nl = build.netlist
+        rows = matching_rows(nl, "R", self.select)
+        if not len(rows):
+            return build
+        names = [nl.tables["R"].names[i] for i in rows]
+        r_on = np.full(len(rows), float(self.r_on_ohm))
+        if self.spread_pct:
+            r_on = r_on * np.maximum(1.0 + self.spread_pct / 100.0 * key.fabrication_normal(names, self._tag("ron")), 0.0)
+        return build.with_netlist(with_values(nl, "R", rows, nl.tables["R"].values[rows] + r_on))
+
+    def dc_error(self, ctx):
+        """|dA_ij| = |A_ij| r_on G / (1 + r_on G) <= |A_ij| r_on G (r_on at 3 sigma of its spread)."""
+        if not self.r_on_ohm:
+            return DCError.zero(ctx.n)
+        nl = ctx.circuit.netlist
+        rows = matching_rows(nl, "R", self.select)
+        names = [nl.tables["R"].names[k] for k in rows]
+        cls = resistor_classes(ctx, names)
+        if cls["other"] or cls["buffer"] or cls["input"]:
+            return DCError.missing("SwitchResistance", ctx.n, "no DC model for a switched resistor outside the "
+                                   "coupling array")
+        worst = np.zeros(ctx.n)
+        if len(rows):
+            ij = np.array(cls["coupling"])
+            r_on = self.r_on_ohm * (1.0 + 3.0 * self.spread_pct / 100.0)
+            rel = r_on / nl.tables["R"].values[rows]
+            np.add.at(worst, ij[:, 0], np.abs(ctx.A_coupling[ij[:, 0], ij[:, 1]]) * rel * ctx.x_abs[ij[:, 1]])
+        return DCError.of("SwitchResistance", ctx.n, worst=worst)
 
 
 @dataclass(frozen=True)
@@ -432,6 +480,100 @@ class OpAmpOffset(Imperfection):
         if self.dist == "uniform":
             return opamp_offset_error("OpAmpOffset", ctx, worst=self.sigma_v)
         return opamp_offset_error("OpAmpOffset", ctx, sigma=self.sigma_v)
+
+
+def _roles(select: str | None) -> tuple:
+    """(1.0 if ``select`` takes the integrators' op-amps U<i>, 1.0 if it takes the buffers UN<j>)."""
+    if select is None:
+        return 1.0, 1.0
+    rx = re.compile(select, re.IGNORECASE)
+    return float(bool(rx.fullmatch("U0"))), float(bool(rx.fullmatch("UN0")))
+
+
+@dataclass(frozen=True)
+class OpAmpBias(Imperfection):
+    """Input bias current drawn by every selected op-amp's inverting input (a DC current source
+    ``IB_<op-amp>`` from that node to ground): i = bias_a + offset_a z / 2, z ~ N(0, 1) fixed per
+    op-amp (``offset_a`` is the datasheet's input offset current, the spread between the two
+    inputs). The non-inverting inputs sit on ground or a low-impedance source, where their bias
+    current does nothing. At an integrator's summing node the current shifts b_i by
+    i / (g_unit v_unit); at an inverting buffer's it adds i R_F to the inverted output."""
+
+    bias_a: float
+    offset_a: float = 0.0
+    select: str | None = None
+
+    def _apply(self, build, key):
+        if not (self.bias_a or self.offset_a):
+            return build
+        nl = build.netlist
+        t = nl.tables["U"]
+        rows = matching_rows(nl, "U", self.select)
+        names = [t.names[i] for i in rows]
+        i = np.full(len(rows), float(self.bias_a))
+        if self.offset_a:
+            i = i + 0.5 * self.offset_a * key.fabrication_normal(names, self._tag("ios"))
+        inn = [nl.node_names[j] for j in t.nodes[rows, 2]]
+        new = rebuild_netlist(nl, add=[("I", [f"IB_{nm}" for nm in names], [(s, "0") for s in inn], i)])
+        return build.with_netlist(new).note("OpAmpBias", sources=len(rows))
+
+    def dc_error(self, ctx):
+        """Row i: |i| / (g_unit v_unit) from its integrator, plus R_F |i| |A_ij| / v_unit from the
+        buffer of every inverted entry (|i| <= |bias_a| certain, offset_a / 2 one sigma)."""
+        mc = ctx.circuit
+        integ, buf = _roles(self.select)
+        per_row = integ / (ctx.g_unit * mc.v_unit_v) + buf * mc.r_buffer_ohm * ctx.inverted.sum(axis=1) / mc.v_unit_v
+        per_row_sq = (integ / (ctx.g_unit * mc.v_unit_v) ** 2
+                      + buf * (mc.r_buffer_ohm / mc.v_unit_v) ** 2 * (ctx.inverted**2).sum(axis=1))
+        return DCError.of("OpAmpBias", ctx.n, worst=abs(self.bias_a) * per_row,
+                          var=(0.5 * self.offset_a) ** 2 * per_row_sq)
+
+
+@dataclass(frozen=True)
+class OpAmpNoise(Imperfection):
+    """Input-referred noise of every selected op-amp, white: voltage density ``en_v_per_rthz``
+    (V/rtHz) at the non-inverting input and current density ``in_a_per_rthz`` (A/rtHz) at the
+    inverting input.
+
+    The voltage noise is a noise current of PSD e_n^2 / r_sense^2 across a resistor ``RE_<op-amp>``
+    of ``r_sense_ohm`` inserted in series with the non-inverting input (node ``en_<op-amp>``; the
+    input draws no current, so the node sees e_n). At integrator i it holds the summing node and the
+    output at e_i above the capacitor voltage, so the capacitors see the current (D - G) e
+    (D = diag(g_tot), G = g_unit A): correlated across rows; at an inverting buffer it appears as
+    2 e_n at the inverted output and reaches every row of that column. r_sense's own
+    Johnson noise, sqrt(4 k T r_sense) = 0.13 nV/rtHz at 1 Ohm and 300 K, adds in quadrature.
+    """
+
+    en_v_per_rthz: float = 0.0
+    in_a_per_rthz: float = 0.0
+    r_sense_ohm: float = 1.0
+    select: str | None = None
+
+    def _apply(self, build, key):
+        if not (self.en_v_per_rthz or self.in_a_per_rthz):
+            return build
+        if not (np.isfinite(self.r_sense_ohm) and self.r_sense_ohm > 0):
+            raise SPUError(f"r_sense_ohm must be finite and > 0, got {self.r_sense_ohm!r}")
+        nl = build.netlist
+        t = nl.tables["U"]
+        rows = matching_rows(nl, "U", self.select)
+        names = [t.names[i] for i in rows]
+        rewire, add = {}, []
+        if self.en_v_per_rthz:
+            en = [f"en_{nm}" for nm in names]
+            inp = [nl.node_names[j] for j in t.nodes[rows, 1]]
+            rewire = {"U": [(rows, 1, en)]}
+            add += [("R", [f"RE_{nm}" for nm in names], list(zip(en, inp)), np.full(len(rows), float(self.r_sense_ohm))),
+                    ("N", [f"NE_{nm}" for nm in names], list(zip(inp, en)),
+                     np.full(len(rows), (self.en_v_per_rthz / self.r_sense_ohm) ** 2))]
+        if self.in_a_per_rthz:
+            inn = [nl.node_names[j] for j in t.nodes[rows, 2]]
+            add.append(("N", [f"NI_{nm}" for nm in names], [("0", s) for s in inn],
+                        np.full(len(rows), float(self.in_a_per_rthz) ** 2)))
+        return build.with_netlist(rebuild_netlist(nl, rewire=rewire, add=add)).note("OpAmpNoise", opamps=len(rows))
+
+    def dc_error(self, ctx):
+        return DCError.zero(ctx.n)  # zero-mean noise: in the standard error, not in the DC answer
 
 
 @dataclass(frozen=True)

@@ -232,13 +232,14 @@ def _bank_range(device: Device):
 # ------------------------------------------------------------------------------ calibrate
 def calibrate(device: Device, n: int | None = None, *, method: str = "blocks", beta: float = 0.5,
               kappa_max: float = KAPPA_MAX_DEFAULT,
-              evaluate: str = "steady", time_per_probe=None, burn_in=None, chains: int = 1,
+              evaluate: str = "twin", time_per_probe=None, burn_in=None, chains: int = 1,
               seed=None, noise: bool = True, samples: int | None = None, A=None, b=None) -> Calibration:
     """Estimate the per-position gains of ``device`` (see the module doc).
 
     n          : problem size (method 'blocks'; default the size the device is programmed with)
     method     : 'blocks' (once per device) or 'matrix' (probe the target ``A``, ``b`` itself)
-    evaluate   : 'steady' (exact time averages) or 'twin' (simulated runs with noise)
+    evaluate   : 'twin' (default: simulated, finite-time runs with noise, as a device measures) or
+                 'steady' (exact infinite-time read-outs: a reference, not a measurement)
     time_per_probe, burn_in : averaging window and settling time per probe (s or 'Ntau'); default
                  50 and 20 slowest relaxation times of the probed matrix
     The device is left programmed with the last probed matrix: program the target afterwards
@@ -374,7 +375,7 @@ def _calibrate_matrix(device, A, b, evaluate, time_per_probe, burn_in, chains, s
                         "ranging_passes": ranging["passes"], "ranging_time_s": ranging["ranging_time_s"]})
 
 
-def measure_offset(device: Device, *, evaluate: str = "steady", time_per_probe=None, burn_in=None,
+def measure_offset(device: Device, *, evaluate: str = "twin", time_per_probe=None, burn_in=None,
                    chains: int = 1, seed=None, noise: bool = True, samples: int | None = None,
                    kappa_max: float = KAPPA_MAX_DEFAULT):
     """One b = 0 probe of the programmed device: returns (m0_hat, analog time s). Subtract m0_hat

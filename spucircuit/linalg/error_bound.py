@@ -28,7 +28,7 @@ import numpy as np
 from spucircuit.imperfections.base import Chain
 from spucircuit.imperfections.dc_error import Z_SYSTEMATIC, DCContext, DCError
 from spucircuit.imperfections.effective import coupling_matrix
-from spucircuit.imperfections.instance import Device, nominal_x_diffusion
+from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.models import (
     ADC,
     CapacitorBank,
@@ -254,10 +254,10 @@ def inv_budget(Ainv, se, *, lam_lower: float, lam_source: str, anisotropy: float
 
 def device_inv_budget(device: Device, Ainv, se, *, lam_lower: float, lam_source: str, burn_in_tau: float = np.inf,
                       read_out: bool = True, clipped: int = 0) -> ErrorBudget:
-    """:func:`inv_budget` for a programmed device's estimate: the design's noise anisotropy (nominal
-    circuit), the spec's matrix error (:func:`matrix_error_norm`), its ADC (``read_out``) and clips."""
+    """:func:`inv_budget` for a programmed device's estimate: the design's noise anisotropy
+    (:meth:`~spucircuit.imperfections.instance.Device.design_x_diffusion`), the spec's matrix error (:func:`matrix_error_norm`), its ADC (``read_out``) and clips."""
     mc = device.nominal
-    Qx = nominal_x_diffusion(mc, device.build.temperature_k)
+    Qx = device.design_x_diffusion()
     q = float(np.mean(np.diag(Qx)))
     eps, unbounded = matrix_error_norm(device)
     adc = device.build.adc if read_out else None

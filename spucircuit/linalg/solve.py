@@ -27,7 +27,7 @@ from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_D
 from spucircuit.device.base import canonical_scheme
 from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
 from spucircuit.errors import ClippingWarning, ParseError, SPUError
-from spucircuit.imperfections.instance import Device, nominal_diffusion, x_diffusion
+from spucircuit.imperfections.instance import Device, x_diffusion
 from spucircuit.integrate.discretize import symmetric_eigen
 from spucircuit.linalg.error_bound import (device_budget, device_inv_budget, diffusion_anisotropy, ideal_budget,
                                           inv_budget, transient_bound)
@@ -490,7 +490,7 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
                scale: str = "autorange", kappa_max: float = KAPPA_MAX_DEFAULT):
     """A^-1 = 2 cov(x) / q from the device twin's stationary fluctuations (b = 0). The device
     must carry an injected noise (program it with mapping noise_psd, as :func:`inv` does); q is the
-    nominal diffusion (what the controller believes). Times from what the device can bound (or the
+    design's diffusion (nominal circuit plus the chain's noise models: what the controller believes). Times from what the device can bound (or the
     oracle's spectrum with ``scale='oracle'``). Returns (A^-1, :class:`SolveInfo`)."""
     device.require_programmed()
     scale = check_scale(scale)
@@ -506,7 +506,7 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     tb = _burn(spu, tb)
     res = spu.run(max(total - tb, spu.dt), max_samples=int(samples or MAX_STEPS_DEFAULT))
     cov, se = cov_and_se(res.x)
-    q = nominal_diffusion(mc, device.build.temperature_k)
+    q = float(np.mean(np.diag(device.design_x_diffusion())))  # the design's noise, op-amp noise included
     Ainv = 2.0 * cov / q
     Ainv = 0.5 * (Ainv + Ainv.T)
     budget = device_inv_budget(device, Ainv, 2.0 * se / q, lam_lower=rates.slow, lam_source=rates.source,

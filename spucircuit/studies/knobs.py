@@ -12,6 +12,7 @@ import numpy as np
 from spucircuit._util.quantities import parse_time
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import StudyError
+from spucircuit.imperfections.profiles import PROFILE_NAMES
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,10 @@ KNOBS = [
     Knob("temperature", "float", T_ROOM, "temperature (Johnson noise of every resistor), K", log=True),
     Knob("noise_psd", "float", 0.0, "extra white noise current injected at every summing node, A^2/Hz", log=True),
     # op-amps
-    Knob("opamp_gain", "float", math.inf, "op-amp open-loop gain (inf = ideal)", log=True),
-    Knob("opamp_offset", "float", 0.0, "op-amp input offset voltage, V (one sigma)", log=True),
+    Knob("profile", "str", "precision-bipolar", "op-amp profile: datasheet-typical gain, offset and drift, bias "
+         "currents and input noise of a part class (spucircuit.imperfections.profiles)", choices=PROFILE_NAMES),
+    Knob("opamp_gain", "float", math.inf, "op-amp open-loop gain (inf = the profile's)", log=True),
+    Knob("opamp_offset", "float", 0.0, "op-amp input offset voltage, V, one sigma (0 = the profile's)", log=True),
     Knob("gbw", "float", 0.0, "op-amp gain-bandwidth product, Hz (0 = no bandwidth model; adds a state "
          "per op-amp)", log=True),
     Knob("r_out", "float", 50.0, "op-amp output resistance with the bandwidth model, Ohm"),
@@ -87,7 +90,8 @@ KNOBS = [
          "pre-distort the programmed values"),
     Knob("cal_method", "str", "blocks", "'blocks' (once per device, 6(n-1) fast probes) or 'matrix' "
          "(probe the target, n+1 probes)", choices=("blocks", "matrix")),
-    Knob("cal_eval", "str", "steady", "probe read-outs: exact ('steady') or simulated with noise ('twin')",
+    Knob("cal_eval", "str", "twin", "probe read-outs: simulated, finite-time and noisy as a device measures "
+         "('twin', default) or exact infinite-time values ('steady', a reference)",
          choices=("steady", "twin")),
     Knob("cal_time", "time", None, "averaging window per probe (default 50 / lambda_min tau)", sweep=False),
     Knob("offset_correction", "bool", True, "with --calibrate: subtract the b = 0 read-out (one more probe)"),

@@ -38,13 +38,12 @@ from spucircuit.imperfections.models import (
     DAC,
     InjectedNoise,
     OpAmpBandwidth,
-    OpAmpGain,
-    OpAmpOffset,
     Parasitics,
     ResistorBank,
     Thermal,
     Tolerance,
 )
+from spucircuit.imperfections.profiles import OpAmpProfile, opamp_profile
 from spucircuit.linalg.calibration import calibrate, measure_offset
 from spucircuit.linalg.error_bound import device_budget, device_inv_budget, pooled_budget, relative_bound
 from spucircuit.linalg.mitigation import Ensemble
@@ -74,7 +73,7 @@ def _problem(p: dict, m: int, matrices):
 
 
 def make_imperfection(p: dict, rounding: str | None = None):
-    """The imperfection chain of a point's knobs (order: bank, tolerance, op-amps, converters,
+    """The imperfection chain of a point's knobs (order: bank, tolerance, op-amp profile, converters,
     thermal, noise, bandwidth, parasitics)."""
 
     rounding = rounding or p["rounding"]
@@ -83,10 +82,7 @@ def make_imperfection(p: dict, rounding: str | None = None):
         items.append(ResistorBank(int(p["bits"]), (p["r_min"], p["r_max"]), grid=p["grid"], rounding=rounding))
     if p["tolerance"]:
         items.append(Tolerance(float(p["tolerance"]), dist=p["tol_dist"]))
-    if math.isfinite(p["opamp_gain"]):
-        items.append(OpAmpGain(float(p["opamp_gain"])))
-    if p["opamp_offset"]:
-        items.append(OpAmpOffset(float(p["opamp_offset"])))
+    items.append(study_profile(p).imperfection(float(p["temperature"])))
     if p["dac_bits"]:
         items.append(DAC(int(p["dac_bits"]), float(p["dac_fs"]), rounding="stochastic" if rounding == "stochastic" else "nearest"))
     if p["adc_bits"]:
@@ -101,6 +97,17 @@ def make_imperfection(p: dict, rounding: str | None = None):
             raise StudyError("--c-parasitic needs the op-amp bandwidth model (--gbw > 0)")
         items.append(Parasitics(c_summing_f=float(p["c_parasitic"])))
     return chain(*items)
+
+
+def study_profile(p: dict) -> OpAmpProfile:
+    """The point's op-amp profile, with the explicit op-amp knobs (a finite opamp_gain, an
+    opamp_offset > 0) in place of its values."""
+    changes = {}
+    if math.isfinite(p["opamp_gain"]):
+        changes["gain"] = float(p["opamp_gain"])
+    if p["opamp_offset"]:
+        changes.update(offset_v=float(p["opamp_offset"]), offset_drift_v_per_k=0.0)
+    return opamp_profile(p["profile"]).with_values(**changes)
 
 
 def _bound(rel) -> float:
@@ -323,10 +330,11 @@ class StudyResult:
                     s[met + "_mean"] = float(np.mean(vals))
             for task in ("solve", "inv"):  # how often the reported bound covers the true error, how tight it is
                 pairs = [(r[f"{task}_error"], r[f"{task}_error_bound"]) for r in rows if f"{task}_error_bound" in r]
-                if pairs:
-                    finite_or_inf = [bnd for _, bnd in pairs if not np.isnan(bnd)]  # inf: the bound said nothing
-                    s[f"{task}_error_bound_median"] = float(np.median(finite_or_inf)) if finite_or_inf else float("nan")
-                    s[f"{task}_bound_coverage"] = float(np.mean([bool(e <= bnd) for e, bnd in pairs]))
+                if pairs:  # NaN: no bound (a clip, a model without one); inf: a bound that says nothing
+                    have = [(e, bnd) for e, bnd in pairs if not np.isnan(bnd)]
+                    s[f"{task}_bound_available"] = len(have) / len(pairs)
+                    s[f"{task}_error_bound_median"] = float(np.median([bnd for _, bnd in have])) if have else float("nan")
+                    s[f"{task}_bound_coverage"] = float(np.mean([e <= bnd for e, bnd in have])) if have else float("nan")
             s["clipped"] = int(sum(r["clipped"] for r in rows))
             out.append(s)
         return out

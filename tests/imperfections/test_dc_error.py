@@ -15,9 +15,12 @@ from spucircuit.imperfections.models import (
     CapacitorBank,
     InjectedNoise,
     OpAmpBandwidth,
+    OpAmpBias,
     OpAmpGain,
+    OpAmpNoise,
     OpAmpOffset,
     ResistorBank,
+    SwitchResistance,
     Thermal,
     Tolerance,
 )
@@ -43,6 +46,9 @@ CASES = {
     "dac stochastic": (DAC(8, 2.0, rounding="stochastic"), 1.0, 5.0),
     "thermal tcr": (Thermal(350.0, tcr_ppm_per_k=100, tcr_spread_ppm_per_k=50), 0.9, 8.0),
     "bandwidth": (OpAmpBandwidth(1e6, a0=1e4), 1.0, 1.5),
+    "switch resistance": (SwitchResistance(20.0, 20.0), 1.0, 3.0),
+    "bias, every op-amp": (OpAmpBias(10e-9, 2e-9), 0.9, 8.0),
+    "bias, summing nodes": (OpAmpBias(10e-9, select=r"U\d+"), 1.0, 1.5),
     "all of them": (chain(ResistorBank(10), Tolerance(0.2), OpAmpGain(1e4), OpAmpOffset(1e-4), DAC(10, 2.0),
                           Thermal(310.0, tcr_spread_ppm_per_k=20)), 0.9, 10.0),
 }
@@ -77,11 +83,14 @@ def test_nearest_dac_error_is_known_exactly():
     assert bound == pytest.approx(actual, rel=1e-9)
 
 
-@pytest.mark.parametrize("imp", [CapacitorBank(6), InjectedNoise(1e-20)])
+@pytest.mark.parametrize("imp", [CapacitorBank(6), InjectedNoise(1e-20), OpAmpNoise(10e-9, 1e-12)])
 def test_dynamics_and_noise_models_leave_no_dc_error(imp):
     dev = Device(imp, seed=0).program(A, B)
     err = imp.dc_error(dc_context(dev, np.abs(np.linalg.solve(A, B)), B)[0])
     assert err.residual_norm() == 0 and not err.unbounded and not err.readout.any()
+    if not isinstance(imp, CapacitorBank):  # and indeed: the noise-free DC answer is exact
+        x = dev.effective().x_star(dev.programmed.input_volts(B))
+        assert np.linalg.norm(A @ x - B) < 1e-12 * np.linalg.norm(B)
 
 
 def test_adc_read_out_is_half_an_lsb_per_component():

@@ -95,7 +95,7 @@ def test_calibration_with_noise_on_the_twin():
     assert e_after <= e_before / 5
     # exact-calibration residual for comparison: the twin calibration's extra error is noise
     dev_exact = _ranged(Device(imp, seed=9, r_min=1.05e3).program(A, b), b)
-    cal_exact = calibrate(dev_exact, n)
+    cal_exact = calibrate(dev_exact, n, evaluate="steady")  # the exact reference
     dev_exact.program(A, b, calibration=cal_exact)
     x_exact_cal = dev_exact.steady_x(b)[0]
     assert _rel(x_exact_cal, x) < 1e-10
@@ -117,19 +117,20 @@ def test_matrix_method_offsets_and_bank_residual():
     assert cal.probes == n + 1
     # each probe 20 + 50 relaxation times; ranging the target first 20 + 5 per pass
     slow_times = (n + 1) * 70.0 + 25.0 * cal.details["ranging_passes"]
-    assert cal.analog_time_s == pytest.approx(slow_times / lam_min * dev.nominal.tau_s, rel=1e-9)
+    # (the noisy probes run whole integration steps: 1e-4 of rounding)
+    assert cal.analog_time_s == pytest.approx(slow_times / lam_min * dev.nominal.tau_s, rel=1e-4)
     _ranged(dev.program(A, b, calibration=cal), b)
     xc = dev.steady_x(b)[0]
     m0, t_off = measure_offset(dev)
-    assert t_off == pytest.approx(70.0 / lam_min * dev.nominal.tau_s)
+    assert t_off == pytest.approx(70.0 / lam_min * dev.nominal.tau_s, rel=1e-4)
     e1 = _rel(xc, x)
     e2 = _rel(xc - m0, x)
     assert e2 < e1 < e0 and e2 <= e0 / 10
     # the residual is the bank: an ideal-bank device with the same errors calibrates to ~0
     ideal_bank = _ranged(Device(chain(Tolerance(1.0), OpAmpOffset(1e-3)), seed=1, r_min=1.05e3).program(A, b), b)
-    c2 = calibrate(ideal_bank, method="matrix", A=A, b=b)
+    c2 = calibrate(ideal_bank, method="matrix", A=A, b=b, evaluate="steady")  # exact reference
     ideal_bank.program(A, b, calibration=c2)
-    m0b, _ = measure_offset(ideal_bank)
+    m0b, _ = measure_offset(ideal_bank, evaluate="steady")
     assert _rel(ideal_bank.steady_x(b)[0] - m0b, x) < 1e-9
 
 

@@ -29,7 +29,7 @@ def _rel(x, A, b):
 @pytest.mark.parametrize("scale", ["autorange", "oracle"])
 def test_converter_limited_study_bound_covers(bits, scale):
     res = run_study({"n": 16, "cond": 100, "matrices": 6, "draws": 2, "dac_bits": bits, "adc_bits": bits,
-                     "scale": scale}, {}, workers=1, progress=False)
+                     "scale": scale, "profile": "ideal"}, {}, workers=1, progress=False)
     rows = res.rows
     assert len(rows) == 12
     covered = [r["solve_error"] <= r["solve_error_bound"] for r in rows]
@@ -42,9 +42,23 @@ def test_converter_limited_study_bound_covers(bits, scale):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("profile", ["precision-bipolar", "general-purpose"])
+def test_op_amp_limited_study_bound_covers(profile):
+    """The study's default profile (offsets, bias currents, finite gain dominate at 16 bits) and a
+    general-purpose part (3 mV offsets: errors of ~20 %, where the bound may say only "unbounded"):
+    the bound still covers, within 30x of the error at the oracle's lambda for the precision part."""
+    res = run_study({"n": 16, "cond": 100, "matrices": 6, "draws": 2, "dac_bits": 16, "adc_bits": 16,
+                     "profile": profile}, {"scale": ["autorange", "oracle"]}, workers=1, progress=False)
+    for s in res.summary():
+        assert s["solve_bound_coverage"] >= 0.9
+        if s["scale"] == "oracle" and profile == "precision-bipolar":  # general-purpose: errors of ~20 %
+            assert s["solve_error_bound_median"] <= 30 * s["solve_error_median"]
+
+
+@pytest.mark.slow
 def test_twin_study_bound_covers_where_the_standard_error_does_not():
     res = run_study({"n": 16, "cond": 100, "matrices": 6, "draws": 2, "dac_bits": 12, "adc_bits": 12,
-                     "eval": "twin"}, {}, workers=1, progress=False)
+                     "eval": "twin", "profile": "ideal"}, {}, workers=1, progress=False)
     err = np.array([r["solve_error"] for r in res.rows])
     assert np.mean(err <= np.array([r["solve_error_bound"] for r in res.rows])) >= 0.9
     assert np.mean(err <= 3 * np.array([r["solve_se"] for r in res.rows])) < 0.5  # quantisation bias

@@ -97,13 +97,20 @@ def test_solve_1024_hand_computed():
     assert c.time_s["upload"] == pytest.approx(upload, rel=1e-12)
     assert c.time_s["analog"] == pytest.approx(analog, rel=1e-12)
     assert c.time_s["readout"] == pytest.approx(readout, rel=1e-12)
-    assert c.total_s == pytest.approx(upload + analog + readout + host, rel=1e-12)
-    assert c.total_s == pytest.approx(388.61e-6, abs=0.01e-6)
+    # auto-ranging, 2 passes: rewrite the 1024 input levels and resistors (16 (1024 + 1024) bits over the
+    # link), burn in 20 tau, read a 5 tau window (3 snapshots 2 tau apart) and the last snapshot
+    ranging = 2 * (16 * 2048 / 50e9 + 20e-6 + 3 * 2e-6 + readout)
+    assert c.time_s["ranging"] == pytest.approx(ranging, rel=1e-12)
+    assert c.detail["ranging_writes"] == 2 * 1024 and c.detail["ranging_adc_conversions"] == 2 * 3 * 1024
+    assert c.total_s == pytest.approx(upload + ranging + analog + readout + host, rel=1e-12)
+    assert c.total_s == pytest.approx(442.58e-6, abs=0.01e-6)
+    assert cost.solve_cost(1024, ranging_passes=0).total_s == pytest.approx(388.61e-6, abs=0.01e-6)
     assert c.detail["writes"] == 1024 ** 2 + 1024 and c.detail["program_s"] == pytest.approx(1025 * 10e-9)
-    assert c.energy_j["adc"] == pytest.approx(1024 * 100 * 1e-9)
+    assert c.energy_j["adc"] == pytest.approx((1024 * 100 + 2 * 3 * 1024) * 1e-9)  # solve + ranging snapshots
     # lambda_min = 0.5 doubles the relaxation time: burn-in and sampling window double
     assert cost.solve_cost(1024, lambda_min=0.5).time_s["analog"] == pytest.approx(2 * analog)
     inv = cost.solve_cost(1024, task="inv")
+    assert inv.time_s["ranging"] == 0  # b = 0: nothing to range
     assert inv.detail["samples"] == 1000 and inv.detail["dac_conversions"] == 0 and inv.detail["writes"] == 1024 ** 2
 
 
@@ -303,6 +310,8 @@ def test_cli_solve_netlist_params_measured(tmp_path, capsys):
     d = _strict(js.read_text())
     assert d["cost"]["detail"]["tau_s"] == pytest.approx(2e-6)
     assert main(["cost", "solve", "--n", "1024"]) == 0
+    assert "442.6 us" in capsys.readouterr().out
+    assert main(["cost", "solve", "--n", "1024", "--ranging-passes", "0"]) == 0
     assert "388.6 us" in capsys.readouterr().out
     assert main(["cost", "--netlist", os.path.join(NETLISTS, "factored_tngd_n8.cir")]) == 0
     assert "N = 8, b = 2, dz = 3" in capsys.readouterr().out

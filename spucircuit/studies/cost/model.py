@@ -120,9 +120,14 @@ def _analog_energy(hw: Hardware, load: DeviceLoad, active_s: float) -> dict:
             "resistor_dissipation": load.resistors * hw.resistor_power_w * active_s}
 
 
+RANGING_PASSES = 2  # autorange's passes before the solve (a pass at the bound, one at the measured range)
+RANGING_WINDOW_TAU = 5.0  # a ranging pass reads this long after its burn-in (tau / lambda_min units)
+
+
 def solve_cost(n: int | None = None, *, circuit=None, hw: Hardware | None = None, host: Host | None = None,
                task: str = "solve", samples: int | None = None, burn_in_tau: float = 20.0,
-               sample_interval_tau: float = 2.0, lambda_min: float = 1.0) -> Cost:
+               sample_interval_tau: float = 2.0, lambda_min: float = 1.0,
+               ranging_passes: int | None = None) -> Cost:
     """Cost of one solve (time average) or inversion (covariance) on an integrator array.
 
     total = upload + analog + readout + host, with upload = max(transfer, resistor writes, DAC),
@@ -136,7 +141,11 @@ def solve_cost(n: int | None = None, *, circuit=None, hw: Hardware | None = None
         task: ``'solve'`` (time average, b uploaded) or ``'inv'`` (covariance, no b).
         samples: snapshots (default 100 for solve, 1000 for inv).
         burn_in_tau, sample_interval_tau: in units of tau / lambda_min.
-        lambda_min: smallest eigenvalue of A in tau units.
+        lambda_min: smallest eigenvalue of A in tau units (what the run is planned with: a device
+            uses its bound max_i A_ii / kappa_max).
+        ranging_passes: auto-ranging passes before a solve (default :data:`RANGING_PASSES`; 0 for a
+            device that knows its scale, ``inv`` never ranges): each rewrites the n input DAC levels
+            and input resistors, burns in and reads a short window (``ranging`` phase).
 
     Returns:
         The :class:`Cost` (kind = task).
@@ -171,13 +180,24 @@ def solve_cost(n: int | None = None, *, circuit=None, hw: Hardware | None = None
     red_flops = samples * (ns if task == "solve" else ns * ns)
     host_post = red_flops / host.flop_rate_fps
     upload = max(up["transfer_in_s"], up["program_s"], up["dac_s"])
-    time_s = {"host_pre": 0.0, "upload": upload, "analog": analog, "readout": readout, "host_post": host_post}
-    adc_conv = samples * ns
+    # auto-ranging (solve): each pass rewrites the inputs (DAC levels and input resistors follow
+    # v_unit), burns in and reads a short window; its conversions go out like the solve's
+    passes = (RANGING_PASSES if ranging_passes is None else int(ranging_passes)) if task == "solve" else 0
+    if passes < 0:
+        raise CostError(f"ranging_passes must be >= 0, got {ranging_passes!r}")
+    r_snaps = max(1, math.ceil(RANGING_WINDOW_TAU / max(sample_interval_tau, 1e-300)))
+    r_up = _upload(hw, _input_writes(load), dac, _input_writes(load), dac)
+    r_pass = (max(r_up["transfer_in_s"], r_up["program_s"], r_up["dac_s"]) + burn + r_snaps * interval + readout)
+    ranging = passes * r_pass
+    r_conv, r_writes, r_dac = passes * r_snaps * ns, passes * _input_writes(load), passes * dac
+    time_s = {"host_pre": 0.0, "upload": upload, "ranging": ranging, "analog": analog, "readout": readout,
+              "host_post": host_post}
+    adc_conv = samples * ns + r_conv
     bits_out = adc_conv * hw.adc_bits
-    active = analog + readout
+    active = analog + readout + ranging
     energy = {"host": red_flops * host.energy_per_flop_j,
-              "link": (up["bits_in"] + bits_out) * hw.link_energy_j_per_bit,
-              "resistor_writes": writes * hw.write_energy_j, "dac": dac * hw.dac_energy_j,
+              "link": (up["bits_in"] + passes * r_up["bits_in"] + bits_out) * hw.link_energy_j_per_bit,
+              "resistor_writes": (writes + r_writes) * hw.write_energy_j, "dac": (dac + r_dac) * hw.dac_energy_j,
               "adc": adc_conv * hw.adc_energy_j, **_analog_energy(hw, load, active)}
     detail = {"task": task, "n": ns, "tau_s": tau, "tau_source": "circuit" if load.tau_s else "Hardware.tau_s",
               "samples": samples, "burn_in_s": burn, "sample_interval_s": interval,
@@ -185,8 +205,12 @@ def solve_cost(n: int | None = None, *, circuit=None, hw: Hardware | None = None
               ("ADC" if snap_conv >= snap_tx else "link"),
               **up, "adc_conversions": adc_conv, "bits_out": bits_out, "snapshot_adc_s": snap_conv,
               "snapshot_transfer_s": snap_tx, "host_flops": red_flops, "analog_active_s": active,
+              "ranging_passes": passes, "ranging_pass_s": r_pass if passes else 0.0,
+              "ranging_writes": r_writes, "ranging_dac_conversions": r_dac, "ranging_adc_conversions": r_conv,
               "load": load.to_dict()}
-    notes = ["total = host_pre + upload + analog + readout + host_post (sequential phases)",
+    notes = ["total = host_pre + upload + ranging + analog + readout + host_post (sequential phases)",
+             f"ranging: {passes} auto-ranging pass(es), each = input rewrite + burn-in + "
+             f"{RANGING_WINDOW_TAU:g} tau / lambda_min window + a read-out",
              "upload = max(transfer, resistor writes, DAC): streamed, overlapping",
              "snapshots are converted and sent during the next interval; readout = the last one's tail"]
     return Cost(task, time_s, energy, detail, notes)
