@@ -12,7 +12,7 @@ from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT
 from spucircuit.imperfections.base import chain
 from spucircuit.imperfections.instance import Device
-from spucircuit.imperfections.models import Thermal
+from spucircuit.imperfections.models import Rails, Thermal
 from spucircuit.imperfections.profiles import PROFILE_NAMES, opamp_profile
 from spucircuit.linalg.solve import device_inv, device_solve, inv, solve
 from spucircuit.report.files import write_circuit_json
@@ -28,18 +28,20 @@ def budget_line(eb: dict) -> str:
 
 
 def _device(args, A, b, **mapping) -> Device:
-    """The device of a non-ideal --profile: the profile's op-amps at --temperature, fabricated
-    from --seed."""
-    imp = chain(opamp_profile(args.profile).imperfection(args.temperature), Thermal(args.temperature))
-    return Device(imp, np.random.SeedSequence(args.seed).spawn(2)[1], prune=args.prune,
-                  **mapping_kwargs(args), **mapping).program(A, b)
+    """The device of a non-ideal --profile or --rails: the profile's op-amps at --temperature with
+    their rails, fabricated from --seed."""
+    imp = chain(opamp_profile(args.profile).imperfection(args.temperature), Thermal(args.temperature),
+                Rails(args.rails) if args.rails is not None else None)
+    scale = "oracle" if args.scale == "oracle" else "bound"  # autorange then ranges the device itself
+    return Device(imp, np.random.SeedSequence(args.seed).spawn(2)[1], prune=args.prune, scale=scale,
+                  kappa_max=args.kappa_max, **mapping_kwargs(args), **mapping).program(A, b)
 
 
 def _profile_line(name: str) -> str:
     p = opamp_profile(name)
     if name == "ideal":
         return "op-amp profile: ideal"
-    return f"op-amp profile: {name} (typical values of parts like {p.part}; 1/f noise and rails not simulated)"
+    return f"op-amp profile: {name} (typical values of parts like {p.part}; 1/f noise not simulated; rails only with --rails)"
 
 
 def cmd_solve(args) -> int:
@@ -47,7 +49,7 @@ def cmd_solve(args) -> int:
     b = load_npy(args.rhs, "right-hand side")
     run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
                noise=not args.no_noise, scale=args.scale, kappa_max=args.kappa_max)
-    if args.profile == "ideal":
+    if args.profile == "ideal" and args.rails is None:
         x, info = solve(A, b, seed=args.seed, temperature_k=args.temperature, prune=args.prune, return_info=True,
                         progress=want_progress(args), **run, **mapping_kwargs(args))
     else:
@@ -60,7 +62,9 @@ def cmd_solve(args) -> int:
     out = {"x": x, "relative_error": rel, "profile": opamp_profile(args.profile).describe()}
     out.update({k: getattr(info, k) for k in (
         "standard_error", "error_bound", "error_budget", "analog_time_s", "burn_in_s", "window_s", "scale", "tau_s",
-        "dt_s", "steps", "scheme", "components", "pruning", "transient_bias_bound", "adc_clipped", "dac_clipped")})
+        "dt_s", "steps", "scheme", "components", "pruning", "transient_bias_bound", "adc_clipped", "dac_clipped",
+        "saturated", "saturated_opamps")})
+    out["rails_V"] = args.rails
     out["out"] = args.out
     if info.se_reliable is False:
         print("spu solve: warning: the run is too short for a standard error (fewer than 2 batches of "
@@ -72,6 +76,10 @@ def cmd_solve(args) -> int:
               f"max std err {np.max(info.standard_error):.3e}")
         print(budget_line(info.error_budget))
         print(_profile_line(args.profile))
+        if info.saturated:
+            print(f"saturated: {info.saturated} op-amps sat on the +-{args.rails:g} V rails "
+                  f"({', '.join(info.saturated_opamps[:8])}{', ...' if info.saturated > 8 else ''}): the answer is "
+                  "not the solution of A x = b; range with a larger margin or raise the rails")
         print(f"analog time {info.analog_time_s:.4g} s ({info.analog_time_s / info.tau_s:.1f} tau)"
               + (f", {info.components['total']} components ({info.components['resistors']} R, "
                  f"{info.components['capacitors']} C, {info.components['op-amps']} op-amps)" if info.components else ""))
@@ -84,7 +92,7 @@ def cmd_inv(args) -> int:
     A = load_npy(args.matrix, "matrix")
     run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
                scale=args.scale, kappa_max=args.kappa_max)
-    if args.profile == "ideal":
+    if args.profile == "ideal" and args.rails is None:
         Ainv, info = inv(A, seed=args.seed, temperature_k=args.temperature, noise_psd=args.noise_psd, prune=args.prune,
                          return_info=True, progress=want_progress(args), **run, **mapping_kwargs(args))
     else:
@@ -122,6 +130,9 @@ def cmd_map(args) -> int:
 
 
 def add_profile_arg(p) -> None:
+    p.add_argument("--rails", type=float, default=None, metavar="V",
+                   help="op-amp output rails, +-V: outputs clip there and saturated integrators wind up and "
+                        "recover as real ones do; saturation is reported per op-amp (default: no rails)")
     p.add_argument("--profile", choices=PROFILE_NAMES, default="ideal",
                    help="op-amp profile: ideal (default) or datasheet-typical gain, offset and drift, bias currents "
                         "and input noise of a part class (" + ", ".join(PROFILE_NAMES[1:]) + "); the device is "

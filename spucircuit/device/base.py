@@ -51,6 +51,7 @@ class RunResult:
                  sample and their mean when the device has an ADC, else readout(states)
     x_before_adc_mean : readout(mean_states), the exact time average before any ADC
     adc_samples, adc_clipped_low, adc_clipped_high : converter counts, never hidden
+    saturated_steps : {op-amp: steps it sat on a rail} with rails (``saturated``: those that did)
     """
 
     t: np.ndarray
@@ -64,7 +65,14 @@ class RunResult:
     adc_samples: int = 0
     adc_clipped_low: int = 0
     adc_clipped_high: int = 0
+    saturated_steps: dict | None = None  # {op-amp: steps spent on a rail, summed over chains} (rails only)
+    mean_readout: np.ndarray | None = field(default=None, repr=False)  # exact mean read-out when not readout(mean)
     _x: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def saturated(self) -> list:
+        """Names of the op-amps that sat on a rail during the run (empty without rails)."""
+        return [nm for nm, k in (self.saturated_steps or {}).items() if k]
 
     @property
     def x(self) -> np.ndarray | None:
@@ -84,6 +92,8 @@ class RunResult:
 
     @property
     def x_before_adc_mean(self) -> np.ndarray | None:
+        if self.mean_readout is not None:
+            return self.mean_readout
         return None if self.readout is None else self.readout(self.mean_states)
 
     @property
@@ -195,11 +205,15 @@ class AnalogDevice:
         res = RunResult(t=dt * save_every * (np.arange(samples.shape[0]) + 1), states=samples,
                         mean_states=xsum / n_steps, analog_time_s=n_steps * dt, n_steps=n_steps, dt=dt,
                         readout=self._readout_fn())
+        self._annotate(res)
         if adc and self.adc is not None and res.readout is not None:
             xq, lo, hi = self._convert_readout(res.x, "read-out values")
             res.converted_x = xq
             res.adc_samples, res.adc_clipped_low, res.adc_clipped_high = int(xq.size), lo, hi
         return res
+
+    def _annotate(self, res: RunResult) -> None:
+        """Add what an architecture knows beyond the states (rails: saturation, the exact mean)."""
 
     def read(self) -> np.ndarray:
         """Current read-out of every chain, (chains, n): x through the ADC (problem units), or the

@@ -44,6 +44,7 @@ class Build:
     dac: "Converter | None" = None
     adc: "Converter | None" = None
     notes: tuple = ()
+    rail_v: float = float("inf")  # op-amp output swing limit, +-V (inf: no rails)
 
     @property
     def mapped(self):

@@ -14,6 +14,7 @@ from spucircuit.circuit.integrator_array import MappedCircuit, integrator_array,
 from spucircuit.constants import T_ROOM
 from spucircuit.device.converters import convert
 from spucircuit.device.factored_spu import FactoredSPU
+from spucircuit.device.saturation import RailedCircuit
 from spucircuit.device.spu import SPU, RunResult
 from spucircuit.errors import ClippingWarning, SPUError
 from spucircuit.imperfections.base import Build, Chain, Imperfection
@@ -37,6 +38,32 @@ class ImperfectSPU(SPU):
         self.build = build
         kw.setdefault("temperature_k", build.temperature_k)
         super().__init__(build.mapped, dac=build.dac, adc=build.adc, **kw)
+        self.rails = None
+        if np.isfinite(build.rail_v):
+            if self.scheme != "exponential":
+                raise SPUError("op-amp rails are simulated with the exponential scheme (exact within each "
+                               "saturation mode); euler is not supported with rails")
+            self.rails = RailedCircuit(self.ss, build.rail_v, self.mapped.output_nodes, self.noise)
+        self._rail_run = None
+
+    def _advance(self, X, n_steps, dt, save_every, seeds, meter):
+        if self.rails is None:
+            return super()._advance(X, n_steps, dt, save_every, seeds, meter)
+        X, samples, xsum, osum, sat = self.rails.advance(X, n_steps, dt, save_every, seeds, meter)
+        self._rail_run = (osum / n_steps, sat)
+        return X, samples, xsum
+
+    def _readout_fn(self):
+        if self.rails is None:
+            return super()._readout_fn()
+        return lambda states: self.mapped.x_from_volts(self.rails.outputs(states))
+
+    def _annotate(self, res) -> None:
+        if self.rails is not None and self._rail_run is not None:
+            mean_v, sat = self._rail_run
+            res.mean_readout = self.mapped.x_from_volts(mean_v)
+            res.saturated_steps = {nm: int(k) for nm, k in zip(self.rails.opamps, sat)}
+            self._rail_run = None
 
 
 # ================================================================================  device
@@ -176,7 +203,18 @@ class Device:
         if self.build.dac is not None:
             v, (lo, hi) = convert(self.build.dac, v, None, "dac", "input voltages", counts=True, warn=False)
             rep["dac_clipped"] = lo + hi
-        x = self._steady_factored(v) if self.factored else self.effective().x_star(v)
+        if self.factored:
+            x = self._steady_factored(v)
+        elif np.isfinite(self.build.rail_v):  # the piecewise-linear stationary state
+            ss = compile_netlist(self.build.netlist, self.build.temperature_k, noise=False)
+            for nm, val in zip(mc.input_sources, v):
+                ss.set_input(nm, float(val))
+            rails = RailedCircuit(ss, self.build.rail_v, mc.output_nodes, noise=False)
+            states, mode = rails.steady()
+            x = mc.x_from_volts(rails.outputs(states))
+            rep["saturated"] = [nm for nm, s in zip(rails.opamps, mode) if s]
+        else:
+            x = self.effective().x_star(v)
         if self.build.adc is not None:
             q, (lo, hi) = convert(self.build.adc, x * mc.v_unit_v, None, "adc", "read-out values", counts=True,
                                   warn=False)

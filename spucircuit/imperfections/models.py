@@ -43,6 +43,7 @@ Models (SI units; ``pct`` is percent):
 ``OpAmpOffset``         input offset: a DC voltage source in series with the non-inverting input.
 ``OpAmpBias``           input bias (and offset) current drawn from every summing node.
 ``OpAmpNoise``          white input voltage and current noise densities.
+``Rails``               op-amp output rails (saturation, wind-up and recovery; counted per op-amp).
 ``OpAmpBandwidth``      single-pole op-amp macromodel (gm stage, pole RC, ideal follower, R_out).
 ``Parasitics``          capacitance from summing / output nodes to ground. Needs the macromodel:
                         with memoryless op-amps the summing node voltage is an algebraic function
@@ -350,6 +351,30 @@ class ADC(Imperfection):
         a clipped read-out is not bounded here (the run counts its clipping)."""
         step, _ = converter_step(Converter(self.bits, self.full_scale_v), ctx.x_abs * ctx.circuit.v_unit_v)
         return DCError.of("ADC", ctx.n, readout=np.full(ctx.n, step / ctx.circuit.v_unit_v))
+
+
+# --------------------------------------------------------------------------------- rails
+@dataclass(frozen=True)
+class Rails(Imperfection):
+    """Op-amp output rails: every op-amp output clips at +-rail_v (V). An integrator whose output
+    reaches a rail stops integrating: its summing node leaves virtual ground and its capacitor
+    charges through the input resistors until the input current reverses (wind-up and recovery,
+    simulated mode by mode: :mod:`spucircuit.device.saturation`). Saturation is counted per
+    op-amp in every run's result, never silent. Integrator arrays with memoryless op-amps only."""
+
+    rail_v: float
+
+    def _apply(self, build, key):
+        if not (np.isfinite(self.rail_v) and self.rail_v > 0):
+            raise SPUError(f"rail_v must be finite and > 0 V, got {self.rail_v!r}")
+        return replace(build, rail_v=float(self.rail_v)).note("Rails", rail_v=float(self.rail_v))
+
+    def _apply_factored(self, build, key):
+        raise NetlistError("op-amp rails are simulated on integrator arrays only so far (not on a factored "
+                           "circuit's arrays)")
+
+    def dc_error(self, ctx):
+        return DCError.zero(ctx.n)  # unsaturated, rails change nothing; a saturated run voids the bound
 
 
 # ------------------------------------------------------------------------- thermal / noise

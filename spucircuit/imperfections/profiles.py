@@ -9,7 +9,8 @@ gain, noise densities). The numbers are orientation, not a part's guarantee: the
 public datasheets of representative parts named in ``part``.
 
 Not simulated yet (recorded so that outputs can state it): the 1/f corner of the voltage noise
-(``flicker_corner_hz``) and output rails (``rail_v``); both are reported with the profile.
+(``flicker_corner_hz``). The part's output swing (``rail_v``) is recorded; rails are simulated when
+asked for (:class:`~spucircuit.imperfections.models.Rails`, ``--rails``), at the value given there.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class OpAmpProfile:
     en_v_per_rthz: float  # white input voltage noise density
     in_a_per_rthz: float  # input current noise density
     flicker_corner_hz: float = 0.0  # 1/f corner of the voltage noise (not simulated yet)
-    rail_v: float = np.inf  # output swing limit (not simulated yet)
+    rail_v: float = np.inf  # typical output swing limit (recorded; rails are simulated with Rails / --rails)
 
     def offset_sigma_v(self, temperature_k: float = T_ROOM) -> float:
         """Offset one sigma at ``temperature_k``: the 25 C spread and the drift added in quadrature."""

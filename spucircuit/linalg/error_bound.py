@@ -138,14 +138,18 @@ def dc_context(device: Device, x_abs, b) -> tuple:
 
 
 def device_budget(device: Device, x, b, *, se=None, lam_lower: float, lam_source: str, transient: float = 0.0,
-                  clipped: int = 0) -> ErrorBudget:
+                  clipped: int = 0, saturated=()) -> ErrorBudget:
     """Eq. (1) for a programmed device's answer x to right-hand side b (``se``: the run's standard
-    error, None for an exact read-out; ``clipped``: converter clips seen, which void the bound)."""
+    error, None for an exact read-out; ``clipped``: converter clips seen and ``saturated``: op-amps
+    that sat on a rail, both of which void the bound)."""
     x = np.asarray(x, dtype=float)
     b = np.asarray(b, dtype=float)
     noise = 0.0 if se is None else Z_NOISE * float(np.linalg.norm(se))
     d = noise + transient
     unbounded = (f"{clipped} converter values clipped",) if clipped else ()
+    if saturated:
+        unbounded += (f"{len(saturated)} op-amps saturated ({', '.join(list(saturated)[:4])}"
+                      f"{', ...' if len(saturated) > 4 else ''})",)
     if device.factored:
         err = _factored_dc(device, np.abs(x) + d)
         readout = float(np.linalg.norm(err.readout))

@@ -96,19 +96,20 @@ class Ensemble:
         times; K boards in parallel take ``analog_time_s / K``). ``error_bound``: the pooled noise
         plus the mean of the members' other error terms (:func:`~spucircuit.linalg.error_bound.pooled_budget`)."""
         seeds = np.random.SeedSequence(kw.pop("seed", None)).spawn(self.K)
-        xs, ses, t, clip, budgets = [], [], 0.0, 0, []
+        xs, ses, t, clip, budgets, sat = [], [], 0.0, 0, [], 0
         for dev, ss in zip(self.members, seeds):
             x, info = device_solve(dev, b, seed=int(ss.generate_state(1)[0]), **kw)
             xs.append(x)
             ses.append(info["standard_error"])
             t += info["analog_time_s"]
             clip += info["adc_clipped"] + info["dac_clipped"]
+            sat += info.saturated or 0
             budgets.append(ErrorBudget.from_dict(info.error_budget))
         xs, ses = np.array(xs), np.array(ses)
         se = np.sqrt(np.sum(ses**2, axis=0)) / self.K
         budget = pooled_budget(xs.mean(axis=0), se, budgets)
         return xs.mean(axis=0), {"standard_error": se, "members": xs, "analog_time_s": t, "clipped": clip,
-                                 "error_bound": budget.relative, "error_budget": budget.to_dict()}
+                                 "saturated": sat, "error_bound": budget.relative, "error_budget": budget.to_dict()}
 
     def inv(self, **kw):
         """Pooled covariance estimate of A^-1 on the twin: mean of the members' estimates."""

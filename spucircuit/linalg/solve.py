@@ -175,6 +175,9 @@ class SolveInfo:
     noise_psd_A2_per_Hz: float | None = None
     diffusion_x_per_tau: float | None = None
     noise_anisotropy: float | None = None
+    # rails: how many op-amps (and which) sat on a rail during the run (None: no rails)
+    saturated: int | None = None
+    saturated_opamps: list | None = None
     # device converters
     adc_samples: int | None = None
     adc_clipped: int | None = None
@@ -433,20 +436,23 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     ranging["v_unit_V"] = mc.v_unit_v
     transient = transient_bound(rates.slow, tb, mc.tau_s, b)
     budget = device_budget(device, x, b, se=se, lam_lower=rates.slow, lam_source=rates.source, transient=transient,
-                           clipped=res.adc_clipped + spu.dac_clipped)
+                           clipped=res.adc_clipped + spu.dac_clipped, saturated=res.saturated)
     return x, SolveInfo(
         task="solve", standard_error=se, analog_time_s=ranging.get("ranging_time_s", 0.0) + tb + res.analog_time_s,
         burn_in_s=tb, window_s=res.analog_time_s, tau_s=mc.tau_s, dt_s=spu.dt, adc_samples=res.adc_samples, adc_clipped=res.adc_clipped,
         dac_clipped=spu.dac_clipped, x_before_adc=res.x_before_adc_mean.mean(axis=0), scale=ranging,
         transient_bias_bound=transient, error_bound=budget.relative, error_budget=budget.to_dict(),
+        saturated=None if res.saturated_steps is None else len(res.saturated),
+        saturated_opamps=None if res.saturated_steps is None else res.saturated,
     )
 
 
 def range_device(device: Device, b, *, evaluate: str = "steady", rates: Rates | None = None,
                  kappa_max: float = KAPPA_MAX_DEFAULT, time=None, burn_in=None, noise: bool = True,
                  scheme: str = "exponential", dt=None, chains: int = 1, seed=None) -> dict:
-    """Range an integrator-array device for right-hand side b as the device can (:func:`autorange`)
-    and leave it programmed at the scale found. Each pass reads the device after the run's burn-in
+    """Range an integrator-array device for right-hand side b as the device can (:func:`autorange`:
+    converter clipping and op-amps on their rails both count as out of range) and leave it
+    programmed at the scale found. Each pass reads the device after the run's burn-in
     and a short window: ``evaluate='twin'`` simulates them (noise on), 'steady' takes the exact
     noise-free read-out through the converters (the time a pass would take is still counted).
     Returns the ranging record (passes, ranging_time_s, trace)."""
@@ -459,9 +465,9 @@ def range_device(device: Device, b, *, evaluate: str = "steady", rates: Rates | 
         device.rescale(v_unit)
         tau = device.nominal.tau_s
         tb1, window = _range_window(SOLVE_POLICY, rates, tau, time, burn_in)
-        if evaluate == "steady":
+        if evaluate == "steady":  # a saturated op-amp is an out-of-range read-out, as a clip is
             x, rep = device.steady_x(b, warn=False)
-            return x, rep["adc_clipped"] + rep["dac_clipped"], tb1 + window
+            return x, rep["adc_clipped"] + rep["dac_clipped"] + len(rep.get("saturated", ())), tb1 + window
         if evaluate != "twin":
             raise SPUError(f"unknown evaluation {evaluate!r}: use 'steady' or 'twin'")
         spu = device.spu(noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds.spawn(1)[0])
@@ -470,11 +476,12 @@ def range_device(device: Device, b, *, evaluate: str = "steady", rates: Rates | 
         spu.set_rhs(b)
         res = spu.run(tb1 + window, max_samples=1000)
         keep = res.t > tb1
-        return res.x[keep].mean(axis=(0, 1)), spu.adc_clipped + spu.dac_clipped, res.analog_time_s
+        return res.x[keep].mean(axis=(0, 1)), spu.adc_clipped + spu.dac_clipped + len(res.saturated), res.analog_time_s
 
     with warnings.catch_warnings():  # a clip while ranging is the signal ranging acts on
         warnings.simplefilter("ignore", ClippingWarning)
-        swing = mapping_swing(device) if adc is None else min(mapping_swing(device), adc.full_scale_v)
+        swing = min(mapping_swing(device), device.build.rail_v)  # the rails bound the swing too
+        swing = swing if adc is None else min(swing, adc.full_scale_v)
         v_unit, info = autorange(run_pass, device.nominal.v_unit_v, swing, lsb_v=None if adc is None else adc.lsb)
         device.rescale(v_unit)
     return info

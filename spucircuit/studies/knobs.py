@@ -58,6 +58,8 @@ KNOBS = [
     # op-amps
     Knob("profile", "str", "precision-bipolar", "op-amp profile: datasheet-typical gain, offset and drift, bias "
          "currents and input noise of a part class (spucircuit.imperfections.profiles)", choices=PROFILE_NAMES),
+    Knob("rails", "float", math.inf, "op-amp output rails, +-V (inf = none): saturated op-amps are counted "
+         "(column 'saturated') and void the error bound", log=True),
     Knob("opamp_gain", "float", math.inf, "op-amp open-loop gain (inf = the profile's)", log=True),
     Knob("opamp_offset", "float", 0.0, "op-amp input offset voltage, V, one sigma (0 = the profile's)", log=True),
     Knob("gbw", "float", 0.0, "op-amp gain-bandwidth product, Hz (0 = no bandwidth model; adds a state "

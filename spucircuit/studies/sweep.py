@@ -39,6 +39,7 @@ from spucircuit.imperfections.models import (
     InjectedNoise,
     OpAmpBandwidth,
     Parasitics,
+    Rails,
     ResistorBank,
     Thermal,
     Tolerance,
@@ -83,6 +84,8 @@ def make_imperfection(p: dict, rounding: str | None = None):
     if p["tolerance"]:
         items.append(Tolerance(float(p["tolerance"]), dist=p["tol_dist"]))
     items.append(study_profile(p).imperfection(float(p["temperature"])))
+    if math.isfinite(p["rails"]):
+        items.append(Rails(float(p["rails"])))
     if p["dac_bits"]:
         items.append(DAC(int(p["dac_bits"]), float(p["dac_fs"]), rounding="stochastic" if rounding == "stochastic" else "nearest"))
     if p["adc_bits"]:
@@ -134,7 +137,7 @@ def run_task(spec: dict) -> dict:
     dev_seed = _seed(p["seed"], 3, n, m, d)
     run_seed = _seed(p["seed"], 4, spec["point"], m, d)
     row = {"point": spec["point"], "matrix": m, "draw": d, "n": n}
-    clipped = 0
+    clipped = saturated = 0
     bounds = SpectrumBounds.from_matrix(A, p["kappa_max"])
     slow = float(np.linalg.eigvalsh(A)[0]) if p["scale"] == "oracle" else bounds.lam_min_lower
     lam_source = "oracle" if p["scale"] == "oracle" else "spec"
@@ -175,8 +178,10 @@ def run_task(spec: dict) -> dict:
                 for dev, m0 in zip(ens.members, offsets):
                     x, rep = dev.steady_x(b, warn=False)
                     clipped += rep["adc_clipped"] + rep["dac_clipped"]
+                    saturated += len(rep.get("saturated", ()))
                     budgets.append(device_budget(dev, x, b, lam_lower=slow, lam_source=lam_source,
-                                                 clipped=rep["adc_clipped"] + rep["dac_clipped"]))
+                                                 clipped=rep["adc_clipped"] + rep["dac_clipped"],
+                                                 saturated=rep.get("saturated", ())))
                     xs.append(x - m0)
                 x = np.mean(xs, axis=0)
                 total = parse_time(p["time"], tau) if p["time"] is not None else 220.0 / slow * tau
@@ -190,6 +195,7 @@ def run_task(spec: dict) -> dict:
                                     kappa_max=p["kappa_max"])
                 x = x - np.mean(offsets, axis=0)
                 clipped += info["clipped"]
+                saturated += info["saturated"]
                 eb = info["error_budget"]["absolute"]
                 rel = relative_bound(x, None if eb is None else eb + off_norm)
                 row.update(solve_error=_rel(x, np.linalg.solve(A, b)), solve_error_bound=_bound(rel),
@@ -221,6 +227,7 @@ def run_task(spec: dict) -> dict:
                            inv_se=float(np.linalg.norm(info["standard_error"]) / np.linalg.norm(Ainv_ref)),
                            inv_time_s=info["analog_time_s"])
     row.update(calibration_time_s=cal_time, calibration_probes=int(cal_probes), clipped=int(clipped),
+               saturated=int(saturated),
                clipping_warnings=sum(1 for w in caught if issubclass(w.category, ClippingWarning)),
                tau_s=tau, cpu_s=_time.perf_counter() - t0)
     return row

@@ -5,7 +5,7 @@ dot cards), :mod:`~spucircuit.io.spice.elements` (element cards, subcircuit inst
 :mod:`~spucircuit.io.spice.bulk_reader` (runs of plain element lines), plus the op-amp
 subcircuits that :mod:`~spucircuit.io.spice.writer` emits and the reader recognises:
 
-* the op-amp models (:data:`OPAMP_IDEAL`, :data:`OPAMP_FINITE`; the text written, the canonical
+* the op-amp models (:data:`OPAMP_IDEAL`, :data:`OPAMP_FINITE`, :data:`OPAMP_RAIL`; the text written, the canonical
   tokens checked), name patterns, the ``*spu:`` annotation prefix and the element limit;
 * the parser state: :class:`Line` (a logical line), :class:`Subckt`, :class:`State` (the
   elements read so far, per kind) and :class:`Scope` (``.param`` values);
@@ -24,6 +24,8 @@ from spucircuit.io.spice.expressions import FUNCTIONS, parse_value
 # --------------------------------------------------------------------------- op-amp models
 OPAMP_IDEAL = "spu_opamp_ideal"
 OPAMP_FINITE = "spu_opamp"
+OPAMP_RAIL = "spu_opamp_rail"
+RAIL_GAIN = 1e7  # the gain an ideal op-amp with rails is written with (no exact SPICE form)
 OPAMP_DEFS = {
     OPAMP_IDEAL: (
         "* ideal op-amp = nullor (exact): Vnull forces V(inp) = V(inn); Fin returns its current so\n"
@@ -40,6 +42,13 @@ OPAMP_DEFS = {
         "Eamp out 0 inp inn {gain}\n"
         f".ends {OPAMP_FINITE}\n"
     ),
+    OPAMP_RAIL: (
+        "* op-amp with output rails: V(out) = clip(gain (V(inp) - V(inn)), -rail, rail), a behavioural\n"
+        "* source (ideal op-amps are written with a gain of 1e7: the twin's ideal op-amp to ~1e-7)\n"
+        f".subckt {OPAMP_RAIL} out inp inn gain=10000000.0 rail=2.5\n"
+        "Bamp out 0 V = max(-{rail}, min({rail}, {gain}*(V(inp)-V(inn))))\n"
+        f".ends {OPAMP_RAIL}\n"
+    ),
 }
 # canonical bodies (lower-case tokens) the reader checks a reserved definition against
 OPAMP_CANON = {
@@ -47,6 +56,8 @@ OPAMP_CANON = {
                   (("vnull", "inp", "inn", "dc", "0"), ("fin", "inn", "inp", "vnull", "1"),
                    ("fout", "0", "out", "vnull", "1"))),
     OPAMP_FINITE: ((("out", "inp", "inn"), ("gain",)), (("eamp", "out", "0", "inp", "inn", "{gain}"),)),
+    OPAMP_RAIL: ((("out", "inp", "inn"), ("gain", "rail")),
+                 (("bamp", "out", "0", "v=max(-{rail}, min({rail}, {gain}*(v(inp)-v(inn))))"),)),
 }
 
 

@@ -27,6 +27,8 @@ from spucircuit.io.spice._cards import (
     NAME_RE,
     OPAMP_CANON,
     OPAMP_FINITE,
+    OPAMP_RAIL,
+    RAIL_GAIN,
     SKIP_CARDS,
     Line,
     Scope,
@@ -279,20 +281,32 @@ def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
         if len(node_toks) != 3:
             raise st.err(f"{name}: {sub_name} has 3 ports (out inp inn), got {len(node_toks)}", L)
         kwd = dict(kw)
-        allowed = {"gain"} if sub_name == OPAMP_FINITE else set()
+        allowed = {OPAMP_FINITE: {"gain"}, OPAMP_RAIL: {"gain", "rail"}}.get(sub_name, set())
         for k in kwd:
             if k not in allowed:
                 raise st.err(f"{name}: unknown parameter {k!r} of {sub_name}", L)
-        if sub_name == OPAMP_FINITE:
-            if "gain" in kwd:
-                gain = card_value(kwd["gain"], scope, st, L, f"{name} gain")
-            else:
-                sub = st.subckts.get(sub_name)
-                gain = card_value(dict(sub.defaults)["gain"], {}, st, L, f"{name} gain") if sub else 1e5
+        sub = st.subckts.get(sub_name)
+        defaults = dict(sub.defaults) if sub else {}
+
+        def param(k, fallback):
+            if k in kwd:
+                return card_value(kwd[k], scope, st, L, f"{name} {k}")
+            return card_value(defaults[k], {}, st, L, f"{name} {k}") if k in defaults else fallback
+
+        if sub_name in (OPAMP_FINITE, OPAMP_RAIL):
+            gain = param("gain", 1e5 if sub_name == OPAMP_FINITE else RAIL_GAIN)
             if not gain > 0:
                 raise st.err(f"{name}: op-amp gain must be > 0, got {gain!r}", L)
         else:
             gain = math.inf
+        if sub_name == OPAMP_RAIL:  # the twin's op-amps are ideal with rails (a device property)
+            rail = param("rail", 2.5)
+            if not (math.isfinite(rail) and rail > 0):
+                raise st.err(f"{name}: rail must be finite and > 0 V, got {rail!r}", L)
+            if st.nl.meta.setdefault("rail_v", rail) != rail:
+                raise st.err(f"{name}: rail {rail!r} V differs from {st.nl.meta['rail_v']!r} V of an earlier "
+                             "op-amp (one rail per netlist)", L)
+            gain = math.inf if gain >= RAIL_GAIN else gain
         nodes = [map_node(t, st, path, ports, L) for t in node_toks]
         uname = ".".join(path + [name[1:]]) if path else name[1:]
         if not uname:

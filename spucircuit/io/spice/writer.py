@@ -67,7 +67,7 @@ from spucircuit.circuit.netlist import KINDS, Netlist
 from spucircuit.circuit.noise import johnson_psd, noise_sources
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import SpiceError
-from spucircuit.io.spice._cards import ANN, NAME_RE, OPAMP_DEFS, OPAMP_FINITE, OPAMP_IDEAL
+from spucircuit.io.spice._cards import ANN, NAME_RE, OPAMP_DEFS, OPAMP_FINITE, OPAMP_IDEAL, OPAMP_RAIL, RAIL_GAIN
 
 __all__ = ["write_spice"]
 
@@ -252,7 +252,7 @@ def _noise_lines(netlist: Netlist, nt: float, temperature_k: float, method: str,
 
 
 def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapping=None,
-                save=None, rawfile=None) -> str:
+                save=None, rawfile=None, rail_v=None) -> str:
     """Write ``netlist`` (a :class:`Netlist` or MappedCircuit) as an ngspice-compatible netlist.
 
     Parameters (SI units)
@@ -271,6 +271,9 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
     save     : node names whose voltages go to the rawfile (default every node), or 'all'.
     rawfile  : file the control block writes (default ``<stem>.raw`` next to ``path``'s name,
                or ``out.raw``).
+    rail_v   : op-amp output rails (+-V): every op-amp becomes ``spu_opamp_rail`` (a clipped
+               behavioural source; an ideal one at gain 1e7). Default: ``netlist.meta['rail_v']``
+               if set, else no rails.
 
     Returns the text. Numbers are written with ``repr`` (exact); read back with :func:`read_spice`.
     """
@@ -305,8 +308,14 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
         L += [f"{ANN} meta+ {c}" for c in chunks[1:]]
     L += _wrap(f"{ANN} nodes ", names[1:], 16, f"{ANN} nodes ")
 
+    if rail_v is None:
+        rail_v = netlist.meta.get("rail_v")
+    if rail_v is not None and not (math.isfinite(float(rail_v)) and float(rail_v) > 0):
+        raise SpiceError(f"rail_v must be finite and > 0 V, got {rail_v!r}")
     used = []
-    if len(t["U"]):
+    if len(t["U"]) and rail_v is not None:
+        used.append(OPAMP_RAIL)
+    elif len(t["U"]):
         gains = t["U"].values
         if np.any(np.isinf(gains)):
             used.append(OPAMP_IDEAL)
@@ -351,6 +360,9 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
                 L.append(f"{s} {nd[0]} {nd[1]} {fv(v)} IC={fv(ics[i])}")
             elif kind in ("V", "I"):
                 L.append(f"{s} {nd[0]} {nd[1]} dc {fv(v)}")
+            elif kind == "U" and rail_v is not None:
+                gain = RAIL_GAIN if math.isinf(v) else v
+                L.append(f"{s} {nd[0]} {nd[1]} {nd[2]} {OPAMP_RAIL} gain={fv(gain)} rail={fv(float(rail_v))}")
             elif kind == "U":
                 if math.isinf(v):
                     L.append(f"{s} {nd[0]} {nd[1]} {nd[2]} {OPAMP_IDEAL}")
