@@ -367,6 +367,9 @@ class Rails(Imperfection):
     def _apply(self, build, key):
         if not (np.isfinite(self.rail_v) and self.rail_v > 0):
             raise SPUError(f"rail_v must be finite and > 0 V, got {self.rail_v!r}")
+        if any(name == "OpAmpBandwidth" for name, _ in build.notes):
+            raise SPUError("rails with the op-amp bandwidth macromodel are not modelled (the stage that would "
+                           "saturate is its pole, not its output follower): use one or the other")
         return replace(build, rail_v=float(self.rail_v)).note("Rails", rail_v=float(self.rail_v))
 
     def _apply_factored(self, build, key):
@@ -623,6 +626,9 @@ class OpAmpBandwidth(Imperfection):
     select: str | None = None
 
     def _apply(self, build, key):
+        if np.isfinite(build.rail_v):
+            raise SPUError("rails with the op-amp bandwidth macromodel are not modelled (the stage that would "
+                           "saturate is its pole, not its output follower): use one or the other")
         nl = build.netlist
         t = nl.tables["U"]
         rows = matching_rows(nl, "U", self.select)

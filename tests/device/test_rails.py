@@ -163,6 +163,11 @@ def test_bad_rails_are_named():
     dev = Device(Rails(RAIL), seed=0).program(A, b)
     with pytest.raises(SPUError, match="exponential"):
         dev.spu(scheme="euler")
+    from spucircuit.imperfections.models import OpAmpBandwidth
+
+    for imp in (chain(Rails(RAIL), OpAmpBandwidth(1e6)), chain(OpAmpBandwidth(1e6), Rails(RAIL))):
+        with pytest.raises(SPUError, match="bandwidth macromodel"):
+            Device(imp, seed=0).program(A, b)
     from spucircuit.circuit.factored_array import factored_circuit
 
     rng = np.random.default_rng(0)
