@@ -41,7 +41,7 @@ def _profile_line(name: str) -> str:
     p = opamp_profile(name)
     if name == "ideal":
         return "op-amp profile: ideal"
-    return f"op-amp profile: {name} (typical values of parts like {p.part}; 1/f noise not simulated; rails only with --rails)"
+    return f"op-amp profile: {name} (typical values of parts like {p.part}; 1/f noise included; rails only with --rails)"
 
 
 def cmd_solve(args) -> int:

@@ -217,7 +217,7 @@ class Device:
             x = self.effective().x_star(v)
         if self.build.adc is not None:
             q, (lo, hi) = convert(self.build.adc, x * mc.v_unit_v, None, "adc", "read-out values", counts=True,
-                                  warn=False)
+                                  warn=False, mean=True)  # the exact average over the transition noise
             x = q / mc.v_unit_v
             rep["adc_clipped"] = lo + hi
         if warn and (rep["dac_clipped"] or rep["adc_clipped"]):

@@ -44,9 +44,14 @@ def test_accuracy_orders_as_the_part_classes():
     assert errs["precision-cmos"] < errs["precision-bipolar"] / 10 < errs["general-purpose"] / 100
 
 
-def test_describe_says_what_is_not_simulated():
+def test_describe_says_what_is_simulated():
     d = opamp_profile("precision-bipolar").describe()
-    assert d["name"] == "precision-bipolar" and d["simulated"] == {"flicker_corner_hz": False, "rail_v": False}
+    assert d["name"] == "precision-bipolar" and d["simulated"] == {"flicker_corner_hz": True,
+                                                                    "rail_v": "with Rails / --rails"}
+    noise = [i for i in opamp_profile("general-purpose").imperfection().items if isinstance(i, OpAmpNoise)][0]
+    assert noise.corner_hz == 100.0
+    assert [i for i in opamp_profile("general-purpose").imperfection(flicker=False).items
+            if isinstance(i, OpAmpNoise)][0].corner_hz == 0.0
     json.dumps(opamp_profile("ideal").describe())  # strict JSON: no inf
 
 

@@ -29,7 +29,7 @@ def _rel(x, A, b):
 @pytest.mark.parametrize("scale", ["autorange", "oracle"])
 def test_converter_limited_study_bound_covers(bits, scale):
     res = run_study({"n": 16, "cond": 100, "matrices": 6, "draws": 2, "dac_bits": bits, "adc_bits": bits,
-                     "scale": scale, "profile": "ideal"}, {}, workers=1, progress=False)
+                     "scale": scale, "profile": "ideal", "converters": "ideal"}, {}, workers=1, progress=False)
     rows = res.rows
     assert len(rows) == 12
     covered = [r["solve_error"] <= r["solve_error_bound"] for r in rows]
@@ -39,6 +39,18 @@ def test_converter_limited_study_bound_covers(bits, scale):
     # not vacuous: with the device's own bound on lambda_min (kappa_max 1e3 for cond 100 problems)
     # within 100x the error, with the oracle's lambda_min within 10x
     assert s["solve_error_bound_median"] <= (10 if scale == "oracle" else 100) * s["solve_error_median"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("converters", ["precision", "general-purpose"])
+def test_real_converters_study_bound_covers(converters):
+    """Converter profiles (gain, offset, INL, DNL, transition noise) at 8, 12 and 16 bits, ideal
+    op-amps: the bound covers what the static errors and the noisy read-out add."""
+    for ev in ("steady", "twin"):
+        res = run_study({"n": 16, "cond": 100, "matrices": 4, "draws": 2, "profile": "ideal", "converters": converters,
+                         "eval": ev, "scale": "oracle"}, {"dac_bits": [8, 12, 16]}, workers=1, progress=False)
+        for s in res.summary():
+            assert s["solve_bound_available"] == 1.0 and s["solve_bound_coverage"] >= 0.9
 
 
 @pytest.mark.slow
@@ -58,7 +70,7 @@ def test_op_amp_limited_study_bound_covers(profile):
 @pytest.mark.slow
 def test_twin_study_bound_covers_where_the_standard_error_does_not():
     res = run_study({"n": 16, "cond": 100, "matrices": 6, "draws": 2, "dac_bits": 12, "adc_bits": 12,
-                     "eval": "twin", "profile": "ideal"}, {}, workers=1, progress=False)
+                     "eval": "twin", "profile": "ideal", "converters": "ideal"}, {}, workers=1, progress=False)
     err = np.array([r["solve_error"] for r in res.rows])
     assert np.mean(err <= np.array([r["solve_error_bound"] for r in res.rows])) >= 0.9
     assert np.mean(err <= 3 * np.array([r["solve_se"] for r in res.rows])) < 0.5  # quantisation bias
