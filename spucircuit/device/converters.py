@@ -124,7 +124,13 @@ class Converter:
         return p
 
     def quantize(self, v, rng=None):
+        """(codes x lsb, low, high): v (V) converted, with the counts clipped below and above. A NaN
+        input (an unstable circuit's overflowed output) is counted as clipped high and stays NaN."""
         v = np.asarray(v, dtype=float)
+        nan = np.isnan(v)
+        if nan.any():
+            q, low, high = self.quantize(np.where(nan, 0.0, v), rng)
+            return np.where(nan, np.nan, q), low, high + int(np.count_nonzero(nan))
         fs = self.full_scale_v
         tol = fs * (1 + 1e-9)  # a value at full scale (up to round-off) is not clipped
         low = int(np.count_nonzero(v < -tol))
@@ -149,6 +155,10 @@ class Converter:
         if not self.noise_lsb:
             return self.quantize(v)
         v = np.asarray(v, dtype=float)
+        nan = np.isnan(v)
+        if nan.any():
+            q, low, high = self.mean_quantize(np.where(nan, 0.0, v))
+            return np.where(nan, np.nan, q), low, high + int(np.count_nonzero(nan))
         q, low, high = replace(self, noise_lsb=0.0, dnl_lsb=0.0, inl_lsb=0.0, gain_error=0.0,
                                offset_lsb=0.0).quantize(v)
         kmax = 2 ** (int(self.bits) - 1) - 1

@@ -91,3 +91,15 @@ def test_transition_noise_runs_reproducibly_on_the_twin():
 
     (x1, i1), (x2, _), (x3, _) = solve(3), solve(3), solve(4)
     assert np.array_equal(x1, x2) and not np.array_equal(x1, x3) and i1.adc_samples > 0
+
+
+@pytest.mark.parametrize("kw", [{}, {"dnl_lsb": 0.5}, {"dnl_lsb": 0.5, "noise_lsb": 0.8, "inl_lsb": 1.0}])
+def test_an_overflowed_nan_input_is_counted_as_clipped_not_a_crash(kw):
+    """An unstable circuit's read-out overflows to inf / NaN: the converter counts it as clipped and
+    keeps it NaN (the row's error is then NaN, never an IndexError from a code table)."""
+    c = Converter(12, 2.0, **kw)
+    v = np.array([0.1, np.nan, -np.inf, np.inf, -0.3])
+    q, lo, hi = c.quantize(v, np.random.default_rng(0))
+    assert np.isnan(q[1]) and np.all(np.isfinite(q[[0, 2, 3, 4]])) and (lo, hi) == (1, 2)
+    q, lo, hi = c.mean_quantize(v)
+    assert np.isnan(q[1]) and (lo, hi) == (1, 2)
