@@ -383,8 +383,9 @@ class Rails(Imperfection):
     """Op-amp output rails: every op-amp output clips at +-rail_v (V). An integrator whose output
     reaches a rail stops integrating: its summing node leaves virtual ground and its capacitor
     charges through the input resistors until the input current reverses (wind-up and recovery,
-    simulated mode by mode: :mod:`spucircuit.device.saturation`). Saturation is counted per
-    op-amp in every run's result, never silent. Integrator arrays with memoryless op-amps only."""
+    simulated mode by mode: :mod:`spucircuit.device.saturation`; on a factored circuit by the
+    Euler scheme of :mod:`spucircuit.integrate.chain_rails`). Saturation is counted per op-amp in
+    every run's result, never silent. Memoryless op-amps only (not with OpAmpBandwidth)."""
 
     rail_v: float
 
@@ -397,8 +398,9 @@ class Rails(Imperfection):
         return replace(build, rail_v=float(self.rail_v)).note("Rails", rail_v=float(self.rail_v))
 
     def _apply_factored(self, build, key):
-        raise NetlistError("op-amp rails are simulated on integrator arrays only so far (not on a factored "
-                           "circuit's arrays)")
+        if not (np.isfinite(self.rail_v) and self.rail_v > 0):
+            raise SPUError(f"rail_v must be finite and > 0 V, got {self.rail_v!r}")
+        return replace(build, rail_v=float(self.rail_v)).note("Rails", rail_v=float(self.rail_v))
 
     def dc_error(self, ctx):
         return DCError.zero(ctx.n)  # unsaturated, rails change nothing; a saturated run voids the bound
