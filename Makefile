@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,study]'
+	$(BIN)/pip install -q -c scripts/constraints.txt -e '.[dev,study]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,7 +24,7 @@ test: $(STAMP)
 # bench also installs the optional extra 'bench' (thermox, jax[cpu]) and ngspice (scripts/sysdeps.sh);
 # a benchmark whose dependency is missing reports "skipped: <why>" instead of failing.
 bench: $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,study,bench]'
+	$(BIN)/pip install -q -c scripts/constraints.txt -e '.[dev,study,bench]'
 	bash scripts/sysdeps.sh
 	$(BIN)/python benchmarks/run.py
 

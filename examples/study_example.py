@@ -29,9 +29,11 @@ OUT = os.path.join(HERE, "results", "study")
 
 # the device of the bits tables: 0.5 % (1 sigma) tolerance on every R and C, the study's default
 # op-amp profile (precision bipolar: offsets, bias currents, gain 5e5, input noise), 16-bit DAC and
-# ADC (+-2 V), 300 K; bank over [1 kOhm, 1 MOhm], uniform in conductance. Each device ranges itself
-# (autorange, the default); the oracle's scale and run times are shown beside it as an upper bound.
-DEVICE = {"cond": 100.0, "tolerance": 0.5, "profile": "precision-bipolar", "dac_bits": 16, "adc_bits": 16,
+# ADC (+-2 V) of the precision converter profile, 300 K; bank over [1 kOhm, 1 MOhm], uniform in
+# conductance. Each device ranges itself (autorange, the default); the oracle's scale and run times
+# are shown beside it as an upper bound.
+DEVICE = {"cond": 100.0, "tolerance": 0.5, "profile": "precision-bipolar", "converters": "precision",
+          "dac_bits": 16, "adc_bits": 16,
           "temperature": 300.0, "eval": "steady"}
 VARIANTS = {"scale": ["autorange", "oracle"], "calibrate": [False, True], "K": [1, 8]}
 

@@ -65,6 +65,9 @@ def _common(p):
     f.add_argument("--adc-bits", type=int, default=None, help="read-out ADC resolution (binary range per read-out)")
     f.add_argument("--mitigation", type=int, default=None, metavar="K",
                    help="average the read-outs of K independent devices (K x the cost)")
+    f.add_argument("--rails", type=float, default=None, metavar="V",
+                   help="op-amp output rails, +-V: outputs clip, saturated integrators wind up and recover "
+                        "(the devices then run Euler); runs with a saturated op-amp are counted in the run JSON")
     f.add_argument("--calibrate", action="store_true",
                    help="measure each device's per-integrator input gain once and correct the DAC values")
     p.add_argument("--x0", default="previous", choices=["previous", "gradient"],
@@ -79,7 +82,7 @@ def _common(p):
 
 
 _DEVICE_OPTS = {"bits": "bits", "rounding": "rounding", "tolerance": "tolerance", "dac_bits": "dac_bits",
-                "adc_bits": "adc_bits", "mitigation": "mitigation", "calibrate": "calibration"}
+                "adc_bits": "adc_bits", "mitigation": "mitigation", "calibrate": "calibration", "rails": "rail_v"}
 
 
 def _solver_options(a) -> dict | None:
@@ -135,7 +138,18 @@ def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
     h = train(dataset, model, make_loss(a.loss), opt, steps=a.steps, batch_size=a.batch_size, seed=seed,
               eval_every=eval_every, progress=progress, desc=optimizer)
     h.pop("theta")
-    return {"settings": _settings(a, optimizer, lr, seed), "model": model.describe(), "data": dataset.describe(), **h}
+    rec = {"settings": _settings(a, optimizer, lr, seed), "model": model.describe(), "data": dataset.describe(), **h}
+    solver = getattr(opt, "solver", None)
+    if solver is not None and hasattr(solver, "saturated_runs"):  # the factored twin's device counters
+        rec["device"] = {"analog_time_s": float(solver.analog_time_s), "writes": int(solver.writes),
+                         "dac_clipped": int(solver.dac_clipped), "adc_clipped": int(solver.adc_clipped),
+                         "rail_v": solver.rail_v if np.isfinite(solver.rail_v) else None,
+                         "saturated_runs": int(solver.saturated_runs),
+                         "saturated_opamps": sorted(solver.saturated_opamps)}
+        if solver.saturated_runs:
+            print(f"warning: op-amps sat on the +-{solver.rail_v:g} V rails in {solver.saturated_runs} analog runs "
+                  f"({len(solver.saturated_opamps)} op-amps): those natural gradients are clipped", file=sys.stderr)
+    return rec
 
 
 def cmd_train(a):

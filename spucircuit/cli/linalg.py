@@ -13,7 +13,12 @@ from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT
 from spucircuit.imperfections.base import chain
 from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.models import Rails, Thermal
-from spucircuit.imperfections.profiles import PROFILE_NAMES, opamp_profile
+from spucircuit.imperfections.profiles import (
+    CONVERTER_PROFILE_NAMES,
+    PROFILE_NAMES,
+    converter_profile,
+    opamp_profile,
+)
 from spucircuit.linalg.solve import device_inv, device_solve, inv, solve
 from spucircuit.report.files import write_circuit_json
 
@@ -28,20 +33,37 @@ def budget_line(eb: dict) -> str:
 
 
 def _device(args, A, b, **mapping) -> Device:
-    """The device of a non-ideal --profile or --rails: the profile's op-amps at --temperature with
-    their rails, fabricated from --seed."""
+    """The device of a non-ideal --profile, --rails or --converters: the profile's op-amps at
+    --temperature with their rails and converters, fabricated from --seed."""
+    conv = None
+    if args.converters is not None:
+        cp = converter_profile(args.converters)
+        conv = chain(cp.dac(args.converter_bits, CONVERTER_FS_V), cp.adc(args.converter_bits, CONVERTER_FS_V))
     imp = chain(opamp_profile(args.profile).imperfection(args.temperature), Thermal(args.temperature),
-                Rails(args.rails) if args.rails is not None else None)
+                Rails(args.rails) if args.rails is not None else None, conv)
     scale = "oracle" if args.scale == "oracle" else "bound"  # autorange then ranges the device itself
     return Device(imp, np.random.SeedSequence(args.seed).spawn(2)[1], prune=args.prune, scale=scale,
                   kappa_max=args.kappa_max, **mapping_kwargs(args), **mapping).program(A, b)
+
+
+CONVERTER_FS_V = 2.0  # full scale of --converters' DACs and ADCs, +-V (the study's default)
+
+
+def _ideal(args) -> bool:
+    return args.profile == "ideal" and args.rails is None and args.converters is None
+
+
+def _converters(args):
+    if args.converters is None:
+        return None
+    return {**converter_profile(args.converters).describe(), "bits": args.converter_bits, "full_scale_v": CONVERTER_FS_V}
 
 
 def _profile_line(name: str) -> str:
     p = opamp_profile(name)
     if name == "ideal":
         return "op-amp profile: ideal"
-    return f"op-amp profile: {name} (typical values of parts like {p.part}; 1/f noise not simulated; rails only with --rails)"
+    return f"op-amp profile: {name} (typical values of parts like {p.part}; 1/f noise included; rails only with --rails)"
 
 
 def cmd_solve(args) -> int:
@@ -49,7 +71,7 @@ def cmd_solve(args) -> int:
     b = load_npy(args.rhs, "right-hand side")
     run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
                noise=not args.no_noise, scale=args.scale, kappa_max=args.kappa_max)
-    if args.profile == "ideal" and args.rails is None:
+    if _ideal(args):
         x, info = solve(A, b, seed=args.seed, temperature_k=args.temperature, prune=args.prune, return_info=True,
                         progress=want_progress(args), **run, **mapping_kwargs(args))
     else:
@@ -59,7 +81,8 @@ def cmd_solve(args) -> int:
     rel = float(np.linalg.norm(x - x_ref) / max(np.linalg.norm(x_ref), np.finfo(float).tiny))
     if args.out:
         atomic_save_npy(args.out, x)
-    out = {"x": x, "relative_error": rel, "profile": opamp_profile(args.profile).describe()}
+    out = {"x": x, "relative_error": rel, "profile": opamp_profile(args.profile).describe(),
+           "converters": _converters(args)}
     out.update({k: getattr(info, k) for k in (
         "standard_error", "error_bound", "error_budget", "analog_time_s", "burn_in_s", "window_s", "scale", "tau_s",
         "dt_s", "steps", "scheme", "components", "pruning", "transient_bias_bound", "adc_clipped", "dac_clipped",
@@ -92,7 +115,7 @@ def cmd_inv(args) -> int:
     A = load_npy(args.matrix, "matrix")
     run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
                scale=args.scale, kappa_max=args.kappa_max)
-    if args.profile == "ideal" and args.rails is None:
+    if _ideal(args):
         Ainv, info = inv(A, seed=args.seed, temperature_k=args.temperature, noise_psd=args.noise_psd, prune=args.prune,
                          return_info=True, progress=want_progress(args), **run, **mapping_kwargs(args))
     else:
@@ -107,7 +130,7 @@ def cmd_inv(args) -> int:
         atomic_save_npy(args.out, Ainv)
     out = {k: v for k, v in info.items() if k != "mapped"}
     out.update(inverse=Ainv, relative_error=rel, error_bound=info.error_bound,
-               profile=opamp_profile(args.profile).describe(), out=args.out)
+               profile=opamp_profile(args.profile).describe(), converters=_converters(args), out=args.out)
     if args.json:
         print_json(out)
     else:
@@ -137,6 +160,11 @@ def add_profile_arg(p) -> None:
                    help="op-amp profile: ideal (default) or datasheet-typical gain, offset and drift, bias currents "
                         "and input noise of a part class (" + ", ".join(PROFILE_NAMES[1:]) + "); the device is "
                         "fabricated from --seed")
+    p.add_argument("--converters", choices=CONVERTER_PROFILE_NAMES, default=None,
+                   help="input DACs and read-out ADCs of a converter class (typical gain and offset error, INL, "
+                        f"DNL, transition noise; +-{CONVERTER_FS_V:g} V full scale; default: none, exact I/O)")
+    p.add_argument("--converter-bits", type=int, default=16, metavar="B",
+                   help="resolution of the --converters, bits (default 16)")
 
 
 def register(sub) -> None:

@@ -110,7 +110,9 @@ def cmd_study(args) -> int:
     print(f"spu study: {len(res.rows)} tasks at {len(res.points)} points in {res.wall_s:.1f} s "
           f"({'dask ' + args.scheduler if args.scheduler else f'{res.workers} worker(s)'})")
     profiles = list(dict.fromkeys(pt["profile"] for pt in res.points))
-    print(f"op-amp profile: {', '.join(profiles)} (datasheet-typical; 1/f noise not simulated; rails only with --rails)")
+    convs = list(dict.fromkeys(pt["converters"] for pt in res.points))
+    print(f"op-amp profile: {', '.join(profiles)} (datasheet-typical; 1/f noise with --eval twin; rails only with --rails); "
+          f"converter profile: {', '.join(convs)}")
     for met in res.metrics:
         print(f"\n{met} (median over draws and matrices):")
         print(study_table(res, met))

@@ -207,7 +207,11 @@ class AnalogDevice:
                         readout=self._readout_fn())
         self._annotate(res)
         if adc and self.adc is not None and res.readout is not None:
-            xq, lo, hi = self._convert_readout(res.x, "read-out values")
+            rng = None
+            if self.adc.noise_lsb:  # the ADC's transition noise: a child of this run's seed, drawn after the run's
+                ss = seeds if isinstance(seeds, np.random.SeedSequence) else np.random.SeedSequence(seeds)
+                rng = np.random.default_rng(ss.spawn(1)[0])
+            xq, lo, hi = self._convert_readout(res.x, "read-out values", rng=rng)
             res.converted_x = xq
             res.adc_samples, res.adc_clipped_low, res.adc_clipped_high = int(xq.size), lo, hi
         return res
@@ -226,11 +230,13 @@ class AnalogDevice:
             x = self._convert_readout(x, "read-out values")[0]
         return x
 
-    def _convert_readout(self, x, what):
+    def _convert_readout(self, x, what, rng=None):
         """x (problem units) through the ADC, which sees volts x v_unit. Returns (x', low, high)."""
         vu = self.volts_per_unit
         before = self.adc_clipped
-        q, (lo, hi) = convert(self.adc, np.asarray(x) * vu, self, "adc", what, stacklevel=4, counts=True)
+        if rng is None and self.adc.noise_lsb:  # a single read: its own draw from the device seed
+            rng = np.random.default_rng(self._seedseq.spawn(1)[0])
+        q, (lo, hi) = convert(self.adc, np.asarray(x) * vu, self, "adc", what, stacklevel=4, counts=True, rng=rng)
         assert self.adc_clipped - before == lo + hi
         return q / vu, lo, hi
 

@@ -10,6 +10,11 @@ Schemes: ``euler`` (Euler-Maruyama, one fused numba pass over the arrays per ste
 power iteration on the chain; a user step beyond the limit raises :class:`StepError`) and
 ``exponential`` (:mod:`spucircuit.integrate.chain_exponential`, exact in distribution for nominal
 components). Cost O(N m) per step.
+
+Rails (``rail_v``): every op-amp output clips at +-rail_v, saturated integrators wind up and recover
+(:mod:`spucircuit.integrate.chain_rails`); a clipped circuit has no exponential step, so a device
+with rails runs Euler-Maruyama (its ``scheme`` says so) and reports each op-amp's steps on a rail in
+:attr:`RunResult.saturated_steps`. The read-out is then the clipped integrator outputs.
 """
 from __future__ import annotations
 
@@ -21,8 +26,12 @@ from spucircuit.circuit.factored_array import FactoredCircuit
 from spucircuit.constants import T_ROOM
 from spucircuit.device.base import AnalogDevice
 from spucircuit.errors import NetlistError, StepError
-from spucircuit.integrate.chain_exponential import exponential_discretization, exponential_step
+from spucircuit.integrate.chain_exponential import (
+    exponential_discretization,
+    exponential_step,
+)
 from spucircuit.integrate.chain_kernels import euler_kernel, euler_partition
+from spucircuit.integrate.chain_rails import euler_rails_kernel, rails_scratch
 from spucircuit.integrate.discretize import EULER_SAFETY
 from spucircuit.statespace.chain import ChainDrift
 
@@ -42,9 +51,16 @@ class FactoredSPU(AnalogDevice):
 
     def __init__(self, circuit: FactoredCircuit, *, temperature_k: float = T_ROOM, noise: bool = True,
                  scheme: str = "exponential", dt: float | None = None, chains: int = 1, seed=None,
-                 spectral_method: str = "arnoldi", dac=None, adc=None):
+                 spectral_method: str = "arnoldi", dac=None, adc=None, rail_v: float = np.inf):
+        rail_v = float(rail_v)
+        if not (rail_v > 0):
+            raise NetlistError(f"rail_v must be > 0 V (inf: no rails), got {rail_v!r}")
+        if np.isfinite(rail_v):
+            scheme = "euler"  # a clipped circuit is piecewise linear: no exponential step
         super().__init__(temperature_k=temperature_k, noise=noise, scheme=scheme, dt=dt, chains=chains,
                          seed=seed, dac=dac, adc=adc)
+        self.rail_v = rail_v
+        self._sat = None
         self.user_dt = dt
         self.spectral_method = spectral_method
         self.rescaled = 0
@@ -117,9 +133,33 @@ class FactoredSPU(AnalogDevice):
             raise NetlistError("x0 must be finite with shape (N,) or (chains, N)")
         self.state = np.ascontiguousarray(X * self.circuit.v_unit_v / self.chain.om)
 
+    @property
+    def opamp_names(self) -> list:
+        """Op-amp names as in the circuit's netlist: U<i> integrators, UA<k> / UC<k> the J / H stages,
+        UBX<j> / UBY<k> / UBW<k> the inverting buffers (only those that exist)."""
+        ch = self.chain
+        names = [f"U{i}" for i in range(ch.n)] + [f"UA{k}" for k in range(ch.m)] + [f"UC{k}" for k in range(ch.m)]
+        for nm, g in (("X", ch.gx), ("Y", ch.gy), ("W", ch.gw)):
+            names += [f"UB{nm}{j}" for j in np.flatnonzero(g)]
+        return names
+
     def _readout_fn(self):
         ro = self.chain.om / self.circuit.v_unit_v  # x = V(x_i) / v_unit, V(x) = (1 - beta) v_C
+        if np.isfinite(self.rail_v):
+            rail, om, vu = self.rail_v, self.chain.om, self.circuit.v_unit_v
+            return lambda states: np.clip(states * om, -rail, rail) / vu
         return lambda states: states * ro
+
+    def _annotate(self, res) -> None:
+        if self._sat is None:
+            return
+        counts, osum = self._sat
+        ch = self.chain
+        parts = [counts[0], counts[2], counts[4]] + [c[np.flatnonzero(g)] for c, g in
+                                                      ((counts[1], ch.gx), (counts[3], ch.gy), (counts[5], ch.gw))]
+        res.saturated_steps = dict(zip(self.opamp_names, (int(v) for v in np.concatenate(parts))))
+        res.mean_readout = osum / res.n_steps / self.circuit.v_unit_v
+        self._sat = None
 
     def _input_volts(self, g) -> np.ndarray:
         return self.circuit.input_volts(g)
@@ -173,7 +213,9 @@ class FactoredSPU(AnalogDevice):
         xsum = np.zeros((k, N))
         X = np.ascontiguousarray(X, dtype=np.float64).copy()
         meter.start(n_steps, "step", "analog run")
-        if self.scheme == "euler":
+        if np.isfinite(self.rail_v):
+            self._sat = self._run_euler_rails(X, dt, n_steps, save_every, rng, samples, xsum)
+        elif self.scheme == "euler":
             self._run_euler(X, dt, n_steps, save_every, rng, samples, xsum)
         else:
             disc = self._disc.get(dt)
@@ -209,3 +251,22 @@ class FactoredSPU(AnalogDevice):
                    np.empty((k, m)), np.empty((k, 0 if ch.shared else N)), np.zeros((k, m)), np.zeros((k, m)),
                    np.zeros((k, m)), np.zeros((k, m)), np.empty((nch, k, N if ch.shared else 0)), gstart, cstart)
         euler_kernel(*args, X, int(n_steps), int(save_every), rng, bool(noise), samples, xsum, *scratch)
+
+    def _run_euler_rails(self, X, h, n_steps, save_every, rng, samples, xsum):
+        """Euler-Maruyama with the op-amps clipping at +-rail_v (:mod:`spucircuit.integrate.chain_rails`).
+        Returns ((saturated steps per op-amp group), sum of the integrator outputs)."""
+        ch = self.chain
+        k, N = X.shape
+        m = ch.m
+        sq = lambda q: np.sqrt(q * h)  # noqa: E731
+        f = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+        comp = ch.comp
+        args = (ch.G1, ch.G2, ch.G3_array, ch.shared, ch.ratio3, f(ch.om), f(ch.gx), f(sq(ch.q_bx) / ch.Dx),
+                f(1.0 / ch.D1), f(sq(ch.q_a)), f(ch.gy), f(sq(ch.q_by) / ch.Dy), f(1.0 / ch.D2), f(sq(ch.q_c)),
+                f(ch.gw), f(sq(ch.q_bw) / ch.Dw), f(h * comp.g_lambda), f(h * (ch.S3 + comp.g_in)),
+                f(h * comp.g_in * comp.v_in), f(sq(ch.q_sum)), f(ch.invc), float(h), float(self.rail_v))
+        counts = [np.zeros(N, np.int64), np.zeros(N, np.int64)] + [np.zeros(m, np.int64) for _ in range(4)]
+        osum = np.zeros((k, N))
+        euler_rails_kernel(*args, X, int(n_steps), int(save_every), rng, bool(ch.has_noise), samples, xsum, osum,
+                           counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], *rails_scratch(k, N, m))
+        return counts, osum

@@ -189,7 +189,7 @@ class Device:
         self.require_programmed()
         if self.factored:
             kw.setdefault("temperature_k", self.build.temperature_k)
-            return FactoredSPU(self.build.circuit, dac=self.build.dac, adc=self.build.adc, **kw)
+            return FactoredSPU(self.build.circuit, dac=self.build.dac, adc=self.build.adc, rail_v=self.build.rail_v, **kw)
         return ImperfectSPU(self.build, **kw)
 
     def steady_x(self, b=None, *, warn: bool = True):
@@ -203,7 +203,16 @@ class Device:
         if self.build.dac is not None:
             v, (lo, hi) = convert(self.build.dac, v, None, "dac", "input voltages", counts=True, warn=False)
             rep["dac_clipped"] = lo + hi
-        if self.factored:
+        if self.factored and np.isfinite(self.build.rail_v):  # piecewise linear: the circuit's own netlist
+            fc = self.build.circuit
+            comp = replace(fc.components, v_in=np.asarray(v, dtype=float))
+            ss = compile_netlist(replace(fc, components=comp, netlist_cache=None).netlist, self.build.temperature_k,
+                                 noise=False)
+            rails = RailedCircuit(ss, self.build.rail_v, [f"x{i}" for i in range(mc.n)], noise=False)
+            states, mode = rails.steady()
+            x = rails.outputs(states) / mc.v_unit_v
+            rep["saturated"] = [nm for nm, s in zip(rails.opamps, mode) if s]
+        elif self.factored:
             x = self._steady_factored(v)
         elif np.isfinite(self.build.rail_v):  # the piecewise-linear stationary state
             ss = compile_netlist(self.build.netlist, self.build.temperature_k, noise=False)
@@ -217,7 +226,7 @@ class Device:
             x = self.effective().x_star(v)
         if self.build.adc is not None:
             q, (lo, hi) = convert(self.build.adc, x * mc.v_unit_v, None, "adc", "read-out values", counts=True,
-                                  warn=False)
+                                  warn=False, mean=True)  # the exact average over the transition noise
             x = q / mc.v_unit_v
             rep["adc_clipped"] = lo + hi
         if warn and (rep["dac_clipped"] or rep["adc_clipped"]):

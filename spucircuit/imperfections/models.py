@@ -42,7 +42,7 @@ Models (SI units; ``pct`` is percent):
 ``OpAmpGain``           finite open-loop gain (optionally spread per op-amp).
 ``OpAmpOffset``         input offset: a DC voltage source in series with the non-inverting input.
 ``OpAmpBias``           input bias (and offset) current drawn from every summing node.
-``OpAmpNoise``          white input voltage and current noise densities.
+``OpAmpNoise``          input voltage noise (white, and 1/f below a corner) and current noise.
 ``Rails``               op-amp output rails (saturation, wind-up and recovery; counted per op-amp).
 ``OpAmpBandwidth``      single-pole op-amp macromodel (gm stage, pole RC, ideal follower, R_out).
 ``Parasitics``          capacitance from summing / output nodes to ground. Needs the macromodel:
@@ -290,19 +290,26 @@ class DAC(Imperfection):
     """Input DACs: b bits over +-full_scale_v; quantises the input voltage sources' values.
 
     rounding 'nearest' or 'stochastic' (a fixed dither per channel and device, stratified across
-    an ensemble like the bank rounding).
+    an ensemble like the bank rounding). gain_error, offset_lsb, inl_lsb, dnl_lsb: the part's static
+    errors (:class:`~spucircuit.device.converters.Converter`), fixed per device.
     """
 
     bits: int
     full_scale_v: float = 1.0
     rounding: str = "nearest"
+    gain_error: float = 0.0
+    offset_lsb: float = 0.0
+    inl_lsb: float = 0.0
+    dnl_lsb: float = 0.0
     known = True
 
     def _converter(self, names, key) -> Converter:
         dither = None
         if self.rounding == "stochastic":
             dither = tuple(key.rounding_uniform(names, self._tag("dither")))
-        return Converter(self.bits, self.full_scale_v, dither)
+        return Converter(self.bits, self.full_scale_v, dither, gain_error=self.gain_error, offset_lsb=self.offset_lsb,
+                         inl_lsb=self.inl_lsb, dnl_lsb=self.dnl_lsb,
+                         dnl_seed=key.stream_seed(self._tag("dnl"), "fab") if self.dnl_lsb else 0)
 
     def _apply(self, build, key):
         mc = build.mapped
@@ -323,34 +330,51 @@ class DAC(Imperfection):
 
     def dc_error(self, ctx):
         """Each written level is off by what nearest rounding (and clipping) did to it, which the
-        controller knows, or by up to one lsb plus any clipped excess with a dither it does not:
+        controller knows, or by up to one lsb plus any clipped excess with a dither it does not,
+        plus the part's static errors (gain, offset, INL, DNL: :meth:`Converter.static_error_v`):
         row i's right-hand side moves by that over r_in g_unit v_unit."""
-        if self.rounding == "nearest":  # the controller knows the codes it writes: the error exactly
+        static = Converter(self.bits, self.full_scale_v, gain_error=self.gain_error, offset_lsb=self.offset_lsb,
+                           inl_lsb=self.inl_lsb, dnl_lsb=self.dnl_lsb).static_error_v(ctx.v_in)
+        if self.rounding == "nearest":  # the controller knows the codes it writes: their rounding exactly
             q = Converter(self.bits, self.full_scale_v).quantize(ctx.v_in)[0]
-            return DCError.of("DAC", ctx.n, worst=np.abs(q - ctx.v_in) / ctx.input_units_v)
+            return DCError.of("DAC", ctx.n, worst=(np.abs(q - ctx.v_in) + static) / ctx.input_units_v)
         step, excess = converter_step(Converter(self.bits, self.full_scale_v, (0.5,) * ctx.n), ctx.v_in)
-        return DCError.of("DAC", ctx.n, worst=(step + excess) / ctx.input_units_v)
+        return DCError.of("DAC", ctx.n, worst=(step + excess + static) / ctx.input_units_v)
 
 
 @dataclass(frozen=True)
 class ADC(Imperfection):
-    """Read-out ADCs: b bits over +-full_scale_v (V at the output nodes); clipping is counted."""
+    """Read-out ADCs: b bits over +-full_scale_v (V at the output nodes); clipping is counted. The
+    static errors and the transition noise of a real part are :class:`Converter`'s."""
 
     bits: int
     full_scale_v: float = 2.0
+    gain_error: float = 0.0
+    offset_lsb: float = 0.0
+    inl_lsb: float = 0.0
+    dnl_lsb: float = 0.0
+    noise_lsb: float = 0.0
     known = True
 
+    def converter(self, key=None) -> Converter:
+        return Converter(self.bits, self.full_scale_v, gain_error=self.gain_error, offset_lsb=self.offset_lsb,
+                         inl_lsb=self.inl_lsb, dnl_lsb=self.dnl_lsb, noise_lsb=self.noise_lsb,
+                         dnl_seed=key.stream_seed(self._tag("dnl"), "fab") if (self.dnl_lsb and key is not None) else 0)
+
     def _apply(self, build, key):
-        return replace(build, adc=Converter(self.bits, self.full_scale_v))
+        return replace(build, adc=self.converter(key))
 
     def _apply_factored(self, build, key):
         return self._apply(build, key)  # the read-out converter does not touch the circuit
 
     def dc_error(self, ctx):
-        """Half an lsb per read-out component (a time average of rounded samples stays within it);
+        """Half an lsb per read-out component (a time average of rounded samples stays within it;
+        zero-mean transition noise only dithers it) plus the static errors (gain, offset, INL, DNL);
         a clipped read-out is not bounded here (the run counts its clipping)."""
-        step, _ = converter_step(Converter(self.bits, self.full_scale_v), ctx.x_abs * ctx.circuit.v_unit_v)
-        return DCError.of("ADC", ctx.n, readout=np.full(ctx.n, step / ctx.circuit.v_unit_v))
+        volts = ctx.x_abs * ctx.circuit.v_unit_v
+        step, _ = converter_step(Converter(self.bits, self.full_scale_v), volts)
+        static = self.converter().static_error_v(volts)
+        return DCError.of("ADC", ctx.n, readout=(step + static) / ctx.circuit.v_unit_v)
 
 
 # --------------------------------------------------------------------------------- rails
@@ -359,8 +383,9 @@ class Rails(Imperfection):
     """Op-amp output rails: every op-amp output clips at +-rail_v (V). An integrator whose output
     reaches a rail stops integrating: its summing node leaves virtual ground and its capacitor
     charges through the input resistors until the input current reverses (wind-up and recovery,
-    simulated mode by mode: :mod:`spucircuit.device.saturation`). Saturation is counted per
-    op-amp in every run's result, never silent. Integrator arrays with memoryless op-amps only."""
+    simulated mode by mode: :mod:`spucircuit.device.saturation`; on a factored circuit by the
+    Euler scheme of :mod:`spucircuit.integrate.chain_rails`). Saturation is counted per op-amp in
+    every run's result, never silent. Memoryless op-amps only (not with OpAmpBandwidth)."""
 
     rail_v: float
 
@@ -373,8 +398,9 @@ class Rails(Imperfection):
         return replace(build, rail_v=float(self.rail_v)).note("Rails", rail_v=float(self.rail_v))
 
     def _apply_factored(self, build, key):
-        raise NetlistError("op-amp rails are simulated on integrator arrays only so far (not on a factored "
-                           "circuit's arrays)")
+        if not (np.isfinite(self.rail_v) and self.rail_v > 0):
+            raise SPUError(f"rail_v must be finite and > 0 V, got {self.rail_v!r}")
+        return replace(build, rail_v=float(self.rail_v)).note("Rails", rail_v=float(self.rail_v))
 
     def dc_error(self, ctx):
         return DCError.zero(ctx.n)  # unsaturated, rails change nothing; a saturated run voids the bound
@@ -576,12 +602,25 @@ class OpAmpNoise(Imperfection):
     in_a_per_rthz: float = 0.0
     r_sense_ohm: float = 1.0
     select: str | None = None
+    corner_hz: float = 0.0  # 1/f corner of the voltage noise: S(f) = e_n^2 (1 + corner / f)
+    flicker_decades: int = 4  # decades of 1/f below the corner that are simulated
+
+    def flicker_poles(self):
+        """(f_k, a_k): the Lorentzians a_k / (1 + (f / f_k)^2), one per decade from corner / 10^decades
+        to 10 x corner, whose sum is e_n^2 corner / f within a few % inside that band (a_k = e_n^2
+        corner / f_k x 2 ln 10 / pi: the sum approximates the integral over ln f_k of
+        (1/f_k) / (1 + (f/f_k)^2), which is (pi / 2) / f)."""
+        fk = self.corner_hz * 10.0 ** np.arange(-int(self.flicker_decades), 2, dtype=float)
+        return fk, self.en_v_per_rthz**2 * self.corner_hz / fk * (2.0 * np.log(10.0) / np.pi)
 
     def _apply(self, build, key):
         if not (self.en_v_per_rthz or self.in_a_per_rthz):
             return build
         if not (np.isfinite(self.r_sense_ohm) and self.r_sense_ohm > 0):
             raise SPUError(f"r_sense_ohm must be finite and > 0, got {self.r_sense_ohm!r}")
+        if not (np.isfinite(self.corner_hz) and self.corner_hz >= 0) or int(self.flicker_decades) < 1:
+            raise SPUError(f"corner_hz must be finite and >= 0 and flicker_decades >= 1, got {self.corner_hz!r}, "
+                           f"{self.flicker_decades!r}")
         nl = build.netlist
         t = nl.tables["U"]
         rows = matching_rows(nl, "U", self.select)
@@ -598,10 +637,37 @@ class OpAmpNoise(Imperfection):
             inn = [nl.node_names[j] for j in t.nodes[rows, 2]]
             add.append(("N", [f"NI_{nm}" for nm in names], [("0", s) for s in inn],
                         np.full(len(rows), float(self.in_a_per_rthz) ** 2)))
-        return build.with_netlist(rebuild_netlist(nl, rewire=rewire, add=add)).note("OpAmpNoise", opamps=len(rows))
+        new = rebuild_netlist(nl, rewire=rewire, add=add)
+        if self.corner_hz and self.en_v_per_rthz:
+            new = self._flicker(new, names, key)
+        return build.with_netlist(new).note("OpAmpNoise", opamps=len(rows))
+
+    def _flicker(self, nl, names, key):
+        """Per op-amp and pole k: node fl<k>_<op-amp> with 1 Ohm and 1 / (2 pi f_k) F to ground and a
+        noise current of PSD a_k through them (an OU voltage of PSD a_k / (1 + (f/f_k)^2)); a VCCS of
+        1 / r_sense adds it to the voltage at en_<op-amp>. Each pole starts from a stationary draw
+        fixed per device (key), so a run shorter than 1 / f_k sees that pole as an offset. The
+        1 Ohm's own Johnson noise (1.7e-20 V^2/Hz at 300 K) adds to a_k, negligibly."""
+        fk, ak = self.flicker_poles()
+        for k, (f, a) in enumerate(zip(fk, ak)):
+            node = [f"fl{k}_{nm}" for nm in names]
+            ic = np.sqrt(a * f * np.pi / 2.0) * key.fabrication_normal(node, self._tag(f"flicker{k}"))
+            m = len(names)
+            nl.add_elements("R", [f"RFL{k}_{nm}" for nm in names], [(x, "0") for x in node], np.ones(m))
+            nl.add_elements("C", [f"CFL{k}_{nm}" for nm in names], [(x, "0") for x in node],
+                            np.full(m, 1.0 / (2.0 * np.pi * f)), ic)
+            nl.add_elements("N", [f"NFL{k}_{nm}" for nm in names], [("0", x) for x in node], np.full(m, a))
+            nl.add_elements("G", [f"GFL{k}_{nm}" for nm in names],
+                            [("0", f"en_{nm}", x, "0") for nm, x in zip(names, node)], np.full(m, 1.0 / self.r_sense_ohm))
+        return nl
 
     def dc_error(self, ctx):
-        return DCError.zero(ctx.n)  # zero-mean noise: in the standard error, not in the DC answer
+        """White noise is zero-mean (in the standard error); the 1/f part's slow poles act as an
+        offset over a run: a Gaussian offset of its whole variance, sum_k a_k f_k pi / 2."""
+        if not (self.corner_hz and self.en_v_per_rthz):
+            return DCError.zero(ctx.n)
+        fk, ak = self.flicker_poles()
+        return opamp_offset_error("OpAmpNoise", ctx, sigma=float(np.sqrt(np.sum(ak * fk) * np.pi / 2.0)))
 
 
 @dataclass(frozen=True)

@@ -220,7 +220,7 @@ def _dac_actual(device: Device, b) -> np.ndarray:
         return b
     mc = device.nominal
     k = -mc.r_in_ohm * mc.g_unit_siemens * mc.v_unit_v
-    return dac.quantize(k * b)[0] / k
+    return dac.nominal().quantize(k * b)[0] / k  # the codes' nominal values: the part's errors are unknown
 
 
 def _bank_range(device: Device):

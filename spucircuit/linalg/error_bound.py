@@ -214,7 +214,8 @@ def matrix_error_norm(device: Device) -> tuple:
 
 def inv_budget(Ainv, se, *, lam_lower: float, lam_source: str, anisotropy: float, eps: float = 0.0,
                burn_in_tau: float = 0.0, adc_lsb_v: float | None = None, v_unit: float = 1.0, q: float = 1.0,
-               unbounded=()) -> ErrorBudget:
+               adc_noise_v: float = 0.0, adc_gain_error: float = 0.0, adc_dnl_v: float = 0.0,
+               adc_inl_slope: float = 0.0, unbounded=()) -> ErrorBudget:
     """A bound on ||A_hat^-1 - A^-1||_F for A_hat^-1 = 2 cov(x) / q.
 
     The device's covariance solves A_dev S + S A_dev^T = Q with A_dev = A + E, |E| <= eps, and
@@ -223,7 +224,14 @@ def inv_budget(Ainv, se, *, lam_lower: float, lam_source: str, anisotropy: float
     times sqrt(n) for the Frobenius norm. Plus 3 x the noise (|se|_F) and the ADC: rounding each
     sample by at most lsb/2 moves cov_ij by at most lsb/2 (s_i + s_j) + lsb^2/4 (s the read-out's
     standard deviations, V; far less when the noise dithers it, see the code). A run started at x = 0 has the covariance S - e^(-A t) S e^(-A t) after
-    the burn-in t: sqrt(n) e^(-2 (lambda - eps) t) / (lambda - eps) is left. ``relative`` bounds the
+    the burn-in t: sqrt(n) e^(-2 (lambda - eps) t) / (lambda - eps) is left. A real ADC adds: its
+    transition noise (rms ``adc_noise_v``, independent per sample) to the diagonal, whose spec value
+    the estimate has subtracted (its whole variance stays in the bound: a part's noise is typical,
+    not exact); its gain error g scales the covariance by (1 + g)^2; its INL, a smooth bow of slope at
+    most L = ``adc_inl_slope``, moves cov_ij by at most L (2 + L) s_i s_j (a Lipschitz map changes a
+    Gaussian's standard deviation by at most L times it: Poincare); its DNL, at most e = ``adc_dnl_v``
+    per sample, by at most e (s_i + s_j) + e^2, like rounding (its offset cancels in a covariance).
+    ``relative`` bounds the
     Frobenius relative error. (The spread of the Johnson noise with the resistors' tolerances, about
     1e-4 of the injected noise times the tolerance, is left out.)
     """
@@ -240,7 +248,17 @@ def inv_budget(Ainv, se, *, lam_lower: float, lam_source: str, anisotropy: float
         g = np.minimum(1.0, 2.0 * np.exp(-2.0 * np.pi**2 * smin**2 / adc_lsb_v**2))
         dcov = (g * (0.5 * adc_lsb_v * (s[:, None] + s[None, :]) + 0.25 * adc_lsb_v**2)
                 + np.eye(n) * adc_lsb_v**2 / 12.0)
+        if adc_dnl_v:
+            e = float(adc_dnl_v)
+            dcov = dcov + e * (s[:, None] + s[None, :]) + e**2
+        if adc_inl_slope:
+            L = abs(float(adc_inl_slope))
+            dcov = dcov + L * (2.0 + L) * s[:, None] * s[None, :]
+        dcov = dcov + np.eye(n) * float(adc_noise_v) ** 2
         readout = float(np.linalg.norm(dcov)) * 2.0 / (q * v_unit**2)
+        if adc_gain_error:
+            g = abs(float(adc_gain_error))
+            readout += (2.0 * g + g * g) * (float(np.linalg.norm(Ainv)) + readout) / (1.0 - 2.0 * g - g * g)
     unbounded = tuple(unbounded)
     transient = 0.0
     if eps >= lam_lower:
@@ -267,6 +285,11 @@ def device_inv_budget(device: Device, Ainv, se, *, lam_lower: float, lam_source:
     adc = device.build.adc if read_out else None
     if clipped:
         unbounded = unbounded + (f"{clipped} read-out values clipped",)
+    real = {} if adc is None else {"adc_noise_v": adc.noise_lsb * adc.lsb, "adc_gain_error": adc.gain_error,
+                                   "adc_dnl_v": adc.dnl_lsb * adc.lsb,
+                                   # the bow inl (1 - (v / fs)^2) lsb has slope at most 2 inl lsb / fs
+                                   "adc_inl_slope": 2.0 * abs(adc.inl_lsb) * adc.lsb / adc.full_scale_v}
     return inv_budget(Ainv, np.zeros_like(Ainv) if se is None else se, lam_lower=lam_lower, lam_source=lam_source,
                       anisotropy=diffusion_anisotropy(Qx), eps=eps, burn_in_tau=burn_in_tau,
-                      adc_lsb_v=None if adc is None else adc.lsb, v_unit=mc.v_unit_v, q=q, unbounded=unbounded)
+                      adc_lsb_v=None if adc is None else adc.lsb, v_unit=mc.v_unit_v, q=q, unbounded=unbounded,
+                      **real)

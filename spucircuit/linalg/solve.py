@@ -513,6 +513,9 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     tb = _burn(spu, tb)
     res = spu.run(max(total - tb, spu.dt), max_samples=int(samples or MAX_STEPS_DEFAULT))
     cov, se = cov_and_se(res.x)
+    adc = device.build.adc
+    if adc is not None and adc.noise_lsb:  # the ADC's transition noise, independent per sample: its
+        cov = cov - np.eye(mc.n) * (adc.noise_lsb * adc.lsb / mc.v_unit_v) ** 2  # spec variance is subtracted
     q = float(np.mean(np.diag(device.design_x_diffusion())))  # the design's noise, op-amp noise included
     Ainv = 2.0 * cov / q
     Ainv = 0.5 * (Ainv + Ainv.T)

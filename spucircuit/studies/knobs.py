@@ -12,7 +12,7 @@ import numpy as np
 from spucircuit._util.quantities import parse_time
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import StudyError
-from spucircuit.imperfections.profiles import PROFILE_NAMES
+from spucircuit.imperfections.profiles import CONVERTER_PROFILE_NAMES, PROFILE_NAMES
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,9 @@ KNOBS = [
          "(one sigma for gaussian)", log=True),
     Knob("tol_dist", "str", "gaussian", "tolerance distribution", choices=("gaussian", "uniform")),
     # converters
+    Knob("converters", "str", "precision", "converter profile: typical gain and offset error, INL, DNL and ADC "
+         "transition noise of a part class, in LSB of the bits given (spucircuit.imperfections.profiles)",
+         choices=CONVERTER_PROFILE_NAMES),
     Knob("dac_bits", "int", 16, "input DAC resolution, bits (0 = ideal)"),
     Knob("dac_fs", "float", 2.0, "input DAC full scale, +- V"),
     Knob("adc_bits", "int", 16, "read-out ADC resolution, bits (0 = ideal)"),

@@ -34,8 +34,6 @@ from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.errors import ClippingWarning, StudyError
 from spucircuit.imperfections.base import chain
 from spucircuit.imperfections.models import (
-    ADC,
-    DAC,
     InjectedNoise,
     OpAmpBandwidth,
     Parasitics,
@@ -44,9 +42,18 @@ from spucircuit.imperfections.models import (
     Thermal,
     Tolerance,
 )
-from spucircuit.imperfections.profiles import OpAmpProfile, opamp_profile
+from spucircuit.imperfections.profiles import (
+    OpAmpProfile,
+    converter_profile,
+    opamp_profile,
+)
 from spucircuit.linalg.calibration import calibrate, measure_offset
-from spucircuit.linalg.error_bound import device_budget, device_inv_budget, pooled_budget, relative_bound
+from spucircuit.linalg.error_bound import (
+    device_budget,
+    device_inv_budget,
+    pooled_budget,
+    relative_bound,
+)
 from spucircuit.linalg.mitigation import Ensemble
 from spucircuit.linalg.solve import range_device
 from spucircuit.numerics.bounds import SpectrumBounds
@@ -83,13 +90,16 @@ def make_imperfection(p: dict, rounding: str | None = None):
         items.append(ResistorBank(int(p["bits"]), (p["r_min"], p["r_max"]), grid=p["grid"], rounding=rounding))
     if p["tolerance"]:
         items.append(Tolerance(float(p["tolerance"]), dist=p["tol_dist"]))
-    items.append(study_profile(p).imperfection(float(p["temperature"])))
+    # the 1/f noise only where time runs (eval twin): an exact steady read-out averages it away
+    items.append(study_profile(p).imperfection(float(p["temperature"]), flicker=p["eval"] == "twin"))
     if math.isfinite(p["rails"]):
         items.append(Rails(float(p["rails"])))
+    conv = converter_profile(p["converters"])
     if p["dac_bits"]:
-        items.append(DAC(int(p["dac_bits"]), float(p["dac_fs"]), rounding="stochastic" if rounding == "stochastic" else "nearest"))
+        items.append(conv.dac(int(p["dac_bits"]), float(p["dac_fs"]),
+                              rounding="stochastic" if rounding == "stochastic" else "nearest"))
     if p["adc_bits"]:
-        items.append(ADC(int(p["adc_bits"]), float(p["adc_fs"])))
+        items.append(conv.adc(int(p["adc_bits"]), float(p["adc_fs"])))
     items.append(Thermal(float(p["temperature"])))
     if p["noise_psd"]:
         items.append(InjectedNoise(float(p["noise_psd"])))

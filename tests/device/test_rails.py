@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from spucircuit.errors import NetlistError, SPUError
+from spucircuit.errors import SPUError
 from spucircuit.imperfections.base import chain
 from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.models import ADC, Rails
@@ -172,5 +172,6 @@ def test_bad_rails_are_named():
 
     rng = np.random.default_rng(0)
     fc = factored_circuit(rng.standard_normal((6, 3)), None, 0.5, rng.standard_normal(3), r_max=1e9)
-    with pytest.raises(NetlistError, match="integrator arrays only"):
-        Device(Rails(RAIL), seed=0).program_circuit(fc)
+    assert Device(Rails(RAIL), seed=0).program_circuit(fc).spu().rail_v == RAIL  # test_factored_rails.py
+    with pytest.raises(SPUError, match="rail_v"):
+        Device(Rails(-1.0), seed=0).program_circuit(fc)

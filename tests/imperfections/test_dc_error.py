@@ -44,6 +44,7 @@ CASES = {
     "offset gaussian": (OpAmpOffset(1e-3), 0.9, 8.0),
     "offset uniform": (OpAmpOffset(1e-3, dist="uniform"), 1.0, 8.0),
     "dac stochastic": (DAC(8, 2.0, rounding="stochastic"), 1.0, 5.0),
+    "dac part errors": (DAC(10, 2.0, gain_error=2e-3, offset_lsb=0.5, inl_lsb=1.0, dnl_lsb=0.5), 1.0, 5.0),
     "thermal tcr": (Thermal(350.0, tcr_ppm_per_k=100, tcr_spread_ppm_per_k=50), 0.9, 8.0),
     "bandwidth": (OpAmpBandwidth(1e6, a0=1e4), 1.0, 1.5),
     "switch resistance": (SwitchResistance(20.0, 20.0), 1.0, 3.0),
@@ -73,7 +74,8 @@ def test_residual_bound_covers_and_is_tight(case):
     imp, cover, loose = CASES[case]
     pairs = np.array([residual_and_bound(imp, s) for s in range(DRAWS)])
     assert np.all(pairs[:, 0] > 0)
-    assert np.mean(pairs[:, 0] <= pairs[:, 1]) >= cover
+    # a certain bound may equal the residual (a known deterministic error): compare up to round-off
+    assert np.mean(pairs[:, 0] <= pairs[:, 1] * (1 + 1e-9)) >= cover
     assert np.median(pairs[:, 1] / pairs[:, 0]) <= loose
 
 

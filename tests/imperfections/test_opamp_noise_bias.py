@@ -98,3 +98,30 @@ def test_bad_sense_resistor_is_named():
     A, b = problems(1)[0]
     with pytest.raises(SPUError, match="r_sense_ohm"):
         Device(OpAmpNoise(1e-9, r_sense_ohm=0.0), seed=0).program(A, b)
+
+
+def test_flicker_noise_has_the_1_over_f_spectrum_it_claims():
+    """The compiled circuit's PSD at the non-inverting input (states only: the white part is
+    algebraic) against e_n^2 f_c / f: within 6 % from 10 f_lo to the corner."""
+    A, b = problems(1)[0]
+    en, fc = 10e-9, 10.0
+    dev = Device(OpAmpNoise(en, corner_hz=fc, select=r"U0"), seed=0).program(A, b)
+    ss = compile_netlist(dev.build.netlist, 300.0)
+    F = ss.drift.to_dense()
+    Q = ss.diffusion.toarray() if hasattr(ss.diffusion, "toarray") else np.asarray(ss.diffusion)
+    Y, _ = ss.node_voltage_map(["en_U0"])
+    for f in (1e-2, 0.1, 1.0, 10.0):
+        H = Y @ np.linalg.inv(2j * np.pi * f * np.eye(ss.n) - F)
+        one_sided = 2.0 * (H @ Q @ H.conj().T).real[0, 0]
+        assert one_sided == pytest.approx(en**2 * fc / f, rel=0.06)
+
+
+def test_flicker_poles_start_stationary_and_differ_per_device():
+    A, b = problems(1)[0]
+    imp = OpAmpNoise(10e-9, corner_hz=10.0)
+    ic = [Device(imp, seed=s).program(A, b).build.netlist.tables["C"] for s in (0, 0, 1)]
+    fl = [np.array([v for nm, v in zip(t.names, t.ic) if nm.startswith("CFL0_")]) for t in ic]
+    assert np.array_equal(fl[0], fl[1]) and not np.array_equal(fl[0], fl[2])
+    fk, ak = imp.flicker_poles()
+    sd = np.sqrt(ak[0] * fk[0] * np.pi / 2)  # the slowest pole's stationary spread
+    assert 0.5 * sd < np.std(fl[0]) < 2.0 * sd

@@ -44,9 +44,14 @@ def test_accuracy_orders_as_the_part_classes():
     assert errs["precision-cmos"] < errs["precision-bipolar"] / 10 < errs["general-purpose"] / 100
 
 
-def test_describe_says_what_is_not_simulated():
+def test_describe_says_what_is_simulated():
     d = opamp_profile("precision-bipolar").describe()
-    assert d["name"] == "precision-bipolar" and d["simulated"] == {"flicker_corner_hz": False, "rail_v": False}
+    assert d["name"] == "precision-bipolar" and d["simulated"] == {"flicker_corner_hz": True,
+                                                                    "rail_v": "with Rails / --rails"}
+    noise = [i for i in opamp_profile("general-purpose").imperfection().items if isinstance(i, OpAmpNoise)][0]
+    assert noise.corner_hz == 100.0
+    assert [i for i in opamp_profile("general-purpose").imperfection(flicker=False).items
+            if isinstance(i, OpAmpNoise)][0].corner_hz == 0.0
     json.dumps(opamp_profile("ideal").describe())  # strict JSON: no inf
 
 
@@ -64,3 +69,25 @@ def test_cli_solve_with_a_profile_reports_it_and_covers(tmp_path):
 
 def test_study_default_profile_is_a_real_part():
     assert default_config()["profile"] == "precision-bipolar"
+
+
+@pytest.mark.parametrize("cmd", ["solve", "inv"])
+def test_cli_converters_report_the_profile_and_the_bound_covers(tmp_path, cmd):
+    A = random_spd(6, 10, seed=1)
+    np.save(tmp_path / "A.npy", A)
+    np.save(tmp_path / "b.npy", np.ones(6))
+    rhs = ["--rhs", str(tmp_path / "b.npy")] if cmd == "solve" else []
+    base = [sys.executable, "-m", "spucircuit.cli", cmd, "--matrix", str(tmp_path / "A.npy"), *rhs, "--seed", "3",
+            "--kappa-max", "10", "--json"]
+    coarse = json.loads(subprocess.run(base + ["--converters", "general-purpose", "--converter-bits", "8"],
+                                       capture_output=True, text=True, check=True).stdout)
+    assert coarse["converters"]["name"] == "general-purpose" and coarse["converters"]["bits"] == 8
+    # 8 bits cannot resolve the fluctuations inv reads: the bound may only say "unbounded" (None)
+    assert coarse["error_bound"] is None or coarse["relative_error"] <= coarse["error_bound"]
+    fine = json.loads(subprocess.run(base + ["--converters", "precision"], capture_output=True, text=True,
+                                     check=True).stdout)
+    assert fine["converters"]["bits"] == 16 and fine["relative_error"] <= fine["error_bound"]
+    if cmd == "solve":  # 8 bits of a general-purpose part cost digits that 16 precision bits do not
+        assert coarse["relative_error"] > 5 * fine["relative_error"]
+    bad = subprocess.run(base + ["--converters", "precision", "--converter-bits", "1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "bits" in bad.stderr and "Traceback" not in bad.stderr

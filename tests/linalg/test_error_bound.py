@@ -29,7 +29,7 @@ def _rel(x, A, b):
 @pytest.mark.parametrize("scale", ["autorange", "oracle"])
 def test_converter_limited_study_bound_covers(bits, scale):
     res = run_study({"n": 16, "cond": 100, "matrices": 6, "draws": 2, "dac_bits": bits, "adc_bits": bits,
-                     "scale": scale, "profile": "ideal"}, {}, workers=1, progress=False)
+                     "scale": scale, "profile": "ideal", "converters": "ideal"}, {}, workers=1, progress=False)
     rows = res.rows
     assert len(rows) == 12
     covered = [r["solve_error"] <= r["solve_error_bound"] for r in rows]
@@ -39,6 +39,18 @@ def test_converter_limited_study_bound_covers(bits, scale):
     # not vacuous: with the device's own bound on lambda_min (kappa_max 1e3 for cond 100 problems)
     # within 100x the error, with the oracle's lambda_min within 10x
     assert s["solve_error_bound_median"] <= (10 if scale == "oracle" else 100) * s["solve_error_median"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("converters", ["precision", "general-purpose"])
+def test_real_converters_study_bound_covers(converters):
+    """Converter profiles (gain, offset, INL, DNL, transition noise) at 8, 12 and 16 bits, ideal
+    op-amps: the bound covers what the static errors and the noisy read-out add."""
+    for ev in ("steady", "twin"):
+        res = run_study({"n": 16, "cond": 100, "matrices": 4, "draws": 2, "profile": "ideal", "converters": converters,
+                         "eval": ev, "scale": "oracle"}, {"dac_bits": [8, 12, 16]}, workers=1, progress=False)
+        for s in res.summary():
+            assert s["solve_bound_available"] == 1.0 and s["solve_bound_coverage"] >= 0.9
 
 
 @pytest.mark.slow
@@ -58,7 +70,7 @@ def test_op_amp_limited_study_bound_covers(profile):
 @pytest.mark.slow
 def test_twin_study_bound_covers_where_the_standard_error_does_not():
     res = run_study({"n": 16, "cond": 100, "matrices": 6, "draws": 2, "dac_bits": 12, "adc_bits": 12,
-                     "eval": "twin", "profile": "ideal"}, {}, workers=1, progress=False)
+                     "eval": "twin", "profile": "ideal", "converters": "ideal"}, {}, workers=1, progress=False)
     err = np.array([r["solve_error"] for r in res.rows])
     assert np.mean(err <= np.array([r["solve_error_bound"] for r in res.rows])) >= 0.9
     assert np.mean(err <= 3 * np.array([r["solve_se"] for r in res.rows])) < 0.5  # quantisation bias
@@ -181,6 +193,30 @@ def test_device_inv_bound_covers_the_adc_limited_estimate(bits):
     err = np.linalg.norm(X - ref) / np.linalg.norm(ref)
     assert err <= info.error_bound < 1
     assert info.error_budget["readout"] > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_device_inv_subtracts_the_adcs_transition_noise_and_its_bound_covers_a_real_adc(seed):
+    """A 14-bit ADC with 1.5 lsb rms transition noise: left in, the noise's variance inflates the
+    diagonal of A^-1 (the error grows about 10x here); subtracted (its spec value), the estimate is
+    back near the noise-limited one, and the bound covers it. A 16-bit part with gain error, offset,
+    INL and DNL as well: the bound still covers, and still certifies a digit."""
+    from spucircuit.circuit.noise import default_injected_psd
+
+    A = random_spd(8, 30, seed=1)
+    ref = np.linalg.inv(A)
+    psd = default_injected_psd(A, 1e3, 1e6, 300.0)
+    adc = ADC(14, 2.0, noise_lsb=1.5)
+    dev = Device(adc, seed=seed, noise_psd=psd).program(A, None)
+    X, info = device_inv(dev, seed=seed, kappa_max=100)
+    err = np.linalg.norm(X - ref) / np.linalg.norm(ref)
+    assert err <= info.error_bound < 1
+    lsb_x = adc.noise_lsb * dev.build.adc.lsb / dev.nominal.v_unit_v
+    raw = X + np.eye(8) * 2.0 * lsb_x**2 / info.diffusion_x_per_tau  # the estimate without the correction
+    assert np.linalg.norm(raw - ref) / np.linalg.norm(ref) > max(0.05, 4 * err)
+    real = ADC(16, 2.0, gain_error=1e-3, offset_lsb=2.0, inl_lsb=1.0, dnl_lsb=0.5, noise_lsb=1.5)
+    X, info = device_inv(Device(real, seed=seed, noise_psd=psd).program(A, None), seed=seed, kappa_max=100)
+    assert np.linalg.norm(X - ref) / np.linalg.norm(ref) <= info.error_bound < 1
 
 
 def test_device_inv_says_when_the_matrix_error_is_too_large_to_bound():

@@ -121,6 +121,10 @@ class FactoredTwinSolver:
       averaged previous read-out g~_{k-1} (Algorithm 1), which is written into each device (through
       its DAC); a single device (K = 1) keeps its own state when x0 is its previous read-out.
       Each device draws its own run seed from ``rng`` (device 0 the same as the nominal twin).
+    * ``rail_v``: op-amp output rails, +-V (default inf: none). Every op-amp output clips there and
+      saturated integrators wind up and recover (:mod:`spucircuit.integrate.chain_rails`); the
+      devices then run Euler-Maruyama (steps of ``dt_tau`` or the automatic one). Runs in which an
+      op-amp saturated are counted in ``saturated_runs`` (names in ``saturated_opamps``).
     * ``calibration``: per device, once (fabrication is fixed), the input gain of every integrator
       is measured: all array codes open, probe voltages on the DACs, the twin run for 30 + 50
       relaxation times (``spucircuit.imperfections.factored.measure_input_gains``); the measured gain rho_i (the
@@ -141,7 +145,8 @@ class FactoredTwinSolver:
                  tolerance_seed: int | None = None, opamp_gain: float = float("inf"),
                  spectral_method: str = "arnoldi", bits: int | None = None, rounding: str = "stochastic",
                  dac_bits: int | None = None, adc_bits: int | None = None, mitigation: int = 1,
-                 calibration: bool = False, seed: int = 0, converter_max_v: float = 10.0):
+                 calibration: bool = False, seed: int = 0, converter_max_v: float = 10.0,
+                 rail_v: float = float("inf")):
         if scheme not in ("exponential", "euler"):
             raise ConfigError(f"unknown factored-twin scheme {scheme!r}: use 'exponential' or 'euler'")
         for nm, v in (("max_step_tau", max_step_tau), ("r_min", r_min), ("r_max", r_max), ("c", c),
@@ -169,6 +174,11 @@ class FactoredTwinSolver:
                 raise ConfigError(f"seed ({seed}) and tolerance_seed ({tolerance_seed}) disagree: give one")
             self.seed = tolerance_seed
         self.tolerance_seed = self.seed
+        if not (rail_v > 0):
+            raise ConfigError(f"rail_v must be > 0 V (inf: no rails), got {rail_v!r}")
+        self.rail_v = float(rail_v)
+        self.saturated_runs = 0  # analog runs in which some op-amp sat on a rail (rails only)
+        self.saturated_opamps: set = set()
         self.rounding = rounding
         self.calibration = bool(calibration)
         self.converter_max_v = float(converter_max_v)
@@ -379,7 +389,7 @@ class FactoredTwinSolver:
         noisy = self.noise or kappa0 > 0
         if self.device is None:
             self.device = FactoredSPU(circuit, temperature_k=temp, noise=noisy, scheme=self.scheme, chains=1,
-                                      spectral_method=self.spectral_method)
+                                      spectral_method=self.spectral_method, rail_v=self.rail_v)
             self.device.reset(x0)
             self.writes += 1
         else:
@@ -390,7 +400,13 @@ class FactoredTwinSolver:
         res = self.device.run(t * circuit.tau_s, dt=self._dt(self.device, t, circuit.tau_s), max_samples=1,
                               seed=int(rng.integers(2**63)))
         self.analog_time_s += res.analog_time_s
+        self._count_saturation(res)
         return self.device.read()[0]
+
+    def _count_saturation(self, res):
+        if res.saturated:
+            self.saturated_runs += 1
+            self.saturated_opamps.update(res.saturated)
 
     def _with_kappa0(self, circuit, kappa0):
         key = (id(circuit), kappa0)
@@ -401,7 +417,7 @@ class FactoredTwinSolver:
         return hit[1]
 
     def _dt(self, device, t, tau):
-        if self.scheme == "euler":
+        if device.scheme == "euler":  # also a device with rails (no exponential step when clipped)
             return None if self.dt_tau is None else self.dt_tau * tau
         if not self._uniform(device.chain):
             return t * tau / max(1, math.ceil(t / self.max_step_tau))
@@ -423,7 +439,8 @@ class FactoredTwinSolver:
             dev = self.devices[k]
             if dev is None:
                 dev = self.devices[k] = FactoredSPU(circuit, temperature_k=temp, noise=noisy, scheme=self.scheme,
-                                                    chains=1, spectral_method=self.spectral_method)
+                                                    chains=1, spectral_method=self.spectral_method,
+                                                    rail_v=self.rail_v)
                 self._write(dev, x0, k)
             else:
                 dev.program(circuit, temperature_k=temp, noise=noisy)
@@ -431,7 +448,8 @@ class FactoredTwinSolver:
                     self._write(dev, x0, k)
             res = dev.run(t * circuit.tau_s, dt=self._dt(dev, t, circuit.tau_s), max_samples=1, seed=seeds[k])
             self.analog_time_s += res.analog_time_s
-            volts = dev.state[0] * dev.chain.om
+            self._count_saturation(res)
+            volts = np.clip(dev.state[0] * dev.chain.om, -self.rail_v, self.rail_v)
             total += self._adc(volts) / circuit.v_unit_v
         self.device = self.devices[0]
         x = total / K
