@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spucircuit._util import argtypes
 from spucircuit._util.files import atomic_write_bytes, atomic_write_text
 from tngd.data import load_dataset
 from tngd.errors import ConfigError, TNGDError
@@ -75,9 +76,9 @@ def _common(p):
     p.add_argument("--damping", type=float, default=0.01, help="lambda for the NGD family (default 0.01)")
     p.add_argument("--cg-iters", type=int, default=10, help="NGD-CG iterations (default 10)")
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps (default steps / 20)")
+    p.add_argument("--batch-size", type=argtypes.positive_int, default=64)
+    p.add_argument("--steps", type=argtypes.positive_int, default=200)
+    p.add_argument("--eval-every", type=argtypes.positive_int, default=None, help="evaluate every N steps (default steps / 20)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -259,6 +260,8 @@ def cmd_compare(a):
         raise ConfigError(f"--seeds must be comma-separated integers, got {a.seeds!r}") from None
     if not seeds:
         raise ConfigError("--seeds is empty")
+    if min(seeds) < 0:
+        raise ConfigError(f"--seeds must be >= 0 (numpy seeds take no negative entropy), got {min(seeds)}")
     lrs = _parse_lrs(a.lr, names)
     out = Path(a.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -292,7 +295,7 @@ def build_parser():
     t.add_argument("--optimizer", default="tngd", help=f"one of {', '.join(OPTIMIZERS)} (default tngd)")
     t.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer: "
                    + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=argtypes.seed, default=0)
     t.add_argument("--out", default="run.json")
     t.set_defaults(func=cmd_train)
     c = sub.add_parser("compare", help="several optimizers x seeds; PNG plots of loss/accuracy vs iteration and runtime")

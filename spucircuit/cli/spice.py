@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from spucircuit._util import argtypes
 from spucircuit._util.files import atomic_write_bytes
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.capacitive_array import capacitive_spu
@@ -240,13 +241,13 @@ def register(sub) -> None:
     e.add_argument("--time", help="transient span: seconds or e.g. '50tau' (tau: the mapping's time unit; "
                                   "the slowest relaxation time for capacitive)")
     e.add_argument("--tstep", type=float, help="output / maximum step, s (default fastest time constant / 20)")
-    e.add_argument("--max-points", dest="max_points", type=float, default=200000,
+    e.add_argument("--max-points", dest="max_points", type=argtypes.positive_int, default=200000,
                    help="at most this many tstep points over --time (default 2e5)")
     e.add_argument("--noise", action="store_true", help="add seeded TRRANDOM noise sources (needs --time)")
     e.add_argument("--noise-method", dest="noise_method", choices=["elements", "factor"], default="elements",
                    help="one source per resistor / noise source, or a covariance factor (default elements)")
     e.add_argument("--nt", type=float, help="noise hold time, s (default 2 x tstep)")
-    e.add_argument("--seed", type=int, default=1, help="ngspice noise seed (.options seed=, default 1)")
+    e.add_argument("--seed", type=argtypes.seed, default=1, help="ngspice noise seed (.options seed=, default 1)")
     e.add_argument("--temperature", type=float, default=300.0, help="Johnson-noise temperature, K")
     e.add_argument("--noise-psd", dest="noise_psd", type=float, default=None,
                    help="injected white noise PSD per summing node / cell, A^2/Hz")
@@ -270,13 +271,13 @@ def register(sub) -> None:
                                   "(default: the .tran stop time)")
     s.add_argument("--noise", choices=["on", "off"], default="on", help="thermal and source noise (default on)")
     s.add_argument("--out", required=True, help="output .npz")
-    s.add_argument("--seed", type=int, default=None, help="random seed")
+    s.add_argument("--seed", type=argtypes.seed, default=None, help="random seed")
     s.add_argument("--scheme", choices=["exponential", "exact", "euler"], default="exponential",
                    help="integration scheme: exponential (exact in distribution at any step; alias exact) or euler")
     s.add_argument("--dt", type=float, default=None, help="time step, s (default: the .tran step, else automatic)")
     s.add_argument("--temperature", type=float, default=None,
                    help="Johnson-noise temperature, K (default: the netlist's noise block, else 300)")
-    s.add_argument("--max-samples", dest="max_samples", type=int, default=20000,
+    s.add_argument("--max-samples", dest="max_samples", type=argtypes.positive_int, default=20000,
                    help="keep at most about this many samples (default 20000)")
     s.set_defaults(func=cmd_simulate)
 

@@ -1,0 +1,54 @@
+"""Bad input, table-driven (issue 17's suite, growing with every command): each ends in the
+package's own one-line error with exit status 2, before any work, with no traceback and no file
+written."""
+import os
+
+import numpy as np
+import pytest
+
+from spucircuit.cli import main as spu
+from tngd.cli import main as tngd
+
+NETLIST = os.path.join(os.path.dirname(__file__), "..", "..", "netlists", "capacitive8.cir")
+
+# (command, argv with {A}, {b}, {out} placeholders, text the error must contain)
+CASES = [
+    (spu, "solve --matrix {A} --rhs {b} --seed=-1", "seed must be >= 0"),
+    (spu, "inv --matrix {A} --seed=-1", "seed must be >= 0"),
+    (spu, f"simulate {NETLIST} --seed=-1 --out {{out}}/x.npz", "seed must be >= 0"),
+    (spu, f"simulate {NETLIST} --max-samples 0 --out {{out}}/x.npz", "--max-samples"),
+    (spu, f"simulate {NETLIST} --max-samples -5 --out {{out}}/x.npz", "--max-samples"),
+    (spu, "export --matrix {A} --max-points 0 -o {out}/x.cir", "--max-points"),
+    (spu, "export --matrix {A} --seed -3 -o {out}/x.cir", "seed must be >= 0"),
+    (spu, "demo --seed -1 --out {out}/demo", "seed must be >= 0"),
+    (spu, "solve --matrix {A} --rhs {b} --chains 2.5", "not an integer"),
+    (spu, "solve --matrix {A} --rhs {b} --chains 0", "--chains"),
+    (spu, "solve --matrix {A} --rhs {b} --converters precision --converter-bits 1", "bits"),
+    (spu, "study --n 4 --draws 1 --matrices 1 --out {A}", "not a folder"),
+    (spu, "study --n 4 --draws 1 --matrices 1 --out {out}/s --name a/b", "--name"),
+    (tngd, "train --seed -1 --out {out}/r.json", "seed must be >= 0"),
+    (tngd, "train --steps 0 --out {out}/r.json", "--steps"),
+    (tngd, "train --batch-size 0 --out {out}/r.json", "--batch-size"),
+    (tngd, "train --eval-every 0 --out {out}/r.json", "--eval-every"),
+    (tngd, "train --solver factored --rails -1 --steps 1 --out {out}/r.json", "rail_v"),
+    (tngd, "compare --seeds 0,-1 --out-dir {out}/cmp", "--seeds must be >= 0"),
+    (tngd, "compare --eval-every 0 --out-dir {out}/cmp", "--eval-every"),
+]
+
+
+@pytest.mark.parametrize("main, argv, expect", CASES, ids=[f"{m.__module__.split('.')[0]} {a}" for m, a, _ in CASES])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, main, argv, expect):
+    np.save(tmp_path / "A.npy", np.eye(3) * 2.0)
+    np.save(tmp_path / "b.npy", np.ones(3))
+    out = tmp_path / "out"
+    out.mkdir()
+    args = argv.format(A=tmp_path / "A.npy", b=tmp_path / "b.npy", out=out).split()
+    try:
+        rc = main(args)
+    except SystemExit as exc:  # argparse's usage errors
+        rc = exc.code
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1] if err.strip() else ""
+    assert rc == 2, err
+    assert expect in last and "Traceback" not in err
+    assert not any(out.rglob("*")), f"wrote {list(out.rglob('*'))}"
