@@ -52,3 +52,25 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, main,
     assert rc == 2, err
     assert expect in last and "Traceback" not in err
     assert not any(out.rglob("*")), f"wrote {list(out.rglob('*'))}"
+
+
+def test_complex_input_is_refused_not_truncated(tmp_path, capsys):
+    """A cast to float would drop the imaginary parts (the former silent 10 % error)."""
+    import spucircuit as sc
+    from spucircuit.errors import MatrixError
+
+    A = np.eye(3) * 2.0 + 0j
+    A[0, 1] = A[1, 0] = 0.1 + 0.2j
+    np.save(tmp_path / "Ac.npy", A)
+    np.save(tmp_path / "b.npy", np.ones(3))
+    np.save(tmp_path / "bc.npy", np.ones(3) * (1 + 1j))
+    np.save(tmp_path / "Ar.npy", np.eye(3) * 2.0 + 0j)  # complex dtype, real values: fine
+    for argv in (["solve", "--matrix", str(tmp_path / "Ac.npy"), "--rhs", str(tmp_path / "b.npy")],
+                 ["solve", "--matrix", str(tmp_path / "Ar.npy"), "--rhs", str(tmp_path / "bc.npy")],
+                 ["inv", "--matrix", str(tmp_path / "Ac.npy")]):
+        assert spu(argv) == 2
+        assert "is complex" in capsys.readouterr().err
+    with pytest.raises(MatrixError, match="A is complex"):
+        sc.solve(A, np.ones(3))
+    x = sc.solve(np.eye(3) * 2.0 + 0j, np.ones(3), seed=1)
+    assert np.all(np.isfinite(x)) and x.dtype == np.float64
