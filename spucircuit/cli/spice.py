@@ -12,6 +12,7 @@ an :class:`~spucircuit.errors.SPUError`, which the main CLI prints as one line (
 from __future__ import annotations
 
 import io
+import sys
 import os
 
 import numpy as np
@@ -139,7 +140,18 @@ def cmd_simulate(args) -> int:
     Y, Z = spu.ss.node_voltage_map(nodes)
     states = np.concatenate([x0[None, 0, :], res.states[:, 0, :]], axis=0)
     t = np.concatenate([[0.0], res.t])
-    v = states @ Y.T + Z @ spu.ss.inputs
+    with np.errstate(invalid="ignore", over="ignore"):  # an overflowed run is reported below
+        v = states @ Y.T + Z @ spu.ss.inputs
+    ev = _spectrum(spu.ss)
+    unstable = bool(ev.size) and float(np.max(ev.real)) >= 0
+    lam = ev[np.argmax(ev.real)] if ev.size else 0.0
+    lam = lam.real if lam.imag == 0 else lam
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(states))):
+        k = int(np.argmax(~np.all(np.isfinite(v), axis=1) | ~np.all(np.isfinite(states), axis=1)))
+        why = (f"the circuit is not stable (eigenvalue {lam:.4g} 1/s, see spu check)" if unstable
+               else "the values overflowed")
+        raise SPUError(f"the simulation left the floating-point range at t = {t[k]:.4g} s: {why}; nothing written "
+                       "(shorten --time to follow the growth)")
     buf = io.BytesIO()
     np.savez(buf, t=t, v=v, nodes=np.array(nodes, dtype=str), states=states,
              state_names=np.array(spu.ss.state_names, dtype=str), dt=np.float64(spu.dt),
@@ -149,6 +161,9 @@ def cmd_simulate(args) -> int:
         atomic_write_bytes(args.out, buf.getvalue())
     except OSError as exc:
         raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    if unstable:
+        print(f"spu simulate: warning: the circuit is not stable (eigenvalue {lam:.4g} 1/s): its voltages grow "
+              "without bound; the samples are a transient, not a stationary state", file=sys.stderr)
     print(f"simulated {args.netlist}: {res.analog_time_s:.4g} s in {res.n_steps} steps of {spu.dt:.4g} s "
           f"({args.scheme}, noise {'on' if noise else 'off'}, {temp:g} K); {len(t)} samples x {len(nodes)} "
           f"node voltages -> {args.out}")

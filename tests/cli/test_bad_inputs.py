@@ -74,3 +74,19 @@ def test_complex_input_is_refused_not_truncated(tmp_path, capsys):
         sc.solve(A, np.ones(3))
     x = sc.solve(np.eye(3) * 2.0 + 0j, np.ones(3), seed=1)
     assert np.all(np.isfinite(x)) and x.dtype == np.float64
+
+
+def test_an_unstable_netlist_that_overflows_is_an_error_not_an_inf_file(tmp_path, capsys):
+    """Issue 17, item 5: the run that leaves the floating-point range writes nothing and says why;
+    a short run of the same unstable circuit is written, with a warning."""
+    cir = tmp_path / "u.cir"
+    cir.write_text("unstable RC with positive feedback\nR1 a 0 1k\nC1 a 0 1n\nG1 0 a a 0 3m\nV1 in 0 1\n"
+                   "R2 in a 1k\n.tran 1u 1m\n.end\n")
+    out = tmp_path / "u.npz"
+    assert spu(["simulate", str(cir), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not stable" in err and "nothing written" in err and not out.exists()
+    assert spu(["simulate", str(cir), "--time", "2e-6", "--out", str(out)]) == 0
+    assert "not stable" in capsys.readouterr().err and out.exists()
+    with np.load(out) as z:
+        assert np.all(np.isfinite(z["v"]))
