@@ -136,8 +136,9 @@ def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
                           cg_iters=a.cg_iters, momentum=a.momentum, solver=a.solver, euler_dt=a.euler_dt,
                           x0=a.x0, seed=seed, solver_options=solver_options)
     eval_every = a.eval_every if a.eval_every is not None else max(1, a.steps // 20)
-    h = train(dataset, model, make_loss(a.loss), opt, steps=a.steps, batch_size=a.batch_size, seed=seed,
-              eval_every=eval_every, progress=progress, desc=optimizer)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is flagged ("diverged"), not warned
+        h = train(dataset, model, make_loss(a.loss), opt, steps=a.steps, batch_size=a.batch_size, seed=seed,
+                  eval_every=eval_every, progress=progress, desc=optimizer)
     h.pop("theta")
     rec = {"settings": _settings(a, optimizer, lr, seed), "model": model.describe(), "data": dataset.describe(), **h}
     solver = getattr(opt, "solver", None)
@@ -163,6 +164,10 @@ def cmd_train(a):
     fmt = lambda v: "null" if v is None else f"{v:.4f}"  # noqa: E731
     print(f"{a.optimizer}: train loss {fmt(res['train_loss'])} acc {fmt(res['train_accuracy'])}, "
           f"test loss {fmt(res['test_loss'])} acc {fmt(res['test_accuracy'])} -> {a.out}")
+    if res["diverged"]:  # a result, written with "diverged": true, but never a silent success
+        print(f"tngd train: error: training diverged at step {res['steps_done']} (loss or parameters not finite); "
+              f"the run is in {a.out} with \"diverged\": true: lower --lr or --kappa0", file=sys.stderr)
+        return 3
     return 0
 
 

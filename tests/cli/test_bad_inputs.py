@@ -90,3 +90,16 @@ def test_an_unstable_netlist_that_overflows_is_an_error_not_an_inf_file(tmp_path
     assert "not stable" in capsys.readouterr().err and out.exists()
     with np.load(out) as z:
         assert np.all(np.isfinite(z["v"]))
+
+
+def test_a_diverging_training_run_is_flagged_and_exits_non_zero(tmp_path, capsys):
+    """Issue 17, item 5: tngd train --kappa0 1e308 wrote loss NaN with exit 0. The run is still
+    written (a result), with "diverged": true, and the exit status says so."""
+    import json
+
+    out = tmp_path / "r.json"
+    rc = tngd(["train", "--dataset", "digits", "--model", "mlp", "--hidden", "3", "--optimizer", "tngd",
+               "--kappa0", "1e308", "--steps", "5", "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 3 and "diverged" in err and "Traceback" not in err and "RuntimeWarning" not in err
+    assert json.loads(out.read_text())["diverged"] is True
