@@ -50,5 +50,9 @@ class StudyError(SPUError):
     """A study knob, sweep or matrix file is unusable."""
 
 
+class Interrupted(SPUError):
+    """The user stopped a long run (Ctrl-C); the message says what was kept. Exit status 130."""
+
+
 class ClippingWarning(UserWarning):
     """A converter clipped: some values were outside its full-scale range (counts in the result)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spucircuit._util import argtypes
 from spucircuit._util.files import atomic_write_bytes, atomic_write_text
 from tngd.data import load_dataset
 from tngd.errors import ConfigError, TNGDError
@@ -75,9 +76,9 @@ def _common(p):
     p.add_argument("--damping", type=float, default=0.01, help="lambda for the NGD family (default 0.01)")
     p.add_argument("--cg-iters", type=int, default=10, help="NGD-CG iterations (default 10)")
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps (default steps / 20)")
+    p.add_argument("--batch-size", type=argtypes.positive_int, default=64)
+    p.add_argument("--steps", type=argtypes.positive_int, default=200)
+    p.add_argument("--eval-every", type=argtypes.positive_int, default=None, help="evaluate every N steps (default steps / 20)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -135,8 +136,9 @@ def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
                           cg_iters=a.cg_iters, momentum=a.momentum, solver=a.solver, euler_dt=a.euler_dt,
                           x0=a.x0, seed=seed, solver_options=solver_options)
     eval_every = a.eval_every if a.eval_every is not None else max(1, a.steps // 20)
-    h = train(dataset, model, make_loss(a.loss), opt, steps=a.steps, batch_size=a.batch_size, seed=seed,
-              eval_every=eval_every, progress=progress, desc=optimizer)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is flagged ("diverged"), not warned
+        h = train(dataset, model, make_loss(a.loss), opt, steps=a.steps, batch_size=a.batch_size, seed=seed,
+                  eval_every=eval_every, progress=progress, desc=optimizer)
     h.pop("theta")
     rec = {"settings": _settings(a, optimizer, lr, seed), "model": model.describe(), "data": dataset.describe(), **h}
     solver = getattr(opt, "solver", None)
@@ -162,6 +164,10 @@ def cmd_train(a):
     fmt = lambda v: "null" if v is None else f"{v:.4f}"  # noqa: E731
     print(f"{a.optimizer}: train loss {fmt(res['train_loss'])} acc {fmt(res['train_accuracy'])}, "
           f"test loss {fmt(res['test_loss'])} acc {fmt(res['test_accuracy'])} -> {a.out}")
+    if res["diverged"]:  # a result, written with "diverged": true, but never a silent success
+        print(f"tngd train: error: training diverged at step {res['steps_done']} (loss or parameters not finite); "
+              f"the run is in {a.out} with \"diverged\": true: lower --lr or --kappa0", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -259,6 +265,8 @@ def cmd_compare(a):
         raise ConfigError(f"--seeds must be comma-separated integers, got {a.seeds!r}") from None
     if not seeds:
         raise ConfigError("--seeds is empty")
+    if min(seeds) < 0:
+        raise ConfigError(f"--seeds must be >= 0 (numpy seeds take no negative entropy), got {min(seeds)}")
     lrs = _parse_lrs(a.lr, names)
     out = Path(a.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -292,7 +300,7 @@ def build_parser():
     t.add_argument("--optimizer", default="tngd", help=f"one of {', '.join(OPTIMIZERS)} (default tngd)")
     t.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer: "
                    + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=argtypes.seed, default=0)
     t.add_argument("--out", default="run.json")
     t.set_defaults(func=cmd_train)
     c = sub.add_parser("compare", help="several optimizers x seeds; PNG plots of loss/accuracy vs iteration and runtime")

@@ -10,7 +10,7 @@ import os
 import sys
 
 from spucircuit.cli import cost, demo, linalg, spice, study
-from spucircuit.errors import SPUError
+from spucircuit.errors import Interrupted, SPUError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +30,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except Interrupted as exc:
+        print(f"spu {args.cmd}: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (outputs are written atomically: none is half-written)
+        print(f"spu {args.cmd}: interrupted", file=sys.stderr)
+        return 130
     except SPUError as exc:
         print(f"spu {args.cmd}: error: {exc}", file=sys.stderr)
         return 2

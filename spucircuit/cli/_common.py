@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from spucircuit._util import argtypes
 from spucircuit._util.jsonable import to_jsonable
 from spucircuit.errors import SPUError
 
@@ -63,8 +64,8 @@ def add_sim_args(p, chains_default):
                         "(default: from the problem class, 220 / lambda_min tau with lambda_min >= max A_ii / "
                         "--kappa-max); ranging passes come on top and are counted in analog_time_s")
     g.add_argument("--burn-in", dest="burn_in", default=None, help="discarded initial time (same units)")
-    g.add_argument("--seed", type=int, default=None, help="random seed (same seed, same bits)")
-    g.add_argument("--chains", type=int, default=chains_default, help="independent chains simulated at once")
+    g.add_argument("--seed", type=argtypes.seed, default=None, help="random seed (same seed, same bits)")
+    g.add_argument("--chains", type=argtypes.positive_int, default=chains_default, help="independent chains simulated at once")
     g.add_argument("--scheme", choices=["exponential", "exact", "euler"], default="exponential",
                    help="integration scheme: exponential (exact in distribution at any step; alias exact) or euler")
     g.add_argument("--dt", type=float, default=None, help="time step, s (default: automatic)")

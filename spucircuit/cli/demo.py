@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from spucircuit._util import argtypes
 from spucircuit._util.files import atomic_write_text
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.device.spu import SPU
@@ -81,6 +82,6 @@ def register(sub) -> None:
                        description="Map a random SPD matrix, solve it on the twin, print a table, plot relaxation.")
     d.add_argument("--n", type=int, default=16, help="matrix size (default 16)")
     d.add_argument("--cond", type=float, default=20.0, help="condition number (default 20)")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    d.add_argument("--seed", type=argtypes.seed, default=0, help="random seed (default 0)")
     d.add_argument("--out", default="demo_out", help="output folder for relaxation.png and demo.json")
     d.set_defaults(func=cmd_demo)

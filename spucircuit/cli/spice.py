@@ -12,10 +12,12 @@ an :class:`~spucircuit.errors.SPUError`, which the main CLI prints as one line (
 from __future__ import annotations
 
 import io
+import sys
 import os
 
 import numpy as np
 
+from spucircuit._util import argtypes
 from spucircuit._util.files import atomic_write_bytes
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.capacitive_array import capacitive_spu
@@ -138,7 +140,18 @@ def cmd_simulate(args) -> int:
     Y, Z = spu.ss.node_voltage_map(nodes)
     states = np.concatenate([x0[None, 0, :], res.states[:, 0, :]], axis=0)
     t = np.concatenate([[0.0], res.t])
-    v = states @ Y.T + Z @ spu.ss.inputs
+    with np.errstate(invalid="ignore", over="ignore"):  # an overflowed run is reported below
+        v = states @ Y.T + Z @ spu.ss.inputs
+    ev = _spectrum(spu.ss)
+    unstable = bool(ev.size) and float(np.max(ev.real)) >= 0
+    lam = ev[np.argmax(ev.real)] if ev.size else 0.0
+    lam = lam.real if lam.imag == 0 else lam
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(states))):
+        k = int(np.argmax(~np.all(np.isfinite(v), axis=1) | ~np.all(np.isfinite(states), axis=1)))
+        why = (f"the circuit is not stable (eigenvalue {lam:.4g} 1/s, see spu check)" if unstable
+               else "the values overflowed")
+        raise SPUError(f"the simulation left the floating-point range at t = {t[k]:.4g} s: {why}; nothing written "
+                       "(shorten --time to follow the growth)")
     buf = io.BytesIO()
     np.savez(buf, t=t, v=v, nodes=np.array(nodes, dtype=str), states=states,
              state_names=np.array(spu.ss.state_names, dtype=str), dt=np.float64(spu.dt),
@@ -148,6 +161,9 @@ def cmd_simulate(args) -> int:
         atomic_write_bytes(args.out, buf.getvalue())
     except OSError as exc:
         raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    if unstable:
+        print(f"spu simulate: warning: the circuit is not stable (eigenvalue {lam:.4g} 1/s): its voltages grow "
+              "without bound; the samples are a transient, not a stationary state", file=sys.stderr)
     print(f"simulated {args.netlist}: {res.analog_time_s:.4g} s in {res.n_steps} steps of {spu.dt:.4g} s "
           f"({args.scheme}, noise {'on' if noise else 'off'}, {temp:g} K); {len(t)} samples x {len(nodes)} "
           f"node voltages -> {args.out}")
@@ -240,13 +256,13 @@ def register(sub) -> None:
     e.add_argument("--time", help="transient span: seconds or e.g. '50tau' (tau: the mapping's time unit; "
                                   "the slowest relaxation time for capacitive)")
     e.add_argument("--tstep", type=float, help="output / maximum step, s (default fastest time constant / 20)")
-    e.add_argument("--max-points", dest="max_points", type=float, default=200000,
+    e.add_argument("--max-points", dest="max_points", type=argtypes.positive_int, default=200000,
                    help="at most this many tstep points over --time (default 2e5)")
     e.add_argument("--noise", action="store_true", help="add seeded TRRANDOM noise sources (needs --time)")
     e.add_argument("--noise-method", dest="noise_method", choices=["elements", "factor"], default="elements",
                    help="one source per resistor / noise source, or a covariance factor (default elements)")
     e.add_argument("--nt", type=float, help="noise hold time, s (default 2 x tstep)")
-    e.add_argument("--seed", type=int, default=1, help="ngspice noise seed (.options seed=, default 1)")
+    e.add_argument("--seed", type=argtypes.seed, default=1, help="ngspice noise seed (.options seed=, default 1)")
     e.add_argument("--temperature", type=float, default=300.0, help="Johnson-noise temperature, K")
     e.add_argument("--noise-psd", dest="noise_psd", type=float, default=None,
                    help="injected white noise PSD per summing node / cell, A^2/Hz")
@@ -270,13 +286,13 @@ def register(sub) -> None:
                                   "(default: the .tran stop time)")
     s.add_argument("--noise", choices=["on", "off"], default="on", help="thermal and source noise (default on)")
     s.add_argument("--out", required=True, help="output .npz")
-    s.add_argument("--seed", type=int, default=None, help="random seed")
+    s.add_argument("--seed", type=argtypes.seed, default=None, help="random seed")
     s.add_argument("--scheme", choices=["exponential", "exact", "euler"], default="exponential",
                    help="integration scheme: exponential (exact in distribution at any step; alias exact) or euler")
     s.add_argument("--dt", type=float, default=None, help="time step, s (default: the .tran step, else automatic)")
     s.add_argument("--temperature", type=float, default=None,
                    help="Johnson-noise temperature, K (default: the netlist's noise block, else 300)")
-    s.add_argument("--max-samples", dest="max_samples", type=int, default=20000,
+    s.add_argument("--max-samples", dest="max_samples", type=argtypes.positive_int, default=20000,
                    help="keep at most about this many samples (default 20000)")
     s.set_defaults(func=cmd_simulate)
 

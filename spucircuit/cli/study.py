@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
+import threading
 
 import numpy as np
 
 from spucircuit.cli._common import want_progress
-from spucircuit.errors import StudyError
+from spucircuit.errors import Interrupted, StudyError
 from spucircuit.report.study import study_table, write_study
 from spucircuit.studies.knobs import KNOBS, convert, parse_sweep
 from spucircuit.studies.sweep import run_study
@@ -85,6 +87,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     r.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help="run on a Dask cluster at this scheduler address (needs dask[distributed])")
     r.add_argument("--out", default="study_out", help="output folder (default study_out)")
+    r.add_argument("--resume", action="store_true",
+                   help="complete an interrupted study: the tasks recorded in OUT/NAME.partial.jsonl are not run "
+                        "again (the same options are required; the result is identical to an uninterrupted run)")
     r.add_argument("--name", default="study", help="output file prefix (default study)")
     r.add_argument("--no-plot", action="store_true", help="do not write PNG plots")
     r.add_argument("--progress", dest="progress", action="store_true", default=None,
@@ -104,9 +109,21 @@ def cmd_study(args) -> int:
     matrices = load_matrices(args.matrix) if args.matrix else None
     if args.workers is not None and args.workers < 1:
         raise StudyError(f"--workers must be >= 1, got {args.workers}")
-    res = run_study(config, sweep, matrices=matrices, workers=args.workers, scheduler=args.scheduler,
-                    progress=want_progress(args))
+    journal = prepare_out(args.out, args.name)
+    old = _one_shot_sigint()
+    try:
+        res = run_study(config, sweep, matrices=matrices, workers=args.workers, scheduler=args.scheduler,
+                        progress=want_progress(args), journal=journal, resume=args.resume)
+    except Interrupted:
+        raise  # keep ignoring Ctrl-C: the process is on its way out
+    except BaseException:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+        raise
+    if old is not None:
+        signal.signal(signal.SIGINT, old)
     paths = write_study(res, args.out, args.name, plot=not args.no_plot)
+    os.remove(journal)  # every row is in NAME.json now
     print(f"spu study: {len(res.rows)} tasks at {len(res.points)} points in {res.wall_s:.1f} s "
           f"({'dask ' + args.scheduler if args.scheduler else f'{res.workers} worker(s)'})")
     profiles = list(dict.fromkeys(pt["profile"] for pt in res.points))
@@ -130,6 +147,38 @@ def cmd_study(args) -> int:
               file=sys.stderr)
     print("\nwrote " + ", ".join(paths))
     return 0
+
+
+def _one_shot_sigint():
+    """The first Ctrl-C stops the study (KeyboardInterrupt); later ones are ignored while it winds
+    down (a second Ctrl-C must not interrupt the clean-up or the exit). Returns the handler it
+    replaced (None off the main thread)."""
+    def handler(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        return signal.signal(signal.SIGINT, handler)
+    return None
+
+
+def prepare_out(out: str, name: str) -> str:
+    """Check (and create) the output folder before any work starts; returns the journal's path,
+    OUT/NAME.partial.jsonl, where finished tasks are recorded as they end."""
+    if not name or os.sep in name or (os.altsep and os.altsep in name) or name in (".", ".."):
+        raise StudyError(f"--name must be a plain file prefix, got {name!r}")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise StudyError(f"--out {out} exists and is not a folder")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        raise StudyError(f"cannot create the output folder {out}: {exc.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise StudyError(f"cannot write into the output folder {out}")
+    for suffix in (".json", ".csv", "_summary.csv"):
+        if os.path.isdir(os.path.join(out, name + suffix)):
+            raise StudyError(f"{os.path.join(out, name + suffix)} is a folder: the study writes a file there")
+    return os.path.join(out, f"{name}.partial.jsonl")
 
 
 def load_matrices(paths) -> list:

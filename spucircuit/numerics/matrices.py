@@ -6,8 +6,26 @@ import numpy as np
 from spucircuit.errors import MatrixError
 
 
+def _real(x, name: str):
+    """x itself, or its real part if every imaginary part is zero; MatrixError for a complex x
+    (a cast to float would silently drop the imaginary parts)."""
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError):
+        return x  # the caller's conversion names the problem
+    if np.iscomplexobj(a):
+        im = np.imag(a)
+        if np.any(im != 0):
+            k = tuple(int(v) for v in np.argwhere(im != 0)[0])
+            raise MatrixError(f"{name} is complex (first non-real entry {name}{list(k)} = {a[k]}): the SPU solves real "
+                              "systems; write A x = b as the real 2n x 2n system [[Re A, -Im A], [Im A, Re A]]")
+        return np.real(a)
+    return x
+
+
 def as_matrix(A, name: str = "A") -> np.ndarray:
     """A finite, square, float64 2-D array, or MatrixError naming what is wrong."""
+    A = _real(A, name)
     try:
         A = np.array(A, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -43,6 +61,7 @@ def check_spd(A, name: str = "A", sym_rtol: float = 1e-10) -> np.ndarray:
 
 
 def as_vector(b, n: int, name: str = "b") -> np.ndarray:
+    b = _real(b, name)
     try:
         b = np.array(b, dtype=np.float64)
     except (TypeError, ValueError) as exc:

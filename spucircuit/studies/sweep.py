@@ -21,6 +21,8 @@ import itertools
 import math
 import multiprocessing as mp
 import os
+import signal
+import threading
 import time as _time
 import warnings
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ import numpy as np
 from spucircuit._util.progress import make_meter
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.noise import default_injected_psd
-from spucircuit.errors import ClippingWarning, StudyError
+from spucircuit.errors import ClippingWarning, Interrupted, StudyError
 from spucircuit.imperfections.base import chain
 from spucircuit.imperfections.models import (
     InjectedNoise,
@@ -58,6 +60,7 @@ from spucircuit.linalg.mitigation import Ensemble
 from spucircuit.linalg.solve import range_device
 from spucircuit.numerics.bounds import SpectrumBounds
 from spucircuit.numerics.matrices import check_spd, random_spd
+from spucircuit.studies.journal import Journal, study_digest
 from spucircuit.studies.knobs import KNOB, convert, default_config
 
 
@@ -264,12 +267,43 @@ def _tasks(points, config, matrices):
 
 def _init_worker():  # pragma: no cover - runs in the workers
     warnings.simplefilter("ignore")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops us
 
 
-def _execute(tasks, workers, scheduler, progress):
+def _stop_pool(ex) -> None:
+    """End a process pool now: no new task starts, running ones are killed (a task is only worth
+    keeping once finished and journaled). Further Ctrl-C are ignored meanwhile (no deadlock)."""
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        procs = list((getattr(ex, "_processes", None) or {}).values())
+        for pr in procs:
+            pr.terminate()
+        ex.shutdown(wait=False, cancel_futures=True)
+        for pr in procs:
+            pr.join(timeout=2.0)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
+
+
+def _execute(tasks, workers, scheduler, progress, on_done=None, total=None):
+    """Run ``tasks`` (each with its study-wide ``index``); returns {index: row}. ``on_done(index,
+    row)`` is called in the parent as each finishes (the journal). KeyboardInterrupt stops the
+    workers at once and propagates (the finished rows have been handed to on_done)."""
     bar = make_meter(progress)
-    bar.start(len(tasks), "task", "spu study")
-    results = [None] * len(tasks)
+    total = len(tasks) if total is None else total
+    bar.start(total, "task", "spu study")
+    if total > len(tasks):
+        bar.update(total - len(tasks))
+    results = {}
+
+    def finish(t, row):
+        results[t["index"]] = row
+        if on_done is not None:
+            on_done(t["index"], row)
+        bar.update(1)
+
     try:
         if scheduler:
             try:
@@ -279,25 +313,39 @@ def _execute(tasks, workers, scheduler, progress):
             with Client(scheduler) as client:
                 futs = client.map(run_task, tasks, pure=False)
                 index = {f.key: i for i, f in enumerate(futs)}
-                for f in as_completed(futs):
-                    results[index[f.key]] = f.result()
-                    bar.update(1)
+                try:
+                    for f in as_completed(futs):
+                        finish(tasks[index[f.key]], f.result())
+                except KeyboardInterrupt:
+                    client.cancel(futs)
+                    raise
         elif workers == 1 or len(tasks) <= 1:
-            for i, t in enumerate(tasks):
-                results[i] = run_task(t)
-                bar.update(1)
+            for t in tasks:
+                finish(t, run_task(t))
         else:
 
             env_keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
             saved = {k: os.environ.get(k) for k in env_keys}
             os.environ.update({k: "1" for k in env_keys})  # one BLAS thread per worker process
             try:
-                with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                            initializer=_init_worker) as ex:
-                    futs = {ex.submit(run_task, t): i for i, t in enumerate(tasks)}
+                ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                            initializer=_init_worker)
+                try:
+                    # the workers start while SIGINT is ignored: they inherit that, so a Ctrl-C (sent to
+                    # the whole process group) reaches only this process, which stops them
+                    main = threading.current_thread() is threading.main_thread()
+                    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+                    try:
+                        futs = {ex.submit(run_task, t): t for t in tasks}
+                    finally:
+                        if main:
+                            signal.signal(signal.SIGINT, old)
                     for f in cf.as_completed(futs):
-                        results[futs[f]] = f.result()
-                        bar.update(1)
+                        finish(futs[f], f.result())
+                except BaseException:
+                    _stop_pool(ex)
+                    raise
+                ex.shutdown(wait=True)
             finally:
                 for k, v in saved.items():
                     if v is None:
@@ -363,12 +411,26 @@ class StudyResult:
                 "tasks": len(self.rows)}
 
 
+class StudyInterrupted(Interrupted):
+    """Ctrl-C stopped a study; the finished tasks are in its journal (``path``, ``done`` of ``total``)."""
+
+    def __init__(self, path, done: int, total: int):
+        self.path, self.done, self.total = path, done, total
+        where = f"kept in {path}: rerun the same command with --resume" if path else "not kept (no journal)"
+        super().__init__(f"interrupted after {done} of {total} tasks; the finished ones are {where}")
+
+
 def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices=None, workers: int | None = None,
-              scheduler: str | None = None, progress: bool = False) -> StudyResult:
+              scheduler: str | None = None, progress: bool = False, journal: str | None = None,
+              resume: bool = False) -> StudyResult:
     """Run a study. ``config``: knob values (defaults :func:`default_config`); ``sweep``: {knob:
     [values]}; ``matrices``: optional list of user SPD matrices (replaces the random ones; then
     ``n`` and ``cond`` are ignored); ``workers``: local processes (default: all cores; 1 runs
-    in-process); ``scheduler``: Dask scheduler address."""
+    in-process); ``scheduler``: Dask scheduler address.
+
+    ``journal``: a file that records every finished task as it ends (:mod:`spucircuit.studies.journal`);
+    with ``resume`` the tasks it already holds are not run again (the result is identical to an
+    uninterrupted run's). Ctrl-C raises :class:`StudyInterrupted` after stopping the workers."""
     cfg = default_config()
     for k, v in (config or {}).items():
         cfg[k] = convert(k, v)
@@ -391,7 +453,17 @@ def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices
     tasks = _tasks(points, cfg, matrices)
     if workers is None:
         workers = os.cpu_count() or 1
+    jr = None
+    if journal is not None:
+        jr = Journal(journal, study_digest(cfg, sweep, matrices, len(tasks)), resume)
+    done = dict(jr.done) if jr is not None else {}
+    todo = [t for t in tasks if t["index"] not in done]
     t0 = _time.perf_counter()
-    rows = _execute(tasks, int(workers), scheduler, progress)
+    try:
+        done.update(_execute(todo, int(workers), scheduler, progress, jr.append if jr is not None else None,
+                             total=len(tasks)))
+    except KeyboardInterrupt:
+        raise StudyInterrupted(journal, len(jr.done) if jr is not None else 0, len(tasks)) from None
+    rows = [done[t["index"]] for t in tasks]
     return StudyResult(config=cfg, sweep=sweep, points=points, rows=rows, wall_s=_time.perf_counter() - t0,
                        workers=None if scheduler else int(workers), scheduler=scheduler)

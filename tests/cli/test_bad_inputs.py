@@ -1,0 +1,105 @@
+"""Bad input, table-driven (issue 17's suite, growing with every command): each ends in the
+package's own one-line error with exit status 2, before any work, with no traceback and no file
+written."""
+import os
+
+import numpy as np
+import pytest
+
+from spucircuit.cli import main as spu
+from tngd.cli import main as tngd
+
+NETLIST = os.path.join(os.path.dirname(__file__), "..", "..", "netlists", "capacitive8.cir")
+
+# (command, argv with {A}, {b}, {out} placeholders, text the error must contain)
+CASES = [
+    (spu, "solve --matrix {A} --rhs {b} --seed=-1", "seed must be >= 0"),
+    (spu, "inv --matrix {A} --seed=-1", "seed must be >= 0"),
+    (spu, f"simulate {NETLIST} --seed=-1 --out {{out}}/x.npz", "seed must be >= 0"),
+    (spu, f"simulate {NETLIST} --max-samples 0 --out {{out}}/x.npz", "--max-samples"),
+    (spu, f"simulate {NETLIST} --max-samples -5 --out {{out}}/x.npz", "--max-samples"),
+    (spu, "export --matrix {A} --max-points 0 -o {out}/x.cir", "--max-points"),
+    (spu, "export --matrix {A} --seed -3 -o {out}/x.cir", "seed must be >= 0"),
+    (spu, "demo --seed -1 --out {out}/demo", "seed must be >= 0"),
+    (spu, "solve --matrix {A} --rhs {b} --chains 2.5", "not an integer"),
+    (spu, "solve --matrix {A} --rhs {b} --chains 0", "--chains"),
+    (spu, "solve --matrix {A} --rhs {b} --converters precision --converter-bits 1", "bits"),
+    (spu, "study --n 4 --draws 1 --matrices 1 --out {A}", "not a folder"),
+    (spu, "study --n 4 --draws 1 --matrices 1 --out {out}/s --name a/b", "--name"),
+    (tngd, "train --seed -1 --out {out}/r.json", "seed must be >= 0"),
+    (tngd, "train --steps 0 --out {out}/r.json", "--steps"),
+    (tngd, "train --batch-size 0 --out {out}/r.json", "--batch-size"),
+    (tngd, "train --eval-every 0 --out {out}/r.json", "--eval-every"),
+    (tngd, "train --solver factored --rails -1 --steps 1 --out {out}/r.json", "rail_v"),
+    (tngd, "compare --seeds 0,-1 --out-dir {out}/cmp", "--seeds must be >= 0"),
+    (tngd, "compare --eval-every 0 --out-dir {out}/cmp", "--eval-every"),
+]
+
+
+@pytest.mark.parametrize("main, argv, expect", CASES, ids=[f"{m.__module__.split('.')[0]} {a}" for m, a, _ in CASES])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, main, argv, expect):
+    np.save(tmp_path / "A.npy", np.eye(3) * 2.0)
+    np.save(tmp_path / "b.npy", np.ones(3))
+    out = tmp_path / "out"
+    out.mkdir()
+    args = argv.format(A=tmp_path / "A.npy", b=tmp_path / "b.npy", out=out).split()
+    try:
+        rc = main(args)
+    except SystemExit as exc:  # argparse's usage errors
+        rc = exc.code
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1] if err.strip() else ""
+    assert rc == 2, err
+    assert expect in last and "Traceback" not in err
+    assert not any(out.rglob("*")), f"wrote {list(out.rglob('*'))}"
+
+
+def test_complex_input_is_refused_not_truncated(tmp_path, capsys):
+    """A cast to float would drop the imaginary parts (the former silent 10 % error)."""
+    import spucircuit as sc
+    from spucircuit.errors import MatrixError
+
+    A = np.eye(3) * 2.0 + 0j
+    A[0, 1] = A[1, 0] = 0.1 + 0.2j
+    np.save(tmp_path / "Ac.npy", A)
+    np.save(tmp_path / "b.npy", np.ones(3))
+    np.save(tmp_path / "bc.npy", np.ones(3) * (1 + 1j))
+    np.save(tmp_path / "Ar.npy", np.eye(3) * 2.0 + 0j)  # complex dtype, real values: fine
+    for argv in (["solve", "--matrix", str(tmp_path / "Ac.npy"), "--rhs", str(tmp_path / "b.npy")],
+                 ["solve", "--matrix", str(tmp_path / "Ar.npy"), "--rhs", str(tmp_path / "bc.npy")],
+                 ["inv", "--matrix", str(tmp_path / "Ac.npy")]):
+        assert spu(argv) == 2
+        assert "is complex" in capsys.readouterr().err
+    with pytest.raises(MatrixError, match="A is complex"):
+        sc.solve(A, np.ones(3))
+    x = sc.solve(np.eye(3) * 2.0 + 0j, np.ones(3), seed=1)
+    assert np.all(np.isfinite(x)) and x.dtype == np.float64
+
+
+def test_an_unstable_netlist_that_overflows_is_an_error_not_an_inf_file(tmp_path, capsys):
+    """Issue 17, item 5: the run that leaves the floating-point range writes nothing and says why;
+    a short run of the same unstable circuit is written, with a warning."""
+    cir = tmp_path / "u.cir"
+    cir.write_text("unstable RC with positive feedback\nR1 a 0 1k\nC1 a 0 1n\nG1 0 a a 0 3m\nV1 in 0 1\n"
+                   "R2 in a 1k\n.tran 1u 1m\n.end\n")
+    out = tmp_path / "u.npz"
+    assert spu(["simulate", str(cir), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not stable" in err and "nothing written" in err and not out.exists()
+    assert spu(["simulate", str(cir), "--time", "2e-6", "--out", str(out)]) == 0
+    assert "not stable" in capsys.readouterr().err and out.exists()
+    with np.load(out) as z:
+        assert np.all(np.isfinite(z["v"]))
+
+
+def test_a_diverging_training_run_is_flagged_and_exits_non_zero(tmp_path, capsys):
+    """Issue 17, item 5: tngd train --kappa0 1e308 wrote loss NaN with exit 0. The run is still
+    written (a result), with "diverged": true, and the exit status says so."""
+    import json
+
+    out = tmp_path / "r.json"
+    rc = tngd(["train", "--dataset", "digits", "--model", "mlp", "--hidden", "3", "--optimizer", "tngd",
+               "--kappa0", "1e308", "--steps", "5", "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 3 and "diverged" in err and "Traceback" not in err and "RuntimeWarning" not in err
+    assert json.loads(out.read_text())["diverged"] is True
