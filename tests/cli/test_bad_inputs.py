@@ -103,3 +103,17 @@ def test_a_diverging_training_run_is_flagged_and_exits_non_zero(tmp_path, capsys
     err = capsys.readouterr().err
     assert rc == 3 and "diverged" in err and "Traceback" not in err and "RuntimeWarning" not in err
     assert json.loads(out.read_text())["diverged"] is True
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("R1 a b 1k\nC1 b 0 1n\nR2 a 0 1k\nV1 a 0 1\n.end\n", "first line is always its title"),
+    ("t\nR1 a 0 1k\nC1 a 0 1n\n.ic v(zz)=1 v(a)=0.5\n.tran 1u 1m\n.end\n", ":4: .ic sets v(zz) but the netlist has no node"),
+])
+def test_netlist_mistakes_are_named(tmp_path, capsys, text, expect):
+    """Issue 17, item 9: a netlist without a title line lost its first element and blamed a dangling
+    node; .ic of a missing node was ignored."""
+    cir = tmp_path / "n.cir"
+    cir.write_text(text)
+    assert spu(["check", str(cir)]) == 2
+    err = capsys.readouterr().err
+    assert expect in err and len(err.strip().splitlines()) == 1
