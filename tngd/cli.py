@@ -17,6 +17,7 @@ import numpy as np
 
 from spucircuit._util import argtypes
 from spucircuit._util.files import atomic_write_bytes, atomic_write_text
+from spucircuit.errors import one_line
 from tngd.data import load_dataset
 from tngd.errors import ConfigError, TNGDError
 from tngd.nn.losses import make_loss
@@ -320,11 +321,14 @@ def main(argv=None) -> int:
     try:
         return a.func(a)
     except TNGDError as exc:
-        print(f"tngd: error: {exc}", file=sys.stderr)
+        print(f"tngd: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("tngd: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # the twin's own errors (spucircuit.SPUError) are user-facing too
         if type(exc).__module__.startswith("spucircuit"):
-            print(f"tngd: error: {exc}", file=sys.stderr)
+            print(f"tngd: error: {one_line(exc)}", file=sys.stderr)
             return 2
         raise
 

@@ -117,3 +117,12 @@ def test_netlist_mistakes_are_named(tmp_path, capsys, text, expect):
     assert spu(["check", str(cir)]) == 2
     err = capsys.readouterr().err
     assert expect in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_huge_token_is_not_echoed_whole(tmp_path, capsys):
+    """Issue 17, item 9: a 10 MB token became a 10 MB error line."""
+    cir = tmp_path / "h.cir"
+    cir.write_text("t\nR1 a 0 " + "x" * 10_000_000 + "\nC1 a 0 1n\n.end\n")
+    assert spu(["check", str(cir)]) == 2
+    err = capsys.readouterr().err
+    assert len(err) < 1000 and "characters]" in err and err.count("\n") == 1
