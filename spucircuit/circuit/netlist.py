@@ -335,6 +335,8 @@ class Netlist:
     # ----------------------------------------------------------------- nodes
     def node(self, name) -> int:
         """Index of node ``name``, created if new. Ground (``0``/``gnd``) is index 0."""
+        if not isinstance(name, (str, int, np.integer)) or isinstance(name, bool):
+            raise NetlistError(f"invalid node name {name!r}: give a string (or an integer)")
         key = str(name).strip()
         if not key or any(c.isspace() for c in key):
             raise NetlistError(f"invalid node name {name!r}: must be non-empty without whitespace")

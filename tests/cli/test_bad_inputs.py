@@ -126,3 +126,27 @@ def test_a_huge_token_is_not_echoed_whole(tmp_path, capsys):
     assert spu(["check", str(cir)]) == 2
     err = capsys.readouterr().err
     assert len(err) < 1000 and "characters]" in err and err.count("\n") == 1
+
+
+def test_api_bad_values_raise_the_packages_own_errors():
+    """Issue 17, item 7 (API): each of these was a foreign traceback or a silent oddity."""
+    import spucircuit as sc
+    from spucircuit.circuit.netlist import Netlist
+    from spucircuit.errors import SPUError
+    from spucircuit.io.spice import read_spice
+    from spucircuit.statespace.mna import compile_netlist
+
+    A = sc.random_spd(4, 10, seed=1)
+    spu_ = sc.SPU(sc.integrator_array(A, np.ones(4)), seed=1)
+    cases = [
+        (lambda: compile_netlist(None), "needs a Netlist"),
+        (lambda: read_spice(None), "needs a file path"),
+        (lambda: spu_.reset(np.ones(3)), "x0 must be finite with shape (4,)"),
+        (lambda: spu_.run(1e-4, save_every=0), "save_every"),
+        (lambda: sc.solve(A, np.ones(4), chains=2.5), "chains"),
+        (lambda: sc.random_spd(4, cond=np.inf), "finite"),
+        (lambda: Netlist("t").add_resistor("R1", "a", None, 1e3), "invalid node name None"),
+    ]
+    for f, msg in cases:
+        with pytest.raises(SPUError, match=msg.replace("(", r"\(").replace(")", r"\)")):
+            f()

@@ -64,6 +64,8 @@ __all__ = ["read_spice", "parse_spice", "parse_once"]
 
 def read_spice(path) -> Netlist:
     """Read a SPICE netlist file into a :class:`Netlist` (see the module docstring for the subset)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise SpiceError(f"read_spice needs a file path, got {type(path).__name__}", "<none>")
     fname = os.fspath(path) if not isinstance(path, bytes) else path.decode("utf-8", "replace")
     try:
         with open(fname, "rb") as f:
