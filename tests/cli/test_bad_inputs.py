@@ -25,6 +25,7 @@ CASES = [
     (spu, "solve --matrix {A} --rhs {b} --chains 0", "--chains"),
     (spu, "solve --matrix {A} --rhs {b} --converters precision --converter-bits 1", "bits"),
     (spu, "study --n 4 --draws 1 --matrices 1 --out {A}", "not a folder"),
+    (spu, "inv --matrix {A} --noise-psd 0 --temperature 0 --out {out}/i.npy", "has no noise"),
     (spu, "study --n 4 --draws 1 --matrices 1 --out {out}/s --name a/b", "--name"),
     (tngd, "train --seed -1 --out {out}/r.json", "seed must be >= 0"),
     (tngd, "train --steps 0 --out {out}/r.json", "--steps"),
