@@ -270,8 +270,13 @@ def cmd_compare(a):
         raise ConfigError(f"--seeds must be >= 0 (numpy seeds take no negative entropy), got {min(seeds)}")
     lrs = _parse_lrs(a.lr, names)
     out = Path(a.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ds = load_dataset(a.dataset, a.n_train, a.n_test)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out-dir {out} exists and is not a folder")
+    ds = load_dataset(a.dataset, a.n_train, a.n_test)  # the data is checked before anything is created
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create --out-dir {out}: {exc.strerror}") from None
     runs = []
     from tqdm.auto import tqdm
 

@@ -34,6 +34,8 @@ CASES = [
     (tngd, "train --solver factored --rails -1 --steps 1 --out {out}/r.json", "rail_v"),
     (tngd, "compare --seeds 0,-1 --out-dir {out}/cmp", "--seeds must be >= 0"),
     (tngd, "compare --eval-every 0 --out-dir {out}/cmp", "--eval-every"),
+    (tngd, "compare --dataset {out}/missing.npz --out-dir {out}/cmp", "missing.npz"),
+    (tngd, "compare --out-dir {A}", "not a folder"),
 ]
 
 
