@@ -56,3 +56,16 @@ class Interrupted(SPUError):
 
 class ClippingWarning(UserWarning):
     """A converter clipped: some values were outside its full-scale range (counts in the result)."""
+
+
+MESSAGE_MAX_CHARS = 600
+
+
+def one_line(exc_or_text, limit: int = MESSAGE_MAX_CHARS) -> str:
+    """An error message as one terminal line: newlines folded, and the middle of a message longer
+    than ``limit`` characters elided (a 10 MB token must not become a 10 MB error line)."""
+    text = " ".join(str(exc_or_text).split("\n"))
+    if len(text) > limit:
+        keep = (limit - 25) // 2
+        text = f"{text[:keep]} ... [{len(text) - 2 * keep} characters] ... {text[-keep:]}"
+    return text

@@ -137,7 +137,7 @@ def test_rhs_non_numeric(entry):
 def test_random_spd_rejects_bad_arguments():
     with pytest.raises(MatrixError, match=r"n must be >= 1, got 0"):
         sc.random_spd(0)
-    with pytest.raises(MatrixError, match=r"condition number must be >= 1, got 0.5"):
+    with pytest.raises(MatrixError, match=r"condition number must be finite and >= 1, got 0.5"):
         sc.random_spd(3, cond=0.5)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from spucircuit._util import argtypes
 from spucircuit._util.files import atomic_write_bytes, atomic_write_text
+from spucircuit.errors import one_line
 from tngd.data import load_dataset
 from tngd.errors import ConfigError, TNGDError
 from tngd.nn.losses import make_loss
@@ -269,8 +270,13 @@ def cmd_compare(a):
         raise ConfigError(f"--seeds must be >= 0 (numpy seeds take no negative entropy), got {min(seeds)}")
     lrs = _parse_lrs(a.lr, names)
     out = Path(a.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ds = load_dataset(a.dataset, a.n_train, a.n_test)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out-dir {out} exists and is not a folder")
+    ds = load_dataset(a.dataset, a.n_train, a.n_test)  # the data is checked before anything is created
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create --out-dir {out}: {exc.strerror}") from None
     runs = []
     from tqdm.auto import tqdm
 
@@ -320,11 +326,14 @@ def main(argv=None) -> int:
     try:
         return a.func(a)
     except TNGDError as exc:
-        print(f"tngd: error: {exc}", file=sys.stderr)
+        print(f"tngd: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("tngd: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # the twin's own errors (spucircuit.SPUError) are user-facing too
         if type(exc).__module__.startswith("spucircuit"):
-            print(f"tngd: error: {exc}", file=sys.stderr)
+            print(f"tngd: error: {one_line(exc)}", file=sys.stderr)
             return 2
         raise
 

@@ -335,6 +335,8 @@ class Netlist:
     # ----------------------------------------------------------------- nodes
     def node(self, name) -> int:
         """Index of node ``name``, created if new. Ground (``0``/``gnd``) is index 0."""
+        if not isinstance(name, (str, int, np.integer)) or isinstance(name, bool):
+            raise NetlistError(f"invalid node name {name!r}: give a string (or an integer)")
         key = str(name).strip()
         if not key or any(c.isspace() for c in key):
             raise NetlistError(f"invalid node name {name!r}: must be non-empty without whitespace")
@@ -568,6 +570,15 @@ class Netlist:
         return new
 
     # ------------------------------------------------------------ validation
+    def _title_hint(self, node: str) -> str:
+        """A hint when the title reads like an element card on ``node``: SPICE's first line is always
+        the title, so a file without one loses its first element."""
+        tok = str(self.title).split()
+        if len(tok) >= 3 and tok[0][:1].upper() in "RCLVIGEFHKUXBDMJQ" and node.lower() in (t.lower() for t in tok[1:3]):
+            return (f" (the title line {' '.join(tok)[:60]!r} reads like an element: a SPICE netlist's first line "
+                    "is always its title; add a title line above the elements)")
+        return ""
+
     def validate(self) -> None:
         """Structural checks; raises :class:`NetlistError` naming the first problem found.
 
@@ -600,6 +611,7 @@ class Netlist:
             j = int(lonely[0])
             raise NetlistError(
                 f"dangling node {self.node_names[j]!r}: only element {self._touching(j)!r} connects to it"
+                + self._title_hint(self.node_names[j])
             )
         # DC connectivity through conducting elements (vectorised connected components).
         a_list, b_list = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]

@@ -10,7 +10,7 @@ import os
 import sys
 
 from spucircuit.cli import cost, demo, linalg, spice, study
-from spucircuit.errors import Interrupted, SPUError
+from spucircuit.errors import Interrupted, SPUError, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,13 +31,13 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except Interrupted as exc:
-        print(f"spu {args.cmd}: {exc}", file=sys.stderr)
+        print(f"spu {args.cmd}: {one_line(exc)}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (outputs are written atomically: none is half-written)
         print(f"spu {args.cmd}: interrupted", file=sys.stderr)
         return 130
     except SPUError as exc:
-        print(f"spu {args.cmd}: error: {exc}", file=sys.stderr)
+        print(f"spu {args.cmd}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (spu ... | head): stop quietly, as a shell tool does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush

@@ -15,9 +15,10 @@ import numpy as np
 
 from spucircuit.cli._common import want_progress
 from spucircuit.errors import Interrupted, StudyError
+from spucircuit.report.journal import Journal
 from spucircuit.report.study import study_table, write_study
 from spucircuit.studies.knobs import KNOBS, convert, parse_sweep
-from spucircuit.studies.sweep import run_study
+from spucircuit.studies.sweep import StudyInterrupted, run_study, study_digest
 
 EPILOG = """\
 sweeps (repeat --sweep for a grid; the first swept knob is the x axis of the plots):
@@ -109,13 +110,16 @@ def cmd_study(args) -> int:
     matrices = load_matrices(args.matrix) if args.matrix else None
     if args.workers is not None and args.workers < 1:
         raise StudyError(f"--workers must be >= 1, got {args.workers}")
-    journal = prepare_out(args.out, args.name)
+    journal = Journal(prepare_out(args.out, args.name), study_digest(config, sweep, matrices=matrices), args.resume)
     old = _one_shot_sigint()
     try:
         res = run_study(config, sweep, matrices=matrices, workers=args.workers, scheduler=args.scheduler,
-                        progress=want_progress(args), journal=journal, resume=args.resume)
+                        progress=want_progress(args), done=journal.done, on_done=journal.append)
+    except StudyInterrupted as exc:  # keep ignoring Ctrl-C: the process is on its way out
+        raise StudyInterrupted(exc.done, exc.total, f"kept in {journal.path}: rerun the same command with "
+                                                    "--resume") from None
     except Interrupted:
-        raise  # keep ignoring Ctrl-C: the process is on its way out
+        raise
     except BaseException:
         if old is not None:
             signal.signal(signal.SIGINT, old)
@@ -123,7 +127,7 @@ def cmd_study(args) -> int:
     if old is not None:
         signal.signal(signal.SIGINT, old)
     paths = write_study(res, args.out, args.name, plot=not args.no_plot)
-    os.remove(journal)  # every row is in NAME.json now
+    journal.remove()  # every row is in NAME.json now
     print(f"spu study: {len(res.rows)} tasks at {len(res.points)} points in {res.wall_s:.1f} s "
           f"({'dask ' + args.scheduler if args.scheduler else f'{res.workers} worker(s)'})")
     profiles = list(dict.fromkeys(pt["profile"] for pt in res.points))

@@ -106,9 +106,12 @@ class SPU(AnalogDevice):
             X = np.tile(self.ss.x0, (self.chains, 1))
         else:
             x0 = np.asarray(x0, dtype=float)
-            X = np.broadcast_to(x0, (self.chains, self.ss.n)).astype(float) if x0.ndim <= 2 else None
+            try:
+                X = np.broadcast_to(x0, (self.chains, self.ss.n)).astype(float) if x0.ndim <= 2 else None
+            except ValueError:
+                X = None
             if X is None or not np.all(np.isfinite(X)):
-                raise NetlistError("x0 must be finite with shape (n,) or (chains, n)")
+                raise NetlistError(f"x0 must be finite with shape ({self.ss.n},) or ({self.chains}, {self.ss.n}), got shape {np.shape(x0)}")
             if self.mapped is not None:
                 X = self._states_from_x(X)
         self.state = np.ascontiguousarray(X)

@@ -372,11 +372,14 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     spu, rates, total, tb = _program(mc, INV_POLICY, _rates_of(scale, bounds), scheme=scheme, dt=dt, time=time,
                                      burn_in=burn_in, temperature_k=temperature_k, noise=True, chains=chains,
                                      seed=seed)
+    Qx = x_diffusion(spu.ss, spu.readout_map[0], mc)
+    q = float(np.mean(np.diag(Qx)))
+    if not q > 0:  # checked before the run: without noise there are no fluctuations to read A^-1 from
+        raise SPUError("inv reads A^-1 from the stationary fluctuations, and this circuit has no noise "
+                       f"(temperature {temperature_k:g} K, noise_psd {noise_psd:g} A^2/Hz): give noise_psd > 0")
     tb = _burn(spu, tb)
     res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT, progress=progress)
     cov_x, se_x = cov_and_se(res.x)
-    Qx = x_diffusion(spu.ss, spu.readout_map[0], mc)
-    q = float(np.mean(np.diag(Qx)))
     Ainv = 2.0 * cov_x / q
     Ainv = 0.5 * (Ainv + Ainv.T)
     if not return_info:
@@ -508,6 +511,10 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     total, tb = INV_POLICY.times(rates, mc.tau_s, time, burn_in)
     if dt is None and canonical_scheme(scheme) == "exponential":
         dt = INV_POLICY.step(rates, mc.tau_s, total, tb)
+    q = float(np.mean(np.diag(device.design_x_diffusion())))  # the design's noise, op-amp noise included
+    if not q > 0:
+        raise SPUError("device_inv reads A^-1 from the stationary fluctuations, and this device has no noise: "
+                       "program it with a noise_psd > 0 (as inv does) or at a temperature > 0 K")
     spu = device.spu(noise=True, scheme=scheme, dt=dt, chains=chains, seed=seed)
     spu.set_rhs(np.zeros(mc.n))
     tb = _burn(spu, tb)
@@ -516,7 +523,6 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     adc = device.build.adc
     if adc is not None and adc.noise_lsb:  # the ADC's transition noise, independent per sample: its
         cov = cov - np.eye(mc.n) * (adc.noise_lsb * adc.lsb / mc.v_unit_v) ** 2  # spec variance is subtracted
-    q = float(np.mean(np.diag(device.design_x_diffusion())))  # the design's noise, op-amp noise included
     Ainv = 2.0 * cov / q
     Ainv = 0.5 * (Ainv + Ainv.T)
     budget = device_inv_budget(device, Ainv, 2.0 * se / q, lam_lower=rates.slow, lam_source=rates.source,

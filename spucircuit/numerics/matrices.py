@@ -87,8 +87,8 @@ def random_spd(n: int, cond: float = 10.0, seed=None, min_rel_entry: float = 2e-
     """
     if n < 1:
         raise MatrixError(f"n must be >= 1, got {n}")
-    if not cond >= 1:
-        raise MatrixError(f"condition number must be >= 1, got {cond}")
+    if not (cond >= 1 and np.isfinite(cond)):
+        raise MatrixError(f"condition number must be finite and >= 1, got {cond}")
     rng = np.random.default_rng(seed)
     Q, R = np.linalg.qr(rng.standard_normal((n, n)))
     Q = Q * np.sign(np.diag(R))

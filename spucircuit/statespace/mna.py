@@ -104,6 +104,9 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     in closed form (:mod:`spucircuit.statespace.virtual_ground`, same result); ``fast=False`` forces the MNA solve,
     whose LU is chosen by ``factorization`` (:func:`factorize`).
     """
+    if not isinstance(netlist, Netlist):
+        raise NetlistError(f"compile_netlist needs a Netlist (read_spice, integrator_array(...).netlist), "
+                           f"got {type(netlist).__name__}")
     if not (np.isfinite(temperature_k) and temperature_k >= 0):
         raise NetlistError(f"temperature must be finite and >= 0 K, got {temperature_k!r}")
     if validate:

@@ -17,7 +17,9 @@ against the first swept knob, median with the 10-90 % band over draws and matric
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
 import itertools
+import json
 import math
 import multiprocessing as mp
 import os
@@ -60,7 +62,6 @@ from spucircuit.linalg.mitigation import Ensemble
 from spucircuit.linalg.solve import range_device
 from spucircuit.numerics.bounds import SpectrumBounds
 from spucircuit.numerics.matrices import check_spd, random_spd
-from spucircuit.studies.journal import Journal, study_digest
 from spucircuit.studies.knobs import KNOB, convert, default_config
 
 
@@ -412,25 +413,23 @@ class StudyResult:
 
 
 class StudyInterrupted(Interrupted):
-    """Ctrl-C stopped a study; the finished tasks are in its journal (``path``, ``done`` of ``total``)."""
+    """Ctrl-C stopped a study after ``done`` of ``total`` tasks; ``kept``: where the finished ones are."""
 
-    def __init__(self, path, done: int, total: int):
-        self.path, self.done, self.total = path, done, total
-        where = f"kept in {path}: rerun the same command with --resume" if path else "not kept (no journal)"
-        super().__init__(f"interrupted after {done} of {total} tasks; the finished ones are {where}")
+    def __init__(self, done: int, total: int, kept: str = "handed to on_done"):
+        self.done, self.total = done, total
+        super().__init__(f"interrupted after {done} of {total} tasks; the finished ones are {kept}")
 
 
-def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices=None, workers: int | None = None,
-              scheduler: str | None = None, progress: bool = False, journal: str | None = None,
-              resume: bool = False) -> StudyResult:
-    """Run a study. ``config``: knob values (defaults :func:`default_config`); ``sweep``: {knob:
-    [values]}; ``matrices``: optional list of user SPD matrices (replaces the random ones; then
-    ``n`` and ``cond`` are ignored); ``workers``: local processes (default: all cores; 1 runs
-    in-process); ``scheduler``: Dask scheduler address.
+def _plain(o):
+    if isinstance(o, (np.integer, np.floating, np.bool_)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
 
-    ``journal``: a file that records every finished task as it ends (:mod:`spucircuit.studies.journal`);
-    with ``resume`` the tasks it already holds are not run again (the result is identical to an
-    uninterrupted run's). Ctrl-C raises :class:`StudyInterrupted` after stopping the workers."""
+
+def _plan(config, sweep, matrices):
+    """The study's normalised knobs, sweep, matrices, points and tasks (StudyError on bad ones)."""
     cfg = default_config()
     for k, v in (config or {}).items():
         cfg[k] = convert(k, v)
@@ -439,7 +438,6 @@ def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices
         if not KNOB[k].sweep:
             raise StudyError(f"knob {k!r} cannot be swept")
     if matrices is not None:
-
         matrices = [check_spd(np.asarray(M, float), f"matrix {i}") for i, M in enumerate(matrices)]
         if not matrices:
             raise StudyError("empty list of matrices")
@@ -450,20 +448,50 @@ def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices
         make_imperfection(p, "stochastic" if p["K"] > 1 else p["rounding"])
         if p["bits"] and p["bits"] > 30:
             raise StudyError(f"bits = {p['bits']} is not a realistic bank (max 30)")
-    tasks = _tasks(points, cfg, matrices)
+    return cfg, sweep, matrices, points, _tasks(points, cfg, matrices)
+
+
+def study_digest(config: dict | None = None, sweep: dict | None = None, *, matrices=None) -> str:
+    """What identifies a study's tasks (its knobs after defaults, sweep, matrices' bytes and task
+    count): a journal of finished tasks belongs to the study with this digest."""
+    cfg, sweep, matrices, _, tasks = _plan(config, sweep, matrices)
+    h = hashlib.sha256()
+    h.update(json.dumps({"config": cfg, "sweep": sweep, "tasks": len(tasks)}, sort_keys=True, default=_plain).encode())
+    for M in matrices or ():
+        h.update(str(M.shape).encode())
+        h.update(np.ascontiguousarray(M, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices=None, workers: int | None = None,
+              scheduler: str | None = None, progress: bool = False, done: dict | None = None,
+              on_done=None) -> StudyResult:
+    """Run a study. ``config``: knob values (defaults :func:`default_config`); ``sweep``: {knob:
+    [values]}; ``matrices``: optional list of user SPD matrices (replaces the random ones; then
+    ``n`` and ``cond`` are ignored); ``workers``: local processes (default: all cores; 1 runs
+    in-process); ``scheduler``: Dask scheduler address.
+
+    ``done``: {task index: row} already finished (from a journal, :mod:`spucircuit.report.journal`):
+    those tasks are not run again, and the result is identical to an uninterrupted run's.
+    ``on_done(index, row)`` is called as each task finishes (to journal it). Ctrl-C raises
+    :class:`StudyInterrupted` after stopping the workers."""
+    cfg, sweep, matrices, points, tasks = _plan(config, sweep, matrices)
     if workers is None:
         workers = os.cpu_count() or 1
-    jr = None
-    if journal is not None:
-        jr = Journal(journal, study_digest(cfg, sweep, matrices, len(tasks)), resume)
-    done = dict(jr.done) if jr is not None else {}
+    done = dict(done or {})
     todo = [t for t in tasks if t["index"] not in done]
+    finished = [len(done)]
+
+    def record(i, row):
+        finished[0] += 1
+        if on_done is not None:
+            on_done(i, row)
+
     t0 = _time.perf_counter()
     try:
-        done.update(_execute(todo, int(workers), scheduler, progress, jr.append if jr is not None else None,
-                             total=len(tasks)))
+        done.update(_execute(todo, int(workers), scheduler, progress, record, total=len(tasks)))
     except KeyboardInterrupt:
-        raise StudyInterrupted(journal, len(jr.done) if jr is not None else 0, len(tasks)) from None
+        raise StudyInterrupted(finished[0], len(tasks)) from None
     rows = [done[t["index"]] for t in tasks]
     return StudyResult(config=cfg, sweep=sweep, points=points, rows=rows, wall_s=_time.perf_counter() - t0,
                        workers=None if scheduler else int(workers), scheduler=scheduler)

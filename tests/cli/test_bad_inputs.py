@@ -25,6 +25,7 @@ CASES = [
     (spu, "solve --matrix {A} --rhs {b} --chains 0", "--chains"),
     (spu, "solve --matrix {A} --rhs {b} --converters precision --converter-bits 1", "bits"),
     (spu, "study --n 4 --draws 1 --matrices 1 --out {A}", "not a folder"),
+    (spu, "inv --matrix {A} --noise-psd 0 --temperature 0 --out {out}/i.npy", "has no noise"),
     (spu, "study --n 4 --draws 1 --matrices 1 --out {out}/s --name a/b", "--name"),
     (tngd, "train --seed -1 --out {out}/r.json", "seed must be >= 0"),
     (tngd, "train --steps 0 --out {out}/r.json", "--steps"),
@@ -33,6 +34,8 @@ CASES = [
     (tngd, "train --solver factored --rails -1 --steps 1 --out {out}/r.json", "rail_v"),
     (tngd, "compare --seeds 0,-1 --out-dir {out}/cmp", "--seeds must be >= 0"),
     (tngd, "compare --eval-every 0 --out-dir {out}/cmp", "--eval-every"),
+    (tngd, "compare --dataset {out}/missing.npz --out-dir {out}/cmp", "missing.npz"),
+    (tngd, "compare --out-dir {A}", "not a folder"),
 ]
 
 
@@ -103,3 +106,50 @@ def test_a_diverging_training_run_is_flagged_and_exits_non_zero(tmp_path, capsys
     err = capsys.readouterr().err
     assert rc == 3 and "diverged" in err and "Traceback" not in err and "RuntimeWarning" not in err
     assert json.loads(out.read_text())["diverged"] is True
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("R1 a b 1k\nC1 b 0 1n\nR2 a 0 1k\nV1 a 0 1\n.end\n", "first line is always its title"),
+    ("t\nR1 a 0 1k\nC1 a 0 1n\n.ic v(zz)=1 v(a)=0.5\n.tran 1u 1m\n.end\n", ":4: .ic sets v(zz) but the netlist has no node"),
+])
+def test_netlist_mistakes_are_named(tmp_path, capsys, text, expect):
+    """Issue 17, item 9: a netlist without a title line lost its first element and blamed a dangling
+    node; .ic of a missing node was ignored."""
+    cir = tmp_path / "n.cir"
+    cir.write_text(text)
+    assert spu(["check", str(cir)]) == 2
+    err = capsys.readouterr().err
+    assert expect in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_huge_token_is_not_echoed_whole(tmp_path, capsys):
+    """Issue 17, item 9: a 10 MB token became a 10 MB error line."""
+    cir = tmp_path / "h.cir"
+    cir.write_text("t\nR1 a 0 " + "x" * 10_000_000 + "\nC1 a 0 1n\n.end\n")
+    assert spu(["check", str(cir)]) == 2
+    err = capsys.readouterr().err
+    assert len(err) < 1000 and "characters]" in err and err.count("\n") == 1
+
+
+def test_api_bad_values_raise_the_packages_own_errors():
+    """Issue 17, item 7 (API): each of these was a foreign traceback or a silent oddity."""
+    import spucircuit as sc
+    from spucircuit.circuit.netlist import Netlist
+    from spucircuit.errors import SPUError
+    from spucircuit.io.spice import read_spice
+    from spucircuit.statespace.mna import compile_netlist
+
+    A = sc.random_spd(4, 10, seed=1)
+    spu_ = sc.SPU(sc.integrator_array(A, np.ones(4)), seed=1)
+    cases = [
+        (lambda: compile_netlist(None), "needs a Netlist"),
+        (lambda: read_spice(None), "needs a file path"),
+        (lambda: spu_.reset(np.ones(3)), "x0 must be finite with shape (4,)"),
+        (lambda: spu_.run(1e-4, save_every=0), "save_every"),
+        (lambda: sc.solve(A, np.ones(4), chains=2.5), "chains"),
+        (lambda: sc.random_spd(4, cond=np.inf), "finite"),
+        (lambda: Netlist("t").add_resistor("R1", "a", None, 1e3), "invalid node name None"),
+    ]
+    for f, msg in cases:
+        with pytest.raises(SPUError, match=msg.replace("(", r"\(").replace(")", r"\)")):
+            f()

@@ -12,14 +12,21 @@ from pathlib import Path
 import pytest
 
 from spucircuit.errors import StudyError
+from spucircuit.report.journal import Journal
 from spucircuit.studies import sweep
-from spucircuit.studies.sweep import run_study
+from spucircuit.studies.sweep import run_study, study_digest
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ({"n": 4, "cond": 10, "matrices": 2, "draws": 2, "profile": "ideal"}, {"bits": [6, 10]})
 # 64 tasks that each run the twin (a few tenths of a second): long enough to interrupt halfway
 CLI = ["--n", "6", "--cond", "10", "--matrices", "4", "--draws", "8", "--sweep", "bits=8,12", "--eval", "twin",
        "--time", "300tau", "--profile", "ideal", "--no-plot", "--no-progress"]
+
+
+def _journaled(path, resume=False, config=SMALL[0]):
+    """run_study with a journal at path, as spu study runs it."""
+    j = Journal(str(path), study_digest(config, SMALL[1]), resume)
+    return run_study(config, SMALL[1], workers=1, done=j.done, on_done=j.append)
 
 
 def _rows_without_timing(rows):
@@ -31,7 +38,7 @@ def _rows_without_timing(rows):
 def test_resume_skips_the_journaled_tasks_and_gives_the_same_rows(tmp_path, monkeypatch):
     full = run_study(*SMALL, workers=1)
     path = tmp_path / "s.partial.jsonl"
-    run_study(*SMALL, workers=1, journal=str(path))
+    _journaled(path)
     lines = path.read_bytes().split(b"\n")
     assert len(lines) == 1 + 8 + 1  # header, 8 tasks, the final newline
     # an interrupted study: 3 tasks finished, a 4th cut short mid-write by a crash
@@ -39,7 +46,7 @@ def test_resume_skips_the_journaled_tasks_and_gives_the_same_rows(tmp_path, monk
     ran = []
     real = sweep.run_task
     monkeypatch.setattr(sweep, "run_task", lambda t: ran.append(t["index"]) or real(t))
-    res = run_study(*SMALL, workers=1, journal=str(path), resume=True)
+    res = _journaled(path, resume=True)
     assert sorted(ran) == [3, 4, 5, 6, 7]
     assert _rows_without_timing(res.rows) == _rows_without_timing(full.rows)
     assert json.dumps(res.summary()) == json.dumps(full.summary())
@@ -47,14 +54,14 @@ def test_resume_skips_the_journaled_tasks_and_gives_the_same_rows(tmp_path, monk
 
 def test_a_journal_is_never_silently_reused(tmp_path):
     path = tmp_path / "s.partial.jsonl"
-    run_study(*SMALL, workers=1, journal=str(path))
+    _journaled(path)
     with pytest.raises(StudyError, match="--resume"):
-        run_study(*SMALL, workers=1, journal=str(path))
+        _journaled(path)
     with pytest.raises(StudyError, match="different study"):
-        run_study({**SMALL[0], "draws": 3}, SMALL[1], workers=1, journal=str(path), resume=True)
+        _journaled(path, resume=True, config={**SMALL[0], "draws": 3})
     path.write_text("not a journal\n")
     with pytest.raises(StudyError, match="not a study journal"):
-        run_study(*SMALL, workers=1, journal=str(path), resume=True)
+        _journaled(path, resume=True)
 
 
 def _spu(*args, **kw):
@@ -102,7 +109,6 @@ def test_output_problems_are_named_before_any_work(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
     for args, msg in ((["--out", str(f)], "not a folder"), (["--out", str(tmp_path), "--name", "a/b"], "--name")):
-        t0 = time.time()
         p = _spu("--n", "4", "--draws", "1", "--matrices", "1", *args)
         _, err = p.communicate(timeout=60)
         assert p.returncode == 2 and msg in err and "Traceback" not in err

@@ -104,6 +104,7 @@ class State:
     subckts: dict = field(default_factory=dict)
     globals_: set = field(default_factory=set)
     ic_given: set = field(default_factory=set)  # capacitor indices (in kinds['C']) with IC=
+    ic_lines: dict = field(default_factory=dict)  # lower-case .ic node -> line
 
     def err(self, msg, lineno):
         return SpiceError(msg, self.filename, lineno)

@@ -64,6 +64,8 @@ __all__ = ["read_spice", "parse_spice", "parse_once"]
 
 def read_spice(path) -> Netlist:
     """Read a SPICE netlist file into a :class:`Netlist` (see the module docstring for the subset)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise SpiceError(f"read_spice needs a file path, got {type(path).__name__}", "<none>")
     fname = os.fspath(path) if not isinstance(path, bytes) else path.decode("utf-8", "replace")
     try:
         with open(fname, "rb") as f:
@@ -276,6 +278,10 @@ def parse_once(text: str, filename: str, *, bulk: bool) -> Netlist:
     # 4) .ic for capacitors without IC=
     ic = info.get("ic")
     if ic:
+        known = {nm.lower() for nm in nl.node_names}
+        for node, lineno in st.ic_lines.items():
+            if node not in known:
+                raise st.err(f".ic sets v({node}) but the netlist has no node {node!r}", lineno)
         cn, cnodes, cvals, cics = st.kinds["C"]
         for k in range(len(cn)):
             if k in st.ic_given:
@@ -414,6 +420,7 @@ def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
             if node.lower() in ("0", "gnd"):
                 raise st.err(".ic cannot set the ground node", ln.lineno)
             ic[node.lower()] = card_value(m.group(2), scope, st, ln.lineno, f".ic v({node})")
+            st.ic_lines.setdefault(node.lower(), ln.lineno)
         return
     if first in _UNSUPPORTED_CARDS:
         raise st.err(f"{first} ({_UNSUPPORTED_CARDS[first] or 'here'}) is not supported", ln.lineno)

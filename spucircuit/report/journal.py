@@ -1,7 +1,7 @@
 """The crash-safe record of a study's finished tasks, so that an interrupted study loses nothing.
 
-A journal is a JSON-lines file: a header naming the study it belongs to (a digest of its knobs,
-sweep, matrices and task count), then one line per finished task, ``{"index": i, "row": {...}}``,
+A journal is a JSON-lines file: a header naming the study it belongs to (its digest,
+:func:`spucircuit.studies.sweep.study_digest`: knobs, sweep, matrices and task count), then one line per finished task, ``{"index": i, "row": {...}}``,
 appended and flushed to disk (fsync) as each task ends. A crash can only cut the last line short;
 reading skips a cut-short last line. Floats are written with Python's shortest round-trip repr
 (NaN and inf as JSON's NaN / Infinity extension), so rows read back are the same numbers: a resumed
@@ -9,7 +9,6 @@ study's results are identical to an uninterrupted one's.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
@@ -20,7 +19,7 @@ from spucircuit.errors import StudyError
 VERSION = 1
 
 
-def _plain(o):
+def plain(o):
     """json.dumps default: numpy scalars and arrays as Python numbers and lists."""
     if isinstance(o, np.integer):
         return int(o)
@@ -31,17 +30,6 @@ def _plain(o):
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(f"cannot journal a {type(o).__name__}")
-
-
-def study_digest(config: dict, sweep: dict, matrices, n_tasks: int) -> str:
-    """What identifies a study's tasks: its knobs, sweep, user matrices (their bytes) and task count."""
-    h = hashlib.sha256()
-    h.update(json.dumps({"config": config, "sweep": sweep, "tasks": n_tasks}, sort_keys=True, default=_plain).encode())
-    for M in matrices or ():
-        a = np.ascontiguousarray(M, dtype=np.float64)
-        h.update(str(a.shape).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 class Journal:
@@ -90,7 +78,7 @@ class Journal:
                 f.truncate(sum(len(x) + 1 for x in complete))
 
     def _write_line(self, obj) -> None:
-        data = (json.dumps(obj, default=_plain) + "\n").encode()
+        data = (json.dumps(obj, default=plain) + "\n").encode()
         with open(self.path, "ab") as f:
             f.write(data)
             f.flush()
