@@ -1,8 +1,8 @@
 """Imperfect devices: solve error against resistor-bank bits, with and without calibration and
 averaging mitigation (n = 16 and 64), the eps -> eps^2 mitigation slopes, and a noisy-twin check.
 
-    python examples/study_example.py            # ~10 min on 2 cores; writes examples/results/study/
-    python examples/study_example.py --quick    # n = 16 only, fewer draws (~1 min)
+    python examples/study_example.py            # ~70 min on 2 busy cores (2026-12-02); writes examples/results/study/
+    python examples/study_example.py --quick    # n = 16 only, fewer draws
 
 Everything is computed from component values: each device is the nominal integrator array plus
 one seeded draw of imperfections (spucircuit.imperfections), compiled by MNA.
