@@ -36,6 +36,8 @@ CASES = [
     (tngd, "compare --eval-every 0 --out-dir {out}/cmp", "--eval-every"),
     (tngd, "compare --dataset {out}/missing.npz --out-dir {out}/cmp", "missing.npz"),
     (tngd, "compare --out-dir {A}", "not a folder"),
+    (tngd, "train --dataset digits --model mlp --hidden 3 --optimizer ngd --damping 1e-320 --steps 2 --no-progress "
+           "--out {out}/r.json", "not numerically positive definite"),
 ]
 
 

@@ -56,7 +56,12 @@ class NGD(_DirectNaturalGradient):
         """g~ = (F + lambda I)^-1 grad."""
         F = require_curvature(curvature, "NGD").ggn().copy()
         F[np.diag_indices_from(F)] += self.damping
-        return sla.cho_solve(sla.cho_factor(F, lower=True), np.asarray(grads, dtype=float))
+        try:
+            return sla.cho_solve(sla.cho_factor(F, lower=True), np.asarray(grads, dtype=float))
+        except np.linalg.LinAlgError:  # the GGN has rank <= b dz < N: lambda below its round-off
+            raise ConfigError(f"F + lambda I is not numerically positive definite at damping {self.damping:g}: the GGN "
+                              f"is singular (rank <= batch x outputs); use a damping of at least "
+                              f"{1e-12 * max(float(np.trace(F)) / len(F), 1e-300):.1g}") from None
 
 
 class NGDCGState(NamedTuple):
