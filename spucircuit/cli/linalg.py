@@ -7,9 +7,17 @@ import numpy as np
 
 from spucircuit._util.files import atomic_save_npy
 from spucircuit.circuit.integrator_array import integrator_array
-from spucircuit.cli._common import add_mapping_args, add_sim_args, load_npy, mapping_kwargs, print_json, want_progress
 from spucircuit.circuit.noise import default_injected_psd
+from spucircuit.cli._common import (
+    add_mapping_args,
+    add_sim_args,
+    load_npy,
+    mapping_kwargs,
+    print_json,
+    want_progress,
+)
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT
+from spucircuit.errors import SPUError
 from spucircuit.imperfections.base import chain
 from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.models import Rails, Thermal
@@ -20,6 +28,7 @@ from spucircuit.imperfections.profiles import (
     opamp_profile,
 )
 from spucircuit.linalg.solve import device_inv, device_solve, inv, solve
+from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT
 from spucircuit.report.files import write_circuit_json
 
 
@@ -144,11 +153,20 @@ def cmd_inv(args) -> int:
 def cmd_map(args) -> int:
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side") if args.rhs else None
-    mc = integrator_array(A, b, prune=args.prune, noise_psd=args.noise_psd or 0.0, **mapping_kwargs(args))
-    write_circuit_json(mc, args.output)
+    if args.output is None and not args.json:
+        raise SPUError("give -o FILE (the circuit as JSON) or --json (print it)")
+    mc = integrator_array(A, b, prune=args.prune, noise_psd=args.noise_psd or 0.0, scale=args.scale,
+                          kappa_max=args.kappa_max, **mapping_kwargs(args))
+    if args.output is not None:
+        write_circuit_json(mc, args.output)
+    if args.json:
+        print_json(mc.to_dict())
+        return 0
     c = mc.component_counts()
+    sc = mc.to_dict()["scales"]
     print(f"mapped n = {mc.n}: {c['total']} components ({c['resistors']} resistors, {c['capacitors']} capacitors, "
-          f"{c['op-amps']} op-amps), tau = {mc.tau_s:.4g} s -> {args.output}")
+          f"{c['op-amps']} op-amps), tau = {mc.tau_s:.4g} s, v_unit = {mc.v_unit_v:.4g} V from the "
+          f"{sc.get('scale_method', '?')} scale -> {args.output}")
     return 0
 
 
@@ -197,8 +215,15 @@ def register(sub) -> None:
                        description="Write the circuit (components, values, scales, state-to-voltage map) as JSON.")
     m.add_argument("--matrix", required=True, help="SPD matrix A, .npy")
     m.add_argument("--rhs", help="right-hand side b, .npy (default 0)")
-    m.add_argument("-o", "--output", required=True, help="output JSON path")
+    m.add_argument("-o", "--output", default=None, help="output JSON path")
+    m.add_argument("--json", action="store_true", help="print the circuit as one JSON object")
     m.add_argument("--noise-psd", dest="noise_psd", type=float, default=None,
                    help="add an injected noise current of this PSD at each summing node, A^2/Hz")
+    m.add_argument("--scale", choices=["bound", "oracle"], default="bound",
+                   help="volts per unit of x: 'bound' (default; |x| <= |b| / lambda_min from the kappa_max spec, "
+                        "what a device can know) or 'oracle' (from x* itself: a labelled upper bound); the JSON "
+                        "records it (scales.scale_method). A device auto-ranges from the bound when it runs")
+    m.add_argument("--kappa-max", dest="kappa_max", type=float, default=KAPPA_MAX_DEFAULT,
+                   help=f"problem-class spec for the bound scale: largest condition number (default {KAPPA_MAX_DEFAULT:g})")
     add_mapping_args(m)
     m.set_defaults(func=cmd_map)

@@ -26,6 +26,7 @@ CASES = [
     (spu, "solve --matrix {A} --rhs {b} --converters precision --converter-bits 1", "bits"),
     (spu, "study --n 4 --draws 1 --matrices 1 --out {A}", "not a folder"),
     (spu, "inv --matrix {A} --noise-psd 0 --temperature 0 --out {out}/i.npy", "has no noise"),
+    (spu, "map --matrix {A}", "give -o FILE"),
     (spu, "study --n 4 --draws 1 --matrices 1 --out {out}/s --name a/b", "--name"),
     (tngd, "train --seed -1 --out {out}/r.json", "seed must be >= 0"),
     (tngd, "train --steps 0 --out {out}/r.json", "--steps"),
@@ -155,3 +156,26 @@ def test_api_bad_values_raise_the_packages_own_errors():
     for f, msg in cases:
         with pytest.raises(SPUError, match=msg.replace("(", r"\(").replace(")", r"\)")):
             f()
+
+
+def test_map_json_records_how_the_scale_was_chosen(tmp_path, capsys):
+    """Issue 12, item 6: spu map --json / -o records the scale and how it was chosen; the default
+    scale does not know x* (the same for b and a permutation of b), the oracle's does."""
+    import json
+
+    import spucircuit as sc
+
+    A = sc.random_spd(6, 20, seed=2)
+    b = np.random.default_rng(1).standard_normal(6)
+    np.save(tmp_path / "A.npy", A)
+    got = {}
+    for name, rhs in (("b", b), ("perm", b[::-1].copy())):
+        np.save(tmp_path / f"{name}.npy", rhs)
+        for scale in ("bound", "oracle"):
+            assert spu(["map", "--matrix", str(tmp_path / "A.npy"), "--rhs", str(tmp_path / f"{name}.npy"), "--json",
+                        "--scale", scale, "--kappa-max", "100"]) == 0
+            got[name, scale] = json.loads(capsys.readouterr().out)["scales"]
+    assert got["b", "bound"]["scale_method"] == "bound" and got["b", "bound"]["scale_kappa_max"] == 100
+    assert got["b", "bound"]["v_unit_V"] == got["perm", "bound"]["v_unit_V"]
+    assert got["b", "oracle"]["scale_method"] == "oracle"
+    assert got["b", "oracle"]["v_unit_V"] != got["perm", "oracle"]["v_unit_V"]
