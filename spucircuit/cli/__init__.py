@@ -10,6 +10,7 @@ import os
 import sys
 
 from spucircuit.cli import cost, demo, linalg, spice, study
+from spucircuit.device import base as device_base
 from spucircuit.errors import Interrupted, SPUError, one_line
 
 
@@ -28,6 +29,7 @@ def main(argv=None) -> int:
     """Run ``spu`` with ``argv`` (default: the process arguments); returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    saved_limit = device_base.MAX_RUN_S  # --max-run-time holds for this command only
     try:
         return args.func(args)
     except Interrupted as exc:
@@ -42,6 +44,8 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # the reader went away (spu ... | head): stop quietly, as a shell tool does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 141
+    finally:
+        device_base.MAX_RUN_S = saved_limit
 
 
 if __name__ == "__main__":  # pragma: no cover

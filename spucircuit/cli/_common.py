@@ -10,6 +10,7 @@ import numpy as np
 
 from spucircuit._util import argtypes
 from spucircuit._util.jsonable import to_jsonable
+from spucircuit.device import base as device_base
 from spucircuit.errors import SPUError
 
 
@@ -54,6 +55,21 @@ def want_progress(args) -> bool:
     return sys.stderr.isatty()
 
 
+def add_run_limit_arg(g) -> None:
+    g.add_argument("--max-run-time", dest="max_run_time", type=float, default=None, metavar="SECONDS",
+                   help="refuse a run whose estimated computing time (steps x chains x per-step cost) exceeds this "
+                        "(default 600 s); the error shows the estimate")
+
+
+def apply_run_limit(args) -> None:
+    """--max-run-time: the limit every device made by this command checks before it runs."""
+    v = getattr(args, "max_run_time", None)
+    if v is not None:
+        if not (v > 0):
+            raise SPUError(f"--max-run-time must be > 0 s, got {v!r}")
+        device_base.MAX_RUN_S = float(v)
+
+
 def add_sim_args(p, chains_default):
     g = p.add_argument_group("simulation")
     g.add_argument("--progress", dest="progress", action="store_true", default=None,
@@ -69,6 +85,7 @@ def add_sim_args(p, chains_default):
     g.add_argument("--scheme", choices=["exponential", "exact", "euler"], default="exponential",
                    help="integration scheme: exponential (exact in distribution at any step; alias exact) or euler")
     g.add_argument("--dt", type=float, default=None, help="time step, s (default: automatic)")
+    add_run_limit_arg(g)
     g.add_argument("--temperature", type=float, default=300.0, help="Johnson-noise temperature, K")
     g.add_argument("--scale", choices=["autorange", "bound", "oracle"], default="autorange",
                    help="how the device ranges volts per unit of x: autorange (default: a pass at the bound it can "

@@ -11,6 +11,7 @@ from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.cli._common import (
     add_mapping_args,
     add_sim_args,
+    apply_run_limit,
     load_npy,
     mapping_kwargs,
     print_json,
@@ -76,6 +77,7 @@ def _profile_line(name: str) -> str:
 
 
 def cmd_solve(args) -> int:
+    apply_run_limit(args)
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side")
     run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
@@ -121,6 +123,7 @@ def cmd_solve(args) -> int:
 
 
 def cmd_inv(args) -> int:
+    apply_run_limit(args)
     A = load_npy(args.matrix, "matrix")
     run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
                scale=args.scale, kappa_max=args.kappa_max)

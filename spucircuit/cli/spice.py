@@ -22,7 +22,7 @@ from spucircuit._util.files import atomic_write_bytes
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.capacitive_array import capacitive_spu
 from spucircuit.circuit.integrator_array import integrator_array
-from spucircuit.cli._common import load_npy
+from spucircuit.cli._common import add_run_limit_arg, apply_run_limit, load_npy
 from spucircuit.device.spu import SPU
 from spucircuit.errors import SPUError
 from spucircuit.integrate.discretize import eigenvalues
@@ -116,6 +116,7 @@ def cmd_export(args) -> int:
 
 # ----------------------------------------------------------------------------- simulate
 def cmd_simulate(args) -> int:
+    apply_run_limit(args)
     nl = read_spice(args.netlist)
     info = nl.meta.get("spice_file", {})
     tau = tau_of(nl)
@@ -292,6 +293,7 @@ def register(sub) -> None:
     s.add_argument("--dt", type=float, default=None, help="time step, s (default: the .tran step, else automatic)")
     s.add_argument("--temperature", type=float, default=None,
                    help="Johnson-noise temperature, K (default: the netlist's noise block, else 300)")
+    add_run_limit_arg(s)
     s.add_argument("--max-samples", dest="max_samples", type=argtypes.positive_int, default=20000,
                    help="keep at most about this many samples (default 20000)")
     s.set_defaults(func=cmd_simulate)

@@ -39,6 +39,18 @@ def canonical_scheme(scheme: str) -> str:
     return s
 
 
+MAX_RUN_S = 600.0  # default limit on one run's estimated computing time, s (device.max_run_s, --max-run-time)
+# per chain-step cost of the kernels, measured on this project's 2-core machine (2026-12-02, one
+# thread): 150 ns at n = 8, 270-320 ns at n = 16, 1.2-2.1 us at n = 64 (exponential / Euler)
+STEP_COST_S = (1.0e-7, 3.0e-8)  # a + b n seconds per chain-step
+
+
+def run_cost_s(n_steps: int, chains: int, n: int) -> float:
+    """Estimated computing time of a run (s): steps x chains x (a + b n)."""
+    a, b = STEP_COST_S
+    return float(n_steps) * float(chains) * (a + b * n)
+
+
 @dataclass
 class RunResult:
     """What one run of any device returns (SI units).
@@ -128,6 +140,7 @@ class AnalogDevice:
         self.dac_clipped = 0
         self.adc_clipped = 0
         self.time_s = 0.0
+        self.max_run_s = MAX_RUN_S  # refuse a run estimated to compute longer than this (raise it to allow)
         self.state = None
 
     # ---------------------------------------------------------------- architecture
@@ -190,6 +203,11 @@ class AnalogDevice:
         """
         T = parse_time(time, self.tau_s)
         n_steps, dt = self._step_plan(T, dt)
+        est = run_cost_s(n_steps, self.chains, self.n)
+        if est > self.max_run_s:
+            raise StepError(f"this run needs {n_steps:.3g} steps of {dt:.3g} s x {self.chains} chains, about "
+                            f"{est:.3g} s of computing, above the limit of {self.max_run_s:.3g} s: shorten the time, "
+                            "take a larger step, or raise the limit (--max-run-time, or device.max_run_s)")
         if max_samples is None:
             max_samples = self._default_max_samples()
         if save_every is None:
