@@ -39,7 +39,7 @@ import numpy as np
 from spucircuit.circuit.netlist import Netlist, PatternNames
 from spucircuit.constants import C_DEFAULT, R_MAX_DEFAULT, R_MIN_DEFAULT, V_SWING_DEFAULT
 from spucircuit.errors import MatrixError, RealizabilityError
-from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
+from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds, check_kappa_max
 from spucircuit.numerics.matrices import as_vector, check_spd
 
 _ZERO_RTOL = 1e-13  # |A_ij| below this fraction of max|A| is a structural zero (no resistor)
@@ -268,6 +268,7 @@ SCALES = ("bound", "oracle")
 
 def _choose_scale(A, b, scale, kappa_max, v_swing) -> dict:
     """v_unit (V per unit of x) and how it was chosen (module doc); b = 0 needs no ranging."""
+    check_kappa_max(kappa_max)  # a bad problem-class spec is refused even where this mapping needs none
     if not isinstance(scale, str):
         try:
             v = float(scale)

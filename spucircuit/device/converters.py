@@ -127,10 +127,8 @@ class Converter:
         """(codes x lsb, low, high): v (V) converted, with the counts clipped below and above. A NaN
         input (an unstable circuit's overflowed output) is counted as clipped high and stays NaN."""
         v = np.asarray(v, dtype=float)
-        nan = np.isnan(v)
-        if nan.any():
-            q, low, high = self.quantize(np.where(nan, 0.0, v), rng)
-            return np.where(nan, np.nan, q), low, high + int(np.count_nonzero(nan))
+        if np.isnan(v).any():
+            return _nan_as_clipped(lambda w: self.quantize(w, rng), v)
         fs = self.full_scale_v
         tol = fs * (1 + 1e-9)  # a value at full scale (up to round-off) is not clipped
         low = int(np.count_nonzero(v < -tol))
@@ -155,10 +153,8 @@ class Converter:
         if not self.noise_lsb:
             return self.quantize(v)
         v = np.asarray(v, dtype=float)
-        nan = np.isnan(v)
-        if nan.any():
-            q, low, high = self.mean_quantize(np.where(nan, 0.0, v))
-            return np.where(nan, np.nan, q), low, high + int(np.count_nonzero(nan))
+        if np.isnan(v).any():
+            return _nan_as_clipped(self.mean_quantize, v)
         q, low, high = replace(self, noise_lsb=0.0, dnl_lsb=0.0, inl_lsb=0.0, gain_error=0.0,
                                offset_lsb=0.0).quantize(v)
         kmax = 2 ** (int(self.bits) - 1) - 1
@@ -176,6 +172,14 @@ class Converter:
         above = np.where(ok & (j >= base[:, None]), _ndtr((p[:, None] - t) / s), 0.0).sum(axis=1)
         k = np.clip(base + above, -kmax, kmax)
         return (k * self.lsb).reshape(np.shape(q)), low, high
+
+
+def _nan_as_clipped(conversion, v):
+    """``conversion(v)`` for an input with NaN entries (an unstable circuit's overflowed output):
+    each is counted as clipped high and stays NaN in the result."""
+    nan = np.isnan(v)
+    q, low, high = conversion(np.where(nan, 0.0, v))
+    return np.where(nan, np.nan, q), low, high + int(np.count_nonzero(nan))
 
 
 def convert(conv: Converter, v, tally, kind: str, what: str, *, dither=None, stacklevel: int = 3,

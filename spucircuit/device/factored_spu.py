@@ -235,16 +235,23 @@ class FactoredSPU(AnalogDevice):
         meter.close()
         return X, samples, xsum
 
+    def _stage_coefficients(self, h) -> tuple:
+        """What both Euler kernels take for the static stages at step h: per buffer / stage its gain
+        or 1 / D and its noise coefficient sqrt(q h) (buffers' divided by their D), contiguous."""
+        ch = self.chain
+        sq = lambda q: np.sqrt(q * h)  # noqa: E731
+        return tuple(np.ascontiguousarray(a, dtype=np.float64) for a in (
+            ch.gx, sq(ch.q_bx) / ch.Dx, 1.0 / ch.D1, sq(ch.q_a), ch.gy, sq(ch.q_by) / ch.Dy, 1.0 / ch.D2,
+            sq(ch.q_c), ch.gw, sq(ch.q_bw) / ch.Dw))
+
     def _run_euler(self, X, h, n_steps, save_every, rng, samples, xsum):
         ch = self.chain
         k, N = X.shape
         m = ch.m
         noise = ch.has_noise
-        sq = lambda q: np.sqrt(q * h)  # noqa: E731
-        args = (ch.G1, ch.G2, ch.G3_array, ch.shared, ch.ratio3, ch.om * h, ch.gx, sq(ch.q_bx) / ch.Dx,
-                1.0 / ch.D1, sq(ch.q_a), ch.gy, sq(ch.q_by) / ch.Dy, 1.0 / ch.D2, sq(ch.q_c), ch.gw,
-                sq(ch.q_bw) / ch.Dw, h * ch.d, h * ch.comp.g_in * ch.comp.v_in, sq(ch.q_sum), ch.invc)
-        args = tuple(np.ascontiguousarray(a, dtype=np.float64) if isinstance(a, np.ndarray) else a for a in args)
+        f = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+        args = (ch.G1, ch.G2, ch.G3_array, ch.shared, ch.ratio3, f(ch.om * h), *self._stage_coefficients(h),
+                f(h * ch.d), f(h * ch.comp.g_in * ch.comp.v_in), f(np.sqrt(ch.q_sum * h)), f(ch.invc))
         gstart, cstart = euler_partition(ch.G2.shape[0], ch.G2.shape[1], k)
         nch = len(cstart) - 1
         scratch = (np.empty((k, N)), np.empty((k, N)), np.empty((k, m)), np.empty((k, m)), np.empty((k, m)),
@@ -258,13 +265,11 @@ class FactoredSPU(AnalogDevice):
         ch = self.chain
         k, N = X.shape
         m = ch.m
-        sq = lambda q: np.sqrt(q * h)  # noqa: E731
         f = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
         comp = ch.comp
-        args = (ch.G1, ch.G2, ch.G3_array, ch.shared, ch.ratio3, f(ch.om), f(ch.gx), f(sq(ch.q_bx) / ch.Dx),
-                f(1.0 / ch.D1), f(sq(ch.q_a)), f(ch.gy), f(sq(ch.q_by) / ch.Dy), f(1.0 / ch.D2), f(sq(ch.q_c)),
-                f(ch.gw), f(sq(ch.q_bw) / ch.Dw), f(h * comp.g_lambda), f(h * (ch.S3 + comp.g_in)),
-                f(h * comp.g_in * comp.v_in), f(sq(ch.q_sum)), f(ch.invc), float(h), float(self.rail_v))
+        args = (ch.G1, ch.G2, ch.G3_array, ch.shared, ch.ratio3, f(ch.om), *self._stage_coefficients(h),
+                f(h * comp.g_lambda), f(h * (ch.S3 + comp.g_in)), f(h * comp.g_in * comp.v_in),
+                f(np.sqrt(ch.q_sum * h)), f(ch.invc), float(h), float(self.rail_v))
         counts = [np.zeros(N, np.int64), np.zeros(N, np.int64)] + [np.zeros(m, np.int64) for _ in range(4)]
         osum = np.zeros((k, N))
         euler_rails_kernel(*args, X, int(n_steps), int(save_every), rng, bool(ch.has_noise), samples, xsum, osum,

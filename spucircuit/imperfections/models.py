@@ -285,6 +285,14 @@ class Tolerance(Imperfection):
 
 
 
+def _part(imp, key, dither=None, noise_lsb: float = 0.0) -> Converter:
+    """The Converter a DAC or ADC model stands for: its bits, full scale and static errors, the
+    per-code DNL seeded from the device key (its fabrication stream) when there is one."""
+    seed = key.stream_seed(imp._tag("dnl"), "fab") if (imp.dnl_lsb and key is not None) else 0
+    return Converter(imp.bits, imp.full_scale_v, dither, gain_error=imp.gain_error, offset_lsb=imp.offset_lsb,
+                     inl_lsb=imp.inl_lsb, dnl_lsb=imp.dnl_lsb, noise_lsb=noise_lsb, dnl_seed=seed)
+
+
 @dataclass(frozen=True)
 class DAC(Imperfection):
     """Input DACs: b bits over +-full_scale_v; quantises the input voltage sources' values.
@@ -303,13 +311,15 @@ class DAC(Imperfection):
     dnl_lsb: float = 0.0
     known = True
 
+    def converter(self, key=None, dither=None) -> Converter:
+        """The part (its per-code DNL drawn from the device key), or its static errors alone without a key."""
+        return _part(self, key, dither)
+
     def _converter(self, names, key) -> Converter:
         dither = None
         if self.rounding == "stochastic":
             dither = tuple(key.rounding_uniform(names, self._tag("dither")))
-        return Converter(self.bits, self.full_scale_v, dither, gain_error=self.gain_error, offset_lsb=self.offset_lsb,
-                         inl_lsb=self.inl_lsb, dnl_lsb=self.dnl_lsb,
-                         dnl_seed=key.stream_seed(self._tag("dnl"), "fab") if self.dnl_lsb else 0)
+        return self.converter(key, dither)
 
     def _apply(self, build, key):
         mc = build.mapped
@@ -333,8 +343,7 @@ class DAC(Imperfection):
         controller knows, or by up to one lsb plus any clipped excess with a dither it does not,
         plus the part's static errors (gain, offset, INL, DNL: :meth:`Converter.static_error_v`):
         row i's right-hand side moves by that over r_in g_unit v_unit."""
-        static = Converter(self.bits, self.full_scale_v, gain_error=self.gain_error, offset_lsb=self.offset_lsb,
-                           inl_lsb=self.inl_lsb, dnl_lsb=self.dnl_lsb).static_error_v(ctx.v_in)
+        static = self.converter().static_error_v(ctx.v_in)
         if self.rounding == "nearest":  # the controller knows the codes it writes: their rounding exactly
             q = Converter(self.bits, self.full_scale_v).quantize(ctx.v_in)[0]
             return DCError.of("DAC", ctx.n, worst=(np.abs(q - ctx.v_in) + static) / ctx.input_units_v)
@@ -357,9 +366,8 @@ class ADC(Imperfection):
     known = True
 
     def converter(self, key=None) -> Converter:
-        return Converter(self.bits, self.full_scale_v, gain_error=self.gain_error, offset_lsb=self.offset_lsb,
-                         inl_lsb=self.inl_lsb, dnl_lsb=self.dnl_lsb, noise_lsb=self.noise_lsb,
-                         dnl_seed=key.stream_seed(self._tag("dnl"), "fab") if (self.dnl_lsb and key is not None) else 0)
+        """The part (its per-code DNL drawn from the device key), or its static errors alone without a key."""
+        return _part(self, key, noise_lsb=self.noise_lsb)
 
     def _apply(self, build, key):
         return replace(build, adc=self.converter(key))

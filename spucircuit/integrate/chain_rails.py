@@ -39,6 +39,33 @@ def _clip(v, lim):
 
 
 @nb.njit(cache=True)
+def _draw(rng, coef, noise):
+    """coef x a standard normal, or 0 (no draw) for a node without noise."""
+    return coef * rng.standard_normal() if (noise and coef != 0.0) else 0.0
+
+
+@nb.njit(cache=True)
+def _stage(S, idr, nz, rh):
+    """A static inverting stage's output from its input sum S (1 / D = idr), clipped at +-rh; its
+    node noise nz passes only while it is not clipped. Returns (output, 1 if clipped)."""
+    v, hit = _clip(-S * idr, rh)
+    if not hit:
+        v -= nz * idr
+    return v, hit
+
+
+@nb.njit(cache=True)
+def _inverted(g, v, e, rh):
+    """The UM entry for an inverting buffer of gain g on v (its output's magnitude minus v; -v where
+    the column has none, g = 0), clipped at +-rh, its noise e passed only while not clipped.
+    Returns (entry, 1 if clipped)."""
+    if g == 0.0:
+        return -v, 0
+    inv, hit = _clip(g * v, rh)
+    return inv - v + (0.0 if hit else e), hit
+
+
+@nb.njit(cache=True)
 def euler_rails_kernel(G1, G2, G3, shared, ratio3, om, gx, sbx, id1, sa, gy, sby, id2, sc, gw, sbw,
                        hgl, hgs, cst, ss, invc, h, rail, X, n_steps, save_every, rng, noise, samples, xsum,
                        osum, sat_int, sat_bx, sat_a, sat_by, sat_c, sat_bw, UP1, DM1, Y, UM2, W, UM3, Z):
@@ -60,45 +87,22 @@ def euler_rails_kernel(G1, G2, G3, shared, ratio3, om, gx, sbx, id1, sa, gy, sby
                 sat_int[j] += hit
                 up = o * h
                 UP1[c, j] = up
-                e = sbx[j] * rng.standard_normal() if (noise and sbx[j] != 0.0) else 0.0
-                if gx[j] != 0.0:
-                    inv, hit = _clip(gx[j] * up, rh)  # the inverting buffer's output is -inv
-                    sat_bx[j] += hit
-                    DM1[c, j] = inv - up + (0.0 if hit else e)
-                else:
-                    DM1[c, j] = -up
+                DM1[c, j], hit = _inverted(gx[j], up, _draw(rng, sbx[j], noise), rh)
+                sat_bx[j] += hit
         stage_rows(G1, UP1, DM1, Y, 1.0)
         for c in range(k):
             for r in range(m):
-                na = sa[r] * rng.standard_normal() if (noise and sa[r] != 0.0) else 0.0
-                v, hit = _clip(-Y[c, r] * id1[r], rh)
+                Y[c, r], hit = _stage(Y[c, r], id1[r], _draw(rng, sa[r], noise), rh)
                 sat_a[r] += hit
-                if not hit:
-                    v -= na * id1[r]
-                Y[c, r] = v
-                e = sby[r] * rng.standard_normal() if (noise and sby[r] != 0.0) else 0.0
-                if gy[r] != 0.0:
-                    inv, hit = _clip(gy[r] * v, rh)
-                    sat_by[r] += hit
-                    UM2[c, r] = inv - v + (0.0 if hit else e)
-                else:
-                    UM2[c, r] = -v
+                UM2[c, r], hit = _inverted(gy[r], Y[c, r], _draw(rng, sby[r], noise), rh)
+                sat_by[r] += hit
         stage_blocks(G2, Y, UM2, W)
         for c in range(k):
             for r in range(m):
-                nc = sc[r] * rng.standard_normal() if (noise and sc[r] != 0.0) else 0.0
-                v, hit = _clip(-W[c, r] * id2[r], rh)
+                W[c, r], hit = _stage(W[c, r], id2[r], _draw(rng, sc[r], noise), rh)
                 sat_c[r] += hit
-                if not hit:
-                    v -= nc * id2[r]
-                W[c, r] = v
-                e = sbw[r] * rng.standard_normal() if (noise and sbw[r] != 0.0) else 0.0
-                if gw[r] != 0.0:
-                    inv, hit = _clip(gw[r] * v, rh)
-                    sat_bw[r] += hit
-                    UM3[c, r] = inv - v + (0.0 if hit else e)
-                else:
-                    UM3[c, r] = -v
+                UM3[c, r], hit = _inverted(gw[r], W[c, r], _draw(rng, sbw[r], noise), rh)
+                sat_bw[r] += hit
         if shared:
             stage_cols(G1, W, UM3, Z, ratio3)
         else:
@@ -107,9 +111,7 @@ def euler_rails_kernel(G1, G2, G3, shared, ratio3, om, gx, sbx, id1, sa, gy, sby
             for i in range(n):
                 u = X[c, i]
                 o, _ = _clip(om[i] * u, rail)
-                z = Z[c, i] + hgl[i] * u - hgs[i] * (o - u) + cst[i]
-                if noise and ss[i] != 0.0:
-                    z += ss[i] * rng.standard_normal()
+                z = Z[c, i] + hgl[i] * u - hgs[i] * (o - u) + cst[i] + _draw(rng, ss[i], noise)
                 u = u - z * invc[i]
                 X[c, i] = u
                 xsum[c, i] += u

@@ -12,24 +12,10 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
-
+from spucircuit._util.jsonable import to_jsonable
 from spucircuit.errors import StudyError
 
 VERSION = 1
-
-
-def plain(o):
-    """json.dumps default: numpy scalars and arrays as Python numbers and lists."""
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"cannot journal a {type(o).__name__}")
 
 
 class Journal:
@@ -78,7 +64,7 @@ class Journal:
                 f.truncate(sum(len(x) + 1 for x in complete))
 
     def _write_line(self, obj) -> None:
-        data = (json.dumps(obj, default=plain) + "\n").encode()
+        data = (json.dumps(to_jsonable(obj, strict=False)) + "\n").encode()
         with open(self.path, "ab") as f:
             f.write(data)
             f.flush()

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from spucircuit._util.jsonable import to_jsonable
 from spucircuit._util.progress import make_meter
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.noise import default_injected_psd
@@ -420,14 +421,6 @@ class StudyInterrupted(Interrupted):
         super().__init__(f"interrupted after {done} of {total} tasks; the finished ones are {kept}")
 
 
-def _plain(o):
-    if isinstance(o, (np.integer, np.floating, np.bool_)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o).__name__)
-
-
 def _plan(config, sweep, matrices):
     """The study's normalised knobs, sweep, matrices, points and tasks (StudyError on bad ones)."""
     cfg = default_config()
@@ -456,7 +449,8 @@ def study_digest(config: dict | None = None, sweep: dict | None = None, *, matri
     count): a journal of finished tasks belongs to the study with this digest."""
     cfg, sweep, matrices, _, tasks = _plan(config, sweep, matrices)
     h = hashlib.sha256()
-    h.update(json.dumps({"config": cfg, "sweep": sweep, "tasks": len(tasks)}, sort_keys=True, default=_plain).encode())
+    h.update(json.dumps(to_jsonable({"config": cfg, "sweep": sweep, "tasks": len(tasks)}, strict=False),
+                        sort_keys=True).encode())
     for M in matrices or ():
         h.update(str(M.shape).encode())
         h.update(np.ascontiguousarray(M, dtype=np.float64).tobytes())
