@@ -69,3 +69,18 @@ def one_line(exc_or_text, limit: int = MESSAGE_MAX_CHARS) -> str:
         keep = (limit - 25) // 2
         text = f"{text[:keep]} ... [{len(text) - 2 * keep} characters] ... {text[-keep:]}"
     return text
+
+
+def unexpected_line(prog: str, exc: BaseException) -> str:
+    """The one line a command prints for an exception the package did not raise on purpose (a bug,
+    or a resource the checks did not foresee): its type and message, and how to see the traceback."""
+    if isinstance(exc, MemoryError):
+        return (f"{prog}: error: out of memory ({one_line(exc) or 'MemoryError'}): make the problem smaller "
+                "(fewer --chains, a shorter run, a smaller n); rerun with --debug for the traceback")
+    return (f"{prog}: internal error: {type(exc).__name__}: {one_line(exc, 300)} (not a known bad input: "
+            "rerun with --debug for the traceback and report it)")
+
+
+def pop_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``--debug`` anywhere on a command line (before or after the subcommand): removed, and True."""
+    return [a for a in argv if a != "--debug"], "--debug" in argv

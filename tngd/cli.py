@@ -17,7 +17,7 @@ import numpy as np
 
 from spucircuit._util import argtypes
 from spucircuit._util.files import atomic_write_bytes, atomic_write_text
-from spucircuit.errors import one_line
+from spucircuit.errors import one_line, pop_debug, unexpected_line
 from tngd.data import load_dataset
 from tngd.errors import ConfigError, TNGDError
 from tngd.nn.losses import make_loss
@@ -300,6 +300,8 @@ def cmd_compare(a):
 def build_parser():
     """The ``tngd`` argument parser (train, compare)."""
     p = argparse.ArgumentParser(prog="tngd", description="Thermodynamic natural gradient descent: train and compare optimizers.")
+    p.add_argument("--debug", action="store_true",
+                   help="show the Python traceback of an unexpected error (anywhere on the command line)")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train one model with one optimizer, write run.json")
     _common(t)
@@ -321,6 +323,7 @@ def build_parser():
 
 def main(argv=None) -> int:
     """Entry point: run a subcommand; errors print one line ``tngd: error: ...`` and return 2."""
+    argv, debug = pop_debug(list(sys.argv[1:] if argv is None else argv))
     p = build_parser()
     a = p.parse_args(argv)
     try:
@@ -335,7 +338,10 @@ def main(argv=None) -> int:
         if type(exc).__module__.startswith("spucircuit"):
             print(f"tngd: error: {one_line(exc)}", file=sys.stderr)
             return 2
-        raise
+        if debug:
+            raise
+        print(unexpected_line("tngd", exc), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

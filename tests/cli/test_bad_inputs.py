@@ -187,3 +187,31 @@ def test_map_json_records_how_the_scale_was_chosen(tmp_path, capsys):
     assert got["b", "bound"]["v_unit_V"] == got["perm", "bound"]["v_unit_V"]
     assert got["b", "oracle"]["scale_method"] == "oracle"
     assert got["b", "oracle"]["v_unit_V"] != got["perm", "oracle"]["v_unit_V"]
+
+
+@pytest.mark.parametrize("main, prog, argv", [
+    (spu, "spu solve", "solve --matrix {A} --rhs {b}"),
+    (tngd, "tngd", "train --steps 1 --no-progress --out {out}/r.json"),
+])
+def test_an_unexpected_exception_is_one_line_with_a_debug_hint(tmp_path, capsys, monkeypatch, main, prog, argv):
+    """Issue 17, item 6: an exception the package did not raise on purpose prints one line naming
+    its type and the --debug switch (exit 1); with --debug, before or after the subcommand, the
+    traceback is shown (the exception propagates)."""
+    import spucircuit.cli.linalg
+    import tngd.cli
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("a planted bug")
+
+    monkeypatch.setattr(spucircuit.cli.linalg, "solve", boom)
+    monkeypatch.setattr(tngd.cli, "train", boom)
+    np.save(tmp_path / "A.npy", np.eye(3) * 2.0)
+    np.save(tmp_path / "b.npy", np.ones(3))
+    args = argv.format(A=tmp_path / "A.npy", b=tmp_path / "b.npy", out=tmp_path).split()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"{prog}: internal error: ZeroDivisionError: a planted bug")
+    assert "--debug" in err
+    for where in (["--debug"] + args, args + ["--debug"]):
+        with pytest.raises(ZeroDivisionError, match="planted"):
+            main(where)
