@@ -12,6 +12,7 @@ from spucircuit._util import argtypes
 from spucircuit._util.jsonable import to_jsonable
 from spucircuit.device import base as device_base
 from spucircuit.errors import SPUError
+from spucircuit.io.spice import MAX_ELEMENTS
 
 
 def load_npy(path: str, what: str) -> np.ndarray:
@@ -68,6 +69,13 @@ def apply_run_limit(args) -> None:
         if not (v > 0):
             raise SPUError(f"--max-run-time must be > 0 s, got {v!r}")
         device_base.MAX_RUN_S = float(v)
+
+
+def add_max_elements_arg(p) -> None:
+    """--max-elements for a command that reads a netlist (the count is checked before flattening)."""
+    p.add_argument("--max-elements", dest="max_elements", type=argtypes.positive_int, default=MAX_ELEMENTS,
+                   metavar="N", help="refuse a netlist that expands to more than N elements after flattening "
+                                     f"subcircuits, counted before flattening (default {MAX_ELEMENTS:,})")
 
 
 def add_sim_args(p, chains_default):
