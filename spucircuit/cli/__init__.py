@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     argv, debug = pop_debug(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
-    saved_limit = device_base.MAX_RUN_S  # --max-run-time holds for this command only
+    saved_limits = device_base.MAX_RUN_S, device_base.MAX_MEMORY_BYTES  # --max-run-time, --max-memory: this command only
     try:
         return args.func(args)
     except Interrupted as exc:
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         print(unexpected_line(f"spu {args.cmd}", exc), file=sys.stderr)
         return 1
     finally:
-        device_base.MAX_RUN_S = saved_limit
+        device_base.MAX_RUN_S, device_base.MAX_MEMORY_BYTES = saved_limits
 
 
 if __name__ == "__main__":  # pragma: no cover

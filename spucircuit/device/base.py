@@ -45,6 +45,16 @@ MAX_RUN_S = 600.0  # default limit on one run's estimated computing time, s (dev
 STEP_COST_S = (1.0e-7, 3.0e-8)  # a + b n seconds per chain-step
 
 
+MAX_MEMORY_BYTES = 4e9  # default limit on one device's state and sample arrays, bytes (device.max_memory_bytes, --max-memory)
+WORK_ARRAYS = 8  # state, running sum, noise and scratch arrays a run keeps besides its samples, in chains x n units
+
+
+def memory_bytes(chains: int, n_state: int, n_saved: int) -> float:
+    """Estimated memory of a run (bytes): float64 (chains x n_state) arrays, n_saved samples plus
+    the WORK_ARRAYS the kernels keep."""
+    return 8.0 * float(chains) * float(n_state) * (int(n_saved) + WORK_ARRAYS)
+
+
 def run_cost_s(n_steps: int, chains: int, n: int) -> float:
     """Estimated computing time of a run (s): steps x chains x (a + b n)."""
     a, b = STEP_COST_S
@@ -141,7 +151,18 @@ class AnalogDevice:
         self.adc_clipped = 0
         self.time_s = 0.0
         self.max_run_s = MAX_RUN_S  # refuse a run estimated to compute longer than this (raise it to allow)
+        self.max_memory_bytes = MAX_MEMORY_BYTES  # refuse a state or run estimated to need more memory than this
         self.state = None
+
+    def check_memory(self, n_state: int, n_saved: int = 0, what: str = "the chains' states") -> None:
+        """Refuse, before allocating, ``chains`` x ``n_state`` states with ``n_saved`` samples whose
+        estimate (:func:`memory_bytes`) is above ``max_memory_bytes``; the error shows the estimate."""
+        est = memory_bytes(self.chains, n_state, n_saved)
+        if est > self.max_memory_bytes:
+            raise StepError(f"{what} need about {est / 1e9:.3g} GB ({self.chains} chains x {n_state} states x "
+                            f"{int(n_saved) + WORK_ARRAYS} arrays of 8 bytes), above the limit of "
+                            f"{self.max_memory_bytes / 1e9:.3g} GB: use fewer chains or samples (--chains, "
+                            "--max-samples), or raise the limit (--max-memory, or device.max_memory_bytes)")
 
     # ---------------------------------------------------------------- architecture
     @property
@@ -215,6 +236,8 @@ class AnalogDevice:
         save_every = int(save_every)
         if save_every < 1:
             raise StepError(f"save_every must be >= 1, got {save_every}")
+        self.check_memory(self.state.shape[1] if self.state is not None else self.n, n_steps // save_every,
+                          f"this run's {n_steps // save_every} samples")
         seeds = seed if seed is not None else self._seedseq.spawn(1)[0]
         meter = make_meter(progress)
         X, samples, xsum = self._advance(self.state, n_steps, dt, save_every, seeds, meter)

@@ -102,6 +102,7 @@ class SPU(AnalogDevice):
     def reset(self, x0=None) -> None:
         """Set every chain's state: the netlist's initial conditions, or x0 (problem units for
         mapped circuits, state units otherwise; shape (n,) or (chains, n))."""
+        self.check_memory(self.ss.n)
         if x0 is None:
             X = np.tile(self.ss.x0, (self.chains, 1))
         else:
