@@ -173,6 +173,8 @@ def parse_values(name: str, text: str) -> list:
     try:
         if text.startswith("log:"):
             a, b, c = text[4:].split(":")
+            if not 1 <= int(c) <= 10_000:
+                raise ValueError
             vals = list(np.geomspace(float(a), float(b), int(c)))
         elif ":" in text and knob.type in ("int", "float"):
             parts = [float(x) for x in text.split(":")]
@@ -187,7 +189,7 @@ def parse_values(name: str, text: str) -> list:
             vals = [v for v in text.split(",") if v.strip()]
     except ValueError:
         raise StudyError(f"cannot parse values {text!r} for {name}: use 'a,b,c', 'start:stop:step' or "
-                         "'log:start:stop:count'") from None
+                         "'log:start:stop:count' (at most 10,000 values)") from None
     if not vals:
         raise StudyError(f"no values given for {name}")
     return [convert(name, v) for v in vals]
