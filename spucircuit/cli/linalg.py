@@ -30,6 +30,7 @@ from spucircuit.imperfections.profiles import (
 )
 from spucircuit.linalg.solve import device_inv, device_solve, inv, solve
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT
+from spucircuit.numerics.scaling import relative_error
 from spucircuit.report.files import write_circuit_json
 
 
@@ -89,7 +90,7 @@ def cmd_solve(args) -> int:
         dev = _device(args, A, b)
         x, info = device_solve(dev, b, seed=np.random.SeedSequence(args.seed).spawn(2)[0], **run)
     x_ref = np.linalg.solve(np.asarray(A, float), np.asarray(b, float).reshape(-1))
-    rel = float(np.linalg.norm(x - x_ref) / max(np.linalg.norm(x_ref), np.finfo(float).tiny))
+    rel = relative_error(x, x_ref)
     if args.out:
         atomic_save_npy(args.out, x)
     out = {"x": x, "relative_error": rel, "profile": opamp_profile(args.profile).describe(),
@@ -137,7 +138,7 @@ def cmd_inv(args) -> int:
         dev = _device(args, A, None, noise_psd=psd)
         Ainv, info = device_inv(dev, seed=np.random.SeedSequence(args.seed).spawn(2)[0], **run)
     ref = np.linalg.inv(np.asarray(A, float))
-    rel = float(np.linalg.norm(Ainv - ref) / np.linalg.norm(ref))
+    rel = relative_error(Ainv, ref)
     if args.out:
         atomic_save_npy(args.out, Ainv)
     out = {k: v for k, v in info.items() if k != "mapped"}

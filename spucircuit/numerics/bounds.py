@@ -21,14 +21,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from spucircuit.errors import MatrixError
+from spucircuit.numerics.scaling import extreme_scale
 
 KAPPA_MAX_DEFAULT = 1e3  # the default problem class: condition numbers up to 1e3
 
 
 def invariant_norm(v) -> float:
     """|v|_2 summed in sorted order: the same bits for any permutation of v (a bound that must not
-    depend on where the large entries sit)."""
+    depend on where the large entries sit); scaled first if its magnitude is extreme
+    (:func:`~spucircuit.numerics.scaling.extreme_scale`), so that v * v neither under- nor overflows."""
     v = np.asarray(v, dtype=float).ravel()
+    s = extreme_scale(v)
+    if s is not None:
+        return invariant_norm(v / s) * s
     return float(np.sqrt(np.sum(np.sort(v * v))))
 
 
