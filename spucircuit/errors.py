@@ -1,4 +1,7 @@
 """The package's own exceptions. Every bad input raises one of these, with a message naming it."""
+import contextlib
+import sys
+import warnings
 
 
 class SPUError(Exception):
@@ -54,6 +57,10 @@ class Interrupted(SPUError):
     """The user stopped a long run (Ctrl-C); the message says what was kept. Exit status 130."""
 
 
+class ShortRunWarning(UserWarning):
+    """A run was given less analog time than its answer needs: the message states the expected error."""
+
+
 class ClippingWarning(UserWarning):
     """A converter clipped: some values were outside its full-scale range (counts in the result)."""
 
@@ -79,6 +86,18 @@ def unexpected_line(prog: str, exc: BaseException) -> str:
                 "(fewer --chains, a shorter run, a smaller n); rerun with --debug for the traceback")
     return (f"{prog}: internal error: {type(exc).__name__}: {one_line(exc, 300)} (not a known bad input: "
             "rerun with --debug for the traceback and report it)")
+
+
+@contextlib.contextmanager
+def one_line_warnings(prog: str):
+    """A context in which every warning prints as one line ``PROG: warning: message`` on stderr
+    (instead of Python's file, line and source echo): the commands' form."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {one_line(message)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def pop_debug(argv: list[str]) -> tuple[list[str], bool]:

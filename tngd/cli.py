@@ -17,7 +17,7 @@ import numpy as np
 
 from spucircuit._util import argtypes
 from spucircuit._util.files import atomic_write_bytes, atomic_write_text
-from spucircuit.errors import one_line, pop_debug, unexpected_line
+from spucircuit.errors import one_line, one_line_warnings, pop_debug, unexpected_line
 from tngd.data import load_dataset
 from tngd.errors import ConfigError, TNGDError
 from tngd.nn.losses import make_loss
@@ -327,7 +327,8 @@ def main(argv=None) -> int:
     p = build_parser()
     a = p.parse_args(argv)
     try:
-        return a.func(a)
+        with one_line_warnings("tngd"):
+            return a.func(a)
     except TNGDError as exc:
         print(f"tngd: error: {one_line(exc)}", file=sys.stderr)
         return 2

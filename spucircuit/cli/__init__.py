@@ -15,6 +15,7 @@ from spucircuit.errors import (
     Interrupted,
     SPUError,
     one_line,
+    one_line_warnings,
     pop_debug,
     unexpected_line,
 )
@@ -40,7 +41,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     saved_limits = device_base.MAX_RUN_S, device_base.MAX_MEMORY_BYTES  # --max-run-time, --max-memory: this command only
     try:
-        return args.func(args)
+        with one_line_warnings(f"spu {args.cmd}"):
+            return args.func(args)
     except Interrupted as exc:
         print(f"spu {args.cmd}: {one_line(exc)}", file=sys.stderr)
         return 130

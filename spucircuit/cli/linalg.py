@@ -1,8 +1,6 @@
 """``spu solve | inv | map``: linear algebra on the twin from .npy files."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from spucircuit._util.files import atomic_save_npy
@@ -101,9 +99,6 @@ def cmd_solve(args) -> int:
         "saturated", "saturated_opamps")})
     out["rails_V"] = args.rails
     out["out"] = args.out
-    if info.se_reliable is False:
-        print("spu solve: warning: the run is too short for a standard error (fewer than 2 batches of "
-              "5 slowest relaxation times); give a longer --time or more --chains", file=sys.stderr)
     if args.json:
         print_json(out)
     else:

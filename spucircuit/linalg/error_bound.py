@@ -84,6 +84,9 @@ def finish(x, *, noise: float, readout: float, transient: float, systematic: flo
            lam_source: str, terms=None, unbounded=()) -> ErrorBudget:
     """Add the terms of eq. (1) and turn the absolute bound into the relative one."""
     noise, readout, transient, systematic = (float(v) for v in (noise, readout, transient, systematic))
+    if np.isnan(noise):  # no standard error: batch means need at least 2 batches
+        unbounded = tuple(unbounded) + ("no standard error: the run is too short for 2 batches of 5 slowest "
+                                        "relaxation times",)
     absolute = noise + readout + transient + systematic
     return ErrorBudget(absolute=None if unbounded else absolute, relative=relative_bound(x, None if unbounded else absolute), noise=noise, readout=readout,
                        transient=transient, systematic=systematic, lam_lower=lam_lower, lam_source=lam_source,

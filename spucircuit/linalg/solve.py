@@ -26,13 +26,20 @@ from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
 from spucircuit.device.base import canonical_scheme
 from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
-from spucircuit.errors import ClippingWarning, ParseError, SPUError
+from spucircuit.errors import ClippingWarning, ParseError, ShortRunWarning, SPUError
 from spucircuit.imperfections.instance import Device, x_diffusion
 from spucircuit.integrate.discretize import symmetric_eigen
-from spucircuit.linalg.error_bound import (device_budget, device_inv_budget, diffusion_anisotropy, ideal_budget,
-                                          inv_budget, transient_bound)
+from spucircuit.linalg.error_bound import (
+    device_budget,
+    device_inv_budget,
+    diffusion_anisotropy,
+    ideal_budget,
+    inv_budget,
+    transient_bound,
+)
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
 from spucircuit.numerics.matrices import as_vector, check_spd
+from spucircuit.numerics.scaling import norm2
 from spucircuit.numerics.stats import cov_and_se, mean_and_se
 
 MAX_STEPS_DEFAULT = 200_000
@@ -244,6 +251,31 @@ def _time_average(spu, rates, tau, policy, total, tb, *, max_samples=None, progr
     return x, se, res, tb, batch
 
 
+def warn_if_short(info: "SolveInfo", x, policy: RunPolicy, rates: Rates, tau: float, time, total_s: float) -> None:
+    """Warn (:class:`ShortRunWarning`, stating the expected error) when a user-given ``time`` is
+    shorter than the policy's default for these rates and the run shows it: no standard error, or a
+    start transient still above the noise after the burn-in."""
+    if time is None:
+        return
+    default_s = policy.times(rates, tau)[0]
+    eb = info.error_budget or {}
+    transient, noise = eb.get("transient", 0.0), eb.get("noise", 0.0)
+    no_se = not np.all(np.isfinite(info.standard_error))
+    if total_s >= default_s or not (no_se or transient > noise):
+        return
+    xn = norm2(x)
+    rel_t = transient / xn if xn > 0 else np.inf
+    expected = eb.get("relative")
+    what = (f"expected relative error up to {expected:.2g}" if expected is not None and np.isfinite(expected)
+            else f"expected relative error {rel_t:.2g} or more from the start alone" if rel_t < 1
+            else "the answer may be off by 100 % or more")
+    why = "no standard error (fewer than 2 batches of 5 slowest relaxation times)" if no_se else \
+        f"the start's transient ({rel_t:.2g} relative) still dominates the noise ({noise / xn:.2g}) after the burn-in"
+    warnings.warn(ShortRunWarning(
+        f"the run is too short ({total_s / tau:.3g} tau of analog time): {what}; {why}. The default for this "
+        f"problem class is {default_s / tau:.4g} tau (give a longer --time / time=, or leave it out)"), stacklevel=3)
+
+
 def _rates_of(scale: str, bounds: SpectrumBounds):
     """How a run plans its times: the oracle's spectrum, or what the device knows (bounds)."""
     if scale == "oracle":
@@ -325,8 +357,6 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     spu, rates, total, tb = _program(mc, SOLVE_POLICY, rates_of, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
                                      seed=seeds[0], **spu_kw)
     x, se, res, tb, batch = _time_average(spu, rates, mc.tau_s, SOLVE_POLICY, total, tb, progress=progress)
-    if not return_info:
-        return x
     ranging.update(v_unit_V=mc.v_unit_v, rates=rates.source)
     x0v = np.zeros_like(b) if x0 is None else np.asarray(x0, float)
     t_range = ranging.get("ranging_time_s", 0.0)
@@ -341,7 +371,8 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
         se_batches=int(min(res.x.shape[0] // max(1, batch), max(2, 32 // chains) if chains < 32 else 1) * chains),
         scale=ranging, mapped=mc,
     )
-    return x, info
+    warn_if_short(info, x, SOLVE_POLICY, rates, mc.tau_s, time, total)
+    return (x, info) if return_info else x
 
 
 def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str = "exponential",
@@ -382,8 +413,6 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     cov_x, se_x = cov_and_se(res.x)
     Ainv = 2.0 * cov_x / q
     Ainv = 0.5 * (Ainv + Ainv.T)
-    if not return_info:
-        return Ainv
     off = Qx - np.diag(np.diag(Qx))
     budget = inv_budget(Ainv, 2.0 * se_x / q, lam_lower=rates.slow, lam_source=rates.source,
                         anisotropy=diffusion_anisotropy(Qx), eps=float(mc.prune.get("dA_fro", 0.0)),
@@ -396,7 +425,8 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
         scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v},
         error_bound=budget.relative, error_budget=budget.to_dict(),
     )
-    return Ainv, info
+    warn_if_short(info, Ainv, INV_POLICY, rates, mc.tau_s, time, total)
+    return (Ainv, info) if return_info else Ainv
 
 
 def _device_rates(device: Device, scale: str, kappa_max: float) -> Rates:
@@ -440,7 +470,7 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     transient = transient_bound(rates.slow, tb, mc.tau_s, b)
     budget = device_budget(device, x, b, se=se, lam_lower=rates.slow, lam_source=rates.source, transient=transient,
                            clipped=res.adc_clipped + spu.dac_clipped, saturated=res.saturated)
-    return x, SolveInfo(
+    info = SolveInfo(
         task="solve", standard_error=se, analog_time_s=ranging.get("ranging_time_s", 0.0) + tb + res.analog_time_s,
         burn_in_s=tb, window_s=res.analog_time_s, tau_s=mc.tau_s, dt_s=spu.dt, adc_samples=res.adc_samples, adc_clipped=res.adc_clipped,
         dac_clipped=spu.dac_clipped, x_before_adc=res.x_before_adc_mean.mean(axis=0), scale=ranging,
@@ -448,6 +478,8 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
         saturated=None if res.saturated_steps is None else len(res.saturated),
         saturated_opamps=None if res.saturated_steps is None else res.saturated,
     )
+    warn_if_short(info, x, SOLVE_POLICY, rates, mc.tau_s, time, total)
+    return x, info
 
 
 def range_device(device: Device, b, *, evaluate: str = "steady", rates: Rates | None = None,
@@ -527,9 +559,11 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     Ainv = 0.5 * (Ainv + Ainv.T)
     budget = device_inv_budget(device, Ainv, 2.0 * se / q, lam_lower=rates.slow, lam_source=rates.source,
                                burn_in_tau=tb / mc.tau_s, clipped=res.adc_clipped)
-    return Ainv, SolveInfo(
+    info = SolveInfo(
         task="inv", standard_error=2.0 * se / q, analog_time_s=tb + res.analog_time_s, chains=chains,
         adc_clipped=res.adc_clipped, diffusion_x_per_tau=q,
         scale={"method": scale, "rates": rates.source, "v_unit_V": mc.v_unit_v},
         error_bound=budget.relative, error_budget=budget.to_dict(),
     )
+    warn_if_short(info, Ainv, INV_POLICY, rates, mc.tau_s, time, total)
+    return Ainv, info
