@@ -7,15 +7,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import signal
 import sys
-import threading
 
 import numpy as np
 
 from spucircuit._util import argtypes
+from spucircuit._util.signals import one_shot_sigint
 from spucircuit.cli._common import want_progress
-from spucircuit.errors import Interrupted, StudyError
+from spucircuit.errors import StudyError
 from spucircuit.report.journal import Journal
 from spucircuit.report.study import study_table, write_study
 from spucircuit.studies.knobs import KNOBS, convert, parse_sweep
@@ -120,22 +119,14 @@ def cmd_study(args) -> int:
         raise StudyError(f"--workers must be >= 1, got {args.workers}")
     digest = study_digest(config, sweep, matrices=matrices, max_tasks=args.max_tasks)  # bad knobs: before any folder
     journal = Journal(prepare_out(args.out, args.name), digest, args.resume)
-    old = _one_shot_sigint()
-    try:
-        res = run_study(config, sweep, matrices=matrices, workers=args.workers, scheduler=args.scheduler,
-                        progress=want_progress(args), done=journal.done, on_done=journal.append,
-                        max_tasks=args.max_tasks)
-    except StudyInterrupted as exc:  # keep ignoring Ctrl-C: the process is on its way out
-        raise StudyInterrupted(exc.done, exc.total, f"kept in {journal.path}: rerun the same command with "
-                                                    "--resume") from None
-    except Interrupted:
-        raise
-    except BaseException:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
-        raise
-    if old is not None:
-        signal.signal(signal.SIGINT, old)
+    with one_shot_sigint():
+        try:
+            res = run_study(config, sweep, matrices=matrices, workers=args.workers, scheduler=args.scheduler,
+                            progress=want_progress(args), done=journal.done, on_done=journal.append,
+                            max_tasks=args.max_tasks)
+        except StudyInterrupted as exc:
+            raise StudyInterrupted(exc.done, exc.total, f"kept in {journal.path}: rerun the same command with "
+                                                        "--resume") from None
     paths = write_study(res, args.out, args.name, plot=not args.no_plot)
     journal.remove()  # every row is in NAME.json now
     print(f"spu study: {len(res.rows)} tasks at {len(res.points)} points in {res.wall_s:.1f} s "
@@ -161,19 +152,6 @@ def cmd_study(args) -> int:
               file=sys.stderr)
     print("\nwrote " + ", ".join(paths))
     return 0
-
-
-def _one_shot_sigint():
-    """The first Ctrl-C stops the study (KeyboardInterrupt); later ones are ignored while it winds
-    down (a second Ctrl-C must not interrupt the clean-up or the exit). Returns the handler it
-    replaced (None off the main thread)."""
-    def handler(signum, frame):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        return signal.signal(signal.SIGINT, handler)
-    return None
 
 
 def prepare_out(out: str, name: str) -> str:

@@ -17,9 +17,7 @@ against the first swept knob, median with the 10-90 % band over draws and matric
 from __future__ import annotations
 
 import concurrent.futures as cf
-import hashlib
 import itertools
-import json
 import math
 import multiprocessing as mp
 import os
@@ -32,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from spucircuit._util.jsonable import to_jsonable
+from spucircuit._util.jsonable import json_digest
 from spucircuit._util.progress import make_meter
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.noise import default_injected_psd
@@ -465,13 +463,9 @@ def study_digest(config: dict | None = None, sweep: dict | None = None, *, matri
     """What identifies a study's tasks (its knobs after defaults, sweep, matrices' bytes and task
     count): a journal of finished tasks belongs to the study with this digest."""
     cfg, sweep, matrices, _, tasks = _plan(config, sweep, matrices, max_tasks)
-    h = hashlib.sha256()
-    h.update(json.dumps(to_jsonable({"config": cfg, "sweep": sweep, "tasks": len(tasks)}, strict=False),
-                        sort_keys=True).encode())
-    for M in matrices or ():
-        h.update(str(M.shape).encode())
-        h.update(np.ascontiguousarray(M, dtype=np.float64).tobytes())
-    return h.hexdigest()
+    blobs = [b for M in matrices or () for b in (str(M.shape).encode(),
+                                                  np.ascontiguousarray(M, dtype=np.float64).tobytes())]
+    return json_digest({"config": cfg, "sweep": sweep, "tasks": len(tasks)}, *blobs)
 
 
 def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices=None, workers: int | None = None,
