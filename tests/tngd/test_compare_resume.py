@@ -132,7 +132,7 @@ def test_a_journal_of_another_comparison_is_refused(tmp_path, monkeypatch, capsy
     _forbid_training(monkeypatch)
     if change == ["--lr", "sgd=0.1"]:  # accepted: it goes on to train
         with pytest.raises(AssertionError, match="a run was trained"):
-            main(ARGS + change + ["--resume"])
+            main(ARGS + change + ["--resume", "--debug"])  # --debug: the planted AssertionError propagates
         return
     assert main(ARGS + change + ["--resume"]) == 2
     err = capsys.readouterr().err
