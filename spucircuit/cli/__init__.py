@@ -40,6 +40,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     saved_limits = device_base.MAX_RUN_S, device_base.MAX_MEMORY_BYTES  # --max-run-time, --max-memory: this command only
+    device_base.reset_ledger()
+    device_base.ON_ESTIMATE = lambda text: print(f"spu {args.cmd}: {text}", file=sys.stderr, flush=True)
     try:
         with one_line_warnings(f"spu {args.cmd}"):
             return args.func(args)
@@ -62,6 +64,7 @@ def main(argv=None) -> int:
         return 1
     finally:
         device_base.MAX_RUN_S, device_base.MAX_MEMORY_BYTES = saved_limits
+        device_base.ON_ESTIMATE = None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,7 @@ from spucircuit.cli._common import (
     want_progress,
 )
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT
+from spucircuit.device import base as device_base
 from spucircuit.errors import SPUError
 from spucircuit.imperfections.base import chain
 from spucircuit.imperfections.instance import Device
@@ -99,6 +100,7 @@ def cmd_solve(args) -> int:
         "saturated", "saturated_opamps")})
     out["rails_V"] = args.rails
     out["out"] = args.out
+    out["estimated_compute_s"] = device_base.LEDGER["compute_s"]  # the work model's figure for this command
     if args.json:
         print_json(out)
     else:
@@ -138,7 +140,8 @@ def cmd_inv(args) -> int:
         atomic_save_npy(args.out, Ainv)
     out = {k: v for k, v in info.items() if k != "mapped"}
     out.update(inverse=Ainv, relative_error=rel, error_bound=info.error_bound,
-               profile=opamp_profile(args.profile).describe(), converters=_converters(args), out=args.out)
+               profile=opamp_profile(args.profile).describe(), converters=_converters(args), out=args.out,
+               estimated_compute_s=device_base.LEDGER["compute_s"])
     if args.json:
         print_json(out)
     else:

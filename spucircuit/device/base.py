@@ -40,13 +40,30 @@ def canonical_scheme(scheme: str) -> str:
 
 
 MAX_RUN_S = 600.0  # default limit on one run's estimated computing time, s (device.max_run_s, --max-run-time)
-# per chain-step cost of the kernels, measured on this project's 2-core machine (2026-12-02, one
-# thread): 150 ns at n = 8, 270-320 ns at n = 16, 1.2-2.1 us at n = 64 (exponential / Euler)
-STEP_COST_S = (1.0e-7, 3.0e-8)  # a + b n seconds per chain-step
-
+# The work model: what a command is estimated to compute, from what it is about to do. Fitted on
+# this project's 2-core machine, one BLAS thread (benchmarks/estimates.py measures wall / estimate
+# for every command that prints one; calibrated 2026-12-02).
+STEP_COST_S = (1.0e-7, 3.0e-8, 2.5e-10)  # a + b n + c n^2 seconds per chain-step (dense n x n step: n^2)
+COV_COST_S = 1.0e-9  # x n^2 per saved sample and chain: the covariance read-out of inv
+SETUP_COST_S = (0.3, 2.0e-9)  # per command (loading the compiled kernels), + x n^3 per device (eigh)
 
 MAX_MEMORY_BYTES = 4e9  # default limit on one device's state and sample arrays, bytes (device.max_memory_bytes, --max-memory)
 WORK_ARRAYS = 8  # state, running sum, noise and scratch arrays a run keeps besides its samples, in chains x n units
+
+LEDGER = {"compute_s": 0.0, "runs": 0}  # estimated computing since the last reset_ledger()
+ON_ESTIMATE = None  # callable(text): the commands print the estimate of a long run before it starts
+ANNOUNCE_S = 2.0  # runs estimated at least this long are announced through ON_ESTIMATE
+
+
+def reset_ledger() -> None:
+    """Start counting estimated computing afresh, with the per-command setup (a command does this
+    when it starts)."""
+    LEDGER.update(compute_s=SETUP_COST_S[0], runs=0)
+
+
+def add_work(seconds: float) -> None:
+    """Count ``seconds`` of estimated computing in the ledger."""
+    LEDGER["compute_s"] += float(seconds)
 
 
 def memory_bytes(chains: int, n_state: int, n_saved: int) -> float:
@@ -56,9 +73,19 @@ def memory_bytes(chains: int, n_state: int, n_saved: int) -> float:
 
 
 def run_cost_s(n_steps: int, chains: int, n: int) -> float:
-    """Estimated computing time of a run (s): steps x chains x (a + b n)."""
-    a, b = STEP_COST_S
-    return float(n_steps) * float(chains) * (a + b * n)
+    """Estimated computing time of a run (s): steps x chains x (a + b n + c n^2)."""
+    a, b, c = STEP_COST_S
+    return float(n_steps) * float(chains) * (a + b * n + c * float(n) ** 2)
+
+
+def setup_cost_s(n: int) -> float:
+    """Estimated computing of programming one device of n states (its eigendecomposition)."""
+    return SETUP_COST_S[1] * float(n) ** 3
+
+
+def covariance_cost_s(n_saved: int, chains: int, n: int) -> float:
+    """Estimated computing of the covariance of n_saved x chains samples of n values."""
+    return COV_COST_S * float(n_saved) * float(chains) * float(n) ** 2
 
 
 @dataclass
@@ -229,6 +256,11 @@ class AnalogDevice:
             raise StepError(f"this run needs {n_steps:.3g} steps of {dt:.3g} s x {self.chains} chains, about "
                             f"{est:.3g} s of computing, above the limit of {self.max_run_s:.3g} s: shorten the time, "
                             "take a larger step, or raise the limit (--max-run-time, or device.max_run_s)")
+        add_work(est)
+        LEDGER["runs"] += 1
+        if ON_ESTIMATE is not None and est >= ANNOUNCE_S:
+            ON_ESTIMATE(f"estimated {est:.3g} s of computing ({n_steps:.3g} steps of {dt:.3g} s x {self.chains} "
+                        f"chains, n = {self.n})")
         if max_samples is None:
             max_samples = self._default_max_samples()
         if save_every is None:

@@ -13,7 +13,7 @@ import numpy as np
 from spucircuit.circuit.integrator_array import MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import T_ROOM
-from spucircuit.device.base import AnalogDevice, RunResult  # noqa: F401  (RunResult: public here too)
+from spucircuit.device.base import AnalogDevice, RunResult, add_work, setup_cost_s  # noqa: F401  (RunResult: public here too)
 from spucircuit.errors import NetlistError, StepError
 from spucircuit.integrate.discretize import auto_dt, check_euler_step, discretize
 from spucircuit.integrate.kernels import run
@@ -79,6 +79,7 @@ class SPU(AnalogDevice):
                                       and np.array_equal(Y, np.eye(Y.shape[0])))
         self.set_dt(self._user_dt if self._user_dt is not None else auto_dt(self.ss, self._disc_scheme))
         self.time_s = 0.0
+        add_work(setup_cost_s(self.ss.n))
         self.reset()
 
     @property

@@ -24,7 +24,7 @@ from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
-from spucircuit.device.base import canonical_scheme
+from spucircuit.device.base import add_work, canonical_scheme, covariance_cost_s
 from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
 from spucircuit.errors import ClippingWarning, ParseError, ShortRunWarning, SPUError
 from spucircuit.imperfections.instance import Device, x_diffusion
@@ -410,6 +410,7 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
                        f"(temperature {temperature_k:g} K, noise_psd {noise_psd:g} A^2/Hz): give noise_psd > 0")
     tb = _burn(spu, tb)
     res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT, progress=progress)
+    add_work(covariance_cost_s(res.x.shape[0], chains, mc.n))
     cov_x, se_x = cov_and_se(res.x)
     Ainv = 2.0 * cov_x / q
     Ainv = 0.5 * (Ainv + Ainv.T)
@@ -551,6 +552,7 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     spu.set_rhs(np.zeros(mc.n))
     tb = _burn(spu, tb)
     res = spu.run(max(total - tb, spu.dt), max_samples=int(samples or MAX_STEPS_DEFAULT))
+    add_work(covariance_cost_s(res.x.shape[0], chains, mc.n))
     cov, se = cov_and_se(res.x)
     adc = device.build.adc
     if adc is not None and adc.noise_lsb:  # the ADC's transition noise, independent per sample: its
