@@ -34,7 +34,7 @@ from tngd.data import load_dataset
 from tngd.errors import ConfigError, TNGDError
 from tngd.nn.losses import make_loss
 from tngd.optim import DEFAULT_LR, OPTIMIZERS
-from tngd.train import build_model, build_optimizer, train
+from tngd.train import ESTIMATE_AFTER, build_model, build_optimizer, train
 
 COMPARE_JSON = "compare.json"
 JOURNAL = "compare.partial.jsonl"  # the finished runs of an unfinished comparison, in --out-dir
@@ -148,8 +148,12 @@ def _hidden(a):
     return h
 
 
-def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
-    """Train one optimizer with one seed from the parsed options; returns the run record."""
+ANNOUNCE_S = 2.0  # runs projected to take at least this long print their estimate
+
+
+def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool, on_estimate=None) -> dict:
+    """Train one optimizer with one seed from the parsed options; returns the run record.
+    ``on_estimate(seconds)``: the run's projected wall time, from its first steps."""
     if not np.isfinite(a.t):
         raise ConfigError(f"--t must be finite, got {a.t} (ngd is the t -> infinity limit)")
     solver_options = _solver_options(a)
@@ -165,7 +169,7 @@ def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
     eval_every = _eval_every(a)
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is flagged ("diverged"), not warned
         h = train(dataset, model, make_loss(a.loss), opt, steps=a.steps, batch_size=a.batch_size, seed=seed,
-                  eval_every=eval_every, progress=progress, desc=optimizer)
+                  eval_every=eval_every, progress=progress, desc=optimizer, on_estimate=on_estimate)
     h.pop("theta")
     rec = {"settings": _settings(a, optimizer, lr, seed), "model": model.describe(), "data": dataset.describe(), **h}
     solver = getattr(opt, "solver", None)
@@ -186,7 +190,12 @@ def cmd_train(a):
     if a.optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {a.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
     ds = load_dataset(a.dataset, a.n_train, a.n_test)
-    res = run_one(a, ds, a.optimizer, a.lr, a.seed, progress=not a.no_progress)
+    def announce(sec):
+        if sec >= ANNOUNCE_S:
+            print(f"tngd train: estimated {sec:.3g} s for {a.steps} steps (from the first "
+                  f"{min(a.steps, ESTIMATE_AFTER)})", file=sys.stderr, flush=True)
+
+    res = run_one(a, ds, a.optimizer, a.lr, a.seed, progress=not a.no_progress, on_estimate=announce)
     _write_json(a.out, res)
     fmt = lambda v: "null" if v is None else f"{v:.4f}"  # noqa: E731
     print(f"{a.optimizer}: train loss {fmt(res['train_loss'])} acc {fmt(res['train_accuracy'])}, "
@@ -320,9 +329,15 @@ def _run_jobs(a, dataset, jobs, lrs, journal: Journal) -> list:
     try:
         with one_shot_sigint(), tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="runs", unit="run",
                                      disable=a.no_progress) as bar:
-            for i in todo:
+            for k, i in enumerate(todo):
                 n, s = jobs[i]
-                journal.append(i, run_one(a, dataset, n, lrs[n], s, progress=False))
+
+                def announce(sec, left=len(todo) - k):
+                    if sec >= ANNOUNCE_S:
+                        print(f"tngd compare: estimated {sec:.3g} s for this run ({n}, seed {s}); {left} runs "
+                              f"to go", file=sys.stderr, flush=True)
+
+                journal.append(i, run_one(a, dataset, n, lrs[n], s, progress=False, on_estimate=announce))
                 bar.update(1)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted after {len(journal.done)} of {len(jobs)} runs; the finished ones are kept "

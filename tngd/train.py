@@ -118,9 +118,12 @@ def _finite(v):
     return float(v) if v is not None and np.isfinite(v) else None
 
 
+ESTIMATE_AFTER = 4  # train(on_estimate=): the whole run is projected from this many steps
+
+
 def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int = 64, seed: int = 0,
           eval_every: int = 0, n_eval: int = 2000, progress: bool = False, runtime_model=tngd_runtime_s,
-          callback=None, desc: str | None = None) -> dict:
+          callback=None, desc: str | None = None, on_estimate=None) -> dict:
     """Train for ``steps`` mini-batches (reshuffled every epoch, seeded) and return the history.
 
     Args:
@@ -138,6 +141,8 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
             other ``hw``, or :func:`~spucircuit.studies.cost.paper_timing_model`).
         callback: ``callback(k, theta, curvature)`` after every step.
         desc: progress-bar label.
+        on_estimate: ``on_estimate(seconds)`` once, after the first ESTIMATE_AFTER steps: the wall
+            time the whole run is projected to take from them (the commands print it).
 
     Returns:
         The history: per step ``loss``, ``batch_accuracy``, ``wall_time_s``, ``runtime_estimate_s``
@@ -203,6 +208,11 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
         hist["batch_accuracy"].append(batch.accuracy())
         hist["wall_time_s"].append(wall)
         hist["runtime_estimate_s"].append(est)
+        if k == 0:
+            first = step_wall
+        if on_estimate is not None and k + 1 == min(ESTIMATE_AFTER, steps):  # the first step (compiling,
+            on_estimate(first + (wall - first) / max(k, 1) * (steps - 1))  # warming caches) apart
+
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{batch.loss_value:.4f}")

@@ -24,3 +24,21 @@ def test_long_runs_announce_their_estimate_and_the_json_records_the_total(tmp_pa
     setup = base.SETUP_COST_S[0] + sum(base.setup_cost_s(k) for k in (3,))  # at least one device of 3 states
     assert est >= setup + sum(seen) - 1e-12 and est < setup * 10 + sum(seen)
     assert base.ON_ESTIMATE is None  # the command's printer is removed when it ends
+
+
+def test_tngd_projects_a_run_from_its_first_steps(tmp_path, capsys, monkeypatch):
+    import tngd.cli as tcli
+
+    monkeypatch.setattr(tcli, "ANNOUNCE_S", 0.0)
+    got = []
+    real = tcli.train
+
+    def spy(*a, on_estimate, **k):
+        return real(*a, on_estimate=lambda s: (got.append(s), on_estimate(s)), **k)
+
+    monkeypatch.setattr(tcli, "train", spy)
+    assert tcli.main(["train", "--dataset", "digits", "--hidden", "3", "--steps", "6", "--no-progress",
+                      "--out", str(tmp_path / "r.json")]) == 0
+    err = capsys.readouterr().err
+    assert len(got) == 1 and got[0] > 0
+    assert f"tngd train: estimated {got[0]:.3g} s for 6 steps (from the first 4)" in err

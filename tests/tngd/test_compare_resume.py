@@ -39,13 +39,13 @@ def _record_runs(monkeypatch, ctrl_c_at=None):
     number ``ctrl_c_at`` (0-based) it sends this process a real SIGINT instead of training."""
     ran = []
 
-    def run_one(a, dataset, optimizer, lr, seed, progress):
+    def run_one(a, dataset, optimizer, lr, seed, progress, **kw):
         if len(ran) == ctrl_c_at:
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(10)  # the handler raises KeyboardInterrupt before this ends
             raise AssertionError("SIGINT did not interrupt the comparison")
         ran.append((optimizer, seed))
-        return RUN_ONE(a, dataset, optimizer, lr, seed, progress)
+        return RUN_ONE(a, dataset, optimizer, lr, seed, progress, **kw)
 
     monkeypatch.setattr(cli, "run_one", run_one)
     return ran
