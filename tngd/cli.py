@@ -30,6 +30,10 @@ def _out_path(path) -> Path:
     path = Path(path)
     if not path.parent.exists():
         raise ConfigError(f"{path.parent}: output directory does not exist")
+    if not path.parent.is_dir():
+        raise ConfigError(f"{path.parent}: not a directory")
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory: give a file path")
     return path
 
 
@@ -159,6 +163,7 @@ def cmd_train(a):
     """``tngd train``: one run, written to --out."""
     if a.optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {a.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+    _out_path(a.out)  # before any work
     ds = load_dataset(a.dataset, a.n_train, a.n_test)
     res = run_one(a, ds, a.optimizer, a.lr, a.seed, progress=not a.no_progress)
     _write_json(a.out, res)

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from spucircuit._util.files import atomic_write_text
+from spucircuit._util.files import atomic_write_text, check_output_path
 from spucircuit.errors import SPUError
 from spucircuit.io.spice import read_spice
 from spucircuit.report.cost_plots import plot_fig2
@@ -179,6 +179,9 @@ def _int_size(name, v):
 def cmd_cost(args) -> int:
     """``spu cost``: dispatch to params, solve or tngd (a --netlist alone picks by its architecture)."""
     what = args.what
+    for opt in ("json", "plot"):
+        if getattr(args, opt, None):
+            check_output_path(getattr(args, opt), "--" + opt)
     if what is None:
         if not args.netlist:
             raise SPUError("give a subcommand (solve, tngd, params) or --netlist FILE.cir; see 'spu cost --help'")

@@ -12,13 +12,13 @@ an :class:`~spucircuit.errors.SPUError`, which the main CLI prints as one line (
 from __future__ import annotations
 
 import io
-import sys
 import os
+import sys
 
 import numpy as np
 
 from spucircuit._util import argtypes
-from spucircuit._util.files import atomic_write_bytes
+from spucircuit._util.files import atomic_write_bytes, check_output_path
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.capacitive_array import capacitive_spu
 from spucircuit.circuit.integrator_array import integrator_array
@@ -67,6 +67,7 @@ def _time(text, tau, what="--time"):
 
 # ----------------------------------------------------------------------------- export
 def cmd_export(args) -> int:
+    check_output_path(args.output, "-o")
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side") if args.rhs else None
     if args.arch == "integrator":
@@ -117,6 +118,7 @@ def cmd_export(args) -> int:
 # ----------------------------------------------------------------------------- simulate
 def cmd_simulate(args) -> int:
     apply_run_limit(args)
+    check_output_path(args.out, "--out")
     nl = read_spice(args.netlist)
     info = nl.meta.get("spice_file", {})
     tau = tau_of(nl)
@@ -226,7 +228,7 @@ def cmd_check(args) -> int:
 
 # ----------------------------------------------------------------------------- graph
 def cmd_graph(args) -> int:
-
+    check_output_path(args.output, "-o")
     nl = read_spice(args.netlist)
     ext = os.path.splitext(args.output)[1].lower()
     if ext == ".graphml":
