@@ -29,7 +29,8 @@ def invariant_norm(v) -> float:
     """|v|_2 summed in sorted order: the same bits for any permutation of v (a bound that must not
     depend on where the large entries sit)."""
     v = np.asarray(v, dtype=float).ravel()
-    return float(np.sqrt(np.sum(np.sort(v * v))))
+    with np.errstate(over="ignore"):  # inf for a vector beyond the float range: its caller refuses it
+        return float(np.sqrt(np.sum(np.sort(v * v))))
 
 
 def check_kappa_max(kappa_max) -> float:
