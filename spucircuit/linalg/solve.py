@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from spucircuit._util.quantities import parse_time
+from spucircuit._util.seeds import seed_sequence
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
@@ -266,7 +267,7 @@ def range_mapping(A, b, *, kappa_max: float = KAPPA_MAX_DEFAULT, scheme: str = "
     A x = b (:func:`autorange`): a pass mapped at the computable bound, read after its burn-in and a
     short window, then the measured max |x| at ``RANGE_MARGIN`` of the swing. Returns (v_unit, ranging record)."""
     rates_of = _rates_of("autorange", SpectrumBounds.from_matrix(A, kappa_max))
-    seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seeds = seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)
 
     def run_pass(v_unit):
         mc1 = integrator_array(A, b, prune=prune, check=False, scale=v_unit, kappa_max=kappa_max, **mapping_kwargs)
@@ -312,7 +313,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     scale = check_scale(scale)
     bounds = SpectrumBounds.from_matrix(A, kappa_max)
     rates_of = _rates_of(scale, bounds)
-    seeds = (seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)).spawn(2)
+    seeds = (seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)).spawn(2)
     spu_kw = dict(temperature_k=temperature_k, noise=noise, chains=chains)
     ranging = {"method": scale, "kappa_max": bounds.kappa_max}
     map_scale = "oracle" if scale == "oracle" else "bound"
@@ -423,7 +424,7 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     mc = device.nominal
     b = mc.b if b is None else as_vector(b, mc.n)
     rates = _device_rates(device, scale, kappa_max)
-    seeds = (seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)).spawn(2)
+    seeds = (seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)).spawn(2)
     ranging = {"method": scale, "rates": rates.source}
     if scale == "autorange" and not device.factored and np.any(b):
         ranging.update(range_device(device, b, evaluate="twin", rates=rates, time=time, burn_in=burn_in,
@@ -462,7 +463,7 @@ def range_device(device: Device, b, *, evaluate: str = "steady", rates: Rates | 
     device.require_programmed()
     rates = rates if rates is not None else Rates.from_bounds(device.spectrum_bounds(kappa_max))
     adc = device.build.adc
-    seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seeds = seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)
 
     def run_pass(v_unit):
         device.rescale(v_unit)
