@@ -24,8 +24,9 @@ import numpy as np
 
 from spucircuit._util.progress import make_meter
 from spucircuit._util.quantities import parse_time
+from spucircuit._util.seeds import seed_sequence
 from spucircuit.device.converters import Converter, convert
-from spucircuit.errors import StepError
+from spucircuit.errors import NetlistError, StepError
 
 SCHEMES = ("exponential", "euler")
 SCHEME_ALIASES = {"exact": "exponential"}  # the former name of the exponential scheme
@@ -39,10 +40,22 @@ def canonical_scheme(scheme: str) -> str:
     return s
 
 
+MAX_CHAINS = 10**6  # more chains than any run within MAX_RUN_S can advance (their states alone fill memory)
 MAX_RUN_S = 600.0  # default limit on one run's estimated computing time, s (device.max_run_s, --max-run-time)
 # per chain-step cost of the kernels, measured on this project's 2-core machine (2026-12-02, one
 # thread): 150 ns at n = 8, 270-320 ns at n = 16, 1.2-2.1 us at n = 64 (exponential / Euler)
 STEP_COST_S = (1.0e-7, 3.0e-8)  # a + b n seconds per chain-step
+
+
+def _count(v, name: str) -> int:
+    """An integer >= 1 (an integral float is fine), else StepError naming it."""
+    try:
+        ok = not isinstance(v, bool) and float(v) == int(v) and int(v) >= 1
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise StepError(f"{name} must be an integer >= 1, got {v!r}")
+    return int(v)
 
 
 def run_cost_s(n_steps: int, chains: int, n: int) -> float:
@@ -131,11 +144,17 @@ class AnalogDevice:
                  dac: Converter | None = None, adc: Converter | None = None):
         if isinstance(chains, bool) or int(chains) != chains or int(chains) < 1:
             raise StepError(f"chains must be an integer >= 1, got {chains!r}")
-        self.temperature_k = float(temperature_k)
+        if chains > MAX_CHAINS:
+            raise StepError(f"chains = {chains} is more than {MAX_CHAINS:.0e} chains: their states alone would fill "
+                            "the memory; run fewer chains for longer")
+        try:
+            self.temperature_k = float(temperature_k)
+        except (TypeError, ValueError):
+            raise NetlistError(f"temperature must be a number of kelvin, got {temperature_k!r}") from None
         self.noise = bool(noise)
         self.scheme = canonical_scheme(scheme)
         self.chains = int(chains)
-        self._seedseq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self._seedseq = seed_sequence(seed)
         self.dac, self.adc = dac, adc
         self.dac_clipped = 0
         self.adc_clipped = 0
@@ -210,11 +229,8 @@ class AnalogDevice:
                             "take a larger step, or raise the limit (--max-run-time, or device.max_run_s)")
         if max_samples is None:
             max_samples = self._default_max_samples()
-        if save_every is None:
-            save_every = max(1, -(-n_steps // int(max_samples)))
-        save_every = int(save_every)
-        if save_every < 1:
-            raise StepError(f"save_every must be >= 1, got {save_every}")
+        max_samples = _count(max_samples, "max_samples")
+        save_every = _count(max(1, -(-n_steps // max_samples)) if save_every is None else save_every, "save_every")
         seeds = seed if seed is not None else self._seedseq.spawn(1)[0]
         meter = make_meter(progress)
         X, samples, xsum = self._advance(self.state, n_steps, dt, save_every, seeds, meter)
