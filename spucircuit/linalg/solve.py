@@ -27,7 +27,7 @@ from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
 from spucircuit.device.base import canonical_scheme
 from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
-from spucircuit.errors import ClippingWarning, ParseError, SPUError
+from spucircuit.errors import ClippingWarning, ParseError, SPUError, StepError
 from spucircuit.imperfections.instance import Device, x_diffusion
 from spucircuit.integrate.discretize import symmetric_eigen
 from spucircuit.linalg.error_bound import (device_budget, device_inv_budget, diffusion_anisotropy, ideal_budget,
@@ -223,9 +223,18 @@ def _program(mc, policy: RunPolicy, rates_of, *, scheme: str, dt, time, burn_in,
     sym = symmetric_eigen(spu.ss)
     rates = rates_of(lambda: np.sort(-sym[0] * mc.tau_s) if sym is not None else np.linalg.eigvalsh(mc.A))
     total, tb = policy.times(rates, mc.tau_s, time, burn_in)
+    _check_user_step(dt, total - tb)
     if dt is None and spu.scheme == "exponential":
         spu.set_dt(policy.step(rates, mc.tau_s, total, tb))
     return spu, rates, total, tb
+
+
+def _check_user_step(dt, window: float) -> None:
+    """A given step longer than the averaging window (the run after its burn-in) would stretch the
+    run to one step of dt, with no statistics: refused."""
+    if dt is not None and float(dt) > window:
+        raise StepError(f"time step {float(dt):.4g} s is longer than the averaging window ({window:.4g} s, the run "
+                        "after its burn-in): give a smaller dt or a longer time")
 
 
 def _burn(spu, tb: float) -> float:
@@ -400,6 +409,12 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     return Ainv, info
 
 
+def _check_device(device, who: str) -> None:
+    if not isinstance(device, Device):
+        raise SPUError(f"{who} needs a Device (Device(imperfection, seed).program(A, b)), got {type(device).__name__}")
+    device.require_programmed()
+
+
 def _device_rates(device: Device, scale: str, kappa_max: float) -> Rates:
     if scale == "oracle":
         return Rates.oracle(device.nominal_eigenvalues())
@@ -419,11 +434,13 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     20000). Returns (x, :class:`SolveInfo`) with ``standard_error`` (batch means),
     ``analog_time_s`` (ranging included), ``adc_clipped``, ``dac_clipped``, ``scale``.
     """
-    device.require_programmed()
+    _check_device(device, "device_solve")
     scale = check_scale(scale)
     mc = device.nominal
     b = mc.b if b is None else as_vector(b, mc.n)
     rates = _device_rates(device, scale, kappa_max)
+    total, tb = SOLVE_POLICY.times(rates, mc.tau_s, time, burn_in)
+    _check_user_step(dt, total - tb)
     seeds = (seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)).spawn(2)
     ranging = {"method": scale, "rates": rates.source}
     if scale == "autorange" and not device.factored and np.any(b):
@@ -503,13 +520,14 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     must carry an injected noise (program it with mapping noise_psd, as :func:`inv` does); q is the
     design's diffusion (nominal circuit plus the chain's noise models: what the controller believes). Times from what the device can bound (or the
     oracle's spectrum with ``scale='oracle'``). Returns (A^-1, :class:`SolveInfo`)."""
-    device.require_programmed()
+    _check_device(device, "device_inv")
     scale = check_scale(scale)
     mc = device.nominal
     if device.factored:
         raise SPUError("device_inv needs an integrator array (its covariance read-out and nominal diffusion)")
     rates = _device_rates(device, scale, kappa_max)
     total, tb = INV_POLICY.times(rates, mc.tau_s, time, burn_in)
+    _check_user_step(dt, total - tb)
     if dt is None and canonical_scheme(scheme) == "exponential":
         dt = INV_POLICY.step(rates, mc.tau_s, total, tb)
     q = float(np.mean(np.diag(device.design_x_diffusion())))  # the design's noise, op-amp noise included
