@@ -169,9 +169,16 @@ def _measured(path, N):
     return best, {r["method"]: r["seconds"] for r in rows if r["N"] == best}
 
 
+MAX_SIZE = 10**15  # sizes beyond this overflow the cost model's products (N^2 b dz flops)
+
+
 def _int_size(name, v):
-    if v is None or v != int(v) or v < 1:
-        raise SPUError(f"{name} must be a positive integer, got {v!r}")
+    try:
+        ok = v is not None and v == int(v) and 1 <= int(v) <= MAX_SIZE
+    except (TypeError, ValueError, OverflowError):  # NaN, inf
+        ok = False
+    if not ok:
+        raise SPUError(f"{name} must be a positive integer <= {MAX_SIZE:.0e}, got {v!r}")
     return int(v)
 
 
