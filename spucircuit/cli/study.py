@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -110,7 +111,10 @@ def cmd_study(args) -> int:
     matrices = load_matrices(args.matrix) if args.matrix else None
     if args.workers is not None and args.workers < 1:
         raise StudyError(f"--workers must be >= 1, got {args.workers}")
-    journal = Journal(prepare_out(args.out, args.name), study_digest(config, sweep, matrices=matrices), args.resume)
+    if args.scheduler is not None and not re.fullmatch(r"(\w+://)?(\[[0-9a-fA-F:]+\]|[\w.-]+):\d+", args.scheduler):
+        raise StudyError(f"--scheduler must be an address like tcp://HOST:PORT, got {args.scheduler!r}")
+    digest = study_digest(config, sweep, matrices=matrices)  # every knob checked before the folder is made
+    journal = Journal(prepare_out(args.out, args.name), digest, args.resume)
     old = _one_shot_sigint()
     try:
         res = run_study(config, sweep, matrices=matrices, workers=args.workers, scheduler=args.scheduler,

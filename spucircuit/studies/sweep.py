@@ -312,7 +312,11 @@ def _execute(tasks, workers, scheduler, progress, on_done=None, total=None):
                 from distributed import Client, as_completed
             except ImportError:
                 raise StudyError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
-            with Client(scheduler) as client:
+            try:
+                client = Client(scheduler)
+            except (ValueError, OSError) as exc:  # a malformed or unreachable address
+                raise StudyError(f"cannot use the Dask scheduler {scheduler!r}: {exc}") from None
+            with client:
                 futs = client.map(run_task, tasks, pure=False)
                 index = {f.key: i for i, f in enumerate(futs)}
                 try:
@@ -421,6 +425,9 @@ class StudyInterrupted(Interrupted):
         super().__init__(f"interrupted after {done} of {total} tasks; the finished ones are {kept}")
 
 
+MAX_TASKS = 10**6  # a study of more tasks would spend minutes just listing them
+
+
 def _plan(config, sweep, matrices):
     """The study's normalised knobs, sweep, matrices, points and tasks (StudyError on bad ones)."""
     cfg = default_config()
@@ -431,16 +438,23 @@ def _plan(config, sweep, matrices):
         if not KNOB[k].sweep:
             raise StudyError(f"knob {k!r} cannot be swept")
     if matrices is not None:
-        matrices = [check_spd(np.asarray(M, float), f"matrix {i}") for i, M in enumerate(matrices)]
+        matrices = [check_spd(M, f"matrix {i}") for i, M in enumerate(matrices)]
         if not matrices:
             raise StudyError("empty list of matrices")
         if "n" in sweep or "cond" in sweep:
             raise StudyError("n and cond cannot be swept with user matrices")
+    n_tasks = int(np.prod([len(v) for v in sweep.values()])) * (len(matrices) if matrices is not None
+                                                                   else cfg["matrices"]) * cfg["draws"]
+    if n_tasks > MAX_TASKS:
+        raise StudyError(f"the study has {n_tasks:.3g} tasks (points x matrices x draws), more than {MAX_TASKS:.0e}")
     points = expand(cfg, sweep)
     for p in points:  # fail early, in the parent, on inconsistent knobs
         make_imperfection(p, "stochastic" if p["K"] > 1 else p["rounding"])
         if p["bits"] and p["bits"] > 30:
             raise StudyError(f"bits = {p['bits']} is not a realistic bank (max 30)")
+        if p["r_min"] * (1 + p["headroom"]) > p["r_max"]:
+            raise StudyError(f"r_min (1 + headroom) = {p['r_min'] * (1 + p['headroom']):g} Ohm is above r_max = "
+                             f"{p['r_max']:g} Ohm")
     return cfg, sweep, matrices, points, _tasks(points, cfg, matrices)
 
 
