@@ -126,10 +126,29 @@ def _hidden(a):
     return h
 
 
-def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
-    """Train one optimizer with one seed from the parsed options; returns the run record."""
+def _check_options(a) -> None:
+    """Every numeric option, whichever optimizer uses it (an unused NaN reached the run JSON and failed
+    there, after the training), the hidden widths and the device options: checked before any work."""
     if not np.isfinite(a.t):
         raise ConfigError(f"--t must be finite, got {a.t} (ngd is the t -> infinity limit)")
+    for flag, v, ok, rule in (("--t", a.t, a.t >= 0, ">= 0 (tau units)"),
+                              ("--td", a.td, 0 <= a.td <= a.t, "in [0, --t]"),
+                              ("--kappa0", a.kappa0, 0 <= a.kappa0 < np.inf, "finite and >= 0"),
+                              ("--euler-dt", a.euler_dt, 0 < a.euler_dt < np.inf, "finite and > 0 (tau units)"),
+                              ("--damping", a.damping, 0 < a.damping < np.inf, "finite and > 0"),
+                              ("--momentum", a.momentum, 0 <= a.momentum < 1, "in [0, 1)"),
+                              ("--cg-iters", a.cg_iters, a.cg_iters >= 1, "an integer >= 1"),
+                              ("--tolerance", a.tolerance, a.tolerance is None or 0 <= a.tolerance < np.inf,
+                               "finite and >= 0")):
+        if not ok:
+            raise ConfigError(f"{flag} must be {rule}, got {v!r}")
+    _hidden(a)
+    _solver_options(a)
+
+
+def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool) -> dict:
+    """Train one optimizer with one seed from the parsed options; returns the run record."""
+    _check_options(a)
     solver_options = _solver_options(a)
     if solver_options is not None:  # the devices (fabrication, roundings) follow the run's seed
         solver_options["seed"] = int(seed)
@@ -164,6 +183,7 @@ def cmd_train(a):
     if a.optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {a.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
     _out_path(a.out)  # before any work
+    _check_options(a)
     ds = load_dataset(a.dataset, a.n_train, a.n_test)
     res = run_one(a, ds, a.optimizer, a.lr, a.seed, progress=not a.no_progress)
     _write_json(a.out, res)
@@ -186,6 +206,8 @@ def _parse_lrs(text, names):
             v = float(text)
         except ValueError:
             raise ConfigError(f"--lr must be a number or NAME=VALUE,..., got {text!r}") from None
+        if not 0 < v < np.inf:
+            raise ConfigError(f"--lr must be finite and > 0, got {text!r}")
         return {n: v for n in names}
     for part in text.split(","):
         k, _, v = part.partition("=")
@@ -195,6 +217,8 @@ def _parse_lrs(text, names):
             out[k.strip()] = float(v)
         except ValueError:
             raise ConfigError(f"--lr {part!r}: not a number") from None
+        if not 0 < out[k.strip()] < np.inf:
+            raise ConfigError(f"--lr {part!r}: must be finite and > 0")
     return out
 
 
@@ -274,6 +298,7 @@ def cmd_compare(a):
     if min(seeds) < 0:
         raise ConfigError(f"--seeds must be >= 0 (numpy seeds take no negative entropy), got {min(seeds)}")
     lrs = _parse_lrs(a.lr, names)
+    _check_options(a)
     out = Path(a.out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out-dir {out} exists and is not a folder")
