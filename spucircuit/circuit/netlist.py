@@ -419,10 +419,10 @@ class Netlist:
         m = len(names)
         nterm = KINDS[kind][0]
         arr = np.asarray(nodes, dtype=object) if not isinstance(nodes, np.ndarray) else nodes
-        if arr.size != m * nterm:
-            raise NetlistError(f"{m} {KINDS[kind][1]}s need {m} x {nterm} node entries, got an array of shape "
-                               f"{np.shape(arr)}")
         if arr.dtype.kind in "iu":
+            if arr.size != m * nterm:
+                raise NetlistError(f"{KINDS[kind][1]} needs {nterm} nodes per element: {m} elements, node index "
+                                   f"array of shape {np.shape(arr)}")
             idx = np.array(arr, dtype=np.int64).reshape(m, nterm) if m else np.zeros((0, nterm), np.int64)
             if idx.size and (idx.min() < 0 or idx.max() >= len(self.node_names)):
                 raise NetlistError(f"{KINDS[kind][1]} node index out of range")
