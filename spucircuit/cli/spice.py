@@ -68,6 +68,8 @@ def _time(text, tau, what="--time"):
 # ----------------------------------------------------------------------------- export
 def cmd_export(args) -> int:
     check_output_path(args.output, "-o")
+    if not (np.isfinite(args.temperature) and args.temperature >= 0):  # checked even where unused (no --noise)
+        raise SPUError(f"--temperature must be finite and >= 0 K, got {args.temperature!r}")
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side") if args.rhs else None
     if args.arch == "integrator":
