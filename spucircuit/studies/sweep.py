@@ -484,6 +484,8 @@ def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices
     ``on_done(index, row)`` is called as each task finishes (to journal it). Ctrl-C raises
     :class:`StudyInterrupted` after stopping the workers."""
     cfg, sweep, matrices, points, tasks = _plan(config, sweep, matrices)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
+        raise StudyError(f"workers must be an integer >= 1, got {workers!r}")
     if workers is None:
         workers = os.cpu_count() or 1
     done = dict(done or {})
