@@ -160,9 +160,11 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
     """
     if isinstance(loss, str):
         loss = make_loss(loss)
+    for nm, v, lo in (("steps", steps, 1), ("batch_size", batch_size, 1), ("eval_every", eval_every, 0),
+                      ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise ConfigError(f"{nm} must be an integer >= {lo}, got {v!r}")
     steps, batch_size = int(steps), int(batch_size)
-    if steps < 1 or batch_size < 1:
-        raise ConfigError(f"steps and batch size must be >= 1, got {steps}, {batch_size}")
     xtr, ytr = dataset.x_train, dataset.y_train
     n = len(ytr)
     batch_size = min(batch_size, n)
