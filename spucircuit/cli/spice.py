@@ -138,7 +138,7 @@ def cmd_simulate(args) -> int:
     dt = args.dt
     if dt is None and tran:
         dt = float(tran["tstep"])
-    if dt is not None and dt > total:  # one step of dt would simulate far longer than asked
+    if dt is not None and np.isfinite(dt) and dt > total:  # one step would simulate far longer than asked
         raise SPUError(f"{'--dt' if args.dt is not None else 'the .tran step'} {dt:g} s is longer than the run "
                        f"({total:g} s): give a smaller step or a longer --time")
     spu = SPU(nl, temperature_k=temp, noise=noise, scheme=args.scheme, dt=dt, chains=1, seed=args.seed)
