@@ -317,6 +317,13 @@ class Tolerance(Imperfection):
 
 
 
+def _check_part(imp) -> None:
+    """A DAC or ADC model's bits, full scale and static errors, checked when it is made (as the
+    Converter checks them; its per-code DNL table is not drawn here)."""
+    Converter(imp.bits, imp.full_scale_v, None, gain_error=imp.gain_error, offset_lsb=imp.offset_lsb,
+              inl_lsb=imp.inl_lsb, dnl_lsb=0.0)
+
+
 def _part(imp, key, dither=None, noise_lsb: float = 0.0) -> Converter:
     """The Converter a DAC or ADC model stands for: its bits, full scale and static errors, the
     per-code DNL seeded from the device key (its fabrication stream) when there is one."""
@@ -342,6 +349,9 @@ class DAC(Imperfection):
     inl_lsb: float = 0.0
     dnl_lsb: float = 0.0
     known = True
+
+    def __post_init__(self):
+        _check_part(self)
 
     def converter(self, key=None, dither=None) -> Converter:
         """The part (its per-code DNL drawn from the device key), or its static errors alone without a key."""
@@ -396,6 +406,9 @@ class ADC(Imperfection):
     dnl_lsb: float = 0.0
     noise_lsb: float = 0.0
     known = True
+
+    def __post_init__(self):
+        _check_part(self)
 
     def converter(self, key=None) -> Converter:
         """The part (its per-code DNL drawn from the device key), or its static errors alone without a key."""
