@@ -452,6 +452,8 @@ def _plan(config, sweep, matrices):
         make_imperfection(p, "stochastic" if p["K"] > 1 else p["rounding"])
         if p["bits"] and p["bits"] > 30:
             raise StudyError(f"bits = {p['bits']} is not a realistic bank (max 30)")
+        if p["gbw"] and math.isfinite(p["rails"]):
+            raise StudyError("--rails with the op-amp bandwidth model (--gbw > 0) is not modelled: use one or the other")
         if p["r_min"] * (1 + p["headroom"]) > p["r_max"]:
             raise StudyError(f"r_min (1 + headroom) = {p['r_min'] * (1 + p['headroom']):g} Ohm is above r_max = "
                              f"{p['r_max']:g} Ohm")
