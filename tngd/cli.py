@@ -142,7 +142,9 @@ def _check_options(a) -> None:
                                "finite and >= 0")):
         if not ok:
             raise ConfigError(f"{flag} must be {rule}, got {v!r}")
-    _hidden(a)
+    h = _hidden(a)
+    if a.model == "cnn" and h is not None and len(h) != 1:
+        raise ConfigError(f"--model cnn takes one --hidden width (its dense layer), got {a.hidden!r}")
     _solver_options(a)
 
 
