@@ -245,9 +245,11 @@ def load_dataset(spec: str, n_train: int | None = None, n_test: int | None = Non
     """'digits', 'fashion-mnist', a .npz path or an IDX directory; optionally the first n_train /
     n_test examples only."""
     spec = str(spec)
-    for nm, n in (("n_train", n_train), ("n_test", n_test)):
+    for nm, n in (("n_train", n_train), ("n_test", n_test)):  # before the data set is read
         if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))):
             raise DataError(f"{nm} must be an integer >= 1, got {n!r}")
+        if n is not None and n < 1:
+            raise DataError(f"{nm} must be >= 1, got {n}")
     if spec == "digits":
         ds = load_digits()
     elif spec in ("fashion-mnist", "fashion_mnist", "fashion"):
@@ -258,9 +260,6 @@ def load_dataset(spec: str, n_train: int | None = None, n_test: int | None = Non
         ds = load_idx_dir(spec)
     else:
         raise DataError(f"unknown data set {spec!r}: use 'digits', 'fashion-mnist', a .npz file or an IDX directory")
-    for nm, n in (("n_train", n_train), ("n_test", n_test)):
-        if n is not None and int(n) < 1:
-            raise DataError(f"{nm} must be >= 1, got {n}")
     if n_train is not None:
         ds.x_train, ds.y_train = ds.x_train[:n_train], ds.y_train[:n_train]
     if n_test is not None and ds.x_test is not None:
