@@ -46,6 +46,10 @@ def _out_path(path) -> Path:
     path = Path(path)
     if not path.parent.exists():
         raise ConfigError(f"{path.parent}: output directory does not exist")
+    if not path.parent.is_dir():
+        raise ConfigError(f"{path.parent}: not a directory")
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory: give a file path")
     return path
 
 
@@ -148,14 +152,35 @@ def _hidden(a):
     return h
 
 
+def _check_options(a) -> None:
+    """Every numeric option, whichever optimizer uses it (an unused NaN reached the run JSON and failed
+    there, after the training), the hidden widths and the device options: checked before any work."""
+    if not np.isfinite(a.t):
+        raise ConfigError(f"--t must be finite, got {a.t} (ngd is the t -> infinity limit)")
+    for flag, v, ok, rule in (("--t", a.t, a.t >= 0, ">= 0 (tau units)"),
+                              ("--td", a.td, 0 <= a.td <= a.t, "in [0, --t]"),
+                              ("--kappa0", a.kappa0, 0 <= a.kappa0 < np.inf, "finite and >= 0"),
+                              ("--euler-dt", a.euler_dt, 0 < a.euler_dt < np.inf, "finite and > 0 (tau units)"),
+                              ("--damping", a.damping, 0 < a.damping < np.inf, "finite and > 0"),
+                              ("--momentum", a.momentum, 0 <= a.momentum < 1, "in [0, 1)"),
+                              ("--cg-iters", a.cg_iters, a.cg_iters >= 1, "an integer >= 1"),
+                              ("--tolerance", a.tolerance, a.tolerance is None or 0 <= a.tolerance < np.inf,
+                               "finite and >= 0")):
+        if not ok:
+            raise ConfigError(f"{flag} must be {rule}, got {v!r}")
+    h = _hidden(a)
+    if a.model == "cnn" and h is not None and len(h) != 1:
+        raise ConfigError(f"--model cnn takes one --hidden width (its dense layer), got {a.hidden!r}")
+    _solver_options(a)
+
+
 ANNOUNCE_S = 2.0  # runs projected to take at least this long print their estimate
 
 
 def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool, on_estimate=None) -> dict:
     """Train one optimizer with one seed from the parsed options; returns the run record.
     ``on_estimate(seconds)``: the run's projected wall time, from its first steps."""
-    if not np.isfinite(a.t):
-        raise ConfigError(f"--t must be finite, got {a.t} (ngd is the t -> infinity limit)")
+    _check_options(a)
     solver_options = _solver_options(a)
     if solver_options is not None:  # the devices (fabrication, roundings) follow the run's seed
         solver_options["seed"] = int(seed)
@@ -189,6 +214,8 @@ def cmd_train(a):
     """``tngd train``: one run, written to --out."""
     if a.optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {a.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+    _out_path(a.out)  # before any work
+    _check_options(a)
     ds = load_dataset(a.dataset, a.n_train, a.n_test)
     def announce(sec):
         if sec >= ANNOUNCE_S:
@@ -216,6 +243,8 @@ def _parse_lrs(text, names):
             v = float(text)
         except ValueError:
             raise ConfigError(f"--lr must be a number or NAME=VALUE,..., got {text!r}") from None
+        if not 0 < v < np.inf:
+            raise ConfigError(f"--lr must be finite and > 0, got {text!r}")
         return {n: v for n in names}
     for part in text.split(","):
         k, _, v = part.partition("=")
@@ -225,6 +254,8 @@ def _parse_lrs(text, names):
             out[k.strip()] = float(v)
         except ValueError:
             raise ConfigError(f"--lr {part!r}: not a number") from None
+        if not 0 < out[k.strip()] < np.inf:
+            raise ConfigError(f"--lr {part!r}: must be finite and > 0")
     return out
 
 
@@ -365,6 +396,7 @@ def cmd_compare(a):
     if min(seeds) < 0:
         raise ConfigError(f"--seeds must be >= 0 (numpy seeds take no negative entropy), got {min(seeds)}")
     lrs = _parse_lrs(a.lr, names)
+    _check_options(a)
     out = Path(a.out_dir)
     _check_out_dir(out)
     ds = load_dataset(a.dataset, a.n_train, a.n_test)  # the data is checked before anything is created

@@ -44,8 +44,19 @@ def build_model(kind: str, dataset, *, hidden=None, channels: int = 4, kernel: i
     """
     shape = tuple(dataset.x_train.shape[1:])
     k = dataset.n_classes
+    if hidden is not None:
+        widths = list(np.ravel(hidden))
+        try:
+            bad = not widths or any(isinstance(w, (bool, np.bool_)) or not float(w).is_integer() or w < 1
+                                    for w in widths)
+        except (TypeError, ValueError):
+            bad = True
+        if bad:
+            raise ConfigError(f"hidden widths must be integers >= 1, got {hidden!r}")
+        if kind == "cnn" and len(widths) != 1:
+            raise ConfigError(f"--model cnn takes one hidden width (its dense layer), got {hidden!r}")
     if kind == "mlp":
-        hidden = (32,) if hidden is None else tuple(hidden)
+        hidden = (32,) if hidden is None else tuple(int(w) for w in np.ravel(hidden))
         return mlp((int(np.prod(shape)),), k, hidden=hidden, activation=activation)
     if kind == "cnn":
         if len(shape) not in (2, 3):
@@ -154,9 +165,11 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
     """
     if isinstance(loss, str):
         loss = make_loss(loss)
+    for nm, v, lo in (("steps", steps, 1), ("batch_size", batch_size, 1), ("eval_every", eval_every, 0),
+                      ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise ConfigError(f"{nm} must be an integer >= {lo}, got {v!r}")
     steps, batch_size = int(steps), int(batch_size)
-    if steps < 1 or batch_size < 1:
-        raise ConfigError(f"steps and batch size must be >= 1, got {steps}, {batch_size}")
     xtr, ytr = dataset.x_train, dataset.y_train
     n = len(ytr)
     batch_size = min(batch_size, n)

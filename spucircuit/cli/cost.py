@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from spucircuit._util import argtypes
-from spucircuit._util.files import atomic_write_text
+from spucircuit._util.files import atomic_write_text, check_output_path
 from spucircuit.errors import SPUError
 from spucircuit.io.spice import MAX_ELEMENTS, read_spice
 from spucircuit.report.cost_plots import plot_fig2
@@ -173,9 +173,16 @@ def _measured(path, N):
     return best, {r["method"]: r["seconds"] for r in rows if r["N"] == best}
 
 
+MAX_SIZE = 10**15  # sizes beyond this overflow the cost model's products (N^2 b dz flops)
+
+
 def _int_size(name, v):
-    if v is None or v != int(v) or v < 1:
-        raise SPUError(f"{name} must be a positive integer, got {v!r}")
+    try:
+        ok = v is not None and v == int(v) and 1 <= int(v) <= MAX_SIZE
+    except (TypeError, ValueError, OverflowError):  # NaN, inf
+        ok = False
+    if not ok:
+        raise SPUError(f"{name} must be a positive integer <= {MAX_SIZE:.0e}, got {v!r}")
     return int(v)
 
 
@@ -183,6 +190,9 @@ def _int_size(name, v):
 def cmd_cost(args) -> int:
     """``spu cost``: dispatch to params, solve or tngd (a --netlist alone picks by its architecture)."""
     what = args.what
+    for opt in ("json", "plot"):
+        if getattr(args, opt, None):
+            check_output_path(getattr(args, opt), "--" + opt)
     if what is None:
         if not args.netlist:
             raise SPUError("give a subcommand (solve, tngd, params) or --netlist FILE.cir; see 'spu cost --help'")

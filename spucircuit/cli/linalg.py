@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spucircuit._util.files import atomic_save_npy
+from spucircuit._util.files import atomic_save_npy, check_output_path
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.cli._common import (
@@ -78,6 +78,8 @@ def _profile_line(name: str) -> str:
 
 def cmd_solve(args) -> int:
     apply_run_limit(args)
+    if args.out:
+        check_output_path(args.out, "--out")
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side")
     run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
@@ -122,6 +124,8 @@ def cmd_solve(args) -> int:
 
 def cmd_inv(args) -> int:
     apply_run_limit(args)
+    if args.out:
+        check_output_path(args.out, "--out")
     A = load_npy(args.matrix, "matrix")
     run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
                scale=args.scale, kappa_max=args.kappa_max)
@@ -157,6 +161,8 @@ def cmd_map(args) -> int:
     b = load_npy(args.rhs, "right-hand side") if args.rhs else None
     if args.output is None and not args.json:
         raise SPUError("give -o FILE (the circuit as JSON) or --json (print it)")
+    if args.output is not None:
+        check_output_path(args.output, "-o")
     mc = integrator_array(A, b, prune=args.prune, noise_psd=args.noise_psd or 0.0, scale=args.scale,
                           kappa_max=args.kappa_max, **mapping_kwargs(args))
     if args.output is not None:

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 from spucircuit._util import argtypes
-from spucircuit._util.files import atomic_write_bytes
+from spucircuit._util.files import atomic_write_bytes, check_output_path
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.capacitive_array import capacitive_spu
 from spucircuit.circuit.integrator_array import integrator_array
@@ -72,6 +72,9 @@ def _time(text, tau, what="--time"):
 
 # ----------------------------------------------------------------------------- export
 def cmd_export(args) -> int:
+    check_output_path(args.output, "-o")
+    if not (np.isfinite(args.temperature) and args.temperature >= 0):  # checked even where unused (no --noise)
+        raise SPUError(f"--temperature must be finite and >= 0 K, got {args.temperature!r}")
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side") if args.rhs else None
     if args.arch == "integrator":
@@ -122,6 +125,7 @@ def cmd_export(args) -> int:
 # ----------------------------------------------------------------------------- simulate
 def cmd_simulate(args) -> int:
     apply_run_limit(args)
+    check_output_path(args.out, "--out")
     nl = read_spice(args.netlist, max_elements=args.max_elements)
     info = nl.meta.get("spice_file", {})
     tau = tau_of(nl)
@@ -139,6 +143,9 @@ def cmd_simulate(args) -> int:
     dt = args.dt
     if dt is None and tran:
         dt = float(tran["tstep"])
+    if dt is not None and np.isfinite(dt) and dt > total:  # one step would simulate far longer than asked
+        raise SPUError(f"{'--dt' if args.dt is not None else 'the .tran step'} {dt:g} s is longer than the run "
+                       f"({total:g} s): give a smaller step or a longer --time")
     spu = SPU(nl, temperature_k=temp, noise=noise, scheme=args.scheme, dt=dt, chains=1, seed=args.seed)
     x0 = spu.state.copy()
     res = spu.run(total, max_samples=args.max_samples, progress=False)
@@ -231,7 +238,7 @@ def cmd_check(args) -> int:
 
 # ----------------------------------------------------------------------------- graph
 def cmd_graph(args) -> int:
-
+    check_output_path(args.output, "-o")
     nl = read_spice(args.netlist, max_elements=args.max_elements)
     ext = os.path.splitext(args.output)[1].lower()
     if ext == ".graphml":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -117,6 +118,8 @@ def cmd_study(args) -> int:
     matrices = load_matrices(args.matrix) if args.matrix else None
     if args.workers is not None and args.workers < 1:
         raise StudyError(f"--workers must be >= 1, got {args.workers}")
+    if args.scheduler is not None and not re.fullmatch(r"(\w+://)?(\[[0-9a-fA-F:]+\]|[\w.-]+):\d+", args.scheduler):
+        raise StudyError(f"--scheduler must be an address like tcp://HOST:PORT, got {args.scheduler!r}")
     digest = study_digest(config, sweep, matrices=matrices, max_tasks=args.max_tasks)  # bad knobs: before any folder
     journal = Journal(prepare_out(args.out, args.name), digest, args.resume)
     with one_shot_sigint():

@@ -24,8 +24,9 @@ import numpy as np
 
 from spucircuit._util.progress import make_meter
 from spucircuit._util.quantities import parse_time
+from spucircuit._util.seeds import seed_sequence
 from spucircuit.device.converters import Converter, convert
-from spucircuit.errors import StepError
+from spucircuit.errors import NetlistError, StepError
 
 SCHEMES = ("exponential", "euler")
 SCHEME_ALIASES = {"exact": "exponential"}  # the former name of the exponential scheme
@@ -70,6 +71,17 @@ def memory_bytes(chains: int, n_state: int, n_saved: int) -> float:
     """Estimated memory of a run (bytes): float64 (chains x n_state) arrays, n_saved samples plus
     the WORK_ARRAYS the kernels keep."""
     return 8.0 * float(chains) * float(n_state) * (int(n_saved) + WORK_ARRAYS)
+
+
+def _count(v, name: str) -> int:
+    """An integer >= 1 (an integral float is fine), else StepError naming it."""
+    try:
+        ok = not isinstance(v, bool) and float(v) == int(v) and int(v) >= 1
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise StepError(f"{name} must be an integer >= 1, got {v!r}")
+    return int(v)
 
 
 def run_cost_s(n_steps: int, chains: int, n: int) -> float:
@@ -168,11 +180,14 @@ class AnalogDevice:
                  dac: Converter | None = None, adc: Converter | None = None):
         if isinstance(chains, bool) or int(chains) != chains or int(chains) < 1:
             raise StepError(f"chains must be an integer >= 1, got {chains!r}")
-        self.temperature_k = float(temperature_k)
+        try:
+            self.temperature_k = float(temperature_k)
+        except (TypeError, ValueError):
+            raise NetlistError(f"temperature must be a number of kelvin, got {temperature_k!r}") from None
         self.noise = bool(noise)
         self.scheme = canonical_scheme(scheme)
         self.chains = int(chains)
-        self._seedseq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self._seedseq = seed_sequence(seed)
         self.dac, self.adc = dac, adc
         self.dac_clipped = 0
         self.adc_clipped = 0
@@ -263,11 +278,8 @@ class AnalogDevice:
                         f"chains, n = {self.n})")
         if max_samples is None:
             max_samples = self._default_max_samples()
-        if save_every is None:
-            save_every = max(1, -(-n_steps // int(max_samples)))
-        save_every = int(save_every)
-        if save_every < 1:
-            raise StepError(f"save_every must be >= 1, got {save_every}")
+        max_samples = _count(max_samples, "max_samples")
+        save_every = _count(max(1, -(-n_steps // max_samples)) if save_every is None else save_every, "save_every")
         self.check_memory(self.state.shape[1] if self.state is not None else self.n, n_steps // save_every,
                           f"this run's {n_steps // save_every} samples")
         seeds = seed if seed is not None else self._seedseq.spawn(1)[0]

@@ -22,6 +22,7 @@ from spucircuit.statespace.mna import compile_netlist
 from spucircuit.statespace.model import StateSpace
 
 MAX_SAMPLES_DEFAULT = 20_000
+MAX_STEPS = 1e18  # a run of more steps is refused before counting them (its time estimate alone overflows)
 CHUNK_WORK = 2e8  # multiply-adds per numba call of a long run (about 0.1-1 s)
 
 
@@ -107,10 +108,10 @@ class SPU(AnalogDevice):
         if x0 is None:
             X = np.tile(self.ss.x0, (self.chains, 1))
         else:
-            x0 = np.asarray(x0, dtype=float)
             try:
+                x0 = np.asarray(x0, dtype=float)
                 X = np.broadcast_to(x0, (self.chains, self.ss.n)).astype(float) if x0.ndim <= 2 else None
-            except ValueError:
+            except (TypeError, ValueError):
                 X = None
             if X is None or not np.all(np.isfinite(X)):
                 raise NetlistError(f"x0 must be finite with shape ({self.ss.n},) or ({self.chains}, {self.ss.n}), got shape {np.shape(x0)}")
@@ -165,6 +166,9 @@ class SPU(AnalogDevice):
     def _step_plan(self, T, dt):
         if dt is not None and float(dt) != self.dt:
             self.set_dt(dt)
+        if not T / self.dt < MAX_STEPS:
+            raise StepError(f"a run of {T:.4g} s in steps of {self.dt:.4g} s needs {T / self.dt:.3g} steps, more than "
+                            f"{MAX_STEPS:.0e}: shorten the time or take a larger step")
         return max(1, int(round(T / self.dt))), self.dt
 
     def _default_max_samples(self) -> int:

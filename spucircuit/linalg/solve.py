@@ -21,12 +21,13 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from spucircuit._util.quantities import parse_time
+from spucircuit._util.seeds import seed_sequence
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
 from spucircuit.device.base import add_work, canonical_scheme, covariance_cost_s
 from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
-from spucircuit.errors import ClippingWarning, ParseError, ShortRunWarning, SPUError
+from spucircuit.errors import ClippingWarning, ParseError, ShortRunWarning, SPUError, StepError
 from spucircuit.imperfections.instance import Device, x_diffusion
 from spucircuit.integrate.discretize import symmetric_eigen
 from spucircuit.linalg.error_bound import (
@@ -229,9 +230,18 @@ def _program(mc, policy: RunPolicy, rates_of, *, scheme: str, dt, time, burn_in,
     sym = symmetric_eigen(spu.ss)
     rates = rates_of(lambda: np.sort(-sym[0] * mc.tau_s) if sym is not None else np.linalg.eigvalsh(mc.A))
     total, tb = policy.times(rates, mc.tau_s, time, burn_in)
+    _check_user_step(dt, total - tb)
     if dt is None and spu.scheme == "exponential":
         spu.set_dt(policy.step(rates, mc.tau_s, total, tb))
     return spu, rates, total, tb
+
+
+def _check_user_step(dt, window: float) -> None:
+    """A given step longer than the averaging window (the run after its burn-in) would stretch the
+    run to one step of dt, with no statistics: refused."""
+    if dt is not None and float(dt) > window:
+        raise StepError(f"time step {float(dt):.4g} s is longer than the averaging window ({window:.4g} s, the run "
+                        "after its burn-in): give a smaller dt or a longer time")
 
 
 def _burn(spu, tb: float) -> float:
@@ -298,7 +308,7 @@ def range_mapping(A, b, *, kappa_max: float = KAPPA_MAX_DEFAULT, scheme: str = "
     A x = b (:func:`autorange`): a pass mapped at the computable bound, read after its burn-in and a
     short window, then the measured max |x| at ``RANGE_MARGIN`` of the swing. Returns (v_unit, ranging record)."""
     rates_of = _rates_of("autorange", SpectrumBounds.from_matrix(A, kappa_max))
-    seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seeds = seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)
 
     def run_pass(v_unit):
         mc1 = integrator_array(A, b, prune=prune, check=False, scale=v_unit, kappa_max=kappa_max, **mapping_kwargs)
@@ -344,7 +354,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     scale = check_scale(scale)
     bounds = SpectrumBounds.from_matrix(A, kappa_max)
     rates_of = _rates_of(scale, bounds)
-    seeds = (seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)).spawn(2)
+    seeds = (seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)).spawn(2)
     spu_kw = dict(temperature_k=temperature_k, noise=noise, chains=chains)
     ranging = {"method": scale, "kappa_max": bounds.kappa_max}
     map_scale = "oracle" if scale == "oracle" else "bound"
@@ -430,6 +440,12 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     return (Ainv, info) if return_info else Ainv
 
 
+def _check_device(device, who: str) -> None:
+    if not isinstance(device, Device):
+        raise SPUError(f"{who} needs a Device (Device(imperfection, seed).program(A, b)), got {type(device).__name__}")
+    device.require_programmed()
+
+
 def _device_rates(device: Device, scale: str, kappa_max: float) -> Rates:
     if scale == "oracle":
         return Rates.oracle(device.nominal_eigenvalues())
@@ -449,12 +465,14 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     20000). Returns (x, :class:`SolveInfo`) with ``standard_error`` (batch means),
     ``analog_time_s`` (ranging included), ``adc_clipped``, ``dac_clipped``, ``scale``.
     """
-    device.require_programmed()
+    _check_device(device, "device_solve")
     scale = check_scale(scale)
     mc = device.nominal
     b = mc.b if b is None else as_vector(b, mc.n)
     rates = _device_rates(device, scale, kappa_max)
-    seeds = (seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)).spawn(2)
+    total, tb = SOLVE_POLICY.times(rates, mc.tau_s, time, burn_in)
+    _check_user_step(dt, total - tb)
+    seeds = (seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)).spawn(2)
     ranging = {"method": scale, "rates": rates.source}
     if scale == "autorange" and not device.factored and np.any(b):
         ranging.update(range_device(device, b, evaluate="twin", rates=rates, time=time, burn_in=burn_in,
@@ -495,7 +513,7 @@ def range_device(device: Device, b, *, evaluate: str = "steady", rates: Rates | 
     device.require_programmed()
     rates = rates if rates is not None else Rates.from_bounds(device.spectrum_bounds(kappa_max))
     adc = device.build.adc
-    seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seeds = seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)
 
     def run_pass(v_unit):
         device.rescale(v_unit)
@@ -535,13 +553,14 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     must carry an injected noise (program it with mapping noise_psd, as :func:`inv` does); q is the
     design's diffusion (nominal circuit plus the chain's noise models: what the controller believes). Times from what the device can bound (or the
     oracle's spectrum with ``scale='oracle'``). Returns (A^-1, :class:`SolveInfo`)."""
-    device.require_programmed()
+    _check_device(device, "device_inv")
     scale = check_scale(scale)
     mc = device.nominal
     if device.factored:
         raise SPUError("device_inv needs an integrator array (its covariance read-out and nominal diffusion)")
     rates = _device_rates(device, scale, kappa_max)
     total, tb = INV_POLICY.times(rates, mc.tau_s, time, burn_in)
+    _check_user_step(dt, total - tb)
     if dt is None and canonical_scheme(scheme) == "exponential":
         dt = INV_POLICY.step(rates, mc.tau_s, total, tb)
     q = float(np.mean(np.diag(device.design_x_diffusion())))  # the design's noise, op-amp noise included

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spucircuit.errors import StepError
 from spucircuit.numerics.scaling import extreme_scale
 
 
@@ -58,6 +59,9 @@ def cov_and_se(samples: np.ndarray, n_batches: int = 32, mean=None):
     m, k, n = samples.shape
     nb = max(2, n_batches // k) if k < n_batches else 1
     L = m // nb
+    if L < 1:  # a NaN covariance would come out
+        raise StepError(f"the run kept {m} samples per chain, fewer than the {nb} batches of the covariance "
+                        "estimate: take a smaller time step or a longer time")
     blocks = samples[: nb * L].reshape(nb, L, k, n).transpose(2, 0, 1, 3).reshape(k * nb, L, n)
     # centre on the pooled mean (not per batch: per-batch centring biases the covariance of
     # correlated samples by about -2 tau_int / L)

@@ -310,7 +310,11 @@ def _execute(tasks, workers, scheduler, progress, on_done=None, total=None):
                 from distributed import Client, as_completed
             except ImportError:
                 raise StudyError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
-            with Client(scheduler) as client:
+            try:
+                client = Client(scheduler)
+            except (ValueError, OSError) as exc:  # a malformed or unreachable address
+                raise StudyError(f"cannot use the Dask scheduler {scheduler!r}: {exc}") from None
+            with client:
                 futs = client.map(run_task, tasks, pure=False)
                 index = {f.key: i for i, f in enumerate(futs)}
                 try:
@@ -440,7 +444,7 @@ def _plan(config, sweep, matrices, max_tasks: int = MAX_TASKS):
         if not KNOB[k].sweep:
             raise StudyError(f"knob {k!r} cannot be swept")
     if matrices is not None:
-        matrices = [check_spd(np.asarray(M, float), f"matrix {i}") for i, M in enumerate(matrices)]
+        matrices = [check_spd(M, f"matrix {i}") for i, M in enumerate(matrices)]
         if not matrices:
             raise StudyError("empty list of matrices")
         if "n" in sweep or "cond" in sweep:
@@ -455,6 +459,11 @@ def _plan(config, sweep, matrices, max_tasks: int = MAX_TASKS):
         make_imperfection(p, "stochastic" if p["K"] > 1 else p["rounding"])
         if p["bits"] and p["bits"] > 30:
             raise StudyError(f"bits = {p['bits']} is not a realistic bank (max 30)")
+        if p["gbw"] and math.isfinite(p["rails"]):
+            raise StudyError("--rails with the op-amp bandwidth model (--gbw > 0) is not modelled: use one or the other")
+        if p["r_min"] * (1 + p["headroom"]) > p["r_max"]:
+            raise StudyError(f"r_min (1 + headroom) = {p['r_min'] * (1 + p['headroom']):g} Ohm is above r_max = "
+                             f"{p['r_max']:g} Ohm")
     return cfg, sweep, matrices, points, _tasks(points, cfg, matrices)
 
 
@@ -482,6 +491,8 @@ def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices
     :class:`StudyInterrupted` after stopping the workers. ``max_tasks`` bounds the task count
     (checked before anything is built or run)."""
     cfg, sweep, matrices, points, tasks = _plan(config, sweep, matrices, max_tasks)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
+        raise StudyError(f"workers must be an integer >= 1, got {workers!r}")
     if workers is None:
         workers = os.cpu_count() or 1
     done = dict(done or {})
