@@ -1,4 +1,7 @@
 """The package's own exceptions. Every bad input raises one of these, with a message naming it."""
+import contextlib
+import sys
+import warnings
 
 
 class SPUError(Exception):
@@ -54,6 +57,10 @@ class Interrupted(SPUError):
     """The user stopped a long run (Ctrl-C); the message says what was kept. Exit status 130."""
 
 
+class ShortRunWarning(UserWarning):
+    """A run was given less analog time than its answer needs: the message states the expected error."""
+
+
 class ClippingWarning(UserWarning):
     """A converter clipped: some values were outside its full-scale range (counts in the result)."""
 
@@ -69,3 +76,30 @@ def one_line(exc_or_text, limit: int = MESSAGE_MAX_CHARS) -> str:
         keep = (limit - 25) // 2
         text = f"{text[:keep]} ... [{len(text) - 2 * keep} characters] ... {text[-keep:]}"
     return text
+
+
+def unexpected_line(prog: str, exc: BaseException) -> str:
+    """The one line a command prints for an exception the package did not raise on purpose (a bug,
+    or a resource the checks did not foresee): its type and message, and how to see the traceback."""
+    if isinstance(exc, MemoryError):
+        return (f"{prog}: error: out of memory ({one_line(exc) or 'MemoryError'}): make the problem smaller "
+                "(fewer --chains, a shorter run, a smaller n); rerun with --debug for the traceback")
+    return (f"{prog}: internal error: {type(exc).__name__}: {one_line(exc, 300)} (not a known bad input: "
+            "rerun with --debug for the traceback and report it)")
+
+
+@contextlib.contextmanager
+def one_line_warnings(prog: str):
+    """A context in which every warning prints as one line ``PROG: warning: message`` on stderr
+    (instead of Python's file, line and source echo): the commands' form."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {one_line(message)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def pop_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``--debug`` anywhere on a command line (before or after the subcommand): removed, and True."""
+    return [a for a in argv if a != "--debug"], "--debug" in argv

@@ -17,3 +17,54 @@ def rc_netlist(R=1e3, C=1e-9):
     nl.add_resistor("R1", "a", "0", R)
     nl.add_capacitor("C1", "a", "0", C)
     return nl
+
+
+# ------------------------------------------------------------------ bad inputs (issue 17)
+def write_bad_input_files(folder, extra=None):
+    """The input files the bad-input tables refer to (``{d}/name``), written into ``folder``: a good
+    3 x 3 matrix A.npy and b.npy, and bad ones (text, pickles, wrong shapes, NaN, ...); ``extra``
+    maps more file names to their text (netlists, JSON) or bytes."""
+    import pathlib
+
+    d = pathlib.Path(folder)
+    arrays = {
+        "A": np.eye(3) * 2.0, "b": np.ones(3), "empty": np.zeros((0, 0)), "empty1": np.zeros(0), "vec": np.ones(3),
+        "scalar": np.float64(2.0), "rect": np.ones((3, 2)), "A3d": np.ones((2, 2, 2)), "A1": np.array([[2.0]]),
+        "nonsym": np.array([[2.0, 1, 0], [0, 2, 0], [0, 0, 2]]), "indef": np.diag([1.0, -1, 2]),
+        "singular": np.diag([1.0, 0, 2]), "nan": np.diag([np.nan, 2, 2]), "inf": np.diag([2, np.inf, 2]),
+        "illcond": np.diag([1.0, 1e-12, 1.0]), "str": np.array([["a", "b"], ["c", "d"]]), "b2": np.ones(2),
+        "bnan": np.array([1, np.nan, 1]), "bmat": np.ones((3, 3)), "bhuge": np.full(3, 1e300),
+        "Ac": np.eye(3) * 2.0 + np.diag([0.5j, 0, 0]),
+    }
+    for name, a in arrays.items():
+        np.save(d / f"{name}.npy", a)
+    np.save(d / "obj.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    (d / "text.npy").write_text("hello\n")
+    (d / "text.txt").write_text("1 2 3\n")
+    (d / "trunc.npy").write_bytes((d / "A.npy").read_bytes()[:100])
+    (d / "adir.npy").mkdir(exist_ok=True)
+    for name, content in (extra or {}).items():
+        (d / name).write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return d
+
+
+def check_bad_input(main, argv: str, expect: str, inputs, out, capsys) -> None:
+    """Run ``main`` (spu or tngd) on ``argv`` (placeholders {d}: the inputs folder, {A}, {b}: its
+    good matrix and rhs, {out}: an empty folder) and check issue 17's contract: exit status 2, the
+    last stderr line holds ``expect`` (same placeholders), it is the only line (or argparse's usage
+    error), no traceback, nothing written in {out}."""
+    import shlex
+
+    names = dict(d=inputs, A=inputs / "A.npy", b=inputs / "b.npy", out=out)
+    args = [a.format(**names) for a in shlex.split(argv)]
+    try:
+        rc = main(args)
+    except SystemExit as exc:  # argparse's usage errors
+        rc = exc.code
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert rc == 2, err
+    assert lines and "Traceback" not in err, err
+    assert len(lines) == 1 or lines[0].startswith("usage:"), f"more than the one error line:\n{err}"
+    assert "error:" in lines[-1] and expect.format(**names) in lines[-1], err
+    assert not any(out.rglob("*")), f"wrote {list(out.rglob('*'))}"

@@ -103,7 +103,10 @@ def write_idx(path, array) -> None:
     body = bytes([0, 0, code, a.ndim]) + np.asarray(a.shape, ">u4").tobytes() + a.astype(_IDX_TYPES[code]).tobytes()
     if str(path).endswith(".gz"):
         body = gzip.compress(body)
-    Path(path).write_bytes(body)
+    try:
+        Path(path).write_bytes(body)
+    except OSError as exc:
+        raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _labels(y, where) -> np.ndarray:
@@ -186,6 +189,8 @@ def load_digits(test_fraction: float = 0.2, split_seed: int = 0) -> Dataset:
         from sklearn.datasets import load_digits as _ld
     except ImportError:
         raise DataError("the 'digits' data set needs scikit-learn (pip install scikit-learn)") from None
+    if not 0 <= test_fraction < 1:
+        raise DataError(f"test_fraction must be in [0, 1), got {test_fraction!r}")
     d = _ld()
     x = d.images[:, None].astype(float) / 16.0
     y = d.target.astype(np.int64)
@@ -240,6 +245,11 @@ def load_dataset(spec: str, n_train: int | None = None, n_test: int | None = Non
     """'digits', 'fashion-mnist', a .npz path or an IDX directory; optionally the first n_train /
     n_test examples only."""
     spec = str(spec)
+    for nm, n in (("n_train", n_train), ("n_test", n_test)):  # before the data set is read
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))):
+            raise DataError(f"{nm} must be an integer >= 1, got {n!r}")
+        if n is not None and n < 1:
+            raise DataError(f"{nm} must be >= 1, got {n}")
     if spec == "digits":
         ds = load_digits()
     elif spec in ("fashion-mnist", "fashion_mnist", "fashion"):
@@ -250,9 +260,6 @@ def load_dataset(spec: str, n_train: int | None = None, n_test: int | None = Non
         ds = load_idx_dir(spec)
     else:
         raise DataError(f"unknown data set {spec!r}: use 'digits', 'fashion-mnist', a .npz file or an IDX directory")
-    for nm, n in (("n_train", n_train), ("n_test", n_test)):
-        if n is not None and int(n) < 1:
-            raise DataError(f"{nm} must be >= 1, got {n}")
     if n_train is not None:
         ds.x_train, ds.y_train = ds.x_train[:n_train], ds.y_train[:n_train]
     if n_test is not None and ds.x_test is not None:

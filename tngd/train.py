@@ -44,8 +44,19 @@ def build_model(kind: str, dataset, *, hidden=None, channels: int = 4, kernel: i
     """
     shape = tuple(dataset.x_train.shape[1:])
     k = dataset.n_classes
+    if hidden is not None:
+        widths = list(np.ravel(hidden))
+        try:
+            bad = not widths or any(isinstance(w, (bool, np.bool_)) or not float(w).is_integer() or w < 1
+                                    for w in widths)
+        except (TypeError, ValueError):
+            bad = True
+        if bad:
+            raise ConfigError(f"hidden widths must be integers >= 1, got {hidden!r}")
+        if kind == "cnn" and len(widths) != 1:
+            raise ConfigError(f"--model cnn takes one hidden width (its dense layer), got {hidden!r}")
     if kind == "mlp":
-        hidden = (32,) if hidden is None else tuple(hidden)
+        hidden = (32,) if hidden is None else tuple(int(w) for w in np.ravel(hidden))
         return mlp((int(np.prod(shape)),), k, hidden=hidden, activation=activation)
     if kind == "cnn":
         if len(shape) not in (2, 3):
@@ -118,9 +129,12 @@ def _finite(v):
     return float(v) if v is not None and np.isfinite(v) else None
 
 
+ESTIMATE_AFTER = 4  # train(on_estimate=): the whole run is projected from this many steps
+
+
 def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int = 64, seed: int = 0,
           eval_every: int = 0, n_eval: int = 2000, progress: bool = False, runtime_model=tngd_runtime_s,
-          callback=None, desc: str | None = None) -> dict:
+          callback=None, desc: str | None = None, on_estimate=None) -> dict:
     """Train for ``steps`` mini-batches (reshuffled every epoch, seeded) and return the history.
 
     Args:
@@ -138,6 +152,8 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
             other ``hw``, or :func:`~spucircuit.studies.cost.paper_timing_model`).
         callback: ``callback(k, theta, curvature)`` after every step.
         desc: progress-bar label.
+        on_estimate: ``on_estimate(seconds)`` once, after the first ESTIMATE_AFTER steps: the wall
+            time the whole run is projected to take from them (the commands print it).
 
     Returns:
         The history: per step ``loss``, ``batch_accuracy``, ``wall_time_s``, ``runtime_estimate_s``
@@ -149,9 +165,11 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
     """
     if isinstance(loss, str):
         loss = make_loss(loss)
+    for nm, v, lo in (("steps", steps, 1), ("batch_size", batch_size, 1), ("eval_every", eval_every, 0),
+                      ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise ConfigError(f"{nm} must be an integer >= {lo}, got {v!r}")
     steps, batch_size = int(steps), int(batch_size)
-    if steps < 1 or batch_size < 1:
-        raise ConfigError(f"steps and batch size must be >= 1, got {steps}, {batch_size}")
     xtr, ytr = dataset.x_train, dataset.y_train
     n = len(ytr)
     batch_size = min(batch_size, n)
@@ -203,6 +221,11 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
         hist["batch_accuracy"].append(batch.accuracy())
         hist["wall_time_s"].append(wall)
         hist["runtime_estimate_s"].append(est)
+        if k == 0:
+            first = step_wall
+        if on_estimate is not None and k + 1 == min(ESTIMATE_AFTER, steps):  # the first step (compiling,
+            on_estimate(first + (wall - first) / max(k, 1) * (steps - 1))  # warming caches) apart
+
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{batch.loss_value:.4f}")

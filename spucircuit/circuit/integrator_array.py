@@ -164,6 +164,14 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
     A = check_spd(A) if check else np.array(A, dtype=float)
     n = A.shape[0]
     b = np.zeros(n) if b is None else as_vector(b, n)
+    nums = {}
+    for nm, v in (("r_min", r_min), ("r_max", r_max), ("c", c), ("v_swing", v_swing), ("noise_psd", noise_psd),
+                  ("opamp_gain", opamp_gain)):
+        try:
+            nums[nm] = float(v)
+        except (TypeError, ValueError):
+            raise RealizabilityError(f"{nm} must be a number, got {v!r}") from None
+    r_min, r_max, c, v_swing, noise_psd, opamp_gain = nums.values()
     for nm, v in (("r_min", r_min), ("r_max", r_max), ("c", c), ("v_swing", v_swing)):
         if not (np.isfinite(v) and v > 0):
             raise RealizabilityError(f"{nm} must be finite and > 0, got {v!r}")
@@ -212,6 +220,11 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
     scaling = _choose_scale(A, b, scale, kappa_max, v_swing)
     v_unit = scaling["v_unit_V"]
     bmax = float(np.max(np.abs(b)))
+    if not (np.isfinite(v_unit) and v_unit > 0 and np.isfinite(g_unit * v_unit * bmax) and g_unit * v_unit * bmax > 0
+            or bmax == 0):
+        raise RealizabilityError(f"b (max |b_i| = {bmax:.3g}) cannot be mapped to volts: the {scaling['method']} scale "
+                                 f"gives v_unit = {v_unit!r} V per unit of x, outside the floating-point range; "
+                                 "rescale A and b")
     r_in = r_max if bmax == 0 else float(np.clip(v_swing / (g_unit * v_unit * bmax), r_min, r_max))
 
     nl = Netlist(title or f"integrator array n={n} (spucircuit)")

@@ -320,6 +320,14 @@ def _components(n, a, b):
     return parent
 
 
+
+def _kind(kind) -> str:
+    """An element kind letter (any case) among KINDS, else NetlistError."""
+    k = str(kind).upper()
+    if k not in KINDS:
+        raise NetlistError(f"unknown element kind {kind!r}; expected one of {sorted(KINDS)}")
+    return k
+
 class Netlist:
     """A circuit: named nodes and column-stored elements. Ground is node ``0`` (alias ``gnd``)."""
 
@@ -412,6 +420,9 @@ class Netlist:
         nterm = KINDS[kind][0]
         arr = np.asarray(nodes, dtype=object) if not isinstance(nodes, np.ndarray) else nodes
         if arr.dtype.kind in "iu":
+            if arr.size != m * nterm:
+                raise NetlistError(f"{KINDS[kind][1]} needs {nterm} nodes per element: {m} elements, node index "
+                                   f"array of shape {np.shape(arr)}")
             idx = np.array(arr, dtype=np.int64).reshape(m, nterm) if m else np.zeros((0, nterm), np.int64)
             if idx.size and (idx.min() < 0 or idx.max() >= len(self.node_names)):
                 raise NetlistError(f"{KINDS[kind][1]} node index out of range")
@@ -523,7 +534,7 @@ class Netlist:
         return sum(len(t) for t in self.tables.values())
 
     def count(self, kind: str) -> int:
-        return len(self.tables[kind.upper()])
+        return len(self.tables[_kind(kind)])
 
     def component_counts(self) -> dict[str, int]:
         """Number of elements of each kind (``resistors``, ``capacitors``, ... , ``total``)."""
@@ -533,7 +544,7 @@ class Netlist:
 
     def elements(self, kind: str | None = None) -> Iterator[Element]:
         """Iterate elements (all kinds, or one) as :class:`Element` views."""
-        kinds = [kind.upper()] if kind else list(KINDS)
+        kinds = [_kind(kind)] if kind else list(KINDS)
         for k in kinds:
             t = self.tables[k]
             nodes, vals, ics = t.nodes, t.values, t.ic
@@ -554,8 +565,12 @@ class Netlist:
     def set_value(self, name: str, value: float) -> None:
         """Change one element's value in place (validated), e.g. a DC source level."""
         kind, i = self.find(name)
-        check_values(kind, [name], np.array([float(value)]))
-        self.tables[kind].set_values(i, float(value))
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise NetlistError(f"value of {name!r} must be a number, got {value!r}") from None
+        check_values(kind, [name], np.array([value]))
+        self.tables[kind].set_values(i, value)
 
     def copy(self) -> "Netlist":
         new = Netlist(self.title)

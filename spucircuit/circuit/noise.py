@@ -11,6 +11,7 @@ import numpy as np
 
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import K_B, T_ROOM
+from spucircuit.errors import RealizabilityError
 
 INJECTED_OVER_JOHNSON = 1e4  # default injected noise of `inv`: this x the largest Johnson PSD on a row
 
@@ -48,6 +49,8 @@ def default_injected_psd(A, r_min_ohm: float, r_max_ohm: float, temperature_k: f
     INJECTED_OVER_JOHNSON x the largest Johnson PSD on a row of an array mapped with the largest
     |A_ij| at r_min and the input resistor at r_max (at least room temperature), so that the
     unequal, correlated Johnson noise biases A^-1 by about 1 / INJECTED_OVER_JOHNSON only."""
+    if not (np.isfinite(temperature_k) and temperature_k >= 0):  # else its error would name noise_psd
+        raise RealizabilityError(f"temperature must be finite and >= 0 K, got {temperature_k!r}")
     A = np.asarray(A, dtype=float)
     g_unit = 1.0 / (r_min_ohm * np.max(np.abs(A)))
     g_row = float(np.max(row_conductance(A, g_unit, r_max_ohm)))

@@ -11,13 +11,22 @@ import sys
 
 from spucircuit.cli import cost, demo, linalg, spice, study
 from spucircuit.device import base as device_base
-from spucircuit.errors import Interrupted, SPUError, one_line
+from spucircuit.errors import (
+    Interrupted,
+    SPUError,
+    one_line,
+    one_line_warnings,
+    pop_debug,
+    unexpected_line,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``spu`` argument parser with every subcommand."""
     p = argparse.ArgumentParser(
         prog="spu", description="Circuit-level digital twin of a thermodynamic SPU (SI units throughout).")
+    p.add_argument("--debug", action="store_true",
+                   help="show the Python traceback of an unexpected error (anywhere on the command line)")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
     sub.required = True
     for module in (linalg, demo, spice, study, cost):
@@ -27,11 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run ``spu`` with ``argv`` (default: the process arguments); returns the exit status."""
+    argv, debug = pop_debug(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
-    saved_limit = device_base.MAX_RUN_S  # --max-run-time holds for this command only
+    saved_limits = device_base.MAX_RUN_S, device_base.MAX_MEMORY_BYTES  # --max-run-time, --max-memory: this command only
+    device_base.reset_ledger()
+    device_base.ON_ESTIMATE = lambda text: print(f"spu {args.cmd}: {text}", file=sys.stderr, flush=True)
     try:
-        return args.func(args)
+        with one_line_warnings(f"spu {args.cmd}"):
+            return args.func(args)
     except Interrupted as exc:
         print(f"spu {args.cmd}: {one_line(exc)}", file=sys.stderr)
         return 130
@@ -44,8 +57,14 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # the reader went away (spu ... | head): stop quietly, as a shell tool does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 141
+    except Exception as exc:  # not raised on purpose: one line and the way to the traceback
+        if debug:
+            raise
+        print(unexpected_line(f"spu {args.cmd}", exc), file=sys.stderr)
+        return 1
     finally:
-        device_base.MAX_RUN_S = saved_limit
+        device_base.MAX_RUN_S, device_base.MAX_MEMORY_BYTES = saved_limits
+        device_base.ON_ESTIMATE = None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ from spucircuit._util import argtypes
 from spucircuit._util.jsonable import to_jsonable
 from spucircuit.device import base as device_base
 from spucircuit.errors import SPUError
+from spucircuit.io.spice import MAX_ELEMENTS
 
 
 def load_npy(path: str, what: str) -> np.ndarray:
@@ -59,15 +60,29 @@ def add_run_limit_arg(g) -> None:
     g.add_argument("--max-run-time", dest="max_run_time", type=float, default=None, metavar="SECONDS",
                    help="refuse a run whose estimated computing time (steps x chains x per-step cost) exceeds this "
                         "(default 600 s); the error shows the estimate")
+    g.add_argument("--max-memory", dest="max_memory", type=argtypes.byte_size, default=None, metavar="BYTES",
+                   help="refuse a run whose chains' states and samples are estimated to need more memory than this "
+                        f"(default {device_base.MAX_MEMORY_BYTES:.0e}; suffixes k, M, G allowed: 8G)")
 
 
 def apply_run_limit(args) -> None:
-    """--max-run-time: the limit every device made by this command checks before it runs."""
+    """--max-run-time and --max-memory: the limits every device made by this command checks before it
+    allocates or runs."""
     v = getattr(args, "max_run_time", None)
     if v is not None:
         if not (v > 0):
             raise SPUError(f"--max-run-time must be > 0 s, got {v!r}")
         device_base.MAX_RUN_S = float(v)
+    m = getattr(args, "max_memory", None)
+    if m is not None:
+        device_base.MAX_MEMORY_BYTES = float(m)
+
+
+def add_max_elements_arg(p) -> None:
+    """--max-elements for a command that reads a netlist (the count is checked before flattening)."""
+    p.add_argument("--max-elements", dest="max_elements", type=argtypes.positive_int, default=MAX_ELEMENTS,
+                   metavar="N", help="refuse a netlist that expands to more than N elements after flattening "
+                                     f"subcircuits, counted before flattening (default {MAX_ELEMENTS:,})")
 
 
 def add_sim_args(p, chains_default):

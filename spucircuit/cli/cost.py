@@ -16,9 +16,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from spucircuit._util.files import atomic_write_text
+from spucircuit._util import argtypes
+from spucircuit._util.files import atomic_write_text, check_output_path
 from spucircuit.errors import SPUError
-from spucircuit.io.spice import read_spice
+from spucircuit.io.spice import MAX_ELEMENTS, read_spice
 from spucircuit.report.cost_plots import plot_fig2
 from spucircuit.report.cost_tables import format_comparison, format_cost, to_json
 from spucircuit.studies.cost import (
@@ -56,6 +57,9 @@ def _common(p, top: bool):
                    help="set any model parameter (repeatable); see 'spu cost params'")
     o = p.add_argument_group("output")
     o.add_argument("--json", default=d, metavar="OUT.json", help="write the result as JSON here")
+    p.add_argument("--max-elements", dest="max_elements", type=argtypes.positive_int,
+                   default=MAX_ELEMENTS if top else argparse.SUPPRESS, metavar="N",
+                   help=f"refuse a --netlist that expands to more than N elements (default {MAX_ELEMENTS:,})")
     if top:
         p.add_argument("--netlist", default=None, metavar="FILE.cir",
                        help="cost of the circuit in this netlist (factored TNGD circuit -> one iteration, "
@@ -169,9 +173,16 @@ def _measured(path, N):
     return best, {r["method"]: r["seconds"] for r in rows if r["N"] == best}
 
 
+MAX_SIZE = 10**15  # sizes beyond this overflow the cost model's products (N^2 b dz flops)
+
+
 def _int_size(name, v):
-    if v is None or v != int(v) or v < 1:
-        raise SPUError(f"{name} must be a positive integer, got {v!r}")
+    try:
+        ok = v is not None and v == int(v) and 1 <= int(v) <= MAX_SIZE
+    except (TypeError, ValueError, OverflowError):  # NaN, inf
+        ok = False
+    if not ok:
+        raise SPUError(f"{name} must be a positive integer <= {MAX_SIZE:.0e}, got {v!r}")
     return int(v)
 
 
@@ -179,10 +190,13 @@ def _int_size(name, v):
 def cmd_cost(args) -> int:
     """``spu cost``: dispatch to params, solve or tngd (a --netlist alone picks by its architecture)."""
     what = args.what
+    for opt in ("json", "plot"):
+        if getattr(args, opt, None):
+            check_output_path(getattr(args, opt), "--" + opt)
     if what is None:
         if not args.netlist:
             raise SPUError("give a subcommand (solve, tngd, params) or --netlist FILE.cir; see 'spu cost --help'")
-        load = _netlist_load(args.netlist)
+        load = _netlist_load(args.netlist, max_elements=args.max_elements)
         what = "tngd" if load.architecture == "factored" else "solve"
         args.load = load
         if what == "tngd":
@@ -196,18 +210,19 @@ def cmd_cost(args) -> int:
     return _cmd_tngd(args)
 
 
-def _netlist_load(path, b=None, dz=None):
+def _netlist_load(path, b=None, dz=None, max_elements=MAX_ELEMENTS):
     """The device load of the circuit in a netlist file (read here, at the edge)."""
     if not os.path.exists(path):
         raise SPUError(f"netlist file not found: {path}")
-    return replace(device_load(read_spice(path), b=b, dz=dz), source=f"netlist {path}")
+    return replace(device_load(read_spice(path, max_elements=max_elements), b=b, dz=dz), source=f"netlist {path}")
 
 
 def _circuit(args):
     """The load of --netlist (counted once, by cmd_cost, or here), or None."""
     load = getattr(args, "load", None)
     if load is None and getattr(args, "netlist", None):
-        load = _netlist_load(args.netlist, getattr(args, "batch", None), getattr(args, "outputs", None))
+        load = _netlist_load(args.netlist, getattr(args, "batch", None), getattr(args, "outputs", None),
+                             args.max_elements)
     return load
 
 

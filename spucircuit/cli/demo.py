@@ -12,6 +12,7 @@ from spucircuit._util import argtypes
 from spucircuit._util.files import atomic_write_text
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.device.spu import SPU
+from spucircuit.errors import SPUError
 from spucircuit.linalg.solve import range_mapping
 from spucircuit.numerics.matrices import random_spd
 from spucircuit.numerics.ou import mean_relaxation_norm, stationary_cov
@@ -72,6 +73,8 @@ def run_demo(n: int = 16, cond: float = 20.0, seed: int = 0, out_dir: str = "dem
 
 
 def cmd_demo(args) -> int:
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise SPUError(f"--out {args.out} exists and is not a folder")
     run_demo(n=args.n, cond=args.cond, seed=args.seed, out_dir=args.out)
     return 0
 

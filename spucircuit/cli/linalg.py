@@ -1,11 +1,9 @@
 """``spu solve | inv | map``: linear algebra on the twin from .npy files."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from spucircuit._util.files import atomic_save_npy
+from spucircuit._util.files import atomic_save_npy, check_output_path
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.cli._common import (
@@ -18,6 +16,7 @@ from spucircuit.cli._common import (
     want_progress,
 )
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT
+from spucircuit.device import base as device_base
 from spucircuit.errors import SPUError
 from spucircuit.imperfections.base import chain
 from spucircuit.imperfections.instance import Device
@@ -30,6 +29,7 @@ from spucircuit.imperfections.profiles import (
 )
 from spucircuit.linalg.solve import device_inv, device_solve, inv, solve
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT
+from spucircuit.numerics.scaling import relative_error
 from spucircuit.report.files import write_circuit_json
 
 
@@ -78,6 +78,8 @@ def _profile_line(name: str) -> str:
 
 def cmd_solve(args) -> int:
     apply_run_limit(args)
+    if args.out:
+        check_output_path(args.out, "--out")
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side")
     run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
@@ -89,7 +91,7 @@ def cmd_solve(args) -> int:
         dev = _device(args, A, b)
         x, info = device_solve(dev, b, seed=np.random.SeedSequence(args.seed).spawn(2)[0], **run)
     x_ref = np.linalg.solve(np.asarray(A, float), np.asarray(b, float).reshape(-1))
-    rel = float(np.linalg.norm(x - x_ref) / max(np.linalg.norm(x_ref), np.finfo(float).tiny))
+    rel = relative_error(x, x_ref)
     if args.out:
         atomic_save_npy(args.out, x)
     out = {"x": x, "relative_error": rel, "profile": opamp_profile(args.profile).describe(),
@@ -100,9 +102,7 @@ def cmd_solve(args) -> int:
         "saturated", "saturated_opamps")})
     out["rails_V"] = args.rails
     out["out"] = args.out
-    if info.se_reliable is False:
-        print("spu solve: warning: the run is too short for a standard error (fewer than 2 batches of "
-              "5 slowest relaxation times); give a longer --time or more --chains", file=sys.stderr)
+    out["estimated_compute_s"] = device_base.LEDGER["compute_s"]  # the work model's figure for this command
     if args.json:
         print_json(out)
     else:
@@ -124,6 +124,8 @@ def cmd_solve(args) -> int:
 
 def cmd_inv(args) -> int:
     apply_run_limit(args)
+    if args.out:
+        check_output_path(args.out, "--out")
     A = load_npy(args.matrix, "matrix")
     run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
                scale=args.scale, kappa_max=args.kappa_max)
@@ -137,12 +139,13 @@ def cmd_inv(args) -> int:
         dev = _device(args, A, None, noise_psd=psd)
         Ainv, info = device_inv(dev, seed=np.random.SeedSequence(args.seed).spawn(2)[0], **run)
     ref = np.linalg.inv(np.asarray(A, float))
-    rel = float(np.linalg.norm(Ainv - ref) / np.linalg.norm(ref))
+    rel = relative_error(Ainv, ref)
     if args.out:
         atomic_save_npy(args.out, Ainv)
     out = {k: v for k, v in info.items() if k != "mapped"}
     out.update(inverse=Ainv, relative_error=rel, error_bound=info.error_bound,
-               profile=opamp_profile(args.profile).describe(), converters=_converters(args), out=args.out)
+               profile=opamp_profile(args.profile).describe(), converters=_converters(args), out=args.out,
+               estimated_compute_s=device_base.LEDGER["compute_s"])
     if args.json:
         print_json(out)
     else:
@@ -158,6 +161,8 @@ def cmd_map(args) -> int:
     b = load_npy(args.rhs, "right-hand side") if args.rhs else None
     if args.output is None and not args.json:
         raise SPUError("give -o FILE (the circuit as JSON) or --json (print it)")
+    if args.output is not None:
+        check_output_path(args.output, "-o")
     mc = integrator_array(A, b, prune=args.prune, noise_psd=args.noise_psd or 0.0, scale=args.scale,
                           kappa_max=args.kappa_max, **mapping_kwargs(args))
     if args.output is not None:

@@ -12,17 +12,22 @@ an :class:`~spucircuit.errors.SPUError`, which the main CLI prints as one line (
 from __future__ import annotations
 
 import io
-import sys
 import os
+import sys
 
 import numpy as np
 
 from spucircuit._util import argtypes
-from spucircuit._util.files import atomic_write_bytes
+from spucircuit._util.files import atomic_write_bytes, check_output_path
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.capacitive_array import capacitive_spu
 from spucircuit.circuit.integrator_array import integrator_array
-from spucircuit.cli._common import add_run_limit_arg, apply_run_limit, load_npy
+from spucircuit.cli._common import (
+    add_max_elements_arg,
+    add_run_limit_arg,
+    apply_run_limit,
+    load_npy,
+)
 from spucircuit.device.spu import SPU
 from spucircuit.errors import SPUError
 from spucircuit.integrate.discretize import eigenvalues
@@ -67,6 +72,9 @@ def _time(text, tau, what="--time"):
 
 # ----------------------------------------------------------------------------- export
 def cmd_export(args) -> int:
+    check_output_path(args.output, "-o")
+    if not (np.isfinite(args.temperature) and args.temperature >= 0):  # checked even where unused (no --noise)
+        raise SPUError(f"--temperature must be finite and >= 0 K, got {args.temperature!r}")
     A = load_npy(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side") if args.rhs else None
     if args.arch == "integrator":
@@ -117,7 +125,8 @@ def cmd_export(args) -> int:
 # ----------------------------------------------------------------------------- simulate
 def cmd_simulate(args) -> int:
     apply_run_limit(args)
-    nl = read_spice(args.netlist)
+    check_output_path(args.out, "--out")
+    nl = read_spice(args.netlist, max_elements=args.max_elements)
     info = nl.meta.get("spice_file", {})
     tau = tau_of(nl)
     tran = info.get("tran")
@@ -134,6 +143,9 @@ def cmd_simulate(args) -> int:
     dt = args.dt
     if dt is None and tran:
         dt = float(tran["tstep"])
+    if dt is not None and np.isfinite(dt) and dt > total:  # one step would simulate far longer than asked
+        raise SPUError(f"{'--dt' if args.dt is not None else 'the .tran step'} {dt:g} s is longer than the run "
+                       f"({total:g} s): give a smaller step or a longer --time")
     spu = SPU(nl, temperature_k=temp, noise=noise, scheme=args.scheme, dt=dt, chains=1, seed=args.seed)
     x0 = spu.state.copy()
     res = spu.run(total, max_samples=args.max_samples, progress=False)
@@ -216,7 +228,7 @@ def check_report(nl) -> list[str]:
 
 def cmd_check(args) -> int:
 
-    nl = read_spice(args.netlist)
+    nl = read_spice(args.netlist, max_elements=args.max_elements)
     lines = check_report(nl)
     print(f"{args.netlist}: OK")
     for ln in lines:
@@ -226,8 +238,8 @@ def cmd_check(args) -> int:
 
 # ----------------------------------------------------------------------------- graph
 def cmd_graph(args) -> int:
-
-    nl = read_spice(args.netlist)
+    check_output_path(args.output, "-o")
+    nl = read_spice(args.netlist, max_elements=args.max_elements)
     ext = os.path.splitext(args.output)[1].lower()
     if ext == ".graphml":
         to_graphml(nl, args.output)
@@ -283,6 +295,7 @@ def register(sub) -> None:
                     "(exact scheme by default) and write an .npz with t (s), v (time x nodes, V), nodes "
                     "(names), states and state_names.")
     s.add_argument("netlist", help="SPICE netlist (.cir)")
+    add_max_elements_arg(s)
     s.add_argument("--time", help="analog time: seconds, '20us', or 'Ntau' when the netlist records tau "
                                   "(default: the .tran stop time)")
     s.add_argument("--noise", choices=["on", "off"], default="on", help="thermal and source noise (default on)")
@@ -302,11 +315,13 @@ def register(sub) -> None:
                        description="Read a SPICE netlist, validate it (connectivity, DC paths), compile it and "
                                    "print its nodes, elements, states, stability, noise and mapping.")
     c.add_argument("netlist", help="SPICE netlist (.cir)")
+    add_max_elements_arg(c)
     c.set_defaults(func=cmd_check)
 
     g = sub.add_parser("graph", help="draw a netlist's coupling graph (.png) or export it (.graphml)",
                        description="Write the topology of a SPICE netlist as a PNG drawing or as GraphML.")
     g.add_argument("netlist", help="SPICE netlist (.cir)")
+    add_max_elements_arg(g)
     g.add_argument("-o", "--output", required=True, help="graph.png or graph.graphml")
     g.add_argument("--summary", action="store_true", help="summarised picture for large netlists")
     g.add_argument("--show-ground", dest="show_ground", action="store_true", help="draw ground as a node")

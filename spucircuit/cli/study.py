@@ -7,18 +7,24 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import signal
+import re
 import sys
-import threading
 
 import numpy as np
 
+from spucircuit._util import argtypes
+from spucircuit._util.signals import one_shot_sigint
 from spucircuit.cli._common import want_progress
-from spucircuit.errors import Interrupted, StudyError
+from spucircuit.errors import StudyError
 from spucircuit.report.journal import Journal
 from spucircuit.report.study import study_table, write_study
 from spucircuit.studies.knobs import KNOBS, convert, parse_sweep
-from spucircuit.studies.sweep import StudyInterrupted, run_study, study_digest
+from spucircuit.studies.sweep import (
+    MAX_TASKS,
+    StudyInterrupted,
+    run_study,
+    study_digest,
+)
 
 EPILOG = """\
 sweeps (repeat --sweep for a grid; the first swept knob is the x axis of the plots):
@@ -92,6 +98,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="complete an interrupted study: the tasks recorded in OUT/NAME.partial.jsonl are not run "
                         "again (the same options are required; the result is identical to an uninterrupted run)")
     r.add_argument("--name", default="study", help="output file prefix (default study)")
+    r.add_argument("--max-tasks", dest="max_tasks", type=argtypes.positive_int, default=MAX_TASKS, metavar="N",
+                   help=f"refuse a study of more than N tasks (points x matrices x draws; default {MAX_TASKS:,})")
     r.add_argument("--no-plot", action="store_true", help="do not write PNG plots")
     r.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
@@ -110,22 +118,18 @@ def cmd_study(args) -> int:
     matrices = load_matrices(args.matrix) if args.matrix else None
     if args.workers is not None and args.workers < 1:
         raise StudyError(f"--workers must be >= 1, got {args.workers}")
-    journal = Journal(prepare_out(args.out, args.name), study_digest(config, sweep, matrices=matrices), args.resume)
-    old = _one_shot_sigint()
-    try:
-        res = run_study(config, sweep, matrices=matrices, workers=args.workers, scheduler=args.scheduler,
-                        progress=want_progress(args), done=journal.done, on_done=journal.append)
-    except StudyInterrupted as exc:  # keep ignoring Ctrl-C: the process is on its way out
-        raise StudyInterrupted(exc.done, exc.total, f"kept in {journal.path}: rerun the same command with "
-                                                    "--resume") from None
-    except Interrupted:
-        raise
-    except BaseException:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
-        raise
-    if old is not None:
-        signal.signal(signal.SIGINT, old)
+    if args.scheduler is not None and not re.fullmatch(r"(\w+://)?(\[[0-9a-fA-F:]+\]|[\w.-]+):\d+", args.scheduler):
+        raise StudyError(f"--scheduler must be an address like tcp://HOST:PORT, got {args.scheduler!r}")
+    digest = study_digest(config, sweep, matrices=matrices, max_tasks=args.max_tasks)  # bad knobs: before any folder
+    journal = Journal(prepare_out(args.out, args.name), digest, args.resume)
+    with one_shot_sigint():
+        try:
+            res = run_study(config, sweep, matrices=matrices, workers=args.workers, scheduler=args.scheduler,
+                            progress=want_progress(args), done=journal.done, on_done=journal.append,
+                            max_tasks=args.max_tasks)
+        except StudyInterrupted as exc:
+            raise StudyInterrupted(exc.done, exc.total, f"kept in {journal.path}: rerun the same command with "
+                                                        "--resume") from None
     paths = write_study(res, args.out, args.name, plot=not args.no_plot)
     journal.remove()  # every row is in NAME.json now
     print(f"spu study: {len(res.rows)} tasks at {len(res.points)} points in {res.wall_s:.1f} s "
@@ -151,19 +155,6 @@ def cmd_study(args) -> int:
               file=sys.stderr)
     print("\nwrote " + ", ".join(paths))
     return 0
-
-
-def _one_shot_sigint():
-    """The first Ctrl-C stops the study (KeyboardInterrupt); later ones are ignored while it winds
-    down (a second Ctrl-C must not interrupt the clean-up or the exit). Returns the handler it
-    replaced (None off the main thread)."""
-    def handler(signum, frame):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        return signal.signal(signal.SIGINT, handler)
-    return None
 
 
 def prepare_out(out: str, name: str) -> str:

@@ -24,8 +24,9 @@ import numpy as np
 
 from spucircuit._util.progress import make_meter
 from spucircuit._util.quantities import parse_time
+from spucircuit._util.seeds import seed_sequence
 from spucircuit.device.converters import Converter, convert
-from spucircuit.errors import StepError
+from spucircuit.errors import NetlistError, StepError
 
 SCHEMES = ("exponential", "euler")
 SCHEME_ALIASES = {"exact": "exponential"}  # the former name of the exponential scheme
@@ -40,15 +41,63 @@ def canonical_scheme(scheme: str) -> str:
 
 
 MAX_RUN_S = 600.0  # default limit on one run's estimated computing time, s (device.max_run_s, --max-run-time)
-# per chain-step cost of the kernels, measured on this project's 2-core machine (2026-12-02, one
-# thread): 150 ns at n = 8, 270-320 ns at n = 16, 1.2-2.1 us at n = 64 (exponential / Euler)
-STEP_COST_S = (1.0e-7, 3.0e-8)  # a + b n seconds per chain-step
+# The work model: what a command is estimated to compute, from what it is about to do. Fitted on
+# this project's 2-core machine, one BLAS thread (benchmarks/estimates.py measures wall / estimate
+# for every command that prints one; calibrated 2026-12-02).
+STEP_COST_S = (1.0e-7, 3.0e-8, 2.5e-10)  # a + b n + c n^2 seconds per chain-step (dense n x n step: n^2)
+COV_COST_S = 1.0e-9  # x n^2 per saved sample and chain: the covariance read-out of inv
+SETUP_COST_S = (0.3, 2.0e-9)  # per command (loading the compiled kernels), + x n^3 per device (eigh)
+
+MAX_MEMORY_BYTES = 4e9  # default limit on one device's state and sample arrays, bytes (device.max_memory_bytes, --max-memory)
+WORK_ARRAYS = 8  # state, running sum, noise and scratch arrays a run keeps besides its samples, in chains x n units
+
+LEDGER = {"compute_s": 0.0, "runs": 0}  # estimated computing since the last reset_ledger()
+ON_ESTIMATE = None  # callable(text): the commands print the estimate of a long run before it starts
+ANNOUNCE_S = 2.0  # runs estimated at least this long are announced through ON_ESTIMATE
+
+
+def reset_ledger() -> None:
+    """Start counting estimated computing afresh, with the per-command setup (a command does this
+    when it starts)."""
+    LEDGER.update(compute_s=SETUP_COST_S[0], runs=0)
+
+
+def add_work(seconds: float) -> None:
+    """Count ``seconds`` of estimated computing in the ledger."""
+    LEDGER["compute_s"] += float(seconds)
+
+
+def memory_bytes(chains: int, n_state: int, n_saved: int) -> float:
+    """Estimated memory of a run (bytes): float64 (chains x n_state) arrays, n_saved samples plus
+    the WORK_ARRAYS the kernels keep."""
+    return 8.0 * float(chains) * float(n_state) * (int(n_saved) + WORK_ARRAYS)
+
+
+def _count(v, name: str) -> int:
+    """An integer >= 1 (an integral float is fine), else StepError naming it."""
+    try:
+        ok = not isinstance(v, bool) and float(v) == int(v) and int(v) >= 1
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise StepError(f"{name} must be an integer >= 1, got {v!r}")
+    return int(v)
 
 
 def run_cost_s(n_steps: int, chains: int, n: int) -> float:
-    """Estimated computing time of a run (s): steps x chains x (a + b n)."""
-    a, b = STEP_COST_S
-    return float(n_steps) * float(chains) * (a + b * n)
+    """Estimated computing time of a run (s): steps x chains x (a + b n + c n^2)."""
+    a, b, c = STEP_COST_S
+    return float(n_steps) * float(chains) * (a + b * n + c * float(n) ** 2)
+
+
+def setup_cost_s(n: int) -> float:
+    """Estimated computing of programming one device of n states (its eigendecomposition)."""
+    return SETUP_COST_S[1] * float(n) ** 3
+
+
+def covariance_cost_s(n_saved: int, chains: int, n: int) -> float:
+    """Estimated computing of the covariance of n_saved x chains samples of n values."""
+    return COV_COST_S * float(n_saved) * float(chains) * float(n) ** 2
 
 
 @dataclass
@@ -131,17 +180,31 @@ class AnalogDevice:
                  dac: Converter | None = None, adc: Converter | None = None):
         if isinstance(chains, bool) or int(chains) != chains or int(chains) < 1:
             raise StepError(f"chains must be an integer >= 1, got {chains!r}")
-        self.temperature_k = float(temperature_k)
+        try:
+            self.temperature_k = float(temperature_k)
+        except (TypeError, ValueError):
+            raise NetlistError(f"temperature must be a number of kelvin, got {temperature_k!r}") from None
         self.noise = bool(noise)
         self.scheme = canonical_scheme(scheme)
         self.chains = int(chains)
-        self._seedseq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self._seedseq = seed_sequence(seed)
         self.dac, self.adc = dac, adc
         self.dac_clipped = 0
         self.adc_clipped = 0
         self.time_s = 0.0
         self.max_run_s = MAX_RUN_S  # refuse a run estimated to compute longer than this (raise it to allow)
+        self.max_memory_bytes = MAX_MEMORY_BYTES  # refuse a state or run estimated to need more memory than this
         self.state = None
+
+    def check_memory(self, n_state: int, n_saved: int = 0, what: str = "the chains' states") -> None:
+        """Refuse, before allocating, ``chains`` x ``n_state`` states with ``n_saved`` samples whose
+        estimate (:func:`memory_bytes`) is above ``max_memory_bytes``; the error shows the estimate."""
+        est = memory_bytes(self.chains, n_state, n_saved)
+        if est > self.max_memory_bytes:
+            raise StepError(f"{what} need about {est / 1e9:.3g} GB ({self.chains} chains x {n_state} states x "
+                            f"{int(n_saved) + WORK_ARRAYS} arrays of 8 bytes), above the limit of "
+                            f"{self.max_memory_bytes / 1e9:.3g} GB: use fewer chains or samples (--chains, "
+                            "--max-samples), or raise the limit (--max-memory, or device.max_memory_bytes)")
 
     # ---------------------------------------------------------------- architecture
     @property
@@ -208,13 +271,17 @@ class AnalogDevice:
             raise StepError(f"this run needs {n_steps:.3g} steps of {dt:.3g} s x {self.chains} chains, about "
                             f"{est:.3g} s of computing, above the limit of {self.max_run_s:.3g} s: shorten the time, "
                             "take a larger step, or raise the limit (--max-run-time, or device.max_run_s)")
+        add_work(est)
+        LEDGER["runs"] += 1
+        if ON_ESTIMATE is not None and est >= ANNOUNCE_S:
+            ON_ESTIMATE(f"estimated {est:.3g} s of computing ({n_steps:.3g} steps of {dt:.3g} s x {self.chains} "
+                        f"chains, n = {self.n})")
         if max_samples is None:
             max_samples = self._default_max_samples()
-        if save_every is None:
-            save_every = max(1, -(-n_steps // int(max_samples)))
-        save_every = int(save_every)
-        if save_every < 1:
-            raise StepError(f"save_every must be >= 1, got {save_every}")
+        max_samples = _count(max_samples, "max_samples")
+        save_every = _count(max(1, -(-n_steps // max_samples)) if save_every is None else save_every, "save_every")
+        self.check_memory(self.state.shape[1] if self.state is not None else self.n, n_steps // save_every,
+                          f"this run's {n_steps // save_every} samples")
         seeds = seed if seed is not None else self._seedseq.spawn(1)[0]
         meter = make_meter(progress)
         X, samples, xsum = self._advance(self.state, n_steps, dt, save_every, seeds, meter)

@@ -96,6 +96,7 @@ class FactoredSPU(AnalogDevice):
             cache[key] = (circuit.components, self.chain, self._disc)
         self._cache = cache
         if self.state is None or not keep_state or self.state.shape[1] != circuit.n:
+            self.check_memory(circuit.n)
             self.state = np.tile(circuit.components.ic, (self.chains, 1)).astype(float)
         elif old is not None and old.v_unit_v != circuit.v_unit_v:
             self.state *= circuit.v_unit_v / old.v_unit_v
@@ -125,6 +126,7 @@ class FactoredSPU(AnalogDevice):
 
     def reset(self, x0=None) -> None:
         """Write every chain's state: the capacitors' initial voltages, or x0 (problem units)."""
+        self.check_memory(self.circuit.n)
         if x0 is None:
             self.state = np.tile(self.circuit.components.ic, (self.chains, 1)).astype(float)
             return

@@ -13,7 +13,7 @@ import numpy as np
 from spucircuit.circuit.integrator_array import MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import T_ROOM
-from spucircuit.device.base import AnalogDevice, RunResult  # noqa: F401  (RunResult: public here too)
+from spucircuit.device.base import AnalogDevice, RunResult, add_work, setup_cost_s  # noqa: F401  (RunResult: public here too)
 from spucircuit.errors import NetlistError, StepError
 from spucircuit.integrate.discretize import auto_dt, check_euler_step, discretize
 from spucircuit.integrate.kernels import run
@@ -22,6 +22,7 @@ from spucircuit.statespace.mna import compile_netlist
 from spucircuit.statespace.model import StateSpace
 
 MAX_SAMPLES_DEFAULT = 20_000
+MAX_STEPS = 1e18  # a run of more steps is refused before counting them (its time estimate alone overflows)
 CHUNK_WORK = 2e8  # multiply-adds per numba call of a long run (about 0.1-1 s)
 
 
@@ -79,6 +80,7 @@ class SPU(AnalogDevice):
                                       and np.array_equal(Y, np.eye(Y.shape[0])))
         self.set_dt(self._user_dt if self._user_dt is not None else auto_dt(self.ss, self._disc_scheme))
         self.time_s = 0.0
+        add_work(setup_cost_s(self.ss.n))
         self.reset()
 
     @property
@@ -102,13 +104,14 @@ class SPU(AnalogDevice):
     def reset(self, x0=None) -> None:
         """Set every chain's state: the netlist's initial conditions, or x0 (problem units for
         mapped circuits, state units otherwise; shape (n,) or (chains, n))."""
+        self.check_memory(self.ss.n)
         if x0 is None:
             X = np.tile(self.ss.x0, (self.chains, 1))
         else:
-            x0 = np.asarray(x0, dtype=float)
             try:
+                x0 = np.asarray(x0, dtype=float)
                 X = np.broadcast_to(x0, (self.chains, self.ss.n)).astype(float) if x0.ndim <= 2 else None
-            except ValueError:
+            except (TypeError, ValueError):
                 X = None
             if X is None or not np.all(np.isfinite(X)):
                 raise NetlistError(f"x0 must be finite with shape ({self.ss.n},) or ({self.chains}, {self.ss.n}), got shape {np.shape(x0)}")
@@ -163,6 +166,9 @@ class SPU(AnalogDevice):
     def _step_plan(self, T, dt):
         if dt is not None and float(dt) != self.dt:
             self.set_dt(dt)
+        if not T / self.dt < MAX_STEPS:
+            raise StepError(f"a run of {T:.4g} s in steps of {self.dt:.4g} s needs {T / self.dt:.3g} steps, more than "
+                            f"{MAX_STEPS:.0e}: shorten the time or take a larger step")
         return max(1, int(round(T / self.dt))), self.dt
 
     def _default_max_samples(self) -> int:

@@ -25,7 +25,7 @@ from spucircuit.circuit.integrator_array import COUPLING_RE, MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import T_ROOM
 from spucircuit.device.converters import Converter
-from spucircuit.errors import NetlistError
+from spucircuit.errors import NetlistError, SPUError
 from spucircuit.imperfections.dc_error import DCContext, DCError
 
 
@@ -216,4 +216,7 @@ class Chain(Imperfection):
 
 def chain(*imperfections) -> Chain:
     """Compose imperfections (None entries are skipped), applied left to right."""
+    bad = [i for i in imperfections if i is not None and not isinstance(i, Imperfection)]
+    if bad:
+        raise SPUError(f"chain() takes imperfection models (ResistorBank(...), Tolerance(...), ...), got {bad[0]!r}")
     return Chain(tuple(i for i in imperfections if i is not None))

@@ -81,6 +81,8 @@ class Device:
 
     def __init__(self, imperfection: Imperfection | None = None, seed=None, *, member: int = 0,
                  members: int = 1, stratify: bool = False, fab_member: int | None = None, **mapping):
+        if imperfection is not None and not isinstance(imperfection, Imperfection):
+            raise SPUError(f"Device takes an imperfection model (or chain(...) of them, or None), got {imperfection!r}")
         self.imperfection = imperfection if imperfection is not None else Chain(())
         self.key = DeviceKey.make(seed, member=member, members=members, stratify=stratify, fab_member=fab_member)
         self.mapping = dict(mapping)

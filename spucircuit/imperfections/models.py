@@ -74,6 +74,26 @@ from spucircuit.imperfections.factored import FabricationMismatch, imperfect_com
 from spucircuit.numerics.quantize import conductance_error_bound, quantize_values
 
 
+def _check(model: str, **values) -> None:
+    """Each ``name=(value, rule)`` of a model's parameters: rule 'int>=0' (None allowed), '>=0' or
+    '>0' (finite), '>0|inf'; a bad one raises SPUError naming the model and the parameter."""
+    for name, (v, rule) in values.items():
+        if rule == "int>=0":
+            ok = v is None or (not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v >= 0)
+        else:
+            try:
+                f = float(v)
+            except (TypeError, ValueError):
+                ok = False
+            else:
+                ok = (f > 0 if rule.startswith(">0") else f >= 0) and (np.isfinite(f) or rule == ">0|inf")
+        if not ok:
+            raise SPUError(f"{model}: {name} must be {_RULES[rule]}, got {v!r}")
+
+
+_RULES = {"int>=0": "an integer >= 0", ">=0": "finite and >= 0", ">0": "finite and > 0", ">0|inf": "> 0 (inf: ideal)"}
+
+
 @dataclass(frozen=True)
 class ResistorBank(Imperfection):
     """b-bit programmable resistors (default: the coupling array ``R{i}_{j}``). See module doc."""
@@ -87,6 +107,9 @@ class ResistorBank(Imperfection):
     symmetric: bool = True
     levels: int | None = None  # number of levels (overrides 2^bits)
     known = True
+
+    def __post_init__(self):
+        _check("ResistorBank", bits=(self.bits, "int>=0"), levels=(self.levels, "int>=0"))
 
     @staticmethod
     def relative_step(eps: float, r_range=(R_MIN_DEFAULT, R_MAX_DEFAULT), **kw) -> "ResistorBank":
@@ -160,6 +183,9 @@ class SwitchResistance(Imperfection):
     spread_pct: float = 0.0
     select: str = COUPLING
 
+    def __post_init__(self):
+        _check("SwitchResistance", r_on_ohm=(self.r_on_ohm, ">=0"), spread_pct=(self.spread_pct, ">=0"))
+
     def _apply(self, build, key):
         if not self.r_on_ohm:
             return build
@@ -204,6 +230,9 @@ class CapacitorBank(Imperfection):
     select: str = r"C\d+"
     known = True
 
+    def __post_init__(self):
+        _check("CapacitorBank", bits=(self.bits, "int>=0"))
+
     def _apply(self, build, key):
         nl = build.netlist
         rows = matching_rows(nl, "C", self.select)
@@ -231,6 +260,9 @@ class Tolerance(Imperfection):
     dist: str = "gaussian"
     kinds: str = "RC"
     select: str | None = None
+
+    def __post_init__(self):
+        _check("Tolerance", pct=(self.pct, ">=0"))
 
     def _apply(self, build, key):
         if not self.pct:
@@ -285,6 +317,13 @@ class Tolerance(Imperfection):
 
 
 
+def _check_part(imp) -> None:
+    """A DAC or ADC model's bits, full scale and static errors, checked when it is made (as the
+    Converter checks them; its per-code DNL table is not drawn here)."""
+    Converter(imp.bits, imp.full_scale_v, None, gain_error=imp.gain_error, offset_lsb=imp.offset_lsb,
+              inl_lsb=imp.inl_lsb, dnl_lsb=0.0)
+
+
 def _part(imp, key, dither=None, noise_lsb: float = 0.0) -> Converter:
     """The Converter a DAC or ADC model stands for: its bits, full scale and static errors, the
     per-code DNL seeded from the device key (its fabrication stream) when there is one."""
@@ -310,6 +349,9 @@ class DAC(Imperfection):
     inl_lsb: float = 0.0
     dnl_lsb: float = 0.0
     known = True
+
+    def __post_init__(self):
+        _check_part(self)
 
     def converter(self, key=None, dither=None) -> Converter:
         """The part (its per-code DNL drawn from the device key), or its static errors alone without a key."""
@@ -364,6 +406,9 @@ class ADC(Imperfection):
     dnl_lsb: float = 0.0
     noise_lsb: float = 0.0
     known = True
+
+    def __post_init__(self):
+        _check_part(self)
 
     def converter(self, key=None) -> Converter:
         """The part (its per-code DNL drawn from the device key), or its static errors alone without a key."""
@@ -493,6 +538,9 @@ class OpAmpGain(Imperfection):
     spread_pct: float = 0.0
     select: str | None = None
 
+    def __post_init__(self):
+        _check("OpAmpGain", a0=(self.a0, ">0|inf"), spread_pct=(self.spread_pct, ">=0"))
+
     def _apply(self, build, key):
         nl = build.netlist
         rows = matching_rows(nl, "U", self.select)
@@ -518,6 +566,9 @@ class OpAmpOffset(Imperfection):
     sigma_v: float
     dist: str = "gaussian"
     select: str | None = None
+
+    def __post_init__(self):
+        _check("OpAmpOffset", sigma_v=(self.sigma_v, ">=0"))
 
     def _apply(self, build, key):
         if not self.sigma_v:
@@ -698,6 +749,10 @@ class OpAmpBandwidth(Imperfection):
     gm_siemens: float = 1e-3
     a0: float | None = None
     select: str | None = None
+
+    def __post_init__(self):
+        _check("OpAmpBandwidth", gbw_hz=(self.gbw_hz, ">0"), r_out_ohm=(self.r_out_ohm, ">=0"),
+               gm_siemens=(self.gm_siemens, ">0"), **({} if self.a0 is None else {"a0": (self.a0, ">0")}))
 
     def _apply(self, build, key):
         if np.isfinite(build.rail_v):

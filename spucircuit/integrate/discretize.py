@@ -210,13 +210,14 @@ def _discretize_eigen(ss: StateSpace, dt: float, u, Q) -> Discretization:
         out[nz] = np.expm1(zh[nz]) / z[nz]
         return out
 
-    d = np.exp(lam * h)
-    c = phi1(lam) * (U.T @ u)
-    Qh = None
-    if Q is not None and np.any(Q):
-        Qe = U.T @ Q @ U
-        Qh = Qe * phi1(lam[:, None] + lam[None, :])
-        Qh = 0.5 * (Qh + Qh.T)
+    with np.errstate(over="ignore"):  # a step of many relaxation times: lam h -> -inf, e^{lam h} -> 0 (exact)
+        d = np.exp(lam * h)
+        c = phi1(lam) * (U.T @ u)
+        Qh = None
+        if Q is not None and np.any(Q):
+            Qe = U.T @ Q @ U
+            Qh = Qe * phi1(lam[:, None] + lam[None, :])
+            Qh = 0.5 * (Qh + Qh.T)
     mode, nd_, NT, _ = _noise_setup(Qh, n, sparse_ok=False)
     return Discretization(
         scheme="exact", dt=h, kind="eigen", MT=None, indptr=None, indices=None, data=None,

@@ -36,6 +36,7 @@ from spucircuit.imperfections.models import (
     Parasitics,
     Thermal,
 )
+from spucircuit.numerics.scaling import norm2
 
 Z_NOISE = 3.0  # k-sigma of the noise term
 
@@ -75,7 +76,7 @@ def relative_bound(x, absolute: float | None) -> float | None:
     """||x_hat - x*|| / ||x*|| <= a / (||x_hat|| - a) for ||x_hat - x*|| <= a (inf if a >= ||x_hat||)."""
     if absolute is None:
         return None
-    xn = float(np.linalg.norm(x))
+    xn = float(norm2(x))
     return absolute / (xn - absolute) if xn > absolute else float("inf")
 
 
@@ -83,6 +84,9 @@ def finish(x, *, noise: float, readout: float, transient: float, systematic: flo
            lam_source: str, terms=None, unbounded=()) -> ErrorBudget:
     """Add the terms of eq. (1) and turn the absolute bound into the relative one."""
     noise, readout, transient, systematic = (float(v) for v in (noise, readout, transient, systematic))
+    if np.isnan(noise):  # no standard error: batch means need at least 2 batches
+        unbounded = tuple(unbounded) + ("no standard error: the run is too short for 2 batches of 5 slowest "
+                                        "relaxation times",)
     absolute = noise + readout + transient + systematic
     return ErrorBudget(absolute=None if unbounded else absolute, relative=relative_bound(x, None if unbounded else absolute), noise=noise, readout=readout,
                        transient=transient, systematic=systematic, lam_lower=lam_lower, lam_source=lam_source,
@@ -92,16 +96,16 @@ def finish(x, *, noise: float, readout: float, transient: float, systematic: flo
 def transient_bound(lam_lower: float, burn_in_s: float, tau_s: float, b, x0=None) -> float:
     """|x(t_b) - x_dev| <= e^(-lambda t_b) |x0 - x_dev| <= e^(-lambda t_b) (|x0| + |b| / lambda):
     what the device can bound of its start after a burn-in ``burn_in_s`` (lambda in 1/tau)."""
-    x0n = 0.0 if x0 is None else float(np.linalg.norm(x0))
-    return float(np.exp(-lam_lower * burn_in_s / tau_s) * (x0n + np.linalg.norm(b) / lam_lower))
+    x0n = 0.0 if x0 is None else float(norm2(x0))
+    return float(np.exp(-lam_lower * burn_in_s / tau_s) * (x0n + norm2(b) / lam_lower))
 
 
 def ideal_budget(x, se, *, lam_lower: float, lam_source: str, transient: float, pruning: dict | None = None) -> ErrorBudget:
     """An ideal array: noise, transient and the pruned entries' perturbation |dA|_F (|x_hat| + d)."""
-    noise = Z_NOISE * float(np.linalg.norm(se))
+    noise = Z_NOISE * float(norm2(se))
     d = noise + transient
     dA = float((pruning or {}).get("dA_fro", 0.0))
-    systematic = dA * (float(np.linalg.norm(x)) + np.sqrt(len(x)) * d) / lam_lower
+    systematic = dA * (float(norm2(x)) + np.sqrt(len(x)) * d) / lam_lower
     return finish(x, noise=noise, readout=0.0, transient=transient, systematic=systematic, lam_lower=lam_lower,
                   lam_source=lam_source, terms={"pruning": systematic} if dA else {})
 
@@ -144,7 +148,7 @@ def device_budget(device: Device, x, b, *, se=None, lam_lower: float, lam_source
     that sat on a rail, both of which void the bound)."""
     x = np.asarray(x, dtype=float)
     b = np.asarray(b, dtype=float)
-    noise = 0.0 if se is None else Z_NOISE * float(np.linalg.norm(se))
+    noise = 0.0 if se is None else Z_NOISE * float(norm2(se))
     d = noise + transient
     unbounded = (f"{clipped} converter values clipped",) if clipped else ()
     if saturated:
@@ -152,18 +156,18 @@ def device_budget(device: Device, x, b, *, se=None, lam_lower: float, lam_source
                       f"{', ...' if len(saturated) > 4 else ''})",)
     if device.factored:
         err = _factored_dc(device, np.abs(x) + d)
-        readout = float(np.linalg.norm(err.readout))
+        readout = float(norm2(err.readout))
         return finish(x, noise=noise, readout=readout, transient=transient, systematic=0.0, lam_lower=lam_lower,
                       lam_source=lam_source, terms=err.terms, unbounded=unbounded + err.unbounded)
     err = device.imperfection.dc_error(dc_context(device, np.abs(x) + d, b)[0])  # the read-out bound first
-    readout = float(np.linalg.norm(err.readout))
+    readout = float(norm2(err.readout))
     ctx, own = dc_context(device, np.abs(x) + d + readout, b)
     err = device.imperfection.dc_error(ctx)
-    prune = float(device.nominal.prune.get("dA_fro", 0.0)) * float(np.linalg.norm(ctx.x_abs))
-    residual = err.residual_norm(Z_SYSTEMATIC) + float(np.linalg.norm(own)) + prune
+    prune = float(device.nominal.prune.get("dA_fro", 0.0)) * float(norm2(ctx.x_abs))
+    residual = err.residual_norm(Z_SYSTEMATIC) + float(norm2(own)) + prune
     terms = {k: (v / lam_lower if k != "ADC" else v) for k, v in err.terms.items()}
     if np.any(own):
-        terms["programming"] = float(np.linalg.norm(own)) / lam_lower
+        terms["programming"] = float(norm2(own)) / lam_lower
     if prune:
         terms["pruning"] = prune / lam_lower
     return finish(x, noise=noise, readout=readout, transient=transient, systematic=residual / lam_lower,
@@ -180,7 +184,7 @@ def pooled_budget(x, se, budgets, *, extra: float = 0.0) -> ErrorBudget:
     for bb in bs:
         for k, v in bb.terms.items():
             terms[k] = terms.get(k, 0.0) + v / len(bs)
-    return finish(x, noise=Z_NOISE * float(np.linalg.norm(se)), readout=mean("readout"), transient=mean("transient"),
+    return finish(x, noise=Z_NOISE * float(norm2(se)), readout=mean("readout"), transient=mean("transient"),
                   systematic=mean("systematic") + extra, lam_lower=min(bb.lam_lower for bb in bs), lam_source=bs[0].lam_source,
                   terms=terms, unbounded=tuple(u for bb in bs for u in bb.unbounded))
 
@@ -207,8 +211,8 @@ def matrix_error_norm(device: Device) -> tuple:
     z = np.zeros(n)
     e1 = device.imperfection.dc_error(DCContext(prog, A_prog, np.ones(n), z, z))
     e0 = device.imperfection.dc_error(DCContext(prog, A_prog, z, z, z))
-    eps = (float(np.linalg.norm(e1.worst - e0.worst)) + Z_SYSTEMATIC * np.sqrt(max(float((e1.var - e0.var).sum()), 0.0))
-           + float(np.linalg.norm(nom.A - A_prog)) + float(nom.prune.get("dA_fro", 0.0)))
+    eps = (float(norm2(e1.worst - e0.worst)) + Z_SYSTEMATIC * np.sqrt(max(float((e1.var - e0.var).sum()), 0.0))
+           + float(norm2(nom.A - A_prog)) + float(nom.prune.get("dA_fro", 0.0)))
     return eps, e1.unbounded
 
 
@@ -237,7 +241,7 @@ def inv_budget(Ainv, se, *, lam_lower: float, lam_source: str, anisotropy: float
     """
     Ainv = np.asarray(Ainv, float)
     n = len(Ainv)
-    noise = Z_NOISE * float(np.linalg.norm(se))
+    noise = Z_NOISE * float(norm2(se))
     readout = 0.0
     if adc_lsb_v:
         s = np.sqrt(np.clip(np.diag(Ainv), 0.0, None) * q / 2.0) * v_unit  # read-out standard deviations (V)
@@ -255,10 +259,10 @@ def inv_budget(Ainv, se, *, lam_lower: float, lam_source: str, anisotropy: float
             L = abs(float(adc_inl_slope))
             dcov = dcov + L * (2.0 + L) * s[:, None] * s[None, :]
         dcov = dcov + np.eye(n) * float(adc_noise_v) ** 2
-        readout = float(np.linalg.norm(dcov)) * 2.0 / (q * v_unit**2)
+        readout = float(norm2(dcov)) * 2.0 / (q * v_unit**2)
         if adc_gain_error:
             g = abs(float(adc_gain_error))
-            readout += (2.0 * g + g * g) * (float(np.linalg.norm(Ainv)) + readout) / (1.0 - 2.0 * g - g * g)
+            readout += (2.0 * g + g * g) * (float(norm2(Ainv)) + readout) / (1.0 - 2.0 * g - g * g)
     unbounded = tuple(unbounded)
     transient = 0.0
     if eps >= lam_lower:

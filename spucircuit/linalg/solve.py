@@ -21,18 +21,26 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from spucircuit._util.quantities import parse_time
+from spucircuit._util.seeds import seed_sequence
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
-from spucircuit.device.base import canonical_scheme
+from spucircuit.device.base import add_work, canonical_scheme, covariance_cost_s
 from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
-from spucircuit.errors import ClippingWarning, ParseError, SPUError
+from spucircuit.errors import ClippingWarning, ParseError, ShortRunWarning, SPUError, StepError
 from spucircuit.imperfections.instance import Device, x_diffusion
 from spucircuit.integrate.discretize import symmetric_eigen
-from spucircuit.linalg.error_bound import (device_budget, device_inv_budget, diffusion_anisotropy, ideal_budget,
-                                          inv_budget, transient_bound)
+from spucircuit.linalg.error_bound import (
+    device_budget,
+    device_inv_budget,
+    diffusion_anisotropy,
+    ideal_budget,
+    inv_budget,
+    transient_bound,
+)
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
 from spucircuit.numerics.matrices import as_vector, check_spd
+from spucircuit.numerics.scaling import norm2
 from spucircuit.numerics.stats import cov_and_se, mean_and_se
 
 MAX_STEPS_DEFAULT = 200_000
@@ -222,9 +230,18 @@ def _program(mc, policy: RunPolicy, rates_of, *, scheme: str, dt, time, burn_in,
     sym = symmetric_eigen(spu.ss)
     rates = rates_of(lambda: np.sort(-sym[0] * mc.tau_s) if sym is not None else np.linalg.eigvalsh(mc.A))
     total, tb = policy.times(rates, mc.tau_s, time, burn_in)
+    _check_user_step(dt, total - tb)
     if dt is None and spu.scheme == "exponential":
         spu.set_dt(policy.step(rates, mc.tau_s, total, tb))
     return spu, rates, total, tb
+
+
+def _check_user_step(dt, window: float) -> None:
+    """A given step longer than the averaging window (the run after its burn-in) would stretch the
+    run to one step of dt, with no statistics: refused."""
+    if dt is not None and float(dt) > window:
+        raise StepError(f"time step {float(dt):.4g} s is longer than the averaging window ({window:.4g} s, the run "
+                        "after its burn-in): give a smaller dt or a longer time")
 
 
 def _burn(spu, tb: float) -> float:
@@ -242,6 +259,31 @@ def _time_average(spu, rates, tau, policy, total, tb, *, max_samples=None, progr
     batch = policy.batch_steps(rates, tau, spacing)
     x, se = mean_and_se(res.x, min_batch=batch)
     return x, se, res, tb, batch
+
+
+def warn_if_short(info: "SolveInfo", x, policy: RunPolicy, rates: Rates, tau: float, time, total_s: float) -> None:
+    """Warn (:class:`ShortRunWarning`, stating the expected error) when a user-given ``time`` is
+    shorter than the policy's default for these rates and the run shows it: no standard error, or a
+    start transient still above the noise after the burn-in."""
+    if time is None:
+        return
+    default_s = policy.times(rates, tau)[0]
+    eb = info.error_budget or {}
+    transient, noise = eb.get("transient", 0.0), eb.get("noise", 0.0)
+    no_se = not np.all(np.isfinite(info.standard_error))
+    if total_s >= default_s or not (no_se or transient > noise):
+        return
+    xn = norm2(x)
+    rel_t = transient / xn if xn > 0 else np.inf
+    expected = eb.get("relative")
+    what = (f"expected relative error up to {expected:.2g}" if expected is not None and np.isfinite(expected)
+            else f"expected relative error {rel_t:.2g} or more from the start alone" if rel_t < 1
+            else "the answer may be off by 100 % or more")
+    why = "no standard error (fewer than 2 batches of 5 slowest relaxation times)" if no_se else \
+        f"the start's transient ({rel_t:.2g} relative) still dominates the noise ({noise / xn:.2g}) after the burn-in"
+    warnings.warn(ShortRunWarning(
+        f"the run is too short ({total_s / tau:.3g} tau of analog time): {what}; {why}. The default for this "
+        f"problem class is {default_s / tau:.4g} tau (give a longer --time / time=, or leave it out)"), stacklevel=3)
 
 
 def _rates_of(scale: str, bounds: SpectrumBounds):
@@ -266,7 +308,7 @@ def range_mapping(A, b, *, kappa_max: float = KAPPA_MAX_DEFAULT, scheme: str = "
     A x = b (:func:`autorange`): a pass mapped at the computable bound, read after its burn-in and a
     short window, then the measured max |x| at ``RANGE_MARGIN`` of the swing. Returns (v_unit, ranging record)."""
     rates_of = _rates_of("autorange", SpectrumBounds.from_matrix(A, kappa_max))
-    seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seeds = seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)
 
     def run_pass(v_unit):
         mc1 = integrator_array(A, b, prune=prune, check=False, scale=v_unit, kappa_max=kappa_max, **mapping_kwargs)
@@ -312,7 +354,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     scale = check_scale(scale)
     bounds = SpectrumBounds.from_matrix(A, kappa_max)
     rates_of = _rates_of(scale, bounds)
-    seeds = (seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)).spawn(2)
+    seeds = (seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)).spawn(2)
     spu_kw = dict(temperature_k=temperature_k, noise=noise, chains=chains)
     ranging = {"method": scale, "kappa_max": bounds.kappa_max}
     map_scale = "oracle" if scale == "oracle" else "bound"
@@ -325,8 +367,6 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     spu, rates, total, tb = _program(mc, SOLVE_POLICY, rates_of, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
                                      seed=seeds[0], **spu_kw)
     x, se, res, tb, batch = _time_average(spu, rates, mc.tau_s, SOLVE_POLICY, total, tb, progress=progress)
-    if not return_info:
-        return x
     ranging.update(v_unit_V=mc.v_unit_v, rates=rates.source)
     x0v = np.zeros_like(b) if x0 is None else np.asarray(x0, float)
     t_range = ranging.get("ranging_time_s", 0.0)
@@ -341,7 +381,8 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
         se_batches=int(min(res.x.shape[0] // max(1, batch), max(2, 32 // chains) if chains < 32 else 1) * chains),
         scale=ranging, mapped=mc,
     )
-    return x, info
+    warn_if_short(info, x, SOLVE_POLICY, rates, mc.tau_s, time, total)
+    return (x, info) if return_info else x
 
 
 def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str = "exponential",
@@ -379,11 +420,10 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
                        f"(temperature {temperature_k:g} K, noise_psd {noise_psd:g} A^2/Hz): give noise_psd > 0")
     tb = _burn(spu, tb)
     res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT, progress=progress)
+    add_work(covariance_cost_s(res.x.shape[0], chains, mc.n))
     cov_x, se_x = cov_and_se(res.x)
     Ainv = 2.0 * cov_x / q
     Ainv = 0.5 * (Ainv + Ainv.T)
-    if not return_info:
-        return Ainv
     off = Qx - np.diag(np.diag(Qx))
     budget = inv_budget(Ainv, 2.0 * se_x / q, lam_lower=rates.slow, lam_source=rates.source,
                         anisotropy=diffusion_anisotropy(Qx), eps=float(mc.prune.get("dA_fro", 0.0)),
@@ -396,7 +436,14 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
         scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v},
         error_bound=budget.relative, error_budget=budget.to_dict(),
     )
-    return Ainv, info
+    warn_if_short(info, Ainv, INV_POLICY, rates, mc.tau_s, time, total)
+    return (Ainv, info) if return_info else Ainv
+
+
+def _check_device(device, who: str) -> None:
+    if not isinstance(device, Device):
+        raise SPUError(f"{who} needs a Device (Device(imperfection, seed).program(A, b)), got {type(device).__name__}")
+    device.require_programmed()
 
 
 def _device_rates(device: Device, scale: str, kappa_max: float) -> Rates:
@@ -418,12 +465,14 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     20000). Returns (x, :class:`SolveInfo`) with ``standard_error`` (batch means),
     ``analog_time_s`` (ranging included), ``adc_clipped``, ``dac_clipped``, ``scale``.
     """
-    device.require_programmed()
+    _check_device(device, "device_solve")
     scale = check_scale(scale)
     mc = device.nominal
     b = mc.b if b is None else as_vector(b, mc.n)
     rates = _device_rates(device, scale, kappa_max)
-    seeds = (seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)).spawn(2)
+    total, tb = SOLVE_POLICY.times(rates, mc.tau_s, time, burn_in)
+    _check_user_step(dt, total - tb)
+    seeds = (seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)).spawn(2)
     ranging = {"method": scale, "rates": rates.source}
     if scale == "autorange" and not device.factored and np.any(b):
         ranging.update(range_device(device, b, evaluate="twin", rates=rates, time=time, burn_in=burn_in,
@@ -440,7 +489,7 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
     transient = transient_bound(rates.slow, tb, mc.tau_s, b)
     budget = device_budget(device, x, b, se=se, lam_lower=rates.slow, lam_source=rates.source, transient=transient,
                            clipped=res.adc_clipped + spu.dac_clipped, saturated=res.saturated)
-    return x, SolveInfo(
+    info = SolveInfo(
         task="solve", standard_error=se, analog_time_s=ranging.get("ranging_time_s", 0.0) + tb + res.analog_time_s,
         burn_in_s=tb, window_s=res.analog_time_s, tau_s=mc.tau_s, dt_s=spu.dt, adc_samples=res.adc_samples, adc_clipped=res.adc_clipped,
         dac_clipped=spu.dac_clipped, x_before_adc=res.x_before_adc_mean.mean(axis=0), scale=ranging,
@@ -448,6 +497,8 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
         saturated=None if res.saturated_steps is None else len(res.saturated),
         saturated_opamps=None if res.saturated_steps is None else res.saturated,
     )
+    warn_if_short(info, x, SOLVE_POLICY, rates, mc.tau_s, time, total)
+    return x, info
 
 
 def range_device(device: Device, b, *, evaluate: str = "steady", rates: Rates | None = None,
@@ -462,7 +513,7 @@ def range_device(device: Device, b, *, evaluate: str = "steady", rates: Rates | 
     device.require_programmed()
     rates = rates if rates is not None else Rates.from_bounds(device.spectrum_bounds(kappa_max))
     adc = device.build.adc
-    seeds = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seeds = seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)
 
     def run_pass(v_unit):
         device.rescale(v_unit)
@@ -502,13 +553,14 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     must carry an injected noise (program it with mapping noise_psd, as :func:`inv` does); q is the
     design's diffusion (nominal circuit plus the chain's noise models: what the controller believes). Times from what the device can bound (or the
     oracle's spectrum with ``scale='oracle'``). Returns (A^-1, :class:`SolveInfo`)."""
-    device.require_programmed()
+    _check_device(device, "device_inv")
     scale = check_scale(scale)
     mc = device.nominal
     if device.factored:
         raise SPUError("device_inv needs an integrator array (its covariance read-out and nominal diffusion)")
     rates = _device_rates(device, scale, kappa_max)
     total, tb = INV_POLICY.times(rates, mc.tau_s, time, burn_in)
+    _check_user_step(dt, total - tb)
     if dt is None and canonical_scheme(scheme) == "exponential":
         dt = INV_POLICY.step(rates, mc.tau_s, total, tb)
     q = float(np.mean(np.diag(device.design_x_diffusion())))  # the design's noise, op-amp noise included
@@ -519,6 +571,7 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     spu.set_rhs(np.zeros(mc.n))
     tb = _burn(spu, tb)
     res = spu.run(max(total - tb, spu.dt), max_samples=int(samples or MAX_STEPS_DEFAULT))
+    add_work(covariance_cost_s(res.x.shape[0], chains, mc.n))
     cov, se = cov_and_se(res.x)
     adc = device.build.adc
     if adc is not None and adc.noise_lsb:  # the ADC's transition noise, independent per sample: its
@@ -527,9 +580,11 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     Ainv = 0.5 * (Ainv + Ainv.T)
     budget = device_inv_budget(device, Ainv, 2.0 * se / q, lam_lower=rates.slow, lam_source=rates.source,
                                burn_in_tau=tb / mc.tau_s, clipped=res.adc_clipped)
-    return Ainv, SolveInfo(
+    info = SolveInfo(
         task="inv", standard_error=2.0 * se / q, analog_time_s=tb + res.analog_time_s, chains=chains,
         adc_clipped=res.adc_clipped, diffusion_x_per_tau=q,
         scale={"method": scale, "rates": rates.source, "v_unit_V": mc.v_unit_v},
         error_bound=budget.relative, error_budget=budget.to_dict(),
     )
+    warn_if_short(info, Ainv, INV_POLICY, rates, mc.tau_s, time, total)
+    return Ainv, info

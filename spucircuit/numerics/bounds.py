@@ -21,14 +21,20 @@ import numpy as np
 import scipy.sparse as sp
 
 from spucircuit.errors import MatrixError
+from spucircuit.numerics.scaling import extreme_scale
 
 KAPPA_MAX_DEFAULT = 1e3  # the default problem class: condition numbers up to 1e3
+KAPPA_MAX_LIMIT = 1e15  # about 1/eps of float64
 
 
 def invariant_norm(v) -> float:
     """|v|_2 summed in sorted order: the same bits for any permutation of v (a bound that must not
-    depend on where the large entries sit)."""
+    depend on where the large entries sit); scaled first if its magnitude is extreme
+    (:func:`~spucircuit.numerics.scaling.extreme_scale`), so that v * v neither under- nor overflows."""
     v = np.asarray(v, dtype=float).ravel()
+    s = extreme_scale(v)
+    if s is not None:
+        return invariant_norm(v / s) * s
     return float(np.sqrt(np.sum(np.sort(v * v))))
 
 
@@ -40,6 +46,9 @@ def check_kappa_max(kappa_max) -> float:
         raise MatrixError(f"kappa_max must be a number >= 1, got {kappa_max!r}") from None
     if not (np.isfinite(k) and k >= 1):
         raise MatrixError(f"kappa_max must be finite and >= 1, got {kappa_max!r}")
+    if k > KAPPA_MAX_LIMIT:  # its run times (220 kappa_max tau) and bounds leave the float range
+        raise MatrixError(f"kappa_max {k:g} is above {KAPPA_MAX_LIMIT:g}: a matrix that ill-conditioned is singular in "
+                          "double precision")
     return k
 
 

@@ -76,6 +76,10 @@ def as_vector(b, n: int, name: str = "b") -> np.ndarray:
     return b
 
 
+RANDOM_SPD_MAX_N = 8192
+COND_MAX = 1e15  # about 1/eps of float64: a larger condition number is not representable
+
+
 def random_spd(n: int, cond: float = 10.0, seed=None, min_rel_entry: float = 2e-3) -> np.ndarray:
     """Random dense SPD matrix with eigenvalues log-spaced in [1/cond, 1] (random eigenbasis).
 
@@ -85,11 +89,26 @@ def random_spd(n: int, cond: float = 10.0, seed=None, min_rel_entry: float = 2e-
     Signs and magnitudes of the rest are those of Q diag(lambda) Q^T: the matrix is not
     diagonally dominant and has negative entries.
     """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise MatrixError(f"n must be an integer, got {n!r}")
     if n < 1:
         raise MatrixError(f"n must be >= 1, got {n}")
+    if n > RANDOM_SPD_MAX_N:
+        raise MatrixError(f"n = {n} is above {RANDOM_SPD_MAX_N}: a dense random n x n matrix and its QR would need "
+                          f"{3 * 8 * n * n / 1e9:.3g} GB")
+    try:
+        cond = float(cond)
+    except (TypeError, ValueError):
+        raise MatrixError(f"condition number must be a number, got {cond!r}") from None
     if not (cond >= 1 and np.isfinite(cond)):
         raise MatrixError(f"condition number must be finite and >= 1, got {cond}")
-    rng = np.random.default_rng(seed)
+    if cond > COND_MAX:
+        raise MatrixError(f"condition number {cond:g} is above {COND_MAX:g}: such a matrix is singular in double "
+                          "precision")
+    try:
+        rng = np.random.default_rng(seed)
+    except (TypeError, ValueError):
+        raise MatrixError(f"seed must be None or an integer >= 0, got {seed!r}") from None
     Q, R = np.linalg.qr(rng.standard_normal((n, n)))
     Q = Q * np.sign(np.diag(R))
     lam = np.logspace(0.0, -np.log10(cond), n) if n > 1 else np.ones(1)

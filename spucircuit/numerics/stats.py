@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from spucircuit.errors import StepError
+from spucircuit.numerics.scaling import extreme_scale
+
 
 def _batches(samples: np.ndarray, n_batches: int) -> np.ndarray:
     """(m, chains, n) -> (chains * n_batches, n) batch means; the tail that does not fill a batch
@@ -20,9 +23,14 @@ def mean_and_se(samples: np.ndarray, n_batches: int = 32, min_batch: int = 1):
     ``samples`` is (m, chains, n). Each chain is split into ``n_batches // chains`` batches
     (at least 2 when there are fewer chains than ``n_batches``), but no batch shorter than
     ``min_batch`` samples: batches must be several autocorrelation times long for the SE to be
-    honest (solve() sets min_batch to 5 slowest relaxation times).
+    honest (solve() sets min_batch to 5 slowest relaxation times). Computed on samples / s, s a
+    power of two (exact: :func:`~spucircuit.numerics.scaling.extreme_scale`), so that samples of any magnitude neither underflow nor overflow.
     """
     samples = np.asarray(samples, float)
+    s = extreme_scale(samples)
+    if s is not None:
+        mean, se = mean_and_se(samples / s, n_batches, min_batch)
+        return mean * s, se * s
     if samples.ndim == 2:
         samples = samples[:, None, :]
     m, k = samples.shape[0], samples.shape[1]
@@ -37,14 +45,23 @@ def mean_and_se(samples: np.ndarray, n_batches: int = 32, min_batch: int = 1):
 def cov_and_se(samples: np.ndarray, n_batches: int = 32, mean=None):
     """Covariance over (time, chains) and the SE of each entry from batch covariances.
 
-    If ``mean`` is given (a known mean) it is used instead of the sample mean.
+    If ``mean`` is given (a known mean) it is used instead of the sample mean. Computed on
+    samples / s (s a power of two: exact) so that no product under- or overflows; the result
+    overflows only if the covariance itself is beyond the float range.
     """
     samples = np.asarray(samples, float)
+    s = extreme_scale(samples)
+    if s is not None:
+        cov, se = cov_and_se(samples / s, n_batches, None if mean is None else np.asarray(mean, float) / s)
+        return cov * s * s, se * s * s
     if samples.ndim == 2:
         samples = samples[:, None, :]
     m, k, n = samples.shape
     nb = max(2, n_batches // k) if k < n_batches else 1
     L = m // nb
+    if L < 1:  # a NaN covariance would come out
+        raise StepError(f"the run kept {m} samples per chain, fewer than the {nb} batches of the covariance "
+                        "estimate: take a smaller time step or a longer time")
     blocks = samples[: nb * L].reshape(nb, L, k, n).transpose(2, 0, 1, 3).reshape(k * nb, L, n)
     # centre on the pooled mean (not per batch: per-batch centring biases the covariance of
     # correlated samples by about -2 tau_int / L)

@@ -1,7 +1,8 @@
 """The crash-safe record of a study's finished tasks, so that an interrupted study loses nothing.
 
 A journal is a JSON-lines file: a header naming the study it belongs to (its digest,
-:func:`spucircuit.studies.sweep.study_digest`: knobs, sweep, matrices and task count), then one line per finished task, ``{"index": i, "row": {...}}``,
+:func:`spucircuit.studies.sweep.study_digest`: knobs, sweep, matrices and task count; ``tngd
+compare`` journals its runs the same way), then one line per finished task, ``{"index": i, "row": {...}}``,
 appended and flushed to disk (fsync) as each task ends. A crash can only cut the last line short;
 reading skips a cut-short last line. Floats are written with Python's shortest round-trip repr
 (NaN and inf as JSON's NaN / Infinity extension), so rows read back are the same numbers: a resumed
@@ -23,15 +24,18 @@ class Journal:
 
     ``resume=False`` refuses an existing journal (it holds another run's results: say --resume or
     remove it); ``resume=True`` reads it (and refuses one written by a different study) or starts a
-    new one. :attr:`done` maps task index -> row."""
+    new one. :attr:`done` maps task index -> row. ``what`` names the work in the messages (a
+    "study", a "comparison"), ``options`` what must be the same to resume it."""
 
-    def __init__(self, path: str, digest: str, resume: bool):
+    def __init__(self, path: str, digest: str, resume: bool, *, what: str = "study",
+                 options: str = "knobs, sweep or matrices"):
         self.path = str(path)
         self.digest = digest
+        self.what, self.options = what, options
         self.done: dict[int, dict] = {}
         if os.path.exists(self.path):
             if not resume:
-                raise StudyError(f"{self.path} holds the finished tasks of an interrupted study: rerun with --resume "
+                raise StudyError(f"{self.path} holds the finished tasks of an interrupted {what}: rerun with --resume "
                                  "to complete it, or remove the file to start over")
             self._read()
         else:
@@ -49,9 +53,9 @@ class Journal:
         except ValueError:
             head = None
         if not isinstance(head, dict) or head.get("spu_study_journal") != VERSION:
-            raise StudyError(f"{self.path} is not a study journal (or is damaged in its first line): remove it")
+            raise StudyError(f"{self.path} is not a {self.what} journal (or is damaged in its first line): remove it")
         if head.get("digest") != self.digest:
-            raise StudyError(f"{self.path} was written by a different study (knobs, sweep or matrices differ): "
+            raise StudyError(f"{self.path} was written by a different {self.what} ({self.options} differ): "
                              "give the same options to resume it, or remove it to start over")
         for k, line in enumerate(complete[1:], start=2):
             try:

@@ -107,6 +107,10 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     if not isinstance(netlist, Netlist):
         raise NetlistError(f"compile_netlist needs a Netlist (read_spice, integrator_array(...).netlist), "
                            f"got {type(netlist).__name__}")
+    try:
+        temperature_k = float(temperature_k)
+    except (TypeError, ValueError):
+        raise NetlistError(f"temperature must be a number of kelvin, got {temperature_k!r}") from None
     if not (np.isfinite(temperature_k) and temperature_k >= 0):
         raise NetlistError(f"temperature must be finite and >= 0 K, got {temperature_k!r}")
     if validate:
@@ -115,6 +119,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         res = compile_virtual_ground(netlist, temperature_k, noise)
         if res is not None:
             F, B, u, unames, Q, names, x0, node_map = res
+            _check_noise(Q, temperature_k)
             ss = StateSpace(drift=make_drift(F), input_matrix=B, inputs=u, input_names=unames,
                             diffusion=Q, state_names=names, x0=x0, temperature_k=float(temperature_k))
             ss.netlist, ss.node_map = netlist, node_map
@@ -249,10 +254,12 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
             nr.append(r_[ok]), nc_.append(c_[ok]), nv.append(s_ * h[ok])
     if nr:
         LS = sp.csr_matrix((np.concatenate(nv), (np.concatenate(nr), np.concatenate(nc_))), shape=(N, N))
-        Q = Tj @ (LS @ Tj.T)
-        Q = 0.5 * (Q + Q.T)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+            Q = Tj @ (LS @ Tj.T)
+            Q = 0.5 * (Q + Q.T)
     else:
         Q = np.zeros((n, n))
+    _check_noise(Q, temperature_k)
 
     names = [f"v({nm})" for nm in cnames] + [f"i({nm})" for nm in t["L"].names]
     x0 = np.concatenate([t["C"].ic[ct], t["L"].ic])
@@ -274,6 +281,15 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     )
     ss.netlist, ss.mna_factor, ss.mna_rhs = netlist, lu, (Px, Pu)
     return ss
+
+
+def _check_noise(Q, temperature_k: float) -> None:
+    """The noise covariance must be finite: a temperature or noise PSD so large that it overflows
+    (temperature_k = 1e308) is refused here, not simulated into NaN."""
+    q = Q.data if sp.issparse(Q) else np.asarray(Q)
+    if not np.all(np.isfinite(q)):
+        raise NetlistError(f"the noise covariance overflows the floating-point range (temperature {temperature_k:g} K, "
+                           "component values and noise PSDs): check for extreme values")
 
 
 def _capacitor_tree(cnodes: np.ndarray):

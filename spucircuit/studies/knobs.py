@@ -111,6 +111,28 @@ def default_config() -> dict:
     return {k.name: k.default for k in KNOBS}
 
 
+# (lowest, highest) of the numeric knobs beyond their type's rule, and whether the lowest is
+# excluded: outside them no device can be built (a 1e308 % tolerance, a 0-Ohm bank, a 1e308 V
+# offset), and a task used to fail only after the output folder was made
+RANGES = {
+    "n": (1, 4096, False), "cond": (1.0, 1e15, False), "matrices": (1, 10_000, False), "bits": (0, 30, False),
+    "r_min": (0.0, 1e12, True), "r_max": (0.0, 1e12, True), "headroom": (0.0, 10.0, False),
+    "tolerance": (0.0, 50.0, False), "dac_bits": (0, 32, False), "adc_bits": (0, 32, False),
+    "dac_fs": (0.0, 1e3, True), "adc_fs": (0.0, 1e3, True), "temperature": (0.0, 1e6, False), "noise_psd": (0.0, 1.0, False),
+    "rails": (0.0, math.inf, True), "opamp_gain": (0.0, math.inf, True), "opamp_offset": (0.0, 1.0, False),
+    "gbw": (0.0, 1e12, False), "r_out": (0.0, 1e9, False), "c_parasitic": (0.0, 1.0, False),
+    "kappa_max": (1.0, 1e15, False), "samples": (0, 10**9, False), "chains": (1, 10**6, False),
+    "K": (1, 4096, False), "draws": (1, 10**6, False),
+}
+
+
+def _in_range(name: str, v, value):
+    lo, hi, open_lo = RANGES.get(name, (-math.inf, math.inf, False))
+    if v > hi or v < lo or (open_lo and v == lo):
+        raise StudyError(f"{name}: must be {'>' if open_lo else '>='} {lo:g} and <= {hi:g}, got {value!r}")
+    return v
+
+
 _TRUE = {"1", "true", "on", "yes", "y"}
 _FALSE = {"0", "false", "off", "no", "n"}
 
@@ -141,15 +163,15 @@ def convert(name: str, value):
         v = int(v)
         if v < 0 or (name in ("n", "matrices", "draws", "K", "chains") and v < 1):
             raise StudyError(f"{name}: must be >= {1 if name in ('n', 'matrices', 'draws', 'K', 'chains') else 0}, got {v}")
-        return v
+        return _in_range(name, v, value)
     if knob.type == "float":
         try:
             v = float(value)
         except (TypeError, ValueError):
             raise StudyError(f"{name}: expected a number, got {value!r}") from None
-        if math.isnan(v) or (v < 0) or (math.isinf(v) and name != "opamp_gain"):
+        if math.isnan(v) or (v < 0) or (math.isinf(v) and name not in ("opamp_gain", "rails")):
             raise StudyError(f"{name}: expected a finite number >= 0, got {value!r}")
-        return v
+        return _in_range(name, v, value)
     if knob.type == "time":
         if isinstance(value, str) and value.strip().lower().endswith("tau"):
             parse_time(value, 1.0)  # validate
@@ -173,6 +195,8 @@ def parse_values(name: str, text: str) -> list:
     try:
         if text.startswith("log:"):
             a, b, c = text[4:].split(":")
+            if not 1 <= int(c) <= 10_000:
+                raise ValueError
             vals = list(np.geomspace(float(a), float(b), int(c)))
         elif ":" in text and knob.type in ("int", "float"):
             parts = [float(x) for x in text.split(":")]
@@ -187,7 +211,7 @@ def parse_values(name: str, text: str) -> list:
             vals = [v for v in text.split(",") if v.strip()]
     except ValueError:
         raise StudyError(f"cannot parse values {text!r} for {name}: use 'a,b,c', 'start:stop:step' or "
-                         "'log:start:stop:count'") from None
+                         "'log:start:stop:count' (at most 10,000 values)") from None
     if not vals:
         raise StudyError(f"no values given for {name}")
     return [convert(name, v) for v in vals]

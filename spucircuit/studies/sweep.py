@@ -17,9 +17,7 @@ against the first swept knob, median with the 10-90 % band over draws and matric
 from __future__ import annotations
 
 import concurrent.futures as cf
-import hashlib
 import itertools
-import json
 import math
 import multiprocessing as mp
 import os
@@ -32,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from spucircuit._util.jsonable import to_jsonable
+from spucircuit._util.jsonable import json_digest
 from spucircuit._util.progress import make_meter
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.noise import default_injected_psd
@@ -312,7 +310,11 @@ def _execute(tasks, workers, scheduler, progress, on_done=None, total=None):
                 from distributed import Client, as_completed
             except ImportError:
                 raise StudyError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
-            with Client(scheduler) as client:
+            try:
+                client = Client(scheduler)
+            except (ValueError, OSError) as exc:  # a malformed or unreachable address
+                raise StudyError(f"cannot use the Dask scheduler {scheduler!r}: {exc}") from None
+            with client:
                 futs = client.map(run_task, tasks, pure=False)
                 index = {f.key: i for i, f in enumerate(futs)}
                 try:
@@ -421,8 +423,19 @@ class StudyInterrupted(Interrupted):
         super().__init__(f"interrupted after {done} of {total} tasks; the finished ones are {kept}")
 
 
-def _plan(config, sweep, matrices):
-    """The study's normalised knobs, sweep, matrices, points and tasks (StudyError on bad ones)."""
+MAX_TASKS = 100_000  # default limit on a study's task count (run_study(max_tasks=), spu study --max-tasks)
+
+
+def task_count(config: dict, sweep: dict, n_matrices: int) -> int:
+    """points x matrices x draws, multiplied out from the sweep (no task list is built)."""
+    draws = [int(v) for v in sweep["draws"]] if "draws" in sweep else [int(config["draws"])]
+    points = math.prod(len(v) for k, v in sweep.items() if k != "draws")
+    return points * int(n_matrices) * sum(draws)
+
+
+def _plan(config, sweep, matrices, max_tasks: int = MAX_TASKS):
+    """The study's normalised knobs, sweep, matrices, points and tasks (StudyError on bad ones, and
+    on a task count above ``max_tasks``, checked before the task list is built)."""
     cfg = default_config()
     for k, v in (config or {}).items():
         cfg[k] = convert(k, v)
@@ -431,35 +444,42 @@ def _plan(config, sweep, matrices):
         if not KNOB[k].sweep:
             raise StudyError(f"knob {k!r} cannot be swept")
     if matrices is not None:
-        matrices = [check_spd(np.asarray(M, float), f"matrix {i}") for i, M in enumerate(matrices)]
+        matrices = [check_spd(M, f"matrix {i}") for i, M in enumerate(matrices)]
         if not matrices:
             raise StudyError("empty list of matrices")
         if "n" in sweep or "cond" in sweep:
             raise StudyError("n and cond cannot be swept with user matrices")
+    count = task_count(cfg, sweep, len(matrices) if matrices is not None else cfg["matrices"])
+    if count > max_tasks:
+        raise StudyError(f"this study has {count:,} tasks (points x matrices x draws), above the limit of "
+                         f"{max_tasks:,}: sweep fewer values or fewer draws, or raise the limit (--max-tasks, or "
+                         "run_study(max_tasks=))")
     points = expand(cfg, sweep)
     for p in points:  # fail early, in the parent, on inconsistent knobs
         make_imperfection(p, "stochastic" if p["K"] > 1 else p["rounding"])
         if p["bits"] and p["bits"] > 30:
             raise StudyError(f"bits = {p['bits']} is not a realistic bank (max 30)")
+        if p["gbw"] and math.isfinite(p["rails"]):
+            raise StudyError("--rails with the op-amp bandwidth model (--gbw > 0) is not modelled: use one or the other")
+        if p["r_min"] * (1 + p["headroom"]) > p["r_max"]:
+            raise StudyError(f"r_min (1 + headroom) = {p['r_min'] * (1 + p['headroom']):g} Ohm is above r_max = "
+                             f"{p['r_max']:g} Ohm")
     return cfg, sweep, matrices, points, _tasks(points, cfg, matrices)
 
 
-def study_digest(config: dict | None = None, sweep: dict | None = None, *, matrices=None) -> str:
+def study_digest(config: dict | None = None, sweep: dict | None = None, *, matrices=None,
+                 max_tasks: int = MAX_TASKS) -> str:
     """What identifies a study's tasks (its knobs after defaults, sweep, matrices' bytes and task
     count): a journal of finished tasks belongs to the study with this digest."""
-    cfg, sweep, matrices, _, tasks = _plan(config, sweep, matrices)
-    h = hashlib.sha256()
-    h.update(json.dumps(to_jsonable({"config": cfg, "sweep": sweep, "tasks": len(tasks)}, strict=False),
-                        sort_keys=True).encode())
-    for M in matrices or ():
-        h.update(str(M.shape).encode())
-        h.update(np.ascontiguousarray(M, dtype=np.float64).tobytes())
-    return h.hexdigest()
+    cfg, sweep, matrices, _, tasks = _plan(config, sweep, matrices, max_tasks)
+    blobs = [b for M in matrices or () for b in (str(M.shape).encode(),
+                                                  np.ascontiguousarray(M, dtype=np.float64).tobytes())]
+    return json_digest({"config": cfg, "sweep": sweep, "tasks": len(tasks)}, *blobs)
 
 
 def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices=None, workers: int | None = None,
               scheduler: str | None = None, progress: bool = False, done: dict | None = None,
-              on_done=None) -> StudyResult:
+              on_done=None, max_tasks: int = MAX_TASKS) -> StudyResult:
     """Run a study. ``config``: knob values (defaults :func:`default_config`); ``sweep``: {knob:
     [values]}; ``matrices``: optional list of user SPD matrices (replaces the random ones; then
     ``n`` and ``cond`` are ignored); ``workers``: local processes (default: all cores; 1 runs
@@ -468,8 +488,11 @@ def run_study(config: dict | None = None, sweep: dict | None = None, *, matrices
     ``done``: {task index: row} already finished (from a journal, :mod:`spucircuit.report.journal`):
     those tasks are not run again, and the result is identical to an uninterrupted run's.
     ``on_done(index, row)`` is called as each task finishes (to journal it). Ctrl-C raises
-    :class:`StudyInterrupted` after stopping the workers."""
-    cfg, sweep, matrices, points, tasks = _plan(config, sweep, matrices)
+    :class:`StudyInterrupted` after stopping the workers. ``max_tasks`` bounds the task count
+    (checked before anything is built or run)."""
+    cfg, sweep, matrices, points, tasks = _plan(config, sweep, matrices, max_tasks)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
+        raise StudyError(f"workers must be an integer >= 1, got {workers!r}")
     if workers is None:
         workers = os.cpu_count() or 1
     done = dict(done or {})

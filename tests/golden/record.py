@@ -31,8 +31,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 OUT = HERE / "outputs.json"
 NETLISTS = sorted((ROOT / "netlists").glob("*.cir"))
-# keys whose values are wall-clock measurements (runtime_estimate_s adds measured digital time) or paths
-DROP = {"wall_s", "wall_time_s", "cpu_s", "runtime_estimate_s", "seconds", "elapsed_s", "out", "path", "time_wall_s", "created", "workers",
+# keys whose values are wall-clock measurements (runtime_estimate_s adds measured digital time) or paths,
+# and the work model's estimate (estimated_compute_s: recalibrated with the machine, not a result)
+DROP = {"estimated_compute_s", "wall_s", "wall_time_s", "cpu_s", "runtime_estimate_s", "seconds", "elapsed_s", "out", "path", "time_wall_s", "created", "workers",
         "out_dir", "outputs", "files", "python", "platform", "host", "date", "version"}
 
 

@@ -24,6 +24,7 @@ The circuit twins are in :mod:`tngd.devices.twin` and :mod:`tngd.devices.factore
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import NamedTuple
 
@@ -224,4 +225,10 @@ def make_solver(name: str, **kwargs):
         cls = SOLVERS[name]
     except KeyError:
         raise ConfigError(f"unknown TNGD solver {name!r}: use one of {sorted(SOLVERS)}") from None
+    params = inspect.signature(cls).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            raise ConfigError(f"TNGD solver {name!r} has no option {', '.join(map(repr, unknown))}; its options: "
+                              f"{', '.join(params)}")
     return cls(**kwargs)

@@ -153,6 +153,9 @@ def mlp(input_shape, n_out: int, hidden=(64,), activation: str = "relu") -> Sequ
         The :class:`Sequential` (name ``'mlp'``).
     """
     input_shape = tuple(input_shape)
+    for nm, v in [("n_out", n_out)] + [("hidden width", h) for h in hidden]:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ConfigError(f"mlp: {nm} must be an integer >= 1, got {v!r}")
     d = int(np.prod(input_shape))
     layers = [Flatten()] if len(input_shape) > 1 else []
     for h in hidden:

@@ -15,10 +15,10 @@ The modules, each named for what it holds:
 * :mod:`~spucircuit.io.spice._cards`: the parser state and card helpers the readers share.
 """
 from spucircuit._util.quantities import format_value
-from spucircuit.io.spice._cards import OPAMP_FINITE, OPAMP_IDEAL
+from spucircuit.io.spice._cards import MAX_ELEMENTS, OPAMP_FINITE, OPAMP_IDEAL
 from spucircuit.io.spice.expressions import parse_value
 from spucircuit.io.spice.reader import parse_spice, read_spice
 from spucircuit.io.spice.writer import write_spice
 
 __all__ = ["write_spice", "read_spice", "parse_spice", "parse_value", "format_value",
-           "OPAMP_IDEAL", "OPAMP_FINITE"]
+           "OPAMP_IDEAL", "OPAMP_FINITE", "MAX_ELEMENTS"]

@@ -65,7 +65,7 @@ OPAMP_CANON = {
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:#\[\]<>!/|+\-]*\Z")
 NAMES_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.:#\[\]<>!/|+\-]*\n)*")  # a run of valid names, one per line
 ANN = "*spu:"  # comment lines spucircuit writes and reads (ngspice ignores them)
-MAX_ELEMENTS = 20_000_000  # after flattening subcircuits
+MAX_ELEMENTS = 1_000_000  # default limit after flattening subcircuits (read_spice(max_elements=), --max-elements)
 # dot cards read and skipped: they do not change the circuit (recorded in meta['spice_file'])
 SKIP_CARDS = {".options", ".option", ".opt", ".save", ".print", ".plot", ".probe", ".meas", ".measure",
               ".model", ".nodeset", ".op", ".ac", ".dc", ".noise", ".tf", ".pz", ".sens", ".four",
@@ -105,6 +105,7 @@ class State:
     globals_: set = field(default_factory=set)
     ic_given: set = field(default_factory=set)  # capacitor indices (in kinds['C']) with IC=
     ic_lines: dict = field(default_factory=dict)  # lower-case .ic node -> line
+    max_elements: int = MAX_ELEMENTS  # checked on the estimate before flattening, and as elements are added
 
     def err(self, msg, lineno):
         return SpiceError(msg, self.filename, lineno)

@@ -19,7 +19,14 @@ import string
 
 from spucircuit._util.quantities import parse_number
 from spucircuit.errors import SpiceError
-from spucircuit.io.spice._cards import ANN, MAX_ELEMENTS, NAMES_RE, OPAMP_IDEAL, Line, State, strip_comment
+from spucircuit.io.spice._cards import (
+    ANN,
+    NAMES_RE,
+    OPAMP_IDEAL,
+    Line,
+    State,
+    strip_comment,
+)
 from spucircuit.io.spice.elements import element, map_node
 
 __all__ = ["logical_lines_bulk", "read_elements_bulk"]
@@ -450,7 +457,7 @@ class _BulkReader:
         if self.plain:
             if not _PLAIN_RE.fullmatch("\n".join(self.plain) + "\n"):
                 raise _Fallback("value")
-        if len(self.st.names) > MAX_ELEMENTS:
+        if len(self.st.names) > self.st.max_elements:
             raise _Fallback("element count")
 
 

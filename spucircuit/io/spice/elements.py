@@ -23,7 +23,6 @@ from spucircuit.circuit.netlist import check_values
 from spucircuit.errors import NetlistError
 from spucircuit.io.spice._cards import (
     ANN,
-    MAX_ELEMENTS,
     NAME_RE,
     OPAMP_CANON,
     OPAMP_FINITE,
@@ -99,8 +98,8 @@ def _register(st: State, kind: str, name: str, nodes, value: float, ic: float, l
     if kind in "RCLVIN" and nodes[0] == nodes[1]:
         pass  # allowed here; Netlist.validate reports it
     st.names[low] = lineno
-    if len(st.names) > MAX_ELEMENTS:
-        raise st.err(f"more than {MAX_ELEMENTS} elements after flattening subcircuits", lineno)
+    if len(st.names) > st.max_elements:
+        raise st.err(f"more than {st.max_elements} elements after flattening subcircuits", lineno)
     nm, nd, vals, ics = st.kinds[kind]
     nm.append(name)
     nd.extend(nodes)  # flat: KINDS[kind][0] indices per element

@@ -42,6 +42,7 @@ from spucircuit.circuit.netlist import KINDS, Netlist
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.io.spice._cards import (
     ANN,
+    MAX_ELEMENTS,
     NAMES_RE,
     OPAMP_CANON,
     SKIP_CARDS,
@@ -62,8 +63,12 @@ from spucircuit.io.spice.elements import element
 __all__ = ["read_spice", "parse_spice", "parse_once"]
 
 
-def read_spice(path) -> Netlist:
-    """Read a SPICE netlist file into a :class:`Netlist` (see the module docstring for the subset)."""
+def read_spice(path, *, max_elements: int = MAX_ELEMENTS) -> Netlist:
+    """Read a SPICE netlist file into a :class:`Netlist` (see the module docstring for the subset).
+
+    ``max_elements`` bounds the elements after flattening subcircuits: the count is computed from
+    the definitions before anything is flattened, so a small file of nested ``.subckt`` cards that
+    would expand to billions of elements is refused at once, with its count."""
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise SpiceError(f"read_spice needs a file path, got {type(path).__name__}", "<none>")
     fname = os.fspath(path) if not isinstance(path, bytes) else path.decode("utf-8", "replace")
@@ -79,18 +84,21 @@ def read_spice(path) -> Netlist:
     except UnicodeDecodeError as exc:
         lineno = raw[: exc.start].count(b"\n") + 1
         raise SpiceError("not a UTF-8 text file (undecodable byte)", fname, lineno) from None
-    return parse_spice(text, fname)
+    return parse_spice(text, fname, max_elements=max_elements)
 
 
-def parse_spice(text: str, filename: str = "<string>", *, bulk: bool = True) -> Netlist:
+def parse_spice(text: str, filename: str = "<string>", *, bulk: bool = True,
+                max_elements: int = MAX_ELEMENTS) -> Netlist:
     """Parse SPICE netlist text (see :func:`read_spice`).
 
     ``bulk`` (default) reads runs of plain element lines in bulk and, on any doubt, the whole text
     again line by line; ``bulk=False`` reads line by line only (the reference reader). Both give
-    the same Netlist or the same error.
+    the same Netlist or the same error. ``max_elements``: see :func:`read_spice`.
     """
+    if isinstance(max_elements, bool) or not isinstance(max_elements, (int, np.integer)) or max_elements < 1:
+        raise SpiceError(f"max_elements must be an integer >= 1, got {max_elements!r}", str(filename))
     try:
-        return _parse(str(text), str(filename), bulk)
+        return _parse(str(text), str(filename), bulk, int(max_elements))
     except SpiceError:
         raise
     except RecursionError:
@@ -146,26 +154,26 @@ def _logical_lines(text: str, filename: str):
     return title, out
 
 
-def _parse(text: str, filename: str, bulk: bool = True) -> Netlist:
+def _parse(text: str, filename: str, bulk: bool = True, max_elements: int = MAX_ELEMENTS) -> Netlist:
     """Parse ``text``. ``bulk`` reads plain top-level element lines in bulk (:func:`read_elements_bulk`);
     on anything it does not vouch for (an error, an unusual construct) the whole text is parsed
     again line by line (``bulk=False``, the reference reader), so results and error messages are
     those of the line-by-line reader."""
     if bulk:
         try:
-            return parse_once(text, filename, bulk=True)
+            return parse_once(text, filename, bulk=True, max_elements=max_elements)
         except Exception:  # noqa: BLE001 - re-parsed below; that run raises the exact error
             pass
-    return parse_once(text, filename, bulk=False)
+    return parse_once(text, filename, bulk=False, max_elements=max_elements)
 
 
-def parse_once(text: str, filename: str, *, bulk: bool) -> Netlist:
+def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_ELEMENTS) -> Netlist:
     """One reading of ``text``, without the fallback of :func:`parse_spice`: ``bulk=True`` reads
     runs of plain element lines with the bulk reader and may raise any exception on what it does
     not vouch for; ``bulk=False`` is the line-by-line reference reader."""
     title, lines = (logical_lines_bulk(text, filename) if bulk else None) or _logical_lines(text, filename)
     nl = Netlist(title or "untitled")
-    st = State(filename, nl)
+    st = State(filename, nl, max_elements=max_elements)
     info: dict = {"filename": filename}
     meta_js: list[str] | None = None
     meta_line = None
@@ -261,6 +269,7 @@ def parse_once(text: str, filename: str, *, bulk: bool) -> Netlist:
     for name, sub in st.subckts.items():
         if name in OPAMP_CANON:
             _check_reserved(sub, st)
+    _check_expanded_size(top, st)
     # 2) global parameters and cards
     scope = Scope()
     elements = []
@@ -310,6 +319,45 @@ def parse_once(text: str, filename: str, *, bulk: bool) -> Netlist:
         info["ic"] = dict(info["ic"])
     nl.meta["spice_file"] = info
     return nl
+
+
+def _check_expanded_size(top: list, st: State) -> None:
+    """Refuse, before flattening, a netlist whose subcircuits expand past ``st.max_elements``.
+
+    The count multiplies out the definitions (an X line counts as its subcircuit's own count; every
+    other element line as one), memoised per subcircuit: O(lines) however large the expansion. A
+    subcircuit that instantiates itself, directly or not, is refused here too (SPICE refuses it)."""
+    counts: dict = {}
+    open_: list = []
+
+    def count(lines) -> int:
+        total = 0
+        for ln in lines:
+            for text, lineno in (zip(ln.texts, ln.linenos) if ln.kind == "run" else ((ln.text, ln.lineno),)):
+                total += inst(text, lineno) if text[:1] in "xX" else 1
+        return total
+
+    def inst(text: str, lineno: int) -> int:
+        sub = next((st.subckts[t] for t in reversed(text.lower().split()) if t in st.subckts), None)
+        if sub is None:  # an op-amp, or an unknown name (reported when the line is read)
+            return 1
+        if sub.name in open_:
+            chain = " -> ".join(open_[open_.index(sub.name):] + [sub.name])
+            raise st.err(f"subcircuit {sub.name!r} instantiates itself ({chain}): recursive definitions are "
+                         "not allowed", lineno)
+        if sub.name not in counts:
+            open_.append(sub.name)
+            counts[sub.name] = count(sub.body)
+            open_.pop()
+        return counts[sub.name]
+
+    total = count(top)
+    if total > st.max_elements:
+        big = max(counts, key=counts.get) if counts else None
+        where = f" (one instance of subcircuit {big!r} alone has {counts[big]:,})" if big else ""
+        raise st.err(f"the netlist expands to {total:,} elements after flattening subcircuits{where}, above the "
+                     f"limit of {st.max_elements:,}: raise it with --max-elements (read_spice(max_elements=)) "
+                     "if this is intended", None)
 
 
 def _noise_info(body: str, st: State, lineno: int) -> dict:
