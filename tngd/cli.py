@@ -1,6 +1,6 @@
 """The ``tngd`` command: train one model with one optimizer, or compare several optimizers.
 
-    tngd train   --dataset digits|fashion-mnist|PATH.npz|IDX_DIR --model mlp|cnn --optimizer NAME --out run.json
+    tngd train   --dataset digits|mnist|fashion-mnist|PATH.npz|IDX_DIR --model mlp|cnn --optimizer NAME --out run.json
     tngd compare --optimizers sgd,adam,tngd --seeds 0,1,2 --out-dir compare_out [--resume]
 
 Errors print one line ``tngd: error: ...`` and exit with status 2. ``tngd compare`` journals each
@@ -59,7 +59,8 @@ def _write_json(path, obj):
 
 
 def _common(p):
-    p.add_argument("--dataset", default="digits", help="digits (default), fashion-mnist, PATH.npz or an IDX directory")
+    p.add_argument("--dataset", default="digits", help="digits (default), mnist (5,000 real digits: pip install "
+                   "'spucircuit[mnist]'), fashion-mnist, PATH.npz or an IDX directory")
     p.add_argument("--n-train", type=int, default=None, help="use the first N training examples")
     p.add_argument("--n-test", type=int, default=None, help="use the first N test examples")
     p.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
