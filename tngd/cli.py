@@ -1,6 +1,6 @@
 """The ``tngd`` command: train one model with one optimizer, or compare several optimizers.
 
-    tngd train   --dataset digits|fashion-mnist|PATH.npz|IDX_DIR --model mlp|cnn --optimizer NAME --out run.json
+    tngd train   --dataset digits|mnist|fashion-mnist|PATH.npz|IDX_DIR --model mlp|cnn --optimizer NAME --out run.json
     tngd compare --optimizers sgd,adam,tngd --seeds 0,1,2 --out-dir compare_out [--resume]
 
 Errors print one line ``tngd: error: ...`` and exit with status 2. ``tngd compare`` journals each
@@ -34,6 +34,7 @@ from tngd.data import load_dataset
 from tngd.errors import ConfigError, TNGDError
 from tngd.nn.losses import make_loss
 from tngd.optim import DEFAULT_LR, OPTIMIZERS
+from tngd.optim.thermodynamic import canonical_x0
 from tngd.train import ESTIMATE_AFTER, build_model, build_optimizer, train
 
 COMPARE_JSON = "compare.json"
@@ -58,7 +59,8 @@ def _write_json(path, obj):
 
 
 def _common(p):
-    p.add_argument("--dataset", default="digits", help="digits (default), fashion-mnist, PATH.npz or an IDX directory")
+    p.add_argument("--dataset", default="digits", help="digits (default), mnist (5,000 real digits: pip install "
+                   "'spucircuit[mnist]'), fashion-mnist, PATH.npz or an IDX directory")
     p.add_argument("--n-train", type=int, default=None, help="use the first N training examples")
     p.add_argument("--n-test", type=int, default=None, help="use the first N test examples")
     p.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
@@ -67,6 +69,9 @@ def _common(p):
     p.add_argument("--kernel", type=int, default=3, help="cnn: kernel size (default 3)")
     p.add_argument("--stride", type=int, default=None, help="cnn: stride (default 1 for images <= 16 px, else 2)")
     p.add_argument("--activation", default="relu", choices=["relu", "tanh"])
+    p.add_argument("--init", default="he", choices=["he", "pytorch"],
+                   help="initial weights: he (normal, default) or pytorch (PyTorch's default uniform +-1/sqrt(fan_in): "
+                        "about 10x smaller curvature at the start, the scale the paper's eta, lambda and t assume)")
     p.add_argument("--loss", default="ce", choices=["ce", "mse"], help="softmax cross-entropy (default) or MSE on one-hot targets")
     p.add_argument("--t", type=float, default=50.0, help="TNGD analog time per step, tau units (default 50)")
     p.add_argument("--td", type=float, default=0.0, help="TNGD delay, tau units, 0 <= td <= t (default 0)")
@@ -92,8 +97,11 @@ def _common(p):
                         "(the devices then run Euler); runs with a saturated op-amp are counted in the run JSON")
     f.add_argument("--calibrate", action="store_true",
                    help="measure each device's per-integrator input gain once and correct the DAC values")
-    p.add_argument("--x0", default="previous", choices=["previous", "gradient"],
-                   help="TNGD start of each analog run: previous read-out (Algorithm 1, default) or the gradient")
+    p.add_argument("--x0", default="warm", choices=["warm", "reset", "paper", "previous", "gradient"],
+                   help="TNGD start of each analog run: warm = the previous read-out (Algorithm 1, default; alias "
+                        "previous), reset = the batch gradient every step (alias gradient: then t -> 0 is SGD), "
+                        "paper = reset when --td is 0, warm when --td > 0 (the paper's Appendix B); recorded in "
+                        "the run JSON")
     p.add_argument("--damping", type=float, default=0.01, help="lambda for the NGD family (default 0.01)")
     p.add_argument("--cg-iters", type=int, default=10, help="NGD-CG iterations (default 10)")
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
@@ -131,8 +139,9 @@ def _solver_options(a) -> dict | None:
 
 def _settings(a, optimizer, lr, seed):
     keys = ["dataset", "n_train", "n_test", "model", "hidden", "channels", "kernel", "stride", "activation", "loss",
-            "t", "td", "kappa0", "solver", "euler_dt", "x0", "damping", "cg_iters", "momentum", "batch_size", "steps"]
+            "init", "t", "td", "kappa0", "solver", "euler_dt", "x0", "damping", "cg_iters", "momentum", "batch_size", "steps"]
     s = {k: getattr(a, k) for k in keys}
+    s["x0"] = canonical_x0(a.x0)  # the mode, not its former alias
     opts = _solver_options(a)
     if opts:
         s["solver_options"] = opts
@@ -186,7 +195,7 @@ def run_one(a, dataset, optimizer: str, lr, seed: int, progress: bool, on_estima
         solver_options["seed"] = int(seed)
 
     model = build_model(a.model, dataset, hidden=_hidden(a), channels=a.channels, kernel=a.kernel,
-                        stride=a.stride, activation=a.activation)
+                        stride=a.stride, activation=a.activation, init=a.init)
     lr = _lr(optimizer, lr)
     opt = build_optimizer(optimizer, lr=lr, damping=a.damping, t=a.t, td=a.td, kappa0=a.kappa0,
                           cg_iters=a.cg_iters, momentum=a.momentum, solver=a.solver, euler_dt=a.euler_dt,

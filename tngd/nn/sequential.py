@@ -13,6 +13,7 @@ import numpy as np
 from tngd.errors import ConfigError
 from tngd.nn.layers import Activation, Conv2D, Dense, Flatten
 
+INITS = ("he", "pytorch")  # Sequential.init schemes
 
 class Sequential:
     """A chain of layers with a flat parameter vector.
@@ -30,7 +31,10 @@ class Sequential:
         ConfigError: the layers do not chain on this input shape, or the output is not a vector.
     """
 
-    def __init__(self, layers, input_shape, name="model", activation="relu"):
+    def __init__(self, layers, input_shape, name="model", activation="relu", init="he"):
+        if init not in INITS:
+            raise ConfigError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+        self.init_scheme = init
         self.layers = list(layers)
         self.input_shape = tuple(int(s) for s in input_shape)
         self.name = name
@@ -54,12 +58,22 @@ class Sequential:
 
     # ------------------------------------------------------------------ parameters
     def init(self, seed=0) -> np.ndarray:
-        """Initial parameters: He (relu) or Glorot-like (tanh) normal weights (gain 1 for the
-        last layer), zero biases, drawn from ``default_rng(seed)``; returns theta (N,)."""
+        """Initial parameters drawn from ``default_rng(seed)``; returns theta (N,).
+
+        ``init_scheme`` 'he': He (relu) or Glorot-like (tanh) normal weights (gain 1 for the last
+        layer), zero biases. 'pytorch': PyTorch's default for Linear and Conv2d, every weight and
+        bias uniform in +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)), fan_in = inputs x
+        kernel area: about 1/3 of He's weight scale, so the GGN starts about 10x smaller (the
+        curvature operating point the paper's step sizes assume)."""
         rng = np.random.default_rng(seed)
         gain = np.sqrt(2.0) if self.activation == "relu" else 1.0
         parts = []
         for i, layer in enumerate(self.layers):
+            if self.init_scheme == "pytorch":
+                if layer.shapes:
+                    bound = 1.0 / np.sqrt(np.prod(layer.shapes[0][1:]))
+                    parts += [rng.uniform(-bound, bound, sh).ravel() for sh in layer.shapes]
+                continue
             last = i == max(j for j, lay in enumerate(self.layers) if lay.shapes)
             parts += [a.ravel() for a in layer.init(rng, 1.0 if last else gain)]
         return np.concatenate(parts).astype(float)
@@ -72,9 +86,9 @@ class Sequential:
         return [[theta[sl].reshape(s) for sl, s in layer_sl] for layer_sl in self.slices]
 
     def describe(self) -> dict:
-        """JSON-ready summary: name, n_params, input_shape, output_dim, activation, layer names."""
+        """JSON-ready summary: name, n_params, input_shape, output_dim, activation, init, layer names."""
         return {"name": self.name, "n_params": self.n_params, "input_shape": list(self.input_shape),
-                "output_dim": self.output_dim, "activation": self.activation,
+                "output_dim": self.output_dim, "activation": self.activation, "init": self.init_scheme,
                 "layers": [type(layer).__name__ for layer in self.layers]}
 
     def _prep(self, x):
@@ -140,7 +154,7 @@ class Sequential:
         return self.backward(theta, caches, dZ, per_example=True).reshape(batch_size * dz, self.n_params)
 
 
-def mlp(input_shape, n_out: int, hidden=(64,), activation: str = "relu") -> Sequential:
+def mlp(input_shape, n_out: int, hidden=(64,), activation: str = "relu", init: str = "he") -> Sequential:
     """Multilayer perceptron: flatten, then Dense + activation for each hidden width, then Dense.
 
     Args:
@@ -162,11 +176,11 @@ def mlp(input_shape, n_out: int, hidden=(64,), activation: str = "relu") -> Sequ
         layers += [Dense(d, h), Activation(activation)]
         d = h
     layers.append(Dense(d, n_out))
-    return Sequential(layers, input_shape, name="mlp", activation=activation)
+    return Sequential(layers, input_shape, name="mlp", activation=activation, init=init)
 
 
 def cnn(input_shape, n_out: int, channels: int = 4, kernel: int = 3, stride: int = 1, hidden: int = 32,
-        activation: str = "relu") -> Sequential:
+        activation: str = "relu", init: str = "he") -> Sequential:
     """The paper's CNN: Conv2D(channels, kernel, stride) + act -> Flatten -> Dense(hidden) + act -> Dense(n_out).
 
     Args:
@@ -191,4 +205,4 @@ def cnn(input_shape, n_out: int, channels: int = 4, kernel: int = 3, stride: int
     npos, F = conv.out_shape(input_shape)
     layers = [conv, Activation(activation), Flatten(), Dense(npos * F, hidden), Activation(activation),
               Dense(hidden, n_out)]
-    return Sequential(layers, input_shape, name="cnn", activation=activation)
+    return Sequential(layers, input_shape, name="cnn", activation=activation, init=init)

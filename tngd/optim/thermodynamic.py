@@ -18,6 +18,18 @@ from tngd.errors import ConfigError
 from tngd.optim.base import Chain, DeviceTime, check_positive, require_curvature
 from tngd.optim.first_order import SGD, adam
 
+X0_MODES = ("warm", "reset", "paper")
+X0_ALIASES = {"previous": "warm", "gradient": "reset"}  # the names before the paper mode existed
+
+
+def canonical_x0(x0) -> str:
+    """'warm', 'reset' or 'paper' (the former names 'previous' and 'gradient' are accepted)."""
+    m = X0_ALIASES.get(x0, x0)
+    if m not in X0_MODES:
+        raise ConfigError(f"x0 must be one of {', '.join(X0_MODES)} (warm: Algorithm 1; reset: the gradient every "
+                          f"step; paper: reset when td = 0), got {x0!r}")
+    return m
+
 
 class DeviceState(NamedTuple):
     """The device step's state."""
@@ -36,16 +48,22 @@ class DeviceNaturalGradient:
     parameter step, see :class:`TNGD`). Host cost per step: the GGN factor Ut (m x N, one reverse
     pass); device: :mod:`tngd.devices`.
 
-    Warm start (``x0='previous'``, Algorithm 1): the device starts from the previous read-out
-    g~_{k-1}; its state is never reset. At the first step it starts from g~_0 = grad of that
-    step's batch. ``x0='gradient'`` resets it to the current batch gradient each step instead.
+    The start of each analog run, ``x0`` (the paper is not consistent about it, so it is an
+    explicit setting, recorded with every run):
+
+    * ``'warm'`` (Algorithm 1; alias ``'previous'``): the device starts from the previous read-out
+      g~_{k-1}; its state is never reset. At the first step it starts from g~_0 = grad.
+    * ``'reset'`` (alias ``'gradient'``): the device is reset to the current batch gradient every
+      step. Only then is t -> 0 exactly SGD (the t-sweep text of the paper).
+    * ``'paper'`` (Appendix B: "reset at each iteration, or not, in which case td > 0"): reset when
+      td = 0, warm when td > 0.
 
     Delay td (0 <= td <= t): the new system is uploaded td after the previous read-out; during
     those td the device keeps evolving under the previous system (F_{k-1}, grad_{k-1}), then for
     t - td under the new one. So a read-out happens every t, and td = t is the fully pipelined
     case. (At k = 0 there is no previous system: the device holds g~_0 during the delay.)
 
-    t = 0 returns x0 unchanged: with x0 = 'gradient' (or at the first step of Algorithm 1) that is
+    t = 0 returns x0 unchanged: with x0 = 'reset' (or at the first step of Algorithm 1) that is
     exactly the gradient; t -> inf (mean, kappa0 = 0) is exactly NGD's natural gradient.
 
     Args:
@@ -54,7 +72,7 @@ class DeviceNaturalGradient:
         td: delay, 0 <= td <= t.
         kappa0: device noise level, >= 0.
         solver: the device (:mod:`tngd.devices`; default :class:`~tngd.devices.ou.ExactOUSolver`).
-        x0: ``'previous'`` (Algorithm 1) or ``'gradient'``.
+        x0: ``'warm'`` (Algorithm 1), ``'reset'`` or ``'paper'`` (see above).
         seed: seeds the run noise, one stream per step.
 
     Raises:
@@ -64,7 +82,7 @@ class DeviceNaturalGradient:
     needs_curvature = True
 
     def __init__(self, damping: float = 0.01, t: float = 50.0, td: float = 0.0, kappa0: float = 0.0,
-                 solver=None, x0: str = "previous", seed: int = 0):
+                 solver=None, x0: str = "warm", seed: int = 0):
         self.damping = check_positive("damping", damping)
         self.t = float(t)  # may be inf (the stationary limit) with the exact solver
         if not self.t >= 0:
@@ -73,11 +91,15 @@ class DeviceNaturalGradient:
         if self.td > self.t:
             raise ConfigError(f"delay td ({td}) must not exceed the analog time t ({t})")
         self.kappa0 = check_positive("kappa0", kappa0, allow_zero=True)
-        if x0 not in ("previous", "gradient"):
-            raise ConfigError(f"x0 must be 'previous' (Algorithm 1) or 'gradient', got {x0!r}")
-        self.x0 = x0
+        self.x0 = canonical_x0(x0)
         self.solver = solver if solver is not None else ExactOUSolver()
         self.seed = int(seed)
+
+    @property
+    def resets(self) -> bool:
+        """Whether each analog run starts from the current gradient (``'reset'``, or ``'paper'`` at
+        td = 0) rather than from the previous read-out."""
+        return self.x0 == "reset" or (self.x0 == "paper" and self.td == 0)
 
     def init(self, params) -> DeviceState:
         """g~ = 0, count 0, no previous system."""
@@ -91,7 +113,7 @@ class DeviceNaturalGradient:
         k = int(state.count)
         system = self.solver.prepare(c.factor(), self.damping, g)
         rng = np.random.default_rng([self.seed, k])
-        x = g.copy() if (k == 0 or self.x0 == "gradient") else state.g_tilde
+        x = g.copy() if (k == 0 or self.resets) else state.g_tilde
         if self.td > 0 and k > 0:
             x = self.solver.propagate(state.previous, x, self.td, self.kappa0, rng)
         x = self.solver.propagate(system, x, self.t - self.td, self.kappa0, rng)
@@ -145,7 +167,7 @@ class TNGD(Chain):
     """
 
     def __init__(self, lr: float = 0.01, damping: float = 0.01, t: float = 50.0, td: float = 0.0,
-                 kappa0: float = 0.0, solver=None, x0: str = "previous", seed: int = 0, inner=None):
+                 kappa0: float = 0.0, solver=None, x0: str = "warm", seed: int = 0, inner=None):
         device = DeviceNaturalGradient(damping, t, td, kappa0, solver, x0, seed)
         super().__init__(device, inner if inner is not None else SGD(lr))
         self.device, self.inner = self.parts
@@ -174,7 +196,7 @@ class TNGD(Chain):
         return self.device.natural_gradient(grads, DeviceState(*state[:3]), curvature)
 
 
-def device_natural_gradient(damping=0.01, t=50.0, td=0.0, kappa0=0.0, solver=None, x0="previous",
+def device_natural_gradient(damping=0.01, t=50.0, td=0.0, kappa0=0.0, solver=None, x0="warm",
                             seed=0) -> DeviceNaturalGradient:
     """The device's natural gradient as a chainable step (see :class:`DeviceNaturalGradient`).
 
@@ -187,7 +209,7 @@ def device_natural_gradient(damping=0.01, t=50.0, td=0.0, kappa0=0.0, solver=Non
     return DeviceNaturalGradient(damping, t, td, kappa0, solver, x0, seed)
 
 
-def tngd(lr=0.01, damping=0.01, t=50.0, td=0.0, kappa0=0.0, solver=None, x0="previous", seed=0) -> TNGD:
+def tngd(lr=0.01, damping=0.01, t=50.0, td=0.0, kappa0=0.0, solver=None, x0="warm", seed=0) -> TNGD:
     """TNGD with SGD: theta -= lr g~ (Algorithm 1; see :class:`TNGD`).
 
     Args:
@@ -200,7 +222,7 @@ def tngd(lr=0.01, damping=0.01, t=50.0, td=0.0, kappa0=0.0, solver=None, x0="pre
     return TNGD(lr, damping, t, td, kappa0, solver, x0, seed)
 
 
-def tngd_adam(lr=1e-3, damping=0.01, t=50.0, td=0.0, kappa0=0.0, solver=None, x0="previous", seed=0,
+def tngd_adam(lr=1e-3, damping=0.01, t=50.0, td=0.0, kappa0=0.0, solver=None, x0="warm", seed=0,
               eps=1e-8) -> TNGD:
     """TNGD's natural gradient fed to Adam with beta1 = beta2 = 0 (paper, language-model runs):
     the device step chained with ``adam(lr, 0, 0, eps)``, i.e. theta -= lr g~ / (|g~| + eps).

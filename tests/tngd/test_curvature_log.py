@@ -1,0 +1,45 @@
+"""Issue 14, item 2: the curvature operating point. Per step, the GGN's top eigenvalue and trace
+(checked against a dense eigendecomposition) and the forward-Euler stability limit; a PyTorch-
+default initialisation beside He's."""
+import numpy as np
+import pytest
+
+from tngd import Batch, SoftmaxCrossEntropy, mlp
+from tngd.data import load_dataset
+from tngd.train import build_model, build_optimizer, train
+
+LOSS = SoftmaxCrossEntropy()
+
+
+@pytest.mark.parametrize("b, hidden", [(2, (5,)), (40, (30,))])  # dense Gram path and the Lanczos path
+def test_top_eigenvalue_and_trace_against_a_dense_eigendecomposition(b, hidden):
+    rng = np.random.default_rng(0)
+    model = mlp((8,), 4, hidden=hidden)
+    theta = model.init(1)
+    B = Batch(model, LOSS, theta, rng.normal(size=(b, 8)), rng.integers(0, 4, b))
+    top, trace = B.ggn_top_and_trace()
+    ev = np.linalg.eigvalsh(B.ggn())
+    assert top == pytest.approx(ev[-1], rel=1e-3) and trace == pytest.approx(ev.sum(), rel=1e-12)
+
+
+def test_training_logs_the_operating_point_and_the_euler_limit():
+    ds = load_dataset("digits", n_train=200, n_test=50)
+    model = build_model("mlp", ds, hidden=(8,))
+    h = train(ds, model, "ce", build_optimizer("tngd", lr=0.1, damping=0.5, t=5.0, solver="euler"), steps=4,
+              batch_size=16)
+    c = h["curvature"]
+    assert len(c["ggn_top"]) == len(c["ggn_trace"]) == 4 and all(0 < t <= tr for t, tr in zip(c["ggn_top"],
+                                                                                               c["ggn_trace"]))
+    assert c["euler_dt_tau"] == 0.1 and c["euler_top_limit"] == pytest.approx(2 / 0.1 - 0.5)
+    assert c["euler_unstable_steps"] == sum(t > c["euler_top_limit"] for t in c["ggn_top"])
+    assert "curvature" not in train(ds, model, "ce", build_optimizer("sgd", lr=0.1), steps=2, batch_size=16)
+
+
+def test_pytorch_init_is_uniform_within_one_over_sqrt_fan_in_and_starts_flatter():
+    ds = load_dataset("digits", n_train=256)
+    he, pt = (build_model("mlp", ds, hidden=(32,), init=i) for i in ("he", "pytorch"))
+    th = pt.init(3)
+    w1 = pt.unflatten(th)[0][0]  # the first dense layer (64 inputs)
+    assert np.all(np.abs(th[: w1.size]) <= 1 / np.sqrt(64)) and np.std(w1) == pytest.approx(1 / np.sqrt(3 * 64), rel=0.05)
+    tops = [Batch(m, LOSS, m.init(3), ds.x_train[:64], ds.y_train[:64]).ggn_top_and_trace()[0] for m in (he, pt)]
+    assert tops[1] < tops[0] / 2
