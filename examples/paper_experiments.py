@@ -33,11 +33,33 @@ N_TRAIN = N_TEST = 10_000
 PAPER = dict(batch_size=64, damping=0.01, tngd_lr=0.01, adam_lr=1e-3)
 
 
-def configs(groups, e_bits, e_k, e_k_bits=()):
+def configs(groups, e_bits, e_k, e_k_bits=(), x0_modes=("warm",)):
     """(group, label, optimizer kwargs) for every configuration asked for, the configurations to run
-    (one per distinct settings and length) and, per label, the label of the run that serves it."""
+    (one per distinct settings and length) and, per label, the label of the run that serves it.
+    Every TNGD configuration of groups a-d runs in each of ``x0_modes`` (warm keeps the plain label,
+    as the runs committed before x0 was a setting; reset and paper get a " [mode]" suffix, so their
+    run files never collide): the warm-start variant beside the paper's."""
+    out = []
+    for i, mode in enumerate(x0_modes):
+        tag = "" if mode == "warm" else f" [{mode}]"
+        for g, label, kw in _configs(groups, e_bits, e_k, e_k_bits, mode):
+            if i == 0 or (kw.get("optimizer") == "tngd" and g != "e"):
+                out.append((g, label + (tag if kw.get("optimizer") == "tngd" else ""), kw))
+    key = lambda g, kw: (json.dumps(kw, sort_keys=True), g == "e")  # noqa: E731  (group e is shorter)
+    first, unique = {}, []
+    for g, label, kw in out:  # the same configuration in two groups runs once
+        if key(g, kw) not in first:
+            first[key(g, kw)] = label
+            unique.append((g, label, kw))
+    return out, unique, {label: first[key(g, kw)] for g, label, kw in out}
+
+
+def _configs(groups, e_bits, e_k, e_k_bits, x0):
     def tngd(**kw):
-        return {**dict(optimizer="tngd", lr=PAPER["tngd_lr"], t=50.0, td=0.0, kappa0=0.0, solver="exact"), **kw}
+        base = dict(optimizer="tngd", lr=PAPER["tngd_lr"], t=50.0, td=0.0, kappa0=0.0, solver="exact")
+        if x0 != "warm":  # the runs committed before x0 was a setting are warm: their settings stay as they were
+            base["x0"] = x0
+        return {**base, **kw}
     out = []
     if "a" in groups:
         out += [("a", "adam", dict(optimizer="adam", lr=PAPER["adam_lr"])), ("a", "tngd t=50", tngd())]
@@ -54,13 +76,7 @@ def configs(groups, e_bits, e_k, e_k_bits=()):
             out += [("e", f"twin {b} bits", tngd(solver="factored", bits=int(b), mitigation=1))]
             if e_k > 1 and b in e_k_bits:
                 out += [("e", f"twin {b} bits K={e_k}", tngd(solver="factored", bits=int(b), mitigation=int(e_k)))]
-    key = lambda g, kw: (json.dumps(kw, sort_keys=True), g == "e")  # noqa: E731  (group e is shorter)
-    first, unique = {}, []
-    for g, label, kw in out:  # the same configuration in two groups runs once
-        if key(g, kw) not in first:
-            first[key(g, kw)] = label
-            unique.append((g, label, kw))
-    return out, unique, {label: first[key(g, kw)] for g, label, kw in out}
+    return out
 
 
 def _fname(label, seed):
@@ -73,7 +89,7 @@ def _round(v, sig=5):
 
 def run_one(job):
     """Train one configuration with one seed; returns the path of its JSON (written atomically)."""
-    label, kw, seed, steps, out_dir, n_train, n_test = job
+    label, kw, seed, steps, out_dir, n_train, n_test, dataset, init = job
     path = Path(out_dir) / "runs" / _fname(label, seed)
     if path.exists():
         return str(path)
@@ -83,8 +99,8 @@ def run_one(job):
     from tngd.nn.losses import make_loss
     from tngd.train import build_model, build_optimizer, train
 
-    ds = load_dataset("fashion-mnist", n_train, n_test)
-    model = build_model("cnn", ds)
+    ds = load_dataset(dataset, n_train, n_test)
+    model = build_model("cnn", ds, init=init)
     kw = dict(kw)
     name = kw.pop("optimizer")
     solver_kw = {k: kw.pop(k) for k in ("bits", "mitigation") if k in kw}
@@ -97,11 +113,14 @@ def run_one(job):
     wall = time.perf_counter() - t0
     res = {"label": label, "seed": seed, "settings": {"optimizer": name, **kw, **solver_kw,
                                                       "damping": PAPER["damping"], "batch_size": PAPER["batch_size"],
-                                                      "steps": steps, "n_train": n_train, "n_test": n_test},
+                                                      "steps": steps, "n_train": n_train, "n_test": n_test,
+                                                      "dataset": dataset, "init": init},
            "model": model.describe(), "wall_s": round(wall, 2), "diverged": h["diverged"],
            "loss": [_round(v) for v in h["loss"]],
            "runtime_estimate_s": [_round(v, 4) for v in np.asarray(h["runtime_estimate_s"])],
            "eval": [{k: (_round(v) if k != "step" else v) for k, v in e.items()} for e in h["eval"]]}
+    if "curvature" in h:  # the curvature operating point: GGN top eigenvalue and trace per step, Euler limit
+        res["curvature"] = {k: ([_round(x, 4) for x in v] if isinstance(v, list) else v) for k, v in h["curvature"].items()}
     for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
         res[k] = _round(h[k])
     atomic_write_text(path, json.dumps(res) + "\n")
@@ -173,9 +192,13 @@ def _save_png(fig, path):
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _smooth(y, w=20):
+SMOOTH = 20  # moving-average window of the plotted mini-batch loss (--smooth)
+
+
+def _smooth(y, w=None):
     import numpy as np
 
+    w = SMOOTH if w is None else w
     y = np.asarray(y, float)
     if len(y) < w:
         return y
@@ -247,16 +270,31 @@ def main(argv=None):
     p.add_argument("--plot-only", action="store_true")
     p.add_argument("--e-static", action="store_true",
                    help="also measure the twin's natural-gradient error vs bits on one batch (e_static.json/png)")
+    p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist (default) or mnist (the paper's)")
+    p.add_argument("--init", default="he", choices=["he", "pytorch"], help="initial weights (pytorch: the paper's scale)")
+    p.add_argument("--x0", default="warm", help="comma separated TNGD start modes, each a variant of every TNGD "
+                                                "configuration of groups a-d: warm (default), reset, paper; e.g. paper,warm")
+    p.add_argument("--smooth", type=int, default=20, help="moving-average window of the plotted mini-batch loss "
+                                                          "(default 20; the paper plots 200)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "paper"))
     a = p.parse_args(argv)
     groups = [g.strip() for g in a.groups.split(",") if g.strip()]
     seeds = [int(s) for s in a.seeds.split(",")]
     out = Path(a.out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
+    x0_modes = [m.strip() for m in a.x0.split(",") if m.strip()]
+    if not x0_modes or any(m not in ("warm", "reset", "paper") for m in x0_modes):
+        p.error(f"--x0 takes warm, reset and paper, got {a.x0!r}")
     per_group, unique, alias = configs(groups, [int(b) for b in a.e_bits.split(",")], a.e_k,
-                                [int(b) for b in a.e_k_bits.split(",") if b.strip()])
-    steps = lambda g: int(round((a.e_epochs if g == "e" else a.epochs) * a.n_train / PAPER["batch_size"]))  # noqa: E731
-    jobs = [(label, kw, s, steps(g), str(out), a.n_train, a.n_test) for g, label, kw in unique for s in seeds]
+                                [int(b) for b in a.e_k_bits.split(",") if b.strip()], x0_modes)
+    from tngd.data import load_dataset
+
+    n_avail = len(load_dataset(a.dataset, a.n_train, 1).y_train)  # MNIST has 4,000 training digits
+    steps = lambda g: int(round((a.e_epochs if g == "e" else a.epochs) * n_avail / PAPER["batch_size"]))  # noqa: E731
+    jobs = [(label, kw, s, steps(g), str(out), a.n_train, a.n_test, a.dataset, a.init)
+            for g, label, kw in unique for s in seeds]
+    global SMOOTH
+    SMOOTH = a.smooth
     if not a.plot_only:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per worker process
         from concurrent.futures import ProcessPoolExecutor, as_completed
