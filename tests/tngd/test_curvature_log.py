@@ -43,3 +43,18 @@ def test_pytorch_init_is_uniform_within_one_over_sqrt_fan_in_and_starts_flatter(
     assert np.all(np.abs(th[: w1.size]) <= 1 / np.sqrt(64)) and np.std(w1) == pytest.approx(1 / np.sqrt(3 * 64), rel=0.05)
     tops = [Batch(m, LOSS, m.init(3), ds.x_train[:64], ds.y_train[:64]).ggn_top_and_trace()[0] for m in (he, pt)]
     assert tops[1] < tops[0] / 2
+
+
+def test_the_exact_device_gives_the_operating_point_for_free(monkeypatch):
+    """With the exact OU device the Gram spectrum it decomposes anyway is the log (no Lanczos), and
+    it equals the dense figures."""
+    import scipy.sparse.linalg
+
+    ds = load_dataset("digits", n_train=300, n_test=50)
+    model = build_model("mlp", ds, hidden=(40,))  # N = 3,010, m = 640: the Lanczos path otherwise
+    monkeypatch.setattr(scipy.sparse.linalg, "eigsh", lambda *a, **k: pytest.fail("Lanczos was called"))
+    seen = []
+    h = train(ds, model, "ce", build_optimizer("tngd", lr=0.1, damping=0.01, t=5.0), steps=2, batch_size=64,
+              callback=lambda k, th, batch: seen.append(np.linalg.eigvalsh(batch.ggn())))
+    for top, trace, ev in zip(h["curvature"]["ggn_top"], h["curvature"]["ggn_trace"], seen):
+        assert top == pytest.approx(ev[-1], rel=1e-9) and trace == pytest.approx(ev.sum(), rel=1e-9)

@@ -103,12 +103,21 @@ class MiniBatchCurvature:
             return np.ascontiguousarray(U.T) @ U
         return self._memo("F", build)
 
+    def note_spectrum(self, eigvals) -> None:
+        """Record the spectrum of the smaller of Ut Ut^T and Ut^T Ut, where a device computed it
+        anyway (the exact OU device decomposes the Gram matrix): :meth:`ggn_top_and_trace` is then
+        free, its largest value and sum (the non-zero eigenvalues of F are the Gram's)."""
+        ev = np.asarray(eigvals, dtype=float)
+        if ev.size and np.all(np.isfinite(ev)) and "top_trace" not in self._cache:
+            self._cache["top_trace"] = (float(ev.max()), float(ev.sum()))
+
     def ggn_top_and_trace(self) -> tuple:
         """(largest eigenvalue, trace) of F = Ut^T Ut: the curvature operating point, per tau.
 
-        trace = ||Ut||_F^2 (O(m N)); the top eigenvalue by Lanczos on v -> Ut^T (Ut v) (scipy's
-        ARPACK, relative tolerance 1e-3, tens of O(m N) products; a dense eigh of the smaller Gram
-        matrix when min(m, N) <= 64). Memoised: the factor is the one the optimizer uses."""
+        From the spectrum a device recorded (:meth:`note_spectrum`: free), else trace = ||Ut||_F^2
+        (O(m N)) and the top eigenvalue by Lanczos on v -> Ut^T (Ut v) (scipy's ARPACK, relative
+        tolerance 1e-3, tens of O(m N) products: about as much as a TNGD step at N = 22,034; a dense
+        eigh of the smaller Gram matrix when min(m, N) <= 64). Memoised."""
         def build():
             U = self.factor()
             if not np.all(np.isfinite(U)):  # a diverged step: nothing to measure

@@ -112,6 +112,8 @@ class DeviceNaturalGradient:
         g = np.asarray(grads, dtype=float)
         k = int(state.count)
         system = self.solver.prepare(c.factor(), self.damping, g)
+        if hasattr(c, "note_spectrum"):  # the exact device's Gram spectrum: the curvature log for free
+            c.note_spectrum(system.eigvals)
         rng = np.random.default_rng([self.seed, k])
         x = g.copy() if (k == 0 or self.resets) else state.g_tilde
         if self.td > 0 and k > 0:
