@@ -11,9 +11,17 @@ import numpy as np
 
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import K_B, T_ROOM
-from spucircuit.errors import RealizabilityError
+from spucircuit.errors import NetlistError, RealizabilityError
 
 INJECTED_OVER_JOHNSON = 1e4  # default injected noise of `inv`: this x the largest Johnson PSD on a row
+
+
+def as_kelvin(temperature_k) -> float:
+    """A Johnson-noise temperature as a float (K); NetlistError naming it if it is not a number."""
+    try:
+        return float(temperature_k)
+    except (TypeError, ValueError):
+        raise NetlistError(f"temperature must be a number of kelvin, got {temperature_k!r}") from None
 
 
 def johnson_psd(temperature_k: float, *, resistance_ohm=None, conductance_siemens=None):

@@ -25,8 +25,9 @@ import numpy as np
 from spucircuit._util.progress import make_meter
 from spucircuit._util.quantities import parse_time
 from spucircuit._util.seeds import seed_sequence
+from spucircuit.circuit.noise import as_kelvin
 from spucircuit.device.converters import Converter, convert
-from spucircuit.errors import NetlistError, StepError
+from spucircuit.errors import StepError
 
 SCHEMES = ("exponential", "euler")
 SCHEME_ALIASES = {"exact": "exponential"}  # the former name of the exponential scheme
@@ -180,10 +181,7 @@ class AnalogDevice:
                  dac: Converter | None = None, adc: Converter | None = None):
         if isinstance(chains, bool) or int(chains) != chains or int(chains) < 1:
             raise StepError(f"chains must be an integer >= 1, got {chains!r}")
-        try:
-            self.temperature_k = float(temperature_k)
-        except (TypeError, ValueError):
-            raise NetlistError(f"temperature must be a number of kelvin, got {temperature_k!r}") from None
+        self.temperature_k = as_kelvin(temperature_k)
         self.noise = bool(noise)
         self.scheme = canonical_scheme(scheme)
         self.chains = int(chains)

@@ -44,7 +44,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from spucircuit.circuit.netlist import Netlist
-from spucircuit.circuit.noise import noise_sources
+from spucircuit.circuit.noise import as_kelvin, noise_sources
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError
 from spucircuit.statespace.model import StateSpace
@@ -107,10 +107,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     if not isinstance(netlist, Netlist):
         raise NetlistError(f"compile_netlist needs a Netlist (read_spice, integrator_array(...).netlist), "
                            f"got {type(netlist).__name__}")
-    try:
-        temperature_k = float(temperature_k)
-    except (TypeError, ValueError):
-        raise NetlistError(f"temperature must be a number of kelvin, got {temperature_k!r}") from None
+    temperature_k = as_kelvin(temperature_k)
     if not (np.isfinite(temperature_k) and temperature_k >= 0):
         raise NetlistError(f"temperature must be finite and >= 0 K, got {temperature_k!r}")
     if validate:
