@@ -102,6 +102,7 @@ CASES = [
     (tngd, T + '--loss hinge', "argument --loss: invalid choice: 'hinge' (choose from 'ce', 'mse')"),
     (tngd, T + '--solver bogus', "argument --solver: invalid choice: 'bogus' (choose from 'exact',"),
     (tngd, T + '--x0 bogus', "argument --x0: invalid choice: 'bogus' (choose from 'warm',"),
+    (tngd, T + '--init glorot', "argument --init: invalid choice: 'glorot' (choose from 'he', 'pytorch')"),
     (tngd, T + '--solver factored --bits 0', 'bits (resistor precision) must be None or an integer >= 1, got 0'),
     (tngd, T + '--solver factored --bits -1', 'bits (resistor precision) must be None or an integer >= 1, got -1'),
     (tngd, T + '--solver factored --bits abc', "argument --bits: invalid int value: 'abc'"),
