@@ -11,7 +11,7 @@ from tngd.train import build_model, build_optimizer, train
 LOSS = SoftmaxCrossEntropy()
 
 
-@pytest.mark.parametrize("b, hidden", [(2, (5,)), (40, (30,))])  # dense Gram path and the Lanczos path
+@pytest.mark.parametrize("b, hidden", [(2, (5,)), (40, (30,))])  # m > N (F itself) and m < N (the Gram matrix)
 def test_top_eigenvalue_and_trace_against_a_dense_eigendecomposition(b, hidden):
     rng = np.random.default_rng(0)
     model = mlp((8,), 4, hidden=hidden)
@@ -58,3 +58,33 @@ def test_the_exact_device_gives_the_operating_point_for_free(monkeypatch):
               callback=lambda k, th, batch: seen.append(np.linalg.eigvalsh(batch.ggn())))
     for top, trace, ev in zip(h["curvature"]["ggn_top"], h["curvature"]["ggn_trace"], seen):
         assert top == pytest.approx(ev[-1], rel=1e-9) and trace == pytest.approx(ev.sum(), rel=1e-9)
+
+
+@pytest.mark.parametrize("kind, b", [("mlp", 3), ("mlp", 40), ("cnn", 12)])
+def test_the_gram_matrix_from_the_layers_structure_is_the_factors_product(kind, b):
+    """Sequential.backward(..., gram=True) sums each dense layer's Gram from its structure
+    (cotangent products times input products) and forms the convolution's from its gradients; it
+    must equal Ut Ut^T of the factor it returns, to rounding, for every row pair."""
+    ds = load_dataset("digits", n_train=64)
+    model = build_model(kind, ds, hidden=(7,))
+    x, y = ds.x_train[:b], ds.y_train[:b]
+    B = Batch(model, LOSS, model.init(5), x, y)
+    U, G = B.factor(), B.gram()
+    ref = U @ U.T
+    assert G.shape == (B.m, B.m) and np.allclose(G, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    assert not np.allclose(G, np.diag(np.diag(G)))  # off-diagonal (cross-example) terms are present
+
+
+def test_the_exact_device_gives_the_same_step_with_the_structured_gram():
+    """ExactOUSolver.prepare(..., gram=G) and the product U U^T give the same natural gradient."""
+    from tngd.devices import ExactOUSolver
+
+    ds = load_dataset("digits", n_train=64)
+    model = build_model("cnn", ds)
+    B = Batch(model, LOSS, model.init(2), ds.x_train[:16], ds.y_train[:16])
+    ex = ExactOUSolver()
+    a = ex.propagate(ex.prepare(B.factor(), 0.01, B.grad, gram=B.gram()), B.grad, 5.0, 0.0, None)
+    r = ex.propagate(ex.prepare(B.factor(), 0.01, B.grad), B.grad, 5.0, 0.0, None)
+    assert np.linalg.norm(a - r) <= 1e-10 * np.linalg.norm(r)
+    with pytest.raises(Exception, match="Gram matrix"):
+        ex.prepare(B.factor(), 0.01, B.grad, gram=np.eye(3))

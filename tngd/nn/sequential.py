@@ -110,26 +110,40 @@ class Sequential:
             caches.append(c)
         return (h, caches) if return_cache else h
 
-    def backward(self, theta, caches, dZ, per_example=False):
+    def backward(self, theta, caches, dZ, per_example=False, gram=False):
         """Reverse mode for a stack of cotangents dZ (K, B, dz).
 
-        Returns sum_b dZ[k, b] . dz_b/dtheta as (K, N), or per example (B, K, N).
+        Returns sum_b dZ[k, b] . dz_b/dtheta as (K, N), or per example (B, K, N). With ``gram``
+        (per example only) also the Gram matrix of the per-example rows, G = U U^T with
+        U = result.reshape(B K, N): summed layer by layer, from a layer's structure where it has
+        ``per_example_gram`` (a dense layer: O((B K)^2 (d_out + 1) + B^2 d_in), not O((B K)^2 N)).
         """
         params = self.unflatten(theta)
         dZ = np.asarray(dZ, dtype=float)
         K, B = dZ.shape[:2]
+        if gram and not per_example:
+            raise ConfigError("the Gram matrix is of the per-example gradients: use per_example=True")
         out = np.empty((B, K, self.n_params) if per_example else (K, self.n_params))
+        G = np.zeros((B * K, B * K)) if gram else None
         first = next(i for i, lay in enumerate(self.layers) if lay.shapes)  # no input grads below it
         dy = dZ
         for i in range(len(self.layers) - 1, first - 1, -1):
             layer = self.layers[i]
             first_block = out[..., self.slices[i][0][0]] if (per_example and self.slices[i]) else None
+            dy_in = dy
             dy, grads = layer.backward(params[i], caches[i], dy, per_example, i > first, first_block)
             for (sl, _), g in zip(self.slices[i], grads):
                 dst = out[..., sl]
                 if not np.may_share_memory(g, dst):  # already written in place otherwise
                     dst[...] = g.reshape(dst.shape)
-        return out
+            if gram and self.slices[i]:
+                if hasattr(layer, "per_example_gram"):
+                    G += layer.per_example_gram(caches[i], dy_in)
+                else:  # from the layer's gradients themselves (small layers: the convolution)
+                    lo, hi = self.slices[i][0][0].start, self.slices[i][-1][0].stop
+                    blk = out[..., lo:hi].reshape(B * K, hi - lo)
+                    G += blk @ blk.T
+        return (out, G) if gram else out
 
     def vjp(self, theta, caches, dz):
         """sum_b dz[b] . dz_b/dtheta for one cotangent dz (B, dz) -> (N,); the cost of one

@@ -111,7 +111,8 @@ class DeviceNaturalGradient:
         c = require_curvature(curvature, "TNGD")
         g = np.asarray(grads, dtype=float)
         k = int(state.count)
-        system = self.solver.prepare(c.factor(), self.damping, g)
+        gram = {"gram": c.gram()} if getattr(self.solver, "accepts_gram", False) and hasattr(c, "gram") else {}
+        system = self.solver.prepare(c.factor(), self.damping, g, **gram)
         if hasattr(c, "note_spectrum"):  # the exact device's Gram spectrum: the curvature log for free
             c.note_spectrum(system.eigvals)
         rng = np.random.default_rng([self.seed, k])
