@@ -83,7 +83,8 @@ def make_system(factor, damping, rhs, eig: bool, gram=None) -> OUSystem:
     """The uploaded system A = Ut^T Ut + lambda I, g, checked.
 
     Args:
-        factor: Ut (m, N).
+        factor: Ut (m, N): an array, or a structured factor with ``@``, ``.T @``, ``shape`` and
+            ``gram()`` (:class:`tngd.nn.lowrank.LowRankFactor`), kept as it is when m <= N.
         damping: lambda, finite and > 0.
         rhs: g (N,).
         eig: also decompose the smaller of the Gram matrix Ut Ut^T (m <= N, O(m^2 N + m^3)) and
@@ -97,7 +98,8 @@ def make_system(factor, damping, rhs, eig: bool, gram=None) -> OUSystem:
     Raises:
         ConfigError: lambda not finite and > 0, or shapes that do not match (gram included).
     """
-    U = np.asarray(factor, dtype=float)
+    # a structured factor (tngd.nn.lowrank.LowRankFactor: U @ v, U.T @ w, gram()) stays one
+    U = factor if hasattr(factor, "rmatvec") else np.asarray(factor, dtype=float)
     lam = float(damping)
     if not (np.isfinite(lam) and lam > 0):
         raise ConfigError(f"damping lambda must be finite and > 0, got {damping!r}")
@@ -105,9 +107,12 @@ def make_system(factor, damping, rhs, eig: bool, gram=None) -> OUSystem:
     if U.ndim != 2 or g.shape != (U.shape[1],):
         raise ConfigError(f"factor (m, N) and rhs (N,) do not match: {U.shape}, {g.shape}")
     if eig and U.shape[0] > U.shape[1]:  # m > N: the N x N GGN is the smaller eigenproblem
+        U = np.asarray(U, dtype=float)
         s, W = np.linalg.eigh(U.T @ U)
     elif eig:
-        G = U @ U.T if gram is None else np.asarray(gram, dtype=float)
+        if gram is None:
+            gram = U.gram() if hasattr(U, "gram") else U @ U.T
+        G = np.asarray(gram, dtype=float)
         if G.shape != (U.shape[0],) * 2:
             raise ConfigError(f"the Gram matrix of a factor {U.shape} must be {(U.shape[0],) * 2}, got {G.shape}")
         s, W = np.linalg.eigh(G)
@@ -120,11 +125,11 @@ class ExactOUSolver:
     """Ideal device: exact in distribution for any t (t = inf gives the stationary law)."""
 
     name = "exact"
-    accepts_gram = True  # prepare() takes the Gram matrix Ut Ut^T when the caller has it
+    takes_factor_operator = True  # prepare() takes a structured factor and its Gram matrix (see make_system)
 
     def prepare(self, factor, damping, rhs, gram=None) -> OUSystem:
         """The system with its Gram eigendecomposition, O(m^2 N + m^3), or O(m^3) given ``gram``
-        = Ut Ut^T (see :func:`make_system`)."""
+        = Ut Ut^T; ``factor`` may be a structured factor (see :func:`make_system`)."""
         return make_system(factor, damping, rhs, eig=True, gram=gram)
 
     @staticmethod

@@ -83,23 +83,24 @@ class MiniBatchCurvature:
         """R_i (b, dz, dz) with R_i R_i^T = H_i."""
         return self._memo("R", lambda: self.loss.hessian_sqrt(self.z, self.y))
 
-    def factor(self) -> np.ndarray:
-        """Ut (m, N) with F = Ut^T Ut: rows (1/sqrt b) R_i^T J_i, built in one reverse pass, O(m N)."""
-        return self._factor_and_gram()[0]
-
-    def gram(self) -> np.ndarray:
-        """The Gram matrix Ut Ut^T (m, m), whose non-zero eigenvalues are F's: from the same reverse
-        pass as :meth:`factor`, layer by layer from each layer's structure where it has one
-        (dense layers: O(m^2 d_out + b^2 d_in) instead of O(m^2 N) for the product)."""
-        return self._factor_and_gram()[1]
-
-    def _factor_and_gram(self):
+    def factor_operator(self):
+        """Ut (m, N) as a :class:`~tngd.nn.lowrank.LowRankFactor` (``@``, ``.T @``, ``gram()``), dense
+        layers kept as outer products: one reverse pass without forming the m x N array,
+        O(m d_out + b d_in) memory per dense layer."""
         def build():
             R = self.hessian_sqrt_blocks()
             dZ = R.transpose(2, 0, 1) / np.sqrt(self.b)  # dZ[k, i, :] = R_i[:, k] -> row k of R_i^T J_i
-            U, G = self.model.backward(self.theta, self.caches, dZ, per_example=True, gram=True)
-            return U.reshape(self.m, self.n_params), G
-        return self._memo("Ut", build)
+            return self.model.per_example_factor(self.theta, self.caches, dZ)
+        return self._memo("Uop", build)
+
+    def factor(self) -> np.ndarray:
+        """Ut (m, N) with F = Ut^T Ut: rows (1/sqrt b) R_i^T J_i, built in one reverse pass, O(m N)."""
+        return self._memo("Ut", lambda: self.factor_operator().toarray())
+
+    def gram(self) -> np.ndarray:
+        """The Gram matrix Ut Ut^T (m, m), whose non-zero eigenvalues are F's, layer by layer from
+        :meth:`factor_operator` (dense layers: O(m^2 d_out + b^2 d_in), not O(m^2 N))."""
+        return self._memo("G", lambda: self.factor_operator().gram())
 
     def ggn(self) -> np.ndarray:
         """Dense F = J^T H J / b (N, N); O(m N^2): small N only.
@@ -128,10 +129,13 @@ class MiniBatchCurvature:
         its top eigenvalue by a dense eigendecomposition up to 1,024 rows (O(m^3): 0.05 s at
         m = 640), by Lanczos (scipy's ARPACK, relative tolerance 1e-3) above. Memoised."""
         def build():
-            U, G = self._factor_and_gram()
-            if not (np.all(np.isfinite(U)) and np.all(np.isfinite(G))):  # a diverged step: nothing to measure
+            if self.m > self.n_params:  # the N x N GGN is the smaller matrix
+                U = self.factor()
+                M = np.ascontiguousarray(U.T) @ U
+            else:
+                M = self.gram()
+            if not np.all(np.isfinite(M)):  # a diverged step: nothing to measure
                 return float("nan"), float("nan")
-            M = np.ascontiguousarray(U.T) @ U if U.shape[0] > U.shape[1] else G  # the smaller one
             trace = float(np.trace(M))
             if M.shape[0] <= 1024 or trace == 0.0:
                 return float(np.linalg.eigvalsh(M)[-1]), trace

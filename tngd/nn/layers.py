@@ -11,10 +11,9 @@ Every layer follows one protocol, used by :class:`tngd.nn.sequential.Sequential`
   per example (B, K, ...);
 * ``jvp(p, dp, cache, dx) -> dy``: the output tangent for parameter tangents ``dp`` (and an
   input tangent ``dx``, None for the first layer);
-* optionally ``per_example_gram(cache, dy) -> G`` (B K, B K): the Gram matrix of the per-example
-  parameter gradients of K stacked cotangents, rows (example, cotangent), from its structure
-  without forming them (:class:`Dense`); :meth:`Sequential.backward` forms the others' from the
-  gradients themselves.
+* optionally ``per_example_outer(p, cache, dy, need_dx) -> (dx, D, X)``: per-example gradients
+  that are outer products D[(i, k)] X[i]^T, kept factored (:class:`Dense`; see
+  :mod:`tngd.nn.lowrank`).
 
 Layers: :class:`Dense`, :class:`Conv2D` (first layer only: its input gradient is never needed),
 :class:`Activation` (relu, tanh), :class:`Flatten`.
@@ -80,17 +79,14 @@ class Dense:
             grads = [np.matmul(dy.transpose(0, 2, 1), x), dy.sum(axis=1)]
         return (dy @ W if need_dx else None), grads
 
-    def per_example_gram(self, x, dy):
-        """Gram matrix of the per-example gradients of (W, b) for K stacked cotangents dy (K, B, d_out),
-        rows (example i, cotangent k): the gradient is dy[k, i] x_i^T (and dy[k, i] for b), so
-
-            G[(i, k), (j, l)] = (dy[k, i] . dy[l, j]) (x_i . x_j + 1),
-
-        O((B K)^2 d_out + B^2 d_in) instead of O((B K)^2 d_out d_in) from the gradients."""
+    def per_example_outer(self, p, x, dy, need_dx):
+        """Reverse mode for K stacked cotangents dy (K, B, d_out), per example, without forming the
+        gradients: (dx = dy W or None, D, x) with D = dy as (B K, d_out) rows (example, cotangent);
+        the gradient of row (i, k) is D[(i, k)] x_i^T for W and D[(i, k)] for b (see
+        :mod:`tngd.nn.lowrank`). O(K B d_out d_in) for dx only."""
+        W, _ = p
         K, B = dy.shape[:2]
-        D = dy.transpose(1, 0, 2).reshape(B * K, -1)
-        XX = np.repeat(np.repeat(x @ x.T + 1.0, K, axis=0), K, axis=1)
-        return (D @ D.T) * XX
+        return (dy @ W if need_dx else None), dy.transpose(1, 0, 2).reshape(B * K, -1), x
 
     def jvp(self, p, dp, x, dx):
         """Forward mode: dy = x dW^T + db (+ dx W^T when the input has a tangent dx)."""

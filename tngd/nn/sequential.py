@@ -12,6 +12,7 @@ import numpy as np
 
 from tngd.errors import ConfigError
 from tngd.nn.layers import Activation, Conv2D, Dense, Flatten
+from tngd.nn.lowrank import ExplicitBlock, LowRankFactor, OuterBlock
 
 INITS = ("he", "pytorch")  # Sequential.init schemes
 
@@ -110,40 +111,47 @@ class Sequential:
             caches.append(c)
         return (h, caches) if return_cache else h
 
-    def backward(self, theta, caches, dZ, per_example=False, gram=False):
+    def backward(self, theta, caches, dZ, per_example=False):
         """Reverse mode for a stack of cotangents dZ (K, B, dz).
 
-        Returns sum_b dZ[k, b] . dz_b/dtheta as (K, N), or per example (B, K, N). With ``gram``
-        (per example only) also the Gram matrix of the per-example rows, G = U U^T with
-        U = result.reshape(B K, N): summed layer by layer, from a layer's structure where it has
-        ``per_example_gram`` (a dense layer: O((B K)^2 (d_out + 1) + B^2 d_in), not O((B K)^2 N)).
+        Returns sum_b dZ[k, b] . dz_b/dtheta as (K, N), or per example (B, K, N).
         """
         params = self.unflatten(theta)
         dZ = np.asarray(dZ, dtype=float)
         K, B = dZ.shape[:2]
-        if gram and not per_example:
-            raise ConfigError("the Gram matrix is of the per-example gradients: use per_example=True")
         out = np.empty((B, K, self.n_params) if per_example else (K, self.n_params))
-        G = np.zeros((B * K, B * K)) if gram else None
         first = next(i for i, lay in enumerate(self.layers) if lay.shapes)  # no input grads below it
         dy = dZ
         for i in range(len(self.layers) - 1, first - 1, -1):
             layer = self.layers[i]
             first_block = out[..., self.slices[i][0][0]] if (per_example and self.slices[i]) else None
-            dy_in = dy
             dy, grads = layer.backward(params[i], caches[i], dy, per_example, i > first, first_block)
             for (sl, _), g in zip(self.slices[i], grads):
                 dst = out[..., sl]
                 if not np.may_share_memory(g, dst):  # already written in place otherwise
                     dst[...] = g.reshape(dst.shape)
-            if gram and self.slices[i]:
-                if hasattr(layer, "per_example_gram"):
-                    G += layer.per_example_gram(caches[i], dy_in)
-                else:  # from the layer's gradients themselves (small layers: the convolution)
-                    lo, hi = self.slices[i][0][0].start, self.slices[i][-1][0].stop
-                    blk = out[..., lo:hi].reshape(B * K, hi - lo)
-                    G += blk @ blk.T
-        return (out, G) if gram else out
+        return out
+
+    def per_example_factor(self, theta, caches, dZ) -> LowRankFactor:
+        """The per-example reverse mode of :meth:`backward` (rows (example, cotangent), B K x N) as a
+        :class:`~tngd.nn.lowrank.LowRankFactor`: dense layers' blocks kept as outer products
+        (O(B K d_out + B d_in) memory), the others' as explicit per-example gradients."""
+        params = self.unflatten(theta)
+        dZ = np.asarray(dZ, dtype=float)
+        K, B = dZ.shape[:2]
+        first = next(i for i, lay in enumerate(self.layers) if lay.shapes)
+        blocks, dy = [], dZ
+        for i in range(len(self.layers) - 1, first - 1, -1):
+            layer, sl = self.layers[i], self.slices[i]
+            if hasattr(layer, "per_example_outer"):
+                dy, D, X = layer.per_example_outer(params[i], caches[i], dy, i > first)
+                blocks.append(OuterBlock(D, X, K, sl[0][0], sl[1][0]))
+                continue
+            dy, grads = layer.backward(params[i], caches[i], dy, True, i > first)
+            if sl:
+                M = np.concatenate([np.reshape(g, (B * K, -1)) for g in grads], axis=1)
+                blocks.append(ExplicitBlock(M, slice(sl[0][0].start, sl[-1][0].stop)))
+        return LowRankFactor(blocks, B * K, self.n_params)
 
     def vjp(self, theta, caches, dz):
         """sum_b dz[b] . dz_b/dtheta for one cotangent dz (B, dz) -> (N,); the cost of one
