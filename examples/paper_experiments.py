@@ -33,19 +33,25 @@ N_TRAIN = N_TEST = 10_000
 PAPER = dict(batch_size=64, damping=0.01, tngd_lr=0.01, adam_lr=1e-3)
 
 
-def configs(groups, e_bits, e_k, e_k_bits=(), x0_modes=("warm",)):
+def configs(groups, e_bits, e_k, e_k_bits=(), x0_modes=("warm",), twin_bits=None):
     """(group, label, optimizer kwargs) for every configuration asked for, the configurations to run
     (one per distinct settings and length) and, per label, the label of the run that serves it.
+    Paper mode with td > 0 keeps the device state, so it is served by the warm run (and the other
+    way round: whichever comes first in ``x0_modes`` runs). With ``twin_bits`` groups a and b also
+    run t = 50 tau on the factored circuit twin (resistors of that many bits, 300 K noise) in the
+    first mode.
     Every TNGD configuration of groups a-d runs in each of ``x0_modes`` (warm keeps the plain label,
     as the runs committed before x0 was a setting; reset and paper get a " [mode]" suffix, so their
     run files never collide): the warm-start variant beside the paper's."""
     out = []
     for i, mode in enumerate(x0_modes):
         tag = "" if mode == "warm" else f" [{mode}]"
-        for g, label, kw in _configs(groups, e_bits, e_k, e_k_bits, mode):
+        for g, label, kw in _configs(groups, e_bits, e_k, e_k_bits, mode, twin_bits if i == 0 else None):
             if i == 0 or (kw.get("optimizer") == "tngd" and g != "e"):
                 out.append((g, label + (tag if kw.get("optimizer") == "tngd" else ""), kw))
-    key = lambda g, kw: (json.dumps(kw, sort_keys=True), g == "e")  # noqa: E731  (group e is shorter)
+    def key(g, kw):  # paper mode with td > 0 keeps the state: the same run as warm (group e is shorter)
+        kw = {k: v for k, v in kw.items() if not (k == "x0" and v == "paper" and kw.get("td", 0) > 0)}
+        return json.dumps(kw, sort_keys=True), g == "e"
     first, unique = {}, []
     for g, label, kw in out:  # the same configuration in two groups runs once
         if key(g, kw) not in first:
@@ -54,7 +60,7 @@ def configs(groups, e_bits, e_k, e_k_bits=(), x0_modes=("warm",)):
     return out, unique, {label: first[key(g, kw)] for g, label, kw in out}
 
 
-def _configs(groups, e_bits, e_k, e_k_bits, x0):
+def _configs(groups, e_bits, e_k, e_k_bits, x0, twin_bits=None):
     def tngd(**kw):
         base = dict(optimizer="tngd", lr=PAPER["tngd_lr"], t=50.0, td=0.0, kappa0=0.0, solver="exact")
         if x0 != "warm":  # the runs committed before x0 was a setting are warm: their settings stay as they were
@@ -63,8 +69,13 @@ def _configs(groups, e_bits, e_k, e_k_bits, x0):
     out = []
     if "a" in groups:
         out += [("a", "adam", dict(optimizer="adam", lr=PAPER["adam_lr"])), ("a", "tngd t=50", tngd())]
+    twin = tngd(solver="factored", bits=int(twin_bits), mitigation=1) if twin_bits else None
+    if "a" in groups and twin:
+        out += [("a", f"twin t=50 {twin_bits} bits", twin)]
     if "b" in groups:
         out += [("b", f"tngd t={t:g}", tngd(t=float(t))) for t in (5, 10, 20, 50)]
+        if twin:
+            out += [("b", f"twin t=50 {twin_bits} bits", twin)]
         out += [("b", "ngd (exact)", dict(optimizer="ngd-woodbury", lr=PAPER["tngd_lr"]))]
     if "c" in groups:
         out += [("c", f"tngd t=5 td={td:g}", tngd(t=5.0, td=float(td))) for td in (0, 0.2, 1)]
@@ -274,6 +285,12 @@ def main(argv=None):
     p.add_argument("--init", default="he", choices=["he", "pytorch"], help="initial weights (pytorch: the paper's scale)")
     p.add_argument("--x0", default="warm", help="comma separated TNGD start modes, each a variant of every TNGD "
                                                 "configuration of groups a-d: warm (default), reset, paper; e.g. paper,warm")
+    p.add_argument("--twin-bits", type=int, default=None,
+                   help="also run t = 50 tau in groups a and b on the factored circuit twin with resistors of this "
+                        "many bits (300 K noise; about 2.5 s per step at N = 22,034), in the first --x0 mode")
+    p.add_argument("--runs", default="all", choices=["all", "twin", "ideal"],
+                   help="train only the twin runs or only the others (two sweeps side by side; default all)")
+    p.add_argument("--twin-seeds", default=None, help="the seeds of the twin runs (default: --seeds)")
     p.add_argument("--smooth", type=int, default=20, help="moving-average window of the plotted mini-batch loss "
                                                           "(default 20; the paper plots 200)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "paper"))
@@ -286,13 +303,21 @@ def main(argv=None):
     if not x0_modes or any(m not in ("warm", "reset", "paper") for m in x0_modes):
         p.error(f"--x0 takes warm, reset and paper, got {a.x0!r}")
     per_group, unique, alias = configs(groups, [int(b) for b in a.e_bits.split(",")], a.e_k,
-                                [int(b) for b in a.e_k_bits.split(",") if b.strip()], x0_modes)
+                                [int(b) for b in a.e_k_bits.split(",") if b.strip()], x0_modes, a.twin_bits)
     from tngd.data import load_dataset
 
     n_avail = len(load_dataset(a.dataset, a.n_train, 1).y_train)  # MNIST has 4,000 training digits
     steps = lambda g: int(round((a.e_epochs if g == "e" else a.epochs) * n_avail / PAPER["batch_size"]))  # noqa: E731
+    twin_seeds = seeds if a.twin_seeds is None else [int(s) for s in a.twin_seeds.split(",")]
+    is_twin = lambda kw: kw.get("solver") == "factored"  # noqa: E731
     jobs = [(label, kw, s, steps(g), str(out), a.n_train, a.n_test, a.dataset, a.init)
-            for g, label, kw in unique for s in seeds]
+            for g, label, kw in unique for s in (twin_seeds if is_twin(kw) and g != "e" else seeds)]
+    if a.runs != "all":
+        jobs = [j for j in jobs if is_twin(j[1]) == (a.runs == "twin")]
+    # the longest (twin) runs first, then by --x0 mode (the first mode's seeds all before the second's)
+    mode_rank = {m: i for i, m in enumerate(x0_modes)}
+    mode = lambda kw: kw.get("x0", "warm") if kw.get("optimizer") == "tngd" else x0_modes[0]  # noqa: E731
+    jobs.sort(key=lambda j: (not is_twin(j[1]), mode_rank[mode(j[1])], j[2]))
     global SMOOTH
     SMOOTH = a.smooth
     if not a.plot_only:

@@ -11,7 +11,7 @@ from tngd.train import build_model, build_optimizer, train
 LOSS = SoftmaxCrossEntropy()
 
 
-@pytest.mark.parametrize("b, hidden", [(2, (5,)), (40, (30,))])  # dense Gram path and the Lanczos path
+@pytest.mark.parametrize("b, hidden", [(2, (5,)), (40, (30,))])  # m > N (F itself) and m < N (the Gram matrix)
 def test_top_eigenvalue_and_trace_against_a_dense_eigendecomposition(b, hidden):
     rng = np.random.default_rng(0)
     model = mlp((8,), 4, hidden=hidden)
@@ -58,3 +58,45 @@ def test_the_exact_device_gives_the_operating_point_for_free(monkeypatch):
               callback=lambda k, th, batch: seen.append(np.linalg.eigvalsh(batch.ggn())))
     for top, trace, ev in zip(h["curvature"]["ggn_top"], h["curvature"]["ggn_trace"], seen):
         assert top == pytest.approx(ev[-1], rel=1e-9) and trace == pytest.approx(ev.sum(), rel=1e-9)
+
+
+@pytest.mark.parametrize("kind, b", [("mlp", 3), ("mlp", 40), ("cnn", 12)])
+def test_the_structured_factor_is_the_per_example_reverse_mode(kind, b):
+    """The factor kept in the layers' structure (dense layers as cotangent x input outer products)
+    against the per-example reverse mode of Sequential.backward: its dense form, its products
+    U v and U^T w, and its Gram matrix U U^T, to rounding for every entry."""
+    ds = load_dataset("digits", n_train=64)
+    model = build_model(kind, ds, hidden=(7,))
+    B = Batch(model, LOSS, model.init(5), ds.x_train[:b], ds.y_train[:b])
+    R = B.hessian_sqrt_blocks()
+    ref = model.backward(B.theta, B.caches, R.transpose(2, 0, 1) / np.sqrt(b), per_example=True).reshape(B.m, -1)
+    op = B.factor_operator()
+    rng = np.random.default_rng(1)
+    v, w = rng.normal(size=(B.n_params, 2)), rng.normal(size=(B.m, 2))
+    tol = 1e-12 * np.abs(ref).max()
+    assert op.shape == ref.shape and np.array_equal(B.factor(), op.toarray())
+    assert np.allclose(op.toarray(), ref, rtol=0, atol=tol)
+    assert np.allclose(op @ v[:, 0], ref @ v[:, 0], rtol=0, atol=tol * 1e3)
+    assert np.allclose(op @ v, ref @ v, rtol=0, atol=tol * 1e3)
+    assert np.allclose(op.T @ w, ref.T @ w, rtol=0, atol=tol * 1e3)
+    G = B.gram()
+    assert np.allclose(G, ref @ ref.T, rtol=0, atol=1e-12 * np.abs(ref @ ref.T).max())
+    assert not np.allclose(G, np.diag(np.diag(G)))  # off-diagonal (cross-example) terms are present
+
+
+def test_the_exact_device_gives_the_same_step_with_the_structured_gram():
+    """ExactOUSolver.prepare on the structured factor with its Gram and on the dense factor give the
+    same natural gradient (mean and noise)."""
+    from tngd.devices import ExactOUSolver
+
+    ds = load_dataset("digits", n_train=64)
+    model = build_model("cnn", ds)
+    B = Batch(model, LOSS, model.init(2), ds.x_train[:16], ds.y_train[:16])
+    ex = ExactOUSolver()
+    for kappa0 in (0.0, 1e-3):
+        a = ex.propagate(ex.prepare(B.factor_operator(), 0.01, B.grad, gram=B.gram()), B.grad, 5.0, kappa0,
+                         np.random.default_rng(0))
+        r = ex.propagate(ex.prepare(B.factor(), 0.01, B.grad), B.grad, 5.0, kappa0, np.random.default_rng(0))
+        assert np.linalg.norm(a - r) <= 1e-10 * np.linalg.norm(r)
+    with pytest.raises(Exception, match="Gram matrix"):
+        ex.prepare(B.factor(), 0.01, B.grad, gram=np.eye(3))

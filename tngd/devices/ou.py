@@ -79,23 +79,27 @@ def begin_run(t, kappa0, x0, who: str):
     return t, kappa0, np.asarray(x0, dtype=float)
 
 
-def make_system(factor, damping, rhs, eig: bool) -> OUSystem:
+def make_system(factor, damping, rhs, eig: bool, gram=None) -> OUSystem:
     """The uploaded system A = Ut^T Ut + lambda I, g, checked.
 
     Args:
-        factor: Ut (m, N).
+        factor: Ut (m, N): an array, or a structured factor with ``@``, ``.T @``, ``shape`` and
+            ``gram()`` (:class:`tngd.nn.lowrank.LowRankFactor`), kept as it is when m <= N.
         damping: lambda, finite and > 0.
         rhs: g (N,).
         eig: also decompose the smaller of the Gram matrix Ut Ut^T (m <= N, O(m^2 N + m^3)) and
             F = Ut^T Ut (m > N, O(m N^2 + N^3)).
+        gram: Ut Ut^T (m, m) when the caller has it (a network's reverse pass forms it from the
+            layers' structure for much less than the O(m^2 N) product); used when m <= N.
 
     Returns:
         The :class:`OUSystem`.
 
     Raises:
-        ConfigError: lambda not finite and > 0, or shapes that do not match.
+        ConfigError: lambda not finite and > 0, or shapes that do not match (gram included).
     """
-    U = np.asarray(factor, dtype=float)
+    # a structured factor (tngd.nn.lowrank.LowRankFactor: U @ v, U.T @ w, gram()) stays one
+    U = factor if hasattr(factor, "rmatvec") else np.asarray(factor, dtype=float)
     lam = float(damping)
     if not (np.isfinite(lam) and lam > 0):
         raise ConfigError(f"damping lambda must be finite and > 0, got {damping!r}")
@@ -103,9 +107,15 @@ def make_system(factor, damping, rhs, eig: bool) -> OUSystem:
     if U.ndim != 2 or g.shape != (U.shape[1],):
         raise ConfigError(f"factor (m, N) and rhs (N,) do not match: {U.shape}, {g.shape}")
     if eig and U.shape[0] > U.shape[1]:  # m > N: the N x N GGN is the smaller eigenproblem
+        U = np.asarray(U, dtype=float)
         s, W = np.linalg.eigh(U.T @ U)
     elif eig:
-        s, W = np.linalg.eigh(U @ U.T)
+        if gram is None:
+            gram = U.gram() if hasattr(U, "gram") else U @ U.T
+        G = np.asarray(gram, dtype=float)
+        if G.shape != (U.shape[0],) * 2:
+            raise ConfigError(f"the Gram matrix of a factor {U.shape} must be {(U.shape[0],) * 2}, got {G.shape}")
+        s, W = np.linalg.eigh(G)
     else:
         s, W = np.zeros(0), np.zeros((0, 0))
     return OUSystem(U, np.asarray(lam), g, s, W)
@@ -115,10 +125,12 @@ class ExactOUSolver:
     """Ideal device: exact in distribution for any t (t = inf gives the stationary law)."""
 
     name = "exact"
+    takes_factor_operator = True  # prepare() takes a structured factor and its Gram matrix (see make_system)
 
-    def prepare(self, factor, damping, rhs) -> OUSystem:
-        """The system with its Gram eigendecomposition, O(m^2 N + m^3) (see :func:`make_system`)."""
-        return make_system(factor, damping, rhs, eig=True)
+    def prepare(self, factor, damping, rhs, gram=None) -> OUSystem:
+        """The system with its Gram eigendecomposition, O(m^2 N + m^3), or O(m^3) given ``gram``
+        = Ut Ut^T; ``factor`` may be a structured factor (see :func:`make_system`)."""
+        return make_system(factor, damping, rhs, eig=True, gram=gram)
 
     @staticmethod
     def _apply(sys: OUSystem, f, v):

@@ -83,14 +83,24 @@ class MiniBatchCurvature:
         """R_i (b, dz, dz) with R_i R_i^T = H_i."""
         return self._memo("R", lambda: self.loss.hessian_sqrt(self.z, self.y))
 
-    def factor(self) -> np.ndarray:
-        """Ut (m, N) with F = Ut^T Ut: rows (1/sqrt b) R_i^T J_i, built in one reverse pass, O(m N)."""
+    def factor_operator(self):
+        """Ut (m, N) as a :class:`~tngd.nn.lowrank.LowRankFactor` (``@``, ``.T @``, ``gram()``), dense
+        layers kept as outer products: one reverse pass without forming the m x N array,
+        O(m d_out + b d_in) memory per dense layer."""
         def build():
             R = self.hessian_sqrt_blocks()
             dZ = R.transpose(2, 0, 1) / np.sqrt(self.b)  # dZ[k, i, :] = R_i[:, k] -> row k of R_i^T J_i
-            U = self.model.backward(self.theta, self.caches, dZ, per_example=True)
-            return U.reshape(self.m, self.n_params)
-        return self._memo("Ut", build)
+            return self.model.per_example_factor(self.theta, self.caches, dZ)
+        return self._memo("Uop", build)
+
+    def factor(self) -> np.ndarray:
+        """Ut (m, N) with F = Ut^T Ut: rows (1/sqrt b) R_i^T J_i, built in one reverse pass, O(m N)."""
+        return self._memo("Ut", lambda: self.factor_operator().toarray())
+
+    def gram(self) -> np.ndarray:
+        """The Gram matrix Ut Ut^T (m, m), whose non-zero eigenvalues are F's, layer by layer from
+        :meth:`factor_operator` (dense layers: O(m^2 d_out + b^2 d_in), not O(m^2 N))."""
+        return self._memo("G", lambda: self.factor_operator().gram())
 
     def ggn(self) -> np.ndarray:
         """Dense F = J^T H J / b (N, N); O(m N^2): small N only.
@@ -114,27 +124,28 @@ class MiniBatchCurvature:
     def ggn_top_and_trace(self) -> tuple:
         """(largest eigenvalue, trace) of F = Ut^T Ut: the curvature operating point, per tau.
 
-        From the spectrum a device recorded (:meth:`note_spectrum`: free), else trace = ||Ut||_F^2
-        (O(m N)) and the top eigenvalue by Lanczos on v -> Ut^T (Ut v) (scipy's ARPACK, relative
-        tolerance 1e-3, tens of O(m N) products: about as much as a TNGD step at N = 22,034; a dense
-        eigh of the smaller Gram matrix when min(m, N) <= 64). Memoised."""
+        From the spectrum a device recorded (:meth:`note_spectrum`: free), else from the smaller of
+        the Gram matrix Ut Ut^T (:meth:`gram`, formed with the factor) and F itself: its trace, and
+        its top eigenvalue by a dense eigendecomposition up to 1,024 rows (O(m^3): 0.05 s at
+        m = 640), by Lanczos (scipy's ARPACK, relative tolerance 1e-3) above. Memoised."""
         def build():
-            U = self.factor()
-            if not np.all(np.isfinite(U)):  # a diverged step: nothing to measure
+            if self.m > self.n_params:  # the N x N GGN is the smaller matrix
+                U = self.factor()
+                M = np.ascontiguousarray(U.T) @ U
+            else:
+                M = self.gram()
+            if not np.all(np.isfinite(M)):  # a diverged step: nothing to measure
                 return float("nan"), float("nan")
-            trace = float(np.einsum("ij,ij->", U, U))
-            if min(U.shape) <= 64 or trace == 0.0:
-                G = U @ U.T if U.shape[0] <= U.shape[1] else np.ascontiguousarray(U.T) @ U
-                return float(np.linalg.eigvalsh(G)[-1]), trace
-            from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+            trace = float(np.trace(M))
+            if M.shape[0] <= 1024 or trace == 0.0:
+                return float(np.linalg.eigvalsh(M)[-1]), trace
+            from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
-            op = LinearOperator((U.shape[1], U.shape[1]), matvec=lambda v: U.T @ (U @ v), dtype=float)
-            v0 = np.ones(U.shape[1])  # a fixed start: the same bits every run
             try:
-                return float(eigsh(op, k=1, which="LA", tol=1e-3, v0=v0, return_eigenvectors=False)[0]), trace
-            except ArpackNoConvergence:  # rare: the dense Gram eigendecomposition instead
-                G = U @ U.T if U.shape[0] <= U.shape[1] else np.ascontiguousarray(U.T) @ U
-                return float(np.linalg.eigvalsh(G)[-1]), trace
+                v0 = np.ones(M.shape[0])  # a fixed start: the same bits every run
+                return float(eigsh(M, k=1, which="LA", tol=1e-3, v0=v0, return_eigenvectors=False)[0]), trace
+            except ArpackNoConvergence:  # rare: the dense eigendecomposition instead
+                return float(np.linalg.eigvalsh(M)[-1]), trace
         return self._memo("top_trace", build)
 
     def ggn_matvec(self, v) -> np.ndarray:

@@ -10,7 +10,10 @@ Every layer follows one protocol, used by :class:`tngd.nn.sequential.Sequential`
   for a *stack* of K cotangents ``dy`` (K, B, ...): gradients summed over the batch (K, ...) or
   per example (B, K, ...);
 * ``jvp(p, dp, cache, dx) -> dy``: the output tangent for parameter tangents ``dp`` (and an
-  input tangent ``dx``, None for the first layer).
+  input tangent ``dx``, None for the first layer);
+* optionally ``per_example_outer(p, cache, dy, need_dx) -> (dx, D, X)``: per-example gradients
+  that are outer products D[(i, k)] X[i]^T, kept factored (:class:`Dense`; see
+  :mod:`tngd.nn.lowrank`).
 
 Layers: :class:`Dense`, :class:`Conv2D` (first layer only: its input gradient is never needed),
 :class:`Activation` (relu, tanh), :class:`Flatten`.
@@ -75,6 +78,15 @@ class Dense:
         else:  # (K, out, in) and (K, out)
             grads = [np.matmul(dy.transpose(0, 2, 1), x), dy.sum(axis=1)]
         return (dy @ W if need_dx else None), grads
+
+    def per_example_outer(self, p, x, dy, need_dx):
+        """Reverse mode for K stacked cotangents dy (K, B, d_out), per example, without forming the
+        gradients: (dx = dy W or None, D, x) with D = dy as (B K, d_out) rows (example, cotangent);
+        the gradient of row (i, k) is D[(i, k)] x_i^T for W and D[(i, k)] for b (see
+        :mod:`tngd.nn.lowrank`). O(K B d_out d_in) for dx only."""
+        W, _ = p
+        K, B = dy.shape[:2]
+        return (dy @ W if need_dx else None), dy.transpose(1, 0, 2).reshape(B * K, -1), x
 
     def jvp(self, p, dp, x, dx):
         """Forward mode: dy = x dW^T + db (+ dx W^T when the input has a tangent dx)."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from tngd.errors import ConfigError
 from tngd.nn.layers import Activation, Conv2D, Dense, Flatten
+from tngd.nn.lowrank import ExplicitBlock, LowRankFactor, OuterBlock
 
 INITS = ("he", "pytorch")  # Sequential.init schemes
 
@@ -130,6 +131,27 @@ class Sequential:
                 if not np.may_share_memory(g, dst):  # already written in place otherwise
                     dst[...] = g.reshape(dst.shape)
         return out
+
+    def per_example_factor(self, theta, caches, dZ) -> LowRankFactor:
+        """The per-example reverse mode of :meth:`backward` (rows (example, cotangent), B K x N) as a
+        :class:`~tngd.nn.lowrank.LowRankFactor`: dense layers' blocks kept as outer products
+        (O(B K d_out + B d_in) memory), the others' as explicit per-example gradients."""
+        params = self.unflatten(theta)
+        dZ = np.asarray(dZ, dtype=float)
+        K, B = dZ.shape[:2]
+        first = next(i for i, lay in enumerate(self.layers) if lay.shapes)
+        blocks, dy = [], dZ
+        for i in range(len(self.layers) - 1, first - 1, -1):
+            layer, sl = self.layers[i], self.slices[i]
+            if hasattr(layer, "per_example_outer"):
+                dy, D, X = layer.per_example_outer(params[i], caches[i], dy, i > first)
+                blocks.append(OuterBlock(D, X, K, sl[0][0], sl[1][0]))
+                continue
+            dy, grads = layer.backward(params[i], caches[i], dy, True, i > first)
+            if sl:
+                M = np.concatenate([np.reshape(g, (B * K, -1)) for g in grads], axis=1)
+                blocks.append(ExplicitBlock(M, slice(sl[0][0].start, sl[-1][0].stop)))
+        return LowRankFactor(blocks, B * K, self.n_params)
 
     def vjp(self, theta, caches, dz):
         """sum_b dz[b] . dz_b/dtheta for one cotangent dz (B, dz) -> (N,); the cost of one

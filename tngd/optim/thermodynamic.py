@@ -111,7 +111,10 @@ class DeviceNaturalGradient:
         c = require_curvature(curvature, "TNGD")
         g = np.asarray(grads, dtype=float)
         k = int(state.count)
-        system = self.solver.prepare(c.factor(), self.damping, g)
+        if self._structured(c):  # the exact device: Ut kept in the layers' structure, its Gram from it
+            system = self.solver.prepare(c.factor_operator(), self.damping, g, gram=c.gram())
+        else:
+            system = self.solver.prepare(c.factor(), self.damping, g)
         if hasattr(c, "note_spectrum"):  # the exact device's Gram spectrum: the curvature log for free
             c.note_spectrum(system.eigvals)
         rng = np.random.default_rng([self.seed, k])
@@ -131,8 +134,13 @@ class DeviceNaturalGradient:
         """The device-time hook: builds the GGN factor Ut (m x N: the host's share of the step,
         memoised on ``curvature``, so the update reuses it) and returns (N, b, dz, t)."""
         c = require_curvature(curvature, "TNGD")
-        c.factor()
+        c.factor_operator() if self._structured(c) else c.factor()
         return DeviceTime(c.n_params, c.b, c.dz, self.t)
+
+    def _structured(self, c) -> bool:
+        """Whether the device takes the factor in the network's structure (the exact device) and the
+        curvature can give it (:meth:`tngd.nn.curvature.MiniBatchCurvature.factor_operator`)."""
+        return getattr(self.solver, "takes_factor_operator", False) and hasattr(c, "factor_operator")
 
 
 class TNGDState(NamedTuple):
