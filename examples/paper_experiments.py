@@ -138,11 +138,12 @@ def run_one(job):
     return str(path)
 
 
-def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1, 2), t=50.0):
-    """Group e without training: the twin's natural gradient for one Fashion-MNIST batch at the
-    CNN's initial parameters against the exact (F + lambda I)^-1 grad-propagation of the ideal
-    device (same t, warm start from the gradient), for each resistor precision and ensemble size.
-    Writes e_static.json and e_static.png; returns the table."""
+def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1, 2), t=50.0,
+                    dataset="fashion-mnist", n_train=N_TRAIN, init="he"):
+    """Group e without training: the twin's natural gradient for one batch at the CNN's initial
+    parameters against the exact (F + lambda I)^-1 grad-propagation of the ideal device (same t,
+    started from the gradient), for each resistor precision and ensemble size. Writes
+    e_static.json and e_static.png; returns the table."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -155,12 +156,12 @@ def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1
     from tngd.devices import ExactOUSolver, make_solver
     from tngd.train import build_model
 
-    ds = load_dataset("fashion-mnist", N_TRAIN, 100)
-    model = build_model("cnn", ds)
+    ds = load_dataset(dataset, n_train, 100)
+    model = build_model("cnn", ds, init=init)
     rows = []
     for seed in seeds:
         theta = model.init(seed)
-        idx = np.random.default_rng([seed, 1]).permutation(N_TRAIN)[:PAPER["batch_size"]]
+        idx = np.random.default_rng([seed, 1]).permutation(len(ds.y_train))[:PAPER["batch_size"]]
         b = MiniBatchCurvature(model, make_loss("ce"), theta, ds.x_train[idx], ds.y_train[idx])
         U, g = b.factor(), b.grad
         ex = ExactOUSolver()
@@ -187,7 +188,8 @@ def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1
     fig.tight_layout()
     _save_png(fig, Path(out_dir) / "e_static.png")
     atomic_write_text(Path(out_dir) / "e_static.json",
-                      json.dumps({"t_tau": t, "damping": PAPER["damping"], "rows": rows}, indent=1) + "\n")
+                      json.dumps({"t_tau": t, "damping": PAPER["damping"], "dataset": dataset, "init": init,
+                                  "rows": rows}, indent=1) + "\n")
     return rows
 
 
@@ -371,12 +373,16 @@ def main(argv=None):
 
         from tqdm.auto import tqdm
 
-        with ProcessPoolExecutor(a.jobs) as ex:
-            futs = [ex.submit(run_one, j) for j in jobs]
-            for f in tqdm(as_completed(futs), total=len(futs), desc="runs", unit="run"):
-                f.result()
+        if a.jobs == 1:  # in this process, one after the other
+            for j in tqdm(jobs, desc="runs", unit="run"):
+                run_one(j)
+        else:
+            with ProcessPoolExecutor(a.jobs) as ex:
+                futs = [ex.submit(run_one, j) for j in jobs]
+                for f in tqdm(as_completed(futs), total=len(futs), desc="runs", unit="run"):
+                    f.result()
     if a.e_static:
-        precision_table(out, seeds=seeds)
+        precision_table(out, seeds=seeds, dataset=a.dataset, n_train=a.n_train, init=a.init)
     runs = []  # every shown label's runs, read from the run that serves it
     for lab in dict.fromkeys(lab for _, lab, _ in per_group):
         for s in seeds:
