@@ -391,7 +391,8 @@ def main(argv=None):
                 runs.append({**json.loads(f.read_text()), "label": lab})
     old = out / "summary.json"
     summary = json.loads(old.read_text()) if old.exists() else {}  # other groups' entries are kept
-    for g in groups:
+    shown = [g for g in groups if any(r["label"] == lab for gg, lab, _ in per_group if gg == g for r in runs)]
+    for g in shown:  # (a group without any run yet, e.g. e with --e-static only, gets no plot or entry)
         labels = [lab for gg, lab, _ in per_group if gg == g]
         summary[g] = {"title": TITLES[g], "plot": plot_group(g, labels, runs, out, TITLES[g]).split("/")[-1],
                       "configs": {}}
@@ -407,7 +408,7 @@ def main(argv=None):
                 "ggn_top_first_last": [[r["curvature"]["ggn_top"][0], r["curvature"]["ggn_top"][-1]]
                                        if r.get("curvature") else None for r in rs]}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
-    table = results_table(summary, groups)
+    table = results_table(summary, shown)
     atomic_write_text(out / "table.md", table)
     print(table)
     return 0
