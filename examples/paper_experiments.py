@@ -406,7 +406,9 @@ def main(argv=None):
                 f"smoothed_loss_at_{EARLY}": [_round(loss_at(r, EARLY)) for r in rs],
                 "smoothed_loss_end": [_round(loss_at(r, len(r["loss"]))) for r in rs],
                 "ggn_top_first_last": [[r["curvature"]["ggn_top"][0], r["curvature"]["ggn_top"][-1]]
-                                       if r.get("curvature") else None for r in rs]}
+                                       if r.get("curvature") else None for r in rs],
+                # the first iteration whose GGN top eigenvalue the paper's Euler step (0.1 tau) cannot take
+                "euler_unstable_from": [euler_unstable_from(r) for r in rs]}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     table = results_table(summary, shown)
     atomic_write_text(out / "table.md", table)
@@ -415,6 +417,15 @@ def main(argv=None):
 
 
 EARLY = 200  # the "early" figure of the table: the smoothed mini-batch loss at this iteration
+
+
+def euler_unstable_from(run):
+    """The first iteration at which the GGN's top eigenvalue exceeds the Euler limit 2 / dt - lambda
+    (dt = 0.1 tau, the paper's simulation step), None if never (or no curvature log)."""
+    c = run.get("curvature")
+    if not c:
+        return None
+    return next((i for i, top in enumerate(c["ggn_top"]) if top is not None and top > c["euler_top_limit"]), None)
 
 
 def results_table(summary, groups):
@@ -429,12 +440,14 @@ def results_table(summary, groups):
         return f"{np.mean(v):{fmt}} ± {np.std(v):{fmt}}" if len(v) > 1 else f"{v[0]:{fmt}}"
 
     rows = [f"| group | configuration | x0 | seeds | smoothed loss at {EARLY} | smoothed loss at end | "
-            "final train loss | final test accuracy | GGN top first → last |", "|---|---|---|---|---|---|---|---|---|"]
+            "final train loss | final test accuracy | GGN top first → last (Euler at 0.1 tau unstable from iteration) |", "|---|---|---|---|---|---|---|---|---|"]
     for g in groups:
         for lab, c in summary[g]["configs"].items():
             mode, base = label_mode(lab)
             tops = [t for t in c.get("ggn_top_first_last", []) if t]
             top = f"{np.mean([t[0] for t in tops]):.3g} → {np.mean([t[1] for t in tops]):.3g}" if tops else ""
+            unstable = [u for u in c.get("euler_unstable_from", []) if u is not None]
+            top += f" ({min(unstable)}–{max(unstable)})" if unstable else ""
             rows.append(f"| {g} | {base} | {mode or '-'} | {len(c['seeds'])} | {ms(c[f'smoothed_loss_at_{EARLY}'])} | "
                         f"{ms(c['smoothed_loss_end'])} | {ms(c['train_loss'])} | {ms(c['test_accuracy'])} | {top} |")
     return "\n".join(rows) + "\n"

@@ -57,3 +57,10 @@ def test_a_tiny_sweep_end_to_end(pe, tmp_path):
     assert (tmp_path / "c_delay.png").stat().st_size > 10_000
     table = (tmp_path / "table.md").read_text()
     assert table.count("\n") == 2 + 6 and "| c | tngd t=5 td=0 | paper | 1 |" in table
+
+
+def test_the_first_iteration_the_papers_euler_step_cannot_take(pe):
+    run = {"curvature": {"ggn_top": [1.0, 19.0, 20.5, 3.0, 25.0], "euler_top_limit": 19.99}}
+    assert pe.euler_unstable_from(run) == 2
+    assert pe.euler_unstable_from({"curvature": {"ggn_top": [1.0, 2.0], "euler_top_limit": 19.99}}) is None
+    assert pe.euler_unstable_from({"loss": [1.0]}) is None
