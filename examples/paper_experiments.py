@@ -138,11 +138,12 @@ def run_one(job):
     return str(path)
 
 
-def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1, 2), t=50.0):
-    """Group e without training: the twin's natural gradient for one Fashion-MNIST batch at the
-    CNN's initial parameters against the exact (F + lambda I)^-1 grad-propagation of the ideal
-    device (same t, warm start from the gradient), for each resistor precision and ensemble size.
-    Writes e_static.json and e_static.png; returns the table."""
+def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1, 2), t=50.0,
+                    dataset="fashion-mnist", n_train=N_TRAIN, init="he"):
+    """Group e without training: the twin's natural gradient for one batch at the CNN's initial
+    parameters against the exact (F + lambda I)^-1 grad-propagation of the ideal device (same t,
+    started from the gradient), for each resistor precision and ensemble size. Writes
+    e_static.json and e_static.png; returns the table."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -155,12 +156,12 @@ def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1
     from tngd.devices import ExactOUSolver, make_solver
     from tngd.train import build_model
 
-    ds = load_dataset("fashion-mnist", N_TRAIN, 100)
-    model = build_model("cnn", ds)
+    ds = load_dataset(dataset, n_train, 100)
+    model = build_model("cnn", ds, init=init)
     rows = []
     for seed in seeds:
         theta = model.init(seed)
-        idx = np.random.default_rng([seed, 1]).permutation(N_TRAIN)[:PAPER["batch_size"]]
+        idx = np.random.default_rng([seed, 1]).permutation(len(ds.y_train))[:PAPER["batch_size"]]
         b = MiniBatchCurvature(model, make_loss("ce"), theta, ds.x_train[idx], ds.y_train[idx])
         U, g = b.factor(), b.grad
         ex = ExactOUSolver()
@@ -187,7 +188,8 @@ def precision_table(out_dir, bits_list=(4, 6, 8, 10, 12), ks=(1, 4), seeds=(0, 1
     fig.tight_layout()
     _save_png(fig, Path(out_dir) / "e_static.png")
     atomic_write_text(Path(out_dir) / "e_static.json",
-                      json.dumps({"t_tau": t, "damping": PAPER["damping"], "rows": rows}, indent=1) + "\n")
+                      json.dumps({"t_tau": t, "damping": PAPER["damping"], "dataset": dataset, "init": init,
+                                  "rows": rows}, indent=1) + "\n")
     return rows
 
 
@@ -218,41 +220,80 @@ def _smooth(y, w=None):
     return np.concatenate([head, (c[w:] - c[:-w]) / w])
 
 
+MODE_TITLES = {"paper": "paper's setting (reset when td = 0, else warm)", "reset": "reset every step",
+               "warm": "warm start (Algorithm 1)"}
+
+
+def label_mode(label):
+    """(x0 mode, label without its mode tag): TNGD labels end in " [paper]" or " [reset]" (warm has no
+    tag); other optimizers (Adam, NGD) have no device state and belong to every mode (None)."""
+    for m in ("paper", "reset"):
+        if label.endswith(f" [{m}]"):
+            return m, label[: -len(m) - 3]
+    return ("warm" if label.startswith(("tngd", "twin")) else None), label
+
+
+def _curves(rs, key_len=None):
+    """(iterations, mean, sd) of the smoothed mini-batch loss over the runs ``rs`` (seeds)."""
+    import numpy as np
+
+    n = min(len(r["loss"]) for r in rs)
+    L = np.array([_smooth([np.nan if v is None else v for v in r["loss"][:n]]) for r in rs])
+    return np.arange(1, n + 1), np.nanmean(L, 0), np.nanstd(L, 0)
+
+
 def plot_group(group, labels, runs, out_dir, title):
+    """The group's figure, shaped like the paper's: the smoothed mini-batch training loss against
+    iteration (one panel per x0 mode present; Adam and NGD in each), the test accuracy against
+    iteration (the first mode solid, the others dashed) and, for group a, the loss against the
+    estimated runtime (the paper's Fig. 3). Lines are means over seeds, bands +- one sd. A dotted
+    line marks where the moving-average window fills (before it, the mean of all iterations so far)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, axes = plt.subplots(1, 3 if group == "a" else 2, figsize=(15 if group == "a" else 10.5, 4))
-    for i, label in enumerate(labels):
-        rs = [r for r in runs if r["label"] == label]
+    modes = list(dict.fromkeys(m for m in (label_mode(lab)[0] for lab in labels) if m is not None)) or [None]
+    ncol = len(modes) + 1 + (group == "a")
+    fig, axes = plt.subplots(1, ncol, figsize=(5.2 * ncol, 4.2))
+    bases = list(dict.fromkeys(label_mode(lab)[1] for lab in labels))
+    color = {b: f"C{i}" for i, b in enumerate(bases)}
+    for lab in labels:
+        rs = [r for r in runs if r["label"] == lab]
         if not rs:
             continue
-        c = f"C{i}"
-        n = min(len(r["loss"]) for r in rs)
-        L = np.array([_smooth([np.nan if v is None else v for v in r["loss"][:n]]) for r in rs])
-        it = np.arange(1, n + 1)
-        mu, sd = np.nanmean(L, 0), np.nanstd(L, 0)
-        axes[0].plot(it, mu, color=c, label=f"{label} ({len(rs)} seeds)")
-        axes[0].fill_between(it, mu - sd, mu + sd, color=c, alpha=0.2)
+        mode, base = label_mode(lab)
+        c = color[base]
+        it, mu, sd = _curves(rs)
+        for j, m in enumerate(modes):
+            if mode in (m, None):
+                ax = axes[j]
+                ax.plot(it, mu, color=c, label=f"{base} ({len(rs)} seeds)")
+                ax.fill_between(it, mu - sd, mu + sd, color=c, alpha=0.2)
+        ls = "-" if mode in (None, modes[0]) else "--"
         steps = [e["step"] for e in rs[0]["eval"]]
         A = np.array([[e.get("test_accuracy") or np.nan for e in r["eval"]][:len(steps)] for r in rs], float)
-        axes[1].errorbar(steps, np.nanmean(A, 0), yerr=np.nanstd(A, 0), color=c, marker=".", ms=4, capsize=2,
-                         label=label)
-        if group == "a":
-            T = np.mean([r["runtime_estimate_s"][:n] for r in rs], 0)
-            axes[2].plot(T, mu, color=c, label=label)
-    axes[0].set(xlabel="iteration", ylabel="training loss (mini-batch, 20-step mean)", yscale="log")
-    axes[1].set(xlabel="iteration", ylabel="test accuracy (2,000 test images)")
+        axes[len(modes)].errorbar(steps, np.nanmean(A, 0), yerr=np.nanstd(A, 0), color=c, ls=ls, marker=".", ms=4,
+                                  capsize=2, label=f"{base}" + (f" [{mode}]" if mode and len(modes) > 1 else ""))
+        if group == "a" and mode in (None, modes[0]):
+            T = np.mean([r["runtime_estimate_s"][:len(it)] for r in rs], 0)
+            axes[-1].plot(T, mu, color=c, label=base)
+            axes[-1].fill_between(T, mu - sd, mu + sd, color=c, alpha=0.2)
+    for j, m in enumerate(modes):
+        axes[j].set(xlabel="iteration", ylabel=f"training loss (mini-batch, {SMOOTH}-step moving average)",
+                    yscale="log", title=MODE_TITLES.get(m, "") if m else "")
+    for j in range(len(modes)):  # before it the average runs over all iterations so far (the curve's kink)
+        axes[j].axvline(SMOOTH, color="gray", ls=":", lw=1)
+    axes[len(modes)].set(xlabel="iteration", ylabel="test accuracy",
+                         title=("solid: " + ", dashed: ".join(m for m in modes)) if len(modes) > 1 else "")
     if group == "a":
-        axes[2].set(xlabel="runtime (s): Adam measured here; TNGD = digital part measured here\n"
-                           "+ SPU model (t x 1 us, 16-bit words over 50 Gb/s)", ylabel="training loss",
-                    xscale="log", yscale="log")
+        axes[-1].set(xlabel="runtime (s): Adam measured here; TNGD = digital part measured here\n"
+                            "+ SPU model (t x 1 us, 16-bit words over 50 Gb/s)", ylabel="training loss",
+                     xscale="log", yscale="log", title=MODE_TITLES.get(modes[0], "") if modes[0] else "")
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path = Path(out_dir) / f"{group}_{PNG[group]}.png"
@@ -260,9 +301,15 @@ def plot_group(group, labels, runs, out_dir, title):
     return str(path)
 
 
+def loss_at(run, it, w=None):
+    """The smoothed mini-batch loss at iteration ``it`` (1-based; the last if beyond the run)."""
+    y = _smooth([float("nan") if v is None else v for v in run["loss"]], w)
+    return float(y[min(it, len(y)) - 1])
+
+
 PNG = {"a": "tngd_vs_adam", "b": "analog_time", "c": "delay", "d": "noise", "e": "twin_precision"}
-TITLES = {"a": "(a) TNGD (t = 50 tau) vs Adam", "b": "(b) analog time t vs exact NGD",
-          "c": "(c) delay td at t = 5 tau", "d": "(d) device noise kappa0 at t = tau",
+TITLES = {"a": "(a) TNGD (t = 50 tau) vs Adam (paper Fig. 3)", "b": "(b) analog time t vs exact NGD (paper Fig. 4a)",
+          "c": "(c) delay td at t = 5 tau (paper Fig. 4b)", "d": "(d) device noise kappa0 at t = tau (paper Fig. 7)",
           "e": "(e) factored circuit twin: resistor precision, with and without K-device mitigation"}
 
 
@@ -326,12 +373,16 @@ def main(argv=None):
 
         from tqdm.auto import tqdm
 
-        with ProcessPoolExecutor(a.jobs) as ex:
-            futs = [ex.submit(run_one, j) for j in jobs]
-            for f in tqdm(as_completed(futs), total=len(futs), desc="runs", unit="run"):
-                f.result()
+        if a.jobs == 1:  # in this process, one after the other
+            for j in tqdm(jobs, desc="runs", unit="run"):
+                run_one(j)
+        else:
+            with ProcessPoolExecutor(a.jobs) as ex:
+                futs = [ex.submit(run_one, j) for j in jobs]
+                for f in tqdm(as_completed(futs), total=len(futs), desc="runs", unit="run"):
+                    f.result()
     if a.e_static:
-        precision_table(out, seeds=seeds)
+        precision_table(out, seeds=seeds, dataset=a.dataset, n_train=a.n_train, init=a.init)
     runs = []  # every shown label's runs, read from the run that serves it
     for lab in dict.fromkeys(lab for _, lab, _ in per_group):
         for s in seeds:
@@ -340,7 +391,8 @@ def main(argv=None):
                 runs.append({**json.loads(f.read_text()), "label": lab})
     old = out / "summary.json"
     summary = json.loads(old.read_text()) if old.exists() else {}  # other groups' entries are kept
-    for g in groups:
+    shown = [g for g in groups if any(r["label"] == lab for gg, lab, _ in per_group if gg == g for r in runs)]
+    for g in shown:  # (a group without any run yet, e.g. e with --e-static only, gets no plot or entry)
         labels = [lab for gg, lab, _ in per_group if gg == g]
         summary[g] = {"title": TITLES[g], "plot": plot_group(g, labels, runs, out, TITLES[g]).split("/")[-1],
                       "configs": {}}
@@ -349,17 +401,56 @@ def main(argv=None):
             summary[g]["configs"][lab] = {
                 "seeds": [r["seed"] for r in rs], "settings": rs[0]["settings"] if rs else None,
                 **{k: [r[k] for r in rs] for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy",
-                                                   "diverged", "wall_s")}}
+                                                   "diverged", "wall_s")},
+                # the paper's plotted quantity: the smoothed mini-batch loss, early (iteration EARLY) and at the end
+                f"smoothed_loss_at_{EARLY}": [_round(loss_at(r, EARLY)) for r in rs],
+                "smoothed_loss_end": [_round(loss_at(r, len(r["loss"]))) for r in rs],
+                "ggn_top_first_last": [[r["curvature"]["ggn_top"][0], r["curvature"]["ggn_top"][-1]]
+                                       if r.get("curvature") else None for r in rs],
+                # the first iteration whose GGN top eigenvalue the paper's Euler step (0.1 tau) cannot take
+                "euler_unstable_from": [euler_unstable_from(r) for r in rs]}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    table = results_table(summary, shown)
+    atomic_write_text(out / "table.md", table)
+    print(table)
+    return 0
+
+
+EARLY = 200  # the "early" figure of the table: the smoothed mini-batch loss at this iteration
+
+
+def euler_unstable_from(run):
+    """The first iteration at which the GGN's top eigenvalue exceeds the Euler limit 2 / dt - lambda
+    (dt = 0.1 tau, the paper's simulation step), None if never (or no curvature log)."""
+    c = run.get("curvature")
+    if not c:
+        return None
+    return next((i for i, top in enumerate(c["ggn_top"]) if top is not None and top > c["euler_top_limit"]), None)
+
+
+def results_table(summary, groups):
+    """A Markdown table of every configuration: x0 mode, seeds, smoothed mini-batch loss early and at
+    the end, final train loss (the whole training set) and test accuracy, mean +- sd over seeds."""
     import numpy as np
 
+    def ms(vals, fmt=".3f"):
+        v = [x for x in vals if x is not None and np.isfinite(x)]
+        if not v:
+            return "n/a"
+        return f"{np.mean(v):{fmt}} ± {np.std(v):{fmt}}" if len(v) > 1 else f"{v[0]:{fmt}}"
+
+    rows = [f"| group | configuration | x0 | seeds | smoothed loss at {EARLY} | smoothed loss at end | "
+            "final train loss | final test accuracy | GGN top first → last (Euler at 0.1 tau unstable from iteration) |", "|---|---|---|---|---|---|---|---|---|"]
     for g in groups:
-        print(summary[g]["title"])
         for lab, c in summary[g]["configs"].items():
-            f = lambda k: np.mean([v for v in c[k] if v is not None]) if any(v is not None for v in c[k]) else float("nan")  # noqa: E731
-            print(f"  {lab:24s} train loss {f('train_loss'):.4f}  train acc {f('train_accuracy'):.4f}  "
-                  f"test acc {f('test_accuracy'):.4f}  ({len(c['seeds'])} seeds)")
-    return 0
+            mode, base = label_mode(lab)
+            tops = [t for t in c.get("ggn_top_first_last", []) if t]
+            top = f"{np.mean([t[0] for t in tops]):.3g} → {np.mean([t[1] for t in tops]):.3g}" if tops else ""
+            unstable = [u for u in c.get("euler_unstable_from", []) if u is not None]
+            top += f" ({min(unstable)}–{max(unstable)})" if unstable else ""
+            rows.append(f"| {g} | {base} | {mode or '-'} | {len(c['seeds'])} | {ms(c[f'smoothed_loss_at_{EARLY}'])} | "
+                        f"{ms(c['smoothed_loss_end'])} | {ms(c['train_loss'])} | {ms(c['test_accuracy'])} | {top} |")
+    return "\n".join(rows) + "\n"
 
 
 if __name__ == "__main__":

@@ -134,12 +134,14 @@ class DeviceNaturalGradient:
         """The device-time hook: builds the GGN factor Ut (m x N: the host's share of the step,
         memoised on ``curvature``, so the update reuses it) and returns (N, b, dz, t)."""
         c = require_curvature(curvature, "TNGD")
-        c.factor_operator() if self._structured(c) else c.factor()
+        c.factor()  # the m x N values a real device is programmed with: the host builds them every step
         return DeviceTime(c.n_params, c.b, c.dz, self.t)
 
     def _structured(self, c) -> bool:
         """Whether the device takes the factor in the network's structure (the exact device) and the
-        curvature can give it (:meth:`tngd.nn.curvature.MiniBatchCurvature.factor_operator`)."""
+        curvature can give it (:meth:`tngd.nn.curvature.MiniBatchCurvature.factor_operator`). The
+        device-time hook still builds the dense Ut: a real device is programmed with its values,
+        so the host's share counts them (the simulation of the ideal device just does not need them)."""
         return getattr(self.solver, "takes_factor_operator", False) and hasattr(c, "factor_operator")
 
 
