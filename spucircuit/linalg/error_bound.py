@@ -297,3 +297,63 @@ def device_inv_budget(device: Device, Ainv, se, *, lam_lower: float, lam_source:
                       anisotropy=diffusion_anisotropy(Qx), eps=eps, burn_in_tau=burn_in_tau,
                       adc_lsb_v=None if adc is None else adc.lsb, v_unit=mc.v_unit_v, q=q, unbounded=unbounded,
                       **real)
+
+
+# =====================================================================================  sampling, Lyapunov
+def sample_budget(cov, se, *, lam_lower: float, lam_source: str, anisotropy: float, eps: float = 0.0,
+                  burn_in_tau: float = 0.0, gain: float = 1.0, mean_transient: float = 0.0) -> ErrorBudget:
+    """A bound on ||C_hat - Sigma||_F for the sample covariance C_hat of samples y = mu + G z,
+    z the circuit's rescaled read-out (covariance A^-1 up to :func:`inv_budget`'s systematic and
+    transient terms) and G = I (given the precision) or Sigma (given the covariance):
+    ||G (Z - A^-1) G||_F <= ``gain`` ||Z - A^-1||_F with ``gain`` >= ||G||_2^2. Plus 3 x the noise
+    (|se|_F of C_hat) and the start of the mean: a drift of the mean by at most d across the samples
+    adds at most d^2 to C_hat (``mean_transient`` = d in sample units)."""
+    base = inv_budget(cov, np.zeros_like(cov), lam_lower=lam_lower, lam_source=lam_source, anisotropy=anisotropy,
+                      eps=eps, burn_in_tau=burn_in_tau)
+    terms = {k: gain * v for k, v in base.terms.items()}
+    if mean_transient:
+        terms["mean transient"] = float(mean_transient) ** 2
+    return finish(cov, noise=Z_NOISE * float(norm2(se)), readout=0.0,
+                  transient=gain * base.transient + float(mean_transient) ** 2, systematic=gain * base.systematic,
+                  lam_lower=lam_lower, lam_source=lam_source, terms=terms, unbounded=base.unbounded)
+
+
+def lyap_budget(P, se, F, Q, Qx, c: float, *, lam_lower: float, lam_source: str, burn_in_tau: float) -> ErrorBudget:
+    """A bound on ||P_hat - P||_F for P_hat = cov(x) / c, x driven by dx = F x dt + dW, cov(dW) =
+    Qx dt, and P solving F P + P F^T + Q = 0 (F, Q in tau units; c the fit of Qx to c Q).
+
+    * noise: 3 |se|_F;
+    * systematic: D = P_dev - P solves F D + D F^T + E = 0, E = Qx / c - Q (the circuit's Johnson
+      noise, unequal and correlated, and pruned noise weights). The solution map is monotone on the
+      PSD cone, so -eta Q <= E <= eta Q (Q definite, eta = max |eig(Q^-1/2 E Q^-1/2)|) gives
+      -eta P <= D <= eta P, |D|_F <= sqrt(n) eta |P|_2; and a contractive F (log norm mu =
+      lambda_max((F + F^T) / 2) < 0) gives |D|_F <= |E|_F / (2 |mu|). The smaller applies; with
+      neither (Q singular, F not contractive) the bound is unavailable;
+    * transient: a run started at x = 0 has the covariance P - e^{F t} P e^{F^T t} after the burn-in t:
+      |e^{F t}|_2^2 sqrt(n) |P|_2 is left (|e^{F t}|_2 computed from F, O(n^3), digital).
+    """
+    from scipy.linalg import expm
+
+    P = np.asarray(P, float)
+    n = len(P)
+    noise = Z_NOISE * float(norm2(se))
+    E = np.asarray(Qx, float) / c - np.asarray(Q, float)
+    p2 = float(np.linalg.norm(P, 2)) + noise
+    cands, unbounded = [], ()
+    w, V = np.linalg.eigh(Q)
+    if w[0] > 1e-12 * w[-1]:
+        R = V / np.sqrt(w)
+        eta = float(np.max(np.abs(np.linalg.eigvalsh(R.T @ E @ R))))
+        if np.sqrt(n) * eta < 1:
+            cands.append(np.sqrt(n) * eta * p2 / (1.0 - np.sqrt(n) * eta))
+    mu = float(np.linalg.eigvalsh(0.5 * (F + F.T))[-1])
+    if mu < 0:
+        cands.append(float(norm2(E)) / (2.0 * abs(mu)))
+    if not cands:
+        unbounded = ("Q is singular and F is not contractive (log norm >= 0): the circuit's own Johnson noise has "
+                     "no computable bound",)
+    systematic = min(cands) if cands else float("inf")
+    grow = float(np.linalg.norm(expm(F * burn_in_tau), 2))
+    transient = grow**2 * np.sqrt(n) * (p2 + (systematic if cands else 0.0))
+    return finish(P, noise=noise, readout=0.0, transient=transient, systematic=systematic, lam_lower=lam_lower,
+                  lam_source=lam_source, terms={"noise mismatch": systematic}, unbounded=unbounded)

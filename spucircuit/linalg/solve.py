@@ -236,6 +236,40 @@ def _program(mc, policy: RunPolicy, rates_of, *, scheme: str, dt, time, burn_in,
     return spu, rates, total, tb
 
 
+@dataclass
+class StationaryRun:
+    """A noisy circuit run to its stationary law: the device, its run after the burn-in, the
+    x-unit diffusion per tau Qx of the compiled circuit (what the design says of its noise) and
+    q = mean diag(Qx)."""
+
+    spu: SPU
+    rates: Rates
+    total_s: float
+    burn_in_s: float
+    res: object
+    Qx: np.ndarray
+    q: float
+
+
+def stationary_run(mc, policy: RunPolicy, rates_of, *, what: str, scheme: str = "exponential", dt=None, time=None,
+                   burn_in=None, temperature_k: float = T_ROOM, chains: int = 8, seed=None,
+                   max_samples: int = MAX_STEPS_DEFAULT, progress=False) -> StationaryRun:
+    """Program the noisy circuit ``mc`` (times and step by ``policy``, :func:`_program`), check it
+    has noise to read a covariance from (``what``: the start of the error's sentence), burn in and
+    run; the one stationary run of ``inv``, sampling, Lyapunov equations and conditionals."""
+    spu, rates, total, tb = _program(mc, policy, rates_of, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
+                                     temperature_k=temperature_k, noise=True, chains=chains, seed=seed)
+    Qx = x_diffusion(spu.ss, spu.readout_map[0], mc)
+    q = float(np.mean(np.diag(Qx)))
+    if not q > 0:  # checked before the run: without noise there are no fluctuations to read from
+        raise SPUError(f"{what} from the stationary fluctuations, and this circuit has no noise "
+                       f"(temperature {temperature_k:g} K, noise_psd {mc.noise_psd_a2_hz:g} A^2/Hz): give noise_psd > 0")
+    tb = _burn(spu, tb)
+    res = spu.run(max(total - tb, spu.dt), max_samples=max_samples, progress=progress)
+    add_work(covariance_cost_s(res.x.shape[0], chains, mc.n))
+    return StationaryRun(spu=spu, rates=rates, total_s=total, burn_in_s=tb, res=res, Qx=Qx, q=q)
+
+
 def _check_user_step(dt, window: float) -> None:
     """A given step longer than the averaging window (the run after its burn-in) would stretch the
     run to one step of dt, with no statistics: refused."""
@@ -410,17 +444,10 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     if noise_psd is None:
         noise_psd = default_injected_psd(A, r_min, r_max, temperature_k)
     mc = integrator_array(A, None, prune=prune, noise_psd=noise_psd, check=False, **mapping_kwargs)
-    spu, rates, total, tb = _program(mc, INV_POLICY, _rates_of(scale, bounds), scheme=scheme, dt=dt, time=time,
-                                     burn_in=burn_in, temperature_k=temperature_k, noise=True, chains=chains,
-                                     seed=seed)
-    Qx = x_diffusion(spu.ss, spu.readout_map[0], mc)
-    q = float(np.mean(np.diag(Qx)))
-    if not q > 0:  # checked before the run: without noise there are no fluctuations to read A^-1 from
-        raise SPUError("inv reads A^-1 from the stationary fluctuations, and this circuit has no noise "
-                       f"(temperature {temperature_k:g} K, noise_psd {noise_psd:g} A^2/Hz): give noise_psd > 0")
-    tb = _burn(spu, tb)
-    res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT, progress=progress)
-    add_work(covariance_cost_s(res.x.shape[0], chains, mc.n))
+    run = stationary_run(mc, INV_POLICY, _rates_of(scale, bounds), what="inv reads A^-1", scheme=scheme, dt=dt,
+                         time=time, burn_in=burn_in, temperature_k=temperature_k, chains=chains, seed=seed,
+                         progress=progress)
+    spu, rates, total, tb, res, Qx, q = run.spu, run.rates, run.total_s, run.burn_in_s, run.res, run.Qx, run.q
     cov_x, se_x = cov_and_se(res.x)
     Ainv = 2.0 * cov_x / q
     Ainv = 0.5 * (Ainv + Ainv.T)
