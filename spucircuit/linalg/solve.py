@@ -192,6 +192,12 @@ class SolveInfo:
     dac_clipped: int | None = None
     x_before_adc: np.ndarray | None = None
     scale: dict | None = None  # how the device ranged v_unit (method, passes, ranging time)
+    # sample: the sample covariance and mean, their spacing and effective sample size
+    covariance: np.ndarray | None = None
+    mean: np.ndarray | None = None
+    mean_standard_error: np.ndarray | None = None
+    spacing_s: float | None = None
+    effective_sample_size: float | None = None
     # error bars (linalg.error_bound): relative bound on the error, and its terms
     error_bound: float | None = None
     error_budget: dict | None = None
