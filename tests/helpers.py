@@ -35,6 +35,7 @@ def write_bad_input_files(folder, extra=None):
         "illcond": np.diag([1.0, 1e-12, 1.0]), "str": np.array([["a", "b"], ["c", "d"]]), "b2": np.ones(2),
         "bnan": np.array([1, np.nan, 1]), "bmat": np.ones((3, 3)), "bhuge": np.full(3, 1e300),
         "Ac": np.eye(3) * 2.0 + np.diag([0.5j, 0, 0]),
+        "F": -np.eye(3) * 2.0 + np.diag([0.5, 0.5], 1), "v1": np.array([0.5]), "zero": np.zeros((3, 3)),
     }
     for name, a in arrays.items():
         np.save(d / f"{name}.npy", a)
