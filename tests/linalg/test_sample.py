@@ -1,0 +1,82 @@
+"""Gaussian sampling on the twin (issue 16, item 1): the sample covariance passes a likelihood-ratio
+test against Sigma at the reported effective sample size (1 %), the sample mean a chi-square test
+against mu, the covariance agrees with Sigma within 4 computed standard errors, and the error bound
+covers the true error in at least 90 % of seeded instances, given the precision or the covariance."""
+import numpy as np
+import pytest
+from scipy import stats
+
+from spucircuit.errors import MatrixError
+from spucircuit.linalg.sample import sample
+from spucircuit.numerics.matrices import random_spd
+from tests.helpers import zscores
+
+KAPPA = 10.0  # random_spd(cond=10): the problem class holds
+
+
+def instance(k: int):
+    rng = np.random.default_rng(2000 + k)
+    n = int(rng.integers(2, 17))
+    given = ("precision", "covariance")[k % 2]
+    M = random_spd(n, 10.0, seed=3000 + k)
+    sigma = np.linalg.inv(M) if given == "precision" else M
+    return M, sigma, rng.standard_normal(n), given
+
+
+def lr_pvalue(C, sigma, N):
+    """Likelihood-ratio test of H0: cov = sigma (mean estimated) for N samples: N (tr R - log det R - n),
+    R = sigma^-1 C, is asymptotically chi-square with n (n + 1) / 2 degrees of freedom."""
+    n = len(C)
+    R = np.linalg.solve(sigma, C)
+    stat = N * (np.trace(R) - np.linalg.slogdet(R)[1] - n)
+    return stats.chi2.sf(stat, n * (n + 1) / 2)
+
+
+def test_samples_pass_the_covariance_and_mean_tests_and_the_bound_covers():
+    covered, z_all, p_cov, p_mean = [], [], [], []
+    for k in range(20):
+        M, sigma, mu, given = instance(k)
+        X, info = sample(M, 4000, mean=mu, given=given, seed=k, kappa_max=KAPPA, return_info=True)
+        assert X.shape == (4000, len(mu))
+        N = info.effective_sample_size
+        assert 0.9 * 4000 <= N <= 4000
+        C = np.cov(X.T)
+        p_cov.append(lr_pvalue(C, sigma, N))
+        d = X.mean(axis=0) - mu
+        p_mean.append(stats.chi2.sf(N * d @ np.linalg.solve(sigma, d), len(mu)))
+        z_all.append(np.abs(zscores(info.covariance, sigma, info.standard_error))[np.triu_indices(len(mu))])
+        covered.append(np.linalg.norm(info.covariance - sigma) / np.linalg.norm(sigma) <= info.error_bound)
+    assert min(p_cov) > 0.01, p_cov
+    assert min(p_mean) > 0.01, p_mean
+    z = np.concatenate(z_all)
+    assert np.mean(z > 4) <= 0.005 and z.max() < 6, (np.mean(z > 4), z.max())
+    assert np.mean(covered) >= 0.9
+
+
+def test_a_wrong_covariance_fails_the_test():
+    """The likelihood-ratio test can fail: samples of Sigma tested against 1.1 Sigma."""
+    M, sigma, mu, given = instance(2)
+    X, info = sample(M, 4000, mean=mu, given=given, seed=1, kappa_max=KAPPA, return_info=True)
+    assert lr_pvalue(np.cov(X.T), 1.1 * sigma, info.effective_sample_size) < 0.01
+
+
+def test_same_seed_same_samples_and_the_spacing_sets_the_effective_size():
+    M, _, mu, _ = instance(0)
+    a = sample(M, 100, mean=mu, seed=3, kappa_max=KAPPA)
+    b = sample(M, 100, mean=mu, seed=3, kappa_max=KAPPA)
+    assert np.array_equal(a, b)
+    _, info = sample(M, 100, seed=3, kappa_max=KAPPA, spacing="0.1tau", burn_in=0, return_info=True)
+    rho = np.exp(-0.1 * info.error_budget["lam_lower"])  # 0.1 tau at the bound lambda_lower
+    assert info.scale["correlation_bound"] == pytest.approx(rho)
+    assert info.effective_sample_size == pytest.approx(100 * (1 - rho) / (1 + rho))
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(n_samples=10), "n_samples must be an integer >= 64"),
+    (dict(given="both"), "given must be one of"),
+    (dict(mean=np.ones(2)), "mean has wrong shape"),
+])
+def test_bad_arguments_are_named(kw, msg):
+    args = dict(matrix=np.eye(3), n_samples=100) | kw
+    with pytest.raises(MatrixError, match=msg):
+        sample(args.pop("matrix"), args.pop("n_samples"), **args)
