@@ -16,7 +16,7 @@ scheme (one eigh, O(n^3)) plus O(n^2) per step and chain.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -259,10 +259,15 @@ class StationaryRun:
 
 def stationary_run(mc, policy: RunPolicy, rates_of, *, what: str, scheme: str = "exponential", dt=None, time=None,
                    burn_in=None, temperature_k: float = T_ROOM, chains: int = 8, seed=None,
-                   max_samples: int = MAX_STEPS_DEFAULT, progress=False) -> StationaryRun:
+                   max_samples: int = MAX_STEPS_DEFAULT, progress=False, consume=None) -> StationaryRun:
     """Program the noisy circuit ``mc`` (times and step by ``policy``, :func:`_program`), check it
     has noise to read a covariance from (``what``: the start of the error's sentence), burn in and
-    run; the one stationary run of ``inv``, sampling, Lyapunov equations and conditionals."""
+    run; the one stationary run of ``inv``, sampling, Lyapunov equations, conditionals, matrix
+    exponentials and log-determinants.
+
+    ``consume(res)``: the run is made in segments of at most ``max_samples`` steps, every step kept,
+    each segment's result handed to ``consume`` and not retained (a long run in bounded memory; the
+    state carries over); ``res`` is then the last segment with the whole window's analog time."""
     spu, rates, total, tb = _program(mc, policy, rates_of, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
                                      temperature_k=temperature_k, noise=True, chains=chains, seed=seed)
     Qx = x_diffusion(spu.ss, spu.readout_map[0], mc)
@@ -271,8 +276,19 @@ def stationary_run(mc, policy: RunPolicy, rates_of, *, what: str, scheme: str = 
         raise SPUError(f"{what} from the stationary fluctuations, and this circuit has no noise "
                        f"(temperature {temperature_k:g} K, noise_psd {mc.noise_psd_a2_hz:g} A^2/Hz): give noise_psd > 0")
     tb = _burn(spu, tb)
-    res = spu.run(max(total - tb, spu.dt), max_samples=max_samples, progress=progress)
-    add_work(covariance_cost_s(res.x.shape[0], chains, mc.n))
+    if consume is None:
+        res = spu.run(max(total - tb, spu.dt), max_samples=max_samples, progress=progress)
+        add_work(covariance_cost_s(res.x.shape[0], chains, mc.n))
+    else:
+        steps = max(1, int(round((total - tb) / spu.dt)))
+        done, window = 0, 0.0
+        while done < steps:
+            k = min(int(max_samples), steps - done)
+            res = spu.run(k * spu.dt, max_samples=k, progress=progress)
+            consume(res)
+            add_work(covariance_cost_s(k, chains, mc.n))
+            done, window = done + k, window + res.analog_time_s
+        res = replace(res, analog_time_s=window, n_steps=steps)
     return StationaryRun(spu=spu, rates=rates, total_s=total, burn_in_s=tb, res=res, Qx=Qx, q=q)
 
 
