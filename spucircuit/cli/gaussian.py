@@ -29,7 +29,7 @@ _REPORT = ("standard_error", "error_bound", "error_budget", "analog_time_s", "bu
            "noise_psd_A2_per_Hz", "components", "scale")
 
 
-def _outputs(args, *names) -> None:
+def check_outputs(args, *names) -> None:
     for name in names:
         path = getattr(args, name.lstrip("-").replace("-", "_"), None)
         if path:
@@ -43,13 +43,13 @@ def _report(info, extra: dict, args) -> dict:
     return out
 
 
-def _time_line(info) -> str:
+def time_line(info) -> str:
     return f"analog time {info.analog_time_s:.4g} s ({info.analog_time_s / info.tau_s:.1f} tau)"
 
 
 def cmd_sample(args) -> int:
     apply_run_limit(args)
-    _outputs(args, "--out")
+    check_outputs(args, "--out")
     M = load_npy(args.matrix, "matrix")
     mu = load_npy(args.mean, "mean") if args.mean else None
     X, info = sample(M, args.samples, mean=mu, given=args.given, spacing=args.spacing, burn_in=args.burn_in,
@@ -70,13 +70,13 @@ def cmd_sample(args) -> int:
         print(f"sampled {X.shape[0]} x n = {X.shape[1]} on the twin (effective sample size >= "
               f"{info.effective_sample_size:.0f}): sample covariance relative error {rel:.3e} (Frobenius, vs Sigma)")
         print(budget_line(info.error_budget).replace("|x - x*|", "|C - Sigma|_F"))
-        print(_time_line(info) + (f"; samples written to {args.out}" if args.out else ""))
+        print(time_line(info) + (f"; samples written to {args.out}" if args.out else ""))
     return 0
 
 
 def cmd_lyap(args) -> int:
     apply_run_limit(args)
-    _outputs(args, "--out")
+    check_outputs(args, "--out")
     F = load_npy(args.matrix, "matrix")
     Q = load_npy(args.q, "Q")
     P, info = lyap(F, Q, time=args.time, burn_in=args.burn_in, chains=args.chains, seed=args.seed, dt=args.dt,
@@ -93,7 +93,7 @@ def cmd_lyap(args) -> int:
         print(f"Lyapunov equation n = {len(P)} on the twin: relative error {rel:.3e} (Frobenius, vs "
               "scipy.linalg.solve_continuous_lyapunov)")
         print(budget_line(info.error_budget).replace("|x - x*|", "|P - P*|_F"))
-        print(_time_line(info) + (f"; P written to {args.out}" if args.out else ""))
+        print(time_line(info) + (f"; P written to {args.out}" if args.out else ""))
     return 0
 
 
@@ -106,7 +106,7 @@ def _indices(text: str) -> list:
 
 def cmd_conditional(args) -> int:
     apply_run_limit(args)
-    _outputs(args, "--out", "--out-cov")
+    check_outputs(args, "--out", "--out-cov")
     P = load_npy(args.matrix, "matrix")
     mu = load_npy(args.mean, "mean") if args.mean else None
     v = load_npy(args.values, "values")
@@ -141,7 +141,7 @@ def cmd_conditional(args) -> int:
     return 0
 
 
-def _run_args(p, chains: int, *, time: bool, dt: bool, noise: bool = True) -> None:
+def run_args(p, chains: int, *, time: bool, dt: bool, noise: bool = True) -> None:
     g = p.add_argument_group("simulation")
     g.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="show a progress bar on stderr (default: when stderr is a terminal)")
@@ -181,7 +181,7 @@ def register(sub) -> None:
     s.add_argument("--json", action="store_true", help="print one JSON object (no samples; covariance, errors, ...)")
     s.add_argument("--spacing", default=None, help="analog time between samples of a chain: seconds or e.g. '3tau'")
     s.add_argument("--burn-in", dest="burn_in", default=None, help="discarded initial time (same units)")
-    _run_args(s, 8, time=False, dt=False)
+    run_args(s, 8, time=False, dt=False)
     s.set_defaults(func=cmd_sample)
 
     ly = sub.add_parser("lyap", help="solve F P + P F^T + Q = 0 on the twin (stationary covariance)",
@@ -193,7 +193,7 @@ def register(sub) -> None:
     ly.add_argument("--out", help="write P here (.npy)")
     ly.add_argument("--json", action="store_true", help="print one JSON object")
     ly.add_argument("--burn-in", dest="burn_in", default=None, help="discarded initial time: seconds or e.g. '10tau'")
-    _run_args(ly, 8, time=True, dt=True)
+    run_args(ly, 8, time=True, dt=True)
     ly.set_defaults(func=cmd_lyap)
 
     c = sub.add_parser("conditional", help="mean and covariance of x_a given x_b on the twin (precision given)",
@@ -206,5 +206,5 @@ def register(sub) -> None:
     c.add_argument("--out", help="write the conditional mean here (.npy)")
     c.add_argument("--out-cov", dest="out_cov", help="write the conditional covariance here (.npy)")
     c.add_argument("--json", action="store_true", help="print one JSON object")
-    _run_args(c, 8, time=True, dt=False, noise=False)
+    run_args(c, 8, time=True, dt=False, noise=False)
     c.set_defaults(func=cmd_conditional)
