@@ -444,7 +444,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
 def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str = "exponential",
         dt: float | None = None, temperature_k: float = T_ROOM, noise_psd: float | None = None,
         prune: bool = False, return_info: bool = False, progress=False, scale: str = "autorange",
-        kappa_max: float = KAPPA_MAX_DEFAULT, **mapping_kwargs):
+        kappa_max: float = KAPPA_MAX_DEFAULT, keep_run: bool = False, **mapping_kwargs):
     """A^-1 from the stationary covariance of the twin with b = 0.
 
     An equal white noise current of PSD ``noise_psd`` (A^2/Hz) is injected at every summing node;
@@ -456,7 +456,9 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
 
     time : total analog time per chain; default 2000 / lambda_min tau (relative SE ~1 % with 8 chains),
     lambda_min the bound max_i A_ii / kappa_max (``scale='oracle'``: the true one). With b = 0 there
-    is no solution to range: v_unit = v_swing. Returns A^-1, or (A^-1, :class:`SolveInfo`).
+    is no solution to range: v_unit = v_swing. Returns A^-1, or (A^-1, :class:`SolveInfo`), or with
+    ``keep_run`` (A^-1, info, :class:`StationaryRun`): the run's read-outs for statistics beyond the
+    covariance (e.g. :func:`~spucircuit.linalg.logdet.logdet`).
     """
     A = check_spd(A)
     scale = check_scale(scale)
@@ -486,6 +488,8 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
         error_bound=budget.relative, error_budget=budget.to_dict(),
     )
     warn_if_short(info, Ainv, INV_POLICY, rates, mc.tau_s, time, total)
+    if keep_run:
+        return Ainv, info, run
     return (Ainv, info) if return_info else Ainv
 
 
