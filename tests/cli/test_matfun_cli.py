@@ -8,7 +8,7 @@ import scipy.linalg as sla
 
 from spucircuit.cli import main as spu
 
-CMDS = ["expm"]
+CMDS = ["expm", "logdet"]
 
 
 @pytest.mark.parametrize("cmd", CMDS)
@@ -33,3 +33,16 @@ def test_expm_json_and_output(tmp_path, capsys, negative):
     assert out["relative_error"] == pytest.approx(np.linalg.norm(E - ref) / np.linalg.norm(ref))
     assert out["relative_error"] <= out["error_bound"]
     assert out["analog_time_s"] == pytest.approx(300 * out["tau_s"])
+
+
+def test_logdet_json(tmp_path, capsys):
+    A = np.array([[3.0, 2.0], [2.0, 4.0]])
+    np.save(tmp_path / "A.npy", A)
+    assert spu(["logdet", "--matrix", f"{tmp_path}/A.npy", "--seed", "1", "--kappa-max", "10", "--json",
+                "--no-progress"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("relative_error", "standard_error", "error_bound", "analog_time_s", "method"):
+        assert out[key] is not None, key
+    assert out["reference"] == pytest.approx(np.log(8.0))
+    assert out["relative_error"] == pytest.approx(abs(out["logdet"] - np.log(8.0)) / 2)
+    assert out["relative_error"] <= out["error_bound"]
