@@ -69,3 +69,11 @@ def check_bad_input(main, argv: str, expect: str, inputs, out, capsys) -> None:
     assert len(lines) == 1 or lines[0].startswith("usage:"), f"more than the one error line:\n{err}"
     assert "error:" in lines[-1] and expect.format(**names) in lines[-1], err
     assert not any(out.rglob("*")), f"wrote {list(out.rglob('*'))}"
+
+
+def instance_line(name, k, n, err, se, bound, info, wall_s):
+    """One printed line per instance of the agreement/coverage tests (pytest -s shows them): the relative
+    error, the relative standard error (|se|_F / |ref|_F, or se / n for log det), the bound, whether it
+    covers, the analog time in tau and the wall time of the call."""
+    print(f"{name} k={k} n={n}: error {err:.3g} se {se:.3g} bound {bound:.3g} covered {err <= bound} "
+          f"analog {info.analog_time_s / info.tau_s:.0f} tau wall {wall_s:.2f} s")
