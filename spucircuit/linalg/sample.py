@@ -24,6 +24,22 @@ most rho = e^-3 = 0.05 between consecutive samples of a chain, and the reported 
 size N (1 - rho) / (1 + rho) (an AR(1) chain's, for the mean; the covariance's is larger) is a lower
 bound. Burn-in 10 / lambda_lower tau. The exponential scheme is exact at any step, so the circuit is
 simulated at one step per sample.
+
+``architecture='capacitive'``: the same samples from the capacitively coupled RLC board
+(:func:`~spucircuit.linalg.capacitive.capacitive_sample`, physics.md 2c): its capacitors realise P
+(given the precision, ``mode='inverse'``) or Sigma^-1 (given the covariance, ``mode='sample'``; the
+board's programming takes that inverse digitally, O(n^3)), its read-out x has law N(0, Sigma) and the
+sample is mu + x (the board has no input: the mean is added digitally). Only matrices the passive
+board realises are accepted (non-positive off-diagonal entries, diagonally dominant; else its
+RealizabilityError names the entries). Spacing and burn-in default to 3 and 20 slowest relaxation
+times of the compiled board (its eigenvalues, O(n^3): the board's own tau, not a bound). Its result
+carries the same fields: the effective sample size N (1 - rho) / (1 + rho) with rho the largest
+correlation at one spacing of any read-out (:func:`~spucircuit.linalg.capacitive.whitened_contraction`,
+a bound for the second-order, non-normal RLC drift), the batch standard error of the covariance
+(about the known mean) and an error bound: 3 |se|_F + the start (rho_b^2 |Sigma|_2 sqrt(n), rho_b the
+contraction over the burn-in) + the capacitors' round-off |S_realised - Sigma|_F. The bound is exact
+only when the board is Gibbs (equal R_i S_i in every cell, the default); otherwise its first-order
+bias is not bounded and ``error_bound`` is None (named in ``error_budget['unbounded']``).
 """
 from __future__ import annotations
 
@@ -41,6 +57,7 @@ from spucircuit.numerics.matrices import as_vector, check_spd
 from spucircuit.numerics.stats import cov_and_se, mean_and_se
 
 GIVEN = ("precision", "covariance")
+ARCHITECTURES = ("integrator", "capacitive")
 SPACING_SLOW = 3.0  # default spacing, slowest relaxation times (correlation <= e^-3 between samples)
 BURN_SLOW = 10.0  # default burn-in, slowest relaxation times
 MIN_SAMPLES = 64  # the standard errors take 32 batches of at least 2 samples
@@ -59,7 +76,8 @@ def effective_sample_size(n_samples: int, rho: float) -> float:
 
 def sample(matrix, n_samples: int, *, mean=None, given: str = "precision", spacing=None, burn_in=None,
            chains: int = 8, seed=None, temperature_k: float = T_ROOM, noise_psd: float | None = None,
-           kappa_max: float = KAPPA_MAX_DEFAULT, return_info: bool = False, progress=False, **mapping_kwargs):
+           kappa_max: float = KAPPA_MAX_DEFAULT, return_info: bool = False, progress=False,
+           architecture: str = "integrator", **mapping_kwargs):
     """``n_samples`` samples of N(mu, Sigma) from the integrator-array twin, shape (n_samples, n).
 
     Args:
@@ -71,6 +89,9 @@ def sample(matrix, n_samples: int, *, mean=None, given: str = "precision", spaci
             spacing; samples are ordered time-major (sample k of every chain, then k + 1).
         noise_psd: injected noise per summing node, A^2/Hz (default: inv's, 1e4 x Johnson).
         seed, temperature_k, progress, kappa_max, mapping_kwargs: as :func:`inv`.
+        architecture: 'integrator' (the op-amp integrator array, any SPD matrix) or 'capacitive'
+            (the RLC board, module doc; ``mapping_kwargs`` go to its ``capacitive_spu``, kappa_max and
+            temperature_k are not used, noise_psd is its injected PSD).
 
     Returns:
         samples, or (samples, :class:`SolveInfo`) with ``covariance`` (the samples' covariance),
@@ -80,11 +101,16 @@ def sample(matrix, n_samples: int, *, mean=None, given: str = "precision", spaci
     """
     if given not in GIVEN:
         raise MatrixError(f"given must be one of {GIVEN}, got {given!r}")
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
+        raise MatrixError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
     A = check_spd(matrix, "P" if given == "precision" else "Sigma")
     n = A.shape[0]
     mu = np.zeros(n) if mean is None else as_vector(mean, n, "mean")
     n_samples = _count(n_samples, "n_samples", MIN_SAMPLES)
     chains = min(_count(chains, "chains", 1), n_samples // 8)
+    if architecture == "capacitive":
+        return _capacitive(A, mu, given, n_samples, spacing=spacing, burn_in=burn_in, chains=chains, seed=seed,
+                           noise_psd=noise_psd, return_info=return_info, progress=progress, **mapping_kwargs)
     rates = Rates.from_bounds(SpectrumBounds.from_matrix(A, kappa_max))
     if noise_psd is None:
         noise_psd = default_injected_psd(A, mapping_kwargs.get("r_min", R_MIN_DEFAULT),
@@ -125,6 +151,50 @@ def sample(matrix, n_samples: int, *, mean=None, given: str = "precision", spaci
         mean_standard_error=se_m, spacing_s=h, effective_sample_size=effective_sample_size(n_samples, rho),
         scale={"method": "bound", "kappa_max": float(kappa_max), "rates": rates.source, "v_unit_V": mc.v_unit_v,
                "given": given, "correlation_bound": rho},
+        error_bound=budget.relative, error_budget=budget.to_dict(),
+    )
+    return samples, info
+
+
+def _capacitive(A, mu, given, n_samples, *, spacing, burn_in, chains, seed, noise_psd, return_info, progress,
+                **circuit_kwargs):
+    """sample() on the capacitive RLC board (module doc)."""
+    from spucircuit.linalg.capacitive import capacitive_sample
+    from spucircuit.linalg.error_bound import Z_NOISE, finish
+    from spucircuit.numerics.scaling import norm2
+
+    if noise_psd is not None:
+        circuit_kwargs["noise_psd"] = noise_psd
+    x, cinfo = capacitive_sample(A, n_samples, spacing=spacing, burn_in=burn_in, chains=chains, seed=seed,
+                                 progress=progress, return_info=True,
+                                 mode="inverse" if given == "precision" else "sample", **circuit_kwargs)
+    samples = mu + x
+    if not return_info:
+        return samples
+    n = len(mu)
+    circ = cinfo["circuit"]
+    sigma = np.linalg.inv(A) if given == "precision" else A  # what the samples' law should be
+    realised = circ.realised_target
+    realised = np.linalg.inv(realised) if given == "precision" else realised
+    rho, rho_b = cinfo["correlation_bound"], cinfo["burn_in_correlation"]
+    se = cinfo["standard_error"]
+    cov = cinfo["covariance"]
+    transient = rho_b**2 * float(np.linalg.eigvalsh(sigma)[-1]) * np.sqrt(n)
+    systematic = float(np.linalg.norm(realised - sigma))
+    unbounded = () if circ.gibbs else ("the board is not Gibbs (unequal R_i S_i): its covariance is off "
+                                       "Sigma to first order, not bounded here",)
+    budget = finish(cov, noise=Z_NOISE * float(norm2(se)), readout=0.0, transient=transient, systematic=systematic,
+                    lam_lower=1.0, lam_source="compiled board (eigenvalues)",
+                    terms={"start": transient, "capacitor round-off": systematic}, unbounded=unbounded)
+    m, se_m = mean_and_se(samples)
+    info = SolveInfo(
+        task="sample", standard_error=se, analog_time_s=cinfo["analog_time_s"], burn_in_s=cinfo["burn_in_s"],
+        tau_s=cinfo["tau_slow_s"], dt_s=cinfo["spacing_s"], chains=chains, components=cinfo["components"],
+        covariance=cov, mean=m, mean_standard_error=se_m, spacing_s=cinfo["spacing_s"],
+        effective_sample_size=effective_sample_size(n_samples, rho),
+        scale={"method": "capacitive board", "architecture": "capacitive", "given": given,
+               "correlation_bound": rho, "burn_in_correlation": rho_b, "gibbs": bool(circ.gibbs),
+               "v_unit_V": circ.v_unit_v, "theta_J": circ.theta},
         error_bound=budget.relative, error_budget=budget.to_dict(),
     )
     return samples, info

@@ -85,8 +85,48 @@ def test_same_seed_same_samples_and_the_spacing_sets_the_effective_size():
     (dict(n_samples=10), "n_samples must be an integer >= 64"),
     (dict(given="both"), "given must be one of"),
     (dict(mean=np.ones(2)), "mean has wrong shape"),
+    (dict(architecture="analog"), "architecture must be one of"),
 ])
 def test_bad_arguments_are_named(kw, msg):
     args = dict(matrix=np.eye(3), n_samples=100) | kw
     with pytest.raises(MatrixError, match=msg):
         sample(args.pop("matrix"), args.pop("n_samples"), **args)
+
+
+def test_capacitive_board_gives_the_same_fields_and_passes_the_same_tests():
+    """sample(..., architecture='capacitive') reaches the RLC board (capacitive_sample) with the same result
+    fields; on 10 board-realisable instances (n from 2 to 16, and 32) its samples pass the likelihood-ratio
+    and mean tests at the reported effective sample size, the covariance is within 4 SE of Sigma and the
+    bound covers in >= 90 %."""
+    from tests.linalg.test_capacitive import board_matrix
+
+    covered, z_all, p_cov, p_mean = [], [], [], []
+    for k in range(10):
+        rng = np.random.default_rng(6000 + k)
+        n = 32 if k == 9 else int(rng.integers(2, 17))
+        given = ("precision", "covariance")[k % 2]
+        P = board_matrix(n, 6000 + k)
+        sigma = np.linalg.inv(P)
+        mu = rng.standard_normal(n)
+        X, info = sample(P if given == "precision" else sigma, 4000, mean=mu, given=given, seed=k,
+                         architecture="capacitive", return_info=True)
+        assert X.shape == (4000, n) and info.scale["architecture"] == "capacitive" and info.scale["gibbs"]
+        N = info.effective_sample_size
+        assert 0.85 * 4000 <= N <= 4000 and info.analog_time_s > 0 and info.error_bound is not None
+        p_cov.append(lr_pvalue(np.cov(X.T), sigma, N))
+        d = X.mean(axis=0) - mu
+        p_mean.append(stats.chi2.sf(N * d @ np.linalg.solve(sigma, d), n))
+        z_all.append(np.abs(zscores(info.covariance, sigma, info.standard_error))[np.triu_indices(n)])
+        covered.append(np.linalg.norm(info.covariance - sigma) / np.linalg.norm(sigma) <= info.error_bound)
+    assert min(p_cov) > 0.01, p_cov
+    assert min(p_mean) > 0.01, p_mean
+    z = np.concatenate(z_all)
+    assert np.mean(z > 4) <= 0.005 and z.max() < 6, (np.mean(z > 4), z.max())
+    assert np.mean(covered) >= 0.9
+
+
+def test_capacitive_board_refuses_what_it_cannot_realise():
+    from spucircuit.errors import RealizabilityError
+
+    with pytest.raises(RealizabilityError, match="off-diagonal"):
+        sample(np.array([[2.0, 0.5], [0.5, 2.0]]), 100, architecture="capacitive")  # a positive coupling
