@@ -29,7 +29,22 @@ discretisation and the run). ratio = thermox time / our time
 Target (issue "Performance suite"): ours >= 2x faster than thermox at n >= 256. Missing
 thermox / jax makes the benchmark report "skipped: <why>".
 
-    python benchmarks/thermox_ratio.py [--quick] [--sizes 64 256 1024] [--out PATH]
+**expnegm** (issue 16), per n (8, 32, 64): A = ``random_spd(n, cond=10, seed=0)`` (eigenvalues
+log-spaced in [0.1, 1]), error ||E - expm(-A)||_F / ||expm(-A)||_F against scipy.linalg.expm, at
+equal relative error EXPNEGM_TOL = 0.1:
+
+* **thermox** (``jax.jit(thermox.linalg.expnegm)``, num_samples static, dt = 1 (its default; dt
+  only rescales time: the drift is A / dt read at lag dt, so the statistics depend on num_samples
+  alone), alpha 0, burnin 0): the autocovariance of num_samples consecutive samples.
+* **ours** (``spucircuit.expnegm(A, time=T, seed=s, prune=True)``, defaults otherwise: 8 chains,
+  exact scheme; prune=True leaves open the entries below the resistor range, as its error bound
+  states): the lag regression of the circuit's path (spucircuit.linalg.expm).
+
+For each, the setting (num_samples; T in tau) is searched by the inverse-square law from a first
+guess (x (err / (0.9 tol))^2, at most EXPNEGM_SEARCH times) until the median error over the keys /
+seeds is <= tol, then both are timed in interleaved rounds (median). ratio = thermox / ours.
+
+    python benchmarks/thermox_ratio.py [--quick] [--sizes 64 256 1024] [--expnegm-sizes 8 32 64] [--out PATH]
 """
 from __future__ import annotations
 
@@ -64,6 +79,10 @@ MAX_SEARCH = 10
 TARGET_RATIO = 2.0
 TARGET_MIN_N = 256
 SETTLE_S = 0.15
+EXPNEGM_SIZES, QUICK_EXPNEGM_SIZES = (8, 32, 64), (8,)
+EXPNEGM_COND = 10.0
+EXPNEGM_TOL = 0.1
+EXPNEGM_SEARCH = 6
 
 
 def _rel(x, xs) -> float:
@@ -242,6 +261,86 @@ def bench_size(n, keys, rounds, log) -> dict:
     }
 
 
+# ------------------------------------------------------------------ expnegm
+def _fro(E, ref) -> float:
+    return float(np.linalg.norm(np.asarray(E, dtype=np.float64) - ref) / np.linalg.norm(ref))
+
+
+def _square_law_search(call, x0: float, keys: int, log, what: str, integer: bool) -> tuple:
+    """Smallest setting (num_samples or T) found by the inverse-square law whose median error over
+    ``keys`` calls is <= EXPNEGM_TOL: x <- x (err / (0.9 tol))^2 (at least x1.2 up, at most /2 down)."""
+    x, trail, best = x0, [], None
+    for _ in range(EXPNEGM_SEARCH):
+        x = int(math.ceil(x)) if integer else float(x)
+        errs = [call(x, k)[0] for k in range(keys)]
+        med = _med(errs)
+        trail.append({"setting": x, "median_rel_err": med, "errs": errs})
+        log(f"    {what} {x}: median error {med:.3g}")
+        if med <= EXPNEGM_TOL:
+            best = x if best is None else min(best, x)
+            if med > 0.7 * EXPNEGM_TOL:
+                break
+            x = x * max(0.5, (med / (0.9 * EXPNEGM_TOL)) ** 2)
+        else:
+            x = x * max(1.2, (med / (0.9 * EXPNEGM_TOL)) ** 2)
+    if best is None:
+        raise RuntimeError(f"{what} did not reach {EXPNEGM_TOL:g} within the search ({trail})")
+    return best, trail
+
+
+def bench_expnegm(n, keys, rounds, log) -> dict:
+    import jax
+    import jax.numpy as jnp
+    import scipy.linalg as sla
+    import thermox
+
+    import spucircuit
+
+    A = spucircuit.random_spd(n, cond=EXPNEGM_COND, seed=0)
+    ref = sla.expm(-A)
+    log(f"  expnegm n={n}")
+    f = jax.jit(thermox.linalg.expnegm, static_argnames=("num_samples", "burnin", "associative_scan"))
+    Aj, first = jnp.asarray(A), {}
+
+    def tx(N, key):
+        t0 = time.perf_counter()
+        E = np.asarray(f(Aj, num_samples=int(N), dt=1.0, key=jax.random.PRNGKey(key)).block_until_ready())
+        el = time.perf_counter() - t0
+        first.setdefault(int(N), el)
+        return _fro(E, ref), el
+
+    def ours(T, seed):
+        t0 = time.perf_counter()
+        E, info = spucircuit.expnegm(A, time=f"{T!r}tau", seed=seed, prune=True, return_info=True)
+        return _fro(E, ref), time.perf_counter() - t0, info
+
+    # first guesses: thermox ~ n / (tol^2 |e^-A|_F^2) lags (unit-variance noise per entry); ours 100 tau
+    N0 = max(100.0, n * n / (EXPNEGM_TOL**2 * float(np.sum(ref * ref))))
+    N, tx_trail = _square_law_search(tx, N0, keys, log, "thermox num_samples", integer=True)
+    T, our_trail = _square_law_search(ours, 100.0, keys, log, "ours time [tau]", integer=False)
+    t_tx, t_ours, e_tx, e_ours, info = [], [], [], [], None
+    for r in range(rounds):
+        time.sleep(SETTLE_S)
+        e, el = tx(N, 100 + r)
+        t_tx.append(el)
+        e_tx.append(e)
+        time.sleep(SETTLE_S)
+        e, el, info = ours(T, 100 + r)
+        t_ours.append(el)
+        e_ours.append(e)
+        log(f"  expnegm n={n} round {r + 1}/{rounds}: thermox {t_tx[-1]:.3f} s, ours {el:.3f} s")
+    tm, om = _med(t_tx), _med(t_ours)
+    return {
+        "n": n, "cond": EXPNEGM_COND, "rounds": rounds,
+        "thermox": {"num_samples": N, "dt": 1.0, "analog_time_units": float(N), "median_rel_err": _med(e_tx),
+                    "errs": e_tx, "time_s": tm, "time_all_s": t_tx, "first_call_s": first[N], "search": tx_trail},
+        "ours": {"time_tau": T, "steps_per_lag": info.scale["steps_per_lag"], "chains": info.chains,
+                 "median_rel_err": _med(e_ours), "errs": e_ours, "error_bound": info.error_bound,
+                 "time_s": om, "time_all_s": t_ours, "search": our_trail},
+        "ratio": tm / om,
+    }
+
+
 def _jax_env() -> dict:
     import jax
 
@@ -258,8 +357,10 @@ def _jax_env() -> dict:
 
 
 def run_benchmark(quick: bool = False, sizes=None, rounds: int | None = None, keys: int | None = None,
-                  log=print) -> dict:
-    sizes = tuple(sizes or (QUICK_SIZES if quick else SIZES))
+                  log=print, expnegm_sizes=None) -> dict:
+    sizes = tuple(QUICK_SIZES if quick else SIZES) if sizes is None else tuple(sizes)
+    expnegm_sizes = tuple(QUICK_EXPNEGM_SIZES if quick else EXPNEGM_SIZES) if expnegm_sizes is None \
+        else tuple(expnegm_sizes)
     rounds = int(rounds or (QUICK_ROUNDS if quick else ROUNDS))
     keys = int(keys or (QUICK_KEYS if quick else KEYS))
     base = {"benchmark": "thermox_ratio",
@@ -277,7 +378,15 @@ def run_benchmark(quick: bool = False, sizes=None, rounds: int | None = None, ke
                        "timed": "wall time per call after warm-up (numba cached, JAX compiled), median over "
                                 "rounds (thermox: median of its keys per round); JAX's first call at the "
                                 "final setting reported separately",
-                       "ratio": "thermox time / our time (> 1: ours faster)"},
+                       "ratio": "thermox time / our time (> 1: ours faster)",
+                       "expnegm": {"sizes": list(expnegm_sizes), "tol": EXPNEGM_TOL,
+                                   "matrix": f"random_spd(n, cond={EXPNEGM_COND:g}, seed=0)",
+                                   "error": "||E - scipy.linalg.expm(-A)||_F / ||scipy.linalg.expm(-A)||_F",
+                                   "thermox_call": "jax.jit(thermox.linalg.expnegm, static num_samples)(A, "
+                                                   "num_samples, dt=1, key); JAX defaults (float32)",
+                                   "ours_call": "spucircuit.expnegm(A, time=T, seed=s, prune=True) (8 chains)",
+                                   "setting": "inverse-square-law search until the median error over the keys "
+                                              f"<= {EXPNEGM_TOL:g}; then timed in interleaved rounds (median)"}},
             "target": {"ratio": TARGET_RATIO, "min_n": TARGET_MIN_N,
                        "statement": f"ours >= {TARGET_RATIO:g}x faster than thermox at n >= {TARGET_MIN_N}"}}
     try:
@@ -287,7 +396,7 @@ def run_benchmark(quick: bool = False, sizes=None, rounds: int | None = None, ke
             importlib.import_module(mod)
     except Exception as exc:  # ImportError, or a broken jaxlib
         return {**base, "skipped": f"thermox / jax not importable ({type(exc).__name__}: {exc}); "
-                                   "install with: pip install -e '.[bench]'", "rows": []}
+                                   "install with: pip install -e '.[bench]'", "rows": [], "expnegm_rows": []}
     base["environment"] = {**environment(), **_jax_env()}
     import spucircuit
 
@@ -296,7 +405,9 @@ def run_benchmark(quick: bool = False, sizes=None, rounds: int | None = None, ke
     rows = [bench_size(n, keys, rounds, log) for n in sizes]
     check = {f"n={r['n']}": {"ratio": r["ratio"], "met": bool(r["ratio"] >= TARGET_RATIO)}
              for r in rows if r["n"] >= TARGET_MIN_N}
-    return {**base, "rows": rows, "target_check": check, "wall_s": time.perf_counter() - t0}
+    expnegm_rows = [bench_expnegm(n, keys, rounds, log) for n in expnegm_sizes]
+    return {**base, "rows": rows, "target_check": check, "expnegm_rows": expnegm_rows,
+            "wall_s": time.perf_counter() - t0}
 
 
 def format_table(result: dict) -> str:
@@ -325,6 +436,19 @@ def format_table(result: dict) -> str:
               f"target: {result['target']['statement']}"]
     for key, v in result["target_check"].items():
         lines.append(f"  {key}: ratio {v['ratio']:.2f} -> {'met' if v['met'] else 'MISSED'}")
+    if result.get("expnegm_rows"):
+        lines += ["", f"thermox.linalg.expnegm vs spucircuit.expnegm at median relative (Frobenius) error <= "
+                      f"{cfg['expnegm']['tol']:g}"]
+        hdr = (f"{'n':>5} | {'tx samples':>10}{'tx err':>9}{'tx time':>10}{'1st call':>10} | "
+               f"{'T [tau]':>8}{'m':>4}{'err':>9}{'bound':>8}{'ours':>10} | {'ratio':>6}")
+        lines += [hdr, "-" * len(hdr)]
+        for r in result["expnegm_rows"]:
+            t, o = r["thermox"], r["ours"]
+            lines.append(f"{r['n']:>5} | {t['num_samples']:>10}{t['median_rel_err']:>9.2g}{_fmt(t['time_s']):>10}"
+                         f"{_fmt(t['first_call_s']):>10} | {o['time_tau']:>8.0f}{o['steps_per_lag']:>4}"
+                         f"{o['median_rel_err']:>9.2g}{o['error_bound']:>8.2g}{_fmt(o['time_s']):>10} | "
+                         f"{r['ratio']:>6.2f}")
+        lines.append("tx samples = thermox's analog time in lags of exp(-A); T = ours (8 chains), m = steps per lag")
     return "\n".join(lines)
 
 
@@ -338,11 +462,14 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help=f"n = {QUICK_SIZES}, {QUICK_KEYS} keys, {QUICK_ROUNDS} rounds")
     ap.add_argument("--sizes", type=int, nargs="+", default=None, help=f"sizes n (default {SIZES})")
     ap.add_argument("--rounds", type=int, default=None, help=f"timing rounds (default {ROUNDS})")
+    ap.add_argument("--expnegm-sizes", type=int, nargs="*", default=None,
+                    help=f"expnegm sizes n (default {EXPNEGM_SIZES}; none to skip)")
     ap.add_argument("--keys", type=int, default=None, help=f"thermox keys per error estimate (default {KEYS})")
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="JSON output path (default %(default)s)")
     a = ap.parse_args(argv)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    res = run_benchmark(quick=a.quick, sizes=a.sizes, rounds=a.rounds, keys=a.keys, log=log)
+    res = run_benchmark(quick=a.quick, sizes=a.sizes, rounds=a.rounds, keys=a.keys, log=log,
+                        expnegm_sizes=a.expnegm_sizes)
     print(format_table(res))
     print(f"wrote {write_json(res, a.out)}")
     return 0

@@ -12,6 +12,11 @@ from spucircuit.errors import MatrixError, NetlistError, ParseError, Realizabili
 from spucircuit.io.graphml import to_graphml
 from spucircuit.io.spice import read_spice, write_spice
 from spucircuit.linalg.capacitive import capacitive_inv, capacitive_sample
+from spucircuit.linalg.conditional import conditional
+from spucircuit.linalg.expm import expm, expnegm
+from spucircuit.linalg.logdet import logdet
+from spucircuit.linalg.lyapunov import lyap
+from spucircuit.linalg.sample import sample
 from spucircuit.linalg.solve import inv, solve
 from spucircuit.numerics.matrices import check_spd, random_spd
 from spucircuit.report.graph_plot import plot_coupling_graph
@@ -22,7 +27,8 @@ __all__ = [
     "Netlist", "integrator_array", "MappedCircuit", "compile_netlist", "StateSpace", "SPU",
     "RunResult", "solve", "inv", "random_spd", "check_spd", "SPUError", "NetlistError",
     "MatrixError", "RealizabilityError", "StepError", "ParseError", "capacitive_spu",
-    "capacitive_inv", "capacitive_sample", "CapacitiveCircuit", "diagonal_rescaling", "to_graphml",
+    "capacitive_inv", "capacitive_sample", "sample", "lyap", "conditional", "expm", "expnegm", "logdet",
+    "CapacitiveCircuit", "diagonal_rescaling", "to_graphml",
     "plot_coupling_graph", "read_spice", "write_spice",
 ]
 __version__ = "0.1.0"

@@ -35,6 +35,7 @@ def write_bad_input_files(folder, extra=None):
         "illcond": np.diag([1.0, 1e-12, 1.0]), "str": np.array([["a", "b"], ["c", "d"]]), "b2": np.ones(2),
         "bnan": np.array([1, np.nan, 1]), "bmat": np.ones((3, 3)), "bhuge": np.full(3, 1e300),
         "Ac": np.eye(3) * 2.0 + np.diag([0.5j, 0, 0]),
+        "F": -np.eye(3) * 2.0 + np.diag([0.5, 0.5], 1), "v1": np.array([0.5]), "zero": np.zeros((3, 3)),
     }
     for name, a in arrays.items():
         np.save(d / f"{name}.npy", a)
@@ -68,3 +69,11 @@ def check_bad_input(main, argv: str, expect: str, inputs, out, capsys) -> None:
     assert len(lines) == 1 or lines[0].startswith("usage:"), f"more than the one error line:\n{err}"
     assert "error:" in lines[-1] and expect.format(**names) in lines[-1], err
     assert not any(out.rglob("*")), f"wrote {list(out.rglob('*'))}"
+
+
+def instance_line(name, k, n, err, se, bound, info, wall_s):
+    """One printed line per instance of the agreement/coverage tests (pytest -s shows them): the relative
+    error, the relative standard error (|se|_F / |ref|_F, or se / n for log det), the bound, whether it
+    covers, the analog time in tau and the wall time of the call."""
+    print(f"{name} k={k} n={n}: error {err:.3g} se {se:.3g} bound {bound:.3g} covered {err <= bound} "
+          f"analog {info.analog_time_s / info.tau_s:.0f} tau wall {wall_s:.2f} s")

@@ -26,6 +26,7 @@ from spucircuit.imperfections.base import chain
 from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.profiles import converter_profile, opamp_profile
 from spucircuit.io.spice import read_spice, write_spice
+from spucircuit.linalg.calibration import identify
 from spucircuit.linalg.solve import device_inv, device_solve
 from spucircuit.statespace.mna import compile_netlist
 from spucircuit.studies import cost as C
@@ -127,6 +128,28 @@ API_CASES = [
     ('capacitive_sample n=-1', lambda: sc.capacitive_sample(A, -1), MatrixError, 'n_samples must be an integer >= 2, got \\-1'),
     ('capacitive_sample n=2.5', lambda: sc.capacitive_sample(A, 2.5), MatrixError, 'n_samples must be an integer >= 2, got 2\\.5'),
     ('capacitive_sample spacing=-1', lambda: sc.capacitive_sample(np.linalg.inv(AC), 10, spacing=-1), ParseError, 'time must be finite and > 0, got \\-1'),
+    # issue 16: sample, lyap, conditional, expm / expnegm, logdet, identify
+    ('sample n=10', lambda: sc.sample(A, 10), MatrixError, 'n_samples must be an integer >= 64, got 10'),
+    ("sample given='both'", lambda: sc.sample(A, 100, given="both"), MatrixError, "given must be one of \\('precision', 'covariance'\\), got 'both'"),
+    ('sample mean shape', lambda: sc.sample(A, 100, mean=np.ones(3)), MatrixError, 'mean has wrong shape \\(3,\\): expected \\(4,\\) to match'),
+    ('sample indefinite', lambda: sc.sample(np.diag([1.0, -1, 2]), 100), MatrixError, 'P is not positive definite: smallest eigenvalue \\-1 <= 0'),
+    ("sample architecture='analog'", lambda: sc.sample(A, 100, architecture="analog"), MatrixError, "architecture must be one of \\('integrator', 'capacitive'\\), got 'analog'"),
+    ('sample capacitive unrealisable', lambda: sc.sample(A, 100, architecture="capacitive"), RealizabilityError, 'A cannot be realised by passive coupling capacitors'),
+    ('lyap unstable F', lambda: sc.lyap(np.array([[0.1, 0.0], [0.0, -1.0]]), np.eye(2)), MatrixError, 'F is not stable: its largest eigenvalue real part is 0\\.1 >= 0'),
+    ('lyap Q indefinite', lambda: sc.lyap(-np.eye(2), np.diag([1.0, -1.0])), MatrixError, 'Q is not positive semi\\-definite: smallest eigenvalue \\-1 < 0'),
+    ('lyap Q shape', lambda: sc.lyap(-np.eye(2), np.eye(3)), MatrixError, 'Q has wrong shape \\(3, 3\\): expected \\(2, 2\\)'),
+    ('lyap non-square F', lambda: sc.lyap(np.ones((2, 3)), np.eye(2)), MatrixError, 'F has wrong shape \\(2, 3\\): expected a non\\-empty square'),
+    ('conditional observed 5', lambda: sc.conditional(A, [5], [0.0]), MatrixError, 'observed index 5 is outside 0\\.\\.3'),
+    ('conditional values shape', lambda: sc.conditional(A, [0], [0.0, 1.0]), MatrixError, 'values has wrong shape \\(2,\\): expected \\(1,\\)'),
+    ('conditional indefinite', lambda: sc.conditional(np.diag([1.0, -1, 2]), [0], [0.0]), MatrixError, 'P is not positive definite'),
+    ('expm unstable', lambda: sc.expm(np.array([[0.1, 0.0], [0.0, -1.0]])), MatrixError, "expm\\(A\\) on the twin needs a stable A: the circuit's drift A has an eigenvalue with real part 0\\.1"),
+    ('expm non-square', lambda: sc.expm(np.ones((2, 3))), MatrixError, 'A has wrong shape \\(2, 3\\): expected a non\\-empty square'),
+    ('expnegm unstable', lambda: sc.expnegm(np.array([[1.0, 0.0], [0.0, -0.5]])), MatrixError, "expnegm\\(A\\) needs every eigenvalue of A with a positive real part"),
+    ('expnegm nan', lambda: sc.expnegm(np.array([[1.0, np.nan], [0.0, 1.0]])), MatrixError, 'A contains NaN or inf \\(first at A\\[0,1\\] = nan\\)'),
+    ('logdet indefinite', lambda: sc.logdet(np.array([[1.0, 2.0], [2.0, 1.0]])), MatrixError, 'A is not positive definite: smallest eigenvalue \\-1 <= 0'),
+    ('logdet non-symmetric', lambda: sc.logdet(np.array([[2.0, 1.0], [0.0, 2.0]])), MatrixError, 'A is not symmetric: A\\[0,1\\] = 1\\.0 but A\\[1,0\\] = 0\\.0'),
+    ('logdet non-square', lambda: sc.logdet(np.ones((2, 3))), MatrixError, 'A has wrong shape \\(2, 3\\): expected a non\\-empty square'),
+    ('identify unprogrammed', lambda: identify(Device(None, seed=0)), SPUError, 'program the device first'),
     ('diagonal_rescaling bad', lambda: sc.diagonal_rescaling(np.ones((2, 3))), MatrixError, 'M has wrong shape \\(2, 3\\): expected a non\\-empty square \\(n,'),
     ('SPU(None)', lambda: sc.SPU(None), NetlistError, 'cannot program a NoneType: give a Netlist or MappedCircuit'),
     ('SPU(A)', lambda: sc.SPU(A), NetlistError, 'cannot program a ndarray: give a Netlist or MappedCircuit'),

@@ -144,7 +144,7 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
                      r_buffer: float | None = None, opamp_gain: float = np.inf,
                      noise_psd: float = 0.0, prune: bool = False, x0=None,
                      check: bool = True, title: str | None = None, scale="bound",
-                     kappa_max: float = KAPPA_MAX_DEFAULT) -> MappedCircuit:
+                     kappa_max: float = KAPPA_MAX_DEFAULT, noise_cov=None) -> MappedCircuit:
     """Map SPD matrix A (and right-hand side b) onto an op-amp integrator array.
 
     Parameters (SI units)
@@ -160,6 +160,12 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
     x0          : initial x (sets the capacitor initial voltages), default 0.
     scale       : 'bound' (default), 'oracle', or v_unit itself (V per unit of x); see the module doc.
     kappa_max   : the problem class's largest condition number (for scale 'bound').
+    noise_cov   : (n, n) PSD Q: inject ``noise_psd`` through a noise array (:func:`add_noise_array`)
+                  whose diffusion is proportional to Q instead of at each summing node alone.
+
+    With ``check=False`` A may be any real matrix whose entries the resistor range realises: the
+    array then obeys dx/dt = -A x + b (tau units) whether or not A is symmetric (a non-symmetric
+    drift for Lyapunov equations); stability is the caller's to check.
     """
     A = check_spd(A) if check else np.array(A, dtype=float)
     n = A.shape[0]
@@ -262,7 +268,11 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
     v_in = -r_in * g_unit * v_unit * b
     nl.add_elements("V", PatternNames("VIN{}", ar), np.stack([in_idx, gnd], 1), v_in)
     nl.add_elements("R", PatternNames("RIN{}", ar), np.stack([in_idx, s_idx], 1), np.full(n, r_in))
-    if noise_psd > 0:
+    noise_array = {}
+    if noise_psd > 0 and noise_cov is not None:
+        noise_array = add_noise_array(nl, s_idx, noise_cov, noise_psd, r_min=r_min, r_max=r_max, r_buffer=r_buffer,
+                                      opamp_gain=opamp_gain)
+    elif noise_psd > 0:
         nl.add_elements("N", PatternNames("NS{}", ar), np.stack([gnd, s_idx], 1), np.full(n, float(noise_psd)))
     mc = MappedCircuit(
         netlist=nl, A=A, b=b, g_unit_siemens=g_unit, v_unit_v=v_unit, c_f=float(c), r_in_ohm=r_in,
@@ -270,10 +280,58 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
         summing_nodes=s_nodes, input_sources=[f"VIN{i}" for i in range(n)],
         capacitors=[f"C{i}" for i in range(n)], prune=prune_info, scaling=scaling,
         params=dict(r_min=r_min, r_max=r_max, c=c, v_swing=v_swing, r_buffer=r_buffer, opamp_gain=opamp_gain,
-                    noise_psd=noise_psd, prune=prune, kappa_max=kappa_max),
+                    noise_psd=noise_psd, prune=prune, kappa_max=kappa_max,
+                    **({"noise_cov": noise_cov} if noise_cov is not None else {})),
     )
+    if noise_array:
+        mc.scaling["noise_array"] = noise_array
     nl.meta["mapping"] = mc.scales()
     return mc
+
+
+def add_noise_array(nl: Netlist, s_idx, Q, psd: float, *, r_min: float, r_max: float, r_buffer: float,
+                    opamp_gain: float = np.inf) -> dict:
+    """Inject white noise of covariance proportional to a PSD Q into the summing nodes ``s_idx``.
+
+    Q = L L^T (L = V sqrt(w) from Q's eigendecomposition, a digital O(n^3) set-up; eigenvalues
+    below 1e-12 max w are dropped), scaled so that max |L_ik| = 1. Each column k is a noise
+    current ``NQk`` (one-sided PSD ``psd``) into a transimpedance stage: op-amp ``UQk`` with
+    feedback resistor ``RQFk`` = r_min, output ``qk`` at -r_min I_k. Resistors ``RQi_k`` =
+    r_min / |L_ik| carry it into summing node i, from ``qk`` or, for L_ik < 0, from its inverted
+    copy ``qnk`` (buffer ``UQNk`` as the array's own). Each summing node then receives the current
+    sum_k L_ik I_k (up to one common sign): a white current of covariance (psd / 2) L L^T per
+    unit bandwidth, whatever A is. Weights |L_ik| < r_min / r_max are left open; every resistor
+    adds its Johnson noise: the compiled diffusion shows both, and the callers bound them from it.
+    Returns a record (stages, dropped weights).
+    """
+    Q = np.asarray(Q, float)
+    w, V = np.linalg.eigh(0.5 * (Q + Q.T))
+    keep = w > 1e-12 * max(float(w.max()), 0.0)
+    L = V[:, keep] * np.sqrt(w[keep])
+    L = L / np.max(np.abs(L))
+    n, m = L.shape
+    ar, gnd = np.arange(m), np.zeros(m, np.int64)
+    t_idx = nl.nodes([f"tq{k}" for k in range(m)])
+    q_idx = nl.nodes([f"q{k}" for k in range(m)])
+    nl.add_elements("U", PatternNames("UQ{}", ar), np.stack([q_idx, gnd, t_idx], 1), np.full(m, float(opamp_gain)))
+    nl.add_elements("R", PatternNames("RQF{}", ar), np.stack([q_idx, t_idx], 1), np.full(m, r_min))
+    nl.add_elements("N", PatternNames("NQ{}", ar), np.stack([gnd, t_idx], 1), np.full(m, float(psd)))
+    used = np.abs(L) >= r_min / r_max
+    neg = np.flatnonzero(np.any(used & (L < 0), axis=0))
+    qn_idx = np.full(m, -1)
+    if len(neg):
+        qn_idx[neg] = nl.nodes([f"qn{k}" for k in neg])
+        bq = nl.nodes([f"bq{k}" for k in neg])
+        z = np.zeros(len(neg), np.int64)
+        nl.add_elements("U", PatternNames("UQN{}", neg), np.stack([qn_idx[neg], z, bq], 1),
+                        np.full(len(neg), float(opamp_gain)))
+        nl.add_elements("R", PatternNames("RQG{}", neg), np.stack([q_idx[neg], bq], 1), np.full(len(neg), r_buffer))
+        nl.add_elements("R", PatternNames("RQB{}", neg), np.stack([bq, qn_idx[neg]], 1), np.full(len(neg), r_buffer))
+    ii, kk = np.nonzero(used)
+    src = np.where(L[ii, kk] > 0, q_idx[kk], qn_idx[kk])
+    nl.add_elements("R", PatternNames("RQ{}_{}", ii, kk), np.stack([src, np.asarray(s_idx)[ii]], 1),
+                    r_min / np.abs(L[ii, kk]))
+    return {"stages": int(m), "weights": int(used.sum()), "dropped_weights": int((~used).sum())}
 
 
 SCALES = ("bound", "oracle")

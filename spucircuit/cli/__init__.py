@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from spucircuit.cli import cost, demo, linalg, spice, study
+from spucircuit.cli import cost, demo, gaussian, linalg, matfun, spice, study
 from spucircuit.device import base as device_base
 from spucircuit.errors import (
     Interrupted,
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show the Python traceback of an unexpected error (anywhere on the command line)")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
     sub.required = True
-    for module in (linalg, demo, spice, study, cost):
+    for module in (linalg, gaussian, matfun, demo, spice, study, cost):
         module.register(sub)
     return p
 

@@ -25,6 +25,15 @@ appears in exactly one matching.
 ``matrix`` (per target): program the target itself and probe b = 0 and b = s e_j, n + 1 probes at
 the target's own (slower) relaxation time; gains for the target's sign pattern only.
 
+``sysid`` (per target, :func:`identify`): no probing to a steady state; the target itself runs
+with its noise, once at b = 0 and once at a probe b = s 1, read every h = 0.5 / (Gershgorin bound)
+tau, and the maximum-likelihood fit of the exact discretisation x_{k+1} = Phi x_k + d_g + e_k
+(:mod:`~spucircuit.numerics.trajectory`) gives the device's effective drift F = logm(Phi) / h, its
+diffusion Q and its intercepts c_g = F (Phi - I)^-1 d_g = C^-1 (D b_g + offsets) (C the
+integrators' relative capacitances). So A_hat = diag(s / (c_1 - c_0)) (-F) = D^-1 A_dev, the same
+matrix the probes measure, with standard errors from the least-squares fit's asymptotic covariance
+(delta method). Gains as ``matrix``.
+
 Correction: :meth:`Calibration.predistort` divides every programmed conductance by its gain
 (values are then rounded by the device's bank as usual), so the device realises D A and solves
 (D A)^-1 D b = A^-1 b. Offsets are removed digitally with one b = 0 probe of the programmed target
@@ -52,6 +61,7 @@ from spucircuit.imperfections.instance import Device
 from spucircuit.imperfections.models import ResistorBank
 from spucircuit.linalg.solve import range_device
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT
+from spucircuit.numerics.trajectory import Var1Stats, delta_cov, drift_from_discrete
 
 
 @dataclass
@@ -237,7 +247,9 @@ def calibrate(device: Device, n: int | None = None, *, method: str = "blocks", b
     """Estimate the per-position gains of ``device`` (see the module doc).
 
     n          : problem size (method 'blocks'; default the size the device is programmed with)
-    method     : 'blocks' (once per device) or 'matrix' (probe the target ``A``, ``b`` itself)
+    method     : 'blocks' (once per device), 'matrix' (probe the target ``A``, ``b`` itself) or
+                 'sysid' (identify the target's drift from its own noisy trajectories: :func:`identify`;
+                 ``time_per_probe`` is then each of its two runs' time, ``kappa_max`` its class)
     evaluate   : 'twin' (default: simulated, finite-time runs with noise, as a device measures) or
                  'steady' (exact infinite-time read-outs: a reference, not a measurement)
     time_per_probe, burn_in : averaging window and settling time per probe (s or 'Ntau'); default
@@ -267,7 +279,24 @@ def calibrate(device: Device, n: int | None = None, *, method: str = "blocks", b
             raise SPUError("method='matrix' needs the target matrix A")
         return _calibrate_matrix(device, A, b, evaluate, time_per_probe, burn_in, chains, seed, noise, samples,
                                  kappa_max)
-    raise SPUError(f"unknown calibration method {method!r}: use 'blocks' or 'matrix'")
+    if method == "sysid":
+        if A is None:
+            raise SPUError("method='sysid' needs the target matrix A")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ClippingWarning)
+            device.program(A, b)
+        ident = identify(device, time=time_per_probe, chains=chains, seed=seed, kappa_max=kappa_max)
+        known = coupling_matrix(device.known.mapped)
+        gp, gn = np.full(known.shape, np.nan), np.full(known.shape, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = ident.A_hat / known
+        nz = known != 0
+        gp[nz & (known > 0)] = ratio[nz & (known > 0)]
+        gn[nz & (known < 0)] = ratio[nz & (known < 0)]
+        return Calibration(gp, gn, 2, ident.analog_time_s, "sysid", _bank_range(device),
+                           {"evaluate": "twin", "pairs": ident.pairs, "step_s": ident.step_s,
+                            "max_z_A": float(np.nanmax(np.abs(ident.A_hat - known) / ident.se_A_hat))})
+    raise SPUError(f"unknown calibration method {method!r}: use 'blocks', 'matrix' or 'sysid'")
 
 
 def _calibrate_blocks(device, n, beta, evaluate, time_per_probe, burn_in, chains, seed, noise, samples):
@@ -390,3 +419,101 @@ def measure_offset(device: Device, *, evaluate: str = "twin", time_per_probe=Non
 def calibrated_device(device: Device, cal: Calibration, A, b=None) -> Device:
     """Program ``device`` with target A (and b) pre-distorted by ``cal``."""
     return device.program(A, b, calibration=cal)
+
+
+# ------------------------------------------------------------------------------ system identification
+@dataclass
+class Identification:
+    """What :func:`identify` estimates of a programmed device (tau units, problem units of x).
+
+    F (n, n) effective drift dx = (F x + c) dt + dW and its standard errors se_F, cov_F (row-major
+    vec); Q (n, n) diffusion per tau and se_Q; c (2, n) intercepts of the b = 0 and probe runs;
+    A_hat = diag(s / (c_1 - c_0)) (-F) = D^-1 A_dev (what the probes measure) with se_A_hat;
+    b_probe the probe's right-hand side (the DAC codes' nominal values); step_s the sampling step;
+    pairs the sample pairs fitted; analog_time_s both runs'."""
+
+    F: np.ndarray
+    se_F: np.ndarray
+    cov_F: np.ndarray
+    Q: np.ndarray
+    se_Q: np.ndarray
+    c: np.ndarray
+    A_hat: np.ndarray
+    se_A_hat: np.ndarray
+    b_probe: np.ndarray
+    step_s: float
+    pairs: int
+    analog_time_s: float
+
+
+SYSID_STEP_RATE = 0.5  # sampling step h <= 0.5 / (the device's Gershgorin bound) tau
+SYSID_SEGMENT = 20_000  # steps per segment of a run (memory)
+
+
+def identify(device: Device, *, time=None, chains: int = 4, seed=None, kappa_max: float = KAPPA_MAX_DEFAULT,
+             probe=None) -> Identification:
+    """Maximum-likelihood estimate of the programmed ``device``'s effective drift and diffusion from
+    its own noisy trajectories (module doc, method 'sysid'): two runs of ``time`` each (s or 'Ntau';
+    default 200 slowest relaxation times of the target's class, ``kappa_max``), at b = 0 and at
+    ``probe`` (default: ones at the DAC's safe amplitude), ``chains`` chains, noise on, every sample
+    of the read-out kept (through the device's ADC, if any: its rounding then adds read-out noise,
+    which biases a least-squares drift towards zero by about lsb^2 / (12 var x))."""
+    device.require_programmed()
+    if device.factored:
+        raise SPUError("identify works on integrator-array devices (a factored circuit's state is not its read-out)")
+    mc = device.nominal
+    n, tau = mc.n, mc.tau_s
+    bounds = device.spectrum_bounds(kappa_max)
+    m_h = SYSID_STEP_RATE / bounds.lam_max_upper  # step, tau units
+    T = 200.0 / bounds.lam_min_lower * tau if time is None else parse_time(time, tau)
+    b1 = s_probe = None
+    if probe is None:
+        s_probe = _amplitude(device, np.zeros(1))
+        b1 = s_probe * np.ones(n)
+    else:
+        b1 = np.asarray(probe, float).reshape(-1)
+        if b1.shape != (n,) or not np.all(np.isfinite(b1)) or np.any(b1 == 0):
+            raise SPUError(f"probe must be {n} finite non-zero values (each row's input gain is read from it)")
+    spu = device.spu(noise=True, chains=chains, seed=seed, dt=m_h * tau)
+    stats = Var1Stats(n, groups=2)
+    total = 0.0
+    steps = max(2, int(round(T / (m_h * tau))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClippingWarning)
+        for g, b in enumerate((np.zeros(n), b1)):
+            spu.set_rhs(b)
+            done = 0
+            while done < steps:
+                k = min(SYSID_SEGMENT, steps - done)
+                res = spu.run(k * m_h * tau, max_samples=k)
+                stats.add(res.x, group=g, new=done == 0)
+                done += k
+                total += res.analog_time_s
+    fit = stats.fit()
+    b_act = _dac_actual(device, b1)
+
+    def drift(B):
+        B = B.reshape(n, n + 2)
+        Phi = B[:, :n]
+        F = drift_from_discrete(Phi, np.eye(n), m_h)[0]
+        c = F @ np.linalg.solve(Phi - np.eye(n), B[:, n:])  # (n, 2)
+        return F, c
+
+    def a_hat(B):
+        F, c = drift(B)
+        return (b_act / (c[:, 1] - c[:, 0]))[:, None] * (-F)
+
+    B = np.column_stack([fit.Phi, fit.d.T]).ravel()
+    F, c = drift(B)
+    cov_F = delta_cov(lambda t: drift(t)[0], B, fit.cov_B)
+    A_hat = a_hat(B)
+    se_A = np.sqrt(np.clip(np.diag(delta_cov(a_hat, B, fit.cov_B)), 0, None)).reshape(n, n)
+    Q = drift_from_discrete(fit.Phi, fit.Sigma, m_h)[1]
+    theta = np.concatenate([fit.Phi.ravel(), fit.Sigma.ravel()])
+    cov_t = np.zeros((2 * n * n, 2 * n * n))
+    cov_t[: n * n, : n * n], cov_t[n * n:, n * n:] = fit.cov_phi(), fit.cov_sigma()
+    q_of = lambda t: drift_from_discrete(t[: n * n].reshape(n, n), t[n * n:].reshape(n, n), m_h)[1]
+    se_Q = np.sqrt(np.clip(np.diag(delta_cov(q_of, theta, cov_t)), 0, None)).reshape(n, n)
+    return Identification(F=F, se_F=np.sqrt(np.clip(np.diag(cov_F), 0, None)).reshape(n, n), cov_F=cov_F, Q=Q,
+                          se_Q=se_Q, c=c.T, A_hat=A_hat, se_A_hat=se_A, b_probe=b_act, step_s=m_h * tau,
+                          pairs=fit.pairs, analog_time_s=total)

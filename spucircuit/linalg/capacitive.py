@@ -86,22 +86,43 @@ def capacitive_inv(A, *, time=None, burn_in=None, dt=None, chains: int = 8, seed
     return Ainv, info
 
 
+def whitened_contraction(ss, times) -> list:
+    """|S^-1/2 e^{F t} S^1/2|_2 for each t (s), F the compiled drift and S its stationary state covariance
+    (F S + S F^T + D = 0): the largest correlation, at lag t, of any linear read-out of the stationary
+    circuit (and at most 1, since S - e^{Ft} S e^{F^T t} >= 0). O(n^3) per t; 1.0 when S is singular."""
+    from scipy.linalg import expm, solve_continuous_lyapunov
+
+    F = ss.drift.to_dense() if hasattr(ss.drift, "to_dense") else np.asarray(ss.drift)
+    D = np.asarray(ss.diffusion.to_dense() if hasattr(ss.diffusion, "to_dense") else ss.diffusion, float)
+    S = solve_continuous_lyapunov(F, -D)
+    try:
+        L = np.linalg.cholesky(0.5 * (S + S.T))
+    except np.linalg.LinAlgError:
+        return [1.0 for _ in times]
+    return [float(min(1.0, np.linalg.norm(np.linalg.solve(L, expm(F * t) @ L), 2))) for t in times]
+
+
 def capacitive_sample(S, n_samples: int, *, spacing=None, burn_in=None, chains: int = 8,
                       seed=None, rescale: bool = False, return_info: bool = False,
-                      progress: bool = False, **circuit_kwargs):
-    """``n_samples`` samples of N(0, S) read from the capacitive SPU twin, shape (n_samples, n).
+                      progress: bool = False, mode: str = "sample", **circuit_kwargs):
+    """``n_samples`` samples of N(0, S) read from the capacitive SPU twin, shape (n_samples, n)
+    (``mode='inverse'``: S is a precision A and the samples are of N(0, A^-1), the capacitors realising
+    A itself, no inverse taken).
 
     The chains run in parallel after a burn-in (default 20 tau); each keeps one sample every
     ``spacing`` (default 3 tau: the slowest mode's correlation between samples is e^-3 = 0.05,
     faster modes much less). Samples are ordered time-major (sample k of every chain, then k+1).
     With ``return_info``: (samples, info) with ``covariance`` (sample covariance about the known
-    zero mean), its ``standard_error`` (batch covariances over time and chains) and the circuit.
+    zero mean), its ``standard_error`` (batch covariances over time and chains), the circuit and
+    ``correlation_bound`` / ``burn_in_correlation``: :func:`whitened_contraction` at the spacing and
+    at the burn-in (the largest lag correlation of any read-out; the covariance's start is off by
+    at most burn_in_correlation^2 in the stationary law's own norm).
     """
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
         raise MatrixError(f"n_samples must be an integer >= 2, got {n_samples!r}")
     if int(chains) < 1:
         raise MatrixError(f"chains must be >= 1, got {chains!r}")
-    circ = capacitive_spu(S, mode="sample", rescale=rescale, **circuit_kwargs)
+    circ = capacitive_spu(S, mode=mode, rescale=rescale, **circuit_kwargs)
     tau = dynamics(circ)["tau_slow_s"]
     h = _analog(spacing, tau) if spacing is not None else 3.0 * tau
     tb = _analog(burn_in, tau, allow_zero=True) if burn_in is not None else 20.0 * tau
@@ -118,4 +139,5 @@ def capacitive_sample(S, n_samples: int, *, spacing=None, burn_in=None, chains: 
         "tau_slow_s": tau, "chains": chains, "gibbs": circ.gibbs, "v_unit_V": circ.v_unit_v,
         "components": circ.component_counts(), "circuit": circ,
     }
+    info["correlation_bound"], info["burn_in_correlation"] = whitened_contraction(spu.ss, [spu.dt, tb])
     return samples, info

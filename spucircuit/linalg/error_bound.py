@@ -297,3 +297,75 @@ def device_inv_budget(device: Device, Ainv, se, *, lam_lower: float, lam_source:
                       anisotropy=diffusion_anisotropy(Qx), eps=eps, burn_in_tau=burn_in_tau,
                       adc_lsb_v=None if adc is None else adc.lsb, v_unit=mc.v_unit_v, q=q, unbounded=unbounded,
                       **real)
+
+
+# =====================================================================================  sampling, Lyapunov
+def sample_budget(cov, se, *, lam_lower: float, lam_source: str, anisotropy: float, eps: float = 0.0,
+                  burn_in_tau: float = 0.0, gain: float = 1.0, mean_transient: float = 0.0) -> ErrorBudget:
+    """A bound on ||C_hat - Sigma||_F for the sample covariance C_hat of samples y = mu + G z,
+    z the circuit's rescaled read-out (covariance A^-1 up to :func:`inv_budget`'s systematic and
+    transient terms) and G = I (given the precision) or Sigma (given the covariance):
+    ||G (Z - A^-1) G||_F <= ``gain`` ||Z - A^-1||_F with ``gain`` >= ||G||_2^2. Plus 3 x the noise
+    (|se|_F of C_hat) and the start of the mean: a drift of the mean by at most d across the samples
+    adds at most d^2 to C_hat (``mean_transient`` = d in sample units)."""
+    base = inv_budget(cov, np.zeros_like(cov), lam_lower=lam_lower, lam_source=lam_source, anisotropy=anisotropy,
+                      eps=eps, burn_in_tau=burn_in_tau)
+    terms = {k: gain * v for k, v in base.terms.items()}
+    if mean_transient:
+        terms["mean transient"] = float(mean_transient) ** 2
+    return finish(cov, noise=Z_NOISE * float(norm2(se)), readout=0.0,
+                  transient=gain * base.transient + float(mean_transient) ** 2, systematic=gain * base.systematic,
+                  lam_lower=lam_lower, lam_source=lam_source, terms=terms, unbounded=base.unbounded)
+
+
+def lyapunov_gain(F, max_steps: int = 20_000) -> float:
+    """An upper bound on int_0^inf |e^{F t}|_2^2 dt for a stable F (tau units), hence on the norm of
+    X -> the solution D of F D + D F^T + X = 0 (|D|_F <= gain |X|_F), computed from F alone:
+    M_k = |e^{F k h}|_2 on a grid of step h = 0.1 / |F|_2 (products of one expm, O(n^3) each), each
+    step's sup <= M_k e^{mu+ h} (mu+ = max(0, log norm of F)), until M_K <= 1/2; the tail beyond is at
+    most the sum so far times M_K^2 / (1 - M_K^2) (semigroup). inf if it does not decay in ``max_steps``."""
+    from scipy.linalg import expm
+
+    F = np.asarray(F, float)
+    mu = float(np.linalg.eigvalsh(0.5 * (F + F.T))[-1])
+    if mu < 0:
+        return 1.0 / (2.0 * abs(mu))
+    h = 0.1 / float(np.linalg.norm(F, 2))
+    step, E = expm(F * h), np.eye(len(F))
+    grow = np.exp(2.0 * mu * h)
+    total = 0.0
+    for _ in range(max_steps):
+        m = float(np.linalg.norm(E, 2))
+        if m <= 0.5:
+            return total / (1.0 - m * m)
+        total += h * m * m * grow
+        E = step @ E
+    return float("inf")
+
+
+def lyap_budget(P, se, F, Q, Qx, c: float, *, lam_lower: float, lam_source: str, burn_in_tau: float) -> ErrorBudget:
+    """A bound on ||P_hat - P||_F for P_hat = cov(x) / c, x driven by dx = F x dt + dW, cov(dW) =
+    Qx dt, and P solving F P + P F^T + Q = 0 (F, Q in tau units; c the fit of Qx to c Q).
+
+    * noise: 3 |se|_F;
+    * systematic: D = P_dev - P solves F D + D F^T + E = 0, E = Qx / c - Q (the circuit's Johnson
+      noise, unequal and correlated, and pruned noise weights): |D|_F <= g |E|_F with g >= int
+      |e^{F t}|_2^2 dt from :func:`lyapunov_gain` (1 / (2 |mu|) for a contractive F);
+    * transient: a run started at x = 0 has the covariance P - e^{F t} P e^{F^T t} at the end of the
+      burn-in t: |e^{F t}|_2^2 sqrt(n) |P|_2 is left (|e^{F t}|_2 computed from F, O(n^3), digital).
+    """
+    from scipy.linalg import expm
+
+    P = np.asarray(P, float)
+    n = len(P)
+    noise = Z_NOISE * float(norm2(se))
+    E = np.asarray(Qx, float) / c - np.asarray(Q, float)
+    p2 = float(np.linalg.norm(P, 2)) + noise
+    gain = lyapunov_gain(F)
+    unbounded = () if np.isfinite(gain) else ("|e^{F t}| did not decay below 1/2 within 20000 grid steps: no bound "
+                                              "on the bias of the circuit's own Johnson noise",)
+    systematic = gain * float(norm2(E))
+    grow = float(np.linalg.norm(expm(F * burn_in_tau), 2))
+    transient = grow**2 * np.sqrt(n) * (p2 + (systematic if np.isfinite(systematic) else 0.0))
+    return finish(P, noise=noise, readout=0.0, transient=transient, systematic=systematic, lam_lower=lam_lower,
+                  lam_source=lam_source, terms={"noise mismatch": systematic}, unbounded=unbounded)

@@ -16,7 +16,7 @@ scheme (one eigh, O(n^3)) plus O(n^2) per step and chain.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -192,6 +192,12 @@ class SolveInfo:
     dac_clipped: int | None = None
     x_before_adc: np.ndarray | None = None
     scale: dict | None = None  # how the device ranged v_unit (method, passes, ranging time)
+    # sample: the sample covariance and mean, their spacing and effective sample size
+    covariance: np.ndarray | None = None
+    mean: np.ndarray | None = None
+    mean_standard_error: np.ndarray | None = None
+    spacing_s: float | None = None
+    effective_sample_size: float | None = None
     # error bars (linalg.error_bound): relative bound on the error, and its terms
     error_bound: float | None = None
     error_budget: dict | None = None
@@ -234,6 +240,56 @@ def _program(mc, policy: RunPolicy, rates_of, *, scheme: str, dt, time, burn_in,
     if dt is None and spu.scheme == "exponential":
         spu.set_dt(policy.step(rates, mc.tau_s, total, tb))
     return spu, rates, total, tb
+
+
+@dataclass
+class StationaryRun:
+    """A noisy circuit run to its stationary law: the device, its run after the burn-in, the
+    x-unit diffusion per tau Qx of the compiled circuit (what the design says of its noise) and
+    q = mean diag(Qx)."""
+
+    spu: SPU
+    rates: Rates
+    total_s: float
+    burn_in_s: float
+    res: object
+    Qx: np.ndarray
+    q: float
+
+
+def stationary_run(mc, policy: RunPolicy, rates_of, *, what: str, scheme: str = "exponential", dt=None, time=None,
+                   burn_in=None, temperature_k: float = T_ROOM, chains: int = 8, seed=None,
+                   max_samples: int = MAX_STEPS_DEFAULT, progress=False, consume=None) -> StationaryRun:
+    """Program the noisy circuit ``mc`` (times and step by ``policy``, :func:`_program`), check it
+    has noise to read a covariance from (``what``: the start of the error's sentence), burn in and
+    run; the one stationary run of ``inv``, sampling, Lyapunov equations, conditionals, matrix
+    exponentials and log-determinants.
+
+    ``consume(res)``: the run is made in segments of at most ``max_samples`` steps, every step kept,
+    each segment's result handed to ``consume`` and not retained (a long run in bounded memory; the
+    state carries over); ``res`` is then the last segment with the whole window's analog time."""
+    spu, rates, total, tb = _program(mc, policy, rates_of, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
+                                     temperature_k=temperature_k, noise=True, chains=chains, seed=seed)
+    Qx = x_diffusion(spu.ss, spu.readout_map[0], mc)
+    q = float(np.mean(np.diag(Qx)))
+    if not q > 0:  # checked before the run: without noise there are no fluctuations to read from
+        raise SPUError(f"{what} from the stationary fluctuations, and this circuit has no noise "
+                       f"(temperature {temperature_k:g} K, noise_psd {mc.noise_psd_a2_hz:g} A^2/Hz): give noise_psd > 0")
+    tb = _burn(spu, tb)
+    if consume is None:
+        res = spu.run(max(total - tb, spu.dt), max_samples=max_samples, progress=progress)
+        add_work(covariance_cost_s(res.x.shape[0], chains, mc.n))
+    else:
+        steps = max(1, int(round((total - tb) / spu.dt)))
+        done, window = 0, 0.0
+        while done < steps:
+            k = min(int(max_samples), steps - done)
+            res = spu.run(k * spu.dt, max_samples=k, progress=progress)
+            consume(res)
+            add_work(covariance_cost_s(k, chains, mc.n))
+            done, window = done + k, window + res.analog_time_s
+        res = replace(res, analog_time_s=window, n_steps=steps)
+    return StationaryRun(spu=spu, rates=rates, total_s=total, burn_in_s=tb, res=res, Qx=Qx, q=q)
 
 
 def _check_user_step(dt, window: float) -> None:
@@ -388,7 +444,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
 def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str = "exponential",
         dt: float | None = None, temperature_k: float = T_ROOM, noise_psd: float | None = None,
         prune: bool = False, return_info: bool = False, progress=False, scale: str = "autorange",
-        kappa_max: float = KAPPA_MAX_DEFAULT, **mapping_kwargs):
+        kappa_max: float = KAPPA_MAX_DEFAULT, keep_run: bool = False, **mapping_kwargs):
     """A^-1 from the stationary covariance of the twin with b = 0.
 
     An equal white noise current of PSD ``noise_psd`` (A^2/Hz) is injected at every summing node;
@@ -400,7 +456,9 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
 
     time : total analog time per chain; default 2000 / lambda_min tau (relative SE ~1 % with 8 chains),
     lambda_min the bound max_i A_ii / kappa_max (``scale='oracle'``: the true one). With b = 0 there
-    is no solution to range: v_unit = v_swing. Returns A^-1, or (A^-1, :class:`SolveInfo`).
+    is no solution to range: v_unit = v_swing. Returns A^-1, or (A^-1, :class:`SolveInfo`), or with
+    ``keep_run`` (A^-1, info, :class:`StationaryRun`): the run's read-outs for statistics beyond the
+    covariance (e.g. :func:`~spucircuit.linalg.logdet.logdet`).
     """
     A = check_spd(A)
     scale = check_scale(scale)
@@ -410,17 +468,10 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     if noise_psd is None:
         noise_psd = default_injected_psd(A, r_min, r_max, temperature_k)
     mc = integrator_array(A, None, prune=prune, noise_psd=noise_psd, check=False, **mapping_kwargs)
-    spu, rates, total, tb = _program(mc, INV_POLICY, _rates_of(scale, bounds), scheme=scheme, dt=dt, time=time,
-                                     burn_in=burn_in, temperature_k=temperature_k, noise=True, chains=chains,
-                                     seed=seed)
-    Qx = x_diffusion(spu.ss, spu.readout_map[0], mc)
-    q = float(np.mean(np.diag(Qx)))
-    if not q > 0:  # checked before the run: without noise there are no fluctuations to read A^-1 from
-        raise SPUError("inv reads A^-1 from the stationary fluctuations, and this circuit has no noise "
-                       f"(temperature {temperature_k:g} K, noise_psd {noise_psd:g} A^2/Hz): give noise_psd > 0")
-    tb = _burn(spu, tb)
-    res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT, progress=progress)
-    add_work(covariance_cost_s(res.x.shape[0], chains, mc.n))
+    run = stationary_run(mc, INV_POLICY, _rates_of(scale, bounds), what="inv reads A^-1", scheme=scheme, dt=dt,
+                         time=time, burn_in=burn_in, temperature_k=temperature_k, chains=chains, seed=seed,
+                         progress=progress)
+    spu, rates, total, tb, res, Qx, q = run.spu, run.rates, run.total_s, run.burn_in_s, run.res, run.Qx, run.q
     cov_x, se_x = cov_and_se(res.x)
     Ainv = 2.0 * cov_x / q
     Ainv = 0.5 * (Ainv + Ainv.T)
@@ -437,6 +488,8 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
         error_bound=budget.relative, error_budget=budget.to_dict(),
     )
     warn_if_short(info, Ainv, INV_POLICY, rates, mc.tau_s, time, total)
+    if keep_run:
+        return Ainv, info, run
     return (Ainv, info) if return_info else Ainv
 
 

@@ -127,3 +127,34 @@ def random_spd(n: int, cond: float = 10.0, seed=None, min_rel_entry: float = 2e-
             A = A + np.eye(n) * (w[-1] - cond * w[0]) / (cond - 1.0)
     check_spd(A)
     return A
+
+
+def check_stable(F, name: str = "F") -> np.ndarray:
+    """Return F (float64) if every eigenvalue has a negative real part (a stable drift dx = F x dt),
+    else MatrixError naming the largest real part. The eigenvalues serve this check only."""
+    F = as_matrix(F, name)
+    top = float(np.max(np.linalg.eigvals(F).real))
+    if not top < 0:
+        raise MatrixError(f"{name} is not stable: its largest eigenvalue real part is {top:.6g} >= 0 (a stable drift "
+                          "has every eigenvalue in the left half-plane)")
+    return F
+
+
+def check_psd(Q, n: int, name: str = "Q", sym_rtol: float = 1e-10) -> np.ndarray:
+    """Return Q (float64, symmetrised) if it is an (n, n) symmetric positive semi-definite matrix,
+    else MatrixError naming why (eigenvalues down to -1e-12 x max|Q| count as zero)."""
+    Q = as_matrix(Q, name)
+    if Q.shape != (n, n):
+        raise MatrixError(f"{name} has wrong shape {Q.shape}: expected ({n}, {n}) to match the matrix")
+    scale = float(np.max(np.abs(Q)))
+    asym = np.abs(Q - Q.T)
+    if asym.max() > sym_rtol * max(scale, np.finfo(float).tiny):
+        i, j = map(int, np.unravel_index(np.argmax(asym), asym.shape))
+        raise MatrixError(
+            f"{name} is not symmetric: {name}[{i},{j}] = {float(Q[i, j])!r} but {name}[{j},{i}] = {float(Q[j, i])!r}")
+    Q = 0.5 * (Q + Q.T)
+    lam = float(np.linalg.eigvalsh(Q)[0])
+    if lam < -1e-12 * scale or scale == 0:
+        raise MatrixError(f"{name} is not positive semi-definite: smallest eigenvalue {lam:.6g} < 0" if scale else
+                          f"{name} is zero: a covariance needs noise to drive it")
+    return Q

@@ -42,18 +42,12 @@ def mean_and_se(samples: np.ndarray, n_batches: int = 32, min_batch: int = 1):
     return mean, se
 
 
-def cov_and_se(samples: np.ndarray, n_batches: int = 32, mean=None):
-    """Covariance over (time, chains) and the SE of each entry from batch covariances.
-
-    If ``mean`` is given (a known mean) it is used instead of the sample mean. Computed on
-    samples / s (s a power of two: exact) so that no product under- or overflows; the result
-    overflows only if the covariance itself is beyond the float range.
-    """
+def batch_covariances(samples: np.ndarray, n_batches: int = 32, mean=None) -> np.ndarray:
+    """(batches, n, n): the covariance of each batch of ``samples`` (m, chains, n) about the pooled
+    mean (or ``mean``, a known one), every chain split into ``n_batches // chains`` batches (at least 2);
+    their mean is the pooled covariance and their spread its batch-means standard error. Not
+    rescaled: see :func:`cov_and_se` for samples of extreme magnitude."""
     samples = np.asarray(samples, float)
-    s = extreme_scale(samples)
-    if s is not None:
-        cov, se = cov_and_se(samples / s, n_batches, None if mean is None else np.asarray(mean, float) / s)
-        return cov * s * s, se * s * s
     if samples.ndim == 2:
         samples = samples[:, None, :]
     m, k, n = samples.shape
@@ -67,7 +61,23 @@ def cov_and_se(samples: np.ndarray, n_batches: int = 32, mean=None):
     # correlated samples by about -2 tau_int / L)
     mu = samples[: nb * L].reshape(-1, n).mean(axis=0) if mean is None else np.asarray(mean, float)
     c = blocks - mu[None, None, :]
-    covs = np.einsum("bti,btj->bij", c, c) / L
+    return np.einsum("bti,btj->bij", c, c) / L
+
+
+def cov_and_se(samples: np.ndarray, n_batches: int = 32, mean=None):
+    """Covariance over (time, chains) and the SE of each entry from batch covariances
+    (:func:`batch_covariances`).
+
+    If ``mean`` is given (a known mean) it is used instead of the sample mean. Computed on
+    samples / s (s a power of two: exact) so that no product under- or overflows; the result
+    overflows only if the covariance itself is beyond the float range.
+    """
+    samples = np.asarray(samples, float)
+    s = extreme_scale(samples)
+    if s is not None:
+        cov, se = cov_and_se(samples / s, n_batches, None if mean is None else np.asarray(mean, float) / s)
+        return cov * s * s, se * s * s
+    covs = batch_covariances(samples, n_batches, mean)
     cov = covs.mean(axis=0)
     se = covs.std(axis=0, ddof=1) / np.sqrt(covs.shape[0])
     return cov, se

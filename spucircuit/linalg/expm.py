@@ -1,0 +1,135 @@
+"""Matrix exponentials on the twin (thermodynamic matrix exponential, Duffield et al.): expm(-A) and
+expm(A) from the autocovariance of a circuit realising a non-symmetric drift.
+
+Identity. For the OU process dx = F x dt + dW (F stable, cov(dW) = Q dt, any Q) the lag-s
+autocovariance is E[x(t + s) x(t)^T] = expm(F s) E[x(t) x(t)^T]: expm(F s) = C(s) S^-1, S the
+covariance at time t. In sampled form, x_{k+1} = Phi_h x_k + e_k with Phi_h = expm(F h) and e_k
+independent of x_k. The circuit is sampled every h = tau / m and Phi_h is read as the least-squares
+estimate (sum x_{k+1} x_k^T)(sum x_k x_k^T)^-1 (with an intercept, so a constant offset cannot bias
+it): C_hat(h) S_hat^-1, C and S from the same run. Then
+
+    expm(F) = Phi_h^m        (computed digitally, O(n^3 log m)).
+
+This is the maximum-likelihood estimate of expm(F) from the sampled path (the least-squares Phi_h is
+the MLE of Phi_h, and the MLE is invariant under Phi -> Phi^m); it holds from any start
+(E[x_{k+1} | x_k] = Phi_h x_k), so no burn-in is discarded, and it needs neither Q nor the scale of
+the diffusion (no noise calibration enters). Reading the lag tau directly (m = 1, thermox's way)
+is the same estimator without the time scaling; its error grows like e^(lambda) for a mode decaying
+at lambda, whereas with h resolving the fastest mode (h <= 0.5 / the drift's Gershgorin bound, which
+the device computes from its entries) the error of Phi_h^m approaches that of the continuously
+observed path (relative error ~ sqrt(lambda / T)): 8x smaller on thermox's expnegm case at equal
+analog time.
+
+What the circuit realises (as :func:`~spucircuit.linalg.lyapunov.lyap`): the integrator array
+programmed with -F (signed entries through inverting buffers, any symmetry), so that
+dx/dt = F x + noise with t in the mapping's time unit tau (C / g_unit, set by the conductance scale);
+each summing node gets an equal injected white noise current (inv's default) plus every resistor's
+Johnson noise. Time scaling: the lag is one tau (m steps of h), so the circuit computes expm(F) for
+F in tau units; in seconds, the lag is tau = C / g_unit (``info.scale['lag_s']``).
+
+* ``expnegm(A)`` = expm(-A): F = -A, which needs every eigenvalue of A with a positive real part;
+* ``expm(A)``: F = A itself (expm(A) = expnegm(-A)), which needs A stable (every eigenvalue with a
+  negative real part, e.g. thermox's [[-0.4, 0.1], [0.5, -0.3]]); an unstable A is refused (its
+  largest eigenvalue real part named): no stationary circuit realises it.
+
+Error: the asymptotic covariance of the least-squares estimate, cov(Phi_i., Phi_j.) =
+Sigma_ij (Z^T Z)^-1 (:mod:`~spucircuit.numerics.trajectory`), carried to Phi_h^m to first order
+(d Phi^m = sum_j Phi^j dPhi Phi^(m-1-j)), gives the standard error of every entry; the error bound
+is 3 |se|_F plus, for pruned entries (|dF|_F = eps), |expm(F + dF) - expm(F)|_F <= sqrt(n) eps
+e^(mu+ + eps) (mu+ = max(0, log norm of F), computed from F). The least-squares
+bias is O(1/N) for N pairs, below the noise by sqrt(N). Run time: inv's policy (2000 slowest
+relaxation times, the slowest rate bounded by max_i (-F_ii) / kappa_max), run in segments and
+accumulated, so memory does not grow with the run. Cost: one eig of F (the stability check), the
+exact scheme's set-up, O(n^2) per step and chain.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from spucircuit.circuit.integrator_array import integrator_array
+from spucircuit.circuit.noise import default_injected_psd
+from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM
+from spucircuit.errors import MatrixError
+from spucircuit.linalg.error_bound import Z_NOISE, finish
+from spucircuit.linalg.lyapunov import lyap_rates
+from spucircuit.linalg.solve import INV_POLICY, SolveInfo, stationary_run
+from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT
+from spucircuit.numerics.matrices import as_matrix
+from spucircuit.numerics.scaling import norm2
+from spucircuit.numerics.trajectory import Var1Stats, power_and_cov
+
+SEGMENT_STEPS = 20_000  # steps per segment of a long run (8 chains x n = 8: 10 MB)
+STEP_RATE = 0.5  # the sampling step h resolves the fastest mode: h <= STEP_RATE / (rate bound)
+
+
+def lag_steps(fast: float) -> int:
+    """m, the samples per lag of one tau: h = tau / m <= STEP_RATE / fast (``fast`` >= the fastest
+    rate, 1/tau: the Gershgorin bound of the drift, what the device computes from its entries)."""
+    return max(1, int(np.ceil(fast / STEP_RATE)))
+
+
+def check_drift(F, name: str, what: str) -> np.ndarray:
+    """F (float64) if stable, else MatrixError naming the largest eigenvalue real part and ``what``."""
+    F = as_matrix(F, name)
+    top = float(np.max(np.linalg.eigvals(F).real))
+    if not top < 0:
+        raise MatrixError(f"{what}: the circuit's drift {name} has an eigenvalue with real part {top:.6g} >= 0 "
+                          "(unstable: no stationary circuit realises it)")
+    return F
+
+
+def _expm_drift(F, task: str, *, time=None, chains: int = 8, seed=None, temperature_k: float = T_ROOM,
+                noise_psd: float | None = None, kappa_max: float = KAPPA_MAX_DEFAULT, return_info: bool = False,
+                progress=False, **mapping_kwargs):
+    """expm(F) (F stable, tau units) as the twin's lag-one-tau regression matrix (module doc)."""
+    n = F.shape[0]
+    rates = lyap_rates(F, kappa_max)
+    if noise_psd is None:
+        noise_psd = default_injected_psd(F, mapping_kwargs.get("r_min", R_MIN_DEFAULT),
+                                         mapping_kwargs.get("r_max", R_MAX_DEFAULT), temperature_k)
+    mc = integrator_array(-F, None, noise_psd=noise_psd, check=False, **mapping_kwargs)
+    m = lag_steps(rates.fast)
+    stats = Var1Stats(n)
+    run = stationary_run(mc, INV_POLICY, lambda eigenvalues: rates, what=f"{task} reads the exponential",
+                         dt=mc.tau_s / m, time=time, burn_in=0, temperature_k=temperature_k, chains=chains, seed=seed,
+                         max_samples=SEGMENT_STEPS, progress=progress, consume=lambda res: stats.add(res.x))
+    fit = stats.fit()
+    E, cov = power_and_cov(fit.Phi, fit.cov_phi(), m)
+    se = np.sqrt(np.clip(np.diag(cov), 0.0, None)).reshape(n, n)
+    eps = float(mc.prune.get("dA_fro", 0.0))
+    mu = max(0.0, float(np.linalg.eigvalsh(0.5 * (F + F.T))[-1]))
+    systematic = eps * np.exp(mu + eps) * np.sqrt(n)
+    budget = finish(E, noise=Z_NOISE * float(norm2(se)), readout=0.0, transient=0.0, systematic=systematic,
+                    lam_lower=rates.slow, lam_source=rates.source, terms={"pruning": systematic} if eps else {})
+    info = SolveInfo(
+        task=task, standard_error=se, analog_time_s=run.res.analog_time_s, burn_in_s=0.0, window_s=run.res.analog_time_s,
+        tau_s=mc.tau_s, dt_s=run.spu.dt, steps=int(run.res.n_steps), chains=chains, noise_psd_A2_per_Hz=noise_psd,
+        diffusion_x_per_tau=run.q, components=mc.component_counts(), mapped=mc,
+        scale={"method": "bound", "kappa_max": float(kappa_max), "rates": run.rates.source, "v_unit_V": mc.v_unit_v,
+               "lag_s": mc.tau_s, "step_s": mc.tau_s / m, "steps_per_lag": m, "pairs": fit.pairs,
+               "identity": "expm(F) = Phi_h^m, Phi_h = C(h) S^-1 (least squares), h = tau / m"},
+        error_bound=budget.relative, error_budget=budget.to_dict(),
+    )
+    return (E, info) if return_info else E
+
+
+def expnegm(A, **kwargs):
+    """expm(-A) from the twin realising dx = -A x dt + noise (module doc); A: (n, n), every
+    eigenvalue with a positive real part, any symmetry.
+
+    Keyword arguments: time (analog time, s or 'Ntau'; default 2000 slowest relaxation times from the
+    bound max_i A_ii / kappa_max), chains, seed, temperature_k, noise_psd (A^2/Hz per summing node),
+    kappa_max, return_info, progress, and the mapping's (r_min, r_max, c, ...).
+    Returns expm(-A), or (expm(-A), :class:`SolveInfo`) with ``standard_error`` (per entry),
+    ``error_bound`` (relative, Frobenius), ``error_budget`` and ``analog_time_s``.
+    """
+    A = as_matrix(A, "A")
+    return _expm_drift(check_drift(-A, "-A", "expnegm(A) needs every eigenvalue of A with a positive real part"),
+                       "expnegm", **kwargs)
+
+
+def expm(A, **kwargs):
+    """expm(A) for a stable A (every eigenvalue with a negative real part) from the twin realising
+    dx = A x dt + noise: expm(A) = expnegm(-A) (module doc). Arguments and result as :func:`expnegm`."""
+    A = as_matrix(A, "A")
+    return _expm_drift(check_drift(A, "A", "expm(A) on the twin needs a stable A"), "expm", **kwargs)
