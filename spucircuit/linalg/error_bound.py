@@ -100,6 +100,33 @@ def transient_bound(lam_lower: float, burn_in_s: float, tau_s: float, b, x0=None
     return float(np.exp(-lam_lower * burn_in_s / tau_s) * (x0n + norm2(b) / lam_lower))
 
 
+def trapezoidal_transient_bound(lam_lower: float, lam_upper: float, h_tau: float, burn_steps: int, damp_steps: int,
+                                b, x0=None) -> float:
+    """The trapezoidal scheme's counterpart of :func:`transient_bound` after ``burn_steps`` steps of
+    h = ``h_tau`` tau, the first ``damp_steps`` damped (two backward-Euler half steps each,
+    :mod:`spucircuit.integrate.trapezoidal`); lambda in [lam_lower, lam_upper] (1/tau, the device's
+    bounds), symmetric drift (an ideal array: each mode decays on its own).
+
+    A mode with z = h lambda is multiplied by f(z) = (1 + z/2)^(-2D) |(1 - z/2) / (1 + z/2)|^K,
+    D = damp_steps, K = burn_steps - D, and never grows afterwards (|multiplier| <= 1), so
+    |x_k - x_dev| <= max f (|x0| + |b| / lam_lower) for every later step k. f decreases on
+    [0, 2] (f(2) = 0) and on [2, inf) has one maximum, at z* = 2 (K + D) / D (D > 0; increasing
+    without damping), so its maximum over [z_lo, z_hi] is exact from three points."""
+    D = int(min(max(damp_steps, 0), burn_steps))
+    K = int(burn_steps) - D
+    zlo, zhi = float(h_tau) * lam_lower, float(h_tau) * lam_upper
+
+    def f(z):
+        with np.errstate(divide="ignore"):
+            return float(np.exp(-2 * D * np.log1p(z / 2) + K * (np.log(abs(1 - z / 2)) - np.log1p(z / 2))))
+
+    zs = [zlo, zhi]
+    if D > 0:
+        zs.append(min(max(2.0 * (K + D) / D, 2.0, zlo), zhi))
+    x0n = 0.0 if x0 is None else float(norm2(x0))
+    return max(f(z) for z in zs) * (x0n + float(norm2(b)) / lam_lower)
+
+
 def ideal_budget(x, se, *, lam_lower: float, lam_source: str, transient: float, pruning: dict | None = None) -> ErrorBudget:
     """An ideal array: noise, transient and the pruned entries' perturbation |dA|_F (|x_hat| + d)."""
     noise = Z_NOISE * float(norm2(se))

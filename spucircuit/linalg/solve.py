@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass, field, fields
 
 import numpy as np
+import scipy.sparse as sp
 
 from spucircuit._util.quantities import parse_time
 from spucircuit._util.seeds import seed_sequence
@@ -29,12 +30,14 @@ from spucircuit.device.base import add_work, canonical_scheme, covariance_cost_s
 from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
 from spucircuit.errors import ClippingWarning, ParseError, ShortRunWarning, SPUError, StepError
 from spucircuit.imperfections.instance import Device, x_diffusion
+from spucircuit.integrate.trapezoidal import DAMP_STEPS
 from spucircuit.integrate.discretize import symmetric_eigen
 from spucircuit.linalg.error_bound import (
     device_budget,
     device_inv_budget,
     diffusion_anisotropy,
     ideal_budget,
+    trapezoidal_transient_bound,
     inv_budget,
     transient_bound,
 )
@@ -44,6 +47,7 @@ from spucircuit.numerics.scaling import norm2
 from spucircuit.numerics.stats import cov_and_se, mean_and_se
 
 MAX_STEPS_DEFAULT = 200_000
+AUTO_DENSE_MAX_N = 4096  # auto scheme: the exponential eigenbasis for dense A up to this size
 SAMPLE_VALUES = 2_000_000  # a time average keeps up to this many sampled values (16 MB) for its standard error
 
 
@@ -75,7 +79,12 @@ class RunPolicy:
     burn_fraction, burn_slow : default burn-in min(burn_fraction x total, burn_slow / lambda_min)
     batch_slow : batch length of the batch-means standard error (5 relaxation times)
     task : 'solve' (step 0.5 / lambda_max) or 'inv' (step min(0.2 / lambda_min, run / 1000)),
-           never more than ``max_steps`` steps (exponential scheme: exact at any step)
+           never more than ``max_steps`` steps (exponential scheme: exact at any step). The
+           trapezoidal scheme takes min(0.2 / lambda_min, window / 1000) for both tasks: its
+           stationary mean and covariance are exact at any step, so only the slowest dynamics
+           (resolved to 0.2^3 / 12 = 7e-4 per step of the slow transient) and the number of
+           samples in the window (>= 1000) set it, never lambda_max; its stiff modes are damped
+           at the start (:func:`~spucircuit.linalg.error_bound.trapezoidal_transient_bound`)
     range_slow : a ranging pass's averaging window after its burn-in
     """
 
@@ -97,9 +106,9 @@ class RunPolicy:
             raise ParseError(f"burn-in ({tb:.4g} s) must be shorter than the analog time ({total:.4g} s)")
         return total, tb
 
-    def step(self, rates: Rates, tau: float, total: float, tb: float) -> float:
-        """The automatic step of the exponential scheme (s)."""
-        if self.task == "solve":
+    def step(self, rates: Rates, tau: float, total: float, tb: float, scheme: str = "exponential") -> float:
+        """The automatic step of the exponential or trapezoidal scheme (s)."""
+        if self.task == "solve" and scheme != "trapezoidal":
             return max(0.5 / rates.fast * tau, total / self.max_steps)
         return max(min(0.2 / rates.slow * tau, (total - tb) / 1000), total / self.max_steps)
 
@@ -227,13 +236,35 @@ def _program(mc, policy: RunPolicy, rates_of, *, scheme: str, dt, time, burn_in,
     """
     provisional = dt if dt is not None else (None if scheme == "euler" else 1.0)
     spu = SPU(mc, scheme=scheme, dt=provisional, **spu_kw)
-    sym = symmetric_eigen(spu.ss)
-    rates = rates_of(lambda: np.sort(-sym[0] * mc.tau_s) if sym is not None else np.linalg.eigvalsh(mc.A))
+    sym = None if spu.scheme == "trapezoidal" else symmetric_eigen(spu.ss)  # trapezoidal: no spectrum
+    rates = rates_of(lambda: np.sort(-sym[0] * mc.tau_s) if sym is not None else extreme_eigenvalues(mc.A))
     total, tb = policy.times(rates, mc.tau_s, time, burn_in)
     _check_user_step(dt, total - tb)
-    if dt is None and spu.scheme == "exponential":
-        spu.set_dt(policy.step(rates, mc.tau_s, total, tb))
+    if dt is None and spu.scheme in ("exponential", "trapezoidal"):
+        spu.set_dt(policy.step(rates, mc.tau_s, total, tb, spu.scheme))
     return spu, rates, total, tb
+
+
+def extreme_eigenvalues(A) -> np.ndarray:
+    """A's eigenvalues, ascending (dense), or its two extreme ones (scipy.sparse, Lanczos): the
+    oracle's spectrum, for reporting and ``scale='oracle'`` only."""
+    if sp.issparse(A):
+        import scipy.sparse.linalg as spla
+
+        hi = spla.eigsh(A, k=1, which="LA", return_eigenvectors=False)[0]
+        lo = spla.eigsh(A, k=1, sigma=0.0, which="LM", return_eigenvectors=False)[0]
+        return np.array([lo, hi])
+    return np.linalg.eigvalsh(A)
+
+
+def auto_scheme(A, scheme: str | None) -> str:
+    """The scheme a solve / inv runs: the given one, or automatically the exponential eigenbasis
+    for a dense A up to AUTO_DENSE_MAX_N (its O(n^3) set-up is then cheapest and it is exact in
+    distribution) and the trapezoidal scheme for a scipy.sparse A or a larger dense one (O(nnz)
+    per step with sparse factors; exact stationary mean and covariance at any step)."""
+    if scheme is not None and scheme != "auto":
+        return canonical_scheme(scheme)
+    return "trapezoidal" if sp.issparse(A) or A.shape[0] > AUTO_DENSE_MAX_N else "exponential"
 
 
 def _check_user_step(dt, window: float) -> None:
@@ -323,18 +354,21 @@ def range_mapping(A, b, *, kappa_max: float = KAPPA_MAX_DEFAULT, scheme: str = "
     return autorange(run_pass, v0, mapping_kwargs.get("v_swing", V_SWING_DEFAULT))
 
 
-def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: str = "exponential",
+def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: str | None = None,
           dt: float | None = None, temperature_k: float = T_ROOM, noise: bool = True, x0=None,
           prune: bool = False, return_info: bool = False, progress=False, scale: str = "autorange",
           kappa_max: float = KAPPA_MAX_DEFAULT, **mapping_kwargs):
     """x ~ A^-1 b as the time average of the twin's node voltages after burn-in.
 
     Args:
-        A, b: SPD matrix (n, n) and right-hand side (n,).
+        A, b: SPD matrix (n, n), dense or scipy.sparse (checked, mapped and simulated sparsely), and
+            right-hand side (n,).
         time: total analog time (s or 'Ntau'); default 220 / lambda_min tau, lambda_min the bound
             max_i A_ii / kappa_max a device can compute (``scale='oracle'``: the true one).
         burn_in: discarded initial time; default min(time / 2, 20 / lambda_min tau).
-        chains, seed, scheme, dt, temperature_k, noise, progress: as :class:`SPU`.
+        chains, seed, scheme, dt, temperature_k, noise, progress: as :class:`SPU`; ``scheme`` None
+            (or 'auto') chooses (:func:`auto_scheme`): 'exponential' for a dense A up to
+            AUTO_DENSE_MAX_N, 'trapezoidal' for a sparse or larger one; stated in ``info.scheme``.
         x0: initial x; prune: leave unrealisable small entries open (bound in ``info.pruning``).
         scale: how the device ranges v_unit (V per unit of x): 'autorange' (default: a ranging pass
             at the computable bound kappa_max |b| / max_i A_ii, then the measured max |x| at 0.8 of
@@ -352,6 +386,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     A = check_spd(A)
     b = as_vector(b, A.shape[0])
     scale = check_scale(scale)
+    scheme = auto_scheme(A, scheme)
     bounds = SpectrumBounds.from_matrix(A, kappa_max)
     rates_of = _rates_of(scale, bounds)
     seeds = (seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)).spawn(2)
@@ -370,7 +405,11 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     ranging.update(v_unit_V=mc.v_unit_v, rates=rates.source)
     x0v = np.zeros_like(b) if x0 is None else np.asarray(x0, float)
     t_range = ranging.get("ranging_time_s", 0.0)
-    transient = transient_bound(rates.slow, tb, mc.tau_s, b, x0v)
+    if spu.scheme == "trapezoidal":
+        transient = trapezoidal_transient_bound(rates.slow, rates.fast, spu.dt / mc.tau_s, int(round(tb / spu.dt)),
+                                                DAMP_STEPS, b, x0v)
+    else:
+        transient = transient_bound(rates.slow, tb, mc.tau_s, b, x0v)
     budget = ideal_budget(x, se, lam_lower=rates.slow, lam_source=rates.source, transient=transient, pruning=mc.prune)
     info = SolveInfo(
         task="solve", standard_error=se, analog_time_s=t_range + tb + res.analog_time_s, burn_in_s=tb,
@@ -385,7 +424,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     return (x, info) if return_info else x
 
 
-def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str = "exponential",
+def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str | None = None,
         dt: float | None = None, temperature_k: float = T_ROOM, noise_psd: float | None = None,
         prune: bool = False, return_info: bool = False, progress=False, scale: str = "autorange",
         kappa_max: float = KAPPA_MAX_DEFAULT, **mapping_kwargs):
@@ -404,6 +443,7 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     """
     A = check_spd(A)
     scale = check_scale(scale)
+    scheme = auto_scheme(A, scheme)
     bounds = SpectrumBounds.from_matrix(A, kappa_max)
     r_min = mapping_kwargs.get("r_min", R_MIN_DEFAULT)
     r_max = mapping_kwargs.get("r_max", R_MAX_DEFAULT)
@@ -414,6 +454,7 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
                                      burn_in=burn_in, temperature_k=temperature_k, noise=True, chains=chains,
                                      seed=seed)
     Qx = x_diffusion(spu.ss, spu.readout_map[0], mc)
+    Qx = Qx.toarray() if sp.issparse(Qx) else Qx  # n x n like the covariance inv returns
     q = float(np.mean(np.diag(Qx)))
     if not q > 0:  # checked before the run: without noise there are no fluctuations to read A^-1 from
         raise SPUError("inv reads A^-1 from the stationary fluctuations, and this circuit has no noise "
@@ -430,7 +471,7 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
                         burn_in_tau=tb / mc.tau_s)
     info = SolveInfo(
         task="inv", standard_error=2.0 * se_x / q, analog_time_s=tb + res.analog_time_s, burn_in_s=tb,
-        tau_s=mc.tau_s, dt_s=spu.dt, chains=chains, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q,
+        tau_s=mc.tau_s, dt_s=spu.dt, chains=chains, scheme=spu.scheme, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q,
         noise_anisotropy=float((np.ptp(np.diag(Qx)) + 2 * np.abs(off).sum(axis=1).max()) / q),
         components=mc.component_counts(), mapped=mc,
         scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v},
@@ -479,8 +520,8 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
                                     noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds[1]))
         mc = device.nominal
     total, tb = SOLVE_POLICY.times(rates, mc.tau_s, time, burn_in)
-    if dt is None and canonical_scheme(scheme) == "exponential":
-        dt = SOLVE_POLICY.step(rates, mc.tau_s, total, tb)
+    if dt is None and canonical_scheme(scheme) in ("exponential", "trapezoidal"):
+        dt = SOLVE_POLICY.step(rates, mc.tau_s, total, tb, canonical_scheme(scheme))
     spu = device.spu(noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds[0])
     spu.set_rhs(b)
     x, se, res, tb, _ = _time_average(spu, rates, mc.tau_s, SOLVE_POLICY, total, tb,
@@ -525,8 +566,8 @@ def range_device(device: Device, b, *, evaluate: str = "steady", rates: Rates | 
         if evaluate != "twin":
             raise SPUError(f"unknown evaluation {evaluate!r}: use 'steady' or 'twin'")
         spu = device.spu(noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds.spawn(1)[0])
-        if dt is None and spu.scheme == "exponential":
-            spu.set_dt(SOLVE_POLICY.step(rates, tau, tb1 + window, tb1))
+        if dt is None and spu.scheme in ("exponential", "trapezoidal"):
+            spu.set_dt(SOLVE_POLICY.step(rates, tau, tb1 + window, tb1, spu.scheme))
         spu.set_rhs(b)
         res = spu.run(tb1 + window, max_samples=1000)
         keep = res.t > tb1
@@ -561,8 +602,8 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     rates = _device_rates(device, scale, kappa_max)
     total, tb = INV_POLICY.times(rates, mc.tau_s, time, burn_in)
     _check_user_step(dt, total - tb)
-    if dt is None and canonical_scheme(scheme) == "exponential":
-        dt = INV_POLICY.step(rates, mc.tau_s, total, tb)
+    if dt is None and canonical_scheme(scheme) in ("exponential", "trapezoidal"):
+        dt = INV_POLICY.step(rates, mc.tau_s, total, tb, canonical_scheme(scheme))
     q = float(np.mean(np.diag(device.design_x_diffusion())))  # the design's noise, op-amp noise included
     if not q > 0:
         raise SPUError("device_inv reads A^-1 from the stationary fluctuations, and this device has no noise: "

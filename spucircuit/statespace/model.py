@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.errors import NetlistError
@@ -93,7 +94,10 @@ class StateSpace:
         key = tuple(idx)
         if key not in self.readout_cache and self.node_map is not None:
             Vx, Vu = self.node_map
-            self.readout_cache[key] = (Vx[idx].toarray(), Vu[idx].toarray())
+            if self.diffusion_factor is not None or sp.issparse(self.diffusion):  # the sparse compile: stays sparse
+                self.readout_cache[key] = (sp.csr_matrix(Vx[idx]), sp.csr_matrix(Vu[idx]))
+            else:
+                self.readout_cache[key] = (Vx[idx].toarray(), Vu[idx].toarray())
         if key not in self.readout_cache:
             Px, Pu = self.mna_rhs
             rows = [i - 1 for i in idx]

@@ -70,6 +70,16 @@ CASES = [
 # spu solve, inv, map, demo: bad files, bad numbers for every option, bad choices and paths
 CASES += [
     (spu, 'solve --matrix {d}/missing.npy --rhs {d}/b.npy --no-progress', 'matrix file not found: {d}/missing.npy'),
+    (spu, 'solve --matrix {d}/plain.npz --rhs {d}/b.npy --no-progress', 'cannot read matrix file {d}/plain.npz as a scipy.sparse .npz'),
+    (spu, 'solve --matrix {d}/bad.mtx --rhs {d}/b.npy --no-progress', 'cannot read matrix file {d}/bad.mtx as a Matrix Market .mtx'),
+    (spu, 'solve --matrix {d}/missing.mtx --rhs {d}/b.npy --no-progress', 'matrix file not found: {d}/missing.mtx'),
+    (spu, 'solve --matrix {d}/missing.npz --rhs {d}/b.npy --no-progress', 'matrix file not found: {d}/missing.npz'),
+    (spu, 'solve --matrix {d}/rect.mtx --rhs {d}/b.npy --no-progress', 'A has wrong shape (3, 2)'),
+    (spu, 'solve --matrix {d}/nonsym.npz --rhs {d}/b.npy --no-progress', 'A is not symmetric: A[0,1] = 1.0 but A[1,0] = 0.0'),
+    (spu, 'solve --matrix {d}/A.npz --rhs {d}/b2.npy --no-progress', 'b has wrong shape (2,)'),
+    (spu, 'solve --matrix {d}/nan.npz --rhs {d}/b.npy --no-progress', 'A contains NaN or inf (first at A[0,0] = nan)'),
+    (spu, 'inv --matrix {d}/indef.mtx --no-progress', 'A is not positive definite: diagonal entry A[1,1] = -1'),
+    (spu, 'inv --matrix {d}/rect.npz --no-progress', 'A has wrong shape (3, 2)'),
     (spu, 'solve --matrix {d}/text.npy --rhs {d}/b.npy --no-progress', 'cannot read matrix file {d}/text.npy: This file contains pickled'),
     (spu, 'solve --matrix {d}/text.txt --rhs {d}/b.npy --no-progress', 'cannot read matrix file {d}/text.txt: This file contains pickled'),
     (spu, 'solve --matrix {d}/obj.npy --rhs {d}/b.npy --no-progress', 'cannot read matrix file {d}/obj.npy: Object arrays cannot be loaded'),
