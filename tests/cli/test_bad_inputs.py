@@ -192,7 +192,7 @@ CASES += [
     (spu, 'solve --matrix {A} --rhs {b} --no-progress --chains abc', "argument --chains: not an integer: 'abc'"),
     (spu, 'solve --matrix {A} --rhs {b} --no-progress --seed abc', "argument --seed: not an integer: 'abc'"),
     (spu, 'solve --matrix {A} --rhs {b} --no-progress --seed 2.5', "argument --seed: not an integer: '2.5'"),
-    (spu, 'solve --matrix {A} --rhs {b} --no-progress --scheme rk4', "argument --scheme: invalid choice: 'rk4' (choose from 'exponential',"),
+    (spu, 'solve --matrix {A} --rhs {b} --no-progress --scheme rk4', "argument --scheme: invalid choice: 'rk4' (choose from 'auto', 'exponential',"),
     (spu, 'solve --matrix {A} --rhs {b} --no-progress --profile bogus', "argument --profile: invalid choice: 'bogus' (choose from 'ideal',"),
     (spu, 'solve --matrix {A} --rhs {b} --no-progress --converters bogus', "argument --converters: invalid choice: 'bogus' (choose from 'ideal',"),
     (spu, 'solve --matrix {A} --rhs {b} --no-progress --scale exact', "argument --scale: invalid choice: 'exact' (choose from 'autorange',"),
