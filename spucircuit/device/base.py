@@ -98,6 +98,16 @@ def setup_cost_s(n: int) -> float:
     return SETUP_COST_S[1] * float(n) ** 3
 
 
+MATVEC_COST_S = 2.0e-9  # s per non-zero of a sparse product (a Lanczos probe's step)
+FACTOR_COST_S = 1.0e-9  # s per flop (sum over columns of L of count^2) of a sparse factorisation
+
+
+def probe_cost_s(matvecs: int, nnz: int, factor_flops: float) -> float:
+    """Estimated computing of a spectral probe (:mod:`spucircuit.numerics.spectral`): its Lanczos
+    products with A and its certificate's factorisations."""
+    return MATVEC_COST_S * float(matvecs) * float(nnz) + FACTOR_COST_S * float(factor_flops)
+
+
 def covariance_cost_s(n_saved: int, chains: int, n: int) -> float:
     """Estimated computing of the covariance of n_saved x chains samples of n values."""
     return COV_COST_S * float(n_saved) * float(chains) * float(n) ** 2

@@ -26,24 +26,25 @@ from spucircuit._util.seeds import seed_sequence
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
-from spucircuit.device.base import add_work, canonical_scheme, covariance_cost_s
+from spucircuit.device.base import add_work, canonical_scheme, covariance_cost_s, probe_cost_s
 from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
 from spucircuit.errors import ClippingWarning, ParseError, ShortRunWarning, SPUError, StepError
 from spucircuit.imperfections.instance import Device, x_diffusion
-from spucircuit.integrate.trapezoidal import DAMP_STEPS
 from spucircuit.integrate.discretize import symmetric_eigen
+from spucircuit.integrate.trapezoidal import DAMP_STEPS
 from spucircuit.linalg.error_bound import (
     device_budget,
     device_inv_budget,
     diffusion_anisotropy,
     ideal_budget,
-    trapezoidal_transient_bound,
     inv_budget,
     transient_bound,
+    trapezoidal_transient_bound,
 )
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
-from spucircuit.numerics.matrices import as_vector, check_spd
+from spucircuit.numerics.matrices import as_vector, check_spd, check_spd_sparse
 from spucircuit.numerics.scaling import norm2
+from spucircuit.numerics.spectral import probe_lambda_min
 from spucircuit.numerics.stats import cov_and_se, mean_and_se
 
 MAX_STEPS_DEFAULT = 200_000
@@ -63,7 +64,7 @@ class Rates:
 
     @classmethod
     def from_bounds(cls, bounds: SpectrumBounds) -> "Rates":
-        return cls(slow=bounds.lam_min_lower, fast=bounds.lam_max_upper, source="spec")
+        return cls(slow=bounds.lam_min_lower, fast=bounds.lam_max_upper, source=bounds.source)
 
     @classmethod
     def oracle(cls, lam) -> "Rates":
@@ -80,12 +81,17 @@ class RunPolicy:
     batch_slow : batch length of the batch-means standard error (5 relaxation times)
     task : 'solve' (step 0.5 / lambda_max) or 'inv' (step min(0.2 / lambda_min, run / 1000)),
            never more than ``max_steps`` steps (exponential scheme: exact at any step). The
-           trapezoidal scheme takes min(0.2 / lambda_min, window / 1000) for both tasks: its
-           stationary mean and covariance are exact at any step, so only the slowest dynamics
-           (resolved to 0.2^3 / 12 = 7e-4 per step of the slow transient) and the number of
-           samples in the window (>= 1000) set it, never lambda_max; its stiff modes are damped
-           at the start (:func:`~spucircuit.linalg.error_bound.trapezoidal_transient_bound`)
+           trapezoidal scheme takes min(trap_slow / lambda_min, window / trap_samples) for both
+           tasks, never lambda_max: its stationary mean and covariance are exact at any step, and
+           so is the precision of a time average (a mode with z = h lambda has step correlation
+           rho = (1 - z/2) / (1 + z/2) and (1 + rho) / (1 - rho) = 2 / z: the variance of the mean
+           of K samples is 2 var / (lambda K h), the continuous 2 var / (lambda T), at any z).
+           The step therefore only sets how fast the start decays (a slow mode by 1/3 per step at
+           z = 1, faster than e^-1; the stiff ones after the damped start), which the transient
+           bound takes exactly (:func:`~spucircuit.linalg.error_bound.trapezoidal_transient_bound`),
+           and the number of samples the batch-means standard error gets
     range_slow : a ranging pass's averaging window after its burn-in
+    trap_slow, trap_samples : the trapezoidal step (above)
     """
 
     total_slow: float
@@ -95,6 +101,8 @@ class RunPolicy:
     batch_slow: float = 5.0
     max_steps: int = MAX_STEPS_DEFAULT
     range_slow: float = 5.0
+    trap_slow: float = 1.0
+    trap_samples: int = 200
 
     def times(self, rates: Rates, tau: float, time=None, burn_in=None):
         """(total, burn-in) in seconds for ``rates`` (1/tau) and time unit tau."""
@@ -108,7 +116,10 @@ class RunPolicy:
 
     def step(self, rates: Rates, tau: float, total: float, tb: float, scheme: str = "exponential") -> float:
         """The automatic step of the exponential or trapezoidal scheme (s)."""
-        if self.task == "solve" and scheme != "trapezoidal":
+        if scheme == "trapezoidal":
+            return max(min(self.trap_slow / rates.slow * tau, (total - tb) / self.trap_samples),
+                       total / self.max_steps)
+        if self.task == "solve":
             return max(0.5 / rates.fast * tau, total / self.max_steps)
         return max(min(0.2 / rates.slow * tau, (total - tb) / 1000), total / self.max_steps)
 
@@ -267,6 +278,41 @@ def auto_scheme(A, scheme: str | None) -> str:
     return "trapezoidal" if sp.issparse(A) or A.shape[0] > AUTO_DENSE_MAX_N else "exponential"
 
 
+def checked_bounds(A, kappa_max: float, scale: str, probe: bool | None, seed=None) -> tuple:
+    """(A checked, its :class:`SpectrumBounds`, the probe's record or None).
+
+    ``probe`` None probes a scipy.sparse A (unless ``scale='oracle'``): a few Lanczos products and
+    one shifted LDL^T certify lambda_min >= lower (:func:`~spucircuit.numerics.spectral.probe_lambda_min`),
+    which then replaces the kappa_max spec for the run time, the step and the error bound (a large
+    grid breaks the default spec); the certificate also proves A positive definite, so the unshifted
+    check is skipped. The probe's work is counted (:func:`~spucircuit.device.base.probe_cost_s`).
+    Dense A keeps the spec's bounds (``probe=True`` probes it as a sparse matrix). ``seed``: a
+    callable giving the probe's SeedSequence, called only when it probes."""
+    seed = seed if callable(seed) else (lambda s=seed: seed_sequence(s))
+    use = (sp.issparse(A) and scale != "oracle") if probe is None else bool(probe)
+    if not use:
+        A = check_spd(A)
+        return A, SpectrumBounds.from_matrix(A, kappa_max), None
+    A = check_spd_sparse(sp.csr_matrix(check_spd(A)) if not sp.issparse(A) else A, factor=False)
+    p = probe_lambda_min(A, seed=np.random.default_rng(seed()))
+    if p.lower is None:  # no certificate: the plain positive-definiteness check, then the spec
+        check_spd_sparse(A)
+    add_work(probe_cost_s(p.matvecs, p.nnz, p.factor_flops))
+    rec = p.to_dict()
+    rec["compute_s"] = probe_cost_s(p.matvecs, p.nnz, p.factor_flops)
+    return A, SpectrumBounds.from_matrix(A, kappa_max).certified(p.lower), rec
+
+
+PROBE_SPAWN_KEY = 15  # the probe's start vector comes from this child key of the run's seed
+
+
+def _probe_seed(seed) -> np.random.SeedSequence:
+    """The probe's own child of the run's seed, derived without spawning (the run's children keep their bits)."""
+    ss = seed_sequence(seed)
+    return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (PROBE_SPAWN_KEY,),
+                                  pool_size=ss.pool_size)
+
+
 def _check_user_step(dt, window: float) -> None:
     """A given step longer than the averaging window (the run after its burn-in) would stretch the
     run to one step of dt, with no statistics: refused."""
@@ -334,11 +380,13 @@ def _range_window(policy: RunPolicy, rates: Rates, tau: float, time=None, burn_i
 
 def range_mapping(A, b, *, kappa_max: float = KAPPA_MAX_DEFAULT, scheme: str = "exponential", dt=None, time=None,
                   burn_in=None, seed=None, temperature_k: float = T_ROOM, noise: bool = True, chains: int = 1,
-                  prune: bool = False, **mapping_kwargs):
+                  prune: bool = False, bounds: SpectrumBounds | None = None, **mapping_kwargs):
     """The v_unit (V per unit of x) an ideal-converter integrator array finds by ranging itself for
     A x = b (:func:`autorange`): a pass mapped at the computable bound, read after its burn-in and a
-    short window, then the measured max |x| at ``RANGE_MARGIN`` of the swing. Returns (v_unit, ranging record)."""
-    rates_of = _rates_of("autorange", SpectrumBounds.from_matrix(A, kappa_max))
+    short window, then the measured max |x| at ``RANGE_MARGIN`` of the swing. ``bounds``: the
+    spectrum bounds to plan with (default: the kappa_max spec's). Returns (v_unit, ranging record)."""
+    bounds = SpectrumBounds.from_matrix(A, kappa_max) if bounds is None else bounds
+    rates_of = _rates_of("autorange", bounds)
     seeds = seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)
 
     def run_pass(v_unit):
@@ -350,14 +398,23 @@ def range_mapping(A, b, *, kappa_max: float = KAPPA_MAX_DEFAULT, scheme: str = "
         keep = res.t > tb1  # the window after the burn-in
         return res.x[keep].mean(axis=(0, 1)), 0, res.analog_time_s
 
-    v0 = integrator_array(A, b, prune=prune, check=False, scale="bound", kappa_max=kappa_max, **mapping_kwargs).v_unit_v
+    v0 = _bound_scale(A, b, bounds, kappa_max, prune, mapping_kwargs)
     return autorange(run_pass, v0, mapping_kwargs.get("v_swing", V_SWING_DEFAULT))
+
+
+def _bound_scale(A, b, bounds: SpectrumBounds, kappa_max, prune, mapping_kwargs):
+    """The mapping's 'bound' scale: v_swing / (|b| / lambda_min_lower) with a certified bound, else
+    the mapping's own kappa_max rule."""
+    if bounds.source == "probe" and np.any(b):
+        return mapping_kwargs.get("v_swing", V_SWING_DEFAULT) / bounds.solution_bound(b)
+    return integrator_array(A, b, prune=prune, check=False, scale="bound", kappa_max=kappa_max,
+                            **mapping_kwargs).v_unit_v
 
 
 def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: str | None = None,
           dt: float | None = None, temperature_k: float = T_ROOM, noise: bool = True, x0=None,
           prune: bool = False, return_info: bool = False, progress=False, scale: str = "autorange",
-          kappa_max: float = KAPPA_MAX_DEFAULT, **mapping_kwargs):
+          kappa_max: float = KAPPA_MAX_DEFAULT, probe: bool | None = None, **mapping_kwargs):
     """x ~ A^-1 b as the time average of the twin's node voltages after burn-in.
 
     Args:
@@ -375,6 +432,8 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
             the swing; its analog time is counted), 'bound' (stay at the bound) or 'oracle' (from the
             exact x* and spectrum: a labelled upper bound no device can reach).
         kappa_max: the problem class's largest condition number (bounds and run times).
+        probe: certify lambda_min by a spectral probe (:func:`checked_bounds`; None: for a
+            scipy.sparse A), which then replaces the kappa_max spec; recorded in ``info.scale['probe']``.
         mapping_kwargs: r_min, r_max, c, v_swing, ... of the mapping.
 
     Returns:
@@ -383,19 +442,23 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
         enough batches, ``se_batches``), ``analog_time_s`` (ranging included), ``burn_in_s``,
         ``tau_s``, ``components``, ``transient_bias_bound``, ``scale`` (how ranging was done).
     """
-    A = check_spd(A)
-    b = as_vector(b, A.shape[0])
     scale = check_scale(scale)
+    seed = seed_sequence(seed)
+    A, bounds, probed = checked_bounds(A, kappa_max, scale, probe, lambda: _probe_seed(seed))
+    b = as_vector(b, A.shape[0])
     scheme = auto_scheme(A, scheme)
-    bounds = SpectrumBounds.from_matrix(A, kappa_max)
     rates_of = _rates_of(scale, bounds)
-    seeds = (seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)).spawn(2)
+    seeds = seed.spawn(2)
     spu_kw = dict(temperature_k=temperature_k, noise=noise, chains=chains)
     ranging = {"method": scale, "kappa_max": bounds.kappa_max}
+    if probed is not None:
+        ranging["probe"] = probed
     map_scale = "oracle" if scale == "oracle" else "bound"
+    if map_scale == "bound" and bounds.source == "probe":
+        map_scale = _bound_scale(A, b, bounds, kappa_max, prune, mapping_kwargs)
     if scale == "autorange" and np.any(b):
         map_scale, info_r = range_mapping(A, b, kappa_max=kappa_max, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
-                                          seed=seeds[1], prune=prune, **spu_kw, **mapping_kwargs)
+                                          seed=seeds[1], prune=prune, bounds=bounds, **spu_kw, **mapping_kwargs)
         ranging.update(info_r)
     mc = integrator_array(A, b, prune=prune, x0=x0, check=False, scale=map_scale, kappa_max=kappa_max,
                           **mapping_kwargs)
@@ -427,7 +490,7 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
 def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str | None = None,
         dt: float | None = None, temperature_k: float = T_ROOM, noise_psd: float | None = None,
         prune: bool = False, return_info: bool = False, progress=False, scale: str = "autorange",
-        kappa_max: float = KAPPA_MAX_DEFAULT, **mapping_kwargs):
+        kappa_max: float = KAPPA_MAX_DEFAULT, probe: bool | None = None, **mapping_kwargs):
     """A^-1 from the stationary covariance of the twin with b = 0.
 
     An equal white noise current of PSD ``noise_psd`` (A^2/Hz) is injected at every summing node;
@@ -441,10 +504,9 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str |
     lambda_min the bound max_i A_ii / kappa_max (``scale='oracle'``: the true one). With b = 0 there
     is no solution to range: v_unit = v_swing. Returns A^-1, or (A^-1, :class:`SolveInfo`).
     """
-    A = check_spd(A)
     scale = check_scale(scale)
+    A, bounds, probed = checked_bounds(A, kappa_max, scale, probe, lambda: _probe_seed(seed))
     scheme = auto_scheme(A, scheme)
-    bounds = SpectrumBounds.from_matrix(A, kappa_max)
     r_min = mapping_kwargs.get("r_min", R_MIN_DEFAULT)
     r_max = mapping_kwargs.get("r_max", R_MAX_DEFAULT)
     if noise_psd is None:
@@ -474,7 +536,8 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str |
         tau_s=mc.tau_s, dt_s=spu.dt, chains=chains, scheme=spu.scheme, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q,
         noise_anisotropy=float((np.ptp(np.diag(Qx)) + 2 * np.abs(off).sum(axis=1).max()) / q),
         components=mc.component_counts(), mapped=mc,
-        scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v},
+        scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v,
+               **({"probe": probed} if probed is not None else {})},
         error_bound=budget.relative, error_budget=budget.to_dict(),
     )
     warn_if_short(info, Ainv, INV_POLICY, rates, mc.tau_s, time, total)

@@ -40,13 +40,30 @@ def as_matrix(A, name: str = "A") -> np.ndarray:
     return A
 
 
-def check_spd_sparse(A, name: str = "A", sym_rtol: float = 1e-10):
-    """A scipy.sparse A as symmetrised CSR float64 if square, finite, symmetric and positive
-    definite, else MatrixError naming why. All in O(nnz) plus one sparse factorisation: SuperLU
-    with a symmetric ordering and no pivoting (SymmetricMode, diag_pivot_thresh 0) is an LDL^T
-    for an SPD matrix, so A is positive definite iff it completes with every pivot > 0."""
+def ldlt_positive(A) -> tuple:
+    """Is the symmetric scipy.sparse A positive definite? One sparse LDL^T: SuperLU with a symmetric
+    ordering (MMD on A + A^T) and no pivoting (SymmetricMode, diag_pivot_thresh 0), which for a
+    symmetric A is L D L^T with D = U's diagonal; by Sylvester's law of inertia A is positive
+    definite iff it completes with a symmetric permutation and every pivot > 0.
+    Returns (positive, smallest pivot, non-zeros of L + U, flops ~ sum over columns of L of count^2)."""
     import scipy.sparse.linalg as spla
 
+    try:
+        lu = spla.splu(sp.csc_matrix(A), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                       options=dict(SymmetricMode=True))
+    except RuntimeError:  # exactly singular
+        return False, 0.0, 0, 0.0
+    piv = lu.U.diagonal()
+    counts = np.diff(lu.L.indptr).astype(float)
+    ok = bool(np.all(lu.perm_r == lu.perm_c) and np.all(piv > 0))
+    return ok, float(np.min(piv)), int(lu.L.nnz + lu.U.nnz), float(np.sum(counts * counts))
+
+
+def check_spd_sparse(A, name: str = "A", sym_rtol: float = 1e-10, factor: bool = True):
+    """A scipy.sparse A as symmetrised CSR float64 if square, finite, symmetric and positive
+    definite, else MatrixError naming why. All in O(nnz) plus one sparse factorisation
+    (:func:`ldlt_positive`; ``factor=False`` leaves it to the caller, e.g. a spectral probe whose
+    shifted factorisation proves positive definiteness too)."""
     if np.iscomplexobj(A.data) and np.any(np.imag(A.data) != 0):
         raise MatrixError(f"{name} is complex: the SPU solves real systems; write A x = b as the real 2n x 2n system "
                           "[[Re A, -Im A], [Im A, Re A]]")
@@ -74,16 +91,10 @@ def check_spd_sparse(A, name: str = "A", sym_rtol: float = 1e-10):
     if np.any(d <= 0):
         i = int(np.flatnonzero(d <= 0)[0])
         raise MatrixError(f"{name} is not positive definite: diagonal entry {name}[{i},{i}] = {d[i]:.6g} <= 0")
-    try:
-        lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                       options=dict(SymmetricMode=True))
-        piv = lu.U.diagonal()
-        ok = np.all(lu.perm_r == lu.perm_c) and np.all(piv > 0)
-    except RuntimeError:  # exactly singular
-        ok, piv = False, np.zeros(1)
-    if not ok:
-        raise MatrixError(f"{name} is not positive definite: its LDL^T factorisation has a pivot "
-                          f"{float(np.min(piv)):.6g} <= 0")
+    if factor:
+        ok, piv, _, _ = ldlt_positive(A)
+        if not ok:
+            raise MatrixError(f"{name} is not positive definite: its LDL^T factorisation has a pivot {piv:.6g} <= 0")
     return A
 
 
