@@ -39,7 +39,15 @@ from spucircuit.linalg.error_bound import (
     ideal_budget,
     inv_budget,
     transient_bound,
+    trapezoidal_covariance_transient,
     trapezoidal_transient_bound,
+)
+from spucircuit.linalg.selected import (
+    LADDER_STEPS,
+    diffusion_diagonal_stats,
+    parse_entries,
+    selected_covariance,
+    settle_covariance,
 )
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
 from spucircuit.numerics.matrices import as_vector, check_spd, check_spd_sparse
@@ -490,7 +498,8 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
 def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str | None = None,
         dt: float | None = None, temperature_k: float = T_ROOM, noise_psd: float | None = None,
         prune: bool = False, return_info: bool = False, progress=False, scale: str = "autorange",
-        kappa_max: float = KAPPA_MAX_DEFAULT, probe: bool | None = None, **mapping_kwargs):
+        kappa_max: float = KAPPA_MAX_DEFAULT, probe: bool | None = None, entries=None, diagonal: bool = False,
+        **mapping_kwargs):
     """A^-1 from the stationary covariance of the twin with b = 0.
 
     An equal white noise current of PSD ``noise_psd`` (A^2/Hz) is injected at every summing node;
@@ -503,6 +512,13 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str |
     time : total analog time per chain; default 2000 / lambda_min tau (relative SE ~1 % with 8 chains),
     lambda_min the bound max_i A_ii / kappa_max (``scale='oracle'``: the true one). With b = 0 there
     is no solution to range: v_unit = v_swing. Returns A^-1, or (A^-1, :class:`SolveInfo`).
+
+    ``diagonal=True`` or ``entries=[(i, j), ...]``: only those entries of A^-1, as a vector, from the
+    covariance of the coordinates they need (:mod:`spucircuit.linalg.selected`: O(n) memory, no
+    n x n array; the sparse way to use inv). Their ``standard_error`` and error bound are per entry
+    (the bound is on the 2-norm of the selected entries' error). The trapezoidal scheme starts with
+    a ladder of steps that brings its stiff modes' variance to the stationary one
+    (:func:`~spucircuit.linalg.selected.settle_covariance`), counted in the analog time.
     """
     scale = check_scale(scale)
     A, bounds, probed = checked_bounds(A, kappa_max, scale, probe, lambda: _probe_seed(seed))
@@ -516,12 +532,39 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str |
                                      burn_in=burn_in, temperature_k=temperature_k, noise=True, chains=chains,
                                      seed=seed)
     Qx = x_diffusion(spu.ss, spu.readout_map[0], mc)
-    Qx = Qx.toarray() if sp.issparse(Qx) else Qx  # n x n like the covariance inv returns
-    q = float(np.mean(np.diag(Qx)))
+    selected = diagonal or entries is not None
+    rows, cols = parse_entries(entries, diagonal, mc.n) if selected else (None, None)
+    if not selected:
+        Qx = Qx.toarray() if sp.issparse(Qx) else Qx  # n x n like the covariance inv returns
+    q, aniso = diffusion_diagonal_stats(Qx)
     if not q > 0:  # checked before the run: without noise there are no fluctuations to read A^-1 from
         raise SPUError("inv reads A^-1 from the stationary fluctuations, and this circuit has no noise "
                        f"(temperature {temperature_k:g} K, noise_psd {noise_psd:g} A^2/Hz): give noise_psd > 0")
+    t_ladder, rungs, trans2 = 0.0, 0, None
+    if spu.scheme == "trapezoidal":
+        t_ladder, rungs, per_rung = settle_covariance(spu, spu.dt, rates.fast, mc.tau_s)
     tb = _burn(spu, tb)
+    if spu.scheme == "trapezoidal":
+        trans2 = trapezoidal_covariance_transient(rates.slow, spu.dt / mc.tau_s, int(round(tb / spu.dt)),
+                                                  per_rung if rungs else None, aniso)
+    if selected:
+        n_steps = max(1, int(round(max(total - tb, spu.dt) / spu.dt)))
+        cov_x, se_x, nbat, t_run = selected_covariance(spu, rows, cols, n_steps,
+                                                       INV_POLICY.batch_steps(rates, mc.tau_s, spu.dt))
+        vals, se = 2.0 * cov_x / q, 2.0 * se_x / q
+        budget = inv_budget(vals, se, lam_lower=rates.slow, lam_source=rates.source, anisotropy=aniso,
+                            eps=float(mc.prune.get("dA_fro", 0.0)), burn_in_tau=tb / mc.tau_s, transient_norm2=trans2,
+                            entries=len(vals))
+        info = SolveInfo(
+            task="inv", standard_error=se, analog_time_s=t_ladder + tb + t_run, burn_in_s=tb, window_s=t_run,
+            tau_s=mc.tau_s, dt_s=spu.dt, steps=n_steps + int(round(tb / spu.dt)) + rungs * LADDER_STEPS, chains=chains,
+            scheme=spu.scheme, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q, noise_anisotropy=aniso,
+            components=mc.component_counts(), mapped=mc, se_batches=nbat,
+            scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v,
+                   "ladder_rungs": rungs, "ladder_time_s": t_ladder, **({"probe": probed} if probed is not None else {})},
+            error_bound=budget.relative, error_budget=budget.to_dict(),
+        )
+        return (vals, info) if return_info else vals
     res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT, progress=progress)
     add_work(covariance_cost_s(res.x.shape[0], chains, mc.n))
     cov_x, se_x = cov_and_se(res.x)
@@ -530,9 +573,9 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str |
     off = Qx - np.diag(np.diag(Qx))
     budget = inv_budget(Ainv, 2.0 * se_x / q, lam_lower=rates.slow, lam_source=rates.source,
                         anisotropy=diffusion_anisotropy(Qx), eps=float(mc.prune.get("dA_fro", 0.0)),
-                        burn_in_tau=tb / mc.tau_s)
+                        burn_in_tau=tb / mc.tau_s, transient_norm2=trans2)
     info = SolveInfo(
-        task="inv", standard_error=2.0 * se_x / q, analog_time_s=tb + res.analog_time_s, burn_in_s=tb,
+        task="inv", standard_error=2.0 * se_x / q, analog_time_s=t_ladder + tb + res.analog_time_s, burn_in_s=tb,
         tau_s=mc.tau_s, dt_s=spu.dt, chains=chains, scheme=spu.scheme, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q,
         noise_anisotropy=float((np.ptp(np.diag(Qx)) + 2 * np.abs(off).sum(axis=1).max()) / q),
         components=mc.component_counts(), mapped=mc,
