@@ -78,7 +78,7 @@ class SPU(AnalogDevice):
             raise NetlistError(f"cannot program a {type(circuit).__name__}: give a Netlist or MappedCircuit")
         self.netlist = netlist
         self.ss: StateSpace = compile_netlist(netlist, self.temperature_k, noise=self.noise,
-                                              sparse=self.scheme == "trapezoidal")
+                                              sparse=self.scheme == "trapezoidal" and self._sparse_source())
         self.b = None if self.mapped is None else np.array(self.mapped.b, dtype=float)
         self._disc_cache.clear()
         self.readout_map = None
@@ -102,6 +102,11 @@ class SPU(AnalogDevice):
         self.time_s = 0.0
         add_work(0.0 if self._sparse else setup_cost_s(self.ss.n))
         self.reset()
+
+    def _sparse_source(self) -> bool:
+        """Compile sparsely (trapezoidal scheme) unless the mapped matrix is dense: sparse products
+        on a dense-density drift cost O(n^3) in scipy.sparse, more than the dense compile."""
+        return self.mapped is None or sp.issparse(self.mapped.A)
 
     @property
     def _disc_scheme(self) -> str:

@@ -56,7 +56,7 @@ from spucircuit.numerics.spectral import probe_lambda_min
 from spucircuit.numerics.stats import cov_and_se, mean_and_se
 
 MAX_STEPS_DEFAULT = 200_000
-AUTO_DENSE_MAX_N = 4096  # auto scheme: the exponential eigenbasis for dense A up to this size
+AUTO_DENSE_MAX_N = 512  # auto scheme: the exponential eigenbasis for dense A up to this size (its solve step 0.5 / lambda_max: up to 2e5 steps of n^2)
 SAMPLE_VALUES = 2_000_000  # a time average keeps up to this many sampled values (16 MB) for its standard error
 
 
