@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["integrator", "factored", "ngspice_ratio", "thermox_ratio", "train_cost", "estimates"]
+BENCHMARKS = ["integrator", "factored", "ngspice_ratio", "thermox_ratio", "train_cost", "estimates", "large"]
 
 
 def main(argv=None) -> int:

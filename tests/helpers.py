@@ -44,6 +44,16 @@ def write_bad_input_files(folder, extra=None):
     (d / "text.txt").write_text("1 2 3\n")
     (d / "trunc.npy").write_bytes((d / "A.npy").read_bytes()[:100])
     (d / "adir.npy").mkdir(exist_ok=True)
+    import scipy.io
+    import scipy.sparse as sp
+
+    sparse = {"A": np.eye(3) * 2.0, "nonsym": arrays["nonsym"], "indef": arrays["indef"], "rect": np.ones((3, 2)),
+              "nan": arrays["nan"]}
+    for name, a in sparse.items():  # scipy.sparse .npz and Matrix Market .mtx versions
+        sp.save_npz(d / f"{name}.npz", sp.csr_matrix(a))
+        scipy.io.mmwrite(str(d / f"{name}.mtx"), sp.coo_matrix(a))
+    np.savez(d / "plain.npz", A=np.eye(3))  # numpy's own .npz: not a sparse matrix
+    (d / "bad.mtx").write_text("%%MatrixMarket matrix coordinate real general\nnot numbers\n")
     for name, content in (extra or {}).items():
         (d / name).write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     return d

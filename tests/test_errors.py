@@ -497,7 +497,7 @@ def test_non_numeric_dt(mapped4):
 
 @pytest.mark.parametrize("scheme", ["bogus", "Euler", "rk4"])
 def test_unknown_scheme(mapped4, scheme):
-    with pytest.raises(StepError, match=rf"unknown scheme '{scheme}': use 'exponential' \(alias 'exact'\) or 'euler'"):
+    with pytest.raises(StepError, match=rf"unknown scheme '{scheme}': use 'exponential' \(alias 'exact'\), 'euler' or 'trapezoidal'"):
         sc.SPU(mapped4, scheme=scheme)
 
 

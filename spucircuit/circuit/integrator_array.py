@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from spucircuit.circuit.netlist import Netlist, PatternNames
 from spucircuit.constants import C_DEFAULT, R_MAX_DEFAULT, R_MIN_DEFAULT, V_SWING_DEFAULT
@@ -149,7 +150,8 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
 
     Parameters (SI units)
     ---------------------
-    A, b        : (n, n) symmetric positive definite matrix; (n,) right-hand side (default 0).
+    A, b        : (n, n) symmetric positive definite matrix (dense, or scipy.sparse: kept sparse, O(nnz)
+                  netlist and ``MappedCircuit.A`` in CSR); (n,) right-hand side (default 0).
     r_min, r_max: programmable resistance range, Ohm.
     c           : integrator capacitance, F.
     v_swing     : largest |V| the solution x* = A^-1 b should reach, V.
@@ -167,7 +169,11 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
     array then obeys dx/dt = -A x + b (tau units) whether or not A is symmetric (a non-symmetric
     drift for Lyapunov equations); stability is the caller's to check.
     """
-    A = check_spd(A) if check else np.array(A, dtype=float)
+    sparse = sp.issparse(A)
+    if sparse:
+        A = check_spd(A) if check else sp.csr_matrix(A, dtype=float)
+    else:
+        A = check_spd(A) if check else np.array(A, dtype=float)
     n = A.shape[0]
     b = np.zeros(n) if b is None else as_vector(b, n)
     nums = {}
@@ -189,6 +195,65 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
     if not (r_min <= r_buffer <= r_max):
         raise RealizabilityError(f"r_buffer = {r_buffer} Ohm is outside [{r_min}, {r_max}] Ohm")
 
+    if sparse:
+        A, prune_info = _sparse_entries(A, r_min, r_max, prune)
+        ii, jj, aval = A.row, A.col, A.data
+        g_unit = 1.0 / (r_min * float(np.max(np.abs(aval))))
+        A = A.tocsr()
+    else:
+        A, prune_info, ii, jj, aval, g_unit = _dense_entries(A, r_min, r_max, prune)
+    return _build(A, b, ii, jj, aval, g_unit, prune_info, n=n, r_min=r_min, r_max=r_max, c=c, v_swing=v_swing,
+                  r_buffer=r_buffer, opamp_gain=opamp_gain, noise_psd=noise_psd, prune=prune, x0=x0, title=title,
+                  scale=scale, kappa_max=kappa_max)
+
+
+def _small_entries_error(where_i, where_j, vals, r_min, r_max, amax):
+    shown = ", ".join(f"A[{i},{j}]={v:.3g}" for i, j, v in zip(where_i[:8], where_j[:8], vals[:8]))
+    more = f" and {len(where_i) - 8} more" if len(where_i) > 8 else ""
+    return RealizabilityError(
+        f"{len(where_i)} entries of A need a resistance above r_max = {r_max:g} Ohm "
+        f"(|A_ij| < max|A| * r_min/r_max = {amax * r_min / r_max:.3g}): {shown}{more}. "
+        "Widen the range (r_max), or pass prune=True to leave them open (error bound reported)."
+    )
+
+
+def _sparse_entries(A, r_min, r_max, prune):
+    """(A as COO without structural zeros, pruning record) of a scipy.sparse A, in O(nnz); the
+    pruning bound's ||A||_2 and cond(A) come from Lanczos (eigsh) on A."""
+    A = sp.coo_matrix(A)
+    A.sum_duplicates()
+    amax = float(np.max(np.abs(A.data)))
+    nonzero = np.abs(A.data) > _ZERO_RTOL * amax
+    g_unit = 1.0 / (r_min * amax)
+    small = nonzero & (np.abs(A.data) * g_unit < 1.0 / r_max)
+    prune_info = {"pruned_entries": 0}
+    if np.any(small):
+        k = np.flatnonzero(small)
+        if not prune:
+            raise _small_entries_error(A.row[k], A.col[k], A.data[k], r_min, r_max, amax)
+        import scipy.sparse.linalg as spla
+
+        dA = sp.coo_matrix((A.data[k], (A.row[k], A.col[k])), shape=A.shape)
+        A_real = sp.coo_matrix((A.data[~small], (A.row[~small], A.col[~small])), shape=A.shape)
+        try:
+            check_spd(A_real, "pruned A")
+        except MatrixError as exc:
+            raise RealizabilityError(f"pruning {len(k)} small entries destroys positive definiteness: {exc}") from None
+        hi = float(spla.eigsh(A.tocsc(), k=1, which="LA", return_eigenvectors=False)[0])
+        lo = float(spla.eigsh(A.tocsc(), k=1, sigma=0.0, which="LM", return_eigenvectors=False)[0])
+        fro = float(np.sqrt(np.sum(dA.data ** 2)))
+        eps, kappa = fro / hi, hi / lo
+        prune_info = {
+            "pruned_entries": int(len(k)), "dA_fro": fro, "eps_rel": eps, "kappa": kappa,
+            "relative_solution_error_bound": kappa * eps / (1 - kappa * eps) if kappa * eps < 1 else float("inf"),
+            "rule": "entries with |A_ij| g_unit < 1/r_max are left open",
+        }
+        nonzero &= ~small
+    return sp.coo_matrix((A.data[nonzero], (A.row[nonzero], A.col[nonzero])), shape=A.shape), prune_info
+
+
+def _dense_entries(A, r_min, r_max, prune):
+    """(A realised, pruning record, rows, columns and values of its resistors, g_unit) of a dense A."""
     amax = float(np.max(np.abs(A)))
     g_unit = 1.0 / (r_min * amax)
     absA = np.abs(A)
@@ -198,13 +263,7 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
     if np.any(small):
         where = np.argwhere(small)
         if not prune:
-            shown = ", ".join(f"A[{i},{j}]={A[i, j]:.3g}" for i, j in where[:8])
-            more = f" and {len(where) - 8} more" if len(where) > 8 else ""
-            raise RealizabilityError(
-                f"{len(where)} entries of A need a resistance above r_max = {r_max:g} Ohm "
-                f"(|A_ij| < max|A| * r_min/r_max = {amax * r_min / r_max:.3g}): {shown}{more}. "
-                "Widen the range (r_max), or pass prune=True to leave them open (error bound reported)."
-            )
+            raise _small_entries_error(where[:, 0], where[:, 1], A[where[:, 0], where[:, 1]], r_min, r_max, amax)
         dA = np.where(small, A, 0.0)
         A_real = A - dA
         normA = float(np.linalg.norm(A, 2))
@@ -222,7 +281,13 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
         }
         A = A_real
         nonzero &= ~small
+    ii, jj = np.nonzero(nonzero)
+    return A, prune_info, ii, jj, A[ii, jj], g_unit
 
+
+def _build(A, b, ii, jj, aval, g_unit, prune_info, *, n, r_min, r_max, c, v_swing, r_buffer, opamp_gain, noise_psd,
+           prune, x0, title, scale, kappa_max) -> MappedCircuit:
+    """The netlist of the array from its resistor entries (ii, jj, A_ij): O(n + nnz)."""
     scaling = _choose_scale(A, b, scale, kappa_max, v_swing)
     v_unit = scaling["v_unit_V"]
     bmax = float(np.max(np.abs(b)))
@@ -242,7 +307,7 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
     x_nodes = [f"x{i}" for i in range(n)]
     s_idx = nl.nodes(s_nodes)
     x_idx = nl.nodes(x_nodes)
-    neg_cols = np.flatnonzero(np.any(nonzero & (A < 0), axis=0))
+    neg_cols = np.unique(jj[aval < 0])
     xn_idx = np.full(n, -1)
     xn_idx[neg_cols] = nl.nodes([f"xn{j}" for j in neg_cols])
     # integrators
@@ -258,11 +323,10 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
         nl.add_elements("R", PatternNames("RG{}", neg_cols), np.stack([x_idx[neg_cols], b_idx], 1), np.full(m, r_buffer))
         nl.add_elements("R", PatternNames("RF{}", neg_cols), np.stack([b_idx, xn_idx[neg_cols]], 1), np.full(m, r_buffer))
     # coupling array: resistor R_ij from (x_j or xn_j) to s_i
-    ii, jj = np.nonzero(nonzero)
-    src = np.where(A[ii, jj] > 0, x_idx[jj], xn_idx[jj])
+    src = np.where(aval > 0, x_idx[jj], xn_idx[jj])
     rnodes = np.empty((len(ii), 2), np.int64)
     rnodes[:, 0], rnodes[:, 1] = src, s_idx[ii]
-    nl.add_elements("R", PatternNames("R{}_{}", ii, jj), rnodes, 1.0 / (g_unit * absA[ii, jj]))
+    nl.add_elements("R", PatternNames("R{}_{}", ii, jj), rnodes, 1.0 / (g_unit * np.abs(aval)))
     # inputs: DAC voltage source -> r_in -> summing node
     in_idx = nl.nodes([f"in{i}" for i in range(n)])
     v_in = -r_in * g_unit * v_unit * b
@@ -353,7 +417,12 @@ def _choose_scale(A, b, scale, kappa_max, v_swing) -> dict:
     if not np.any(b):
         return {"method": "rhs zero", "v_unit_V": float(v_swing)}
     if scale == "oracle":  # a labelled upper bound: uses the exact answer
-        xmax = float(np.max(np.abs(np.linalg.solve(A, b))))
+        if sp.issparse(A):
+            import scipy.sparse.linalg as spla
+
+            xmax = float(np.max(np.abs(spla.spsolve(sp.csc_matrix(A), b))))
+        else:
+            xmax = float(np.max(np.abs(np.linalg.solve(A, b))))
         return {"method": "oracle", "x_max": xmax, "v_unit_V": v_swing / xmax}
     bounds = SpectrumBounds.from_matrix(A, kappa_max)
     xb = bounds.solution_bound(b)

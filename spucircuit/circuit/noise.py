@@ -8,6 +8,7 @@ space (:mod:`spucircuit.statespace`).
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import K_B, T_ROOM
@@ -49,7 +50,8 @@ def noise_sources(netlist: Netlist, temperature_k: float, noise: bool = True) ->
 def row_conductance(A, g_unit_siemens: float, r_in_ohm: float):
     """Conductance (S) landing on each summing node of an integrator array realising A:
     g_unit sum_j |A_ij| + 1 / r_in."""
-    return g_unit_siemens * np.sum(np.abs(A), axis=1) + 1.0 / r_in_ohm
+    rows = np.asarray(abs(A).sum(axis=1)).ravel() if sp.issparse(A) else np.sum(np.abs(A), axis=1)
+    return g_unit_siemens * rows + 1.0 / r_in_ohm
 
 
 def default_injected_psd(A, r_min_ohm: float, r_max_ohm: float, temperature_k: float = T_ROOM) -> float:
@@ -59,8 +61,8 @@ def default_injected_psd(A, r_min_ohm: float, r_max_ohm: float, temperature_k: f
     unequal, correlated Johnson noise biases A^-1 by about 1 / INJECTED_OVER_JOHNSON only."""
     if not (np.isfinite(temperature_k) and temperature_k >= 0):  # else its error would name noise_psd
         raise RealizabilityError(f"temperature must be finite and >= 0 K, got {temperature_k!r}")
-    A = np.asarray(A, dtype=float)
-    g_unit = 1.0 / (r_min_ohm * np.max(np.abs(A)))
+    A = sp.csr_matrix(A, dtype=float) if sp.issparse(A) else np.asarray(A, dtype=float)
+    g_unit = 1.0 / (r_min_ohm * float(abs(A).max()))
     g_row = float(np.max(row_conductance(A, g_unit, r_max_ohm)))
     return INJECTED_OVER_JOHNSON * johnson_psd(max(temperature_k, T_ROOM), conductance_siemens=g_row)
 

@@ -25,6 +25,29 @@ def load_npy(path: str, what: str) -> np.ndarray:
         raise SPUError(f"cannot read {what} file {path}: {exc}") from None
 
 
+def load_matrix(path: str, what: str = "matrix"):
+    """A matrix file by its extension: .npy (dense), .npz (scipy.sparse.save_npz) or .mtx (Matrix
+    Market, scipy.io.mmread; sparse stays sparse). Missing, unreadable or mismatched files raise a
+    one-line SPUError."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".npz", ".mtx"):  # .npy, and any other name is read as one
+        return load_npy(path, what)
+    if not os.path.exists(path):
+        raise SPUError(f"{what} file not found: {path}")
+    import scipy.io
+    import scipy.sparse as sp
+
+    try:
+        if ext == ".npz":
+            return sp.load_npz(path).tocsr()
+        m = scipy.io.mmread(path)
+    except Exception as exc:  # scipy raises several types for malformed files
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        kind = "a scipy.sparse .npz (save_npz)" if ext == ".npz" else "a Matrix Market .mtx"
+        raise SPUError(f"cannot read {what} file {path} as {kind}: {detail}") from None
+    return m.tocsr() if sp.issparse(m) else np.asarray(m)
+
+
 def print_json(obj) -> None:
     """One strict JSON object on stdout (NaN/inf, e.g. a standard error with too few batches, as null)."""
     print(json.dumps(to_jsonable(obj), allow_nan=False))
@@ -97,8 +120,10 @@ def add_sim_args(p, chains_default):
     g.add_argument("--burn-in", dest="burn_in", default=None, help="discarded initial time (same units)")
     g.add_argument("--seed", type=argtypes.seed, default=None, help="random seed (same seed, same bits)")
     g.add_argument("--chains", type=argtypes.positive_int, default=chains_default, help="independent chains simulated at once")
-    g.add_argument("--scheme", choices=["exponential", "exact", "euler"], default="exponential",
-                   help="integration scheme: exponential (exact in distribution at any step; alias exact) or euler")
+    g.add_argument("--scheme", choices=["auto", "exponential", "exact", "euler", "trapezoidal"], default="auto",
+                   help="integration scheme: auto (default: exponential for a dense matrix up to n = 4096, trapezoidal "
+                        "for a sparse or larger one), exponential (exact in distribution at any step; alias exact), "
+                        "trapezoidal (exact stationary mean and covariance at any step, sparse LU per step) or euler")
     g.add_argument("--dt", type=float, default=None, help="time step, s (default: automatic)")
     add_run_limit_arg(g)
     g.add_argument("--temperature", type=float, default=300.0, help="Johnson-noise temperature, K")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from spucircuit._util.files import atomic_save_npy, check_output_path
 from spucircuit.circuit.integrator_array import integrator_array
@@ -10,6 +12,7 @@ from spucircuit.cli._common import (
     add_mapping_args,
     add_sim_args,
     apply_run_limit,
+    load_matrix,
     load_npy,
     mapping_kwargs,
     print_json,
@@ -27,8 +30,9 @@ from spucircuit.imperfections.profiles import (
     converter_profile,
     opamp_profile,
 )
-from spucircuit.linalg.solve import device_inv, device_solve, inv, solve
+from spucircuit.linalg.solve import auto_scheme, device_inv, device_solve, inv, solve
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT
+from spucircuit.numerics.matrices import check_spd
 from spucircuit.numerics.scaling import relative_error
 from spucircuit.report.files import write_circuit_json
 
@@ -76,13 +80,20 @@ def _profile_line(name: str) -> str:
     return f"op-amp profile: {name} (typical values of parts like {p.part}; 1/f noise included; rails only with --rails)"
 
 
+def _scheme(A, args) -> str:
+    """--scheme, with 'auto' resolved (linalg.solve.auto_scheme) once the matrix is loaded (a dense one
+    checked here; a sparse one is checked by solve / inv, whose spectral probe proves it positive
+    definite without a second factorisation)."""
+    return auto_scheme(A if sp.issparse(A) else check_spd(A), args.scheme)
+
+
 def cmd_solve(args) -> int:
     apply_run_limit(args)
     if args.out:
         check_output_path(args.out, "--out")
-    A = load_npy(args.matrix, "matrix")
+    A = load_matrix(args.matrix, "matrix")
     b = load_npy(args.rhs, "right-hand side")
-    run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
+    run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=_scheme(A, args), dt=args.dt,
                noise=not args.no_noise, scale=args.scale, kappa_max=args.kappa_max)
     if _ideal(args):
         x, info = solve(A, b, seed=args.seed, temperature_k=args.temperature, prune=args.prune, return_info=True,
@@ -90,7 +101,8 @@ def cmd_solve(args) -> int:
     else:
         dev = _device(args, A, b)
         x, info = device_solve(dev, b, seed=np.random.SeedSequence(args.seed).spawn(2)[0], **run)
-    x_ref = np.linalg.solve(np.asarray(A, float), np.asarray(b, float).reshape(-1))
+    x_ref = (spla.spsolve(sp.csc_matrix(A, dtype=float), np.asarray(b, float).reshape(-1)) if sp.issparse(A)
+             else np.linalg.solve(np.asarray(A, float), np.asarray(b, float).reshape(-1)))
     rel = relative_error(x, x_ref)
     if args.out:
         atomic_save_npy(args.out, x)
@@ -126,9 +138,11 @@ def cmd_inv(args) -> int:
     apply_run_limit(args)
     if args.out:
         check_output_path(args.out, "--out")
-    A = load_npy(args.matrix, "matrix")
-    run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=args.scheme, dt=args.dt,
+    A = load_matrix(args.matrix, "matrix")
+    run = dict(time=args.time, burn_in=args.burn_in, chains=args.chains, scheme=_scheme(A, args), dt=args.dt,
                scale=args.scale, kappa_max=args.kappa_max)
+    if args.diagonal:
+        return _inv_diagonal(args, A, run)
     if _ideal(args):
         Ainv, info = inv(A, seed=args.seed, temperature_k=args.temperature, noise_psd=args.noise_psd, prune=args.prune,
                          return_info=True, progress=want_progress(args), **run, **mapping_kwargs(args))
@@ -138,7 +152,7 @@ def cmd_inv(args) -> int:
             A, kw.get("r_min", R_MIN_DEFAULT), kw.get("r_max", R_MAX_DEFAULT), args.temperature)
         dev = _device(args, A, None, noise_psd=psd)
         Ainv, info = device_inv(dev, seed=np.random.SeedSequence(args.seed).spawn(2)[0], **run)
-    ref = np.linalg.inv(np.asarray(A, float))
+    ref = np.linalg.inv(A.toarray() if sp.issparse(A) else np.asarray(A, float))  # inv's answer is n x n anyway
     rel = relative_error(Ainv, ref)
     if args.out:
         atomic_save_npy(args.out, Ainv)
@@ -153,6 +167,37 @@ def cmd_inv(args) -> int:
               f"analog time {info['analog_time_s']:.4g} s x {info['chains']} chains")
         print(budget_line(info.error_budget).replace("|x - x*|", "|X - A^-1|_F"))
         print(_profile_line(args.profile))
+    return 0
+
+
+DIAGONAL_REFERENCE_MAX_N = 4096  # --diagonal reports its error against a dense inverse up to this n
+
+
+def _inv_diagonal(args, A, run) -> int:
+    """``spu inv --diagonal``: the diagonal of A^-1 (inv(diagonal=True): no n x n array), written as a
+    vector; its error against numpy's inverse is reported up to DIAGONAL_REFERENCE_MAX_N only."""
+    if not _ideal(args):
+        raise SPUError("--diagonal runs on the ideal array only: leave out --profile, --rails and --converters")
+    d, info = inv(A, seed=args.seed, temperature_k=args.temperature, noise_psd=args.noise_psd, prune=args.prune,
+                  return_info=True, progress=want_progress(args), diagonal=True, **run, **mapping_kwargs(args))
+    rel = None
+    if len(d) <= DIAGONAL_REFERENCE_MAX_N:
+        ref = np.diag(np.linalg.inv(A.toarray() if sp.issparse(A) else np.asarray(A, float)))
+        rel = float(np.linalg.norm(d - ref) / np.linalg.norm(ref))
+    if args.out:
+        atomic_save_npy(args.out, d)
+    out = {k: v for k, v in info.items() if k != "mapped"}
+    out.update(diagonal=d, relative_error=rel, error_bound=info.error_bound, out=args.out,
+               estimated_compute_s=device_base.LEDGER["compute_s"])
+    if args.json:
+        print_json(out)
+    else:
+        what = "not computed (n above 4096)" if rel is None else f"{rel:.3e} (2-norm, vs numpy.linalg.inv)"
+        print(f"diagonal of A^-1, n = {len(d)}, on the twin: relative error {what}, analog time "
+              f"{info['analog_time_s']:.4g} s x {info['chains']} chains")
+        print(budget_line(info.error_budget).replace("|x - x*|", "|d - diag(A^-1)|"))
+        if args.out:
+            print(f"diagonal written to {args.out}")
     return 0
 
 
@@ -197,7 +242,7 @@ def register(sub) -> None:
     """Add ``solve``, ``inv`` and ``map`` to the ``spu`` subparsers."""
     s = sub.add_parser("solve", help="solve A x = b on the twin (time average of node voltages)",
                        description="Map A, b onto an integrator array, simulate it and time-average x.")
-    s.add_argument("--matrix", required=True, help="SPD matrix A, .npy")
+    s.add_argument("--matrix", required=True, help="SPD matrix A: .npy, scipy.sparse .npz (save_npz) or Matrix Market .mtx")
     s.add_argument("--rhs", required=True, help="right-hand side b, .npy")
     s.add_argument("--out", help="write x here (.npy)")
     s.add_argument("--json", action="store_true", help="print one JSON object with x, relative_error, ...")
@@ -209,8 +254,11 @@ def register(sub) -> None:
 
     v = sub.add_parser("inv", help="invert A on the twin (stationary covariance, b = 0)",
                        description="A^-1 = 2 cov(x) / q from the twin's stationary fluctuations.")
-    v.add_argument("--matrix", required=True, help="SPD matrix A, .npy")
-    v.add_argument("--out", help="write A^-1 here (.npy)")
+    v.add_argument("--matrix", required=True, help="SPD matrix A: .npy, scipy.sparse .npz (save_npz) or Matrix Market .mtx")
+    v.add_argument("--out", help="write A^-1 (or with --diagonal its diagonal) here (.npy)")
+    v.add_argument("--diagonal", action="store_true",
+                   help="only the diagonal of A^-1, from the variances of the node voltages (O(n) memory: the way "
+                        "to run a large sparse A); writes an n-vector")
     v.add_argument("--json", action="store_true", help="print one JSON object")
     v.add_argument("--noise-psd", dest="noise_psd", type=float, default=None,
                    help="injected noise current PSD per summing node, A^2/Hz (default 1e4 x Johnson)")

@@ -301,8 +301,8 @@ def register(sub) -> None:
     s.add_argument("--noise", choices=["on", "off"], default="on", help="thermal and source noise (default on)")
     s.add_argument("--out", required=True, help="output .npz")
     s.add_argument("--seed", type=argtypes.seed, default=None, help="random seed")
-    s.add_argument("--scheme", choices=["exponential", "exact", "euler"], default="exponential",
-                   help="integration scheme: exponential (exact in distribution at any step; alias exact) or euler")
+    s.add_argument("--scheme", choices=["exponential", "exact", "euler", "trapezoidal"], default="exponential",
+                   help="integration scheme: exponential (exact in distribution at any step; alias exact), euler or trapezoidal")
     s.add_argument("--dt", type=float, default=None, help="time step, s (default: the .tran step, else automatic)")
     s.add_argument("--temperature", type=float, default=None,
                    help="Johnson-noise temperature, K (default: the netlist's noise block, else 300)")

@@ -29,15 +29,17 @@ from spucircuit.circuit.noise import as_kelvin
 from spucircuit.device.converters import Converter, convert
 from spucircuit.errors import StepError
 
-SCHEMES = ("exponential", "euler")
+SCHEMES = ("exponential", "euler", "trapezoidal")
 SCHEME_ALIASES = {"exact": "exponential"}  # the former name of the exponential scheme
 
 
 def canonical_scheme(scheme: str) -> str:
-    """'exponential' (exact in distribution for a linear circuit: 'exact' is accepted) or 'euler'."""
-    s = SCHEME_ALIASES.get(scheme, scheme)
+    """'exponential' (exact in distribution for a linear circuit: 'exact' is accepted), 'euler' or
+    'trapezoidal' (exact stationary mean and covariance at any step, one sparse LU solve per step:
+    :mod:`spucircuit.integrate.trapezoidal`)."""
+    s = SCHEME_ALIASES.get(scheme, scheme) if isinstance(scheme, str) else scheme
     if s not in SCHEMES:
-        raise StepError(f"unknown scheme {scheme!r}: use 'exponential' (alias 'exact') or 'euler'")
+        raise StepError(f"unknown scheme {scheme!r}: use 'exponential' (alias 'exact'), 'euler' or 'trapezoidal'")
     return s
 
 
@@ -94,6 +96,16 @@ def run_cost_s(n_steps: int, chains: int, n: int) -> float:
 def setup_cost_s(n: int) -> float:
     """Estimated computing of programming one device of n states (its eigendecomposition)."""
     return SETUP_COST_S[1] * float(n) ** 3
+
+
+MATVEC_COST_S = 2.0e-9  # s per non-zero of a sparse product (a Lanczos probe's step)
+FACTOR_COST_S = 1.0e-9  # s per flop (sum over columns of L of count^2) of a sparse factorisation
+
+
+def probe_cost_s(matvecs: int, nnz: int, factor_flops: float) -> float:
+    """Estimated computing of a spectral probe (:mod:`spucircuit.numerics.spectral`): its Lanczos
+    products with A and its certificate's factorisations."""
+    return MATVEC_COST_S * float(matvecs) * float(nnz) + FACTOR_COST_S * float(factor_flops)
 
 
 def covariance_cost_s(n_saved: int, chains: int, n: int) -> float:
@@ -169,7 +181,7 @@ class AnalogDevice:
     Args:
         temperature_k: Johnson-noise temperature, K.
         noise: include noise (Johnson and explicit sources); False gives the deterministic circuit.
-        scheme: 'exponential' (alias 'exact') or 'euler'.
+        scheme: 'exponential' (alias 'exact'), 'euler' or 'trapezoidal'.
         dt: time step, s (None: the architecture's automatic step).
         chains: independent copies simulated at once.
         seed: int, SeedSequence or None; every run draws from its next child.
@@ -239,6 +251,10 @@ class AnalogDevice:
     def _default_max_samples(self) -> int:
         return 20_000
 
+    def _run_cost_s(self, n_steps: int) -> float:
+        """Estimated computing of a run of ``n_steps`` (s): dense work per chain-step by default."""
+        return run_cost_s(n_steps, self.chains, self.n)
+
     # ------------------------------------------------------------------ life cycle
     def set_rhs(self, b) -> None:
         """Program right-hand side b (problem units) through the input DACs."""
@@ -264,7 +280,7 @@ class AnalogDevice:
         """
         T = parse_time(time, self.tau_s)
         n_steps, dt = self._step_plan(T, dt)
-        est = run_cost_s(n_steps, self.chains, self.n)
+        est = self._run_cost_s(n_steps)
         if est > self.max_run_s:
             raise StepError(f"this run needs {n_steps:.3g} steps of {dt:.3g} s x {self.chains} chains, about "
                             f"{est:.3g} s of computing, above the limit of {self.max_run_s:.3g} s: shorten the time, "

@@ -57,6 +57,9 @@ class FactoredSPU(AnalogDevice):
             raise NetlistError(f"rail_v must be > 0 V (inf: no rails), got {rail_v!r}")
         if np.isfinite(rail_v):
             scheme = "euler"  # a clipped circuit is piecewise linear: no exponential step
+        if scheme == "trapezoidal":
+            raise StepError("a factored circuit runs scheme 'exponential' or 'euler'; 'trapezoidal' is for netlist "
+                            "devices (SPU) and spucircuit.solve / inv")
         super().__init__(temperature_k=temperature_k, noise=noise, scheme=scheme, dt=dt, chains=chains,
                          seed=seed, dac=dac, adc=adc)
         self.rail_v = rail_v

@@ -9,14 +9,17 @@ objects it is given: ``set_rhs`` changes the device's own compiled inputs.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from spucircuit.circuit.integrator_array import MappedCircuit
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.constants import T_ROOM
-from spucircuit.device.base import AnalogDevice, RunResult, add_work, setup_cost_s  # noqa: F401  (RunResult: public here too)
+from spucircuit.device.base import STEP_COST_S, AnalogDevice, RunResult, add_work, setup_cost_s  # noqa: F401  (RunResult: public here too)
 from spucircuit.errors import NetlistError, StepError
 from spucircuit.integrate.discretize import auto_dt, check_euler_step, discretize
 from spucircuit.integrate.kernels import run
+from spucircuit.integrate.trapezoidal import DAMP_STEPS, discretize_trapezoidal, run_trapezoidal, use_sparse
 from spucircuit.numerics.matrices import as_vector
 from spucircuit.statespace.mna import compile_netlist
 from spucircuit.statespace.model import StateSpace
@@ -24,6 +27,7 @@ from spucircuit.statespace.model import StateSpace
 MAX_SAMPLES_DEFAULT = 20_000
 MAX_STEPS = 1e18  # a run of more steps is refused before counting them (its time estimate alone overflows)
 CHUNK_WORK = 2e8  # multiply-adds per numba call of a long run (about 0.1-1 s)
+SPARSE_STEP_COST_S = 2.0e-9  # s per non-zero of (I + hF/2), the LU factors and the noise factor, per chain-step
 
 
 def chunk_steps(n: int, chains: int, save_every: int) -> int:
@@ -39,9 +43,13 @@ class SPU(AnalogDevice):
         circuit: a Netlist, a MappedCircuit or any circuit with a ``.netlist`` (CapacitiveCircuit).
         temperature_k: Johnson-noise temperature, K.
         noise: include noise (Johnson + explicit sources); False gives the deterministic circuit.
-        scheme: 'exponential' (default; exact in distribution for any step, alias 'exact') or
-            'euler', see :mod:`spucircuit.integrate.discretize`.
-        dt: time step, s (default: automatic from the spectrum).
+        scheme: 'exponential' (default; exact in distribution for any step, alias 'exact'),
+            'euler' (see :mod:`spucircuit.integrate.discretize`) or 'trapezoidal' (exact stationary
+            mean and covariance at any step; sparse circuits stay sparse, see
+            :mod:`spucircuit.integrate.trapezoidal`).
+        dt: time step, s (default: automatic from the spectrum; for 'trapezoidal' 0.5 / the
+            Gershgorin bound of the drift, a cheap bound: :mod:`spucircuit.linalg` chooses its
+            trapezoidal steps from the slowest dynamics instead).
         chains: number of independent copies simulated at once.
         seed: int or None; every random draw of this device derives from it.
         dac, adc: optional input / read-out converters (mapped circuits).
@@ -54,6 +62,7 @@ class SPU(AnalogDevice):
                          seed=seed, dac=dac, adc=adc)
         self._user_dt = dt
         self._disc_cache: dict = {}
+        self._settle = False  # trapezoidal: damp the stiff modes at the start of the next run
         self.program(circuit)
 
     # ------------------------------------------------------------ programming
@@ -68,7 +77,8 @@ class SPU(AnalogDevice):
         else:
             raise NetlistError(f"cannot program a {type(circuit).__name__}: give a Netlist or MappedCircuit")
         self.netlist = netlist
-        self.ss: StateSpace = compile_netlist(netlist, self.temperature_k, noise=self.noise)
+        self.ss: StateSpace = compile_netlist(netlist, self.temperature_k, noise=self.noise,
+                                              sparse=self.scheme == "trapezoidal" and self._sparse_source())
         self.b = None if self.mapped is None else np.array(self.mapped.b, dtype=float)
         self._disc_cache.clear()
         self.readout_map = None
@@ -76,16 +86,36 @@ class SPU(AnalogDevice):
             Y, Z = self.ss.node_voltage_map(self.mapped.output_nodes)
             self.readout_map = (Y, Z)
             # ideal integrator arrays read their states directly (V(x_i) = v(C_i)): skip the product
-            self._readout_is_state = (Y.shape[0] == Y.shape[1] and not np.any(Z)
-                                      and np.array_equal(Y, np.eye(Y.shape[0])))
-        self.set_dt(self._user_dt if self._user_dt is not None else auto_dt(self.ss, self._disc_scheme))
+            if sp.issparse(Y):  # the sparse compile's read-out map (never densified)
+                Zs = sp.csr_matrix(Z)
+                self._readout_is_state = (Y.shape[0] == Y.shape[1] and Zs.nnz == 0
+                                          and (Y - sp.identity(Y.shape[0])).count_nonzero() == 0)
+            else:
+                self._readout_is_state = (Y.shape[0] == Y.shape[1] and not np.any(Z)
+                                          and np.array_equal(Y, np.eye(Y.shape[0])))
+        if self._user_dt is not None:
+            self.set_dt(self._user_dt)
+        elif self.scheme == "trapezoidal":  # no spectrum: half the inverse Gershgorin bound of F
+            self.set_dt(0.5 / self.ss.drift.gershgorin_radius())
+        else:
+            self.set_dt(auto_dt(self.ss, self._disc_scheme))
         self.time_s = 0.0
-        add_work(setup_cost_s(self.ss.n))
+        add_work(0.0 if self._sparse else setup_cost_s(self.ss.n))
         self.reset()
+
+    def _sparse_source(self) -> bool:
+        """Compile sparsely (trapezoidal scheme) unless the mapped matrix is dense: sparse products
+        on a dense-density drift cost O(n^3) in scipy.sparse, more than the dense compile."""
+        return self.mapped is None or sp.issparse(self.mapped.A)
 
     @property
     def _disc_scheme(self) -> str:
-        return "exact" if self.scheme == "exponential" else "euler"
+        return {"exponential": "exact"}.get(self.scheme, self.scheme)
+
+    @property
+    def _sparse(self) -> bool:
+        """True when the trapezoidal scheme runs on sparse factors (nothing n x n)."""
+        return self.scheme == "trapezoidal" and use_sparse(self.ss)
 
     def set_dt(self, dt) -> None:
         """Change the time step (s); the state is kept. Checked here, not at the first run (dt = 0
@@ -118,6 +148,7 @@ class SPU(AnalogDevice):
             if self.mapped is not None:
                 X = self._states_from_x(X)
         self.state = np.ascontiguousarray(X)
+        self._settle = True
 
     @property
     def n(self) -> int:
@@ -137,6 +168,7 @@ class SPU(AnalogDevice):
         """Set one DC source level (V or A) by element name (the device's own copy)."""
         self.ss.set_input(name, value)
         self._disc_cache.clear()
+        self._settle = True
 
     def _input_volts(self, b) -> np.ndarray:
         if self.mapped is None:
@@ -148,6 +180,7 @@ class SPU(AnalogDevice):
         for nm, val in zip(self.mapped.input_sources, volts):
             self.ss.set_input(nm, float(val))
         self._disc_cache.clear()
+        self._settle = True
 
     # --------------------------------------------------------------- running
     @property
@@ -158,6 +191,9 @@ class SPU(AnalogDevice):
     def _disc(self):
         key = (self.scheme, self.dt, tuple(self.ss.inputs))
         d = self._disc_cache.get(key)
+        if d is None and self.scheme == "trapezoidal":
+            d = discretize_trapezoidal(self.ss, self.dt, noise=self.noise)
+            self._disc_cache = {key: d}
         if d is None:
             d = discretize(self.ss, self.dt, self._disc_scheme, noise=self.noise)
             self._disc_cache = {key: d}
@@ -174,11 +210,23 @@ class SPU(AnalogDevice):
     def _default_max_samples(self) -> int:
         return MAX_SAMPLES_DEFAULT
 
+    def _run_cost_s(self, n_steps: int) -> float:
+        """Dense work per chain-step, or for sparse trapezoidal factors their non-zeros."""
+        if not self._sparse:
+            return super()._run_cost_s(n_steps)
+        a, b, _ = STEP_COST_S
+        work = self._disc().work_per_chain_step
+        return float(n_steps) * self.chains * (a + b * self.ss.n + SPARSE_STEP_COST_S * work)
+
     def _advance(self, X, n_steps, dt, save_every, seeds, meter):
         """Long runs execute as a few numba calls of ``chunk_steps`` steps each (the split depends
-        only on the problem size, never on the meter, so the bits do not either)."""
+        only on the problem size, never on the meter, so the bits do not either). The trapezoidal
+        scheme's first run after a new state or input starts with DAMP_STEPS damped steps."""
         disc = self._disc()
-        chunk = chunk_steps(self.ss.n, self.chains, save_every)
+        trap = self.scheme == "trapezoidal"
+        damp = DAMP_STEPS if trap and self._settle else 0
+        self._settle = False
+        chunk = chunk_steps(int(np.sqrt(disc.work_per_chain_step)) if trap else self.ss.n, self.chains, save_every)
         bounds = list(range(0, n_steps, chunk)) + [n_steps]
         ss = seeds if isinstance(seeds, np.random.SeedSequence) else np.random.SeedSequence(seeds)
         chunk_seeds = [int(c.generate_state(1)[0]) for c in ss.spawn(len(bounds) - 1)]
@@ -186,7 +234,10 @@ class SPU(AnalogDevice):
         meter.start(n_steps, "step", "analog run")
         for k in range(len(bounds) - 1):
             steps = bounds[k + 1] - bounds[k]
-            X, smp, xs = run(disc, X, steps, save_every, chunk_seeds[k])
+            if trap:
+                X, smp, xs = run_trapezoidal(disc, X, steps, save_every, chunk_seeds[k], damp if k == 0 else 0)
+            else:
+                X, smp, xs = run(disc, X, steps, save_every, chunk_seeds[k])
             parts.append(smp)
             xsum += xs
             meter.update(steps)
@@ -211,4 +262,8 @@ class SPU(AnalogDevice):
     def _states_from_x(self, X):
         Y, Z = self.readout_map
         v = self.mapped.volts_from_x(X) - Z @ self.ss.inputs
+        if self._readout_is_state:
+            return v
+        if sp.issparse(Y):
+            return np.asarray(spla.spsolve(sp.csc_matrix(Y), v.T)).reshape(v.T.shape).T
         return np.linalg.solve(Y, v.T).T

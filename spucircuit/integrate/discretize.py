@@ -175,9 +175,10 @@ def discretize(ss: StateSpace, dt: float, scheme: str = "exact", noise: bool = T
         Qh = None if Q is None else exact_noise_covariance(F, Q, dt, Phi)
         dense, sparse = np.ascontiguousarray(Phi.T), None
     else:
-        raise StepError(f"unknown scheme {scheme!r}: use 'exact' or 'euler'")
+        raise StepError(f"unknown scheme {scheme!r}: use 'exact' or 'euler' here, or 'trapezoidal' through "
+                        "spucircuit.integrate.trapezoidal.discretize_trapezoidal")
     n = ss.n
-    mode, nd_, NT, nsp = _noise_setup(Qh, n, sparse_ok=sparse is not None)
+    mode, nd_, NT, nsp = noise_setup(Qh, n, sparse_ok=sparse is not None)
     return Discretization(
         scheme=scheme, dt=float(dt), kind="dense" if dense is not None else "sparse", MT=dense,
         indptr=None if sparse is None else sparse[0], indices=None if sparse is None else sparse[1],
@@ -218,7 +219,7 @@ def _discretize_eigen(ss: StateSpace, dt: float, u, Q) -> Discretization:
             Qe = U.T @ Q @ U
             Qh = Qe * phi1(lam[:, None] + lam[None, :])
             Qh = 0.5 * (Qh + Qh.T)
-    mode, nd_, NT, _ = _noise_setup(Qh, n, sparse_ok=False)
+    mode, nd_, NT, _ = noise_setup(Qh, n, sparse_ok=False)
     return Discretization(
         scheme="exact", dt=h, kind="eigen", MT=None, indptr=None, indices=None, data=None,
         c=np.ascontiguousarray(c, dtype=np.float64), noise_mode=mode,
@@ -226,7 +227,7 @@ def _discretize_eigen(ss: StateSpace, dt: float, u, Q) -> Discretization:
     )
 
 
-def _noise_setup(Qh, n: int, sparse_ok: bool):
+def noise_setup(Qh, n: int, sparse_ok: bool):
     """(mode, noise_diag, NT, sparse CSR arrays of N or None) for per-step covariance Q_h."""
     zeros = np.zeros(n)
     if Qh is None or not np.any(Qh):
@@ -265,11 +266,19 @@ def sparse_noise_factor(Qh, max_fill: float = SPARSE_NOISE_MAX_FILL, zero_rtol: 
     from scipy.sparse.csgraph import reverse_cuthill_mckee
 
     n = Qh.shape[0]
-    amax = float(np.max(np.abs(Qh)))
-    mask = np.abs(Qh) > zero_rtol * amax
-    if np.count_nonzero(mask) > max_fill * n * n:
-        return None
-    Qs = sp.csr_matrix(np.where(mask, Qh, 0.0))
+    if sp.issparse(Qh):  # a sparse Q_h stays sparse (the trapezoidal scheme's noise factor)
+        Qs = sp.csr_matrix(Qh, dtype=np.float64)
+        amax = float(np.max(np.abs(Qs.data))) if Qs.nnz else 0.0
+        Qs.data[np.abs(Qs.data) <= zero_rtol * amax] = 0.0
+        Qs.eliminate_zeros()
+        if Qs.nnz > max_fill * n * n:
+            return None
+    else:
+        amax = float(np.max(np.abs(Qh)))
+        mask = np.abs(Qh) > zero_rtol * amax
+        if np.count_nonzero(mask) > max_fill * n * n:
+            return None
+        Qs = sp.csr_matrix(np.where(mask, Qh, 0.0))
     perm = reverse_cuthill_mckee(Qs, symmetric_mode=True)
     Qp = Qs[perm][:, perm].tocoo()
     bw = int(np.max(np.abs(Qp.row - Qp.col))) if Qp.nnz else 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from spucircuit.imperfections.base import Chain
 from spucircuit.imperfections.dc_error import Z_SYSTEMATIC, DCContext, DCError
@@ -98,6 +99,33 @@ def transient_bound(lam_lower: float, burn_in_s: float, tau_s: float, b, x0=None
     what the device can bound of its start after a burn-in ``burn_in_s`` (lambda in 1/tau)."""
     x0n = 0.0 if x0 is None else float(norm2(x0))
     return float(np.exp(-lam_lower * burn_in_s / tau_s) * (x0n + norm2(b) / lam_lower))
+
+
+def trapezoidal_transient_bound(lam_lower: float, lam_upper: float, h_tau: float, burn_steps: int, damp_steps: int,
+                                b, x0=None) -> float:
+    """The trapezoidal scheme's counterpart of :func:`transient_bound` after ``burn_steps`` steps of
+    h = ``h_tau`` tau, the first ``damp_steps`` damped (two backward-Euler half steps each,
+    :mod:`spucircuit.integrate.trapezoidal`); lambda in [lam_lower, lam_upper] (1/tau, the device's
+    bounds), symmetric drift (an ideal array: each mode decays on its own).
+
+    A mode with z = h lambda is multiplied by f(z) = (1 + z/2)^(-2D) |(1 - z/2) / (1 + z/2)|^K,
+    D = damp_steps, K = burn_steps - D, and never grows afterwards (|multiplier| <= 1), so
+    |x_k - x_dev| <= max f (|x0| + |b| / lam_lower) for every later step k. f decreases on
+    [0, 2] (f(2) = 0) and on [2, inf) has one maximum, at z* = 2 (K + D) / D (D > 0; increasing
+    without damping), so its maximum over [z_lo, z_hi] is exact from three points."""
+    D = int(min(max(damp_steps, 0), burn_steps))
+    K = int(burn_steps) - D
+    zlo, zhi = float(h_tau) * lam_lower, float(h_tau) * lam_upper
+
+    def f(z):
+        with np.errstate(divide="ignore"):
+            return float(np.exp(-2 * D * np.log1p(z / 2) + K * (np.log(abs(1 - z / 2)) - np.log1p(z / 2))))
+
+    zs = [zlo, zhi]
+    if D > 0:
+        zs.append(min(max(2.0 * (K + D) / D, 2.0, zlo), zhi))
+    x0n = 0.0 if x0 is None else float(norm2(x0))
+    return max(f(z) for z in zs) * (x0n + float(norm2(b)) / lam_lower)
 
 
 def ideal_budget(x, se, *, lam_lower: float, lam_source: str, transient: float, pruning: dict | None = None) -> ErrorBudget:
@@ -192,7 +220,13 @@ def pooled_budget(x, se, budgets, *, extra: float = 0.0) -> ErrorBudget:
 # =====================================================================================  inv
 def diffusion_anisotropy(Qx) -> float:
     """||Q - q I||_2 / q, q = mean diagonal of the read-out diffusion Q (Gershgorin bound): how far
-    the noise is from the equal, uncorrelated drive that makes cov(x) = (q/2) A^-1."""
+    the noise is from the equal, uncorrelated drive that makes cov(x) = (q/2) A^-1 (dense or
+    scipy.sparse Q, O(nnz))."""
+    if sp.issparse(Qx):
+        Qx = sp.csr_matrix(Qx)
+        d = Qx.diagonal()
+        q = float(np.mean(d))
+        return float(np.max(np.asarray(abs(Qx - q * sp.identity(Qx.shape[0])).sum(axis=1))) / q)
     Qx = np.asarray(Qx, float)
     q = float(np.mean(np.diag(Qx)))
     D = Qx - q * np.eye(len(Qx))
@@ -216,10 +250,36 @@ def matrix_error_norm(device: Device) -> tuple:
     return eps, e1.unbounded
 
 
+LADDER_RHO = 0.6  # max |(1 - z/2) / (1 + z/2)| over z in [0.5, 2]: a ladder rung's covariance factor is its square
+
+
+def trapezoidal_covariance_transient(lam_lower: float, h_tau: float, burn_steps: int, ladder_steps: int | None,
+                                     anisotropy: float = 0.0) -> float:
+    """|E|_2 in units of A^-1 (times 2/q) after a trapezoidal run from x = 0 (b = 0): what the
+    covariance still lacks of the stationary S = (q/2)(1 +- anisotropy) A^-1.
+
+    E evolves as E' = M E M^T (the noise cancels) from E_0 = S, every M a function of the same
+    symmetric drift, so |E|_2 <= (1 + anisotropy) max_lambda phi(lambda)^2 / lambda, phi the product
+    of the step multipliers rho(z) = (1 - z/2) / (1 + z/2), |rho| <= 1, z = h lambda. The step
+    ladder (:func:`spucircuit.linalg.selected.settle_covariance`: steps 2 / lambda_upper x 4^j below
+    h, ``ladder_steps`` steps each) gives every mode with h lambda > 4 one rung with z in [0.5, 2]:
+    phi^2 <= 0.36^ladder_steps there, and 1 / lambda < h / 4. The modes with h lambda <= 4 get
+    ``burn_steps`` steps at h with |rho| <= max(|rho(h lam_lower)|, 1/3). ``ladder_steps`` None: no
+    ladder was needed (h lambda_upper <= 2: no mode has h lambda > 4)."""
+    z_lo = float(h_tau) * lam_lower
+    stiff = 0.0 if ladder_steps is None else LADDER_RHO ** (2 * int(ladder_steps)) * float(h_tau) / 4.0
+    slow = 0.0
+    if z_lo <= 4.0:
+        r = max(abs((1 - z_lo / 2) / (1 + z_lo / 2)), 1.0 / 3.0)
+        slow = r ** (2 * int(burn_steps)) / lam_lower
+    return (1.0 + anisotropy) * max(slow, stiff)
+
+
 def inv_budget(Ainv, se, *, lam_lower: float, lam_source: str, anisotropy: float, eps: float = 0.0,
                burn_in_tau: float = 0.0, adc_lsb_v: float | None = None, v_unit: float = 1.0, q: float = 1.0,
                adc_noise_v: float = 0.0, adc_gain_error: float = 0.0, adc_dnl_v: float = 0.0,
-               adc_inl_slope: float = 0.0, unbounded=()) -> ErrorBudget:
+               adc_inl_slope: float = 0.0, unbounded=(), transient_norm2: float | None = None,
+               entries: int | None = None) -> ErrorBudget:
     """A bound on ||A_hat^-1 - A^-1||_F for A_hat^-1 = 2 cov(x) / q.
 
     The device's covariance solves A_dev S + S A_dev^T = Q with A_dev = A + E, |E| <= eps, and
@@ -236,13 +296,19 @@ def inv_budget(Ainv, se, *, lam_lower: float, lam_source: str, anisotropy: float
     Gaussian's standard deviation by at most L times it: Poincare); its DNL, at most e = ``adc_dnl_v``
     per sample, by at most e (s_i + s_j) + e^2, like rounding (its offset cancels in a covariance).
     ``relative`` bounds the
-    Frobenius relative error. (The spread of the Johnson noise with the resistors' tolerances, about
+    Frobenius relative error. ``transient_norm2``: a scheme's own bound on the start's |E|_2 (A^-1
+    units; :func:`trapezoidal_covariance_transient`) instead of the exponential scheme's.
+    ``entries``: ``Ainv`` and ``se`` are k = ``entries`` selected entries (a vector): every entry of a
+    matrix is at most its 2-norm, so sqrt(k) replaces sqrt(n) (the read-out terms need the whole
+    matrix and are not available then). (The spread of the Johnson noise with the resistors' tolerances, about
     1e-4 of the injected noise times the tolerance, is left out.)
     """
     Ainv = np.asarray(Ainv, float)
-    n = len(Ainv)
+    n = len(Ainv) if entries is None else int(entries)
     noise = Z_NOISE * float(norm2(se))
     readout = 0.0
+    if adc_lsb_v and entries is not None:
+        raise ValueError("inv_budget: the read-out terms need the whole matrix, not selected entries")
     if adc_lsb_v:
         s = np.sqrt(np.clip(np.diag(Ainv), 0.0, None) * q / 2.0) * v_unit  # read-out standard deviations (V)
         # Gaussian read-outs wider than an lsb leave rounding errors uniform and uncorrelated with
@@ -270,7 +336,8 @@ def inv_budget(Ainv, se, *, lam_lower: float, lam_source: str, anisotropy: float
         systematic = float("inf")
     else:
         systematic = np.sqrt(n) * (eps / lam_lower + anisotropy) / (lam_lower - eps)
-        transient = np.sqrt(n) * np.exp(-2.0 * (lam_lower - eps) * burn_in_tau) / (lam_lower - eps)
+        transient = np.sqrt(n) * (np.exp(-2.0 * (lam_lower - eps) * burn_in_tau) / (lam_lower - eps)
+                                  if transient_norm2 is None else float(transient_norm2))
     terms = {"noise anisotropy": np.sqrt(n) * anisotropy / (lam_lower - eps) if eps < lam_lower else float("inf")}
     if eps:
         terms["matrix error"] = systematic - terms["noise anisotropy"]

@@ -19,17 +19,19 @@ import warnings
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
+import scipy.sparse as sp
 
 from spucircuit._util.quantities import parse_time
 from spucircuit._util.seeds import seed_sequence
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM, V_SWING_DEFAULT
-from spucircuit.device.base import add_work, canonical_scheme, covariance_cost_s
+from spucircuit.device.base import add_work, canonical_scheme, covariance_cost_s, probe_cost_s
 from spucircuit.device.spu import MAX_SAMPLES_DEFAULT, SPU
 from spucircuit.errors import ClippingWarning, ParseError, ShortRunWarning, SPUError, StepError
 from spucircuit.imperfections.instance import Device, x_diffusion
 from spucircuit.integrate.discretize import symmetric_eigen
+from spucircuit.integrate.trapezoidal import DAMP_STEPS
 from spucircuit.linalg.error_bound import (
     device_budget,
     device_inv_budget,
@@ -37,13 +39,24 @@ from spucircuit.linalg.error_bound import (
     ideal_budget,
     inv_budget,
     transient_bound,
+    trapezoidal_covariance_transient,
+    trapezoidal_transient_bound,
+)
+from spucircuit.linalg.selected import (
+    LADDER_STEPS,
+    diffusion_diagonal_stats,
+    parse_entries,
+    selected_covariance,
+    settle_covariance,
 )
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
-from spucircuit.numerics.matrices import as_vector, check_spd
+from spucircuit.numerics.matrices import as_vector, check_spd, check_spd_sparse
 from spucircuit.numerics.scaling import norm2
+from spucircuit.numerics.spectral import probe_lambda_min
 from spucircuit.numerics.stats import cov_and_se, mean_and_se
 
 MAX_STEPS_DEFAULT = 200_000
+AUTO_DENSE_MAX_N = 512  # auto scheme: the exponential eigenbasis for dense A up to this size (its solve step 0.5 / lambda_max: up to 2e5 steps of n^2)
 SAMPLE_VALUES = 2_000_000  # a time average keeps up to this many sampled values (16 MB) for its standard error
 
 
@@ -59,7 +72,7 @@ class Rates:
 
     @classmethod
     def from_bounds(cls, bounds: SpectrumBounds) -> "Rates":
-        return cls(slow=bounds.lam_min_lower, fast=bounds.lam_max_upper, source="spec")
+        return cls(slow=bounds.lam_min_lower, fast=bounds.lam_max_upper, source=bounds.source)
 
     @classmethod
     def oracle(cls, lam) -> "Rates":
@@ -75,8 +88,18 @@ class RunPolicy:
     burn_fraction, burn_slow : default burn-in min(burn_fraction x total, burn_slow / lambda_min)
     batch_slow : batch length of the batch-means standard error (5 relaxation times)
     task : 'solve' (step 0.5 / lambda_max) or 'inv' (step min(0.2 / lambda_min, run / 1000)),
-           never more than ``max_steps`` steps (exponential scheme: exact at any step)
+           never more than ``max_steps`` steps (exponential scheme: exact at any step). The
+           trapezoidal scheme takes min(trap_slow / lambda_min, window / trap_samples) for both
+           tasks, never lambda_max: its stationary mean and covariance are exact at any step, and
+           so is the precision of a time average (a mode with z = h lambda has step correlation
+           rho = (1 - z/2) / (1 + z/2) and (1 + rho) / (1 - rho) = 2 / z: the variance of the mean
+           of K samples is 2 var / (lambda K h), the continuous 2 var / (lambda T), at any z).
+           The step therefore only sets how fast the start decays (a slow mode by 1/3 per step at
+           z = 1, faster than e^-1; the stiff ones after the damped start), which the transient
+           bound takes exactly (:func:`~spucircuit.linalg.error_bound.trapezoidal_transient_bound`),
+           and the number of samples the batch-means standard error gets
     range_slow : a ranging pass's averaging window after its burn-in
+    trap_slow, trap_samples : the trapezoidal step (above)
     """
 
     total_slow: float
@@ -86,6 +109,8 @@ class RunPolicy:
     batch_slow: float = 5.0
     max_steps: int = MAX_STEPS_DEFAULT
     range_slow: float = 5.0
+    trap_slow: float = 1.0
+    trap_samples: int = 200
 
     def times(self, rates: Rates, tau: float, time=None, burn_in=None):
         """(total, burn-in) in seconds for ``rates`` (1/tau) and time unit tau."""
@@ -97,8 +122,11 @@ class RunPolicy:
             raise ParseError(f"burn-in ({tb:.4g} s) must be shorter than the analog time ({total:.4g} s)")
         return total, tb
 
-    def step(self, rates: Rates, tau: float, total: float, tb: float) -> float:
-        """The automatic step of the exponential scheme (s)."""
+    def step(self, rates: Rates, tau: float, total: float, tb: float, scheme: str = "exponential") -> float:
+        """The automatic step of the exponential or trapezoidal scheme (s)."""
+        if scheme == "trapezoidal":
+            return max(min(self.trap_slow / rates.slow * tau, (total - tb) / self.trap_samples),
+                       total / self.max_steps)
         if self.task == "solve":
             return max(0.5 / rates.fast * tau, total / self.max_steps)
         return max(min(0.2 / rates.slow * tau, (total - tb) / 1000), total / self.max_steps)
@@ -233,12 +261,12 @@ def _program(mc, policy: RunPolicy, rates_of, *, scheme: str, dt, time, burn_in,
     """
     provisional = dt if dt is not None else (None if scheme == "euler" else 1.0)
     spu = SPU(mc, scheme=scheme, dt=provisional, **spu_kw)
-    sym = symmetric_eigen(spu.ss)
-    rates = rates_of(lambda: np.sort(-sym[0] * mc.tau_s) if sym is not None else np.linalg.eigvalsh(mc.A))
+    sym = None if spu.scheme == "trapezoidal" else symmetric_eigen(spu.ss)  # trapezoidal: no spectrum
+    rates = rates_of(lambda: np.sort(-sym[0] * mc.tau_s) if sym is not None else extreme_eigenvalues(mc.A))
     total, tb = policy.times(rates, mc.tau_s, time, burn_in)
     _check_user_step(dt, total - tb)
-    if dt is None and spu.scheme == "exponential":
-        spu.set_dt(policy.step(rates, mc.tau_s, total, tb))
+    if dt is None and spu.scheme in ("exponential", "trapezoidal"):
+        spu.set_dt(policy.step(rates, mc.tau_s, total, tb, spu.scheme))
     return spu, rates, total, tb
 
 
@@ -290,6 +318,63 @@ def stationary_run(mc, policy: RunPolicy, rates_of, *, what: str, scheme: str = 
             done, window = done + k, window + res.analog_time_s
         res = replace(res, analog_time_s=window, n_steps=steps)
     return StationaryRun(spu=spu, rates=rates, total_s=total, burn_in_s=tb, res=res, Qx=Qx, q=q)
+
+
+def extreme_eigenvalues(A) -> np.ndarray:
+    """A's eigenvalues, ascending (dense), or its two extreme ones (scipy.sparse, Lanczos): the
+    oracle's spectrum, for reporting and ``scale='oracle'`` only."""
+    if sp.issparse(A):
+        import scipy.sparse.linalg as spla
+
+        hi = spla.eigsh(A, k=1, which="LA", return_eigenvectors=False)[0]
+        lo = spla.eigsh(A, k=1, sigma=0.0, which="LM", return_eigenvectors=False)[0]
+        return np.array([lo, hi])
+    return np.linalg.eigvalsh(A)
+
+
+def auto_scheme(A, scheme: str | None) -> str:
+    """The scheme a solve / inv runs: the given one, or automatically the exponential eigenbasis
+    for a dense A up to AUTO_DENSE_MAX_N (its O(n^3) set-up is then cheapest and it is exact in
+    distribution) and the trapezoidal scheme for a scipy.sparse A or a larger dense one (O(nnz)
+    per step with sparse factors; exact stationary mean and covariance at any step)."""
+    if scheme is not None and scheme != "auto":
+        return canonical_scheme(scheme)
+    return "trapezoidal" if sp.issparse(A) or A.shape[0] > AUTO_DENSE_MAX_N else "exponential"
+
+
+def checked_bounds(A, kappa_max: float, scale: str, probe: bool | None, seed=None) -> tuple:
+    """(A checked, its :class:`SpectrumBounds`, the probe's record or None).
+
+    ``probe`` None probes a scipy.sparse A (unless ``scale='oracle'``): a few Lanczos products and
+    one shifted LDL^T certify lambda_min >= lower (:func:`~spucircuit.numerics.spectral.probe_lambda_min`),
+    which then replaces the kappa_max spec for the run time, the step and the error bound (a large
+    grid breaks the default spec); the certificate also proves A positive definite, so the unshifted
+    check is skipped. The probe's work is counted (:func:`~spucircuit.device.base.probe_cost_s`).
+    Dense A keeps the spec's bounds (``probe=True`` probes it as a sparse matrix). ``seed``: a
+    callable giving the probe's SeedSequence, called only when it probes."""
+    seed = seed if callable(seed) else (lambda s=seed: seed_sequence(s))
+    use = (sp.issparse(A) and scale != "oracle") if probe is None else bool(probe)
+    if not use:
+        A = check_spd(A)
+        return A, SpectrumBounds.from_matrix(A, kappa_max), None
+    A = check_spd_sparse(sp.csr_matrix(check_spd(A)) if not sp.issparse(A) else A, factor=False)
+    p = probe_lambda_min(A, seed=np.random.default_rng(seed()))
+    if p.lower is None:  # no certificate: the plain positive-definiteness check, then the spec
+        check_spd_sparse(A)
+    add_work(probe_cost_s(p.matvecs, p.nnz, p.factor_flops))
+    rec = p.to_dict()
+    rec["compute_s"] = probe_cost_s(p.matvecs, p.nnz, p.factor_flops)
+    return A, SpectrumBounds.from_matrix(A, kappa_max).certified(p.lower), rec
+
+
+PROBE_SPAWN_KEY = 15  # the probe's start vector comes from this child key of the run's seed
+
+
+def _probe_seed(seed) -> np.random.SeedSequence:
+    """The probe's own child of the run's seed, derived without spawning (the run's children keep their bits)."""
+    ss = seed_sequence(seed)
+    return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (PROBE_SPAWN_KEY,),
+                                  pool_size=ss.pool_size)
 
 
 def _check_user_step(dt, window: float) -> None:
@@ -359,11 +444,13 @@ def _range_window(policy: RunPolicy, rates: Rates, tau: float, time=None, burn_i
 
 def range_mapping(A, b, *, kappa_max: float = KAPPA_MAX_DEFAULT, scheme: str = "exponential", dt=None, time=None,
                   burn_in=None, seed=None, temperature_k: float = T_ROOM, noise: bool = True, chains: int = 1,
-                  prune: bool = False, **mapping_kwargs):
+                  prune: bool = False, bounds: SpectrumBounds | None = None, **mapping_kwargs):
     """The v_unit (V per unit of x) an ideal-converter integrator array finds by ranging itself for
     A x = b (:func:`autorange`): a pass mapped at the computable bound, read after its burn-in and a
-    short window, then the measured max |x| at ``RANGE_MARGIN`` of the swing. Returns (v_unit, ranging record)."""
-    rates_of = _rates_of("autorange", SpectrumBounds.from_matrix(A, kappa_max))
+    short window, then the measured max |x| at ``RANGE_MARGIN`` of the swing. ``bounds``: the
+    spectrum bounds to plan with (default: the kappa_max spec's). Returns (v_unit, ranging record)."""
+    bounds = SpectrumBounds.from_matrix(A, kappa_max) if bounds is None else bounds
+    rates_of = _rates_of("autorange", bounds)
     seeds = seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)
 
     def run_pass(v_unit):
@@ -375,28 +462,42 @@ def range_mapping(A, b, *, kappa_max: float = KAPPA_MAX_DEFAULT, scheme: str = "
         keep = res.t > tb1  # the window after the burn-in
         return res.x[keep].mean(axis=(0, 1)), 0, res.analog_time_s
 
-    v0 = integrator_array(A, b, prune=prune, check=False, scale="bound", kappa_max=kappa_max, **mapping_kwargs).v_unit_v
+    v0 = _bound_scale(A, b, bounds, kappa_max, prune, mapping_kwargs)
     return autorange(run_pass, v0, mapping_kwargs.get("v_swing", V_SWING_DEFAULT))
 
 
-def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: str = "exponential",
+def _bound_scale(A, b, bounds: SpectrumBounds, kappa_max, prune, mapping_kwargs):
+    """The mapping's 'bound' scale: v_swing / (|b| / lambda_min_lower) with a certified bound, else
+    the mapping's own kappa_max rule."""
+    if bounds.source == "probe" and np.any(b):
+        return mapping_kwargs.get("v_swing", V_SWING_DEFAULT) / bounds.solution_bound(b)
+    return integrator_array(A, b, prune=prune, check=False, scale="bound", kappa_max=kappa_max,
+                            **mapping_kwargs).v_unit_v
+
+
+def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: str | None = None,
           dt: float | None = None, temperature_k: float = T_ROOM, noise: bool = True, x0=None,
           prune: bool = False, return_info: bool = False, progress=False, scale: str = "autorange",
-          kappa_max: float = KAPPA_MAX_DEFAULT, **mapping_kwargs):
+          kappa_max: float = KAPPA_MAX_DEFAULT, probe: bool | None = None, **mapping_kwargs):
     """x ~ A^-1 b as the time average of the twin's node voltages after burn-in.
 
     Args:
-        A, b: SPD matrix (n, n) and right-hand side (n,).
+        A, b: SPD matrix (n, n), dense or scipy.sparse (checked, mapped and simulated sparsely), and
+            right-hand side (n,).
         time: total analog time (s or 'Ntau'); default 220 / lambda_min tau, lambda_min the bound
             max_i A_ii / kappa_max a device can compute (``scale='oracle'``: the true one).
         burn_in: discarded initial time; default min(time / 2, 20 / lambda_min tau).
-        chains, seed, scheme, dt, temperature_k, noise, progress: as :class:`SPU`.
+        chains, seed, scheme, dt, temperature_k, noise, progress: as :class:`SPU`; ``scheme`` None
+            (or 'auto') chooses (:func:`auto_scheme`): 'exponential' for a dense A up to
+            AUTO_DENSE_MAX_N, 'trapezoidal' for a sparse or larger one; stated in ``info.scheme``.
         x0: initial x; prune: leave unrealisable small entries open (bound in ``info.pruning``).
         scale: how the device ranges v_unit (V per unit of x): 'autorange' (default: a ranging pass
             at the computable bound kappa_max |b| / max_i A_ii, then the measured max |x| at 0.8 of
             the swing; its analog time is counted), 'bound' (stay at the bound) or 'oracle' (from the
             exact x* and spectrum: a labelled upper bound no device can reach).
         kappa_max: the problem class's largest condition number (bounds and run times).
+        probe: certify lambda_min by a spectral probe (:func:`checked_bounds`; None: for a
+            scipy.sparse A), which then replaces the kappa_max spec; recorded in ``info.scale['probe']``.
         mapping_kwargs: r_min, r_max, c, v_swing, ... of the mapping.
 
     Returns:
@@ -405,18 +506,23 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
         enough batches, ``se_batches``), ``analog_time_s`` (ranging included), ``burn_in_s``,
         ``tau_s``, ``components``, ``transient_bias_bound``, ``scale`` (how ranging was done).
     """
-    A = check_spd(A)
-    b = as_vector(b, A.shape[0])
     scale = check_scale(scale)
-    bounds = SpectrumBounds.from_matrix(A, kappa_max)
+    seed = seed_sequence(seed)
+    A, bounds, probed = checked_bounds(A, kappa_max, scale, probe, lambda: _probe_seed(seed))
+    b = as_vector(b, A.shape[0])
+    scheme = auto_scheme(A, scheme)
     rates_of = _rates_of(scale, bounds)
-    seeds = (seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(seed)).spawn(2)
+    seeds = seed.spawn(2)
     spu_kw = dict(temperature_k=temperature_k, noise=noise, chains=chains)
     ranging = {"method": scale, "kappa_max": bounds.kappa_max}
+    if probed is not None:
+        ranging["probe"] = probed
     map_scale = "oracle" if scale == "oracle" else "bound"
+    if map_scale == "bound" and bounds.source == "probe":
+        map_scale = _bound_scale(A, b, bounds, kappa_max, prune, mapping_kwargs)
     if scale == "autorange" and np.any(b):
         map_scale, info_r = range_mapping(A, b, kappa_max=kappa_max, scheme=scheme, dt=dt, time=time, burn_in=burn_in,
-                                          seed=seeds[1], prune=prune, **spu_kw, **mapping_kwargs)
+                                          seed=seeds[1], prune=prune, bounds=bounds, **spu_kw, **mapping_kwargs)
         ranging.update(info_r)
     mc = integrator_array(A, b, prune=prune, x0=x0, check=False, scale=map_scale, kappa_max=kappa_max,
                           **mapping_kwargs)
@@ -426,7 +532,11 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     ranging.update(v_unit_V=mc.v_unit_v, rates=rates.source)
     x0v = np.zeros_like(b) if x0 is None else np.asarray(x0, float)
     t_range = ranging.get("ranging_time_s", 0.0)
-    transient = transient_bound(rates.slow, tb, mc.tau_s, b, x0v)
+    if spu.scheme == "trapezoidal":
+        transient = trapezoidal_transient_bound(rates.slow, rates.fast, spu.dt / mc.tau_s, int(round(tb / spu.dt)),
+                                                DAMP_STEPS, b, x0v)
+    else:
+        transient = transient_bound(rates.slow, tb, mc.tau_s, b, x0v)
     budget = ideal_budget(x, se, lam_lower=rates.slow, lam_source=rates.source, transient=transient, pruning=mc.prune)
     info = SolveInfo(
         task="solve", standard_error=se, analog_time_s=t_range + tb + res.analog_time_s, burn_in_s=tb,
@@ -441,10 +551,11 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     return (x, info) if return_info else x
 
 
-def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str = "exponential",
+def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str | None = None,
         dt: float | None = None, temperature_k: float = T_ROOM, noise_psd: float | None = None,
         prune: bool = False, return_info: bool = False, progress=False, scale: str = "autorange",
-        kappa_max: float = KAPPA_MAX_DEFAULT, keep_run: bool = False, **mapping_kwargs):
+        kappa_max: float = KAPPA_MAX_DEFAULT, probe: bool | None = None, entries=None, diagonal: bool = False,
+        keep_run: bool = False, **mapping_kwargs):
     """A^-1 from the stationary covariance of the twin with b = 0.
 
     An equal white noise current of PSD ``noise_psd`` (A^2/Hz) is injected at every summing node;
@@ -458,38 +569,81 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str =
     lambda_min the bound max_i A_ii / kappa_max (``scale='oracle'``: the true one). With b = 0 there
     is no solution to range: v_unit = v_swing. Returns A^-1, or (A^-1, :class:`SolveInfo`), or with
     ``keep_run`` (A^-1, info, :class:`StationaryRun`): the run's read-outs for statistics beyond the
-    covariance (e.g. :func:`~spucircuit.linalg.logdet.logdet`).
+    covariance (e.g. :func:`~spucircuit.linalg.logdet.logdet`; not with selected entries).
+
+    ``diagonal=True`` or ``entries=[(i, j), ...]``: only those entries of A^-1, as a vector, from the
+    covariance of the coordinates they need (:mod:`spucircuit.linalg.selected`: O(n) memory, no
+    n x n array; the sparse way to use inv). Their ``standard_error`` and error bound are per entry
+    (the bound is on the 2-norm of the selected entries' error). The trapezoidal scheme starts with
+    a ladder of steps that brings its stiff modes' variance to the stationary one
+    (:func:`~spucircuit.linalg.selected.settle_covariance`), counted in the analog time.
     """
-    A = check_spd(A)
     scale = check_scale(scale)
-    bounds = SpectrumBounds.from_matrix(A, kappa_max)
+    A, bounds, probed = checked_bounds(A, kappa_max, scale, probe, lambda: _probe_seed(seed))
+    scheme = auto_scheme(A, scheme)
     r_min = mapping_kwargs.get("r_min", R_MIN_DEFAULT)
     r_max = mapping_kwargs.get("r_max", R_MAX_DEFAULT)
     if noise_psd is None:
         noise_psd = default_injected_psd(A, r_min, r_max, temperature_k)
     mc = integrator_array(A, None, prune=prune, noise_psd=noise_psd, check=False, **mapping_kwargs)
-    run = stationary_run(mc, INV_POLICY, _rates_of(scale, bounds), what="inv reads A^-1", scheme=scheme, dt=dt,
-                         time=time, burn_in=burn_in, temperature_k=temperature_k, chains=chains, seed=seed,
-                         progress=progress)
-    spu, rates, total, tb, res, Qx, q = run.spu, run.rates, run.total_s, run.burn_in_s, run.res, run.Qx, run.q
+    spu, rates, total, tb = _program(mc, INV_POLICY, _rates_of(scale, bounds), scheme=scheme, dt=dt, time=time,
+                                     burn_in=burn_in, temperature_k=temperature_k, noise=True, chains=chains,
+                                     seed=seed)
+    Qx = x_diffusion(spu.ss, spu.readout_map[0], mc)
+    selected = diagonal or entries is not None
+    rows, cols = parse_entries(entries, diagonal, mc.n) if selected else (None, None)
+    if not selected:
+        Qx = Qx.toarray() if sp.issparse(Qx) else Qx  # n x n like the covariance inv returns
+    q, aniso = diffusion_diagonal_stats(Qx)
+    if not q > 0:  # checked before the run: without noise there are no fluctuations to read A^-1 from
+        raise SPUError("inv reads A^-1 from the stationary fluctuations, and this circuit has no noise "
+                       f"(temperature {temperature_k:g} K, noise_psd {noise_psd:g} A^2/Hz): give noise_psd > 0")
+    t_ladder, rungs, trans2 = 0.0, 0, None
+    if spu.scheme == "trapezoidal":
+        t_ladder, rungs, per_rung = settle_covariance(spu, spu.dt, rates.fast, mc.tau_s)
+    tb = _burn(spu, tb)
+    if spu.scheme == "trapezoidal":
+        trans2 = trapezoidal_covariance_transient(rates.slow, spu.dt / mc.tau_s, int(round(tb / spu.dt)),
+                                                  per_rung if rungs else None, aniso)
+    if selected:
+        n_steps = max(1, int(round(max(total - tb, spu.dt) / spu.dt)))
+        cov_x, se_x, nbat, t_run = selected_covariance(spu, rows, cols, n_steps,
+                                                       INV_POLICY.batch_steps(rates, mc.tau_s, spu.dt))
+        vals, se = 2.0 * cov_x / q, 2.0 * se_x / q
+        budget = inv_budget(vals, se, lam_lower=rates.slow, lam_source=rates.source, anisotropy=aniso,
+                            eps=float(mc.prune.get("dA_fro", 0.0)), burn_in_tau=tb / mc.tau_s, transient_norm2=trans2,
+                            entries=len(vals))
+        info = SolveInfo(
+            task="inv", standard_error=se, analog_time_s=t_ladder + tb + t_run, burn_in_s=tb, window_s=t_run,
+            tau_s=mc.tau_s, dt_s=spu.dt, steps=n_steps + int(round(tb / spu.dt)) + rungs * LADDER_STEPS, chains=chains,
+            scheme=spu.scheme, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q, noise_anisotropy=aniso,
+            components=mc.component_counts(), mapped=mc, se_batches=nbat,
+            scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v,
+                   "ladder_rungs": rungs, "ladder_time_s": t_ladder, **({"probe": probed} if probed is not None else {})},
+            error_bound=budget.relative, error_budget=budget.to_dict(),
+        )
+        return (vals, info) if return_info else vals
+    res = spu.run(max(total - tb, spu.dt), max_samples=MAX_STEPS_DEFAULT, progress=progress)
+    add_work(covariance_cost_s(res.x.shape[0], chains, mc.n))
     cov_x, se_x = cov_and_se(res.x)
     Ainv = 2.0 * cov_x / q
     Ainv = 0.5 * (Ainv + Ainv.T)
     off = Qx - np.diag(np.diag(Qx))
     budget = inv_budget(Ainv, 2.0 * se_x / q, lam_lower=rates.slow, lam_source=rates.source,
                         anisotropy=diffusion_anisotropy(Qx), eps=float(mc.prune.get("dA_fro", 0.0)),
-                        burn_in_tau=tb / mc.tau_s)
+                        burn_in_tau=tb / mc.tau_s, transient_norm2=trans2)
     info = SolveInfo(
-        task="inv", standard_error=2.0 * se_x / q, analog_time_s=tb + res.analog_time_s, burn_in_s=tb,
-        tau_s=mc.tau_s, dt_s=spu.dt, chains=chains, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q,
+        task="inv", standard_error=2.0 * se_x / q, analog_time_s=t_ladder + tb + res.analog_time_s, burn_in_s=tb,
+        tau_s=mc.tau_s, dt_s=spu.dt, chains=chains, scheme=spu.scheme, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q,
         noise_anisotropy=float((np.ptp(np.diag(Qx)) + 2 * np.abs(off).sum(axis=1).max()) / q),
         components=mc.component_counts(), mapped=mc,
-        scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v},
+        scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v,
+               **({"probe": probed} if probed is not None else {})},
         error_bound=budget.relative, error_budget=budget.to_dict(),
     )
     warn_if_short(info, Ainv, INV_POLICY, rates, mc.tau_s, time, total)
     if keep_run:
-        return Ainv, info, run
+        return Ainv, info, StationaryRun(spu=spu, rates=rates, total_s=total, burn_in_s=tb, res=res, Qx=Qx, q=q)
     return (Ainv, info) if return_info else Ainv
 
 
@@ -532,8 +686,8 @@ def device_solve(device: Device, b=None, *, time=None, burn_in=None, chains: int
                                     noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds[1]))
         mc = device.nominal
     total, tb = SOLVE_POLICY.times(rates, mc.tau_s, time, burn_in)
-    if dt is None and canonical_scheme(scheme) == "exponential":
-        dt = SOLVE_POLICY.step(rates, mc.tau_s, total, tb)
+    if dt is None and canonical_scheme(scheme) in ("exponential", "trapezoidal"):
+        dt = SOLVE_POLICY.step(rates, mc.tau_s, total, tb, canonical_scheme(scheme))
     spu = device.spu(noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds[0])
     spu.set_rhs(b)
     x, se, res, tb, _ = _time_average(spu, rates, mc.tau_s, SOLVE_POLICY, total, tb,
@@ -578,8 +732,8 @@ def range_device(device: Device, b, *, evaluate: str = "steady", rates: Rates | 
         if evaluate != "twin":
             raise SPUError(f"unknown evaluation {evaluate!r}: use 'steady' or 'twin'")
         spu = device.spu(noise=noise, scheme=scheme, dt=dt, chains=chains, seed=seeds.spawn(1)[0])
-        if dt is None and spu.scheme == "exponential":
-            spu.set_dt(SOLVE_POLICY.step(rates, tau, tb1 + window, tb1))
+        if dt is None and spu.scheme in ("exponential", "trapezoidal"):
+            spu.set_dt(SOLVE_POLICY.step(rates, tau, tb1 + window, tb1, spu.scheme))
         spu.set_rhs(b)
         res = spu.run(tb1 + window, max_samples=1000)
         keep = res.t > tb1
@@ -614,8 +768,8 @@ def device_inv(device: Device, *, time=None, burn_in=None, chains: int = 8, seed
     rates = _device_rates(device, scale, kappa_max)
     total, tb = INV_POLICY.times(rates, mc.tau_s, time, burn_in)
     _check_user_step(dt, total - tb)
-    if dt is None and canonical_scheme(scheme) == "exponential":
-        dt = INV_POLICY.step(rates, mc.tau_s, total, tb)
+    if dt is None and canonical_scheme(scheme) in ("exponential", "trapezoidal"):
+        dt = INV_POLICY.step(rates, mc.tau_s, total, tb, canonical_scheme(scheme))
     q = float(np.mean(np.diag(device.design_x_diffusion())))  # the design's noise, op-amp noise included
     if not q > 0:
         raise SPUError("device_inv reads A^-1 from the stationary fluctuations, and this device has no noise: "

@@ -65,6 +65,20 @@ class SpectrumBounds:
     lam_max_lower: float
     kappa_max: float
     lam_min_floor: float = 0.0  # a known lower bound on lambda_min (e.g. the damping of A = F + lambda I)
+    lam_min_certified: float | None = None  # a proved lower bound (spectral probe): replaces the kappa_max spec
+
+    def certified(self, lower: float | None) -> "SpectrumBounds":
+        """The same bounds with lambda_min >= ``lower`` proved (:mod:`spucircuit.numerics.spectral`);
+        None leaves them as they are."""
+        if lower is None:
+            return self
+        return SpectrumBounds(lam_max_upper=self.lam_max_upper, lam_max_lower=self.lam_max_lower,
+                              kappa_max=self.kappa_max, lam_min_floor=self.lam_min_floor, lam_min_certified=float(lower))
+
+    @property
+    def source(self) -> str:
+        """'probe' (a certified lower bound) or 'spec' (the problem class's kappa_max)."""
+        return "spec" if self.lam_min_certified is None else "probe"
 
     @classmethod
     def from_matrix(cls, A, kappa_max: float = KAPPA_MAX_DEFAULT) -> "SpectrumBounds":
@@ -81,7 +95,10 @@ class SpectrumBounds:
 
     @property
     def lam_min_lower(self) -> float:
-        """lambda_min >= lambda_max / kappa_max >= max_i A_ii / kappa_max (or the known floor)."""
+        """lambda_min >= lambda_max / kappa_max >= max_i A_ii / kappa_max (or the known floor); a
+        certified bound replaces the spec (which a large grid breaks)."""
+        if self.lam_min_certified is not None:
+            return max(self.lam_min_certified, self.lam_min_floor)
         return max(self.lam_max_lower / self.kappa_max, self.lam_min_floor)
 
     def solution_bound(self, b) -> float:
@@ -90,4 +107,4 @@ class SpectrumBounds:
 
     def to_dict(self) -> dict:
         return {"lam_max_upper": self.lam_max_upper, "lam_max_lower": self.lam_max_lower,
-                "lam_min_lower": self.lam_min_lower, "kappa_max": self.kappa_max}
+                "lam_min_lower": self.lam_min_lower, "kappa_max": self.kappa_max, "lam_min_source": self.source}

@@ -95,14 +95,17 @@ def factorize(K, method: str = "auto"):
 
 
 def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool = True,
-                    validate: bool = True, fast: bool = True, factorization: str = "auto") -> StateSpace:
+                    validate: bool = True, fast: bool = True, factorization: str = "auto",
+                    sparse: bool = False) -> StateSpace:
     """Compile a netlist into the linear SDE of its capacitor voltages and inductor currents.
 
     ``temperature_k`` sets the Johnson noise of every resistor (one-sided current PSD
     4 k_B T / R); ``noise=False`` removes all noise (Johnson and explicit sources).
     Networks of ideal op-amps with grounded non-inverting inputs (integrator arrays) are solved
     in closed form (:mod:`spucircuit.statespace.virtual_ground`, same result); ``fast=False`` forces the MNA solve,
-    whose LU is chosen by ``factorization`` (:func:`factorize`).
+    whose LU is chosen by ``factorization`` (:func:`factorize`). ``sparse=True`` keeps the closed-form
+    compile sparse end to end (CSR drift, input matrix, diffusion and its factor G G^T = Q, sparse
+    read-out maps: O(resistors), no n x n array); the MNA path is unchanged by it.
     """
     if not isinstance(netlist, Netlist):
         raise NetlistError(f"compile_netlist needs a Netlist (read_spice, integrator_array(...).netlist), "
@@ -113,13 +116,16 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     if validate:
         netlist.validate()
     if fast:
-        res = compile_virtual_ground(netlist, temperature_k, noise)
+        res = compile_virtual_ground(netlist, temperature_k, noise, sparse=sparse)
         if res is not None:
             F, B, u, unames, Q, names, x0, node_map = res
+            G = None
+            if sparse:
+                Q, G = Q
             _check_noise(Q, temperature_k)
             ss = StateSpace(drift=make_drift(F), input_matrix=B, inputs=u, input_names=unames,
                             diffusion=Q, state_names=names, x0=x0, temperature_k=float(temperature_k))
-            ss.netlist, ss.node_map = netlist, node_map
+            ss.netlist, ss.node_map, ss.diffusion_factor = netlist, node_map, G
             return ss
     t = netlist.tables
     N = netlist.n_nodes

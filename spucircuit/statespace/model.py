@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.errors import NetlistError
@@ -24,7 +25,10 @@ class StateSpace:
     input_matrix : ndarray      B, (n_states, n_inputs); state units per second per input unit
     inputs : ndarray            u, DC source levels (V for voltage sources, A for current sources)
     input_names : list[str]     source names, in the order of u
-    diffusion : ndarray         Q, (n_states, n_states), state units^2 / s
+    diffusion : ndarray         Q, (n_states, n_states), state units^2 / s (a scipy.sparse matrix
+                                from the sparse compile)
+    diffusion_factor : sparse   G with G G^T = Q (n_states, m), one column per noise source or
+                                virtual ground, or None (the sparse compile sets it)
     state_names : list[str]     'v(C1)' (V) or 'i(L1)' (A)
     x0 : ndarray                initial state from the elements' ``ic`` values
     temperature_k : float       temperature used for the Johnson noise, K
@@ -46,6 +50,7 @@ class StateSpace:
     # spectrum caches, filled on first use by spucircuit.integrate.discretize (O(n^3) once)
     symmetric_eigen_cache: tuple | None = field(default=None, repr=False, compare=False)
     eigenvalues_cache: np.ndarray | None = field(default=None, repr=False, compare=False)
+    diffusion_factor: object = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -89,7 +94,10 @@ class StateSpace:
         key = tuple(idx)
         if key not in self.readout_cache and self.node_map is not None:
             Vx, Vu = self.node_map
-            self.readout_cache[key] = (Vx[idx].toarray(), Vu[idx].toarray())
+            if self.diffusion_factor is not None or sp.issparse(self.diffusion):  # the sparse compile: stays sparse
+                self.readout_cache[key] = (sp.csr_matrix(Vx[idx]), sp.csr_matrix(Vu[idx]))
+            else:
+                self.readout_cache[key] = (Vx[idx].toarray(), Vu[idx].toarray())
         if key not in self.readout_cache:
             Px, Pu = self.mna_rhs
             rows = [i - 1 for i in idx]

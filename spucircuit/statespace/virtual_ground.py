@@ -86,15 +86,58 @@ def _accumulate(rp, rq, R, vg, node_state, node_amp, vcol, sigma, vsign, n, na, 
     return Gx, Ga, Gu, (kr[:cnt], kc[:cnt], kv[:cnt], kk[:cnt])
 
 
+@nb.njit(cache=True)
+def _triplets(rp, rq, R, vg, node_state, node_amp, vcol, sigma, vsign):
+    """The sparse compile's pass over the resistors (same rules as :func:`_accumulate`): every
+    signal-carrying resistor as (virtual-ground row, column, g or +-g, kind 0 state / 1 amplifier /
+    2 source), O(resistors), nothing n x n."""
+    m = rp.size
+    kr = np.empty(m, np.int64)
+    kc = np.empty(m, np.int64)
+    kv = np.empty(m)
+    kk = np.empty(m, np.int64)
+    cnt = 0
+    for k in range(m):
+        a = vg[rp[k]]
+        b = vg[rq[k]]
+        if (a >= 0) == (b >= 0):
+            continue
+        row = a if a >= 0 else b
+        far = rq[k] if a >= 0 else rp[k]
+        g = 1.0 / R[k]
+        j = node_state[far]
+        if j >= 0:
+            col, kind, w = j, 0, g * sigma[j]
+        else:
+            j = node_amp[far]
+            if j >= 0:
+                col, kind, w = j, 1, g
+            else:
+                j = vcol[far]
+                if j < 0:
+                    continue
+                col, kind, w = j, 2, g * vsign[j]
+        kr[cnt] = row
+        kc[cnt] = col
+        kv[cnt] = w
+        kk[cnt] = kind
+        cnt += 1
+    return kr[:cnt], kc[:cnt], kv[:cnt], kk[:cnt]
+
+
 def _csr(r, c, v, shape):
     return sp.csr_matrix((np.asarray(v, float), (np.asarray(r, np.int64), np.asarray(c, np.int64))), shape=shape)
 
 
-def compile_virtual_ground(netlist, temperature_k: float, noise: bool):
+def compile_virtual_ground(netlist, temperature_k: float, noise: bool, sparse: bool = False):
     """(F, B, u, input_names, Q, state_names, x0, node_map) or None if the pattern does not hold.
 
     node_map = (Vx, Vu): sparse (N + 1, n) and (N + 1, n_u) with node voltages V = Vx x + Vu u
     (noise-free part; row 0 is ground).
+
+    ``sparse``: F, B and Q come back as scipy.sparse matrices built in O(resistors) (no n x n
+    array), and Q as the pair (Q, G) with G G^T = Q the noise factor: one column per virtual
+    ground (the sources that end on one) and one per source joining two (a rank-one term each).
     """
     t = netlist.tables
     if len(t["L"]) or len(t["G"]) or not len(t["U"]) or not len(t["C"]):
@@ -167,6 +210,10 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool):
     if nu_v:
         vcol[vnode] = np.arange(nu_v)
         vsg[:nu_v] = vsign
+    if sparse:
+        return _sparse_rest(netlist, temperature_k, noise, R, rp, rq, vg, node_state, node_amp, vcol, sigma, vsg,
+                            n, na, nu, nu_v, nvg, C, V, out, kop, amps, vnode if nu_v else None,
+                            vsign if nu_v else None, N1)
     Gx_i, Ga_i, Gu_i, amp = _accumulate(rp, rq, R.values, vg, node_state, node_amp, vcol, sigma,
                                         vsg, n, na, nu)
     (kr, kc, kv, kk) = amp  # amplifier-row entries; kk: 0 state, 1 amplifier, 2 source column
@@ -255,3 +302,101 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool):
     u = np.concatenate([V.values, t["I"].values])
     names = [f"v({nm})" for nm in C.names]
     return F, B, u, list(V.names) + list(t["I"].names), Q, names, C.ic.copy(), (Vx, Vu)
+
+
+def _sparse_rest(netlist, temperature_k, noise, R, rp, rq, vg, node_state, node_amp, vcol, sigma, vsg, n, na, nu,
+                 nu_v, nvg, C, V, out, kop, amps, vnode, vsign, N1):
+    """The rest of :func:`compile_virtual_ground` with ``sparse=True``: every matrix CSR."""
+    r_, c_, v_, k_ = _triplets(rp, rq, R.values, vg, node_state, node_amp, vcol, sigma, vsg)
+    I_ = r_ < n
+    blocks = {}
+    for kind, w in ((0, n), (1, na), (2, nu)):
+        sel = I_ & (k_ == kind)
+        blocks[("int", kind)] = _csr(r_[sel], c_[sel], v_[sel], (n, w))
+        sel = ~I_ & (k_ == kind)
+        blocks[("amp", kind)] = _csr(r_[sel] - n, c_[sel], v_[sel], (na, w))
+    Gx, Ga, Gu = blocks[("int", 0)], blocks[("int", 1)], blocks[("int", 2)]
+    Kx, Ma, Ku = blocks[("amp", 0)], blocks[("amp", 1)], blocks[("amp", 2)]
+    nu_i = nu - nu_v
+    if nu_i:  # DC current sources into virtual grounds
+        ip_, iq_ = netlist.tables["I"].nodes[:, 0], netlist.tables["I"].nodes[:, 1]
+        rows, cols, vals = [], [], []
+        for nodes, sgn in ((iq_, 1.0), (ip_, -1.0)):
+            rr = vg[nodes]
+            ok = rr >= 0
+            rows.append(rr[ok]), cols.append(nu_v + np.flatnonzero(ok)), vals.append(np.full(ok.sum(), sgn))
+        rr, cc, vv = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+        Gu = Gu + _csr(rr[rr < n], cc[rr < n], vv[rr < n], (n, nu))
+        Ku = Ku + _csr(rr[rr >= n] - n, cc[rr >= n], vv[rr >= n], (na, nu))
+    if na:
+        Ma = Ma.tocsc()
+        d = Ma.diagonal()
+        if Ma.nnz == np.count_nonzero(d) and np.all(d != 0):  # buffers: each output feeds back alone
+            Minv = sp.diags(1.0 / d)
+            Ax, Au, Aj = -(Minv @ Kx), -(Minv @ Ku), -Minv
+        else:
+            import scipy.sparse.linalg as spla
+
+            try:
+                lu = spla.splu(Ma)
+            except RuntimeError:
+                return None
+            Ax = sp.csr_matrix(-lu.solve(Kx.toarray()))  # (na, n): amplifier networks are small here
+            Au = sp.csr_matrix(-lu.solve(Ku.toarray())) if nu else sp.csr_matrix((na, 0))
+            Aj = sp.csr_matrix(-lu.solve(np.eye(na)))
+            if not (np.all(np.isfinite(Ax.data)) and np.all(np.isfinite(Aj.data))):
+                return None
+        Ax, Au, Aj = sp.csr_matrix(Ax), sp.csr_matrix(Au), sp.csr_matrix(Aj)
+        Fm, Bm, Tb = Gx + Ga @ Ax, Gu + Ga @ Au, sp.csr_matrix(Ga @ Aj)
+    else:
+        Fm, Bm, Tb = Gx, Gu, sp.csr_matrix((n, 0))
+    scale = -sigma / C.values
+    S = sp.diags(scale)
+    F, B = sp.csr_matrix(S @ Fm), sp.csr_matrix(S @ Bm)
+
+    # noise factor: one column per virtual ground (sources with one virtual-ground end) and per
+    # source joining two; G = diag(scale) [I | Tb] E,  Q = G G^T
+    srcs = noise_sources(netlist, temperature_k, noise)
+    cols = [sp.csr_matrix((nvg, 0))]
+    if srcs:
+        D1 = np.zeros(nvg)
+        jr, jc, jv, m2 = [], [], [], 0
+        for nodes, Sv in srcs:
+            a, b = vg[nodes[:, 0]], vg[nodes[:, 1]]
+            h = 0.5 * Sv
+            both = (a >= 0) & (b >= 0)
+            for r0 in (a, b):
+                ok = (r0 >= 0) & ~both
+                D1 += np.bincount(r0[ok], weights=h[ok], minlength=nvg)
+            if np.any(both):
+                k2 = np.flatnonzero(both)
+                sq = np.sqrt(h[k2])
+                col = m2 + np.arange(len(k2))
+                jr += [a[k2], b[k2]]
+                jc += [col, col]
+                jv += [sq, -sq]
+                m2 += len(k2)
+        keep = np.flatnonzero(D1 > 0)
+        cols = [_csr(keep, np.arange(len(keep)), np.sqrt(D1[keep]), (nvg, len(keep)))]
+        if m2:
+            cols.append(_csr(np.concatenate(jr), np.concatenate(jc), np.concatenate(jv), (nvg, m2)))
+    E = sp.hstack(cols, format="csr")
+    T = sp.hstack([sp.identity(n, format="csr"), Tb], format="csr")
+    G = sp.csr_matrix(S @ (T @ E))
+    G.eliminate_zeros()
+    Q = sp.csr_matrix(G @ G.T)
+
+    vr, vc, vv = [out[kop]], [np.arange(n)], [sigma]
+    ur, uc, uv = [], [], []
+    if nu_v:
+        ur.append(vnode), uc.append(np.arange(nu_v)), uv.append(vsign)
+    if na:
+        Axc, Auc = Ax.tocoo(), Au.tocoo()
+        vr.append(out[amps][Axc.row]), vc.append(Axc.col), vv.append(Axc.data)
+        ur.append(out[amps][Auc.row]), uc.append(Auc.col), uv.append(Auc.data)
+    Vx = _csr(np.concatenate(vr), np.concatenate(vc), np.concatenate(vv), (N1, n))
+    Vu = (_csr(np.concatenate(ur), np.concatenate(uc), np.concatenate(uv), (N1, nu)) if ur
+          else sp.csr_matrix((N1, nu)))
+    u = np.concatenate([V.values, netlist.tables["I"].values])
+    names = [f"v({nm})" for nm in C.names]
+    return F, B, u, list(V.names) + list(netlist.tables["I"].names), (Q, G), names, C.ic.copy(), (Vx, Vu)

@@ -1,0 +1,334 @@
+"""The trapezoidal (implicit-midpoint) scheme for dx = (F x + B u) dt + dW, cov(dW) = Q dt:
+
+    (I - hF/2) x_{k+1} = (I + hF/2) x_k + h B u + dW_k,     dW_k ~ N(0, h Q).
+
+Why this scheme (SPICE's own integrator): with L = (I - hF/2)^-1 and M = L (I + hF/2) the step is
+x' = M x + h L B u + L dW, and
+
+* its stationary mean m solves (I - hF/2) m = (I + hF/2) m + h B u, i.e. F m + B u = 0: exact;
+* its stationary covariance P solves P = M P M^T + h L Q L^T. Multiplying by (I - hF/2) on both
+  sides, (I - hF/2) P (I - hF/2)^T = (I + hF/2) P (I + hF/2)^T + h Q, and the h^2 terms cancel:
+  h (F P + P F^T + Q) = 0, the continuous Lyapunov equation. Exact for every step h;
+* it is A-stable (|eigenvalues of M| < 1 for every stable F and every h > 0) and second order
+  for transients.
+
+So the step is set by the slowest dynamics and the accuracy asked of transients, not by the
+stiffest mode (:class:`~spucircuit.linalg.solve.RunPolicy`), and each step costs one product with
+(I + hF/2) and one solve with the factorisation of (I - hF/2), computed once per step size:
+
+* ``kind='sparse'`` (a CSR drift): SuperLU (an LDL^T with a symmetric ordering for a symmetric
+  drift, else COLAMD with pivoting: :func:`_factor`); its triangular factors are run by a
+  numba kernel with the chains as multiple right-hand sides, the noise G xi from a sparse factor G
+  of Q (G G^T = Q: the compile's one column per noise source, or a banded Cholesky, or the
+  diagonal). Nothing n x n is formed;
+* ``kind='dense'``: LAPACK LU, then M = 2 L - I and Q_h = h L Q L^T as an ordinary affine
+  recursion for the dense kernels of :mod:`spucircuit.integrate.kernels` (same cost per step as
+  the exponential scheme, an LU and one inverse instead of an eigendecomposition to set up).
+
+The scheme is not L-stable: a mode with h |lambda| >> 1 has multiplier about -1 + 4 / (h |lambda|),
+so a start far from equilibrium leaves slowly decaying, sign-alternating stiff components. A run
+may therefore begin with ``damp_steps`` damped steps, each two backward-Euler half steps
+(I - hF/2) x' = x + (h/2) B u + dW(h/2): the same factorisation, multiplier 1 / (1 + h |lambda|/2)
+per half step (L-stable), the same stationary mean. They cover analog time h each.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from spucircuit.errors import StepError
+from spucircuit.integrate.discretize import (
+    Discretization,
+    noise_setup,
+    sparse_noise_factor,
+)
+from spucircuit.integrate.kernels import run as run_affine
+from spucircuit.statespace.model import StateSpace, noise_factor
+from spucircuit.statespace.operators import DENSITY_THRESHOLD, SparseDrift
+
+DAMP_STEPS = 6  # damped steps (2 backward-Euler half steps each) at the start of a run from a new state
+DIAG_RTOL = 1e-13
+
+
+@dataclass
+class TrapezoidalDiscretization:
+    """One trapezoidal step size: what the kernels need (arrays and factors, no Python per step).
+
+    dense : ``step`` / ``damp`` are affine recursions (:class:`Discretization`) of one trapezoidal
+            step and of one damped step (two backward-Euler half steps).
+    sparse: R = I + hF/2 (CSR), the SuperLU factors of I - hF/2 (L strictly lower and U strictly
+            upper in CSR, U's diagonal, row / column permutations), c = h B u and the noise factor
+            G (CSR, n x m, G G^T = Q; None without noise).
+    """
+
+    dt: float
+    kind: str
+    n: int
+    step: Discretization | None = None
+    damp: Discretization | None = None
+    R: tuple | None = None
+    lu: tuple | None = None
+    c: np.ndarray | None = None
+    G: tuple | None = None
+    noise_m: int = 0
+    factor_nnz: int = 0  # non-zeros of L + U (sparse), the per-step work besides R and G
+    scheme: str = "trapezoidal"
+
+    @property
+    def work_per_chain_step(self) -> float:
+        """Multiply-adds per chain and step (the run-time estimate)."""
+        if self.kind == "dense":
+            return float(self.n) ** 2
+        return float(self.R[2].size + self.factor_nnz + (0 if self.G is None else self.G[2].size) + self.noise_m)
+
+
+def _csr_arrays(m) -> tuple:
+    m = sp.csr_matrix(m, dtype=np.float64)
+    m.sum_duplicates()
+    m.sort_indices()
+    return (m.indptr.astype(np.int64), m.indices.astype(np.int64), np.ascontiguousarray(m.data, dtype=np.float64))
+
+
+def use_sparse(ss: StateSpace) -> bool:
+    """A CSR drift with fewer than DENSITY_THRESHOLD x n^2 non-zeros runs on the sparse factor."""
+    d = ss.drift
+    return isinstance(d, SparseDrift) and d.nnz < DENSITY_THRESHOLD * float(d.n) ** 2
+
+
+def diffusion_factor(ss: StateSpace):
+    """A sparse G (CSR, n x m) with G G^T = Q, or None if Q = 0.
+
+    In order: the compile's own factor (one column per virtual ground or noise source: Johnson
+    noise is a sum of rank-one terms), the square root of a diagonal Q, a banded sparse Cholesky
+    factor (:func:`~spucircuit.integrate.discretize.sparse_noise_factor`), and last the
+    eigen-factor of a dense Q (an n x r array: only for a Q that arrived dense)."""
+    G = getattr(ss, "diffusion_factor", None)
+    if G is not None:
+        return sp.csr_matrix(G) if G.nnz else None
+    Q = ss.diffusion
+    if sp.issparse(Q):
+        Q = sp.csr_matrix(Q)
+        if Q.nnz == 0:
+            return None
+        d = Q.diagonal()
+        off = Q - sp.diags(d)
+        scale = float(np.max(np.abs(d)))
+        if off.nnz == 0 or float(np.max(np.abs(off.data))) <= DIAG_RTOL * scale:
+            return sp.diags(np.sqrt(np.clip(d, 0.0, None))).tocsr()
+        nsp = sparse_noise_factor(Q)
+        if nsp is not None:
+            return sp.csr_matrix((nsp[2], nsp[1], nsp[0]), shape=Q.shape)
+        Q = Q.toarray()
+    Q = np.asarray(Q, dtype=float)
+    if not np.any(Q):
+        return None
+    kind, fac = noise_factor(Q)
+    return sp.diags(fac).tocsr() if kind == "diag" else sp.csr_matrix(fac)
+
+
+def discretize_trapezoidal(ss: StateSpace, dt: float, noise: bool = True, sparse: bool | None = None
+                           ) -> TrapezoidalDiscretization:
+    """The trapezoidal step of ``ss`` at step ``dt`` (s); ``sparse`` None: :func:`use_sparse`."""
+    if not (np.isfinite(dt) and dt > 0):
+        raise StepError(f"time step must be finite and > 0 s, got {dt!r}")
+    h = float(dt)
+    n = ss.n
+    sparse = use_sparse(ss) if sparse is None else bool(sparse)
+    Bu = np.asarray(ss.offset, dtype=float)
+    if sparse:
+        F = ss.drift.csr if isinstance(ss.drift, SparseDrift) else sp.csr_matrix(ss.drift.to_dense())
+        eye = sp.identity(n, format="csr")
+        lu = _factor(sp.csc_matrix(eye - (0.5 * h) * F), h)
+        L = sp.tril(lu.L, -1, format="csr")
+        U = lu.U.tocsr()
+        Ud = U.diagonal().copy()
+        Us = sp.triu(U, 1, format="csr")
+        if not (np.all(np.isfinite(Ud)) and np.all(Ud != 0)):
+            raise StepError(f"I - hF/2 is singular at step {h:.4g} s: the drift has an eigenvalue 2/h")
+        factors = (*_csr_arrays(L), *_csr_arrays(Us), np.ascontiguousarray(1.0 / Ud),
+                   lu.perm_r.astype(np.int64), lu.perm_c.astype(np.int64))
+        G = diffusion_factor(ss) if noise else None
+        return TrapezoidalDiscretization(
+            dt=h, kind="sparse", n=n, R=_csr_arrays(eye + (0.5 * h) * F), lu=factors,
+            c=np.ascontiguousarray(h * Bu), G=None if G is None else _csr_arrays(G),
+            noise_m=0 if G is None else G.shape[1], factor_nnz=int(L.nnz + U.nnz))
+    F = ss.drift.to_dense()
+    I = np.eye(n)
+    with np.errstate(all="ignore"):
+        fac = sla.lu_factor(I - (0.5 * h) * F, check_finite=False)
+    piv = np.abs(np.diag(fac[0]))
+    if not np.all(np.isfinite(piv)) or piv.min() == 0:
+        raise StepError(f"I - hF/2 is singular at step {h:.4g} s: the drift has an eigenvalue 2/h")
+    Li = sla.lu_solve(fac, I, check_finite=False)  # L = (I - hF/2)^-1
+    M = 2.0 * Li - I  # L (I + hF/2) = L (2 I - (I - hF/2)) = 2 L - I
+    LBu = h * (Li @ Bu)
+    Qh = Qd = None
+    if noise:
+        Q = ss.diffusion.toarray() if sp.issparse(ss.diffusion) else np.asarray(ss.diffusion, dtype=float)
+        if np.any(Q):
+            LQ = Li @ Q
+            Qh = h * (LQ @ Li.T)
+            Qh = 0.5 * (Qh + Qh.T)
+            L2 = Li @ Li
+            Qd = 0.5 * h * (L2 @ Q @ L2.T + LQ @ Li.T)  # two half steps: (h/2)(L^2 Q L^2T + L Q L^T)
+            Qd = 0.5 * (Qd + Qd.T)
+    step = _affine(h, M, LBu, Qh, n)
+    damp = _affine(h, Li @ Li, Li @ (0.5 * LBu) + 0.5 * LBu, Qd, n)
+    return TrapezoidalDiscretization(dt=h, kind="dense", n=n, step=step, damp=damp)
+
+
+def _symmetric(M) -> bool:
+    D = (M - M.T).tocoo()
+    return D.nnz == 0 or float(np.max(np.abs(D.data))) <= DIAG_RTOL * float(np.max(np.abs(M.data)))
+
+
+def _factor(M, h: float):
+    """SuperLU of M = I - hF/2. A symmetric M (an ideal array's drift) is factored as LDL^T: a
+    symmetric minimum-degree ordering and no pivoting (about half COLAMD's fill on grids: 44e6
+    instead of 96e6 non-zeros for 3-D Poisson 40^3), kept if it completes with a symmetric
+    permutation and positive pivots (M positive definite); otherwise, and for a non-symmetric M,
+    COLAMD with partial pivoting."""
+    try:
+        if _symmetric(M):
+            lu = spla.splu(M, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options=dict(SymmetricMode=True))
+            if np.all(lu.perm_r == lu.perm_c) and np.all(lu.U.diagonal() > 0):
+                return lu
+        return spla.splu(M, permc_spec="COLAMD")
+    except RuntimeError as exc:
+        raise StepError(f"I - hF/2 is singular at step {h:.4g} s ({exc}): the drift has an eigenvalue 2/h") from None
+
+
+def _affine(h, M, c, Qh, n) -> Discretization:
+    mode, nd_, NT, _ = noise_setup(Qh, n, sparse_ok=False)
+    return Discretization(scheme="trapezoidal", dt=h, kind="dense", MT=np.ascontiguousarray(M.T), indptr=None,
+                          indices=None, data=None, c=np.ascontiguousarray(c, dtype=np.float64), noise_mode=mode,
+                          noise_diag=np.ascontiguousarray(nd_), NT=NT)
+
+
+# ------------------------------------------------------------------ kernels
+@nb.njit(cache=True)
+def _lu_solve(Lp, Li, Lx, Up, Ui, Ux, Udinv, perm_r, perm_c, B, W, X):
+    """X = (I - hF/2)^-1 B for state-major B (n, k), from SuperLU's Pr A Pc = L U (L unit lower,
+    its strict part here; U's strict part and 1 / diagonal): W = Pr B, W <- U^-1 L^-1 W, X = Pc W."""
+    n, k = B.shape
+    for i in range(n):
+        r = perm_r[i]
+        for a in range(k):
+            W[r, a] = B[i, a]
+    for i in range(n):
+        for p in range(Lp[i], Lp[i + 1]):
+            j = Li[p]
+            v = Lx[p]
+            for a in range(k):
+                W[i, a] -= v * W[j, a]
+    for i in range(n - 1, -1, -1):
+        for p in range(Up[i], Up[i + 1]):
+            j = Ui[p]
+            v = Ux[p]
+            for a in range(k):
+                W[i, a] -= v * W[j, a]
+        d = Udinv[i]
+        for a in range(k):
+            W[i, a] *= d
+    for i in range(n):
+        r = perm_c[i]
+        for a in range(k):
+            X[i, a] = W[r, a]
+
+
+@nb.njit(cache=True)
+def _run_sparse_trap(Rp, Ri, Rx, c, Gp, Gi, Gx, m, Lp, Li, Lx, Up, Ui, Ux, Udinv, perm_r, perm_c, sqrt_h,
+                     XT, n_steps, damp_steps, save_every, rng, samples, ST):
+    """Advance state-major chains XT (n, k) in place by ``n_steps`` trapezoidal steps, the first
+    ``damp_steps`` of them each two backward-Euler half steps; saves every ``save_every`` steps
+    (samples (m_saved, k, n)) and sums the state after every step into ST (n, k)."""
+    n, k = XT.shape
+    RHS = np.empty((n, k))
+    W = np.empty((n, k))
+    XI = np.empty((max(m, 1), k))
+    isave = 0
+    for step in range(n_steps):
+        damped = step < damp_steps
+        for half in range(2 if damped else 1):
+            if damped:
+                s_noise = sqrt_h * np.sqrt(0.5)
+                for i in range(n):
+                    for a in range(k):
+                        RHS[i, a] = XT[i, a] + 0.5 * c[i]
+            else:
+                s_noise = sqrt_h
+                for i in range(n):
+                    ci = c[i]
+                    for a in range(k):
+                        RHS[i, a] = ci
+                    for p in range(Rp[i], Rp[i + 1]):
+                        v = Rx[p]
+                        j = Ri[p]
+                        for a in range(k):
+                            RHS[i, a] += v * XT[j, a]
+            if m > 0:
+                for q in range(m):
+                    for a in range(k):
+                        XI[q, a] = rng.standard_normal()
+                for i in range(n):
+                    for p in range(Gp[i], Gp[i + 1]):
+                        v = s_noise * Gx[p]
+                        j = Gi[p]
+                        for a in range(k):
+                            RHS[i, a] += v * XI[j, a]
+            _lu_solve(Lp, Li, Lx, Up, Ui, Ux, Udinv, perm_r, perm_c, RHS, W, XT)
+        for i in range(n):
+            for a in range(k):
+                ST[i, a] += XT[i, a]
+        if (step + 1) % save_every == 0 and isave < samples.shape[0]:
+            for a in range(k):
+                for i in range(n):
+                    samples[isave, a, i] = XT[i, a]
+            isave += 1
+
+
+_EMPTY_G = (np.zeros(2, np.int64), np.zeros(0, np.int64), np.zeros(0))
+
+
+def run_trapezoidal(disc: TrapezoidalDiscretization, X0, n_steps: int, save_every: int, seed: int,
+                    damp_steps: int = 0):
+    """Advance chains X0 (k, n) by ``n_steps`` steps (the first ``damp_steps`` damped, see the
+    module doc); returns (X_final, samples (n_steps // save_every, k, n), xsum (k, n)) as
+    :func:`spucircuit.integrate.kernels.run`. Normals from PCG64(seed & 0xFFFFFFFF)."""
+    X0 = np.ascontiguousarray(X0, dtype=np.float64)
+    k, n = X0.shape
+    n_steps, save_every = int(n_steps), max(1, int(save_every))
+    damp_steps = min(max(0, int(damp_steps)), n_steps)
+    seed = int(seed) & 0xFFFFFFFF
+    if disc.kind == "sparse":
+        samples = np.zeros((n_steps // save_every, k, n))
+        XT = np.ascontiguousarray(X0.T)
+        ST = np.zeros((n, k))
+        G = disc.G if disc.G is not None else _EMPTY_G
+        _run_sparse_trap(*disc.R, disc.c, *G, disc.noise_m, *disc.lu, float(np.sqrt(disc.dt)), XT, n_steps,
+                         damp_steps, save_every, np.random.Generator(np.random.PCG64(seed)), samples, ST)
+        return np.ascontiguousarray(XT.T), samples, np.ascontiguousarray(ST.T)
+    if damp_steps == 0:
+        return run_affine(disc.step, X0, n_steps, save_every, seed)
+    # dense: the damped steps are their own affine recursion; samples stay on the global step grid
+    seeds = np.random.SeedSequence(seed).generate_state(3)
+    X, smp_d, _ = run_affine(disc.damp, X0, damp_steps, 1, int(seeds[0]))
+    xsum = smp_d.sum(axis=0)
+    parts = [smp_d[save_every - 1::save_every]]
+    rest = n_steps - damp_steps
+    lead = min((-damp_steps) % save_every, rest)  # steps up to the next global save point
+    if lead:
+        X, smp, xs = run_affine(disc.step, X, lead, lead, int(seeds[1]))
+        xsum += xs
+        parts.append(smp if (damp_steps + lead) % save_every == 0 else smp[:0])
+        rest -= lead
+    if rest:
+        X, smp, xs = run_affine(disc.step, X, rest, save_every, int(seeds[2]))
+        xsum += xs
+        parts.append(smp)
+    return X, np.concatenate(parts)[: n_steps // save_every], xsum
