@@ -204,7 +204,7 @@ def integrator_array(A, b=None, *, r_min: float = R_MIN_DEFAULT, r_max: float = 
         A, prune_info, ii, jj, aval, g_unit = _dense_entries(A, r_min, r_max, prune)
     return _build(A, b, ii, jj, aval, g_unit, prune_info, n=n, r_min=r_min, r_max=r_max, c=c, v_swing=v_swing,
                   r_buffer=r_buffer, opamp_gain=opamp_gain, noise_psd=noise_psd, prune=prune, x0=x0, title=title,
-                  scale=scale, kappa_max=kappa_max)
+                  scale=scale, kappa_max=kappa_max, noise_cov=noise_cov)
 
 
 def _small_entries_error(where_i, where_j, vals, r_min, r_max, amax):
@@ -286,7 +286,7 @@ def _dense_entries(A, r_min, r_max, prune):
 
 
 def _build(A, b, ii, jj, aval, g_unit, prune_info, *, n, r_min, r_max, c, v_swing, r_buffer, opamp_gain, noise_psd,
-           prune, x0, title, scale, kappa_max) -> MappedCircuit:
+           prune, x0, title, scale, kappa_max, noise_cov=None) -> MappedCircuit:
     """The netlist of the array from its resistor entries (ii, jj, A_ij): O(n + nnz)."""
     scaling = _choose_scale(A, b, scale, kappa_max, v_swing)
     v_unit = scaling["v_unit_V"]
