@@ -266,8 +266,17 @@ def write_json(res: dict, path) -> str:
     """JSON via the package's atomic writer (never half a file); shared by every benchmark."""
     from spucircuit._util.files import atomic_write_text
 
-    atomic_write_text(path, json.dumps(res, indent=1, default=float) + "\n")
+    atomic_write_text(path, json.dumps(res, indent=1, default=_json_value) + "\n")
     return str(path)
+
+
+def _json_value(o):
+    """numpy scalars as numbers; anything else as its text (threadpoolctl reports some libraries'
+    versions as functions, e.g. scipy.io's fast_matrix_market once .mtx reading has loaded it)."""
+    try:
+        return float(o)
+    except (TypeError, ValueError):
+        return str(o)
 
 
 def main(argv=None) -> int:
