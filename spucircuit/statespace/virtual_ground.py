@@ -32,18 +32,16 @@ from spucircuit.circuit.noise import noise_sources
 
 
 @nb.njit(cache=True)
-def _accumulate(rp, rq, R, vg, node_state, node_amp, vcol, sigma, vsign, n, na, nu):
-    """One pass over the resistors: the current g V(far) each feeds into its virtual-ground end.
+def _triplets(rp, rq, R, vg, node_state, node_amp, vcol, sigma, vsign):
+    """One pass over the resistors: the current g V(far) each feeds into its virtual-ground end,
+    as (virtual-ground row, column, g or +-g, kind 0 state / 1 amplifier / 2 source), O(resistors),
+    nothing n x n.
 
     A resistor between two virtual grounds carries no signal current (both ends at 0 V), one with
     no virtual-ground end none that matters (op-amp outputs and sources absorb it): those only
     add noise. The far end is a state (integrator output, V = sigma v_C), an amplifier output, a
-    source node (V = +-u) or a 0 V node. Integrator rows (< n) go into dense (n, .) arrays (the
-    drift is dense anyway); the few amplifier rows are returned as (row, col, value, kind) lists.
+    source node (V = +-u) or a 0 V node (skipped).
     """
-    Gx = np.zeros((n, n))
-    Ga = np.zeros((n, na))
-    Gu = np.zeros((n, nu))
     m = rp.size
     kr = np.empty(m, np.int64)
     kc = np.empty(m, np.int64)
@@ -70,59 +68,34 @@ def _accumulate(rp, rq, R, vg, node_state, node_amp, vcol, sigma, vsign, n, na, 
                 if j < 0:
                     continue  # a 0 V end
                 col, kind, w = j, 2, g * vsign[j]
-        if row < n:
-            if kind == 0:
-                Gx[row, col] += w
-            elif kind == 1:
-                Ga[row, col] += w
-            else:
-                Gu[row, col] += w
-        else:
-            kr[cnt] = row - n
-            kc[cnt] = col
-            kv[cnt] = w
-            kk[cnt] = kind
-            cnt += 1
-    return Gx, Ga, Gu, (kr[:cnt], kc[:cnt], kv[:cnt], kk[:cnt])
-
-
-@nb.njit(cache=True)
-def _triplets(rp, rq, R, vg, node_state, node_amp, vcol, sigma, vsign):
-    """The sparse compile's pass over the resistors (same rules as :func:`_accumulate`): every
-    signal-carrying resistor as (virtual-ground row, column, g or +-g, kind 0 state / 1 amplifier /
-    2 source), O(resistors), nothing n x n."""
-    m = rp.size
-    kr = np.empty(m, np.int64)
-    kc = np.empty(m, np.int64)
-    kv = np.empty(m)
-    kk = np.empty(m, np.int64)
-    cnt = 0
-    for k in range(m):
-        a = vg[rp[k]]
-        b = vg[rq[k]]
-        if (a >= 0) == (b >= 0):
-            continue
-        row = a if a >= 0 else b
-        far = rq[k] if a >= 0 else rp[k]
-        g = 1.0 / R[k]
-        j = node_state[far]
-        if j >= 0:
-            col, kind, w = j, 0, g * sigma[j]
-        else:
-            j = node_amp[far]
-            if j >= 0:
-                col, kind, w = j, 1, g
-            else:
-                j = vcol[far]
-                if j < 0:
-                    continue
-                col, kind, w = j, 2, g * vsign[j]
         kr[cnt] = row
         kc[cnt] = col
         kv[cnt] = w
         kk[cnt] = kind
         cnt += 1
     return kr[:cnt], kc[:cnt], kv[:cnt], kk[:cnt]
+
+
+@nb.njit(cache=True)
+def _accumulate(rp, rq, R, vg, node_state, node_amp, vcol, sigma, vsign, n, na, nu):
+    """The dense compile's form of :func:`_triplets`: integrator rows (< n) summed into dense
+    (n, .) arrays (the drift is dense anyway), in resistor order; the few amplifier rows returned as
+    (row - n, col, value, kind) lists."""
+    kr, kc, kv, kk = _triplets(rp, rq, R, vg, node_state, node_amp, vcol, sigma, vsign)
+    Gx = np.zeros((n, n))
+    Ga = np.zeros((n, na))
+    Gu = np.zeros((n, nu))
+    amp = kr >= n
+    for t in range(kr.size):
+        if amp[t]:
+            continue
+        if kk[t] == 0:
+            Gx[kr[t], kc[t]] += kv[t]
+        elif kk[t] == 1:
+            Ga[kr[t], kc[t]] += kv[t]
+        else:
+            Gu[kr[t], kc[t]] += kv[t]
+    return Gx, Ga, Gu, (kr[amp] - n, kc[amp], kv[amp], kk[amp])
 
 
 def _csr(r, c, v, shape):
