@@ -49,12 +49,11 @@ import numpy as np
 from spucircuit.circuit.integrator_array import integrator_array
 from spucircuit.circuit.noise import default_injected_psd
 from spucircuit.constants import R_MAX_DEFAULT, R_MIN_DEFAULT, T_ROOM
-from spucircuit.errors import MatrixError
 from spucircuit.linalg.error_bound import Z_NOISE, finish
 from spucircuit.linalg.lyapunov import lyap_rates
 from spucircuit.linalg.solve import INV_POLICY, SolveInfo, stationary_run
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT
-from spucircuit.numerics.matrices import as_matrix
+from spucircuit.numerics.matrices import as_matrix, check_stable
 from spucircuit.numerics.scaling import norm2
 from spucircuit.numerics.trajectory import Var1Stats, power_and_cov
 
@@ -66,16 +65,6 @@ def lag_steps(fast: float) -> int:
     """m, the samples per lag of one tau: h = tau / m <= STEP_RATE / fast (``fast`` >= the fastest
     rate, 1/tau: the Gershgorin bound of the drift, what the device computes from its entries)."""
     return max(1, int(np.ceil(fast / STEP_RATE)))
-
-
-def check_drift(F, name: str, what: str) -> np.ndarray:
-    """F (float64) if stable, else MatrixError naming the largest eigenvalue real part and ``what``."""
-    F = as_matrix(F, name)
-    top = float(np.max(np.linalg.eigvals(F).real))
-    if not top < 0:
-        raise MatrixError(f"{what}: the circuit's drift {name} has an eigenvalue with real part {top:.6g} >= 0 "
-                          "(unstable: no stationary circuit realises it)")
-    return F
 
 
 def _expm_drift(F, task: str, *, time=None, chains: int = 8, seed=None, temperature_k: float = T_ROOM,
@@ -124,7 +113,7 @@ def expnegm(A, **kwargs):
     ``error_bound`` (relative, Frobenius), ``error_budget`` and ``analog_time_s``.
     """
     A = as_matrix(A, "A")
-    return _expm_drift(check_drift(-A, "-A", "expnegm(A) needs every eigenvalue of A with a positive real part"),
+    return _expm_drift(check_stable(-A, "-A", what="expnegm(A) needs every eigenvalue of A with a positive real part"),
                        "expnegm", **kwargs)
 
 
@@ -132,4 +121,4 @@ def expm(A, **kwargs):
     """expm(A) for a stable A (every eigenvalue with a negative real part) from the twin realising
     dx = A x dt + noise: expm(A) = expnegm(-A) (module doc). Arguments and result as :func:`expnegm`."""
     A = as_matrix(A, "A")
-    return _expm_drift(check_drift(A, "A", "expm(A) on the twin needs a stable A"), "expm", **kwargs)
+    return _expm_drift(check_stable(A, "A", what="expm(A) on the twin needs a stable A"), "expm", **kwargs)

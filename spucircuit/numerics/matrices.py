@@ -191,12 +191,16 @@ def random_spd(n: int, cond: float = 10.0, seed=None, min_rel_entry: float = 2e-
     return A
 
 
-def check_stable(F, name: str = "F") -> np.ndarray:
+def check_stable(F, name: str = "F", what: str | None = None) -> np.ndarray:
     """Return F (float64) if every eigenvalue has a negative real part (a stable drift dx = F x dt),
-    else MatrixError naming the largest real part. The eigenvalues serve this check only."""
+    else MatrixError naming the largest real part (and ``what`` needs it, when given: F is then the
+    drift a circuit realises). The eigenvalues serve this check only."""
     F = as_matrix(F, name)
     top = float(np.max(np.linalg.eigvals(F).real))
     if not top < 0:
+        if what is not None:
+            raise MatrixError(f"{what}: the circuit's drift {name} has an eigenvalue with real part {top:.6g} >= 0 "
+                              "(unstable: no stationary circuit realises it)")
         raise MatrixError(f"{name} is not stable: its largest eigenvalue real part is {top:.6g} >= 0 (a stable drift "
                           "has every eigenvalue in the left half-plane)")
     return F
