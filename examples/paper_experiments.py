@@ -233,7 +233,7 @@ def label_mode(label):
     return ("warm" if label.startswith(("tngd", "twin")) else None), label
 
 
-def _curves(rs, key_len=None):
+def _curves(rs):
     """(iterations, mean, sd) of the smoothed mini-batch loss over the runs ``rs`` (seeds)."""
     import numpy as np
 
