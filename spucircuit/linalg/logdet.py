@@ -5,9 +5,14 @@ Method ``equilibrium covariance``: the array programmed with A relaxes to cov(x)
 
     log det A = -log det(A^-1_hat) + bias correction,   A^-1_hat = 2 cov(x) / q  (inv's estimate).
 
-* Standard error: the delta method on batch covariances S_b (the batches of inv's own standard
-  error, each several relaxation times long): d log det S = tr(S^-1 dS), so se = std_b tr(S_hat^-1
-  S_b) / sqrt(batches). This honours the samples' correlation in time.
+* Standard error: the delta method, d log det S = tr(S^-1 dS): log det S_hat - log det S is to first
+  order the time mean of the scalar series u(t) = (x(t) - x_bar)^T S_hat^-1 (x(t) - x_bar) (whose mean
+  is tr(S_hat^-1 S_hat) = n) minus its expectation, so se is the standard error of that mean, from
+  u's autocovariance summed over lags (:func:`~spucircuit.numerics.stats.series_mean_se`: honours
+  the samples' correlation in time and uses every sample). The spread of the 32 batch values
+  tr(S_hat^-1 S_b) estimates the same variance, but with a 13 % relative spread of its own: at n = 64
+  it gave z-scores beyond 3.5 on runs whose se came out 20 % low (measured on 100 seeds of a
+  64 x 64 case: error std 0.041, series se 0.043, batch se 0.034 to 0.051).
 * Bias: log det of a sample covariance is biased low: E log det S_hat - log det S = -tr(S^-1
   cov(x_mean)) - 1/2 E tr((S^-1 dS)^2) + O(N^-2) (the first term from centring on the sample mean,
   the second the curvature of log det). Both are estimated from the same batches (the covariance of
@@ -40,7 +45,7 @@ from spucircuit.linalg.error_bound import Z_NOISE
 from spucircuit.linalg.solve import SolveInfo, inv
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT, SpectrumBounds
 from spucircuit.numerics.matrices import check_spd
-from spucircuit.numerics.stats import batch_covariances
+from spucircuit.numerics.stats import batch_covariances, series_mean_se
 
 METHOD = "equilibrium covariance (inv on the twin), second-order bias correction from batches"
 
@@ -70,6 +75,14 @@ def batch_means(x, batches: int) -> np.ndarray:
     nb = batches // k
     L = m // nb
     return x[: nb * L].reshape(nb, L, k, n).transpose(2, 0, 1, 3).reshape(k * nb, L, n).mean(axis=1)
+
+
+def trace_series_se(x, W) -> float:
+    """Standard error of the time mean of u(t) = (x(t) - x_bar)^T W (x(t) - x_bar), ``x`` (m, chains, n)
+    (module doc: the first-order error of log det of the sample covariance for W = S_hat^-1)."""
+    c = x - x.reshape(-1, x.shape[-1]).mean(axis=0)
+    u = np.einsum("tci,tci->tc", c @ W, c)
+    return series_mean_se(u)[0]
 
 
 def logdet_se_and_bias(covs, means, n: int) -> tuple:
@@ -115,7 +128,9 @@ def logdet(A, *, time=None, chains: int = 8, seed=None, kappa_max: float = KAPPA
     x = run.res.x
     x = x / np.sqrt(np.mean(np.var(x, axis=(0, 1))))  # rescaled: log det needs only ratios
     covs = batch_covariances(x)
-    se, bias, N = logdet_se_and_bias(covs, batch_means(x, len(covs)), n)
+    _, bias, _ = logdet_se_and_bias(covs, batch_means(x, len(covs)), n)
+    se = trace_series_se(x, np.linalg.inv(covs.mean(axis=0)))
+    N = effective_dof(se * se, n, upper=1e15)
     value = -(ld_inv - bias)
     eb = info_inv.error_budget
     s = eb["systematic"] + eb["transient"] + eb["readout"]

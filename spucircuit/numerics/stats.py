@@ -81,3 +81,30 @@ def cov_and_se(samples: np.ndarray, n_batches: int = 32, mean=None):
     cov = covs.mean(axis=0)
     se = covs.std(axis=0, ddof=1) / np.sqrt(covs.shape[0])
     return cov, se
+
+
+def series_mean_se(u: np.ndarray) -> tuple:
+    """(se, tau_int) of the grand mean of a scalar series ``u`` (m, chains) of independent chains,
+    from its autocovariance: var(mean) = tau_int gamma_0 / (m chains), tau_int = 1 + 2 sum_l rho_l
+    summed by Geyer's initial monotone sequence (Statist. Sci. 7, 1992: the pair sums gamma_2j +
+    gamma_2j+1 of a reversible chain are positive and decreasing; the sum stops at the first that is
+    not). Uses every sample, so it is far less noisy than the spread of a few dozen batch means (a
+    32-batch SE has a relative spread of 1/sqrt(62) = 13 %); O(m log m) per chain (FFT)."""
+    u = np.asarray(u, float)
+    if u.ndim == 1:
+        u = u[:, None]
+    m, k = u.shape
+    d = u - u.mean()
+    f = np.fft.rfft(d, n=2 * m, axis=0)
+    acov = np.fft.irfft(f * np.conj(f), axis=0)[:m].sum(axis=1) / (m * k)  # gamma_l, pooled over chains
+    g0 = acov[0]
+    if not g0 > 0:
+        return 0.0, 1.0
+    pairs = acov[: 2 * (m // 2)].reshape(-1, 2).sum(axis=1)  # Gamma_j = gamma_2j + gamma_2j+1
+    stop = np.flatnonzero(pairs <= 0)
+    pairs = pairs[: stop[0] if stop.size else len(pairs)]
+    pairs = np.minimum.accumulate(pairs)  # the initial monotone sequence
+    var_sum = -g0 + 2.0 * pairs.sum()  # sum over all lags -m < l < m of gamma_l
+    if not var_sum > 0:  # a strongly alternating series: fall back to independent samples
+        var_sum = g0
+    return float(np.sqrt(var_sum / (m * k))), float(var_sum / g0)
