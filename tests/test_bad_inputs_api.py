@@ -145,6 +145,8 @@ API_CASES = [
     ('expm unstable', lambda: sc.expm(np.array([[0.1, 0.0], [0.0, -1.0]])), MatrixError, "expm\\(A\\) on the twin needs a stable A: the circuit's drift A has an eigenvalue with real part 0\\.1"),
     ('expm non-square', lambda: sc.expm(np.ones((2, 3))), MatrixError, 'A has wrong shape \\(2, 3\\): expected a non\\-empty square'),
     ('expnegm unstable', lambda: sc.expnegm(np.array([[1.0, 0.0], [0.0, -0.5]])), MatrixError, "expnegm\\(A\\) needs every eigenvalue of A with a positive real part"),
+    ('expm target=0', lambda: sc.expm(-np.eye(2), target=0), SPUError, 'target must be a relative error bound > 0, got 0\\.0'),
+    ('expnegm target=nan', lambda: sc.expnegm(np.eye(2), target=float("nan")), SPUError, 'target must be a relative error bound > 0, got nan'),
     ('expnegm nan', lambda: sc.expnegm(np.array([[1.0, np.nan], [0.0, 1.0]])), MatrixError, 'A contains NaN or inf \\(first at A\\[0,1\\] = nan\\)'),
     ('logdet indefinite', lambda: sc.logdet(np.array([[1.0, 2.0], [2.0, 1.0]])), MatrixError, 'A is not positive definite: smallest eigenvalue \\-1 <= 0'),
     ('logdet non-symmetric', lambda: sc.logdet(np.array([[2.0, 1.0], [0.0, 2.0]])), MatrixError, 'A is not symmetric: A\\[0,1\\] = 1\\.0 but A\\[1,0\\] = 0\\.0'),

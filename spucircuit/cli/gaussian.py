@@ -21,7 +21,7 @@ from spucircuit.device import base as device_base
 from spucircuit.errors import SPUError
 from spucircuit.linalg.conditional import conditional
 from spucircuit.linalg.lyapunov import lyap
-from spucircuit.linalg.sample import GIVEN, sample
+from spucircuit.linalg.sample import ARCHITECTURES, GIVEN, sample
 from spucircuit.numerics.bounds import KAPPA_MAX_DEFAULT
 from spucircuit.numerics.scaling import relative_error
 
@@ -52,15 +52,22 @@ def cmd_sample(args) -> int:
     check_outputs(args, "--out")
     M = load_npy(args.matrix, "matrix")
     mu = load_npy(args.mean, "mean") if args.mean else None
+    mapping = mapping_kwargs(args)
+    if args.architecture == "capacitive" and mapping:
+        flags = ", ".join("--" + k.replace("_", "-") for k in mapping)
+        raise SPUError(f"{flags}: the integrator array's mapping options; the capacitive board (--architecture "
+                       "capacitive) sets its own capacitors, inductors and resistors")
     X, info = sample(M, args.samples, mean=mu, given=args.given, spacing=args.spacing, burn_in=args.burn_in,
                      chains=args.chains, seed=args.seed, temperature_k=args.temperature, noise_psd=args.noise_psd,
-                     kappa_max=args.kappa_max, return_info=True, progress=want_progress(args), **mapping_kwargs(args))
+                     kappa_max=args.kappa_max, return_info=True, progress=want_progress(args),
+                     architecture=args.architecture, **mapping)
     M = np.asarray(M, float)
     sigma = np.linalg.inv(M) if args.given == "precision" else M  # the exact reference, for the report only
     rel = relative_error(info.covariance, sigma)
     if args.out:
         atomic_save_npy(args.out, X)
     out = _report(info, {"relative_error": rel, "samples": int(X.shape[0]), "given": args.given,
+                         "architecture": args.architecture,
                          "effective_sample_size": info.effective_sample_size, "spacing_s": info.spacing_s,
                          "covariance": info.covariance, "mean": info.mean,
                          "mean_standard_error": info.mean_standard_error, "out": args.out}, args)
@@ -181,6 +188,10 @@ def register(sub) -> None:
     s.add_argument("--json", action="store_true", help="print one JSON object (no samples; covariance, errors, ...)")
     s.add_argument("--spacing", default=None, help="analog time between samples of a chain: seconds or e.g. '3tau'")
     s.add_argument("--burn-in", dest="burn_in", default=None, help="discarded initial time (same units)")
+    s.add_argument("--architecture", choices=ARCHITECTURES, default="integrator",
+                   help="integrator: the op-amp integrator array (any SPD matrix; default); capacitive: the RLC "
+                        "board of capacitively coupled cells (matrices its passive capacitors realise; --kappa-max, "
+                        "--temperature and the mapping options do not apply)")
     run_args(s, 8, time=False, dt=False)
     s.set_defaults(func=cmd_sample)
 

@@ -21,7 +21,7 @@ def cmd_expm(args) -> int:
     check_outputs(args, "--out")
     A = load_npy(args.matrix, "matrix")
     f = expnegm if args.negative else expm
-    E, info = f(A, time=args.time, chains=args.chains, seed=args.seed, temperature_k=args.temperature,
+    E, info = f(A, time=args.time, target=args.target, max_time=args.max_time, chains=args.chains, seed=args.seed, temperature_k=args.temperature,
                 noise_psd=args.noise_psd, kappa_max=args.kappa_max, return_info=True, progress=want_progress(args),
                 **mapping_kwargs(args))
     A = np.asarray(A, float)
@@ -85,6 +85,10 @@ def register(sub) -> None:
     e.add_argument("--negative", action="store_true", help="compute expm(-A) (thermox's expnegm)")
     e.add_argument("--out", help="write the result here (.npy)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--target", type=float, default=None,
+                   help="relative error bound to reach (default 0.05 when --time is not given: a 100 tau pilot, "
+                        "then one extension to the time its noise predicts; with --time, that time is the pilot)")
+    e.add_argument("--max-time", default=None, help="longest analog time of the adaptive run (s or Ntau; default 1e5tau)")
     run_args(e, 8, time=True, dt=False)
     e.set_defaults(func=cmd_expm)
 

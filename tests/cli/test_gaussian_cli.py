@@ -41,3 +41,25 @@ def test_json_and_outputs(tmp_path, capsys):
     assert got["lyap"]["relative_error"] == pytest.approx(np.linalg.norm(Pl - ref) / np.linalg.norm(ref))
     assert got["lyap"]["relative_error"] <= got["lyap"]["error_bound"]
     assert np.load(f"{t}/C.npy").shape == (1, 1) and np.load(f"{t}/m.npy").shape == (1,)
+
+
+@pytest.mark.parametrize("given", ["precision", "covariance"])
+def test_sample_on_the_capacitive_board(tmp_path, capsys, given):
+    """spu sample --architecture capacitive: the RLC board (sample(..., architecture='capacitive')),
+    the same bits as the API for the same seed, and a bound that covers the covariance's error."""
+    from spucircuit.linalg.sample import sample
+    from tests.linalg.test_capacitive import board_matrix
+
+    P = board_matrix(3, 7)
+    M = P if given == "precision" else np.linalg.inv(P)
+    np.save(tmp_path / "M.npy", M)
+    argv = ["sample", "--matrix", f"{tmp_path}/M.npy", "--given", given, "--samples", "1000", "--architecture",
+            "capacitive", "--out", f"{tmp_path}/s.npy", "--seed", "3", "--json", "--no-progress"]
+    assert spu(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    X = np.load(tmp_path / "s.npy")
+    Xa, info = sample(M, 1000, given=given, architecture="capacitive", seed=3, return_info=True)
+    assert out["architecture"] == "capacitive" and X.shape == (1000, 3) and np.array_equal(X, Xa)
+    assert out["relative_error"] == pytest.approx(np.linalg.norm(info.covariance - np.linalg.inv(P))
+                                                  / np.linalg.norm(np.linalg.inv(P)))
+    assert out["relative_error"] <= out["error_bound"]

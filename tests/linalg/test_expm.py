@@ -57,6 +57,7 @@ def test_agrees_with_scipy_within_4_se_the_se_is_calibrated_and_the_bound_covers
         instance_line("expm" if k % 2 == 0 else "expnegm", k, len(F), err,
                       np.linalg.norm(info.standard_error) / np.linalg.norm(ref), info.error_bound, info, wall)
         covered.append(err <= info.error_bound)
+        assert info.error_bound < 0.35, (k, info.error_bound)  # useful at 400 tau up to n = 64 (was 1.4 at n = 64)
         assert info.analog_time_s == pytest.approx(400 * info.tau_s, rel=1e-9)
         assert info.scale["steps_per_lag"] == lag_steps(np.abs(F).sum(axis=1).max())
     z = np.concatenate(z_all)
@@ -64,6 +65,36 @@ def test_agrees_with_scipy_within_4_se_the_se_is_calibrated_and_the_bound_covers
     assert abs(np.mean(z**2) - 1.0) <= 4 * np.sqrt(2.0 / z.size), (np.mean(z**2), z.size)
     assert np.mean(np.abs(z) > 4) <= 0.005 and np.abs(z).max() < 6
     assert np.mean(covered) >= 0.9
+
+
+@pytest.mark.parametrize("k", [21, 24])
+def test_the_default_run_reaches_its_target_bound(k):
+    """Without a time the run adapts to the default 5 % relative bound from its own pilot (n = 32 and
+    64, non-normal drifts): it ends at or below the target, its bound covers the true error, the
+    error is within 4 standard errors, and the time is the pilot's extension (longer than 100 tau)."""
+    F = instance(k)
+    f, G = (expm, F) if k % 2 == 0 else (expnegm, -F)
+    E, info = f(G, seed=k, return_info=True)
+    ref = sla.expm(F)
+    err = np.linalg.norm(E - ref) / np.linalg.norm(ref)
+    assert info.error_bound <= 0.05 and err <= info.error_bound, (err, info.error_bound)
+    assert np.linalg.norm(E - ref) <= 4 * np.linalg.norm(info.standard_error)
+    assert info.analog_time_s > 100 * info.tau_s and info.scale["extension_s"] > 0
+
+
+def test_frobenius_noise_bound():
+    """The noise term: 3 sigma for one entry; for many independent entries close to the norm of the
+    standard errors (the squared error concentrates), and covering |e| for >= 99 % of draws."""
+    from spucircuit.linalg.expm import frobenius_noise_bound
+
+    assert frobenius_noise_bound(np.array([[4.0]])) == pytest.approx(6.0)
+    rng = np.random.default_rng(0)
+    d = rng.uniform(0.5, 2.0, 400)
+    C = np.diag(d)
+    b = frobenius_noise_bound(C)
+    assert np.sqrt(d.sum()) < b < 1.3 * np.sqrt(d.sum())
+    e = rng.standard_normal((2000, 400)) * np.sqrt(d)
+    assert np.mean(np.linalg.norm(e, axis=1) <= b) >= 0.99
 
 
 @pytest.mark.parametrize("which", ["expnegm", "expm"])
