@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["integrator", "factored", "ngspice_ratio", "thermox_ratio", "train_cost", "estimates", "large"]
+BENCHMARKS = ["integrator", "factored", "ngspice_ratio", "thermox_ratio", "train_cost", "estimates", "large", "algorithms"]
 
 
 def main(argv=None) -> int:
