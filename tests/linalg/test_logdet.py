@@ -45,6 +45,11 @@ def test_agrees_with_slogdet_within_4_se_and_the_bound_covers():
     z = np.array(z)
     print("logdet z", np.round(z, 2), "mean z^2", np.mean(z**2))
     assert np.mean(z**2) <= 1 + 4 * np.sqrt(2 / len(z))  # the se is not too small, n = 2 to 64 (var z^2 = 2)
+    # Measured: mean z^2 = 2.05 (limit 2.13), from z = -3.2, 0.1, -2.9, 0.1, 2.9 on instances 20-24. The
+    # error of log det of a sample covariance is affine invariant, so two n = 64 runs with the same
+    # seed (the same standardised noise) give nearly the same z whatever the matrix: seeds 22 and 24
+    # give z = -3.0 and +2.9 on each of instances 22, 23 and 24. On 100 other seeds (100-199) of
+    # instance 24 the error's spread is 0.041 against a mean reported se of 0.043 (calibrated).
     assert np.mean(covered) >= 0.9
 
 
