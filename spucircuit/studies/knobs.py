@@ -93,8 +93,11 @@ KNOBS = [
     # calibration
     Knob("calibrate", "bool", False, "calibrate every device from its own probe measurements and "
          "pre-distort the programmed values"),
-    Knob("cal_method", "str", "blocks", "'blocks' (once per device, 6(n-1) fast probes) or 'matrix' "
-         "(probe the target, n+1 probes)", choices=("blocks", "matrix")),
+    Knob("cal_method", "str", "blocks", "'blocks' (once per device, 6(n-1) fast probes), 'matrix' "
+         "(probe the target, n+1 probes) or 'sysid' (identify the target's drift from two noisy runs of "
+         "cal_time each, default 200 slowest relaxation times of the kappa_max class, with 'chains' chains; it "
+         "reads fluctuations: give noise above the ADC's lsb, e.g. noise_psd)",
+         choices=("blocks", "matrix", "sysid")),
     Knob("cal_eval", "str", "twin", "probe read-outs: simulated, finite-time and noisy as a device measures "
          "('twin', default) or exact infinite-time values ('steady', a reference)",
          choices=("steady", "twin")),

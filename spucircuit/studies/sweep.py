@@ -162,8 +162,9 @@ def run_task(spec: dict) -> dict:
         cal_time = cal_probes = 0.0
         if p["calibrate"]:
             for k, dev in enumerate(ens.members):
+                sysid = {"kappa_max": p["kappa_max"], "chains": int(p["chains"])} if p["cal_method"] == "sysid" else {}
                 cal = calibrate(dev, n, method=p["cal_method"], evaluate=p["cal_eval"], time_per_probe=p["cal_time"],
-                                seed=_seed(run_seed, 5, k), A=A, b=b)
+                                seed=_seed(run_seed, 5, k), A=A, b=b, **sysid)
                 cals[k] = cal
                 cal_time += cal.analog_time_s
                 cal_probes += cal.probes

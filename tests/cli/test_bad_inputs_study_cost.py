@@ -125,7 +125,7 @@ CASES = [
     (spu, S + '--eval bogus', "eval: expected one of steady, twin, got 'bogus'"),
     (spu, S + '--ensemble bogus', "ensemble: expected one of stratified, independent, got 'bogus'"),
     (spu, S + '--devices bogus', "devices: expected one of separate, reprogram, got 'bogus'"),
-    (spu, S + '--cal-method bogus', "cal_method: expected one of blocks, matrix, got 'bogus'"),
+    (spu, S + '--cal-method bogus', "cal_method: expected one of blocks, matrix, sysid, got 'bogus'"),
     (spu, S + '--cal-eval bogus', "cal_eval: expected one of steady, twin, got 'bogus'"),
     (spu, S + '--calibrate maybe', "calibrate: expected on/off, got 'maybe'"),
     (spu, S + '--offset-correction maybe', "offset_correction: expected on/off, got 'maybe'"),

@@ -132,3 +132,20 @@ def test_cli_writes_outputs_and_reports_clipping(tmp_path, capsys):
     assert len(err) == 1 and "bits" in err[0]
     rc = spu_main(["study", "--matrix", str(tmp_path / "missing.npy"), "--out", str(out)])
     assert rc == 2
+
+
+def test_sysid_calibration_in_a_study_beats_no_calibration():
+    """spu study --calibrate --cal-method sysid (issue 16): 2 matrices x 3 devices (n = 4, 2 %
+    tolerance, ideal op-amps and converters, injected noise of ~2e-2 rms in x: identification reads the
+    drift from fluctuations, which 16-bit converters would round away), each calibrated from two noisy
+    runs of its own target (50,000 tau, 8 chains each); the median solve error falls by more than 2x against the same devices
+    uncalibrated, and the mean falls."""
+    cfg = dict(n=4, cond=5.0, matrices=2, draws=3, tolerance=2.0, cal_method="sysid", cal_time="50000tau",
+               kappa_max=10.0, chains=8, profile="ideal", dac_bits=0, adc_bits=0, noise_psd=1.6e-15)
+    res = run_study(cfg, {"calibrate": [False, True]}, workers=1)
+    off = np.array([r["solve_error"] for r in res.rows if not res.points[r["point"]]["calibrate"]])
+    on = np.array([r["solve_error"] for r in res.rows if res.points[r["point"]]["calibrate"]])
+    print("sysid study: solve error off", np.round(off, 5), "on", np.round(on, 5))
+    assert len(off) == len(on) == 6
+    assert np.median(on) < np.median(off) / 2 and on.mean() < off.mean()
+    assert all(r["calibration_probes"] == 2 for r in res.rows if res.points[r["point"]]["calibrate"])
