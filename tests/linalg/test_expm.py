@@ -144,3 +144,15 @@ def test_bad_input(f, A, msg):
     with pytest.raises(MatrixError, match=msg.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
                        .replace("]", r"\]").replace("+", r"\+")):
         f(A)
+
+
+def test_an_unreachable_target_warns_and_stops_at_max_time():
+    """thermox's expm case with a 1e-4 target within at most 300 tau: the run stops at 300 tau (100
+    tau pilot + extension) and says that its bound is above the target."""
+    from spucircuit.errors import ShortRunWarning
+
+    A = np.array([[-0.4, 0.1], [0.5, -0.3]])
+    with pytest.warns(ShortRunWarning, match="above the target 0.0001"):
+        E, info = expm(A, seed=0, target=1e-4, max_time="300tau", return_info=True)
+    assert info.analog_time_s == pytest.approx(300 * info.tau_s, rel=1e-3) and info.error_bound > 1e-4
+    assert np.linalg.norm(E - sla.expm(A)) / np.linalg.norm(sla.expm(A)) <= info.error_bound
