@@ -86,6 +86,7 @@ class Var1Fit:
     cov_B: np.ndarray
     se_phi: np.ndarray
     se_d: np.ndarray
+    Zi: np.ndarray | None = None  # (Z^T Z)^-1, (n + g, n + g): cov_B = kron(Sigma, Zi)
 
     def cov_phi(self) -> np.ndarray:
         """Asymptotic covariance of vec(Phi) (row-major, entry (i, a) at i n + a)."""
@@ -153,7 +154,7 @@ class Var1Stats:
         cov_B = np.kron(Sigma, Zi)
         dg = np.sqrt(np.clip(np.outer(np.diag(Sigma), np.diag(Zi)), 0.0, None))  # (n, k)
         return Var1Fit(Phi=B[:, :n], d=B[:, n:].T.copy(), Sigma=Sigma, pairs=N, cov_B=cov_B,
-                       se_phi=dg[:, :n], se_d=dg[:, n:].T.copy())
+                       se_phi=dg[:, :n], se_d=dg[:, n:].T.copy(), Zi=Zi)
 
 
 def drift_from_discrete(Phi, Sigma, h: float) -> tuple:
@@ -183,6 +184,28 @@ def power_and_cov(Phi, cov_phi, m: int) -> tuple:
         powers.append(powers[-1] @ Phi)
     J = sum(np.kron(powers[j], powers[m - 1 - j].T) for j in range(m))
     return powers[m], J @ cov_phi @ J.T
+
+
+def power_and_cov_kron(Phi, Sigma, G, m: int) -> tuple:
+    """:func:`power_and_cov` for the least-squares covariance cov(vec Phi) = kron(Sigma, G) (G the
+    regressors' block of (Z^T Z)^-1): with J = sum_j kron(Phi^j, (Phi^(m-1-j))^T),
+
+        J kron(Sigma, G) J^T = sum_{j,k} kron(Phi^j Sigma Phi^k^T, R_j^T G R_k),   R_j = Phi^(m-1-j),
+
+    one (n^2, m^2) x (m^2, n^2) product: O(m^2 n^4) instead of the O(n^6) of forming J (40x faster
+    at n = 64, m = 9)."""
+    Phi, Sigma, G = (np.asarray(a, dtype=float) for a in (Phi, Sigma, G))
+    n, m = Phi.shape[0], int(m)
+    powers = [np.eye(n)]
+    for _ in range(m):
+        powers.append(powers[-1] @ Phi)
+    left = np.stack([powers[j] @ Sigma for j in range(m)])  # P^j Sigma
+    X = np.einsum("pij,qkj->pqik", left, np.stack(powers[:m]))  # (P^j Sigma) (P^k)^T
+    R = np.stack([powers[m - 1 - j] for j in range(m)])
+    GR = np.einsum("ab,qbc->qac", G, R)  # G R_k
+    Y = np.einsum("pba,qbc->pqac", R, GR)  # R_j^T G R_k
+    C = (X.reshape(m * m, n * n).T @ Y.reshape(m * m, n * n)).reshape(n, n, n, n)  # [i, k, a, c]
+    return powers[m], C.transpose(0, 2, 1, 3).reshape(n * n, n * n)
 
 
 def delta_cov(f, theta, cov, rel_step: float = 1e-6) -> np.ndarray:

@@ -105,3 +105,17 @@ def test_power_covariance_against_finite_differences():
     assert np.allclose(P, np.linalg.matrix_power(Phi, 5))
     C2 = delta_cov(lambda t: np.linalg.matrix_power(t.reshape(3, 3), 5), Phi.ravel(), cov)
     assert np.allclose(C, C2, rtol=1e-6, atol=1e-14)
+
+
+def test_power_and_cov_kron_is_the_jacobian_product():
+    """The Kronecker form of the m-th power's covariance equals J kron(Sigma, G) J^T (power_and_cov)."""
+    from spucircuit.numerics.trajectory import power_and_cov, power_and_cov_kron
+
+    rng = np.random.default_rng(0)
+    for n, m in ((3, 4), (5, 1), (6, 7)):
+        P = 0.3 * rng.standard_normal((n, n))
+        S, G = (W @ W.T for W in (rng.standard_normal((n, n)), rng.standard_normal((n, n))))
+        E1, C1 = power_and_cov(P, np.kron(S, G), m)
+        E2, C2 = power_and_cov_kron(P, S, G, m)
+        assert np.array_equal(E1, E2)
+        assert np.abs(C1 - C2).max() <= 1e-12 * np.abs(C1).max()
