@@ -173,6 +173,11 @@ def _expm_drift(F, task: str, *, time=None, target=None, max_time=None, chains: 
         warnings.warn(f"{task}: the run ended at a relative error bound of {budget.relative:.3g}, above the target "
                       f"{target:g} (analog time {analog / mc.tau_s:.4g} tau, at most {max_s / mc.tau_s:.4g}): give a "
                       "longer max_time or a larger target", ShortRunWarning, stacklevel=3)
+    budget_dict = budget.to_dict()
+    se_fro = float(norm2(se))
+    if se_fro > 0:  # the noise term is z |se|_F with this z (<= 3: the Frobenius rule of the module doc)
+        budget_dict["z"] = noise / se_fro
+    budget_dict["noise_rule"] = "min(3 sqrt(tr C), Laurent-Massart tail at probability 0.0027)"
     info = SolveInfo(
         task=task, standard_error=se, analog_time_s=analog, burn_in_s=0.0, window_s=analog,
         tau_s=mc.tau_s, dt_s=run.spu.dt, steps=int(round(analog / run.spu.dt)), chains=chains,
@@ -181,7 +186,7 @@ def _expm_drift(F, task: str, *, time=None, target=None, max_time=None, chains: 
                "lag_s": mc.tau_s, "step_s": mc.tau_s / m, "steps_per_lag": m, "pairs": fit.pairs,
                "identity": "expm(F) = Phi_h^m, Phi_h = C(h) S^-1 (least squares), h = tau / m",
                "target": target, "extension_s": extended},
-        error_bound=budget.relative, error_budget=budget.to_dict(),
+        error_bound=budget.relative, error_budget=budget_dict,
     )
     return (E, info) if return_info else E
 
