@@ -418,8 +418,8 @@ def test_wrong_number_of_nodes_or_values():
 def test_no_capacitor_or_inductor():
     nl = sc.Netlist().add_vsource("V1", "a", "0", 1.0).add_resistor("R1", "a", "b", 1e3)
     nl.add_resistor("R2", "b", "0", 1e3)
-    with pytest.raises(NetlistError, match=r"no capacitor or inductor: there is no state to simulate"):
-        sc.compile_netlist(nl)
+    with pytest.raises(NetlistError, match=r"no capacitor or inductor: the device has no state to run"):
+        sc.SPU(nl)
 
 
 def test_empty_netlist():

@@ -130,8 +130,8 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     t = netlist.tables
     N = netlist.n_nodes
     nV, nC, nL, nU, nI = len(t["V"]), len(t["C"]), len(t["L"]), len(t["U"]), len(t["I"])
-    if nC + nL == 0:
-        raise NetlistError("netlist has no capacitor or inductor: there is no state to simulate")
+    # a purely resistive circuit (no capacitor or inductor) compiles to zero states: its node
+    # voltages are the algebraic v = Z u of node_voltage_map, at every time
     # capacitor loops: tree capacitors are states, links are derivative-coupled injections
     tree, Pk = _capacitor_tree(t["C"].nodes) if nC else (np.zeros(0, bool), None)
     ct = np.flatnonzero(tree)  # tree capacitors (states), netlist order
