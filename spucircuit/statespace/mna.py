@@ -130,6 +130,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     t = netlist.tables
     N = netlist.n_nodes
     nV, nC, nL, nU, nI = len(t["V"]), len(t["C"]), len(t["L"]), len(t["U"]), len(t["I"])
+    nE, nH = len(t["E"]), len(t["H"])
     # a purely resistive circuit (no capacitor or inductor) compiles to zero states: its node
     # voltages are the algebraic v = Z u of node_voltage_map, at every time
     # capacitor loops: tree capacitors are states, links are derivative-coupled injections
@@ -140,8 +141,9 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     cnames = [t["C"].names[i] for i in ct]
     nK = len(ck)
     nC = len(ct)
-    dim = N + nV + nC + nU
+    dim = N + nV + nC + nU + nE + nH
     rV, rC, rU = N, N + nV, N + nV + nC
+    rE, rH = rU + nU, rU + nU + nE
     rows, cols, vals = [], [], []
 
     def stamp(r, c, v):
@@ -181,6 +183,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         fin = np.isfinite(a0)
         if np.any(fin):
             stamp(br[fin], out[fin], 1.0 / a0[fin])
+    stamp_controlled(netlist, stamp, nd, rV, rE, rH)
     K = sp.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(dim, dim)
     )
@@ -229,12 +232,20 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     W = Wt.T
     if not np.all(np.isfinite(W)):
         raise NetlistError("circuit equations are numerically singular (non-finite solution)")
-    dinv = np.concatenate([1.0 / cvals, 1.0 / t["L"].values]) if nL else 1.0 / cvals
-    F = dinv[:, None] * np.asarray((Px.T @ W.T).T)
-    B = dinv[:, None] * np.asarray((Pu.T @ W.T).T) if Pu.shape[1] else np.zeros((n, 0))
-    Tj = dinv[:, None] * W[:, :N]
+    Minv = inverse_inductance(netlist)  # di_L/dt = M^-1 v_L (M diagonal unless K couples inductors)
+
+    def dinv(X):  # rows of capacitor voltages / C, of inductor currents M^-1
+        X = np.array(X, dtype=float)
+        X[:nC] /= cvals[:, None]
+        if nL:
+            X[nC:] = Minv @ X[nC:]
+        return X
+
+    F = dinv((Px.T @ W.T).T)
+    B = dinv((Pu.T @ W.T).T) if Pu.shape[1] else np.zeros((n, 0))
+    Tj = dinv(W[:, :N])
     if nK:  # (I - W_K C_K P) dx/dt = F_0 x + B_0 u + T_0 j
-        WK = dinv[:, None] * np.asarray((PK.T @ W.T).T)  # (n, nK)
+        WK = dinv((PK.T @ W.T).T)  # (n, nK)
         Psel = np.zeros((nK, n))
         Psel[:, :nC] = Pk[:, ct]
         E = np.eye(n) - WK @ (t["C"].values[ck][:, None] * Psel)
@@ -284,6 +295,54 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     )
     ss.netlist, ss.mna_factor, ss.mna_rhs = netlist, lu, (Px, Pu)
     return ss
+
+
+def stamp_controlled(netlist: Netlist, stamp, nd, rV: int, rE: int, rH: int) -> None:
+    """MNA stamps of the controlled sources E, F, H (branch rows rE.., rH.. after the op-amps'; I(Vc)
+    is the branch unknown rV + row of the controlling voltage source, into its + terminal)."""
+    t = netlist.tables
+    if len(t["E"]):  # V_p - V_q - A (V_cp - V_cq) = 0; its branch current flows p -> q inside
+        p, q, cp, cq = (nd(t["E"].nodes[:, k]) for k in range(4))
+        br = rE + np.arange(len(t["E"]))
+        a = t["E"].values
+        stamp(p, br, 1.0), stamp(q, br, -1.0), stamp(br, p, 1.0), stamp(br, q, -1.0)
+        stamp(br, cp, -a), stamp(br, cq, a)
+    if len(t["H"]):  # V_p - V_q - R I(Vc) = 0
+        p, q = nd(t["H"].nodes[:, 0]), nd(t["H"].nodes[:, 1])
+        br = rH + np.arange(len(t["H"]))
+        vc = rV + np.array([r[0] for r in netlist.ref_rows("H")], dtype=np.int64)
+        stamp(p, br, 1.0), stamp(q, br, -1.0), stamp(br, p, 1.0), stamp(br, q, -1.0)
+        stamp(br, vc, -t["H"].values)
+    if len(t["F"]):  # A I(Vc) leaves p, enters q
+        p, q = nd(t["F"].nodes[:, 0]), nd(t["F"].nodes[:, 1])
+        vc = rV + np.array([r[0] for r in netlist.ref_rows("F")], dtype=np.int64)
+        stamp(p, vc, t["F"].values), stamp(q, vc, -t["F"].values)
+
+
+def inverse_inductance(netlist: Netlist) -> np.ndarray:
+    """M^-1 of the inductance matrix, M_ii = L_i, M_ij = k sqrt(L_i L_j) for a K coupling (H^-1).
+
+    M must be positive definite (the magnetic energy i^T M i / 2 > 0): a set of couplings that
+    violates it (e.g. k = 1, or three inductors with pairwise k = 0.9 of alternating sign) is
+    refused, naming the couplings involved."""
+    t = netlist.tables
+    Lv = t["L"].values
+    if not len(t["K"]):
+        return np.diag(1.0 / Lv)
+    M = np.diag(Lv.astype(float))
+    rows = netlist.ref_rows("K")
+    for (a, b), k in zip(rows, t["K"].values):
+        M[a, b] += k * np.sqrt(Lv[a] * Lv[b])
+        M[b, a] = M[a, b]
+    s = 1.0 / np.sqrt(Lv)
+    w, V = np.linalg.eigh(s[:, None] * M * s[None, :])  # the coupling-coefficient matrix, unit diagonal
+    if w[0] <= 64 * len(Lv) * np.finfo(float).eps:
+        bad = np.abs(V[:, 0]) > 1e-6 * np.abs(V[:, 0]).max()
+        names = [nm for nm, (a, b) in zip(t["K"].names, rows) if bad[a] and bad[b]]
+        raise NetlistError(f"the inductance matrix of the coupled inductors is not positive definite (eigenvalue "
+                           f"{w[0]:.3g} of the coupling matrix): couplings {', '.join(names)} (|k| = 1 or "
+                           "incompatible couplings) store negative or zero magnetic energy")
+    return (s[:, None] * (V / w) @ V.T) * s[None, :]
 
 
 def _check_noise(Q, temperature_k: float) -> None:

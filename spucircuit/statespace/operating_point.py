@@ -34,6 +34,8 @@ import scipy.sparse as sp
 
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.errors import NetlistError
+from spucircuit.statespace.mna import stamp_controlled
+from spucircuit.statespace.model import StateSpace
 
 __all__ = ["OperatingPoint", "operating_point", "initial_state", "spice_uic"]
 
@@ -44,7 +46,8 @@ _DENSE_FALLBACK_MAX = 3000  # unknowns: SVD of a singular system (naming its nul
 @dataclass
 class OperatingPoint:
     """DC solution: node voltages (V), branch currents (A, SPICE's sign: positive from the + terminal
-    through the element to the - terminal) of voltage sources, inductors and op-amp outputs."""
+    through the element to the - terminal) of voltage sources, inductors, op-amp outputs (the current the
+    op-amp drives into its output node), VCVS and CCVS."""
 
     node_names: list
     node_voltages_v: np.ndarray
@@ -106,7 +109,7 @@ def operating_point(netlist: Netlist, forced: dict | None = None, inputs: dict |
         return vals
 
     # unknowns: node voltages | branch currents of V sources, inductors, op-amp outputs
-    branches = [("V", t["V"]), ("L", t["L"]), ("U", t["U"])]
+    branches = [("V", t["V"]), ("L", t["L"]), ("U", t["U"]), ("E", t["E"]), ("H", t["H"])]
     names, r0 = [], {}
     row = N
     for kind, tab in branches:
@@ -153,6 +156,7 @@ def operating_point(netlist: Netlist, forced: dict | None = None, inputs: dict |
         fin = np.isfinite(a0)
         if np.any(fin):
             stamp(br[fin], out[fin], 1.0 / a0[fin])
+    stamp_controlled(netlist, stamp, _nd, r0["V"], r0["E"], r0["H"])
     if len(t["I"]):  # flows p -> q inside the source: drawn from p, injected into q
         p, q = _nd(t["I"].nodes[:, 0]), _nd(t["I"].nodes[:, 1])
         lev = levels("I")
@@ -244,6 +248,8 @@ def initial_state(ss, netlist: Netlist | None = None, uic: bool | None = None) -
     initial conditions ``ss.x0``; without, the operating point with ``.ic`` nodes held, using the
     source levels ``ss.inputs``.
     """
+    if not isinstance(ss, StateSpace):
+        raise NetlistError(f"initial_state needs a StateSpace (compile_netlist(...)), got {type(ss).__name__}")
     netlist = netlist if netlist is not None else ss.netlist
     if netlist is None:
         raise NetlistError("initial_state needs the netlist the state space was compiled from")

@@ -58,9 +58,7 @@ _UNSUPPORTED_ELEMENTS = {
     "d": "diode", "q": "bipolar transistor", "m": "MOSFET", "j": "JFET", "z": "MESFET",
     "b": "behavioural source", "s": "voltage-controlled switch", "w": "current-controlled switch",
     "t": "transmission line", "o": "lossy transmission line", "u": "uniform RC line", "y": "element",
-    "a": "XSPICE code model", "p": "coupled transmission line", "k": "coupled inductors (K)",
-    "f": "current-controlled current source (F)", "h": "current-controlled voltage source (H)",
-    "n": "element",
+    "a": "XSPICE code model", "p": "coupled transmission line", "n": "element",
 }
 _TIME_FUNCS = ("pulse", "sin", "exp", "pwl", "sffm", "am", "trnoise", "trrandom", "pat")
 
@@ -190,15 +188,15 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         gm = card_value(pos[4], scope, st, L, f"{name} transconductance")
         _register(st, "G", _hier(name, path), nodes, gm, 0.0, L)
         return
+    if letter in "fhk" or (letter == "e" and (len(pos) != 5 or kw or pos[1].lower() not in ("0", "gnd"))):
+        from spucircuit.io.spice.controlled import controlled  # E (floating), F, H, K
+
+        controlled(letter, name, pos, kw, st, scope, path, L, nodes_of, _register, _hier, card_value)
+        return
     if letter == "e":
         need(5, "Ename out 0 inp inn gain")
         no_kw()
-        if len(pos) > 5:
-            raise st.err(f"{name}: only the linear VCVS 'Ename out 0 inp inn gain' is supported", L)
         nodes = nodes_of(4)
-        if nodes[1] != 0:
-            raise st.err(f"{name}: a VCVS with a floating output (n- not ground) is not supported; "
-                         "only 'E out 0 inp inn gain' (an op-amp) is", L)
         a0 = card_value(pos[4], scope, st, L, f"{name} gain")
         if a0 == 0:
             raise st.err(f"{name}: zero gain", L)
@@ -253,7 +251,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         _instance(name, pos, kw, ln, st, scope, path, ports, depth)
         return
     what = _UNSUPPORTED_ELEMENTS.get(letter, "element")
-    raise st.err(f"{name}: {what} is not supported (linear R C L G E V I, X instances only)", L)
+    raise st.err(f"{name}: {what} is not supported (linear R C L G E F H K V I, X instances only)", L)
 
 
 def _trrandom(t: str, scope, st, L, name) -> float:

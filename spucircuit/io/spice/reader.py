@@ -58,6 +58,7 @@ from spucircuit.io.spice._cards import (
     tokenize,
 )
 from spucircuit.io.spice.bulk_reader import logical_lines_bulk, read_elements_bulk
+from spucircuit.io.spice.controlled import check_refs
 from spucircuit.io.spice.elements import element
 
 __all__ = ["read_spice", "parse_spice", "parse_once"]
@@ -304,9 +305,10 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
         if nm:
             try:
                 nl.add_elements(kind, nm, np.asarray(nodes, dtype=np.int64).reshape(len(nm), KINDS[kind][0]),
-                                vals, ics)
+                                vals, ics, refs=st.refs[kind] if kind in st.refs else None)
             except NetlistError as exc:  # pragma: no cover - values are checked per line before
                 raise SpiceError(str(exc), filename) from None
+    check_refs(st)
     if meta_js is not None:
         try:
             meta = json.loads("".join(meta_js))
