@@ -108,3 +108,34 @@ def test_transient_with_uic_starts_from_the_device_ic_like_ngspice():
     ss = compile_netlist(nl)
     assert ss.state_names == ["v(C1)", "v(C2)", "i(L1)"]
     assert np.array_equal(initial_state(ss, nl), [0.5, 4.0, 0.3])  # IC= wins over .ic; no operating point
+
+
+SUBCKT_IC_TC = """.ic inside a subcircuit, tc1/tc2 with temp, dtemp and .temp
+.subckt cell in out
+R1 in out 1k tc1=0.002 dtemp=10
+C1 out 0 1u tc1=0.01 temp=50
+R2 out mid 1k
+C2 mid 0 1u
+.ic v(mid)=0.3
+.ends
+V1 a 0 1
+X1 a b cell
+X2 b c cell
+R9 c 0 2.2 tc1=0.01 tc2=1e-4 temp=37
+R10 a c 3k
+L1 c 0 1m tc1=0.01
+.temp 40
+""" + TIGHT + """.tran 1u 2m 0 1e-7 {uic}
+.end
+"""
+
+
+@pytest.mark.parametrize("uic", ["", "uic"])
+def test_subcircuit_ic_and_temperature_coefficients_match_ngspice(uic):
+    err, v_twin, v_ng, nodes, t = _twin_vs_ngspice(SUBCKT_IC_TC.format(uic=uic))
+    print(f"\n.ic in a subcircuit, tc1/tc2 ({uic or 'no uic'}): max deviation / node range {err:.2e}")
+    assert err < 2e-5
+    nl = parse_spice(SUBCKT_IC_TC.format(uic=uic))
+    ss = compile_netlist(nl)
+    x0 = initial_state(ss, nl)
+    assert x0[ss.state_names.index("v(C.X1.C2)")] == 0.3 and x0[ss.state_names.index("v(C.X2.C2)")] == 0.3

@@ -285,7 +285,9 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
     else:
         for ln in elements:
             element(ln, st, scope, [], {}, 0)
-    # 4) .ic for capacitors without IC=
+    # 4) .ic for capacitors without IC= (top-level cards, then those of subcircuit instances)
+    if st.sub_ic:
+        info.setdefault("ic", {}).update(st.sub_ic)
     ic = info.get("ic")
     if ic:
         known = {nm.lower() for nm in nl.node_names}
@@ -444,6 +446,7 @@ def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
         toks = ln.text.split()
         if len(toks) >= 2:
             info["temp_c"] = card_value(toks[1], scope, st, ln.lineno, ".temp")
+            st.temp_c = info["temp_c"]
         return
     if first == ".tran":
         toks = tokenize(ln.text, st, ln.lineno)[1:]
