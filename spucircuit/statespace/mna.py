@@ -35,7 +35,8 @@ so F, B and T_j are those of the loop-free network premultiplied by E^-1, E = I 
 capacitor-only loops D E = C_T + P^T C_K P (restricted to the tree block): the nodal (Maxwell)
 capacitance matrix, symmetric positive definite. A link capacitor's ``ic`` is implied by the tree
 (0 means "implied"; a non-zero value that disagrees is an error). Loops of capacitors *and*
-voltage sources remain unsupported (singular).
+voltage sources and inductors in series are reduced first (:mod:`~spucircuit.statespace.index_reduction`:
+a capacitor across sources is no state, series inductors merge) or refused naming the elements.
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ from spucircuit.circuit.netlist import Netlist
 from spucircuit.circuit.noise import as_kelvin, noise_sources
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError
+from spucircuit.statespace.index_reduction import reduce_degenerate
 from spucircuit.statespace.model import StateSpace
 from spucircuit.statespace.operators import make_drift
 from spucircuit.statespace.virtual_ground import compile_virtual_ground
@@ -127,6 +129,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
                             diffusion=Q, state_names=names, x0=x0, temperature_k=float(temperature_k))
             ss.netlist, ss.node_map, ss.diffusion_factor = netlist, node_map, G
             return ss
+    original, netlist = netlist, reduce_degenerate(netlist)  # C fixed by V sources, series L (same nodes)
     t = netlist.tables
     N = netlist.n_nodes
     nV, nC, nL, nU, nI = len(t["V"]), len(t["C"]), len(t["L"]), len(t["U"]), len(t["I"])
@@ -293,7 +296,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         input_names=list(t["V"].names) + list(t["I"].names), diffusion=Q, state_names=names,
         x0=x0, temperature_k=float(temperature_k),
     )
-    ss.netlist, ss.mna_factor, ss.mna_rhs = netlist, lu, (Px, Pu)
+    ss.netlist, ss.mna_factor, ss.mna_rhs = original, lu, (Px, Pu)
     return ss
 
 
