@@ -686,7 +686,7 @@ class Netlist:
             if not len(t):
                 continue
             nodes = t.nodes
-            if k in "RCLVIN":
+            if k in "RCLVINEH":
                 same = nodes[:, 0] == nodes[:, 1]
                 if np.any(same):
                     i = int(np.flatnonzero(same)[0])

@@ -2,7 +2,9 @@
 
 :func:`element` reads one element line (or a ``*spu: N`` annotation) at the top level or inside a
 subcircuit instance: linear ``R C L G E V I`` and ``X`` instances, whose subcircuit bodies are
-flattened with ngspice's hierarchical names (``R.X1.R2``, node ``X1.n3``). Conversions: a negative
+flattened with ngspice's hierarchical names (``R.X1.R2``, node ``X1.n3``); E with a floating output,
+F, H and K are read by :mod:`~spucircuit.io.spice.controlled`, RKM values and tc1/tc2 by
+:mod:`~spucircuit.io.spice.spellings`. Conversions: a negative
 resistor becomes a VCCS ``G p q p q 1/R`` (noise-free, as it is active); ``E out 0 inp inn A0``
 becomes an op-amp (inputs swapped for A0 < 0); ``X<name> ... spu_opamp_ideal|spu_opamp`` becomes
 the op-amp ``<name>``; ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD
