@@ -457,6 +457,10 @@ L1 b e L=1m IC=1m
 L2 e 0 1M5 dtemp=5
 K1 L1 L2 0.5
 R4 e 0 R47
+E9 e9 0 POLY(1) a 0 0.5 2
+G9 0 e9 poly (1) c 0 1m
+F9 0 e9 POLY(1) V1 1m 3
+R9 e9 0 1k
 .temp 40
 .nodeset v(c)=1
 .op

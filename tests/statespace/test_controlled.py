@@ -96,3 +96,52 @@ def test_api_builders_and_export_round_trip():
         sc.Netlist().add_resistor("R1", "a", "0", 1.0).add_cccs("F1", "a", "0", "R1", 1.0).validate()
     with pytest.raises(NetlistError, match=r"refs .* are required"):
         sc.Netlist().add_elements("F", ["F1"], [["a", "0"]], [1.0])
+
+
+POLY = """POLY(1): linear sources with an offset
+V1 a 0 1
+R1 a b 1k
+Vs b c 0
+R2 c 0 1k
+E1 e1 0 POLY(1) c 0 0.5 2
+R3 e1 0 1k
+E2 e2 x poly (1) a 0 3
+R4 e2 0 1k
+R5 x 0 2k
+G1 0 g1 POLY(1) c 0 1m 2m
+R6 g1 0 1k
+F1 0 f1 POLY(1) Vs 1m 3
+R7 f1 0 1k
+H1 h1 0 POLY(1) Vs 0.25 1k
+R8 h1 0 1k
+.end
+"""
+
+
+def test_poly1_sources_are_affine():
+    # ngspice 39.3's op of this netlist prints the same values (e1 1.5, e2 1, x -2, g1 2, f1 2.5, h1 0.75)
+    op = operating_point(parse_spice(POLY))
+    vc, i = 0.5, 0.5e-3  # V(c) and I(Vs)
+    want = {"e1": 0.5 + 2 * vc, "g1": (1e-3 + 2e-3 * vc) * 1e3, "f1": (1e-3 + 3 * i) * 1e3, "h1": 0.25 + 1e3 * i}
+    for node, v in want.items():
+        assert abs(op.voltage(node) - v) <= 16 * EPS * abs(v), node
+    # a single coefficient is the gain (SPICE2): V(e2) - V(x) = 3 V(a), split by R4 = 1k, R5 = 2k
+    assert abs(op.voltage("e2") - 1.0) <= 16 * EPS and abs(op.voltage("x") + 2.0) <= 16 * EPS
+    nl = parse_spice(POLY)
+    t1 = write_spice(nl, None)
+    assert write_spice(parse_spice(t1), None) == t1
+
+
+@pytest.mark.parametrize("card, what", [
+    ("E1 e 0 POLY(2) a 0 b 0 0 1 1", r"POLY\(2\) is not supported"),
+    ("E1 e 0 POLY(1) a 0 0 1 0.5", "nonlinear: not supported"),
+    ("G1 e 0 POLY(1) a 0", "needs nc\\+ nc- and coefficients"),
+    ("F1 e 0 POLY(1) R1 0 1", "must be a voltage source"),
+    ("H1 e 0 POLY 1 V1 0 1", r"POLY needs its dimension"),
+    ("E1 e 0 POLY(1) a 0 0 1 m=2", "not supported with POLY"),
+])
+def test_bad_poly_cards(card, what):
+    from spucircuit.errors import SpiceError
+
+    with pytest.raises(SpiceError, match=what):
+        parse_spice(f"t\nV1 a 0 1\nR1 a 0 1k\nR2 e 0 1k\n{card}\n.end\n")

@@ -40,6 +40,7 @@ from spucircuit.io.spice._cards import (
     param_card,
     tokenize,
 )
+from spucircuit.io.spice.controlled import controlled, is_poly
 from spucircuit.io.spice.spellings import TNOM_C, rkm_value, temperature_factor
 
 __all__ = ["element", "map_node"]
@@ -197,6 +198,10 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         if kind == "C" and "ic" in kwd:
             st.ic_given.add(k)
         return
+    if letter == "g" and is_poly(pos):  # G POLY(1)
+        controlled(letter, name, pos, kw, st, scope, path, L, lambda toks: [map_node(t, st, path, ports, L) for t in toks],
+                   _register, _hier, card_value, add_node)
+        return
     if letter == "g":
         need(5, "Gname n+ n- nc+ nc- gm")
         no_kw()
@@ -208,9 +213,9 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         _register(st, "G", _hier(name, path), nodes, gm, 0.0, L)
         return
     if letter in "fhk" or (letter == "e" and (len(pos) != 5 or kw or pos[1].lower() not in ("0", "gnd"))):
-        from spucircuit.io.spice.controlled import controlled  # E (floating), F, H, K
-
-        controlled(letter, name, pos, kw, st, scope, path, L, nodes_of, _register, _hier, card_value)
+        # E (floating), F, H, K, POLY(1)
+        controlled(letter, name, pos, kw, st, scope, path, L, lambda toks: [map_node(t, st, path, ports, L) for t in toks],
+                   _register, _hier, card_value, add_node)
         return
     if letter == "e":
         need(5, "Ename out 0 inp inn gain")
