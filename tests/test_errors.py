@@ -436,11 +436,10 @@ def test_opamp_without_feedback_is_singular():
         sc.compile_netlist(nl)  # ... but the equations are singular
 
 
-def test_loop_of_capacitors_and_voltage_source_is_refused_naming_them():
-    # one capacitor across a source is reduced away (tests/statespace/test_index_reduction.py); two in series are not
+def test_loop_of_capacitors_and_voltage_source_inconsistent_ic_is_refused_naming_them():
     nl = sc.Netlist().add_vsource("V1", "a", "0", 1.0)
-    nl.add_capacitor("C1", "a", "b", 1e-9).add_capacitor("C2", "b", "0", 1e-9).add_resistor("R1", "b", "0", 1e3)
-    with pytest.raises(NetlistError, match=r"capacitors C1, C2 form a loop with voltage sources"):
+    nl.add_capacitor("C1", "a", "b", 1e-9).add_capacitor("C2", "b", "0", 1e-9, 0.2).add_resistor("R1", "b", "0", 1e3)
+    with pytest.raises(NetlistError, match=r"capacitor 'C2' closes a loop of capacitors: its initial voltage 0.2 V"):
         sc.compile_netlist(nl)
 
 

@@ -42,7 +42,7 @@ def _find(parent, a):
 
 
 def _fixed_capacitors(nl: Netlist) -> list:
-    """Rows of capacitors whose voltage a path of voltage sources fixes; errors for mixed loops."""
+    """Rows of capacitors whose voltage a path of voltage sources fixes."""
     t = nl.tables
     if not len(t["V"]) or not len(t["C"]):
         return []
@@ -52,26 +52,6 @@ def _fixed_capacitors(nl: Netlist) -> list:
         if ra != rb:
             pv[ra] = rb
     fixed = [k for k, (a, b) in enumerate(t["C"].nodes) if _find(pv, int(a)) == _find(pv, int(b))]
-    # loops of capacitors and sources with two or more capacitors: C and V edges together close a loop
-    # that the capacitors alone do not
-    pcv, pc = dict(pv), {}
-    drop = set(fixed)
-    for k, (a, b) in enumerate(t["C"].nodes):
-        if k in drop:
-            continue
-        a, b = int(a), int(b)
-        ra, rb = _find(pcv, a), _find(pcv, b)
-        ca, cb = _find(pc, a), _find(pc, b)
-        if ra == rb and ca != cb:
-            caps = [t["C"].names[j] for j, (x, y) in enumerate(t["C"].nodes) if j not in drop
-                    and j <= k and {_find(pcv, int(x)), _find(pcv, int(y))} == {ra}]
-            raise NetlistError(f"capacitors {', '.join(caps[:6])} form a loop with voltage sources: their voltages "
-                               "are fixed only together (an index-2 constraint the twin does not reduce); add a "
-                               "series resistance or a resistor across one of them")
-        if ra != rb:
-            pcv[ra] = rb
-        if ca != cb:
-            pc[ca] = cb
     return fixed
 
 

@@ -34,9 +34,12 @@ inductors), and i_K = C_K P dx_T/dt closes the system:
 so F, B and T_j are those of the loop-free network premultiplied by E^-1, E = I - W_K C_K P. For
 capacitor-only loops D E = C_T + P^T C_K P (restricted to the tree block): the nodal (Maxwell)
 capacitance matrix, symmetric positive definite. A link capacitor's ``ic`` is implied by the tree
-(0 means "implied"; a non-zero value that disagrees is an error). Loops of capacitors *and*
-voltage sources and inductors in series are reduced first (:mod:`~spucircuit.statespace.index_reduction`:
-a capacitor across sources is no state, series inductors merge) or refused naming the elements.
+(0 means "implied"; a non-zero value that disagrees is an error). Voltage sources join the
+forest first, so a capacitor closing a loop through sources and capacitors is a link too, with
+v_K = P x_T + S u (S u constant for DC sources: it adds no term to E; a loop whose link starts, under
+uic, away from P x0 + S u is refused by initial_state, as SPICE would redistribute the charge). A
+capacitor across sources alone and inductors in series are reduced first
+(:mod:`~spucircuit.statespace.index_reduction`), other inductor cut-sets refused naming the elements.
 """
 from __future__ import annotations
 
@@ -137,7 +140,9 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     # a purely resistive circuit (no capacitor or inductor) compiles to zero states: its node
     # voltages are the algebraic v = Z u of node_voltage_map, at every time
     # capacitor loops: tree capacitors are states, links are derivative-coupled injections
-    tree, Pk = _capacitor_tree(t["C"].nodes) if nC else (np.zeros(0, bool), None)
+    # voltage sources join the forest first: a capacitor closing a loop through them and other
+    # capacitors is a link, v_K = P x_T + S u (S u: the sources on its loop, constant for DC sources)
+    tree, Pk, Sk = _capacitor_tree(t["C"].nodes, t["V"].nodes) if nC else (np.zeros(0, bool), None, None)
     ct = np.flatnonzero(tree)  # tree capacitors (states), netlist order
     ck = np.flatnonzero(~tree)  # link capacitors
     cnodes, cvals = t["C"].nodes[ct], t["C"].values[ct]
@@ -281,9 +286,14 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     names = [f"v({nm})" for nm in cnames] + [f"i({nm})" for nm in t["L"].names]
     x0 = np.concatenate([t["C"].ic[ct], t["L"].ic])
     if nK:  # a link's initial voltage is implied by the tree; a non-zero one must agree
-        implied = Pk[:, ct] @ t["C"].ic[ct]
+        implied = Pk[:, ct] @ t["C"].ic[ct] + Sk @ t["V"].values
         given = t["C"].ic[ck]
-        bad = (given != 0) & (np.abs(given - implied) > 1e-9 * np.maximum(np.abs(given), 1e-12))
+        off = np.abs(given - implied) > 1e-9 * np.maximum(np.abs(given), 1e-12)
+        bad = (given != 0) & off
+        # a loop through voltage sources: under uic ngspice starts such a capacitor at its IC= (0 when
+        # absent) and redistributes the charge at once; the twin does not, so initial_state(uic) refuses
+        vloop = np.any(Sk != 0, axis=1) & off & ~bad
+        ic_conflicts = [(t["C"].names[ck[i]], float(given[i]), float(implied[i])) for i in np.flatnonzero(vloop)]
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise NetlistError(
@@ -297,6 +307,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         x0=x0, temperature_k=float(temperature_k),
     )
     ss.netlist, ss.mna_factor, ss.mna_rhs = original, lu, (Px, Pu)
+    ss.ic_conflicts = ic_conflicts if nK else []
     return ss
 
 
@@ -357,14 +368,18 @@ def _check_noise(Q, temperature_k: float) -> None:
                            "component values and noise PSDs): check for extreme values")
 
 
-def _capacitor_tree(cnodes: np.ndarray):
+def _capacitor_tree(cnodes: np.ndarray, vnodes: np.ndarray | None = None):
     """Split capacitors into a spanning forest of the capacitor graph and loop-closing links.
 
-    Returns (tree mask, P) with P (n_links, n_capacitors): the voltage of link k (V_p - V_q) is
-    P[k] @ v over the tree capacitors (entries +-1 along the tree path). Capacitors are taken in
-    netlist order, so the first ones connected become states. P is None when there is no link.
+    Returns (tree mask, P, S) with P (n_links, n_capacitors) and S (n_links, n_vsources): the voltage
+    of link k (V_p - V_q) is P[k] @ v + S[k] @ u over the tree capacitors v and the voltage sources u
+    (entries +-1 along the tree path). Voltage sources (``vnodes``) join the forest first, so a
+    capacitor that closes a loop through them is a link. Capacitors are taken in netlist order, so
+    the first ones connected become states. P and S are None when there is no link.
     """
     m = len(cnodes)
+    vnodes = np.zeros((0, 2), np.int64) if vnodes is None else vnodes
+    nv = len(vnodes)
     parent = {}
 
     def find(a):
@@ -375,6 +390,12 @@ def _capacitor_tree(cnodes: np.ndarray):
             parent[a], a = root, parent[a]
         return root
 
+    vtree = np.zeros(nv, dtype=bool)
+    for k in range(nv):  # a loop of sources alone is the MNA's singularity, not a link
+        ra, rb = find(int(vnodes[k, 0])), find(int(vnodes[k, 1]))
+        if ra != rb:
+            parent[ra] = rb
+            vtree[k] = True
     tree = np.ones(m, dtype=bool)
     for k in range(m):
         ra, rb = find(int(cnodes[k, 0])), find(int(cnodes[k, 1]))
@@ -383,12 +404,13 @@ def _capacitor_tree(cnodes: np.ndarray):
         else:
             parent[ra] = rb
     if tree.all():
-        return tree, None
+        return tree, None, None
     # root every tree component (at ground when it contains it) and walk up to express node
     # potentials relative to the root as +-1 combinations of tree capacitor voltages
     adj: dict[int, list] = {}
-    for k in np.flatnonzero(tree):
-        a, b = int(cnodes[k, 0]), int(cnodes[k, 1])
+    edges = [(int(cnodes[k, 0]), int(cnodes[k, 1]), k) for k in np.flatnonzero(tree)]
+    edges += [(int(vnodes[k, 0]), int(vnodes[k, 1]), m + k) for k in np.flatnonzero(vtree)]  # sources: m + k
+    for a, b, k in edges:
         adj.setdefault(a, []).append((b, k, -1.0))  # V_b = V_a - v_k
         adj.setdefault(b, []).append((a, k, +1.0))  # V_a = V_b + v_k
     up: dict[int, tuple] = {}  # node -> (parent node, capacitor, sign): V_node = V_parent + sign v_k
@@ -405,14 +427,14 @@ def _capacitor_tree(cnodes: np.ndarray):
                     up[b] = (a, k, sg)
                     stack.append(b)
     links = np.flatnonzero(~tree)
-    P = np.zeros((len(links), m))
+    PS = np.zeros((len(links), m + nv))
     for r, k in enumerate(links):
         for node, sign in ((int(cnodes[k, 0]), 1.0), (int(cnodes[k, 1]), -1.0)):
             while up[node][0] is not None:
                 par, kk, sg = up[node]
-                P[r, kk] += sign * sg
+                PS[r, kk] += sign * sg
                 node = par
-    return tree, P
+    return tree, PS[:, :m], PS[:, m:]
 
 
 def _coo(r, c, v, shape):
