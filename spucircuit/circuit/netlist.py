@@ -601,8 +601,10 @@ class Netlist:
         return len(self.tables[_kind(kind)])
 
     def component_counts(self) -> dict[str, int]:
-        """Number of elements of each kind (``resistors``, ``capacitors``, ... , ``total``)."""
-        out = {KINDS[k][1].replace(" ", "_") + "s": len(t) for k, t in self.tables.items()}
+        """Number of elements of each kind (``resistors``, ``capacitors``, ... , ``total``); the
+        controlled sources and couplings (E F H K) only when the netlist has some."""
+        out = {KINDS[k][1].replace(" ", "_") + "s": len(t) for k, t in self.tables.items()
+               if len(t) or k not in REF_KINDS and k != "E"}
         out["total"] = len(self)
         return out
 

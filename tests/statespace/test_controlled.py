@@ -85,6 +85,10 @@ def test_api_builders_and_export_round_trip():
           .add_ccvs("H1", "e", "0", "Vs", 10.0).add_resistor("R4", "e", "f", 1e3)
           .add_vcvs("E1", "f", "g", "d", "0", -2.0).add_resistor("R5", "g", "0", 1e3)
           .add_capacitor("C1", "d", "0", 1e-9, 0.2))
+    counts = nl.component_counts()
+    assert (counts["inductor_couplings"], counts["current-controlled_current_sources"],
+            counts["current-controlled_voltage_sources"], counts["voltage-controlled_voltage_sources"]) == (1, 1, 1, 1)
+    assert "inductor_couplings" not in sc.Netlist().add_resistor("R1", "a", "0", 1.0).component_counts()
     a = compile_netlist(nl)
     b = compile_netlist(parse_spice(write_spice(nl, None)))
     assert a.state_names == b.state_names
