@@ -12,9 +12,11 @@
   state keeps the first one's name, ``i(L1)``). The middle node's voltage follows from the inductive
   divider, V_m = V_b + L2 / (L1 + L2) (V_a - V_b) (L1 from a to m, L2 from m to b, one current:
   L1 di/dt = V_a - V_m and L2 di/dt = V_m - V_b), kept exactly by a VCVS that carries no current.
-  Chains merge pair by pair. A node where only inductors and current sources meet (three inductors
-  or more, or a current source in series with an inductor) makes their currents dependent: refused,
-  naming the elements.
+  Chains merge pair by pair. An inductor in series with DC current sources only (a node where just
+  they meet) carries their current: it is no state, and at DC holds no voltage (L di/dt = 0), so it
+  becomes a 0 V source (``V.<L>.forced``; its current, the sources', is then an algebraic unknown).
+  Other nodes where only inductors and current sources meet (three inductors or more, noise or
+  controlled current sources) make their currents dependent: refused, naming the elements.
 
 :func:`reduce_degenerate` returns the netlist unchanged (the same object) when it has neither shape.
 """
@@ -57,10 +59,11 @@ def _fixed_capacitors(nl: Netlist) -> list:
 
 def _cutset_nodes(nl: Netlist):
     """(node -> [inductor rows]) for nodes on which only inductors carry current (two: a series pair),
-    and raises for nodes where only inductors and current sources meet."""
+    ({inductor row: node}) for single inductors in series with DC current sources only, and raises for
+    other nodes where only inductors and current sources meet."""
     t = nl.tables
     if len(t["L"]) < 2 and not (len(t["L"]) and (len(t["I"]) or len(t["N"]) or len(t["F"]) or len(t["G"]))):
-        return {}
+        return {}, {}
     n = len(nl.node_names)
     carry = np.zeros(n, np.int64)
     soft = np.zeros(n, np.int64)  # current-source terminals (I, N, F, G outputs): no voltage constraint
@@ -71,12 +74,16 @@ def _cutset_nodes(nl: Netlist):
                 carry += cnt
                 if k in "INFG":
                     soft += cnt
+    isrc = sum(np.bincount(t["I"].nodes[:, c], minlength=n) for c in (0, 1)) if len(t["I"]) else np.zeros(n, np.int64)
     ind = np.bincount(t["L"].nodes.reshape(-1), minlength=n)
-    out = {}
+    out, forced = {}, {}
     for m in np.flatnonzero((ind > 0) & (ind + soft == carry))[:]:
         if m == 0:
             continue
         rows = [int(r) for r in np.flatnonzero(np.any(t["L"].nodes == m, axis=1))]
+        if ind[m] == 1 and soft[m] and soft[m] == isrc[m] and rows[0] not in forced:
+            forced[rows[0]] = int(m)  # its current is the DC sources' (KCL at m)
+            continue
         if soft[m] or ind[m] != 2 or len(rows) != 2:
             names = [t["L"].names[r] for r in rows]
             others = [nm for k in "INFG" if len(t[k]) for nm, nd in zip(t[k].names, t[k].nodes) if m in nd[:2]]
@@ -85,15 +92,15 @@ def _cutset_nodes(nl: Netlist):
                                "cut-set the twin reduces only for two inductors in series); add a resistor from "
                                "the node to ground")
         out[int(m)] = rows
-    return out
+    return out, forced
 
 
 def reduce_degenerate(nl: Netlist) -> Netlist:
     """``nl`` with capacitors fixed by voltage sources dropped and series inductors merged (module
     docstring); the same object when there is nothing to reduce. Node names and order are kept."""
     fixed = _fixed_capacitors(nl)
-    cut = _cutset_nodes(nl)
-    if not fixed and not cut:
+    cut, forced = _cutset_nodes(nl)
+    if not fixed and not cut and not forced:
         return nl
     t = nl.tables
     L_nodes = t["L"].nodes.copy()
@@ -101,6 +108,23 @@ def reduce_degenerate(nl: Netlist) -> Netlist:
     L_ic = t["L"].ic.astype(float).copy()
     alive = np.ones(len(L_vals), bool)
     coupled = {r for rows in (nl.ref_rows("K") if len(t["K"]) else []) for r in rows}
+    conflicts: list = []  # uic starts the twin cannot follow (initial_state refuses them)
+    extra_v = []  # (name, p, q): inductors whose current DC current sources force become 0 V shorts
+    for r, m in forced.items():
+        if r in coupled or any(r in rows for rows in cut.values()):
+            raise NetlistError(f"inductor {t['L'].names[r]!r} is in series with a current source (node "
+                               f"{nl.node_names[m]!r}) and coupled or in series with another inductor: not reduced; "
+                               "add a resistor from the node to ground")
+        net = float(sum(v * (int(q == m) - int(p == m)) for (p, q), v in zip(t["I"].nodes, t["I"].values)))  # into m
+        i_forced = net if L_nodes[r, 0] == m else -net  # i_L flows from its first node to its second
+        if abs(L_ic[r] - i_forced) > 1e-9 * max(abs(i_forced), 1e-300):
+            conflicts.append(f"inductor {t['L'].names[r]!r} is in series with current sources (node "
+                             f"{nl.node_names[m]!r}): with uic it starts at {L_ic[r]:.6g} A (its IC=, 0 when absent) "
+                             f"but carries their {i_forced:.6g} A; SPICE would apply the step at once (an impulse "
+                             f"of voltage), which the twin does not: give it IC={i_forced:.6g} or start from the "
+                             "operating point (no uic)")
+        alive[r] = False
+        extra_v.append((f"V.{t['L'].names[r]}.forced", int(L_nodes[r, 0]), int(L_nodes[r, 1])))
     extra_e = []  # (name, p, q, cp, cq, gain)
     for m in sorted(cut):
         rows = [r for r in np.flatnonzero(alive & np.any(L_nodes == m, axis=1))]
@@ -150,6 +174,10 @@ def reduce_degenerate(nl: Netlist) -> Netlist:
         names = [tab.names[i] for i in idx]
         new.add_elements(k, names, nodes[idx], vals[idx], ics[idx],
                          refs=[nl.refs[nm.lower()] for nm in names] if k in REF_KINDS else None)
+    if extra_v:  # at DC a forced inductor holds no voltage (L di/dt = 0): a 0 V short carries the current
+        new.add_elements("V", [e[0] for e in extra_v], np.array([e[1:] for e in extra_v], np.int64),
+                         np.zeros(len(extra_v)))
+    new.uic_conflicts = conflicts
     if extra_e:
         new.add_elements("E", [e[0] for e in extra_e], np.array([e[1:5] for e in extra_e], np.int64),
                          [e[5] for e in extra_e])

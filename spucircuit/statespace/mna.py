@@ -285,6 +285,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
 
     names = [f"v({nm})" for nm in cnames] + [f"i({nm})" for nm in t["L"].names]
     x0 = np.concatenate([t["C"].ic[ct], t["L"].ic])
+    ic_conflicts = list(getattr(netlist, "uic_conflicts", []))  # from the index reduction
     if nK:  # a link's initial voltage is implied by the tree; a non-zero one must agree
         implied = Pk[:, ct] @ t["C"].ic[ct] + Sk @ t["V"].values
         given = t["C"].ic[ck]
@@ -293,7 +294,10 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         # a loop through voltage sources: under uic ngspice starts such a capacitor at its IC= (0 when
         # absent) and redistributes the charge at once; the twin does not, so initial_state(uic) refuses
         vloop = np.any(Sk != 0, axis=1) & off & ~bad
-        ic_conflicts = [(t["C"].names[ck[i]], float(given[i]), float(implied[i])) for i in np.flatnonzero(vloop)]
+        ic_conflicts += [f"capacitor {t['C'].names[ck[i]]!r} closes a loop with voltage sources: with uic it starts at "
+                         f"{given[i]:.6g} V (its IC=, 0 when absent) but the loop holds {implied[i]:.6g} V; SPICE "
+                         "would redistribute the charge at once, which the twin does not: give it "
+                         f"IC={implied[i]:.6g} or start from the operating point (no uic)" for i in np.flatnonzero(vloop)]
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise NetlistError(
@@ -307,7 +311,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         x0=x0, temperature_k=float(temperature_k),
     )
     ss.netlist, ss.mna_factor, ss.mna_rhs = original, lu, (Px, Pu)
-    ss.ic_conflicts = ic_conflicts if nK else []
+    ss.ic_conflicts = ic_conflicts
     return ss
 
 

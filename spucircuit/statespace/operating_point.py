@@ -256,11 +256,8 @@ def initial_state(ss, netlist: Netlist | None = None, uic: bool | None = None) -
     if uic is None:
         uic = spice_uic(netlist)
     if uic:
-        for name, given, implied in getattr(ss, "ic_conflicts", []):
-            raise NetlistError(f"capacitor {name!r} closes a loop with voltage sources: with uic it starts at "
-                               f"{given:.6g} V (its IC=, 0 when absent) but the loop holds {implied:.6g} V; SPICE "
-                               "would redistribute the charge at once, which the twin does not: give it "
-                               f"IC={implied:.6g} or start from the operating point (no uic)")
+        for msg in getattr(ss, "ic_conflicts", []):  # an inconsistent start SPICE resolves by an impulse
+            raise NetlistError(msg)
         return np.array(ss.x0, dtype=float, copy=True)
     info = netlist.meta.get("spice_file", {}) if isinstance(netlist.meta.get("spice_file"), dict) else {}
     op = operating_point(netlist, forced=info.get("ic") or None,

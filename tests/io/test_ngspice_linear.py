@@ -141,7 +141,7 @@ def test_subcircuit_ic_and_temperature_coefficients_match_ngspice(uic):
     assert x0[ss.state_names.index("v(C.X1.C2)")] == 0.3 and x0[ss.state_names.index("v(C.X2.C2)")] == 0.3
 
 
-DEGENERATE = """inductors in series (a chain of three, one reversed), a capacitor across a voltage source
+DEGENERATE = """series inductors (three, one reversed), C across V, L in series with I
 V1 a 0 1
 C0 a 0 1u IC=1
 R1 a b 100
@@ -152,6 +152,8 @@ R2 d 0 50
 C1 d 0 1u IC=0.2
 E1 s 0 m 0 2
 R5 s 0 1k
+I9 0 i 2m
+L9 d i 1m IC=-2m
 """ + TIGHT + """.tran 1u 1m 0 1e-8 {uic}
 .end
 """
@@ -163,7 +165,7 @@ def test_series_inductors_and_capacitor_across_a_source_match_ngspice(uic):
     print(f"\nseries inductors, C across V ({uic or 'no uic'}): max deviation / node range {err:.2e}")
     assert err < 2e-5
     ss = compile_netlist(parse_spice(DEGENERATE.format(uic=uic)))
-    assert ss.state_names == ["v(C1)", "i(L1)"]  # C0 is no state; L1, L2, L3 carry one current
+    assert ss.state_names == ["v(C1)", "i(L1)"]  # C0, L9 are no states; L1, L2, L3 carry one current
     if uic:  # the middle nodes move: the divider V_m = V_c + L2/(L1+L2) (V_b - V_c) is exercised
         assert np.ptp(v_ng[:, nodes.index("m")]) > 1e-2
 

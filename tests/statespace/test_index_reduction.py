@@ -47,8 +47,8 @@ def test_capacitor_across_a_source_is_no_state():
 @pytest.mark.parametrize("text, what", [
     ("t\nV1 a 0 1\nR1 a b 1k\nL1 b m 1m\nL2 m 0 1m\nL3 m c 1m\nR2 c 0 1\n.end\n", r"node 'm' joins only inductors "
      r"and current sources \(L1, L2, L3\)"),
-    ("t\nV1 a 0 1\nR1 a 0 1k\nI1 a m 1m\nL1 m 0 1m\n.end\n", r"node 'm' joins only inductors and current sources "
-     r"\(L1, I1\)"),
+    ("t\nV1 a 0 1\nR1 a 0 1k\nG1 a m a 0 1m\nL1 m 0 1m\n.end\n", r"node 'm' joins only inductors and current "
+     r"sources \(L1, G1\)"),
     ("t\nV1 a 0 1\nL1 a m 1m IC=1\nL2 m b 1m IC=2\nR1 b 0 1\n.end\n", r"in series \(node 'm'\) but their initial "
      r"currents differ"),
     ("t\nV1 a 0 1\nL1 a m 1m\nL2 m b 1m\nR1 b 0 1\nL3 b 0 1m\nK1 L1 L3 0.5\n.end\n", r"'L1' is in series with "
@@ -74,3 +74,21 @@ def test_two_capacitors_in_series_across_a_source():
     assert np.array_equal(initial_state(ss, nl, uic=False), [V])  # the operating point: V_b = 0
     ok = parse_spice(f"t\nV1 a 0 {V}\nC1 a b {C1} IC=0.5\nC2 b 0 {C2} IC=1.5\nR1 b 0 {R}\n.tran 1u 1m uic\n.end\n")
     assert np.array_equal(initial_state(compile_netlist(ok), ok), [0.5])
+
+
+def test_inductor_in_series_with_a_current_source_is_no_state():
+    text = "t\nI1 0 m 2m\nL1 m b 1m{ic}\nR1 b 0 1k\nC1 b 0 1u IC=0.5\n.tran 1u 1m uic\n.end\n"
+    nl = parse_spice(text.format(ic=" IC=2m"))
+    ss = compile_netlist(nl, noise=False)
+    assert ss.state_names == ["v(C1)"]  # i(L1) = I1
+    rate = 1 / (1e3 * 1e-6)
+    assert abs(ss.drift.to_dense()[0, 0] + rate) <= 16 * EPS * rate
+    assert abs((ss.input_matrix @ ss.inputs)[0] - 2e-3 / 1e-6) <= 16 * EPS * 2e-3 / 1e-6
+    Y, Z = ss.node_voltage_map(["m"])
+    assert np.allclose(Y @ [0.7] + Z @ ss.inputs, [0.7], rtol=4 * EPS, atol=0)  # V_m = V_b (L di/dt = 0)
+    assert np.array_equal(initial_state(ss, nl), [0.5])
+    nl = parse_spice(text.format(ic=""))  # under uic L1 would start at 0 A against the source's 2 mA
+    with pytest.raises(NetlistError, match=r"inductor 'L1' is in series with current sources \(node 'm'\): with "
+                                           r"uic it starts at 0 A"):
+        initial_state(compile_netlist(nl), nl)
+    assert np.allclose(initial_state(compile_netlist(nl), nl, uic=False), [2.0], rtol=4 * EPS)
