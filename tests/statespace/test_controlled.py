@@ -84,13 +84,16 @@ def test_api_builders_and_export_round_trip():
           .add_coupling("K1", "L1", "L2", 0.3).add_cccs("F1", "0", "d", "Vs", 2.0).add_resistor("R3", "d", "0", 1e3)
           .add_ccvs("H1", "e", "0", "Vs", 10.0).add_resistor("R4", "e", "f", 1e3)
           .add_vcvs("E1", "f", "g", "d", "0", -2.0).add_resistor("R5", "g", "0", 1e3)
-          .add_capacitor("C1", "d", "0", 1e-9, 0.2))
+          .add_capacitor("C1", "d", "0", 1e-9, 0.2)
+          .add_vcvs("E2", "k", "0", "d", "0", 3.0).add_resistor("R6", "k", "0", 1e3))
     counts = nl.component_counts()
     assert (counts["inductor_couplings"], counts["current-controlled_current_sources"],
-            counts["current-controlled_voltage_sources"], counts["voltage-controlled_voltage_sources"]) == (1, 1, 1, 1)
+            counts["current-controlled_voltage_sources"], counts["voltage-controlled_voltage_sources"]) == (1, 1, 1, 2)
     assert "inductor_couplings" not in sc.Netlist().add_resistor("R1", "a", "0", 1.0).component_counts()
     a = compile_netlist(nl)
-    b = compile_netlist(parse_spice(write_spice(nl, None)))
+    again = parse_spice(write_spice(nl, None))
+    assert [(e.kind, e.name) for e in again.elements()] == [(e.kind, e.name) for e in nl.elements()]  # E2 stays E
+    b = compile_netlist(again)
     assert a.state_names == b.state_names
     assert np.array_equal(a.drift.to_dense(), b.drift.to_dense()) and np.array_equal(a.x0, b.x0)
     assert np.array_equal(a.input_matrix, b.input_matrix) and np.array_equal(a.diffusion, b.diffusion)

@@ -358,7 +358,9 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
             s = spice_name(kind, nm)
             nd = [names[j] for j in nodes[i]]
             v = vals[i]
-            if kind in ("R", "G", "E"):
+            if kind == "E" and nodes[i][1] == 0:  # 'E p 0 cp cq A' reads back as an op-amp: keep it an E
+                L.append(f"{s} {nd[0]} {nd[1]} POLY(1) {nd[2]} {nd[3]} 0 {fv(v)}")
+            elif kind in ("R", "G", "E"):
                 L.append(f"{s} {' '.join(nd)} {fv(v)}")
             elif kind in ("F", "H", "K"):
                 refs = " ".join(ref_name(r) for r in netlist.refs[nm.lower()])
