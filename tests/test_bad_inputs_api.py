@@ -29,6 +29,7 @@ from spucircuit.io.spice import read_spice, write_spice
 from spucircuit.linalg.calibration import identify
 from spucircuit.linalg.solve import device_inv, device_solve
 from spucircuit.statespace.mna import compile_netlist
+from spucircuit.statespace.operating_point import initial_state, operating_point
 from spucircuit.studies import cost as C
 from spucircuit.studies.knobs import convert, parse_sweep
 from spucircuit.studies.sweep import run_study
@@ -208,7 +209,7 @@ API_CASES = [
     ('Netlist L 0', lambda: Netlist("t").add_inductor("L1", "a", "0", 0), NetlistError, "inductor 'L1' has unrealizable value 0\\.0 H: value must be"),
     ('Netlist V inf', lambda: Netlist("t").add_vsource("V1", "a", "0", np.inf), NetlistError, "DC voltage source 'V1' has unrealizable value inf V: value"),
     ('Netlist G nan', lambda: Netlist("t").add_vccs("G1", "a", "0", "b", "0", np.nan), NetlistError, "voltage\\-controlled current source 'G1' has unrealizable"),
-    ('Netlist add_elements kind', lambda: Netlist("t").add_elements("Q", ["Q1"], np.array([[1, 0]]), [1.0]), NetlistError, "unknown element kind 'Q'; expected one of \\['C', 'G', 'I',"),
+    ('Netlist add_elements kind', lambda: Netlist("t").add_elements("Q", ["Q1"], np.array([[1, 0]]), [1.0]), NetlistError, "unknown element kind 'Q'; expected one of \\['C', 'E', 'F',"),
     ('Netlist add_elements shape', lambda: Netlist("t").add_elements("R", ["R1"], np.array([[1, 0, 2]]), [1.0]), NetlistError, 'resistor needs 2 nodes per element: 1 elements, node index'),
     ('Netlist add_elements len', lambda: Netlist("t").add_elements("R", ["R1", "R2"], np.array([[1, 0]]), [1.0]), NetlistError, 'resistor needs 2 nodes per element: 2 elements, node index'),
     ('Netlist find missing', lambda: nl.find("R9"), NetlistError, "no element named 'R9'"),
@@ -216,8 +217,14 @@ API_CASES = [
     ('Netlist set_value neg', lambda: nl.copy().set_value("R1", -1.0), NetlistError, "resistor 'R1' has unrealizable value \\-1\\.0 Ohm: value must"),
     ('Netlist set_value str', lambda: nl.copy().set_value("R1", "x"), NetlistError, "value of 'R1' must be a number, got 'x'"),
     ('Netlist node_index missing', lambda: nl.node_index("zz"), NetlistError, "unknown node 'zz'"),
-    ('Netlist elements kind', lambda: list(nl.elements("Q")), NetlistError, "unknown element kind 'Q'; expected one of \\['C', 'G', 'I',"),
-    ('Netlist count kind', lambda: nl.count("Q"), NetlistError, "unknown element kind 'Q'; expected one of \\['C', 'G', 'I',"),
+    ('Netlist add_coupling k', lambda: Netlist("t").add_coupling("K1", "L1", "L2", 1.5), NetlistError, "coupling coefficient must satisfy 0 < \\|k\\| <= 1"),
+    ('Netlist add_elements F without refs', lambda: Netlist("t").add_elements("F", ["F1"], [["a", "0"]], [1.0]), NetlistError, "refs \\(the names of referred elements\\) are required"),
+    ('Netlist add_elements refs count', lambda: Netlist("t").add_elements("K", ["K1"], np.zeros((1, 0), np.int64), [0.5], refs=[("L1",)]), NetlistError, "give 2 referred element name"),
+    ('Netlist validate missing control', lambda: Netlist("t").add_resistor("R1", "a", "0", 1.0).add_ccvs("H1", "a", "0", "V9", 1.0).validate(), NetlistError, "refers to 'V9', which is not in the netlist"),
+    ('operating_point netlist', lambda: operating_point("x"), NetlistError, "operating_point needs a Netlist, got str"),
+    ('initial_state state space', lambda: initial_state(object()), NetlistError, "initial_state needs a StateSpace"),
+    ('Netlist elements kind', lambda: list(nl.elements("Q")), NetlistError, "unknown element kind 'Q'; expected one of \\['C', 'E', 'F',"),
+    ('Netlist count kind', lambda: nl.count("Q"), NetlistError, "unknown element kind 'Q'; expected one of \\['C', 'E', 'F',"),
     ('Netlist validate floating', lambda: floating(), NetlistError, "dangling node 'a': only element 'R1' connects to it"),
     ('Device imperfection bad', lambda: Device("bogus"), SPUError, 'Device takes an imperfection model \\(or chain\\(\\.\\.\\.\\) of them,'),
     ('Device program indef', lambda: Device(None, seed=1).program(np.diag([1., -1])), MatrixError, 'A is not positive definite: smallest eigenvalue \\-1 <= 0'),

@@ -14,7 +14,14 @@ U     op-amp (out, inp, inn)                       open-loop gain (> 0; ``inf`` 
 V     DC voltage source (p, q): V_p - V_q = value  V (finite)
 I     DC current source (p, q): flows p -> q inside  A (finite)
 N     white noise current source (p, q)            one-sided PSD, A^2/Hz (>= 0)
+E     VCVS (p, q, cp, cq): V_p - V_q = A (V_cp - V_cq)  voltage gain, V/V (finite, != 0)
+F     CCCS (p, q) [Vc]: I(p->q) = A I(Vc)          current gain, A/A (finite, != 0)
+H     CCVS (p, q) [Vc]: V_p - V_q = R I(Vc)        transresistance, Ohm (finite, != 0)
+K     inductor coupling [L1, L2]: M = k sqrt(L1 L2)  coupling coefficient k (0 < |k| <= 1)
 ====  ===========================================  ==================================
+
+F, H and K refer to other elements by name (``Netlist.refs``): the controlling voltage source Vc
+(I(Vc) is its branch current, SPICE's sign: into its + terminal) or the two coupled inductors.
 
 Current-source and VCCS directions follow SPICE: the current leaves node p, passes through the
 source and enters node q. Names are case-insensitive (as in SPICE) and must be unique.
@@ -43,7 +50,12 @@ KINDS = {
     "V": (2, "DC voltage source", "V"),
     "I": (2, "DC current source", "A"),
     "N": (2, "white noise current source", "A^2/Hz"),
+    "E": (4, "voltage-controlled voltage source", "V/V"),
+    "F": (2, "current-controlled current source", "A/A"),
+    "H": (2, "current-controlled voltage source", "Ohm"),
+    "K": (0, "inductor coupling", "1"),
 }
+REF_KINDS = {"F": ("V",), "H": ("V",), "K": ("L", "L")}  # kinds of the elements F, H and K name
 GROUND = "0"
 _GROUND_ALIASES = {"0", "gnd"}
 
@@ -232,8 +244,8 @@ class _Table:
                 self.names.extend(ch)
         else:
             self.names.extend(names)
-        self._nodes.append(np.asarray(nodes, dtype=np.int64).reshape(-1, self.nterm))
         self._values.append(np.asarray(values, dtype=float).reshape(-1))
+        self._nodes.append(np.asarray(nodes, dtype=np.int64).reshape(len(self._values[-1]), self.nterm))
         self._ic.append(np.asarray(ic, dtype=float).reshape(-1))
         self._cache = None
 
@@ -282,9 +294,12 @@ def check_values(kind: str, names: Sequence[str], values: np.ndarray) -> None:
         elif kind == "N":
             bad |= values < 0
             why = "noise PSD must be finite and >= 0"
-        elif kind == "G":
+        elif kind in "GEFH":
             bad |= values == 0
-            why = "transconductance must be finite and non-zero"
+            why = f"{'transconductance' if kind == 'G' else 'gain'} must be finite and non-zero"
+        elif kind == "K":
+            bad |= (values == 0) | (np.abs(values) > 1)
+            why = "coupling coefficient must satisfy 0 < |k| <= 1"
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
         more = int(bad.sum()) - 1
@@ -339,6 +354,7 @@ class Netlist:
         self._element_keys: dict[str, str] = {}  # lower-case name -> kind (plain names)
         self._lazy: list[tuple[str, PatternNames]] = []  # (kind, pattern-named chunk)
         self.meta: dict = {}  # free-form annotations (mapping scale factors etc.)
+        self.refs: dict[str, tuple] = {}  # lower-case F/H/K name -> names of the elements it refers to
 
     # ----------------------------------------------------------------- nodes
     def node(self, name) -> int:
@@ -394,15 +410,28 @@ class Netlist:
         return len(self.node_names) - 1
 
     # -------------------------------------------------------------- elements
-    def add_elements(self, kind: str, names, nodes, values, ic=None) -> None:
+    def add_elements(self, kind: str, names, nodes, values, ic=None, refs=None) -> None:
         """Bulk-add elements of one kind.
 
         ``nodes`` is an (m, terminals) array of node indices (from :meth:`node`) or of node names.
+        ``refs`` (F, H, K only): per element, the names of the elements it refers to (a controlling
+        voltage source; two inductors), checked by :meth:`validate`.
         A rejected call leaves the netlist unchanged (no node is created).
         """
         n_before = len(self.node_names)
+        kind_u = str(kind).upper()
+        if (kind_u in REF_KINDS) != (refs is not None):
+            raise NetlistError(f"kind {kind!r}: refs (the names of referred elements) are "
+                               f"{'required' if kind_u in REF_KINDS else 'only for F, H and K'}")
+        if refs is not None:
+            refs = [tuple(str(r) for r in ([rf] if isinstance(rf, str) else rf)) for rf in refs]
+            if len(refs) != len(names) or any(len(rf) != len(REF_KINDS[kind_u]) for rf in refs):
+                raise NetlistError(f"{KINDS[kind_u][1]}: give {len(REF_KINDS[kind_u])} referred element name(s) "
+                                   "per element")
         try:
             self._add_elements(kind, names, nodes, values, ic)
+            if refs is not None:
+                self.refs.update({str(nm).lower(): rf for nm, rf in zip(names, refs)})
         except Exception:
             for nm in self.node_names[n_before:]:  # roll back nodes created by this call
                 del self._node_index[nm.lower()]
@@ -530,6 +559,41 @@ class Netlist:
     def add_noise_source(self, name, p, q, psd_a2_per_hz):
         return self._add1("N", name, (p, q), psd_a2_per_hz)
 
+    def add_vcvs(self, name, p, q, cp, cq, gain):
+        return self._add1("E", name, (p, q, cp, cq), gain)
+
+    def add_cccs(self, name, p, q, vcontrol, gain):
+        self.add_elements("F", [name], [[p, q]], [gain], refs=[(vcontrol,)])
+        return self
+
+    def add_ccvs(self, name, p, q, vcontrol, transresistance_ohm):
+        self.add_elements("H", [name], [[p, q]], [transresistance_ohm], refs=[(vcontrol,)])
+        return self
+
+    def add_coupling(self, name, l1, l2, k):
+        self.add_elements("K", [name], np.zeros((1, 0), np.int64), [k], refs=[(l1, l2)])
+        return self
+
+    def ref_rows(self, kind: str) -> list:
+        """Rows (in the referred tables) of the elements each F, H or K element refers to."""
+        out = []
+        for nm in self.tables[kind].names:
+            rf = self.refs.get(nm.lower())
+            if rf is None:
+                raise NetlistError(f"{KINDS[kind][1]} {nm!r} refers to no element")
+            rows = []
+            for want, r in zip(REF_KINDS[kind], rf):
+                try:
+                    k, i = self.find(r)
+                except NetlistError:
+                    raise NetlistError(f"{KINDS[kind][1]} {nm!r} refers to {r!r}, which is not in the netlist") from None
+                if k != want:
+                    raise NetlistError(f"{KINDS[kind][1]} {nm!r} refers to {r!r}, a {KINDS[k][1]}: it must be a "
+                                       f"{KINDS[want][1]}")
+                rows.append(i)
+            out.append(tuple(rows))
+        return out
+
     def __len__(self) -> int:
         return sum(len(t) for t in self.tables.values())
 
@@ -537,8 +601,10 @@ class Netlist:
         return len(self.tables[_kind(kind)])
 
     def component_counts(self) -> dict[str, int]:
-        """Number of elements of each kind (``resistors``, ``capacitors``, ... , ``total``)."""
-        out = {KINDS[k][1].replace(" ", "_") + "s": len(t) for k, t in self.tables.items()}
+        """Number of elements of each kind (``resistors``, ``capacitors``, ... , ``total``); the
+        controlled sources and couplings (E F H K) only when the netlist has some."""
+        out = {KINDS[k][1].replace(" ", "_") + "s": len(t) for k, t in self.tables.items()
+               if len(t) or k not in REF_KINDS and k != "E"}
         out["total"] = len(self)
         return out
 
@@ -579,6 +645,7 @@ class Netlist:
         new._element_keys = dict(self._element_keys)
         new._lazy = list(self._lazy)  # PatternNames are never modified in place
         new.meta = copy.deepcopy(self.meta)
+        new.refs = dict(self.refs)
         for k, t in self.tables.items():
             if len(t):
                 new.tables[k].add(t.names, t.nodes.copy(), t.values.copy(), t.ic.copy())
@@ -603,13 +670,25 @@ class Netlist:
         """
         if len(self) == 0:
             raise NetlistError("netlist is empty")
+        for k in REF_KINDS:
+            rows = self.ref_rows(k)
+            if k == "K":
+                seen = {}
+                for nm, (a, b) in zip(self.tables["K"].names, rows):
+                    if a == b:
+                        raise NetlistError(f"inductor coupling {nm!r} couples inductor "
+                                           f"{self.tables['L'].names[a]!r} with itself")
+                    key = (min(a, b), max(a, b))
+                    if key in seen:
+                        raise NetlistError(f"inductor couplings {seen[key]!r} and {nm!r} couple the same inductors")
+                    seen[key] = nm
         n = len(self.node_names)
         degree = np.zeros(n, dtype=np.int64)
         for k, t in self.tables.items():
             if not len(t):
                 continue
             nodes = t.nodes
-            if k in "RCLVIN":
+            if k in "RCLVINEH":
                 same = nodes[:, 0] == nodes[:, 1]
                 if np.any(same):
                     i = int(np.flatnonzero(same)[0])
@@ -630,7 +709,7 @@ class Netlist:
             )
         # DC connectivity through conducting elements (vectorised connected components).
         a_list, b_list = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        for k in "RLV":
+        for k in "RLVEH":
             if len(self.tables[k]):
                 a_list.append(self.tables[k].nodes[:, 0])
                 b_list.append(self.tables[k].nodes[:, 1])
@@ -674,7 +753,9 @@ class Netlist:
     def edges(self) -> Iterator[tuple]:
         """(node, node, key, role, Element) for each graph edge of each element (see to_networkx)."""
         for el in self.elements():
-            if el.kind == "G":
+            if el.kind == "K":
+                continue
+            if el.kind in "GE":
                 p, q, cp, cq = el.nodes
                 yield p, q, el.name, "output", el
                 yield cp, cq, el.name + ":control", "control", el

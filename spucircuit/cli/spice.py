@@ -1,4 +1,4 @@
-"""``spu export | simulate | check | graph``: SPICE netlists from the command line.
+"""``spu export | simulate | check | op | graph``: SPICE netlists from the command line.
 
 Registered on the main parser by :func:`register` (``spucircuit/cli.py`` calls it). Every error is
 an :class:`~spucircuit.errors.SPUError`, which the main CLI prints as one line (exit status 2).
@@ -7,6 +7,7 @@ an :class:`~spucircuit.errors.SPUError`, which the main CLI prints as one line (
                [--seed S] -o net.cir         # then: ngspice -b -r out.raw net.cir
     spu simulate net.cir --time 20us [--noise off] --out samples.npz   # the twin runs the netlist
     spu check net.cir                        # read, validate, compile; print a summary
+    spu op net.cir                           # DC operating point: node voltages, source currents
     spu graph net.cir -o graph.png|graph.graphml
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ from spucircuit.io.spice import read_spice, write_spice
 from spucircuit.linalg.capacitive import dynamics
 from spucircuit.report.graph_plot import plot_coupling_graph
 from spucircuit.statespace.mna import compile_netlist
+from spucircuit.statespace.operating_point import initial_state, operating_point
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -146,7 +148,10 @@ def cmd_simulate(args) -> int:
     if dt is not None and np.isfinite(dt) and dt > total:  # one step would simulate far longer than asked
         raise SPUError(f"{'--dt' if args.dt is not None else 'the .tran step'} {dt:g} s is longer than the run "
                        f"({total:g} s): give a smaller step or a longer --time")
+    if _resistive(nl):
+        return _simulate_resistive(args, nl, total, dt, temp, noise)
     spu = SPU(nl, temperature_k=temp, noise=noise, scheme=args.scheme, dt=dt, chains=1, seed=args.seed)
+    spu.state = np.ascontiguousarray(initial_state(spu.ss, nl)[None, :])  # SPICE: uic, .ic, operating point
     x0 = spu.state.copy()
     res = spu.run(total, max_samples=args.max_samples, progress=False)
     nodes = list(nl.node_names[1:])
@@ -183,6 +188,39 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def _resistive(nl) -> bool:
+    """No capacitor or inductor: the circuit has no state, its node voltages are algebraic."""
+    return len(nl.tables["C"]) + len(nl.tables["L"]) == 0
+
+
+def _simulate_resistive(args, nl, total, dt, temp, noise) -> int:
+    """A purely resistive circuit: node voltages v = Z u (DC sources) at every output time, on the
+    step grid (the .tran step or --dt, else --max-samples points over --time). The white noise of
+    its resistors has no state to filter: the samples are the noise-free (band-limited mean) voltages."""
+    ss = compile_netlist(nl, temp, noise=noise)
+    nodes = list(nl.node_names[1:])
+    _, Z = ss.node_voltage_map(nodes)
+    v0 = np.asarray(Z @ ss.inputs, dtype=float).reshape(-1)
+    if dt is None:
+        t = np.linspace(0.0, total, args.max_samples + 1)
+    else:
+        n = max(int(np.floor(total / dt * (1 + 1e-12))), 1)
+        t = dt * np.arange(0, n + 1, -(-n // args.max_samples))
+    v = np.tile(v0, (len(t), 1))
+    step = float(t[1] - t[0]) if len(t) > 1 else float(total)
+    buf = io.BytesIO()
+    np.savez(buf, t=t, v=v, nodes=np.array(nodes, dtype=str), states=np.zeros((len(t), 0)),
+             state_names=np.array([], dtype=str), dt=np.float64(step), temperature_k=np.float64(temp),
+             noise=np.bool_(noise))
+    try:
+        atomic_write_bytes(args.out, buf.getvalue())
+    except OSError as exc:
+        raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"simulated {args.netlist}: purely resistive (no state): node voltages v = Z u at {len(t)} times over "
+          f"{total:.4g} s; {len(nodes)} node voltages -> {args.out}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- check
 def check_report(nl) -> list[str]:
     """Validate and compile ``nl``; lines of a human-readable summary (raises on a bad netlist)."""
@@ -199,7 +237,9 @@ def check_report(nl) -> list[str]:
              f"states: {ss.n} ({', '.join(ss.state_names[:6])}{', ...' if ss.n > 6 else ''}); "
              f"DC inputs: {len(ss.input_names)}"]
     ev = _spectrum(ss)
-    if np.all(ev.real < 0):
+    if ss.n == 0:
+        lines.append("drift: none (purely resistive: node voltages follow the sources, v = Z u)")
+    elif np.all(ev.real < 0):
         lines.append(f"drift: stable; time constants {1.0 / np.min(-ev.real):.4g} s (slowest) to "
                      f"{1.0 / np.max(np.abs(ev)):.4g} s (fastest)")
     else:
@@ -233,6 +273,21 @@ def cmd_check(args) -> int:
     print(f"{args.netlist}: OK")
     for ln in lines:
         print("  " + ln)
+    return 0
+
+
+# ----------------------------------------------------------------------------- op
+def cmd_op(args) -> int:
+    """SPICE's .op: node voltages and the branch currents of voltage sources and inductors."""
+    nl = read_spice(args.netlist, max_elements=args.max_elements)
+    nl.validate()
+    op = operating_point(nl)
+    print(f"{args.netlist}: DC operating point (capacitors open, inductors shorted)")
+    width = max([len(n) for n in op.node_names] + [len(n) for n in op.branch_names] + [4]) + 3
+    for nm, v in zip(op.node_names, op.node_voltages_v):
+        print(f"  {'v(' + nm + ')':<{width}} {v:.10g} V")
+    for nm, i in zip(op.branch_names, op.branch_currents_a):
+        print(f"  {'i(' + nm + ')':<{width}} {i:.10g} A")
     return 0
 
 
@@ -317,6 +372,17 @@ def register(sub) -> None:
     c.add_argument("netlist", help="SPICE netlist (.cir)")
     add_max_elements_arg(c)
     c.set_defaults(func=cmd_check)
+
+    o = sub.add_parser("op", help="DC operating point of a SPICE netlist (SPICE's .op)",
+                       description="Read a SPICE netlist and print its DC operating point (capacitors open, "
+                                   "inductors shorted): every node voltage (V) and the branch current (A, "
+                                   "SPICE's sign: into the + terminal) of every voltage source, inductor and "
+                                   "op-amp output. .ic values are not forced (ngspice forces them only for the "
+                                   "operating point that starts a .tran without uic); .nodeset changes nothing "
+                                   "in a linear circuit.")
+    o.add_argument("netlist", help="SPICE netlist (.cir)")
+    add_max_elements_arg(o)
+    o.set_defaults(func=cmd_op)
 
     g = sub.add_parser("graph", help="draw a netlist's coupling graph (.png) or export it (.graphml)",
                        description="Write the topology of a SPICE netlist as a PNG drawing or as GraphML.")

@@ -42,7 +42,9 @@ def with_rail_sources(nl: Netlist, rows, signs, rail_v: float) -> Netlist:
         keep = [i for i in range(len(tab)) if not (kind == "U" and i in drop)]
         if keep:
             idx = np.array(keep)
-            new.add_elements(kind, [tab.names[i] for i in keep], tab.nodes[idx], tab.values[idx], tab.ic[idx])
+            names = [tab.names[i] for i in keep]
+            new.add_elements(kind, names, tab.nodes[idx], tab.values[idx], tab.ic[idx],
+                             refs=[nl.refs[nm.lower()] for nm in names] if kind in "FHK" else None)
     if len(drop):
         t = nl.tables["U"]
         r = np.array(sorted(drop))

@@ -79,6 +79,10 @@ class SPU(AnalogDevice):
         self.netlist = netlist
         self.ss: StateSpace = compile_netlist(netlist, self.temperature_k, noise=self.noise,
                                               sparse=self.scheme == "trapezoidal" and self._sparse_source())
+        if self.ss.n == 0:
+            raise NetlistError("netlist has no capacitor or inductor: the device has no state to run; a purely "
+                               "resistive circuit's node voltages are algebraic (compile_netlist(...)."
+                               "node_voltage_map, spu op, spu simulate)")
         self.b = None if self.mapped is None else np.array(self.mapped.b, dtype=float)
         self._disc_cache.clear()
         self.readout_map = None

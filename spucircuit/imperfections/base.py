@@ -132,7 +132,8 @@ def rebuild_netlist(nl: Netlist, rewire: dict | None = None, add: Sequence = ())
         nodes = tab.nodes.copy()
         for rows, col, targets in (rewire or {}).get(kind, []):
             nodes[np.asarray(rows), col] = [new.node(t) for t in targets]
-        new.add_elements(kind, list(tab.names), nodes, tab.values.copy(), tab.ic.copy())
+        new.add_elements(kind, list(tab.names), nodes, tab.values.copy(), tab.ic.copy(),
+                         refs=[nl.refs[nm.lower()] for nm in tab.names] if kind in "FHK" else None)
     for kind, names, nodes, values in add:
         if len(names):
             new.add_elements(kind, list(names), [list(r) for r in nodes], np.asarray(values, float))

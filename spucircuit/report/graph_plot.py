@@ -24,6 +24,10 @@ KIND_COLOURS = {
     "V": "#8c564b",  # brown
     "I": "#e377c2",  # pink
     "N": "#7f7f7f",  # grey
+    "E": "#bcbd22",  # olive
+    "F": "#17becf",  # cyan
+    "H": "#aec7e8",  # light blue
+    "K": "#98df8a",  # light green (no edge: a coupling has no terminals)
 }
 
 
@@ -208,7 +212,9 @@ def _summary_figure(nl: Netlist, title, Figure):
         if not len(t):
             continue
         nodes = t.nodes
-        pairs = [(0, 1)] if nodes.shape[1] == 2 else ([(0, 1), (2, 3)] if k == "G" else [(0, 0), (1, 2)])
+        if nodes.shape[1] == 0:  # K: a coupling of two inductors, no terminals of its own
+            continue
+        pairs = [(0, 1)] if nodes.shape[1] == 2 else ([(0, 1), (2, 3)] if k in "GE" else [(0, 0), (1, 2)])
         for a, b in pairs:
             p = nodes[:, a]
             q = np.zeros_like(p) if (k == "U" and a == b) else nodes[:, b]

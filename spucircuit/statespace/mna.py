@@ -34,8 +34,12 @@ inductors), and i_K = C_K P dx_T/dt closes the system:
 so F, B and T_j are those of the loop-free network premultiplied by E^-1, E = I - W_K C_K P. For
 capacitor-only loops D E = C_T + P^T C_K P (restricted to the tree block): the nodal (Maxwell)
 capacitance matrix, symmetric positive definite. A link capacitor's ``ic`` is implied by the tree
-(0 means "implied"; a non-zero value that disagrees is an error). Loops of capacitors *and*
-voltage sources remain unsupported (singular).
+(0 means "implied"; a non-zero value that disagrees is an error). Voltage sources join the
+forest first, so a capacitor closing a loop through sources and capacitors is a link too, with
+v_K = P x_T + S u (S u constant for DC sources: it adds no term to E; a loop whose link starts, under
+uic, away from P x0 + S u is refused by initial_state, as SPICE would redistribute the charge). A
+capacitor across sources alone and inductors in series are reduced first
+(:mod:`~spucircuit.statespace.index_reduction`), other inductor cut-sets refused naming the elements.
 """
 from __future__ import annotations
 
@@ -47,6 +51,7 @@ from spucircuit.circuit.netlist import Netlist
 from spucircuit.circuit.noise import as_kelvin, noise_sources
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError
+from spucircuit.statespace.index_reduction import reduce_degenerate
 from spucircuit.statespace.model import StateSpace
 from spucircuit.statespace.operators import make_drift
 from spucircuit.statespace.virtual_ground import compile_virtual_ground
@@ -127,21 +132,26 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
                             diffusion=Q, state_names=names, x0=x0, temperature_k=float(temperature_k))
             ss.netlist, ss.node_map, ss.diffusion_factor = netlist, node_map, G
             return ss
+    original, netlist = netlist, reduce_degenerate(netlist)  # C fixed by V sources, series L (same nodes)
     t = netlist.tables
     N = netlist.n_nodes
     nV, nC, nL, nU, nI = len(t["V"]), len(t["C"]), len(t["L"]), len(t["U"]), len(t["I"])
-    if nC + nL == 0:
-        raise NetlistError("netlist has no capacitor or inductor: there is no state to simulate")
+    nE, nH = len(t["E"]), len(t["H"])
+    # a purely resistive circuit (no capacitor or inductor) compiles to zero states: its node
+    # voltages are the algebraic v = Z u of node_voltage_map, at every time
     # capacitor loops: tree capacitors are states, links are derivative-coupled injections
-    tree, Pk = _capacitor_tree(t["C"].nodes) if nC else (np.zeros(0, bool), None)
+    # voltage sources join the forest first: a capacitor closing a loop through them and other
+    # capacitors is a link, v_K = P x_T + S u (S u: the sources on its loop, constant for DC sources)
+    tree, Pk, Sk = _capacitor_tree(t["C"].nodes, t["V"].nodes) if nC else (np.zeros(0, bool), None, None)
     ct = np.flatnonzero(tree)  # tree capacitors (states), netlist order
     ck = np.flatnonzero(~tree)  # link capacitors
     cnodes, cvals = t["C"].nodes[ct], t["C"].values[ct]
     cnames = [t["C"].names[i] for i in ct]
     nK = len(ck)
     nC = len(ct)
-    dim = N + nV + nC + nU
+    dim = N + nV + nC + nU + nE + nH
     rV, rC, rU = N, N + nV, N + nV + nC
+    rE, rH = rU + nU, rU + nU + nE
     rows, cols, vals = [], [], []
 
     def stamp(r, c, v):
@@ -181,6 +191,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         fin = np.isfinite(a0)
         if np.any(fin):
             stamp(br[fin], out[fin], 1.0 / a0[fin])
+    stamp_controlled(netlist, stamp, nd, rV, rE, rH)
     K = sp.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(dim, dim)
     )
@@ -229,12 +240,20 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     W = Wt.T
     if not np.all(np.isfinite(W)):
         raise NetlistError("circuit equations are numerically singular (non-finite solution)")
-    dinv = np.concatenate([1.0 / cvals, 1.0 / t["L"].values]) if nL else 1.0 / cvals
-    F = dinv[:, None] * np.asarray((Px.T @ W.T).T)
-    B = dinv[:, None] * np.asarray((Pu.T @ W.T).T) if Pu.shape[1] else np.zeros((n, 0))
-    Tj = dinv[:, None] * W[:, :N]
+    Minv = inverse_inductance(netlist)  # di_L/dt = M^-1 v_L (M diagonal unless K couples inductors)
+
+    def dinv(X):  # rows of capacitor voltages / C, of inductor currents M^-1
+        X = np.array(X, dtype=float)
+        X[:nC] /= cvals[:, None]
+        if nL:
+            X[nC:] = Minv @ X[nC:]
+        return X
+
+    F = dinv((Px.T @ W.T).T)
+    B = dinv((Pu.T @ W.T).T) if Pu.shape[1] else np.zeros((n, 0))
+    Tj = dinv(W[:, :N])
     if nK:  # (I - W_K C_K P) dx/dt = F_0 x + B_0 u + T_0 j
-        WK = dinv[:, None] * np.asarray((PK.T @ W.T).T)  # (n, nK)
+        WK = dinv((PK.T @ W.T).T)  # (n, nK)
         Psel = np.zeros((nK, n))
         Psel[:, :nC] = Pk[:, ct]
         E = np.eye(n) - WK @ (t["C"].values[ck][:, None] * Psel)
@@ -266,10 +285,19 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
 
     names = [f"v({nm})" for nm in cnames] + [f"i({nm})" for nm in t["L"].names]
     x0 = np.concatenate([t["C"].ic[ct], t["L"].ic])
+    ic_conflicts = list(getattr(netlist, "uic_conflicts", []))  # from the index reduction
     if nK:  # a link's initial voltage is implied by the tree; a non-zero one must agree
-        implied = Pk[:, ct] @ t["C"].ic[ct]
+        implied = Pk[:, ct] @ t["C"].ic[ct] + Sk @ t["V"].values
         given = t["C"].ic[ck]
-        bad = (given != 0) & (np.abs(given - implied) > 1e-9 * np.maximum(np.abs(given), 1e-12))
+        off = np.abs(given - implied) > 1e-9 * np.maximum(np.abs(given), 1e-12)
+        bad = (given != 0) & off
+        # a loop through voltage sources: under uic ngspice starts such a capacitor at its IC= (0 when
+        # absent) and redistributes the charge at once; the twin does not, so initial_state(uic) refuses
+        vloop = np.any(Sk != 0, axis=1) & off & ~bad
+        ic_conflicts += [f"capacitor {t['C'].names[ck[i]]!r} closes a loop with voltage sources: with uic it starts at "
+                         f"{given[i]:.6g} V (its IC=, 0 when absent) but the loop holds {implied[i]:.6g} V; SPICE "
+                         "would redistribute the charge at once, which the twin does not: give it "
+                         f"IC={implied[i]:.6g} or start from the operating point (no uic)" for i in np.flatnonzero(vloop)]
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise NetlistError(
@@ -282,8 +310,57 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         input_names=list(t["V"].names) + list(t["I"].names), diffusion=Q, state_names=names,
         x0=x0, temperature_k=float(temperature_k),
     )
-    ss.netlist, ss.mna_factor, ss.mna_rhs = netlist, lu, (Px, Pu)
+    ss.netlist, ss.mna_factor, ss.mna_rhs = original, lu, (Px, Pu)
+    ss.ic_conflicts = ic_conflicts
     return ss
+
+
+def stamp_controlled(netlist: Netlist, stamp, nd, rV: int, rE: int, rH: int) -> None:
+    """MNA stamps of the controlled sources E, F, H (branch rows rE.., rH.. after the op-amps'; I(Vc)
+    is the branch unknown rV + row of the controlling voltage source, into its + terminal)."""
+    t = netlist.tables
+    if len(t["E"]):  # V_p - V_q - A (V_cp - V_cq) = 0; its branch current flows p -> q inside
+        p, q, cp, cq = (nd(t["E"].nodes[:, k]) for k in range(4))
+        br = rE + np.arange(len(t["E"]))
+        a = t["E"].values
+        stamp(p, br, 1.0), stamp(q, br, -1.0), stamp(br, p, 1.0), stamp(br, q, -1.0)
+        stamp(br, cp, -a), stamp(br, cq, a)
+    if len(t["H"]):  # V_p - V_q - R I(Vc) = 0
+        p, q = nd(t["H"].nodes[:, 0]), nd(t["H"].nodes[:, 1])
+        br = rH + np.arange(len(t["H"]))
+        vc = rV + np.array([r[0] for r in netlist.ref_rows("H")], dtype=np.int64)
+        stamp(p, br, 1.0), stamp(q, br, -1.0), stamp(br, p, 1.0), stamp(br, q, -1.0)
+        stamp(br, vc, -t["H"].values)
+    if len(t["F"]):  # A I(Vc) leaves p, enters q
+        p, q = nd(t["F"].nodes[:, 0]), nd(t["F"].nodes[:, 1])
+        vc = rV + np.array([r[0] for r in netlist.ref_rows("F")], dtype=np.int64)
+        stamp(p, vc, t["F"].values), stamp(q, vc, -t["F"].values)
+
+
+def inverse_inductance(netlist: Netlist) -> np.ndarray:
+    """M^-1 of the inductance matrix, M_ii = L_i, M_ij = k sqrt(L_i L_j) for a K coupling (H^-1).
+
+    M must be positive definite (the magnetic energy i^T M i / 2 > 0): a set of couplings that
+    violates it (e.g. k = 1, or three inductors with pairwise k = 0.9 of alternating sign) is
+    refused, naming the couplings involved."""
+    t = netlist.tables
+    Lv = t["L"].values
+    if not len(t["K"]):
+        return np.diag(1.0 / Lv)
+    M = np.diag(Lv.astype(float))
+    rows = netlist.ref_rows("K")
+    for (a, b), k in zip(rows, t["K"].values):
+        M[a, b] += k * np.sqrt(Lv[a] * Lv[b])
+        M[b, a] = M[a, b]
+    s = 1.0 / np.sqrt(Lv)
+    w, V = np.linalg.eigh(s[:, None] * M * s[None, :])  # the coupling-coefficient matrix, unit diagonal
+    if w[0] <= 64 * len(Lv) * np.finfo(float).eps:
+        bad = np.abs(V[:, 0]) > 1e-6 * np.abs(V[:, 0]).max()
+        names = [nm for nm, (a, b) in zip(t["K"].names, rows) if bad[a] and bad[b]]
+        raise NetlistError(f"the inductance matrix of the coupled inductors is not positive definite (eigenvalue "
+                           f"{w[0]:.3g} of the coupling matrix): couplings {', '.join(names)} (|k| = 1 or "
+                           "incompatible couplings) store negative or zero magnetic energy")
+    return (s[:, None] * (V / w) @ V.T) * s[None, :]
 
 
 def _check_noise(Q, temperature_k: float) -> None:
@@ -295,14 +372,18 @@ def _check_noise(Q, temperature_k: float) -> None:
                            "component values and noise PSDs): check for extreme values")
 
 
-def _capacitor_tree(cnodes: np.ndarray):
+def _capacitor_tree(cnodes: np.ndarray, vnodes: np.ndarray | None = None):
     """Split capacitors into a spanning forest of the capacitor graph and loop-closing links.
 
-    Returns (tree mask, P) with P (n_links, n_capacitors): the voltage of link k (V_p - V_q) is
-    P[k] @ v over the tree capacitors (entries +-1 along the tree path). Capacitors are taken in
-    netlist order, so the first ones connected become states. P is None when there is no link.
+    Returns (tree mask, P, S) with P (n_links, n_capacitors) and S (n_links, n_vsources): the voltage
+    of link k (V_p - V_q) is P[k] @ v + S[k] @ u over the tree capacitors v and the voltage sources u
+    (entries +-1 along the tree path). Voltage sources (``vnodes``) join the forest first, so a
+    capacitor that closes a loop through them is a link. Capacitors are taken in netlist order, so
+    the first ones connected become states. P and S are None when there is no link.
     """
     m = len(cnodes)
+    vnodes = np.zeros((0, 2), np.int64) if vnodes is None else vnodes
+    nv = len(vnodes)
     parent = {}
 
     def find(a):
@@ -313,6 +394,12 @@ def _capacitor_tree(cnodes: np.ndarray):
             parent[a], a = root, parent[a]
         return root
 
+    vtree = np.zeros(nv, dtype=bool)
+    for k in range(nv):  # a loop of sources alone is the MNA's singularity, not a link
+        ra, rb = find(int(vnodes[k, 0])), find(int(vnodes[k, 1]))
+        if ra != rb:
+            parent[ra] = rb
+            vtree[k] = True
     tree = np.ones(m, dtype=bool)
     for k in range(m):
         ra, rb = find(int(cnodes[k, 0])), find(int(cnodes[k, 1]))
@@ -321,12 +408,13 @@ def _capacitor_tree(cnodes: np.ndarray):
         else:
             parent[ra] = rb
     if tree.all():
-        return tree, None
+        return tree, None, None
     # root every tree component (at ground when it contains it) and walk up to express node
     # potentials relative to the root as +-1 combinations of tree capacitor voltages
     adj: dict[int, list] = {}
-    for k in np.flatnonzero(tree):
-        a, b = int(cnodes[k, 0]), int(cnodes[k, 1])
+    edges = [(int(cnodes[k, 0]), int(cnodes[k, 1]), k) for k in np.flatnonzero(tree)]
+    edges += [(int(vnodes[k, 0]), int(vnodes[k, 1]), m + k) for k in np.flatnonzero(vtree)]  # sources: m + k
+    for a, b, k in edges:
         adj.setdefault(a, []).append((b, k, -1.0))  # V_b = V_a - v_k
         adj.setdefault(b, []).append((a, k, +1.0))  # V_a = V_b + v_k
     up: dict[int, tuple] = {}  # node -> (parent node, capacitor, sign): V_node = V_parent + sign v_k
@@ -343,14 +431,14 @@ def _capacitor_tree(cnodes: np.ndarray):
                     up[b] = (a, k, sg)
                     stack.append(b)
     links = np.flatnonzero(~tree)
-    P = np.zeros((len(links), m))
+    PS = np.zeros((len(links), m + nv))
     for r, k in enumerate(links):
         for node, sign in ((int(cnodes[k, 0]), 1.0), (int(cnodes[k, 1]), -1.0)):
             while up[node][0] is not None:
                 par, kk, sg = up[node]
-                P[r, kk] += sign * sg
+                PS[r, kk] += sign * sg
                 node = par
-    return tree, P
+    return tree, PS[:, :m], PS[:, m:]
 
 
 def _coo(r, c, v, shape):

@@ -113,7 +113,7 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool, sparse: b
     ground (the sources that end on one) and one per source joining two (a rank-one term each).
     """
     t = netlist.tables
-    if len(t["L"]) or len(t["G"]) or not len(t["U"]) or not len(t["C"]):
+    if len(t["L"]) or len(t["G"]) or len(t["E"]) or len(t["F"]) or len(t["H"]) or not len(t["U"]) or not len(t["C"]):
         return None
     N1 = netlist.n_nodes + 1
     U = t["U"]

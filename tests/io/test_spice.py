@@ -242,8 +242,17 @@ def test_reserved_opamp_subckt_must_not_be_redefined():
     ("t\n* c\nD1 a 0 dmod\n", 3, "diode"),
     ("t\nQ1 c b e qmod\n", 2, "bipolar"),
     ("t\nM1 d g s b nmos\n", 2, "MOSFET"),
-    ("t\nK1 L1 L2 0.9\n", 2, "coupled inductors"),
-    ("t\nF1 a 0 V1 2\n", 2, "current-controlled"),
+    ("t\nK1 L1 L2 0.9\n", 2, "inductor 'L1' is not in the netlist"),
+    ("t\nF1 a 0 V1 2\n", 2, "voltage source 'V1' is not in the netlist"),
+    ("t\nR1 a 0 1\nF1 a 0 VR 2\nVR a 0 1\nK1 L1 R1 0.5\n", 5, "'R1' is not an inductor name"),
+    ("t\nL1 a 0 1\nL2 a 0 1\nK1 L1 L2 1.5\n", 4, "0 < |k| <= 1"),
+    ("t\nL1 a 0 1\nLx a 0 1\nK1 L1 Lx 0.5\nLx2 a 0 1\nK2 L1 Lx2 0\n", 6, "0 < |k| <= 1"),
+    ("t\nR1 a 0 1\nH1 a 0 R1 2\n", 3, "must be a voltage source"),
+    ("t\nV1 a 0 1\nH1 a 0 V1\n", 3, "too few fields"),
+    ("t\nV1 a 0 1\nF1 a 0 V1 2 3\n", 3, "only the linear forms"),
+    ("t\nV1 a 0 1\nF1 a 0 V1 2 m=2\n", 3, "parameter 'm' is not supported"),
+    ("t\nV1 a 0 1\nR1 a 0 1\nL1 a b 1\nV2 b 0 1\n.subckt s p\nF1 p 0 V2 1\n.ends\nX1 a s\n", 7,
+     "voltage source 'V.X1.V2' is not in the netlist"),
     ("t\n.include x.lib\n", 2, "not supported"),
     ("t\n.func f(x) {x}\n", 2, "not supported"),
     ("t\n.frobnicate\n", 2, "unknown"),
@@ -257,11 +266,12 @@ def test_reserved_opamp_subckt_must_not_be_redefined():
     ("t\nR1 a 0 0\n", 2, "zero resistance"),
     ("t\nC1 a 0 -1n\n", 2, "unrealizable"),
     ("t\nG1 a 0 b 0 0\n", 2, "non-zero"),
-    ("t\nR1 a 0 1k tc1=0.1\n", 2, "tc1"),
+    ("t\nR1 a 0 1k w=1u\n", 2, "parameter 'w' is not supported"),
     ("t\nR1 a 0\n", 2, "missing value"),
     ("t\nR1 a\n", 2, "too few"),
     ("t\n+ R1 a 0 1\n", 2, "continuation"),
-    ("t\nE1 a b c d 1\n", 2, "floating output"),
+    ("t\nE1 a b c d 1 2\n", 2, "only the linear forms"),
+    ("t\nE1 a b c d poly(1) 0 1\n", 2, "only the linear forms"),
     ("t\n.subckt s a\nR1 a 0 1\n", 2, "without .ends"),
     ("t\n.ends\n", 2, "without .subckt"),
     ("t\n.control\nrun\n", 2, "without .endc"),
@@ -417,7 +427,8 @@ def test_round_trip_random_netlists(nl, with_tran):
 
 
 def _seed_texts():
-    texts = [HAND, write_spice(all_kinds_netlist(), None, tran=(1e-9, 1e-7), noise={"seed": 1, "nt": 1e-9})]
+    texts = [HAND, write_spice(all_kinds_netlist(), None, tran=(1e-9, 1e-7), noise={"seed": 1, "nt": 1e-9}),
+             NEW_CARDS]
     for f in sorted(os.listdir(NETLISTS)):
         if f.endswith(".cir"):
             with open(os.path.join(NETLISTS, f)) as fh:
@@ -425,6 +436,38 @@ def _seed_texts():
     return texts
 
 
+# issue 13b's cards: E F H K, key=value and RKM spellings, tc1/tc2, .ic inside a subcircuit, .op/.nodeset
+NEW_CARDS = """new cards
+.subckt cell in out
+R1 in out R=4K7 tc1=0.01 tc2=1e-4
+C1 out 0 C=1u temp=40
+Vs out mid dc=0
+R2 mid 0 2R2 ac=3k
+F1 0 mid Vs 2
+H1 mid 0 Vs 1k
+.ic v(out)=0.5
+.ends
+V1 a 0 dc=1 ac=1
+V2 b 0 DC 2 AC 1 90
+I1 0 b dc=1m acmag=2 acphase=30
+X1 a c cell
+E1 c d a 0 3
+R3 d 0 1k
+L1 b e L=1m IC=1m
+L2 e 0 1M5 dtemp=5
+K1 L1 L2 0.5
+R4 e 0 R47
+E9 e9 0 POLY(1) a 0 0.5 2
+G9 0 e9 poly (1) c 0 1m
+F9 0 e9 POLY(1) V1 1m 3
+R9 e9 0 1k
+.temp 40
+.nodeset v(c)=1
+.op
+.ic v(d)=0.1
+.tran 1u 1m uic
+.end
+"""
 SEEDS = _seed_texts()
 _MUT_ALPHABET = string.ascii_letters + string.digits + " \t\n{}()=+-*/^$;.,'\"_:kKmMuU"
 
@@ -454,7 +497,10 @@ def mutated(draw):
                 toks = lines[a].split(" ")
                 k = draw(st.integers(0, len(toks) - 1))
                 toks[k] = draw(st.sampled_from(["", "{", "}", "0", "-1", "1e999", "x", "params:", "IC=", "=",
-                                                "{a*}", "dc", "spu_opamp", "trrandom(2 1n 0 1 0)", "+", ".end"]))
+                                                "{a*}", "dc", "spu_opamp", "trrandom(2 1n 0 1 0)", "+", ".end",
+                                                "4K7", "1M5", "R47", "4meg7", "Vs", "V1", "L1", "L2", "K1 L1",
+                                                "tc1=1", "dc=1", "ac=1", "C=1u", "R=1k", "temp=1e9", ".ic",
+                                                "v(out)=1", "F1", "H1", "E1", "1.5", "-0.99", "poly(1)"]))
                 lines[a] = " ".join(toks)
             text = "\n".join(lines)
     return text

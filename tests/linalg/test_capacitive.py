@@ -366,9 +366,13 @@ def test_capacitor_loop_initial_conditions():
         compile_netlist(loop(0.5))
 
 
-def test_loop_of_capacitors_and_voltage_source_is_still_singular():
+def test_loop_of_capacitors_and_voltage_source_is_one_state():
+    # V1 fixes V_a - V_b: the supernode {a, b} obeys (C1 + C2) dV_a/dt = -V_a / R1 - (V_a - 1) / R2
     nl = sc.Netlist().add_vsource("V1", "a", "b", 1.0)
     nl.add_capacitor("C1", "a", "0", 1e-9).add_capacitor("C2", "b", "0", 1e-9)
     nl.add_resistor("R1", "a", "0", 1e3).add_resistor("R2", "b", "0", 1e3)
-    with pytest.raises(NetlistError, match=r"singular.*loop of capacitors and voltage sources"):
-        compile_netlist(nl)
+    ss = compile_netlist(nl, noise=False)
+    assert ss.state_names == ["v(C1)"]
+    rate = (1 / 1e3 + 1 / 1e3) / 2e-9
+    assert abs(ss.drift.to_dense()[0, 0] + rate) <= 16 * np.finfo(float).eps * rate
+    assert abs((ss.input_matrix @ ss.inputs)[0] - (1 / 1e3) / 2e-9) <= 16 * np.finfo(float).eps * rate

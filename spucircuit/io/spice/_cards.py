@@ -105,6 +105,9 @@ class State:
     globals_: set = field(default_factory=set)
     ic_given: set = field(default_factory=set)  # capacitor indices (in kinds['C']) with IC=
     ic_lines: dict = field(default_factory=dict)  # lower-case .ic node -> line
+    sub_ic: dict = field(default_factory=dict)  # lower-case hierarchical node -> V, from .ic in subcircuits
+    temp_c: float = 27.0  # the circuit temperature (.temp), C
+    refs: dict = field(default_factory=dict)  # kind -> per element, the names F/H (source) and K (inductors) name
     max_elements: int = MAX_ELEMENTS  # checked on the estimate before flattening, and as elements are added
 
     def err(self, msg, lineno):

@@ -2,7 +2,9 @@
 
 :func:`element` reads one element line (or a ``*spu: N`` annotation) at the top level or inside a
 subcircuit instance: linear ``R C L G E V I`` and ``X`` instances, whose subcircuit bodies are
-flattened with ngspice's hierarchical names (``R.X1.R2``, node ``X1.n3``). Conversions: a negative
+flattened with ngspice's hierarchical names (``R.X1.R2``, node ``X1.n3``); E with a floating output,
+F, H and K are read by :mod:`~spucircuit.io.spice.controlled`, RKM values and tc1/tc2 by
+:mod:`~spucircuit.io.spice.spellings`. Conversions: a negative
 resistor becomes a VCCS ``G p q p q 1/R`` (noise-free, as it is active); ``E out 0 inp inn A0``
 becomes an op-amp (inputs swapped for A0 < 0); ``X<name> ... spu_opamp_ideal|spu_opamp`` becomes
 the op-amp ``<name>``; ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD
@@ -38,6 +40,8 @@ from spucircuit.io.spice._cards import (
     param_card,
     tokenize,
 )
+from spucircuit.io.spice.controlled import controlled, is_poly
+from spucircuit.io.spice.spellings import TNOM_C, rkm_value, temperature_factor
 
 __all__ = ["element", "map_node"]
 
@@ -58,9 +62,7 @@ _UNSUPPORTED_ELEMENTS = {
     "d": "diode", "q": "bipolar transistor", "m": "MOSFET", "j": "JFET", "z": "MESFET",
     "b": "behavioural source", "s": "voltage-controlled switch", "w": "current-controlled switch",
     "t": "transmission line", "o": "lossy transmission line", "u": "uniform RC line", "y": "element",
-    "a": "XSPICE code model", "p": "coupled transmission line", "k": "coupled inductors (K)",
-    "f": "current-controlled current source (F)", "h": "current-controlled voltage source (H)",
-    "n": "element",
+    "a": "XSPICE code model", "p": "coupled transmission line", "n": "element",
 }
 _TIME_FUNCS = ("pulse", "sin", "exp", "pwl", "sffm", "am", "trnoise", "trrandom", "pat")
 
@@ -147,20 +149,36 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         kind = letter.upper()
         form = f"{kind}name n+ n- value" + (" [IC=v]" if kind != "R" else "")
         need(2, form)
-        allowed = {"m"} | ({"ic"} if kind in "CL" else set()) | ({"r"} if kind == "R" else set())
+        allowed = {"m", letter, "tc1", "tc2", "temp", "dtemp"} | ({"ic"} if kind in "CL" else {"ac"})
         no_kw(allowed)
         kwd = dict(kw)
         extra = pos[3:]
         if extra:
             raise st.err(f"{name}: unexpected field {extra[0]!r}; expected {form}", L)
-        if len(pos) == 3:
+        if len(pos) == 3 and letter not in kwd:
             val_tok = pos[2]
-        elif kind == "R" and "r" in kwd:
-            val_tok = kwd["r"]
+        elif len(pos) == 2 and letter in kwd:  # 'R=1k', 'C=1u', 'L=1m'
+            val_tok = kwd[letter]
+        elif len(pos) == 3:
+            raise st.err(f"{name}: value given twice ({pos[2]!r} and {letter}={kwd[letter]})", L)
         else:
             raise st.err(f"{name}: missing value; expected {form}", L)
         nodes = nodes_of(2)
-        v = card_value(val_tok, scope, st, L, f"{name} value")
+        v = rkm_value(val_tok)  # '4K7', '2R2', '1M5' (ngspice's RKM reading)
+        if v is None:
+            v = card_value(val_tok, scope, st, L, f"{name} value")
+        if {"tc1", "tc2", "temp", "dtemp"} & kwd.keys():  # value (1 + tc1 dT + tc2 dT^2)
+            tc = {k: card_value(kwd[k], scope, st, L, f"{name} {k}") if k in kwd else 0.0
+                  for k in ("tc1", "tc2", "dtemp")}
+            temp = card_value(kwd["temp"], scope, st, L, f"{name} temp") if "temp" in kwd else st.temp_c
+            v = v * temperature_factor(tc["tc1"], tc["tc2"], temp - TNOM_C + tc["dtemp"])
+            if not math.isfinite(v):
+                raise st.err(f"{name}: the temperature-corrected value is not finite", L)
+        if "ac" in kwd:  # the resistance in an .ac analysis (recorded for it; the transient uses the value)
+            ac = card_value(kwd["ac"], scope, st, L, f"{name} ac")
+            if not (math.isfinite(ac) and ac != 0):
+                raise st.err(f"{name}: ac resistance must be finite and non-zero", L)
+            st.nl.meta.setdefault("ac", {}).setdefault("resistors", {})[_hier(name, path)] = ac
         mult = card_value(kwd["m"], scope, st, L, f"{name} m") if "m" in kwd else 1.0
         if not mult > 0:
             raise st.err(f"{name}: multiplicity m must be > 0", L)
@@ -180,6 +198,10 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         if kind == "C" and "ic" in kwd:
             st.ic_given.add(k)
         return
+    if letter == "g" and is_poly(pos):  # G POLY(1)
+        controlled(letter, name, pos, kw, st, scope, path, L, lambda toks: [map_node(t, st, path, ports, L) for t in toks],
+                   _register, _hier, card_value, add_node)
+        return
     if letter == "g":
         need(5, "Gname n+ n- nc+ nc- gm")
         no_kw()
@@ -190,15 +212,15 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         gm = card_value(pos[4], scope, st, L, f"{name} transconductance")
         _register(st, "G", _hier(name, path), nodes, gm, 0.0, L)
         return
+    if letter in "fhk" or (letter == "e" and (len(pos) != 5 or kw or pos[1].lower() not in ("0", "gnd"))):
+        # E (floating), F, H, K, POLY(1)
+        controlled(letter, name, pos, kw, st, scope, path, L, lambda toks: [map_node(t, st, path, ports, L) for t in toks],
+                   _register, _hier, card_value, add_node)
+        return
     if letter == "e":
         need(5, "Ename out 0 inp inn gain")
         no_kw()
-        if len(pos) > 5:
-            raise st.err(f"{name}: only the linear VCVS 'Ename out 0 inp inn gain' is supported", L)
         nodes = nodes_of(4)
-        if nodes[1] != 0:
-            raise st.err(f"{name}: a VCVS with a floating output (n- not ground) is not supported; "
-                         "only 'E out 0 inp inn gain' (an op-amp) is", L)
         a0 = card_value(pos[4], scope, st, L, f"{name} gain")
         if a0 == 0:
             raise st.err(f"{name}: zero gain", L)
@@ -210,10 +232,17 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         need(2, f"{kind}name n+ n- [dc] value")
         nodes = nodes_of(2)
         rest = pos[2:]
-        no_kw()
+        no_kw(("dc", "ac", "acmag", "acphase"))
+        kwd = dict(kw)
         dc, noise = 0.0, None
         j = 0
-        seen_dc = False
+        seen_dc = "dc" in kwd
+        if seen_dc:  # 'dc=1' (the key=value spelling of 'dc 1')
+            dc = card_value(kwd["dc"], scope, st, L, f"{name} dc value")
+        ac = None
+        if kwd.keys() & {"ac", "acmag", "acphase"}:  # 'ac=1 [acphase=90]': small-signal, for .ac
+            ac = [card_value(kwd[k], scope, st, L, f"{name} {k}") if k in kwd else 0.0
+                  for k in (("ac" if "ac" in kwd else "acmag"), "acphase")]
         while j < len(rest):
             t = rest[j]
             tl = t.lower()
@@ -223,10 +252,12 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
                 dc = card_value(rest[j + 1], scope, st, L, f"{name} dc value")
                 seen_dc = True
                 j += 2
-            elif tl == "ac":  # small-signal spec: irrelevant to the transient circuit
+            elif tl == "ac":  # small-signal spec 'ac [mag [phase]]': recorded for .ac, not used here
                 j += 1
-                for _ in range(2):
-                    if j < len(rest) and parse_number(rest[j]) is not None:
+                ac = [1.0 if ac is None else ac[0], 0.0]
+                for k in range(2):
+                    if j < len(rest) and (parse_number(rest[j]) is not None or rest[j].startswith("{")):
+                        ac[k] = card_value(rest[j], scope, st, L, f"{name} ac {('magnitude', 'phase')[k]}")
                         j += 1
             elif tl.startswith("trrandom") and kind == "I":
                 noise = _trrandom(t, scope, st, L, name)
@@ -241,6 +272,8 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
             else:
                 raise st.err(f"{name}: unexpected field {t!r}", L)
         hname = _hier(name, path)
+        if ac is not None:  # magnitude (V or A) and phase (degrees), as ngspice's .ac reads them
+            st.nl.meta.setdefault("ac", {}).setdefault("sources", {})[hname] = [float(a) for a in ac]
         if noise is not None:
             if dc != 0:
                 _register(st, "I", hname, nodes, dc, 0.0, L)
@@ -253,7 +286,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         _instance(name, pos, kw, ln, st, scope, path, ports, depth)
         return
     what = _UNSUPPORTED_ELEMENTS.get(letter, "element")
-    raise st.err(f"{name}: {what} is not supported (linear R C L G E V I, X instances only)", L)
+    raise st.err(f"{name}: {what} is not supported (linear R C L G E F H K V I, X instances only)", L)
 
 
 def _trrandom(t: str, scope, st, L, name) -> float:
@@ -330,12 +363,14 @@ def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
             raise st.err(f"{name}: subcircuit {sub.name} has no parameter {k!r}", L)
         new_scope[k] = card_value(v if v.startswith(("{", "'")) else "{" + v + "}", scope, st, L, f"{name} {k}")
     new_path = path + [name]
-    body_elems = []
+    body_elems, body_ic = [], []
     for b in sub.body:
         if b.kind == "card" and b.text.split()[0].lower().startswith("."):
             first = b.text.split()[0].lower()
             if first == ".param":
                 param_card(b, st, new_scope, new_scope)
+            elif first == ".ic":
+                body_ic.append(b)
             elif first in SKIP_CARDS:
                 continue
             else:
@@ -344,3 +379,25 @@ def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
             body_elems.append(b)
     for b in body_elems:
         element(b, st, new_scope, new_path, new_ports, depth + 1)
+    for b in body_ic:  # after the body: its nodes exist
+        _subckt_ic(b, st, new_scope, new_path, new_ports)
+
+
+def _subckt_ic(ln: Line, st: State, scope, path, ports):
+    """``.ic v(n)=x`` inside a subcircuit: n is the instance's node (a port is the caller's node,
+    any other the hierarchical ``X1.n``), as ngspice expands it."""
+    for t in tokenize(ln.text, st, ln.lineno)[1:]:
+        m = re.fullmatch(r"[vV]\(([^(),=\s]+)\)=(.+)", t)
+        if not m:
+            raise st.err(f".ic entries are v(node)=value, got {t!r}", ln.lineno)
+        node = m.group(1)
+        check_node_token(node, st, ln.lineno)
+        if node.lower() in ("0", "gnd"):
+            raise st.err(".ic cannot set the ground node", ln.lineno)
+        low = node.lower()
+        full = (st.nl.node_names[ports[low]] if low in ports else node if low in st.globals_
+                else ".".join(path) + "." + node).lower()
+        if not st.nl.has_node(full):
+            raise st.err(f".ic sets v({node}) but subcircuit instance {'.'.join(path)} has no node {full!r}", ln.lineno)
+        st.sub_ic[full] = card_value(m.group(2), scope, st, ln.lineno, f".ic v({node})")
+        st.ic_lines.setdefault(full, ln.lineno)

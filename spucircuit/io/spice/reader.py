@@ -58,6 +58,7 @@ from spucircuit.io.spice._cards import (
     tokenize,
 )
 from spucircuit.io.spice.bulk_reader import logical_lines_bulk, read_elements_bulk
+from spucircuit.io.spice.controlled import check_refs
 from spucircuit.io.spice.elements import element
 
 __all__ = ["read_spice", "parse_spice", "parse_once"]
@@ -284,7 +285,9 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
     else:
         for ln in elements:
             element(ln, st, scope, [], {}, 0)
-    # 4) .ic for capacitors without IC=
+    # 4) .ic for capacitors without IC= (top-level cards, then those of subcircuit instances)
+    if st.sub_ic:
+        info.setdefault("ic", {}).update(st.sub_ic)
     ic = info.get("ic")
     if ic:
         known = {nm.lower() for nm in nl.node_names}
@@ -304,9 +307,10 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
         if nm:
             try:
                 nl.add_elements(kind, nm, np.asarray(nodes, dtype=np.int64).reshape(len(nm), KINDS[kind][0]),
-                                vals, ics)
+                                vals, ics, refs=st.refs[kind] if kind in st.refs else None)
             except NetlistError as exc:  # pragma: no cover - values are checked per line before
                 raise SpiceError(str(exc), filename) from None
+    check_refs(st)
     if meta_js is not None:
         try:
             meta = json.loads("".join(meta_js))
@@ -442,6 +446,7 @@ def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
         toks = ln.text.split()
         if len(toks) >= 2:
             info["temp_c"] = card_value(toks[1], scope, st, ln.lineno, ".temp")
+            st.temp_c = info["temp_c"]
         return
     if first == ".tran":
         toks = tokenize(ln.text, st, ln.lineno)[1:]

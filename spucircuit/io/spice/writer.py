@@ -71,7 +71,7 @@ from spucircuit.io.spice._cards import ANN, NAME_RE, OPAMP_DEFS, OPAMP_FINITE, O
 
 __all__ = ["write_spice"]
 
-_SPICE_LETTER = {"R": "R", "C": "C", "L": "L", "G": "G", "V": "V", "I": "I"}  # prepended to other names
+_SPICE_LETTER = {"R": "R", "C": "C", "L": "L", "G": "G", "V": "V", "I": "I", "E": "E", "F": "F", "H": "H", "K": "K"}  # prepended to other names
 _META_CHUNK = 100  # JSON characters per '*spu: meta' / 'meta+' line
 _PER_LINE = 8  # items per wrapped line ('.save v(a) v(b) ...')
 
@@ -344,7 +344,11 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
         return s
 
     fv = format_value
-    for kind in ("R", "C", "L", "G", "U", "V", "I", "N"):
+    def ref_name(nm):  # the written name of the element an F, H or K card refers to
+        kind, _ = netlist.find(nm)
+        return nm if nm[:1].upper() == _SPICE_LETTER[kind] else _SPICE_LETTER[kind] + nm
+
+    for kind in ("R", "C", "L", "G", "E", "F", "H", "K", "U", "V", "I", "N"):
         tab = t[kind]
         if not len(tab):
             continue
@@ -354,8 +358,13 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
             s = spice_name(kind, nm)
             nd = [names[j] for j in nodes[i]]
             v = vals[i]
-            if kind in ("R", "G"):
+            if kind == "E" and nodes[i][1] == 0:  # 'E p 0 cp cq A' reads back as an op-amp: keep it an E
+                L.append(f"{s} {nd[0]} {nd[1]} POLY(1) {nd[2]} {nd[3]} 0 {fv(v)}")
+            elif kind in ("R", "G", "E"):
                 L.append(f"{s} {' '.join(nd)} {fv(v)}")
+            elif kind in ("F", "H", "K"):
+                refs = " ".join(ref_name(r) for r in netlist.refs[nm.lower()])
+                L.append(f"{s} {' '.join(nd + [refs])} {fv(v)}")
             elif kind in ("C", "L"):
                 L.append(f"{s} {nd[0]} {nd[1]} {fv(v)} IC={fv(ics[i])}")
             elif kind in ("V", "I"):

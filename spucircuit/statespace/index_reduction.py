@@ -1,0 +1,184 @@
+"""Index reduction of the two degenerate shapes ngspice runs but a state-space compile cannot take as is.
+
+* A capacitor whose terminals are joined by a path of voltage sources (one directly across a source,
+  a loop of capacitors and voltage sources with one capacitor): its voltage is fixed by the sources,
+  v_C = +-(sum of source levels), so it is no state; its current C dv_C/dt (0 for DC sources) flows
+  in the sources only and changes no node voltage. It is dropped from the compiled circuit.
+  A loop of voltage sources with two or more capacitors (e.g. two capacitors in series across a
+  source) divides the source's voltage by the capacitances through an index-2 constraint: refused,
+  naming the elements.
+* Inductors in series - a node on which only two inductors carry current (an inductor cut-set):
+  they carry one current, so they are merged into one inductor L1 + L2 between the outer nodes (the
+  state keeps the first one's name, ``i(L1)``). The middle node's voltage follows from the inductive
+  divider, V_m = V_b + L2 / (L1 + L2) (V_a - V_b) (L1 from a to m, L2 from m to b, one current:
+  L1 di/dt = V_a - V_m and L2 di/dt = V_m - V_b), kept exactly by a VCVS that carries no current.
+  Chains merge pair by pair. An inductor in series with DC current sources only (a node where just
+  they meet) carries their current: it is no state, and at DC holds no voltage (L di/dt = 0), so it
+  becomes a 0 V source (``V.<L>.forced``; its current, the sources', is then an algebraic unknown).
+  Other nodes where only inductors and current sources meet (three inductors or more, noise or
+  controlled current sources) make their currents dependent: refused, naming the elements.
+
+:func:`reduce_degenerate` returns the netlist unchanged (the same object) when it has neither shape.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from spucircuit.circuit.netlist import REF_KINDS, Netlist
+from spucircuit.errors import NetlistError
+
+__all__ = ["reduce_degenerate"]
+
+# kinds and terminal columns that carry current into a node (control terminals do not)
+_CARRY = {"R": (0, 1), "C": (0, 1), "L": (0, 1), "V": (0, 1), "I": (0, 1), "N": (0, 1), "G": (0, 1),
+          "U": (0,), "E": (0, 1), "F": (0, 1), "H": (0, 1)}
+
+
+def _find(parent, a):
+    root = a
+    while parent.get(root, root) != root:
+        root = parent[root]
+    while parent.get(a, a) != root:
+        parent[a], a = root, parent[a]
+    return root
+
+
+def _fixed_capacitors(nl: Netlist) -> list:
+    """Rows of capacitors whose voltage a path of voltage sources fixes."""
+    t = nl.tables
+    if not len(t["V"]) or not len(t["C"]):
+        return []
+    pv: dict = {}
+    for a, b in t["V"].nodes:
+        ra, rb = _find(pv, int(a)), _find(pv, int(b))
+        if ra != rb:
+            pv[ra] = rb
+    fixed = [k for k, (a, b) in enumerate(t["C"].nodes) if _find(pv, int(a)) == _find(pv, int(b))]
+    return fixed
+
+
+def _cutset_nodes(nl: Netlist):
+    """(node -> [inductor rows]) for nodes on which only inductors carry current (two: a series pair),
+    ({inductor row: node}) for single inductors in series with DC current sources only, and raises for
+    other nodes where only inductors and current sources meet."""
+    t = nl.tables
+    if len(t["L"]) < 2 and not (len(t["L"]) and (len(t["I"]) or len(t["N"]) or len(t["F"]) or len(t["G"]))):
+        return {}, {}
+    n = len(nl.node_names)
+    carry = np.zeros(n, np.int64)
+    soft = np.zeros(n, np.int64)  # current-source terminals (I, N, F, G outputs): no voltage constraint
+    for k, cols in _CARRY.items():
+        if len(t[k]):
+            for c in cols:
+                cnt = np.bincount(t[k].nodes[:, c], minlength=n)
+                carry += cnt
+                if k in "INFG":
+                    soft += cnt
+    isrc = sum(np.bincount(t["I"].nodes[:, c], minlength=n) for c in (0, 1)) if len(t["I"]) else np.zeros(n, np.int64)
+    ind = np.bincount(t["L"].nodes.reshape(-1), minlength=n)
+    out, forced = {}, {}
+    for m in np.flatnonzero((ind > 0) & (ind + soft == carry))[:]:
+        if m == 0:
+            continue
+        rows = [int(r) for r in np.flatnonzero(np.any(t["L"].nodes == m, axis=1))]
+        if ind[m] == 1 and soft[m] and soft[m] == isrc[m] and rows[0] not in forced:
+            forced[rows[0]] = int(m)  # its current is the DC sources' (KCL at m)
+            continue
+        if soft[m] or ind[m] != 2 or len(rows) != 2:
+            names = [t["L"].names[r] for r in rows]
+            others = [nm for k in "INFG" if len(t[k]) for nm, nd in zip(t[k].names, t[k].nodes) if m in nd[:2]]
+            raise NetlistError(f"node {nl.node_names[m]!r} joins only inductors and current sources "
+                               f"({', '.join(names + others)}): their currents are not independent (an inductor "
+                               "cut-set the twin reduces only for two inductors in series); add a resistor from "
+                               "the node to ground")
+        out[int(m)] = rows
+    return out, forced
+
+
+def reduce_degenerate(nl: Netlist) -> Netlist:
+    """``nl`` with capacitors fixed by voltage sources dropped and series inductors merged (module
+    docstring); the same object when there is nothing to reduce. Node names and order are kept."""
+    fixed = _fixed_capacitors(nl)
+    cut, forced = _cutset_nodes(nl)
+    if not fixed and not cut and not forced:
+        return nl
+    t = nl.tables
+    L_nodes = t["L"].nodes.copy()
+    L_vals = t["L"].values.astype(float).copy()
+    L_ic = t["L"].ic.astype(float).copy()
+    alive = np.ones(len(L_vals), bool)
+    coupled = {r for rows in (nl.ref_rows("K") if len(t["K"]) else []) for r in rows}
+    conflicts: list = []  # uic starts the twin cannot follow (initial_state refuses them)
+    extra_v = []  # (name, p, q): inductors whose current DC current sources force become 0 V shorts
+    for r, m in forced.items():
+        if r in coupled or any(r in rows for rows in cut.values()):
+            raise NetlistError(f"inductor {t['L'].names[r]!r} is in series with a current source (node "
+                               f"{nl.node_names[m]!r}) and coupled or in series with another inductor: not reduced; "
+                               "add a resistor from the node to ground")
+        net = float(sum(v * (int(q == m) - int(p == m)) for (p, q), v in zip(t["I"].nodes, t["I"].values)))  # into m
+        i_forced = net if L_nodes[r, 0] == m else -net  # i_L flows from its first node to its second
+        if abs(L_ic[r] - i_forced) > 1e-9 * max(abs(i_forced), 1e-300):
+            conflicts.append(f"inductor {t['L'].names[r]!r} is in series with current sources (node "
+                             f"{nl.node_names[m]!r}): with uic it starts at {L_ic[r]:.6g} A (its IC=, 0 when absent) "
+                             f"but carries their {i_forced:.6g} A; SPICE would apply the step at once (an impulse "
+                             f"of voltage), which the twin does not: give it IC={i_forced:.6g} or start from the "
+                             "operating point (no uic)")
+        alive[r] = False
+        extra_v.append((f"V.{t['L'].names[r]}.forced", int(L_nodes[r, 0]), int(L_nodes[r, 1])))
+    extra_e = []  # (name, p, q, cp, cq, gain)
+    for m in sorted(cut):
+        rows = [r for r in np.flatnonzero(alive & np.any(L_nodes == m, axis=1))]
+        if len(rows) != 2:  # pragma: no cover - a merge keeps two inductors per middle node
+            continue
+        r1, r2 = (int(r) for r in rows)
+        for r in (r1, r2):
+            if r in coupled:
+                raise NetlistError(f"inductor {t['L'].names[r]!r} is in series with another inductor (node "
+                                   f"{nl.node_names[m]!r}) and coupled by K: merging coupled series inductors "
+                                   "is not supported; add a resistor from the node to ground")
+        # orient both from a through m to b: current i flows a -> m -> b
+        s1 = 1.0 if L_nodes[r1, 1] == m else -1.0
+        a = int(L_nodes[r1, 0] if s1 > 0 else L_nodes[r1, 1])
+        s2 = 1.0 if L_nodes[r2, 0] == m else -1.0
+        b = int(L_nodes[r2, 1] if s2 > 0 else L_nodes[r2, 0])
+        i1, i2 = s1 * L_ic[r1], s2 * L_ic[r2]
+        if i1 != 0 and i2 != 0 and abs(i1 - i2) > 1e-9 * max(abs(i1), abs(i2)):
+            raise NetlistError(f"inductors {t['L'].names[r1]!r} and {t['L'].names[r2]!r} are in series (node "
+                               f"{nl.node_names[m]!r}) but their initial currents differ ({i1:.6g} A, {i2:.6g} A)")
+        l1, l2 = L_vals[r1], L_vals[r2]
+        extra_e.append((f"E.{t['L'].names[r2]}.series", m, b, a, b, l2 / (l1 + l2)))
+        L_nodes[r1] = (a, b) if s1 > 0 else (b, a)  # keeps r1's orientation (its state's sign)
+        L_vals[r1] = l1 + l2
+        L_ic[r1] = s1 * (i1 if i1 != 0 else i2)
+        alive[r2] = False
+        if a == b:
+            raise NetlistError(f"inductors {t['L'].names[r1]!r} and {t['L'].names[r2]!r} in series form a loop "
+                               f"through node {nl.node_names[m]!r} alone")
+    new = Netlist(nl.title)
+    new.node_names = list(nl.node_names)
+    new._node_index = dict(nl._node_index)
+    new.meta = nl.meta
+    drop_c = set(fixed)
+    for k, tab in t.items():
+        if not len(tab):
+            continue
+        keep = np.ones(len(tab), bool)
+        nodes, vals, ics = tab.nodes, tab.values, tab.ic
+        if k == "C":
+            keep[list(drop_c)] = False
+        if k == "L":
+            keep, nodes, vals, ics = alive, L_nodes, L_vals, L_ic
+        idx = np.flatnonzero(keep)
+        if not len(idx):
+            continue
+        names = [tab.names[i] for i in idx]
+        new.add_elements(k, names, nodes[idx], vals[idx], ics[idx],
+                         refs=[nl.refs[nm.lower()] for nm in names] if k in REF_KINDS else None)
+    if extra_v:  # at DC a forced inductor holds no voltage (L di/dt = 0): a 0 V short carries the current
+        new.add_elements("V", [e[0] for e in extra_v], np.array([e[1:] for e in extra_v], np.int64),
+                         np.zeros(len(extra_v)))
+    new.uic_conflicts = conflicts
+    if extra_e:
+        new.add_elements("E", [e[0] for e in extra_e], np.array([e[1:5] for e in extra_e], np.int64),
+                         [e[5] for e in extra_e])
+    return new

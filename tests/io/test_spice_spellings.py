@@ -1,0 +1,93 @@
+"""Spellings of netlists from elsewhere (issue 13b, item 4): dc= / ac= on sources (AC recorded for the
+.ac analysis), R= / C= / L= values, resistor ac=, RKM values, tc1/tc2 with temp/dtemp/.temp, .ic
+inside a subcircuit, and the errors of their bad forms."""
+import numpy as np
+import pytest
+
+from spucircuit.errors import SpiceError
+from spucircuit.io.spice import parse_spice, write_spice
+from spucircuit.io.spice.spellings import rkm_value
+
+
+def _values(text):
+    return {e.name: e.value for e in parse_spice(text).elements()}
+
+
+@pytest.mark.parametrize("tok, value", [
+    # ngspice's examples/various/RKM-R-1.cir (the letter is the decimal point; M and L are milli)
+    ("4K7", 4.7e3), ("4R7", 4.7), ("R47", 0.47), ("47K3", 47.3e3), ("4L7", 4.7e-3), ("470L", None),
+    ("4M7", 4.7e-3), ("1M5", 1.5e-3), ("2R2", 2.2), ("1u5", 1.5e-6), ("3n3", 3.3e-9), ("2G2", 2.2e9),
+    # not RKM: plain SPICE numbers, and 4Meg7 (undefined in RKM, refused)
+    ("4k", None), ("47", None), ("4meg7", None), ("K7", None), ("4K7ohm", None), ("4.7K7", None),
+])
+def test_rkm_values(tok, value):
+    got = rkm_value(tok)
+    if value is None:
+        assert got is None
+    else:
+        assert got == pytest.approx(value, rel=4 * np.finfo(float).eps)
+
+
+def test_rkm_and_key_value_spellings_in_cards():
+    v = _values("t\nV1 a 0 dc=2\nR1 a b 4K7\nR2 b 0 R=2R2\nC1 b 0 C=1u\nL1 b c L=1M5\nR3 c 0 R47\n"
+                "C2 c 0 3n3\n.end\n")
+    assert v == pytest.approx({"V1": 2.0, "R1": 4700.0, "R2": 2.2, "C1": 1e-6, "L1": 1.5e-3, "R3": 0.47,
+                               "C2": 3.3e-9}, rel=4 * np.finfo(float).eps)
+
+
+def test_ac_specs_are_recorded_not_used():
+    nl = parse_spice("t\nV1 a 0 dc=2 ac=1\nV2 b 0 DC 1 AC 0.5 45\nV3 c 0 0 ac\nI1 0 a dc=1m acmag=2 acphase=30\n"
+                     "R1 a b 1k ac=2k\nR2 b c 1k\nR3 c 0 1k\n.end\n")
+    assert nl.meta["ac"] == {"sources": {"V1": [1.0, 0.0], "V2": [0.5, 45.0], "V3": [1.0, 0.0], "I1": [2.0, 30.0]},
+                             "resistors": {"R1": 2000.0}}
+    assert [e.value for e in nl.elements("V")] == [2.0, 1.0, 0.0] and nl.find("R1") == ("R", 0)
+    assert next(nl.elements("R")).value == 1000.0  # the transient uses the value, not ac=
+    again = parse_spice(write_spice(nl, None))  # kept through an export ('*spu: meta')
+    assert again.meta["ac"] == nl.meta["ac"]
+
+
+def test_temperature_coefficients():
+    # value (1 + tc1 dT + tc2 dT^2), dT = (temp= else .temp, default 27) - 27 + dtemp; ngspice's
+    # op of these (checked with ngspice 39.3 'print all'): 2.442, 1046, 1026, and 'show c' 1.23u, 1.13u
+    v = _values("t\nV1 a 0 1\nR2 a 0 2.2 tc1=0.01 tc2=1e-4 temp=37\nR3 a 0 1k tc1=0.002 dtemp=10\n"
+                "R5 a 0 1k tc1=0.002\nC1 a 0 1u tc1=0.01 temp=50\nC2 a 0 1u tc1=0.01\nL1 a b 1m tc1=0.01\n"
+                "R6 b 0 1\n.temp 40\n.end\n")
+    assert v["R2"] == pytest.approx(2.2 * (1 + 0.01 * 10 + 1e-4 * 100), rel=1e-15)
+    assert v["R3"] == pytest.approx(1000 * (1 + 0.002 * 23), rel=1e-15)
+    assert v["R5"] == pytest.approx(1000 * (1 + 0.002 * 13), rel=1e-15)
+    assert v["C1"] == pytest.approx(1e-6 * 1.23, rel=1e-15) and v["C2"] == pytest.approx(1.13e-6, rel=1e-15)
+    assert v["L1"] == pytest.approx(1.13e-3, rel=1e-15)
+    # at the nominal temperature the coefficients change nothing
+    assert _values("t\nV1 a 0 1\nR1 a 0 1k tc1=0.5 tc2=0.1\n.end\n")["R1"] == 1000.0
+
+
+def test_ic_inside_a_subcircuit_gets_the_instance_node():
+    nl = parse_spice("t\n.subckt cell in out\nR1 in out 1k\nC1 out 0 1u\nR2 out mid 1k\nC2 mid 0 1u\n"
+                     ".ic v(mid)=0.3 v(out)=0.2\n.ends\nV1 a 0 1\nX1 a b cell\nX2 b c cell\nR9 c 0 1k\n"
+                     ".tran 1u 1m uic\n.end\n")
+    assert nl.meta["spice_file"]["ic"] == {"x1.mid": 0.3, "b": 0.2, "x2.mid": 0.3, "c": 0.2}
+    assert {e.name: e.ic for e in nl.elements("C")} == {"C.X1.C1": 0.2, "C.X1.C2": 0.3, "C.X2.C1": 0.2,
+                                                        "C.X2.C2": 0.3}
+
+
+@pytest.mark.parametrize("text, line, what", [
+    ("t\nR1 a 0 1k R=2k\n", 2, "value given twice"),
+    ("t\nR1 a 0 4meg7\n", 2, "'4meg7' is not a number"),
+    ("t\nC1 a 0 1u tc1=abc\n", 2, "C1 tc1"),
+    ("t\nR1 a 0 1k tc1=1e300 temp=1e300\n", 2, "not finite"),
+    ("t\nR1 a 0 1k tc1=-1 temp=28\n", 2, "zero resistance"),
+    ("t\nC1 a 0 1u tc1=-1 temp=29\n", 2, "unrealizable value"),
+    ("t\nR1 a 0 1k ac=0\n", 2, "ac resistance must be finite and non-zero"),
+    ("t\nC1 a 0 1u ac=1\n", 2, "parameter 'ac' is not supported"),
+    ("t\nV1 a 0 dc=abc\n", 2, "V1 dc value"),
+    ("t\nV1 a 0 dc=1 ac=1e999\n", 2, "V1 ac: value '1e999' is out of the floating-point range"),
+    ("t\nV1 a 0 dc=1 ac={1e308*10}\n", 2, "V1 ac: expression '1e308*10' is not finite"),
+    ("t\nV1 a 0 dc=1 foo=2\n", 2, "parameter 'foo' is not supported"),
+    ("t\n.subckt s a\nR1 a 0 1\n.ic v(b)\n.ends\nX1 n s\nR2 n 0 1\n", 4, ".ic entries are v(node)=value"),
+    ("t\n.subckt s a\nR1 a 0 1\n.ic v(0)=1\n.ends\nX1 n s\nR2 n 0 1\n", 4, "ground"),
+    ("t\n.subckt s a\nR1 a 0 1\n.ic v(q)=1\n.ends\nX1 n s\nR2 n 0 1\n", 4, "instance X1 has no node 'x1.q'"),
+])
+def test_bad_spellings_name_the_line(text, line, what):
+    with pytest.raises(SpiceError) as ei:
+        parse_spice(text, "bad.cir")
+    assert ei.value.lineno == line and what.lower() in str(ei.value).lower(), str(ei.value)
