@@ -339,6 +339,8 @@ class Netlist:
         self._element_keys: dict[str, str] = {}  # lower-case name -> kind (plain names)
         self._lazy: list[tuple[str, PatternNames]] = []  # (kind, pattern-named chunk)
         self.meta: dict = {}  # free-form annotations (mapping scale factors etc.)
+        # V / I source name -> time-dependent value (spucircuit.circuit.waveforms); the table keeps its DC level
+        self.waveforms: dict = {}
 
     # ----------------------------------------------------------------- nodes
     def node(self, name) -> int:
@@ -579,6 +581,7 @@ class Netlist:
         new._element_keys = dict(self._element_keys)
         new._lazy = list(self._lazy)  # PatternNames are never modified in place
         new.meta = copy.deepcopy(self.meta)
+        new.waveforms = dict(self.waveforms)  # waveforms are frozen
         for k, t in self.tables.items():
             if len(t):
                 new.tables[k].add(t.names, t.nodes.copy(), t.values.copy(), t.ic.copy())

@@ -29,6 +29,7 @@ from spucircuit.cli._common import (
     load_npy,
 )
 from spucircuit.device.spu import SPU
+from spucircuit.device.tran import run_tran
 from spucircuit.errors import SPUError
 from spucircuit.integrate.discretize import eigenvalues
 from spucircuit.io.graphml import to_graphml
@@ -140,6 +141,8 @@ def cmd_simulate(args) -> int:
     if temp is None:
         temp = float(info.get("noise", {}).get("temperature_k", 300.0))
     noise = args.noise == "on"
+    if nl.waveforms or (tran and not noise and args.scheme != "euler"):
+        return _simulate_tran(args, nl, tran, total, temp, noise)
     dt = args.dt
     if dt is None and tran:
         dt = float(tran["tstep"])
@@ -180,6 +183,43 @@ def cmd_simulate(args) -> int:
     print(f"simulated {args.netlist}: {res.analog_time_s:.4g} s in {res.n_steps} steps of {spu.dt:.4g} s "
           f"({args.scheme}, noise {'on' if noise else 'off'}, {temp:g} K); {len(t)} samples x {len(nodes)} "
           f"node voltages -> {args.out}")
+    return 0
+
+
+def _simulate_tran(args, nl, tran, total, temp, noise) -> int:
+    """``spu simulate`` as SPICE's .tran (time-dependent sources, or noise off): the TSTEP grid from TSTART,
+    internal steps for accuracy (:func:`spucircuit.device.tran.run_tran`)."""
+    if not tran:
+        raise SPUError("this netlist has time-dependent sources (PULSE, SIN, ...) but no .tran card: add one "
+                       "(its TSTEP and TSTOP set the sources' SPICE defaults and the output grid)")
+    if args.scheme == "euler":
+        raise SPUError("time-dependent sources run with --scheme exponential or trapezoidal, not euler")
+    tstep, tstart = float(tran["tstep"]), float(tran.get("tstart", 0.0))
+    if not tstart < total:
+        raise SPUError(f"the .tran start time {tstart:g} s is not before the end of the run ({total:g} s)")
+    if args.dt is not None and not (np.isfinite(args.dt) and args.dt > 0):
+        raise SPUError(f"time step must be finite and > 0 s, got {args.dt!r}")
+    tmax = args.dt if args.dt is not None else (float(tran["tmax"]) if tran.get("tmax_given") else None)
+    run = run_tran(nl, tstep, total, tstart, tmax, scheme=args.scheme, noise=noise, temperature_k=temp,
+                   seed=args.seed, max_points=args.max_samples, tran=tran)
+    if not (np.all(np.isfinite(run.v)) and np.all(np.isfinite(run.states))):
+        raise SPUError("the simulation left the floating-point range: the circuit is not stable (see spu check); "
+                       "nothing written (shorten --time to follow the growth)")
+    res = run.result
+    buf = io.BytesIO()
+    np.savez(buf, t=run.t, v=run.v, nodes=np.array(run.nodes, dtype=str), states=run.states,
+             state_names=np.array(run.ss.state_names, dtype=str), dt=np.float64(res.h_max),
+             temperature_k=np.float64(temp), noise=np.bool_(noise), tstep=np.float64(tstep * run.stride))
+    try:
+        atomic_write_bytes(args.out, buf.getvalue())
+    except OSError as exc:
+        raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    if run.stride > 1:
+        print(f"spu simulate: note: the .tran grid has more than --max-samples {args.max_samples} points; "
+              f"wrote every {run.stride}th point ({tstep * run.stride:.4g} s apart)", file=sys.stderr)
+    print(f"simulated {args.netlist}: .tran to {total:.4g} s in {res.n_steps} internal steps (longest "
+          f"{res.h_max:.4g} s; {args.scheme}, noise {'on' if noise else 'off'}, {temp:g} K); {len(run.t)} samples "
+          f"x {len(run.nodes)} node voltages from {tstart:.4g} s -> {args.out}")
     return 0
 
 

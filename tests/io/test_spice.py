@@ -90,7 +90,8 @@ def test_every_kind_round_trips(tmp_path):
     nl2 = read_spice(p)
     same_netlist(nl, nl2)
     assert nl2.meta["note"] == nl.meta["note"]
-    assert nl2.meta["spice_file"]["tran"] == {"tstep": 1e-9, "tstop": 1e-7, "tstart": 0.0, "tmax": 1e-9, "uic": True}
+    assert nl2.meta["spice_file"]["tran"] == {"tstep": 1e-9, "tstop": 1e-7, "tstart": 0.0, "tmax": 1e-9, "uic": True,
+                                               "tmax_given": True}
     assert nl2.meta["spice_file"]["noise"] == {"method": "elements", "seed": 5, "nt": 1e-9, "temperature_k": 300.0}
     assert write_spice(nl2, p, tran=(1e-9, 1e-7), noise={"seed": 5, "nt": 1e-9}) == t1
 
@@ -250,8 +251,24 @@ def test_reserved_opamp_subckt_must_not_be_redefined():
     ("t\nX1 a b foo\n", 2, "unknown subcircuit"),
     ("t\n.subckt s a b\nR1 a b 1\n.ends\nX1 a s\n", 5, "ports"),
     ("t\n.subckt s a b r=1\nR1 a b {r}\n.ends\nX1 a b s q=2\n", 5, "no parameter"),
-    ("t\nV1 a 0 pulse(0 1 0 1n 1n 1u 2u)\n", 2, "time-dependent"),
-    ("t\nI1 a 0 sin(0 1 1k)\n", 2, "time-dependent"),
+    ("t\nV1 a 0 am(1 0 1k 10k)\n", 2, "time-dependent source 'am' is not supported"),
+    ("t\nI1 a 0 trnoise(1 1n 0 0)\n", 2, "time-dependent source 'trnoise' is not supported"),
+    ("t\nV1 a 0 pulse(0)\n", 2, "PULSE takes 2 to 8 values, got 1"),
+    ("t\nV1 a 0 pulse 0 1 0 0 0 0 0 0 0\n", 2, "PULSE takes 2 to 8 values, got 9"),
+    ("t\nV1 a 0 pulse(0 1 -1n)\n", 2, "td must be >= 0"),
+    ("t\nV1 a 0 sin(0 1 -1k)\n", 2, "freq must be >= 0"),
+    ("t\nV1 a 0 sin(0 1 1k td=1)\n", 2, "positional values only"),
+    ("t\nV1 a 0 exp(0)\n", 2, "EXP takes 2 to 6"),
+    ("t\nV1 a 0 exp(0 1 0 -1)\n", 2, "tau1 must be >= 0"),
+    ("t\nV1 a 0 sffm(0 1 1k 2 1k 0)\n", 2, "SFFM takes 2 to 5"),
+    ("t\nV1 a 0 pwl(0 1 1)\n", 2, "time-value pairs"),
+    ("t\nV1 a 0 pwl(1 1 0 2)\n", 2, "must not decrease"),
+    ("t\nV1 a 0 pwl(0 1 1 2 r=0)\n", 2, "repeat"),
+    ("t\nV1 a 0 pwl(0 1 1 2 q=0)\n", 2, "unknown PWL parameter"),
+    ("t\nV1 a 0 pwl\n", 2, "time-value pairs"),
+    ("t\nV1 a 0 pulse(0 1) sin(0 1)\n", 2, "second time-dependent"),
+    ("t\nV1 a 0 pulse(0 1)x\n", 2, "bad PULSE field"),
+    ("t\nV1 a 0 pulse(0 {1/0})\n", 2, "division by zero"),
     ("t\nI1 a 0 dc 0 trrandom(1 1n 0 1 0)\n", 2, "Gaussian"),
     ("t\nR1 a 0 {1/0}\n", 2, "division by zero"),
     ("t\nR1 a 0 0\n", 2, "zero resistance"),
@@ -416,8 +433,40 @@ def test_round_trip_random_netlists(nl, with_tran):
     assert write_spice(nl2, None, **kw) == t1
 
 
+WAVES = """time-dependent sources
+V1 in 0 PULSE(0 1 1u 0.1u 0.2u 2u 5u 3)
+V2 b 0 dc 0.5 sin 0 1 200k 1u 1e4 0
+I1 0 c pwl(0 0 1u 1m 1u 2m 3u -1m td=0.5u)
+I2 0 c EXP(0 1m 1u 0.3u) trrandom(2 1n 0 1e-3 0)
+V3 d 0 SFFM(0, 1, 1meg, 2, 100k)
+R1 in b 1k
+R2 b c 1k
+R3 d c 2k
+C1 c 0 1n
+.tran 10n 20u
+.end
+"""
+
+
+def test_waveforms_read_and_round_trip():
+    from spucircuit.circuit.waveforms import Exp, Pulse, Pwl, Sffm, Sin
+    from spucircuit.io.spice.reader import parse_once
+
+    nl = parse_once(WAVES, "w.cir", bulk=False)
+    assert nl.waveforms == {"V1": Pulse(0, 1, 1e-6, 1e-7, 2e-7, 2e-6, 5e-6, 3), "V2": Sin(0, 1, 2e5, 1e-6, 1e4, 0),
+                            "I1": Pwl((0, 1e-6, 1e-6, 3e-6), (0, 1e-3, 2e-3, -1e-3), 0.5e-6), "I2": Exp(0, 1e-3, 1e-6, 3e-7),
+                            "V3": Sffm(0, 1, 1e6, 2, 1e5)}
+    # DC levels: a given dc value, else the waveform at t = 0 (SPICE's operating point)
+    assert list(nl.tables["V"].values) == [0.0, 0.5, 0.0] and list(nl.tables["I"].values) == [0.0, 0.0]
+    bulk = parse_once(WAVES, "w.cir", bulk=True)  # the bulk reader hands these lines to the line reader
+    assert bulk.waveforms == nl.waveforms
+    t1 = write_spice(nl, None)
+    nl2 = parse_spice(t1, "again.cir")
+    assert nl2.waveforms == nl.waveforms and write_spice(nl2, None) == t1
+
+
 def _seed_texts():
-    texts = [HAND, write_spice(all_kinds_netlist(), None, tran=(1e-9, 1e-7), noise={"seed": 1, "nt": 1e-9})]
+    texts = [HAND, WAVES, write_spice(all_kinds_netlist(), None, tran=(1e-9, 1e-7), noise={"seed": 1, "nt": 1e-9})]
     for f in sorted(os.listdir(NETLISTS)):
         if f.endswith(".cir"):
             with open(os.path.join(NETLISTS, f)) as fh:
@@ -454,7 +503,9 @@ def mutated(draw):
                 toks = lines[a].split(" ")
                 k = draw(st.integers(0, len(toks) - 1))
                 toks[k] = draw(st.sampled_from(["", "{", "}", "0", "-1", "1e999", "x", "params:", "IC=", "=",
-                                                "{a*}", "dc", "spu_opamp", "trrandom(2 1n 0 1 0)", "+", ".end"]))
+                                                "{a*}", "dc", "spu_opamp", "trrandom(2 1n 0 1 0)", "+", ".end",
+                                                "pulse(0 1)", "PULSE", "sin(0 1 1e400)", "pwl(0 1 0 2)", "pwl(",
+                                                "exp(0 1 -1)", "td=1", "r=0", "sffm", "(0 1)", "am(1 2)"]))
                 lines[a] = " ".join(toks)
             text = "\n".join(lines)
     return text
