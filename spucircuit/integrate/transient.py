@@ -69,14 +69,24 @@ def time_grid(t_out: np.ndarray, t_end: float, breakpoints: np.ndarray, hmax: fl
     anchors = np.unique(np.concatenate([[0.0, t_end], t_out]))
     bp = np.unique(np.asarray(breakpoints, dtype=float))
     bp = bp[(bp > 0) & (bp < t_end)]
+    snapped = np.empty(0)
     if bp.size:  # a breakpoint within tol of an output time (or of another breakpoint) is that point
         j = np.clip(np.searchsorted(anchors, bp), 1, anchors.size - 1)
-        near = np.minimum(np.abs(bp - anchors[j - 1]), np.abs(anchors[j] - bp)) <= tol
+        jn = np.where(np.abs(bp - anchors[j - 1]) <= np.abs(anchors[j] - bp), j - 1, j)
+        near = np.abs(bp - anchors[jn]) <= tol
+        snapped = np.stack([anchors[jn[near]], bp[near]]) if np.any(near) else snapped
         bp = bp[~near]
         if bp.size > 1:
             bp = bp[np.concatenate([[True], np.diff(bp) > tol])]
     H = np.unique(np.concatenate([anchors, bp]))
     pos = np.searchsorted(H, t_out).astype(np.int64)
+    # the steps run to the breakpoint's own time where one was absorbed (a steep ramp's corner is
+    # where the input turns; the output time differs by <= tol)
+    if snapped.size:
+        k = np.searchsorted(H, snapped[0])
+        inner = (k > 0) & (k < H.size - 1)
+        H = H.copy()
+        H[k[inner]] = snapped[1][inner]
     gaps = np.diff(H)
     if not math.isfinite(hmax):
         m = np.ones(gaps.size, dtype=np.int64)
