@@ -298,7 +298,8 @@ def transient(ss: StateSpace, schedule: InputSchedule, x0, t_out, *, t_end: floa
         Ua[:, 1:] = schedule.values(t0, side="right")
         Ub[:, 1:] = schedule.values(t1, side="left")
     order = np.argsort(pos, kind="stable")
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
+    ssq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    rng = np.random.Generator(np.random.PCG64(ssq))
     saved = _tran_kernel(np.ascontiguousarray(x0, dtype=float), E, P, R, N, key.astype(np.int64), m,
                          Ua, Ub, pos[order].astype(np.int64), bool(noise), rng)
     states = np.empty_like(saved)

@@ -11,7 +11,7 @@ import pytest
 from spucircuit.circuit.waveforms import Pulse, Pwl, Sin
 from spucircuit.constants import K_B
 from spucircuit.device.tran import run_tran, tran_output_times
-from spucircuit.errors import StepError
+from spucircuit.errors import NetlistError, StepError
 from spucircuit.integrate.transient import time_grid, transient
 from spucircuit.io.spice import parse_spice
 from spucircuit.statespace.inputs import input_schedule
@@ -34,7 +34,7 @@ def rc_pwl_response(times, values, t, tau=TAU):
         knots.insert(0, (0.0, values[0]))
     out = []
     for tt in np.atleast_1d(t):
-        v, tk, uk = 0.0, 0.0, knots[0][1]
+        v = 0.0
         for (ta, ua), (tb, ub) in zip(knots, knots[1:] + [(math.inf, knots[-1][1])]):
             if tb == ta:
                 continue
@@ -148,3 +148,21 @@ def test_sin_waveform_on_a_dc_source_changes_only_that_input():
     ss = compile_netlist(nl, noise=False)
     sch = input_schedule(ss, nl.waveforms, 1e-5, 2e-3)
     assert sch.names == ("V2",) and np.allclose(sch.full([0.25e-3])[0], [1.0, Sin(0, 1, 1e3).resolve(1, 1).value(0.25e-3)])
+
+
+def test_spu_runs_with_changing_inputs():
+    from spucircuit.device.spu import SPU
+
+    nl = parse_spice(f"rc\nV1 in 0 0\nR1 in a {R}\nC1 a 0 {C}\n.end\n", "dev.cir")
+    dev = SPU(nl, noise=False, chains=2)
+    t = np.linspace(0, 5e-3, 26)
+    res = dev.run_transient(t, {"V1": Pwl(PWL_T, PWL_V)})
+    assert res.states.shape == (26, 2, 1)
+    assert np.max(np.abs(res.states[:, :, 0] - rc_pwl_response(PWL_T, PWL_V, t)[:, None])) < 1e-9
+    assert dev.time_s == 5e-3 and dev.ss.inputs[0] == PWL_V[-1] and np.array_equal(dev.state, res.states[-1])
+    noisy = SPU(nl, noise=True, chains=2, seed=3)
+    a = noisy.run_transient(t, {"V1": Pwl(PWL_T, PWL_V)}).states
+    b = SPU(nl, noise=True, chains=2, seed=3).run_transient(t, {"V1": Pwl(PWL_T, PWL_V)}).states
+    assert np.array_equal(a, b) and not np.array_equal(a[:, 0], a[:, 1])  # seeded; chains independent
+    with pytest.raises(NetlistError, match="no independent source"):
+        dev.run_transient(t, {"V9": Pwl(PWL_T, PWL_V)})

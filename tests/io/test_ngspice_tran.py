@@ -49,7 +49,7 @@ def test_pulse_driven_rlc_ladder_matches_ngspice_at_its_time_points(scheme):
     v = res.states @ np.asarray(Y).T + res.inputs @ np.asarray(Z).T
     ref = ng.voltages(NODES)
     rel = np.max(np.abs(v - ref), axis=0) / np.ptp(ref, axis=0)
-    print(scheme if "scheme" in dir() else "spu simulate", "relative error per node", rel)
+    print(f"{scheme}: relative error per node", rel)
     assert np.all(rel < 1e-4), rel
     assert np.all(np.ptp(ref, axis=0) > 0.05)  # every node moves: the comparison is not of zeros
 
@@ -67,5 +67,5 @@ def test_spu_simulate_ladder_on_the_tran_grid_matches_ngspice(tmp_path):
     v = d["v"][:, [nodes.index(n) for n in NODES]]
     ref = ng.voltages(NODES)
     rel = np.max(np.abs(v - ref), axis=0) / np.ptp(ref, axis=0)
-    print(scheme if "scheme" in dir() else "spu simulate", "relative error per node", rel)
+    print("spu simulate: relative error per node", rel)
     assert np.all(rel < 1e-4), rel
