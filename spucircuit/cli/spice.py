@@ -256,6 +256,9 @@ def check_report(nl) -> list[str]:
         lines.append(f"mapping: {m.get('architecture', 'mapped')}" + (f", tau = {tau:.4g} s" if tau else "")
                      + (f", readout {ro['formula']}" if ro.get("formula") else "")
                      + (f", outputs {outs[0]} .. {outs[-1]}" if outs else ""))
+    if nl.waveforms:
+        w = [f"{k} {v.kind}" for k, v in nl.waveforms.items()]
+        lines.append(f"time-dependent sources: {len(w)} ({', '.join(w[:6])}{', ...' if len(w) > 6 else ''})")
     if info.get("tran"):
         tr = info["tran"]
         lines.append(f".tran: tstep {tr['tstep']:.4g} s, tstop {tr['tstop']:.4g} s, tmax {tr['tmax']:.4g} s"
