@@ -336,7 +336,10 @@ def register(sub) -> None:
         "simulate", help="simulate any SPICE netlist on the twin; write node voltages (.npz)",
         description="Read a SPICE netlist (the subset spucircuit.io.spice reads), simulate it on the twin "
                     "(exact scheme by default) and write an .npz with t (s), v (time x nodes, V), nodes "
-                    "(names), states and state_names.")
+                    "(names), states and state_names. A netlist with time-dependent sources (PULSE, SIN, EXP, "
+                    "PWL, SFFM), or with a .tran card and --noise off, runs as SPICE's .tran: output on the TSTEP "
+                    "grid from TSTART (every k-th grid point when the grid has more than --max-samples points), "
+                    "internal steps chosen for accuracy and onto every source breakpoint, capped by TMAX or --dt.")
     s.add_argument("netlist", help="SPICE netlist (.cir)")
     add_max_elements_arg(s)
     s.add_argument("--time", help="analog time: seconds, '20us', or 'Ntau' when the netlist records tau "
@@ -346,7 +349,8 @@ def register(sub) -> None:
     s.add_argument("--seed", type=argtypes.seed, default=None, help="random seed")
     s.add_argument("--scheme", choices=["exponential", "exact", "euler", "trapezoidal"], default="exponential",
                    help="integration scheme: exponential (exact in distribution at any step; alias exact), euler or trapezoidal")
-    s.add_argument("--dt", type=float, default=None, help="time step, s (default: the .tran step, else automatic)")
+    s.add_argument("--dt", type=float, default=None, help="time step, s (default: the .tran step, else automatic); "
+                                                                 "for a SPICE .tran run: the largest internal step")
     s.add_argument("--temperature", type=float, default=None,
                    help="Johnson-noise temperature, K (default: the netlist's noise block, else 300)")
     add_run_limit_arg(s)
