@@ -4,14 +4,17 @@ hit, smooth inputs to the requested tolerance, the exact noise, SPICE's output g
 on a slow circuit in well under a second."""
 import math
 import time
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from spucircuit.circuit.waveforms import Pulse, Pwl, Sin
 from spucircuit.constants import K_B
 from spucircuit.device.tran import run_tran, tran_output_times
-from spucircuit.errors import NetlistError, StepError
+from spucircuit.errors import NetlistError, SPUError, StepError
 from spucircuit.integrate.transient import time_grid, transient
 from spucircuit.io.spice import parse_spice
 from spucircuit.statespace.inputs import input_schedule
@@ -166,3 +169,29 @@ def test_spu_runs_with_changing_inputs():
     assert np.array_equal(a, b) and not np.array_equal(a[:, 0], a[:, 1])  # seeded; chains independent
     with pytest.raises(NetlistError, match="no independent source"):
         dev.run_transient(t, {"V9": Pwl(PWL_T, PWL_V)})
+
+
+_NUM = st.one_of(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300),
+                 st.sampled_from([0.0, 1e-12, 1e-3, 1.0, 5e-4, -1.0]))
+
+
+@st.composite
+def _source_card(draw):
+    kind = draw(st.sampled_from(["PULSE", "SIN", "EXP", "PWL", "SFFM"]))
+    return kind + "(" + " ".join(repr(draw(_NUM)) for _ in range(draw(st.integers(0, 9)))) + ")"
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_source_card(), st.sampled_from(["exponential", "trapezoidal"]),
+       st.sampled_from([(1e-4, 5e-3), (1e-9, 1.0), (1e-3, 7e-3)]))
+def test_fuzz_random_source_cards_run_or_raise_only_package_errors(card, scheme, tran):
+    try:
+        nl = parse_spice(f"t\nV1 in 0 {card}\nR1 in a 1k\nC1 a 0 1u\n.end\n", "fuzz.cir")
+    except SPUError:
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # huge values overflow to inf: reported by the CLI
+            run_tran(nl, tran[0], tran[1], max_points=2000, scheme=scheme)
+    except SPUError:
+        pass
