@@ -35,7 +35,7 @@ from spucircuit.statespace.model import StateSpace, noise_factor
 
 __all__ = ["TransientResult", "transient", "time_grid", "MAX_TRAN_STEPS", "TRAP_Z", "INPUT_RTOL"]
 
-MAX_TRAN_STEPS = 20_000_000  # internal steps of one run (memory: ~ 16 (w + 1) bytes each)
+MAX_TRAN_STEPS = 10_000_000  # internal steps of one run (memory: ~ 16 (w + 1) + 40 bytes each)
 MAX_STEP_LENGTHS = 200_000  # distinct step lengths (one set of step matrices each)
 MATRIX_BYTES = 2e9  # memory for the step matrices of all lengths
 TRAP_Z = 0.01  # trapezoidal: h * spectral radius <= TRAP_Z (phase error of a mode ~ TRAP_Z^2 / 12 per 1/lambda)
