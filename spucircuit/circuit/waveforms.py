@@ -1,4 +1,4 @@
-"""Time-dependent source values: SPICE's PULSE, SIN, EXP, PWL and SFFM as frozen dataclasses.
+"""Time-dependent source values: SPICE's PULSE, SIN, EXP, PWL, SFFM and AM as frozen dataclasses.
 
 A waveform keeps its SPICE arguments as given (``None`` where the card left one out); the defaults
 that depend on the analysis, TSTEP and TSTOP of ``.tran``, are filled by :meth:`resolve` (ngspice
@@ -24,7 +24,7 @@ import numpy as np
 
 from spucircuit.errors import NetlistError
 
-__all__ = ["Pulse", "Sin", "Exp", "Pwl", "Sffm", "Waveform", "WAVEFORMS", "MAX_BREAKPOINTS"]
+__all__ = ["Pulse", "Sin", "Exp", "Pwl", "Sffm", "Am", "Waveform", "WAVEFORMS", "MAX_BREAKPOINTS"]
 
 MAX_BREAKPOINTS = 10_000_000  # a waveform with more kinks in the run is refused (memory)
 
@@ -315,4 +315,46 @@ class Sffm(Waveform):
         return math.sqrt(8.0 * rtol) / rate if rate > 0 and self.va != 0 else math.inf
 
 
-WAVEFORMS = {"pulse": Pulse, "sin": Sin, "exp": Exp, "pwl": Pwl, "sffm": Sffm}
+@dataclass(frozen=True)
+class Am(Waveform):
+    """AM(VA VO MF FC [TD]): 0 until TD, then VA (VO + sin(2 pi MF (t - TD))) sin(2 pi FC (t - TD)) (ngspice
+    39; its optional phase arguments are not read)."""
+
+    va: float
+    vo: float
+    mf: float
+    fc: float
+    td: float | None = None
+    kind = "AM"
+
+    def __post_init__(self):
+        _finite("AM", va=self.va, vo=self.vo, mf=self.mf, fc=self.fc, td=self.td)
+        for k in ("mf", "fc", "td"):
+            v = getattr(self, k)
+            if v is not None and v < 0:
+                raise NetlistError(f"AM: {k} must be >= 0, got {v!r}")
+
+    def resolve(self, tstep: float, tstop: float) -> "Am":
+        _check_times("AM", tstep, tstop)
+        return replace(self, td=self.td or 0.0)
+
+    def initial_value(self) -> float:
+        return 0.0
+
+    def value(self, t, side: str = "left") -> np.ndarray:  # continuous: both sides agree
+        self._need_resolved()
+        tt = np.asarray(t, dtype=float) - self.td
+        v = self.va * (self.vo + np.sin(2 * math.pi * self.mf * tt)) * np.sin(2 * math.pi * self.fc * tt)
+        return np.where(tt <= 0, 0.0, v)
+
+    def max_step(self, rtol: float) -> float:
+        self._need_resolved()
+        rate = 2 * math.pi * (self.fc + self.mf)  # |u''| <= VA (|VO| + 1) (wc + wm)^2
+        return math.sqrt(8.0 * rtol) / rate if rate > 0 and self.va != 0 else math.inf
+
+    def breakpoints(self, t0: float, t1: float) -> np.ndarray:
+        self._need_resolved()
+        return np.array([self.td]) if t0 <= self.td <= t1 and self.td > 0 else np.empty(0)
+
+
+WAVEFORMS = {"pulse": Pulse, "sin": Sin, "exp": Exp, "pwl": Pwl, "sffm": Sffm, "am": Am}

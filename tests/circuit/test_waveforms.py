@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from spucircuit.circuit.waveforms import Exp, Pulse, Pwl, Sffm, Sin
+from spucircuit.circuit.waveforms import Am, Exp, Pulse, Pwl, Sffm, Sin
 from spucircuit.errors import NetlistError
 
 TSTEP, TSTOP = 0.1, 3.0
@@ -58,12 +58,13 @@ def test_sin_exp_sffm_formulas():
     assert np.allclose(f.value(t), 0.1 + 2 * np.sin(2 * math.pi * 3 * t + 0.5 * np.sin(2 * math.pi * 0.4 * t)))
 
 
-@pytest.mark.parametrize("wf", [Sin(0, 3, 50, 0, 20, 10), Exp(0, 1, 0.02, 0.01, 0.03, 0.02), Sffm(0, 1, 40, 2, 5)])
+@pytest.mark.parametrize("wf", [Sin(0, 3, 50, 0, 20, 10), Exp(0, 1, 0.02, 0.01, 0.03, 0.02), Sffm(0, 1, 40, 2, 5),
+                                Am(1, 0.5, 5, 40, 0.01)])
 def test_max_step_bounds_the_chord_error(wf):
     wf = wf.resolve(TSTEP, TSTOP)
     rtol = 1e-6
     h = wf.max_step(rtol)
-    amp = abs(getattr(wf, "va", None) or (wf.v2 - wf.v1))
+    amp = abs(getattr(wf, "va", None) or (wf.v2 - wf.v1)) * (abs(getattr(wf, "vo", 0)) + 1 if isinstance(wf, Am) else 1)
     t0 = np.arange(max(wf.breakpoints(0, 1), default=0.0), 0.3, h)  # steps end on breakpoints: none inside
     mid = wf.value(t0 + h / 2)
     chord = 0.5 * (wf.value(t0) + wf.value(t0 + h))
@@ -92,7 +93,8 @@ def test_values_match_ngspice(tmp_path):
              "e": ("PULSE(0 1)", Pulse(0, 1)),
              "f": ("EXP(1 -1 0.2 0 0 0.3)", Exp(1, -1, 0.2, 0, 0, 0.3)),
              "g": ("PULSE 0 2 0.1 0.05 0.05 0.2 0.5 2", Pulse(0, 2, 0.1, 0.05, 0.05, 0.2, 0.5, 2)),
-             "h": ("SFFM(0.2 1 2 0.5 0.7)", Sffm(0.2, 1, 2, 0.5, 0.7))}
+             "h": ("SFFM(0.2 1 2 0.5 0.7)", Sffm(0.2, 1, 2, 0.5, 0.7)),
+             "i": ("AM(2 0.5 3 20 0.1)", Am(2, 0.5, 3, 20, 0.1)), "j": ("AM(2 0.5 3 20)", Am(2, 0.5, 3, 20))}
     text = "waveforms\n" + "".join(f"V{k} {k} 0 {c}\nR{k} {k} 0 1k\n" for k, (c, _) in cards.items())
     res = run_ngspice(text + f".tran {TSTEP} {TSTOP} 0 1m\n.end\n")
     for k, (_, wf) in cards.items():

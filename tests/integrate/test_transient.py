@@ -177,7 +177,7 @@ _NUM = st.one_of(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e3
 
 @st.composite
 def _source_card(draw):
-    kind = draw(st.sampled_from(["PULSE", "SIN", "EXP", "PWL", "SFFM"]))
+    kind = draw(st.sampled_from(["PULSE", "SIN", "EXP", "PWL", "SFFM", "AM"]))
     return kind + "(" + " ".join(repr(draw(_NUM)) for _ in range(draw(st.integers(0, 9)))) + ")"
 
 

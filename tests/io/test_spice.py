@@ -251,7 +251,8 @@ def test_reserved_opamp_subckt_must_not_be_redefined():
     ("t\nX1 a b foo\n", 2, "unknown subcircuit"),
     ("t\n.subckt s a b\nR1 a b 1\n.ends\nX1 a s\n", 5, "ports"),
     ("t\n.subckt s a b r=1\nR1 a b {r}\n.ends\nX1 a b s q=2\n", 5, "no parameter"),
-    ("t\nV1 a 0 am(1 0 1k 10k)\n", 2, "time-dependent source 'am' is not supported"),
+    ("t\nV1 a 0 pat(1 0 0 1n 1n 1n b101 1)\n", 2, "time-dependent source 'pat' is not supported"),
+    ("t\nV1 a 0 am(1 0 1k)\n", 2, "AM takes 4 to 5 values, got 3"),
     ("t\nI1 a 0 trnoise(1 1n 0 0)\n", 2, "time-dependent source 'trnoise' is not supported"),
     ("t\nV1 a 0 pulse(0)\n", 2, "PULSE takes 2 to 8 values, got 1"),
     ("t\nV1 a 0 pulse 0 1 0 0 0 0 0 0 0\n", 2, "PULSE takes 2 to 8 values, got 9"),
@@ -439,9 +440,11 @@ V2 b 0 dc 0.5 sin 0 1 200k 1u 1e4 0
 I1 0 c pwl(0 0 1u 1m 1u 2m 3u -1m td=0.5u)
 I2 0 c EXP(0 1m 1u 0.3u) trrandom(2 1n 0 1e-3 0)
 V3 d 0 SFFM(0, 1, 1meg, 2, 100k)
+V4 e 0 AM(1 0.5 10k 1meg 1u)
 R1 in b 1k
 R2 b c 1k
 R3 d c 2k
+R5 e c 2k
 C1 c 0 1n
 .tran 10n 20u
 .end
@@ -449,15 +452,15 @@ C1 c 0 1n
 
 
 def test_waveforms_read_and_round_trip():
-    from spucircuit.circuit.waveforms import Exp, Pulse, Pwl, Sffm, Sin
+    from spucircuit.circuit.waveforms import Am, Exp, Pulse, Pwl, Sffm, Sin
     from spucircuit.io.spice.reader import parse_once
 
     nl = parse_once(WAVES, "w.cir", bulk=False)
     assert nl.waveforms == {"V1": Pulse(0, 1, 1e-6, 1e-7, 2e-7, 2e-6, 5e-6, 3), "V2": Sin(0, 1, 2e5, 1e-6, 1e4, 0),
                             "I1": Pwl((0, 1e-6, 1e-6, 3e-6), (0, 1e-3, 2e-3, -1e-3), 0.5e-6), "I2": Exp(0, 1e-3, 1e-6, 3e-7),
-                            "V3": Sffm(0, 1, 1e6, 2, 1e5)}
+                            "V3": Sffm(0, 1, 1e6, 2, 1e5), "V4": Am(1, 0.5, 1e4, 1e6, 1e-6)}
     # DC levels: a given dc value, else the waveform at t = 0 (SPICE's operating point)
-    assert list(nl.tables["V"].values) == [0.0, 0.5, 0.0] and list(nl.tables["I"].values) == [0.0, 0.0]
+    assert list(nl.tables["V"].values) == [0.0, 0.5, 0.0, 0.0] and list(nl.tables["I"].values) == [0.0, 0.0]
     bulk = parse_once(WAVES, "w.cir", bulk=True)  # the bulk reader hands these lines to the line reader
     assert bulk.waveforms == nl.waveforms
     t1 = write_spice(nl, None)
@@ -505,7 +508,7 @@ def mutated(draw):
                 toks[k] = draw(st.sampled_from(["", "{", "}", "0", "-1", "1e999", "x", "params:", "IC=", "=",
                                                 "{a*}", "dc", "spu_opamp", "trrandom(2 1n 0 1 0)", "+", ".end",
                                                 "pulse(0 1)", "PULSE", "sin(0 1 1e400)", "pwl(0 1 0 2)", "pwl(",
-                                                "exp(0 1 -1)", "td=1", "r=0", "sffm", "(0 1)", "am(1 2)"]))
+                                                "exp(0 1 -1)", "td=1", "r=0", "sffm", "(0 1)", "am(1 2)", "AM(1 0 1k 1meg)"]))
                 lines[a] = " ".join(toks)
             text = "\n".join(lines)
     return text

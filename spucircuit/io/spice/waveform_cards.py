@@ -1,5 +1,5 @@
 """The time-dependent part of a SPICE ``V`` / ``I`` card: ``PULSE(...)``, ``SIN(...)``, ``EXP(...)``,
-``PWL(...)`` and ``SFFM(...)``, with or without parentheses, read into the frozen waveforms of
+``PWL(...)``, ``SFFM(...)`` and ``AM(...)``, with or without parentheses, read into the frozen waveforms of
 :mod:`spucircuit.circuit.waveforms` and written back. Errors name the element and the line.
 """
 from __future__ import annotations
@@ -11,11 +11,11 @@ from spucircuit.io.spice._cards import card_value, tokenize
 __all__ = ["read_waveform", "format_waveform", "is_time_function"]
 
 # SPICE argument counts (min, max) of the positional forms
-_NARGS = {"pulse": (2, 8), "sin": (2, 6), "exp": (2, 6), "sffm": (2, 5)}
+_NARGS = {"pulse": (2, 8), "sin": (2, 6), "exp": (2, 6), "sffm": (2, 5), "am": (4, 5)}
 _FORMS = {"pulse": "PULSE(V1 V2 [TD TR TF PW PER NP])", "sin": "SIN(VO VA [FREQ TD THETA PHASE])",
           "exp": "EXP(V1 V2 [TD1 TAU1 TD2 TAU2])", "pwl": "PWL(T1 V1 [T2 V2 ...]) [td=delay]",
-          "sffm": "SFFM(VO VA [FC MDI FS])"}
-_OTHER = ("am", "trnoise", "trrandom", "pat")
+          "sffm": "SFFM(VO VA [FC MDI FS])", "am": "AM(VA VO MF FC [TD])"}
+_OTHER = ("trnoise", "trrandom", "pat")
 
 
 def _head(tok: str) -> str:
@@ -34,8 +34,8 @@ def read_waveform(rest: list, j: int, scope, st, lineno: int, name: str) -> tupl
     t = rest[j]
     head = _head(t)
     if head not in WAVEFORMS:
-        raise st.err(f"{name}: time-dependent source {t.split('(')[0]!r} is not supported (PULSE, SIN, EXP, PWL "
-                     "and SFFM are; white noise is an N element or I ... trrandom(2 ...))", lineno)
+        raise st.err(f"{name}: time-dependent source {t.split('(')[0]!r} is not supported (PULSE, SIN, EXP, PWL, "
+                     "SFFM and AM are; white noise is an N element or I ... trrandom(2 ...))", lineno)
     form = _FORMS[head]
     if "(" in t:
         if not (t.endswith(")") and t.index("(") == len(head)):
