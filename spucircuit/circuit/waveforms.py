@@ -233,12 +233,15 @@ class Exp(Waveform):
 
 @dataclass(frozen=True)
 class Pwl(Waveform):
-    """PWL(T1 V1 T2 V2 ...): straight lines between the points, V1 before T1 and the last value after
-    the last time; ``td`` delays the whole waveform. Times must not decrease."""
+    """PWL(T1 V1 T2 V2 ...) [r=R] [td=TD]: straight lines between the points, V1 before T1 and the last
+    value after the last time; ``td`` delays the whole waveform; ``r`` (one of the times, before the
+    last) repeats the part from R to the last time for ever (ngspice: past the last time the value
+    jumps back to the value at R). Times must not decrease."""
 
     times: tuple
     values: tuple
     td: float = 0.0
+    r: float | None = None
     kind = "PWL"
     piecewise_linear = True
 
@@ -251,6 +254,8 @@ class Pwl(Waveform):
             raise NetlistError("PWL times and values must be finite")
         if t[0] < 0 or np.any(np.diff(t) < 0):
             raise NetlistError("PWL times must be >= 0 and must not decrease")
+        if self.r is not None and not (math.isfinite(self.r) and self.r < t[-1] and np.any(t == self.r)):
+            raise NetlistError(f"PWL r={self.r!r} must be one of its times before the last ({float(t[-1])!r})")
 
     def resolve(self, tstep: float, tstop: float) -> "Pwl":
         return self
@@ -261,10 +266,24 @@ class Pwl(Waveform):
     def initial_value(self) -> float:
         return float(self.value(0.0))
 
+    def _local(self, t, side):
+        """Time within the first pass of the points (repeats folded back onto [r, last])."""
+        t = np.asarray(t, dtype=float) - self.td
+        if self.r is None:
+            return t
+        last = float(self.times[-1])
+        P = last - self.r
+        u = t - last
+        k = np.round(u / P)
+        # on a repeat boundary (to rounding): the last value before it ('left'), the value at r after it ('right')
+        edge = (k >= 0) & (np.abs(u - k * P) <= 1e-12 * np.maximum(np.abs(t), P))
+        folded = np.where(edge, last if side == "left" else self.r, self.r + np.mod(u, P))
+        return np.where((u > 0) | edge, folded, t)
+
     def value(self, t, side: str = "left") -> np.ndarray:
         """Values at ``t``; at a jump (two points at one time) the value before it (``side='left'``, as
         ngspice prints it) or after it (``side='right'``, what a step starting there integrates)."""
-        t = np.asarray(t, dtype=float) - self.td
+        t = self._local(t, side)
         tt, vv = np.asarray(self.times, float), np.asarray(self.values, float)
         j = np.searchsorted(tt, t, side=side)
         lo = np.clip(j - 1, 0, tt.size - 1)
@@ -275,7 +294,20 @@ class Pwl(Waveform):
         return np.where(j == 0, vv[0], vv[lo] + w * (vv[hi] - vv[lo]))
 
     def breakpoints(self, t0: float, t1: float) -> np.ndarray:
-        b = np.asarray(self.times, float) + self.td
+        tt = np.asarray(self.times, float)
+        b = tt + self.td
+        if self.r is not None:
+            last = float(tt[-1])
+            P = last - self.r
+            k1 = math.floor((t1 - self.td - last) / P) + 1
+            seg = tt[tt >= self.r] - self.r  # offsets within one repeat, 0 .. P
+            if k1 >= 1:
+                k0 = max(1, math.floor((t0 - self.td - last) / P))
+                if (k1 - k0 + 1) * seg.size > MAX_BREAKPOINTS:
+                    raise NetlistError(f"PWL repeating every {P:g} s has {(k1 - k0 + 1) * seg.size:.3g} corners in "
+                                       f"[{t0:g}, {t1:g}] s, more than {MAX_BREAKPOINTS:.0e}: shorten the run")
+                k = np.arange(k0, k1 + 1, dtype=float)
+                b = np.concatenate([b, (self.td + last + (k[:, None] - 1) * P + seg[None, :]).ravel()])
         return np.unique(b[(b >= t0) & (b <= t1)])
 
 

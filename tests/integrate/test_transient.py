@@ -195,3 +195,16 @@ def test_fuzz_random_source_cards_run_or_raise_only_package_errors(card, scheme,
             run_tran(nl, tran[0], tran[1], max_points=2000, scheme=scheme)
     except SPUError:
         pass
+
+
+def test_repeating_pwl_is_exact_through_its_jumps():
+    """PWL(...) r=R: the part from R repeats, with a jump back at every repeat: still exact to 1e-9."""
+    w = Pwl((0.0, 0.5e-3, 1.2e-3, 1.6e-3), (0.0, 1.0, -0.4, 0.6), r=0.5e-3)
+    run = run_tran(_rc("PWL(0 0 0.5m 1 1.2m -0.4 1.6m 0.6) r=0.5m"), 0.1e-3, 6e-3)
+    knots = []
+    for b in w.breakpoints(0, 6e-3):
+        lo, hi = float(w.value(b)), float(w.value(b, side="right"))
+        knots += [(b, lo)] + ([(b, hi)] if hi != lo else [])
+    ref = rc_pwl_response(tuple(k[0] for k in knots), tuple(k[1] for k in knots), run.t)
+    assert len(knots) > len(w.breakpoints(0, 6e-3)) + 2  # the jumps are in the reference
+    assert np.max(np.abs(run.v[:, 1] - ref)) < 1e-9

@@ -264,7 +264,9 @@ def test_reserved_opamp_subckt_must_not_be_redefined():
     ("t\nV1 a 0 sffm(0 1 1k 2 1k 0)\n", 2, "SFFM takes 2 to 5"),
     ("t\nV1 a 0 pwl(0 1 1)\n", 2, "time-value pairs"),
     ("t\nV1 a 0 pwl(1 1 0 2)\n", 2, "must not decrease"),
-    ("t\nV1 a 0 pwl(0 1 1 2 r=0)\n", 2, "repeat"),
+    ("t\nV1 a 0 pwl(0 1 1 2 r=5)\n", 2, "r=5.0 must be one of its times before the last (1.0)"),
+    ("t\nV1 a 0 pwl(0 1 1 2) r=0.5\n", 2, "must be one of its times"),
+    ("t\nV1 a 0 pulse(0 1) td=1\n", 2, "r= and td= belong to PWL"),
     ("t\nV1 a 0 pwl(0 1 1 2 q=0)\n", 2, "unknown PWL parameter"),
     ("t\nV1 a 0 pwl\n", 2, "time-value pairs"),
     ("t\nV1 a 0 pulse(0 1) sin(0 1)\n", 2, "second time-dependent"),
@@ -437,7 +439,7 @@ def test_round_trip_random_netlists(nl, with_tran):
 WAVES = """time-dependent sources
 V1 in 0 PULSE(0 1 1u 0.1u 0.2u 2u 5u 3)
 V2 b 0 dc 0.5 sin 0 1 200k 1u 1e4 0
-I1 0 c pwl(0 0 1u 1m 1u 2m 3u -1m td=0.5u)
+I1 0 c pwl(0 0 1u 1m 1u 2m 3u -1m) r=1u td=0.5u
 I2 0 c EXP(0 1m 1u 0.3u) trrandom(2 1n 0 1e-3 0)
 V3 d 0 SFFM(0, 1, 1meg, 2, 100k)
 V4 e 0 AM(1 0.5 10k 1meg 1u)
@@ -457,7 +459,7 @@ def test_waveforms_read_and_round_trip():
 
     nl = parse_once(WAVES, "w.cir", bulk=False)
     assert nl.waveforms == {"V1": Pulse(0, 1, 1e-6, 1e-7, 2e-7, 2e-6, 5e-6, 3), "V2": Sin(0, 1, 2e5, 1e-6, 1e4, 0),
-                            "I1": Pwl((0, 1e-6, 1e-6, 3e-6), (0, 1e-3, 2e-3, -1e-3), 0.5e-6), "I2": Exp(0, 1e-3, 1e-6, 3e-7),
+                            "I1": Pwl((0, 1e-6, 1e-6, 3e-6), (0, 1e-3, 2e-3, -1e-3), 0.5e-6, 1e-6), "I2": Exp(0, 1e-3, 1e-6, 3e-7),
                             "V3": Sffm(0, 1, 1e6, 2, 1e5), "V4": Am(1, 0.5, 1e4, 1e6, 1e-6)}
     # DC levels: a given dc value, else the waveform at t = 0 (SPICE's operating point)
     assert list(nl.tables["V"].values) == [0.0, 0.5, 0.0, 0.0] and list(nl.tables["I"].values) == [0.0, 0.0]

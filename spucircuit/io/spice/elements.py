@@ -38,7 +38,7 @@ from spucircuit.io.spice._cards import (
     param_card,
     tokenize,
 )
-from spucircuit.io.spice.waveform_cards import is_time_function, read_waveform
+from spucircuit.io.spice.waveform_cards import is_time_function, pwl_options, read_waveform
 
 __all__ = ["element", "map_node"]
 
@@ -210,7 +210,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         need(2, f"{kind}name n+ n- [dc] value")
         nodes = nodes_of(2)
         rest = pos[2:]
-        no_kw()
+        no_kw(("td", "r"))  # PWL's r= / td= (pwl_options below)
         dc, noise, wf = 0.0, None, None
         j = 0
         seen_dc = False
@@ -241,6 +241,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
                 j += 1
             else:
                 raise st.err(f"{name}: unexpected field {t!r}", L)
+        wf = pwl_options(wf, kw, scope, st, L, name)
         hname = _hier(name, path)
         if wf is not None and not seen_dc:  # SPICE's operating point: the transient value at t = 0
             dc = wf.initial_value()
