@@ -26,6 +26,7 @@ from spucircuit.statespace.model import StateSpace
 __all__ = ["TranRun", "tran_output_times", "initial_state", "run_tran", "TRAN_SCHEMES"]
 
 TRAN_SCHEMES = {"exponential": "exact", "exact": "exact", "trapezoidal": "trapezoidal"}
+MAX_OUTPUT_POINTS = 100_000_000  # output times of one run without thinning
 
 
 @dataclass
@@ -51,6 +52,9 @@ def tran_output_times(tstep: float, tstop: float, tstart: float = 0.0, max_point
         raise StepError(f".tran needs finite tstep > 0 and 0 <= tstart < tstop, got {tstep!r}, {tstop!r}, {tstart!r}")
     n = math.floor((tstop - tstart) / tstep * (1 + 1e-12))  # grid intervals
     k = 1
+    if max_points is None and n + 1 > MAX_OUTPUT_POINTS:
+        raise StepError(f".tran {tstep:g} {tstop:g} has {n + 1:.3g} output times, more than {MAX_OUTPUT_POINTS:.0e}: "
+                        "give max_points to keep every k-th")
     if max_points is not None and n + 1 > max_points:
         k = math.ceil((n + 1) / max(1, max_points - 1))
     j = np.arange(0, n + 1, k, dtype=float)

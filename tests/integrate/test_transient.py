@@ -129,6 +129,8 @@ def test_output_grid_is_spice_tstep_grid_from_tstart():
     assert len(t) <= 1001 and k == math.ceil(1e9 / 999) and t[-1] == 1.0
     with pytest.raises(StepError):
         tran_output_times(1e-3, 1e-3, 2e-3)
+    with pytest.raises(StepError, match="give max_points"):
+        tran_output_times(1e-15, 1.0)
 
 
 def test_tran_1n_1_on_a_slow_rc_is_fast_and_accurate():
