@@ -10,6 +10,8 @@ import pytest
 import spucircuit as sc
 import tngd
 from spucircuit.circuit.netlist import Netlist
+from spucircuit.circuit.waveforms import Pulse, Pwl
+from spucircuit.device.tran import run_tran
 from spucircuit.errors import (
     CostError,
     MatrixError,
@@ -159,6 +161,15 @@ API_CASES = [
     ('SPU chains=0', lambda: sc.SPU(mc, chains=0), StepError, 'chains must be an integer >= 1, got 0'),
     ('SPU chains=1e9', lambda: sc.SPU(mc, chains=10**9), StepError, r"1000000000 chains x 4 states x 8 arrays of 8 bytes\), above the limit of 4 GB"),
     ('SPU dt=0', lambda: sc.SPU(mc, dt=0), StepError, 'time step must be finite and > 0 s, got 0\\.0'),
+    ('SPU.run_transient euler', lambda: sc.SPU(mc, scheme="euler", noise=False).run_transient([0, 1e-6], {}), StepError,
+     "run_transient takes the 'exponential' or 'trapezoidal' scheme, not 'euler'"),
+    ('SPU.run_transient times nan', lambda: sc.SPU(mc, noise=False).run_transient([0, np.nan], {}), StepError,
+     'times must be finite, >= 0 and not all 0'),
+    ('SPU.run_transient V9', lambda: sc.SPU(mc, noise=False).run_transient([0, 1e-6], {"V9": Pulse(0, 1)}),
+     NetlistError, "waveform for 'V9', but the circuit has no independent source of that name"),
+    ('Pulse td=-1', lambda: Pulse(0, 1, -1.0), NetlistError, 'PULSE: td must be >= 0, got \\-1\\.0'),
+    ('Pwl decreasing', lambda: Pwl((1.0, 0.0), (0.0, 1.0)), NetlistError, 'PWL times must be >= 0 and must not decrease'),
+    ('run_tran tstep=0', lambda: run_tran(mc.netlist, 0.0, 1e-6), StepError, '.tran needs finite tstep > 0'),
     ("SPU dt='x'", lambda: sc.SPU(mc, dt="x"), StepError, "time step must be a number of seconds, got 'x'"),
     ('SPU scheme=x', lambda: sc.SPU(mc, scheme="x"), StepError, "unknown scheme 'x': use 'exponential' \\(alias 'exact'\\), 'euler' or"),
     ('SPU temp=-1', lambda: sc.SPU(mc, temperature_k=-1), NetlistError, 'temperature must be finite and >= 0 K, got \\-1\\.0'),

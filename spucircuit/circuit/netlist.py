@@ -355,6 +355,8 @@ class Netlist:
         self._lazy: list[tuple[str, PatternNames]] = []  # (kind, pattern-named chunk)
         self.meta: dict = {}  # free-form annotations (mapping scale factors etc.)
         self.refs: dict[str, tuple] = {}  # lower-case F/H/K name -> names of the elements it refers to
+        # V / I source name -> time-dependent value (spucircuit.circuit.waveforms); the table keeps its DC level
+        self.waveforms: dict = {}
 
     # ----------------------------------------------------------------- nodes
     def node(self, name) -> int:
@@ -646,6 +648,7 @@ class Netlist:
         new._lazy = list(self._lazy)  # PatternNames are never modified in place
         new.meta = copy.deepcopy(self.meta)
         new.refs = dict(self.refs)
+        new.waveforms = dict(self.waveforms)  # waveforms are frozen
         for k, t in self.tables.items():
             if len(t):
                 new.tables[k].add(t.names, t.nodes.copy(), t.values.copy(), t.ic.copy())

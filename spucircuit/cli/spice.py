@@ -30,6 +30,7 @@ from spucircuit.cli._common import (
     load_npy,
 )
 from spucircuit.device.spu import SPU
+from spucircuit.device.tran import run_tran
 from spucircuit.errors import SPUError
 from spucircuit.integrate.discretize import eigenvalues
 from spucircuit.io.graphml import to_graphml
@@ -142,6 +143,8 @@ def cmd_simulate(args) -> int:
     if temp is None:
         temp = float(info.get("noise", {}).get("temperature_k", 300.0))
     noise = args.noise == "on"
+    if nl.waveforms or (tran and not noise and args.scheme != "euler"):  # SPICE .tran: TSTEP grid, internal steps
+        return _simulate_tran(args, nl, tran, total, temp, noise)
     dt = args.dt
     if dt is None and tran:
         dt = float(tran["tstep"])
@@ -256,6 +259,9 @@ def check_report(nl) -> list[str]:
         lines.append(f"mapping: {m.get('architecture', 'mapped')}" + (f", tau = {tau:.4g} s" if tau else "")
                      + (f", readout {ro['formula']}" if ro.get("formula") else "")
                      + (f", outputs {outs[0]} .. {outs[-1]}" if outs else ""))
+    if nl.waveforms:
+        w = [f"{k} {v.kind}" for k, v in nl.waveforms.items()]
+        lines.append(f"time-dependent sources: {len(w)} ({', '.join(w[:6])}{', ...' if len(w) > 6 else ''})")
     if info.get("tran"):
         tr = info["tran"]
         lines.append(f".tran: tstep {tr['tstep']:.4g} s, tstop {tr['tstop']:.4g} s, tmax {tr['tmax']:.4g} s"
@@ -276,7 +282,44 @@ def cmd_check(args) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------- op
+def _simulate_tran(args, nl, tran, total, temp, noise) -> int:
+    """``spu simulate`` as SPICE's .tran (time-dependent sources, or noise off): the TSTEP grid from TSTART,
+    internal steps for accuracy (:func:`spucircuit.device.tran.run_tran`)."""
+    if not tran:
+        raise SPUError("this netlist has time-dependent sources (PULSE, SIN, ...) but no .tran card: add one "
+                       "(its TSTEP and TSTOP set the sources' SPICE defaults and the output grid)")
+    if args.scheme == "euler":
+        raise SPUError("time-dependent sources run with --scheme exponential or trapezoidal, not euler")
+    tstep, tstart = float(tran["tstep"]), float(tran.get("tstart", 0.0))
+    if not tstart < total:
+        raise SPUError(f"the .tran start time {tstart:g} s is not before the end of the run ({total:g} s)")
+    if args.dt is not None and not (np.isfinite(args.dt) and args.dt > 0):
+        raise SPUError(f"time step must be finite and > 0 s, got {args.dt!r}")
+    tmax = args.dt if args.dt is not None else (float(tran["tmax"]) if tran.get("tmax_given") else None)
+    run = run_tran(nl, tstep, total, tstart, tmax, scheme=args.scheme, noise=noise, temperature_k=temp,
+                   seed=args.seed, max_points=args.max_samples, tran=tran)
+    if not (np.all(np.isfinite(run.v)) and np.all(np.isfinite(run.states))):
+        raise SPUError("the simulation left the floating-point range: the circuit is not stable (see spu check); "
+                       "nothing written (shorten --time to follow the growth)")
+    res = run.result
+    buf = io.BytesIO()
+    np.savez(buf, t=run.t, v=run.v, nodes=np.array(run.nodes, dtype=str), states=run.states,
+             state_names=np.array(run.ss.state_names, dtype=str), dt=np.float64(res.h_max),
+             temperature_k=np.float64(temp), noise=np.bool_(noise), tstep=np.float64(tstep * run.stride))
+    try:
+        atomic_write_bytes(args.out, buf.getvalue())
+    except OSError as exc:
+        raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    if run.stride > 1:
+        print(f"spu simulate: note: the .tran grid has more than --max-samples {args.max_samples} points; "
+              f"wrote every {run.stride}th point ({tstep * run.stride:.4g} s apart)", file=sys.stderr)
+    print(f"simulated {args.netlist}: .tran to {total:.4g} s in {res.n_steps} internal steps (longest "
+          f"{res.h_max:.4g} s; {args.scheme}, noise {'on' if noise else 'off'}, {temp:g} K); {len(run.t)} samples "
+          f"x {len(run.nodes)} node voltages from {tstart:.4g} s -> {args.out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- check
 def cmd_op(args) -> int:
     """SPICE's .op: node voltages and the branch currents of voltage sources and inductors."""
     nl = read_spice(args.netlist, max_elements=args.max_elements)
@@ -348,7 +391,10 @@ def register(sub) -> None:
         "simulate", help="simulate any SPICE netlist on the twin; write node voltages (.npz)",
         description="Read a SPICE netlist (the subset spucircuit.io.spice reads), simulate it on the twin "
                     "(exact scheme by default) and write an .npz with t (s), v (time x nodes, V), nodes "
-                    "(names), states and state_names.")
+                    "(names), states and state_names. A netlist with time-dependent sources (PULSE, SIN, EXP, "
+                    "PWL, SFFM), or with a .tran card and --noise off, runs as SPICE's .tran: from the DC operating point "
+                    "unless uic, output on the TSTEP grid from TSTART (every k-th grid point when the grid has more than --max-samples points), "
+                    "internal steps chosen for accuracy and onto every source breakpoint, capped by TMAX or --dt.")
     s.add_argument("netlist", help="SPICE netlist (.cir)")
     add_max_elements_arg(s)
     s.add_argument("--time", help="analog time: seconds, '20us', or 'Ntau' when the netlist records tau "
@@ -358,7 +404,8 @@ def register(sub) -> None:
     s.add_argument("--seed", type=argtypes.seed, default=None, help="random seed")
     s.add_argument("--scheme", choices=["exponential", "exact", "euler", "trapezoidal"], default="exponential",
                    help="integration scheme: exponential (exact in distribution at any step; alias exact), euler or trapezoidal")
-    s.add_argument("--dt", type=float, default=None, help="time step, s (default: the .tran step, else automatic)")
+    s.add_argument("--dt", type=float, default=None, help="time step, s (default: the .tran step, else automatic); "
+                                                                 "for a SPICE .tran run: the largest internal step")
     s.add_argument("--temperature", type=float, default=None,
                    help="Johnson-noise temperature, K (default: the netlist's noise block, else 300)")
     add_run_limit_arg(s)

@@ -19,8 +19,10 @@ from spucircuit.device.base import STEP_COST_S, AnalogDevice, RunResult, add_wor
 from spucircuit.errors import NetlistError, StepError
 from spucircuit.integrate.discretize import auto_dt, check_euler_step, discretize
 from spucircuit.integrate.kernels import run
+from spucircuit.integrate.transient import TransientResult, transient
 from spucircuit.integrate.trapezoidal import DAMP_STEPS, discretize_trapezoidal, run_trapezoidal, use_sparse
 from spucircuit.numerics.matrices import as_vector
+from spucircuit.statespace.inputs import input_schedule
 from spucircuit.statespace.mna import compile_netlist
 from spucircuit.statespace.model import StateSpace
 
@@ -248,6 +250,42 @@ class SPU(AnalogDevice):
         meter.close()
         samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
         return X, samples, xsum
+
+    def run_transient(self, times, waveforms: dict, *, tstep: float | None = None, tmax: float | None = None,
+                      seed=None) -> TransientResult:
+        """Run with time-dependent inputs from the current state (at t = 0) to ``max(times)``.
+
+        ``waveforms`` maps source names to :mod:`spucircuit.circuit.waveforms` (``Pulse``, ``Pwl``,
+        ...; SPICE defaults resolved with ``tstep``, default the first spacing of ``times``, and the
+        last time); the other sources keep their levels. Exact for piecewise-linear inputs with the
+        'exponential' scheme, steps onto every breakpoint (:mod:`spucircuit.integrate.transient`).
+        Returns the states at ``times`` (``states``: (len(times), chains, n)) and leaves the device
+        in the state at the last time, its inputs at the waveforms' final values."""
+        if self.scheme not in ("exponential", "trapezoidal"):
+            raise StepError(f"run_transient takes the 'exponential' or 'trapezoidal' scheme, not {self.scheme!r}")
+        t = np.asarray(times, dtype=float).ravel()
+        if not (t.size and np.all(np.isfinite(t)) and np.all(t >= 0) and t.max() > 0):
+            raise StepError("times must be finite, >= 0 and not all 0")
+        t_end = float(t.max())
+        if tstep is None:
+            d = np.diff(np.unique(t))
+            tstep = float(d[0]) if d.size else t_end
+        sched = input_schedule(self.ss, waveforms, tstep, t_end)
+        seeds = seed if seed is not None else self._seedseq.spawn(1)[0]
+        ssq = seeds if isinstance(seeds, np.random.SeedSequence) else np.random.SeedSequence(seeds)
+        scheme = "exact" if self.scheme == "exponential" else "trapezoidal"
+        runs = [transient(self.ss, sched, self.state[c], t, t_end=t_end, scheme=scheme, tmax=tmax, noise=self.noise,
+                          seed=child) for c, child in enumerate(ssq.spawn(self.chains))]
+        states = np.stack([r.states for r in runs], axis=1)
+        self.state = np.ascontiguousarray(states[int(np.argmax(t))])
+        for i, nm in zip(sched.index, sched.names):
+            self.ss.set_input(nm, float(sched.full([t_end])[0, i]))
+        self._disc_cache.clear()
+        self._settle = True
+        self.time_s += t_end
+        r0 = runs[0]
+        return TransientResult(t=t, states=states, inputs=r0.inputs, n_steps=r0.n_steps, n_lengths=r0.n_lengths,
+                               h_max=r0.h_max)
 
     # --------------------------------------------------------------- readout
     def _readout_fn(self):

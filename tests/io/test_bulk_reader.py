@@ -207,7 +207,7 @@ def test_errors_in_a_large_plain_netlist_name_the_line(make, what):
     ("XU2 ", "XU2 x2 0 spu_opamp_ideal", "3 ports"),
     ("XU2 ", "XRG1 x2 0 s2 spu_opamp_ideal", "duplicate element name"),
     ("VIN4 ", "VIN4 in4 0 dc", "'dc' without a value"),
-    ("VIN4 ", "VIN4 in4 0 pulse(0 1 0 1n 1n 1u 2u)", "time-dependent"),
+    ("VIN4 ", "VIN4 in4 0 trnoise(1 1n 0 0)", "time-dependent"),
 ])
 def test_errors_in_other_kinds_name_the_line(prefix, new, what):
     text = exported(8)

@@ -90,7 +90,8 @@ def test_every_kind_round_trips(tmp_path):
     nl2 = read_spice(p)
     same_netlist(nl, nl2)
     assert nl2.meta["note"] == nl.meta["note"]
-    assert nl2.meta["spice_file"]["tran"] == {"tstep": 1e-9, "tstop": 1e-7, "tstart": 0.0, "tmax": 1e-9, "uic": True}
+    assert nl2.meta["spice_file"]["tran"] == {"tstep": 1e-9, "tstop": 1e-7, "tstart": 0.0, "tmax": 1e-9, "uic": True,
+                                               "tmax_given": True}
     assert nl2.meta["spice_file"]["noise"] == {"method": "elements", "seed": 5, "nt": 1e-9, "temperature_k": 300.0}
     assert write_spice(nl2, p, tran=(1e-9, 1e-7), noise={"seed": 5, "nt": 1e-9}) == t1
 
@@ -259,8 +260,27 @@ def test_reserved_opamp_subckt_must_not_be_redefined():
     ("t\nX1 a b foo\n", 2, "unknown subcircuit"),
     ("t\n.subckt s a b\nR1 a b 1\n.ends\nX1 a s\n", 5, "ports"),
     ("t\n.subckt s a b r=1\nR1 a b {r}\n.ends\nX1 a b s q=2\n", 5, "no parameter"),
-    ("t\nV1 a 0 pulse(0 1 0 1n 1n 1u 2u)\n", 2, "time-dependent"),
-    ("t\nI1 a 0 sin(0 1 1k)\n", 2, "time-dependent"),
+    ("t\nV1 a 0 pat(1 0 0 1n 1n 1n b101 1)\n", 2, "time-dependent source 'pat' is not supported"),
+    ("t\nV1 a 0 am(1 0 1k)\n", 2, "AM takes 4 to 5 values, got 3"),
+    ("t\nI1 a 0 trnoise(1 1n 0 0)\n", 2, "time-dependent source 'trnoise' is not supported"),
+    ("t\nV1 a 0 pulse(0)\n", 2, "PULSE takes 2 to 8 values, got 1"),
+    ("t\nV1 a 0 pulse 0 1 0 0 0 0 0 0 0\n", 2, "PULSE takes 2 to 8 values, got 9"),
+    ("t\nV1 a 0 pulse(0 1 -1n)\n", 2, "td must be >= 0"),
+    ("t\nV1 a 0 sin(0 1 -1k)\n", 2, "freq must be >= 0"),
+    ("t\nV1 a 0 sin(0 1 1k td=1)\n", 2, "positional values only"),
+    ("t\nV1 a 0 exp(0)\n", 2, "EXP takes 2 to 6"),
+    ("t\nV1 a 0 exp(0 1 0 -1)\n", 2, "tau1 must be >= 0"),
+    ("t\nV1 a 0 sffm(0 1 1k 2 1k 0)\n", 2, "SFFM takes 2 to 5"),
+    ("t\nV1 a 0 pwl(0 1 1)\n", 2, "time-value pairs"),
+    ("t\nV1 a 0 pwl(1 1 0 2)\n", 2, "must not decrease"),
+    ("t\nV1 a 0 pwl(0 1 1 2 r=5)\n", 2, "r=5.0 must be one of its times before the last (1.0)"),
+    ("t\nV1 a 0 pwl(0 1 1 2) r=0.5\n", 2, "must be one of its times"),
+    ("t\nV1 a 0 pulse(0 1) td=1\n", 2, "r= and td= belong to PWL"),
+    ("t\nV1 a 0 pwl(0 1 1 2 q=0)\n", 2, "unknown PWL parameter"),
+    ("t\nV1 a 0 pwl\n", 2, "time-value pairs"),
+    ("t\nV1 a 0 pulse(0 1) sin(0 1)\n", 2, "second time-dependent"),
+    ("t\nV1 a 0 pulse(0 1)x\n", 2, "bad PULSE field"),
+    ("t\nV1 a 0 pulse(0 {1/0})\n", 2, "division by zero"),
     ("t\nI1 a 0 dc 0 trrandom(1 1n 0 1 0)\n", 2, "Gaussian"),
     ("t\nR1 a 0 {1/0}\n", 2, "division by zero"),
     ("t\nR1 a 0 0\n", 2, "zero resistance"),
@@ -426,8 +446,42 @@ def test_round_trip_random_netlists(nl, with_tran):
     assert write_spice(nl2, None, **kw) == t1
 
 
+WAVES = """time-dependent sources
+V1 in 0 PULSE(0 1 1u 0.1u 0.2u 2u 5u 3)
+V2 b 0 dc 0.5 sin 0 1 200k 1u 1e4 0
+I1 0 c pwl(0 0 1u 1m 1u 2m 3u -1m) r=1u td=0.5u
+I2 0 c EXP(0 1m 1u 0.3u) trrandom(2 1n 0 1e-3 0)
+V3 d 0 SFFM(0, 1, 1meg, 2, 100k)
+V4 e 0 AM(1 0.5 10k 1meg 1u)
+R1 in b 1k
+R2 b c 1k
+R3 d c 2k
+R5 e c 2k
+C1 c 0 1n
+.tran 10n 20u
+.end
+"""
+
+
+def test_waveforms_read_and_round_trip():
+    from spucircuit.circuit.waveforms import Am, Exp, Pulse, Pwl, Sffm, Sin
+    from spucircuit.io.spice.reader import parse_once
+
+    nl = parse_once(WAVES, "w.cir", bulk=False)
+    assert nl.waveforms == {"V1": Pulse(0, 1, 1e-6, 1e-7, 2e-7, 2e-6, 5e-6, 3), "V2": Sin(0, 1, 2e5, 1e-6, 1e4, 0),
+                            "I1": Pwl((0, 1e-6, 1e-6, 3e-6), (0, 1e-3, 2e-3, -1e-3), 0.5e-6, 1e-6), "I2": Exp(0, 1e-3, 1e-6, 3e-7),
+                            "V3": Sffm(0, 1, 1e6, 2, 1e5), "V4": Am(1, 0.5, 1e4, 1e6, 1e-6)}
+    # DC levels: a given dc value, else the waveform at t = 0 (SPICE's operating point)
+    assert list(nl.tables["V"].values) == [0.0, 0.5, 0.0, 0.0] and list(nl.tables["I"].values) == [0.0, 0.0]
+    bulk = parse_once(WAVES, "w.cir", bulk=True)  # the bulk reader hands these lines to the line reader
+    assert bulk.waveforms == nl.waveforms
+    t1 = write_spice(nl, None)
+    nl2 = parse_spice(t1, "again.cir")
+    assert nl2.waveforms == nl.waveforms and write_spice(nl2, None) == t1
+
+
 def _seed_texts():
-    texts = [HAND, write_spice(all_kinds_netlist(), None, tran=(1e-9, 1e-7), noise={"seed": 1, "nt": 1e-9}),
+    texts = [HAND, WAVES, write_spice(all_kinds_netlist(), None, tran=(1e-9, 1e-7), noise={"seed": 1, "nt": 1e-9}),
              NEW_CARDS]
     for f in sorted(os.listdir(NETLISTS)):
         if f.endswith(".cir"):
@@ -500,7 +554,10 @@ def mutated(draw):
                                                 "{a*}", "dc", "spu_opamp", "trrandom(2 1n 0 1 0)", "+", ".end",
                                                 "4K7", "1M5", "R47", "4meg7", "Vs", "V1", "L1", "L2", "K1 L1",
                                                 "tc1=1", "dc=1", "ac=1", "C=1u", "R=1k", "temp=1e9", ".ic",
-                                                "v(out)=1", "F1", "H1", "E1", "1.5", "-0.99", "poly(1)"]))
+                                                "v(out)=1", "F1", "H1", "E1", "1.5", "-0.99", "poly(1)",
+                                                "pulse(0 1)", "PULSE", "sin(0 1 1e400)", "pwl(0 1 0 2)", "pwl(",
+                                                "exp(0 1 -1)", "td=1", "r=0", "sffm", "(0 1)", "am(1 2)",
+                                                "AM(1 0 1k 1meg)"]))
                 lines[a] = " ".join(toks)
             text = "\n".join(lines)
     return text

@@ -42,6 +42,7 @@ from spucircuit.io.spice._cards import (
 )
 from spucircuit.io.spice.controlled import controlled, is_poly
 from spucircuit.io.spice.spellings import TNOM_C, rkm_value, temperature_factor
+from spucircuit.io.spice.waveform_cards import is_time_function, pwl_options, read_waveform
 
 __all__ = ["element", "map_node"]
 
@@ -50,7 +51,7 @@ def _split_kw(toks):
     """Positional fields, and (lower-case key, value) pairs of the ``key=value`` fields."""
     pos, kw = [], []
     for t in toks:
-        if "=" in t and not t.startswith(("{", "'", "(")):
+        if "=" in t and not t.startswith(("{", "'", "(")) and "(" not in t.partition("=")[0]:  # not pwl(.. td=x)
             k, _, v = t.partition("=")
             kw.append((k.lower(), v))
         else:
@@ -64,7 +65,6 @@ _UNSUPPORTED_ELEMENTS = {
     "t": "transmission line", "o": "lossy transmission line", "u": "uniform RC line", "y": "element",
     "a": "XSPICE code model", "p": "coupled transmission line", "n": "element",
 }
-_TIME_FUNCS = ("pulse", "sin", "exp", "pwl", "sffm", "am", "trnoise", "trrandom", "pat")
 
 
 def _hier(name: str, path: list) -> str:
@@ -232,9 +232,9 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         need(2, f"{kind}name n+ n- [dc] value")
         nodes = nodes_of(2)
         rest = pos[2:]
-        no_kw(("dc", "ac", "acmag", "acphase"))
+        no_kw(("dc", "ac", "acmag", "acphase", "td", "r"))  # td= / r=: PWL's options (pwl_options below)
         kwd = dict(kw)
-        dc, noise = 0.0, None
+        dc, noise, wf = 0.0, None, None
         j = 0
         seen_dc = "dc" in kwd
         if seen_dc:  # 'dc=1' (the key=value spelling of 'dc 1')
@@ -262,25 +262,33 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
             elif tl.startswith("trrandom") and kind == "I":
                 noise = _trrandom(t, scope, st, L, name)
                 j += 1
-            elif tl.split("(")[0] in _TIME_FUNCS:
-                raise st.err(f"{name}: time-dependent source {t.split('(')[0]!r} is not supported (the twin "
-                             "takes DC sources; white noise is an N element or I ... trrandom(2 ...))", L)
+            elif is_time_function(t):
+                if wf is not None:
+                    raise st.err(f"{name}: a second time-dependent value {t.split('(')[0]!r}", L)
+                wf, j = read_waveform(rest, j, scope, st, L, name)
             elif not seen_dc and j == 0:
                 dc = card_value(t, scope, st, L, f"{name} value")
                 seen_dc = True
                 j += 1
             else:
                 raise st.err(f"{name}: unexpected field {t!r}", L)
+        wf = pwl_options(wf, [(k, v) for k, v in kw if k in ("td", "r")], scope, st, L, name)
         hname = _hier(name, path)
         if ac is not None:  # magnitude (V or A) and phase (degrees), as ngspice's .ac reads them
             st.nl.meta.setdefault("ac", {}).setdefault("sources", {})[hname] = [float(a) for a in ac]
+        if wf is not None and not seen_dc:  # SPICE's operating point: the transient value at t = 0
+            dc = wf.initial_value()
         if noise is not None:
-            if dc != 0:
+            if dc != 0 or wf is not None:
                 _register(st, "I", hname, nodes, dc, 0.0, L)
+                if wf is not None:
+                    st.nl.waveforms[hname] = wf
                 hname = hname + ".trrandom"
             _register(st, "N", hname, nodes, noise, 0.0, L)
         else:
             _register(st, kind, hname, nodes, dc, 0.0, L)
+            if wf is not None:
+                st.nl.waveforms[hname] = wf
         return
     if letter == "x":
         _instance(name, pos, kw, ln, st, scope, path, ports, depth)

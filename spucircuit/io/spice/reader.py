@@ -460,7 +460,8 @@ def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
         tmax = v[3] if len(v) > 3 else tstep
         if not (tstep > 0 and tmax > 0 and 0 <= tstart < tstop):
             raise st.err(".tran needs tstep > 0, tmax > 0 and 0 <= tstart < tstop", ln.lineno)
-        info["tran"] = {"tstep": tstep, "tstop": tstop, "tstart": tstart, "tmax": tmax, "uic": uic}
+        info["tran"] = {"tstep": tstep, "tstop": tstop, "tstart": tstart, "tmax": tmax, "uic": uic,
+                        "tmax_given": len(v) > 3}
         return
     if first == ".ic":
         ic = info.setdefault("ic", {})

@@ -68,6 +68,7 @@ from spucircuit.circuit.noise import johnson_psd, noise_sources
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import SpiceError
 from spucircuit.io.spice._cards import ANN, NAME_RE, OPAMP_DEFS, OPAMP_FINITE, OPAMP_IDEAL, OPAMP_RAIL, RAIL_GAIN
+from spucircuit.io.spice.waveform_cards import format_waveform
 
 __all__ = ["write_spice"]
 
@@ -348,6 +349,7 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
         kind, _ = netlist.find(nm)
         return nm if nm[:1].upper() == _SPICE_LETTER[kind] else _SPICE_LETTER[kind] + nm
 
+    waves = {str(k).lower(): w for k, w in getattr(netlist, "waveforms", {}).items()}
     for kind in ("R", "C", "L", "G", "E", "F", "H", "K", "U", "V", "I", "N"):
         tab = t[kind]
         if not len(tab):
@@ -368,7 +370,8 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
             elif kind in ("C", "L"):
                 L.append(f"{s} {nd[0]} {nd[1]} {fv(v)} IC={fv(ics[i])}")
             elif kind in ("V", "I"):
-                L.append(f"{s} {nd[0]} {nd[1]} dc {fv(v)}")
+                wf = waves.get(nm.lower()) if waves else None
+                L.append(f"{s} {nd[0]} {nd[1]} dc {fv(v)}" + (f" {format_waveform(wf, fv)}" if wf is not None else ""))
             elif kind == "U" and rail_v is not None:
                 gain = RAIL_GAIN if math.isinf(v) else v
                 L.append(f"{s} {nd[0]} {nd[1]} {nd[2]} {OPAMP_RAIL} gain={fv(gain)} rail={fv(float(rail_v))}")
