@@ -105,6 +105,7 @@ class State:
     globals_: set = field(default_factory=set)
     ic_given: set = field(default_factory=set)  # capacitor indices (in kinds['C']) with IC=
     ic_lines: dict = field(default_factory=dict)  # lower-case .ic node -> line
+    ac_specs: dict = field(default_factory=dict)  # source name -> [AC magnitude, phase deg] (io.spice.analyses)
     max_elements: int = MAX_ELEMENTS  # checked on the estimate before flattening, and as elements are added
 
     def err(self, msg, lineno):

@@ -18,7 +18,6 @@ import re
 
 import numpy as np
 
-from spucircuit._util.quantities import parse_number
 from spucircuit.circuit.netlist import check_values
 from spucircuit.errors import NetlistError
 from spucircuit.io.spice._cards import (
@@ -38,6 +37,7 @@ from spucircuit.io.spice._cards import (
     param_card,
     tokenize,
 )
+from spucircuit.io.spice.analyses import record_ac, source_ac
 
 __all__ = ["element", "map_node"]
 
@@ -211,7 +211,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         nodes = nodes_of(2)
         rest = pos[2:]
         no_kw()
-        dc, noise = 0.0, None
+        dc, noise, ac = 0.0, None, None
         j = 0
         seen_dc = False
         while j < len(rest):
@@ -223,11 +223,9 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
                 dc = card_value(rest[j + 1], scope, st, L, f"{name} dc value")
                 seen_dc = True
                 j += 2
-            elif tl == "ac":  # small-signal spec: irrelevant to the transient circuit
-                j += 1
-                for _ in range(2):
-                    if j < len(rest) and parse_number(rest[j]) is not None:
-                        j += 1
+            elif tl == "ac":  # small-signal spec: recorded for .ac / .noise, irrelevant to the transient
+                ac = source_ac(rest, j, scope, st, L, name)
+                j = ac[2]
             elif tl.startswith("trrandom") and kind == "I":
                 noise = _trrandom(t, scope, st, L, name)
                 j += 1
@@ -241,6 +239,8 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
             else:
                 raise st.err(f"{name}: unexpected field {t!r}", L)
         hname = _hier(name, path)
+        if ac is not None:
+            record_ac(st, hname, ac[0], ac[1], L)
         if noise is not None:
             if dc != 0:
                 _register(st, "I", hname, nodes, dc, 0.0, L)

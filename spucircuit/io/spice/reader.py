@@ -57,6 +57,7 @@ from spucircuit.io.spice._cards import (
     strip_comment,
     tokenize,
 )
+from spucircuit.io.spice.analyses import ac_card, ac_specs, noise_card
 from spucircuit.io.spice.bulk_reader import logical_lines_bulk, read_elements_bulk
 from spucircuit.io.spice.elements import element
 
@@ -317,6 +318,8 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
         nl.meta.update(meta)
     if "ic" in info:
         info["ic"] = dict(info["ic"])
+    if st.ac_specs:
+        info["ac_sources"] = ac_specs(st)
     nl.meta["spice_file"] = info
     return nl
 
@@ -424,6 +427,9 @@ _UNSUPPORTED_CARDS = {".include": "include files", ".inc": "include files", ".li
 
 
 def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
+    if first in (".ac", ".noise"):  # small-signal analyses: recorded (spucircuit.io.spice.analyses)
+        (ac_card if first == ".ac" else noise_card)(ln, st, scope, info)
+        return
     if first in SKIP_CARDS:
         info.setdefault("skipped", []).append(first)
         return
