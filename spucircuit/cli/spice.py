@@ -6,6 +6,7 @@ an :class:`~spucircuit.errors.SPUError`, which the main CLI prints as one line (
     spu export --matrix A.npy [--rhs b.npy] --arch integrator|capacitive [--time 50tau] [--noise]
                [--seed S] -o net.cir         # then: ngspice -b -r out.raw net.cir
     spu simulate net.cir --time 20us [--noise off] --out samples.npz   # the twin runs the netlist
+                                             # (+ its .ac / .noise cards: ac_f, ac_v, noise_f, noise_*_psd)
     spu check net.cir                        # read, validate, compile; print a summary
     spu graph net.cir -o graph.png|graph.graphml
 """
@@ -35,6 +36,7 @@ from spucircuit.io.graphml import to_graphml
 from spucircuit.io.spice import read_spice, write_spice
 from spucircuit.linalg.capacitive import dynamics
 from spucircuit.report.graph_plot import plot_coupling_graph
+from spucircuit.statespace.frequency import small_signal_analyses
 from spucircuit.statespace.mna import compile_netlist
 
 # ----------------------------------------------------------------------------- helpers
@@ -130,12 +132,15 @@ def cmd_simulate(args) -> int:
     info = nl.meta.get("spice_file", {})
     tau = tau_of(nl)
     tran = info.get("tran")
+    small = small_signal_analyses(nl, args.temperature)  # .ac / .noise cards, {} without them
     if args.time is not None:
         total = _time(args.time, tau)
     elif tran:
         total = float(tran["tstop"])
+    elif small:
+        return _write_small_signal(args, small)
     else:
-        raise SPUError("give --time (the netlist has no .tran card to take it from)")
+        raise SPUError("give --time (the netlist has no .tran, .ac or .noise card to take it from)")
     temp = args.temperature
     if temp is None:
         temp = float(info.get("noise", {}).get("temperature_k", 300.0))
@@ -168,7 +173,7 @@ def cmd_simulate(args) -> int:
     buf = io.BytesIO()
     np.savez(buf, t=t, v=v, nodes=np.array(nodes, dtype=str), states=states,
              state_names=np.array(spu.ss.state_names, dtype=str), dt=np.float64(spu.dt),
-             temperature_k=np.float64(temp), noise=np.bool_(noise))
+             temperature_k=np.float64(temp), noise=np.bool_(noise), **small)
 
     try:
         atomic_write_bytes(args.out, buf.getvalue())
@@ -180,6 +185,29 @@ def cmd_simulate(args) -> int:
     print(f"simulated {args.netlist}: {res.analog_time_s:.4g} s in {res.n_steps} steps of {spu.dt:.4g} s "
           f"({args.scheme}, noise {'on' if noise else 'off'}, {temp:g} K); {len(t)} samples x {len(nodes)} "
           f"node voltages -> {args.out}")
+    if small:
+        print(_small_signal_summary(small))
+    return 0
+
+
+def _small_signal_summary(small: dict) -> str:
+    parts = []
+    if "ac_f" in small:
+        parts.append(f".ac: {len(small['ac_f'])} frequencies x {small['ac_v'].shape[1]} node phasors (ac_f, ac_v)")
+    if "noise_f" in small:
+        parts.append(f".noise: {len(small['noise_f'])} frequencies (noise_f, noise_onoise_psd, noise_inoise_psd)")
+    return "; ".join(parts)
+
+
+def _write_small_signal(args, small: dict) -> int:
+    """The netlist asks for .ac / .noise only: write those arrays (no transient)."""
+    buf = io.BytesIO()
+    np.savez(buf, **small)
+    try:
+        atomic_write_bytes(args.out, buf.getvalue())
+    except OSError as exc:
+        raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"analysed {args.netlist}: {_small_signal_summary(small)} -> {args.out}")
     return 0
 
 
@@ -293,7 +321,11 @@ def register(sub) -> None:
         "simulate", help="simulate any SPICE netlist on the twin; write node voltages (.npz)",
         description="Read a SPICE netlist (the subset spucircuit.io.spice reads), simulate it on the twin "
                     "(exact scheme by default) and write an .npz with t (s), v (time x nodes, V), nodes "
-                    "(names), states and state_names.")
+                    "(names), states and state_names. A .ac card adds ac_f (Hz), ac_v (complex node phasors, "
+                    "frequencies x nodes, V for the sources' 'AC mag phase') and ac_nodes; a .noise card adds "
+                    "noise_f (Hz), noise_onoise_psd (one-sided output noise PSD, V^2/Hz; ngspice's onoise_spectrum "
+                    "is its square root), noise_inoise_psd and noise_gain, at --temperature, else the .temp card, "
+                    "else 27 C as ngspice. Without .tran and --time only these are written.")
     s.add_argument("netlist", help="SPICE netlist (.cir)")
     add_max_elements_arg(s)
     s.add_argument("--time", help="analog time: seconds, '20us', or 'Ntau' when the netlist records tau "
@@ -305,7 +337,8 @@ def register(sub) -> None:
                    help="integration scheme: exponential (exact in distribution at any step; alias exact), euler or trapezoidal")
     s.add_argument("--dt", type=float, default=None, help="time step, s (default: the .tran step, else automatic)")
     s.add_argument("--temperature", type=float, default=None,
-                   help="Johnson-noise temperature, K (default: the netlist's noise block, else 300)")
+                   help="Johnson-noise temperature, K (default: the netlist's noise block, else 300; "
+                        "for .noise: the .temp card, else 300.15)")
     add_run_limit_arg(s)
     s.add_argument("--max-samples", dest="max_samples", type=argtypes.positive_int, default=20000,
                    help="keep at most about this many samples (default 20000)")
