@@ -140,7 +140,7 @@ def cmd_simulate(args) -> int:
     elif small:
         return _write_small_signal(args, small)
     else:
-        raise SPUError("give --time (the netlist has no .tran, .ac or .noise card to take it from)")
+        raise SPUError("give --time (the netlist has no .tran card to take it from)")
     temp = args.temperature
     if temp is None:
         temp = float(info.get("noise", {}).get("temperature_k", 300.0))
