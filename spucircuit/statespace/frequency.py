@@ -150,9 +150,14 @@ def direct_noise_psd(ss: StateSpace, out: str, ref: str | None = None) -> float:
     """The white part (V^2/Hz, one-sided) of v(out) - v(ref) that reaches it from noise sources without
     passing a state (a node tied to a capacitor or inductor only through resistors: an RL mid-node,
     a resistive divider). The state model keeps no such part, so :func:`output_noise_psd` refuses an
-    output where it is not zero. Needs the MNA compile (its LU); 0.0 when that is absent."""
-    if ss.mna_factor is None or ss.netlist is None:
+    output where it is not zero. Uses the MNA compile's LU (compiled here from ``ss.netlist`` when ``ss`` came
+    from the closed-form virtual-ground compile); 0.0 for a state space without a netlist."""
+    if ss.netlist is None:
         return 0.0
+    if ss.mna_factor is None:
+        from spucircuit.statespace.mna import compile_netlist
+
+        ss = compile_netlist(ss.netlist, ss.temperature_k, noise=True, fast=False)
     nl = ss.netlist
     dim = ss.mna_rhs[0].shape[0]
     e = np.zeros(dim)

@@ -10,8 +10,9 @@ subcircuit parameters), ``.global``, ``.end``, ``.tran`` and ``.ic`` (recorded i
 ``netlist.meta['spice_file']``; ``.ic`` sets the initial voltage of a capacitor without ``IC=``
 whose terminals both have one), ``.options``/``.control``...``.endc``/``.save``/``.print``/
 ``.plot``/``.probe``/``.meas``/``.model``/``.nodeset``/``.temp`` and the analysis cards ``.op``
-``.ac`` ``.dc`` ``.noise`` ``.tf`` ``.pz`` ``.sens`` ``.four`` ``.disto`` (deliberately skipped:
-they do not change the circuit). Conversions: a negative resistor becomes a VCCS ``G p q p q
+``.dc`` ``.tf`` ``.pz`` ``.sens`` ``.four`` ``.disto`` (deliberately skipped: they do not change
+the circuit); ``.ac`` and ``.noise`` and the sources' ``AC mag [phase]`` are recorded
+(:mod:`~spucircuit.io.spice.analyses`). Conversions: a negative resistor becomes a VCCS ``G p q p q
 1/R`` (noise-free, as it is active); ``E out 0 inp inn A0`` becomes an op-amp (inputs swapped
 for A0 < 0); ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD
 2 NT sigma^2. Anything else (nonlinear devices, time-dependent sources, floating VCVS, F/H/K,
