@@ -157,6 +157,10 @@ def replay(relpath: str) -> str:
             return f"unsupported: {exc}"
         except SPUError as exc:
             return f"rejected: {type(exc).__name__}: {exc}"
+        except KeyError as exc:
+            return f"ngspice failed: its rawfile has no {exc.args[0]!r} plot"
+        except Exception as exc:  # noqa: BLE001 - a crash of the twin is a status the test reports, not a stop
+            return f"crashed: {type(exc).__name__}: {exc}"
     return "agrees: " + " ".join(compared)
 
 
