@@ -27,7 +27,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from spucircuit.circuit.noise import noise_sources
-from spucircuit.errors import NetlistError
+from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.statespace.model import StateSpace
 
 SWEEPS = ("dec", "oct", "lin")
@@ -228,41 +228,57 @@ def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
     nodes, V per the sources' AC amplitudes), ``ac_nodes``; ``noise_f`` (Hz), ``noise_onoise_psd`` (V^2/Hz,
     one-sided, of v(out) - v(ref)), ``noise_inoise_psd`` (input units^2/Hz: V^2/Hz for a V source, A^2/Hz for
     an I source), ``noise_gain`` (complex, the transfer from the AC sources to the output). The noise
-    temperature is ``temperature_k``, else the netlist's ``.temp`` (deg C), else ngspice's 27 C."""
+    temperature is ``temperature_k``, else the netlist's ``.temp`` (deg C), else ngspice's 27 C.
+    What an analysis cannot do raises :class:`SpiceError` naming the file and the card's line (errors of the
+    circuit itself are the compiler's, as for a transient)."""
     from spucircuit.statespace.mna import compile_netlist
 
     info = netlist.meta.get("spice_file", {}) if isinstance(netlist.meta, dict) else {}
     acd, nsd = info.get("ac"), info.get("noise_analysis")
-    if not acd and not nsd:
-        return {}
-    specs = info.get("ac_sources", {})
     out: dict = {}
     if acd:
         ss = compile_netlist(netlist, noise=False)
-        nodes = list(netlist.node_names[1:])
-        f = frequency_grid(acd["sweep"], acd["points"], acd["fstart_hz"], acd["fstop_hz"])
-        out.update(ac_f=f, ac_v=ac_response(ss, nodes, ac_amplitudes(ss, specs), f), ac_nodes=np.array(nodes, dtype=str))
+        out.update(_card_errors(_ac_analysis, info, acd, netlist, ss))
     if nsd:
         if temperature_k is None:
             temperature_k = float(info["temp_c"]) + 273.15 if "temp_c" in info else NGSPICE_TNOM_K
         ss = compile_netlist(netlist, temperature_k=temperature_k, noise=True)
-        src = nsd["source"]
-        where = f"line {nsd['line']}"
-        if src not in {nm.lower() for nm in ss.input_names}:
-            raise NetlistError(f".noise ({where}): input source {src!r} is not an independent source of the circuit")
-        if src not in {nm.lower() for nm in specs}:
-            raise NetlistError(f".noise ({where}): input source {src!r} has no AC value (give it 'AC 1')")
-        known = {nm.lower() for nm in netlist.node_names}
-        for node in (nsd["output"], nsd["ref"]):
-            if node is not None and node not in known and node != "0":
-                raise NetlistError(f".noise ({where}): the circuit has no node {node!r}")
-        f = frequency_grid(nsd["sweep"], nsd["points"], nsd["fstart_hz"], nsd["fstop_hz"])
-        ref = None if nsd["ref"] in (None, "0", "gnd") else nsd["ref"]
-        outn = nsd["output"]
-        onoise = output_noise_psd(ss, outn, ref, f)
-        nodes = [outn] + ([ref] if ref else [])
-        v = ac_response(ss, nodes, ac_amplitudes(ss, specs), f)
-        gain = v[:, 0] - (v[:, 1] if ref else 0.0)
-        out.update(noise_f=f, noise_onoise_psd=onoise, noise_inoise_psd=input_noise_psd(onoise, gain),
-                   noise_gain=gain, noise_temperature_k=np.float64(temperature_k))
+        out.update(_card_errors(_noise_analysis, info, nsd, netlist, ss))
     return out
+
+
+def _card_errors(fn, info, card, *args):
+    """``fn(card, *args)``, its NetlistError re-raised as a SpiceError at the card's file and line."""
+    try:
+        return fn(card, info.get("ac_sources", {}), *args)
+    except SpiceError:
+        raise
+    except NetlistError as exc:
+        raise SpiceError(str(exc), info.get("filename"), card.get("line")) from None
+
+
+def _ac_analysis(acd, specs, netlist, ss):
+    nodes = list(netlist.node_names[1:])
+    f = frequency_grid(acd["sweep"], acd["points"], acd["fstart_hz"], acd["fstop_hz"])
+    return dict(ac_f=f, ac_v=ac_response(ss, nodes, ac_amplitudes(ss, specs), f), ac_nodes=np.array(nodes, dtype=str))
+
+
+def _noise_analysis(nsd, specs, netlist, ss):
+    src = nsd["source"]
+    if src not in {nm.lower() for nm in ss.input_names}:
+        raise NetlistError(f".noise: input source {src!r} is not an independent source of the circuit")
+    if src not in {nm.lower() for nm in specs}:
+        raise NetlistError(f".noise: input source {src!r} has no AC value (give it 'AC 1')")
+    known = {nm.lower() for nm in netlist.node_names}
+    for node in (nsd["output"], nsd["ref"]):
+        if node is not None and node not in known:
+            raise NetlistError(f".noise: the circuit has no node {node!r}")
+    f = frequency_grid(nsd["sweep"], nsd["points"], nsd["fstart_hz"], nsd["fstop_hz"])
+    ref = nsd["ref"]
+    outn = nsd["output"]
+    onoise = output_noise_psd(ss, outn, ref, f)
+    nodes = [outn] + ([ref] if ref else [])
+    v = ac_response(ss, nodes, ac_amplitudes(ss, specs), f)
+    gain = v[:, 0] - (v[:, 1] if ref else 0.0)
+    return dict(noise_f=f, noise_onoise_psd=onoise, noise_inoise_psd=input_noise_psd(onoise, gain),
+                noise_gain=gain, noise_temperature_k=np.float64(ss.temperature_k))

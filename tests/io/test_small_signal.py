@@ -76,11 +76,11 @@ FILES = {
     "lc.cir": "lc\nI1 0 a dc 0 ac 1\nL1 a 0 1\nC1 a 0 1\n.ac lin 1 0.15915494309189535 1\n.end\n",
 }
 CASES = [
-    ("nosrc.cir", ".noise (line 11): input source 'v7' is not an independent source of the circuit"),
-    ("noac.cir", ".noise (line 11): input source 'v1' has no AC value (give it 'AC 1')"),
-    ("nonode.cir", ".noise (line 11): the circuit has no node 'zz'"),
-    ("white.cir", "noise output v(n1) has a white noise part"),
-    ("lc.cir", "AC analysis: (jwI - F) is singular at f = 0.159155 Hz"),
+    ("nosrc.cir", "{d}/nosrc.cir:11: .noise: input source 'v7' is not an independent source of the circuit"),
+    ("noac.cir", "{d}/noac.cir:11: .noise: input source 'v1' has no AC value (give it 'AC 1')"),
+    ("nonode.cir", "{d}/nonode.cir:11: .noise: the circuit has no node 'zz'"),
+    ("white.cir", "{d}/white.cir:11: noise output v(n1) has a white noise part"),
+    ("lc.cir", "{d}/lc.cir:5: AC analysis: (jwI - F) is singular at f = 0.159155 Hz"),
 ]
 
 
