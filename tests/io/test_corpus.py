@@ -43,6 +43,7 @@ OPTIONS = ".options reltol=1e-6 abstol=1e-15 vntol=1e-12"
 NGSPICE_TIMEOUT_S = 20.0
 MAX_TRAN_STEPS = 200_000
 _CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz")
+MEASURED: dict = {}  # the last replay's worst error per analysis, in units of its tolerance (printed by __main__)
 
 
 def load_manifest() -> dict:
@@ -135,6 +136,7 @@ def replay(relpath: str) -> str:
     with open(os.path.join(CORPUS, relpath), encoding="utf-8", errors="replace") as f:
         deck = make_deck(f.read())
     cards = _analysis_cards(deck)
+    MEASURED.clear()
     try:
         nl = parse_spice(deck, relpath)
     except SpiceError as exc:
@@ -203,6 +205,7 @@ def _compare_tran(nl, plots) -> str:
         err = float(np.max(np.abs(v[keep, k] - ref))) / scale
         if err > worst[0]:
             worst = (err, nm)
+    MEASURED[".tran"] = worst[0] / TRAN_TOL
     return f"v({worst[1]}) off by {worst[0]:.3g} of its range" if worst[0] > TRAN_TOL else ""
 
 
@@ -216,6 +219,7 @@ def _compare_ac(nl, plots) -> str:
         return f"frequency grids differ ({len(f)} vs {len(tw['ac_f'])} points)"
     cols = _node_columns(ng, list(tw["ac_nodes"]))
     top = max((float(np.max(np.abs(c))) for c in cols.values()), default=0.0)
+    MEASURED[".ac"] = 0.0
     for k, nm in enumerate(tw["ac_nodes"]):
         if nm not in cols:
             continue
@@ -225,6 +229,7 @@ def _compare_ac(nl, plots) -> str:
             continue
         mag = float(np.max(np.abs(np.abs(got[ok]) / np.abs(ref[ok]) - 1)))
         ph = float(np.max(np.abs(np.angle(got[ok] / ref[ok]))))
+        MEASURED[".ac"] = max(MEASURED[".ac"], mag / AC_TOL, ph / AC_TOL)
         if mag > AC_TOL or ph > AC_TOL:
             return f"v({nm}) magnitude {mag:.3g}, phase {ph:.3g} rad"
     return ""
@@ -240,6 +245,7 @@ def _compare_noise(nl, plots) -> str:
         return f"frequency grids differ ({len(f)} vs {len(tw['noise_f'])} points)"
     ref = ng["onoise_spectrum"].real ** 2
     err = float(np.max(np.abs(tw["noise_onoise_psd"] / ref - 1)))
+    MEASURED[".noise"] = err / NOISE_TOL
     return f"onoise PSD off by {err:.3g}" if err > NOISE_TOL else ""
 
 
@@ -255,6 +261,8 @@ def _compare_op(nl, plots) -> str:
     v = np.asarray(Y) @ x + np.asarray(Z) @ ss.inputs
     cols = _node_columns(ng, nodes)
     top = max((abs(float(c[0].real)) for c in cols.values()), default=0.0)
+    MEASURED[".op"] = max((abs(v[k] - float(cols[nm][0].real)) / (OP_TOL * max(top, 1e-12))
+                           for k, nm in enumerate(nodes) if nm in cols), default=0.0)
     for k, nm in enumerate(nodes):
         if nm in cols and abs(v[k] - float(cols[nm][0].real)) > OP_TOL * max(top, 1e-12):
             return f"v({nm}) = {v[k]:.9g} V, ngspice {float(cols[nm][0].real):.9g} V"
@@ -270,6 +278,7 @@ def _compare_pz(nl, plots) -> str:
     ev = np.asarray(eigenvalues(compile_netlist(nl, noise=False)), dtype=complex)
     if len(poles) != len(ev):
         return f"{len(poles)} poles from ngspice, {len(ev)} eigenvalues of F"
+    MEASURED[".pz"] = max((float(np.min(np.abs(ev - p))) / max(abs(p), 1e-300) / PZ_TOL for p in poles), default=0.0)
     for p in poles:
         d = float(np.min(np.abs(ev - p))) / max(abs(p), 1e-300)
         if d > PZ_TOL:
@@ -287,7 +296,8 @@ def replay_all(verbose: bool = False) -> dict:
         t0 = time.perf_counter()
         out[entry["path"]] = replay(entry["path"])
         if verbose:
-            print(f"{time.perf_counter() - t0:6.2f} s  {entry['path']}: {out[entry['path']]}")
+            worst = "".join(f" [{a} worst error {e:.2g} x tol]" for a, e in MEASURED.items())
+            print(f"{time.perf_counter() - t0:6.2f} s  {entry['path']}: {out[entry['path']]}{worst}")
     return out
 
 
