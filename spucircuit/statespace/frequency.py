@@ -14,8 +14,9 @@ and the white diffusion gives the one-sided output noise PSD of v_out = c x (c =
 Q = 2 k_B T / (R C^2), F = -1/(RC), so S_out = 4 k_B T R / (1 + (w R C)^2), ngspice's resistor noise
 4 k_B T / R through |Z|^2, and its integral over f in [0, inf) is k_B T / C.
 
-The equivalent input noise is S_out / |G(jw)|^2 with G the transfer from the sources' AC amplitudes
-to v(out) - v(ref), as ngspice's ``inoise_spectrum`` (its gain floor 1e-20 included).
+The equivalent input noise is S_out / |G(jw)|^2 with G the transfer from the ``.noise`` input source
+at unit amplitude (every other source off, whatever its AC value: ngspice's MODEACNOISE) to
+v(out) - v(ref), as ngspice's ``inoise_spectrum`` (its gain floor 1e-20 included).
 
 Each frequency costs one solve with (jwI - F): dense LAPACK for small n, a sparse LU otherwise;
 never an inverse. ``c`` enters through the adjoint solve (jwI - F)^H y = c^H, so S_out = 2 y^H Q y.
@@ -227,7 +228,8 @@ def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
     Returns arrays keyed as ``spu simulate`` writes them: ``ac_f`` (Hz), ``ac_v`` (complex, frequencies x
     nodes, V per the sources' AC amplitudes), ``ac_nodes``; ``noise_f`` (Hz), ``noise_onoise_psd`` (V^2/Hz,
     one-sided, of v(out) - v(ref)), ``noise_inoise_psd`` (input units^2/Hz: V^2/Hz for a V source, A^2/Hz for
-    an I source), ``noise_gain`` (complex, the transfer from the AC sources to the output). The noise
+    an I source), ``noise_gain`` (complex, the transfer from the input source at unit amplitude to the output,
+as ngspice: the other sources off). The noise
     temperature is ``temperature_k``, else the netlist's ``.temp`` (deg C), else ngspice's 27 C.
     What an analysis cannot do raises :class:`SpiceError` naming the file and the card's line (errors of the
     circuit itself are the compiler's, as for a transient)."""
@@ -278,7 +280,8 @@ def _noise_analysis(nsd, specs, netlist, ss):
     outn = nsd["output"]
     onoise = output_noise_psd(ss, outn, ref, f)
     nodes = [outn] + ([ref] if ref else [])
-    v = ac_response(ss, nodes, ac_amplitudes(ss, specs), f)
+    unit = {nm: (1.0, 0.0) for nm in ss.input_names if nm.lower() == src}  # ngspice: the input alone, at 1
+    v = ac_response(ss, nodes, ac_amplitudes(ss, unit), f)
     gain = v[:, 0] - (v[:, 1] if ref else 0.0)
     return dict(noise_f=f, noise_onoise_psd=onoise, noise_inoise_psd=input_noise_psd(onoise, gain),
                 noise_gain=gain, noise_temperature_k=np.float64(ss.temperature_k))

@@ -169,3 +169,19 @@ def test_rlc_ladder_ac_and_noise_match_ngspice(tmp_path):
     assert np.allclose(ns.data[:, 0], tw["noise_f"], rtol=1e-12, atol=0)
     assert np.max(np.abs(tw["noise_onoise_psd"] / ns["onoise_spectrum"] ** 2 - 1)) < 1e-2
     assert np.max(np.abs(tw["noise_inoise_psd"] / ns["inoise_spectrum"] ** 2 - 1)) < 1e-2
+
+
+def test_current_driven_differential_noise_matches_ngspice():
+    _ngspice_or_skip()
+    from spucircuit.io.ngspice import run_ngspice
+
+    text = ("current-driven ladder, differential output\nI1 0 n1 dc 0 ac 1m -45\nR1 n1 0 50\nL1 n1 n2 10u\n"
+            "C1 n2 0 1n\nR2 n2 0 1k\nL2 n2 n3 10u\nC2 n3 0 1n\nR3 n3 0 200\n.temp 50\n"
+            ".noise v(n2, n3) I1 oct 4 10k 50meg\n.end\n")
+    res = run_ngspice(text)
+    ns = {p.plotname.lower(): p for p in res.plots}["noise spectral density curves"]
+    tw = small_signal_analyses(parse_spice(text, "i.cir"))
+    assert float(tw["noise_temperature_k"]) == 323.15
+    assert np.allclose(ns.data[:, 0], tw["noise_f"], rtol=1e-12, atol=0)
+    assert np.max(np.abs(tw["noise_onoise_psd"] / ns["onoise_spectrum"] ** 2 - 1)) < 1e-2
+    assert np.max(np.abs(tw["noise_inoise_psd"] / ns["inoise_spectrum"] ** 2 - 1)) < 1e-2  # A^2/Hz
