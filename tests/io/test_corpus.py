@@ -72,7 +72,7 @@ def make_deck(text: str) -> str:
                 continue
             word = low.split()[0] if low else ""
             if word in _CONTROL_ANALYSES and "." + word not in dot:
-                out.append("." + s)
+                out.append(_tight_tran("." + s) if word == "tran" else "." + s)
                 dot.add("." + word)
             else:
                 out.append("*")
@@ -359,6 +359,8 @@ def test_deck_keeps_line_numbers_and_tightens_tolerances():
     assert len(deck) == len(text.split("\n"))
     assert deck[3] == ".tran 1e-06 1e-05 0.0 5e-08" and deck[4] == OPTIONS and deck[5] == ".ac dec 10 1 1k"
     assert deck[6] == "*" and deck[7] == "*"
+    deck = make_deck("t\nR1 a 0 1k\nC1 a 0 1n\n.control\ntran 1u 10u 0 1u uic\nrun\n.endc\n.end\n").split("\n")
+    assert deck[4] == ".tran 1e-06 1e-05 0.0 5e-08 uic" and deck[5] == "*"
 
 
 if __name__ == "__main__":  # python -m tests.io.test_corpus [--update]
