@@ -6,6 +6,7 @@ an :class:`~spucircuit.errors.SPUError`, which the main CLI prints as one line (
     spu export --matrix A.npy [--rhs b.npy] --arch integrator|capacitive [--time 50tau] [--noise]
                [--seed S] -o net.cir         # then: ngspice -b -r out.raw net.cir
     spu simulate net.cir --time 20us [--noise off] --out samples.npz   # the twin runs the netlist
+                                             # (+ its .ac / .noise cards: ac_f, ac_v, noise_f, noise_*_psd)
     spu check net.cir                        # read, validate, compile; print a summary
     spu op net.cir                           # DC operating point: node voltages, source currents
     spu graph net.cir -o graph.png|graph.graphml
@@ -37,6 +38,7 @@ from spucircuit.io.graphml import to_graphml
 from spucircuit.io.spice import read_spice, write_spice
 from spucircuit.linalg.capacitive import dynamics
 from spucircuit.report.graph_plot import plot_coupling_graph
+from spucircuit.statespace.frequency import small_signal_analyses
 from spucircuit.statespace.mna import compile_netlist
 from spucircuit.statespace.operating_point import initial_state, operating_point
 
@@ -133,10 +135,13 @@ def cmd_simulate(args) -> int:
     info = nl.meta.get("spice_file", {})
     tau = tau_of(nl)
     tran = info.get("tran")
+    small = small_signal_analyses(nl, args.temperature)  # .ac / .noise cards, {} without them
     if args.time is not None:
         total = _time(args.time, tau)
     elif tran:
         total = float(tran["tstop"])
+    elif small:
+        return _write_small_signal(args, small)
     else:
         raise SPUError("give --time (the netlist has no .tran card to take it from)")
     temp = args.temperature
@@ -144,7 +149,7 @@ def cmd_simulate(args) -> int:
         temp = float(info.get("noise", {}).get("temperature_k", 300.0))
     noise = args.noise == "on"
     if nl.waveforms or (tran and not noise and args.scheme != "euler"):  # SPICE .tran: TSTEP grid, internal steps
-        return _simulate_tran(args, nl, tran, total, temp, noise)
+        return _simulate_tran(args, nl, tran, total, temp, noise, small)
     dt = args.dt
     if dt is None and tran:
         dt = float(tran["tstep"])
@@ -152,7 +157,7 @@ def cmd_simulate(args) -> int:
         raise SPUError(f"{'--dt' if args.dt is not None else 'the .tran step'} {dt:g} s is longer than the run "
                        f"({total:g} s): give a smaller step or a longer --time")
     if _resistive(nl):
-        return _simulate_resistive(args, nl, total, dt, temp, noise)
+        return _simulate_resistive(args, nl, total, dt, temp, noise, small)
     spu = SPU(nl, temperature_k=temp, noise=noise, scheme=args.scheme, dt=dt, chains=1, seed=args.seed)
     spu.state = np.ascontiguousarray(initial_state(spu.ss, nl)[None, :])  # SPICE: uic, .ic, operating point
     x0 = spu.state.copy()
@@ -176,7 +181,7 @@ def cmd_simulate(args) -> int:
     buf = io.BytesIO()
     np.savez(buf, t=t, v=v, nodes=np.array(nodes, dtype=str), states=states,
              state_names=np.array(spu.ss.state_names, dtype=str), dt=np.float64(spu.dt),
-             temperature_k=np.float64(temp), noise=np.bool_(noise))
+             temperature_k=np.float64(temp), noise=np.bool_(noise), **small)
 
     try:
         atomic_write_bytes(args.out, buf.getvalue())
@@ -188,6 +193,29 @@ def cmd_simulate(args) -> int:
     print(f"simulated {args.netlist}: {res.analog_time_s:.4g} s in {res.n_steps} steps of {spu.dt:.4g} s "
           f"({args.scheme}, noise {'on' if noise else 'off'}, {temp:g} K); {len(t)} samples x {len(nodes)} "
           f"node voltages -> {args.out}")
+    if small:
+        print(_small_signal_summary(small))
+    return 0
+
+
+def _small_signal_summary(small: dict) -> str:
+    parts = []
+    if "ac_f" in small:
+        parts.append(f".ac: {len(small['ac_f'])} frequencies x {small['ac_v'].shape[1]} node phasors (ac_f, ac_v)")
+    if "noise_f" in small:
+        parts.append(f".noise: {len(small['noise_f'])} frequencies (noise_f, noise_onoise_psd, noise_inoise_psd)")
+    return "; ".join(parts)
+
+
+def _write_small_signal(args, small: dict) -> int:
+    """The netlist asks for .ac / .noise only: write those arrays (no transient)."""
+    buf = io.BytesIO()
+    np.savez(buf, **small)
+    try:
+        atomic_write_bytes(args.out, buf.getvalue())
+    except OSError as exc:
+        raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"analysed {args.netlist}: {_small_signal_summary(small)} -> {args.out}")
     return 0
 
 
@@ -196,7 +224,7 @@ def _resistive(nl) -> bool:
     return len(nl.tables["C"]) + len(nl.tables["L"]) == 0
 
 
-def _simulate_resistive(args, nl, total, dt, temp, noise) -> int:
+def _simulate_resistive(args, nl, total, dt, temp, noise, small=None) -> int:
     """A purely resistive circuit: node voltages v = Z u (DC sources) at every output time, on the
     step grid (the .tran step or --dt, else --max-samples points over --time). The white noise of
     its resistors has no state to filter: the samples are the noise-free (band-limited mean) voltages."""
@@ -214,7 +242,7 @@ def _simulate_resistive(args, nl, total, dt, temp, noise) -> int:
     buf = io.BytesIO()
     np.savez(buf, t=t, v=v, nodes=np.array(nodes, dtype=str), states=np.zeros((len(t), 0)),
              state_names=np.array([], dtype=str), dt=np.float64(step), temperature_k=np.float64(temp),
-             noise=np.bool_(noise))
+             noise=np.bool_(noise), **(small or {}))
     try:
         atomic_write_bytes(args.out, buf.getvalue())
     except OSError as exc:
@@ -282,7 +310,7 @@ def cmd_check(args) -> int:
     return 0
 
 
-def _simulate_tran(args, nl, tran, total, temp, noise) -> int:
+def _simulate_tran(args, nl, tran, total, temp, noise, small=None) -> int:
     """``spu simulate`` as SPICE's .tran (time-dependent sources, or noise off): the TSTEP grid from TSTART,
     internal steps for accuracy (:func:`spucircuit.device.tran.run_tran`)."""
     if not tran:
@@ -305,7 +333,8 @@ def _simulate_tran(args, nl, tran, total, temp, noise) -> int:
     buf = io.BytesIO()
     np.savez(buf, t=run.t, v=run.v, nodes=np.array(run.nodes, dtype=str), states=run.states,
              state_names=np.array(run.ss.state_names, dtype=str), dt=np.float64(res.h_max),
-             temperature_k=np.float64(temp), noise=np.bool_(noise), tstep=np.float64(tstep * run.stride))
+             temperature_k=np.float64(temp), noise=np.bool_(noise), tstep=np.float64(tstep * run.stride),
+             **(small or {}))
     try:
         atomic_write_bytes(args.out, buf.getvalue())
     except OSError as exc:
@@ -393,8 +422,13 @@ def register(sub) -> None:
                     "(exact scheme by default) and write an .npz with t (s), v (time x nodes, V), nodes "
                     "(names), states and state_names. A netlist with time-dependent sources (PULSE, SIN, EXP, "
                     "PWL, SFFM), or with a .tran card and --noise off, runs as SPICE's .tran: from the DC operating point "
-                    "unless uic, output on the TSTEP grid from TSTART (every k-th grid point when the grid has more than --max-samples points), "
-                    "internal steps chosen for accuracy and onto every source breakpoint, capped by TMAX or --dt.")
+                    "unless uic, output on the TSTEP grid from TSTART (every k-th grid point when the grid has more than "
+                    "--max-samples points), internal steps chosen for accuracy and onto every source breakpoint, capped by "
+                    "TMAX or --dt. A .ac card adds ac_f (Hz), ac_v (complex node phasors, "
+                    "frequencies x nodes, V for the sources' 'AC mag phase') and ac_nodes; a .noise card adds "
+                    "noise_f (Hz), noise_onoise_psd (one-sided output noise PSD, V^2/Hz; ngspice's onoise_spectrum "
+                    "is its square root), noise_inoise_psd and noise_gain, at --temperature, else the .temp card, "
+                    "else 27 C as ngspice. Without .tran and --time only these are written.")
     s.add_argument("netlist", help="SPICE netlist (.cir)")
     add_max_elements_arg(s)
     s.add_argument("--time", help="analog time: seconds, '20us', or 'Ntau' when the netlist records tau "
@@ -407,7 +441,8 @@ def register(sub) -> None:
     s.add_argument("--dt", type=float, default=None, help="time step, s (default: the .tran step, else automatic); "
                                                                  "for a SPICE .tran run: the largest internal step")
     s.add_argument("--temperature", type=float, default=None,
-                   help="Johnson-noise temperature, K (default: the netlist's noise block, else 300)")
+                   help="Johnson-noise temperature, K (default: the netlist's noise block, else 300; "
+                        "for .noise: the .temp card, else 300.15)")
     add_run_limit_arg(s)
     s.add_argument("--max-samples", dest="max_samples", type=argtypes.positive_int, default=20000,
                    help="keep at most about this many samples (default 20000)")

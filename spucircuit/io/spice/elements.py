@@ -20,7 +20,6 @@ import re
 
 import numpy as np
 
-from spucircuit._util.quantities import parse_number
 from spucircuit.circuit.netlist import check_values
 from spucircuit.errors import NetlistError
 from spucircuit.io.spice._cards import (
@@ -40,6 +39,7 @@ from spucircuit.io.spice._cards import (
     param_card,
     tokenize,
 )
+from spucircuit.io.spice.analyses import record_ac, source_ac
 from spucircuit.io.spice.controlled import controlled, is_poly
 from spucircuit.io.spice.spellings import TNOM_C, rkm_value, temperature_factor
 from spucircuit.io.spice.waveform_cards import is_time_function, pwl_options, read_waveform
@@ -252,13 +252,9 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
                 dc = card_value(rest[j + 1], scope, st, L, f"{name} dc value")
                 seen_dc = True
                 j += 2
-            elif tl == "ac":  # small-signal spec 'ac [mag [phase]]': recorded for .ac, not used here
-                j += 1
-                ac = [1.0 if ac is None else ac[0], 0.0]
-                for k in range(2):
-                    if j < len(rest) and (parse_number(rest[j]) is not None or rest[j].startswith("{")):
-                        ac[k] = card_value(rest[j], scope, st, L, f"{name} ac {('magnitude', 'phase')[k]}")
-                        j += 1
+            elif tl == "ac":  # small-signal spec: recorded for .ac / .noise, irrelevant to the transient
+                ac = source_ac(rest, j, scope, st, L, name)
+                j = ac[2]
             elif tl.startswith("trrandom") and kind == "I":
                 noise = _trrandom(t, scope, st, L, name)
                 j += 1
@@ -275,7 +271,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         wf = pwl_options(wf, [(k, v) for k, v in kw if k in ("td", "r")], scope, st, L, name)
         hname = _hier(name, path)
         if ac is not None:  # magnitude (V or A) and phase (degrees), as ngspice's .ac reads them
-            st.nl.meta.setdefault("ac", {}).setdefault("sources", {})[hname] = [float(a) for a in ac]
+            record_ac(st, hname, ac[0], ac[1], L)
         if wf is not None and not seen_dc:  # SPICE's operating point: the transient value at t = 0
             dc = wf.initial_value()
         if noise is not None:

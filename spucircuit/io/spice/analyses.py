@@ -1,0 +1,107 @@
+"""The small-signal analysis cards ``.ac`` and ``.noise`` and a source's ``AC mag [phase]`` field.
+
+Semantics (ngspice manual, sec. 15.3.1 and 15.3.4; SPICE3):
+
+* ``.ac DEC|OCT|LIN N FSTART FSTOP``: N points per decade / per octave, or N points in all;
+* ``.noise V(OUT[,REF]) SRC DEC|OCT|LIN N FSTART FSTOP [PTS_PER_SUMMARY]``: output noise of
+  v(OUT) - v(REF), equivalent input noise referred to the independent source SRC (which must
+  have an AC value); PTS_PER_SUMMARY (per-device noise tables) is accepted and ignored;
+* ``V|I... AC [MAG [PHASE]]``: MAG defaults to 1, PHASE (degrees) to 0.
+
+Each card is recorded in ``netlist.meta['spice_file']`` (``'ac'``, ``'noise'``: the sweep as a
+dict with its line number); the sources' AC specs are collected on the parser state and recorded as
+``'ac_sources'``: {source name: [magnitude, phase_deg]}.
+"""
+from __future__ import annotations
+
+import re
+
+from spucircuit._util.quantities import parse_number
+from spucircuit.io.spice._cards import Line, State, card_value, check_node_token, tokenize
+
+_SWEEPS = ("dec", "oct", "lin")
+MAX_POINTS = 10_000_000
+
+
+def _sweep(toks: list, st: State, scope: dict, lineno: int, card: str) -> dict:
+    """``DEC|OCT|LIN N FSTART FSTOP`` -> {'sweep', 'points', 'fstart_hz', 'fstop_hz'}."""
+    form = f"{card} needs DEC|OCT|LIN points fstart fstop"
+    if len(toks) != 4:
+        raise st.err(form, lineno)
+    sweep = toks[0].lower()
+    if sweep not in _SWEEPS:
+        raise st.err(f"{form}: unknown sweep {toks[0]!r}", lineno)
+    n = card_value(toks[1], scope, st, lineno, f"{card} number of points")
+    if not (n == int(n) and 1 <= n <= MAX_POINTS):
+        raise st.err(f"{card}: number of points must be an integer in [1, {MAX_POINTS}], got {toks[1]!r}", lineno)
+    f1 = card_value(toks[2], scope, st, lineno, f"{card} fstart")
+    f2 = card_value(toks[3], scope, st, lineno, f"{card} fstop")
+    if not (f1 >= 0 and f2 >= f1) or (sweep != "lin" and f1 <= 0):
+        raise st.err(f"{card} needs 0 {'<=' if sweep == 'lin' else '<'} fstart <= fstop, got {f1:g}, {f2:g}", lineno)
+    return {"sweep": sweep, "points": int(n), "fstart_hz": f1, "fstop_hz": f2, "line": lineno}
+
+
+def ac_card(ln: Line, st: State, scope: dict, info: dict) -> None:
+    """Record an ``.ac`` card in ``info['ac']`` (a second one is refused: the twin runs one sweep)."""
+    if "ac" in info:
+        raise st.err(f"a second .ac card (the first is on line {info['ac']['line']}) is not supported", ln.lineno)
+    info["ac"] = _sweep(tokenize(ln.text, st, ln.lineno)[1:], st, scope, ln.lineno, ".ac")
+
+
+_OUTPUT_RE = re.compile(r"(?i)v\(\s*([^\s,()]+)\s*(?:,\s*([^\s,()]+)\s*)?\)\Z")
+
+
+def noise_card(ln: Line, st: State, scope: dict, info: dict) -> None:
+    """Record a ``.noise`` card in ``info['noise_analysis']``."""
+    if "noise_analysis" in info:
+        raise st.err(f"a second .noise card (the first is on line {info['noise_analysis']['line']}) "
+                     "is not supported", ln.lineno)
+    form = ".noise needs V(out[,ref]) source DEC|OCT|LIN points fstart fstop [pts_per_summary]"
+    toks = tokenize(ln.text, st, ln.lineno)[1:]
+    if len(toks) not in (6, 7):
+        raise st.err(form, ln.lineno)
+    m = _OUTPUT_RE.fullmatch(toks[0])
+    if not m:
+        raise st.err(f"{form}: the output must be V(node) or V(node,ref), got {toks[0]!r}", ln.lineno)
+    out, ref = m.group(1), m.group(2)
+    for node in (out, ref):
+        if node is not None:
+            check_node_token(node, st, ln.lineno)
+    src = toks[1]
+    if src[0].lower() not in "vi":
+        raise st.err(f".noise: the input source must be an independent V or I source, got {src!r}", ln.lineno)
+    check_node_token(src, st, ln.lineno)
+    if len(toks) == 7:
+        card_value(toks[6], scope, st, ln.lineno, ".noise pts_per_summary")
+    d = _sweep(toks[2:6], st, scope, ln.lineno, ".noise")
+    ref = None if ref is None or ref.lower() in ("0", "gnd") else ref.lower()
+    d.update({"output": out.lower(), "ref": ref, "source": src.lower()})
+    info["noise_analysis"] = d
+
+
+def source_ac(rest: list, j: int, scope: dict, st: State, lineno: int, name: str) -> tuple:
+    """Read ``AC [mag [phase]]`` starting at ``rest[j]`` (the 'ac' keyword): (mag, phase_deg, next j)."""
+    vals = []
+    j += 1
+    while len(vals) < 2 and j < len(rest) and _is_value(rest[j]):
+        vals.append(card_value(rest[j], scope, st, lineno, f"{name} ac {'magnitude' if not vals else 'phase'}"))
+        j += 1
+    mag = vals[0] if vals else 1.0
+    phase = vals[1] if len(vals) > 1 else 0.0
+    return mag, phase, j
+
+
+def _is_value(tok: str) -> bool:
+    return parse_number(tok) is not None or tok.startswith(("{", "'"))
+
+
+def record_ac(st: State, name: str, mag: float, phase_deg: float, lineno: int) -> None:
+    """Keep a source's AC spec on the parser state (``st.ac_specs``, read back by :func:`ac_specs` into
+    ``meta['spice_file']['ac_sources']``) and in ``netlist.meta['ac']['sources']`` (kept through an export)."""
+    st.ac_specs[name] = [float(mag), float(phase_deg)]
+    st.nl.meta.setdefault("ac", {}).setdefault("sources", {})[name] = [float(mag), float(phase_deg)]
+
+
+def ac_specs(st: State) -> dict:
+    """The AC specs recorded so far: {source name: [magnitude, phase_deg]}."""
+    return dict(st.ac_specs)

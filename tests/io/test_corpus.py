@@ -1,0 +1,393 @@
+"""The ngspice corpus (netlists/corpus/): third-party linear netlists replayed against ngspice.
+
+Each file of ``netlists/corpus/MANIFEST.json`` is turned into one *deck*, read by both simulators:
+its ``.control`` block is dropped (the ``tran``/``ac``/``noise``/``op``/``pz`` commands in it become
+the matching dot cards, when the file has none of that kind), line numbers are kept, and ngspice's
+tolerances are tightened (``.options reltol=1e-6 abstol=1e-15 vntol=1e-12``, TMAX = TSTEP / 20).
+Then ``ngspice -b -r`` runs it and the twin reads it (:func:`parse_spice` with the file's corpus
+path as its name) and compares, per analysis:
+
+* ``.tran``: every node within 1e-3 of that node's range (ngspice interpolated onto the twin's grid;
+  the twin through ``spu simulate --noise off``, so the corpus follows the command);
+* ``.ac``: magnitude (relative) and phase (rad) within 1e-3, at nodes above 1e-9 of the largest;
+* ``.noise``: the output noise PSD within 1e-2 (ngspice's onoise_spectrum squared);
+* ``.op``: node voltages within 1e-6 of the largest |v| (the stationary mean of the state space);
+* ``.pz``: ngspice's poles against the eigenvalues of the drift F, within 1e-3 relative.
+
+A file's status is ``agrees: <the analyses compared>``, ``disagrees: <analysis> <node> <error>``, ``unsupported: <the twin's
+SpiceError>`` (a missing feature, named with file and line), ``rejected: <error>`` (the package's own
+error without a line: the done-when counts it as a failure) or ``no analysis: ...``. The test fails
+when a status differs from the manifest's ``expected``; after a feature lands, rewrite the
+expectations with ``python -m tests.io.test_corpus --update`` and review the diff. Print the tally
+with ``python -m tests.io.test_corpus``. Skipped, loudly, when ngspice is missing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CORPUS = os.path.join(ROOT, "netlists", "corpus")
+MANIFEST = os.path.join(CORPUS, "MANIFEST.json")
+TRAN_TOL, AC_TOL, NOISE_TOL, OP_TOL, PZ_TOL = 1e-3, 1e-3, 1e-2, 1e-6, 1e-3
+OPTIONS = ".options reltol=1e-6 abstol=1e-15 vntol=1e-12"
+NGSPICE_TIMEOUT_S = 20.0
+MAX_TRAN_STEPS = 200_000
+_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz")
+MEASURED: dict = {}  # the last replay's worst error per analysis, in units of its tolerance (printed by __main__)
+
+
+def load_manifest() -> dict:
+    with open(MANIFEST, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def make_deck(text: str) -> str:
+    """The replay deck of a netlist (same line numbers): .control blocks dropped, their analysis
+    commands turned into dot cards, tight tolerances, TMAX = TSTEP / 20 on .tran."""
+    lines = text.split("\n")
+    dot = {ln.strip().split()[0].lower() for ln in lines[1:] if ln.strip().startswith(".")}
+    out, in_ctl, options_done = [], False, False
+    for k, ln in enumerate(lines):
+        s = ln.strip()
+        low = s.lower()
+        if k and low.startswith(".control"):
+            in_ctl = True
+            out.append(OPTIONS if not options_done else "*")
+            options_done = True
+            continue
+        if in_ctl:
+            if low.startswith(".endc"):
+                in_ctl = False
+                out.append("*")
+                continue
+            word = low.split()[0] if low else ""
+            if word in _CONTROL_ANALYSES and "." + word not in dot:
+                out.append(_tight_tran("." + s) if word == "tran" else "." + s)
+                dot.add("." + word)
+            else:
+                out.append("*")
+            continue
+        if k and low.startswith(".tran"):
+            ln = _tight_tran(s)
+        if k and (low == ".end" or low.startswith(".end ")) and not options_done:
+            out.append(OPTIONS)
+            options_done = True
+        out.append(ln)
+    if not options_done:
+        out.append(OPTIONS)
+    return "\n".join(out)
+
+
+def _tight_tran(card: str) -> str:
+    from spucircuit._util.quantities import parse_number
+
+    toks = card.split()
+    uic = [t for t in toks[1:] if t.lower() == "uic"]
+    nums = [t for t in toks[1:] if t.lower() != "uic"]
+    vals = [parse_number(t) for t in nums]
+    if not 2 <= len(nums) <= 4 or any(v is None for v in vals):
+        return card  # let the reader report it
+    tstep, tstop = vals[0], vals[1]
+    tstart = vals[2] if len(vals) > 2 else 0.0
+    tmax = min(vals[3], tstep / 20) if len(vals) > 3 else tstep / 20
+    return " ".join([".tran", repr(tstep), repr(tstop), repr(tstart), repr(tmax)] + uic)
+
+
+def run_ngspice_deck(deck: str, workdir: str):
+    """ngspice -b -r on the deck: its plots by lower-case plot name (the last of each name)."""
+    from spucircuit.io.rawfile import read_rawfile
+
+    path = os.path.join(workdir, "deck.cir")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(deck)
+    raw = os.path.join(workdir, "out.raw")
+    proc = subprocess.run(["ngspice", "-b", "-r", raw, path], cwd=workdir, capture_output=True, text=True,
+                          timeout=NGSPICE_TIMEOUT_S)
+    if not os.path.exists(raw):
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        raise RuntimeError("ngspice wrote no rawfile: " + " | ".join(tail))
+    return {p.plotname.lower(): p for p in read_rawfile(raw)}
+
+
+def _analysis_cards(deck: str) -> dict:
+    cards = {}
+    for k, ln in enumerate(deck.split("\n")[1:], start=2):
+        s = ln.strip().lower()
+        if s.startswith((".tran", ".ac", ".noise", ".op", ".pz", ".dc", ".sp", ".sens", ".tf", ".disto", ".four")):
+            cards.setdefault(s.split()[0], k)
+    return cards
+
+
+def replay(relpath: str) -> str:
+    """The status of one corpus file (see the module docstring)."""
+    from spucircuit.errors import SpiceError, SPUError
+    from spucircuit.io.spice import parse_spice
+
+    with open(os.path.join(CORPUS, relpath), encoding="utf-8", errors="replace") as f:
+        deck = make_deck(f.read())
+    cards = _analysis_cards(deck)
+    MEASURED.clear()
+    try:
+        nl = parse_spice(deck, relpath)
+    except SpiceError as exc:
+        return f"unsupported: {exc}"
+    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz") if c in cards]
+    if not compared:
+        other = ", ".join(f"{c} (line {k})" for c, k in cards.items()) or "none"
+        return f"no analysis: the twin has no counterpart of this file's analyses: {other}"
+    with tempfile.TemporaryDirectory() as work:
+        try:
+            plots = run_ngspice_deck(deck, work)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            return f"ngspice failed: {exc}"
+        try:
+            for card in compared:
+                bad = _COMPARE[card](nl, plots, os.path.join(work, "deck.cir"))
+                if bad:
+                    return f"disagrees: {card} (line {cards[card]}) {bad}"
+        except SpiceError as exc:
+            return f"unsupported: {exc}"
+        except SPUError as exc:
+            return f"rejected: {type(exc).__name__}: {exc}"
+        except KeyError as exc:
+            return f"ngspice failed: its rawfile has no {exc.args[0]!r} plot"
+        except Exception as exc:  # noqa: BLE001 - a crash of the twin is a status the test reports, not a stop
+            return f"crashed: {type(exc).__name__}: {exc}"
+    return "agrees: " + " ".join(compared)
+
+
+def _plot(plots, name):
+    for k, p in plots.items():
+        if k.startswith(name):
+            return p
+    raise KeyError(name)
+
+
+def _node_columns(plot, nodes):
+    return {nm: plot[f"v({nm})"] for nm in nodes if f"v({nm})" in plot}
+
+
+def _compare_tran(nl, plots, deck_path) -> str:
+    """The twin's transient through ``spu simulate`` (so the corpus follows what the command does:
+    sources, initial state, .tran semantics) against ngspice's, interpolated onto the twin's grid."""
+    import contextlib
+    import io
+
+    from spucircuit.cli import build_parser
+
+    tran = nl.meta["spice_file"]["tran"]
+    ng = _plot(plots, "transient analysis")
+    tstep, tstop = tran["tstep"], tran["tstop"]
+    if tstop / tstep > MAX_TRAN_STEPS:
+        return f"the run has {tstop / tstep:.3g} steps, more than the corpus test's {MAX_TRAN_STEPS}"
+    out = deck_path + ".npz"
+    args = build_parser().parse_args(["simulate", deck_path, "--noise", "off", "--out", out,
+                                      "--max-samples", str(MAX_TRAN_STEPS + 1)])
+    with contextlib.redirect_stdout(io.StringIO()):
+        args.func(args)
+    with np.load(out) as d:
+        t, v, nodes = d["t"], d["v"], [str(nm) for nm in d["nodes"]]
+    tng = ng.time
+    keep = (t >= max(tran["tstart"], tng[0])) & (t <= tng[-1])
+    worst = (0.0, "")
+    for k, nm in enumerate(nodes):
+        col = _node_columns(ng, [nm]).get(nm)
+        if col is None:
+            continue
+        ref = np.interp(t[keep], tng, col)
+        scale = max(float(np.ptp(col)), 1e-6 * float(np.max(np.abs(col))), 1e-12)
+        err = float(np.max(np.abs(v[keep, k] - ref))) / scale
+        if err > worst[0]:
+            worst = (err, nm)
+    MEASURED[".tran"] = worst[0] / TRAN_TOL
+    return f"v({worst[1]}) off by {worst[0]:.3g} of its range" if worst[0] > TRAN_TOL else ""
+
+
+def _compare_ac(nl, plots, deck_path=None) -> str:
+    from spucircuit.statespace.frequency import small_signal_analyses
+
+    ng = _plot(plots, "ac analysis")
+    tw = small_signal_analyses(nl)
+    f = ng.data[:, 0].real
+    if len(f) != len(tw["ac_f"]) or not np.allclose(f, tw["ac_f"], rtol=1e-9, atol=0):
+        return f"frequency grids differ ({len(f)} vs {len(tw['ac_f'])} points)"
+    cols = _node_columns(ng, list(tw["ac_nodes"]))
+    top = max((float(np.max(np.abs(c))) for c in cols.values()), default=0.0)
+    MEASURED[".ac"] = 0.0
+    for k, nm in enumerate(tw["ac_nodes"]):
+        if nm not in cols:
+            continue
+        ref, got = cols[nm], tw["ac_v"][:, k]
+        ok = np.abs(ref) > 1e-9 * top
+        if not np.any(ok):
+            continue
+        mag = float(np.max(np.abs(np.abs(got[ok]) / np.abs(ref[ok]) - 1)))
+        ph = float(np.max(np.abs(np.angle(got[ok] / ref[ok]))))
+        MEASURED[".ac"] = max(MEASURED[".ac"], mag / AC_TOL, ph / AC_TOL)
+        if mag > AC_TOL or ph > AC_TOL:
+            return f"v({nm}) magnitude {mag:.3g}, phase {ph:.3g} rad"
+    return ""
+
+
+def _compare_noise(nl, plots, deck_path=None) -> str:
+    from spucircuit.statespace.frequency import small_signal_analyses
+
+    ng = _plot(plots, "noise spectral density")
+    tw = small_signal_analyses(nl)
+    f = ng.data[:, 0].real
+    if len(f) != len(tw["noise_f"]) or not np.allclose(f, tw["noise_f"], rtol=1e-9, atol=0):
+        return f"frequency grids differ ({len(f)} vs {len(tw['noise_f'])} points)"
+    ref = ng["onoise_spectrum"].real ** 2
+    err = float(np.max(np.abs(tw["noise_onoise_psd"] / ref - 1)))
+    MEASURED[".noise"] = err / NOISE_TOL
+    return f"onoise PSD off by {err:.3g}" if err > NOISE_TOL else ""
+
+
+def _compare_op(nl, plots, deck_path=None) -> str:
+    from spucircuit.numerics.ou import stationary_mean
+    from spucircuit.statespace.mna import compile_netlist
+
+    ng = _plot(plots, "operating point")
+    ss = compile_netlist(nl, noise=False)
+    nodes = list(nl.node_names[1:])
+    Y, Z = ss.node_voltage_map(nodes)
+    x = stationary_mean(ss.drift.to_dense(), ss.offset) if ss.n else np.zeros(0)
+    v = np.asarray(Y) @ x + np.asarray(Z) @ ss.inputs
+    cols = _node_columns(ng, nodes)
+    top = max((abs(float(c[0].real)) for c in cols.values()), default=0.0)
+    MEASURED[".op"] = max((abs(v[k] - float(cols[nm][0].real)) / (OP_TOL * max(top, 1e-12))
+                           for k, nm in enumerate(nodes) if nm in cols), default=0.0)
+    for k, nm in enumerate(nodes):
+        if nm in cols and abs(v[k] - float(cols[nm][0].real)) > OP_TOL * max(top, 1e-12):
+            return f"v({nm}) = {v[k]:.9g} V, ngspice {float(cols[nm][0].real):.9g} V"
+    return ""
+
+
+def _compare_pz(nl, plots, deck_path=None) -> str:
+    from spucircuit.integrate.discretize import eigenvalues
+    from spucircuit.statespace.mna import compile_netlist
+
+    ng = _plot(plots, "pole-zero analysis")
+    poles = np.array([ng[nm][0] for nm in ng.names if nm.lower().startswith("v(pole")], dtype=complex)
+    ev = np.asarray(eigenvalues(compile_netlist(nl, noise=False)), dtype=complex)
+    if len(poles) != len(ev):
+        return f"{len(poles)} poles from ngspice, {len(ev)} eigenvalues of F"
+    MEASURED[".pz"] = max((float(np.min(np.abs(ev - p))) / max(abs(p), 1e-300) / PZ_TOL for p in poles), default=0.0)
+    for p in poles:
+        d = float(np.min(np.abs(ev - p))) / max(abs(p), 1e-300)
+        if d > PZ_TOL:
+            return f"pole {p:.6g} is {d:.3g} (relative) from the nearest eigenvalue"
+    return ""
+
+
+_COMPARE = {".tran": _compare_tran, ".ac": _compare_ac, ".noise": _compare_noise, ".op": _compare_op,
+            ".pz": _compare_pz}
+
+
+def replay_all(verbose: bool = False) -> dict:
+    out = {}
+    for entry in load_manifest()["files"]:
+        t0 = time.perf_counter()
+        out[entry["path"]] = replay(entry["path"])
+        if verbose:
+            worst = "".join(f" [{a} worst error {e:.2g} x tol]" for a, e in MEASURED.items())
+            print(f"{time.perf_counter() - t0:6.2f} s  {entry['path']}: {out[entry['path']]}{worst}")
+    return out
+
+
+def tally(statuses: dict) -> str:
+    kinds: dict = {}
+    for s in statuses.values():
+        kinds.setdefault(s.split(":")[0], []).append(s)
+    analyses: dict = {}
+    for s in kinds.get("agrees", []):
+        for a in s.split(":", 1)[1].split():
+            analyses[a] = analyses.get(a, 0) + 1
+    lines = [f"{len(statuses)} corpus netlists: " + ", ".join(f"{len(v)} {k}" for k, v in sorted(kinds.items()))
+             + " (agreeing analyses: " + ", ".join(f"{n} {a}" for a, n in sorted(analyses.items())) + ")"]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ the test
+def test_corpus_statuses_match_the_manifest():
+    import pytest
+
+    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
+        msg = ("ngspice is NOT installed: the corpus replay (tests/io/test_corpus.py) is SKIPPED. "
+               "Install it (apt-get install ngspice, or run scripts/sysdeps.sh as root).")
+        print("\n" + "!" * 100 + "\n" + msg + "\n" + "!" * 100, file=sys.stderr)
+        warnings.warn(msg)
+        pytest.skip(msg)
+    manifest = load_manifest()
+    got = replay_all()
+    print("\n" + tally(got))
+    diffs = [f"{e['path']}:\n  expected {e['expected']}\n  got      {got[e['path']]}"
+             for e in manifest["files"] if got[e["path"]] != e["expected"]]
+    assert not diffs, ("corpus statuses changed (if a feature landed, run python -m tests.io.test_corpus --update "
+                       "and review the diff):\n" + "\n".join(diffs))
+    for path, status in got.items():  # a missing feature is named with its file and line
+        if status.startswith("unsupported:"):
+            assert re.search(re.escape(path) + r":\d+: ", status), status
+
+
+def test_comparisons_can_fail(monkeypatch):
+    """With (nearly) zero tolerance the agreeing files disagree: each comparison measures a real error."""
+    import pytest
+
+    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
+        pytest.skip("ngspice is NOT installed")
+    for name in ("TRAN_TOL", "AC_TOL", "PZ_TOL"):
+        monkeypatch.setattr(sys.modules[__name__], name, 1e-300)
+    assert replay("ngspice/examples/control_structs/if-batchmode.cir").startswith("disagrees: .tran (line 14) v(2) off")
+    assert replay("ngspice/examples/wave/rcsim.cir").startswith("disagrees: .ac")
+    assert replay("ngspice/tests/polezero/pzt.cir").startswith("disagrees: .pz")
+
+
+def test_manifest_lists_every_corpus_file_with_its_source():
+    manifest = load_manifest()
+    listed = {e["path"] for e in manifest["files"]}
+    on_disk = set()
+    for d, _, fs in os.walk(CORPUS):
+        for f in fs:
+            rel = os.path.relpath(os.path.join(d, f), CORPUS)
+            if f not in ("MANIFEST.json", "COPYING", "README.md"):
+                on_disk.add(rel.replace(os.sep, "/"))
+    assert listed == on_disk
+    for e in manifest["files"]:
+        src = manifest["sources"][e["source"]]
+        assert os.path.exists(os.path.join(CORPUS, src["licence_file"]))
+        assert re.fullmatch(r"[0-9a-f]{40}", src["commit"])
+        assert e["path"].endswith(e["original_path"])
+
+
+def test_deck_keeps_line_numbers_and_tightens_tolerances():
+    text = "t\nR1 a 0 1k\nC1 a 0 1n\n.tran 1u 10u\n.control\nac dec 10 1 1k\nplot v(a)\n.endc\n.end\n"
+    deck = make_deck(text).split("\n")
+    assert len(deck) == len(text.split("\n"))
+    assert deck[3] == ".tran 1e-06 1e-05 0.0 5e-08" and deck[4] == OPTIONS and deck[5] == ".ac dec 10 1 1k"
+    assert deck[6] == "*" and deck[7] == "*"
+    deck = make_deck("t\nR1 a 0 1k\nC1 a 0 1n\n.control\ntran 1u 10u 0 1u uic\nrun\n.endc\n.end\n").split("\n")
+    assert deck[4] == ".tran 1e-06 1e-05 0.0 5e-08 uic" and deck[5] == "*"
+
+
+if __name__ == "__main__":  # python -m tests.io.test_corpus [--update]
+    statuses = replay_all(verbose=True)
+    print(tally(statuses))
+    if "--update" in sys.argv[1:]:
+        m = load_manifest()
+        for e in m["files"]:
+            e["expected"] = statuses[e["path"]]
+        with open(MANIFEST, "w", encoding="utf-8") as f:
+            json.dump(m, f, indent=1)
+            f.write("\n")
+        print(f"wrote the expected statuses into {MANIFEST}")
