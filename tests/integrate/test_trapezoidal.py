@@ -123,6 +123,27 @@ def test_sparse_kernel_runs_the_same_map(n, seed):
     assert np.max(np.abs((G @ G.T).toarray() - Q)) / np.max(np.abs(Q)) < 1e-12
 
 
+def test_sparse_factors_reused_for_the_same_drift():
+    """Another input on the same drift and step (auto-ranging's pass, then the run) reuses the
+    SuperLU factors (int32 indices); another step or drift factors again, and runs its own map."""
+    n = 16
+    F, Q = _drift(n, 8, sparse=True), _diffusion(n, 8, sparse=True)
+    Bu = np.random.default_rng(8).standard_normal(n)
+    h = _stiff_step(F)
+    a = discretize_trapezoidal(_ss(F, Q, Bu, True), h)
+    b = discretize_trapezoidal(_ss(F.copy(), Q, 3.0 * Bu, True), h)
+    assert b.lu[0] is a.lu[0] and a.lu[1].dtype == np.int32
+    assert np.allclose(b.c, 3.0 * h * Bu, rtol=1e-14, atol=0)
+    c = discretize_trapezoidal(_ss(F, Q, Bu, True), 0.5 * h)
+    assert c.lu[0] is not a.lu[0]
+    F2 = F.copy()
+    F2[0, 0] *= 1.5
+    d = discretize_trapezoidal(_ss(F2, Q, Bu, True), h, noise=False)
+    X1, _, _ = run_trapezoidal(d, np.ones((1, n)), 1, 1, 0)
+    want = np.linalg.solve(np.eye(n) - 0.5 * h * F2, (np.eye(n) + 0.5 * h * F2) @ np.ones(n) + h * Bu)
+    assert np.max(np.abs(X1[0] - want)) / np.max(np.abs(want)) < 1e-12
+
+
 @pytest.mark.parametrize("n,seed", [(12, 6), (20, 7)])
 def test_dense_factored_kernel_runs_the_same_map(n, seed):
     """The dense factored form (LAPACK LU in the numba kernel, x' = L (2x + c) - x): the affine
