@@ -102,13 +102,12 @@ class TrapezoidalDiscretization:
 
 
 def _csr_arrays(m) -> tuple:
-    """(indptr, indices, data) for the kernels: int32 indices (a third less memory and memory
-    traffic per non-zero than int64) while the non-zeros fit, else int64."""
+    """(indptr, indices, data) for the kernels, int64 indices (int32 would save a third of the
+    factor's memory but measured no faster per step: the kernel is latency-bound, not bandwidth-bound)."""
     m = sp.csr_matrix(m, dtype=np.float64)
     m.sum_duplicates()
     m.sort_indices()
-    it = np.int32 if max(m.nnz, max(m.shape)) < np.iinfo(np.int32).max else np.int64
-    return (m.indptr.astype(it), m.indices.astype(it), np.ascontiguousarray(m.data, dtype=np.float64))
+    return (m.indptr.astype(np.int64), m.indices.astype(np.int64), np.ascontiguousarray(m.data, dtype=np.float64))
 
 
 def use_sparse(ss: StateSpace) -> bool:
@@ -476,7 +475,7 @@ def _run_dense_trap(getrs, trmm, gemm, LUT, ipiv, c, GT, m, g_lower, sqrt_h, X, 
             isave += 1
 
 
-_EMPTY_G = (np.zeros(2, np.int32), np.zeros(0, np.int32), np.zeros(0))
+_EMPTY_G = (np.zeros(2, np.int64), np.zeros(0, np.int64), np.zeros(0))
 
 
 def run_trapezoidal(disc: TrapezoidalDiscretization, X0, n_steps: int, save_every: int, seed: int,
