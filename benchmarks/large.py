@@ -106,10 +106,12 @@ def run_one(case: str) -> dict:
     n = A.shape[0]
     b = np.random.default_rng(1).standard_normal(n)
     base.reset_ledger()
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     x, info = spucircuit.solve(A, b, seed=1, return_info=True)
     wall = time.perf_counter() - t0
     peak = _rss_mb()
+    load = [load0, os.getloadavg()[0]]  # the machine's 1-minute load average before and after the solve
     t0 = time.perf_counter()
     xs = spla.spsolve(A.tocsc(), b) if sp.issparse(A) else np.linalg.solve(A, b)
     t_direct = time.perf_counter() - t0
@@ -131,7 +133,7 @@ def run_one(case: str) -> dict:
         "per_step_s": kernel["s"] / steps, "factor_nnz": kernel["work"] or None,
         "analog_node_s_per_wall_s": info.analog_time_s * n / wall, "estimated_compute_s": base.LEDGER["compute_s"],
         "probe": probe, "spsolve_s": t_direct, "cg_s": t_cg, "cg_iterations": it[0],
-        "cg_relative_error": float(np.linalg.norm(xc - xs) / np.linalg.norm(xs)),
+        "cg_relative_error": float(np.linalg.norm(xc - xs) / np.linalg.norm(xs)), "load_average_1m": load,
     }
 
 
