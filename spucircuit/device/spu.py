@@ -20,7 +20,13 @@ from spucircuit.errors import NetlistError, StepError
 from spucircuit.integrate.discretize import auto_dt, check_euler_step, discretize
 from spucircuit.integrate.kernels import run
 from spucircuit.integrate.transient import TransientResult, transient
-from spucircuit.integrate.trapezoidal import DAMP_STEPS, discretize_trapezoidal, run_trapezoidal, use_sparse
+from spucircuit.integrate.trapezoidal import (
+    DAMP_STEPS,
+    dense_form,
+    discretize_trapezoidal,
+    run_trapezoidal,
+    use_sparse,
+)
 from spucircuit.numerics.matrices import as_vector
 from spucircuit.statespace.inputs import input_schedule
 from spucircuit.statespace.mna import compile_netlist
@@ -195,10 +201,11 @@ class SPU(AnalogDevice):
         return self._disc()
 
     def _disc(self):
-        key = (self.scheme, self.dt, tuple(self.ss.inputs))
+        form = dense_form(self.chains)
+        key = (self.scheme, self.dt, tuple(self.ss.inputs), form)
         d = self._disc_cache.get(key)
         if d is None and self.scheme == "trapezoidal":
-            d = discretize_trapezoidal(self.ss, self.dt, noise=self.noise)
+            d = discretize_trapezoidal(self.ss, self.dt, noise=self.noise, form=form)
             self._disc_cache = {key: d}
         if d is None:
             d = discretize(self.ss, self.dt, self._disc_scheme, noise=self.noise)

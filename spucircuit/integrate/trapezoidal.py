@@ -21,9 +21,16 @@ stiffest mode (:class:`~spucircuit.linalg.solve.RunPolicy`), and each step costs
   numba kernel with the chains as multiple right-hand sides, the noise G xi from a sparse factor G
   of Q (G G^T = Q: the compile's one column per noise source, or a banded Cholesky, or the
   diagonal). Nothing n x n is formed;
-* ``kind='dense'``: LAPACK LU, then M = 2 L - I and Q_h = h L Q L^T as an ordinary affine
-  recursion for the dense kernels of :mod:`spucircuit.integrate.kernels` (same cost per step as
-  the exponential scheme, an LU and one inverse instead of an eigendecomposition to set up).
+* ``kind='dense'``, ``form='factored'`` (few chains, the default of a solve): LAPACK's LU of
+  I - hF/2 and a factor G of Q (Cholesky, G G^T = Q), about n^3 flops to set up; a numba kernel
+  runs each step as one pair of triangular solves and one triangular product, using
+  (I - hF/2)^-1 (I + hF/2) x = (I - hF/2)^-1 (2 x) - x (so I + hF/2 is never formed):
+  x' = (I - hF/2)^-1 (2 x + h B u + sqrt(h) G xi) - x. The set-up (LU and G) is cached by the
+  content of F and Q (:func:`_dense_factors`), so passes on the same circuit at other inputs
+  (auto-ranging, then the run) factor it once;
+* ``kind='dense'``, ``form='affine'`` (many chains): M = 2 L - I and Q_h = h L Q L^T (L = (I - hF/2)^-1)
+  as an ordinary affine recursion for the BLAS kernels of :mod:`spucircuit.integrate.kernels`
+  (about 19 n^3 flops to set up, then one gemm per step for all chains).
 
 The scheme is not L-stable: a mode with h |lambda| >> 1 has multiplier about -1 + 4 / (h |lambda|),
 so a start far from equilibrium leaves slowly decaying, sign-alternating stiff components. A run
@@ -33,6 +40,8 @@ per half step (L-stable), the same stationary mean. They cover analog time h eac
 """
 from __future__ import annotations
 
+import ctypes
+import hashlib
 from dataclasses import dataclass
 
 import numba as nb
@@ -53,6 +62,7 @@ from spucircuit.statespace.operators import DENSITY_THRESHOLD, SparseDrift
 
 DAMP_STEPS = 6  # damped steps (2 backward-Euler half steps each) at the start of a run from a new state
 DIAG_RTOL = 1e-13
+FACTORED_MAX_CHAINS = 2  # dense drift: the factored form for runs of up to this many chains (dense_form)
 
 
 @dataclass
@@ -78,16 +88,22 @@ class TrapezoidalDiscretization:
     noise_m: int = 0
     factor_nnz: int = 0  # non-zeros of L + U (sparse), the per-step work besides R and G
     scheme: str = "trapezoidal"
+    form: str = "affine"  # dense: 'affine' (step / damp) or 'factored' (lu = (LU^T, pivots), G = (G^T,))
+    G_lower: bool = False  # dense factored: G is lower triangular (a Cholesky factor)
 
     @property
     def work_per_chain_step(self) -> float:
         """Multiply-adds per chain and step (the run-time estimate)."""
         if self.kind == "dense":
+            if self.form == "factored" and self.G is not None:
+                return float(self.n) ** 2 * (1.5 if self.G_lower else 1.0 + self.noise_m / self.n)
             return float(self.n) ** 2
         return float(self.R[2].size + self.factor_nnz + (0 if self.G is None else self.G[2].size) + self.noise_m)
 
 
 def _csr_arrays(m) -> tuple:
+    """(indptr, indices, data) for the kernels, int64 indices (int32 would save a third of the
+    factor's memory but measured no faster per step: the kernel is latency-bound, not bandwidth-bound)."""
     m = sp.csr_matrix(m, dtype=np.float64)
     m.sum_duplicates()
     m.sort_indices()
@@ -131,32 +147,38 @@ def diffusion_factor(ss: StateSpace):
     return sp.diags(fac).tocsr() if kind == "diag" else sp.csr_matrix(fac)
 
 
-def discretize_trapezoidal(ss: StateSpace, dt: float, noise: bool = True, sparse: bool | None = None
-                           ) -> TrapezoidalDiscretization:
-    """The trapezoidal step of ``ss`` at step ``dt`` (s); ``sparse`` None: :func:`use_sparse`."""
+def dense_form(chains: int) -> str:
+    """The dense form for a run of ``chains`` chains: 'factored' (n^3 set-up, triangular solves
+    per chain in numba) up to FACTORED_MAX_CHAINS, else 'affine' (19 n^3 set-up, then one BLAS
+    gemm per step for all chains: cheaper once many chains share it)."""
+    return "factored" if int(chains) <= FACTORED_MAX_CHAINS else "affine"
+
+
+def discretize_trapezoidal(ss: StateSpace, dt: float, noise: bool = True, sparse: bool | None = None,
+                           form: str = "affine") -> TrapezoidalDiscretization:
+    """The trapezoidal step of ``ss`` at step ``dt`` (s); ``sparse`` None: :func:`use_sparse`;
+    ``form``: a dense drift's 'affine' or 'factored' form (module doc, :func:`dense_form`)."""
     if not (np.isfinite(dt) and dt > 0):
         raise StepError(f"time step must be finite and > 0 s, got {dt!r}")
+    if form not in ("affine", "factored"):
+        raise StepError(f"trapezoidal form must be 'affine' or 'factored', got {form!r}")
     h = float(dt)
     n = ss.n
     sparse = use_sparse(ss) if sparse is None else bool(sparse)
     Bu = np.asarray(ss.offset, dtype=float)
     if sparse:
         F = ss.drift.csr if isinstance(ss.drift, SparseDrift) else sp.csr_matrix(ss.drift.to_dense())
-        eye = sp.identity(n, format="csr")
-        lu = _factor(sp.csc_matrix(eye - (0.5 * h) * F), h)
-        L = sp.tril(lu.L, -1, format="csr")
-        U = lu.U.tocsr()
-        Ud = U.diagonal().copy()
-        Us = sp.triu(U, 1, format="csr")
-        if not (np.all(np.isfinite(Ud)) and np.all(Ud != 0)):
-            raise StepError(f"I - hF/2 is singular at step {h:.4g} s: the drift has an eigenvalue 2/h")
-        factors = (*_csr_arrays(L), *_csr_arrays(Us), np.ascontiguousarray(1.0 / Ud),
-                   lu.perm_r.astype(np.int64), lu.perm_c.astype(np.int64))
+        R, factors, factor_nnz = _sparse_factors(F, h)
         G = diffusion_factor(ss) if noise else None
         return TrapezoidalDiscretization(
-            dt=h, kind="sparse", n=n, R=_csr_arrays(eye + (0.5 * h) * F), lu=factors,
+            dt=h, kind="sparse", n=n, R=R, lu=factors,
             c=np.ascontiguousarray(h * Bu), G=None if G is None else _csr_arrays(G),
-            noise_m=0 if G is None else G.shape[1], factor_nnz=int(L.nnz + U.nnz))
+            noise_m=0 if G is None else G.shape[1], factor_nnz=factor_nnz)
+    if form == "factored":
+        LUT, piv, GT, lower = _dense_factors(ss, h, noise)
+        return TrapezoidalDiscretization(
+            dt=h, kind="dense", n=n, form="factored", lu=(LUT, piv), c=np.ascontiguousarray(h * Bu),
+            G=None if GT is None else (GT,), noise_m=0 if GT is None else GT.shape[0], G_lower=lower)
     F = ss.drift.to_dense()
     I = np.eye(n)
     with np.errstate(all="ignore"):
@@ -180,6 +202,89 @@ def discretize_trapezoidal(ss: StateSpace, dt: float, noise: bool = True, sparse
     step = _affine(h, M, LBu, Qh, n)
     damp = _affine(h, Li @ Li, Li @ (0.5 * LBu) + 0.5 * LBu, Qd, n)
     return TrapezoidalDiscretization(dt=h, kind="dense", n=n, step=step, damp=damp)
+
+
+_LU_CACHE: dict = {}  # one entry: (kind, n, h, digest of F) -> factors (_sparse_factors, _dense_factors)
+
+
+def _digest(a) -> tuple:
+    a = np.ascontiguousarray(a)
+    return a.shape, a.dtype.str, hashlib.blake2b(a.data, digest_size=20).digest()
+
+
+def _is_lower(G) -> bool:
+    return not np.any(np.triu(G, 1))
+
+
+def _sparse_factors(F, h: float) -> tuple:
+    """(R = I + hF/2 as CSR arrays, the kernel's SuperLU factor arrays of I - hF/2, their
+    non-zeros) for a CSR drift, cached by the content of F and h (one entry, as
+    :func:`_dense_factors`): auto-ranging's pass and the run factor the same drift once."""
+    n = F.shape[0]
+    F = sp.csr_matrix(F)
+    key = ("sparse", n, h, _digest(F.indptr), _digest(F.indices), _digest(F.data))
+    hit = _LU_CACHE.get(key)
+    if hit is not None:
+        return hit
+    _LU_CACHE.clear()
+    eye = sp.identity(n, format="csr")
+    lu = _factor(sp.csc_matrix(eye - (0.5 * h) * F), h)
+    perm_r, perm_c = lu.perm_r.astype(np.int64), lu.perm_c.astype(np.int64)
+    L = sp.tril(lu.L, -1, format="csr")
+    U = lu.U.tocsr()
+    del lu
+    Ud = U.diagonal().copy()
+    Us = sp.triu(U, 1, format="csr")
+    nnz = int(L.nnz + U.nnz)
+    del U
+    if not (np.all(np.isfinite(Ud)) and np.all(Ud != 0)):
+        raise StepError(f"I - hF/2 is singular at step {h:.4g} s: the drift has an eigenvalue 2/h")
+    factors = (*_csr_arrays(L), *_csr_arrays(Us), np.ascontiguousarray(1.0 / Ud), perm_r, perm_c)
+    del L, Us
+    out = _LU_CACHE[key] = (_csr_arrays(eye + (0.5 * h) * F), factors, nnz)
+    return out
+
+
+def _dense_factors(ss: StateSpace, h: float, noise: bool) -> tuple:
+    """(LU^T C-contiguous, LAPACK's 1-based int32 pivots, G^T C-contiguous or None, G lower triangular) for a
+    dense drift: LAPACK's LU of I - hF/2 (2/3 n^3 flops) and a factor G G^T = Q (Cholesky,
+    1/3 n^3; the eigen-factor if Q is only semidefinite). The LU is cached by the content of F
+    (one entry, so memory stays that of one factorisation): the same circuit run again at other
+    inputs reuses it (auto-ranging, then the run). G is not: the input resistors' Johnson noise
+    changes Q's diagonal with the inputs' scale."""
+    F = ss.drift.to_dense()
+    n = F.shape[0]
+    key = ("dense", n, h, _digest(F))
+    lu = _LU_CACHE.get(key)
+    if lu is None:
+        _LU_CACHE.clear()  # the old entry's memory goes before the new one is made
+        M = np.empty((n, n), order="F")  # LAPACK's layout, so that the LU overwrites it (no copy)
+        np.multiply(F, -0.5 * h, out=M)
+        M[np.diag_indices(n)] += 1.0
+        with np.errstate(all="ignore"):
+            LU, piv = sla.lu_factor(M, overwrite_a=True, check_finite=False)
+        del M
+        d = np.abs(np.diag(LU))
+        if not np.all(np.isfinite(LU)) or d.min() == 0:
+            raise StepError(f"I - hF/2 is singular at step {h:.4g} s: the drift has an eigenvalue 2/h")
+        lu = _LU_CACHE[key] = (np.ascontiguousarray(LU.T), (piv + 1).astype(np.int32))  # LAPACK's 1-based pivots
+        del LU
+    Q = None
+    if noise:
+        Q = ss.diffusion.toarray() if sp.issparse(ss.diffusion) else np.asarray(ss.diffusion, dtype=float)
+    if Q is None or not np.any(Q):
+        return (*lu, None, False)
+    try:
+        G = np.linalg.cholesky(Q)
+        if not np.all(np.isfinite(G)):
+            raise np.linalg.LinAlgError("non-finite Cholesky factor")
+        lower = True
+    except np.linalg.LinAlgError:  # semidefinite (states without noise): rank-revealing factor
+        kind, fac = noise_factor(Q)
+        G = np.diag(fac) if kind == "diag" else fac
+        lower = G.shape[1] == n and _is_lower(G)
+    g = (np.ascontiguousarray(G.T), lower)
+    return (*lu, *g)
 
 
 def _symmetric(M) -> bool:
@@ -292,6 +397,84 @@ def _run_sparse_trap(Rp, Ri, Rx, c, Gp, Gi, Gx, m, Lp, Li, Lx, Up, Ui, Ux, Udinv
             isave += 1
 
 
+_VP = ctypes.c_void_p
+_LAPACK: dict = {}
+
+
+def _lapack() -> tuple:
+    """(dgetrs, dtrmm, dgemm) of scipy's LAPACK / BLAS as ctypes function pointers, passed to the
+    numba kernel as arguments (so the kernel still caches: no pointer is a global)."""
+    if not _LAPACK:
+        from numba.extending import get_cython_function_address as addr
+
+        _LAPACK["f"] = (ctypes.CFUNCTYPE(None, *[_VP] * 9)(addr("scipy.linalg.cython_lapack", "dgetrs")),
+                        ctypes.CFUNCTYPE(None, *[_VP] * 11)(addr("scipy.linalg.cython_blas", "dtrmm")),
+                        ctypes.CFUNCTYPE(None, *[_VP] * 13)(addr("scipy.linalg.cython_blas", "dgemm")))
+    return _LAPACK["f"]
+
+
+@nb.njit(cache=True)
+def _run_dense_trap(getrs, trmm, gemm, LUT, ipiv, c, GT, m, g_lower, sqrt_h, X, n_steps, damp_steps, save_every,
+                    rng, samples, S):
+    """Advance chain-major X (k, n) in place by ``n_steps`` trapezoidal steps from LAPACK's LU of
+    I - hF/2 (LUT = LU^T: the column-major LU; ``ipiv`` its 1-based int32 pivots):
+    x' = (I - hF/2)^-1 (2 x + c + sqrt(h) G xi) - x, the first ``damp_steps`` each two backward-Euler
+    half steps x' = (I - hF/2)^-1 (x + c/2 + sqrt(h/2) G xi). GT = G^T (m, n), G lower triangular
+    if ``g_lower``. All chains at once: one LAPACK getrs and one BLAS trmm (or gemm) per (half)
+    step, called through the function pointers ``getrs``, ``trmm``, ``gemm``. Saves every
+    ``save_every`` steps into samples (m_saved, k, n), sums into S (k, n)."""
+    k, n = X.shape
+    W = np.empty((k, n))
+    XI = np.empty((k, max(m, 1)))
+    ints = np.array([n, k, max(m, 1)], np.int32)
+    info = np.zeros(1, np.int32)
+    chars = np.array([78, 76, 85, 84], np.uint8)  # 'N', 'L', 'U', 'T' (column-major views of the C arrays)
+    alpha = np.zeros(1)
+    one = np.ones(1)
+    isave = 0
+    for step in range(n_steps):
+        damped = step < damp_steps
+        for half in range(2 if damped else 1):
+            alpha[0] = sqrt_h * np.sqrt(0.5) if damped else sqrt_h
+            for a in range(k):
+                if damped:
+                    for i in range(n):
+                        W[a, i] = X[a, i] + 0.5 * c[i]
+                else:
+                    for i in range(n):
+                        W[a, i] = 2.0 * X[a, i] + c[i]
+            if m > 0:
+                for a in range(k):
+                    for q in range(m):
+                        XI[a, q] = rng.standard_normal()
+                if g_lower:  # XI^T <- s G XI^T (column-major: 'L', 'L', 'N', 'N'), then W += XI
+                    trmm(chars[1:].ctypes, chars[1:].ctypes, chars.ctypes, chars.ctypes, ints.ctypes,
+                         ints[1:].ctypes, alpha.ctypes, GT.ctypes, ints.ctypes, XI.ctypes, ints.ctypes)
+                    for a in range(k):
+                        for i in range(n):
+                            W[a, i] += XI[a, i]
+                else:  # W^T += s G XI^T
+                    gemm(chars.ctypes, chars.ctypes, ints.ctypes, ints[1:].ctypes, ints[2:].ctypes, alpha.ctypes,
+                         GT.ctypes, ints.ctypes, XI.ctypes, ints[2:].ctypes, one.ctypes, W.ctypes, ints.ctypes)
+            getrs(chars.ctypes, ints.ctypes, ints[1:].ctypes, LUT.ctypes, ints.ctypes, ipiv.ctypes, W.ctypes,
+                  ints.ctypes, info.ctypes)
+            for a in range(k):
+                if damped:
+                    for i in range(n):
+                        X[a, i] = W[a, i]
+                else:
+                    for i in range(n):
+                        X[a, i] = W[a, i] - X[a, i]
+        for a in range(k):
+            for i in range(n):
+                S[a, i] += X[a, i]
+        if (step + 1) % save_every == 0 and isave < samples.shape[0]:
+            for a in range(k):
+                for i in range(n):
+                    samples[isave, a, i] = X[a, i]
+            isave += 1
+
+
 _EMPTY_G = (np.zeros(2, np.int64), np.zeros(0, np.int64), np.zeros(0))
 
 
@@ -313,6 +496,14 @@ def run_trapezoidal(disc: TrapezoidalDiscretization, X0, n_steps: int, save_ever
         _run_sparse_trap(*disc.R, disc.c, *G, disc.noise_m, *disc.lu, float(np.sqrt(disc.dt)), XT, n_steps,
                          damp_steps, save_every, np.random.Generator(np.random.PCG64(seed)), samples, ST)
         return np.ascontiguousarray(XT.T), samples, np.ascontiguousarray(ST.T)
+    if disc.form == "factored":
+        samples = np.zeros((n_steps // save_every, k, n))
+        X = X0.copy()
+        S = np.zeros((k, n))
+        GT = disc.G[0] if disc.G is not None else np.zeros((1, n))
+        _run_dense_trap(*_lapack(), *disc.lu, disc.c, GT, disc.noise_m, disc.G_lower, float(np.sqrt(disc.dt)), X, n_steps,
+                        damp_steps, save_every, np.random.Generator(np.random.PCG64(seed)), samples, S)
+        return X, samples, S
     if damp_steps == 0:
         return run_affine(disc.step, X0, n_steps, save_every, seed)
     # dense: the damped steps are their own affine recursion; samples stay on the global step grid

@@ -43,10 +43,10 @@ def _triplets(rp, rq, R, vg, node_state, node_amp, vcol, sigma, vsign):
     source node (V = +-u) or a 0 V node (skipped).
     """
     m = rp.size
-    kr = np.empty(m, np.int64)
-    kc = np.empty(m, np.int64)
+    kr = np.empty(m, np.int32)  # rows and columns index virtual grounds / states / sources: << 2^31
+    kc = np.empty(m, np.int32)
     kv = np.empty(m)
-    kk = np.empty(m, np.int64)
+    kk = np.empty(m, np.int8)
     cnt = 0
     for k in range(m):
         a = vg[rp[k]]
@@ -96,6 +96,47 @@ def _accumulate(rp, rq, R, vg, node_state, node_amp, vcol, sigma, vsign, n, na, 
         else:
             Gu[kr[t], kc[t]] += kv[t]
     return Gx, Ga, Gu, (kr[amp] - n, kc[amp], kv[amp], kk[amp])
+
+
+@nb.njit(cache=True)
+def _add_source_variance(nodes, S, vg, LSd):
+    """LSd[vg of each end] += S / 2 for every source (nodes (m, 2), one-sided PSD S) with an end on
+    a virtual ground, in one pass without m-long temporaries; returns how many sources have both
+    ends on virtual grounds (their off-diagonal terms are added by the caller)."""
+    both = 0
+    for k in range(S.size):
+        a = vg[nodes[k, 0]]
+        b = vg[nodes[k, 1]]
+        h = 0.5 * S[k]
+        if a >= 0:
+            LSd[a] += h
+        if b >= 0:
+            LSd[b] += h
+        if a >= 0 and b >= 0:
+            both += 1
+    return both
+
+
+@nb.njit(cache=True)
+def _mirror_upper(C):
+    """Copy the upper triangle of square C into its lower one, in place."""
+    n = C.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            C[j, i] = C[i, j]
+
+
+def _gram(W):
+    """W W^T (n x n, exactly symmetric) by BLAS syrk: half the flops of a product (n^2 m, not
+    2 n^2 m, for W n x m) and no second n x n temporary."""
+    from scipy.linalg.blas import dsyrk
+
+    if W.shape[1] == 0:
+        return np.zeros((W.shape[0], W.shape[0]))
+    C = dsyrk(1.0, np.ascontiguousarray(W).T, trans=1)  # a = W^T (Fortran view of C-ordered W): a^T a
+    C = np.ascontiguousarray(C.T)  # the upper triangle of the Fortran result is the lower one of C.T
+    _mirror_upper(C.T)
+    return C
 
 
 def _csr(r, c, v, shape):
@@ -224,13 +265,15 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool, sparse: b
         Ax, Au, Aj = sp.csr_matrix(Ax), sp.csr_matrix(Au), sp.csr_matrix(Aj)
     # integrators: i_C = -sigma (Gx x + Ga V_amp + Gu u + J_s), dv/dt = i_C / C
     scale = -sigma / C.values  # (n,)
-    Fm, Bm = Gx_i, Gu_i
+    Fm, Bm = Gx_i, Gu_i  # the n x n arrays are updated in place below: a dense compile's peak memory
     Tb = np.zeros((n, 0))
     if na:
-        Fm = Fm + np.asarray((Ax.T @ Ga_i.T).T)  # Ga (n x na, dense) @ Ax (sparse)
+        Fm += np.asarray((Ax.T @ Ga_i.T).T)  # Ga (n x na, dense) @ Ax (sparse)
         Bm = Bm + np.asarray((Au.T @ Ga_i.T).T)
         Tb = np.asarray((Aj.T @ Ga_i.T).T)  # response of the integrator KCL to injection at amplifier inputs
-    F = scale[:, None] * Fm
+    del Ga_i, Gx_i
+    Fm *= scale[:, None]
+    F = Fm
     B = scale[:, None] * Bm
 
     # node-injection noise on the virtual grounds: Q = T L_S T^T, T = diag(scale) [I | Tb]
@@ -240,25 +283,30 @@ def compile_virtual_ground(netlist, temperature_k: float, noise: bool, sparse: b
         LSd = np.zeros(nvg)  # diagonal of L_S on the virtual grounds
         lr, lc, lv = [], [], []  # its off-diagonal part: sources joining two virtual grounds
         for nodes, S in srcs:
+            # one-sided PSD S -> increment variance (S/2) dt (compiler docstring), on each virtual-ground end
+            if not _add_source_variance(nodes, np.asarray(S, dtype=np.float64), vg, LSd):
+                continue  # no source joins two virtual grounds
             a, b = vg[nodes[:, 0]], vg[nodes[:, 1]]
-            h = 0.5 * S  # one-sided PSD S -> increment variance (S/2) dt (compiler docstring)
-            for r_ in (a, b):
-                ok = r_ >= 0
-                LSd += np.bincount(r_[ok], weights=h[ok], minlength=nvg)
+            h = 0.5 * S
             both = (a >= 0) & (b >= 0)
             if np.any(both):
                 lr += [a[both], b[both]]
                 lc += [b[both], a[both]]
                 lv += [-h[both], -h[both]]
-        if not lr:  # independent sources on every virtual ground: L_S diagonal
-            Q = (Tb * LSd[n:]) @ Tb.T if na else np.zeros((n, n))
-            Q[np.diag_indices(n)] += LSd[:n]
+        if not lr:  # independent sources on every virtual ground: L_S diagonal, Q = W W^T + diagonal
+            if na:
+                Tb *= scale[:, None]
+                Tb *= np.sqrt(LSd[n:])
+                Q = _gram(Tb)
+            else:
+                Q = np.zeros((n, n))
+            Q[np.diag_indices(n)] += scale * scale * LSd[:n]
         else:
             LS = _csr(np.concatenate(lr), np.concatenate(lc), np.concatenate(lv), (nvg, nvg)) + sp.diags(LSd)
             T = np.hstack([np.eye(n), Tb])
             Q = T @ (LS @ T.T)
-        Q = scale[:, None] * Q * scale[None, :]
-        Q = 0.5 * (Q + Q.T)
+            Q = scale[:, None] * Q * scale[None, :]
+            Q = 0.5 * (Q + Q.T)
 
     # readout: node voltages (noise-free part)
     vr, vc, vv = [out[kop]], [np.arange(n)], [sigma]

@@ -3,9 +3,10 @@
 * its one-step map's stationary covariance (discrete Lyapunov, exact) equals the continuous
   Lyapunov solution to rounding, for a non-symmetric stable drift and a step 100x the stiffest
   time constant; its stationary mean is -F^-1 B u;
-* the sparse kernel (SuperLU factors in numba) runs the same map as the dense one, to rounding;
+* the sparse kernel (SuperLU factors in numba) and the dense factored one (LAPACK LU in numba)
+  run the same map as the dense affine one, to rounding;
 * sampled: the covariance of many chains lies within its computed standard errors of the
-  Lyapunov solution (dense and sparse paths);
+  Lyapunov solution (dense affine, dense factored and sparse paths);
 * transients: the noise-free mean converges to expm's at second order (error ratio 4 per halving).
 """
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from spucircuit.errors import StepError
 from spucircuit.integrate.trapezoidal import (
     diffusion_factor,
     discretize_trapezoidal,
@@ -121,17 +123,71 @@ def test_sparse_kernel_runs_the_same_map(n, seed):
     assert np.max(np.abs((G @ G.T).toarray() - Q)) / np.max(np.abs(Q)) < 1e-12
 
 
-@pytest.mark.parametrize("sparse", [False, True])
-def test_sampled_covariance_within_standard_errors(sparse):
-    """20,000 independent chains, one snapshot each after a burn-in that leaves a transient below
-    1e-15: every entry of the sample covariance within 4.5 computed standard errors of the
-    Lyapunov solution, and the sample mean within 4.5 SE of -F^-1 B u."""
-    n, seed, k = 8, 11, 20_000
-    F, Q = _drift(n, seed, sparse), _diffusion(n, seed, sparse)
+def test_sparse_factors_reused_for_the_same_drift():
+    """Another input on the same drift and step (auto-ranging's pass, then the run) reuses the
+    SuperLU factors; another step or drift factors again, and runs its own map."""
+    n = 16
+    F, Q = _drift(n, 8, sparse=True), _diffusion(n, 8, sparse=True)
+    Bu = np.random.default_rng(8).standard_normal(n)
+    h = _stiff_step(F)
+    a = discretize_trapezoidal(_ss(F, Q, Bu, True), h)
+    b = discretize_trapezoidal(_ss(F.copy(), Q, 3.0 * Bu, True), h)
+    assert b.lu[0] is a.lu[0]
+    assert np.allclose(b.c, 3.0 * h * Bu, rtol=1e-14, atol=0)
+    c = discretize_trapezoidal(_ss(F, Q, Bu, True), 0.5 * h)
+    assert c.lu[0] is not a.lu[0]
+    F2 = F.copy()
+    F2[0, 0] *= 1.5
+    d = discretize_trapezoidal(_ss(F2, Q, Bu, True), h, noise=False)
+    X1, _, _ = run_trapezoidal(d, np.ones((1, n)), 1, 1, 0)
+    want = np.linalg.solve(np.eye(n) - 0.5 * h * F2, (np.eye(n) + 0.5 * h * F2) @ np.ones(n) + h * Bu)
+    assert np.max(np.abs(X1[0] - want)) / np.max(np.abs(want)) < 1e-12
+
+
+@pytest.mark.parametrize("n,seed", [(12, 6), (20, 7)])
+def test_dense_factored_kernel_runs_the_same_map(n, seed):
+    """The dense factored form (LAPACK LU in the numba kernel, x' = L (2x + c) - x): the affine
+    map's x' = M x + c to rounding (and the damped step), its noise factor G G^T = Q, lower
+    triangular; the factorisation is reused for the same circuit at other inputs."""
+    F, Q = _drift(n, seed), _diffusion(n, seed)
     Bu = np.random.default_rng(seed).standard_normal(n)
     h = _stiff_step(F)
-    disc = discretize_trapezoidal(_ss(F, Q, Bu, sparse), h, sparse=sparse)
+    dense = discretize_trapezoidal(_ss(F, Q, Bu, False), h, sparse=False)
+    fac = discretize_trapezoidal(_ss(F, Q, Bu, False), h, sparse=False, form="factored", noise=False)
+    assert fac.form == "factored" and fac.G is None
+    X0 = np.random.default_rng(seed + 9).standard_normal((2, n))
+    for damp, ref in ((0, dense.step), (1, dense.damp)):
+        X1, _, _ = run_trapezoidal(fac, X0, 1, 1, 0, damp_steps=damp)
+        want = X0 @ ref.MT + ref.c
+        assert np.max(np.abs(X1 - want)) / np.max(np.abs(want)) < 1e-12
+    noisy = discretize_trapezoidal(_ss(F, Q, Bu, False), h, sparse=False, form="factored")
+    G = noisy.G[0].T
+    assert noisy.G_lower and np.max(np.abs(G @ G.T - Q)) / np.max(np.abs(Q)) < 1e-12
+    other = discretize_trapezoidal(_ss(F, Q, 2.0 * Bu, False), h, sparse=False, form="factored")
+    assert other.lu[0] is noisy.lu[0] and np.allclose(other.c, 2.0 * noisy.c, rtol=1e-15, atol=0)
+    with pytest.raises(StepError, match="form"):
+        discretize_trapezoidal(_ss(F, Q, Bu, False), h, sparse=False, form="eigen")
+
+
+@pytest.mark.parametrize("path", ["dense", "factored", "factored-semidefinite", "sparse"])
+def test_sampled_covariance_within_standard_errors(path):
+    """20,000 independent chains, one snapshot each after a burn-in that leaves a transient below
+    1e-15: every entry of the sample covariance within 4.5 computed standard errors of the
+    Lyapunov solution, and the sample mean within 4.5 SE of -F^-1 B u. 'factored-semidefinite':
+    Q of rank n/2 (no Cholesky factor: the eigen-factor, n x n/2, through BLAS gemm)."""
+    n, seed, k = 8, 11, 20_000
+    sparse = path == "sparse"
+    F, Q = _drift(n, seed, sparse), _diffusion(n, seed, sparse)
+    if path == "factored-semidefinite":
+        Gq = np.random.default_rng(seed + 2).standard_normal((n, n // 2))
+        Q = Gq @ Gq.T
+    Bu = np.random.default_rng(seed).standard_normal(n)
+    h = _stiff_step(F)
+    disc = discretize_trapezoidal(_ss(F, Q, Bu, sparse), h, sparse=sparse,
+                                  form="factored" if path.startswith("factored") else "affine")
     assert disc.kind == ("sparse" if sparse else "dense")
+    if path == "factored-semidefinite":
+        assert not disc.G_lower and disc.noise_m == n // 2
     M = np.linalg.solve(np.eye(n) - 0.5 * h * F, np.eye(n) + 0.5 * h * F)
     burn = int(np.ceil(np.log(1e-15) / np.log(np.max(np.abs(np.linalg.eigvals(M))))))
     X, _, _ = run_trapezoidal(disc, np.zeros((k, n)), burn, burn, seed=123)
