@@ -239,7 +239,7 @@ as ngspice: the other sources off). The noise
     acd, nsd = info.get("ac"), info.get("noise_analysis")
     out: dict = {}
     if acd:
-        ss = compile_netlist(netlist, noise=False)
+        ss = compile_netlist(ac_netlist(netlist), noise=False)
         out.update(_card_errors(_ac_analysis, info, acd, netlist, ss))
     if nsd:
         if temperature_k is None:
@@ -247,6 +247,19 @@ as ngspice: the other sources off). The noise
         ss = compile_netlist(netlist, temperature_k=temperature_k, noise=True)
         out.update(_card_errors(_noise_analysis, info, nsd, netlist, ss))
     return out
+
+
+def ac_netlist(netlist):
+    """``netlist`` with each resistor's ``ac=`` value (``meta['ac']['resistors']``) in place of its
+    value: ngspice's .ac uses the AC resistance; the DC operating point and the transient do not."""
+    ac = netlist.meta.get("ac", {}) if isinstance(netlist.meta.get("ac"), dict) else {}
+    res = ac.get("resistors") or {}
+    if not res:
+        return netlist
+    nl = netlist.copy()
+    for name, ohm in res.items():
+        nl.set_value(name, float(ohm))
+    return nl
 
 
 def _card_errors(fn, info, card, *args):

@@ -279,7 +279,9 @@ def _compare_pz(nl, plots, deck_path=None) -> str:
 
     ng = _plot(plots, "pole-zero analysis")
     poles = np.array([ng[nm][0] for nm in ng.names if nm.lower().startswith("v(pole")], dtype=complex)
-    ev = np.asarray(eigenvalues(compile_netlist(nl, noise=False)), dtype=complex)
+    from spucircuit.statespace.frequency import ac_netlist
+
+    ev = np.asarray(eigenvalues(compile_netlist(ac_netlist(nl), noise=False)), dtype=complex)  # small-signal: ac= R
     if len(poles) != len(ev):
         return f"{len(poles)} poles from ngspice, {len(ev)} eigenvalues of F"
     MEASURED[".pz"] = max((float(np.min(np.abs(ev - p))) / max(abs(p), 1e-300) / PZ_TOL for p in poles), default=0.0)
