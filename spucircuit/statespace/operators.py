@@ -87,8 +87,14 @@ def make_drift(F, density_threshold: float = DENSITY_THRESHOLD) -> DriftOperator
     F = np.array(F, dtype=np.float64)
     if F.ndim != 2 or F.shape[0] != F.shape[1]:
         raise ValueError(f"drift must be square, got shape {F.shape}")
-    scale = np.max(np.abs(F)) if F.size else 0.0
-    F[np.abs(F) <= ZERO_RTOL * scale] = 0.0
+    if F.size:
+        # an entry is MNA round-off when it is tiny against its own row and column (a global max would
+        # wipe the whole diagonal of a badly scaled cascade, entries from 1e7 to 1e33: ngspice's pz2.cir)
+        rmax = np.maximum(F.max(axis=1), -F.min(axis=1))
+        cmax = np.maximum(F.max(axis=0), -F.min(axis=0))
+        for i in range(0, F.shape[0], 256):  # row blocks: no n x n temporaries beside F
+            blk = F[i:i + 256]
+            blk[np.abs(blk) <= ZERO_RTOL * np.minimum(rmax[i:i + 256, None], cmax[None, :])] = 0.0
     n = F.shape[0]
     if n >= 32 and np.count_nonzero(F) < density_threshold * n * n:
         return SparseDrift(F)

@@ -174,3 +174,4 @@ def test_op_command_prints_voltages_and_currents(tmp_path, capsys):
     assert "v(b)" in out and "i(L1)" in out and "i(V1)" in out
     line = next(ln for ln in out.splitlines() if ln.strip().startswith("v(b)"))
     assert abs(float(line.split()[1]) - 1.5) <= 1e-9
+
