@@ -109,6 +109,7 @@ def reduce_degenerate(nl: Netlist) -> Netlist:
     alive = np.ones(len(L_vals), bool)
     coupled = {r for rows in (nl.ref_rows("K") if len(t["K"]) else []) for r in rows}
     conflicts: list = []  # uic starts the twin cannot follow (initial_state refuses them)
+    dc_only: list = []  # (source, why): sources whose time derivative the reduction drops (exact at DC only)
     extra_v = []  # (name, p, q): inductors whose current DC current sources force become 0 V shorts
     for r, m in forced.items():
         if r in coupled or any(r in rows for rows in cut.values()):
@@ -125,6 +126,8 @@ def reduce_degenerate(nl: Netlist) -> Netlist:
                              "operating point (no uic)")
         alive[r] = False
         extra_v.append((f"V.{t['L'].names[r]}.forced", int(L_nodes[r, 0]), int(L_nodes[r, 1])))
+        dc_only += [(str(nm), f"it sets the current of inductor {t['L'].names[r]!r} in series with it")
+                    for nm, (p, q) in zip(t["I"].names, t["I"].nodes) if m in (p, q)]
     extra_e = []  # (name, p, q, cp, cq, gain)
     for m in sorted(cut):
         rows = [r for r in np.flatnonzero(alive & np.any(L_nodes == m, axis=1))]
@@ -178,6 +181,7 @@ def reduce_degenerate(nl: Netlist) -> Netlist:
         new.add_elements("V", [e[0] for e in extra_v], np.array([e[1:] for e in extra_v], np.int64),
                          np.zeros(len(extra_v)))
     new.uic_conflicts = conflicts
+    new.dc_only_sources = dc_only
     if extra_e:
         new.add_elements("E", [e[0] for e in extra_e], np.array([e[1:5] for e in extra_e], np.int64),
                          [e[5] for e in extra_e])

@@ -67,6 +67,11 @@ def input_schedule(ss: StateSpace, waveforms: dict, tstep: float, tstop: float) 
         if i is None:
             raise NetlistError(f"waveform for {name!r}, but the circuit has no independent source of that name; "
                                f"its sources are {list(ss.input_names)}")
+        why = (getattr(ss, "dc_only_inputs", None) or {}).get(ss.input_names[i])
+        if why is not None:
+            raise NetlistError(f"time-dependent source {name!r}: {why}, and the compile keeps only its DC level "
+                               "there (its time derivative is dropped): not supported (a resistor that breaks the "
+                               "capacitor loop or gives the inductor's node another path lifts it)")
         idx.append(i)
         wfs.append(wf.resolve(tstep, tstop))
         names.append(ss.input_names[i])

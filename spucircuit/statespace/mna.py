@@ -312,6 +312,12 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     )
     ss.netlist, ss.mna_factor, ss.mna_rhs = original, lu, (Px, Pu)
     ss.ic_conflicts = ic_conflicts
+    # sources whose du/dt the compile drops (a capacitor loop through a voltage source: i_K = C_K S du/dt;
+    # an inductor forced by a current source): exact for DC levels, refused for a waveform (statespace.inputs)
+    ss.dc_only_inputs = dict(getattr(netlist, "dc_only_sources", []))
+    if nK:
+        for j in np.flatnonzero(np.any(Sk != 0, axis=0)):
+            ss.dc_only_inputs.setdefault(str(t["V"].names[j]), "a capacitor loop closes through it")
     return ss
 
 

@@ -210,3 +210,17 @@ def test_repeating_pwl_is_exact_through_its_jumps():
     ref = rc_pwl_response(tuple(k[0] for k in knots), tuple(k[1] for k in knots), run.t)
     assert len(knots) > len(w.breakpoints(0, 6e-3)) + 2  # the jumps are in the reference
     assert np.max(np.abs(run.v[:, 1] - ref)) < 1e-9
+
+
+@pytest.mark.parametrize("text,source", [
+    ("V1 a 0 PULSE(0 1 1u 1u 1u 5u 10u)\nC1 a b 1n\nC2 b 0 1n\nR1 b 0 1k\n", "V1"),  # a capacitor loop through V1
+    ("I1 0 m PWL(0 0 1u 1m)\nL1 m a 1m\nR1 a 0 1k\nC1 a 0 1n\n", "I1"),  # I1 forces L1's current
+])
+def test_a_waveform_whose_derivative_the_reduction_drops_is_refused(text, source):
+    """Index reduction keeps only a source's DC level where its du/dt would enter (a capacitor loop through a
+    voltage source, an inductor in series with a current source): a waveform there is refused by name,
+    never integrated without the derivative term (a silent wrong answer)."""
+
+    nl = parse_spice("t\n" + text + ".tran 0.1u 20u\n.end\n")
+    with pytest.raises(NetlistError, match=f"time-dependent source '{source}'.*DC level"):
+        run_tran(nl, 1e-7, 2e-5)
