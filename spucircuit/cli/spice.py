@@ -148,7 +148,15 @@ def cmd_simulate(args) -> int:
     if temp is None:
         temp = float(info.get("noise", {}).get("temperature_k", 300.0))
     noise = args.noise == "on"
-    if nl.waveforms or (tran and not noise and args.scheme != "euler"):  # SPICE .tran: TSTEP grid, internal steps
+    dt = args.dt
+    if dt is not None and not (np.isfinite(dt) and dt > 0):
+        raise SPUError(f"time step must be finite and > 0 s, got {dt!r}")
+    if dt is None and tran:
+        dt = float(tran["tstep"])
+    if dt is not None and not nl.waveforms and dt > total:  # one step would simulate far longer than asked
+        raise SPUError(f"{'--dt' if args.dt is not None else 'the .tran step'} {dt:g} s is longer than the run "
+                       f"({total:g} s): give a smaller step or a longer --time")
+    if nl.waveforms or (tran and args.scheme != "euler"):  # SPICE .tran: TSTEP grid, internal steps
         return _simulate_tran(args, nl, tran, total, temp, noise, small)
     dt = args.dt
     if dt is None and tran:
@@ -326,9 +334,16 @@ def _simulate_tran(args, nl, tran, total, temp, noise, small=None) -> int:
     tmax = args.dt if args.dt is not None else (float(tran["tmax"]) if tran.get("tmax_given") else None)
     run = run_tran(nl, tstep, total, tstart, tmax, scheme=args.scheme, noise=noise, temperature_k=temp,
                    seed=args.seed, max_points=args.max_samples, tran=tran)
+    ev = _spectrum(run.ss)
+    unstable = bool(ev.size) and float(np.max(ev.real)) >= 0
+    lam = ev[np.argmax(ev.real)] if ev.size else 0.0
+    lam = lam.real if lam.imag == 0 else lam
     if not (np.all(np.isfinite(run.v)) and np.all(np.isfinite(run.states))):
-        raise SPUError("the simulation left the floating-point range: the circuit is not stable (see spu check); "
-                       "nothing written (shorten --time to follow the growth)")
+        k = int(np.argmax(~np.all(np.isfinite(run.v), axis=1) | ~np.all(np.isfinite(run.states), axis=1)))
+        why = (f"the circuit is not stable (eigenvalue {lam:.4g} 1/s, see spu check)" if unstable
+               else "the values overflowed")
+        raise SPUError(f"the simulation left the floating-point range at t = {run.t[k]:.4g} s: {why}; nothing "
+                       "written (shorten --time to follow the growth)")
     res = run.result
     buf = io.BytesIO()
     np.savez(buf, t=run.t, v=run.v, nodes=np.array(run.nodes, dtype=str), states=run.states,
@@ -339,6 +354,9 @@ def _simulate_tran(args, nl, tran, total, temp, noise, small=None) -> int:
         atomic_write_bytes(args.out, buf.getvalue())
     except OSError as exc:
         raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    if unstable:
+        print(f"spu simulate: warning: the circuit is not stable (eigenvalue {lam:.4g} 1/s): its voltages grow "
+              "without bound; the samples are a transient, not a stationary state", file=sys.stderr)
     if run.stride > 1:
         print(f"spu simulate: note: the .tran grid has more than --max-samples {args.max_samples} points; "
               f"wrote every {run.stride}th point ({tstep * run.stride:.4g} s apart)", file=sys.stderr)

@@ -233,10 +233,12 @@ def _tran_kernel(x0, E, P, R, N, key, m, Ua, Ub, out_pos, noisy, rng):
 
 def transient(ss: StateSpace, schedule: InputSchedule, x0, t_out, *, t_end: float | None = None,
               scheme: str = "exact", tmax: float | None = None, noise: bool = False, seed=None,
-              rtol: float = INPUT_RTOL) -> TransientResult:
+              rtol: float = INPUT_RTOL, check=None) -> TransientResult:
     """States of ``ss`` at the times ``t_out`` (s, in [0, t_end]) from ``x0`` at t = 0, the inputs
     following ``schedule``. ``tmax`` caps the internal step; ``noise`` adds the diffusion (drawn from
-    ``seed``); see the module docstring for the steps."""
+    ``seed``); see the module docstring for the steps. ``check(n_steps, n_inputs)``, when given, is
+    called with the internal step count and the number of varying inputs before any per-step array
+    is allocated (the caller's run-time and memory limits)."""
     if scheme not in ("exact", "trapezoidal"):
         raise StepError(f"the transient runs the 'exact' (exponential) or 'trapezoidal' scheme, got {scheme!r}")
     t_out = np.asarray(t_out, dtype=float)
@@ -253,6 +255,8 @@ def transient(ss: StateSpace, schedule: InputSchedule, x0, t_out, *, t_end: floa
         if rho > 0:
             hmax = min(hmax, TRAP_Z / rho)
     H, m, pos = time_grid(t_out, t_end, schedule.breakpoints(0.0, t_end), hmax)
+    if check is not None:
+        check(float(np.sum(m, dtype=float)), int(schedule.index.size))
     h_seg = np.diff(H) / m
     q = t_end * _QUANT
     keys_f = np.round(h_seg / q)

@@ -51,3 +51,38 @@ def test_tstart_tmax_and_noise(tmp_path, capsys):
     assert 0 < np.max(np.abs(n1 - d["v"])) < 2e-5 and np.array_equal(n1, np.load(tmp_path / "n1.npz")["v"])
     assert spu(["check", str(net)]) == 0
     assert "time-dependent sources: 1 (V1 SIN)" in capsys.readouterr().out
+
+
+def test_tran_1n_1_slow_rc_with_noise_on_takes_the_tran_path(tmp_path, capsys):
+    """Issue 13: `.tran 1n 1` with noise on (the default) and only DC sources runs as SPICE's .tran
+    (internal steps onto the thinned output grid, the exact Ornstein-Uhlenbeck step), not 1e9 steps
+    of TSTEP. From uic (v = 0) the mean is 1 - exp(-t/tau); the spread around it is kT/C (1 - exp(-2t/tau))."""
+    from spucircuit.constants import K_B
+
+    R, C, T = 1e9, 1e-12, 300.0
+    tau = R * C  # 1 ms: 1000 tau in the run, 20 output samples per tau after thinning
+    net, out = tmp_path / "rc.cir", tmp_path / "rc.npz"
+    net.write_text(f"slow rc\nV1 in 0 1\nR1 in a {R:g}\nC1 a 0 {C:g} IC=0\n.tran 1n 1 uic\n.end\n")
+    assert spu(["simulate", str(net), "--seed", "7", "--temperature", str(T), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "internal steps" in text and "noise on" in text, text  # the .tran path
+    n_steps = int(text.split(" internal steps")[0].split()[-1])
+    assert n_steps < 1e5, n_steps  # not 1e9 steps of 1 ns
+    d = np.load(out)
+    t, v = d["t"], d["v"][:, list(d["nodes"]).index("a")]
+    var0 = K_B * T / C  # kT/C, V^2
+    sd = np.sqrt(var0 * (1 - np.exp(-2 * t / tau)))  # exact spread of the OU process started at v = 0
+    resid = v - (1 - np.exp(-t / tau))
+    z = resid[1:] / sd[1:]
+    # each |z| is standard normal: P(max over N > 5.5) < N * 4e-8 < 1e-3 for N = 2e4
+    assert np.max(np.abs(z)) < 5.5, np.max(np.abs(z))
+    # stationary part (t > 10 tau): an AR(1) sequence with a = exp(-dt/tau) between samples
+    s = resid[t > 10 * tau]
+    N = s.size
+    a = math.exp(-float(np.median(np.diff(t))) / tau)
+    se_mean = math.sqrt(var0 / N * (1 + a) / (1 - a))  # standard error of the mean of an AR(1) sequence
+    assert abs(s.mean()) < 5 * se_mean, (s.mean(), se_mean)
+    var = float(np.mean(s ** 2))  # the mean is known (1 V)
+    se_var = var0 * math.sqrt(2 / N * (1 + a * a) / (1 - a * a))  # of the sample variance of AR(1) (known mean)
+    assert abs(var - var0) < 5 * se_var, (var, var0, se_var)
+    assert se_var < 0.1 * var0  # the check resolves kT/C to 10 %
