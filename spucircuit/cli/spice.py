@@ -319,7 +319,8 @@ def cmd_check(args) -> int:
 
 
 def _simulate_tran(args, nl, tran, total, temp, noise, small=None) -> int:
-    """``spu simulate`` as SPICE's .tran (time-dependent sources, or noise off): the TSTEP grid from TSTART,
+    """``spu simulate`` as SPICE's .tran (a .tran card or time-dependent sources, noise on or off, any scheme
+    but euler): the TSTEP grid from TSTART,
     internal steps for accuracy (:func:`spucircuit.device.tran.run_tran`)."""
     if not tran:
         raise SPUError("this netlist has time-dependent sources (PULSE, SIN, ...) but no .tran card: add one "
@@ -438,11 +439,13 @@ def register(sub) -> None:
         "simulate", help="simulate any SPICE netlist on the twin; write node voltages (.npz)",
         description="Read a SPICE netlist (the subset spucircuit.io.spice reads), simulate it on the twin "
                     "(exact scheme by default) and write an .npz with t (s), v (time x nodes, V), nodes "
-                    "(names), states and state_names. A netlist with time-dependent sources (PULSE, SIN, EXP, "
-                    "PWL, SFFM), or with a .tran card and --noise off, runs as SPICE's .tran: from the DC operating point "
+                    "(names), states and state_names. A netlist with a .tran card (or time-dependent sources: PULSE, SIN, "
+                    "EXP, PWL, SFFM), noise on or off, runs as SPICE's .tran unless --scheme euler (refused with time-dependent sources): from the DC operating point "
                     "unless uic, output on the TSTEP grid from TSTART (every k-th grid point when the grid has more than "
                     "--max-samples points), internal steps chosen for accuracy and onto every source breakpoint, capped by "
-                    "TMAX or --dt. A .ac card adds ac_f (Hz), ac_v (complex node phasors, "
+                    "TMAX or --dt; with noise each step draws the exact Ornstein-Uhlenbeck increment, so a long run costs "
+                    "about --max-samples steps, not TSTOP/TSTEP (its estimate is checked against --max-run-time and "
+                    "--max-memory first). Without a .tran card (or with --scheme euler) the run steps at --dt. A .ac card adds ac_f (Hz), ac_v (complex node phasors, "
                     "frequencies x nodes, V for the sources' 'AC mag phase') and ac_nodes; a .noise card adds "
                     "noise_f (Hz), noise_onoise_psd (one-sided output noise PSD, V^2/Hz; ngspice's onoise_spectrum "
                     "is its square root), noise_inoise_psd and noise_gain, at --temperature, else the .temp card, "

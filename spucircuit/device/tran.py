@@ -1,5 +1,5 @@
 """SPICE's ``.tran TSTEP TSTOP [TSTART [TMAX]]`` on the twin: a netlist with time-dependent sources
-(or any netlist, run deterministically) from its start state to TSTOP.
+(or any netlist, noise on or off) from its start state to TSTOP.
 
 As SPICE means it: the output is the TSTEP grid from TSTART (TSTART, TSTART + TSTEP, ..., and TSTOP),
 the internal step is chosen for accuracy (:mod:`spucircuit.integrate.transient`: exact for
