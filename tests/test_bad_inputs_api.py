@@ -236,7 +236,7 @@ API_CASES = [
     ('initial_state state space', lambda: initial_state(object()), NetlistError, "initial_state needs a StateSpace"),
     ('Netlist elements kind', lambda: list(nl.elements("Q")), NetlistError, "unknown element kind 'Q'; expected one of \\['C', 'E', 'F',"),
     ('Netlist count kind', lambda: nl.count("Q"), NetlistError, "unknown element kind 'Q'; expected one of \\['C', 'E', 'F',"),
-    ('Netlist validate floating', lambda: floating(), NetlistError, "dangling node 'a': only element 'R1' connects to it"),
+    ('Netlist validate floating', lambda: floating(), NetlistError, "dangling node 'b': only element 'C1' connects to it"),
     ('Device imperfection bad', lambda: Device("bogus"), SPUError, 'Device takes an imperfection model \\(or chain\\(\\.\\.\\.\\) of them,'),
     ('Device program indef', lambda: Device(None, seed=1).program(np.diag([1., -1])), MatrixError, 'A is not positive definite: smallest eigenvalue \\-1 <= 0'),
     ('Device program b wrong', lambda: Device(None, seed=1).program(A, np.ones(3)), MatrixError, 'b has wrong shape \\(3,\\): expected \\(4,\\) to match the matrix'),

@@ -60,6 +60,30 @@ GROUND = "0"
 _GROUND_ALIASES = {"0", "gnd"}
 
 
+def _defines_lonely_node(kind: str, col: int, value: float) -> bool:
+    """Whether one element terminal alone fixes a node's voltage (the node touches nothing else).
+
+    No current can leave such a node, so a resistor carries none and the node sits at its other
+    terminal's voltage; a voltage-defining output (V, H, the output pair of E, a finite-gain op-amp's
+    output V_out = A0 (V+ - V-)) sets it outright. A capacitor, inductor, current source, current
+    output or sensing input alone leaves it undefined (a singular MNA row), as does an ideal op-amp's
+    output, whose equation V+ = V- does not involve V_out."""
+    if kind in "RVH":
+        return True
+    if kind == "E":
+        return col < 2
+    if kind == "U":
+        return col == 0 and np.isfinite(value)
+    return False
+
+
+def _terminal_role(kind: str, col: int) -> str:
+    """'sensing input' for a control terminal (E and G columns 2-3, op-amp inputs), else '<kind> terminal'."""
+    if (kind in "EG" and col >= 2) or (kind == "U" and col >= 1):
+        return "sensing input"
+    return f"{KINDS[kind][1]} terminal"
+
+
 @dataclass(frozen=True)
 class Element:
     """One element, as returned by :meth:`Netlist.elements` (a read-only view)."""
@@ -667,7 +691,8 @@ class Netlist:
     def validate(self) -> None:
         """Structural checks; raises :class:`NetlistError` naming the first problem found.
 
-        - every non-ground node touches at least two element terminals (no dangling node);
+        - every non-ground node touches at least two element terminals, unless its one terminal fixes
+          its voltage (a resistor carrying no current, or a V, H, E or finite-gain op-amp output);
         - every node has a DC path to ground through resistors, inductors, voltage sources or
           op-amp outputs (capacitors, current sources and VCCS outputs carry no DC path).
         """
@@ -703,13 +728,14 @@ class Netlist:
         unused = np.flatnonzero(degree[1:] == 0) + 1
         if len(unused):  # an unconnected node would make the circuit equations singular
             raise NetlistError(f"node {self.node_names[unused[0]]!r} is not connected to any element")
-        lonely = np.flatnonzero(degree[1:] < 2) + 1
-        if len(lonely):
-            j = int(lonely[0])
-            raise NetlistError(
-                f"dangling node {self.node_names[j]!r}: only element {self._touching(j)!r} connects to it"
-                + self._title_hint(self.node_names[j])
-            )
+        for j in np.flatnonzero(degree[1:] < 2) + 1:
+            kind, i, col = self._touching_terminal(int(j))
+            hint = self._title_hint(self.node_names[j])  # the lost first card may have been its other element
+            if hint or not _defines_lonely_node(kind, col, float(self.tables[kind].values[i])):
+                raise NetlistError(
+                    f"dangling node {self.node_names[j]!r}: only element {self.tables[kind].names[i]!r} connects to it"
+                    + (hint or f", and its {_terminal_role(kind, col)} leaves the node voltage undefined")
+                )
         # DC connectivity through conducting elements (vectorised connected components).
         a_list, b_list = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         for k in "RLVEH":
@@ -729,6 +755,15 @@ class Netlist:
                 f"node {self.node_names[floating[0]]!r} has no DC path to ground{more}: connect it "
                 "through a resistor, inductor, voltage source or op-amp output"
             )
+
+    def _touching_terminal(self, j: int) -> tuple[str, int, int]:
+        """(kind, row, terminal column) of the first element terminal on node index j."""
+        for k, t in self.tables.items():
+            if len(t):
+                hit = np.argwhere(t.nodes == j)
+                if len(hit):
+                    return k, int(hit[0, 0]), int(hit[0, 1])
+        raise NetlistError(f"node {self.node_names[j]!r} is not connected to any element")  # pragma: no cover
 
     def _touching(self, j: int) -> str:
         """Name of the first element with a terminal on node index j."""
