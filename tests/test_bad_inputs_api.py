@@ -228,7 +228,7 @@ API_CASES = [
     ('Netlist set_value neg', lambda: nl.copy().set_value("R1", -1.0), NetlistError, "resistor 'R1' has unrealizable value \\-1\\.0 Ohm: value must"),
     ('Netlist set_value str', lambda: nl.copy().set_value("R1", "x"), NetlistError, "value of 'R1' must be a number, got 'x'"),
     ('Netlist node_index missing', lambda: nl.node_index("zz"), NetlistError, "unknown node 'zz'"),
-    ('Netlist add_coupling k', lambda: Netlist("t").add_coupling("K1", "L1", "L2", 1.5), NetlistError, "coupling coefficient must satisfy 0 < \\|k\\| <= 1"),
+    ('Netlist add_coupling k', lambda: Netlist("t").add_coupling("K1", "L1", "L2", 1.5), NetlistError, "coupling coefficient must satisfy 0 <= \\|k\\| <= 1"),
     ('Netlist add_elements F without refs', lambda: Netlist("t").add_elements("F", ["F1"], [["a", "0"]], [1.0]), NetlistError, "refs \\(the names of referred elements\\) are required"),
     ('Netlist add_elements refs count', lambda: Netlist("t").add_elements("K", ["K1"], np.zeros((1, 0), np.int64), [0.5], refs=[("L1",)]), NetlistError, "give 2 referred element name"),
     ('Netlist validate missing control', lambda: Netlist("t").add_resistor("R1", "a", "0", 1.0).add_ccvs("H1", "a", "0", "V9", 1.0).validate(), NetlistError, "refers to 'V9', which is not in the netlist"),

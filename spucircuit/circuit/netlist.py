@@ -17,7 +17,7 @@ N     white noise current source (p, q)            one-sided PSD, A^2/Hz (>= 0)
 E     VCVS (p, q, cp, cq): V_p - V_q = A (V_cp - V_cq)  voltage gain, V/V (finite, != 0)
 F     CCCS (p, q) [Vc]: I(p->q) = A I(Vc)          current gain, A/A (finite, != 0)
 H     CCVS (p, q) [Vc]: V_p - V_q = R I(Vc)        transresistance, Ohm (finite, != 0)
-K     inductor coupling [L1, L2]: M = k sqrt(L1 L2)  coupling coefficient k (0 < |k| <= 1)
+K     inductor coupling [L1, L2]: M = k sqrt(L1 L2)  coupling coefficient k (0 <= |k| <= 1; 0: none)
 ====  ===========================================  ==================================
 
 F, H and K refer to other elements by name (``Netlist.refs``): the controlling voltage source Vc
@@ -322,8 +322,8 @@ def check_values(kind: str, names: Sequence[str], values: np.ndarray) -> None:
             bad |= values == 0
             why = f"{'transconductance' if kind == 'G' else 'gain'} must be finite and non-zero"
         elif kind == "K":
-            bad |= (values == 0) | (np.abs(values) > 1)
-            why = "coupling coefficient must satisfy 0 < |k| <= 1"
+            bad |= np.abs(values) > 1  # k = 0 is accepted (ngspice too): M = 0, no coupling
+            why = "coupling coefficient must satisfy 0 <= |k| <= 1"
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
         more = int(bad.sum()) - 1
