@@ -728,14 +728,29 @@ class Netlist:
         unused = np.flatnonzero(degree[1:] == 0) + 1
         if len(unused):  # an unconnected node would make the circuit equations singular
             raise NetlistError(f"node {self.node_names[unused[0]]!r} is not connected to any element")
-        for j in np.flatnonzero(degree[1:] < 2) + 1:
-            kind, i, col = self._touching_terminal(int(j))
+        queue = [(int(j), None) for j in np.flatnonzero(degree[1:] < 2) + 1]
+        idle: list = []  # resistors into a one-terminal node: they carry no current
+        while queue:  # set such resistors aside; the node at their other end may be left with one terminal
+            j, via = queue.pop(0)
+            if degree[j] == 0:  # an island of idle resistors: the DC-path check below names it
+                continue
+            kind, i, col = self._touching_terminal(j, skip=idle)
             hint = self._title_hint(self.node_names[j])  # the lost first card may have been its other element
             if hint or not _defines_lonely_node(kind, col, float(self.tables[kind].values[i])):
+                aside = f" once the resistors carrying no current ({', '.join(idle[:3])}) are set aside" if via is not None else ""
+                why = ("its current is forced to zero (not supported: an inductor's current is a state; "
+                       "add a resistor across it)" if kind == "L" else
+                       f"its {_terminal_role(kind, col)} leaves the node voltage undefined")
                 raise NetlistError(
                     f"dangling node {self.node_names[j]!r}: only element {self.tables[kind].names[i]!r} connects to it"
-                    + (hint or f", and its {_terminal_role(kind, col)} leaves the node voltage undefined")
+                    + (hint or f"{aside}, and {why}")
                 )
+            if kind == "R":
+                idle.append(self.tables["R"].names[i])
+                other = int(self.tables["R"].nodes[i, 1 - col])
+                degree[other] -= 1
+                if other != 0 and degree[other] == 1:
+                    queue.append((other, i))
         # DC connectivity through conducting elements (vectorised connected components).
         a_list, b_list = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         for k in "RLVEH":
@@ -756,11 +771,14 @@ class Netlist:
                 "through a resistor, inductor, voltage source or op-amp output"
             )
 
-    def _touching_terminal(self, j: int) -> tuple[str, int, int]:
-        """(kind, row, terminal column) of the first element terminal on node index j."""
+    def _touching_terminal(self, j: int, skip=()) -> tuple[str, int, int]:
+        """(kind, row, terminal column) of the first element terminal on node index j, resistors named in
+        ``skip`` aside."""
         for k, t in self.tables.items():
             if len(t):
                 hit = np.argwhere(t.nodes == j)
+                if k == "R" and skip:
+                    hit = np.array([h for h in hit if t.names[int(h[0])] not in skip]).reshape(-1, 2)
                 if len(hit):
                     return k, int(hit[0, 0]), int(hit[0, 1])
         raise NetlistError(f"node {self.node_names[j]!r} is not connected to any element")  # pragma: no cover

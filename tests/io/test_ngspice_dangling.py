@@ -60,7 +60,6 @@ def test_finite_gain_opamp_output_alone_is_defined():
 @pytest.mark.parametrize("card, elem, what", [
     ("C2 a tip 1n", "C2", "capacitor terminal"),
     ("I2 tip a 1m", "I2", "DC current source terminal"),
-    ("L2 a tip 1m", "L2", "inductor terminal"),
     ("G2 tip 0 a 0 1m", "G2", "voltage-controlled current source terminal"),
     ("E2 x 0 tip 0 2\nR9 x 0 1k", "E2", "sensing input"),
     ("E2 x y tip 0 2\nR9 x 0 1k\nR8 y 0 1k", "E2", "sensing input"),
@@ -85,3 +84,22 @@ def test_title_read_as_a_card_still_blames_the_lone_resistor():
     would otherwise pass silently, so the title hint still refuses it."""
     with pytest.raises(NetlistError, match=r"dangling node 'b': only element 'R2' connects to it \(the title line"):
         parse_spice("R1 a b 1k\nR2 b c 1k\nC1 c 0 1n\nR3 c 0 1k\nV1 a 0 1\n.end\n").validate()
+
+
+def test_resistor_chains_into_nowhere_are_followed():
+    """R3 leads nowhere, so R2 carries no current either: tip2 and mid sit at a (accepted); an inductor
+    left alone once such resistors are set aside has its current forced to zero and is refused by name;
+    an island of idle resistors is a node with no DC path."""
+    base = "t\nV1 in 0 1\nR1 in a 1k\nC1 a 0 1n\n"
+    nl = parse_spice(base + "R2 a mid 1k\nR3 mid tip2 1k\n.end\n")
+    nl.validate()
+    assert operating_point(nl).voltage("tip2") == pytest.approx(1.0, rel=1e-12)
+    with pytest.raises(NetlistError, match=r"dangling node 'mid': only element 'L2' connects to it once the "
+                                           r"resistors carrying no current \(R3\) are set aside, and its current "
+                                           r"is forced to zero"):
+        parse_spice(base + "L2 a mid 1m\nR3 mid tip2 1k\n.end\n").validate()
+    with pytest.raises(NetlistError, match=r"dangling node 'tip': only element 'L2' connects to it, and its current "
+                                           r"is forced to zero"):
+        parse_spice(base + "L2 a tip 1m\n.end\n").validate()
+    with pytest.raises(NetlistError, match=r"no DC path to ground"):
+        parse_spice(base + "R2 x mid 1k\nR3 mid y 1k\n.end\n").validate()
