@@ -737,7 +737,9 @@ class Netlist:
             kind, i, col = self._touching_terminal(j, skip=idle)
             hint = self._title_hint(self.node_names[j])  # the lost first card may have been its other element
             if hint or not _defines_lonely_node(kind, col, float(self.tables[kind].values[i])):
-                aside = f" once the resistors carrying no current ({', '.join(idle[:3])}) are set aside" if via is not None else ""
+                near = [nm for nm in idle if j in self.tables["R"].nodes[self.tables["R"].names.locate(nm.lower())]]
+                aside = (f" once the resistors carrying no current ({', '.join(near[:3])}) are set aside"
+                         if via is not None else "")
                 why = ("its current is forced to zero (not supported: an inductor's current is a state; "
                        "add a resistor across it)" if kind == "L" else
                        f"its {_terminal_role(kind, col)} leaves the node voltage undefined")
