@@ -17,7 +17,7 @@ N     white noise current source (p, q)            one-sided PSD, A^2/Hz (>= 0)
 E     VCVS (p, q, cp, cq): V_p - V_q = A (V_cp - V_cq)  voltage gain, V/V (finite, != 0)
 F     CCCS (p, q) [Vc]: I(p->q) = A I(Vc)          current gain, A/A (finite, != 0)
 H     CCVS (p, q) [Vc]: V_p - V_q = R I(Vc)        transresistance, Ohm (finite, != 0)
-K     inductor coupling [L1, L2]: M = k sqrt(L1 L2)  coupling coefficient k (0 < |k| <= 1)
+K     inductor coupling [L1, L2]: M = k sqrt(L1 L2)  coupling coefficient k (0 <= |k| <= 1; 0: none)
 ====  ===========================================  ==================================
 
 F, H and K refer to other elements by name (``Netlist.refs``): the controlling voltage source Vc
@@ -58,6 +58,30 @@ KINDS = {
 REF_KINDS = {"F": ("V",), "H": ("V",), "K": ("L", "L")}  # kinds of the elements F, H and K name
 GROUND = "0"
 _GROUND_ALIASES = {"0", "gnd"}
+
+
+def _defines_lonely_node(kind: str, col: int, value: float) -> bool:
+    """Whether one element terminal alone fixes a node's voltage (the node touches nothing else).
+
+    No current can leave such a node, so a resistor carries none and the node sits at its other
+    terminal's voltage; a voltage-defining output (V, H, the output pair of E, a finite-gain op-amp's
+    output V_out = A0 (V+ - V-)) sets it outright. A capacitor, inductor, current source, current
+    output or sensing input alone leaves it undefined (a singular MNA row), as does an ideal op-amp's
+    output, whose equation V+ = V- does not involve V_out."""
+    if kind in "RVH":
+        return True
+    if kind == "E":
+        return col < 2
+    if kind == "U":
+        return col == 0 and np.isfinite(value)
+    return False
+
+
+def _terminal_role(kind: str, col: int) -> str:
+    """'sensing input' for a control terminal (E and G columns 2-3, op-amp inputs), else '<kind> terminal'."""
+    if (kind in "EG" and col >= 2) or (kind == "U" and col >= 1):
+        return "sensing input"
+    return f"{KINDS[kind][1]} terminal"
 
 
 @dataclass(frozen=True)
@@ -298,8 +322,8 @@ def check_values(kind: str, names: Sequence[str], values: np.ndarray) -> None:
             bad |= values == 0
             why = f"{'transconductance' if kind == 'G' else 'gain'} must be finite and non-zero"
         elif kind == "K":
-            bad |= (values == 0) | (np.abs(values) > 1)
-            why = "coupling coefficient must satisfy 0 < |k| <= 1"
+            bad |= np.abs(values) > 1  # k = 0 is accepted (ngspice too): M = 0, no coupling
+            why = "coupling coefficient must satisfy 0 <= |k| <= 1"
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
         more = int(bad.sum()) - 1
@@ -667,7 +691,8 @@ class Netlist:
     def validate(self) -> None:
         """Structural checks; raises :class:`NetlistError` naming the first problem found.
 
-        - every non-ground node touches at least two element terminals (no dangling node);
+        - every non-ground node touches at least two element terminals, unless its one terminal fixes
+          its voltage (a resistor carrying no current, or a V, H, E or finite-gain op-amp output);
         - every node has a DC path to ground through resistors, inductors, voltage sources or
           op-amp outputs (capacitors, current sources and VCCS outputs carry no DC path).
         """
@@ -703,13 +728,31 @@ class Netlist:
         unused = np.flatnonzero(degree[1:] == 0) + 1
         if len(unused):  # an unconnected node would make the circuit equations singular
             raise NetlistError(f"node {self.node_names[unused[0]]!r} is not connected to any element")
-        lonely = np.flatnonzero(degree[1:] < 2) + 1
-        if len(lonely):
-            j = int(lonely[0])
-            raise NetlistError(
-                f"dangling node {self.node_names[j]!r}: only element {self._touching(j)!r} connects to it"
-                + self._title_hint(self.node_names[j])
-            )
+        queue = [(int(j), None) for j in np.flatnonzero(degree[1:] < 2) + 1]
+        idle: list = []  # resistors into a one-terminal node: they carry no current
+        while queue:  # set such resistors aside; the node at their other end may be left with one terminal
+            j, via = queue.pop(0)
+            if degree[j] == 0:  # an island of idle resistors: the DC-path check below names it
+                continue
+            kind, i, col = self._touching_terminal(j, skip=idle)
+            hint = self._title_hint(self.node_names[j])  # the lost first card may have been its other element
+            if hint or not _defines_lonely_node(kind, col, float(self.tables[kind].values[i])):
+                near = [nm for nm in idle if j in self.tables["R"].nodes[self.tables["R"].names.locate(nm.lower())]]
+                aside = (f" once the resistors carrying no current ({', '.join(near[:3])}) are set aside"
+                         if via is not None else "")
+                why = ("its current is forced to zero (not supported: an inductor's current is a state; "
+                       "add a resistor across it)" if kind == "L" else
+                       f"its {_terminal_role(kind, col)} leaves the node voltage undefined")
+                raise NetlistError(
+                    f"dangling node {self.node_names[j]!r}: only element {self.tables[kind].names[i]!r} connects to it"
+                    + (hint or f"{aside}, and {why}")
+                )
+            if kind == "R":
+                idle.append(self.tables["R"].names[i])
+                other = int(self.tables["R"].nodes[i, 1 - col])
+                degree[other] -= 1
+                if other != 0 and degree[other] == 1:
+                    queue.append((other, i))
         # DC connectivity through conducting elements (vectorised connected components).
         a_list, b_list = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         for k in "RLVEH":
@@ -729,6 +772,18 @@ class Netlist:
                 f"node {self.node_names[floating[0]]!r} has no DC path to ground{more}: connect it "
                 "through a resistor, inductor, voltage source or op-amp output"
             )
+
+    def _touching_terminal(self, j: int, skip=()) -> tuple[str, int, int]:
+        """(kind, row, terminal column) of the first element terminal on node index j, resistors named in
+        ``skip`` aside."""
+        for k, t in self.tables.items():
+            if len(t):
+                hit = np.argwhere(t.nodes == j)
+                if k == "R" and skip:
+                    hit = np.array([h for h in hit if t.names[int(h[0])] not in skip]).reshape(-1, 2)
+                if len(hit):
+                    return k, int(hit[0, 0]), int(hit[0, 1])
+        raise NetlistError(f"node {self.node_names[j]!r} is not connected to any element")  # pragma: no cover
 
     def _touching(self, j: int) -> str:
         """Name of the first element with a terminal on node index j."""

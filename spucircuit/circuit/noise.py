@@ -34,6 +34,19 @@ def johnson_psd(temperature_k: float, *, resistance_ohm=None, conductance_siemen
     return c / resistance_ohm if resistance_ohm is not None else c * conductance_siemens
 
 
+def noisy_resistors(netlist: Netlist) -> np.ndarray:
+    """1.0 for each resistor with Johnson noise, 0.0 for those ``netlist.meta['noiseless']['resistors']``
+    names (SPICE's ``noisy=0``); a named resistor no longer in the netlist (merged, dropped) is skipped."""
+    t = netlist.tables["R"]
+    out = np.ones(len(t))
+    quiet = netlist.meta.get("noiseless", {}) if isinstance(netlist.meta.get("noiseless"), dict) else {}
+    for name in quiet.get("resistors") or ():
+        i = t.names.locate(str(name).lower()) if len(t) else -1
+        if i >= 0:
+            out[i] = 0.0
+    return out
+
+
 def noise_sources(netlist: Netlist, temperature_k: float, noise: bool = True) -> list:
     """[(nodes (m, 2), one-sided current PSD (m,) A^2/Hz)] of every white noise current source:
     the Johnson noise 4 k_B T / R of each resistor and the explicit N sources (none if not noise)."""
@@ -41,7 +54,8 @@ def noise_sources(netlist: Netlist, temperature_k: float, noise: bool = True) ->
     srcs = []
     if noise:
         if temperature_k > 0 and len(t["R"]):
-            srcs.append((t["R"].nodes, johnson_psd(temperature_k, resistance_ohm=t["R"].values)))
+            srcs.append((t["R"].nodes, johnson_psd(temperature_k, resistance_ohm=t["R"].values)
+                         * noisy_resistors(netlist)))
         if len(t["N"]):
             srcs.append((t["N"].nodes, t["N"].values))
     return srcs

@@ -107,7 +107,7 @@ def reduce_degenerate(nl: Netlist) -> Netlist:
     L_vals = t["L"].values.astype(float).copy()
     L_ic = t["L"].ic.astype(float).copy()
     alive = np.ones(len(L_vals), bool)
-    coupled = {r for rows in (nl.ref_rows("K") if len(t["K"]) else []) for r in rows}
+    coupled = {r for rows, k in zip(nl.ref_rows("K") if len(t["K"]) else [], t["K"].values) if k != 0 for r in rows}
     conflicts: list = []  # uic starts the twin cannot follow (initial_state refuses them)
     dc_only: list = []  # (source, why): sources whose time derivative the reduction drops (exact at DC only)
     extra_v = []  # (name, p, q): inductors whose current DC current sources force become 0 V shorts
@@ -171,6 +171,8 @@ def reduce_degenerate(nl: Netlist) -> Netlist:
             keep[list(drop_c)] = False
         if k == "L":
             keep, nodes, vals, ics = alive, L_nodes, L_vals, L_ic
+        if k == "K":
+            keep = vals != 0  # a k = 0 coupling couples nothing; it may name an inductor merged away
         idx = np.flatnonzero(keep)
         if not len(idx):
             continue

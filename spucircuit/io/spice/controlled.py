@@ -4,7 +4,7 @@
                                    output stays the op-amp of :mod:`~spucircuit.io.spice.elements`)
     Fname n+ n- vname gain         I(n+ -> n-) = gain I(vname)   (CCCS)
     Hname n+ n- vname transres     V(n+) - V(n-) = transres I(vname)   (CCVS)
-    Kname Lname1 Lname2 k          M = k sqrt(L1 L2), 0 < |k| <= 1
+    Kname Lname1 Lname2 k          M = k sqrt(L1 L2), 0 <= |k| <= 1 (k = 0: no coupling)
 
 I(vname) is the current through the voltage source vname, into its + terminal (SPICE's sign). Inside
 a subcircuit the referred names get the instance's hierarchical names (``V.X1.vs``), as ngspice's.

@@ -149,7 +149,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         kind = letter.upper()
         form = f"{kind}name n+ n- value" + (" [IC=v]" if kind != "R" else "")
         need(2, form)
-        allowed = {"m", letter, "tc1", "tc2", "temp", "dtemp"} | ({"ic"} if kind in "CL" else {"ac"})
+        allowed = {"m", letter, "tc1", "tc2", "temp", "dtemp"} | ({"ic"} if kind in "CL" else {"ac", "noisy"})
         no_kw(allowed)
         kwd = dict(kw)
         extra = pos[3:]
@@ -179,6 +179,12 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
             if not (math.isfinite(ac) and ac != 0):
                 raise st.err(f"{name}: ac resistance must be finite and non-zero", L)
             st.nl.meta.setdefault("ac", {}).setdefault("resistors", {})[_hier(name, path)] = ac
+        if "noisy" in kwd:  # ngspice's noisy=0: a resistor without Johnson noise (the default noisy=1 has it)
+            noisy = card_value(kwd["noisy"], scope, st, L, f"{name} noisy")
+            if noisy not in (0.0, 1.0):
+                raise st.err(f"{name}: noisy must be 0 or 1, got {kwd['noisy']!r}", L)
+            if noisy == 0.0:
+                st.nl.meta.setdefault("noiseless", {}).setdefault("resistors", []).append(_hier(name, path))
         mult = card_value(kwd["m"], scope, st, L, f"{name} m") if "m" in kwd else 1.0
         if not mult > 0:
             raise st.err(f"{name}: multiplicity m must be > 0", L)
