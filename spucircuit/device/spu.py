@@ -190,6 +190,11 @@ class SPU(AnalogDevice):
 
     # --------------------------------------------------------------- running
     @property
+    def inner_solve(self) -> dict | None:
+        """A sparse trapezoidal run's inner solve ('direct' factor or 'amg-pcg', with its figures), else None."""
+        return self._disc().inner_solve if self._sparse else None
+
+    @property
     def discretization(self):
         """The recursion the kernels run at the current step and inputs (cached)."""
         return self._disc()
