@@ -21,7 +21,12 @@ is predicted to fill badly. The prediction is O(nnz): the widest breadth-first l
 pseudo-peripheral node is a vertex separator of size s, about n^((d-1)/d) on a d-dimensional
 grid; a factor's dense separator block has ~s^2 / 2 entries, so s^2 / (2 nnz) is about 0.1 on
 any 2-D grid (fill n log n: the direct factor is cheaper per step than AMG) and grows as n^(1/3)
-on 3-D grids (0.6 at 16^3, 1.6 at 40^3). AMG above FILL_RATIO_AMG.
+on 3-D grids (0.52 at 12^3, 0.68 at 16^3, 1.64 at 40^3). AMG above FILL_RATIO_AMG = 0.6, i.e. on
+3-D grids from 16^3: there the per-step cost follows nnz (slope 1.06 over 16^3..40^3, against
+1.36-1.44 for the factor), the set-up is no factorisation (SuperLU took 45 s at 40^3) and memory is
+O(nnz). Below, the direct factor is kept: its per-step work is smaller (AMG-PCG costs about 100
+nnz(M) multiply-adds per solve, the factor of 3-D Poisson 16^3 has 22 nnz(M)), so a small 3-D grid
+pays for AMG in long runs (inv) more than it saves.
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ import scipy.sparse.csgraph as csgraph
 PCG_RTOL = 1e-12  # inner solve: |b - M x|_2 <= PCG_RTOL |b|_2 per chain
 TYPICAL_ITERATIONS = 10  # measured on 2-D / 3-D Poisson (9-12): the run-time estimate's inner solve
 PCG_MAXITER = 200  # never reached on the grids measured (<= 12); more raises StepError after the run
-FILL_RATIO_AMG = 0.3  # s^2 / (2 nnz(M)) above this: AMG-PCG (module doc)
+FILL_RATIO_AMG = 0.6  # s^2 / (2 nnz(M)) above this: AMG-PCG (module doc): 3-D grids from 16^3 (0.68; 12^3: 0.52)
 MAX_COARSE = 200  # coarsest level solved by a dense inverse of at most this size
 
 

@@ -103,9 +103,11 @@ def test_amg_step_stationary_covariance_is_lyapunov_to_the_solve_tolerance():
 
 
 def test_automatic_inner_solve_choice():
-    """2-D grids (fill n log n) keep the direct factor; 3-D grids (fill n^(4/3)) take AMG-PCG; a
+    """2-D grids (fill n log n) and small 3-D ones keep the direct factor; 3-D grids from 16^3 (fill
+    n^(4/3)) take AMG-PCG; a
     non-symmetric drift keeps the direct factor, and asking it for AMG-PCG raises StepError."""
-    for A, want in [(_poisson(64, 2), False), (_poisson(16, 3), True)]:
+    for A, want in [(_poisson(64, 2), False), (_poisson(256, 2), False), (_poisson(12, 3), False),
+                    (_poisson(16, 3), True), (_poisson(24, 3), True)]:
         M = (sp.identity(A.shape[0]) + A).tocsr()
         assert amg_pcg.prefer_amg(M, True) is want
         assert amg_pcg.prefer_amg(M, False) is False
@@ -123,9 +125,9 @@ def test_automatic_inner_solve_choice():
 
 
 def test_solve_3d_poisson_through_amg_within_bound():
-    """solve() on 3-D Poisson 12^3 (n = 1,728): the automatic inner solve is AMG-PCG, each solve
+    """solve() on 3-D Poisson 16^3 (n = 4,096): the automatic inner solve is AMG-PCG, each solve
     converged within the stated iterations, and the error against spsolve is within info.error_bound."""
-    A = _poisson(12, 3)
+    A = _poisson(16, 3)
     b = np.random.default_rng(1).standard_normal(A.shape[0])
     x, info = spucircuit.solve(A, b, seed=1, return_info=True)
     assert info.scheme == "trapezoidal"
