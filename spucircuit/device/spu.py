@@ -204,7 +204,7 @@ class SPU(AnalogDevice):
         key = (self.scheme, self.dt, tuple(self.ss.inputs), form)
         d = self._disc_cache.get(key)
         if d is None and self.scheme == "trapezoidal":
-            d = discretize_trapezoidal(self.ss, self.dt, noise=self.noise, form=form)
+            d = discretize_trapezoidal(self.ss, self.dt, noise=self.noise, form=form, chains=self.chains)
             self._disc_cache = {key: d}
         if d is None:
             d = discretize(self.ss, self.dt, self._disc_scheme, noise=self.noise)

@@ -26,7 +26,11 @@ on 3-D grids (0.52 at 12^3, 0.68 at 16^3, 1.64 at 40^3). AMG above FILL_RATIO_AM
 1.36-1.44 for the factor), the set-up is no factorisation (SuperLU took 45 s at 40^3) and memory is
 O(nnz). Below, the direct factor is kept: its per-step work is smaller (AMG-PCG costs about 100
 nnz(M) multiply-adds per solve, the factor of 3-D Poisson 16^3 has 22 nnz(M)), so a small 3-D grid
-pays for AMG in long runs (inv) more than it saves.
+pays for AMG in long runs more than it saves. Runs of many chains (inv: 8 chains, thousands of
+steps) are dominated by the per-step cost, not the factorisation, and the direct factor's
+multi-chain substitution is cheaper per chain than AMG-PCG (one chain at a time) up to about 24^3
+(inv of 3-D Poisson 16^3: 28 s direct, 247 s AMG), so they take AMG only above
+FILL_RATIO_AMG_MANY = 1.2 (from 32^3; at 40^3 AMG is cheaper per step: 157 against 251 ms).
 """
 from __future__ import annotations
 
@@ -41,6 +45,8 @@ PCG_RTOL = 1e-12  # inner solve: |b - M x|_2 <= PCG_RTOL |b|_2 per chain
 TYPICAL_ITERATIONS = 10  # measured on 2-D / 3-D Poisson (9-12): the run-time estimate's inner solve
 PCG_MAXITER = 200  # never reached on the grids measured (<= 12); more raises StepError after the run
 FILL_RATIO_AMG = 0.6  # s^2 / (2 nnz(M)) above this: AMG-PCG (module doc): 3-D grids from 16^3 (0.68; 12^3: 0.52)
+FILL_RATIO_AMG_MANY = 1.2  # the same for runs of more than FEW_CHAINS chains (inv): from 32^3 (1.32; 24^3: 1.0)
+FEW_CHAINS = 2
 MAX_COARSE = 200  # coarsest level solved by a dense inverse of at most this size
 
 
@@ -109,9 +115,11 @@ def separator_fill_ratio(M) -> float:
     return 0.5 * float(s) ** 2 / float(M.nnz)
 
 
-def prefer_amg(M, symmetric: bool) -> bool:
-    """AMG-PCG for a symmetric M whose direct factor is predicted to fill badly (module doc)."""
-    return bool(symmetric) and M.shape[0] > MAX_COARSE and separator_fill_ratio(M) > FILL_RATIO_AMG
+def prefer_amg(M, symmetric: bool, chains: int = 1) -> bool:
+    """AMG-PCG for a symmetric M whose direct factor is predicted to fill badly (module doc); for
+    runs of more than FEW_CHAINS chains the bar is FILL_RATIO_AMG_MANY."""
+    bar = FILL_RATIO_AMG if int(chains) <= FEW_CHAINS else FILL_RATIO_AMG_MANY
+    return bool(symmetric) and M.shape[0] > MAX_COARSE and separator_fill_ratio(M) > bar
 
 
 def _csr(m):

@@ -174,11 +174,12 @@ def dense_form(chains: int) -> str:
 
 
 def discretize_trapezoidal(ss: StateSpace, dt: float, noise: bool = True, sparse: bool | None = None,
-                           form: str = "affine", inner: str | None = None) -> TrapezoidalDiscretization:
+                           form: str = "affine", inner: str | None = None,
+                           chains: int = 1) -> TrapezoidalDiscretization:
     """The trapezoidal step of ``ss`` at step ``dt`` (s); ``sparse`` None: :func:`use_sparse`;
     ``form``: a dense drift's 'affine' or 'factored' form (module doc, :func:`dense_form`);
     ``inner``: a sparse drift's inner solve, 'direct', 'amg-pcg' (a symmetric drift only) or
-    None (:func:`~spucircuit.integrate.amg_pcg.prefer_amg` chooses)."""
+    None (:func:`~spucircuit.integrate.amg_pcg.prefer_amg` chooses, for runs of ``chains`` chains)."""
     if not (np.isfinite(dt) and dt > 0):
         raise StepError(f"time step must be finite and > 0 s, got {dt!r}")
     if form not in ("affine", "factored"):
@@ -191,7 +192,7 @@ def discretize_trapezoidal(ss: StateSpace, dt: float, noise: bool = True, sparse
     Bu = np.asarray(ss.offset, dtype=float)
     if sparse:
         F = ss.drift.csr if isinstance(ss.drift, SparseDrift) else sp.csr_matrix(ss.drift.to_dense())
-        R, factors, factor_nnz, hier = _sparse_factors(F, h, inner)
+        R, factors, factor_nnz, hier = _sparse_factors(F, h, inner, chains)
         G = diffusion_factor(ss) if noise else None
         return TrapezoidalDiscretization(
             dt=h, kind="sparse", n=n, R=R, lu=factors,
@@ -240,7 +241,7 @@ def _is_lower(G) -> bool:
     return not np.any(np.triu(G, 1))
 
 
-def _sparse_factors(F, h: float, inner: str | None = None) -> tuple:
+def _sparse_factors(F, h: float, inner: str | None = None, chains: int = 1) -> tuple:
     """(R = I + hF/2 as CSR arrays, the kernel's SuperLU factor arrays of I - hF/2, their
     non-zeros, None) for a CSR drift, cached by the content of F, h and ``inner`` (one entry, as
     :func:`_dense_factors`): auto-ranging's pass and the run factor the same drift once. With the
@@ -248,7 +249,7 @@ def _sparse_factors(F, h: float, inner: str | None = None) -> tuple:
     the estimated multiply-adds of one inner solve, the AMGHierarchy)."""
     n = F.shape[0]
     F = sp.csr_matrix(F)
-    key = ("sparse", n, h, inner, _digest(F.indptr), _digest(F.indices), _digest(F.data))
+    key = ("sparse", n, h, inner, int(chains) <= amg_pcg.FEW_CHAINS, _digest(F.indptr), _digest(F.indices), _digest(F.data))
     hit = _LU_CACHE.get(key)
     if hit is not None:
         return hit
@@ -259,7 +260,7 @@ def _sparse_factors(F, h: float, inner: str | None = None) -> tuple:
         sym = _symmetric(M)
         if inner == "amg-pcg" and not sym:
             raise StepError("the AMG-PCG inner solve needs a symmetric drift (I - hF/2 symmetric positive definite)")
-        if inner == "amg-pcg" or amg_pcg.prefer_amg(M, sym):
+        if inner == "amg-pcg" or amg_pcg.prefer_amg(M, sym, chains):
             h_lam_max = float(np.max(np.abs(F).sum(axis=1))) * h  # Gershgorin: h lambda_max(-F) <= h max row sum
             hier = amg_pcg.build_hierarchy(M, h_lam_max)
             work = int(amg_pcg.TYPICAL_ITERATIONS * hier.work_per_iteration)

@@ -111,6 +111,9 @@ def test_automatic_inner_solve_choice():
         M = (sp.identity(A.shape[0]) + A).tocsr()
         assert amg_pcg.prefer_amg(M, True) is want
         assert amg_pcg.prefer_amg(M, False) is False
+    for m, want in [(24, False), (32, True)]:  # many chains (inv): the higher bar
+        M = (sp.identity(m ** 3) + _poisson(m, 3)).tocsr()
+        assert amg_pcg.prefer_amg(M, True, chains=8) is want
     n = 16 ** 3
     A = _poisson(16, 3)
     K = sp.diags([0.3 * np.ones(n - 1)], [1], (n, n))
