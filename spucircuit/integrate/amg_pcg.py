@@ -119,7 +119,9 @@ def prefer_amg(M, symmetric: bool, chains: int = 1) -> bool:
     """AMG-PCG for a symmetric M whose direct factor is predicted to fill badly (module doc); for
     runs of more than FEW_CHAINS chains the bar is FILL_RATIO_AMG_MANY."""
     bar = FILL_RATIO_AMG if int(chains) <= FEW_CHAINS else FILL_RATIO_AMG_MANY
-    return bool(symmetric) and M.shape[0] > MAX_COARSE and separator_fill_ratio(M) > bar
+    if not (symmetric and M.shape[0] > MAX_COARSE and np.all(M.diagonal() > 0)):  # SPD needs a positive diagonal
+        return False
+    return separator_fill_ratio(M) > bar
 
 
 def _csr(m):

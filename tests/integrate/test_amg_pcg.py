@@ -140,3 +140,15 @@ def test_solve_3d_poisson_through_amg_within_bound():
     xs = sp.linalg.spsolve(A.tocsc(), b)
     err = np.linalg.norm(x - xs) / np.linalg.norm(xs)
     assert err <= info.error_bound
+
+
+def test_amg_inner_solve_failure_raises_step_error():
+    """Asked for AMG-PCG on an indefinite I - hF/2 (symmetric F with unstable modes, h = 1: the
+    eigenvalues of I - hF/2 span -1.8 .. 3.8), the run raises StepError instead of returning
+    unconverged states."""
+    A = _poisson(7, 3)
+    n = A.shape[0]
+    F = (-A + 6.0 * sp.identity(n)).tocsr()
+    disc = discretize_trapezoidal(_ss(F, sp.identity(n), np.ones(n)), 1.0, noise=False, inner="amg-pcg")
+    with pytest.raises(StepError, match="did not reach"):
+        run_trapezoidal(disc, np.ones((1, n)), 3, 1, seed=0)
