@@ -22,7 +22,7 @@ pseudo-peripheral node is a vertex separator of size s, about n^((d-1)/d) on a d
 grid; a factor's dense separator block has ~s^2 / 2 entries, so s^2 / (2 nnz) is about 0.1 on
 any 2-D grid (fill n log n: the direct factor is cheaper per step than AMG) and grows as n^(1/3)
 on 3-D grids (0.52 at 12^3, 0.68 at 16^3, 1.64 at 40^3). AMG above FILL_RATIO_AMG = 0.6, i.e. on
-3-D grids from 16^3: there the per-step cost follows nnz (slope 1.06 over 16^3..40^3, against
+3-D grids from 16^3: there the per-step cost follows nnz (slope 1.06-1.08 over 16^3..40^3, against
 1.36-1.44 for the factor), the set-up is no factorisation (SuperLU took 45 s at 40^3) and memory is
 O(nnz). Below, the direct factor is kept: its per-step work is smaller (AMG-PCG costs about 100
 nnz(M) multiply-adds per solve, the factor of 3-D Poisson 16^3 has 22 nnz(M)), so a small 3-D grid
