@@ -196,6 +196,11 @@ class SPU(AnalogDevice):
 
     # --------------------------------------------------------------- running
     @property
+    def inner_solve(self) -> dict | None:
+        """A sparse trapezoidal run's inner solve ('direct' factor or 'amg-pcg', with its figures), else None."""
+        return self._disc().inner_solve if self._sparse else None
+
+    @property
     def discretization(self):
         """The recursion the kernels run at the current step and inputs (cached)."""
         return self._disc()
@@ -205,7 +210,7 @@ class SPU(AnalogDevice):
         key = (self.scheme, self.dt, tuple(self.ss.inputs), form)
         d = self._disc_cache.get(key)
         if d is None and self.scheme == "trapezoidal":
-            d = discretize_trapezoidal(self.ss, self.dt, noise=self.noise, form=form)
+            d = discretize_trapezoidal(self.ss, self.dt, noise=self.noise, form=form, chains=self.chains)
             self._disc_cache = {key: d}
         if d is None:
             d = discretize(self.ss, self.dt, self._disc_scheme, noise=self.noise)

@@ -20,7 +20,11 @@ stiffest mode (:class:`~spucircuit.linalg.solve.RunPolicy`), and each step costs
   drift, else COLAMD with pivoting: :func:`_factor`); its triangular factors are run by a
   numba kernel with the chains as multiple right-hand sides, the noise G xi from a sparse factor G
   of Q (G G^T = Q: the compile's one column per noise source, or a banded Cholesky, or the
-  diagonal). Nothing n x n is formed;
+  diagonal). Nothing n x n is formed. For a symmetric drift whose factor would fill badly (3-D
+  grids: :func:`~spucircuit.integrate.amg_pcg.prefer_amg`) the solve is instead algebraic-
+  multigrid-preconditioned CG to a relative residual of 1e-12, warm-started from the previous
+  state, one chain at a time (``inner='amg-pcg'``, :mod:`spucircuit.integrate.amg_pcg`: O(nnz)
+  per step, no factor);
 * ``kind='dense'``, ``form='factored'`` (few chains, the default of a solve): LAPACK's LU of
   I - hF/2 and a factor G of Q (Cholesky, G G^T = Q), about n^3 flops to set up; a numba kernel
   runs each step as one pair of triangular solves and one triangular product, using
@@ -51,6 +55,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from spucircuit.errors import StepError
+from spucircuit.integrate import amg_pcg
 from spucircuit.integrate.discretize import (
     Discretization,
     noise_setup,
@@ -90,6 +95,20 @@ class TrapezoidalDiscretization:
     scheme: str = "trapezoidal"
     form: str = "affine"  # dense: 'affine' (step / damp) or 'factored' (lu = (LU^T, pivots), G = (G^T,))
     G_lower: bool = False  # dense factored: G is lower triangular (a Cholesky factor)
+    inner: str = "direct"  # sparse: 'direct' (SuperLU factor in lu) or 'amg-pcg' (amg, the matrix I - hF/2 in lu)
+    amg: object = None  # sparse 'amg-pcg': the AMGHierarchy
+    pcg_iterations: int = 0  # sparse 'amg-pcg': the most inner iterations one solve took so far
+
+    @property
+    def inner_solve(self) -> dict | None:
+        """The sparse step's inner solve, for a result's info (None for a dense drift)."""
+        if self.kind != "sparse":
+            return None
+        if self.inner == "direct":
+            return {"method": "direct", "factor_nnz": int(self.factor_nnz)}
+        return {"method": "amg-pcg", "rtol": amg_pcg.PCG_RTOL, "levels": int(len(self.amg.sizes)),
+                "operator_complexity": self.amg.operator_complexity, "max_iterations": int(self.pcg_iterations),
+                "mean_error_rel": self.amg.mean_error_rel}
 
     @property
     def work_per_chain_step(self) -> float:
@@ -155,25 +174,31 @@ def dense_form(chains: int) -> str:
 
 
 def discretize_trapezoidal(ss: StateSpace, dt: float, noise: bool = True, sparse: bool | None = None,
-                           form: str = "affine") -> TrapezoidalDiscretization:
+                           form: str = "affine", inner: str | None = None,
+                           chains: int = 1) -> TrapezoidalDiscretization:
     """The trapezoidal step of ``ss`` at step ``dt`` (s); ``sparse`` None: :func:`use_sparse`;
-    ``form``: a dense drift's 'affine' or 'factored' form (module doc, :func:`dense_form`)."""
+    ``form``: a dense drift's 'affine' or 'factored' form (module doc, :func:`dense_form`);
+    ``inner``: a sparse drift's inner solve, 'direct', 'amg-pcg' (a symmetric drift only) or
+    None (:func:`~spucircuit.integrate.amg_pcg.prefer_amg` chooses, for runs of ``chains`` chains)."""
     if not (np.isfinite(dt) and dt > 0):
         raise StepError(f"time step must be finite and > 0 s, got {dt!r}")
     if form not in ("affine", "factored"):
         raise StepError(f"trapezoidal form must be 'affine' or 'factored', got {form!r}")
+    if inner not in (None, "direct", "amg-pcg"):
+        raise StepError(f"trapezoidal inner solve must be 'direct', 'amg-pcg' or None, got {inner!r}")
     h = float(dt)
     n = ss.n
     sparse = use_sparse(ss) if sparse is None else bool(sparse)
     Bu = np.asarray(ss.offset, dtype=float)
     if sparse:
         F = ss.drift.csr if isinstance(ss.drift, SparseDrift) else sp.csr_matrix(ss.drift.to_dense())
-        R, factors, factor_nnz = _sparse_factors(F, h)
+        R, factors, factor_nnz, hier = _sparse_factors(F, h, inner, chains)
         G = diffusion_factor(ss) if noise else None
         return TrapezoidalDiscretization(
             dt=h, kind="sparse", n=n, R=R, lu=factors,
             c=np.ascontiguousarray(h * Bu), G=None if G is None else _csr_arrays(G),
-            noise_m=0 if G is None else G.shape[1], factor_nnz=factor_nnz)
+            noise_m=0 if G is None else G.shape[1], factor_nnz=factor_nnz,
+            inner="direct" if hier is None else "amg-pcg", amg=hier)
     if form == "factored":
         LUT, piv, GT, lower = _dense_factors(ss, h, noise)
         return TrapezoidalDiscretization(
@@ -216,19 +241,33 @@ def _is_lower(G) -> bool:
     return not np.any(np.triu(G, 1))
 
 
-def _sparse_factors(F, h: float) -> tuple:
+def _sparse_factors(F, h: float, inner: str | None = None, chains: int = 1) -> tuple:
     """(R = I + hF/2 as CSR arrays, the kernel's SuperLU factor arrays of I - hF/2, their
-    non-zeros) for a CSR drift, cached by the content of F and h (one entry, as
-    :func:`_dense_factors`): auto-ranging's pass and the run factor the same drift once."""
+    non-zeros, None) for a CSR drift, cached by the content of F, h and ``inner`` (one entry, as
+    :func:`_dense_factors`): auto-ranging's pass and the run factor the same drift once. With the
+    AMG-PCG inner solve (``inner``, :func:`discretize_trapezoidal`): (R, I - hF/2 as CSR arrays,
+    the estimated multiply-adds of one inner solve, the AMGHierarchy)."""
     n = F.shape[0]
     F = sp.csr_matrix(F)
-    key = ("sparse", n, h, _digest(F.indptr), _digest(F.indices), _digest(F.data))
+    key = ("sparse", n, h, inner, int(chains) <= amg_pcg.FEW_CHAINS, _digest(F.indptr), _digest(F.indices), _digest(F.data))
     hit = _LU_CACHE.get(key)
     if hit is not None:
         return hit
     _LU_CACHE.clear()
     eye = sp.identity(n, format="csr")
-    lu = _factor(sp.csc_matrix(eye - (0.5 * h) * F), h)
+    M = sp.csr_matrix(eye - (0.5 * h) * F)
+    if inner != "direct":
+        sym = _symmetric(M)
+        if inner == "amg-pcg" and not sym:
+            raise StepError("the AMG-PCG inner solve needs a symmetric drift (I - hF/2 symmetric positive definite)")
+        if inner == "amg-pcg" or amg_pcg.prefer_amg(M, sym, chains):
+            h_lam_max = float(np.max(np.abs(F).sum(axis=1))) * h  # Gershgorin: h lambda_max(-F) <= h max row sum
+            hier = amg_pcg.build_hierarchy(M, h_lam_max)
+            work = int(amg_pcg.TYPICAL_ITERATIONS * hier.work_per_iteration)
+            out = _LU_CACHE[key] = (_csr_arrays(eye + (0.5 * h) * F), _csr_arrays(M), work, hier)
+            return out
+    lu = _factor(sp.csc_matrix(M), h)
+    del M
     perm_r, perm_c = lu.perm_r.astype(np.int64), lu.perm_c.astype(np.int64)
     L = sp.tril(lu.L, -1, format="csr")
     U = lu.U.tocsr()
@@ -241,7 +280,7 @@ def _sparse_factors(F, h: float) -> tuple:
         raise StepError(f"I - hF/2 is singular at step {h:.4g} s: the drift has an eigenvalue 2/h")
     factors = (*_csr_arrays(L), *_csr_arrays(Us), np.ascontiguousarray(1.0 / Ud), perm_r, perm_c)
     del L, Us
-    out = _LU_CACHE[key] = (_csr_arrays(eye + (0.5 * h) * F), factors, nnz)
+    out = _LU_CACHE[key] = (_csr_arrays(eye + (0.5 * h) * F), factors, nnz, None)
     return out
 
 
@@ -347,6 +386,53 @@ def _lu_solve(Lp, Li, Lx, Up, Ui, Ux, Udinv, perm_r, perm_c, B, W, X):
 
 
 @nb.njit(cache=True)
+def _trap_rhs(Rp, Ri, Rx, c, Gp, Gi, Gx, m, sqrt_h, damped, XT, rng, XI, RHS):
+    """RHS (n, k) of one (half) step for state-major chains XT: R x + c + sqrt(h) G xi, or for a
+    damped half step x + c/2 + sqrt(h/2) G xi."""
+    n, k = XT.shape
+    if damped:
+        s_noise = sqrt_h * np.sqrt(0.5)
+        for i in range(n):
+            for a in range(k):
+                RHS[i, a] = XT[i, a] + 0.5 * c[i]
+    else:
+        s_noise = sqrt_h
+        for i in range(n):
+            ci = c[i]
+            for a in range(k):
+                RHS[i, a] = ci
+            for p in range(Rp[i], Rp[i + 1]):
+                v = Rx[p]
+                j = Ri[p]
+                for a in range(k):
+                    RHS[i, a] += v * XT[j, a]
+    if m > 0:
+        for q in range(m):
+            for a in range(k):
+                XI[q, a] = rng.standard_normal()
+        for i in range(n):
+            for p in range(Gp[i], Gp[i + 1]):
+                v = s_noise * Gx[p]
+                j = Gi[p]
+                for a in range(k):
+                    RHS[i, a] += v * XI[j, a]
+
+
+@nb.njit(cache=True)
+def _trap_save(XT, step, save_every, isave, samples, ST):
+    n, k = XT.shape
+    for i in range(n):
+        for a in range(k):
+            ST[i, a] += XT[i, a]
+    if (step + 1) % save_every == 0 and isave < samples.shape[0]:
+        for a in range(k):
+            for i in range(n):
+                samples[isave, a, i] = XT[i, a]
+        return isave + 1
+    return isave
+
+
+@nb.njit(cache=True)
 def _run_sparse_trap(Rp, Ri, Rx, c, Gp, Gi, Gx, m, Lp, Li, Lx, Up, Ui, Ux, Udinv, perm_r, perm_c, sqrt_h,
                      XT, n_steps, damp_steps, save_every, rng, samples, ST):
     """Advance state-major chains XT (n, k) in place by ``n_steps`` trapezoidal steps, the first
@@ -360,41 +446,43 @@ def _run_sparse_trap(Rp, Ri, Rx, c, Gp, Gi, Gx, m, Lp, Li, Lx, Up, Ui, Ux, Udinv
     for step in range(n_steps):
         damped = step < damp_steps
         for half in range(2 if damped else 1):
-            if damped:
-                s_noise = sqrt_h * np.sqrt(0.5)
-                for i in range(n):
-                    for a in range(k):
-                        RHS[i, a] = XT[i, a] + 0.5 * c[i]
-            else:
-                s_noise = sqrt_h
-                for i in range(n):
-                    ci = c[i]
-                    for a in range(k):
-                        RHS[i, a] = ci
-                    for p in range(Rp[i], Rp[i + 1]):
-                        v = Rx[p]
-                        j = Ri[p]
-                        for a in range(k):
-                            RHS[i, a] += v * XT[j, a]
-            if m > 0:
-                for q in range(m):
-                    for a in range(k):
-                        XI[q, a] = rng.standard_normal()
-                for i in range(n):
-                    for p in range(Gp[i], Gp[i + 1]):
-                        v = s_noise * Gx[p]
-                        j = Gi[p]
-                        for a in range(k):
-                            RHS[i, a] += v * XI[j, a]
+            _trap_rhs(Rp, Ri, Rx, c, Gp, Gi, Gx, m, sqrt_h, damped, XT, rng, XI, RHS)
             _lu_solve(Lp, Li, Lx, Up, Ui, Ux, Udinv, perm_r, perm_c, RHS, W, XT)
-        for i in range(n):
-            for a in range(k):
-                ST[i, a] += XT[i, a]
-        if (step + 1) % save_every == 0 and isave < samples.shape[0]:
+        isave = _trap_save(XT, step, save_every, isave, samples, ST)
+
+
+@nb.njit(cache=True)
+def _run_sparse_trap_amg(Rp, Ri, Rx, c, Gp, Gi, Gx, m, hier, rtol, maxiter, sqrt_h, XT, n_steps, damp_steps,
+                         save_every, rng, samples, ST):
+    """:func:`_run_sparse_trap` with the inner solve (I - hF/2) x' = RHS by AMG-preconditioned CG
+    (``hier``: :meth:`AMGHierarchy.arrays`), chain by chain (contiguous vectors), each from the
+    chain's previous state to |RHS - (I - hF/2) x'|_2 <= rtol |RHS|_2. Returns the most
+    iterations one solve took (maxiter + 1: one did not converge; the run stops there)."""
+    n, k = XT.shape
+    RHS = np.empty((n, k))
+    XI = np.empty((max(m, 1), k))
+    bvec = np.empty(n)
+    xvec = np.empty(n)
+    tot = hier[1][-1]
+    W = (np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(tot), np.zeros(tot), np.zeros(tot))
+    isave = 0
+    worst = 0
+    for step in range(n_steps):
+        damped = step < damp_steps
+        for half in range(2 if damped else 1):
+            _trap_rhs(Rp, Ri, Rx, c, Gp, Gi, Gx, m, sqrt_h, damped, XT, rng, XI, RHS)
             for a in range(k):
                 for i in range(n):
-                    samples[isave, a, i] = XT[i, a]
-            isave += 1
+                    bvec[i] = RHS[i, a]
+                    xvec[i] = XT[i, a]
+                it = amg_pcg.pcg_solve(*hier, bvec, xvec, W, rtol, maxiter)
+                worst = max(worst, it)
+                if it > maxiter:
+                    return worst
+                for i in range(n):
+                    XT[i, a] = xvec[i]
+        isave = _trap_save(XT, step, save_every, isave, samples, ST)
+    return worst
 
 
 _VP = ctypes.c_void_p
@@ -493,6 +581,16 @@ def run_trapezoidal(disc: TrapezoidalDiscretization, X0, n_steps: int, save_ever
         XT = np.ascontiguousarray(X0.T)
         ST = np.zeros((n, k))
         G = disc.G if disc.G is not None else _EMPTY_G
+        if disc.inner == "amg-pcg":
+            worst = _run_sparse_trap_amg(*disc.R, disc.c, *G, disc.noise_m, disc.amg.arrays(), amg_pcg.PCG_RTOL,
+                                         amg_pcg.PCG_MAXITER, float(np.sqrt(disc.dt)), XT, n_steps, damp_steps,
+                                         save_every, np.random.Generator(np.random.PCG64(seed)), samples, ST)
+            disc.pcg_iterations = max(disc.pcg_iterations, int(worst))
+            if worst > amg_pcg.PCG_MAXITER:
+                raise StepError(f"the AMG-PCG inner solve of the trapezoidal step did not reach a relative residual "
+                                f"of {amg_pcg.PCG_RTOL:g} in {amg_pcg.PCG_MAXITER} iterations (I - hF/2 not positive "
+                                f"definite, or non-finite states)")
+            return np.ascontiguousarray(XT.T), samples, np.ascontiguousarray(ST.T)
         _run_sparse_trap(*disc.R, disc.c, *G, disc.noise_m, *disc.lu, float(np.sqrt(disc.dt)), XT, n_steps,
                          damp_steps, save_every, np.random.Generator(np.random.PCG64(seed)), samples, ST)
         return np.ascontiguousarray(XT.T), samples, np.ascontiguousarray(ST.T)

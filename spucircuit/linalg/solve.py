@@ -200,6 +200,7 @@ class SolveInfo:
     dt_s: float | None = None
     steps: int | None = None
     scheme: str | None = None
+    inner_solve: dict | None = None  # sparse trapezoidal: the step's inner solve ('direct' or 'amg-pcg', its figures)
     chains: int | None = None
     components: dict | None = None
     # solve
@@ -541,7 +542,8 @@ def solve(A, b, *, time=None, burn_in=None, chains: int = 1, seed=None, scheme: 
     info = SolveInfo(
         task="solve", standard_error=se, analog_time_s=t_range + tb + res.analog_time_s, burn_in_s=tb,
         window_s=res.analog_time_s, tau_s=mc.tau_s, dt_s=spu.dt, steps=int(round(tb / spu.dt)) + res.n_steps,
-        se_reliable=bool(np.all(np.isfinite(se))), scheme=spu.scheme, components=mc.component_counts(),
+        se_reliable=bool(np.all(np.isfinite(se))), scheme=spu.scheme, inner_solve=spu.inner_solve,
+        components=mc.component_counts(),
         transient_bias_bound=transient, pruning=mc.prune,
         error_bound=budget.relative, error_budget=budget.to_dict(),
         se_batches=int(min(res.x.shape[0] // max(1, batch), max(2, 32 // chains) if chains < 32 else 1) * chains),
@@ -616,7 +618,8 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str |
         info = SolveInfo(
             task="inv", standard_error=se, analog_time_s=t_ladder + tb + t_run, burn_in_s=tb, window_s=t_run,
             tau_s=mc.tau_s, dt_s=spu.dt, steps=n_steps + int(round(tb / spu.dt)) + rungs * LADDER_STEPS, chains=chains,
-            scheme=spu.scheme, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q, noise_anisotropy=aniso,
+            scheme=spu.scheme, inner_solve=spu.inner_solve, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q,
+            noise_anisotropy=aniso,
             components=mc.component_counts(), mapped=mc, se_batches=nbat,
             scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v,
                    "ladder_rungs": rungs, "ladder_time_s": t_ladder, **({"probe": probed} if probed is not None else {})},
@@ -634,7 +637,8 @@ def inv(A, *, time=None, burn_in=None, chains: int = 8, seed=None, scheme: str |
                         burn_in_tau=tb / mc.tau_s, transient_norm2=trans2)
     info = SolveInfo(
         task="inv", standard_error=2.0 * se_x / q, analog_time_s=t_ladder + tb + res.analog_time_s, burn_in_s=tb,
-        tau_s=mc.tau_s, dt_s=spu.dt, chains=chains, scheme=spu.scheme, noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q,
+        tau_s=mc.tau_s, dt_s=spu.dt, chains=chains, scheme=spu.scheme, inner_solve=spu.inner_solve,
+        noise_psd_A2_per_Hz=noise_psd, diffusion_x_per_tau=q,
         noise_anisotropy=float((np.ptp(np.diag(Qx)) + 2 * np.abs(off).sum(axis=1).max()) / q),
         components=mc.component_counts(), mapped=mc,
         scale={"method": scale, "kappa_max": bounds.kappa_max, "rates": rates.source, "v_unit_V": mc.v_unit_v,
