@@ -176,28 +176,8 @@ def cmd_simulate(args) -> int:
     t = np.concatenate([[0.0], res.t])
     with np.errstate(invalid="ignore", over="ignore"):  # an overflowed run is reported below
         v = states @ Y.T + Z @ spu.ss.inputs
-    ev = _spectrum(spu.ss)
-    unstable = bool(ev.size) and float(np.max(ev.real)) >= 0
-    lam = ev[np.argmax(ev.real)] if ev.size else 0.0
-    lam = lam.real if lam.imag == 0 else lam
-    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(states))):
-        k = int(np.argmax(~np.all(np.isfinite(v), axis=1) | ~np.all(np.isfinite(states), axis=1)))
-        why = (f"the circuit is not stable (eigenvalue {lam:.4g} 1/s, see spu check)" if unstable
-               else "the values overflowed")
-        raise SPUError(f"the simulation left the floating-point range at t = {t[k]:.4g} s: {why}; nothing written "
-                       "(shorten --time to follow the growth)")
-    buf = io.BytesIO()
-    np.savez(buf, t=t, v=v, nodes=np.array(nodes, dtype=str), states=states,
-             state_names=np.array(spu.ss.state_names, dtype=str), dt=np.float64(spu.dt),
-             temperature_k=np.float64(temp), noise=np.bool_(noise), **small)
-
-    try:
-        atomic_write_bytes(args.out, buf.getvalue())
-    except OSError as exc:
-        raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-    if unstable:
-        print(f"spu simulate: warning: the circuit is not stable (eigenvalue {lam:.4g} 1/s): its voltages grow "
-              "without bound; the samples are a transient, not a stationary state", file=sys.stderr)
+    _write_paths(args, spu.ss, t, v, states, nodes, dict(dt=np.float64(spu.dt), temperature_k=np.float64(temp),
+                                                         noise=np.bool_(noise), **small))
     print(f"simulated {args.netlist}: {res.analog_time_s:.4g} s in {res.n_steps} steps of {spu.dt:.4g} s "
           f"({args.scheme}, noise {'on' if noise else 'off'}, {temp:g} K); {len(t)} samples x {len(nodes)} "
           f"node voltages -> {args.out}")
@@ -225,6 +205,32 @@ def _write_small_signal(args, small: dict) -> int:
         raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     print(f"analysed {args.netlist}: {_small_signal_summary(small)} -> {args.out}")
     return 0
+
+
+def _write_paths(args, ss, t, v, states, nodes, extra: dict) -> None:
+    """Write a simulated run (t, node voltages v, states) and ``extra`` arrays to ``args.out`` as .npz,
+    atomically: a run that left the floating-point range writes nothing and says why (instability or
+    overflow); a finite run of an unstable circuit is written with a warning."""
+    ev = _spectrum(ss)
+    unstable = bool(ev.size) and float(np.max(ev.real)) >= 0
+    lam = ev[np.argmax(ev.real)] if ev.size else 0.0
+    lam = lam.real if lam.imag == 0 else lam
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(states))):
+        k = int(np.argmax(~np.all(np.isfinite(v), axis=1) | ~np.all(np.isfinite(states), axis=1)))
+        why = (f"the circuit is not stable (eigenvalue {lam:.4g} 1/s, see spu check)" if unstable
+               else "the values overflowed")
+        raise SPUError(f"the simulation left the floating-point range at t = {t[k]:.4g} s: {why}; nothing written "
+                       "(shorten --time to follow the growth)")
+    buf = io.BytesIO()
+    np.savez(buf, t=t, v=v, nodes=np.array(nodes, dtype=str), states=states,
+             state_names=np.array(ss.state_names, dtype=str), **extra)
+    try:
+        atomic_write_bytes(args.out, buf.getvalue())
+    except OSError as exc:
+        raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    if unstable:
+        print(f"spu simulate: warning: the circuit is not stable (eigenvalue {lam:.4g} 1/s): its voltages grow "
+              "without bound; the samples are a transient, not a stationary state", file=sys.stderr)
 
 
 def _resistive(nl) -> bool:
@@ -335,29 +341,10 @@ def _simulate_tran(args, nl, tran, total, temp, noise, small=None) -> int:
     tmax = args.dt if args.dt is not None else (float(tran["tmax"]) if tran.get("tmax_given") else None)
     run = run_tran(nl, tstep, total, tstart, tmax, scheme=args.scheme, noise=noise, temperature_k=temp,
                    seed=args.seed, max_points=args.max_samples, tran=tran)
-    ev = _spectrum(run.ss)
-    unstable = bool(ev.size) and float(np.max(ev.real)) >= 0
-    lam = ev[np.argmax(ev.real)] if ev.size else 0.0
-    lam = lam.real if lam.imag == 0 else lam
-    if not (np.all(np.isfinite(run.v)) and np.all(np.isfinite(run.states))):
-        k = int(np.argmax(~np.all(np.isfinite(run.v), axis=1) | ~np.all(np.isfinite(run.states), axis=1)))
-        why = (f"the circuit is not stable (eigenvalue {lam:.4g} 1/s, see spu check)" if unstable
-               else "the values overflowed")
-        raise SPUError(f"the simulation left the floating-point range at t = {run.t[k]:.4g} s: {why}; nothing "
-                       "written (shorten --time to follow the growth)")
     res = run.result
-    buf = io.BytesIO()
-    np.savez(buf, t=run.t, v=run.v, nodes=np.array(run.nodes, dtype=str), states=run.states,
-             state_names=np.array(run.ss.state_names, dtype=str), dt=np.float64(res.h_max),
-             temperature_k=np.float64(temp), noise=np.bool_(noise), tstep=np.float64(tstep * run.stride),
-             **(small or {}))
-    try:
-        atomic_write_bytes(args.out, buf.getvalue())
-    except OSError as exc:
-        raise SPUError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-    if unstable:
-        print(f"spu simulate: warning: the circuit is not stable (eigenvalue {lam:.4g} 1/s): its voltages grow "
-              "without bound; the samples are a transient, not a stationary state", file=sys.stderr)
+    _write_paths(args, run.ss, run.t, run.v, run.states, run.nodes,
+                 dict(dt=np.float64(res.h_max), temperature_k=np.float64(temp), noise=np.bool_(noise),
+                      tstep=np.float64(tstep * run.stride), **(small or {})))
     if run.stride > 1:
         print(f"spu simulate: note: the .tran grid has more than --max-samples {args.max_samples} points; "
               f"wrote every {run.stride}th point ({tstep * run.stride:.4g} s apart)", file=sys.stderr)

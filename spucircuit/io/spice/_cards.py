@@ -190,6 +190,19 @@ def tokenize(s: str, st: State, lineno: int) -> list[str]:
     return out
 
 
+def ic_entry(t: str, st: State, lineno: int) -> tuple[str, str]:
+    """One ``v(node)=value`` entry of an ``.ic`` card: (node as written, value text); the ground node
+    and other spellings are errors at ``lineno``."""
+    m = re.fullmatch(r"[vV]\(([^(),=\s]+)\)=(.+)", t)
+    if not m:
+        raise st.err(f".ic entries are v(node)=value, got {t!r}", lineno)
+    node = m.group(1)
+    check_node_token(node, st, lineno)
+    if node.lower() in ("0", "gnd"):
+        raise st.err(".ic cannot set the ground node", lineno)
+    return node, m.group(2)
+
+
 def check_node_token(t: str, st: State, lineno: int):
     if not NAME_RE.match(t):
         raise st.err(f"invalid node name {t!r}", lineno)

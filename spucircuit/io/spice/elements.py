@@ -36,6 +36,7 @@ from spucircuit.io.spice._cards import (
     add_node,
     card_value,
     check_node_token,
+    ic_entry,
     param_card,
     tokenize,
 )
@@ -397,17 +398,11 @@ def _subckt_ic(ln: Line, st: State, scope, path, ports):
     """``.ic v(n)=x`` inside a subcircuit: n is the instance's node (a port is the caller's node,
     any other the hierarchical ``X1.n``), as ngspice expands it."""
     for t in tokenize(ln.text, st, ln.lineno)[1:]:
-        m = re.fullmatch(r"[vV]\(([^(),=\s]+)\)=(.+)", t)
-        if not m:
-            raise st.err(f".ic entries are v(node)=value, got {t!r}", ln.lineno)
-        node = m.group(1)
-        check_node_token(node, st, ln.lineno)
-        if node.lower() in ("0", "gnd"):
-            raise st.err(".ic cannot set the ground node", ln.lineno)
+        node, value = ic_entry(t, st, ln.lineno)
         low = node.lower()
         full = (st.nl.node_names[ports[low]] if low in ports else node if low in st.globals_
                 else ".".join(path) + "." + node).lower()
         if not st.nl.has_node(full):
             raise st.err(f".ic sets v({node}) but subcircuit instance {'.'.join(path)} has no node {full!r}", ln.lineno)
-        st.sub_ic[full] = card_value(m.group(2), scope, st, ln.lineno, f".ic v({node})")
+        st.sub_ic[full] = card_value(value, scope, st, ln.lineno, f".ic v({node})")
         st.ic_lines.setdefault(full, ln.lineno)

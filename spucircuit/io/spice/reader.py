@@ -54,6 +54,7 @@ from spucircuit.io.spice._cards import (
     add_node,
     card_value,
     check_node_token,
+    ic_entry,
     param_card,
     strip_comment,
     tokenize,
@@ -473,14 +474,8 @@ def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
     if first == ".ic":
         ic = info.setdefault("ic", {})
         for t in tokenize(ln.text, st, ln.lineno)[1:]:
-            m = re.fullmatch(r"[vV]\(([^(),=\s]+)\)=(.+)", t)
-            if not m:
-                raise st.err(f".ic entries are v(node)=value, got {t!r}", ln.lineno)
-            node = m.group(1)
-            check_node_token(node, st, ln.lineno)
-            if node.lower() in ("0", "gnd"):
-                raise st.err(".ic cannot set the ground node", ln.lineno)
-            ic[node.lower()] = card_value(m.group(2), scope, st, ln.lineno, f".ic v({node})")
+            node, value = ic_entry(t, st, ln.lineno)
+            ic[node.lower()] = card_value(value, scope, st, ln.lineno, f".ic v({node})")
             st.ic_lines.setdefault(node.lower(), ln.lineno)
         return
     if first in _UNSUPPORTED_CARDS:
