@@ -514,6 +514,9 @@ R4 e 0 R47
 E9 e9 0 POLY(1) a 0 0.5 2
 G9 0 e9 poly (1) c 0 1m
 F9 0 e9 POLY(1) V1 1m 3
+E8 e8 0 POLY(2) a 0 c 0 0.1 1 -2
+H8 h8 0 POLY(2) V1 V2 0 1k 2k 0 0 0
+R8 h8 e8 1k
 R9 e9 0 1k
 .temp 40
 .nodeset v(c)=1
@@ -554,7 +557,7 @@ def mutated(draw):
                                                 "{a*}", "dc", "spu_opamp", "trrandom(2 1n 0 1 0)", "+", ".end",
                                                 "4K7", "1M5", "R47", "4meg7", "Vs", "V1", "L1", "L2", "K1 L1",
                                                 "tc1=1", "dc=1", "ac=1", "C=1u", "R=1k", "temp=1e9", ".ic",
-                                                "v(out)=1", "F1", "H1", "E1", "1.5", "-0.99", "poly(1)",
+                                                "v(out)=1", "F1", "H1", "E1", "1.5", "-0.99", "poly(1)", "POLY(2)", "poly(3)",
                                                 "pulse(0 1)", "PULSE", "sin(0 1 1e400)", "pwl(0 1 0 2)", "pwl(",
                                                 "exp(0 1 -1)", "td=1", "r=0", "sffm", "(0 1)", "am(1 2)",
                                                 "AM(1 0 1k 1meg)"]))
