@@ -222,15 +222,15 @@ NGSPICE_TNOM_K = 300.15  # ngspice's default circuit temperature, 27 C
 
 
 def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
-    """Run the ``.ac`` and ``.noise`` analyses a SPICE netlist's cards ask for (``netlist.meta['spice_file']``
-    from :func:`spucircuit.io.spice.read_spice`); {} when it has neither.
+    """Run the ``.ac``, ``.noise`` and ``.sens`` analyses a SPICE netlist's cards ask for
+    (``netlist.meta['spice_file']`` from :func:`spucircuit.io.spice.read_spice`); {} when it has none.
 
     Returns arrays keyed as ``spu simulate`` writes them: ``ac_f`` (Hz), ``ac_v`` (complex, frequencies x
     nodes, V per the sources' AC amplitudes), ``ac_nodes``; ``noise_f`` (Hz), ``noise_onoise_psd`` (V^2/Hz,
     one-sided, of v(out) - v(ref)), ``noise_inoise_psd`` (input units^2/Hz: V^2/Hz for a V source, A^2/Hz for
     an I source), ``noise_gain`` (complex, the transfer from the input source at unit amplitude to the output,
-as ngspice: the other sources off). The noise
-    temperature is ``temperature_k``, else the netlist's ``.temp`` (deg C), else ngspice's 27 C.
+as ngspice: the other sources off); ``sens_names``, ``sens_values`` and, for an AC sweep, ``sens_f``
+    (:mod:`spucircuit.statespace.sensitivity`). The noise temperature is ``temperature_k``, else the netlist's ``.temp`` (deg C), else ngspice's 27 C.
     What an analysis cannot do raises :class:`SpiceError` naming the file and the card's line (errors of the
     circuit itself are the compiler's, as for a transient)."""
     from spucircuit.statespace.mna import compile_netlist
@@ -246,6 +246,11 @@ as ngspice: the other sources off). The noise
             temperature_k = float(info["temp_c"]) + 273.15 if "temp_c" in info else NGSPICE_TNOM_K
         ss = compile_netlist(netlist, temperature_k=temperature_k, noise=True)
         out.update(_card_errors(_noise_analysis, info, nsd, netlist, ss))
+    if info.get("sens"):
+        from spucircuit.statespace.sensitivity import sensitivity_analysis
+
+        out.update(_card_errors(lambda card, specs, nl: sensitivity_analysis(card, specs, nl, ac_netlist, _ac_output),
+                                info, info["sens"], netlist))
     return out
 
 
@@ -260,6 +265,14 @@ def ac_netlist(netlist):
     for name, ohm in res.items():
         nl.set_value(name, float(ohm))
     return nl
+
+
+def _ac_output(netlist, nodes, specs, freqs_hz) -> np.ndarray:
+    """Phasors (frequencies x nodes) of ``nodes`` for the AC values ``specs``: compile, then :func:`ac_response`."""
+    from spucircuit.statespace.mna import compile_netlist
+
+    ss = compile_netlist(netlist, noise=False)
+    return ac_response(ss, nodes, ac_amplitudes(ss, specs), freqs_hz)
 
 
 def _card_errors(fn, info, card, *args):

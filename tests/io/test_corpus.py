@@ -12,7 +12,10 @@ path as its name) and compares, per analysis:
 * ``.ac``: magnitude (relative) and phase (rad) within 1e-3, at nodes above 1e-9 of the largest;
 * ``.noise``: the output noise PSD within 1e-2 (ngspice's onoise_spectrum squared);
 * ``.op``: node voltages within 1e-6 of the largest |v| (the stationary mean of the state space);
-* ``.pz``: ngspice's poles against the eigenvalues of the drift F, within 1e-3 relative.
+* ``.pz``: ngspice's poles against the eigenvalues of the drift F, within 1e-3 relative;
+* ``.sens``: every derivative both report within 1e-3 relative (ngspice's are forward differences,
+  error ~1e-6), at each point of ngspice's sensitivity grid; a plain resistor's AC sensitivity only at
+  the first frequency (ngspice 39 reports 0 after it: tests/statespace/test_sensitivity.py).
 
 A file's status is ``agrees: <the analyses compared>``, ``disagrees: <analysis> <node> <error>``, ``unsupported: <the twin's
 SpiceError>`` (a missing feature, named with file and line), ``rejected: <error>`` (the package's own
@@ -38,11 +41,11 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORPUS = os.path.join(ROOT, "netlists", "corpus")
 MANIFEST = os.path.join(CORPUS, "MANIFEST.json")
-TRAN_TOL, AC_TOL, NOISE_TOL, OP_TOL, PZ_TOL = 1e-3, 1e-3, 1e-2, 1e-6, 1e-3
+TRAN_TOL, AC_TOL, NOISE_TOL, OP_TOL, PZ_TOL, SENS_TOL = 1e-3, 1e-3, 1e-2, 1e-6, 1e-3, 1e-3
 OPTIONS = ".options reltol=1e-6 abstol=1e-15 vntol=1e-12"
 NGSPICE_TIMEOUT_S = 20.0
 MAX_TRAN_STEPS = 200_000
-_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz")
+_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz", "sens")
 MEASURED: dict = {}  # the last replay's worst error per analysis, in units of its tolerance (printed by __main__)
 
 
@@ -141,7 +144,7 @@ def replay(relpath: str) -> str:
         nl = parse_spice(deck, relpath)
     except SpiceError as exc:
         return f"unsupported: {exc}"
-    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz") if c in cards]
+    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz", ".sens") if c in cards]
     if not compared:
         other = ", ".join(f"{c} (line {k})" for c, k in cards.items()) or "none"
         return f"no analysis: the twin has no counterpart of this file's analyses: {other}"
@@ -292,8 +295,32 @@ def _compare_pz(nl, plots, deck_path=None) -> str:
     return ""
 
 
+def _compare_sens(nl, plots, deck_path=None) -> str:
+    from spucircuit.statespace.frequency import small_signal_analyses
+
+    ng = _plot(plots, "sensitivity analysis")
+    tw = small_signal_analyses(nl)
+    if "sens_f" in tw and not np.allclose(ng.data[:, 0].real, tw["sens_f"], rtol=1e-9, atol=0):
+        return f"frequency grids differ ({ng.data.shape[0]} vs {len(tw['sens_f'])} points)"
+    worst, bad = 0.0, ""
+    for k, name in enumerate(tw["sens_names"]):
+        if f"v({name})" not in ng.names:
+            continue
+        ref = np.atleast_1d(np.asarray(ng[f"v({name})"]))
+        v = np.atleast_1d(np.asarray(tw["sens_values"][..., k]))
+        if name[0] == "r" and not name.endswith("_ac") and len(ref) > 1:
+            ref, v = ref[:1], v[:1]  # ngspice 39: 0 after the first frequency (module docstring)
+        scale = np.maximum(np.abs(ref), 1e-12 * max(1.0, float(np.max(np.abs(ref)))))
+        err = float(np.max(np.abs(v - ref) / scale)) if np.any(ref) else (0.0 if not np.any(v) else np.inf)
+        if err > worst:
+            worst = err
+            bad = f"d/d {name} off by {err:.3g}" if err > SENS_TOL else ""
+    MEASURED[".sens"] = worst / SENS_TOL
+    return bad
+
+
 _COMPARE = {".tran": _compare_tran, ".ac": _compare_ac, ".noise": _compare_noise, ".op": _compare_op,
-            ".pz": _compare_pz}
+            ".pz": _compare_pz, ".sens": _compare_sens}
 
 
 def replay_all(verbose: bool = False) -> dict:

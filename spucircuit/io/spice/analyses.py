@@ -105,3 +105,40 @@ def record_ac(st: State, name: str, mag: float, phase_deg: float, lineno: int) -
 def ac_specs(st: State) -> dict:
     """The AC specs recorded so far: {source name: [magnitude, phase_deg]}."""
     return dict(st.ac_specs)
+
+
+_CURRENT_RE = re.compile(r"(?i)i\(\s*([^\s,()]+)\s*\)\Z")
+
+
+def sens_card(ln: Line, st: State, scope: dict, info: dict) -> None:
+    """Record a ``.sens OUTVAR [AC DEC|OCT|LIN N FSTART FSTOP]`` card in ``info['sens']`` (OUTVAR:
+    V(out[,ref]), or I(vsrc) for the DC form; spucircuit.statespace.sensitivity runs it)."""
+    if "sens" in info:
+        raise st.err(f"a second .sens card (the first is on line {info['sens']['line']}) is not supported",
+                     ln.lineno)
+    form = ".sens needs V(out[,ref]) or I(vsrc) [AC DEC|OCT|LIN points fstart fstop]"
+    toks = tokenize(ln.text, st, ln.lineno)[1:]
+    if len(toks) not in (1, 6):
+        raise st.err(form, ln.lineno)
+    d = {"output": None, "ref": None, "current": None, "sweep": None, "line": ln.lineno}
+    mv, mi = _OUTPUT_RE.fullmatch(toks[0]), _CURRENT_RE.fullmatch(toks[0])
+    if mv:
+        for node in (mv.group(1), mv.group(2)):
+            if node is not None:
+                check_node_token(node, st, ln.lineno)
+        ref = mv.group(2)
+        d["output"] = mv.group(1).lower()
+        d["ref"] = None if ref is None or ref.lower() in ("0", "gnd") else ref.lower()
+    elif mi:
+        check_node_token(mi.group(1), st, ln.lineno)
+        d["current"] = mi.group(1).lower()
+    else:
+        raise st.err(f"{form}: the output must be V(node), V(node,ref) or I(vsrc), got {toks[0]!r}", ln.lineno)
+    if len(toks) == 6:
+        if toks[1].lower() != "ac":
+            raise st.err(f"{form}: expected 'AC' after the output, got {toks[1]!r}", ln.lineno)
+        if d["current"] is not None:
+            raise st.err(".sens I(vsrc) AC ... (the AC sensitivity of a source current) is not supported; "
+                         "give V(node[,ref])", ln.lineno)
+        d.update({k: v for k, v in _sweep(toks[2:6], st, scope, ln.lineno, ".sens").items() if k != "line"})
+    info["sens"] = d
