@@ -12,6 +12,7 @@ path as its name) and compares, per analysis:
 * ``.ac``: magnitude (relative) and phase (rad) within 1e-3, at nodes above 1e-9 of the largest;
 * ``.noise``: the output noise PSD within 1e-2 (ngspice's onoise_spectrum squared);
 * ``.op``: node voltages within 1e-6 of the largest |v| (the stationary mean of the state space);
+* ``.dc``: the swept values equal, node voltages within 1e-6 of the largest |v| over the sweep;
 * ``.pz``: ngspice's poles against the eigenvalues of the drift F, within 1e-3 relative;
 * ``.sens``: every derivative both report within 1e-3 relative (ngspice's are forward differences,
   error ~1e-6), at each point of ngspice's sensitivity grid; a plain resistor's AC sensitivity only at
@@ -45,7 +46,7 @@ TRAN_TOL, AC_TOL, NOISE_TOL, OP_TOL, PZ_TOL, SENS_TOL = 1e-3, 1e-3, 1e-2, 1e-6, 
 OPTIONS = ".options reltol=1e-6 abstol=1e-15 vntol=1e-12"
 NGSPICE_TIMEOUT_S = 20.0
 MAX_TRAN_STEPS = 200_000
-_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz", "sens")
+_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz", "sens", "dc")
 MEASURED: dict = {}  # the last replay's worst error per analysis, in units of its tolerance (printed by __main__)
 
 
@@ -144,7 +145,7 @@ def replay(relpath: str) -> str:
         nl = parse_spice(deck, relpath)
     except SpiceError as exc:
         return f"unsupported: {exc}"
-    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz", ".sens") if c in cards]
+    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz", ".sens", ".dc") if c in cards]
     if not compared:
         other = ", ".join(f"{c} (line {k})" for c, k in cards.items()) or "none"
         return f"no analysis: the twin has no counterpart of this file's analyses: {other}"
@@ -319,8 +320,25 @@ def _compare_sens(nl, plots, deck_path=None) -> str:
     return bad
 
 
+def _compare_dc(nl, plots, deck_path=None) -> str:
+    from spucircuit.statespace.frequency import small_signal_analyses
+
+    ng = _plot(plots, "dc transfer characteristic")
+    tw = small_signal_analyses(nl)
+    if ng.data.shape[0] != len(tw["dc_sweep"]) or not np.allclose(ng.data[:, 0].real, tw["dc_sweep"], rtol=1e-12,
+                                                                   atol=0):
+        return f"sweeps differ ({ng.data.shape[0]} vs {len(tw['dc_sweep'])} points)"
+    nodes = list(tw["dc_nodes"])
+    cols = _node_columns(ng, nodes)
+    top = max(float(np.max(np.abs(tw["dc_v"]))) if tw["dc_v"].size else 0.0, 1e-12)
+    errs = {nm: float(np.max(np.abs(tw["dc_v"][:, k] - cols[nm].real))) for k, nm in enumerate(nodes) if nm in cols}
+    MEASURED[".dc"] = max(errs.values(), default=0.0) / (OP_TOL * top)
+    bad = [nm for nm, e in errs.items() if e > OP_TOL * top]
+    return f"v({bad[0]}) off by {errs[bad[0]]:.3g} V" if bad else ""
+
+
 _COMPARE = {".tran": _compare_tran, ".ac": _compare_ac, ".noise": _compare_noise, ".op": _compare_op,
-            ".pz": _compare_pz, ".sens": _compare_sens}
+            ".pz": _compare_pz, ".sens": _compare_sens, ".dc": _compare_dc}
 
 
 def replay_all(verbose: bool = False) -> dict:
@@ -375,11 +393,37 @@ def test_comparisons_can_fail(monkeypatch):
 
     if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
         pytest.skip("ngspice is NOT installed")
-    for name in ("TRAN_TOL", "AC_TOL", "PZ_TOL"):
+    for name in ("TRAN_TOL", "AC_TOL", "PZ_TOL", "SENS_TOL"):
         monkeypatch.setattr(sys.modules[__name__], name, 1e-300)
     assert replay("ngspice/examples/control_structs/if-batchmode.cir").startswith("disagrees: .tran (line 14) v(2) off")
     assert replay("ngspice/examples/wave/rcsim.cir").startswith("disagrees: .ac")
     assert replay("ngspice/tests/polezero/pzt.cir").startswith("disagrees: .pz")
+    assert replay("ngspice/tests/regression/sens/sens-ac-2.cir").startswith("disagrees: .sens")
+
+
+def test_dc_comparison_sees_a_wrong_sweep(monkeypatch):
+    """The .dc comparison fails when the twin's sweep is off (a 1e-5 relative error injected)."""
+    import pytest
+
+    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
+        pytest.skip("ngspice is NOT installed")
+    import spucircuit.statespace.frequency as fr
+    from spucircuit.io.spice import parse_spice
+
+    deck = "dc\nV1 a 0 1\nR1 a b 1k\nR2 b 0 3k\n.dc V1 0 2 0.5\n" + OPTIONS + "\n.end\n"
+    with tempfile.TemporaryDirectory() as work:
+        plots = run_ngspice_deck(deck, work)
+    nl = parse_spice(deck, "dc.cir")
+    assert _compare_dc(nl, plots) == ""
+    real = fr.small_signal_analyses
+
+    def off(netlist, *a, **k):
+        out = real(netlist, *a, **k)
+        out["dc_v"] = out["dc_v"] * (1 + 1e-5)
+        return out
+
+    monkeypatch.setattr(fr, "small_signal_analyses", off)
+    assert _compare_dc(nl, plots).startswith("v(a) off by")
 
 
 def test_manifest_lists_every_corpus_file_with_its_source():

@@ -523,6 +523,8 @@ R9 e9 0 1k
 .op
 .ic v(d)=0.1
 .tran 1u 1m uic
+.dc V1 0 1 0.25 R3 1k 2k 500
+.sens v(c) ac dec 2 1k 1meg
 .end
 """
 SEEDS = _seed_texts()
@@ -560,7 +562,7 @@ def mutated(draw):
                                                 "v(out)=1", "F1", "H1", "E1", "1.5", "-0.99", "poly(1)", "POLY(2)", "poly(3)",
                                                 "pulse(0 1)", "PULSE", "sin(0 1 1e400)", "pwl(0 1 0 2)", "pwl(",
                                                 "exp(0 1 -1)", "td=1", "r=0", "sffm", "(0 1)", "am(1 2)",
-                                                "AM(1 0 1k 1meg)"]))
+                                                "AM(1 0 1k 1meg)", ".dc", ".sens", "TEMP", "i(V1)"]))
                 lines[a] = " ".join(toks)
             text = "\n".join(lines)
     return text

@@ -142,3 +142,28 @@ def sens_card(ln: Line, st: State, scope: dict, info: dict) -> None:
                          "give V(node[,ref])", ln.lineno)
         d.update({k: v for k, v in _sweep(toks[2:6], st, scope, ln.lineno, ".sens").items() if k != "line"})
     info["sens"] = d
+
+
+def dc_card(ln: Line, st: State, scope: dict, info: dict) -> None:
+    """Record a ``.dc SRC START STOP INCR [SRC2 START2 STOP2 INCR2]`` card in ``info['dc']``
+    (spucircuit.statespace.dc_sweep runs it)."""
+    if "dc" in info:
+        raise st.err(f"a second .dc card (the first is on line {info['dc']['line']}) is not supported", ln.lineno)
+    form = ".dc needs SRC START STOP INCR [SRC2 START2 STOP2 INCR2]"
+    toks = tokenize(ln.text, st, ln.lineno)[1:]
+    if len(toks) not in (4, 8):
+        raise st.err(form, ln.lineno)
+    sweeps = []
+    for k in range(0, len(toks), 4):
+        src = toks[k]
+        if src.lower() == "temp":
+            raise st.err(".dc TEMP (a temperature sweep) is not supported; sweep a source or a resistor", ln.lineno)
+        if src[0].lower() not in "vir":
+            raise st.err(f"{form}: {src!r} is not a V or I source or a resistor", ln.lineno)
+        check_node_token(src, st, ln.lineno)
+        vals = [card_value(t, scope, st, ln.lineno, f".dc {src} {what}")
+                for t, what in zip(toks[k + 1:k + 4], ("start", "stop", "increment"))]
+        if vals[2] == 0:
+            raise st.err(f".dc {src}: the increment must be non-zero", ln.lineno)
+        sweeps.append({"source": src.lower(), "start": vals[0], "stop": vals[1], "incr": vals[2]})
+    info["dc"] = {"sweeps": sweeps, "line": ln.lineno}
