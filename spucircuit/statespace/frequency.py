@@ -222,7 +222,7 @@ NGSPICE_TNOM_K = 300.15  # ngspice's default circuit temperature, 27 C
 
 
 def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
-    """Run the ``.ac``, ``.noise``, ``.dc`` and ``.sens`` analyses a SPICE netlist's cards ask for
+    """Run the ``.ac``, ``.noise``, ``.dc``, ``.tf`` and ``.sens`` analyses a SPICE netlist's cards ask for
     (``netlist.meta['spice_file']`` from :func:`spucircuit.io.spice.read_spice`); {} when it has none.
 
     Returns arrays keyed as ``spu simulate`` writes them: ``ac_f`` (Hz), ``ac_v`` (complex, frequencies x
@@ -231,7 +231,8 @@ def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
     an I source), ``noise_gain`` (complex, the transfer from the input source at unit amplitude to the output,
 as ngspice: the other sources off); ``sens_names``, ``sens_values`` and, for an AC sweep, ``sens_f``
     (:mod:`spucircuit.statespace.sensitivity`); ``dc_sweep`` [, ``dc_sweep2``], ``dc_v``, ``dc_nodes``
-    (:mod:`spucircuit.statespace.dc_sweep`). The noise temperature is ``temperature_k``, else the
+    (:mod:`spucircuit.statespace.dc_sweep`); ``tf_gain``, ``tf_input_impedance_ohm``,
+    ``tf_output_impedance_ohm`` (:mod:`spucircuit.statespace.transfer`). The noise temperature is ``temperature_k``, else the
     netlist's ``.temp`` (deg C), else ngspice's 27 C.
     What an analysis cannot do raises :class:`SpiceError` naming the file and the card's line (errors of the
     circuit itself are the compiler's, as for a transient)."""
@@ -252,6 +253,10 @@ as ngspice: the other sources off); ``sens_names``, ``sens_values`` and, for an 
         from spucircuit.statespace.dc_sweep import dc_sweep
 
         out.update(_card_errors(lambda card, specs, nl: dc_sweep(nl, card), info, info["dc"], netlist))
+    if info.get("tf"):
+        from spucircuit.statespace.transfer import transfer_function
+
+        out.update(_card_errors(lambda card, specs, nl: transfer_function(nl, card), info, info["tf"], netlist))
     if info.get("sens"):
         from spucircuit.statespace.sensitivity import sensitivity_analysis
 

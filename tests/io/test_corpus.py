@@ -13,6 +13,7 @@ path as its name) and compares, per analysis:
 * ``.noise``: the output noise PSD within 1e-2 (ngspice's onoise_spectrum squared);
 * ``.op``: node voltages within 1e-6 of the largest |v| (the stationary mean of the state space);
 * ``.dc``: the swept values equal, node voltages within 1e-6 of the largest |v| over the sweep;
+* ``.tf``: gain, input and output impedance each within 1e-6 relative;
 * ``.pz``: ngspice's poles against the eigenvalues of the drift F, within 1e-3 relative;
 * ``.sens``: every derivative both report within 1e-3 relative (ngspice's are forward differences,
   error ~1e-6), at each point of ngspice's sensitivity grid; a plain resistor's AC sensitivity only at
@@ -46,7 +47,7 @@ TRAN_TOL, AC_TOL, NOISE_TOL, OP_TOL, PZ_TOL, SENS_TOL = 1e-3, 1e-3, 1e-2, 1e-6, 
 OPTIONS = ".options reltol=1e-6 abstol=1e-15 vntol=1e-12"
 NGSPICE_TIMEOUT_S = 20.0
 MAX_TRAN_STEPS = 200_000
-_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz", "sens", "dc")
+_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz", "sens", "dc", "tf")
 MEASURED: dict = {}  # the last replay's worst error per analysis, in units of its tolerance (printed by __main__)
 
 
@@ -145,7 +146,7 @@ def replay(relpath: str) -> str:
         nl = parse_spice(deck, relpath)
     except SpiceError as exc:
         return f"unsupported: {exc}"
-    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz", ".sens", ".dc") if c in cards]
+    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz", ".sens", ".dc", ".tf") if c in cards]
     if not compared:
         other = ", ".join(f"{c} (line {k})" for c, k in cards.items()) or "none"
         return f"no analysis: the twin has no counterpart of this file's analyses: {other}"
@@ -337,8 +338,25 @@ def _compare_dc(nl, plots, deck_path=None) -> str:
     return f"v({bad[0]}) off by {errs[bad[0]]:.3g} V" if bad else ""
 
 
+def _compare_tf(nl, plots, deck_path=None) -> str:
+    from spucircuit.statespace.frequency import small_signal_analyses
+
+    ng = _plot(plots, "transfer function")
+    tw = small_signal_analyses(nl)
+    col = {n.lower(): float(ng[n][0].real) for n in ng.names}
+    theirs = {"gain": col.get("v(transfer_function)"),
+              "input impedance": next((v for n, v in col.items() if n.endswith("#input_impedance)")), None),
+              "output impedance": next((v for n, v in col.items() if "output_impedance" in n), None)}
+    mine = {"gain": tw["tf_gain"], "input impedance": tw["tf_input_impedance_ohm"],
+            "output impedance": tw["tf_output_impedance_ohm"]}
+    errs = {k: abs(mine[k] - v) / max(abs(v), 1e-300) for k, v in theirs.items() if v is not None}
+    MEASURED[".tf"] = max(errs.values(), default=0.0) / OP_TOL
+    bad = [k for k, e in errs.items() if e > OP_TOL]
+    return f"{bad[0]} {mine[bad[0]]:.9g}, ngspice {theirs[bad[0]]:.9g}" if bad else ""
+
+
 _COMPARE = {".tran": _compare_tran, ".ac": _compare_ac, ".noise": _compare_noise, ".op": _compare_op,
-            ".pz": _compare_pz, ".sens": _compare_sens, ".dc": _compare_dc}
+            ".pz": _compare_pz, ".sens": _compare_sens, ".dc": _compare_dc, ".tf": _compare_tf}
 
 
 def replay_all(verbose: bool = False) -> dict:

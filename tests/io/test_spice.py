@@ -525,6 +525,7 @@ R9 e9 0 1k
 .tran 1u 1m uic
 .dc V1 0 1 0.25 R3 1k 2k 500
 .sens v(c) ac dec 2 1k 1meg
+.tf v(c) V1
 .end
 """
 SEEDS = _seed_texts()

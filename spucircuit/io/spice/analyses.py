@@ -167,3 +167,32 @@ def dc_card(ln: Line, st: State, scope: dict, info: dict) -> None:
             raise st.err(f".dc {src}: the increment must be non-zero", ln.lineno)
         sweeps.append({"source": src.lower(), "start": vals[0], "stop": vals[1], "incr": vals[2]})
     info["dc"] = {"sweeps": sweeps, "line": ln.lineno}
+
+
+def tf_card(ln: Line, st: State, scope: dict, info: dict) -> None:
+    """Record a ``.tf V(out[,ref])|I(vsrc) INSRC`` card in ``info['tf']`` (spucircuit.statespace.transfer)."""
+    if "tf" in info:
+        raise st.err(f"a second .tf card (the first is on line {info['tf']['line']}) is not supported", ln.lineno)
+    form = ".tf needs V(out[,ref]) or I(vsrc), then the input source"
+    toks = tokenize(ln.text, st, ln.lineno)[1:]
+    if len(toks) != 2:
+        raise st.err(form, ln.lineno)
+    d = {"output": None, "ref": None, "current": None, "line": ln.lineno}
+    mv, mi = _OUTPUT_RE.fullmatch(toks[0]), _CURRENT_RE.fullmatch(toks[0])
+    if mv:
+        for node in (mv.group(1), mv.group(2)):
+            if node is not None:
+                check_node_token(node, st, ln.lineno)
+        ref = mv.group(2)
+        d["output"] = mv.group(1).lower()
+        d["ref"] = None if ref is None or ref.lower() in ("0", "gnd") else ref.lower()
+    elif mi:
+        check_node_token(mi.group(1), st, ln.lineno)
+        d["current"] = mi.group(1).lower()
+    else:
+        raise st.err(f"{form}: the output must be V(node), V(node,ref) or I(vsrc), got {toks[0]!r}", ln.lineno)
+    if toks[1][0].lower() not in "vi":
+        raise st.err(f".tf: the input source must be an independent V or I source, got {toks[1]!r}", ln.lineno)
+    check_node_token(toks[1], st, ln.lineno)
+    d["source"] = toks[1].lower()
+    info["tf"] = d

@@ -10,8 +10,8 @@ subcircuit parameters), ``.global``, ``.end``, ``.tran`` and ``.ic`` (recorded i
 ``netlist.meta['spice_file']``; ``.ic`` sets the initial voltage of a capacitor without ``IC=``
 whose terminals both have one), ``.options``/``.control``...``.endc``/``.save``/``.print``/
 ``.plot``/``.probe``/``.meas``/``.model``/``.nodeset``/``.temp`` and the analysis cards ``.op``
-``.tf`` ``.pz`` ``.four`` ``.disto`` (deliberately skipped: they do not change
-the circuit); ``.ac``, ``.noise``, ``.sens``, ``.dc`` and the sources' ``AC mag [phase]`` are recorded
+``.pz`` ``.four`` ``.disto`` (deliberately skipped: they do not change
+the circuit); ``.ac``, ``.noise``, ``.sens``, ``.dc``, ``.tf`` and the sources' ``AC mag [phase]`` are recorded
 (:mod:`~spucircuit.io.spice.analyses`). Conversions: a negative resistor becomes a VCCS ``G p q p q
 1/R`` (noise-free, as it is active); ``E out 0 inp inn A0`` becomes an op-amp (inputs swapped
 for A0 < 0); ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD
@@ -59,7 +59,7 @@ from spucircuit.io.spice._cards import (
     strip_comment,
     tokenize,
 )
-from spucircuit.io.spice.analyses import ac_card, ac_specs, dc_card, noise_card, sens_card
+from spucircuit.io.spice.analyses import ac_card, ac_specs, dc_card, noise_card, sens_card, tf_card
 from spucircuit.io.spice.bulk_reader import logical_lines_bulk, read_elements_bulk
 from spucircuit.io.spice.controlled import check_refs
 from spucircuit.io.spice.elements import element
@@ -436,8 +436,8 @@ def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
     if first in (".ac", ".noise"):  # small-signal analyses: recorded (spucircuit.io.spice.analyses)
         (ac_card if first == ".ac" else noise_card)(ln, st, scope, info)
         return
-    if first in (".sens", ".dc"):  # recorded; spucircuit.statespace.sensitivity / dc_sweep run them
-        (sens_card if first == ".sens" else dc_card)(ln, st, scope, info)
+    if first in (".sens", ".dc", ".tf"):  # recorded; statespace.sensitivity / dc_sweep / transfer run them
+        {".sens": sens_card, ".dc": dc_card, ".tf": tf_card}[first](ln, st, scope, info)
         return
     if first in SKIP_CARDS:
         info.setdefault("skipped", []).append(first)
