@@ -23,6 +23,8 @@ never an inverse. ``c`` enters through the adjoint solve (jwI - F)^H y = c^H, so
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -222,25 +224,29 @@ NGSPICE_TNOM_K = 300.15  # ngspice's default circuit temperature, 27 C
 
 
 def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
-    """Run the ``.ac`` and ``.noise`` analyses a SPICE netlist's cards ask for (``netlist.meta['spice_file']``
+    """Run the ``.ac``, ``.noise`` and ``.sp`` analyses a SPICE netlist's cards ask for (``netlist.meta['spice_file']``
     from :func:`spucircuit.io.spice.read_spice`); {} when it has neither.
 
     Returns arrays keyed as ``spu simulate`` writes them: ``ac_f`` (Hz), ``ac_v`` (complex, frequencies x
     nodes, V per the sources' AC amplitudes), ``ac_nodes``; ``noise_f`` (Hz), ``noise_onoise_psd`` (V^2/Hz,
     one-sided, of v(out) - v(ref)), ``noise_inoise_psd`` (input units^2/Hz: V^2/Hz for a V source, A^2/Hz for
     an I source), ``noise_gain`` (complex, the transfer from the input source at unit amplitude to the output,
-as ngspice: the other sources off). The noise
+    as ngspice: the other sources off); ``sp_f`` (Hz), ``sp_s``, ``sp_y`` (S), ``sp_z`` (Ohm) (complex,
+    frequencies x port x port, ports in port-number order), ``sp_ports`` (their sources), ``sp_z0_ohm``. The noise
     temperature is ``temperature_k``, else the netlist's ``.temp`` (deg C), else ngspice's 27 C.
     What an analysis cannot do raises :class:`SpiceError` naming the file and the card's line (errors of the
     circuit itself are the compiler's, as for a transient)."""
     from spucircuit.statespace.mna import compile_netlist
 
     info = netlist.meta.get("spice_file", {}) if isinstance(netlist.meta, dict) else {}
-    acd, nsd = info.get("ac"), info.get("noise_analysis")
+    acd, nsd, spd = info.get("ac"), info.get("noise_analysis"), info.get("sp")
     out: dict = {}
-    if acd:
+    if acd or spd:
         ss = compile_netlist(ac_netlist(netlist), noise=False)
+    if acd:
         out.update(_card_errors(_ac_analysis, info, acd, netlist, ss))
+    if spd:
+        out.update(_card_errors(_sp_analysis, info, spd, netlist, ss))
     if nsd:
         if temperature_k is None:
             temperature_k = float(info["temp_c"]) + 273.15 if "temp_c" in info else NGSPICE_TNOM_K
@@ -276,6 +282,21 @@ def _ac_analysis(acd, specs, netlist, ss):
     nodes = list(netlist.node_names[1:])
     f = frequency_grid(acd["sweep"], acd["points"], acd["fstart_hz"], acd["fstop_hz"])
     return dict(ac_f=f, ac_v=ac_response(ss, nodes, ac_amplitudes(ss, specs), f), ac_nodes=np.array(nodes, dtype=str))
+
+
+def _sp_analysis(spd, specs, netlist, ss):
+    """``.sp``: S, Y, Z of the RF ports (:mod:`spucircuit.statespace.sparameters`); the AC values of the
+    sources play no part (ngspice's MODESP: only the driven port excites the circuit)."""
+    from spucircuit.statespace.sparameters import port_list, s_parameters
+
+    if spd.get("donoise"):
+        warnings.warn(".sp donoise: the ports' noise (ngspice's Cy, NF, SOpt, NFmin, Rn) is not computed; "
+                      "S, Y and Z are", stacklevel=2)
+    ports = port_list(netlist)
+    f = frequency_grid(spd["sweep"], spd["points"], spd["fstart_hz"], spd["fstop_hz"])
+    m = s_parameters(ss, ports, f)
+    return dict(sp_f=f, sp_s=m["s"], sp_y=m["y"], sp_z=m["z"], sp_ports=np.array([p[0] for p in ports], dtype=str),
+                sp_z0_ohm=np.array([p[3] for p in ports]))
 
 
 def _noise_analysis(nsd, specs, netlist, ss):

@@ -59,10 +59,12 @@ from spucircuit.io.spice._cards import (
     strip_comment,
     tokenize,
 )
-from spucircuit.io.spice.analyses import ac_card, ac_specs, noise_card
+from spucircuit.io.spice.analyses import ac_card, ac_specs, noise_card, sp_card
 from spucircuit.io.spice.bulk_reader import logical_lines_bulk, read_elements_bulk
 from spucircuit.io.spice.controlled import check_refs
 from spucircuit.io.spice.elements import element
+from spucircuit.io.spice.elements import register as register_element
+from spucircuit.io.spice.ports import finish_ports
 
 __all__ = ["read_spice", "parse_spice", "parse_once"]
 
@@ -288,6 +290,7 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
     else:
         for ln in elements:
             element(ln, st, scope, [], {}, 0)
+    finish_ports(st, register_element)  # RF ports: numbering, their series z0 (io.spice.ports)
     # 4) .ic for capacitors without IC= (top-level cards, then those of subcircuit instances)
     if st.sub_ic:
         info.setdefault("ic", {}).update(st.sub_ic)
@@ -433,8 +436,8 @@ _UNSUPPORTED_CARDS = {".include": "include files", ".inc": "include files", ".li
 
 
 def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
-    if first in (".ac", ".noise"):  # small-signal analyses: recorded (spucircuit.io.spice.analyses)
-        (ac_card if first == ".ac" else noise_card)(ln, st, scope, info)
+    if first in (".ac", ".noise", ".sp"):  # small-signal analyses: recorded (spucircuit.io.spice.analyses)
+        {".ac": ac_card, ".noise": noise_card, ".sp": sp_card}[first](ln, st, scope, info)
         return
     if first in SKIP_CARDS:
         info.setdefault("skipped", []).append(first)
