@@ -6,7 +6,8 @@ an :class:`~spucircuit.errors.SPUError`, which the main CLI prints as one line (
     spu export --matrix A.npy [--rhs b.npy] --arch integrator|capacitive [--time 50tau] [--noise]
                [--seed S] -o net.cir         # then: ngspice -b -r out.raw net.cir
     spu simulate net.cir --time 20us [--noise off] --out samples.npz   # the twin runs the netlist
-                                             # (+ its .ac / .noise cards: ac_f, ac_v, noise_f, noise_*_psd)
+                                             # (+ its .ac / .noise / .sp cards: ac_f, ac_v, noise_f,
+                                             #  noise_*_psd, sp_f, sp_s, sp_y, sp_z)
     spu check net.cir                        # read, validate, compile; print a summary
     spu op net.cir                           # DC operating point: node voltages, source currents
     spu graph net.cir -o graph.png|graph.graphml
@@ -36,6 +37,7 @@ from spucircuit.errors import SPUError
 from spucircuit.integrate.discretize import eigenvalues
 from spucircuit.io.graphml import to_graphml
 from spucircuit.io.spice import read_spice, write_spice
+from spucircuit.io.spice.ports import check_rf_drive
 from spucircuit.linalg.capacitive import dynamics
 from spucircuit.report.graph_plot import plot_coupling_graph
 from spucircuit.statespace.frequency import small_signal_analyses
@@ -135,7 +137,9 @@ def cmd_simulate(args) -> int:
     info = nl.meta.get("spice_file", {})
     tau = tau_of(nl)
     tran = info.get("tran")
-    small = small_signal_analyses(nl, args.temperature)  # .ac / .noise cards, {} without them
+    small = small_signal_analyses(nl, args.temperature)  # .ac / .noise / .sp cards, {} without them
+    if args.time is not None or tran:
+        check_rf_drive(nl, "transient")
     if args.time is not None:
         total = _time(args.time, tau)
     elif tran:
@@ -192,6 +196,9 @@ def _small_signal_summary(small: dict) -> str:
         parts.append(f".ac: {len(small['ac_f'])} frequencies x {small['ac_v'].shape[1]} node phasors (ac_f, ac_v)")
     if "noise_f" in small:
         parts.append(f".noise: {len(small['noise_f'])} frequencies (noise_f, noise_onoise_psd, noise_inoise_psd)")
+    if "sp_f" in small:
+        n = len(small["sp_ports"])
+        parts.append(f".sp: {len(small['sp_f'])} frequencies x {n} x {n} ports (sp_f, sp_s, sp_y, sp_z, sp_ports)")
     return "; ".join(parts)
 
 
@@ -359,6 +366,7 @@ def cmd_op(args) -> int:
     """SPICE's .op: node voltages and the branch currents of voltage sources and inductors."""
     nl = read_spice(args.netlist, max_elements=args.max_elements)
     nl.validate()
+    check_rf_drive(nl, "operating point")
     op = operating_point(nl)
     print(f"{args.netlist}: DC operating point (capacitors open, inductors shorted)")
     width = max([len(n) for n in op.node_names] + [len(n) for n in op.branch_names] + [4]) + 3
@@ -436,7 +444,9 @@ def register(sub) -> None:
                     "frequencies x nodes, V for the sources' 'AC mag phase') and ac_nodes; a .noise card adds "
                     "noise_f (Hz), noise_onoise_psd (one-sided output noise PSD, V^2/Hz; ngspice's onoise_spectrum "
                     "is its square root), noise_inoise_psd and noise_gain, at --temperature, else the .temp card, "
-                    "else 27 C as ngspice. Without .tran and --time only these are written.")
+                    "else 27 C as ngspice; a .sp card (RF ports: V sources with portnum, z0) adds sp_f (Hz), sp_s, sp_y "
+                    "(S), sp_z (Ohm) (complex, frequencies x port x port, in port-number order), sp_ports and "
+                    "sp_z0_ohm. Without .tran and --time only these are written.")
     s.add_argument("netlist", help="SPICE netlist (.cir)")
     add_max_elements_arg(s)
     s.add_argument("--time", help="analog time: seconds, '20us', or 'Ntau' when the netlist records tau "

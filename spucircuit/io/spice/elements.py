@@ -284,7 +284,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
                 raise st.err(f"{name}: unexpected field {t!r}", L)
         wf = pwl_options(wf, [(k, v) for k, v in kw if k in ("td", "r")], scope, st, L, name)
         hname = _hier(name, path)
-        nodes = port_nodes(port, kind, hname, nodes, st, L, name)  # a port: the source from '<name>#res'
+        nodes = port_nodes(port, kind, hname, nodes, st, L, name, seen_dc)  # a port: the source from '<name>#res'
         if ac is not None:  # magnitude (V or A) and phase (degrees), as ngspice's .ac reads them
             record_ac(st, hname, ac[0], ac[1], L)
         if wf is not None and not seen_dc:  # SPICE's operating point: the transient value at t = 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.io.spice._cards import State, add_node, card_value
 
 PORT_KEYS = ("portnum", "z0", "pwr", "freq", "phase")
@@ -61,9 +62,11 @@ def add_port_field(key: str, tok: str, fields: dict, scope, st: State, lineno: i
     fields[key] = v
 
 
-def port_nodes(fields: dict, kind: str, hname: str, nodes: list, st: State, lineno: int, name: str) -> list:
+def port_nodes(fields: dict, kind: str, hname: str, nodes: list, st: State, lineno: int, name: str,
+               dc_given: bool = True) -> list:
     """The nodes the source itself gets: ``[<name>#res, n-]`` for a port (the node made here), else
-    ``nodes``. Records the port on ``st`` (its resistor is added by :func:`finish_ports`)."""
+    ``nodes``. Records the port on ``st`` (its resistor is added by :func:`finish_ports`); ``dc_given``:
+    the card gives a DC value (the operating point of an RF-driven port without one is refused)."""
     if not fields:
         return nodes
     if kind != "V":
@@ -78,6 +81,8 @@ def port_nodes(fields: dict, kind: str, hname: str, nodes: list, st: State, line
            "node": names[nodes[0]], "neg": names[nodes[1]], "res_node": names[res], "resistor": hname + "#z0"}
     rec.update({_META_KEY[k]: float(v) for k, v in fields.items() if k in _META_KEY})
     st.ports[hname] = (lineno, nodes[0], res, rec)
+    if "pwr" in fields or "freq" in fields:
+        st.rf_drive[hname] = {"line": lineno, "dc_given": bool(dc_given)}
     return [res, nodes[1]]
 
 
@@ -115,9 +120,42 @@ def port_card_fields(rec: dict, fmt) -> str:
     return s
 
 
-def rf_drive_ports(netlist) -> list:
-    """Names of the ports whose ``pwr``/``freq`` give them an RF transient value (see the module doc)."""
+def check_rf_drive(netlist, analysis: str) -> None:
+    """Refuse ``analysis`` ('transient' or 'operating point') of a netlist with an RF-driven port
+    (``pwr``/``freq``): ngspice's transient value of such a port is sqrt(4 pwr z0) cos(2 pi freq t) added
+    to a value left over from the previous source instance (vsrcload.c), which the twin does not copy;
+    the operating point is the DC value when the card gives one, else that same expression at t = 0."""
+    info = netlist.meta.get("spice_file", {}) if isinstance(netlist.meta, dict) else {}
+    rf = info.get("rf_drive") or {}
+    for name, d in rf.items():
+        if analysis == "transient" or not d.get("dc_given", True):
+            raise SpiceError(f"{name}: the RF drive of a port (pwr/freq) in a{'n' if analysis[0] in 'aeiou' else ''} "
+                             f"{analysis} is not supported (.ac, .noise and .sp ignore it; "
+                             + ("drop pwr/freq for a transient)" if analysis == "transient"
+                                else "give the source a dc value)"), info.get("filename"), d.get("line"))
+
+
+def rf_ports(netlist) -> dict:
+    """{lower-case V source name: port record} of ``netlist.meta['ports']``, each checked against the
+    netlist (the source from the record's internal node, its resistor z0 from n+ to that node); a record
+    that does not match raises :class:`SpiceError` (the netlist was edited after it was read)."""
     ports = netlist.meta.get("ports") if isinstance(netlist.meta, dict) else None
-    if not isinstance(ports, dict):
-        return []
-    return [nm for nm, rec in ports.items() if isinstance(rec, dict) and ("pwr_w" in rec or "freq_hz" in rec)]
+    if not ports:
+        return {}
+    out = {}
+    names = netlist.node_names
+    try:
+        for nm, rec in ports.items():
+            kv, iv = netlist.find(nm)
+            kr, ir = netlist.find(str(rec["resistor"]))
+            vn = [names[j].lower() for j in netlist.tables["V"].nodes[iv]]
+            rn = [names[j].lower() for j in netlist.tables["R"].nodes[ir]]
+            res, node = str(rec["res_node"]).lower(), str(rec["node"]).lower()
+            if (kv, kr) != ("V", "R") or vn[0] != res or rn != [node, res] or \
+                    float(netlist.tables["R"].values[ir]) != float(rec["z0_ohm"]):
+                raise ValueError
+            out[str(nm).lower()] = rec
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, NetlistError):
+        raise SpiceError(f"the RF port record {nm!r} (netlist.meta['ports']) does not match the netlist: "
+                         "its source, internal node or z0 resistor changed") from None
+    return out

@@ -329,6 +329,8 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
         info["ic"] = dict(info["ic"])
     if st.ac_specs:
         info["ac_sources"] = ac_specs(st)
+    if st.rf_drive:
+        info["rf_drive"] = dict(st.rf_drive)
     nl.meta["spice_file"] = info
     return nl
 
