@@ -12,7 +12,9 @@ path as its name) and compares, per analysis:
 * ``.ac``: magnitude (relative) and phase (rad) within 1e-3, at nodes above 1e-9 of the largest;
 * ``.noise``: the output noise PSD within 1e-2 (ngspice's onoise_spectrum squared);
 * ``.op``: node voltages within 1e-6 of the largest |v| (the stationary mean of the state space);
-* ``.pz``: ngspice's poles against the eigenvalues of the drift F, within 1e-3 relative.
+* ``.pz``: ngspice's poles against the eigenvalues of the drift F, within 1e-3 relative;
+* ``.sp``: S, Y and Z of the RF ports, magnitude and phase within 1e-3 like ``.ac``, at entries above
+  1e-9 of the largest (the noise parameters of ``donoise`` are not compared).
 
 A file's status is ``agrees: <the analyses compared>``, ``disagrees: <analysis> <node> <error>``, ``unsupported: <the twin's
 SpiceError>`` (a missing feature, named with file and line), ``rejected: <error>`` (the package's own
@@ -42,7 +44,7 @@ TRAN_TOL, AC_TOL, NOISE_TOL, OP_TOL, PZ_TOL = 1e-3, 1e-3, 1e-2, 1e-6, 1e-3
 OPTIONS = ".options reltol=1e-6 abstol=1e-15 vntol=1e-12"
 NGSPICE_TIMEOUT_S = 20.0
 MAX_TRAN_STEPS = 200_000
-_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz")
+_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz", "sp")
 MEASURED: dict = {}  # the last replay's worst error per analysis, in units of its tolerance (printed by __main__)
 
 
@@ -141,7 +143,7 @@ def replay(relpath: str) -> str:
         nl = parse_spice(deck, relpath)
     except SpiceError as exc:
         return f"unsupported: {exc}"
-    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz") if c in cards]
+    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz", ".sp") if c in cards]
     if not compared:
         other = ", ".join(f"{c} (line {k})" for c, k in cards.items()) or "none"
         return f"no analysis: the twin has no counterpart of this file's analyses: {other}"
@@ -292,8 +294,43 @@ def _compare_pz(nl, plots, deck_path=None) -> str:
     return ""
 
 
+def _compare_sp(nl, plots, deck_path=None) -> str:
+    """S, Y and Z of the ports: magnitude (relative) and phase (rad) within 1e-3 like .ac, at the entries
+    above 1e-9 of the largest entry of that matrix (ngspice's v(S_i_j), v(Y_i_j), v(Z_i_j))."""
+    import warnings as _warnings
+
+    from spucircuit.statespace.frequency import small_signal_analyses
+
+    ng = _plot(plots, "sp analysis")
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")  # donoise: the noise parameters are not compared
+        tw = small_signal_analyses(nl)
+    f = ng.data[:, 0].real
+    if len(f) != len(tw["sp_f"]) or not np.allclose(f, tw["sp_f"], rtol=1e-9, atol=0):
+        return f"frequency grids differ ({len(f)} vs {len(tw['sp_f'])} points)"
+    n = len(tw["sp_ports"])
+    MEASURED[".sp"] = 0.0
+    for X in "SYZ":
+        got = tw["sp_" + X.lower()]
+        ref = np.stack([np.stack([ng[f"v({X}_{i + 1}_{j + 1})"] for j in range(n)], axis=-1) for i in range(n)],
+                       axis=1)
+        ok = np.abs(ref) > 1e-9 * float(np.max(np.abs(ref)))
+        with np.errstate(all="ignore"):
+            mag = np.where(ok, np.abs(np.abs(got) / np.abs(ref) - 1), 0.0)
+            ph = np.where(ok, np.abs(np.angle(got / ref)), 0.0)
+        bad = ~(np.isfinite(mag) & np.isfinite(ph))
+        if np.any(bad & ok):
+            return f"{X} has non-finite entries where ngspice has values"
+        worst = max(float(np.max(mag)), float(np.max(ph)))
+        MEASURED[".sp"] = max(MEASURED[".sp"], worst / AC_TOL)
+        if worst > AC_TOL:
+            _, i, j = np.unravel_index(int(np.argmax(np.maximum(mag, ph))), mag.shape)
+            return f"{X}_{i + 1}_{j + 1} magnitude {float(np.max(mag)):.3g}, phase {float(np.max(ph)):.3g} rad"
+    return ""
+
+
 _COMPARE = {".tran": _compare_tran, ".ac": _compare_ac, ".noise": _compare_noise, ".op": _compare_op,
-            ".pz": _compare_pz}
+            ".pz": _compare_pz, ".sp": _compare_sp}
 
 
 def replay_all(verbose: bool = False) -> dict:
@@ -353,6 +390,7 @@ def test_comparisons_can_fail(monkeypatch):
     assert replay("ngspice/examples/control_structs/if-batchmode.cir").startswith("disagrees: .tran (line 14) v(2) off")
     assert replay("ngspice/examples/wave/rcsim.cir").startswith("disagrees: .ac")
     assert replay("ngspice/tests/polezero/pzt.cir").startswith("disagrees: .pz")
+    assert replay("ngspice/examples/sp/sp1.cir").startswith("disagrees: .sp")
 
 
 def test_manifest_lists_every_corpus_file_with_its_source():
