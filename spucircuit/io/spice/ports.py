@@ -74,8 +74,6 @@ def port_nodes(fields: dict, kind: str, hname: str, nodes: list, st: State, line
     if "portnum" not in fields:
         raise st.err(f"{name}: {', '.join(sorted(fields))} belong to an RF port: give portnum N", lineno)
     res = add_node(st, hname + "#res", lineno)
-    if res in nodes:  # pragma: no cover - '#res' node names are the reader's own
-        raise st.err(f"{name}: its internal node {hname + '#res'!r} is already a node of the circuit", lineno)
     names = st.nl.node_names
     rec = {"portnum": int(fields["portnum"]), "z0_ohm": float(fields.get("z0", Z0_DEFAULT_OHM)),
            "node": names[nodes[0]], "neg": names[nodes[1]], "res_node": names[res], "resistor": hname + "#z0"}
@@ -102,13 +100,31 @@ def finish_ports(st: State, register) -> None:
             raise st.err(f"{hname}: portnum {k} but the circuit has {n} port(s): port numbers must run 1..{n} "
                          "without gaps", lineno)
         seen[k] = hname
-    meta = st.nl.meta.setdefault("ports", {})
-    quiet = st.nl.meta.setdefault("noiseless", {}).setdefault("resistors", [])
     for hname, (lineno, pos, res, rec) in st.ports.items():
+        uses = sum(nodes.count(res) for _, nodes, _, _ in st.kinds.values())
+        if uses != 1:  # the source itself; any other element on it is a user's node of the same name
+            raise st.err(f"{hname}: the port's internal node {rec['res_node']!r} is also a node of the netlist "
+                         "(rename that node)", lineno)
         register(st, "R", rec["resistor"], [pos, res], rec["z0_ohm"], 0.0, lineno)
+    port_meta(st)
+
+
+def port_meta(st: State) -> None:
+    """``netlist.meta['ports']`` and the ports' resistors in ``meta['noiseless']`` as the cards read say
+    (called again after a ``*spu: meta`` annotation is restored: the cards win over its copy)."""
+    meta = st.nl.meta
+    if not st.ports:
+        meta.pop("ports", None)
+        return
+    meta["ports"] = {hname: dict(rec) for hname, (_, _, _, rec) in st.ports.items()}
+    if not isinstance(meta.get("noiseless"), dict):
+        meta["noiseless"] = {}
+    quiet = meta["noiseless"].get("resistors")
+    if not isinstance(quiet, list):
+        quiet = meta["noiseless"]["resistors"] = []
+    for _, (_, _, _, rec) in st.ports.items():
         if rec["resistor"] not in quiet:
             quiet.append(rec["resistor"])
-        meta[hname] = rec
 
 
 def port_card_fields(rec: dict, fmt) -> str:

@@ -64,7 +64,7 @@ from spucircuit.io.spice.bulk_reader import logical_lines_bulk, read_elements_bu
 from spucircuit.io.spice.controlled import check_refs
 from spucircuit.io.spice.elements import element
 from spucircuit.io.spice.elements import register as register_element
-from spucircuit.io.spice.ports import finish_ports
+from spucircuit.io.spice.ports import finish_ports, port_meta
 
 __all__ = ["read_spice", "parse_spice", "parse_once"]
 
@@ -325,6 +325,7 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
         if not isinstance(meta, dict):
             raise st.err("'*spu: meta' must hold a JSON object", meta_line)
         nl.meta.update(meta)
+        port_meta(st)  # RF ports as the cards say (io.spice.ports)
     if "ic" in info:
         info["ic"] = dict(info["ic"])
     if st.ac_specs:
