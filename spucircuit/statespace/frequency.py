@@ -32,6 +32,7 @@ import scipy.sparse.linalg as spla
 from spucircuit.circuit.noise import noise_sources
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.statespace.model import StateSpace
+from spucircuit.statespace.sparameters import port_list, s_parameters
 
 SWEEPS = ("dec", "oct", "lin")
 NGSPICE_RELTOL = 1e-3  # ngspice's default reltol, which sets its sweep's end tolerance
@@ -287,14 +288,12 @@ def _ac_analysis(acd, specs, netlist, ss):
 def _sp_analysis(spd, specs, netlist, ss):
     """``.sp``: S, Y, Z of the RF ports (:mod:`spucircuit.statespace.sparameters`); the AC values of the
     sources play no part (ngspice's MODESP: only the driven port excites the circuit)."""
-    from spucircuit.statespace.sparameters import port_list, s_parameters
-
     if spd.get("donoise"):
         warnings.warn(".sp donoise: the ports' noise (ngspice's Cy, NF, SOpt, NFmin, Rn) is not computed; "
                       "S, Y and Z are", stacklevel=2)
     ports = port_list(netlist)
     f = frequency_grid(spd["sweep"], spd["points"], spd["fstart_hz"], spd["fstop_hz"])
-    m = s_parameters(ss, ports, f)
+    m = s_parameters(ss, ports, f, ac_response)
     return dict(sp_f=f, sp_s=m["s"], sp_y=m["y"], sp_z=m["z"], sp_ports=np.array([p[0] for p in ports], dtype=str),
                 sp_z0_ohm=np.array([p[3] for p in ports]))
 
