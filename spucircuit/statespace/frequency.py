@@ -23,8 +23,6 @@ never an inverse. ``c`` enters through the adjoint solve (jwI - F)^H y = c^H, so
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -32,7 +30,7 @@ import scipy.sparse.linalg as spla
 from spucircuit.circuit.noise import noise_sources
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.statespace.model import StateSpace
-from spucircuit.statespace.sparameters import port_list, s_parameters
+from spucircuit.statespace.sparameters import port_list, port_noise, s_parameters
 
 SWEEPS = ("dec", "oct", "lin")
 NGSPICE_RELTOL = 1e-3  # ngspice's default reltol, which sets its sweep's end tolerance
@@ -233,7 +231,9 @@ def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
     one-sided, of v(out) - v(ref)), ``noise_inoise_psd`` (input units^2/Hz: V^2/Hz for a V source, A^2/Hz for
     an I source), ``noise_gain`` (complex, the transfer from the input source at unit amplitude to the output,
     as ngspice: the other sources off); ``sp_f`` (Hz), ``sp_s``, ``sp_y`` (S), ``sp_z`` (Ohm) (complex,
-    frequencies x port x port, ports in port-number order), ``sp_ports`` (their sources), ``sp_z0_ohm``. The noise
+    frequencies x port x port, ports in port-number order), ``sp_ports`` (their sources), ``sp_z0_ohm``; with
+    ``.sp ... 1`` (donoise) also ``sp_cy`` (A^2/Hz, the ports' noise current correlation) and for two ports
+    ``sp_nf_db``, ``sp_sopt``, ``sp_nfmin_db``, ``sp_rn_ohm`` (:mod:`spucircuit.statespace.sparameters`). The noise
     temperature is ``temperature_k``, else the netlist's ``.temp`` (deg C), else ngspice's 27 C.
     What an analysis cannot do raises :class:`SpiceError` naming the file and the card's line (errors of the
     circuit itself are the compiler's, as for a transient)."""
@@ -247,13 +247,20 @@ def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
     if acd:
         out.update(_card_errors(_ac_analysis, info, acd, netlist, ss))
     if spd:
+        spd = dict(spd, temperature_k=_noise_temperature(info, temperature_k))
         out.update(_card_errors(_sp_analysis, info, spd, netlist, ss))
     if nsd:
-        if temperature_k is None:
-            temperature_k = float(info["temp_c"]) + 273.15 if "temp_c" in info else NGSPICE_TNOM_K
+        temperature_k = _noise_temperature(info, temperature_k)
         ss = compile_netlist(netlist, temperature_k=temperature_k, noise=True)
         out.update(_card_errors(_noise_analysis, info, nsd, netlist, ss))
     return out
+
+
+def _noise_temperature(info: dict, temperature_k):
+    """``temperature_k``, else the netlist's ``.temp`` (deg C), else ngspice's 27 C."""
+    if temperature_k is not None:
+        return float(temperature_k)
+    return float(info["temp_c"]) + 273.15 if "temp_c" in info else NGSPICE_TNOM_K
 
 
 def ac_netlist(netlist):
@@ -288,14 +295,19 @@ def _ac_analysis(acd, specs, netlist, ss):
 def _sp_analysis(spd, specs, netlist, ss):
     """``.sp``: S, Y, Z of the RF ports (:mod:`spucircuit.statespace.sparameters`); the AC values of the
     sources play no part (ngspice's MODESP: only the driven port excites the circuit)."""
-    if spd.get("donoise"):
-        warnings.warn(".sp donoise: the ports' noise (ngspice's Cy, NF, SOpt, NFmin, Rn) is not computed; "
-                      "S, Y and Z are", stacklevel=2)
     ports = port_list(netlist)
     f = frequency_grid(spd["sweep"], spd["points"], spd["fstart_hz"], spd["fstop_hz"])
     m = s_parameters(ss, ports, f, ac_response)
-    return dict(sp_f=f, sp_s=m["s"], sp_y=m["y"], sp_z=m["z"], sp_ports=np.array([p[0] for p in ports], dtype=str),
-                sp_z0_ohm=np.array([p[3] for p in ports]))
+    out = dict(sp_f=f, sp_s=m["s"], sp_y=m["y"], sp_z=m["z"], sp_ports=np.array([p[0] for p in ports], dtype=str),
+               sp_z0_ohm=np.array([p[3] for p in ports]))
+    if spd.get("donoise"):
+        from spucircuit.statespace.mna import compile_netlist
+
+        temperature_k = spd["temperature_k"]
+        nz = port_noise(ac_netlist(netlist), ports, f, m["y"], temperature_k,
+                        lambda nl: compile_netlist(nl, noise=False), ac_response)
+        out.update({"sp_" + k: v for k, v in nz.items()}, sp_temperature_k=np.float64(temperature_k))
+    return out
 
 
 def _noise_analysis(nsd, specs, netlist, ss):

@@ -14,7 +14,8 @@ path as its name) and compares, per analysis:
 * ``.op``: node voltages within 1e-6 of the largest |v| (the stationary mean of the state space);
 * ``.pz``: ngspice's poles against the eigenvalues of the drift F, within 1e-3 relative;
 * ``.sp``: S, Y and Z of the RF ports, magnitude and phase within 1e-3 like ``.ac``, at entries above
-  1e-9 of the largest (the noise parameters of ``donoise`` are not compared).
+  1e-9 of the largest; with ``donoise`` the port noise Cy and Rn within 1e-2 (not NF, NFmin, SOpt:
+  see ``_compare_sp``).
 
 A file's status is ``agrees: <the analyses compared>``, ``disagrees: <analysis> <node> <error>``, ``unsupported: <the twin's
 SpiceError>`` (a missing feature, named with file and line), ``rejected: <error>`` (the package's own
@@ -296,22 +297,24 @@ def _compare_pz(nl, plots, deck_path=None) -> str:
 
 def _compare_sp(nl, plots, deck_path=None) -> str:
     """S, Y and Z of the ports: magnitude (relative) and phase (rad) within 1e-3 like .ac, at the entries
-    above 1e-9 of the largest entry of that matrix (ngspice's v(S_i_j), v(Y_i_j), v(Z_i_j))."""
-    import warnings as _warnings
-
+    above 1e-9 of the largest entry of that matrix (ngspice's v(S_i_j), v(Y_i_j), v(Z_i_j)); with donoise
+    the noise correlation Cy likewise within 1e-2 like .noise, and for two ports Rn within 1e-2 relative.
+    NF, NFmin and SOpt are not compared: ngspice 39.3 forms them with Cy_21 where Y_21 belongs and Gopt
+    where G0 belongs (its span.c; corrected after 39.3), the twin by the corrected formulas
+    (statespace/sparameters.py; tests/io/test_sparameters.py checks both)."""
     from spucircuit.statespace.frequency import small_signal_analyses
 
     ng = _plot(plots, "sp analysis")
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")  # donoise: the noise parameters are not compared
-        tw = small_signal_analyses(nl)
+    tw = small_signal_analyses(nl)
     f = ng.data[:, 0].real
     if len(f) != len(tw["sp_f"]) or not np.allclose(f, tw["sp_f"], rtol=1e-9, atol=0):
         return f"frequency grids differ ({len(f)} vs {len(tw['sp_f'])} points)"
     n = len(tw["sp_ports"])
     MEASURED[".sp"] = 0.0
-    for X in "SYZ":
-        got = tw["sp_" + X.lower()]
+    for X in "SYZ" + ("C" if "sp_cy" in tw else ""):
+        tol = NOISE_TOL if X == "C" else AC_TOL
+        got = tw["sp_cy" if X == "C" else "sp_" + X.lower()]
+        X = "Cy" if X == "C" else X
         ref = np.stack([np.stack([ng[f"v({X}_{i + 1}_{j + 1})"] for j in range(n)], axis=-1) for i in range(n)],
                        axis=1)
         ok = np.abs(ref) > 1e-9 * float(np.max(np.abs(ref)))
@@ -322,10 +325,17 @@ def _compare_sp(nl, plots, deck_path=None) -> str:
         if np.any(bad & ok):
             return f"{X} has non-finite entries where ngspice has values"
         worst = max(float(np.max(mag)), float(np.max(ph)))
-        MEASURED[".sp"] = max(MEASURED[".sp"], worst / AC_TOL)
-        if worst > AC_TOL:
+        MEASURED[".sp"] = max(MEASURED[".sp"], worst / tol)
+        if worst > tol:
             _, i, j = np.unravel_index(int(np.argmax(np.maximum(mag, ph))), mag.shape)
             return f"{X}_{i + 1}_{j + 1} magnitude {float(np.max(mag)):.3g}, phase {float(np.max(ph)):.3g} rad"
+    for key, name in (("sp_rn_ohm", "Rn"),):
+        if key in tw:
+            ref = ng[f"v({name})"].real
+            err = float(np.max(np.abs(tw[key] / ref - 1)))
+            MEASURED[".sp"] = max(MEASURED[".sp"], err / NOISE_TOL)
+            if not err <= NOISE_TOL:
+                return f"{name} off by {err:.3g}"
     return ""
 
 
