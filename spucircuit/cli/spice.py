@@ -25,6 +25,7 @@ from spucircuit._util.files import atomic_write_bytes, check_output_path
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.capacitive_array import capacitive_spu
 from spucircuit.circuit.integrator_array import integrator_array
+from spucircuit.circuit.noise import noisy_resistors
 from spucircuit.cli._common import (
     add_max_elements_arg,
     add_run_limit_arg,
@@ -300,7 +301,8 @@ def check_report(nl) -> list[str]:
         lam = ev[np.argmax(ev.real)]
         lines.append(f"drift: NOT stable (eigenvalue {lam:.4g} 1/s): no stationary state")
     nN = len(nl.tables["N"])
-    lines.append(f"noise: Johnson noise of {len(nl.tables['R'])} resistors at {temp:g} K"
+    n_noisy = int(np.sum(noisy_resistors(nl))) if len(nl.tables["R"]) else 0  # noisy=0 and port z0: none
+    lines.append(f"noise: Johnson noise of {n_noisy} resistors at {temp:g} K"
                  + (f" + {nN} white noise source{'s' if nN != 1 else ''}" if nN else ""))
     tau = tau_of(nl)
     m = nl.meta.get("mapped", {}) if isinstance(nl.meta.get("mapped"), dict) else {}
@@ -317,6 +319,16 @@ def check_report(nl) -> list[str]:
         tr = info["tran"]
         lines.append(f".tran: tstep {tr['tstep']:.4g} s, tstop {tr['tstop']:.4g} s, tmax {tr['tmax']:.4g} s"
                      + (", uic" if tr.get("uic") else ""))
+    ports = nl.meta.get("ports") if isinstance(nl.meta.get("ports"), dict) else {}
+    if ports:
+        desc = [f"{nm} #{rec['portnum']} z0 {rec['z0_ohm']:g} Ohm" for nm, rec in
+                sorted(ports.items(), key=lambda kv: kv[1]["portnum"])]
+        lines.append(f"RF ports: {len(ports)} ({', '.join(desc[:6])}{', ...' if len(desc) > 6 else ''}); "
+                     "each a source behind a noiseless series z0")
+    if info.get("sp"):
+        sp_ = info["sp"]
+        lines.append(f".sp: {sp_['sweep']} {sp_['points']} points, {sp_['fstart_hz']:.4g} to {sp_['fstop_hz']:.4g} Hz"
+                     + (", with port noise (donoise)" if sp_.get("donoise") else ""))
     if info.get("noise"):
         nz = info["noise"]
         lines.append(f"noise block: TRRANDOM, method {nz.get('method')}, seed {nz.get('seed')}, nt {nz.get('nt')} s")

@@ -3,9 +3,12 @@ is in the other analyses (the source behind a noiseless series z0, as ngspice), 
 `spu simulate` writing the arrays. The ngspice comparisons are skipped, loudly, when ngspice is missing."""
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from spucircuit.cli import main as spu
 from spucircuit.constants import K_B
+from spucircuit.errors import SpiceError, SPUError
 from spucircuit.io.spice import parse_spice, write_spice
 from spucircuit.statespace.frequency import small_signal_analyses
 from spucircuit.statespace.mna import compile_netlist
@@ -243,3 +246,35 @@ def test_other_sources_play_no_part_in_sp():
     with_i = base.replace("R9 m 0 1k", "R9 m 0 1k\nI1 0 m dc 0 ac 1")
     a, b = (small_signal_analyses(parse_spice(t, "i.cir")) for t in (base, with_i))
     assert np.array_equal(a["sp_s"], b["sp_s"]) and np.array_equal(a["sp_y"], b["sp_y"])
+
+
+_ALPHA = "portnumz0wrfeqhasdcl .=0123456789-+e{}\n"
+_FUZZ_SEED = SERIES.replace("10g", "10g 1")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(_FUZZ_SEED) - 1), st.integers(0, 6), st.text(alphabet=_ALPHA, max_size=8))
+def test_fuzz_port_cards_and_sp_raise_only_package_errors(i, cut, insert):
+    """Whatever the reader accepts of a mutated port netlist, the writer round-trips and .sp runs or
+    refuses with the package's own error."""
+    text = _FUZZ_SEED[:i] + insert + _FUZZ_SEED[i + cut:]
+    try:
+        nl = parse_spice(text, "fuzz.cir")
+    except SpiceError:
+        return
+    t1 = write_spice(nl, None)
+    assert write_spice(parse_spice(t1, "again.cir"), None) == t1
+    try:
+        small_signal_analyses(nl)
+    except SPUError:
+        pass
+
+
+def test_check_reports_the_ports(tmp_path, capsys):
+    p = tmp_path / "star.cir"
+    p.write_text(STAR.replace("1e9\n", "1e9 1\n"))
+    assert spu(["check", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert "RF ports: 3 (V1 #1 z0 50 Ohm, V2 #2 z0 100 Ohm, V3 #3 z0 25 Ohm)" in out
+    assert ".sp: lin 7 points, 1e+06 to 1e+09 Hz, with port noise (donoise)" in out
+    assert "Johnson noise of 3 resistors" in out  # the ports' z0 are noiseless
