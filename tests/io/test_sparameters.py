@@ -278,3 +278,25 @@ def test_check_reports_the_ports(tmp_path, capsys):
     assert "RF ports: 3 (V1 #1 z0 50 Ohm, V2 #2 z0 100 Ohm, V3 #3 z0 25 Ohm)" in out
     assert ".sp: lin 7 points, 1e+06 to 1e+09 Hz, with port noise (donoise)" in out
     assert "Johnson noise of 3 resistors" in out  # the ports' z0 are noiseless
+
+
+def test_port_transient_matches_ngspice(tmp_path):
+    """A port without RF drive in a .tran: its source (here a PULSE) behind z0, as ngspice (every node within
+    1e-3 of its range, as the corpus; measured ~4e-7)."""
+    _ngspice_or_skip()
+    from spucircuit.io.ngspice import run_ngspice
+
+    text = ("port in a transient\nV1 in 0 dc 0 pulse(0 1 1e-8 1e-9 1e-9 3e-8 1e-7) portnum 1 z0 100\n"
+            "R1 in x 100\nC1 x 0 1e-10\nR2 x out 10\nV2 out 0 dc 0 portnum 2 z0 50\n.tran 1e-9 1e-7 0 5e-11\n.end\n")
+    ng = {p.plotname.lower(): p for p in run_ngspice(text).plots}["transient analysis"]
+    p = tmp_path / "tr.cir"
+    p.write_text(text)
+    assert spu(["simulate", str(p), "--noise", "off", "--out", str(tmp_path / "tr.npz")]) == 0
+    with np.load(tmp_path / "tr.npz") as d:
+        t, v, nodes = d["t"], d["v"], [str(n) for n in d["nodes"]]
+    assert "V1#res" in nodes
+    for k, nm in enumerate(nodes):
+        ref = np.interp(t, ng.time, ng[f"v({nm.lower()})"].real)
+        scale = max(float(np.ptp(ref)), 1e-12)
+        assert np.max(np.abs(v[:, k] - ref)) < 1e-3 * scale or float(np.ptp(ref)) == 0.0, nm
+    assert float(np.max(v[:, nodes.index("in")])) < 0.75  # the z0 divider: without it v(in) would reach ~1
