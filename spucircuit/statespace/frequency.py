@@ -43,7 +43,7 @@ def frequency_grid(sweep: str, points: int, fstart_hz: float, fstop_hz: float) -
     """The frequencies (Hz) of ``.ac``/``.noise`` ``DEC|OCT|LIN points fstart fstop``, as ngspice steps them.
 
     DEC / OCT: fstart times 10^(k/points) (2^(k/points)) while below fstop (1 + reltol); LIN: ``points``
-    equally spaced points from fstart to fstop (one point when points is 1)."""
+    equally spaced points from fstart to fstop (one point, fstart, when points is 1 or 2, as ngspice)."""
     sweep = str(sweep).lower()
     if sweep not in SWEEPS:
         raise NetlistError(f"frequency sweep must be one of {SWEEPS}, got {sweep!r}")
@@ -55,7 +55,9 @@ def frequency_grid(sweep: str, points: int, fstart_hz: float, fstop_hz: float) -
     if sweep == "lin":
         if fstart_hz < 0:
             raise NetlistError(f"a linear sweep needs fstart >= 0 Hz, got {fstart_hz!r}")
-        return np.linspace(fstart_hz, fstop_hz, points) if points > 1 else np.array([fstart_hz])
+        # ngspice steps by (fstop - fstart) / (points - 1) only when points - 1 > 1, else by 0, which ends the
+        # sweep after its first point (acan.c, span.c: "a linear step with only one point"): LIN 2 is fstart alone
+        return np.linspace(fstart_hz, fstop_hz, points) if points > 2 else np.array([fstart_hz])
     if fstart_hz <= 0:
         raise NetlistError(f"a {sweep} sweep needs fstart > 0 Hz, got {fstart_hz!r}")
     base = 10.0 if sweep == "dec" else 2.0

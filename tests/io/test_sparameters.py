@@ -300,3 +300,19 @@ def test_port_transient_matches_ngspice(tmp_path):
         scale = max(float(np.ptp(ref)), 1e-12)
         assert np.max(np.abs(v[:, k] - ref)) < 1e-3 * scale or float(np.ptp(ref)) == 0.0, nm
     assert float(np.max(v[:, nodes.index("in")])) < 0.75  # the z0 divider: without it v(in) would reach ~1
+
+
+def test_lin_sweep_of_two_points_is_fstart_alone_as_ngspice():
+    """ngspice steps a LIN sweep only when points - 1 > 1 (acan.c, span.c): 'LIN 2' gives fstart alone."""
+    from spucircuit.statespace.frequency import frequency_grid
+
+    assert frequency_grid("lin", 2, 1e6, 1e7).tolist() == [1e6]
+    assert frequency_grid("lin", 3, 1e6, 1e7).tolist() == [1e6, 5.5e6, 1e7]
+    _ngspice_or_skip()
+    from spucircuit.io.ngspice import run_ngspice
+
+    text = SERIES.replace(".sp dec 5 1meg 10g", ".ac lin 2 1e6 1e7\n.sp lin 2 1e6 1e7")
+    plots = {p.plotname.lower(): p for p in run_ngspice(text).plots}
+    tw = small_signal_analyses(parse_spice(text, "l2.cir"))
+    for name, key in (("ac analysis", "ac_f"), ("sp analysis", "sp_f")):
+        assert plots[name].data[:, 0].real.tolist() == tw[key].tolist() == [1e6]
