@@ -18,6 +18,9 @@ path as its name) and compares, per analysis:
 * ``.sens``: every derivative both report within 1e-3 relative (ngspice's are forward differences,
   error ~1e-6), at each point of ngspice's sensitivity grid; a plain resistor's AC sensitivity only at
   the first frequency (ngspice 39 reports 0 after it: tests/statespace/test_sensitivity.py).
+* ``.sp``: S, Y and Z of the RF ports, magnitude and phase within 1e-3 like ``.ac``, at entries above
+  1e-9 of the largest; with ``donoise`` the port noise Cy and Rn within 1e-2 (not NF, NFmin, SOpt:
+  see ``_compare_sp``).
 
 A file's status is ``agrees: <the analyses compared>``, ``disagrees: <analysis> <node> <error>``, ``unsupported: <the twin's
 SpiceError>`` (a missing feature, named with file and line), ``rejected: <error>`` (the package's own
@@ -47,7 +50,7 @@ TRAN_TOL, AC_TOL, NOISE_TOL, OP_TOL, PZ_TOL, SENS_TOL = 1e-3, 1e-3, 1e-2, 1e-6, 
 OPTIONS = ".options reltol=1e-6 abstol=1e-15 vntol=1e-12"
 NGSPICE_TIMEOUT_S = 20.0
 MAX_TRAN_STEPS = 200_000
-_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz", "sens", "dc", "tf")
+_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz", "sens", "dc", "tf", "sp")
 MEASURED: dict = {}  # the last replay's worst error per analysis, in units of its tolerance (printed by __main__)
 
 
@@ -146,7 +149,7 @@ def replay(relpath: str) -> str:
         nl = parse_spice(deck, relpath)
     except SpiceError as exc:
         return f"unsupported: {exc}"
-    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz", ".sens", ".dc", ".tf") if c in cards]
+    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz", ".sens", ".dc", ".tf", ".sp") if c in cards]
     if not compared:
         other = ", ".join(f"{c} (line {k})" for c, k in cards.items()) or "none"
         return f"no analysis: the twin has no counterpart of this file's analyses: {other}"
@@ -355,8 +358,52 @@ def _compare_tf(nl, plots, deck_path=None) -> str:
     return f"{bad[0]} {mine[bad[0]]:.9g}, ngspice {theirs[bad[0]]:.9g}" if bad else ""
 
 
+def _compare_sp(nl, plots, deck_path=None) -> str:
+    """S, Y and Z of the ports: magnitude (relative) and phase (rad) within 1e-3 like .ac, at the entries
+    above 1e-9 of the largest entry of that matrix (ngspice's v(S_i_j), v(Y_i_j), v(Z_i_j)); with donoise
+    the noise correlation Cy likewise within 1e-2 like .noise, and for two ports Rn within 1e-2 relative.
+    NF, NFmin and SOpt are not compared: ngspice 39.3 forms them with Cy_21 where Y_21 belongs and Gopt
+    where G0 belongs (its span.c; corrected after 39.3), the twin by the corrected formulas
+    (statespace/sparameters.py; tests/io/test_sparameters.py checks both)."""
+    from spucircuit.statespace.frequency import small_signal_analyses
+
+    ng = _plot(plots, "sp analysis")
+    tw = small_signal_analyses(nl)
+    f = ng.data[:, 0].real
+    if len(f) != len(tw["sp_f"]) or not np.allclose(f, tw["sp_f"], rtol=1e-9, atol=0):
+        return f"frequency grids differ ({len(f)} vs {len(tw['sp_f'])} points)"
+    n = len(tw["sp_ports"])
+    MEASURED[".sp"] = 0.0
+    for X in "SYZ" + ("C" if "sp_cy" in tw else ""):
+        tol = NOISE_TOL if X == "C" else AC_TOL
+        got = tw["sp_cy" if X == "C" else "sp_" + X.lower()]
+        X = "Cy" if X == "C" else X
+        ref = np.stack([np.stack([ng[f"v({X}_{i + 1}_{j + 1})"] for j in range(n)], axis=-1) for i in range(n)],
+                       axis=1)
+        ok = np.abs(ref) > 1e-9 * float(np.max(np.abs(ref)))
+        with np.errstate(all="ignore"):
+            mag = np.where(ok, np.abs(np.abs(got) / np.abs(ref) - 1), 0.0)
+            ph = np.where(ok, np.abs(np.angle(got / ref)), 0.0)
+        bad = ~(np.isfinite(mag) & np.isfinite(ph))
+        if np.any(bad & ok):
+            return f"{X} has non-finite entries where ngspice has values"
+        worst = max(float(np.max(mag)), float(np.max(ph)))
+        MEASURED[".sp"] = max(MEASURED[".sp"], worst / tol)
+        if worst > tol:
+            _, i, j = np.unravel_index(int(np.argmax(np.maximum(mag, ph))), mag.shape)
+            return f"{X}_{i + 1}_{j + 1} magnitude {float(np.max(mag)):.3g}, phase {float(np.max(ph)):.3g} rad"
+    for key, name in (("sp_rn_ohm", "Rn"),):
+        if key in tw:
+            ref = ng[f"v({name})"].real
+            err = float(np.max(np.abs(tw[key] / ref - 1)))
+            MEASURED[".sp"] = max(MEASURED[".sp"], err / NOISE_TOL)
+            if not err <= NOISE_TOL:
+                return f"{name} off by {err:.3g}"
+    return ""
+
+
 _COMPARE = {".tran": _compare_tran, ".ac": _compare_ac, ".noise": _compare_noise, ".op": _compare_op,
-            ".pz": _compare_pz, ".sens": _compare_sens, ".dc": _compare_dc, ".tf": _compare_tf}
+            ".pz": _compare_pz, ".sens": _compare_sens, ".dc": _compare_dc, ".tf": _compare_tf, ".sp": _compare_sp}
 
 
 def replay_all(verbose: bool = False) -> dict:
@@ -417,6 +464,7 @@ def test_comparisons_can_fail(monkeypatch):
     assert replay("ngspice/examples/wave/rcsim.cir").startswith("disagrees: .ac")
     assert replay("ngspice/tests/polezero/pzt.cir").startswith("disagrees: .pz")
     assert replay("ngspice/tests/regression/sens/sens-ac-2.cir").startswith("disagrees: .sens")
+    assert replay("ngspice/examples/sp/sp1.cir").startswith("disagrees: .sp")
 
 
 def test_dc_comparison_sees_a_wrong_sweep(monkeypatch):

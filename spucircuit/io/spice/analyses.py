@@ -1,4 +1,4 @@
-"""The small-signal analysis cards ``.ac`` and ``.noise`` and a source's ``AC mag [phase]`` field.
+"""The small-signal analysis cards ``.ac``, ``.noise`` and ``.sp`` and a source's ``AC mag [phase]`` field.
 
 Semantics (ngspice manual, sec. 15.3.1 and 15.3.4; SPICE3):
 
@@ -6,9 +6,11 @@ Semantics (ngspice manual, sec. 15.3.1 and 15.3.4; SPICE3):
 * ``.noise V(OUT[,REF]) SRC DEC|OCT|LIN N FSTART FSTOP [PTS_PER_SUMMARY]``: output noise of
   v(OUT) - v(REF), equivalent input noise referred to the independent source SRC (which must
   have an AC value); PTS_PER_SUMMARY (per-device noise tables) is accepted and ignored;
+* ``.sp DEC|OCT|LIN N FSTART FSTOP [DONOISE]``: S, Y and Z of the RF ports (sources with ``portnum``,
+  :mod:`spucircuit.io.spice.ports`) over the sweep, as ngspice's RFSPICE;
 * ``V|I... AC [MAG [PHASE]]``: MAG defaults to 1, PHASE (degrees) to 0.
 
-Each card is recorded in ``netlist.meta['spice_file']`` (``'ac'``, ``'noise'``: the sweep as a
+Each card is recorded in ``netlist.meta['spice_file']`` (``'ac'``, ``'noise'``, ``'sp'``: the sweep as a
 dict with its line number); the sources' AC specs are collected on the parser state and recorded as
 ``'ac_sources'``: {source name: [magnitude, phase_deg]}.
 """
@@ -46,6 +48,25 @@ def ac_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     if "ac" in info:
         raise st.err(f"a second .ac card (the first is on line {info['ac']['line']}) is not supported", ln.lineno)
     info["ac"] = _sweep(tokenize(ln.text, st, ln.lineno)[1:], st, scope, ln.lineno, ".ac")
+
+
+def sp_card(ln: Line, st: State, scope: dict, info: dict) -> None:
+    """Record an ``.sp DEC|OCT|LIN N FSTART FSTOP [DONOISE]`` card (S-parameters, ngspice's RFSPICE:
+    src/spicelib/parser/inp2dot.c dot_sp; DONOISE 1 asks for the ports' noise too) in ``info['sp']``."""
+    if "sp" in info:
+        raise st.err(f"a second .sp card (the first is on line {info['sp']['line']}) is not supported", ln.lineno)
+    toks = tokenize(ln.text, st, ln.lineno)[1:]
+    if len(toks) not in (4, 5):
+        raise st.err(".sp needs DEC|OCT|LIN points fstart fstop [donoise]", ln.lineno)
+    d = _sweep(toks[:4], st, scope, ln.lineno, ".sp")
+    donoise = 0
+    if len(toks) == 5:
+        v = card_value(toks[4], scope, st, ln.lineno, ".sp donoise")
+        if v not in (0.0, 1.0):
+            raise st.err(f".sp: donoise must be 0 or 1, got {toks[4]!r}", ln.lineno)
+        donoise = int(v)
+    d["donoise"] = donoise
+    info["sp"] = d
 
 
 _OUTPUT_RE = re.compile(r"(?i)v\(\s*([^\s,()]+)\s*(?:,\s*([^\s,()]+)\s*)?\)\Z")

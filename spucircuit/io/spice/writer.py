@@ -68,6 +68,7 @@ from spucircuit.circuit.noise import johnson_psd, noise_sources, noisy_resistors
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.io.spice._cards import ANN, NAME_RE, OPAMP_DEFS, OPAMP_FINITE, OPAMP_IDEAL, OPAMP_RAIL, RAIL_GAIN
+from spucircuit.io.spice.ports import port_card_fields, rf_ports
 from spucircuit.io.spice.waveform_cards import format_waveform
 
 __all__ = ["write_spice"]
@@ -352,13 +353,17 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
 
     waves = {str(k).lower(): w for k, w in getattr(netlist, "waveforms", {}).items()}
     ac_src, ac_res, quiet = _small_signal_fields(netlist)
+    ports = rf_ports(netlist)  # V source -> its port record; each port's z0 resistor is written in its card
+    port_res = {str(rec["resistor"]).lower() for rec in ports.values()}
     for kind in ("R", "C", "L", "G", "E", "F", "H", "K", "U", "V", "I", "N"):
         tab = t[kind]
-        if not len(tab):
+        if not len(tab) or (kind == "R" and len(tab) == len(port_res)):
             continue
         L.append(f"* {KINDS[kind][1]}s ({KINDS[kind][2]})")
         nodes, vals, ics = tab.nodes, tab.values, tab.ic
         for i, nm in enumerate(tab.names):
+            if kind == "R" and port_res and nm.lower() in port_res:
+                continue
             s = spice_name(kind, nm)
             nd = [names[j] for j in nodes[i]]
             v = vals[i]
@@ -376,9 +381,13 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
                 L.append(f"{s} {nd[0]} {nd[1]} {fv(v)} IC={fv(ics[i])}")
             elif kind in ("V", "I"):
                 wf = waves.get(nm.lower()) if waves else None
+                rec = ports.get(nm.lower()) if kind == "V" and ports else None
+                if rec is not None:  # an RF port: the card names n+, the internal node and z0 are its own
+                    nd[0] = str(rec["node"])
                 acs = ac_src.get(nm.lower())
                 L.append(f"{s} {nd[0]} {nd[1]} dc {fv(v)}" + (f" AC {fv(acs[0])} {fv(acs[1])}" if acs else "")
-                         + (f" {format_waveform(wf, fv)}" if wf is not None else ""))
+                         + (f" {format_waveform(wf, fv)}" if wf is not None else "")
+                         + (port_card_fields(rec, fv) if rec is not None else ""))
             elif kind == "U" and rail_v is not None:
                 gain = RAIL_GAIN if math.isinf(v) else v
                 L.append(f"{s} {nd[0]} {nd[1]} {nd[2]} {OPAMP_RAIL} gain={fv(gain)} rail={fv(float(rail_v))}")
