@@ -256,9 +256,14 @@ def ac_netlist(netlist):
     res = ac.get("resistors") or {}
     if not res:
         return netlist
+    opened = netlist.meta.get("open_resistors") if isinstance(netlist.meta.get("open_resistors"), dict) else {}
     nl = netlist.copy()
     for name, ohm in res.items():
-        nl.set_value(name, float(ohm))
+        if name in opened:  # no DC conductance (ngspice: a zero effective width), only its AC one
+            p, q = opened[name]
+            nl.add_resistor(name, p, q, float(ohm))
+        else:
+            nl.set_value(name, float(ohm))
     return nl
 
 

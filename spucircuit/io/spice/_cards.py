@@ -68,7 +68,7 @@ ANN = "*spu:"  # comment lines spucircuit writes and reads (ngspice ignores them
 MAX_ELEMENTS = 1_000_000  # default limit after flattening subcircuits (read_spice(max_elements=), --max-elements)
 # dot cards read and skipped: they do not change the circuit (recorded in meta['spice_file'])
 SKIP_CARDS = {".options", ".option", ".opt", ".save", ".print", ".plot", ".probe", ".meas", ".measure",
-              ".model", ".nodeset", ".op", ".ac", ".dc", ".noise", ".tf", ".pz", ".sens", ".four",
+              ".nodeset", ".op", ".ac", ".dc", ".noise", ".tf", ".pz", ".sens", ".four",
               ".disto", ".width"}
 
 
@@ -109,6 +109,8 @@ class State:
     temp_c: float = 27.0  # the circuit temperature (.temp), C
     refs: dict = field(default_factory=dict)  # kind -> per element, the names F/H (source) and K (inductors) name
     ac_specs: dict = field(default_factory=dict)  # source name -> [AC magnitude, phase deg] (io.spice.analyses)
+    models: dict = field(default_factory=dict)  # lower-case .model name -> (params or None, line, type)
+    local_models: list = field(default_factory=list)  # the .model cards of the subcircuit instances being read
     max_elements: int = MAX_ELEMENTS  # checked on the estimate before flattening, and as elements are added
 
     def err(self, msg, lineno):

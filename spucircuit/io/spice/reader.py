@@ -9,10 +9,11 @@ with ``X`` instances (flattened with ngspice's hierarchical names: ``R.X1.R2``, 
 subcircuit parameters), ``.global``, ``.end``, ``.tran`` and ``.ic`` (recorded in
 ``netlist.meta['spice_file']``; ``.ic`` sets the initial voltage of a capacitor without ``IC=``
 whose terminals both have one), ``.options``/``.control``...``.endc``/``.save``/``.print``/
-``.plot``/``.probe``/``.meas``/``.model``/``.nodeset``/``.temp`` and the analysis cards ``.op``
+``.plot``/``.probe``/``.meas``/``.nodeset``/``.temp`` and the analysis cards ``.op``
 ``.dc`` ``.tf`` ``.pz`` ``.sens`` ``.four`` ``.disto`` (deliberately skipped: they do not change
 the circuit); ``.ac`` and ``.noise`` and the sources' ``AC mag [phase]`` are recorded
-(:mod:`~spucircuit.io.spice.analyses`). Conversions: a negative resistor becomes a VCCS ``G p q p q
+(:mod:`~spucircuit.io.spice.analyses`); ``.model mname R ...`` resistor models are read (other
+model types are kept by name) by :mod:`~spucircuit.io.spice.resistor_cards`. Conversions: a negative resistor becomes a VCCS ``G p q p q
 1/R`` (noise-free, as it is active); ``E out 0 inp inn A0`` becomes an op-amp (inputs swapped
 for A0 < 0); ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD
 2 NT sigma^2. Anything else (nonlinear devices, time-dependent sources, floating VCVS, F/H/K,
@@ -63,6 +64,7 @@ from spucircuit.io.spice.analyses import ac_card, ac_specs, noise_card
 from spucircuit.io.spice.bulk_reader import logical_lines_bulk, read_elements_bulk
 from spucircuit.io.spice.controlled import check_refs
 from spucircuit.io.spice.elements import element
+from spucircuit.io.spice.resistor_cards import model_card
 
 __all__ = ["read_spice", "parse_spice", "parse_once"]
 
@@ -435,6 +437,9 @@ _UNSUPPORTED_CARDS = {".include": "include files", ".inc": "include files", ".li
 def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
     if first in (".ac", ".noise"):  # small-signal analyses: recorded (spucircuit.io.spice.analyses)
         (ac_card if first == ".ac" else noise_card)(ln, st, scope, info)
+        return
+    if first == ".model":  # resistor models are read (io.spice.resistor_cards); others kept by name
+        model_card(ln, st, scope, st.models)
         return
     if first in SKIP_CARDS:
         info.setdefault("skipped", []).append(first)
