@@ -325,7 +325,7 @@ def _resistor(name, pos, kw, st: State, scope, path, L, nodes_of):
                 value = card_value(value_tok, scope, st, L, f"{name} value")
             except SpiceError:
                 if model is None and _looks_like_name(value_tok):
-                    raise st.err(f"{name}: {value_tok!r} is not a number, nor a model defined by a .model "
+                    raise st.err(f"{name} value: {value_tok!r} is not a number, nor a model defined by a .model "
                                  "card", L) from None
                 raise
         if value == 0:
