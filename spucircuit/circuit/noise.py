@@ -65,6 +65,25 @@ def johnson_resistance(netlist: Netlist) -> np.ndarray:
     return r
 
 
+def johnson_temperature(netlist: Netlist, temperature_k: float):
+    """The temperature (K) of each resistor's Johnson noise: ``temperature_k``, plus the SPICE ``dtemp=``
+    of those ``netlist.meta['noise_dtemp']`` names (ngspice's nevalsrc.c: 4 k_B (T + dtemp) G); a scalar
+    when none has one."""
+    over = netlist.meta.get("noise_dtemp") if isinstance(netlist.meta.get("noise_dtemp"), dict) else {}
+    if not over:
+        return temperature_k
+    t = netlist.tables["R"]
+    temp = np.full(len(t), float(temperature_k))
+    for name, dt in over.items():
+        i = t.names.locate(str(name).lower()) if len(t) else -1
+        if i >= 0:
+            temp[i] += float(dt)
+            if not temp[i] >= 0:
+                raise NetlistError(f"resistor {name!r}: its noise temperature {temperature_k:g} K + dtemp {dt:g} K "
+                                   "is below 0 K")
+    return temp
+
+
 def noise_sources(netlist: Netlist, temperature_k: float, noise: bool = True) -> list:
     """[(nodes (m, 2), one-sided current PSD (m,) A^2/Hz)] of every white noise current source:
     the Johnson noise 4 k_B T / R of each resistor and the explicit N sources (none if not noise)."""
@@ -72,7 +91,8 @@ def noise_sources(netlist: Netlist, temperature_k: float, noise: bool = True) ->
     srcs = []
     if noise:
         if temperature_k > 0 and len(t["R"]):
-            srcs.append((t["R"].nodes, johnson_psd(temperature_k, resistance_ohm=johnson_resistance(netlist))
+            srcs.append((t["R"].nodes, johnson_psd(johnson_temperature(netlist, temperature_k),
+                                                   resistance_ohm=johnson_resistance(netlist))
                          * noisy_resistors(netlist)))
         if len(t["N"]):
             srcs.append((t["N"].nodes, t["N"].values))

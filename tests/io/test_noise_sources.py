@@ -168,3 +168,28 @@ def test_ac_resistances_in_noise_match_ngspice():
     _ngspice_or_skip()
     on, inn = _against_ngspice(AC_RES.format(r3="1meg"))
     assert on < 1e-2 and inn < 1e-2, (on, inn)
+
+
+DTEMP = """dtemp heats a resistor's thermal noise (nevalsrc.c: 4 k (T + dtemp) G); temp= does not
+V1 1 0 dc 0 ac 1
+R1 1 2 10k dtemp=50
+R2 2 0 10k temp=100
+C2 2 0 1n
+.noise v(2) V1 dec 5 1k 10meg
+.end
+"""
+
+
+def test_dtemp_sets_the_noise_temperature():
+    tw = small_signal_analyses(parse_spice(DTEMP, "t.cir"))
+    f = tw["noise_f"]
+    r2 = 1e4  # no tc: temp= changes no value, and ngspice's noise keeps the circuit temperature for it
+    Z = 1 / (1 / 1e4 + 1 / r2 + 2j * np.pi * f * 1e-9)
+    want = 4 * K_B * ((T_NG + 50) / 1e4 + T_NG / r2) * np.abs(Z) ** 2
+    assert np.max(np.abs(tw["noise_onoise_psd"] / want - 1)) < 1e-12
+
+
+def test_dtemp_matches_ngspice():
+    _ngspice_or_skip()
+    on, inn = _against_ngspice(DTEMP)
+    assert on < 1e-2 and inn < 1e-2, (on, inn)

@@ -350,6 +350,8 @@ def _resistor(name, pos, kw, st: State, scope, path, L, nodes_of):
         if r_ac is not None:
             meta.setdefault("ac", {}).setdefault("resistors", {})[hname] = r_ac
         return
+    if "dtemp" in kwd and "temp" not in kwd and ev("dtemp") != 0:  # nevalsrc.c: thermal noise at T + dtemp
+        meta.setdefault("noise_dtemp", {})[hname] = ev("dtemp")
     if r_ac is not None:  # the resistance in an .ac analysis (recorded for it; the transient uses the value)
         meta.setdefault("ac", {}).setdefault("resistors", {})[hname] = r_ac
     if flicker is not None:

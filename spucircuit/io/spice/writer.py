@@ -64,7 +64,7 @@ import numpy as np
 from spucircuit._util.files import atomic_write_text
 from spucircuit._util.quantities import format_value
 from spucircuit.circuit.netlist import KINDS, Netlist
-from spucircuit.circuit.noise import johnson_psd, noise_sources, noisy_resistors
+from spucircuit.circuit.noise import johnson_psd, johnson_temperature, noise_sources, noisy_resistors
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import SpiceError
 from spucircuit.io.spice._cards import ANN, NAME_RE, OPAMP_DEFS, OPAMP_FINITE, OPAMP_IDEAL, OPAMP_RAIL, RAIL_GAIN
@@ -198,7 +198,8 @@ def _noise_lines(netlist: Netlist, nt: float, temperature_k: float, method: str,
         srcs = []
         if temperature_k > 0 and len(t["R"]):
             srcs += zip(t["R"].names, t["R"].nodes,
-                        johnson_psd(temperature_k, resistance_ohm=t["R"].values) * noisy_resistors(netlist))
+                        johnson_psd(johnson_temperature(netlist, temperature_k), resistance_ohm=t["R"].values)
+                        * noisy_resistors(netlist))
         srcs += zip(t["N"].names, t["N"].nodes, t["N"].values)
         for nm, (p, q), S in srcs:
             if S <= 0:
