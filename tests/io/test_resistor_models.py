@@ -71,6 +71,16 @@ def test_zero_effective_width_is_open_for_dc_and_uses_its_ac_value():
     assert v[1] == pytest.approx(2.5e3 / (1e3 + 2.5e3), rel=1e-12)  # only R3's ac= enters the .ac
 
 
+def test_options_scale_multiplies_l_and_w():
+    """ngspice 39 (checked: i(V1) = -5.55556e-04 with the option, -1.5e-03 without): l, w times scale."""
+    text = "t\nV1 1 0 1\nR1 1 0 rm l=20 w=3\n.model rm r rsh=100 narrow=1u short=1u\n{}.end\n"
+    assert _values(parse_spice(text.format(".options scale=1e-6\n"), "s.cir"))["R1"] == pytest.approx(1800, rel=1e-12)
+    assert _values(parse_spice(text.format(""), "s.cir"))["R1"] == pytest.approx((20 - 2e-6) / (3 - 2e-6) * 100,
+                                                                                   rel=1e-12)
+    with pytest.raises(SpiceError, match=r"s\.cir:5: \.options scale must be finite and > 0"):
+        parse_spice(text.format(".options scale=0\n"), "s.cir")
+
+
 def test_subcircuit_models_are_local():
     text = ("t\nV1 a 0 1\nX1 a b cell\nR2 b 0 rm\n.model rm r r=1k\n.subckt cell p q\n.model rm r r=3k\n"
             "R1 p q rm\n.ends\n.end\n")

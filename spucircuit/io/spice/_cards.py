@@ -109,6 +109,7 @@ class State:
     temp_c: float = 27.0  # the circuit temperature (.temp), C
     refs: dict = field(default_factory=dict)  # kind -> per element, the names F/H (source) and K (inductors) name
     ac_specs: dict = field(default_factory=dict)  # source name -> [AC magnitude, phase deg] (io.spice.analyses)
+    options_scale: float = 1.0  # .options scale=: ngspice multiplies a resistor's l= and w= by it (resparam.c)
     models: dict = field(default_factory=dict)  # lower-case .model name -> (params or None, line, type)
     local_models: list = field(default_factory=list)  # the .model cards of the subcircuit instances being read
     max_elements: int = MAX_ELEMENTS  # checked on the estimate before flattening, and as elements are added

@@ -441,6 +441,13 @@ def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
     if first == ".model":  # resistor models are read (io.spice.resistor_cards); others kept by name
         model_card(ln, st, scope, st.models)
         return
+    if first in (".options", ".option", ".opt") and "scale" in ln.text.lower():  # only scale= changes a
+        for t in tokenize(ln.text, st, ln.lineno)[1:]:  # linear circuit (resistor l= and w=)
+            k, sep, v = t.partition("=")
+            if sep and k.lower() == "scale":
+                st.options_scale = card_value(v, scope, st, ln.lineno, ".options scale")
+                if not (np.isfinite(st.options_scale) and st.options_scale > 0):
+                    raise st.err(".options scale must be finite and > 0", ln.lineno)
     if first in SKIP_CARDS:
         info.setdefault("skipped", []).append(first)
         return

@@ -8,7 +8,8 @@ ressetup.c, the parameter tables of res.c, resparam.c and resmpar.c, the flicker
 resnoise.c):
 
 * the nominal resistance is the element's value (or ``r=``/``resistance=``); without one,
-  (L - 2 short) / (W - 2 narrow) rsh when L W rsh > 0 (L, W: the element's ``l=``/``w=``, else the
+  (L - 2 short) / (W - 2 narrow) rsh when L W rsh > 0 (L, W: the element's ``l=``/``w=`` times
+  ``.options scale`` (default 1), else the
   model's ``l``/``defw``, default 10 um), else the model's ``r`` (ngspice takes it when > 1 mOhm);
   ngspice's last resort, a 1 mOhm resistor with a warning, is refused here;
 * dT = (``temp=`` else ``.temp``) + ``dtemp=`` (ignored when ``temp=`` is given) - ``tnom``
@@ -107,8 +108,8 @@ def resistance(name: str, value, model, kwd: dict, st: State, temp_c: float, L: 
     factor, ``scale`` and ``m`` (restemp.c: conductance = m / (R factor scale))."""
     mp = dict(_MODEL_DEFAULTS)
     mp.update(model or {})
-    length = ev("l") if "l" in kwd else mp["defl"]
-    width = ev("w") if "w" in kwd else mp["defw"]
+    length = ev("l") * st.options_scale if "l" in kwd else mp["defl"]  # resparam.c: l, w times .options scale
+    width = ev("w") * st.options_scale if "w" in kwd else mp["defw"]
     if value is None:
         if length * width * mp["rsh"] > 0:
             value = _ratio(length - 2 * mp["short"], width - 2 * mp["narrow"]) * mp["rsh"]
