@@ -1,7 +1,8 @@
 """``.noise`` from every noise source, as ngspice: the white noise that reaches the output without passing
 a state (resistive dividers, ngspice's examples/noise/resdiv.cir) and resistor flicker noise
 (model kf, af, ef with the DC current; ngspice's resnoise.c), against ngspice (output and input noise
-PSD within 1e-2; measured below 1e-6) and the analytic forms (4 k_B T R_parallel; R^2 (m kf |I/m|^af /
+PSD within 1e-2; measured 3.5e-7 where thermal noise dominates - ngspice's Boltzmann constant
+1.38064852e-23 against CODATA 2018's - and below 1e-14 where flicker noise does) and the analytic forms (4 k_B T R_parallel; R^2 (m kf |I/m|^af /
 (A f^ef) + 4 k_B T / R))."""
 import shutil
 import sys
@@ -118,10 +119,22 @@ def test_dividers_match_ngspice(which):
     assert on < 1e-2 and inn < 1e-2, (on, inn)
 
 
-@pytest.mark.parametrize("m,ef,cap", [(1, 1.0, ""), (2, 1.3, "c1 1 2 10n\n")])
-def test_flicker_matches_ngspice(m, ef, cap):
+@pytest.mark.parametrize("m,ef,cap,extra", [(1, 1.0, "", ""), (2, 1.3, "c1 1 2 10n\n", ""),
+                                             (1, 1.0, "", " lf=0.9 wf=1.2")])
+def test_flicker_matches_ngspice(m, ef, cap, extra):
     _ngspice_or_skip()
-    on, inn = _against_ngspice(FLICKER.format(m=f" m={m}", ef=ef, cap=cap))
+    on, inn = _against_ngspice(FLICKER.format(m=f" m={m}", ef=ef, cap=cap).replace("tnom=25", "tnom=25" + extra))
+    assert on < 1e-2 and inn < 1e-2, (on, inn)
+
+
+def test_subcircuit_flicker_matches_ngspice():
+    """A subcircuit's own resistor model, flicker noise of a flattened element R.X1.r1, a DC current set by
+    the subcircuit's source."""
+    _ngspice_or_skip()
+    text = ("sub\nX1 1 cell\nv1 2 0 dc 0 ac 1\nr9 1 2 2k\nc9 1 0 1n\n.subckt cell p\ni1 p 0 dc -2m\n"
+            "r1 p 0 1k rk l=2u w=5u\n.model rk r kf=1e-16 af=1.2 tc1=1m\n.ends\n.temp 50\n"
+            ".noise v(1) v1 dec 5 10 1meg\n.end\n")
+    on, inn = _against_ngspice(text)
     assert on < 1e-2 and inn < 1e-2, (on, inn)
 
 
