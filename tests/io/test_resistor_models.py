@@ -61,6 +61,18 @@ def test_plain_value_stays_on_the_bulk_path_and_round_trips():
     assert parse_spice(plain, "p.cir", bulk=True).tables["R"].values.tolist() == [1e3 * (k + 1) for k in range(50)]
 
 
+def test_noise_data_round_trips_through_the_writer():
+    text = ("t\nV1 1 0 dc 1 ac 1\nR1 1 2 1k rk l=2u w=5u dtemp=10\nR3 2 0 rm l=11u w=2u ac=2.5k\nC1 2 0 1n\n"
+            ".model rk r kf=1e-20 af=1.2 ef=0.9\n.model rm r rsh=1000 narrow=1u\n.noise v(2) V1 dec 2 1 1k\n.end\n")
+    nl = parse_spice(text, "n.cir")
+    again = parse_spice(write_spice(nl, None), "again.cir")
+    for key in ("flicker", "noise_dtemp", "open_resistors", "ac"):
+        assert again.meta[key] == nl.meta[key], key
+    assert nl.meta["flicker"]["resistors"]["R1"] == {"kf": 1e-20, "af": 1.2, "ef": 0.9, "m": 1.0,
+                                                     "area": pytest.approx(2e-6 * 5e-6, rel=1e-15)}
+    assert _values(again) == _values(nl)
+
+
 def test_zero_effective_width_is_open_for_dc_and_uses_its_ac_value():
     text = ("t\nV1 1 0 dc 1 ac 1\nR1 1 2 1k\nR3 2 0 rm l=11u w=2u ac=2.5k\nR4 2 0 rm l=11u w=2u\n"
             ".model rm r rsh=1000 narrow=1u\n.ac lin 1 1k 1k\n.end\n")
