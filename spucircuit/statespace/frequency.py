@@ -14,6 +14,13 @@ and the white diffusion gives the one-sided output noise PSD of v_out = c x (c =
 Q = 2 k_B T / (R C^2), F = -1/(RC), so S_out = 4 k_B T R / (1 + (w R C)^2), ngspice's resistor noise
 4 k_B T / R through |Z|^2, and its integral over f in [0, inf) is k_B T / C.
 
+``.noise`` computes it per noise source instead (:func:`output_noise_psd`), as ngspice does: each
+current source k between nodes p, q reaches v_out = c x + d j through g(jw) = T_j^T (jwI - F)^-T c^T + d
+(T_j: the compile's state response to node injections, Q = T_j L_S T_j^T; d: the part that passes no
+state, e.g. a resistive divider's 4 k_B T (R1 || R2)), so S_out = sum_k S_k(f) |g_p - g_q|^2. That
+also carries the resistors' flicker noise S = m kf |I/m|^af / (area f^ef) at the DC current I
+(ngspice's resnoise.c), which the transient (white noise only) does not.
+
 The equivalent input noise is S_out / |G(jw)|^2 with G the transfer from the ``.noise`` input source
 at unit amplitude (every other source off, whatever its AC value: ngspice's MODEACNOISE) to
 v(out) - v(ref), as ngspice's ``inoise_spectrum`` (its gain floor 1e-20 included).
@@ -27,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from spucircuit.circuit.noise import noise_sources
+from spucircuit.circuit.noise import flicker_coefficient, flicker_resistors, noise_sources
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.statespace.model import StateSpace
 from spucircuit.statespace.sparameters import port_list, port_noise, s_parameters
@@ -150,68 +157,134 @@ def _output_row(ss: StateSpace, out: str, ref: str | None) -> np.ndarray:
     return Y[0] - Y[1] if ref is not None else Y[0]
 
 
-def direct_noise_psd(ss: StateSpace, out: str, ref: str | None = None) -> float:
-    """The white part (V^2/Hz, one-sided) of v(out) - v(ref) that reaches it from noise sources without
-    passing a state (a node tied to a capacitor or inductor only through resistors: an RL mid-node,
-    a resistive divider). The state model keeps no such part, so :func:`output_noise_psd` refuses an
-    output where it is not zero. Uses the MNA compile's LU (compiled here from ``ss.netlist`` when ``ss`` came
-    from the closed-form virtual-ground compile); 0.0 for a state space without a netlist."""
-    if ss.netlist is None:
-        return 0.0
-    if ss.mna_factor is None:
-        from spucircuit.statespace.mna import compile_netlist
+def _injection_compile(ss: StateSpace) -> StateSpace:
+    """``ss`` if its MNA compile kept the node-injection map T_j, else the MNA compile of its netlist that does."""
+    if ss.injection_map is not None:
+        return ss
+    from spucircuit.statespace.mna import compile_netlist
 
-        ss = compile_netlist(ss.netlist, ss.temperature_k, noise=True, fast=False)
-    nl = ss.netlist
-    dim = ss.mna_rhs[0].shape[0]
-    e = np.zeros(dim)
+    return compile_netlist(ss.netlist, ss.temperature_k, noise=True, fast=False, noise_analysis=True)
+
+
+def _direct_gain(m: StateSpace, nl, out: str, ref: str | None) -> np.ndarray:
+    """d (N,): d[v(out) - v(ref)] / d j_node with the states held (the MNA solve's algebraic part)."""
+    e = np.zeros(m.mna_rhs[0].shape[0])
     for node, sign in ((out, 1.0), (ref, -1.0)):
         if node is not None:
             i = nl.node_index(node)
             if i > 0:
                 e[i - 1] += sign
-    r = ss.mna_factor.solve(e, trans="T")[: nl.n_nodes]  # d v / d j over node current injections
-    total = 0.0
-    for nodes, S in noise_sources(nl, ss.temperature_k, True):
-        p, q = nodes[:, 0].astype(np.int64), nodes[:, 1].astype(np.int64)
-        gp = np.where(p > 0, r[np.maximum(p - 1, 0)], 0.0)
-        gq = np.where(q > 0, r[np.maximum(q - 1, 0)], 0.0)
-        total += float(np.sum(np.asarray(S) * (gp - gq) ** 2))  # one-sided PSD S through gain (gp - gq)
-    return total
+    return m.mna_factor.solve(e, trans="T")[: nl.n_nodes]  # K^-T e: over node current injections
 
 
-def output_noise_psd(ss: StateSpace, out: str, ref: str | None, freqs_hz, *, check_direct: bool = True) -> np.ndarray:
-    """One-sided PSD (V^2/Hz) of v(out) - v(ref) at each frequency: 2 c (jwI-F)^-1 Q (jwI-F)^-H c^H.
+def _sources(nl, temperature_k: float, flicker_a) -> list:
+    """[(p, q, S(f) -> (m,) one-sided current PSD A^2/Hz)] of every noise current source of ``nl``:
+    the white ones of :func:`~spucircuit.circuit.noise.noise_sources` and the resistors' flicker noise
+    a / f^ef (``flicker_a``: their coefficients, in the order of :func:`flicker_resistors`)."""
+    out = []
+    for nodes, S in noise_sources(nl, temperature_k, True):
+        S = np.asarray(S, dtype=float)
+        out.append((nodes[:, 0].astype(np.int64), nodes[:, 1].astype(np.int64), lambda f, S=S: S))
+    fl = flicker_resistors(nl) if flicker_a is not None and len(flicker_a) else []
+    if fl:
+        rows = np.array([i for _, i, _ in fl], dtype=np.int64)
+        nodes = nl.tables["R"].nodes[rows]
+        a = np.asarray(flicker_a, dtype=float)
+        ef = np.array([float(p.get("ef", 1.0)) for _, _, p in fl])
+        out.append((nodes[:, 0].astype(np.int64), nodes[:, 1].astype(np.int64), lambda f, a=a, ef=ef: a / f ** ef))
+    return out
 
-    ``check_direct`` refuses an output with a white part the state model does not carry
-    (:func:`direct_noise_psd` above 1e-9 of the state-borne PSD at the lowest frequency)."""
-    c = _output_row(ss, out, ref).astype(complex)
+
+def flicker_coefficients(netlist) -> np.ndarray:
+    """The flicker coefficients a (S = a / f^ef, A^2/Hz) of :func:`flicker_resistors` at the DC operating
+    point (each resistor's current (V_p - V_q) / R: SPICE's noise analysis linearises about it)."""
+    fl = flicker_resistors(netlist)
+    if not fl:
+        return np.zeros(0)
+    from spucircuit.statespace.operating_point import operating_point
+
+    op = operating_point(netlist)
+    V = np.concatenate([[0.0], op.node_voltages_v])
+    t = netlist.tables["R"]
+    rows = np.array([i for _, i, _ in fl], dtype=np.int64)
+    current = (V[t.nodes[rows, 0]] - V[t.nodes[rows, 1]]) / t.values[rows]
+    prm = [p for _, _, p in fl]
+    return np.array([flicker_coefficient(current[k], float(p["kf"]), float(p.get("af", 1.0)), float(p.get("m", 1.0)),
+                                         float(p.get("area", 1.0))) for k, p in enumerate(prm)])
+
+
+def direct_noise_psd(ss: StateSpace, out: str, ref: str | None = None) -> float:
+    """The white part (V^2/Hz, one-sided) of v(out) - v(ref) that reaches it from the white noise sources
+    without passing a state (a node tied to a capacitor or inductor only through resistors: an RL mid-node,
+    a resistive divider): the high-frequency floor of :func:`output_noise_psd`. 0.0 for a state space
+    without a netlist."""
+    if ss.netlist is None:
+        return 0.0
+    m = _injection_compile(ss)
+    nl = m.injection_map[1]
+    d = np.concatenate([[0.0], _direct_gain(m, nl, out, ref)])
+    return float(sum(np.sum(S(np.inf) * (d[p] - d[q]) ** 2) for p, q, S in _sources(nl, m.temperature_k, None)))
+
+
+def output_noise_psd(ss: StateSpace, out: str, ref: str | None, freqs_hz, *, flicker_a=None) -> np.ndarray:
+    """One-sided PSD (V^2/Hz) of v(out) - v(ref) at each frequency.
+
+    Every noise current source k (between nodes p, q, one-sided PSD S_k(f)) reaches the output through
+    the gain h_k(jw) = g(jw)[p] - g(jw)[q], with g over the node injections
+
+        g(jw) = T_j^T (jwI - F)^-T c^T + d,        S_out = sum_k S_k(f) |h_k(jw)|^2,
+
+    T_j the compile's state response to node injections (the same map as Q = T_j L_S T_j^T) and d the
+    algebraic part that passes no state (:func:`direct_noise_psd`; a resistive divider has only it).
+    Without the flicker sources this equals 2 c (jwI-F)^-1 Q (jwI-F)^-H c^H + the white floor. The
+    sources are the resistors' Johnson noise, the explicit noise sources and the flicker noise of
+    resistors with a model kf (``flicker_a``: :func:`flicker_coefficients`, computed when None). A state
+    space without a netlist has only Q: its state-borne PSD is returned."""
     f = np.asarray(freqs_hz, dtype=float)
+    if ss.netlist is None:
+        return _state_noise_psd(ss, out, ref, f)
+    m = _injection_compile(ss)
+    Tj, nl = m.injection_map
+    c = _output_row(m, out, ref).astype(complex)
+    d = _direct_gain(m, nl, out, ref)
+    if flicker_a is None:
+        flicker_a = flicker_coefficients(nl)
+    sources = _sources(nl, m.temperature_k, flicker_a)
+    psd = np.empty(len(f))
+    solve = _solver(m) if m.n else None
+    g = np.zeros(nl.n_nodes + 1, dtype=complex)  # index 0: ground
+    for k, fk in enumerate(f):
+        g[1:] = d
+        if m.n:
+            w = 2 * np.pi * fk
+            with np.errstate(all="ignore"):
+                y = solve(w, c.conj(), adjoint=True)  # y = (jwI - F)^-H c^H, so (jwI - F)^-T c^T = conj(y)
+            _check_solution(y, w, "noise analysis")
+            g[1:] += Tj.T @ y.conj()
+        with np.errstate(divide="ignore"):
+            psd[k] = sum(float(np.sum(S(fk) * np.abs(g[p] - g[q]) ** 2)) for p, q, S in sources)
+    return psd
+
+
+def _state_noise_psd(ss: StateSpace, out: str, ref: str | None, f) -> np.ndarray:
+    """2 c (jwI-F)^-1 Q (jwI-F)^-H c^H: the state-borne PSD from the diffusion Q alone."""
+    c = _output_row(ss, out, ref).astype(complex)
     Q = ss.diffusion
     G = ss.diffusion_factor
-    psd = np.empty(len(f))
+    psd = np.zeros(len(f))
     solve = _solver(ss) if ss.n else None
     for k, fk in enumerate(f):
-        w = 2 * np.pi * fk
         if not ss.n:
-            psd[k] = 0.0
             continue
+        w = 2 * np.pi * fk
         with np.errstate(all="ignore"):
             y = solve(w, c.conj(), adjoint=True)  # y = (jwI - F)^-H c^H
         _check_solution(y, w, "noise analysis")
         if G is not None:
-            g = G.T @ y
-            psd[k] = 2.0 * float(np.real(np.vdot(g, g)))
+            gg = G.T @ y
+            psd[k] = 2.0 * float(np.real(np.vdot(gg, gg)))
         else:
             psd[k] = 2.0 * float(np.real(np.vdot(y, Q @ y)))
-    if check_direct and len(f):
-        white = direct_noise_psd(ss, out, ref)
-        if white > 1e-9 * max(float(np.max(psd)), 0.0) and white > 0:
-            where = f"v({out})" + (f" - v({ref})" if ref is not None else "")
-            raise NetlistError(
-                f"noise output {where} has a white noise part ({white:.3g} V^2/Hz) from resistors that reach it "
-                "without passing a capacitor or inductor; the twin's noise lives on its states only, so it cannot "
-                "give this spectrum (choose an output node with a capacitor to a state-held node)")
     return psd
 
 
@@ -256,7 +329,8 @@ def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
         out.update(_card_errors(_sp_analysis, info, spd, netlist, ss))
     if nsd:
         temperature_k = _noise_temperature(info, temperature_k)
-        ss = compile_netlist(netlist, temperature_k=temperature_k, noise=True)
+        ss = compile_netlist(ac_netlist(netlist), temperature_k=temperature_k, noise=True, fast=False,
+                             noise_analysis=True)
         out.update(_card_errors(_noise_analysis, info, nsd, netlist, ss))
     if info.get("dc"):
         from spucircuit.statespace.dc_sweep import dc_sweep
@@ -283,14 +357,27 @@ def _noise_temperature(info: dict, temperature_k):
 
 def ac_netlist(netlist):
     """``netlist`` with each resistor's ``ac=`` value (``meta['ac']['resistors']``) in place of its
-    value: ngspice's .ac uses the AC resistance; the DC operating point and the transient do not."""
+    value: ngspice's .ac and .noise use the AC resistance; the DC operating point and the transient do
+    not, nor does the resistors' thermal noise (kept at the DC value in ``meta['noise_resistance']``)."""
     ac = netlist.meta.get("ac", {}) if isinstance(netlist.meta.get("ac"), dict) else {}
     res = ac.get("resistors") or {}
     if not res:
         return netlist
+    opened = netlist.meta.get("open_resistors") if isinstance(netlist.meta.get("open_resistors"), dict) else {}
     nl = netlist.copy()
+    noise_r = nl.meta.setdefault("noise_resistance", {})
     for name, ohm in res.items():
-        nl.set_value(name, float(ohm))
+        if name in opened:  # no DC conductance (ngspice: a zero effective width), only its AC one
+            p, q = opened[name]
+            nl.add_resistor(name, p, q, float(ohm))
+            noise_r[name] = None
+        else:
+            kind, row = nl.find(name)
+            if kind == "G":  # a negative resistor, G p q p q 1/R: noise-free, as it is active
+                nl.set_value(name, 1.0 / float(ohm))
+                continue
+            noise_r[name] = float(nl.tables[kind].values[row])
+            nl.set_value(name, float(ohm))
     return nl
 
 
@@ -349,7 +436,7 @@ def _noise_analysis(nsd, specs, netlist, ss):
     f = frequency_grid(nsd["sweep"], nsd["points"], nsd["fstart_hz"], nsd["fstop_hz"])
     ref = nsd["ref"]
     outn = nsd["output"]
-    onoise = output_noise_psd(ss, outn, ref, f)
+    onoise = output_noise_psd(ss, outn, ref, f, flicker_a=flicker_coefficients(netlist))  # DC currents
     nodes = [outn] + ([ref] if ref else [])
     unit = {nm: (1.0, 0.0) for nm in ss.input_names if nm.lower() == src}  # ngspice: the input alone, at 1
     v = ac_response(ss, nodes, ac_amplitudes(ss, unit), f)

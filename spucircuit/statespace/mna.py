@@ -48,7 +48,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from spucircuit.circuit.netlist import Netlist
-from spucircuit.circuit.noise import as_kelvin, noise_sources
+from spucircuit.circuit.noise import as_kelvin, noise_sources, warn_flicker_dropped
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError
 from spucircuit.statespace.index_reduction import reduce_degenerate
@@ -101,7 +101,7 @@ def factorize(K, method: str = "auto"):
 
 def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool = True,
                     validate: bool = True, fast: bool = True, factorization: str = "auto",
-                    sparse: bool = False) -> StateSpace:
+                    sparse: bool = False, noise_analysis: bool = False) -> StateSpace:
     """Compile a netlist into the linear SDE of its capacitor voltages and inductor currents.
 
     ``temperature_k`` sets the Johnson noise of every resistor (one-sided current PSD
@@ -110,7 +110,10 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     in closed form (:mod:`spucircuit.statespace.virtual_ground`, same result); ``fast=False`` forces the MNA solve,
     whose LU is chosen by ``factorization`` (:func:`factorize`). ``sparse=True`` keeps the closed-form
     compile sparse end to end (CSR drift, input matrix, diffusion and its factor G G^T = Q, sparse
-    read-out maps: O(resistors), no n x n array); the MNA path is unchanged by it.
+    read-out maps: O(resistors), no n x n array); the MNA path is unchanged by it. With noise, resistors
+    with flicker noise (a SPICE model's kf) get a :class:`~spucircuit.errors.NoiseModelWarning`: the SDE's
+    noise is white. ``noise_analysis=True`` (the ``.noise`` analysis, which adds the flicker noise itself):
+    no such warning, and the MNA compile keeps its node-injection map T_j (``injection_map``, n x nodes).
     """
     if not isinstance(netlist, Netlist):
         raise NetlistError(f"compile_netlist needs a Netlist (read_spice, integrator_array(...).netlist), "
@@ -120,6 +123,8 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         raise NetlistError(f"temperature must be finite and >= 0 K, got {temperature_k!r}")
     if validate:
         netlist.validate()
+    if noise and temperature_k > 0 and not noise_analysis:  # the SDE's noise is white: name what it leaves out
+        warn_flicker_dropped(netlist)
     if fast:
         res = compile_virtual_ground(netlist, temperature_k, noise, sparse=sparse)
         if res is not None:
@@ -311,6 +316,8 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         x0=x0, temperature_k=float(temperature_k),
     )
     ss.netlist, ss.mna_factor, ss.mna_rhs = original, lu, (Px, Pu)
+    if noise_analysis:
+        ss.injection_map = (Tj, netlist)
     ss.ic_conflicts = ic_conflicts
     # sources whose du/dt the compile drops (a capacitor loop through a voltage source: i_K = C_K S du/dt;
     # an inductor forced by a current source): exact for DC levels, refused for a waveform (statespace.inputs)

@@ -51,6 +51,9 @@ class StateSpace:
     symmetric_eigen_cache: tuple | None = field(default=None, repr=False, compare=False)
     eigenvalues_cache: np.ndarray | None = field(default=None, repr=False, compare=False)
     diffusion_factor: object = field(default=None, repr=False, compare=False)
+    # (T_j, compiled netlist) of an MNA compile for .noise (compile_netlist(noise_analysis=True)): dx/dt per unit current injected at each node (columns:
+    # node index - 1 of that netlist), the map Q = T_j L_S T_j^T is built with; .noise reuses it per source
+    injection_map: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:

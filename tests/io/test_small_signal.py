@@ -72,14 +72,14 @@ FILES = {
     "nosrc.cir": LADDER.replace(".noise v(n3) V1", ".noise v(n3) V7"),
     "noac.cir": LADDER.replace("ac 1 30", ""),
     "nonode.cir": LADDER.replace(".noise v(n3)", ".noise v(zz)"),
-    "white.cir": LADDER.replace(".noise v(n3)", ".noise v(n1)"),
+    "model.cir": LADDER.replace("R3 n3 0 200", "R3 n3 0 200 rbad").replace(".end", ".model rbad R foo=1\n.end"),
     "lc.cir": "lc\nI1 0 a dc 0 ac 1\nL1 a 0 1\nC1 a 0 1\n.ac lin 1 0.15915494309189535 1\n.end\n",
 }
 CASES = [
     ("nosrc.cir", "{d}/nosrc.cir:11: .noise: input source 'v7' is not an independent source of the circuit"),
     ("noac.cir", "{d}/noac.cir:11: .noise: input source 'v1' has no AC value (give it 'AC 1')"),
     ("nonode.cir", "{d}/nonode.cir:11: .noise: the circuit has no node 'zz'"),
-    ("white.cir", "{d}/white.cir:11: noise output v(n1) has a white noise part"),
+    ("model.cir", "{d}/model.cir:12: .model rbad: resistor model parameter 'foo' is not supported"),
     ("lc.cir", "{d}/lc.cir:5: AC analysis: (jwI - F) is singular at f = 0.159155 Hz"),
 ]
 
@@ -202,7 +202,7 @@ R3 n2 0 200
 def test_export_keeps_ac_specs_ac_resistance_and_noisy_for_ngspice():
     """write_spice puts AC mag/phase, ac= and noisy=0 on the element cards (not only in the JSON
     annotation): read back they give the same analyses, and ngspice running the exported text with
-    the .ac card appended agrees with the twin on the original (same tolerances as above)."""
+    .ac/.noise cards appended agrees with the twin on the original (same tolerances as above)."""
     from spucircuit.io.spice import write_spice
 
     cards = ".ac dec 5 10k 100meg\n.noise v(n2) V1 dec 5 10k 100meg\n"
@@ -224,3 +224,5 @@ def test_export_keeps_ac_specs_ac_resistance_and_noisy_for_ngspice():
         ng, v = ac[f"v({node})"], tw["ac_v"][:, k]
         assert np.max(np.abs(np.abs(v) / np.abs(ng) - 1)) < 1e-3, node
         assert np.max(np.abs(np.angle(v / ng))) < 1e-3, node
+    ns = plots["noise spectral density curves"]  # ac= in the transfer, the DC resistance's thermal noise
+    assert np.max(np.abs(tw["noise_onoise_psd"] / ns["onoise_spectrum"] ** 2 - 1)) < 1e-2

@@ -286,7 +286,7 @@ def test_reserved_opamp_subckt_must_not_be_redefined():
     ("t\nR1 a 0 0\n", 2, "zero resistance"),
     ("t\nC1 a 0 -1n\n", 2, "unrealizable"),
     ("t\nG1 a 0 b 0 0\n", 2, "non-zero"),
-    ("t\nR1 a 0 1k w=1u\n", 2, "parameter 'w' is not supported"),
+    ("t\nR1 a 0 1k wl=1u\n", 2, "parameter 'wl' is not supported"),
     ("t\nR1 a 0\n", 2, "missing value"),
     ("t\nR1 a\n", 2, "too few"),
     ("t\n+ R1 a 0 1\n", 2, "continuation"),
@@ -542,6 +542,12 @@ E8 e8 0 POLY(2) a 0 c 0 0.1 1 -2
 H8 h8 0 POLY(2) V1 V2 0 1k 2k 0 0 0
 R8 h8 e8 1k
 R9 e9 0 1k
+R10 e 0 1k rmod l=2u w=1u m=2 scale=1.5 ac=2k tc=0.01 noisy=1 dtemp=3
+R11 a e rgeo l=20u w=2u
+R12 a 0 rmod tce=1m
+R13 a c resistance=3k noise=0 bv_max=10
+.model rmod R(tnom=25 tc1=1m tc2=1u kf=1e-25 af=1.2 ef=1.1 lf=1 wf=1 dlr=0.1u dw=0.1u r=2k)
+.model rgeo r rsh=100 narrow=0.5u short=1u defw=5u l=8u tc1r=1m tc2r=0 res=5
 .temp 40
 .nodeset v(c)=1
 .op
@@ -607,7 +613,10 @@ def mutated(draw):
                                                 "AM(1 0 1k 1meg)", ".dc", ".sens", "TEMP", "i(V1)",
                                                 "portnum", "portnum 2", "portnum=4", "z0",
                                                 "z0 0", "z0=50", "pwr 1", "freq", "phase=9", ".sp",
-                                                ".sp lin 3 1 2", ".sp dec 1 1 1 1", "V1#res", "V2#z0"]))
+                                                ".sp lin 3 1 2", ".sp dec 1 1 1 1", "V1#res", "V2#z0",
+                                                "rmod", "rgeo", "l=1u", "w=0", "w=1u",
+                                                "rsh=1", "narrow=1u", "scale=0", "kf=1", ".model", "m=0",
+                                                "R(", "tce=1e9", "r=1m"]))
                 lines[a] = " ".join(toks)
             text = "\n".join(lines)
     return text

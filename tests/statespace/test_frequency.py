@@ -143,16 +143,63 @@ def test_differential_output_noise():
     assert np.max(np.abs(got / np.array(want) - 1)) < 1e-10
 
 
-def test_output_with_a_white_part_is_refused():
+def _nodal_noise_reference(nl, out, f, temperature_k):
+    """Reference by a dense complex nodal solve, independent of the state space: Y(jw) of the R, C, L
+    (grounded voltage sources are AC grounds: their nodes dropped), v = Y^-1 i for each resistor's
+    Johnson current 4 k_B T / R between its nodes."""
+    grounded = {int(p) for p, q in nl.tables["V"].nodes if q == 0} | {0}
+    keep = [i for i in range(nl.n_nodes + 1) if i not in grounded]
+    pos = {n: k for k, n in enumerate(keep)}
+    o = pos[nl.node_index(out)]
+    res = []
+    for fk in f:
+        w = 2 * np.pi * fk
+        Y = np.zeros((len(keep), len(keep)), dtype=complex)
+        for kind, adm in (("R", lambda v: 1 / v), ("C", lambda v: 1j * w * v), ("L", lambda v: 1 / (1j * w * v))):
+            for (p, q), v in zip(nl.tables[kind].nodes, nl.tables[kind].values):
+                for a, b, sgn in ((p, p, 1), (q, q, 1), (p, q, -1), (q, p, -1)):
+                    if a in pos and b in pos:
+                        Y[pos[a], pos[b]] += sgn * adm(v)
+        Z = np.linalg.inv(Y)
+        total = 0.0
+        for (p, q), r in zip(nl.tables["R"].nodes, nl.tables["R"].values):
+            h = (Z[o, pos[p]] if p in pos else 0) - (Z[o, pos[q]] if q in pos else 0)
+            total += 4 * K_B * temperature_k / r * abs(h) ** 2
+        res.append(total)
+    return np.array(res)
+
+
+def test_output_with_a_white_part_includes_it():
+    """An RL mid-node carries resistor noise that passes no state: the spectrum includes it (the
+    frequency-domain map g = T_j^T (jwI - F)^-T c^T + d), against a nodal solve, its floor 4 k_B T R1."""
     nl = parse_spice("rl\nV1 in 0 dc 0 ac 1\nR1 in mid 1k\nL1 mid out 1m\nC1 out 0 1n\nR2 out 0 1k\n.end\n")
     ss = compile_netlist(nl, 300.0)
-    f = fr.frequency_grid("dec", 2, 1e3, 1e5)
-    with pytest.raises(NetlistError, match="white noise part"):
-        fr.output_noise_psd(ss, "mid", None, f)
-    assert np.all(fr.output_noise_psd(ss, "out", None, f) > 0)
+    f = fr.frequency_grid("dec", 5, 1e3, 1e9)
+    for node in ("mid", "out"):
+        got = fr.output_noise_psd(ss, node, None, f)
+        want = _nodal_noise_reference(nl, node, f, 300.0)
+        assert np.max(np.abs(got / want - 1)) < 1e-9, node
     assert fr.direct_noise_psd(ss, "out") == 0.0
     # the white floor of the RL mid-node: R1 || (nothing else at DC through L with i_L held) -> 4kT R1
     assert abs(fr.direct_noise_psd(ss, "mid") / (4 * K_B * 300.0 * 1e3) - 1) < 1e-12
+    top = fr.output_noise_psd(ss, "mid", None, [1e13])[0]  # far above the L/R corner: the floor alone
+    assert abs(top / fr.direct_noise_psd(ss, "mid") - 1) < 1e-6
+
+
+def test_resistive_dividers_have_the_analytic_white_psd():
+    """resdiv.cir's dividers (ngspice examples/noise): 4 k_B T (R1 || R2); R2 noiseless: 4 k_B T R1 / 4;
+    with C across R2: 4 k_B T (R1 || R2) / (1 + (w (R1 || R2) C)^2) - one state, the rest algebraic."""
+    T = 300.15
+    base = "V1 1 0 dc 0 ac 1\nR1 1 2 10k\nR2 2 0 10k{}\n{}.end\n"
+    f = fr.frequency_grid("dec", 10, 1, 1e5)
+    ss = compile_netlist(parse_spice("d\n" + base.format("", ""), "d.cir"), T)
+    assert ss.n == 0
+    assert np.allclose(fr.output_noise_psd(ss, "2", None, f), 4 * K_B * T * 5e3, rtol=1e-12, atol=0)
+    ss = compile_netlist(parse_spice("d\n" + base.format(" noisy=0", ""), "d.cir"), T)
+    assert np.allclose(fr.output_noise_psd(ss, "2", None, f), 4 * K_B * T * 1e4 / 4, rtol=1e-12, atol=0)
+    ss = compile_netlist(parse_spice("d\n" + base.format("", "C2 2 0 1u\n"), "d.cir"), T)
+    want = 4 * K_B * T * 5e3 / (1 + (2 * np.pi * f * 5e3 * 1e-6) ** 2)
+    assert np.max(np.abs(fr.output_noise_psd(ss, "2", None, f) / want - 1)) < 1e-12
 
 
 def test_ac_amplitudes_refuse_unknown_sources():
@@ -197,7 +244,7 @@ def test_virtual_ground_and_mna_compiles_give_the_same_spectra():
     out = next(nm for nm in nodes if np.any(np.asarray(mna.node_voltage_map([nm])[0]) != 0))
     Sf, Sm = fr.output_noise_psd(fast, out, None, f), fr.output_noise_psd(mna, out, None, f)
     assert np.max(np.abs(Sf / Sm - 1)) < 1e-9
-    # an inverter output carries resistor noise no state filters: refused from either compile
-    for ss in (fast, mna):
-        with pytest.raises(NetlistError, match=r"noise output v\(xn0\) has a white noise part"):
-            fr.output_noise_psd(ss, "xn0", None, f)
+    # an inverter output carries resistor noise no state filters: included, the same from either compile
+    Sf, Sm = fr.output_noise_psd(fast, "xn0", None, f), fr.output_noise_psd(mna, "xn0", None, f)
+    assert np.max(np.abs(Sf / Sm - 1)) < 1e-12
+    assert fr.direct_noise_psd(mna, "xn0") > 0

@@ -68,7 +68,7 @@ ANN = "*spu:"  # comment lines spucircuit writes and reads (ngspice ignores them
 MAX_ELEMENTS = 1_000_000  # default limit after flattening subcircuits (read_spice(max_elements=), --max-elements)
 # dot cards read and skipped: they do not change the circuit (recorded in meta['spice_file'])
 SKIP_CARDS = {".options", ".option", ".opt", ".save", ".print", ".plot", ".probe", ".meas", ".measure",
-              ".model", ".nodeset", ".op", ".ac", ".dc", ".noise", ".tf", ".pz", ".sens", ".four",
+              ".nodeset", ".op", ".ac", ".dc", ".noise", ".tf", ".pz", ".sens", ".four",
               ".disto", ".width"}
 
 
@@ -111,6 +111,9 @@ class State:
     ac_specs: dict = field(default_factory=dict)  # source name -> [AC magnitude, phase deg] (io.spice.analyses)
     ports: dict = field(default_factory=dict)  # RF port source name -> (line, n+, internal node, record) (io.spice.ports)
     rf_drive: dict = field(default_factory=dict)  # RF port with pwr/freq -> {'line', 'dc_given'} (io.spice.ports)
+    options_scale: float = 1.0  # .options scale=: ngspice multiplies a resistor's l= and w= by it (resparam.c)
+    models: dict = field(default_factory=dict)  # lower-case .model name -> (params or None, line, type)
+    local_models: list = field(default_factory=list)  # the .model cards of the subcircuit instances being read
     max_elements: int = MAX_ELEMENTS  # checked on the estimate before flattening, and as elements are added
 
     def err(self, msg, lineno):

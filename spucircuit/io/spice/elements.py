@@ -4,7 +4,8 @@
 subcircuit instance: linear ``R C L G E V I`` and ``X`` instances, whose subcircuit bodies are
 flattened with ngspice's hierarchical names (``R.X1.R2``, node ``X1.n3``); E with a floating output,
 F, H and K are read by :mod:`~spucircuit.io.spice.controlled`, RKM values and tc1/tc2 by
-:mod:`~spucircuit.io.spice.spellings`. Conversions: a negative
+:mod:`~spucircuit.io.spice.spellings`, a resistor's model, geometry and factors (``l w m scale ac
+tc1 tc2 tce temp dtemp noisy``) by :mod:`~spucircuit.io.spice.resistor_cards`. Conversions: a negative
 resistor becomes a VCCS ``G p q p q 1/R`` (noise-free, as it is active); ``E out 0 inp inn A0``
 becomes an op-amp (inputs swapped for A0 < 0); ``X<name> ... spu_opamp_ideal|spu_opamp`` becomes
 the op-amp ``<name>``; ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD
@@ -21,7 +22,7 @@ import re
 import numpy as np
 
 from spucircuit.circuit.netlist import check_values
-from spucircuit.errors import NetlistError
+from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.io.spice._cards import (
     ANN,
     NAME_RE,
@@ -43,6 +44,7 @@ from spucircuit.io.spice._cards import (
 from spucircuit.io.spice.analyses import record_ac, source_ac
 from spucircuit.io.spice.controlled import controlled, is_poly
 from spucircuit.io.spice.ports import PORT_KEYS, add_port_field, is_port_key, port_nodes, read_port_field
+from spucircuit.io.spice.resistor_cards import RES_INSTANCE_PARAMS, find_model, model_card, resistance
 from spucircuit.io.spice.spellings import TNOM_C, rkm_value, temperature_factor
 from spucircuit.io.spice.waveform_cards import is_time_function, pwl_options, read_waveform
 
@@ -147,19 +149,21 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
     def nodes_of(k):
         return [map_node(t, st, path, ports, L) for t in pos[:k]]
 
-    if letter in "rcl":
+    if letter == "r":
+        _resistor(name, pos, kw, st, scope, path, L, nodes_of)
+        return
+    if letter in "cl":
         kind = letter.upper()
-        form = f"{kind}name n+ n- value" + (" [IC=v]" if kind != "R" else "")
+        form = f"{kind}name n+ n- value [IC=v]"
         need(2, form)
-        allowed = {"m", letter, "tc1", "tc2", "temp", "dtemp"} | ({"ic"} if kind in "CL" else {"ac", "noisy"})
-        no_kw(allowed)
+        no_kw({"m", letter, "tc1", "tc2", "temp", "dtemp", "ic"})
         kwd = dict(kw)
         extra = pos[3:]
         if extra:
             raise st.err(f"{name}: unexpected field {extra[0]!r}; expected {form}", L)
         if len(pos) == 3 and letter not in kwd:
             val_tok = pos[2]
-        elif len(pos) == 2 and letter in kwd:  # 'R=1k', 'C=1u', 'L=1m'
+        elif len(pos) == 2 and letter in kwd:  # 'C=1u', 'L=1m'
             val_tok = kwd[letter]
         elif len(pos) == 3:
             raise st.err(f"{name}: value given twice ({pos[2]!r} and {letter}={kwd[letter]})", L)
@@ -176,32 +180,11 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
             v = v * temperature_factor(tc["tc1"], tc["tc2"], temp - TNOM_C + tc["dtemp"])
             if not math.isfinite(v):
                 raise st.err(f"{name}: the temperature-corrected value is not finite", L)
-        if "ac" in kwd:  # the resistance in an .ac analysis (recorded for it; the transient uses the value)
-            ac = card_value(kwd["ac"], scope, st, L, f"{name} ac")
-            if not (math.isfinite(ac) and ac != 0):
-                raise st.err(f"{name}: ac resistance must be finite and non-zero", L)
-            st.nl.meta.setdefault("ac", {}).setdefault("resistors", {})[_hier(name, path)] = ac
-        if "noisy" in kwd:  # ngspice's noisy=0: a resistor without Johnson noise (the default noisy=1 has it)
-            noisy = card_value(kwd["noisy"], scope, st, L, f"{name} noisy")
-            if noisy not in (0.0, 1.0):
-                raise st.err(f"{name}: noisy must be 0 or 1, got {kwd['noisy']!r}", L)
-            if noisy == 0.0:
-                st.nl.meta.setdefault("noiseless", {}).setdefault("resistors", []).append(_hier(name, path))
         mult = card_value(kwd["m"], scope, st, L, f"{name} m") if "m" in kwd else 1.0
         if not mult > 0:
             raise st.err(f"{name}: multiplicity m must be > 0", L)
         ic = card_value(kwd["ic"], scope, st, L, f"{name} IC") if "ic" in kwd else 0.0
-        if kind == "R":
-            if v == 0:
-                raise st.err(f"{name}: zero resistance (a short) is not supported; use a 0 V source", L)
-            v = v / mult
-            if v < 0:  # a negative resistor: an active conductance, a VCCS G p q p q 1/R
-                register(st, "G", _hier(name, path), nodes + nodes, 1.0 / v, 0.0, L)
-                return
-        elif kind == "C":
-            v = v * mult
-        else:
-            v = v / mult
+        v = v * mult if kind == "C" else v / mult
         k = register(st, kind, _hier(name, path), nodes, v, ic, L)
         if kind == "C" and "ic" in kwd:
             st.ic_given.add(k)
@@ -308,6 +291,90 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
     raise st.err(f"{name}: {what} is not supported (linear R C L G E F H K V I, X instances only)", L)
 
 
+def _resistor(name, pos, kw, st: State, scope, path, L, nodes_of):
+    """``Rname n+ n- [value] [mname] [param=value ...]`` (ngspice's INP2R; formulas in
+    :mod:`~spucircuit.io.spice.resistor_cards`)."""
+    form = "Rname n+ n- [value] [mname] [l= w= m= scale= ac= tc1= tc2= tce= noisy= temp= dtemp=]"
+    if len(pos) < 2:
+        raise st.err(f"{name}: too few fields; expected {form}", L)
+    kwd = {}
+    for k, v in kw:
+        key = RES_INSTANCE_PARAMS.get(k)
+        if key is None:
+            raise st.err(f"{name}: parameter {k!r} is not supported", L)
+        if key in kwd:
+            raise st.err(f"{name}: parameter {k!r} given twice", L)
+        kwd[key] = v
+    extra = pos[2:]
+    value_tok = model = None
+    if extra and find_model(extra[-1], st) is not None:  # '[value] mname': a known model name comes last
+        mname = extra.pop()
+        params, mline, mtype = find_model(mname, st)
+        if mtype != "r":
+            raise st.err(f"{name}: model {mname!r} (line {mline}) is a {mtype!r} model, not a resistor model (R)", L)
+        model = params
+    if len(extra) > 1:
+        raise st.err(f"{name}: unexpected field {extra[1]!r}; expected {form}", L)
+    if extra:
+        value_tok = extra[0]
+    if value_tok is not None and "r" in kwd:
+        raise st.err(f"{name}: value given twice ({value_tok!r} and r={kwd['r']})", L)
+    if value_tok is None and "r" in kwd:
+        value_tok = kwd["r"]
+
+    def ev(key):
+        return card_value(kwd[key], scope, st, L, f"{name} {key}")
+
+    value = None
+    if value_tok is not None:
+        value = rkm_value(value_tok)  # '4K7', '2R2', '1M5' (ngspice's RKM reading)
+        if value is None:
+            try:
+                value = card_value(value_tok, scope, st, L, f"{name} value")
+            except SpiceError:
+                if model is None and _looks_like_name(value_tok):
+                    raise st.err(f"{name} value: {value_tok!r} is not a number, nor a model defined by a .model "
+                                 "card", L) from None
+                raise
+        if value == 0:
+            raise st.err(f"{name}: zero resistance (a short) is not supported; use a 0 V source", L)
+    r_dc, r_ac, flicker = resistance(name, value, model, kwd, st, st.temp_c, L, ev)
+    hname = _hier(name, path)
+    nodes = nodes_of(2)
+    meta = st.nl.meta
+    if "noisy" in kwd:  # ngspice's noisy=0: a resistor without Johnson noise (the default noisy=1 has it)
+        noisy = ev("noisy")
+        if noisy not in (0.0, 1.0):
+            raise st.err(f"{name}: noisy must be 0 or 1, got {kwd['noisy']!r}", L)
+        if noisy == 0.0:
+            meta.setdefault("noiseless", {}).setdefault("resistors", []).append(hname)
+            flicker = None  # resnoise.c skips a quiet resistor entirely
+    if math.isinf(r_dc):  # conductance 0 (ngspice divides by a zero width): open for DC and transient
+        if hname.lower() in st.names:
+            raise st.err(f"duplicate element name {hname!r} (first on line {st.names[hname.lower()]})", L)
+        st.names[hname.lower()] = L
+        names = [st.nl.node_names[i] if i else "0" for i in nodes]
+        meta.setdefault("open_resistors", {})[hname] = names
+        if r_ac is not None:
+            meta.setdefault("ac", {}).setdefault("resistors", {})[hname] = r_ac
+        return
+    if "dtemp" in kwd and "temp" not in kwd and ev("dtemp") != 0:  # nevalsrc.c: thermal noise at T + dtemp
+        meta.setdefault("noise_dtemp", {})[hname] = ev("dtemp")
+    if r_ac is not None:  # the resistance in an .ac analysis (recorded for it; the transient uses the value)
+        meta.setdefault("ac", {}).setdefault("resistors", {})[hname] = r_ac
+    if flicker is not None:
+        meta.setdefault("flicker", {}).setdefault("resistors", {})[hname] = flicker
+    if r_dc < 0:  # a negative resistor: an active conductance, a VCCS G p q p q 1/R
+        register(st, "G", hname, nodes + nodes, 1.0 / r_dc, 0.0, L)
+        return
+    register(st, "R", hname, nodes, r_dc, 0.0, L)
+
+
+def _looks_like_name(tok: str) -> bool:
+    """A bare identifier (a would-be model name), not a number, expression or parameter."""
+    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", tok))
+
+
 def _trrandom(t: str, scope, st, L, name) -> float:
     m = re.fullmatch(r"(?i)trrandom\((.*)\)", t.strip())
     if not m:
@@ -382,7 +449,7 @@ def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
             raise st.err(f"{name}: subcircuit {sub.name} has no parameter {k!r}", L)
         new_scope[k] = card_value(v if v.startswith(("{", "'")) else "{" + v + "}", scope, st, L, f"{name} {k}")
     new_path = path + [name]
-    body_elems, body_ic = [], []
+    body_elems, body_ic, body_models = [], [], []
     for b in sub.body:
         if b.kind == "card" and b.text.split()[0].lower().startswith("."):
             first = b.text.split()[0].lower()
@@ -390,14 +457,23 @@ def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
                 param_card(b, st, new_scope, new_scope)
             elif first == ".ic":
                 body_ic.append(b)
+            elif first == ".model":
+                body_models.append(b)
             elif first in SKIP_CARDS:
                 continue
             else:
                 raise st.err(f"{first} is not supported inside a subcircuit", b.lineno)
         else:
             body_elems.append(b)
-    for b in body_elems:
-        element(b, st, new_scope, new_path, new_ports, depth + 1)
+    local: dict = {}  # the subcircuit's own .model cards, seen by its elements only (before the global ones)
+    for b in body_models:
+        model_card(b, st, new_scope, local)
+    st.local_models.append(local)
+    try:
+        for b in body_elems:
+            element(b, st, new_scope, new_path, new_ports, depth + 1)
+    finally:
+        st.local_models.pop()
     for b in body_ic:  # after the body: its nodes exist
         _subckt_ic(b, st, new_scope, new_path, new_ports)
 

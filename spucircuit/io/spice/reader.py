@@ -9,10 +9,11 @@ with ``X`` instances (flattened with ngspice's hierarchical names: ``R.X1.R2``, 
 subcircuit parameters), ``.global``, ``.end``, ``.tran`` and ``.ic`` (recorded in
 ``netlist.meta['spice_file']``; ``.ic`` sets the initial voltage of a capacitor without ``IC=``
 whose terminals both have one), ``.options``/``.control``...``.endc``/``.save``/``.print``/
-``.plot``/``.probe``/``.meas``/``.model``/``.nodeset``/``.temp`` and the analysis cards ``.op``
+``.plot``/``.probe``/``.meas``/``.nodeset``/``.temp`` and the analysis cards ``.op``
 ``.pz`` ``.four`` ``.disto`` (deliberately skipped: they do not change
-the circuit); ``.ac``, ``.noise``, ``.sens``, ``.dc``, ``.tf`` and the sources' ``AC mag [phase]`` are recorded
-(:mod:`~spucircuit.io.spice.analyses`). Conversions: a negative resistor becomes a VCCS ``G p q p q
+the circuit); ``.ac``, ``.noise``, ``.sp``, ``.sens``, ``.dc``, ``.tf`` and the sources' ``AC mag [phase]`` are
+recorded (:mod:`~spucircuit.io.spice.analyses`); ``.model mname R ...`` resistor models are read (other
+model types are kept by name) by :mod:`~spucircuit.io.spice.resistor_cards`. Conversions: a negative resistor becomes a VCCS ``G p q p q
 1/R`` (noise-free, as it is active); ``E out 0 inp inn A0`` becomes an op-amp (inputs swapped
 for A0 < 0); ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD
 2 NT sigma^2. Anything else (nonlinear devices, time-dependent sources, floating VCVS, F/H/K,
@@ -65,6 +66,7 @@ from spucircuit.io.spice.controlled import check_refs
 from spucircuit.io.spice.elements import element
 from spucircuit.io.spice.elements import register as register_element
 from spucircuit.io.spice.ports import finish_ports, port_meta
+from spucircuit.io.spice.resistor_cards import model_card
 
 __all__ = ["read_spice", "parse_spice", "parse_once"]
 
@@ -324,7 +326,19 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
             raise st.err(f"'*spu: meta' is not valid JSON ({exc})", meta_line) from None
         if not isinstance(meta, dict):
             raise st.err("'*spu: meta' must hold a JSON object", meta_line)
-        nl.meta.update(meta)
+        for key, val in meta.items():
+            cur = nl.meta.get(key)
+            if key in ("ac", "noiseless") and isinstance(cur, dict) and isinstance(val, dict):
+                for sub, entries in val.items():  # the cards' entries (AC, ac=, noisy=0) and the annotation's
+                    have = cur.get(sub)
+                    if isinstance(have, dict) and isinstance(entries, dict):
+                        cur[sub] = {**entries, **have}
+                    elif isinstance(have, list) and isinstance(entries, list):
+                        cur[sub] = entries + [e for e in have if e not in entries]
+                    else:
+                        cur[sub] = entries if have is None else have
+            else:
+                nl.meta[key] = val
         port_meta(st)  # RF ports as the cards say (io.spice.ports)
     if "ic" in info:
         info["ic"] = dict(info["ic"])
@@ -445,6 +459,16 @@ def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
     if first in (".sens", ".dc", ".tf"):  # recorded; statespace.sensitivity / dc_sweep / transfer run them
         {".sens": sens_card, ".dc": dc_card, ".tf": tf_card}[first](ln, st, scope, info)
         return
+    if first == ".model":  # resistor models are read (io.spice.resistor_cards); others kept by name
+        model_card(ln, st, scope, st.models)
+        return
+    if first in (".options", ".option", ".opt") and "scale" in ln.text.lower():  # only scale= changes a
+        for t in tokenize(ln.text, st, ln.lineno)[1:]:  # linear circuit (resistor l= and w=)
+            k, sep, v = t.partition("=")
+            if sep and k.lower() == "scale":
+                st.options_scale = card_value(v, scope, st, ln.lineno, ".options scale")
+                if not (np.isfinite(st.options_scale) and st.options_scale > 0):
+                    raise st.err(".options scale must be finite and > 0", ln.lineno)
     if first in SKIP_CARDS:
         info.setdefault("skipped", []).append(first)
         return

@@ -64,7 +64,7 @@ import numpy as np
 from spucircuit._util.files import atomic_write_text
 from spucircuit._util.quantities import format_value
 from spucircuit.circuit.netlist import KINDS, Netlist
-from spucircuit.circuit.noise import johnson_psd, noise_sources, noisy_resistors
+from spucircuit.circuit.noise import johnson_psd, johnson_temperature, noise_sources, noisy_resistors
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.io.spice._cards import ANN, NAME_RE, OPAMP_DEFS, OPAMP_FINITE, OPAMP_IDEAL, OPAMP_RAIL, RAIL_GAIN
@@ -95,8 +95,12 @@ def _json_default(o):
 def _export_meta(netlist: Netlist, mapping) -> dict:
     meta = {}
     for k, v in netlist.meta.items():
-        if k in ("spice_file", "ac", "noiseless"):  # the file's own cards; AC specs and noisy=0 are written on the elements
+        if k == "spice_file":  # the file's own cards
             continue
+        if k in ("ac", "noiseless"):  # AC specs, ac= and noisy=0 are written on the element cards; what names no
+            v = _unwritten_small_signal(netlist, k, v)  # element here (an open resistor's ac=) stays in meta
+            if not v:
+                continue
         try:
             json.dumps(v, default=_json_default)
         except (TypeError, ValueError):
@@ -199,7 +203,8 @@ def _noise_lines(netlist: Netlist, nt: float, temperature_k: float, method: str,
         srcs = []
         if temperature_k > 0 and len(t["R"]):
             srcs += zip(t["R"].names, t["R"].nodes,
-                        johnson_psd(temperature_k, resistance_ohm=t["R"].values) * noisy_resistors(netlist))
+                        johnson_psd(johnson_temperature(netlist, temperature_k), resistance_ohm=t["R"].values)
+                        * noisy_resistors(netlist))
         srcs += zip(t["N"].names, t["N"].nodes, t["N"].values)
         for nm, (p, q), S in srcs:
             if S <= 0:
@@ -477,6 +482,27 @@ def _small_signal_fields(netlist: Netlist) -> tuple:
     res = {str(k).lower(): float(v) for k, v in (ac.get("resistors") or {}).items() if present("R", k)}
     quiet = {str(k).lower() for k in (table("noiseless").get("resistors") or ()) if present("R", k)}
     return src, res, quiet
+
+
+def _unwritten_small_signal(netlist: Netlist, key: str, table) -> dict:
+    """The part of ``meta['ac']`` / ``meta['noiseless']`` that :func:`_small_signal_fields` does not put on
+    an element card (entries naming no element of that kind)."""
+    if not isinstance(table, dict):
+        return {}
+    src, res, quiet = _small_signal_fields(netlist)
+    written = {"sources": set(src), "resistors": set(res) if key == "ac" else quiet}
+    out = {}
+    for sub, entries in table.items():
+        done = written.get(sub, set())
+        if isinstance(entries, dict):
+            rest = {n: e for n, e in entries.items() if str(n).lower() not in done}
+        elif isinstance(entries, list):
+            rest = [n for n in entries if str(n).lower() not in done]
+        else:
+            rest = entries
+        if rest:
+            out[sub] = rest
+    return out
 
 
 def _tran_tuple(tran):
