@@ -52,6 +52,7 @@ from spucircuit.circuit.noise import as_kelvin, noise_sources
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError
 from spucircuit.statespace.index_reduction import reduce_degenerate
+from spucircuit.statespace.inductance import inverse_inductance
 from spucircuit.statespace.model import StateSpace
 from spucircuit.statespace.operators import make_drift
 from spucircuit.statespace.virtual_ground import compile_virtual_ground
@@ -341,32 +342,6 @@ def stamp_controlled(netlist: Netlist, stamp, nd, rV: int, rE: int, rH: int) -> 
         p, q = nd(t["F"].nodes[:, 0]), nd(t["F"].nodes[:, 1])
         vc = rV + np.array([r[0] for r in netlist.ref_rows("F")], dtype=np.int64)
         stamp(p, vc, t["F"].values), stamp(q, vc, -t["F"].values)
-
-
-def inverse_inductance(netlist: Netlist) -> np.ndarray:
-    """M^-1 of the inductance matrix, M_ii = L_i, M_ij = k sqrt(L_i L_j) for a K coupling (H^-1).
-
-    M must be positive definite (the magnetic energy i^T M i / 2 > 0): a set of couplings that
-    violates it (e.g. k = 1, or three inductors with pairwise k = 0.9 of alternating sign) is
-    refused, naming the couplings involved."""
-    t = netlist.tables
-    Lv = t["L"].values
-    if not len(t["K"]):
-        return np.diag(1.0 / Lv)
-    M = np.diag(Lv.astype(float))
-    rows = netlist.ref_rows("K")
-    for (a, b), k in zip(rows, t["K"].values):
-        M[a, b] += k * np.sqrt(Lv[a] * Lv[b])
-        M[b, a] = M[a, b]
-    s = 1.0 / np.sqrt(Lv)
-    w, V = np.linalg.eigh(s[:, None] * M * s[None, :])  # the coupling-coefficient matrix, unit diagonal
-    if w[0] <= 64 * len(Lv) * np.finfo(float).eps:
-        bad = np.abs(V[:, 0]) > 1e-6 * np.abs(V[:, 0]).max()
-        names = [nm for nm, (a, b) in zip(t["K"].names, rows) if bad[a] and bad[b]]
-        raise NetlistError(f"the inductance matrix of the coupled inductors is not positive definite (eigenvalue "
-                           f"{w[0]:.3g} of the coupling matrix): couplings {', '.join(names)} (|k| = 1 or "
-                           "incompatible couplings) store negative or zero magnetic energy")
-    return (s[:, None] * (V / w) @ V.T) * s[None, :]
 
 
 def _check_noise(Q, temperature_k: float) -> None:
