@@ -38,6 +38,7 @@ import networkx as nx
 import numba as nb
 import numpy as np
 
+from spucircuit.circuit.source_lines import locating
 from spucircuit.errors import NetlistError
 
 KINDS = {
@@ -688,6 +689,7 @@ class Netlist:
                     "is always its title; add a title line above the elements)")
         return ""
 
+    @locating
     def validate(self) -> None:
         """Structural checks; raises :class:`NetlistError` naming the first problem found.
 

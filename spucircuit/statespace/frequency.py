@@ -28,6 +28,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from spucircuit.circuit.noise import noise_sources
+from spucircuit.circuit.source_lines import locating
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.statespace.model import StateSpace
 
@@ -221,6 +222,7 @@ def input_noise_psd(onoise_psd, gain) -> np.ndarray:
 NGSPICE_TNOM_K = 300.15  # ngspice's default circuit temperature, 27 C
 
 
+@locating
 def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
     """Run the ``.ac`` and ``.noise`` analyses a SPICE netlist's cards ask for (``netlist.meta['spice_file']``
     from :func:`spucircuit.io.spice.read_spice`); {} when it has neither.

@@ -49,6 +49,7 @@ import scipy.sparse.linalg as spla
 
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.circuit.noise import as_kelvin, noise_sources
+from spucircuit.circuit.source_lines import locating
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError
 from spucircuit.statespace.index_reduction import reduce_degenerate
@@ -100,6 +101,7 @@ def factorize(K, method: str = "auto"):
     return spla.splu(K, permc_spec="COLAMD")
 
 
+@locating
 def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool = True,
                     validate: bool = True, fast: bool = True, factorization: str = "auto",
                     sparse: bool = False) -> StateSpace:

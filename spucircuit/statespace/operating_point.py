@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from spucircuit.circuit.netlist import Netlist
+from spucircuit.circuit.source_lines import locating
 from spucircuit.errors import NetlistError
 from spucircuit.statespace.mna import stamp_controlled
 from spucircuit.statespace.model import StateSpace
@@ -88,6 +89,7 @@ def _nd(a):
     return np.asarray(a, dtype=np.int64).reshape(-1) - 1  # node index -> MNA row (ground -> -1)
 
 
+@locating
 def operating_point(netlist: Netlist, forced: dict | None = None, inputs: dict | None = None) -> OperatingPoint:
     """The DC operating point of ``netlist`` (capacitors open, inductors shorted).
 
@@ -241,6 +243,7 @@ def spice_uic(netlist: Netlist) -> bool:
     return True if not tran else bool(tran.get("uic"))
 
 
+@locating
 def initial_state(ss, netlist: Netlist | None = None, uic: bool | None = None) -> np.ndarray:
     """The state a transient of ``ss`` starts from, with SPICE's semantics (module docstring).
 

@@ -103,6 +103,7 @@ def _register(st: State, kind: str, name: str, nodes, value: float, ic: float, l
     st.names[low] = lineno
     if len(st.names) > st.max_elements:
         raise st.err(f"more than {st.max_elements} elements after flattening subcircuits", lineno)
+    st.lines[kind].append(lineno)
     nm, nd, vals, ics = st.kinds[kind]
     nm.append(name)
     nd.extend(nodes)  # flat: KINDS[kind][0] indices per element

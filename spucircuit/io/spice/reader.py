@@ -40,6 +40,7 @@ import numpy as np
 
 from spucircuit._util.quantities import parse_number
 from spucircuit.circuit.netlist import KINDS, Netlist
+from spucircuit.circuit.source_lines import SourceLines
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.io.spice._cards import (
     ANN,
@@ -326,6 +327,7 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
         info["ic"] = dict(info["ic"])
     if st.ac_specs:
         info["ac_sources"] = ac_specs(st)
+    info["lines"] = SourceLines(filename, nl, st.lines)  # element -> line, for errors raised after the parse
     nl.meta["spice_file"] = info
     return nl
 
