@@ -87,6 +87,7 @@ _DENSE_LU_MIN_FILL = 0.02  # nnz / dim^2 above which LAPACK beats SuperLU on the
 
 
 FACTORIZATIONS = ("auto", "dense", "sparse")
+_NAME_SINGULAR_MAX = 3000  # MNA unknowns: a singular system's null space is named (dense SVD) up to this size
 
 
 def factorize(K, method: str = "auto"):
@@ -235,8 +236,15 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         lu = factorize(K, factorization)
         Wt = lu.solve(O.T.toarray(), trans="T")  # (dim, n) = K^-T O^T
     except RuntimeError as exc:
+        involved = ""
+        if dim <= _NAME_SINGULAR_MAX:  # name what the singular equations leave undetermined (its null space)
+            _, s, Vt = np.linalg.svd(K.toarray())
+            null = Vt[s <= s[0] * dim * np.finfo(float).eps * 16]
+            branches = (list(t["V"].names) + cnames + list(t["U"].names) + list(t["E"].names)
+                        + list(t["H"].names))
+            involved = f" (involved: {name_unknowns(null, netlist, N, branches)})" if null.size else ""
         raise NetlistError(
-            "circuit equations are singular (" + str(exc) + "): look for a loop of capacitors "
+            "circuit equations are singular (" + str(exc) + ")" + involved + ": look for a loop of capacitors "
             "and voltage sources, a cut-set of inductors and current sources, an op-amp without "
             "feedback, or a node with no DC path to ground"
         ) from None
@@ -322,6 +330,23 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         for j in np.flatnonzero(np.any(Sk != 0, axis=0)):
             ss.dc_only_inputs.setdefault(str(t["V"].names[j]), "a capacitor loop closes through it")
     return ss
+
+
+def name_unknowns(null, netlist, N, names) -> str:
+    """Elements and nodes whose value the null space ``null`` (k, dim) of an MNA matrix leaves undetermined
+    (unknowns: N node voltages, then the branch currents ``names``)."""
+    if null.size == 0:
+        return "?"
+    w = np.abs(null).max(axis=0)
+    hit = np.flatnonzero(w > 1e-8 * w.max())
+    nodes = [netlist.node_names[i + 1] for i in hit if i < N]
+    elems = [names[i - N] for i in hit if i >= N]
+    parts = []
+    if elems:
+        parts.append("branch currents of " + ", ".join(elems[:8]) + (" ..." if len(elems) > 8 else ""))
+    if nodes:
+        parts.append("voltages of nodes " + ", ".join(nodes[:8]) + (" ..." if len(nodes) > 8 else ""))
+    return "; ".join(parts)
 
 
 def stamp_controlled(netlist: Netlist, stamp, nd, rV: int, rE: int, rH: int) -> None:

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.circuit.source_lines import locating
 from spucircuit.errors import NetlistError
-from spucircuit.statespace.mna import stamp_controlled
+from spucircuit.statespace.mna import name_unknowns, stamp_controlled
 from spucircuit.statespace.model import StateSpace
 
 __all__ = ["OperatingPoint", "operating_point", "initial_state", "spice_uic"]
@@ -208,7 +208,7 @@ def _solve(K, rhs, netlist, N, names):
     tol = s[0] * dim * np.finfo(float).eps * 16 if s.size and s[0] > 0 else 1e-300
     null = Vt[s <= tol]
     left = U[:, s <= tol]
-    what = _name_unknowns(null, netlist, N, names)
+    what = name_unknowns(null, netlist, N, names)
     if left.size and np.linalg.norm(left.T @ rhs) > 1e-9 * max(np.linalg.norm(rhs), 1e-300):
         raise NetlistError(f"the circuit has no DC operating point: the DC equations are singular and the sources "
                            f"drive them inconsistently (involved: {what}); e.g. an ideal integrator (a capacitor "
@@ -218,22 +218,6 @@ def _solve(K, rhs, netlist, N, names):
                        "voltage sources and no resistance carry an arbitrary circulating current, a capacitor "
                        "in an op-amp's feedback with no DC path holds an arbitrary charge; use '.tran ... uic' "
                        "(start from the given initial conditions) or add a DC path")
-
-
-def _name_unknowns(null, netlist, N, names) -> str:
-    """Elements and nodes whose DC value the null space ``null`` (k, dim) leaves undetermined."""
-    if null.size == 0:
-        return "?"
-    w = np.abs(null).max(axis=0)
-    hit = np.flatnonzero(w > 1e-8 * w.max())
-    nodes = [netlist.node_names[i + 1] for i in hit if i < N]
-    elems = [names[i - N] for i in hit if i >= N]
-    parts = []
-    if elems:
-        parts.append("branch currents of " + ", ".join(elems[:8]) + (" ..." if len(elems) > 8 else ""))
-    if nodes:
-        parts.append("voltages of nodes " + ", ".join(nodes[:8]) + (" ..." if len(nodes) > 8 else ""))
-    return "; ".join(parts)
 
 
 def spice_uic(netlist: Netlist) -> bool:

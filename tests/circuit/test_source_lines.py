@@ -83,3 +83,13 @@ def test_the_line_map_is_shared_by_copies_and_not_written():
     from spucircuit.io.spice import write_spice  # the writer leaves meta['spice_file'] out
 
     assert "SourceLines" not in write_spice(nl)
+
+
+def test_singular_mna_names_what_it_leaves_undetermined_and_where():
+    """L2 - R1 - L0 in series: nodes n3 and x1 reach the rest only through inductors (an inductor cut-set
+    with a resistor inside, not reduced), so their voltages are undetermined; the refusal names them and
+    the first card on them."""
+    text = "t\nV1 n1 0 1\nL0 0 n3 10\nR1 n3 x1 1k\nL2 n1 x1 1u\n.end\n"
+    exc = _raised(lambda: compile_netlist(parse_spice(text, "s.cir")))
+    assert str(exc).startswith("s.cir:3: circuit equations are singular (Factor is exactly singular) (involved: "
+                               "voltages of nodes n3, x1)")
