@@ -4,7 +4,8 @@ The reader keeps one :class:`SourceLines` (file name, element name -> line) in
 ``netlist.meta['spice_file']['lines']``. A :class:`~spucircuit.errors.NetlistError` raised after parsing
 (validation, index reduction, the MNA compile, the operating point) by a function wrapped in
 :func:`locating` gets the file and line of the elements its message names put in front of it,
-``file:line: message`` (and ``(also X on line k)`` for further elements on other lines); its class is
+``file:line: message`` (and ``(also X on line k)`` for further elements on other lines, ``(in
+subcircuit instance X1 on line k)`` for an element of a subcircuit); its class is
 unchanged, and it gains the attributes ``filename``, ``lineno`` and ``reason`` of a
 :class:`~spucircuit.errors.SpiceError`. A node the message names (and no element) is blamed on the first
 element touching it. Netlists not read from a file, and errors that already carry a location, are left
@@ -33,10 +34,11 @@ class SourceLines:
     netlist, whose tables share the reader's name lists; a netlist rebuilt otherwise (other name lists)
     gets no location rather than a wrong one."""
 
-    __slots__ = ("filename", "_kinds")
+    __slots__ = ("filename", "_kinds", "_instances")
 
-    def __init__(self, filename: str, netlist, lines: dict):
+    def __init__(self, filename: str, netlist, lines: dict, instances: dict | None = None):
         self.filename = str(filename)
+        self._instances = dict(instances or {})  # lower-case subcircuit instance path -> line
         self._kinds = {}
         for kind, ln in lines.items():
             chunks = netlist.tables[kind].names.chunks if len(ln) else []
@@ -63,6 +65,17 @@ class SourceLines:
         if ent is None or not chunks or chunks[0] is not ent[0] or row >= len(ent[0]):
             return None
         return int(ent[1][row])
+
+    def instance_of(self, name: str) -> tuple[str, int] | None:
+        """(instance path, line) of the innermost subcircuit instance a hierarchical element or node
+        name ('L.X1.L1', 'X1.x') lies in, or None."""
+        parts = str(name).split(".")
+        for end in range(len(parts) - 1, 0, -1):
+            for start in (0, 1):
+                key = ".".join(parts[start:end])
+                if key and key.lower() in self._instances:
+                    return key, self._instances[key.lower()]
+        return None
 
     def __repr__(self) -> str:
         return f"<SourceLines {self.filename}: {len(self)} elements>"
@@ -117,7 +130,9 @@ def locate_error(obj, exc: NetlistError) -> None:
         return
     first = hits[0][1]
     also = [f"{nm} on line {k}" for nm, k in hits[1:] if k != first][:_MAX_ALSO]
-    reason = msg + (f" (also {', '.join(also)})" if also else "")
+    inst = src.instance_of(hits[0][0])
+    reason = (msg + (f" (also {', '.join(also)})" if also else "")
+              + (f" (in subcircuit instance {inst[0]} on line {inst[1]})" if inst else ""))
     exc.args = (f"{src.filename}:{first}: {reason}",)
     exc.filename, exc.lineno, exc.reason = src.filename, first, reason
 

@@ -51,6 +51,7 @@ def test_subcircuit_elements_name_the_line_in_the_definition():
     text = "t\n.subckt s a b\nC1 a x 1n\nC2 x b 1n\n.ends\nV1 in 0 1\nX1 in 0 s\nR1 in 0 1k\n.end\n"
     exc = _raised(lambda: compile_netlist(parse_spice(text, "s.cir")))
     assert str(exc).startswith("s.cir:3: node 'X1.x' has no DC path to ground")
+    assert str(exc).endswith("(in subcircuit instance X1 on line 7)")
 
 
 def test_uic_conflict_names_the_inductor_line():

@@ -375,6 +375,7 @@ def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
             raise st.err(f"{name}: subcircuit {sub.name} has no parameter {k!r}", L)
         new_scope[k] = card_value(v if v.startswith(("{", "'")) else "{" + v + "}", scope, st, L, f"{name} {k}")
     new_path = path + [name]
+    st.instances[".".join(new_path).lower()] = L
     body_elems, body_ic = [], []
     for b in sub.body:
         if b.kind == "card" and b.text.split()[0].lower().startswith("."):

@@ -327,7 +327,7 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
         info["ic"] = dict(info["ic"])
     if st.ac_specs:
         info["ac_sources"] = ac_specs(st)
-    info["lines"] = SourceLines(filename, nl, st.lines)  # element -> line, for errors raised after the parse
+    info["lines"] = SourceLines(filename, nl, st.lines, st.instances)  # element -> line, for errors raised after the parse
     nl.meta["spice_file"] = info
     return nl
 
