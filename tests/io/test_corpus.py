@@ -20,7 +20,8 @@ error without a line: the done-when counts it as a failure, and the test refuses
 parsing names its element's file and line, spucircuit.circuit.source_lines, and counts as
 ``unsupported``) or ``no analysis: ...``. The test fails when a status differs from the manifest's
 ``expected``; after a feature lands, rewrite the expectations with ``python -m tests.io.test_corpus
---update`` and review the diff. Print the tally with ``python -m tests.io.test_corpus``. Skipped, loudly, when ngspice is missing.
+--update`` and review the diff. Print the tally with ``python -m tests.io.test_corpus``. Skipped, loudly,
+when ngspice is missing.
 """
 from __future__ import annotations
 

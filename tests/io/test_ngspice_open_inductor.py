@@ -101,7 +101,7 @@ def test_open_secondaries_tran_match_ngspice_at_its_time_points(scheme):
     ss = compile_netlist(nl, noise=False)
     ng = run_ngspice(text)
     sched = input_schedule(ss, nl.waveforms, 10e-9, 4e-6)
-    x0 = initial_state(ss, nl, nl.meta["spice_file"]["tran"], u0=sched.full(0.0)[0])  # no uic: the operating point, V1 at 0.2 V
+    x0 = initial_state(ss, nl, nl.meta["spice_file"]["tran"], u0=sched.full(0.0)[0])  # no uic: the op, V1 at 0.2 V
     res = transient(ss, sched, x0, ng.t, t_end=4e-6, scheme=scheme)
     Y, Z = ss.node_voltage_map(NODES)
     v = res.states @ np.asarray(Y).T + res.inputs @ np.asarray(Z).T

@@ -327,7 +327,8 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
         info["ic"] = dict(info["ic"])
     if st.ac_specs:
         info["ac_sources"] = ac_specs(st)
-    info["lines"] = SourceLines(filename, nl, st.lines, st.instances)  # element -> line, for errors raised after the parse
+    # element -> line, for the errors raised after the parse (spucircuit.circuit.source_lines)
+    info["lines"] = SourceLines(filename, nl, st.lines, st.instances)
     nl.meta["spice_file"] = info
     return nl
 
