@@ -38,6 +38,7 @@ import networkx as nx
 import numba as nb
 import numpy as np
 
+from spucircuit.circuit.source_lines import locating
 from spucircuit.errors import NetlistError
 
 KINDS = {
@@ -688,11 +689,13 @@ class Netlist:
                     "is always its title; add a title line above the elements)")
         return ""
 
+    @locating
     def validate(self) -> None:
         """Structural checks; raises :class:`NetlistError` naming the first problem found.
 
         - every non-ground node touches at least two element terminals, unless its one terminal fixes
-          its voltage (a resistor carrying no current, or a V, H, E or finite-gain op-amp output);
+          its voltage (a resistor or inductor carrying no current, or a V, H, E or finite-gain op-amp
+          output; see :meth:`open_inductors`);
         - every node has a DC path to ground through resistors, inductors, voltage sources or
           op-amp outputs (capacitors, current sources and VCCS outputs carry no DC path).
         """
@@ -728,31 +731,7 @@ class Netlist:
         unused = np.flatnonzero(degree[1:] == 0) + 1
         if len(unused):  # an unconnected node would make the circuit equations singular
             raise NetlistError(f"node {self.node_names[unused[0]]!r} is not connected to any element")
-        queue = [(int(j), None) for j in np.flatnonzero(degree[1:] < 2) + 1]
-        idle: list = []  # resistors into a one-terminal node: they carry no current
-        while queue:  # set such resistors aside; the node at their other end may be left with one terminal
-            j, via = queue.pop(0)
-            if degree[j] == 0:  # an island of idle resistors: the DC-path check below names it
-                continue
-            kind, i, col = self._touching_terminal(j, skip=idle)
-            hint = self._title_hint(self.node_names[j])  # the lost first card may have been its other element
-            if hint or not _defines_lonely_node(kind, col, float(self.tables[kind].values[i])):
-                near = [nm for nm in idle if j in self.tables["R"].nodes[self.tables["R"].names.locate(nm.lower())]]
-                aside = (f" once the resistors carrying no current ({', '.join(near[:3])}) are set aside"
-                         if via is not None else "")
-                why = ("its current is forced to zero (not supported: an inductor's current is a state; "
-                       "add a resistor across it)" if kind == "L" else
-                       f"its {_terminal_role(kind, col)} leaves the node voltage undefined")
-                raise NetlistError(
-                    f"dangling node {self.node_names[j]!r}: only element {self.tables[kind].names[i]!r} connects to it"
-                    + (hint or f"{aside}, and {why}")
-                )
-            if kind == "R":
-                idle.append(self.tables["R"].names[i])
-                other = int(self.tables["R"].nodes[i, 1 - col])
-                degree[other] -= 1
-                if other != 0 and degree[other] == 1:
-                    queue.append((other, i))
+        self._idle_walk(degree, strict=True)
         # DC connectivity through conducting elements (vectorised connected components).
         a_list, b_list = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         for k in "RLVEH":
@@ -773,14 +752,72 @@ class Netlist:
                 "through a resistor, inductor, voltage source or op-amp output"
             )
 
+    def _terminal_degree(self) -> np.ndarray:
+        """Element terminals on each node (control terminals included)."""
+        n = len(self.node_names)
+        degree = np.zeros(n, dtype=np.int64)
+        for t in self.tables.values():
+            if len(t):
+                degree += np.bincount(t.nodes.reshape(-1), minlength=n)
+        return degree
+
+    def open_inductors(self) -> dict:
+        """{inductor row: (open node, other node)} of the inductors that carry no current.
+
+        A node touched by one element terminal passes no current. A resistor into such a node
+        carries none and is set aside; so is an inductor, whose current is then zero for all time
+        (it is no state: di/dt = 0, and its voltage is the mutual one, sum_j M_ij di_j/dt, which
+        :mod:`~spucircuit.statespace.index_reduction` keeps). The node at the other end may be left
+        with one terminal in turn (chains into nowhere are followed). Nodes whose one element leaves
+        the voltage undefined are left to :meth:`validate`, which refuses them."""
+        return self._idle_walk(self._terminal_degree(), strict=False)[1]
+
+    def _idle_walk(self, degree: np.ndarray, strict: bool) -> tuple[list, dict]:
+        """Set aside the resistors and inductors that carry no current (a terminal alone on a node);
+        ``degree`` (terminals per node) is consumed. Returns (idle resistor names, open inductors as
+        in :meth:`open_inductors`). ``strict``: raise naming a one-terminal node whose element leaves
+        its voltage undefined (or when the title reads like a card on it)."""
+        queue = [(int(j), None) for j in np.flatnonzero(degree[1:] < 2) + 1]
+        idle: list = []  # resistors into a one-terminal node: they carry no current
+        opened: dict = {}  # inductor row -> (open node, other node)
+        skip: set = set()  # (kind, row) set aside
+        while queue:  # set such elements aside; the node at their other end may be left with one terminal
+            j, via = queue.pop(0)
+            if degree[j] == 0:  # an island of idle elements: the DC-path check of validate names it
+                continue
+            kind, i, col = self._touching_terminal(j, skip=skip)
+            hint = self._title_hint(self.node_names[j]) if strict else ""  # the lost first card may be its other
+            if hint or not (kind in "RL" or _defines_lonely_node(kind, col, float(self.tables[kind].values[i]))):
+                if not strict:
+                    continue
+                near = [self.tables[k].names[r] for k, r in skip if j in self.tables[k].nodes[r]]
+                aside = (f" once the elements carrying no current ({', '.join(sorted(near)[:3])}) are set aside"
+                         if via is not None and near else "")
+                raise NetlistError(
+                    f"dangling node {self.node_names[j]!r}: only element {self.tables[kind].names[i]!r} connects to it"
+                    + (hint or f"{aside}, and its {_terminal_role(kind, col)} leaves the node voltage undefined")
+                )
+            if kind in "RL":
+                skip.add((kind, i))
+                other = int(self.tables[kind].nodes[i, 1 - col])
+                if kind == "R":
+                    idle.append(self.tables["R"].names[i])
+                else:
+                    opened[i] = (j, other)
+                degree[j] -= 1
+                degree[other] -= 1
+                if other != 0 and degree[other] == 1:
+                    queue.append((other, i))
+        return idle, opened
+
     def _touching_terminal(self, j: int, skip=()) -> tuple[str, int, int]:
-        """(kind, row, terminal column) of the first element terminal on node index j, resistors named in
-        ``skip`` aside."""
+        """(kind, row, terminal column) of the first element terminal on node index j, the (kind, row)
+        pairs in ``skip`` aside."""
         for k, t in self.tables.items():
             if len(t):
                 hit = np.argwhere(t.nodes == j)
-                if k == "R" and skip:
-                    hit = np.array([h for h in hit if t.names[int(h[0])] not in skip]).reshape(-1, 2)
+                if skip:
+                    hit = np.array([h for h in hit if (k, int(h[0])) not in skip]).reshape(-1, 2)
                 if len(hit):
                     return k, int(hit[0, 0]), int(hit[0, 1])
         raise NetlistError(f"node {self.node_names[j]!r} is not connected to any element")  # pragma: no cover

@@ -35,6 +35,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from spucircuit.circuit.noise import flicker_coefficient, flicker_resistors, noise_sources
+from spucircuit.circuit.source_lines import locating
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.statespace.model import StateSpace
 from spucircuit.statespace.sparameters import port_list, port_noise, s_parameters
@@ -297,6 +298,7 @@ def input_noise_psd(onoise_psd, gain) -> np.ndarray:
 NGSPICE_TNOM_K = 300.15  # ngspice's default circuit temperature, 27 C
 
 
+@locating
 def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
     """Run the ``.ac``, ``.noise``, ``.sp``, ``.dc``, ``.tf`` and ``.sens`` analyses a SPICE netlist's cards
     ask for (``netlist.meta['spice_file']`` from :func:`spucircuit.io.spice.read_spice`); {} when it has none.

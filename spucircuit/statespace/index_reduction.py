@@ -1,4 +1,15 @@
-"""Index reduction of the two degenerate shapes ngspice runs but a state-space compile cannot take as is.
+"""Index reduction of the degenerate shapes ngspice runs but a state-space compile cannot take as is.
+
+* An inductor with an open end - a terminal that reaches nothing carrying current once resistors into
+  nowhere are set aside (:meth:`Netlist.open_inductors`, the rule :meth:`Netlist.validate` follows) -
+  carries no current for all time: it is no state. Its voltage is the mutual one, v_o = sum_j M_oj
+  di_j/dt over the inductors c that carry current, and those obey v_c = M_cc di_c/dt, so
+  v_o = (M_oc M_cc^-1) v_c: an algebraic function of the carrying inductors' voltages, kept exactly
+  by VCVSs in series (one per carrying inductor, internal nodes between them) that carry no current;
+  without coupling the open end follows the other end (a unit-gain VCVS). So the open end's voltage,
+  a function of dx/dt = F x + B u, enters the read-out map v = Y x + Z u with no new state, at DC
+  (v_c = 0), in .tran, .ac and .pz alike. The whole inductance matrix must be positive definite, as
+  ngspice checks (src/spicelib/devices/ind/muttemp.c, a Cholesky factor); an IC= on an open inductor conflicts with uic.
 
 * A capacitor whose terminals are joined by a path of voltage sources (one directly across a source,
   a loop of capacitors and voltage sources with one capacitor): its voltage is fixed by the sources,
@@ -26,6 +37,7 @@ import numpy as np
 
 from spucircuit.circuit.netlist import REF_KINDS, Netlist
 from spucircuit.errors import NetlistError
+from spucircuit.statespace.inductance import inductance_matrix
 
 __all__ = ["reduce_degenerate"]
 
@@ -96,8 +108,92 @@ def _cutset_nodes(nl: Netlist):
 
 
 def reduce_degenerate(nl: Netlist) -> Netlist:
-    """``nl`` with capacitors fixed by voltage sources dropped and series inductors merged (module
-    docstring); the same object when there is nothing to reduce. Node names and order are kept."""
+    """``nl`` with open inductors replaced by their mutual voltage, capacitors fixed by voltage sources
+    dropped and series inductors merged (module docstring); the same object when there is nothing to
+    reduce. Node names and order are kept (internal nodes of the open inductors' VCVS chains follow)."""
+    opened = nl.open_inductors() if len(nl.tables["L"]) else {}
+    if not opened:
+        return _reduce_shapes(nl)
+    base, chain, conflicts = _drop_open(nl, opened)
+    new = _reduce_shapes(base)  # base is a new netlist: extending it (or its reduction) is safe
+    new.uic_conflicts = conflicts + list(getattr(new, "uic_conflicts", []))
+    names, nodes, gains = [], [], []
+    for name, p, q, cp, cq, gain in chain:
+        names.append(name)
+        nodes.append([new.node(x) if isinstance(x, str) else x for x in (p, q, cp, cq)])
+        gains.append(gain)
+    new.add_elements("E", names, np.array(nodes, np.int64), gains)
+    return new
+
+
+def _drop_open(nl: Netlist, opened: dict):
+    """(``nl`` without the open inductors and their couplings, the VCVS chain that keeps each one's
+    voltage, uic conflicts). An open inductor o carries no current, so v_o = sum_j M_oj di_j/dt over
+    the inductors c that do (di_o/dt = 0), and those obey v_c = M_cc di_c/dt: v_o = (M_oc M_cc^-1) v_c,
+    an algebraic function of the carrying inductors' voltages V_pc - V_qc (0 without coupling: the
+    open end sits at the other end's voltage). One VCVS per nonzero term, in series through internal
+    nodes, sets V_p - V_q of the open inductor; it carries no current (the open end reaches only
+    elements that carry none)."""
+    t = nl.tables
+    o = sorted(opened)
+    c = [r for r in range(len(t["L"])) if r not in opened]
+    G = np.zeros((len(o), len(c)))
+    if len(t["K"]) and np.any(t["K"].values != 0):
+        M = inductance_matrix(nl)  # the whole set must be positive definite (ngspice: ind/muttemp.c)
+        if c:
+            G = np.linalg.solve(M[np.ix_(c, c)], M[np.ix_(c, o)]).T  # M_oc M_cc^-1 (M_cc symmetric)
+    chain, conflicts = [], []
+    taken = {nm.lower() for nm in nl.node_names}
+    for a, r in enumerate(o):
+        nm = t["L"].names[r]
+        p, q = (int(x) for x in t["L"].nodes[r])
+        terms = [(float(G[a, b]), int(t["L"].nodes[cr, 0]), int(t["L"].nodes[cr, 1]))
+                 for b, cr in enumerate(c) if G[a, b] != 0]
+        if not terms:  # V_p = V_q: a unit-gain follower of the other end (a VCVS gain must be nonzero)
+            chain.append((f"E.{nm}.open", opened[r][0], 0, opened[r][1], 0, 1.0))
+        else:
+            ends = [p]
+            for k in range(1, len(terms)):
+                mid = f"{nm}.open{k}"
+                while mid.lower() in taken:
+                    mid += "_"
+                taken.add(mid.lower())
+                ends.append(mid)
+            ends.append(q)
+            chain += [(f"E.{nm}.open" + (f"{k}" if k else ""), ends[k], ends[k + 1], cp, cq, g)
+                      for k, (g, cp, cq) in enumerate(terms)]
+        if float(t["L"].ic[r]) != 0:
+            conflicts.append(f"inductor {nm!r} reaches nothing that carries current (node "
+                             f"{nl.node_names[opened[r][0]]!r}): with uic it starts at {float(t['L'].ic[r]):.6g} A "
+                             "(its IC=) but carries none; SPICE would stop it at once (an impulse of voltage), which "
+                             "the twin does not: give it IC=0 or start from the operating point (no uic)")
+    base = Netlist(nl.title)
+    base.node_names = list(nl.node_names)
+    base._node_index = dict(nl._node_index)
+    base.meta = nl.meta
+    gone = set(o)
+    for k, tab in t.items():
+        if not len(tab):
+            continue
+        if k == "L":
+            keep = np.array([r not in gone for r in range(len(tab))], bool)
+        elif k == "K":
+            keep = np.array([a not in gone and b not in gone for a, b in nl.ref_rows("K")], bool)
+        else:
+            keep = np.ones(len(tab), bool)
+        idx = np.flatnonzero(keep)
+        if len(idx):
+            names = [tab.names[i] for i in idx]
+            base.add_elements(k, names, tab.nodes[idx], tab.values[idx], tab.ic[idx],
+                              refs=[nl.refs[nm.lower()] for nm in names] if k in REF_KINDS else None)
+    for attr in ("uic_conflicts", "dc_only_sources"):
+        if hasattr(nl, attr):
+            setattr(base, attr, getattr(nl, attr))
+    return base, chain, conflicts
+
+
+def _reduce_shapes(nl: Netlist) -> Netlist:
+    """Capacitors fixed by voltage sources dropped and series inductors merged."""
     fixed = _fixed_capacitors(nl)
     cut, forced = _cutset_nodes(nl)
     if not fixed and not cut and not forced:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spucircuit.circuit.source_lines import locating
 from spucircuit.errors import NetlistError
 from spucircuit.statespace.model import StateSpace
 
@@ -57,6 +58,7 @@ class InputSchedule:
         return min((w.max_step(rtol) for w in self.waveforms), default=math.inf)
 
 
+@locating
 def input_schedule(ss: StateSpace, waveforms: dict, tstep: float, tstop: float) -> InputSchedule:
     """The inputs of ``ss`` with ``waveforms`` (source name -> waveform, e.g. ``netlist.waveforms``)
     resolved for ``.tran tstep tstop``."""

@@ -49,9 +49,11 @@ import scipy.sparse.linalg as spla
 
 from spucircuit.circuit.netlist import Netlist
 from spucircuit.circuit.noise import as_kelvin, noise_sources, warn_flicker_dropped
+from spucircuit.circuit.source_lines import locating
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError
 from spucircuit.statespace.index_reduction import reduce_degenerate
+from spucircuit.statespace.inductance import inverse_inductance
 from spucircuit.statespace.model import StateSpace
 from spucircuit.statespace.operators import make_drift
 from spucircuit.statespace.virtual_ground import compile_virtual_ground
@@ -85,6 +87,7 @@ _DENSE_LU_MIN_FILL = 0.02  # nnz / dim^2 above which LAPACK beats SuperLU on the
 
 
 FACTORIZATIONS = ("auto", "dense", "sparse")
+_NAME_SINGULAR_MAX = 3000  # MNA unknowns: a singular system's null space is named (dense SVD) up to this size
 
 
 def factorize(K, method: str = "auto"):
@@ -99,6 +102,7 @@ def factorize(K, method: str = "auto"):
     return spla.splu(K, permc_spec="COLAMD")
 
 
+@locating
 def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool = True,
                     validate: bool = True, fast: bool = True, factorization: str = "auto",
                     sparse: bool = False, noise_analysis: bool = False) -> StateSpace:
@@ -237,8 +241,15 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         lu = factorize(K, factorization)
         Wt = lu.solve(O.T.toarray(), trans="T")  # (dim, n) = K^-T O^T
     except RuntimeError as exc:
+        involved = ""
+        if dim <= _NAME_SINGULAR_MAX:  # name what the singular equations leave undetermined (its null space)
+            _, s, Vt = np.linalg.svd(K.toarray())
+            null = Vt[s <= s[0] * dim * np.finfo(float).eps * 16]
+            branches = (list(t["V"].names) + cnames + list(t["U"].names) + list(t["E"].names)
+                        + list(t["H"].names))
+            involved = f" (involved: {name_unknowns(null, netlist, N, branches)})" if null.size else ""
         raise NetlistError(
-            "circuit equations are singular (" + str(exc) + "): look for a loop of capacitors "
+            "circuit equations are singular (" + str(exc) + ")" + involved + ": look for a loop of capacitors "
             "and voltage sources, a cut-set of inductors and current sources, an op-amp without "
             "feedback, or a node with no DC path to ground"
         ) from None
@@ -328,6 +339,23 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     return ss
 
 
+def name_unknowns(null, netlist, N, names) -> str:
+    """Elements and nodes whose value the null space ``null`` (k, dim) of an MNA matrix leaves undetermined
+    (unknowns: N node voltages, then the branch currents ``names``)."""
+    if null.size == 0:
+        return "?"
+    w = np.abs(null).max(axis=0)
+    hit = np.flatnonzero(w > 1e-8 * w.max())
+    nodes = [netlist.node_names[i + 1] for i in hit if i < N]
+    elems = [names[i - N] for i in hit if i >= N]
+    parts = []
+    if elems:
+        parts.append("branch currents of " + ", ".join(elems[:8]) + (" ..." if len(elems) > 8 else ""))
+    if nodes:
+        parts.append("voltages of nodes " + ", ".join(nodes[:8]) + (" ..." if len(nodes) > 8 else ""))
+    return "; ".join(parts)
+
+
 def stamp_controlled(netlist: Netlist, stamp, nd, rV: int, rE: int, rH: int) -> None:
     """MNA stamps of the controlled sources E, F, H (branch rows rE.., rH.. after the op-amps'; I(Vc)
     is the branch unknown rV + row of the controlling voltage source, into its + terminal)."""
@@ -348,32 +376,6 @@ def stamp_controlled(netlist: Netlist, stamp, nd, rV: int, rE: int, rH: int) -> 
         p, q = nd(t["F"].nodes[:, 0]), nd(t["F"].nodes[:, 1])
         vc = rV + np.array([r[0] for r in netlist.ref_rows("F")], dtype=np.int64)
         stamp(p, vc, t["F"].values), stamp(q, vc, -t["F"].values)
-
-
-def inverse_inductance(netlist: Netlist) -> np.ndarray:
-    """M^-1 of the inductance matrix, M_ii = L_i, M_ij = k sqrt(L_i L_j) for a K coupling (H^-1).
-
-    M must be positive definite (the magnetic energy i^T M i / 2 > 0): a set of couplings that
-    violates it (e.g. k = 1, or three inductors with pairwise k = 0.9 of alternating sign) is
-    refused, naming the couplings involved."""
-    t = netlist.tables
-    Lv = t["L"].values
-    if not len(t["K"]):
-        return np.diag(1.0 / Lv)
-    M = np.diag(Lv.astype(float))
-    rows = netlist.ref_rows("K")
-    for (a, b), k in zip(rows, t["K"].values):
-        M[a, b] += k * np.sqrt(Lv[a] * Lv[b])
-        M[b, a] = M[a, b]
-    s = 1.0 / np.sqrt(Lv)
-    w, V = np.linalg.eigh(s[:, None] * M * s[None, :])  # the coupling-coefficient matrix, unit diagonal
-    if w[0] <= 64 * len(Lv) * np.finfo(float).eps:
-        bad = np.abs(V[:, 0]) > 1e-6 * np.abs(V[:, 0]).max()
-        names = [nm for nm, (a, b) in zip(t["K"].names, rows) if bad[a] and bad[b]]
-        raise NetlistError(f"the inductance matrix of the coupled inductors is not positive definite (eigenvalue "
-                           f"{w[0]:.3g} of the coupling matrix): couplings {', '.join(names)} (|k| = 1 or "
-                           "incompatible couplings) store negative or zero magnetic energy")
-    return (s[:, None] * (V / w) @ V.T) * s[None, :]
 
 
 def _check_noise(Q, temperature_k: float) -> None:

@@ -33,8 +33,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from spucircuit.circuit.netlist import Netlist
+from spucircuit.circuit.source_lines import locating
 from spucircuit.errors import NetlistError
-from spucircuit.statespace.mna import stamp_controlled
+from spucircuit.statespace.mna import name_unknowns, stamp_controlled
 from spucircuit.statespace.model import StateSpace
 
 __all__ = ["OperatingPoint", "operating_point", "initial_state", "spice_uic"]
@@ -88,6 +89,7 @@ def _nd(a):
     return np.asarray(a, dtype=np.int64).reshape(-1) - 1  # node index -> MNA row (ground -> -1)
 
 
+@locating
 def operating_point(netlist: Netlist, forced: dict | None = None, inputs: dict | None = None) -> OperatingPoint:
     """The DC operating point of ``netlist`` (capacitors open, inductors shorted).
 
@@ -206,7 +208,7 @@ def _solve(K, rhs, netlist, N, names):
     tol = s[0] * dim * np.finfo(float).eps * 16 if s.size and s[0] > 0 else 1e-300
     null = Vt[s <= tol]
     left = U[:, s <= tol]
-    what = _name_unknowns(null, netlist, N, names)
+    what = name_unknowns(null, netlist, N, names)
     if left.size and np.linalg.norm(left.T @ rhs) > 1e-9 * max(np.linalg.norm(rhs), 1e-300):
         raise NetlistError(f"the circuit has no DC operating point: the DC equations are singular and the sources "
                            f"drive them inconsistently (involved: {what}); e.g. an ideal integrator (a capacitor "
@@ -218,22 +220,6 @@ def _solve(K, rhs, netlist, N, names):
                        "(start from the given initial conditions) or add a DC path")
 
 
-def _name_unknowns(null, netlist, N, names) -> str:
-    """Elements and nodes whose DC value the null space ``null`` (k, dim) leaves undetermined."""
-    if null.size == 0:
-        return "?"
-    w = np.abs(null).max(axis=0)
-    hit = np.flatnonzero(w > 1e-8 * w.max())
-    nodes = [netlist.node_names[i + 1] for i in hit if i < N]
-    elems = [names[i - N] for i in hit if i >= N]
-    parts = []
-    if elems:
-        parts.append("branch currents of " + ", ".join(elems[:8]) + (" ..." if len(elems) > 8 else ""))
-    if nodes:
-        parts.append("voltages of nodes " + ", ".join(nodes[:8]) + (" ..." if len(nodes) > 8 else ""))
-    return "; ".join(parts)
-
-
 def spice_uic(netlist: Netlist) -> bool:
     """Whether a transient of ``netlist`` starts from its initial conditions (True: ``.tran ... uic``
     or no ``.tran`` card) or from its operating point (False: ``.tran`` without ``uic``)."""
@@ -241,6 +227,7 @@ def spice_uic(netlist: Netlist) -> bool:
     return True if not tran else bool(tran.get("uic"))
 
 
+@locating
 def initial_state(ss, netlist: Netlist | None = None, uic: bool | None = None) -> np.ndarray:
     """The state a transient of ``ss`` starts from, with SPICE's semantics (module docstring).
 

@@ -27,10 +27,12 @@ path as its name) and compares, per analysis:
 
 A file's status is ``agrees: <the analyses compared>``, ``disagrees: <analysis> <node> <error>``, ``unsupported: <the twin's
 SpiceError>`` (a missing feature, named with file and line), ``rejected: <error>`` (the package's own
-error without a line: the done-when counts it as a failure) or ``no analysis: ...``. The test fails
-when a status differs from the manifest's ``expected``; after a feature lands, rewrite the
-expectations with ``python -m tests.io.test_corpus --update`` and review the diff. Print the tally
-with ``python -m tests.io.test_corpus``. Skipped, loudly, when ngspice is missing.
+error without a line: the done-when counts it as a failure, and the test refuses it; an error raised after
+parsing names its element's file and line, spucircuit.circuit.source_lines, and counts as
+``unsupported``) or ``no analysis: ...``. The test fails when a status differs from the manifest's
+``expected``; after a feature lands, rewrite the expectations with ``python -m tests.io.test_corpus
+--update`` and review the diff. Print the tally with ``python -m tests.io.test_corpus``. Skipped, loudly,
+when ngspice is missing.
 """
 from __future__ import annotations
 
@@ -174,7 +176,9 @@ def replay(relpath: str) -> str:
                     return f"disagrees: {card} (line {cards[card]}) {bad}"
         except SpiceError as exc:
             return f"unsupported: {exc}"
-        except SPUError as exc:
+        except SPUError as exc:  # located by spucircuit.circuit.source_lines when it blames an element
+            if getattr(exc, "lineno", None) is not None:
+                return f"unsupported: {exc}"
             return f"rejected: {type(exc).__name__}: {exc}"
         except KeyError as exc:
             return f"ngspice failed: its rawfile has no {exc.args[0]!r} plot"
@@ -457,6 +461,7 @@ def test_corpus_statuses_match_the_manifest():
     assert not diffs, ("corpus statuses changed (if a feature landed, run python -m tests.io.test_corpus --update "
                        "and review the diff):\n" + "\n".join(diffs))
     for path, status in got.items():  # a missing feature is named with its file and line
+        assert not status.startswith("rejected:"), status
         if status.startswith("unsupported:"):
             assert re.search(re.escape(path) + r":\d+: ", status), status
 

@@ -92,3 +92,41 @@ def test_inductor_in_series_with_a_current_source_is_no_state():
                                            r"uic it starts at 0 A"):
         initial_state(compile_netlist(nl), nl)
     assert np.allclose(initial_state(compile_netlist(nl), nl, uic=False), [2.0], rtol=4 * EPS)
+
+
+OPEN_XFMR = "t\nV1 in 0 1\nR1 in a 10\nC1 a 0 1n\nL1 a 0 1m\nL2 s 0 {l2}\nR2 s t 1k\nK1 L1 L2 {k}\n{tran}\n.end\n"
+
+
+@pytest.mark.parametrize("l2, k", [(4e-3, 0.9), (1e-3, -0.5), (4e-3, 0.0)])
+def test_open_secondary_is_no_state_and_follows_the_mutual_voltage(l2, k):
+    """v(s) = M21 di1/dt = (k sqrt(L1 L2) / L1) v(a): the open end as an output of (F x + B u), no state."""
+    nl = parse_spice(OPEN_XFMR.format(l2=l2, k=k, tran=""))
+    ss = compile_netlist(nl, noise=False)
+    assert ss.state_names == ["v(C1)", "i(L1)"]
+    g = k * np.sqrt(1e-3 * l2) / 1e-3
+    Y, Z = ss.node_voltage_map(["a", "s", "t"])
+    np.testing.assert_allclose(Y[1], g * Y[0], rtol=0, atol=4 * EPS * np.abs(Y).max())
+    np.testing.assert_allclose(Z[1], g * Z[0], rtol=0, atol=4 * EPS)
+    np.testing.assert_allclose(Y[2], Y[1], rtol=0, atol=4 * EPS * np.abs(Y).max())  # R2 carries no current
+    np.testing.assert_allclose(Z[2], Z[1], rtol=0, atol=4 * EPS)
+
+
+def test_open_inductor_keeps_the_whole_inductance_matrix_checked():
+    """ngspice (ind/muttemp.c) refuses a coupling matrix that is not positive definite even when the
+    inductors involved carry no current; so does the twin."""
+    nl = parse_spice("t\nV1 a 0 1\nR1 a b 1\nL1 b 0 1m\nL2 s 0 1m\nL3 w 0 1m\nK12 L1 L2 0.9\nK13 L1 L3 0.9\n"
+                     "K23 L2 L3 -0.9\n.end\n")
+    nl.validate()
+    assert len(nl.open_inductors()) == 2
+    with pytest.raises(NetlistError, match=r"not positive definite.*K12, K13, K23"):
+        compile_netlist(nl)
+
+
+def test_open_inductor_with_an_initial_current_conflicts_with_uic():
+    nl = parse_spice(OPEN_XFMR.format(l2="4m IC=1m", k=0.5, tran=".tran 1u 1m uic"))
+    ss = compile_netlist(nl, noise=False)
+    with pytest.raises(NetlistError, match=r"inductor 'L2' reaches nothing that carries current \(node 's'\): with "
+                                           r"uic it starts at 0.001 A"):
+        initial_state(ss, nl)
+    x0 = initial_state(ss, nl, uic=False)  # from the operating point: nothing to conflict with
+    assert x0.shape == (2,)

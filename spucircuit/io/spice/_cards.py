@@ -101,6 +101,8 @@ class State:
     nl: Netlist
     kinds: dict = field(default_factory=lambda: {k: ([], [], [], []) for k in KINDS})
     names: dict = field(default_factory=dict)  # lower-case name -> line
+    lines: dict = field(default_factory=lambda: {k: [] for k in KINDS})  # kind -> each element's line (kinds' order)
+    instances: dict = field(default_factory=dict)  # lower-case subcircuit instance path (x1.x2) -> its line
     subckts: dict = field(default_factory=dict)
     globals_: set = field(default_factory=set)
     ic_given: set = field(default_factory=set)  # capacitor indices (in kinds['C']) with IC=

@@ -272,6 +272,7 @@ class _BulkReader:
 
     def add(self, kind: str, name: str, low: str, nodes, v: float, ic: float, lineno: int):
         self.st.names[low] = lineno
+        self.st.lines[kind].append(lineno)
         nm, nd, vals, ics = self.st.kinds[kind]
         nm.append(name)
         nd.extend(nodes)
@@ -445,6 +446,7 @@ class _BulkReader:
         if ics is not None and kind == "C":
             st.ic_given.update(range(len(nm), len(nm) + m))
         nm.extend(reg)
+        st.lines[kind].extend(linenos)
         nd.extend(idx)
         vv.extend(vals)
         ii.extend(ics if ics is not None else [0.0] * m)

@@ -106,6 +106,7 @@ def register(st: State, kind: str, name: str, nodes, value: float, ic: float, li
     st.names[low] = lineno
     if len(st.names) > st.max_elements:
         raise st.err(f"more than {st.max_elements} elements after flattening subcircuits", lineno)
+    st.lines[kind].append(lineno)
     nm, nd, vals, ics = st.kinds[kind]
     nm.append(name)
     nd.extend(nodes)  # flat: KINDS[kind][0] indices per element
@@ -449,6 +450,7 @@ def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
             raise st.err(f"{name}: subcircuit {sub.name} has no parameter {k!r}", L)
         new_scope[k] = card_value(v if v.startswith(("{", "'")) else "{" + v + "}", scope, st, L, f"{name} {k}")
     new_path = path + [name]
+    st.instances[".".join(new_path).lower()] = L
     body_elems, body_ic, body_models = [], [], []
     for b in sub.body:
         if b.kind == "card" and b.text.split()[0].lower().startswith("."):

@@ -41,6 +41,7 @@ import numpy as np
 
 from spucircuit._util.quantities import parse_number
 from spucircuit.circuit.netlist import KINDS, Netlist
+from spucircuit.circuit.source_lines import SourceLines
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.io.spice._cards import (
     ANN,
@@ -346,6 +347,8 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
         info["ac_sources"] = ac_specs(st)
     if st.rf_drive:
         info["rf_drive"] = dict(st.rf_drive)
+    # element -> line, for the errors raised after the parse (spucircuit.circuit.source_lines)
+    info["lines"] = SourceLines(filename, nl, st.lines, st.instances)
     nl.meta["spice_file"] = info
     return nl
 
