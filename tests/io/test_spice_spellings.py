@@ -1,38 +1,46 @@
 """Spellings of netlists from elsewhere (issue 13b, item 4): dc= / ac= on sources (AC recorded for the
-.ac analysis), R= / C= / L= values, resistor ac=, RKM values, tc1/tc2 with temp/dtemp/.temp, .ic
+.ac analysis), R= / C= / L= values, resistor ac=, values as ngspice 39 reads them (no RKM), tc1/tc2 with temp/dtemp/.temp, .ic
 inside a subcircuit, and the errors of their bad forms."""
 import numpy as np
 import pytest
 
+from spucircuit._util.quantities import parse_number
 from spucircuit.errors import SpiceError
 from spucircuit.io.spice import parse_spice, write_spice
-from spucircuit.io.spice.spellings import rkm_value
 
 
 def _values(text):
     return {e.name: e.value for e in parse_spice(text).elements()}
 
 
-@pytest.mark.parametrize("tok, value", [
-    # ngspice's examples/various/RKM-R-1.cir (the letter is the decimal point; M and L are milli)
-    ("4K7", 4.7e3), ("4R7", 4.7), ("R47", 0.47), ("47K3", 47.3e3), ("4L7", 4.7e-3), ("470L", None),
-    ("4M7", 4.7e-3), ("1M5", 1.5e-3), ("2R2", 2.2), ("1u5", 1.5e-6), ("3n3", 3.3e-9), ("2G2", 2.2e9),
-    # not RKM: plain SPICE numbers, and 4Meg7 (undefined in RKM, refused)
-    ("4k", None), ("47", None), ("4meg7", None), ("K7", None), ("4K7ohm", None), ("4.7K7", None),
-])
-def test_rkm_values(tok, value):
-    got = rkm_value(tok)
-    if value is None:
-        assert got is None
-    else:
-        assert got == pytest.approx(value, rel=4 * np.finfo(float).eps)
+# ngspice 39.3's reading of R/C/L values (INPevaluate, no RKM by default), measured with 'show r c l' on a deck of
+# these tokens: the first letter after the number is the scale, the rest of the token is ignored
+NGSPICE_39_VALUES = [
+    ("4K7", 4e3), ("2R2", 2.0), ("4Meg7", 4e6), ("2meg5", 2e6), ("2m5", 2e-3), ("4M7", 4e-3), ("4L7", 4.0),
+    ("1d3", 1e3), ("1e+", 1.0), ("1.5.3", 1.5), ("1e5k", 1e8), ("1.", 1.0), (".5k", 500.0), ("1mil", 2.54e-5),
+    ("3MEGA", 3e6), ("2e-3meg", 2e3), ("1ex", 1.0), ("2:3", 2.0), ("1E-3X", 1e-3), ("+2k", 2e3), ("56Ohms", 56.0),
+    ("1e-3wwww", 1e-3), ("-1.7", -1.7), ("27R56", 27.0), ("1u2", 1e-6), ("4F7", 4e-15), ("47fF", 4.7e-14),
+    ("2200u2nnn", 2.2e-3), ("1e-6e", 1e-6), (".", 0.0),
+]
 
 
-def test_rkm_and_key_value_spellings_in_cards():
-    v = _values("t\nV1 a 0 dc=2\nR1 a b 4K7\nR2 b 0 R=2R2\nC1 b 0 C=1u\nL1 b c L=1M5\nR3 c 0 R47\n"
-                "C2 c 0 3n3\n.end\n")
-    assert v == pytest.approx({"V1": 2.0, "R1": 4700.0, "R2": 2.2, "C1": 1e-6, "L1": 1.5e-3, "R3": 0.47,
-                               "C2": 3.3e-9}, rel=4 * np.finfo(float).eps)
+@pytest.mark.parametrize("tok, value", NGSPICE_39_VALUES)
+def test_numbers_as_ngspice_39_reads_them(tok, value):
+    assert parse_number(tok) == pytest.approx(value, rel=4 * np.finfo(float).eps, abs=0)
+
+
+@pytest.mark.parametrize("tok", ["R47", "K7", "abc", "+", "-", "", "-k", "e3"])
+def test_tokens_that_are_no_number(tok):
+    assert parse_number(tok) is None
+
+
+def test_value_spellings_in_cards():
+    v = _values("t\nV1 a 0 dc=2\nR1 a b 4K7\nR2 b 0 R=2R2\nC1 b 0 C=1u\nL1 b c L=1M5\nR3 c 0 4Meg7\n"
+                "C2 c 0 3n3\nC3 c 0 47fF\n.end\n")
+    assert v == pytest.approx({"V1": 2.0, "R1": 4000.0, "R2": 2.0, "C1": 1e-6, "L1": 1e-3, "R3": 4e6,
+                               "C2": 3e-9, "C3": 4.7e-14}, rel=4 * np.finfo(float).eps)
+    with pytest.raises(SpiceError, match=r"<string>:3: R3 value: 'R47' is not a number"):
+        parse_spice("t\nV1 a 0 1\nR3 a 0 R47\n.end\n")  # ngspice 39 reads it as a model name and fails
 
 
 def test_ac_specs_are_recorded_not_used():
@@ -72,7 +80,7 @@ def test_ic_inside_a_subcircuit_gets_the_instance_node():
 
 @pytest.mark.parametrize("text, line, what", [
     ("t\nR1 a 0 1k R=2k\n", 2, "value given twice"),
-    ("t\nR1 a 0 4meg7\n", 2, "'4meg7' is not a number"),
+    ("t\nR1 a 0 meg7\n", 2, "'meg7' is not a number"),
     ("t\nC1 a 0 1u tc1=abc\n", 2, "C1 tc1"),
     ("t\nR1 a 0 1k tc1=1e300 temp=1e300\n", 2, "not finite"),
     ("t\nR1 a 0 1k tc1=-1 temp=28\n", 2, "zero resistance"),

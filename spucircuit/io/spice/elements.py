@@ -3,7 +3,7 @@
 :func:`element` reads one element line (or a ``*spu: N`` annotation) at the top level or inside a
 subcircuit instance: linear ``R C L G E V I`` and ``X`` instances, whose subcircuit bodies are
 flattened with ngspice's hierarchical names (``R.X1.R2``, node ``X1.n3``); E with a floating output,
-F, H and K are read by :mod:`~spucircuit.io.spice.controlled`, RKM values and tc1/tc2 by
+F, H and K are read by :mod:`~spucircuit.io.spice.controlled`, tc1/tc2 by
 :mod:`~spucircuit.io.spice.spellings`. Conversions: a negative
 resistor becomes a VCCS ``G p q p q 1/R`` (noise-free, as it is active); ``E out 0 inp inn A0``
 becomes an op-amp (inputs swapped for A0 < 0); ``X<name> ... spu_opamp_ideal|spu_opamp`` becomes
@@ -42,7 +42,7 @@ from spucircuit.io.spice._cards import (
 )
 from spucircuit.io.spice.analyses import record_ac, source_ac
 from spucircuit.io.spice.controlled import controlled, is_poly
-from spucircuit.io.spice.spellings import TNOM_C, rkm_value, temperature_factor
+from spucircuit.io.spice.spellings import TNOM_C, temperature_factor
 from spucircuit.io.spice.waveform_cards import is_time_function, pwl_options, read_waveform
 
 __all__ = ["element", "map_node"]
@@ -165,9 +165,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         else:
             raise st.err(f"{name}: missing value; expected {form}", L)
         nodes = nodes_of(2)
-        v = rkm_value(val_tok)  # '4K7', '2R2', '1M5' (ngspice's RKM reading)
-        if v is None:
-            v = card_value(val_tok, scope, st, L, f"{name} value")
+        v = card_value(val_tok, scope, st, L, f"{name} value")  # ngspice 39: '4K7' = 4k (no RKM)
         if {"tc1", "tc2", "temp", "dtemp"} & kwd.keys():  # value (1 + tc1 dT + tc2 dT^2)
             tc = {k: card_value(kwd[k], scope, st, L, f"{name} {k}") if k in kwd else 0.0
                   for k in ("tc1", "tc2", "dtemp")}
