@@ -17,8 +17,8 @@ path as its name) and compares, per analysis:
   twin's netlist against the value ngspice reports (an ``.op`` with a ``.save`` of its parameters),
   within 1e-9 relative, both meaning the value the equations use (tc1/tc2/dtemp and m applied).
 
-A control block whose analysis command the twin lacks (``sens``, ``tf``, ``dc``, ...) gives
-``unsupported`` naming the command and its line.
+A file whose only analyses are ones the twin lacks (a control-block ``sens``, ``tf``, ``dc``, ...,
+or a card ``.disto``, ``.sens``, ...) gives ``unsupported`` naming the first of them and its line.
 
 A file's status is ``agrees: <the analyses compared>``, ``disagrees: <analysis> <node> <error>``, ``unsupported: <the twin's
 SpiceError>`` (a missing feature, named with file and line), ``rejected: <error>`` (the package's own
@@ -156,11 +156,15 @@ def control_commands(text: str) -> dict:
 
 def replay(relpath: str) -> str:
     """The status of one corpus file (see the module docstring)."""
+    with open(os.path.join(CORPUS, relpath), encoding="utf-8", errors="replace") as f:
+        return replay_text(f.read(), relpath)
+
+
+def replay_text(text: str, relpath: str) -> str:
+    """:func:`replay` of a netlist's text (``relpath`` names it in the statuses)."""
     from spucircuit.errors import SpiceError, SPUError
     from spucircuit.io.spice import parse_spice
 
-    with open(os.path.join(CORPUS, relpath), encoding="utf-8", errors="replace") as f:
-        text = f.read()
     deck = make_deck(text)
     cards = _analysis_cards(deck)
     commands = control_commands(text)
@@ -170,11 +174,12 @@ def replay(relpath: str) -> str:
     except SpiceError as exc:
         return f"unsupported: {exc}"
     compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz") if c in cards]
-    lacking = {w: k for w, k in commands.items() if w in _CONTROL_OTHER}
+    lacking = {f"control-block command '{w}' ({_CONTROL_OTHER[w]} analysis)": k for w, k in commands.items()
+               if w in _CONTROL_OTHER}
+    lacking.update({f"analysis card '{c}'": k for c, k in cards.items() if c not in _COMPARE})
     if not compared and lacking:
-        w, k = min(lacking.items(), key=lambda item: item[1])
-        return (f"unsupported: {relpath}:{k}: the control-block command '{w}' ({_CONTROL_OTHER[w]} analysis) "
-                f"has no counterpart in the twin")
+        what, k = min(lacking.items(), key=lambda item: item[1])
+        return f"unsupported: {relpath}:{k}: the {what} has no counterpart in the twin"
     if not compared and "show" in commands:
         with tempfile.TemporaryDirectory() as work:
             try:
@@ -473,6 +478,12 @@ def test_control_commands_and_the_analyses_the_twin_lacks():
     text = "t\nR1 1 0 1k\n.control\n* c\nshow r\nsens v(1) ac lin 1 1 2\n.endc\n.options x\n.end\n"
     assert control_commands(text) == {"show": 5, "sens": 6}
     assert _analysis_cards(make_deck(text)) == {}  # .options is not .op
+    status = replay_text(text, "x.cir")
+    assert status == ("unsupported: x.cir:6: the control-block command 'sens' (sensitivity analysis) has no "
+                      "counterpart in the twin"), status
+    status = replay_text("t\nV1 1 0 1 distof1 1\nR1 1 0 1k\n.disto dec 10 1k 1meg\n.end\n", "y.cir")
+    assert status == "unsupported: y.cir:4: the analysis card '.disto' has no counterpart in the twin", status
+    assert replay_text("t\nV1 1 0 1\nR1 1 0 1k\n.end\n", "z.cir").startswith("no analysis: ")
 
 
 def test_manifest_lists_every_corpus_file_with_its_source():

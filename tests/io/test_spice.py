@@ -490,7 +490,8 @@ def _seed_texts():
     return texts
 
 
-# issue 13b's cards: E F H K, key=value and RKM spellings, tc1/tc2, .ic inside a subcircuit, .op/.nodeset
+# issue 13b's cards: E F H K, key=value spellings, tc1/tc2, .ic inside a subcircuit, .op/.nodeset; numbers as
+# ngspice 39 reads them (2meg5, 4F7, 56Ohms), DISTOF1/DISTOF2
 NEW_CARDS = """new cards
 .subckt cell in out
 R1 in out R=4K7 tc1=0.01 tc2=1e-4
@@ -510,7 +511,11 @@ R3 d 0 1k
 L1 b e L=1m IC=1m
 L2 e 0 1M5 dtemp=5
 K1 L1 L2 0.5
-R4 e 0 R47
+R4 e 0 47Ohms
+V3 f 0 DC 0 AC 1 SIN 0 1 1K 0 0 DISTOF1 0 DISTOF2 1 90
+R5 f 0 2meg5
+C5 f 0 4F7
+I5 0 f 1e-3wwww distof1
 E9 e9 0 POLY(1) a 0 0.5 2
 G9 0 e9 poly (1) c 0 1m
 F9 0 e9 POLY(1) V1 1m 3
@@ -552,7 +557,7 @@ def mutated(draw):
                 k = draw(st.integers(0, len(toks) - 1))
                 toks[k] = draw(st.sampled_from(["", "{", "}", "0", "-1", "1e999", "x", "params:", "IC=", "=",
                                                 "{a*}", "dc", "spu_opamp", "trrandom(2 1n 0 1 0)", "+", ".end",
-                                                "4K7", "1M5", "R47", "4meg7", "Vs", "V1", "L1", "L2", "K1 L1",
+                                                "4K7", "1M5", "R47", "4meg7", "2meg5", "4F7", "1d3", "distof1", "DISTOF2 1 90", "Vs", "V1", "L1", "L2", "K1 L1",
                                                 "tc1=1", "dc=1", "ac=1", "C=1u", "R=1k", "temp=1e9", ".ic",
                                                 "v(out)=1", "F1", "H1", "E1", "1.5", "-0.99", "poly(1)",
                                                 "pulse(0 1)", "PULSE", "sin(0 1 1e400)", "pwl(0 1 0 2)", "pwl(",
@@ -561,6 +566,10 @@ def mutated(draw):
                 lines[a] = " ".join(toks)
             text = "\n".join(lines)
     return text
+
+
+def test_fuzz_seeds_are_read():
+    parse_spice(NEW_CARDS, "new.cir")  # the mutations start from a netlist the reader takes
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -54,6 +54,23 @@ def test_ac_specs_are_recorded_not_used():
     assert again.meta["ac"] == nl.meta["ac"]
 
 
+def test_distortion_inputs_are_kept_not_used():
+    # ngspice's DISTOF1/DISTOF2 [mag [phase]] (vsrcpar.c: defaults 1 and 0) only feed .disto
+    text = ("t\nV1 1 0 DC 0 AC 1 SIN 0 1 1K 0 0 DISTOF1 0 DISTOF2 0\nV2 2 0 1 distof1 2 30 distof2\n"
+            "I1 0 2 dc 1m distof2 0.5\nR1 1 2 1k\nR2 2 0 1k\n.end\n")
+    nl = parse_spice(text)
+    assert nl.meta["distof"] == {"V1": {"distof1": [0.0, 0.0], "distof2": [0.0, 0.0]},
+                                 "V2": {"distof1": [2.0, 30.0], "distof2": [1.0, 0.0]}, "I1": {"distof2": [0.5, 0.0]}}
+    assert list(nl.waveforms["V1"].spice_args()) == [0.0, 1.0, 1000.0, 0.0, 0.0]  # the SIN ends at DISTOF1
+    assert {e.name: e.value for e in nl.elements("V")} == {"V1": 0.0, "V2": 1.0}
+    again = parse_spice(write_spice(nl, None))
+    assert again.meta["distof"] == nl.meta["distof"]
+    for bad, what in (("V3 3 0 1 distof1 abc", "unexpected field 'abc'"), ("V3 3 0 1 distof1 1 distof1", "twice"),
+                      ("V3 3 0 1 distof2 1e999", "floating-point range")):
+        with pytest.raises(SpiceError, match=r"<string>:7: V3.*" + what):
+            parse_spice(text.replace(".end", bad + "\nR3 3 0 1k\n.end"))
+
+
 def test_temperature_coefficients():
     # value (1 + tc1 dT + tc2 dT^2), dT = (temp= else .temp, default 27) - 27 + dtemp; ngspice's
     # op of these (checked with ngspice 39.3 'print all'): 2.442, 1046, 1026, and 'show c' 1.23u, 1.13u

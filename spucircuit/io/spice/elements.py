@@ -248,6 +248,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         if kwd.keys() & {"ac", "acmag", "acphase"}:  # 'ac=1 [acphase=90]': small-signal, for .ac
             ac = [card_value(kwd[k], scope, st, L, f"{name} {k}") if k in kwd else 0.0
                   for k in (("ac" if "ac" in kwd else "acmag"), "acphase")]
+        distof: dict = {}
         while j < len(rest):
             t = rest[j]
             tl = t.lower()
@@ -260,6 +261,11 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
             elif tl == "ac":  # small-signal spec: recorded for .ac / .noise, irrelevant to the transient
                 ac = source_ac(rest, j, scope, st, L, name)
                 j = ac[2]
+            elif tl in ("distof1", "distof2"):  # .disto's inputs (vsrcpar.c: [mag [phase]], default 1 0): kept
+                if tl in distof:
+                    raise st.err(f"{name}: {t} given twice", L)
+                mag, phase, j = source_ac(rest, j, scope, st, L, f"{name} {tl}")
+                distof[tl] = [mag, phase]
             elif tl.startswith("trrandom") and kind == "I":
                 noise = _trrandom(t, scope, st, L, name)
                 j += 1
@@ -277,6 +283,8 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         hname = _hier(name, path)
         if ac is not None:  # magnitude (V or A) and phase (degrees), as ngspice's .ac reads them
             record_ac(st, hname, ac[0], ac[1], L)
+        if distof:  # only .disto (refused) reads them; kept in the netlist (and its export) as given
+            st.nl.meta.setdefault("distof", {})[hname] = distof
         if wf is not None and not seen_dc:  # SPICE's operating point: the transient value at t = 0
             dc = wf.initial_value()
         if noise is not None:
