@@ -36,6 +36,7 @@ from spucircuit.io.spice._cards import (
     add_node,
     card_value,
     check_node_token,
+    func_cards,
     ic_entry,
     param_card,
     tokenize,
@@ -381,9 +382,12 @@ def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
         new_scope[k] = card_value(v if v.startswith(("{", "'")) else "{" + v + "}", scope, st, L, f"{name} {k}")
     new_path = path + [name]
     body_elems, body_ic = [], []
+    func_cards(sub.body, st, new_scope)  # the subcircuit's own .func cards (before its .param cards)
     for b in sub.body:
         if b.kind == "card" and b.text.split()[0].lower().startswith("."):
             first = b.text.split()[0].lower()
+            if first == ".func":
+                continue
             if first == ".param":
                 param_card(b, st, new_scope, new_scope)
             elif first == ".ic":

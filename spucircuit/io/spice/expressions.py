@@ -5,17 +5,25 @@
 (``{2*rval}``, ``'sqrt(c1*c2)'``). Expressions are plain numeric ones, evaluated by a small
 recursive-descent parser (no ``eval``): ``+ - * / ^ **``, parentheses, the functions of
 :data:`FUNCTIONS` (sqrt exp ln log log10 abs min max pow sin cos tan atan sinh cosh tanh floor
-ceil), the constant ``pi`` and the parameters in scope (lower-case names). Errors are
+ceil), the constant ``pi``, the parameters in scope (lower-case names) and the user functions of
+``.func`` cards in scope (:class:`UserFunction`, under ``FUNC_PREFIX + name``). Errors are
 ValueError with a reason; the reader adds the file and line.
+
+ngspice 39 semantics kept: a user function is a macro (``inpcom.c``: ``inp_expand_macro_in_str``),
+so its body sees the parameters at the call site, its arguments shadow them, and it cannot recurse;
+a two-argument built-in given one argument takes 1.0 as its first (``xpressn.c``: ``formula``,
+``v = 1.0``), so ``max(x)`` = max(1, x). A node voltage or branch current (``v(n)``, ``i(v1)``)
+makes a value behavioural (nonlinear): refused, named.
 """
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from spucircuit._util.quantities import parse_number
 
-__all__ = ["FUNCTIONS", "parse_value"]
+__all__ = ["FUNCTIONS", "FUNC_PREFIX", "UserFunction", "parse_value"]
 
 # name -> (number of arguments, function); also the names a .param may not take
 FUNCTIONS = {
@@ -26,6 +34,18 @@ FUNCTIONS = {
     "min": (2, min), "max": (2, max), "pow": (2, math.pow),
 }
 _CONSTS = {"pi": math.pi}
+FUNC_PREFIX = "func:"  # scope key of a user function (no parameter name contains ':')
+_MAX_CALLS = 10_000  # user-function calls per expression (a body calling twice per level grows 2^depth)
+
+
+@dataclass(frozen=True)
+class UserFunction:
+    """A ``.func name(params) body`` card: lower-case parameter names, the body text, its line."""
+
+    name: str
+    params: tuple
+    body: str
+    lineno: int
 _EXPR_TOKEN = re.compile(
     r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[A-Za-z]*)|(?P<id>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<op>\*\*|[-+*/^(),]))")
@@ -39,11 +59,13 @@ class _ExprError(Exception):
 class _Expr:
     """Recursive-descent evaluator of plain numeric expressions (no eval)."""
 
-    def __init__(self, text: str, scope: dict):
+    def __init__(self, text: str, scope: dict, active: tuple = (), calls: list | None = None):
         self.toks = self._lex(text)
         self.i = 0
         self.scope = scope
         self.depth = 0
+        self.active = active  # the user functions being evaluated (a call of one of them is recursion)
+        self.calls = calls if calls is not None else [0]
 
     @staticmethod
     def _lex(text):
@@ -67,6 +89,42 @@ class _Expr:
             raise _ExprError(f"expected {val!r}" if val else "unexpected end of expression")
         self.i += 1
         return t
+
+    def args(self) -> list:
+        """The values of a call's parenthesised, comma-separated arguments (none for '()')."""
+        self.take("(")
+        if self.peek()[1] == ")":
+            self.take()
+            return []
+        out = [self.expr()]
+        while self.peek()[1] == ",":
+            self.take()
+            out.append(self.expr())
+        self.take(")")
+        return out
+
+    def call(self, fn: UserFunction) -> float:
+        """A user function's value: its body in the caller's scope, its parameters bound to the arguments."""
+        where = f"function {fn.name!r} (.func on line {fn.lineno})"
+        if fn.name in self.active:
+            chain = " -> ".join(self.active[self.active.index(fn.name):] + (fn.name,))
+            raise _ExprError(f"{where} calls itself ({chain}): recursion is not supported")
+        args = self.args()
+        if len(args) != len(fn.params):
+            raise _ExprError(f"{where} takes {len(fn.params)} argument(s), got {len(args)}")
+        self.calls[0] += 1
+        if self.calls[0] > _MAX_CALLS:
+            raise _ExprError(f"more than {_MAX_CALLS} user-function calls in one expression")
+        local = dict(self.scope)
+        local.update(zip(fn.params, args))
+        sub = _Expr(fn.body, local, self.active + (fn.name,), self.calls)
+        sub.depth = self.depth
+        try:
+            return sub.run()
+        except _ExprError as exc:
+            if str(exc).startswith(("function ", "more than ")):
+                raise
+            raise _ExprError(f"in {where}: {exc}") from None
 
     def run(self) -> float:
         if not self.toks:
@@ -132,15 +190,18 @@ class _Expr:
         if kind == "id":
             low = val.lower()
             if self.peek()[1] == "(":
+                user = self.scope.get(FUNC_PREFIX + low)
+                if user is not None:
+                    return self.call(user)
+                if low in ("v", "i"):
+                    raise _ExprError(f"{low}(...) is a {'node voltage' if low == 'v' else 'branch current'}: "
+                                     "a value that depends on it is behavioural/nonlinear, which is not supported")
                 if low not in FUNCTIONS:
                     raise _ExprError(f"unknown function {val!r}")
                 nargs, fn = FUNCTIONS[low]
-                self.take("(")
-                args = [self.expr()]
-                while self.peek()[1] == ",":
-                    self.take()
-                    args.append(self.expr())
-                self.take(")")
+                args = self.args()
+                if nargs == 2 and len(args) == 1:  # ngspice's numparam: a missing first argument is 1.0
+                    args = [1.0] + args
                 if len(args) != nargs:
                     raise _ExprError(f"{val}() takes {nargs} argument(s), got {len(args)}")
                 return float(fn(*args))

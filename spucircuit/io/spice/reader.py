@@ -1,10 +1,12 @@
 """SPICE import: :func:`read_spice` (a file) and :func:`parse_spice` (text) give a :class:`Netlist`.
 
-Reads everything the writer emits plus common hand-written SPICE: engineering suffixes
-(f p n u m k meg g t, also a mil; case-insensitive; trailing units ignored: 1kOhm, 10uF),
+Reads everything the writer emits plus common hand-written SPICE: numbers as ngspice 39 reads
+element values (suffixes f p n u m k meg g t, also a mil; case-insensitive; the rest of the token
+ignored: 1kOhm, 10uF, 2meg5 = 2meg; no RKM),
 ``+`` continuation lines, ``*`` comment lines, ``$ `` and ``;`` end-of-line comments,
 ``.param`` with numeric expressions (``{...}`` or ``'...'``; + - * / ^ **, sqrt exp ln log
-log10 abs min max pow sin cos tan atan sinh cosh tanh floor ceil, pi), ``.subckt``/``.ends``
+log10 abs min max pow sin cos tan atan sinh cosh tanh floor ceil, pi) and ``.func`` user functions
+(at the top level and inside a subcircuit, as ngspice scopes them), ``.subckt``/``.ends``
 with ``X`` instances (flattened with ngspice's hierarchical names: ``R.X1.R2``, node ``X1.n3``;
 subcircuit parameters), ``.global``, ``.end``, ``.tran`` and ``.ic`` (recorded in
 ``netlist.meta['spice_file']``; ``.ic`` sets the initial voltage of a capacitor without ``IC=``
@@ -12,11 +14,11 @@ whose terminals both have one), ``.options``/``.control``...``.endc``/``.save``/
 ``.plot``/``.probe``/``.meas``/``.model``/``.nodeset``/``.temp`` and the analysis cards ``.op``
 ``.dc`` ``.tf`` ``.pz`` ``.sens`` ``.four`` ``.disto`` (deliberately skipped: they do not change
 the circuit); ``.ac`` and ``.noise`` and the sources' ``AC mag [phase]`` are recorded
-(:mod:`~spucircuit.io.spice.analyses`). Conversions: a negative resistor becomes a VCCS ``G p q p q
+(:mod:`~spucircuit.io.spice.analyses`), ``DISTOF1``/``DISTOF2`` kept in ``netlist.meta['distof']``. Conversions: a negative resistor becomes a VCCS ``G p q p q
 1/R`` (noise-free, as it is active); ``E out 0 inp inn A0`` becomes an op-amp (inputs swapped
 for A0 < 0); ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD
 2 NT sigma^2. Anything else (nonlinear devices, time-dependent sources, floating VCVS, F/H/K,
-``.include``, ``.func``...) raises :class:`~spucircuit.errors.SpiceError` naming the file, the
+``.include``, values that depend on ``v(...)``/``i(...)``...) raises :class:`~spucircuit.errors.SpiceError` naming the file, the
 line and the problem. The reader never raises any other exception type.
 
 Speed: runs of plain element lines (the forms the writer emits) are read in bulk, a few list
@@ -54,6 +56,7 @@ from spucircuit.io.spice._cards import (
     add_node,
     card_value,
     check_node_token,
+    func_cards,
     ic_entry,
     param_card,
     strip_comment,
@@ -276,11 +279,12 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
     _check_expanded_size(top, st)
     # 2) global parameters and cards
     scope = Scope()
+    func_cards(top, st, scope)  # user functions first: ngspice expands them before anything is evaluated
     elements = []
     for ln in top:
         if ln.kind != "card" or ln.text[0] != ".":  # annotations, element lines and runs
             elements.append(ln)
-        else:
+        elif ln.text.split()[0].lower() != ".func":
             _dot_card(ln.text.split()[0].lower(), ln, st, scope, info)
     # 3) elements (subcircuits flattened)
     if bulk:
@@ -427,7 +431,7 @@ def _check_reserved(sub: Subckt, st: State):
 
 
 _UNSUPPORTED_CARDS = {".include": "include files", ".inc": "include files", ".lib": "libraries",
-                      ".func": "user functions", ".csparam": ".csparam", ".if": "conditional netlists",
+                      ".csparam": ".csparam", ".if": "conditional netlists",
                       ".else": "conditional netlists", ".elseif": "conditional netlists",
                       ".endif": "conditional netlists", ".subckt": "", ".ends": ""}
 
