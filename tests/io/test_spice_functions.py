@@ -103,3 +103,90 @@ def test_values_that_depend_on_the_circuit_are_refused_with_the_line(value, what
     # ngspice's examples/various/tmp-noise.cir: R20 20 0 '1k*v(200)'
     with pytest.raises(SpiceError, match=r"t.cir:4: R20 value: .*" + what + ".*behavioural/nonlinear"):
         parse_spice(f"t\nV1 1 0 1\nR1 1 2 1k\nR20 2 0 {value}\n.end\n", "t.cir")
+
+
+# numparam's numbers and functions in expressions (xpressn.c): inside braces 'mil' is milli, as ngspice 39 reads it
+NUMPARAM = """numparam
+V1 1 0 1
+R1 1 0 {1mil}
+R2 1 0 {2meg}
+R3 1 0 {1e3k}
+R4 1 0 {sqr(3)}
+R5 1 0 {pwr(-2, 3)}
+R6 1 0 {int(-2.7) + 5}
+R7 1 0 {nint(2.5)}
+R8 1 0 {sgn(-3) + 2}
+R9 1 0 {arctan(1)}
+R10 1 0 {ternary_fcn(0, 2, 3)}
+R11 1 0 {asinh(1) + acosh(2) + atanh(0.5) + asin(0.5) + acos(0.5)}
+R12 1 0 {max(0.5)*min(3)*pow(7)}
+R13 1 0 1mil
+.end
+"""
+
+
+def test_numparam_numbers_and_functions():
+    v = {e.name: e.value for e in parse_spice(NUMPARAM).elements()}
+    expected = {"R1": 1e-3, "R2": 2e6, "R3": 1e6, "R4": 9.0, "R5": 8.0, "R6": 3.0, "R7": 2.0, "R8": 1.0,
+                "R9": math.pi / 4, "R10": 3.0,
+                "R11": math.asinh(1) + math.acosh(2) + math.atanh(0.5) + math.asin(0.5) + math.acos(0.5),
+                "R12": 1.0, "R13": 25.4e-6}
+    assert {k: v[k] for k in expected} == pytest.approx(expected, rel=EPS)
+
+
+def test_numparam_numbers_and_functions_agree_with_ngspice():
+    from tests.io.test_corpus import MEASURED, _compare_values
+
+    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
+        pytest.skip("ngspice is NOT installed")
+    with tempfile.TemporaryDirectory() as work:
+        assert _compare_values(parse_spice(NUMPARAM), NUMPARAM, work) == ""
+    assert MEASURED["values"] < 1
+
+
+# numparam's operators (xpressn.c: fetchoperator, operate): precedence, |x|^y left-associative, % and \, logic
+OPERATORS = """operators
+V1 1 0 1
+R1 1 0 {-2**2 + 10}
+R2 1 0 {(-2)^3 + 10}
+R3 1 0 {2^-1}
+R4 1 0 {2^3^2}
+R5 1 0 {2*-3 + 10}
+R6 1 0 {-3 % 2 + 10}
+R7 1 0 {7 \\ 2}
+R8 1 0 {!0 + 1}
+R9 1 0 {1 < 2 && 3 >= 3 || 0}
+R10 1 0 {0 ? 1 : 2 ? 3 : 4}
+R11 1 0 {1 != 2}
+R12 1 0 {1 <> 1 + 1}
+R13 1 0 {2 <= 1 ? 5 : 6}
+R14 1 0 {(1 == 2) + (3 > 2) * 2 + 1}
+R15 1 0 {pow(-2, 3) + 10}
+.end
+"""
+
+
+def test_numparam_operators():
+    v = {e.name: e.value for e in parse_spice(OPERATORS).elements()}
+    expected = {"R1": 6.0, "R2": 18.0, "R3": 0.5, "R4": 64.0, "R5": 4.0, "R6": 9.0, "R7": 3.0, "R8": 2.0,
+                "R9": 1.0, "R10": 3.0, "R11": 1.0, "R12": 1.0, "R13": 6.0, "R14": 3.0, "R15": 2.0}
+    assert {k: v[k] for k in expected} == pytest.approx(expected, rel=EPS)
+
+
+def test_numparam_operators_agree_with_ngspice():
+    from tests.io.test_corpus import MEASURED, _compare_values
+
+    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
+        pytest.skip("ngspice is NOT installed")
+    with tempfile.TemporaryDirectory() as work:
+        assert _compare_values(parse_spice(OPERATORS), OPERATORS, work) == ""
+    assert MEASURED["values"] < 1
+
+
+@pytest.mark.parametrize("expr, what", [("{1 ? 2}", "expected ':'"), ("{5 % 0}", "division by zero"),
+                                        ("{5 \\ 0}", "division by zero"), ("{1 <}", "unexpected end"),
+                                        ("{" + "-" * 200 + "1}", "nested too deeply"),
+                                        ("{2^" + "-" * 200 + "1}", "nested too deeply")])
+def test_operator_errors(expr, what):
+    with pytest.raises(SpiceError, match=r"o.cir:3: R1 value: .*" + what):
+        parse_spice(f"t\nV1 1 0 1\nR1 1 0 {expr}\n.end\n", "o.cir")
