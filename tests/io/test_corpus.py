@@ -13,9 +13,10 @@ path as its name) and compares, per analysis:
 * ``.noise``: the output noise PSD within 1e-2 (ngspice's onoise_spectrum squared);
 * ``.op``: node voltages within 1e-6 of the largest |v| (the stationary mean of the state space);
 * ``.pz``: ngspice's poles against the eigenvalues of the drift F, within 1e-3 relative;
-* ``values`` (a file whose control block only inspects values with ``show``): each R, C and L of the
-  twin's netlist against the value ngspice reports (an ``.op`` with a ``.save`` of its parameters),
-  within 1e-9 relative, both meaning the value the equations use (tc1/tc2/dtemp and m applied).
+* ``values``: each R, C and L of the twin's netlist against the value ngspice reports (a second run,
+  an ``.op`` with a ``.save`` of its parameters), within 1e-9 relative, both meaning the value the
+  equations use (tc1/tc2/dtemp and m applied); after the analyses of every file, and alone for a file
+  whose control block only inspects values (``show``).
 
 A file whose only analyses are ones the twin lacks (a control-block ``sens``, ``tf``, ``dc``, ...,
 or a card ``.disto``, ``.sens``, ...) gives ``unsupported`` naming the first of them and its line.
@@ -210,6 +211,16 @@ def replay_text(text: str, relpath: str) -> str:
             return f"ngspice failed: its rawfile has no {exc.args[0]!r} plot"
         except Exception as exc:  # noqa: BLE001 - a crash of the twin is a status the test reports, not a stop
             return f"crashed: {type(exc).__name__}: {exc}"
+        if any(_value_name(e) for e in nl.elements()):  # and the R, C, L values the analyses used
+            try:
+                bad = _compare_values(nl, deck, work)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                return f"ngspice failed: {exc}"
+            except KeyError as exc:
+                return f"ngspice failed: its rawfile has no {exc.args[0]!r}"
+            if bad:
+                return f"disagrees: values {bad}"
+            compared.append("values")
     return "agrees: " + " ".join(compared)
 
 
@@ -367,16 +378,20 @@ def _ngspice_value(nm: str, got: dict) -> float:
     return q["capacitance"]
 
 
+def _value_name(e) -> str:
+    """The lower-case name of an R, C or L of the netlist (a negative R is a G of that name), else ''."""
+    low = e.name.lower()
+    return low if (e.kind in "RCL" and low[0] == e.kind.lower()) or (e.kind == "G" and low[0] == "r") else ""
+
+
 def _compare_values(nl, deck: str, work: str) -> str:
     """Each R, C and L of the twin's netlist against the value ngspice reports for it (an .op with a .save of
     the element parameters), within VALUES_TOL relative. A negative resistor is the twin's G p q p q 1/R."""
     twin = {}
     for e in nl.elements():
-        low = e.name.lower()
-        if e.kind in "RCL" and low[0] == e.kind.lower():
-            twin[low] = e.value
-        elif e.kind == "G" and low[0] == "r":  # a negative resistor
-            twin[low] = 1.0 / e.value
+        low = _value_name(e)
+        if low:
+            twin[low] = 1.0 / e.value if e.kind == "G" else e.value
     plots = run_ngspice_deck(_values_deck(deck, list(twin)), work)
     op = _plot(plots, "operating point")
     got = {}
