@@ -47,8 +47,6 @@ def parse_number(tok: str):
     digits = (whole + (frac or "")).lstrip("0") or "0"
     edig = edig.lstrip("0") if edig else ""
     e = -len(frac or "") + (int(esign + edig[:9]) if edig else 0)  # 9 digits: beyond any float already
-    if len(digits) > 400:  # the value is fixed by its leading digits
-        digits, e = digits[:400], e + len(digits) - 400
     suf = rest[:3].lower()
     mult = 1.0
     if suf == "meg":
@@ -57,8 +55,11 @@ def parse_number(tok: str):
         mult = 25.4e-6
     elif suf[:1] in _SCALE:
         e += _SCALE[suf[:1]]
-    if abs(e) > 100000:
-        v = 0.0 if (e < 0 or digits == "0") else math.inf
+    magnitude = len(digits) + e  # the value is below 10**magnitude
+    if digits == "0" or magnitude < -400:
+        v = 0.0
+    elif magnitude > 400:
+        v = math.inf
     else:
         v = float(f"{digits}e{e}") * mult
     return -v if sign == "-" else v

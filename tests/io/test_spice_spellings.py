@@ -1,8 +1,12 @@
 """Spellings of netlists from elsewhere (issue 13b, item 4): dc= / ac= on sources (AC recorded for the
 .ac analysis), R= / C= / L= values, resistor ac=, values as ngspice 39 reads them (no RKM), tc1/tc2 with temp/dtemp/.temp, .ic
 inside a subcircuit, and the errors of their bad forms."""
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spucircuit._util.quantities import parse_number
 from spucircuit.errors import SpiceError
@@ -32,6 +36,20 @@ def test_numbers_as_ngspice_39_reads_them(tok, value):
 @pytest.mark.parametrize("tok", ["R47", "K7", "abc", "+", "-", "", "-k", "e3"])
 def test_tokens_that_are_no_number(tok):
     assert parse_number(tok) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"[+-]?(?:[0-9]{1,30}\.?[0-9]{0,30}|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,6})?", fullmatch=True))
+def test_plain_decimals_read_as_float_does(tok):
+    got = parse_number(tok)
+    assert got == float(tok) and math.copysign(1, got) == math.copysign(1, float(tok))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789.+-eEdDmMgGkKuUnNpPfFaAlLiIrR:_ x", max_size=30))
+def test_any_token_is_a_number_or_none(tok):
+    v = parse_number(tok)
+    assert v is None or isinstance(v, float)
 
 
 def test_value_spellings_in_cards():

@@ -166,6 +166,10 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         else:
             raise st.err(f"{name}: missing value; expected {form}", L)
         nodes = nodes_of(2)
+        if re.fullmatch(r"[rRlL][0-9]+", val_tok):  # RKM 'R47': ngspice 39 takes it for a model name and fails
+            raise st.err(f"{name} value: {val_tok!r} is not a number (an RKM value: ngspice reads those only in "
+                         "its LTspice mode, ngbehavior=lt; by default it takes the token for a model name and fails, "
+                         "and the twin reads values as that default)", L)
         v = card_value(val_tok, scope, st, L, f"{name} value")  # ngspice 39: '4K7' = 4k (no RKM)
         if {"tc1", "tc2", "temp", "dtemp"} & kwd.keys():  # value (1 + tc1 dT + tc2 dT^2)
             tc = {k: card_value(kwd[k], scope, st, L, f"{name} {k}") if k in kwd else 0.0
