@@ -6,6 +6,8 @@ import tempfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spucircuit.errors import SpiceError
 from spucircuit.io.spice import parse_spice, write_spice
@@ -190,3 +192,20 @@ def test_numparam_operators_agree_with_ngspice():
 def test_operator_errors(expr, what):
     with pytest.raises(SpiceError, match=r"o.cir:3: R1 value: .*" + what):
         parse_spice(f"t\nV1 1 0 1\nR1 1 0 {expr}\n.end\n", "o.cir")
+
+
+_EXPR_TOKENS = ["1", "2.5", "1mil", "2meg", "0", "-", "+", "*", "/", "%", "\\", "^", "**", "(", ")", ",", "?", ":",
+                "==", "=", "!=", "<>", "<", ">", "<=", ">=", "&&", "||", "!", "x", "twice(", "nest(", "half(",
+                "rec(", "max(", "pow(", "ternary_fcn(", "v(", "i(", "sqrt(", "nint(", "1e308", "pi", " "]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_EXPR_TOKENS), min_size=1, max_size=25))
+def test_fuzz_expressions_raise_only_spice_error(toks):
+    expr = "".join(toks)
+    text = (".func twice(x) {2*x}\n.func nest(a, b) {twice(a) + b}\n.func half() {0.5}\n.func rec(x) {rec(x)}\n"
+            f".param x = 3\nV1 1 0 1\nR1 1 0 {{{expr}}}\n.func body(x) {{{expr}}}\nR2 1 0 {{body(1)}}\n.end\n")
+    try:
+        parse_spice("fuzz\n" + text, "fz.cir")
+    except SpiceError as exc:
+        assert str(exc).startswith("fz.cir:")
