@@ -33,6 +33,33 @@ def test_numbers_as_ngspice_39_reads_them(tok, value):
     assert parse_number(tok) == pytest.approx(value, rel=4 * np.finfo(float).eps, abs=0)
 
 
+def test_numbers_agree_with_ngspice():
+    """The tokens above as R values (and C, L values where positive) read by ngspice 39 and by the twin."""
+    import shutil
+    import tempfile
+
+    from tests.io.test_corpus import MEASURED, _compare_values
+
+    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
+        pytest.skip("ngspice is NOT installed")
+    toks = [t for t, v in NGSPICE_39_VALUES if v != 0]
+    lines = [f"R{k} 1 0 {t}" for k, t in enumerate(toks)]
+    lines += [f"C{k} 1 0 {t}" for k, t in enumerate(toks) if not t.startswith("-")]
+    lines += [f"L{k} 1 {k + 2} {t}\nR{k}x {k + 2} 0 1" for k, t in enumerate(toks) if not t.startswith("-")]
+    deck = "numbers\nV1 1 0 1\n" + "\n".join(lines) + "\n.end\n"
+    with tempfile.TemporaryDirectory() as work:
+        assert _compare_values(parse_spice(deck), deck, work) == ""
+    assert MEASURED["values"] < 1
+
+
+def test_negative_capacitors_and_inductors_are_refused_with_the_line():
+    # ngspice 39 takes them (capacitance -1e-06); the twin's states need C, L > 0
+    for card, what in (("C1 1 0 -1u", "capacitor 'C1' has unrealizable value -1e-06 F"),
+                       ("L1 1 0 -1m", "inductor 'L1' has unrealizable value -0.001 H")):
+        with pytest.raises(SpiceError, match=r"n.cir:3: " + what):
+            parse_spice(f"t\nV1 1 0 1\n{card}\nR1 1 0 1k\n.end\n", "n.cir")
+
+
 @pytest.mark.parametrize("tok", ["R47", "K7", "abc", "+", "-", "", "-k", "e3"])
 def test_tokens_that_are_no_number(tok):
     assert parse_number(tok) is None
