@@ -563,7 +563,9 @@ def mutated(draw):
                 k = draw(st.integers(0, len(toks) - 1))
                 toks[k] = draw(st.sampled_from(["", "{", "}", "0", "-1", "1e999", "x", "params:", "IC=", "=",
                                                 "{a*}", "dc", "spu_opamp", "trrandom(2 1n 0 1 0)", "+", ".end",
-                                                "4K7", "1M5", "R47", "4meg7", "2meg5", "4F7", "1d3", "distof1", "DISTOF2 1 90", "{twice(1)}", "{nest(1)}", "{v(a)}", ".func", "twice(x)", "Vs", "V1", "L1", "L2", "K1 L1",
+                                                "4K7", "1M5", "R47", "4meg7", "2meg5", "4F7", "1d3", "distof1",
+                                                "DISTOF2 1 90", "{twice(1)}", "{nest(1)}", "{v(a)}", ".func",
+                                                "twice(x)", "{1 ? 2 : 3}", "{2^3^2}", "Vs", "V1", "L1", "L2", "K1 L1",
                                                 "tc1=1", "dc=1", "ac=1", "C=1u", "R=1k", "temp=1e9", ".ic",
                                                 "v(out)=1", "F1", "H1", "E1", "1.5", "-0.99", "poly(1)",
                                                 "pulse(0 1)", "PULSE", "sin(0 1 1e400)", "pwl(0 1 0 2)", "pwl(",

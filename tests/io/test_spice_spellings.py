@@ -1,6 +1,6 @@
 """Spellings of netlists from elsewhere (issue 13b, item 4): dc= / ac= on sources (AC recorded for the
-.ac analysis), R= / C= / L= values, resistor ac=, values as ngspice 39 reads them (no RKM), tc1/tc2 with temp/dtemp/.temp, .ic
-inside a subcircuit, and the errors of their bad forms."""
+.ac analysis), R= / C= / L= values, resistor ac=, values as ngspice 39 reads them (no RKM), DISTOF1/2,
+tc1/tc2 with temp/dtemp/.temp, .ic inside a subcircuit, and the errors of their bad forms."""
 import math
 
 import numpy as np

@@ -2,11 +2,10 @@
 
 Reads everything the writer emits plus common hand-written SPICE: numbers as ngspice 39 reads
 element values (suffixes f p n u m k meg g t, also a mil; case-insensitive; the rest of the token
-ignored: 1kOhm, 10uF, 2meg5 = 2meg; no RKM),
-``+`` continuation lines, ``*`` comment lines, ``$ `` and ``;`` end-of-line comments,
-``.param`` with numeric expressions (``{...}`` or ``'...'``; + - * / ^ **, sqrt exp ln log
-log10 abs min max pow sin cos tan atan sinh cosh tanh floor ceil, pi) and ``.func`` user functions
-(at the top level and inside a subcircuit, as ngspice scopes them), ``.subckt``/``.ends``
+ignored: 1kOhm, 10uF, 2meg5 = 2meg; no RKM), ``+`` continuation lines, ``*`` comment lines, ``$ ``
+and ``;`` end-of-line comments, ``.param`` with numeric expressions (``{...}`` or ``'...'``, with
+ngspice numparam's operators and functions: :mod:`~spucircuit.io.spice.expressions`) and ``.func``
+user functions (at the top level and inside a subcircuit, as ngspice scopes them), ``.subckt``/``.ends``
 with ``X`` instances (flattened with ngspice's hierarchical names: ``R.X1.R2``, node ``X1.n3``;
 subcircuit parameters), ``.global``, ``.end``, ``.tran`` and ``.ic`` (recorded in
 ``netlist.meta['spice_file']``; ``.ic`` sets the initial voltage of a capacitor without ``IC=``
@@ -14,11 +13,12 @@ whose terminals both have one), ``.options``/``.control``...``.endc``/``.save``/
 ``.plot``/``.probe``/``.meas``/``.model``/``.nodeset``/``.temp`` and the analysis cards ``.op``
 ``.dc`` ``.tf`` ``.pz`` ``.sens`` ``.four`` ``.disto`` (deliberately skipped: they do not change
 the circuit); ``.ac`` and ``.noise`` and the sources' ``AC mag [phase]`` are recorded
-(:mod:`~spucircuit.io.spice.analyses`), ``DISTOF1``/``DISTOF2`` kept in ``netlist.meta['distof']``. Conversions: a negative resistor becomes a VCCS ``G p q p q
-1/R`` (noise-free, as it is active); ``E out 0 inp inn A0`` becomes an op-amp (inputs swapped
-for A0 < 0); ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD
-2 NT sigma^2. Anything else (nonlinear devices, time-dependent sources, floating VCVS, F/H/K,
-``.include``, values that depend on ``v(...)``/``i(...)``...) raises :class:`~spucircuit.errors.SpiceError` naming the file, the
+(:mod:`~spucircuit.io.spice.analyses`), ``DISTOF1``/``DISTOF2`` kept in ``netlist.meta['distof']``.
+Conversions: a negative resistor becomes a VCCS ``G p q p q 1/R`` (noise-free, as it is active);
+``E out 0 inp inn A0`` becomes an op-amp (inputs swapped for A0 < 0); ``I p q dc 0 trrandom(2 NT 0
+sigma 0)`` becomes a white noise source of PSD 2 NT sigma^2. Anything else (nonlinear devices,
+time-dependent sources, floating VCVS, F/H/K, ``.include``, values that depend on ``v(...)`` or
+``i(...)``...) raises :class:`~spucircuit.errors.SpiceError` naming the file, the
 line and the problem. The reader never raises any other exception type.
 
 Speed: runs of plain element lines (the forms the writer emits) are read in bulk, a few list
