@@ -6,7 +6,8 @@ an :class:`~spucircuit.errors.SPUError`, which the main CLI prints as one line (
     spu export --matrix A.npy [--rhs b.npy] --arch integrator|capacitive [--time 50tau] [--noise]
                [--seed S] -o net.cir         # then: ngspice -b -r out.raw net.cir
     spu simulate net.cir --time 20us [--noise off] --out samples.npz   # the twin runs the netlist
-                                             # (+ its .ac / .noise cards: ac_f, ac_v, noise_f, noise_*_psd)
+                                             # (+ its .ac / .noise / .sp cards: ac_f, ac_v, noise_f,
+                                             #  noise_*_psd, sp_f, sp_s, sp_y, sp_z)
     spu check net.cir                        # read, validate, compile; print a summary
     spu op net.cir                           # DC operating point: node voltages, source currents
     spu graph net.cir -o graph.png|graph.graphml
@@ -24,6 +25,7 @@ from spucircuit._util.files import atomic_write_bytes, check_output_path
 from spucircuit._util.quantities import parse_time
 from spucircuit.circuit.capacitive_array import capacitive_spu
 from spucircuit.circuit.integrator_array import integrator_array
+from spucircuit.circuit.noise import noisy_resistors
 from spucircuit.cli._common import (
     add_max_elements_arg,
     add_run_limit_arg,
@@ -36,6 +38,7 @@ from spucircuit.errors import SPUError
 from spucircuit.integrate.discretize import eigenvalues
 from spucircuit.io.graphml import to_graphml
 from spucircuit.io.spice import read_spice, write_spice
+from spucircuit.io.spice.ports import check_rf_drive
 from spucircuit.linalg.capacitive import dynamics
 from spucircuit.report.graph_plot import plot_coupling_graph
 from spucircuit.statespace.frequency import small_signal_analyses
@@ -135,7 +138,9 @@ def cmd_simulate(args) -> int:
     info = nl.meta.get("spice_file", {})
     tau = tau_of(nl)
     tran = info.get("tran")
-    small = small_signal_analyses(nl, args.temperature)  # .ac / .noise cards, {} without them
+    small = small_signal_analyses(nl, args.temperature)  # .ac / .noise / .sp cards, {} without them
+    if args.time is not None or tran:
+        check_rf_drive(nl, "transient")
     if args.time is not None:
         total = _time(args.time, tau)
     elif tran:
@@ -192,6 +197,11 @@ def _small_signal_summary(small: dict) -> str:
         parts.append(f".ac: {len(small['ac_f'])} frequencies x {small['ac_v'].shape[1]} node phasors (ac_f, ac_v)")
     if "noise_f" in small:
         parts.append(f".noise: {len(small['noise_f'])} frequencies (noise_f, noise_onoise_psd, noise_inoise_psd)")
+    if "sp_f" in small:
+        n = len(small["sp_ports"])
+        parts.append(f".sp: {len(small['sp_f'])} frequencies x {n} x {n} ports (sp_f, sp_s, sp_y, sp_z, sp_ports"
+                     + (", sp_cy" + (", sp_nf_db, sp_sopt, sp_nfmin_db, sp_rn_ohm" if "sp_nf_db" in small else "")
+                        if "sp_cy" in small else "") + ")")
     return "; ".join(parts)
 
 
@@ -291,7 +301,8 @@ def check_report(nl) -> list[str]:
         lam = ev[np.argmax(ev.real)]
         lines.append(f"drift: NOT stable (eigenvalue {lam:.4g} 1/s): no stationary state")
     nN = len(nl.tables["N"])
-    lines.append(f"noise: Johnson noise of {len(nl.tables['R'])} resistors at {temp:g} K"
+    n_noisy = int(np.sum(noisy_resistors(nl))) if len(nl.tables["R"]) else 0  # noisy=0 and port z0: none
+    lines.append(f"noise: Johnson noise of {n_noisy} resistors at {temp:g} K"
                  + (f" + {nN} white noise source{'s' if nN != 1 else ''}" if nN else ""))
     tau = tau_of(nl)
     m = nl.meta.get("mapped", {}) if isinstance(nl.meta.get("mapped"), dict) else {}
@@ -308,6 +319,16 @@ def check_report(nl) -> list[str]:
         tr = info["tran"]
         lines.append(f".tran: tstep {tr['tstep']:.4g} s, tstop {tr['tstop']:.4g} s, tmax {tr['tmax']:.4g} s"
                      + (", uic" if tr.get("uic") else ""))
+    ports = nl.meta.get("ports") if isinstance(nl.meta.get("ports"), dict) else {}
+    if ports:
+        desc = [f"{nm} #{rec['portnum']} z0 {rec['z0_ohm']:g} Ohm" for nm, rec in
+                sorted(ports.items(), key=lambda kv: kv[1]["portnum"])]
+        lines.append(f"RF ports: {len(ports)} ({', '.join(desc[:6])}{', ...' if len(desc) > 6 else ''}); "
+                     "each a source behind a noiseless series z0")
+    if info.get("sp"):
+        sp_ = info["sp"]
+        lines.append(f".sp: {sp_['sweep']} {sp_['points']} points, {sp_['fstart_hz']:.4g} to {sp_['fstop_hz']:.4g} Hz"
+                     + (", with port noise (donoise)" if sp_.get("donoise") else ""))
     if info.get("noise"):
         nz = info["noise"]
         lines.append(f"noise block: TRRANDOM, method {nz.get('method')}, seed {nz.get('seed')}, nt {nz.get('nt')} s")
@@ -359,6 +380,7 @@ def cmd_op(args) -> int:
     """SPICE's .op: node voltages and the branch currents of voltage sources and inductors."""
     nl = read_spice(args.netlist, max_elements=args.max_elements)
     nl.validate()
+    check_rf_drive(nl, "operating point")
     op = operating_point(nl)
     print(f"{args.netlist}: DC operating point (capacitors open, inductors shorted)")
     width = max([len(n) for n in op.node_names] + [len(n) for n in op.branch_names] + [4]) + 3
@@ -436,7 +458,10 @@ def register(sub) -> None:
                     "frequencies x nodes, V for the sources' 'AC mag phase') and ac_nodes; a .noise card adds "
                     "noise_f (Hz), noise_onoise_psd (one-sided output noise PSD, V^2/Hz; ngspice's onoise_spectrum "
                     "is its square root), noise_inoise_psd and noise_gain, at --temperature, else the .temp card, "
-                    "else 27 C as ngspice. Without .tran and --time only these are written.")
+                    "else 27 C as ngspice; a .sp card (RF ports: V sources with portnum, z0) adds sp_f (Hz), sp_s, sp_y "
+                    "(S), sp_z (Ohm) (complex, frequencies x port x port, in port-number order), sp_ports and "
+                    "sp_z0_ohm; with its donoise flag also sp_cy (the ports' noise current correlation, A^2/Hz) and, "
+                    "for two ports, sp_nf_db, sp_sopt, sp_nfmin_db and sp_rn_ohm. Without .tran and --time only these are written.")
     s.add_argument("netlist", help="SPICE netlist (.cir)")
     add_max_elements_arg(s)
     s.add_argument("--time", help="analog time: seconds, '20us', or 'Ntau' when the netlist records tau "

@@ -30,6 +30,7 @@ import scipy.sparse.linalg as spla
 from spucircuit.circuit.noise import noise_sources
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.statespace.model import StateSpace
+from spucircuit.statespace.sparameters import port_list, port_noise, s_parameters
 
 SWEEPS = ("dec", "oct", "lin")
 NGSPICE_RELTOL = 1e-3  # ngspice's default reltol, which sets its sweep's end tolerance
@@ -42,7 +43,7 @@ def frequency_grid(sweep: str, points: int, fstart_hz: float, fstop_hz: float) -
     """The frequencies (Hz) of ``.ac``/``.noise`` ``DEC|OCT|LIN points fstart fstop``, as ngspice steps them.
 
     DEC / OCT: fstart times 10^(k/points) (2^(k/points)) while below fstop (1 + reltol); LIN: ``points``
-    equally spaced points from fstart to fstop (one point when points is 1)."""
+    equally spaced points from fstart to fstop (one point, fstart, when points is 1 or 2, as ngspice)."""
     sweep = str(sweep).lower()
     if sweep not in SWEEPS:
         raise NetlistError(f"frequency sweep must be one of {SWEEPS}, got {sweep!r}")
@@ -54,7 +55,9 @@ def frequency_grid(sweep: str, points: int, fstart_hz: float, fstop_hz: float) -
     if sweep == "lin":
         if fstart_hz < 0:
             raise NetlistError(f"a linear sweep needs fstart >= 0 Hz, got {fstart_hz!r}")
-        return np.linspace(fstart_hz, fstop_hz, points) if points > 1 else np.array([fstart_hz])
+        # ngspice steps by (fstop - fstart) / (points - 1) only when points - 1 > 1, else by 0, which ends the
+        # sweep after its first point (acan.c, span.c: "a linear step with only one point"): LIN 2 is fstart alone
+        return np.linspace(fstart_hz, fstop_hz, points) if points > 2 else np.array([fstart_hz])
     if fstart_hz <= 0:
         raise NetlistError(f"a {sweep} sweep needs fstart > 0 Hz, got {fstart_hz!r}")
     base = 10.0 if sweep == "dec" else 2.0
@@ -222,31 +225,60 @@ NGSPICE_TNOM_K = 300.15  # ngspice's default circuit temperature, 27 C
 
 
 def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
-    """Run the ``.ac`` and ``.noise`` analyses a SPICE netlist's cards ask for (``netlist.meta['spice_file']``
-    from :func:`spucircuit.io.spice.read_spice`); {} when it has neither.
+    """Run the ``.ac``, ``.noise``, ``.sp``, ``.dc``, ``.tf`` and ``.sens`` analyses a SPICE netlist's cards
+    ask for (``netlist.meta['spice_file']`` from :func:`spucircuit.io.spice.read_spice`); {} when it has none.
 
     Returns arrays keyed as ``spu simulate`` writes them: ``ac_f`` (Hz), ``ac_v`` (complex, frequencies x
     nodes, V per the sources' AC amplitudes), ``ac_nodes``; ``noise_f`` (Hz), ``noise_onoise_psd`` (V^2/Hz,
     one-sided, of v(out) - v(ref)), ``noise_inoise_psd`` (input units^2/Hz: V^2/Hz for a V source, A^2/Hz for
     an I source), ``noise_gain`` (complex, the transfer from the input source at unit amplitude to the output,
-as ngspice: the other sources off). The noise
+    as ngspice: the other sources off); ``sp_f`` (Hz), ``sp_s``, ``sp_y`` (S), ``sp_z`` (Ohm) (complex,
+    frequencies x port x port, ports in port-number order), ``sp_ports`` (their sources), ``sp_z0_ohm``; with
+    ``.sp ... 1`` (donoise) also ``sp_cy`` (A^2/Hz, the ports' noise current correlation) and for two ports
+    ``sp_nf_db``, ``sp_sopt``, ``sp_nfmin_db``, ``sp_rn_ohm`` (:mod:`spucircuit.statespace.sparameters`);
+    ``sens_names``, ``sens_values`` and, for an AC sweep, ``sens_f`` (:mod:`spucircuit.statespace.sensitivity`);
+    ``dc_sweep`` [, ``dc_sweep2``], ``dc_v``, ``dc_nodes`` (:mod:`spucircuit.statespace.dc_sweep`); ``tf_gain``,
+    ``tf_input_impedance_ohm``, ``tf_output_impedance_ohm`` (:mod:`spucircuit.statespace.transfer`). The noise
     temperature is ``temperature_k``, else the netlist's ``.temp`` (deg C), else ngspice's 27 C.
     What an analysis cannot do raises :class:`SpiceError` naming the file and the card's line (errors of the
     circuit itself are the compiler's, as for a transient)."""
     from spucircuit.statespace.mna import compile_netlist
 
     info = netlist.meta.get("spice_file", {}) if isinstance(netlist.meta, dict) else {}
-    acd, nsd = info.get("ac"), info.get("noise_analysis")
+    acd, nsd, spd = info.get("ac"), info.get("noise_analysis"), info.get("sp")
     out: dict = {}
-    if acd:
+    if acd or spd:
         ss = compile_netlist(ac_netlist(netlist), noise=False)
+    if acd:
         out.update(_card_errors(_ac_analysis, info, acd, netlist, ss))
+    if spd:
+        spd = dict(spd, temperature_k=_noise_temperature(info, temperature_k))
+        out.update(_card_errors(_sp_analysis, info, spd, netlist, ss))
     if nsd:
-        if temperature_k is None:
-            temperature_k = float(info["temp_c"]) + 273.15 if "temp_c" in info else NGSPICE_TNOM_K
+        temperature_k = _noise_temperature(info, temperature_k)
         ss = compile_netlist(netlist, temperature_k=temperature_k, noise=True)
         out.update(_card_errors(_noise_analysis, info, nsd, netlist, ss))
+    if info.get("dc"):
+        from spucircuit.statespace.dc_sweep import dc_sweep
+
+        out.update(_card_errors(lambda card, specs, nl: dc_sweep(nl, card), info, info["dc"], netlist))
+    if info.get("tf"):
+        from spucircuit.statespace.transfer import transfer_function
+
+        out.update(_card_errors(lambda card, specs, nl: transfer_function(nl, card), info, info["tf"], netlist))
+    if info.get("sens"):
+        from spucircuit.statespace.sensitivity import sensitivity_analysis
+
+        out.update(_card_errors(lambda card, specs, nl: sensitivity_analysis(card, specs, nl, ac_netlist, _ac_output),
+                                info, info["sens"], netlist))
     return out
+
+
+def _noise_temperature(info: dict, temperature_k):
+    """``temperature_k``, else the netlist's ``.temp`` (deg C), else ngspice's 27 C."""
+    if temperature_k is not None:
+        return float(temperature_k)
+    return float(info["temp_c"]) + 273.15 if "temp_c" in info else NGSPICE_TNOM_K
 
 
 def ac_netlist(netlist):
@@ -260,6 +292,14 @@ def ac_netlist(netlist):
     for name, ohm in res.items():
         nl.set_value(name, float(ohm))
     return nl
+
+
+def _ac_output(netlist, nodes, specs, freqs_hz) -> np.ndarray:
+    """Phasors (frequencies x nodes) of ``nodes`` for the AC values ``specs``: compile, then :func:`ac_response`."""
+    from spucircuit.statespace.mna import compile_netlist
+
+    ss = compile_netlist(netlist, noise=False)
+    return ac_response(ss, nodes, ac_amplitudes(ss, specs), freqs_hz)
 
 
 def _card_errors(fn, info, card, *args):
@@ -276,6 +316,24 @@ def _ac_analysis(acd, specs, netlist, ss):
     nodes = list(netlist.node_names[1:])
     f = frequency_grid(acd["sweep"], acd["points"], acd["fstart_hz"], acd["fstop_hz"])
     return dict(ac_f=f, ac_v=ac_response(ss, nodes, ac_amplitudes(ss, specs), f), ac_nodes=np.array(nodes, dtype=str))
+
+
+def _sp_analysis(spd, specs, netlist, ss):
+    """``.sp``: S, Y, Z of the RF ports (:mod:`spucircuit.statespace.sparameters`); the AC values of the
+    sources play no part (ngspice's MODESP: only the driven port excites the circuit)."""
+    ports = port_list(netlist)
+    f = frequency_grid(spd["sweep"], spd["points"], spd["fstart_hz"], spd["fstop_hz"])
+    m = s_parameters(ss, ports, f, ac_response)
+    out = dict(sp_f=f, sp_s=m["s"], sp_y=m["y"], sp_z=m["z"], sp_ports=np.array([p[0] for p in ports], dtype=str),
+               sp_z0_ohm=np.array([p[3] for p in ports]))
+    if spd.get("donoise"):
+        from spucircuit.statespace.mna import compile_netlist
+
+        temperature_k = spd["temperature_k"]
+        nz = port_noise(ac_netlist(netlist), ports, f, m["y"], temperature_k,
+                        lambda nl: compile_netlist(nl, noise=False), ac_response)
+        out.update({"sp_" + k: v for k, v in nz.items()}, sp_temperature_k=np.float64(temperature_k))
+    return out
 
 
 def _noise_analysis(nsd, specs, netlist, ss):

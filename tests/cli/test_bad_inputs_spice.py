@@ -79,6 +79,10 @@ FILES = {
     "tinyc.cir": "t\nR1 a 0 1k\nC1 a 0 1e-300\n.end\n",
     "notitle.cir": "R1 a b 1k\nC1 b 0 1n\nR2 a 0 1k\nV1 a 0 1\n.end\n",
     "huge_token.cir": "t\nR1 a 0 " + "x" * 100_000 + "\nC1 a 0 1n\n.end\n",
+    "rfport.cir": "t\nV1 a 0 dc 1 portnum 1 pwr 1m freq 1g\nR1 a b 1k\nC1 b 0 1n\nV2 b 0 portnum 2\n.tran 1n 10n\n.end\n",
+    "rfport_nodc.cir": "t\nV1 a 0 portnum 1 freq 1g\nR1 a b 1k\nC1 b 0 1n\nV2 b 0 portnum 2\n.end\n",
+    "sp_oneport.cir": "t\nV1 a 0 portnum 1\nR1 a b 1k\nC1 b 0 1n\n.sp lin 3 1k 1meg\n.end\n",
+    "sp_dupport.cir": "t\nV1 a 0 portnum 1\nR1 a b 1k\nC1 b 0 1n\nV2 b 0 portnum 1\n.sp lin 3 1k 1meg\n.end\n",
 }
 
 # (command, argv, text the last stderr line must contain); placeholders as in test_bad_inputs.py
@@ -201,6 +205,10 @@ CASES = [
     (spu, 'simulate {d}/wavenotran.cir --out {out}/x.npz --time 10us', 'this netlist has time-dependent sources (PULSE, SIN, ...) but no .tran card'),
     (spu, 'simulate {d}/wave.cir --out {out}/x.npz --scheme euler', 'time-dependent sources run with --scheme exponential or trapezoidal, not euler'),
     (spu, 'simulate {d}/wave.cir --out {out}/x.npz --time 1us', 'the .tran start time 2e-06 s is not before the end of the run (1e-06 s)'),
+    (spu, 'simulate {d}/rfport.cir --out {out}/x.npz', '{d}/rfport.cir:2: V1: the RF drive of a port (pwr/freq) in a transient is not supported'),
+    (spu, 'op {d}/rfport_nodc.cir', '{d}/rfport_nodc.cir:2: V1: the RF drive of a port (pwr/freq) in an operating point is not'),
+    (spu, 'simulate {d}/sp_oneport.cir --out {out}/x.npz', '{d}/sp_oneport.cir:5: an S-parameter analysis needs at least two RF ports, the circuit has 1'),
+    (spu, 'check {d}/sp_dupport.cir', '{d}/sp_dupport.cir:5: V2: duplicate port number 1 (also V1)'),
     (spu, 'simulate {d}/wave.cir --out {out}/x.npz --dt 0', 'time step must be finite and > 0 s, got 0.0'),
     (spu, 'simulate {d}/wave.cir --out {out}/x.npz --dt nan', 'time step must be finite and > 0 s, got nan'),
     (spu, 'simulate {d}/wavedense.cir --out {out}/x.npz', 'PULSE with period 4e-12 s has 1e+12 corners in [0, 1] s, more than 1e+07'),

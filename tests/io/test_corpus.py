@@ -12,14 +12,22 @@ path as its name) and compares, per analysis:
 * ``.ac``: magnitude (relative) and phase (rad) within 1e-3, at nodes above 1e-9 of the largest;
 * ``.noise``: the output noise PSD within 1e-2 (ngspice's onoise_spectrum squared);
 * ``.op``: node voltages within 1e-6 of the largest |v| (the stationary mean of the state space);
+* ``.dc``: the swept values equal, node voltages within 1e-6 of the largest |v| over the sweep;
+* ``.tf``: gain, input and output impedance each within 1e-6 relative;
 * ``.pz``: ngspice's poles against the eigenvalues of the drift F, within 1e-3 relative;
+* ``.sens``: every derivative both report within 1e-3 relative (ngspice's are forward differences,
+  error ~1e-6), at each point of ngspice's sensitivity grid; a plain resistor's AC sensitivity only at
+  the first frequency (ngspice 39 reports 0 after it: tests/statespace/test_sensitivity.py).
+* ``.sp``: S, Y and Z of the RF ports, magnitude and phase within 1e-3 like ``.ac``, at entries above
+  1e-9 of the largest; with ``donoise`` the port noise Cy and Rn within 1e-2 (not NF, NFmin, SOpt:
+  see ``_compare_sp``).
 * ``values``: each R, C and L of the twin's netlist against the value ngspice reports (a second run,
   an ``.op`` with a ``.save`` of its parameters), within 1e-9 relative, both meaning the value the
   equations use (tc1/tc2/dtemp and m applied); after the analyses of every file, and alone for a file
   whose control block only inspects values (``show``).
 
-A file whose only analyses are ones the twin lacks (a control-block ``sens``, ``tf``, ``dc``, ...,
-or a card ``.disto``, ``.sens``, ...) gives ``unsupported`` naming the first of them and its line.
+A file whose only analyses are ones the twin lacks (a control-block ``disto``, ``pss``, ``fourier``,
+or a card ``.disto``, ``.four``) gives ``unsupported`` naming the first of them and its line.
 
 A file's status is ``agrees: <the analyses compared>``, ``disagrees: <analysis> <node> <error>``, ``unsupported: <the twin's
 SpiceError>`` (a missing feature, named with file and line), ``rejected: <error>`` (the package's own
@@ -45,16 +53,15 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORPUS = os.path.join(ROOT, "netlists", "corpus")
 MANIFEST = os.path.join(CORPUS, "MANIFEST.json")
-TRAN_TOL, AC_TOL, NOISE_TOL, OP_TOL, PZ_TOL = 1e-3, 1e-3, 1e-2, 1e-6, 1e-3
+TRAN_TOL, AC_TOL, NOISE_TOL, OP_TOL, PZ_TOL, SENS_TOL = 1e-3, 1e-3, 1e-2, 1e-6, 1e-3, 1e-3
 VALUES_TOL = 1e-9  # relative, R/C/L values (the "values" comparison)
 OPTIONS = ".options reltol=1e-6 abstol=1e-15 vntol=1e-12"
 NGSPICE_TIMEOUT_S = 20.0
 MAX_TRAN_STEPS = 200_000
-_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz")
+_CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz", "sens", "dc", "tf", "sp")
 # ngspice's other analysis commands (its manual, chapter 15.4): a control block with one of these has an
 # analysis the twin lacks
-_CONTROL_OTHER = {"sens": "sensitivity", "tf": "transfer function", "dc": "DC sweep", "disto": "distortion",
-                  "sp": "S-parameter", "pss": "periodic steady state", "fourier": "Fourier", "four": "Fourier"}
+_CONTROL_OTHER = {"disto": "distortion", "pss": "periodic steady state", "fourier": "Fourier", "four": "Fourier"}
 MEASURED: dict = {}  # the last replay's worst error per analysis, in units of its tolerance (printed by __main__)
 
 
@@ -174,7 +181,7 @@ def replay_text(text: str, relpath: str) -> str:
         nl = parse_spice(deck, relpath)
     except SpiceError as exc:
         return f"unsupported: {exc}"
-    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz") if c in cards]
+    compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz", ".sens", ".dc", ".tf", ".sp") if c in cards]
     lacking = {f"control-block command '{w}' ({_CONTROL_OTHER[w]} analysis)": k for w, k in commands.items()
                if w in _CONTROL_OTHER}
     lacking.update({f"analysis card '{c}'": k for c, k in cards.items() if c not in _COMPARE})
@@ -408,8 +415,110 @@ def _compare_values(nl, deck: str, work: str) -> str:
     return worst[1] if worst[0] > VALUES_TOL else ""
 
 
+def _compare_sens(nl, plots, deck_path=None) -> str:
+    from spucircuit.statespace.frequency import small_signal_analyses
+
+    ng = _plot(plots, "sensitivity analysis")
+    tw = small_signal_analyses(nl)
+    if "sens_f" in tw and not np.allclose(ng.data[:, 0].real, tw["sens_f"], rtol=1e-9, atol=0):
+        return f"frequency grids differ ({ng.data.shape[0]} vs {len(tw['sens_f'])} points)"
+    worst, bad = 0.0, ""
+    for k, name in enumerate(tw["sens_names"]):
+        if f"v({name})" not in ng.names:
+            continue
+        ref = np.atleast_1d(np.asarray(ng[f"v({name})"]))
+        v = np.atleast_1d(np.asarray(tw["sens_values"][..., k]))
+        if name[0] == "r" and not name.endswith("_ac") and len(ref) > 1:
+            ref, v = ref[:1], v[:1]  # ngspice 39: 0 after the first frequency (module docstring)
+        scale = np.maximum(np.abs(ref), 1e-12 * max(1.0, float(np.max(np.abs(ref)))))
+        err = float(np.max(np.abs(v - ref) / scale)) if np.any(ref) else (0.0 if not np.any(v) else np.inf)
+        if err > worst:
+            worst = err
+            bad = f"d/d {name} off by {err:.3g}" if err > SENS_TOL else ""
+    MEASURED[".sens"] = worst / SENS_TOL
+    return bad
+
+
+def _compare_dc(nl, plots, deck_path=None) -> str:
+    from spucircuit.statespace.frequency import small_signal_analyses
+
+    ng = _plot(plots, "dc transfer characteristic")
+    tw = small_signal_analyses(nl)
+    if ng.data.shape[0] != len(tw["dc_sweep"]) or not np.allclose(ng.data[:, 0].real, tw["dc_sweep"], rtol=1e-12,
+                                                                   atol=0):
+        return f"sweeps differ ({ng.data.shape[0]} vs {len(tw['dc_sweep'])} points)"
+    nodes = list(tw["dc_nodes"])
+    cols = _node_columns(ng, nodes)
+    top = max(float(np.max(np.abs(tw["dc_v"]))) if tw["dc_v"].size else 0.0, 1e-12)
+    errs = {nm: float(np.max(np.abs(tw["dc_v"][:, k] - cols[nm].real))) for k, nm in enumerate(nodes) if nm in cols}
+    MEASURED[".dc"] = max(errs.values(), default=0.0) / (OP_TOL * top)
+    bad = [nm for nm, e in errs.items() if e > OP_TOL * top]
+    return f"v({bad[0]}) off by {errs[bad[0]]:.3g} V" if bad else ""
+
+
+def _compare_tf(nl, plots, deck_path=None) -> str:
+    from spucircuit.statespace.frequency import small_signal_analyses
+
+    ng = _plot(plots, "transfer function")
+    tw = small_signal_analyses(nl)
+    col = {n.lower(): float(ng[n][0].real) for n in ng.names}
+    theirs = {"gain": col.get("v(transfer_function)"),
+              "input impedance": next((v for n, v in col.items() if n.endswith("#input_impedance)")), None),
+              "output impedance": next((v for n, v in col.items() if "output_impedance" in n), None)}
+    mine = {"gain": tw["tf_gain"], "input impedance": tw["tf_input_impedance_ohm"],
+            "output impedance": tw["tf_output_impedance_ohm"]}
+    errs = {k: abs(mine[k] - v) / max(abs(v), 1e-300) for k, v in theirs.items() if v is not None}
+    MEASURED[".tf"] = max(errs.values(), default=0.0) / OP_TOL
+    bad = [k for k, e in errs.items() if e > OP_TOL]
+    return f"{bad[0]} {mine[bad[0]]:.9g}, ngspice {theirs[bad[0]]:.9g}" if bad else ""
+
+
+def _compare_sp(nl, plots, deck_path=None) -> str:
+    """S, Y and Z of the ports: magnitude (relative) and phase (rad) within 1e-3 like .ac, at the entries
+    above 1e-9 of the largest entry of that matrix (ngspice's v(S_i_j), v(Y_i_j), v(Z_i_j)); with donoise
+    the noise correlation Cy likewise within 1e-2 like .noise, and for two ports Rn within 1e-2 relative.
+    NF, NFmin and SOpt are not compared: ngspice 39.3 forms them with Cy_21 where Y_21 belongs and Gopt
+    where G0 belongs (its span.c; corrected after 39.3), the twin by the corrected formulas
+    (statespace/sparameters.py; tests/io/test_sparameters.py checks both)."""
+    from spucircuit.statespace.frequency import small_signal_analyses
+
+    ng = _plot(plots, "sp analysis")
+    tw = small_signal_analyses(nl)
+    f = ng.data[:, 0].real
+    if len(f) != len(tw["sp_f"]) or not np.allclose(f, tw["sp_f"], rtol=1e-9, atol=0):
+        return f"frequency grids differ ({len(f)} vs {len(tw['sp_f'])} points)"
+    n = len(tw["sp_ports"])
+    MEASURED[".sp"] = 0.0
+    for X in "SYZ" + ("C" if "sp_cy" in tw else ""):
+        tol = NOISE_TOL if X == "C" else AC_TOL
+        got = tw["sp_cy" if X == "C" else "sp_" + X.lower()]
+        X = "Cy" if X == "C" else X
+        ref = np.stack([np.stack([ng[f"v({X}_{i + 1}_{j + 1})"] for j in range(n)], axis=-1) for i in range(n)],
+                       axis=1)
+        ok = np.abs(ref) > 1e-9 * float(np.max(np.abs(ref)))
+        with np.errstate(all="ignore"):
+            mag = np.where(ok, np.abs(np.abs(got) / np.abs(ref) - 1), 0.0)
+            ph = np.where(ok, np.abs(np.angle(got / ref)), 0.0)
+        bad = ~(np.isfinite(mag) & np.isfinite(ph))
+        if np.any(bad & ok):
+            return f"{X} has non-finite entries where ngspice has values"
+        worst = max(float(np.max(mag)), float(np.max(ph)))
+        MEASURED[".sp"] = max(MEASURED[".sp"], worst / tol)
+        if worst > tol:
+            _, i, j = np.unravel_index(int(np.argmax(np.maximum(mag, ph))), mag.shape)
+            return f"{X}_{i + 1}_{j + 1} magnitude {float(np.max(mag)):.3g}, phase {float(np.max(ph)):.3g} rad"
+    for key, name in (("sp_rn_ohm", "Rn"),):
+        if key in tw:
+            ref = ng[f"v({name})"].real
+            err = float(np.max(np.abs(tw[key] / ref - 1)))
+            MEASURED[".sp"] = max(MEASURED[".sp"], err / NOISE_TOL)
+            if not err <= NOISE_TOL:
+                return f"{name} off by {err:.3g}"
+    return ""
+
+
 _COMPARE = {".tran": _compare_tran, ".ac": _compare_ac, ".noise": _compare_noise, ".op": _compare_op,
-            ".pz": _compare_pz}
+            ".pz": _compare_pz, ".sens": _compare_sens, ".dc": _compare_dc, ".tf": _compare_tf, ".sp": _compare_sp}
 
 
 def replay_all(verbose: bool = False) -> dict:
@@ -464,11 +573,38 @@ def test_comparisons_can_fail(monkeypatch):
 
     if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
         pytest.skip("ngspice is NOT installed")
-    for name in ("TRAN_TOL", "AC_TOL", "PZ_TOL"):
+    for name in ("TRAN_TOL", "AC_TOL", "PZ_TOL", "SENS_TOL"):
         monkeypatch.setattr(sys.modules[__name__], name, 1e-300)
     assert replay("ngspice/examples/control_structs/if-batchmode.cir").startswith("disagrees: .tran (line 14) v(2) off")
     assert replay("ngspice/examples/wave/rcsim.cir").startswith("disagrees: .ac")
     assert replay("ngspice/tests/polezero/pzt.cir").startswith("disagrees: .pz")
+    assert replay("ngspice/tests/regression/sens/sens-ac-2.cir").startswith("disagrees: .sens")
+    assert replay("ngspice/examples/sp/sp1.cir").startswith("disagrees: .sp")
+
+
+def test_dc_comparison_sees_a_wrong_sweep(monkeypatch):
+    """The .dc comparison fails when the twin's sweep is off (a 1e-5 relative error injected)."""
+    import pytest
+
+    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
+        pytest.skip("ngspice is NOT installed")
+    import spucircuit.statespace.frequency as fr
+    from spucircuit.io.spice import parse_spice
+
+    deck = "dc\nV1 a 0 1\nR1 a b 1k\nR2 b 0 3k\n.dc V1 0 2 0.5\n" + OPTIONS + "\n.end\n"
+    with tempfile.TemporaryDirectory() as work:
+        plots = run_ngspice_deck(deck, work)
+    nl = parse_spice(deck, "dc.cir")
+    assert _compare_dc(nl, plots) == ""
+    real = fr.small_signal_analyses
+
+    def off(netlist, *a, **k):
+        out = real(netlist, *a, **k)
+        out["dc_v"] = out["dc_v"] * (1 + 1e-5)
+        return out
+
+    monkeypatch.setattr(fr, "small_signal_analyses", off)
+    assert _compare_dc(nl, plots).startswith("v(a) off by")
 
 
 def test_values_comparison_finds_a_wrong_value():
@@ -490,11 +626,11 @@ def test_values_comparison_finds_a_wrong_value():
 
 
 def test_control_commands_and_the_analyses_the_twin_lacks():
-    text = "t\nR1 1 0 1k\n.control\n* c\nshow r\nsens v(1) ac lin 1 1 2\n.endc\n.options x\n.end\n"
-    assert control_commands(text) == {"show": 5, "sens": 6}
+    text = "t\nV1 1 0 1 distof1 1\nR1 1 0 1k\n.control\n* c\nshow r\ndisto dec 10 1k 1meg\n.endc\n.options x\n.end\n"
+    assert control_commands(text) == {"show": 6, "disto": 7}
     assert _analysis_cards(make_deck(text)) == {}  # .options is not .op
     status = replay_text(text, "x.cir")
-    assert status == ("unsupported: x.cir:6: the control-block command 'sens' (sensitivity analysis) has no "
+    assert status == ("unsupported: x.cir:7: the control-block command 'disto' (distortion analysis) has no "
                       "counterpart in the twin"), status
     status = replay_text("t\nV1 1 0 1 distof1 1\nR1 1 0 1k\n.disto dec 10 1k 1meg\n.end\n", "y.cir")
     assert status == "unsupported: y.cir:4: the analysis card '.disto' has no counterpart in the twin", status

@@ -117,8 +117,8 @@ def test_simulate_writes_ac_and_noise(inputs, tmp_path, capsys):
 
 # ------------------------------------------------------------------- fuzzing the new cards
 SEED = ("fz\nV1 a 0 dc 1 ac 1 90\nI1 0 b AC 2\nR1 a b 1k\nC1 b 0 1n\n.ac dec 10 1 1meg\n"
-        ".noise v(b,a) V1 oct 2 1 1e3 1\n.end\n")
-_ALPHA = "acdelinoqtvVA0123456789.,()= {}-+ekmu\n"
+        ".noise v(b,a) V1 oct 2 1 1e3 1\n.sens v(b) ac lin 2 1 1e3\n.end\n")
+_ALPHA = "acdelinoqstvVIA0123456789.,()= {}-+ekmu\n"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -185,3 +185,42 @@ def test_current_driven_differential_noise_matches_ngspice():
     assert np.allclose(ns.data[:, 0], tw["noise_f"], rtol=1e-12, atol=0)
     assert np.max(np.abs(tw["noise_onoise_psd"] / ns["onoise_spectrum"] ** 2 - 1)) < 1e-2
     assert np.max(np.abs(tw["noise_inoise_psd"] / ns["inoise_spectrum"] ** 2 - 1)) < 1e-2  # A^2/Hz
+
+
+EXPORTED = """small-signal fields through an export
+V1 in 0 dc 0.5 AC 2 30 SIN(0 1 1meg)
+I1 0 n2 dc 0 ac=1m acphase=-60
+R1 in n1 50 ac=75
+L1 n1 n2 10u
+C1 n2 0 1n
+R2 n2 0 1k noisy=0
+R3 n2 0 200
+.end
+"""
+
+
+def test_export_keeps_ac_specs_ac_resistance_and_noisy_for_ngspice():
+    """write_spice puts AC mag/phase, ac= and noisy=0 on the element cards (not only in the JSON
+    annotation): read back they give the same analyses, and ngspice running the exported text with
+    the .ac card appended agrees with the twin on the original (same tolerances as above)."""
+    from spucircuit.io.spice import write_spice
+
+    cards = ".ac dec 5 10k 100meg\n.noise v(n2) V1 dec 5 10k 100meg\n"
+    orig = parse_spice(EXPORTED.replace(".end", cards + ".end"), "orig.cir")
+    text = write_spice(orig)
+    assert "AC 2.0 30.0" in text and "ac=75.0" in text and "noisy=0" in text and '"ac"' not in text
+    back = parse_spice(text.replace(".end", cards.rstrip("\n") + "\n.end"), "back.cir")
+    for key in ("ac", "noiseless"):
+        assert back.meta[key] == orig.meta[key]
+    tw, tw_back = small_signal_analyses(orig), small_signal_analyses(back)
+    for key in ("ac_v", "noise_onoise_psd", "noise_inoise_psd"):
+        np.testing.assert_allclose(tw_back[key], tw[key], rtol=1e-12, atol=0)
+    _ngspice_or_skip()
+    from spucircuit.io.ngspice import run_ngspice
+
+    plots = {p.plotname.lower(): p for p in run_ngspice(text.replace(".end", cards.rstrip("\n") + "\n.end")).plots}
+    ac = plots["ac analysis"]
+    for k, node in enumerate(tw["ac_nodes"]):
+        ng, v = ac[f"v({node})"], tw["ac_v"][:, k]
+        assert np.max(np.abs(np.abs(v) / np.abs(ng) - 1)) < 1e-3, node
+        assert np.max(np.abs(np.angle(v / ng))) < 1e-3, node

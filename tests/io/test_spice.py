@@ -309,6 +309,30 @@ def test_reserved_opamp_subckt_must_not_be_redefined():
     ("t\nR1 a 0 1\n.tran 1n\n", 3, ".tran"),
     ("t\nR1 a 0 1\n.tran 1n 0\n", 3, ".tran"),
     ("", 1, "empty"),
+    # RF ports and .sp (io.spice.ports, io.spice.analyses)
+    ("t\nV1 a 0 portnum 1\nV2 b 0 portnum 1\nR1 a b 1\n", 3, "duplicate port number 1"),
+    ("t\nV1 a 0 portnum 1\nV2 b 0 portnum 3\nR1 a b 1\n", 3, "port numbers must run 1..2"),
+    ("t\nV1 a 0 portnum 1.5\n", 2, "portnum must be an integer >= 1"),
+    ("t\nV1 a 0 portnum 0\n", 2, "portnum must be an integer >= 1"),
+    ("t\nV1 a 0 portnum=1 z0=-50\n", 2, "z0 must be > 0"),
+    ("t\nV1 a 0 portnum 1 z0 0\n", 2, "z0 must be > 0"),
+    ("t\nV1 a 0 portnum 1 pwr -1\n", 2, "pwr must be >= 0"),
+    ("t\nV1 a 0 portnum 1 freq -1\n", 2, "freq must be >= 0"),
+    ("t\nV1 a 0 portnum 1 z0 {1/0}\n", 2, "division by zero"),
+    ("t\nV1 a 0 portnum 1 z0 1e999\n", 2, "z0"),
+    ("t\nV1 a 0 portnum 1 portnum 2\n", 2, "given twice"),
+    ("t\nV1 a 0 portnum\n", 2, "'portnum' without a value"),
+    ("t\nV1 a 0 z0 50\n", 2, "give portnum"),
+    ("t\nV1 a 0 dc 1 pwr 1m\n", 2, "give portnum"),
+    ("t\nI1 a 0 portnum 1\n", 2, "voltage source"),
+    ("t\nR9 V1#res 0 1\nV1 a 0 portnum 1\nV2 b 0 portnum 2\nR1 a b 1\n", 3, "internal node"),
+    ("t\nV1 a 0 portnum 1\n.sp lin 3 1 2\n.sp lin 3 1 2\n", 4, "a second .sp card"),
+    ("t\nV1 a 0 portnum 1\n.sp lin 3 1\n", 3, ".sp needs"),
+    ("t\nV1 a 0 portnum 1\n.sp foo 3 1 2\n", 3, "unknown sweep"),
+    ("t\nV1 a 0 portnum 1\n.sp dec 3 0 2\n", 3, "0 < fstart <= fstop"),
+    ("t\nV1 a 0 portnum 1\n.sp lin 0 1 2\n", 3, "number of points"),
+    ("t\nV1 a 0 portnum 1\n.sp lin 3 1 2 2\n", 3, "donoise must be 0 or 1"),
+    ("t\nV1 a 0 portnum 1\n.sp lin 3 1 2 1 1\n", 3, ".sp needs"),
 ])
 def test_errors_name_file_line_and_problem(text, line, what):
     with pytest.raises(SpiceError) as ei:
@@ -485,7 +509,7 @@ def test_waveforms_read_and_round_trip():
 
 def _seed_texts():
     texts = [HAND, WAVES, write_spice(all_kinds_netlist(), None, tran=(1e-9, 1e-7), noise={"seed": 1, "nt": 1e-9}),
-             NEW_CARDS]
+             NEW_CARDS, PORT_CARDS, write_spice(parse_spice(PORT_CARDS, "ports.cir"), None)]
     for f in sorted(os.listdir(NETLISTS)):
         if f.endswith(".cir"):
             with open(os.path.join(NETLISTS, f)) as fh:
@@ -525,12 +549,35 @@ I5 0 f 1e-3wwww distof1
 E9 e9 0 POLY(1) a 0 0.5 2
 G9 0 e9 poly (1) c 0 1m
 F9 0 e9 POLY(1) V1 1m 3
+E8 e8 0 POLY(2) a 0 c 0 0.1 1 -2
+H8 h8 0 POLY(2) V1 V2 0 1k 2k 0 0 0
+R8 h8 e8 1k
 R9 e9 0 1k
 .temp 40
 .nodeset v(c)=1
 .op
 .ic v(d)=0.1
 .tran 1u 1m uic
+.dc V1 0 1 0.25 R3 1k 2k 500
+.sens v(c) ac dec 2 1k 1meg
+.tf v(c) V1
+.end
+"""
+# RF ports and .sp (ngspice's RFSPICE): the port parameters in both spellings, a port in a subcircuit
+PORT_CARDS = """rf ports
+.subckt att p q
+R1 p q 10
+Vp q 0 dc 0 portnum 3 z0=75
+.ends
+V1 in 0 dc 0 ac 1 portnum 1 z0 100 pwr 0.001 freq 2.3e9
+R1 in x 100
+C1 x 0 1e-9
+R2 x out 10 noisy=0
+V2 out 0 dc 0 portnum=2 phase=30
+X1 x y att
+R3 y 0 1k
+.sp lin 5 1e8 1e9 1
+.ac dec 2 1e6 1e9
 .end
 """
 SEEDS = _seed_texts()
@@ -567,10 +614,13 @@ def mutated(draw):
                                                 "DISTOF2 1 90", "{twice(1)}", "{nest(1)}", "{v(a)}", ".func",
                                                 "twice(x)", "{1 ? 2 : 3}", "{2^3^2}", "Vs", "V1", "L1", "L2", "K1 L1",
                                                 "tc1=1", "dc=1", "ac=1", "C=1u", "R=1k", "temp=1e9", ".ic",
-                                                "v(out)=1", "F1", "H1", "E1", "1.5", "-0.99", "poly(1)",
+                                                "v(out)=1", "F1", "H1", "E1", "1.5", "-0.99", "poly(1)", "POLY(2)", "poly(3)",
                                                 "pulse(0 1)", "PULSE", "sin(0 1 1e400)", "pwl(0 1 0 2)", "pwl(",
                                                 "exp(0 1 -1)", "td=1", "r=0", "sffm", "(0 1)", "am(1 2)",
-                                                "AM(1 0 1k 1meg)"]))
+                                                "AM(1 0 1k 1meg)", ".dc", ".sens", "TEMP", "i(V1)",
+                                                "portnum", "portnum 2", "portnum=4", "z0",
+                                                "z0 0", "z0=50", "pwr 1", "freq", "phase=9", ".sp",
+                                                ".sp lin 3 1 2", ".sp dec 1 1 1 1", "V1#res", "V2#z0"]))
                 lines[a] = " ".join(toks)
             text = "\n".join(lines)
     return text

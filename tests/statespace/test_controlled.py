@@ -139,8 +139,71 @@ def test_poly1_sources_are_affine():
     assert write_spice(parse_spice(t1), None) == t1
 
 
+POLY_N = """POLY(n), n > 1: linear sums (a summing amplifier and its F/G/H kin)
+V1 a 0 dc 1 ac 1
+V2 b 0 dc -0.5 ac 0.5 90
+R1 a c 1k
+Vs c d 0
+R2 d 0 1k
+Vt b f 0
+R3 f 0 2k
+E1 e1 0 POLY(2) a 0 b 0 0.25 2 -3
+R4 e1 0 1k
+E2 e2 x POLY(3) a 0 b 0 e1 0 0 1 1 0.5
+R5 e2 0 1k
+R6 x 0 2k
+G1 0 g1 POLY(2) a 0 b 0 1m 2m 0 0 0 0
+R7 g1 0 1k
+C1 g1 0 1n
+F1 0 f1 POLY(2) Vs Vt 0 3 -2
+R8 f1 0 1k
+H1 h1 0 POLY(2) Vs Vt 0.1 1k 500
+R9 h1 0 1k
+L1 h1 y 1m
+R10 y 0 10
+.op
+.ac dec 5 1k 10meg
+.end
+"""
+
+
+def test_polyn_sources_are_linear_sums():
+    """Closed form of the operating point (V(a) = 1, V(b) = -0.5, I(Vs) = 0.5 mA, I(Vt) = -0.25 mA)
+    and the .ac response against ngspice (magnitude and phase within 1e-3; skipped without ngspice)."""
+    nl = parse_spice(POLY_N, "polyn.cir")
+    op = operating_point(nl)
+    va, vb, i_s, i_t = 1.0, -0.5, 0.5e-3, -0.25e-3
+    e1 = 0.25 + 2 * va - 3 * vb
+    want = {"e1": e1, "g1": (1e-3 + 2e-3 * va) * 1e3, "f1": (3 * i_s - 2 * i_t) * 1e3,
+            "h1": 0.1 + 1e3 * i_s + 500 * i_t}  # h1: an ideal voltage source, whatever its load
+    dv = va + vb + 0.5 * e1  # V(e2) - V(x), split 1k : 2k
+    want.update({"e2": dv / 3, "x": -2 * dv / 3})
+    for node, v in want.items():
+        assert abs(op.voltage(node) - v) <= 64 * EPS * max(1.0, abs(v)), (node, op.voltage(node), v)
+    t1 = write_spice(nl, None)
+    assert write_spice(parse_spice(t1), None) == t1
+    import shutil
+
+    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
+        pytest.skip("ngspice is NOT installed: the POLY(n) .ac cross-check is skipped")
+    from spucircuit.io.ngspice import run_ngspice
+    from spucircuit.statespace.frequency import small_signal_analyses
+
+    ac = {p.plotname.lower(): p for p in run_ngspice(POLY_N).plots}["ac analysis"]
+    tw = small_signal_analyses(nl)
+    for k, node in enumerate(tw["ac_nodes"]):
+        if "." in node:
+            continue  # the twin's internal nodes of the series sum
+        ng, v = ac[f"v({node})"], tw["ac_v"][:, k]
+        assert np.max(np.abs(np.abs(v) / np.abs(ng) - 1)) < 1e-3, node
+        assert np.max(np.abs(np.angle(v / ng))) < 1e-3, node
+
+
 @pytest.mark.parametrize("card, what", [
-    ("E1 e 0 POLY(2) a 0 b 0 0 1 1", r"POLY\(2\) is not supported"),
+    ("E1 e 0 POLY(2) a 0 b 0 0 1 1 0 0.1", r"POLY\(2\) with non-zero coefficients of order 2"),
+    ("E1 e 0 POLY(2) a 0 b 0", r"POLY\(2\) needs nc1\+ nc1- nc2\+ nc2- and coefficients"),
+    ("F1 e 0 POLY(2) V1 R1 0 1 1", "'R1' must be a voltage source"),
+    ("G1 e 0 POLY(0) a 0 1", r"dimension must be an integer in \[1, 64\]"),
     ("E1 e 0 POLY(1) a 0 0 1 0.5", "nonlinear: not supported"),
     ("G1 e 0 POLY(1) a 0", "needs nc\\+ nc- and coefficients"),
     ("F1 e 0 POLY(1) R1 0 1", "must be a voltage source"),

@@ -109,6 +109,8 @@ class State:
     temp_c: float = 27.0  # the circuit temperature (.temp), C
     refs: dict = field(default_factory=dict)  # kind -> per element, the names F/H (source) and K (inductors) name
     ac_specs: dict = field(default_factory=dict)  # source name -> [AC magnitude, phase deg] (io.spice.analyses)
+    ports: dict = field(default_factory=dict)  # RF port source name -> (line, n+, internal node, record) (io.spice.ports)
+    rf_drive: dict = field(default_factory=dict)  # RF port with pwr/freq -> {'line', 'dc_given'} (io.spice.ports)
     max_elements: int = MAX_ELEMENTS  # checked on the estimate before flattening, and as elements are added
 
     def err(self, msg, lineno):

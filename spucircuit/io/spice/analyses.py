@@ -1,4 +1,4 @@
-"""The small-signal analysis cards ``.ac`` and ``.noise`` and a source's ``AC mag [phase]`` field.
+"""The small-signal analysis cards ``.ac``, ``.noise`` and ``.sp`` and a source's ``AC mag [phase]`` field.
 
 Semantics (ngspice manual, sec. 15.3.1 and 15.3.4; SPICE3):
 
@@ -6,9 +6,11 @@ Semantics (ngspice manual, sec. 15.3.1 and 15.3.4; SPICE3):
 * ``.noise V(OUT[,REF]) SRC DEC|OCT|LIN N FSTART FSTOP [PTS_PER_SUMMARY]``: output noise of
   v(OUT) - v(REF), equivalent input noise referred to the independent source SRC (which must
   have an AC value); PTS_PER_SUMMARY (per-device noise tables) is accepted and ignored;
+* ``.sp DEC|OCT|LIN N FSTART FSTOP [DONOISE]``: S, Y and Z of the RF ports (sources with ``portnum``,
+  :mod:`spucircuit.io.spice.ports`) over the sweep, as ngspice's RFSPICE;
 * ``V|I... AC [MAG [PHASE]]``: MAG defaults to 1, PHASE (degrees) to 0.
 
-Each card is recorded in ``netlist.meta['spice_file']`` (``'ac'``, ``'noise'``: the sweep as a
+Each card is recorded in ``netlist.meta['spice_file']`` (``'ac'``, ``'noise'``, ``'sp'``: the sweep as a
 dict with its line number); the sources' AC specs are collected on the parser state and recorded as
 ``'ac_sources'``: {source name: [magnitude, phase_deg]}.
 """
@@ -46,6 +48,25 @@ def ac_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     if "ac" in info:
         raise st.err(f"a second .ac card (the first is on line {info['ac']['line']}) is not supported", ln.lineno)
     info["ac"] = _sweep(tokenize(ln.text, st, ln.lineno)[1:], st, scope, ln.lineno, ".ac")
+
+
+def sp_card(ln: Line, st: State, scope: dict, info: dict) -> None:
+    """Record an ``.sp DEC|OCT|LIN N FSTART FSTOP [DONOISE]`` card (S-parameters, ngspice's RFSPICE:
+    src/spicelib/parser/inp2dot.c dot_sp; DONOISE 1 asks for the ports' noise too) in ``info['sp']``."""
+    if "sp" in info:
+        raise st.err(f"a second .sp card (the first is on line {info['sp']['line']}) is not supported", ln.lineno)
+    toks = tokenize(ln.text, st, ln.lineno)[1:]
+    if len(toks) not in (4, 5):
+        raise st.err(".sp needs DEC|OCT|LIN points fstart fstop [donoise]", ln.lineno)
+    d = _sweep(toks[:4], st, scope, ln.lineno, ".sp")
+    donoise = 0
+    if len(toks) == 5:
+        v = card_value(toks[4], scope, st, ln.lineno, ".sp donoise")
+        if v not in (0.0, 1.0):
+            raise st.err(f".sp: donoise must be 0 or 1, got {toks[4]!r}", ln.lineno)
+        donoise = int(v)
+    d["donoise"] = donoise
+    info["sp"] = d
 
 
 _OUTPUT_RE = re.compile(r"(?i)v\(\s*([^\s,()]+)\s*(?:,\s*([^\s,()]+)\s*)?\)\Z")
@@ -105,3 +126,94 @@ def record_ac(st: State, name: str, mag: float, phase_deg: float, lineno: int) -
 def ac_specs(st: State) -> dict:
     """The AC specs recorded so far: {source name: [magnitude, phase_deg]}."""
     return dict(st.ac_specs)
+
+
+_CURRENT_RE = re.compile(r"(?i)i\(\s*([^\s,()]+)\s*\)\Z")
+
+
+def sens_card(ln: Line, st: State, scope: dict, info: dict) -> None:
+    """Record a ``.sens OUTVAR [AC DEC|OCT|LIN N FSTART FSTOP]`` card in ``info['sens']`` (OUTVAR:
+    V(out[,ref]), or I(vsrc) for the DC form; spucircuit.statespace.sensitivity runs it)."""
+    if "sens" in info:
+        raise st.err(f"a second .sens card (the first is on line {info['sens']['line']}) is not supported",
+                     ln.lineno)
+    form = ".sens needs V(out[,ref]) or I(vsrc) [AC DEC|OCT|LIN points fstart fstop]"
+    toks = tokenize(ln.text, st, ln.lineno)[1:]
+    if len(toks) not in (1, 6):
+        raise st.err(form, ln.lineno)
+    d = {"output": None, "ref": None, "current": None, "sweep": None, "line": ln.lineno}
+    mv, mi = _OUTPUT_RE.fullmatch(toks[0]), _CURRENT_RE.fullmatch(toks[0])
+    if mv:
+        for node in (mv.group(1), mv.group(2)):
+            if node is not None:
+                check_node_token(node, st, ln.lineno)
+        ref = mv.group(2)
+        d["output"] = mv.group(1).lower()
+        d["ref"] = None if ref is None or ref.lower() in ("0", "gnd") else ref.lower()
+    elif mi:
+        check_node_token(mi.group(1), st, ln.lineno)
+        d["current"] = mi.group(1).lower()
+    else:
+        raise st.err(f"{form}: the output must be V(node), V(node,ref) or I(vsrc), got {toks[0]!r}", ln.lineno)
+    if len(toks) == 6:
+        if toks[1].lower() != "ac":
+            raise st.err(f"{form}: expected 'AC' after the output, got {toks[1]!r}", ln.lineno)
+        if d["current"] is not None:
+            raise st.err(".sens I(vsrc) AC ... (the AC sensitivity of a source current) is not supported; "
+                         "give V(node[,ref])", ln.lineno)
+        d.update({k: v for k, v in _sweep(toks[2:6], st, scope, ln.lineno, ".sens").items() if k != "line"})
+    info["sens"] = d
+
+
+def dc_card(ln: Line, st: State, scope: dict, info: dict) -> None:
+    """Record a ``.dc SRC START STOP INCR [SRC2 START2 STOP2 INCR2]`` card in ``info['dc']``
+    (spucircuit.statespace.dc_sweep runs it)."""
+    if "dc" in info:
+        raise st.err(f"a second .dc card (the first is on line {info['dc']['line']}) is not supported", ln.lineno)
+    form = ".dc needs SRC START STOP INCR [SRC2 START2 STOP2 INCR2]"
+    toks = tokenize(ln.text, st, ln.lineno)[1:]
+    if len(toks) not in (4, 8):
+        raise st.err(form, ln.lineno)
+    sweeps = []
+    for k in range(0, len(toks), 4):
+        src = toks[k]
+        if src.lower() == "temp":
+            raise st.err(".dc TEMP (a temperature sweep) is not supported; sweep a source or a resistor", ln.lineno)
+        if src[0].lower() not in "vir":
+            raise st.err(f"{form}: {src!r} is not a V or I source or a resistor", ln.lineno)
+        check_node_token(src, st, ln.lineno)
+        vals = [card_value(t, scope, st, ln.lineno, f".dc {src} {what}")
+                for t, what in zip(toks[k + 1:k + 4], ("start", "stop", "increment"))]
+        if vals[2] == 0:
+            raise st.err(f".dc {src}: the increment must be non-zero", ln.lineno)
+        sweeps.append({"source": src.lower(), "start": vals[0], "stop": vals[1], "incr": vals[2]})
+    info["dc"] = {"sweeps": sweeps, "line": ln.lineno}
+
+
+def tf_card(ln: Line, st: State, scope: dict, info: dict) -> None:
+    """Record a ``.tf V(out[,ref])|I(vsrc) INSRC`` card in ``info['tf']`` (spucircuit.statespace.transfer)."""
+    if "tf" in info:
+        raise st.err(f"a second .tf card (the first is on line {info['tf']['line']}) is not supported", ln.lineno)
+    form = ".tf needs V(out[,ref]) or I(vsrc), then the input source"
+    toks = tokenize(ln.text, st, ln.lineno)[1:]
+    if len(toks) != 2:
+        raise st.err(form, ln.lineno)
+    d = {"output": None, "ref": None, "current": None, "line": ln.lineno}
+    mv, mi = _OUTPUT_RE.fullmatch(toks[0]), _CURRENT_RE.fullmatch(toks[0])
+    if mv:
+        for node in (mv.group(1), mv.group(2)):
+            if node is not None:
+                check_node_token(node, st, ln.lineno)
+        ref = mv.group(2)
+        d["output"] = mv.group(1).lower()
+        d["ref"] = None if ref is None or ref.lower() in ("0", "gnd") else ref.lower()
+    elif mi:
+        check_node_token(mi.group(1), st, ln.lineno)
+        d["current"] = mi.group(1).lower()
+    else:
+        raise st.err(f"{form}: the output must be V(node), V(node,ref) or I(vsrc), got {toks[0]!r}", ln.lineno)
+    if toks[1][0].lower() not in "vi":
+        raise st.err(f".tf: the input source must be an independent V or I source, got {toks[1]!r}", ln.lineno)
+    check_node_token(toks[1], st, ln.lineno)
+    d["source"] = toks[1].lower()
+    info["tf"] = d

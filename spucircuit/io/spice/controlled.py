@@ -10,8 +10,8 @@ I(vname) is the current through the voltage source vname, into its + terminal (S
 a subcircuit the referred names get the instance's hierarchical names (``V.X1.vs``), as ngspice's.
 The referred elements may come later in the file: :func:`check_refs` resolves them once all are read.
 
-The one-dimensional POLY form is linear up to an offset and is read too (SPICE2's rule: a single
-coefficient is the gain p1, with p0 = 0; coefficients of order 2 and up must be 0):
+The POLY(n) form is linear when its coefficients of order 2 and up are 0, and is read then (SPICE2's
+rule: POLY(1) with a single coefficient is the gain p1, with p0 = 0; missing coefficients are 0):
 
     Ename n+ n- POLY(1) nc+ nc- p0 p1     V = p0 + p1 V(nc+, nc-): an E of gain p1 in series with a
                                           V source p0 (named ``V<Ename>.offset``, internal node
@@ -19,6 +19,12 @@ coefficient is the gain p1, with p0 = 0; coefficients of order 2 and up must be 
     Gname n+ n- POLY(1) nc+ nc- p0 p1     I = p0 + p1 V(nc+, nc-): a G of gain p1 and an I source p0
     Fname n+ n- POLY(1) vname p0 p1       I = p0 + p1 I(vname): an F and an I source p0
     Hname n+ n- POLY(1) vname p0 p1       V = p0 + p1 I(vname): an H in series with a V source p0
+    Ename n+ n- POLY(n) nc1+ nc1- ... ncn+ ncn- p0 p1 ... pn   V = p0 + sum_i p_i V(nci+, nci-)
+    Fname n+ n- POLY(n) v1 ... vn p0 p1 ... pn                 I = p0 + sum_i p_i I(vi)   (G, H alike)
+
+With n > 1, term i is its own element, ``<name>.p<i>`` (currents side by side; voltages in series
+through internal nodes ``<name>.p<i>``), the offset as for POLY(1). The order of SPICE's POLY
+coefficients after the linear ones (x1^2, x1 x2, ...) does not matter here: all must be 0.
 """
 from __future__ import annotations
 
@@ -38,25 +44,34 @@ def is_poly(pos) -> bool:
 
 
 def _poly(letter, name, pos, st, scope, L, card_value):
-    """(control fields, p0, p1) of a POLY(1) card; errors for other dimensions and nonlinear terms."""
+    """(control fields, [p0, p1, ..., pn]) of a POLY(n) card; errors for nonlinear terms."""
     rest = pos[2:]
     if rest[0].lower() == "poly":  # 'POLY (1)': two fields
         if len(rest) < 2 or not re.fullmatch(r"\(\s*[0-9]+\s*\)", rest[1]):
-            raise st.err(f"{name}: POLY needs its dimension, POLY(1)", L)
+            raise st.err(f"{name}: POLY needs its dimension, e.g. POLY(1)", L)
         rest = ["poly" + rest[1]] + rest[2:]
     dim = int(_POLY.match(rest[0]).group(1))
-    if dim != 1:
-        raise st.err(f"{name}: POLY({dim}) is not supported (a linear circuit takes POLY(1) with p0 and p1 only)", L)
-    nctl = 2 if letter in "eg" else 1
+    if not 1 <= dim <= MAX_POLY_DIM:
+        raise st.err(f"{name}: POLY({dim}): the dimension must be an integer in [1, {MAX_POLY_DIM}]", L)
+    nctl = (2 if letter in "eg" else 1) * dim
     ctl, coef = rest[1:1 + nctl], rest[1 + nctl:]
+    if dim == 1:
+        what = "nc+ nc-" if letter in "eg" else "vname"
+    else:
+        what = " ".join(f"nc{i}+ nc{i}-" if letter in "eg" else f"v{i}" for i in range(1, dim + 1))
     if len(ctl) < nctl or not coef:
-        raise st.err(f"{name}: POLY(1) needs {'nc+ nc-' if nctl == 2 else 'vname'} and coefficients p0 p1", L)
+        raise st.err(f"{name}: POLY({dim}) needs {what} and coefficients p0 p1 ...", L)
     c = [card_value(x, scope, st, L, f"{name} POLY coefficient") for x in coef]
-    if len(c) == 1:  # SPICE2: a single coefficient is the linear term
+    if dim == 1 and len(c) == 1:  # SPICE2: a single coefficient is the linear term
         c = [0.0, c[0]]
-    if any(x != 0 for x in c[2:]):
-        raise st.err(f"{name}: POLY(1) with non-zero coefficients of order 2 and up is nonlinear: not supported", L)
-    return ctl, c[0], c[1]
+    c += [0.0] * (dim + 1 - len(c))
+    if any(x != 0 for x in c[dim + 1:]):
+        raise st.err(f"{name}: POLY({dim}) with non-zero coefficients of order 2 and up is nonlinear: "
+                     "not supported", L)
+    return ctl, c[:dim + 1]
+
+
+MAX_POLY_DIM = 64
 
 _FORMS = {
     "e": "Ename n+ n- nc+ nc- gain",
@@ -76,9 +91,8 @@ def controlled(letter, name, pos, kw, st, scope, path, L, map_nodes, register, h
     if letter in "efgh" and is_poly(pos):
         if kw:
             raise st.err(f"{name}: parameter {kw[0][0]!r} is not supported with POLY(1)", L)
-        ctl, p0, p1 = _poly(letter, name, pos, st, scope, L, card_value)
-        _poly_elements(letter, name, ctl, p0, p1, st, path, L, map_nodes(pos[:2]), map_nodes, register, hier,
-                       add_node)
+        ctl, c = _poly(letter, name, pos, st, scope, L, card_value)
+        _poly_elements(letter, name, ctl, c, st, path, L, map_nodes(pos[:2]), map_nodes, register, hier, add_node)
         return
     form = _FORMS[letter]
     if kw:
@@ -110,35 +124,45 @@ def controlled(letter, name, pos, kw, st, scope, path, L, map_nodes, register, h
     st.refs.setdefault(kind, []).append(refs)
 
 
-def _poly_elements(letter, name, ctl, p0, p1, st, path, L, pq, map_nodes, register, hier, add_node):
-    """The elements of a POLY(1) source: the linear part (gain p1) and the offset p0 (module docstring)."""
+def _poly_elements(letter, name, ctl, c, st, path, L, pq, map_nodes, register, hier, add_node):
+    """The elements of a POLY(n) source: one linear term per non-zero p_i and the offset p0 (module
+    docstring)."""
     hname = hier(name, path)
     p, q = pq
-    if letter in "eg":
-        ctl_nodes = map_nodes(ctl)
-    else:
-        if ctl[0][:1].lower() != "v":
-            raise st.err(f"{name}: the controlling element {ctl[0]!r} must be a voltage source (V...)", L)
-        ref = (hier(ctl[0], path),)
+    dim = len(c) - 1
+    width = 2 if letter in "eg" else 1
+    terms = []  # (element name, control nodes or [], control source ref or None, gain)
+    for i in range(1, dim + 1):
+        fields = ctl[(i - 1) * width:i * width]
+        if letter in "eg":
+            ctl_nodes, ref = map_nodes(fields), None
+        else:
+            if fields[0][:1].lower() != "v":
+                raise st.err(f"{name}: the controlling element {fields[0]!r} must be a voltage source (V...)", L)
+            ctl_nodes, ref = [], (hier(fields[0], path),)
+        if c[i] != 0:
+            terms.append((hname if dim == 1 else f"{hname}.p{i}", ctl_nodes, ref, c[i]))
     kind = letter.upper()
-    if letter in "gf":  # currents add: the linear source and a current source p0, side by side
-        if p1 != 0:
-            register(st, kind, hname, [p, q] + (ctl_nodes if letter == "g" else []), p1, 0.0, L)
-            if letter == "f":
-                st.refs.setdefault("F", []).append(ref)
-        if p0 != 0 or p1 == 0:
-            register(st, "I", "I" + hname + ".offset", [p, q], p0, 0.0, L)
+    offset = c[0] != 0 or not terms
+    if letter in "gf":  # currents add: the linear sources and a current source p0, side by side
+        for tname, ctl_nodes, ref, gain in terms:
+            register(st, kind, tname, [p, q] + ctl_nodes, gain, 0.0, L)
+            if ref is not None:
+                st.refs.setdefault(kind, []).append(ref)
+        if offset:
+            register(st, "I", "I" + hname + ".offset", [p, q], c[0], 0.0, L)
         return
-    # voltages add: the linear source from p to an internal node, the offset source from there to q
-    mid = q
-    if p1 != 0 and p0 != 0:
-        mid = add_node(st, hname + ".offset", L)
-    if p1 != 0:
-        register(st, kind, hname, [p, mid] + (ctl_nodes if letter == "e" else []), p1, 0.0, L)
-        if letter == "h":
-            st.refs.setdefault("H", []).append(ref)
-    if p0 != 0 or p1 == 0:
-        register(st, "V", "V" + hname + ".offset", [p if p1 == 0 else mid, q], p0, 0.0, L)
+    # voltages add: the linear sources in series from p through internal nodes, the offset source last, to q
+    top = p
+    for k, (tname, ctl_nodes, ref, gain) in enumerate(terms):
+        last = k == len(terms) - 1 and not offset
+        bottom = q if last else add_node(st, (hname + ".offset") if dim == 1 else f"{hname}.p{k + 1}", L)
+        register(st, kind, tname, [top, bottom] + ctl_nodes, gain, 0.0, L)
+        if ref is not None:
+            st.refs.setdefault(kind, []).append(ref)
+        top = bottom
+    if offset:
+        register(st, "V", "V" + hname + ".offset", [top, q], c[0], 0.0, L)
 
 
 def check_refs(st) -> None:

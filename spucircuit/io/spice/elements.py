@@ -43,10 +43,11 @@ from spucircuit.io.spice._cards import (
 )
 from spucircuit.io.spice.analyses import record_ac, source_ac
 from spucircuit.io.spice.controlled import controlled, is_poly
+from spucircuit.io.spice.ports import PORT_KEYS, add_port_field, is_port_key, port_nodes, read_port_field
 from spucircuit.io.spice.spellings import TNOM_C, temperature_factor
 from spucircuit.io.spice.waveform_cards import is_time_function, pwl_options, read_waveform
 
-__all__ = ["element", "map_node"]
+__all__ = ["element", "map_node", "register"]
 
 
 def _split_kw(toks):
@@ -89,7 +90,7 @@ def map_node(tok: str, st: State, path: list, ports: dict, lineno: int) -> int:
     return add_node(st, tok, lineno)
 
 
-def _register(st: State, kind: str, name: str, nodes, value: float, ic: float, lineno: int):
+def register(st: State, kind: str, name: str, nodes, value: float, ic: float, lineno: int):
     low = name.lower()
     if low in st.names:
         raise st.err(f"duplicate element name {name!r} (first on line {st.names[low]})", lineno)
@@ -123,7 +124,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         check_node_token(name, st, ln.lineno)
         nodes = [map_node(p, st, path, ports, ln.lineno), map_node(q, st, path, ports, ln.lineno)]
         v = card_value(psd, scope, st, ln.lineno, f"noise source {name}")
-        _register(st, "N", _hier(name, path), nodes, v, 0.0, ln.lineno)
+        register(st, "N", _hier(name, path), nodes, v, 0.0, ln.lineno)
         return
     toks = tokenize(ln.text, st, ln.lineno)
     if not toks:
@@ -198,19 +199,19 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
                 raise st.err(f"{name}: zero resistance (a short) is not supported; use a 0 V source", L)
             v = v / mult
             if v < 0:  # a negative resistor: an active conductance, a VCCS G p q p q 1/R
-                _register(st, "G", _hier(name, path), nodes + nodes, 1.0 / v, 0.0, L)
+                register(st, "G", _hier(name, path), nodes + nodes, 1.0 / v, 0.0, L)
                 return
         elif kind == "C":
             v = v * mult
         else:
             v = v / mult
-        k = _register(st, kind, _hier(name, path), nodes, v, ic, L)
+        k = register(st, kind, _hier(name, path), nodes, v, ic, L)
         if kind == "C" and "ic" in kwd:
             st.ic_given.add(k)
         return
     if letter == "g" and is_poly(pos):  # G POLY(1)
         controlled(letter, name, pos, kw, st, scope, path, L, lambda toks: [map_node(t, st, path, ports, L) for t in toks],
-                   _register, _hier, card_value, add_node)
+                   register, _hier, card_value, add_node)
         return
     if letter == "g":
         need(5, "Gname n+ n- nc+ nc- gm")
@@ -220,12 +221,12 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
                          "is supported", L)
         nodes = nodes_of(4)
         gm = card_value(pos[4], scope, st, L, f"{name} transconductance")
-        _register(st, "G", _hier(name, path), nodes, gm, 0.0, L)
+        register(st, "G", _hier(name, path), nodes, gm, 0.0, L)
         return
     if letter in "fhk" or (letter == "e" and (len(pos) != 5 or kw or pos[1].lower() not in ("0", "gnd"))):
         # E (floating), F, H, K, POLY(1)
         controlled(letter, name, pos, kw, st, scope, path, L, lambda toks: [map_node(t, st, path, ports, L) for t in toks],
-                   _register, _hier, card_value, add_node)
+                   register, _hier, card_value, add_node)
         return
     if letter == "e":
         need(5, "Ename out 0 inp inn gain")
@@ -235,16 +236,20 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         if a0 == 0:
             raise st.err(f"{name}: zero gain", L)
         inp, inn = (nodes[2], nodes[3]) if a0 > 0 else (nodes[3], nodes[2])
-        _register(st, "U", _hier(name, path), [nodes[0], inp, inn], abs(a0), 0.0, L)
+        register(st, "U", _hier(name, path), [nodes[0], inp, inn], abs(a0), 0.0, L)
         return
     if letter in "vi":
         kind = letter.upper()
         need(2, f"{kind}name n+ n- [dc] value")
         nodes = nodes_of(2)
         rest = pos[2:]
-        no_kw(("dc", "ac", "acmag", "acphase", "td", "r"))  # td= / r=: PWL's options (pwl_options below)
+        no_kw(("dc", "ac", "acmag", "acphase", "td", "r") + PORT_KEYS)  # td= / r=: PWL's options (pwl_options below)
         kwd = dict(kw)
         dc, noise, wf = 0.0, None, None
+        port: dict = {}  # RF port parameters (io.spice.ports)
+        for k, v in kw:
+            if k in PORT_KEYS:
+                add_port_field(k, v, port, scope, st, L, name)
         j = 0
         seen_dc = "dc" in kwd
         if seen_dc:  # 'dc=1' (the key=value spelling of 'dc 1')
@@ -271,6 +276,8 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
                     raise st.err(f"{name}: {t} given twice", L)
                 mag, phase, j = source_ac(rest, j, scope, st, L, f"{name} {tl}")
                 distof[tl] = [mag, phase]
+            elif is_port_key(tl):  # 'portnum 1 z0 50 [pwr P] [freq F] [phase DEG]'
+                j = read_port_field(rest, j, port, scope, st, L, name)
             elif tl.startswith("trrandom") and kind == "I":
                 noise = _trrandom(t, scope, st, L, name)
                 j += 1
@@ -286,6 +293,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
                 raise st.err(f"{name}: unexpected field {t!r}", L)
         wf = pwl_options(wf, [(k, v) for k, v in kw if k in ("td", "r")], scope, st, L, name)
         hname = _hier(name, path)
+        nodes = port_nodes(port, kind, hname, nodes, st, L, name, seen_dc)  # a port: the source from '<name>#res'
         if ac is not None:  # magnitude (V or A) and phase (degrees), as ngspice's .ac reads them
             record_ac(st, hname, ac[0], ac[1], L)
         if distof:  # only .disto (refused) reads them; kept in the netlist (and its export) as given
@@ -294,13 +302,13 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
             dc = wf.initial_value()
         if noise is not None:
             if dc != 0 or wf is not None:
-                _register(st, "I", hname, nodes, dc, 0.0, L)
+                register(st, "I", hname, nodes, dc, 0.0, L)
                 if wf is not None:
                     st.nl.waveforms[hname] = wf
                 hname = hname + ".trrandom"
-            _register(st, "N", hname, nodes, noise, 0.0, L)
+            register(st, "N", hname, nodes, noise, 0.0, L)
         else:
-            _register(st, kind, hname, nodes, dc, 0.0, L)
+            register(st, kind, hname, nodes, dc, 0.0, L)
             if wf is not None:
                 st.nl.waveforms[hname] = wf
         return
@@ -365,7 +373,7 @@ def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
         uname = ".".join(path + [name[1:]]) if path else name[1:]
         if not uname:
             raise st.err(f"{name}: op-amp instance needs a name after 'X'", L)
-        _register(st, "U", uname, nodes, gain, 0.0, L)
+        register(st, "U", uname, nodes, gain, 0.0, L)
         return
     sub = st.subckts.get(sub_name)
     if sub is None:

@@ -11,8 +11,8 @@ subcircuit parameters), ``.global``, ``.end``, ``.tran`` and ``.ic`` (recorded i
 ``netlist.meta['spice_file']``; ``.ic`` sets the initial voltage of a capacitor without ``IC=``
 whose terminals both have one), ``.options``/``.control``...``.endc``/``.save``/``.print``/
 ``.plot``/``.probe``/``.meas``/``.model``/``.nodeset``/``.temp`` and the analysis cards ``.op``
-``.dc`` ``.tf`` ``.pz`` ``.sens`` ``.four`` ``.disto`` (deliberately skipped: they do not change
-the circuit); ``.ac`` and ``.noise`` and the sources' ``AC mag [phase]`` are recorded
+``.pz`` ``.four`` ``.disto`` (deliberately skipped: they do not change the circuit); ``.ac``,
+``.noise``, ``.sens``, ``.dc``, ``.tf`` and the sources' ``AC mag [phase]`` are recorded
 (:mod:`~spucircuit.io.spice.analyses`), ``DISTOF1``/``DISTOF2`` kept in ``netlist.meta['distof']``.
 Conversions: a negative resistor becomes a VCCS ``G p q p q 1/R`` (noise-free, as it is active);
 ``E out 0 inp inn A0`` becomes an op-amp (inputs swapped for A0 < 0); ``I p q dc 0 trrandom(2 NT 0
@@ -62,10 +62,12 @@ from spucircuit.io.spice._cards import (
     strip_comment,
     tokenize,
 )
-from spucircuit.io.spice.analyses import ac_card, ac_specs, noise_card
+from spucircuit.io.spice.analyses import ac_card, ac_specs, dc_card, noise_card, sens_card, sp_card, tf_card
 from spucircuit.io.spice.bulk_reader import logical_lines_bulk, read_elements_bulk
 from spucircuit.io.spice.controlled import check_refs
 from spucircuit.io.spice.elements import element
+from spucircuit.io.spice.elements import register as register_element
+from spucircuit.io.spice.ports import finish_ports, port_meta
 
 __all__ = ["read_spice", "parse_spice", "parse_once"]
 
@@ -292,6 +294,7 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
     else:
         for ln in elements:
             element(ln, st, scope, [], {}, 0)
+    finish_ports(st, register_element)  # RF ports: numbering, their series z0 (io.spice.ports)
     # 4) .ic for capacitors without IC= (top-level cards, then those of subcircuit instances)
     if st.sub_ic:
         info.setdefault("ic", {}).update(st.sub_ic)
@@ -326,10 +329,13 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
         if not isinstance(meta, dict):
             raise st.err("'*spu: meta' must hold a JSON object", meta_line)
         nl.meta.update(meta)
+        port_meta(st)  # RF ports as the cards say (io.spice.ports)
     if "ic" in info:
         info["ic"] = dict(info["ic"])
     if st.ac_specs:
         info["ac_sources"] = ac_specs(st)
+    if st.rf_drive:
+        info["rf_drive"] = dict(st.rf_drive)
     nl.meta["spice_file"] = info
     return nl
 
@@ -437,8 +443,11 @@ _UNSUPPORTED_CARDS = {".include": "include files", ".inc": "include files", ".li
 
 
 def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
-    if first in (".ac", ".noise"):  # small-signal analyses: recorded (spucircuit.io.spice.analyses)
-        (ac_card if first == ".ac" else noise_card)(ln, st, scope, info)
+    if first in (".ac", ".noise", ".sp"):  # small-signal analyses: recorded (spucircuit.io.spice.analyses)
+        {".ac": ac_card, ".noise": noise_card, ".sp": sp_card}[first](ln, st, scope, info)
+        return
+    if first in (".sens", ".dc", ".tf"):  # recorded; statespace.sensitivity / dc_sweep / transfer run them
+        {".sens": sens_card, ".dc": dc_card, ".tf": tf_card}[first](ln, st, scope, info)
         return
     if first in SKIP_CARDS:
         info.setdefault("skipped", []).append(first)

@@ -66,8 +66,9 @@ from spucircuit._util.quantities import format_value
 from spucircuit.circuit.netlist import KINDS, Netlist
 from spucircuit.circuit.noise import johnson_psd, noise_sources, noisy_resistors
 from spucircuit.constants import T_ROOM
-from spucircuit.errors import SpiceError
+from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.io.spice._cards import ANN, NAME_RE, OPAMP_DEFS, OPAMP_FINITE, OPAMP_IDEAL, OPAMP_RAIL, RAIL_GAIN
+from spucircuit.io.spice.ports import port_card_fields, rf_ports
 from spucircuit.io.spice.waveform_cards import format_waveform
 
 __all__ = ["write_spice"]
@@ -94,7 +95,7 @@ def _json_default(o):
 def _export_meta(netlist: Netlist, mapping) -> dict:
     meta = {}
     for k, v in netlist.meta.items():
-        if k == "spice_file":
+        if k in ("spice_file", "ac", "noiseless"):  # the file's own cards; AC specs and noisy=0 are written on the elements
             continue
         try:
             json.dumps(v, default=_json_default)
@@ -351,19 +352,27 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
         return nm if nm[:1].upper() == _SPICE_LETTER[kind] else _SPICE_LETTER[kind] + nm
 
     waves = {str(k).lower(): w for k, w in getattr(netlist, "waveforms", {}).items()}
+    ac_src, ac_res, quiet = _small_signal_fields(netlist)
+    ports = rf_ports(netlist)  # V source -> its port record; each port's z0 resistor is written in its card
+    port_res = {str(rec["resistor"]).lower() for rec in ports.values()}
     for kind in ("R", "C", "L", "G", "E", "F", "H", "K", "U", "V", "I", "N"):
         tab = t[kind]
-        if not len(tab):
+        if not len(tab) or (kind == "R" and len(tab) == len(port_res)):
             continue
         L.append(f"* {KINDS[kind][1]}s ({KINDS[kind][2]})")
         nodes, vals, ics = tab.nodes, tab.values, tab.ic
         for i, nm in enumerate(tab.names):
+            if kind == "R" and port_res and nm.lower() in port_res:
+                continue
             s = spice_name(kind, nm)
             nd = [names[j] for j in nodes[i]]
             v = vals[i]
             if kind == "E" and nodes[i][1] == 0:  # 'E p 0 cp cq A' reads back as an op-amp: keep it an E
                 L.append(f"{s} {nd[0]} {nd[1]} POLY(1) {nd[2]} {nd[3]} 0 {fv(v)}")
-            elif kind in ("R", "G", "E"):
+            elif kind == "R":
+                L.append(f"{s} {' '.join(nd)} {fv(v)}" + (f" ac={fv(ac_res[nm.lower()])}" if nm.lower() in ac_res else "")
+                         + (" noisy=0" if nm.lower() in quiet else ""))
+            elif kind in ("G", "E"):
                 L.append(f"{s} {' '.join(nd)} {fv(v)}")
             elif kind in ("F", "H", "K"):
                 refs = " ".join(ref_name(r) for r in netlist.refs[nm.lower()])
@@ -372,7 +381,13 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
                 L.append(f"{s} {nd[0]} {nd[1]} {fv(v)} IC={fv(ics[i])}")
             elif kind in ("V", "I"):
                 wf = waves.get(nm.lower()) if waves else None
-                L.append(f"{s} {nd[0]} {nd[1]} dc {fv(v)}" + (f" {format_waveform(wf, fv)}" if wf is not None else ""))
+                rec = ports.get(nm.lower()) if kind == "V" and ports else None
+                if rec is not None:  # an RF port: the card names n+, the internal node and z0 are its own
+                    nd[0] = str(rec["node"])
+                acs = ac_src.get(nm.lower())
+                L.append(f"{s} {nd[0]} {nd[1]} dc {fv(v)}" + (f" AC {fv(acs[0])} {fv(acs[1])}" if acs else "")
+                         + (f" {format_waveform(wf, fv)}" if wf is not None else "")
+                         + (port_card_fields(rec, fv) if rec is not None else ""))
             elif kind == "U" and rail_v is not None:
                 gain = RAIL_GAIN if math.isinf(v) else v
                 L.append(f"{s} {nd[0]} {nd[1]} {nd[2]} {OPAMP_RAIL} gain={fv(gain)} rail={fv(float(rail_v))}")
@@ -439,6 +454,29 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
         except OSError as exc:
             raise SpiceError(f"cannot write {path}: {exc.strerror or exc}") from None
     return text
+
+
+def _small_signal_fields(netlist: Netlist) -> tuple:
+    """({source: (AC magnitude, phase deg)}, {resistor: ac resistance}, {noiseless resistors}), lower-case
+    names, from ``meta['ac']`` and ``meta['noiseless']`` as the reader records them (``AC mag phase``,
+    ``ac=``, ``noisy=0``): written on the element cards so that ngspice sees them too. Entries naming an
+    element no longer in the netlist are left out."""
+    def table(key):
+        d = netlist.meta.get(key)
+        return d if isinstance(d, dict) else {}
+
+    def present(kinds, nm):
+        try:
+            return netlist.find(str(nm))[0] in kinds
+        except NetlistError:
+            return False
+
+    ac = table("ac")
+    src = {str(k).lower(): (float(v[0]), float(v[1])) for k, v in (ac.get("sources") or {}).items()
+           if present("VI", k)}
+    res = {str(k).lower(): float(v) for k, v in (ac.get("resistors") or {}).items() if present("R", k)}
+    quiet = {str(k).lower() for k in (table("noiseless").get("resistors") or ()) if present("R", k)}
+    return src, res, quiet
 
 
 def _tran_tuple(tran):
