@@ -108,12 +108,28 @@ def test_distortion_inputs_are_kept_not_used():
                                  "V2": {"distof1": [2.0, 30.0], "distof2": [1.0, 0.0]}, "I1": {"distof2": [0.5, 0.0]}}
     assert list(nl.waveforms["V1"].spice_args()) == [0.0, 1.0, 1000.0, 0.0, 0.0]  # the SIN ends at DISTOF1
     assert {e.name: e.value for e in nl.elements("V")} == {"V1": 0.0, "V2": 1.0}
-    again = parse_spice(write_spice(nl, None))
-    assert again.meta["distof"] == nl.meta["distof"]
+    exported = write_spice(nl, None)
+    assert "V2 2 0 dc 1.0 DISTOF1 2.0 30.0 DISTOF2 1.0 0.0" in exported.split("\n")  # on the card, for ngspice
+    again = parse_spice(exported)
+    assert again.meta["distof"] == nl.meta["distof"] and write_spice(again, None) == exported
     for bad, what in (("V3 3 0 1 distof1 abc", "unexpected field 'abc'"), ("V3 3 0 1 distof1 1 distof1", "twice"),
                       ("V3 3 0 1 distof2 1e999", "floating-point range")):
         with pytest.raises(SpiceError, match=r"<string>:7: V3.*" + what):
             parse_spice(text.replace(".end", bad + "\nR3 3 0 1k\n.end"))
+
+
+def test_exported_distortion_inputs_drive_ngspice_disto(tmp_path):
+    import shutil
+
+    from tests.io.test_corpus import run_ngspice_deck
+
+    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
+        pytest.skip("ngspice is NOT installed")
+    nl = parse_spice("t\nV1 1 0 DC 0 AC 1 SIN 0 1 1K 0 0 DISTOF1 0.5 DISTOF2 0.25 30\nR1 1 2 10k\nR2 2 0 10k\n"
+                     "C1 2 0 1n\n.end\n")
+    deck = write_spice(nl, None).replace("\n.end", "\n.op\n.disto dec 2 1k 10k\n.end")
+    plots = run_ngspice_deck(deck, str(tmp_path))
+    assert {"distortion - 2nd harmonic", "distortion - 3rd harmonic"} <= set(plots), sorted(plots)
 
 
 def test_temperature_coefficients():

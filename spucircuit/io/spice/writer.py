@@ -95,7 +95,8 @@ def _json_default(o):
 def _export_meta(netlist: Netlist, mapping) -> dict:
     meta = {}
     for k, v in netlist.meta.items():
-        if k in ("spice_file", "ac", "noiseless"):  # the file's own cards; AC specs and noisy=0 are written on the elements
+        if k in ("spice_file", "ac", "noiseless", "distof"):  # the file's own cards; AC specs, noisy=0 and
+            # DISTOF1/2 are written on the elements
             continue
         try:
             json.dumps(v, default=_json_default)
@@ -353,6 +354,7 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
 
     waves = {str(k).lower(): w for k, w in getattr(netlist, "waveforms", {}).items()}
     ac_src, ac_res, quiet = _small_signal_fields(netlist)
+    distof = _distof_fields(netlist)
     ports = rf_ports(netlist)  # V source -> its port record; each port's z0 resistor is written in its card
     port_res = {str(rec["resistor"]).lower() for rec in ports.values()}
     for kind in ("R", "C", "L", "G", "E", "F", "H", "K", "U", "V", "I", "N"):
@@ -386,6 +388,7 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
                     nd[0] = str(rec["node"])
                 acs = ac_src.get(nm.lower())
                 L.append(f"{s} {nd[0]} {nd[1]} dc {fv(v)}" + (f" AC {fv(acs[0])} {fv(acs[1])}" if acs else "")
+                         + "".join(f" {k.upper()} {fv(m)} {fv(p)}" for k, (m, p) in distof.get(nm.lower(), {}).items())
                          + (f" {format_waveform(wf, fv)}" if wf is not None else "")
                          + (port_card_fields(rec, fv) if rec is not None else ""))
             elif kind == "U" and rail_v is not None:
@@ -477,6 +480,28 @@ def _small_signal_fields(netlist: Netlist) -> tuple:
     res = {str(k).lower(): float(v) for k, v in (ac.get("resistors") or {}).items() if present("R", k)}
     quiet = {str(k).lower() for k in (table("noiseless").get("resistors") or ()) if present("R", k)}
     return src, res, quiet
+
+
+def _distof_fields(netlist: Netlist) -> dict:
+    """{source: {'distof1': (magnitude, phase deg), 'distof2': ...}}, lower-case names, from
+    ``meta['distof']`` as the reader records it: written on the source cards (only .disto reads them).
+    Entries not of that form, or naming an element no longer in the netlist, are left out."""
+    d = netlist.meta.get("distof")
+    out: dict = {}
+    for nm, spec in (d.items() if isinstance(d, dict) else ()):
+        try:
+            if netlist.find(str(nm))[0] not in "VI":
+                continue
+        except NetlistError:
+            continue
+        if not isinstance(spec, dict):
+            continue
+        for k in ("distof1", "distof2"):
+            v = spec.get(k)
+            if (isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)
+                    and all(math.isfinite(x) for x in v)):
+                out.setdefault(str(nm).lower(), {})[k] = (float(v[0]), float(v[1]))
+    return out
 
 
 def _tran_tuple(tran):
