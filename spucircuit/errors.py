@@ -65,6 +65,10 @@ class ClippingWarning(UserWarning):
     """A converter clipped: some values were outside its full-scale range (counts in the result)."""
 
 
+class SpiceValueWarning(UserWarning):
+    """A SPICE value read as ngspice reads it, where the text suggests another meaning (``4K7``)."""
+
+
 class NoiseModelWarning(UserWarning):
     """A noise the time-domain twin does not carry (a resistor's flicker noise): named, never dropped silently."""
 

@@ -1,7 +1,8 @@
 """Quantities written as text: SPICE numbers with SI suffixes, and analog times.
 
-* :func:`parse_number` reads a SPICE number: engineering suffixes ``f p n u m k meg g t`` (also
-  ``a`` and ``mil``), case-insensitive, trailing units ignored (``1kOhm``, ``10uF``, ``2meg``).
+* :func:`parse_number` reads a SPICE number as ngspice 39 reads element values: engineering suffixes
+  ``f p n u m k meg g t`` (also ``a`` and ``mil``), case-insensitive, the rest of the token ignored
+  (``1kOhm``, ``10uF``, ``2meg5`` = 2meg, ``4F7`` = 4f).
 * :func:`format_value` writes a float so that it reads back to the same float (``repr``).
 * :func:`parse_time` reads an analog time for the command line and the solvers: ``'50tau'``,
   ``'10us'``, ``'2.5e-5'`` (seconds) or a number.
@@ -24,32 +25,44 @@ def format_value(x) -> str:
     return repr(float(x))
 
 
-_NUM_RE = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+))?([A-Za-z]*)\Z")
+# ngspice 39's INPevaluate (src/spicelib/parser/inpeval.c): [sign] digits [. digits] [e|E|d|D [sign]
+# digits], then one scale letter; whatever follows is ignored ('2meg5' = 2meg, '56Ohms' = 56,
+# '4F7' = 4f, '1e-3wwww' = 1e-3). A token not starting (after its sign) with a digit or '.' is no number.
+_NUM_RE = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eEdD]([+-]?)([0-9]*))?(.*)\Z", re.S)
 _SCALE = {"t": 12, "g": 9, "k": 3, "m": -3, "u": -6, "n": -9, "p": -12, "f": -15, "a": -18}
 
 
 def parse_number(tok: str):
-    """Float of a SPICE number with optional engineering suffix / units, or None if not one."""
+    """Float of a SPICE number as ngspice reads an element value, or None if ``tok`` is not one.
+
+    ngspice 39's INPevaluate: mantissa, optional exponent (``e`` or ``d``), then the first letter is
+    the scale (``t g k m u n p f``, ``meg``, ``mil`` = 25.4u) and the rest of the token is ignored:
+    ``2meg5`` = 2e6, ``4F7`` = 4e-15, ``56Ohms`` = 56, ``1.5.3`` = 1.5, ``.`` = 0. One deviation:
+    ``a`` is atto (1e-18), as in ngspice since 40 (39 ignores it).
+    """
     m = _NUM_RE.match(tok)
-    if not m:
+    sign, whole, frac, esign, edig, rest = m.groups()
+    if not whole and frac is None:  # after the sign, a digit or '.' must start it
         return None
-    mant, exp, suf = m.group(1), m.group(2), m.group(3).lower()
-    try:
-        e = int(exp) if exp else 0
-    except ValueError:
-        return None
+    digits = (whole + (frac or "")).lstrip("0") or "0"
+    edig = edig.lstrip("0") if edig else ""
+    e = -len(frac or "") + (int(esign + edig[:9]) if edig else 0)  # 9 digits: beyond any float already
+    suf = rest[:3].lower()
     mult = 1.0
-    if suf.startswith("meg"):
+    if suf == "meg":
         e += 6
-    elif suf.startswith("mil"):
+    elif suf == "mil":
         mult = 25.4e-6
-    elif suf and suf[0] in _SCALE:
-        e += _SCALE[suf[0]]
-    if abs(e) > 100000:
-        v = 0.0 if (e < 0 and float(mant) != 0) else (math.inf if float(mant) != 0 else 0.0)
+    elif suf[:1] in _SCALE:
+        e += _SCALE[suf[:1]]
+    magnitude = len(digits) + e  # the value is below 10**magnitude
+    if digits == "0" or magnitude < -400:
+        v = 0.0
+    elif magnitude > 400:
+        v = math.inf
     else:
-        v = float(f"{mant}e{e}") * mult
-    return v
+        v = float(f"{digits}e{e}") * mult
+    return -v if sign == "-" else v
 
 
 # --------------------------------------------------------------------------- analog times

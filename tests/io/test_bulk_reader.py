@@ -183,7 +183,7 @@ def _line_of(text, prefix):
     (lambda ln: ln.rsplit(" ", 1)[0] + " 0", "zero resistance"),
     (lambda ln: ln.rsplit(" ", 1)[0] + " 1e999", "floating-point range"),
     (lambda ln: ln.rsplit(" ", 1)[0] + " nan", "not a number"),
-    (lambda ln: ln.rsplit(" ", 1)[0] + " 1_000", "not a number"),
+    (lambda ln: ln.rsplit(" ", 1)[0] + " _1000", "not a number"),  # (ngspice reads 1_000 as 1)
     (lambda ln: ln.rsplit(" ", 1)[0], "missing value"),
     (lambda ln: ln.split(" ")[0] + " a(b) 0 1", "invalid node name"),
     (lambda ln: ln + " 5", "unexpected field"),

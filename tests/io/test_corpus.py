@@ -24,6 +24,13 @@ path as its name) and compares, per analysis:
 * ``.sp``: S, Y and Z of the RF ports, magnitude and phase within 1e-3 like ``.ac``, at entries above
   1e-9 of the largest; with ``donoise`` the port noise Cy and Rn within 1e-2 (not NF, NFmin, SOpt:
   see ``_compare_sp``).
+* ``values``: each R, C and L of the twin's netlist against the value ngspice reports (a second run,
+  an ``.op`` with a ``.save`` of its parameters), within 1e-9 relative, both meaning the value the
+  equations use (tc1/tc2/dtemp and m applied); after the analyses of every file, and alone for a file
+  whose control block only inspects values (``show``).
+
+A file whose only analyses are ones the twin lacks (a control-block ``disto``, ``pss``, ``fourier``,
+or a card ``.disto``, ``.four``) gives ``unsupported`` naming the first of them and its line.
 
 A file's status is ``agrees: <the analyses compared>``, ``disagrees: <analysis> <node> <error>``, ``unsupported: <the twin's
 SpiceError>`` (a missing feature, named with file and line), ``rejected: <error>`` (the package's own
@@ -52,11 +59,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CORPUS = os.path.join(ROOT, "netlists", "corpus")
 MANIFEST = os.path.join(CORPUS, "MANIFEST.json")
 TRAN_TOL, AC_TOL, NOISE_TOL, OP_TOL, PZ_TOL, SENS_TOL = 1e-3, 1e-3, 1e-2, 1e-6, 1e-3, 1e-3
+VALUES_TOL = 1e-9  # relative, R/C/L values (the "values" comparison)
 OPTIONS = ".options reltol=1e-6 abstol=1e-15 vntol=1e-12"
 NGSPICE_TIMEOUT_S = 20.0
 TMAX_DIV_RETRY = 400
 MAX_TRAN_STEPS = 200_000
 _CONTROL_ANALYSES = ("tran", "ac", "noise", "op", "pz", "sens", "dc", "tf", "sp")
+# ngspice's other analysis commands (its manual, chapter 15.4): a control block with one of these has an
+# analysis the twin lacks
+_CONTROL_OTHER = {"disto": "distortion", "pss": "periodic steady state", "fourier": "Fourier", "four": "Fourier"}
 MEASURED: dict = {}  # the last replay's worst error per analysis, in units of its tolerance (printed by __main__)
 
 
@@ -137,26 +148,61 @@ def _analysis_cards(deck: str) -> dict:
     cards = {}
     for k, ln in enumerate(deck.split("\n")[1:], start=2):
         s = ln.strip().lower()
-        if s.startswith((".tran", ".ac", ".noise", ".op", ".pz", ".dc", ".sp", ".sens", ".tf", ".disto", ".four")):
-            cards.setdefault(s.split()[0], k)
+        word = s.split()[0] if s else ""
+        if word in (".tran", ".ac", ".noise", ".op", ".pz", ".dc", ".sp", ".sens", ".tf", ".disto", ".four"):
+            cards.setdefault(word, k)
     return cards
+
+
+def control_commands(text: str) -> dict:
+    """The first word of each command in the file's .control blocks: {word: first line number}."""
+    out, in_ctl = {}, False
+    for k, ln in enumerate(text.split("\n")[1:], start=2):
+        low = ln.strip().lower()
+        if low.startswith(".control"):
+            in_ctl = True
+        elif low.startswith(".endc"):
+            in_ctl = False
+        elif in_ctl and low and not low.startswith("*"):
+            out.setdefault(low.split()[0], k)
+    return out
 
 
 def replay(relpath: str) -> str:
     """The status of one corpus file (see the module docstring)."""
+    with open(os.path.join(CORPUS, relpath), encoding="utf-8", errors="replace") as f:
+        return replay_text(f.read(), relpath)
+
+
+def replay_text(text: str, relpath: str) -> str:
+    """:func:`replay` of a netlist's text (``relpath`` names it in the statuses)."""
     from spucircuit.errors import SpiceError, SPUError
     from spucircuit.io.spice import parse_spice
 
-    with open(os.path.join(CORPUS, relpath), encoding="utf-8", errors="replace") as f:
-        text = f.read()
     deck = make_deck(text)
     cards = _analysis_cards(deck)
+    commands = control_commands(text)
     MEASURED.clear()
     try:
         nl = parse_spice(deck, relpath)
     except SpiceError as exc:
         return f"unsupported: {exc}"
     compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz", ".sens", ".dc", ".tf", ".sp") if c in cards]
+    lacking = {f"control-block command '{w}' ({_CONTROL_OTHER[w]} analysis)": k for w, k in commands.items()
+               if w in _CONTROL_OTHER}
+    lacking.update({f"analysis card '{c}'": k for c, k in cards.items() if c not in _COMPARE})
+    if not compared and lacking:
+        what, k = min(lacking.items(), key=lambda item: item[1])
+        return f"unsupported: {relpath}:{k}: the {what} has no counterpart in the twin"
+    if not compared and "show" in commands:
+        with tempfile.TemporaryDirectory() as work:
+            try:
+                bad = _compare_values(nl, deck, work)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                return f"ngspice failed: {exc}"
+            except KeyError as exc:
+                return f"ngspice failed: its rawfile has no {exc.args[0]!r}"
+        return f"disagrees: values (line {commands['show']}) {bad}" if bad else "agrees: values"
     if not compared:
         other = ", ".join(f"{c} (line {k})" for c, k in cards.items()) or "none"
         return f"no analysis: the twin has no counterpart of this file's analyses: {other}"
@@ -184,6 +230,16 @@ def replay(relpath: str) -> str:
             return f"ngspice failed: its rawfile has no {exc.args[0]!r} plot"
         except Exception as exc:  # noqa: BLE001 - a crash of the twin is a status the test reports, not a stop
             return f"crashed: {type(exc).__name__}: {exc}"
+        if any(_value_name(e) for e in nl.elements()):  # and the R, C, L values the analyses used
+            try:
+                bad = _compare_values(nl, deck, work)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                return f"ngspice failed: {exc}"
+            except KeyError as exc:
+                return f"ngspice failed: its rawfile has no {exc.args[0]!r}"
+            if bad:
+                return f"disagrees: values {bad}"
+            compared.append("values")
     return "agrees: " + " ".join(compared)
 
 
@@ -311,6 +367,64 @@ def _compare_pz(nl, plots, deck_path=None) -> str:
         if d > PZ_TOL:
             return f"pole {p:.6g} is {d:.3g} (relative) from the nearest eigenvalue"
     return ""
+
+
+def _values_deck(deck: str, names: list) -> str:
+    """The deck with an ``.op`` and a ``.save`` of each element's value parameters before its ``.end``."""
+    saves = [f"@{nm}[{p}]" for nm in names for p in _VALUE_PARAMS[nm[0]]]
+    extra = [".op"] + [".save " + " ".join(saves[i:i + 8]) for i in range(0, len(saves), 8)]
+    lines = deck.split("\n")
+    ends = [k for k, ln in enumerate(lines) if k and ln.strip().lower() in (".end", ".end ")]
+    at = ends[-1] if ends else len(lines)
+    return "\n".join(lines[:at] + extra + lines[at:])
+
+
+# what ngspice 39 reports per element (resask.c, capask.c, indask.c): 'resistance' is the nominal value
+# (tc1, tc2, the temperatures and m apply on top, restemp.c); 'capacitance' is C (1 + tc1 dT + tc2 dT^2) m
+# (captemp.c, capask.c); 'inductance' is L (1 + tc1 dT + tc2 dT^2) without m (indtemp.c, indask.c)
+_VALUE_PARAMS = {"r": ("resistance", "tc1", "tc2", "temp", "dtemp", "m", "scale"), "c": ("capacitance",),
+                 "l": ("inductance", "m")}
+
+
+def _ngspice_value(nm: str, got: dict) -> float:
+    """An element's value as the twin means it (the value its equations use), from ngspice's parameters."""
+    q = {p: got[f"@{nm}[{p}]"] for p in _VALUE_PARAMS[nm[0]]}
+    if nm[0] == "r":  # restemp.c: R (((tc2 dT) + tc1) dT + 1) scale / m, dT = temp + dtemp - tnom
+        dt = q["temp"] + q["dtemp"] - 27.0
+        return q["resistance"] * ((q["tc2"] * dt + q["tc1"]) * dt + 1.0) * q["scale"] / q["m"]
+    if nm[0] == "l":
+        return q["inductance"] / q["m"]
+    return q["capacitance"]
+
+
+def _value_name(e) -> str:
+    """The lower-case name of an R, C or L of the netlist (a negative R is a G of that name), else ''."""
+    low = e.name.lower()
+    return low if (e.kind in "RCL" and low[0] == e.kind.lower()) or (e.kind == "G" and low[0] == "r") else ""
+
+
+def _compare_values(nl, deck: str, work: str) -> str:
+    """Each R, C and L of the twin's netlist against the value ngspice reports for it (an .op with a .save of
+    the element parameters), within VALUES_TOL relative. A negative resistor is the twin's G p q p q 1/R."""
+    twin = {}
+    for e in nl.elements():
+        low = _value_name(e)
+        if low:
+            twin[low] = 1.0 / e.value if e.kind == "G" else e.value
+    plots = run_ngspice_deck(_values_deck(deck, list(twin)), work)
+    op = _plot(plots, "operating point")
+    got = {}
+    for nm, col in zip(op.names, op.data[0]):
+        inner = re.fullmatch(r"[vi]\((@.*)\)", nm)
+        got[inner.group(1) if inner else nm] = float(col.real)
+    worst = (0.0, "")
+    for nm, v in twin.items():
+        ref = _ngspice_value(nm, got)
+        err = abs(v - ref) / abs(ref)
+        if err >= worst[0]:
+            worst = (err, f"{nm} = {v!r}, ngspice {ref!r}")
+    MEASURED["values"] = worst[0] / VALUES_TOL
+    return worst[1] if worst[0] > VALUES_TOL else ""
 
 
 def _compare_sens(nl, plots, deck_path=None) -> str:
@@ -504,6 +618,36 @@ def test_dc_comparison_sees_a_wrong_sweep(monkeypatch):
 
     monkeypatch.setattr(fr, "small_signal_analyses", off)
     assert _compare_dc(nl, plots).startswith("v(a) off by")
+
+
+def test_values_comparison_finds_a_wrong_value():
+    """The "values" comparison measures each R, C, L (tc1/tc2/dtemp, m, a negative R) against ngspice's and
+    names the element whose value the twin got wrong."""
+    import pytest
+
+    from spucircuit.io.spice import parse_spice
+
+    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
+        pytest.skip("ngspice is NOT installed")
+    deck = ("t\nV1 1 0 1\nR1 1 0 4K7 tc1=1e-3 tc2=1e-5 dtemp=6\nC1 1 0 4F7 m=3 tc1=2e-3 dtemp=5\nL1 1 2 1m m=2\n"
+            "R2 2 0 -1.7 m=2\nR3 2 0 2meg5\n.temp 40\n.end\n")
+    with tempfile.TemporaryDirectory() as work:
+        assert _compare_values(parse_spice(deck), deck, work) == ""
+        assert MEASURED["values"] < 1
+        wrong = parse_spice(deck.replace("2meg5", "2.5meg"))
+        assert _compare_values(wrong, deck, work).startswith("r3 = 2500000.0, ngspice 2000000.0")
+
+
+def test_control_commands_and_the_analyses_the_twin_lacks():
+    text = "t\nV1 1 0 1 distof1 1\nR1 1 0 1k\n.control\n* c\nshow r\ndisto dec 10 1k 1meg\n.endc\n.options x\n.end\n"
+    assert control_commands(text) == {"show": 6, "disto": 7}
+    assert _analysis_cards(make_deck(text)) == {}  # .options is not .op
+    status = replay_text(text, "x.cir")
+    assert status == ("unsupported: x.cir:7: the control-block command 'disto' (distortion analysis) has no "
+                      "counterpart in the twin"), status
+    status = replay_text("t\nV1 1 0 1 distof1 1\nR1 1 0 1k\n.disto dec 10 1k 1meg\n.end\n", "y.cir")
+    assert status == "unsupported: y.cir:4: the analysis card '.disto' has no counterpart in the twin", status
+    assert replay_text("t\nV1 1 0 1\nR1 1 0 1k\n.end\n", "z.cir").startswith("no analysis: ")
 
 
 def test_manifest_lists_every_corpus_file_with_its_source():

@@ -125,13 +125,16 @@ def test_values_are_repr_exact():
     ("+3", 3.0), ("1.5e+3Ohm", 1500.0), ("7V", 7.0), ("1e-9", 1e-9), ("{2*3k}", 6000.0),
     ("'1/(2*pi*1k)'", 1 / (2 * np.pi * 1000.0)), ("{2^10}", 1024.0), ("{-2**2}", -4.0),
     ("{sqrt(16)+max(1,2)-min(3,4)*abs(-1)}", 3.0), ("{ln(exp(2))}", 2.0), ("{log10(1k)}", 3.0),
+    # ngspice 39's numparam takes 1.0 for a missing first argument (xpressn.c): max(x) = max(1, x)
+    ("{max(0.25)}", 1.0), ("{max(3)}", 3.0), ("{min(7)}", 1.0), ("{pow(5)}", 1.0),
 ])
 def test_engineering_suffixes_and_expressions(tok, val):
     assert parse_value(tok) == pytest.approx(val, rel=1e-15, abs=0)
 
 
 @pytest.mark.parametrize("tok", ["abc", "{1/0}", "{sqrt(-1)}", "{foo}", "{2*}", "{(1}", "{1e999}", "k1",
-                                 "{nosuch(1)}", "{min(1)}", "1e99999999"])
+                                 "{nosuch(1)}", "{min(1, 2, 3)}", "{sqrt(1, 2)}",
+                                 "1e99999999", "{v(1)}", "{i(v1)}"])
 def test_bad_values_raise_value_error(tok):
     with pytest.raises(ValueError):
         parse_value(tok)
@@ -255,7 +258,7 @@ def test_reserved_opamp_subckt_must_not_be_redefined():
     ("t\nV1 a 0 1\nR1 a 0 1\nL1 a b 1\nV2 b 0 1\n.subckt s p\nF1 p 0 V2 1\n.ends\nX1 a s\n", 7,
      "voltage source 'V.X1.V2' is not in the netlist"),
     ("t\n.include x.lib\n", 2, "not supported"),
-    ("t\n.func f(x) {x}\n", 2, "not supported"),
+    ("t\n.func f(x) {x}\nR1 a 0 {f(1, 2)}\n", 3, "takes 1 argument(s), got 2"),
     ("t\n.frobnicate\n", 2, "unknown"),
     ("t\nX1 a b foo\n", 2, "unknown subcircuit"),
     ("t\n.subckt s a b\nR1 a b 1\n.ends\nX1 a s\n", 5, "ports"),
@@ -514,7 +517,8 @@ def _seed_texts():
     return texts
 
 
-# issue 13b's cards: E F H K, key=value and RKM spellings, tc1/tc2, .ic inside a subcircuit, .op/.nodeset
+# issue 13b's cards: E F H K, key=value spellings, tc1/tc2, .ic inside a subcircuit, .op/.nodeset; numbers as
+# ngspice 39 reads them (2meg5, 4F7, 56Ohms), DISTOF1/DISTOF2, .func
 NEW_CARDS = """new cards
 .subckt cell in out
 R1 in out R=4K7 tc1=0.01 tc2=1e-4
@@ -534,7 +538,14 @@ R3 d 0 1k
 L1 b e L=1m IC=1m
 L2 e 0 1M5 dtemp=5
 K1 L1 L2 0.5
-R4 e 0 R47
+R4 e 0 47Ohms
+.func twice(x) {2*x}
+.func nest(a, b) '1 + twice(a)*max(b)'
+R6 f 0 {nest(twice(2), 3)*1k}
+V3 f 0 DC 0 AC 1 SIN 0 1 1K 0 0 DISTOF1 0 DISTOF2 1 90
+R5 f 0 2meg5
+C5 f 0 4F7
+I5 0 f 1e-3wwww distof1
 E9 e9 0 POLY(1) a 0 0.5 2
 G9 0 e9 poly (1) c 0 1m
 F9 0 e9 POLY(1) V1 1m 3
@@ -605,7 +616,9 @@ def mutated(draw):
                 k = draw(st.integers(0, len(toks) - 1))
                 toks[k] = draw(st.sampled_from(["", "{", "}", "0", "-1", "1e999", "x", "params:", "IC=", "=",
                                                 "{a*}", "dc", "spu_opamp", "trrandom(2 1n 0 1 0)", "+", ".end",
-                                                "4K7", "1M5", "R47", "4meg7", "Vs", "V1", "L1", "L2", "K1 L1",
+                                                "4K7", "1M5", "R47", "4meg7", "2meg5", "4F7", "1d3", "distof1",
+                                                "DISTOF2 1 90", "{twice(1)}", "{nest(1)}", "{v(a)}", ".func",
+                                                "twice(x)", "{1 ? 2 : 3}", "{2^3^2}", "Vs", "V1", "L1", "L2", "K1 L1",
                                                 "tc1=1", "dc=1", "ac=1", "C=1u", "R=1k", "temp=1e9", ".ic",
                                                 "v(out)=1", "F1", "H1", "E1", "1.5", "-0.99", "poly(1)", "POLY(2)", "poly(3)",
                                                 "pulse(0 1)", "PULSE", "sin(0 1 1e400)", "pwl(0 1 0 2)", "pwl(",
@@ -620,6 +633,10 @@ def mutated(draw):
                 lines[a] = " ".join(toks)
             text = "\n".join(lines)
     return text
+
+
+def test_fuzz_seeds_are_read():
+    parse_spice(NEW_CARDS, "new.cir")  # the mutations start from a netlist the reader takes
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,7 +10,7 @@ subcircuits that :mod:`~spucircuit.io.spice.writer` emits and the reader recogni
 * the parser state: :class:`Line` (a logical line), :class:`Subckt`, :class:`State` (the
   elements read so far, per kind) and :class:`Scope` (``.param`` values);
 * the helpers each card reader needs: end-of-line comments, the tokenizer, node and value
-  checks that raise :class:`~spucircuit.errors.SpiceError` with the line, and ``.param`` cards.
+  checks that raise :class:`~spucircuit.errors.SpiceError` with the line, ``.param`` and ``.func`` cards.
 """
 from __future__ import annotations
 
@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 
 from spucircuit.circuit.netlist import KINDS, Netlist
 from spucircuit.errors import NetlistError, SpiceError
-from spucircuit.io.spice.expressions import FUNCTIONS, parse_value
+from spucircuit.io.spice.expressions import (
+    FUNC_PREFIX,
+    FUNCTIONS,
+    UserFunction,
+    parse_value,
+)
 
 # --------------------------------------------------------------------------- op-amp models
 OPAMP_IDEAL = "spu_opamp_ideal"
@@ -249,3 +254,37 @@ def param_card(ln: Line, st: State, scope: dict, target: dict):
         if not (vv.startswith(("{", "'"))):
             vv = "{" + vv + "}"
         target[k.lower()] = card_value(vv, scope, st, ln.lineno, f".param {k}")
+
+
+_FUNC_RE = re.compile(r"\.func\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(([^()]*)\)\s*=?\s*(.*)\Z", re.I | re.S)
+_FUNC_FORM = ".func name(arg, ...) {expression}"
+
+
+def func_cards(lines: list, st: State, scope: dict) -> None:
+    """The ``.func`` cards among ``lines`` (one subcircuit level), put in ``scope`` before anything at that
+    level is evaluated, as ngspice grabs them (``inpcom.c``: ``inp_grab_func``); they shadow functions of an
+    enclosing level of the same name. Errors (form, names, a name defined twice at one level) name the line."""
+    seen: dict = {}
+    for ln in lines:
+        if ln.kind != "card" or not ln.text.lower().startswith(".func"):
+            continue
+        m = _FUNC_RE.match(ln.text.strip())
+        if not m or ln.text.split()[0].lower() != ".func":
+            raise st.err(f"bad .func card; expected {_FUNC_FORM}", ln.lineno)
+        name, params, body = m.group(1).lower(), m.group(2).strip(), m.group(3).strip()
+        plist = [q.strip().lower() for q in params.split(",")] if params else []
+        for q in plist:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", q):
+                raise st.err(f".func {name}: bad argument name {q!r}; expected {_FUNC_FORM}", ln.lineno)
+        if len(set(plist)) != len(plist):
+            raise st.err(f".func {name}: an argument name is repeated", ln.lineno)
+        if name in FUNCTIONS or name in ("v", "i", "pi", "params"):
+            raise st.err(f".func {name}: the name is reserved (a built-in function or v/i)", ln.lineno)
+        if name in seen:
+            raise st.err(f".func {name} is defined twice (first on line {seen[name]})", ln.lineno)
+        if len(body) >= 2 and ((body[0], body[-1]) in (("{", "}"), ("'", "'"))):
+            body = body[1:-1].strip()
+        if not body:
+            raise st.err(f".func {name}: empty body; expected {_FUNC_FORM}", ln.lineno)
+        seen[name] = ln.lineno
+        scope[FUNC_PREFIX + name] = UserFunction(name, tuple(plist), body, ln.lineno)

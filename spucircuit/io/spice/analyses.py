@@ -19,7 +19,13 @@ from __future__ import annotations
 import re
 
 from spucircuit._util.quantities import parse_number
-from spucircuit.io.spice._cards import Line, State, card_value, check_node_token, tokenize
+from spucircuit.io.spice._cards import (
+    Line,
+    State,
+    card_value,
+    check_node_token,
+    tokenize,
+)
 
 _SWEEPS = ("dec", "oct", "lin")
 MAX_POINTS = 10_000_000

@@ -28,6 +28,7 @@ from spucircuit.io.spice._cards import (
     strip_comment,
 )
 from spucircuit.io.spice.elements import element, map_node
+from spucircuit.io.spice.spellings import is_rkm_like
 
 __all__ = ["logical_lines_bulk", "read_elements_bulk"]
 
@@ -187,7 +188,7 @@ _IN_RUN = object()  # logical_lines_bulk: the last card is the last line of the 
 _INF = math.inf
 # element names (one a line) as NAME_RE accepts them
 # plain decimal numbers (one a line) for which float(tok) == parse_number(tok) bit for bit: no suffix,
-# ASCII digits, an exponent of at most 5 digits (below parse_number's 100000 cut)
+# ASCII digits, an exponent of at most 5 digits
 _PLAIN = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,5})?"
 _PLAIN_RE = re.compile(rf"(?:{_PLAIN}\n)*")
 _SAME_RE = re.compile(r"(.)\1*")
@@ -203,13 +204,14 @@ def _plain_floats(toks: list):
     an engineering suffix (no braces or quotes), else None.
 
     float() accepts plain decimals plus inf / nan / infinity and '_' between digits; on plain
-    decimals parse_number agrees with it bit for bit except for an exponent beyond +-100000 (it gives
-    +0.0 or inf there, float -0.0 for a negative tiny one), so zeros are read again with parse_number
-    and very long tokens are left to the line-by-line reader. Suffixed numbers (1k, 10uF) are
+    decimals parse_number agrees with it bit for bit (zeros are read again with parse_number all the
+    same, and very long tokens are left to the line-by-line reader). Suffixed numbers (1k, 10uF) are
     read with parse_number itself."""
     try:
         vals = list(map(float, toks))
     except ValueError:
+        if any(map(is_rkm_like, toks)):  # read line by line, which warns about them
+            return None
         vals = list(map(parse_number, toks))
         return None if None in vals else vals
     joined = "".join(toks)
@@ -259,7 +261,7 @@ class _BulkReader:
         try:
             v = float(tok)
         except ValueError:
-            return parse_number(tok)  # engineering suffix (1k, 10p, 2meg, 10uF) or None
+            return None if is_rkm_like(tok) else parse_number(tok)  # engineering suffix (1k, 10uF) or None
         self.plain.append(tok)
         return v
 

@@ -3,7 +3,7 @@
 :func:`element` reads one element line (or a ``*spu: N`` annotation) at the top level or inside a
 subcircuit instance: linear ``R C L G E V I`` and ``X`` instances, whose subcircuit bodies are
 flattened with ngspice's hierarchical names (``R.X1.R2``, node ``X1.n3``); E with a floating output,
-F, H and K are read by :mod:`~spucircuit.io.spice.controlled`, RKM values and tc1/tc2 by
+F, H and K are read by :mod:`~spucircuit.io.spice.controlled`, tc1/tc2 by
 :mod:`~spucircuit.io.spice.spellings`, a resistor's model, geometry and factors (``l w m scale ac
 tc1 tc2 tce temp dtemp noisy``) by :mod:`~spucircuit.io.spice.resistor_cards`. Conversions: a negative
 resistor becomes a VCCS ``G p q p q 1/R`` (noise-free, as it is active); ``E out 0 inp inn A0``
@@ -37,16 +37,32 @@ from spucircuit.io.spice._cards import (
     add_node,
     card_value,
     check_node_token,
+    func_cards,
     ic_entry,
     param_card,
     tokenize,
 )
 from spucircuit.io.spice.analyses import record_ac, source_ac
 from spucircuit.io.spice.controlled import controlled, is_poly
-from spucircuit.io.spice.ports import PORT_KEYS, add_port_field, is_port_key, port_nodes, read_port_field
-from spucircuit.io.spice.resistor_cards import RES_INSTANCE_PARAMS, find_model, model_card, resistance
-from spucircuit.io.spice.spellings import TNOM_C, rkm_value, temperature_factor
-from spucircuit.io.spice.waveform_cards import is_time_function, pwl_options, read_waveform
+from spucircuit.io.spice.ports import (
+    PORT_KEYS,
+    add_port_field,
+    is_port_key,
+    port_nodes,
+    read_port_field,
+)
+from spucircuit.io.spice.resistor_cards import (
+    RES_INSTANCE_PARAMS,
+    find_model,
+    model_card,
+    resistance,
+)
+from spucircuit.io.spice.spellings import TNOM_C, temperature_factor, warn_rkm_like
+from spucircuit.io.spice.waveform_cards import (
+    is_time_function,
+    pwl_options,
+    read_waveform,
+)
 
 __all__ = ["element", "map_node", "register"]
 
@@ -171,9 +187,12 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         else:
             raise st.err(f"{name}: missing value; expected {form}", L)
         nodes = nodes_of(2)
-        v = rkm_value(val_tok)  # '4K7', '2R2', '1M5' (ngspice's RKM reading)
-        if v is None:
-            v = card_value(val_tok, scope, st, L, f"{name} value")
+        if re.fullmatch(r"[rRlL][0-9]+", val_tok):  # RKM 'R47': ngspice 39 takes it for a model name and fails
+            raise st.err(f"{name} value: {val_tok!r} is not a number (an RKM value: ngspice reads those only in "
+                         "its LTspice mode, ngbehavior=lt; by default it takes the token for a model name and fails, "
+                         "and the twin reads values as that default)", L)
+        warn_rkm_like(val_tok, name, st.filename, L)
+        v = card_value(val_tok, scope, st, L, f"{name} value")  # ngspice 39: '4K7' = 4k (no RKM)
         if {"tc1", "tc2", "temp", "dtemp"} & kwd.keys():  # value (1 + tc1 dT + tc2 dT^2)
             tc = {k: card_value(kwd[k], scope, st, L, f"{name} {k}") if k in kwd else 0.0
                   for k in ("tc1", "tc2", "dtemp")}
@@ -239,6 +258,7 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         if kwd.keys() & {"ac", "acmag", "acphase"}:  # 'ac=1 [acphase=90]': small-signal, for .ac
             ac = [card_value(kwd[k], scope, st, L, f"{name} {k}") if k in kwd else 0.0
                   for k in (("ac" if "ac" in kwd else "acmag"), "acphase")]
+        distof: dict = {}
         while j < len(rest):
             t = rest[j]
             tl = t.lower()
@@ -251,6 +271,11 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
             elif tl == "ac":  # small-signal spec: recorded for .ac / .noise, irrelevant to the transient
                 ac = source_ac(rest, j, scope, st, L, name)
                 j = ac[2]
+            elif tl in ("distof1", "distof2"):  # .disto's inputs (vsrcpar.c: [mag [phase]], default 1 0): kept
+                if tl in distof:
+                    raise st.err(f"{name}: {t} given twice", L)
+                mag, phase, j = source_ac(rest, j, scope, st, L, f"{name} {tl}")
+                distof[tl] = [mag, phase]
             elif is_port_key(tl):  # 'portnum 1 z0 50 [pwr P] [freq F] [phase DEG]'
                 j = read_port_field(rest, j, port, scope, st, L, name)
             elif tl.startswith("trrandom") and kind == "I":
@@ -271,6 +296,8 @@ def element(ln: Line, st: State, scope: dict, path: list, ports: dict, depth: in
         nodes = port_nodes(port, kind, hname, nodes, st, L, name, seen_dc)  # a port: the source from '<name>#res'
         if ac is not None:  # magnitude (V or A) and phase (degrees), as ngspice's .ac reads them
             record_ac(st, hname, ac[0], ac[1], L)
+        if distof:  # only .disto (refused) reads them; kept in the netlist (and its export) as given
+            st.nl.meta.setdefault("distof", {})[hname] = distof
         if wf is not None and not seen_dc:  # SPICE's operating point: the transient value at t = 0
             dc = wf.initial_value()
         if noise is not None:
@@ -328,15 +355,18 @@ def _resistor(name, pos, kw, st: State, scope, path, L, nodes_of):
 
     value = None
     if value_tok is not None:
-        value = rkm_value(value_tok)  # '4K7', '2R2', '1M5' (ngspice's RKM reading)
-        if value is None:
-            try:
-                value = card_value(value_tok, scope, st, L, f"{name} value")
-            except SpiceError:
-                if model is None and _looks_like_name(value_tok):
-                    raise st.err(f"{name} value: {value_tok!r} is not a number, nor a model defined by a .model "
-                                 "card", L) from None
-                raise
+        if re.fullmatch(r"[rRlL][0-9]+", value_tok):  # RKM 'R47': ngspice 39 takes it for a model name and fails
+            raise st.err(f"{name} value: {value_tok!r} is not a number (an RKM value: ngspice reads those only in "
+                         "its LTspice mode, ngbehavior=lt; by default it takes the token for a model name and fails, "
+                         "and the twin reads values as that default)", L)
+        warn_rkm_like(value_tok, name, st.filename, L)
+        try:
+            value = card_value(value_tok, scope, st, L, f"{name} value")  # ngspice 39: '4K7' = 4k (no RKM)
+        except SpiceError:
+            if model is None and _looks_like_name(value_tok):
+                raise st.err(f"{name} value: {value_tok!r} is not a number, nor a model defined by a .model "
+                             "card", L) from None
+            raise
         if value == 0:
             raise st.err(f"{name}: zero resistance (a short) is not supported; use a 0 V source", L)
     r_dc, r_ac, flicker = resistance(name, value, model, kwd, st, st.temp_c, L, ev)
@@ -452,9 +482,12 @@ def _instance(name, pos, kw, ln, st: State, scope, path, ports, depth):
     new_path = path + [name]
     st.instances[".".join(new_path).lower()] = L
     body_elems, body_ic, body_models = [], [], []
+    func_cards(sub.body, st, new_scope)  # the subcircuit's own .func cards (before its .param cards)
     for b in sub.body:
         if b.kind == "card" and b.text.split()[0].lower().startswith("."):
             first = b.text.split()[0].lower()
+            if first == ".func":
+                continue
             if first == ".param":
                 param_card(b, st, new_scope, new_scope)
             elif first == ".ic":

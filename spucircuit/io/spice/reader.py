@@ -1,23 +1,25 @@
 """SPICE import: :func:`read_spice` (a file) and :func:`parse_spice` (text) give a :class:`Netlist`.
 
-Reads everything the writer emits plus common hand-written SPICE: engineering suffixes
-(f p n u m k meg g t, also a mil; case-insensitive; trailing units ignored: 1kOhm, 10uF),
-``+`` continuation lines, ``*`` comment lines, ``$ `` and ``;`` end-of-line comments,
-``.param`` with numeric expressions (``{...}`` or ``'...'``; + - * / ^ **, sqrt exp ln log
-log10 abs min max pow sin cos tan atan sinh cosh tanh floor ceil, pi), ``.subckt``/``.ends``
+Reads everything the writer emits plus common hand-written SPICE: numbers as ngspice 39 reads
+element values (suffixes f p n u m k meg g t, also a mil; case-insensitive; the rest of the token
+ignored: 1kOhm, 10uF, 2meg5 = 2meg; no RKM), ``+`` continuation lines, ``*`` comment lines, ``$ ``
+and ``;`` end-of-line comments, ``.param`` with numeric expressions (``{...}`` or ``'...'``, with
+ngspice numparam's operators and functions: :mod:`~spucircuit.io.spice.expressions`) and ``.func``
+user functions (at the top level and inside a subcircuit, as ngspice scopes them), ``.subckt``/``.ends``
 with ``X`` instances (flattened with ngspice's hierarchical names: ``R.X1.R2``, node ``X1.n3``;
 subcircuit parameters), ``.global``, ``.end``, ``.tran`` and ``.ic`` (recorded in
 ``netlist.meta['spice_file']``; ``.ic`` sets the initial voltage of a capacitor without ``IC=``
 whose terminals both have one), ``.options``/``.control``...``.endc``/``.save``/``.print``/
 ``.plot``/``.probe``/``.meas``/``.nodeset``/``.temp`` and the analysis cards ``.op``
-``.pz`` ``.four`` ``.disto`` (deliberately skipped: they do not change
-the circuit); ``.ac``, ``.noise``, ``.sp``, ``.sens``, ``.dc``, ``.tf`` and the sources' ``AC mag [phase]`` are
-recorded (:mod:`~spucircuit.io.spice.analyses`); ``.model mname R ...`` resistor models are read (other
-model types are kept by name) by :mod:`~spucircuit.io.spice.resistor_cards`. Conversions: a negative resistor becomes a VCCS ``G p q p q
-1/R`` (noise-free, as it is active); ``E out 0 inp inn A0`` becomes an op-amp (inputs swapped
-for A0 < 0); ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD
-2 NT sigma^2. Anything else (nonlinear devices, time-dependent sources, floating VCVS, F/H/K,
-``.include``, ``.func``...) raises :class:`~spucircuit.errors.SpiceError` naming the file, the
+``.pz`` ``.four`` ``.disto`` (deliberately skipped: they do not change the circuit); ``.ac``,
+``.noise``, ``.sp``, ``.sens``, ``.dc``, ``.tf`` and the sources' ``AC mag [phase]`` are recorded
+(:mod:`~spucircuit.io.spice.analyses`), ``DISTOF1``/``DISTOF2`` kept in ``netlist.meta['distof']``;
+``.model mname R ...`` resistor models are read (other model types are kept by name) by
+:mod:`~spucircuit.io.spice.resistor_cards`. Conversions: a negative resistor becomes a VCCS ``G p q p q 1/R``
+(noise-free, as it is active); ``E out 0 inp inn A0`` becomes an op-amp (inputs swapped for A0 < 0);
+``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD 2 NT sigma^2. Anything else
+(nonlinear devices, time-dependent sources, floating VCVS, F/H/K, ``.include``, values that depend on
+``v(...)`` or ``i(...)``...) raises :class:`~spucircuit.errors.SpiceError` naming the file, the
 line and the problem. The reader never raises any other exception type.
 
 Speed: runs of plain element lines (the forms the writer emits) are read in bulk, a few list
@@ -56,12 +58,21 @@ from spucircuit.io.spice._cards import (
     add_node,
     card_value,
     check_node_token,
+    func_cards,
     ic_entry,
     param_card,
     strip_comment,
     tokenize,
 )
-from spucircuit.io.spice.analyses import ac_card, ac_specs, dc_card, noise_card, sens_card, sp_card, tf_card
+from spucircuit.io.spice.analyses import (
+    ac_card,
+    ac_specs,
+    dc_card,
+    noise_card,
+    sens_card,
+    sp_card,
+    tf_card,
+)
 from spucircuit.io.spice.bulk_reader import logical_lines_bulk, read_elements_bulk
 from spucircuit.io.spice.controlled import check_refs
 from spucircuit.io.spice.elements import element
@@ -281,11 +292,12 @@ def parse_once(text: str, filename: str, *, bulk: bool, max_elements: int = MAX_
     _check_expanded_size(top, st)
     # 2) global parameters and cards
     scope = Scope()
+    func_cards(top, st, scope)  # user functions first: ngspice expands them before anything is evaluated
     elements = []
     for ln in top:
         if ln.kind != "card" or ln.text[0] != ".":  # annotations, element lines and runs
             elements.append(ln)
-        else:
+        elif ln.text.split()[0].lower() != ".func":
             _dot_card(ln.text.split()[0].lower(), ln, st, scope, info)
     # 3) elements (subcircuits flattened)
     if bulk:
@@ -450,7 +462,7 @@ def _check_reserved(sub: Subckt, st: State):
 
 
 _UNSUPPORTED_CARDS = {".include": "include files", ".inc": "include files", ".lib": "libraries",
-                      ".func": "user functions", ".csparam": ".csparam", ".if": "conditional netlists",
+                      ".csparam": ".csparam", ".if": "conditional netlists",
                       ".else": "conditional netlists", ".elseif": "conditional netlists",
                       ".endif": "conditional netlists", ".subckt": "", ".ends": ""}
 

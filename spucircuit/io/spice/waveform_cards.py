@@ -16,6 +16,7 @@ _FORMS = {"pulse": "PULSE(V1 V2 [TD TR TF PW PER NP])", "sin": "SIN(VO VA [FREQ 
           "exp": "EXP(V1 V2 [TD1 TAU1 TD2 TAU2])", "pwl": "PWL(T1 V1 [T2 V2 ...]) [r=repeat] [td=delay]",
           "sffm": "SFFM(VO VA [FC MDI FS])", "am": "AM(VA VO MF FC [TD])"}
 _OTHER = ("trnoise", "trrandom", "pat")
+_SOURCE_KEYWORDS = ("dc", "ac", "distof1", "distof2")  # end a waveform written without parentheses
 
 
 def _head(tok: str) -> str:
@@ -45,7 +46,7 @@ def read_waveform(rest: list, j: int, scope, st, lineno: int, name: str) -> tupl
     elif t.lower() == head:
         args = []
         j += 1
-        while j < len(rest) and rest[j].lower() not in ("dc", "ac") and not is_time_function(rest[j]):
+        while j < len(rest) and rest[j].lower() not in _SOURCE_KEYWORDS and not is_time_function(rest[j]):
             args.append(rest[j])
             j += 1
     else:

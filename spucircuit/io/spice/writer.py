@@ -64,10 +64,23 @@ import numpy as np
 from spucircuit._util.files import atomic_write_text
 from spucircuit._util.quantities import format_value
 from spucircuit.circuit.netlist import KINDS, Netlist
-from spucircuit.circuit.noise import johnson_psd, johnson_temperature, noise_sources, noisy_resistors
+from spucircuit.circuit.noise import (
+    johnson_psd,
+    johnson_temperature,
+    noise_sources,
+    noisy_resistors,
+)
 from spucircuit.constants import T_ROOM
 from spucircuit.errors import NetlistError, SpiceError
-from spucircuit.io.spice._cards import ANN, NAME_RE, OPAMP_DEFS, OPAMP_FINITE, OPAMP_IDEAL, OPAMP_RAIL, RAIL_GAIN
+from spucircuit.io.spice._cards import (
+    ANN,
+    NAME_RE,
+    OPAMP_DEFS,
+    OPAMP_FINITE,
+    OPAMP_IDEAL,
+    OPAMP_RAIL,
+    RAIL_GAIN,
+)
 from spucircuit.io.spice.ports import port_card_fields, rf_ports
 from spucircuit.io.spice.waveform_cards import format_waveform
 
@@ -95,7 +108,7 @@ def _json_default(o):
 def _export_meta(netlist: Netlist, mapping) -> dict:
     meta = {}
     for k, v in netlist.meta.items():
-        if k == "spice_file":  # the file's own cards
+        if k in ("spice_file", "distof"):  # the file's own cards; DISTOF1/2 are written on the source cards
             continue
         if k in ("ac", "noiseless"):  # AC specs, ac= and noisy=0 are written on the element cards; what names no
             v = _unwritten_small_signal(netlist, k, v)  # element here (an open resistor's ac=) stays in meta
@@ -358,6 +371,7 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
 
     waves = {str(k).lower(): w for k, w in getattr(netlist, "waveforms", {}).items()}
     ac_src, ac_res, quiet = _small_signal_fields(netlist)
+    distof = _distof_fields(netlist)
     ports = rf_ports(netlist)  # V source -> its port record; each port's z0 resistor is written in its card
     port_res = {str(rec["resistor"]).lower() for rec in ports.values()}
     for kind in ("R", "C", "L", "G", "E", "F", "H", "K", "U", "V", "I", "N"):
@@ -391,6 +405,7 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
                     nd[0] = str(rec["node"])
                 acs = ac_src.get(nm.lower())
                 L.append(f"{s} {nd[0]} {nd[1]} dc {fv(v)}" + (f" AC {fv(acs[0])} {fv(acs[1])}" if acs else "")
+                         + "".join(f" {k.upper()} {fv(m)} {fv(p)}" for k, (m, p) in distof.get(nm.lower(), {}).items())
                          + (f" {format_waveform(wf, fv)}" if wf is not None else "")
                          + (port_card_fields(rec, fv) if rec is not None else ""))
             elif kind == "U" and rail_v is not None:
@@ -502,6 +517,28 @@ def _unwritten_small_signal(netlist: Netlist, key: str, table) -> dict:
             rest = entries
         if rest:
             out[sub] = rest
+    return out
+
+
+def _distof_fields(netlist: Netlist) -> dict:
+    """{source: {'distof1': (magnitude, phase deg), 'distof2': ...}}, lower-case names, from
+    ``meta['distof']`` as the reader records it: written on the source cards (only .disto reads them).
+    Entries not of that form, or naming an element no longer in the netlist, are left out."""
+    d = netlist.meta.get("distof")
+    out: dict = {}
+    for nm, spec in (d.items() if isinstance(d, dict) else ()):
+        try:
+            if netlist.find(str(nm))[0] not in "VI":
+                continue
+        except NetlistError:
+            continue
+        if not isinstance(spec, dict):
+            continue
+        for k in ("distof1", "distof2"):
+            v = spec.get(k)
+            if (isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)
+                    and all(math.isfinite(x) for x in v)):
+                out.setdefault(str(nm).lower(), {})[k] = (float(v[0]), float(v[1]))
     return out
 
 
