@@ -186,7 +186,7 @@ def replay_text(text: str, relpath: str) -> str:
     try:
         nl = parse_spice(deck, relpath)
     except SpiceError as exc:
-        return f"unsupported: {exc}"
+        return f"unsupported: {exc}" + _ngspice_refuses_too(deck)
     compared = [c for c in (".tran", ".ac", ".noise", ".op", ".pz", ".sens", ".dc", ".tf", ".sp") if c in cards]
     lacking = {f"control-block command '{w}' ({_CONTROL_OTHER[w]} analysis)": k for w, k in commands.items()
                if w in _CONTROL_OTHER}
@@ -241,6 +241,26 @@ def replay_text(text: str, relpath: str) -> str:
                 return f"disagrees: values {bad}"
             compared.append("values")
     return "agrees: " + " ".join(compared)
+
+
+def _ngspice_refuses_too(deck: str) -> str:
+    """' [ngspice refuses it too: <its error>]' when ngspice cannot parse the deck either (RKM-R-1's R47,
+    read by ngspice 39 as an unknown model), else ''."""
+    with tempfile.TemporaryDirectory() as work:
+        path = os.path.join(work, "deck.cir")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(deck)
+        try:
+            proc = subprocess.run(["ngspice", "-b", path], cwd=work, capture_output=True, text=True,
+                                  timeout=NGSPICE_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    text = proc.stdout + proc.stderr
+    if not any(m in text.lower() for m in ("circuit not parsed", "simulation interrupted due to error")):
+        return ""
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip().lower().startswith("error")),
+                 "simulation interrupted due to error")
+    return f" [ngspice refuses it too: {first}]"
 
 
 def _plot(plots, name):
