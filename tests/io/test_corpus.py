@@ -196,12 +196,9 @@ def replay_text(text: str, relpath: str) -> str:
         return f"unsupported: {relpath}:{k}: the {what} has no counterpart in the twin"
     if not compared and "show" in commands:
         with tempfile.TemporaryDirectory() as work:
-            try:
-                bad = _compare_values(nl, deck, work)
-            except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                return f"ngspice failed: {exc}"
-            except KeyError as exc:
-                return f"ngspice failed: its rawfile has no {exc.args[0]!r}"
+            bad = _values_status(nl, deck, work)
+        if bad.startswith("ngspice failed"):
+            return bad
         return f"disagrees: values (line {commands['show']}) {bad}" if bad else "agrees: values"
     if not compared:
         other = ", ".join(f"{c} (line {k})" for c, k in cards.items()) or "none"
@@ -231,16 +228,23 @@ def replay_text(text: str, relpath: str) -> str:
         except Exception as exc:  # noqa: BLE001 - a crash of the twin is a status the test reports, not a stop
             return f"crashed: {type(exc).__name__}: {exc}"
         if any(_value_name(e) for e in nl.elements()):  # and the R, C, L values the analyses used
-            try:
-                bad = _compare_values(nl, deck, work)
-            except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                return f"ngspice failed: {exc}"
-            except KeyError as exc:
-                return f"ngspice failed: its rawfile has no {exc.args[0]!r}"
+            bad = _values_status(nl, deck, work)
+            if bad.startswith("ngspice failed"):
+                return bad
             if bad:
                 return f"disagrees: values {bad}"
             compared.append("values")
     return "agrees: " + " ".join(compared)
+
+
+def _values_status(nl, deck: str, work: str) -> str:
+    """:func:`_compare_values`, with ngspice's own failures as an ``ngspice failed: ...`` status."""
+    try:
+        return _compare_values(nl, deck, work)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        return f"ngspice failed: {exc}"
+    except KeyError as exc:
+        return f"ngspice failed: its rawfile has no {exc.args[0]!r}"
 
 
 def _ngspice_refuses_too(deck: str) -> str:

@@ -137,6 +137,22 @@ def ac_specs(st: State) -> dict:
 _CURRENT_RE = re.compile(r"(?i)i\(\s*([^\s,()]+)\s*\)\Z")
 
 
+def _output_var(tok: str, st: State, lineno: int, form: str) -> dict:
+    """{'output', 'ref', 'current'} of an output variable V(node[,ref]) (ref None for ground) or I(vsrc)."""
+    mv, mi = _OUTPUT_RE.fullmatch(tok), _CURRENT_RE.fullmatch(tok)
+    if mv:
+        for node in (mv.group(1), mv.group(2)):
+            if node is not None:
+                check_node_token(node, st, lineno)
+        ref = mv.group(2)
+        return {"output": mv.group(1).lower(), "ref": None if ref is None or ref.lower() in ("0", "gnd")
+                else ref.lower(), "current": None}
+    if mi:
+        check_node_token(mi.group(1), st, lineno)
+        return {"output": None, "ref": None, "current": mi.group(1).lower()}
+    raise st.err(f"{form}: the output must be V(node), V(node,ref) or I(vsrc), got {tok!r}", lineno)
+
+
 def sens_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     """Record a ``.sens OUTVAR [AC DEC|OCT|LIN N FSTART FSTOP]`` card in ``info['sens']`` (OUTVAR:
     V(out[,ref]), or I(vsrc) for the DC form; spucircuit.statespace.sensitivity runs it)."""
@@ -147,20 +163,8 @@ def sens_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     toks = tokenize(ln.text, st, ln.lineno)[1:]
     if len(toks) not in (1, 6):
         raise st.err(form, ln.lineno)
-    d = {"output": None, "ref": None, "current": None, "sweep": None, "line": ln.lineno}
-    mv, mi = _OUTPUT_RE.fullmatch(toks[0]), _CURRENT_RE.fullmatch(toks[0])
-    if mv:
-        for node in (mv.group(1), mv.group(2)):
-            if node is not None:
-                check_node_token(node, st, ln.lineno)
-        ref = mv.group(2)
-        d["output"] = mv.group(1).lower()
-        d["ref"] = None if ref is None or ref.lower() in ("0", "gnd") else ref.lower()
-    elif mi:
-        check_node_token(mi.group(1), st, ln.lineno)
-        d["current"] = mi.group(1).lower()
-    else:
-        raise st.err(f"{form}: the output must be V(node), V(node,ref) or I(vsrc), got {toks[0]!r}", ln.lineno)
+    d = {"sweep": None, "line": ln.lineno}
+    d.update(_output_var(toks[0], st, ln.lineno, form))
     if len(toks) == 6:
         if toks[1].lower() != "ac":
             raise st.err(f"{form}: expected 'AC' after the output, got {toks[1]!r}", ln.lineno)
@@ -204,20 +208,8 @@ def tf_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     toks = tokenize(ln.text, st, ln.lineno)[1:]
     if len(toks) != 2:
         raise st.err(form, ln.lineno)
-    d = {"output": None, "ref": None, "current": None, "line": ln.lineno}
-    mv, mi = _OUTPUT_RE.fullmatch(toks[0]), _CURRENT_RE.fullmatch(toks[0])
-    if mv:
-        for node in (mv.group(1), mv.group(2)):
-            if node is not None:
-                check_node_token(node, st, ln.lineno)
-        ref = mv.group(2)
-        d["output"] = mv.group(1).lower()
-        d["ref"] = None if ref is None or ref.lower() in ("0", "gnd") else ref.lower()
-    elif mi:
-        check_node_token(mi.group(1), st, ln.lineno)
-        d["current"] = mi.group(1).lower()
-    else:
-        raise st.err(f"{form}: the output must be V(node), V(node,ref) or I(vsrc), got {toks[0]!r}", ln.lineno)
+    d = {"line": ln.lineno}
+    d.update(_output_var(toks[0], st, ln.lineno, form))
     if toks[1][0].lower() not in "vi":
         raise st.err(f".tf: the input source must be an independent V or I source, got {toks[1]!r}", ln.lineno)
     check_node_token(toks[1], st, ln.lineno)
