@@ -6,8 +6,8 @@ an :class:`~spucircuit.errors.SPUError`, which the main CLI prints as one line (
     spu export --matrix A.npy [--rhs b.npy] --arch integrator|capacitive [--time 50tau] [--noise]
                [--seed S] -o net.cir         # then: ngspice -b -r out.raw net.cir
     spu simulate net.cir --time 20us [--noise off] --out samples.npz   # the twin runs the netlist
-                                             # (+ its .ac / .noise / .sp cards: ac_f, ac_v, noise_f,
-                                             #  noise_*_psd, sp_f, sp_s, sp_y, sp_z)
+                                             # (+ its .ac / .noise / .sp / .dc / .tf / .sens cards:
+                                             #  ac_f, ac_v, noise_*, sp_*, dc_*, tf_*, sens_*)
     spu check net.cir                        # read, validate, compile; print a summary
     spu op net.cir                           # DC operating point: node voltages, source currents
     spu graph net.cir -o graph.png|graph.graphml
@@ -138,7 +138,7 @@ def cmd_simulate(args) -> int:
     info = nl.meta.get("spice_file", {})
     tau = tau_of(nl)
     tran = info.get("tran")
-    small = small_signal_analyses(nl, args.temperature)  # .ac / .noise / .sp cards, {} without them
+    small = small_signal_analyses(nl, args.temperature)  # .ac .noise .sp .dc .tf .sens cards, {} without them
     if args.time is not None or tran:
         check_rf_drive(nl, "transient")
     if args.time is not None:
@@ -202,11 +202,20 @@ def _small_signal_summary(small: dict) -> str:
         parts.append(f".sp: {len(small['sp_f'])} frequencies x {n} x {n} ports (sp_f, sp_s, sp_y, sp_z, sp_ports"
                      + (", sp_cy" + (", sp_nf_db, sp_sopt, sp_nfmin_db, sp_rn_ohm" if "sp_nf_db" in small else "")
                         if "sp_cy" in small else "") + ")")
+    if "dc_sweep" in small:
+        parts.append(f".dc: {len(small['dc_sweep'])} points x {small['dc_v'].shape[1]} nodes (dc_sweep"
+                     + (", dc_sweep2" if "dc_sweep2" in small else "") + ", dc_v)")
+    if "tf_gain" in small:
+        parts.append(f".tf: gain {float(small['tf_gain']):.6g}, input {float(small['tf_input_impedance_ohm']):.6g} "
+                     f"Ohm, output {float(small['tf_output_impedance_ohm']):.6g} Ohm")
+    if "sens_names" in small:
+        parts.append(f".sens: {len(small['sens_names'])} parameters" + (
+            f" x {len(small['sens_f'])} frequencies" if "sens_f" in small else "") + " (sens_names, sens_values)")
     return "; ".join(parts)
 
 
 def _write_small_signal(args, small: dict) -> int:
-    """The netlist asks for .ac / .noise only: write those arrays (no transient)."""
+    """The netlist asks for .ac / .noise / .sp / .dc / .tf / .sens only: write those arrays (no transient)."""
     buf = io.BytesIO()
     np.savez(buf, **small)
     try:
@@ -461,7 +470,11 @@ def register(sub) -> None:
                     "else 27 C as ngspice; a .sp card (RF ports: V sources with portnum, z0) adds sp_f (Hz), sp_s, sp_y "
                     "(S), sp_z (Ohm) (complex, frequencies x port x port, in port-number order), sp_ports and "
                     "sp_z0_ohm; with its donoise flag also sp_cy (the ports' noise current correlation, A^2/Hz) and, "
-                    "for two ports, sp_nf_db, sp_sopt, sp_nfmin_db and sp_rn_ohm. Without .tran and --time only these are written.")
+                    "for two ports, sp_nf_db, sp_sopt, sp_nfmin_db and sp_rn_ohm; a .dc card adds dc_sweep "
+                    "[, dc_sweep2] and dc_v (points x nodes, V); a .tf card tf_gain, tf_input_impedance_ohm and "
+                    "tf_output_impedance_ohm; a .sens card sens_names and sens_values (d output / d element value; "
+                    "complex, frequencies x parameters, with sens_f for its AC form). Without .tran and --time only "
+                    "these are written.")
     s.add_argument("netlist", help="SPICE netlist (.cir)")
     add_max_elements_arg(s)
     s.add_argument("--time", help="analog time: seconds, '20us', or 'Ntau' when the netlist records tau "
