@@ -202,6 +202,8 @@ def _small_signal_summary(small: dict) -> str:
         parts.append(f".sp: {len(small['sp_f'])} frequencies x {n} x {n} ports (sp_f, sp_s, sp_y, sp_z, sp_ports"
                      + (", sp_cy" + (", sp_nf_db, sp_sopt, sp_nfmin_db, sp_rn_ohm" if "sp_nf_db" in small else "")
                         if "sp_cy" in small else "") + ")")
+    if "pz_poles" in small:
+        parts.append(f".pz: {len(small['pz_poles'])} poles, {len(small['pz_zeros'])} zeros (pz_poles, pz_zeros; rad/s)")
     return "; ".join(parts)
 
 
@@ -461,7 +463,8 @@ def register(sub) -> None:
                     "else 27 C as ngspice; a .sp card (RF ports: V sources with portnum, z0) adds sp_f (Hz), sp_s, sp_y "
                     "(S), sp_z (Ohm) (complex, frequencies x port x port, in port-number order), sp_ports and "
                     "sp_z0_ohm; with its donoise flag also sp_cy (the ports' noise current correlation, A^2/Hz) and, "
-                    "for two ports, sp_nf_db, sp_sopt, sp_nfmin_db and sp_rn_ohm. Without .tran and --time only these are written.")
+                    "for two ports, sp_nf_db, sp_sopt, sp_nfmin_db and sp_rn_ohm; a .pz card adds pz_poles and pz_zeros "
+                    "(complex, rad/s, as ngspice's pole(k), zero(k)). Without .tran and --time only these are written.")
     s.add_argument("netlist", help="SPICE netlist (.cir)")
     add_max_elements_arg(s)
     s.add_argument("--time", help="analog time: seconds, '20us', or 'Ntau' when the netlist records tau "
