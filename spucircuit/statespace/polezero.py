@@ -106,11 +106,10 @@ def _check_ports(netlist: Netlist, card: dict) -> None:
         raise NetlistError(f".pz: the output is the input port: the transfer function is {sign}")
 
 
-def _shorting_sources(netlist: Netlist, a: int, b: int) -> list:
-    """Names of the voltage sources joining nodes a and b on their own (a path of V sources), else []."""
-    t = netlist.tables["V"]
+def _path(edges, a: int, b: int) -> list:
+    """Names of the edges [(name, p, q)] on a path from node a to node b, else []."""
     adj: dict = {}
-    for nm, (p, q) in zip(t.names, t.nodes):
+    for nm, p, q in edges:
         adj.setdefault(int(p), []).append((int(q), nm))
         adj.setdefault(int(q), []).append((int(p), nm))
     seen, stack = {a: []}, [a]
@@ -121,6 +120,35 @@ def _shorting_sources(netlist: Netlist, a: int, b: int) -> list:
                 seen[y] = seen[x] + [nm]
                 stack.append(y)
     return seen.get(b, [])
+
+
+def _shorting_sources(netlist: Netlist, a: int, b: int) -> list:
+    """Names of the voltage sources joining nodes a and b on their own (a path of V sources), else []."""
+    t = netlist.tables["V"]
+    return _path([(nm, p, q) for nm, (p, q) in zip(t.names, t.nodes)], a, b)
+
+
+def _capacitor_loop(netlist: Netlist, a: int, b: int) -> list:
+    """Names of the capacitors (and voltage sources) on a path from a to b that closes a loop with a voltage
+    source across a, b holding two or more capacitors, else []. A capacitor whose own terminals a path of
+    voltage sources (the port's included) joins is left out: the compile drops it (index_reduction.py)."""
+    t = netlist.tables
+    vs = [(nm, p, q) for nm, (p, q) in zip(t["V"].names, t["V"].nodes)]
+    edges = vs + [("port", a, b)]
+    comp: dict = {}
+    for nm, p, q in edges:  # union-find of the voltage-source paths
+        rp, rq = _root(comp, int(p)), _root(comp, int(q))
+        if rp != rq:
+            comp[rp] = rq
+    caps = [(nm, p, q) for nm, (p, q) in zip(t["C"].names, t["C"].nodes) if _root(comp, int(p)) != _root(comp, int(q))]
+    path = _path(vs + caps, a, b)
+    return path if any(nm in {c[0] for c in caps} for nm in path) else []
+
+
+def _root(comp: dict, x: int) -> int:
+    while comp.get(x, x) != x:
+        x = comp[x]
+    return x
 
 
 def _port_system(netlist: Netlist, card: dict):
@@ -157,8 +185,15 @@ def ngspice_order(roots) -> np.ndarray:
 def transfer_zeros(F, b, c, d) -> np.ndarray:
     """Finite zeros of G(s) = c (sI - F)^-1 b + d (the Rosenbrock pencil's finite generalized eigenvalues),
     by the deflation of the module docstring. Raises NetlistError when G is identically 0."""
-    F = np.array(F, dtype=float)
-    b, c, d = np.array(b, dtype=float), np.array(c, dtype=float), float(d)
+    try:
+        F = np.array(F, dtype=float)
+        b, c, d = np.array(b, dtype=float).ravel(), np.array(c, dtype=float).ravel(), float(d)
+    except (TypeError, ValueError):
+        raise NetlistError("transfer_zeros needs real arrays F (n x n), b (n), c (n) and a number d") from None
+    n = len(b)
+    if F.shape != (n, n) or c.shape != (n,) or not all(np.all(np.isfinite(a)) for a in (F, b, c, [d])):
+        raise NetlistError(f"transfer_zeros needs finite F (n x n), b (n), c (n), d; got shapes {F.shape}, "
+                           f"{b.shape}, {c.shape}")
     f_scale = max(float(np.linalg.norm(F)), np.finfo(float).tiny)
     nb, nc = float(np.linalg.norm(b)), float(np.linalg.norm(c))
     if nb:  # u -> u nb, y -> y / nc: same zeros, |b| = |c| = 1
@@ -192,6 +227,14 @@ def pole_zero(netlist: Netlist, card: dict, ac_sources: dict | None = None) -> d
     io.spice.analyses (``in_pos``, ``in_neg``, ``out_pos``, ``out_neg`` node names, ``input`` 'vol' or
     'cur', ``which`` 'pol', 'zer' or 'pz'); ``ac_sources`` {name: [mag, phase]}: the sources ngspice opens.
     An analysis not asked for gives an empty array."""
+    if not isinstance(netlist, Netlist):
+        raise NetlistError(f".pz needs a Netlist, got {type(netlist).__name__}")
+    keys = ("in_pos", "in_neg", "out_pos", "out_neg", "input", "which")
+    if not isinstance(card, dict) or any(k not in card for k in keys):
+        raise NetlistError(f".pz: the card must be a dict with {keys}, got {card!r}")
+    if card["input"] not in ("vol", "cur") or card["which"] not in ("pol", "zer", "pz"):
+        raise NetlistError(f".pz: input must be 'vol' or 'cur' and which 'pol', 'zer' or 'pz', got "
+                           f"{card['input']!r}, {card['which']!r}")
     _check_ports(netlist, card)
     nl = pz_netlist(netlist, ac_sources or {})
     a, b = nl.node_index(card["in_pos"]), nl.node_index(card["in_neg"])
@@ -201,6 +244,12 @@ def pole_zero(netlist: Netlist, card: dict, ac_sources: dict | None = None) -> d
                            f"source{'s' if len(short) > 1 else ''} {', '.join(short)} (a source without an AC value "
                            "is a short in the pole-zero analysis; ngspice: 'the input signal is shorted on the way "
                            "to the output')")
+    if card["input"] == "vol" and card["which"] != "pol":
+        loop = _capacitor_loop(nl, a, b)
+        if loop:  # the compile keeps no C du/dt term: the zeros (not the poles) would be silently wrong
+            raise NetlistError(f".pz: the input port ({card['in_pos']}, {card['in_neg']}) closes a loop of capacitors "
+                               f"through {', '.join(loop)}: the current C du/dt a VOL input drives into it is not "
+                               "modelled, so the zeros are not supported (ask for POL, or use CUR)")
     F, bb, c, d = _port_system(nl, card)
     poles = ngspice_order(sla.eigvals(F)) if card["which"] in ("pol", "pz") and len(F) else np.zeros(0, complex)
     zeros = ngspice_order(transfer_zeros(F, bb, c, d)) if card["which"] in ("zer", "pz") else np.zeros(0, complex)
