@@ -35,7 +35,8 @@ y = v(OUT+) - v(OUT-) (:meth:`StateSpace.node_voltage_map`). Then
   so |d| > 1e-10 |c|; a zero beyond ~1e10 |F| counts as one at infinity),
   the zeros are eig(F - b c / d) (from (sI - F) x = b u and u = -c x / d).
 
-A port shorted by a voltage source (ngspice: "The input signal is shorted on the way to the output")
+A port shorted by a voltage source (ngspice: "The input signal is shorted on the way to the output";
+only ``CUR POL``, which needs no port, runs)
 and a transfer function that is identically 0 (the output does not see the input) are errors, as are
 ngspice's PZinit checks (input or output port shorted on itself; VOL with the output equal to the
 input port).
@@ -238,8 +239,8 @@ def pole_zero(netlist: Netlist, card: dict, ac_sources: dict | None = None) -> d
     _check_ports(netlist, card)
     nl = pz_netlist(netlist, ac_sources or {})
     a, b = nl.node_index(card["in_pos"]), nl.node_index(card["in_neg"])
-    short = _shorting_sources(nl, a, b)
-    if short:
+    short = _shorting_sources(nl, a, b) if card["input"] == "vol" or card["which"] != "pol" else []
+    if short:  # CUR POL only takes the determinant with the port open: ngspice runs it (a short is no matter)
         raise NetlistError(f".pz: the input port ({card['in_pos']}, {card['in_neg']}) is shorted by the voltage "
                            f"source{'s' if len(short) > 1 else ''} {', '.join(short)} (a source without an AC value "
                            "is a short in the pole-zero analysis; ngspice: 'the input signal is shorted on the way "

@@ -143,6 +143,8 @@ CIRCUITS = {
     # an AC current source at the port (ngspice: open, as every current source), a CCCS, a VCVS
     "cur_controlled": ("I1 0 1 dc 1m ac 1\nR1 1 0 1k\nC1 1 2 10n\nVs 2 3 dc 0\nR2 3 0 1k\nF1 0 4 Vs 2\n"
                        "R4 4 0 1k\nC4 4 0 1n\nE1 5 0 4 0 3\nR5 5 6 1k\nC6 6 0 2n\n.pz 1 0 6 0 cur pz"),
+    # CUR POL with a DC source across the port: ngspice takes the determinant alone (VOL, or zeros, it refuses)
+    "cur_pol_shorted_port": "V1 1 0 12\nR1 1 2 1k\nC1 2 0 1n\nR2 2 0 2k\nL1 2 3 1m\nR3 3 0 10\n.pz 1 0 2 0 cur pol",
     # an H sensing the AC source ngspice opens (its current is 0: the H is a 0 V short)
     "ccvs_on_opened": ("V1 1 0 dc 0 ac 1\nR1 1 2 1k\nC1 2 0 1n\nH1 3 0 V1 100\nR3 3 2 1k\nC3 2 4 1n\nR4 4 0 2k\n"
                        ".pz 1 0 4 0 vol pz"),
