@@ -243,3 +243,20 @@ def test_api_refuses_a_bad_card():
         pole_zero(nl, card)
     with pytest.raises(NetlistError, match="needs a Netlist"):
         pole_zero("x", card)
+
+
+def test_simulate_writes_poles_and_zeros(tmp_path, capsys):
+    """``spu simulate`` on a netlist whose only analysis is .pz writes pz_poles and pz_zeros (complex, rad/s)."""
+    from spucircuit.cli import main as spu
+
+    r, ind, c = 10.0, 1e-3, 1e-6
+    (tmp_path / "n.cir").write_text(f"notch\nV1 in 0 dc 0 ac 1\nR1 in out {r}\nL1 out m {ind}\nC1 m 0 {c}\n"
+                                    ".pz in 0 out 0 vol pz\n.end\n")
+    assert spu(["simulate", str(tmp_path / "n.cir"), "--out", str(tmp_path / "n.npz")]) == 0
+    assert ".pz: 2 poles, 2 zeros" in capsys.readouterr().out
+    with np.load(tmp_path / "n.npz") as d:
+        assert d["pz_poles"].dtype == complex and d["pz_zeros"].dtype == complex
+        w0 = 1 / np.sqrt(ind * c)
+        _same_roots(d["pz_zeros"], [1j * w0, -1j * w0], _tol([w0], 2))
+        poles = np.roots([ind * c, r * c, 1.0])
+        _same_roots(d["pz_poles"], poles, _tol(poles, 2))
