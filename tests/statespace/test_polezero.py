@@ -145,6 +145,12 @@ CIRCUITS = {
                        "R4 4 0 1k\nC4 4 0 1n\nE1 5 0 4 0 3\nR5 5 6 1k\nC6 6 0 2n\n.pz 1 0 6 0 cur pz"),
     # CUR POL with a DC source across the port: ngspice takes the determinant alone (VOL, or zeros, it refuses)
     "cur_pol_shorted_port": "V1 1 0 12\nR1 1 2 1k\nC1 2 0 1n\nR2 2 0 2k\nL1 2 3 1m\nR3 3 0 10\n.pz 1 0 2 0 cur pol",
+    # a triple zero at the origin (ngspice: exactly 0; an eigenvalue problem: within ~eps^(1/3) of the largest)
+    "cur_triple_zero": "R1g 1 0 1k\nR2g 2 0 1k\nR3g 3 0 1k\nC1 1 0 1n\nL2 1 0 100u\nC3 1 2 2n\nR4 3 2 3k\n"
+                       "L5 0 2 1m\nR6 2 0 1k\n.pz 3 0 1 0 cur pz",
+    # no finite zero: ngspice's search reports four at |s| ~ 1e19..1e26 (its zeros at infinity), the twin none
+    "cur_no_finite_zero": "R2g 2 0 2k\nR3g 3 0 1k\nR5g 5 0 1k\nR1 5 2 3k\nC2 5 0 2n\nR3 3 0 200\nC4 5 3 2n\n"
+                          ".pz 2 0 5 3 cur pz",
     # an H sensing the AC source ngspice opens (its current is 0: the H is a 0 V short)
     "ccvs_on_opened": ("V1 1 0 dc 0 ac 1\nR1 1 2 1k\nC1 2 0 1n\nH1 3 0 V1 100\nR3 3 2 1k\nC3 2 4 1n\nR4 4 0 2k\n"
                        ".pz 1 0 4 0 vol pz"),
@@ -176,6 +182,9 @@ def test_poles_and_zeros_match_ngspice(name):
     ng = next(p for k, p in plots.items() if k.startswith("pole-zero"))
     if not CIRCUITS[name].endswith(" pol"):  # every other circuit here has zeros to compare
         assert any(nm.startswith("v(zero(") for nm in ng.names)
+    if name == "cur_no_finite_zero":
+        assert small_signal_analyses(nl)["pz_zeros"].size == 0
+        assert min(abs(complex(ng[nm][0])) for nm in ng.names if nm.startswith("v(zero(")) > 1e18
 
 
 def test_ngspice_comparison_sees_a_wrong_root(monkeypatch):
