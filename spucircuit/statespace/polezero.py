@@ -56,6 +56,8 @@ from spucircuit.errors import NetlistError
 PORT = "spu.pz_in"  # the name of the source the compile takes as the input port
 D_TOL = 1e-10  # |d| below D_TOL |c| |b| / |F| counts as 0 (a zero beyond ~1e10 |F| is at infinity)
 ZERO_TOL = 1e-13  # |b| or |c| below this (relative) is exactly 0: the output does not see the input
+_ZERO_TRANSFER = (".pz: the transfer function from the input port to the output is identically 0 (the output does "
+                  "not see the input; ngspice: 'the input signal is shorted on the way to the output')")
 MAX_STATES = 5000  # dense O(n^3) eigenvalue problems beyond this would take minutes
 
 
@@ -195,6 +197,10 @@ def transfer_zeros(F, b, c, d) -> np.ndarray:
     if F.shape != (n, n) or c.shape != (n,) or not all(np.all(np.isfinite(a)) for a in (F, b, c, [d])):
         raise NetlistError(f"transfer_zeros needs finite F (n x n), b (n), c (n), d; got shapes {F.shape}, "
                            f"{b.shape}, {c.shape}")
+    if not n:  # G = d: no zero, unless G is identically 0
+        if d == 0:
+            raise NetlistError(_ZERO_TRANSFER)
+        return np.zeros(0, dtype=complex)
     f_scale = max(float(np.linalg.norm(F)), np.finfo(float).tiny)
     nb, nc = float(np.linalg.norm(b)), float(np.linalg.norm(c))
     if nb:  # u -> u nb, y -> y / nc: same zeros, |b| = |c| = 1
@@ -209,9 +215,7 @@ def transfer_zeros(F, b, c, d) -> np.ndarray:
                 return np.zeros(0, dtype=complex)
             return np.asarray(sla.eigvals(F - np.outer(b, c) / d), dtype=complex)
         if not len(b) or nb <= ZERO_TOL * (1.0 if d_ref != 1.0 else f_scale) or nc <= ZERO_TOL:
-            raise NetlistError(".pz: the transfer function from the input port to the output is identically 0 "
-                               "(the output does not see the input; ngspice: 'the input signal is shorted on the "
-                               "way to the output')")
+            raise NetlistError(_ZERO_TRANSFER)
         # Householder H = I - 2 v v^T / (v^T v) with H b = -sign(b_n) |b| e_n
         v = b.copy()
         v[-1] += np.copysign(nb, b[-1] if b[-1] else 1.0)

@@ -115,6 +115,16 @@ def test_zeros_with_feedthrough_and_without_any():
     assert out["pz_zeros"].size == 0 and out["pz_poles"].size == 6
 
 
+def test_resistive_circuit_has_neither_poles_nor_zeros():
+    """A divider: V_o / V_i = 1/2 with no state (ngspice 39 reports an empty pole-zero plot); a transfer that
+    is 0 with no state is refused."""
+    out = _pz("div\nR1 a b 1k\nR2 a 0 1k\nR3 b 0 1k\n.pz a 0 b 0 vol pz\n.end\n")
+    assert out["pz_poles"].size == 0 and out["pz_zeros"].size == 0
+    assert transfer_zeros(np.zeros((0, 0)), [], [], 0.5).size == 0
+    with pytest.raises(NetlistError, match="identically 0"):
+        transfer_zeros(np.zeros((0, 0)), [], [], 0.0)
+
+
 def test_transfer_zeros_refuses_bad_arrays():
     with pytest.raises(NetlistError, match="finite F"):
         transfer_zeros(np.eye(2), [1.0, np.nan], [1.0, 0.0], 0.0)
@@ -151,6 +161,8 @@ CIRCUITS = {
     # no finite zero: ngspice's search reports four at |s| ~ 1e19..1e26 (its zeros at infinity), the twin none
     "cur_no_finite_zero": "R2g 2 0 2k\nR3g 3 0 1k\nR5g 5 0 1k\nR1 5 2 3k\nC2 5 0 2n\nR3 3 0 200\nC4 5 3 2n\n"
                           ".pz 2 0 5 3 cur pz",
+    # an F sensing the AC source ngspice opens (its current is 0: the F is open)
+    "cccs_on_opened": "V1 a 0 dc 0 ac 1\nR1 a b 1k\nC1 b 0 1n\nF1 0 b V1 2\nC2 a c 1n\nR2 c b 3k\n.pz a 0 b 0 vol pz",
     # an H sensing the AC source ngspice opens (its current is 0: the H is a 0 V short)
     "ccvs_on_opened": ("V1 1 0 dc 0 ac 1\nR1 1 2 1k\nC1 2 0 1n\nH1 3 0 V1 100\nR3 3 2 1k\nC3 2 4 1n\nR4 4 0 2k\n"
                        ".pz 1 0 4 0 vol pz"),
