@@ -211,6 +211,8 @@ def _small_signal_summary(small: dict) -> str:
     if "sens_names" in small:
         parts.append(f".sens: {len(small['sens_names'])} parameters" + (
             f" x {len(small['sens_f'])} frequencies" if "sens_f" in small else "") + " (sens_names, sens_values)")
+    if "pz_poles" in small:
+        parts.append(f".pz: {len(small['pz_poles'])} poles, {len(small['pz_zeros'])} zeros (pz_poles, pz_zeros; rad/s)")
     return "; ".join(parts)
 
 
@@ -473,7 +475,8 @@ def register(sub) -> None:
                     "for two ports, sp_nf_db, sp_sopt, sp_nfmin_db and sp_rn_ohm; a .dc card adds dc_sweep "
                     "[, dc_sweep2] and dc_v (points x nodes, V); a .tf card tf_gain, tf_input_impedance_ohm and "
                     "tf_output_impedance_ohm; a .sens card sens_names and sens_values (d output / d element value; "
-                    "complex, frequencies x parameters, with sens_f for its AC form). Without .tran and --time only "
+                    "complex, frequencies x parameters, with sens_f for its AC form); a .pz card pz_poles and "
+                    "pz_zeros (complex, rad/s, as ngspice's pole(k), zero(k)). Without .tran and --time only "
                     "these are written.")
     s.add_argument("netlist", help="SPICE netlist (.cir)")
     add_max_elements_arg(s)

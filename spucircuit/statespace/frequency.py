@@ -300,7 +300,7 @@ NGSPICE_TNOM_K = 300.15  # ngspice's default circuit temperature, 27 C
 
 @locating
 def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
-    """Run the ``.ac``, ``.noise``, ``.sp``, ``.dc``, ``.tf`` and ``.sens`` analyses a SPICE netlist's cards
+    """Run the ``.ac``, ``.noise``, ``.sp``, ``.dc``, ``.tf``, ``.sens`` and ``.pz`` analyses a SPICE netlist's cards
     ask for (``netlist.meta['spice_file']`` from :func:`spucircuit.io.spice.read_spice`); {} when it has none.
 
     Returns arrays keyed as ``spu simulate`` writes them: ``ac_f`` (Hz), ``ac_v`` (complex, frequencies x
@@ -313,7 +313,8 @@ def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
     ``sp_nf_db``, ``sp_sopt``, ``sp_nfmin_db``, ``sp_rn_ohm`` (:mod:`spucircuit.statespace.sparameters`);
     ``sens_names``, ``sens_values`` and, for an AC sweep, ``sens_f`` (:mod:`spucircuit.statespace.sensitivity`);
     ``dc_sweep`` [, ``dc_sweep2``], ``dc_v``, ``dc_nodes`` (:mod:`spucircuit.statespace.dc_sweep`); ``tf_gain``,
-    ``tf_input_impedance_ohm``, ``tf_output_impedance_ohm`` (:mod:`spucircuit.statespace.transfer`). The noise
+    ``tf_input_impedance_ohm``, ``tf_output_impedance_ohm`` (:mod:`spucircuit.statespace.transfer`); ``pz_poles``,
+    ``pz_zeros`` (complex, rad/s, :mod:`spucircuit.statespace.polezero`). The noise
     temperature is ``temperature_k``, else the netlist's ``.temp`` (deg C), else ngspice's 27 C.
     What an analysis cannot do raises :class:`SpiceError` naming the file and the card's line (errors of the
     circuit itself are the compiler's, as for a transient)."""
@@ -347,6 +348,11 @@ def small_signal_analyses(netlist, temperature_k: float | None = None) -> dict:
 
         out.update(_card_errors(lambda card, specs, nl: sensitivity_analysis(card, specs, nl, ac_netlist, _ac_output),
                                 info, info["sens"], netlist))
+    if info.get("pz"):
+        from spucircuit.statespace.polezero import pole_zero
+
+        out.update(_card_errors(lambda card, specs, nl: pole_zero(ac_netlist(nl), card, specs), info, info["pz"],
+                                netlist))
     return out
 
 

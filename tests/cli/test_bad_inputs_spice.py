@@ -82,6 +82,8 @@ FILES = {
     "rfport.cir": "t\nV1 a 0 dc 1 portnum 1 pwr 1m freq 1g\nR1 a b 1k\nC1 b 0 1n\nV2 b 0 portnum 2\n.tran 1n 10n\n.end\n",
     "rfport_nodc.cir": "t\nV1 a 0 portnum 1 freq 1g\nR1 a b 1k\nC1 b 0 1n\nV2 b 0 portnum 2\n.end\n",
     "sp_oneport.cir": "t\nV1 a 0 portnum 1\nR1 a b 1k\nC1 b 0 1n\n.sp lin 3 1k 1meg\n.end\n",
+    "pz_short.cir": "t\nV1 a 0 dc 1\nR1 a b 1k\nC1 b 0 1n\n.pz a 0 b 0 vol pz\n.end\n",
+    "pz_card.cir": "t\nV1 a 0 dc 1\nR1 a b 1k\nC1 b 0 1n\n.pz a 0 b 0 volts pz\n.end\n",
     "sp_dupport.cir": "t\nV1 a 0 portnum 1\nR1 a b 1k\nC1 b 0 1n\nV2 b 0 portnum 1\n.sp lin 3 1k 1meg\n.end\n",
 }
 
@@ -208,6 +210,8 @@ CASES = [
     (spu, 'simulate {d}/rfport.cir --out {out}/x.npz', '{d}/rfport.cir:2: V1: the RF drive of a port (pwr/freq) in a transient is not supported'),
     (spu, 'op {d}/rfport_nodc.cir', '{d}/rfport_nodc.cir:2: V1: the RF drive of a port (pwr/freq) in an operating point is not'),
     (spu, 'simulate {d}/sp_oneport.cir --out {out}/x.npz', '{d}/sp_oneport.cir:5: an S-parameter analysis needs at least two RF ports, the circuit has 1'),
+    (spu, 'simulate {d}/pz_short.cir --out {out}/x.npz', '{d}/pz_short.cir:5: .pz: the input port (a, 0) is shorted by the voltage source V1'),
+    (spu, 'simulate {d}/pz_card.cir --out {out}/x.npz', '{d}/pz_card.cir:5: .pz needs IN+ IN- OUT+ OUT- VOL|CUR POL|ZER|PZ: the input type must be VOL or CUR'),
     (spu, 'check {d}/sp_dupport.cir', '{d}/sp_dupport.cir:5: V2: duplicate port number 1 (also V1)'),
     (spu, 'simulate {d}/wave.cir --out {out}/x.npz --dt 0', 'time step must be finite and > 0 s, got 0.0'),
     (spu, 'simulate {d}/wave.cir --out {out}/x.npz --dt nan', 'time step must be finite and > 0 s, got nan'),

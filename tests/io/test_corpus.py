@@ -17,7 +17,8 @@ path as its name) and compares, per analysis:
 * ``.op``: node voltages within 1e-6 of the largest |v| (the stationary mean of the state space);
 * ``.dc``: the swept values equal, node voltages within 1e-6 of the largest |v| over the sweep;
 * ``.tf``: gain, input and output impedance each within 1e-6 relative;
-* ``.pz``: ngspice's poles against the eigenvalues of the drift F, within 1e-3 relative;
+* ``.pz``: ngspice's poles and zeros against the twin's (statespace/polezero.py), matched one to one,
+  each within 1e-3 relative (ngspice's roots at |s| > 1e6 x the twin's largest: its zeros at infinity);
 * ``.sens``: every derivative both report within 1e-3 relative (ngspice's are forward differences,
   error ~1e-6), at each point of ngspice's sensitivity grid; a plain resistor's AC sensitivity only at
   the first frequency (ngspice 39 reports 0 after it: tests/statespace/test_sensitivity.py).
@@ -60,6 +61,7 @@ CORPUS = os.path.join(ROOT, "netlists", "corpus")
 MANIFEST = os.path.join(CORPUS, "MANIFEST.json")
 TRAN_TOL, AC_TOL, NOISE_TOL, OP_TOL, PZ_TOL, SENS_TOL = 1e-3, 1e-3, 1e-2, 1e-6, 1e-3, 1e-3
 VALUES_TOL = 1e-9  # relative, R/C/L values (the "values" comparison)
+PZ_INFINITE = 1e6  # .pz: ngspice's roots beyond PZ_INFINITE x the twin's largest are its zeros at infinity
 OPTIONS = ".options reltol=1e-6 abstol=1e-15 vntol=1e-12"
 NGSPICE_TIMEOUT_S = 20.0
 TMAX_DIV_RETRY = 400
@@ -375,21 +377,43 @@ def _compare_op(nl, plots, deck_path=None) -> str:
 
 
 def _compare_pz(nl, plots, deck_path=None) -> str:
-    from spucircuit.integrate.discretize import eigenvalues
-    from spucircuit.statespace.mna import compile_netlist
+    """The twin's ``.pz`` (statespace/polezero.py through small_signal_analyses) against ngspice's pole(k) and
+    zero(k): the same number of each, matched one to one (the orders differ: ngspice's is its root search's),
+    each within PZ_TOL of |root| (of 1e-9 of the largest twin root below that). ngspice reports a root at the
+    origin as exactly 0; an m-fold root there comes out of an eigenvalue problem at ~eps^(1/m) times the
+    largest root (the perturbation of an m-fold eigenvalue, times the conditioning of the circuit's matrix: up
+    to ~1e3 here), so the twin's roots matched to ngspice's m zeros at 0 must lie within 1e3 eps^(1/m) of the
+    largest. ngspice's roots beyond PZ_INFINITE times the twin's
+    largest are dropped first: its search reports the zeros at infinity of a numerator (or determinant) of
+    low degree as roots of |s| ~ 1e19..1e27 rad/s (seen on RC circuits without finite zeros)."""
+    from scipy.optimize import linear_sum_assignment
+
+    from spucircuit.statespace.frequency import small_signal_analyses
 
     ng = _plot(plots, "pole-zero analysis")
-    poles = np.array([ng[nm][0] for nm in ng.names if nm.lower().startswith("v(pole")], dtype=complex)
-    from spucircuit.statespace.frequency import ac_netlist
-
-    ev = np.asarray(eigenvalues(compile_netlist(ac_netlist(nl), noise=False)), dtype=complex)  # small-signal: ac= R
-    if len(poles) != len(ev):
-        return f"{len(poles)} poles from ngspice, {len(ev)} eigenvalues of F"
-    MEASURED[".pz"] = max((float(np.min(np.abs(ev - p))) / max(abs(p), 1e-300) / PZ_TOL for p in poles), default=0.0)
-    for p in poles:
-        d = float(np.min(np.abs(ev - p))) / max(abs(p), 1e-300)
-        if d > PZ_TOL:
-            return f"pole {p:.6g} is {d:.3g} (relative) from the nearest eigenvalue"
+    tw = small_signal_analyses(nl)
+    MEASURED[".pz"] = 0.0
+    cols = {nm: complex(ng[nm][0]) for nm in ng.names}
+    top = max(float(np.max(np.abs(tw[k]), initial=0.0)) for k in ("pz_poles", "pz_zeros"))
+    limit = PZ_INFINITE * top if top > 0 else np.inf
+    for what in ("pole", "zero"):
+        theirs = np.array([v for nm, v in cols.items() if nm.lower().startswith(f"v({what}(") and abs(v) <= limit],
+                          dtype=complex)
+        mine = np.asarray(tw[f"pz_{what}s"], dtype=complex)
+        if len(theirs) != len(mine):
+            return f"{len(theirs)} {what}s from ngspice, {len(mine)} from the twin"
+        if not len(theirs):
+            continue
+        m = int(np.sum(theirs == 0))
+        at_zero = 1e3 * np.finfo(float).eps ** (1.0 / max(m, 1)) * top / PZ_TOL  # error/scale <= PZ_TOL there
+        scale = np.where(theirs == 0, at_zero, np.maximum(np.abs(theirs), 1e-9 * top))
+        err = np.abs(theirs[:, None] - mine[None, :]) / np.maximum(scale, 1e-300)[:, None]
+        rows, cols_ = linear_sum_assignment(err)
+        k = int(np.argmax(err[rows, cols_]))
+        worst = float(err[rows[k], cols_[k]])
+        MEASURED[".pz"] = max(MEASURED[".pz"], worst / PZ_TOL)
+        if worst > PZ_TOL:
+            return f"{what} {theirs[rows[k]]:.6g} is {worst:.3g} (relative) from the twin's {mine[cols_[k]]:.6g}"
     return ""
 
 

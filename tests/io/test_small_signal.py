@@ -117,8 +117,8 @@ def test_simulate_writes_ac_and_noise(inputs, tmp_path, capsys):
 
 # ------------------------------------------------------------------- fuzzing the new cards
 SEED = ("fz\nV1 a 0 dc 1 ac 1 90\nI1 0 b AC 2\nR1 a b 1k\nC1 b 0 1n\n.ac dec 10 1 1meg\n"
-        ".noise v(b,a) V1 oct 2 1 1e3 1\n.sens v(b) ac lin 2 1 1e3\n.end\n")
-_ALPHA = "acdelinoqstvVIA0123456789.,()= {}-+ekmu\n"
+        ".noise v(b,a) V1 oct 2 1 1e3 1\n.sens v(b) ac lin 2 1 1e3\n.pz a 0 b 0 vol pz\n.end\n")
+_ALPHA = "acdelinopqrstvzVIA0123456789.,()= {}-+ekmu\n"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

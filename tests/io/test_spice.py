@@ -567,6 +567,7 @@ R13 a c resistance=3k noise=0 bv_max=10
 .dc V1 0 1 0.25 R3 1k 2k 500
 .sens v(c) ac dec 2 1k 1meg
 .tf v(c) V1
+.pz a 0 c 0 vol pz
 .end
 """
 # RF ports and .sp (ngspice's RFSPICE): the port parameters in both spellings, a port in a subcircuit
@@ -629,7 +630,8 @@ def mutated(draw):
                                                 ".sp lin 3 1 2", ".sp dec 1 1 1 1", "V1#res", "V2#z0",
                                                 "rmod", "rgeo", "l=1u", "w=0", "w=1u",
                                                 "rsh=1", "narrow=1u", "scale=0", "kf=1", ".model", "m=0",
-                                                "R(", "tce=1e9", "r=1m"]))
+                                                "R(", "tce=1e9", "r=1m", ".pz", "vol", "cur", "pol", "zer",
+                                                "pz", ".pz a 0 c 0 cur zer", ".pz 0 0 a a vol pz"]))
                 lines[a] = " ".join(toks)
             text = "\n".join(lines)
     return text

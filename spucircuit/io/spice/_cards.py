@@ -73,7 +73,7 @@ ANN = "*spu:"  # comment lines spucircuit writes and reads (ngspice ignores them
 MAX_ELEMENTS = 1_000_000  # default limit after flattening subcircuits (read_spice(max_elements=), --max-elements)
 # dot cards read and skipped: they do not change the circuit (recorded in meta['spice_file'])
 SKIP_CARDS = {".options", ".option", ".opt", ".save", ".print", ".plot", ".probe", ".meas", ".measure",
-              ".nodeset", ".op", ".ac", ".dc", ".noise", ".tf", ".pz", ".sens", ".four",
+              ".nodeset", ".op", ".ac", ".dc", ".noise", ".tf", ".sens", ".four",
               ".disto", ".width"}
 
 

@@ -215,3 +215,28 @@ def tf_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     check_node_token(toks[1], st, ln.lineno)
     d["source"] = toks[1].lower()
     info["tf"] = d
+
+
+_PZ_INPUTS = ("vol", "cur")
+_PZ_WHICH = ("pol", "zer", "pz")
+
+
+def pz_card(ln: Line, st: State, scope: dict, info: dict) -> None:
+    """Record a ``.pz IN+ IN- OUT+ OUT- VOL|CUR POL|ZER|PZ`` card (ngspice 39: src/spicelib/parser/inp2dot.c
+    dot_pz) in ``info['pz']`` (spucircuit.statespace.polezero runs it)."""
+    if "pz" in info:
+        raise st.err(f"a second .pz card (the first is on line {info['pz']['line']}) is not supported", ln.lineno)
+    form = ".pz needs IN+ IN- OUT+ OUT- VOL|CUR POL|ZER|PZ"
+    toks = tokenize(ln.text, st, ln.lineno)[1:]
+    if len(toks) != 6:
+        raise st.err(form, ln.lineno)
+    for node in toks[:4]:
+        check_node_token(node, st, ln.lineno)
+    kind, which = toks[4].lower(), toks[5].lower()
+    if kind not in _PZ_INPUTS:
+        raise st.err(f"{form}: the input type must be VOL or CUR, got {toks[4]!r}", ln.lineno)
+    if which not in _PZ_WHICH:
+        raise st.err(f"{form}: the analysis must be POL, ZER or PZ, got {toks[5]!r}", ln.lineno)
+    nodes = [t.lower() for t in toks[:4]]
+    info["pz"] = {"in_pos": nodes[0], "in_neg": nodes[1], "out_pos": nodes[2], "out_neg": nodes[3],
+                  "input": kind, "which": which, "line": ln.lineno}

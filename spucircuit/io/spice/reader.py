@@ -11,8 +11,8 @@ subcircuit parameters), ``.global``, ``.end``, ``.tran`` and ``.ic`` (recorded i
 ``netlist.meta['spice_file']``; ``.ic`` sets the initial voltage of a capacitor without ``IC=``
 whose terminals both have one), ``.options``/``.control``...``.endc``/``.save``/``.print``/
 ``.plot``/``.probe``/``.meas``/``.nodeset``/``.temp`` and the analysis cards ``.op``
-``.pz`` ``.four`` ``.disto`` (deliberately skipped: they do not change the circuit); ``.ac``,
-``.noise``, ``.sp``, ``.sens``, ``.dc``, ``.tf`` and the sources' ``AC mag [phase]`` are recorded
+``.four`` ``.disto`` (deliberately skipped: they do not change the circuit); ``.ac``,
+``.noise``, ``.sp``, ``.sens``, ``.dc``, ``.tf``, ``.pz`` and the sources' ``AC mag [phase]`` are recorded
 (:mod:`~spucircuit.io.spice.analyses`), ``DISTOF1``/``DISTOF2`` kept in ``netlist.meta['distof']``;
 ``.model mname R ...`` resistor models are read (other model types are kept by name) by
 :mod:`~spucircuit.io.spice.resistor_cards`. Conversions: a negative resistor becomes a VCCS ``G p q p q 1/R``
@@ -69,6 +69,7 @@ from spucircuit.io.spice.analyses import (
     ac_specs,
     dc_card,
     noise_card,
+    pz_card,
     sens_card,
     sp_card,
     tf_card,
@@ -471,8 +472,8 @@ def _dot_card(first: str, ln: Line, st: State, scope: dict, info: dict):
     if first in (".ac", ".noise", ".sp"):  # small-signal analyses: recorded (spucircuit.io.spice.analyses)
         {".ac": ac_card, ".noise": noise_card, ".sp": sp_card}[first](ln, st, scope, info)
         return
-    if first in (".sens", ".dc", ".tf"):  # recorded; statespace.sensitivity / dc_sweep / transfer run them
-        {".sens": sens_card, ".dc": dc_card, ".tf": tf_card}[first](ln, st, scope, info)
+    if first in (".sens", ".dc", ".tf", ".pz"):  # recorded; statespace.sensitivity/dc_sweep/transfer/polezero run them
+        {".sens": sens_card, ".dc": dc_card, ".tf": tf_card, ".pz": pz_card}[first](ln, st, scope, info)
         return
     if first == ".model":  # resistor models are read (io.spice.resistor_cards); others kept by name
         model_card(ln, st, scope, st.models)
