@@ -133,6 +133,15 @@ def ac_response(ss: StateSpace, nodes, amplitudes, freqs_hz) -> np.ndarray:
     a = np.asarray(amplitudes, dtype=complex)
     if a.shape != (len(ss.input_names),):
         raise NetlistError(f"need one AC amplitude per input ({len(ss.input_names)}), got shape {a.shape}")
+    dc_only = getattr(ss, "dc_only_inputs", None) or {}
+    for i in np.flatnonzero(a):  # the compile dropped these sources' du/dt: an AC value would be silently wrong
+        why = dc_only.get(ss.input_names[i])
+        if why is not None:
+            name = ss.input_names[i]
+            raise NetlistError(f"AC source {name!r}: {why}, and the compile keeps only its DC level there (the "
+                               f"current C du/dt it drives is dropped), so its AC response is not supported (a "
+                               "resistor that breaks the capacitor loop or gives the inductor's node another path "
+                               "lifts it)")
     B = ss.input_matrix.toarray() if sp.issparse(ss.input_matrix) else np.asarray(ss.input_matrix)
     ba = B @ a if B.shape[1] else np.zeros(ss.n, dtype=complex)
     direct = Z @ a if Z.shape[1] else np.zeros(len(nodes), dtype=complex)
