@@ -126,7 +126,8 @@ def _check_solution(x, w, what: str):
 
 def ac_response(ss: StateSpace, nodes, amplitudes, freqs_hz) -> np.ndarray:
     """Node voltage phasors V (complex, V) of shape (len(freqs_hz), len(nodes)) for the complex input
-    amplitudes ``amplitudes`` (see :func:`ac_amplitudes`): V = [Y (jwI - F)^-1 B + Z] a."""
+    amplitudes ``amplitudes`` (see :func:`ac_amplitudes`): V = [Y (jwI - F)^-1 (B + jw B_1) + Z] a, B_1 the
+    sources' du/dt term (``ss.input_rate_matrix``: a voltage source closing a loop of capacitors), else 0."""
     Y, Z = ss.node_voltage_map(list(nodes))
     Y = Y.toarray() if sp.issparse(Y) else np.asarray(Y)
     Z = Z.toarray() if sp.issparse(Z) else np.asarray(Z)
@@ -134,9 +135,10 @@ def ac_response(ss: StateSpace, nodes, amplitudes, freqs_hz) -> np.ndarray:
     if a.shape != (len(ss.input_names),):
         raise NetlistError(f"need one AC amplitude per input ({len(ss.input_names)}), got shape {a.shape}")
     dc_only = getattr(ss, "dc_only_inputs", None) or {}
-    for i in np.flatnonzero(a):  # the compile dropped these sources' du/dt: an AC value would be silently wrong
+    B1 = ss.input_rate_matrix  # dx/dt per du/dt (a source closing a capacitor loop): (B + jw B1) a
+    for i in np.flatnonzero(a):  # a source whose du/dt the compile dropped: an AC value would be silently wrong
         why = dc_only.get(ss.input_names[i])
-        if why is not None:
+        if why is not None and (B1 is None or not np.any(B1[:, i])):
             name = ss.input_names[i]
             raise NetlistError(f"AC source {name!r}: {why}, and the compile keeps only its DC level there (the "
                                f"current C du/dt it drives is dropped), so its AC response is not supported (a "
@@ -144,6 +146,7 @@ def ac_response(ss: StateSpace, nodes, amplitudes, freqs_hz) -> np.ndarray:
                                "lifts it)")
     B = ss.input_matrix.toarray() if sp.issparse(ss.input_matrix) else np.asarray(ss.input_matrix)
     ba = B @ a if B.shape[1] else np.zeros(ss.n, dtype=complex)
+    b1a = B1 @ a if B1 is not None and B1.shape[1] else None
     direct = Z @ a if Z.shape[1] else np.zeros(len(nodes), dtype=complex)
     f = np.asarray(freqs_hz, dtype=float)
     out = np.empty((len(f), len(nodes)), dtype=complex)
@@ -152,7 +155,7 @@ def ac_response(ss: StateSpace, nodes, amplitudes, freqs_hz) -> np.ndarray:
         w = 2 * np.pi * fk
         if ss.n:
             with np.errstate(all="ignore"):
-                x = solve(w, ba)
+                x = solve(w, ba if b1a is None else ba + 1j * w * b1a)
             _check_solution(x, w, "AC analysis")
             out[k] = Y @ x + direct
         else:

@@ -273,9 +273,13 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         Psel = np.zeros((nK, n))
         Psel[:, :nC] = Pk[:, ct]
         E = np.eye(n) - WK @ (t["C"].values[ck][:, None] * Psel)
+        # the links' currents C_K (P dx_T/dt + S du/dt): the S du/dt part, B_1 du/dt (zero for DC sources)
+        B1 = np.zeros((n, nV + nI))
+        B1[:, :nV] = WK @ (t["C"].values[ck][:, None] * Sk)
         try:
             F, Tj = np.linalg.solve(E, F), np.linalg.solve(E, Tj)
             B = np.linalg.solve(E, B) if B.shape[1] else B
+            B1 = np.linalg.solve(E, B1) if np.any(Sk) else None
         except np.linalg.LinAlgError:
             F = Tj = np.full(1, np.nan)
         if not (np.all(np.isfinite(F)) and np.all(np.isfinite(Tj))):
@@ -327,13 +331,14 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
         x0=x0, temperature_k=float(temperature_k),
     )
     ss.netlist, ss.mna_factor, ss.mna_rhs = original, lu, (Px, Pu)
+    ss.input_rate_matrix = B1 if nK else None
     if noise_analysis:
         ss.injection_map = (Tj, netlist)
     ss.ic_conflicts = ic_conflicts
     # sources whose du/dt the compile drops (a capacitor loop through a voltage source: i_K = C_K S du/dt;
     # an inductor forced by a current source): exact for DC levels, refused for a waveform (statespace.inputs)
     ss.dc_only_inputs = dict(getattr(netlist, "dc_only_sources", []))
-    if nK:
+    if nK:  # the transient keeps u piecewise constant: a waveform there is refused; .ac uses B_1 (exact)
         for j in np.flatnonzero(np.any(Sk != 0, axis=0)):
             ss.dc_only_inputs.setdefault(str(t["V"].names[j]), "a capacitor loop closes through it")
     return ss

@@ -54,6 +54,10 @@ class StateSpace:
     # (T_j, compiled netlist) of an MNA compile for .noise (compile_netlist(noise_analysis=True)): dx/dt per unit current injected at each node (columns:
     # node index - 1 of that netlist), the map Q = T_j L_S T_j^T is built with; .noise reuses it per source
     injection_map: tuple | None = field(default=None, repr=False, compare=False)
+    # B_1, (n_states, n_inputs): dx/dt per unit du/dt, the current C du/dt a voltage source drives into a loop
+    # of capacitors (MNA compile; None when no source closes such a loop). The SDE above keeps u constant
+    # (DC levels); the small-signal response uses (B + jw B_1) a (spucircuit.statespace.frequency)
+    input_rate_matrix: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
