@@ -14,6 +14,12 @@ b_k = u(t_{k+1}-), exact for piecewise-linear inputs (PULSE, PWL), and
   rule, second order; its step is also bounded by ``TRAP_Z`` / (spectral radius of F), which keeps
   the phase error of every mode below ~TRAP_Z^2 / 12.
 
+A voltage source that closes a loop of capacitors also drives the current C du/dt into it:
+dx/dt = F x + B u + B_1 du/dt (``ss.input_rate_matrix``). Inside a step du/dt = (b_k - a_k)/h is
+constant, which adds phi1(Fh) B_1 (b_k - a_k) (exact) or (I - hF/2)^-1 B_1 (b_k - a_k) (trapezoidal)
+to the step; a jump of the source at a breakpoint moves the state at once by B_1 (a_k - b_{k-1}) (the
+charge the capacitors take).
+
 With noise each step adds a Gaussian of the exact covariance int_0^h e^{Fs} Q e^{F^T s} ds
 (exact scheme) or h L Q L^T, L = (I - hF/2)^-1 (trapezoidal); without noise nothing is drawn.
 Steps of the same length share their matrices (lengths that differ by less than 2^-46 of the run, i.e. by rounding, are one length), so a run
@@ -101,28 +107,42 @@ def time_grid(t_out: np.ndarray, t_end: float, breakpoints: np.ndarray, hmax: fl
     return H, m, pos
 
 
-def _step_matrices(F, B, w, h, scheme, Q):
-    """(E, P, R, N) for one step length: x' = E x + P a + R b + N xi (a, b: [1, varying inputs])."""
+def _step_matrices(F, B, w, h, scheme, Q, B1=None):
+    """(E, P, R, N) for one step length: x' = E x + P a + R b + N xi (a, b: [1, varying inputs]);
+    ``B1`` (n, w): the varying inputs' du/dt term, folded into P and R (module docstring)."""
     n = F.shape[0]
     nb_ = B.shape[1]
     if scheme == "exact":
-        size = n + nb_ + w
+        extra = 0 if B1 is None else w
+        size = n + nb_ + w + extra
         M = np.zeros((size, size))
         M[:n, :n] = F * h
         M[:n, n:n + nb_] = B * h
-        M[n + 1:n + nb_, n + nb_:] = np.eye(w)  # varying inputs (columns 1..w of B) ramp: phi2 block
+        M[n + 1:n + nb_, n + nb_:n + nb_ + w] = np.eye(w)  # varying inputs (columns 1..w of B) ramp: phi2 block
+        if extra:
+            M[:n, n + nb_ + w:] = B1 * h  # h phi1(Fh) B1, no ramp
         X = sla.expm(M)
         E = X[:n, :n]
         G1 = X[:n, n:n + nb_]
         G2 = np.zeros((n, nb_))
-        G2[:, 1:] = X[:n, n + nb_:]
+        G2[:, 1:] = X[:n, n + nb_:n + nb_ + w]
         P, R = G1 - G2, G2
+        if extra:
+            D1 = X[:n, n + nb_ + w:] / h  # phi1(Fh) B1
+            P, R = P.copy(), R.copy()
+            P[:, 1:] -= D1
+            R[:, 1:] += D1
         Qh = exact_noise_covariance(F, Q, h, E) if Q is not None else None
     else:
         I = np.eye(n)
         lu = sla.lu_factor(I - 0.5 * h * F)
         E = sla.lu_solve(lu, I + 0.5 * h * F)
-        P = R = sla.lu_solve(lu, 0.5 * h * B)
+        P = sla.lu_solve(lu, 0.5 * h * B)
+        R = P.copy()
+        if B1 is not None:
+            D1 = sla.lu_solve(lu, B1)  # (I - hF/2)^-1 B1
+            P[:, 1:] -= D1
+            R[:, 1:] += D1
         if Q is not None:
             L = sla.lu_solve(lu, I)
             Qh = h * L @ Q @ L.T
@@ -159,7 +179,7 @@ def _phi12(z):
 EIG_MAX_COND = 1e5  # eigenvector condition number up to which the step matrices come from F's eigenbasis
 
 
-def _eigen_step_matrices(F, B, w, hs, scheme):
+def _eigen_step_matrices(F, B, w, hs, scheme, B1=None):
     """(E, P, R) stacks for all step lengths ``hs`` at once from F = V diag(lam) V^-1, or None when F's
     eigenvectors are ill-conditioned (then each length takes a matrix exponential). One eigen-
     decomposition and K n^3 multiply-adds in place of K exponentials: small BLAS calls on shared cores
@@ -183,16 +203,26 @@ def _eigen_step_matrices(F, B, w, hs, scheme):
         d1 = 0.5 * hs[:, None] / (1 - 0.5 * Z)
     E = np.einsum("ij,kj,jl->kil", V, d0, Vi).real
     G1 = np.einsum("ij,kj,jl->kil", V, d1, W).real
+    D1 = None
+    if B1 is not None:  # phi1(Fh) B1 = V (d1 / h) V^-1 B1 (exact); (I - hF/2)^-1 B1 = V (2 d1 / h) V^-1 B1 (trap.)
+        scale = (1.0 if scheme == "exact" else 2.0) / hs[:, None]
+        D1 = np.einsum("ij,kj,jl->kil", V, d1 * scale, Vi @ B1).real
     if scheme != "exact":
-        return E, G1, G1.copy()
-    G2 = np.zeros_like(G1)
-    G2[:, :, 1:] = np.einsum("ij,kj,jl->kil", V, d2, W[:, 1:]).real
-    return E, G1 - G2, G2
+        P, R = G1, G1.copy()
+    else:
+        G2 = np.zeros_like(G1)
+        G2[:, :, 1:] = np.einsum("ij,kj,jl->kil", V, d2, W[:, 1:]).real
+        P, R = G1 - G2, G2
+    if D1 is not None:
+        P[:, :, 1:] -= D1
+        R[:, :, 1:] += D1
+    return E, P, R
 
 
 @nb.njit(cache=True)
-def _tran_kernel(x0, E, P, R, N, key, m, Ua, Ub, out_pos, noisy, rng):
-    """Run the steps; save the state at the hard points listed in out_pos (sorted positions)."""
+def _tran_kernel(x0, E, P, R, N, key, m, Ua, Ub, out_pos, noisy, rng, jump_step, jump_dx):
+    """Run the steps; save the state at the hard points listed in out_pos (sorted positions). Before
+    step jump_step[r] (sorted) the state moves by jump_dx[r] (a source jump into a capacitor loop)."""
     n = x0.size
     x = x0.copy()
     y = np.empty(n)
@@ -203,9 +233,14 @@ def _tran_kernel(x0, E, P, R, N, key, m, Ua, Ub, out_pos, noisy, rng):
         saved[j] = x
         j += 1
     k = 0  # step counter
+    r = 0  # next jump
     for s in range(m.size):
         q = key[s]
         for _ in range(m[s]):
+            while r < jump_step.size and jump_step[r] == k:
+                for i in range(n):
+                    x[i] += jump_dx[r, i]
+                r += 1
             for i in range(n):
                 acc = 0.0
                 for c in range(n):
@@ -280,12 +315,16 @@ def transient(ss: StateSpace, schedule: InputSchedule, x0, t_out, *, t_end: floa
     if float(K) * n * n * (3 + bool(noise)) * 8 > MATRIX_BYTES:
         raise StepError(f"the transient's {K} distinct step lengths need {K * n * n * (3 + bool(noise)) * 8 / 1e9:.3g} "
                         f"GB of step matrices (n = {n}), more than {MATRIX_BYTES / 1e9:g} GB")
-    eig = None if noise else _eigen_step_matrices(F, B, w, h_key, scheme)
+    B1 = ss.input_rate_matrix  # du/dt term of sources closing capacitor loops (module docstring)
+    B1v = None
+    if B1 is not None and w and np.any(np.asarray(B1)[:, idx]):
+        B1v = np.ascontiguousarray(np.asarray(B1, dtype=float)[:, idx])
+    eig = None if noise else _eigen_step_matrices(F, B, w, h_key, scheme, B1v)
     if eig is not None:
         E, P, R = (np.ascontiguousarray(a) for a in eig)
         N = np.zeros((1, n, n))
     else:
-        mats = [_step_matrices(F, B, w, float(h), scheme, Q) for h in h_key]
+        mats = [_step_matrices(F, B, w, float(h), scheme, Q, B1v) for h in h_key]
         E = np.ascontiguousarray(np.stack([a[0] for a in mats]))
         P = np.ascontiguousarray(np.stack([a[1] for a in mats]))
         R = np.ascontiguousarray(np.stack([a[2] for a in mats]))
@@ -301,11 +340,17 @@ def transient(ss: StateSpace, schedule: InputSchedule, x0, t_out, *, t_end: floa
     if w:
         Ua[:, 1:] = schedule.values(t0, side="right")
         Ub[:, 1:] = schedule.values(t1, side="left")
+    jump_step, jump_dx = np.zeros(0, np.int64), np.zeros((0, n))
+    if B1v is not None and seg.size > 1:  # a jump of a loop-closing source at a step start: dx = B1 (a_k - b_{k-1})
+        du = Ua[1:, 1:] - Ub[:-1, 1:]
+        hit = np.flatnonzero(np.any(du != 0, axis=1))
+        jump_step = (hit + 1).astype(np.int64)
+        jump_dx = np.ascontiguousarray(du[hit] @ B1v.T)
     order = np.argsort(pos, kind="stable")
     ssq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     rng = np.random.Generator(np.random.PCG64(ssq))
     saved = _tran_kernel(np.ascontiguousarray(x0, dtype=float), E, P, R, N, key.astype(np.int64), m,
-                         Ua, Ub, pos[order].astype(np.int64), bool(noise), rng)
+                         Ua, Ub, pos[order].astype(np.int64), bool(noise), rng, jump_step, jump_dx)
     states = np.empty_like(saved)
     states[order] = saved
     return TransientResult(t=t_out, states=states, inputs=schedule.full(t_out), n_steps=int(seg.size),

@@ -16,8 +16,9 @@
   v_C = +-(sum of source levels), so it is no state; its current C dv_C/dt (0 for DC sources) flows
   in the sources only and changes no node voltage. It is dropped from the compiled circuit.
   A loop of voltage sources with two or more capacitors (e.g. two capacitors in series across a
-  source) divides the source's voltage by the capacitances through an index-2 constraint: refused,
-  naming the elements.
+  source) divides the source's voltage by the capacitances: the MNA compile takes it (a link
+  capacitor, v_K = P x + S u, whose current C_K S du/dt is the input-rate term B_1 du/dt that the
+  transient and the AC analyses keep).
 * Inductors in series - a node on which only two inductors carry current (an inductor cut-set):
   they carry one current, so they are merged into one inductor L1 + L2 between the outer nodes (the
   state keeps the first one's name, ``i(L1)``). The middle node's voltage follows from the inductive

@@ -338,9 +338,7 @@ def compile_netlist(netlist: Netlist, temperature_k: float = T_ROOM, noise: bool
     # sources whose du/dt the compile drops (a capacitor loop through a voltage source: i_K = C_K S du/dt;
     # an inductor forced by a current source): exact for DC levels, refused for a waveform (statespace.inputs)
     ss.dc_only_inputs = dict(getattr(netlist, "dc_only_sources", []))
-    if nK:  # the transient keeps u piecewise constant: a waveform there is refused; .ac uses B_1 (exact)
-        for j in np.flatnonzero(np.any(Sk != 0, axis=0)):
-            ss.dc_only_inputs.setdefault(str(t["V"].names[j]), "a capacitor loop closes through it")
+    # (a source closing a capacitor loop: its C du/dt is B_1 du/dt, kept by the transient and .ac alike)
     return ss
 
 

@@ -213,14 +213,31 @@ def test_repeating_pwl_is_exact_through_its_jumps():
 
 
 @pytest.mark.parametrize("text,source", [
-    ("V1 a 0 PULSE(0 1 1u 1u 1u 5u 10u)\nC1 a b 1n\nC2 b 0 1n\nR1 b 0 1k\n", "V1"),  # a capacitor loop through V1
     ("I1 0 m PWL(0 0 1u 1m)\nL1 m a 1m\nR1 a 0 1k\nC1 a 0 1n\n", "I1"),  # I1 forces L1's current
 ])
 def test_a_waveform_whose_derivative_the_reduction_drops_is_refused(text, source):
-    """Index reduction keeps only a source's DC level where its du/dt would enter (a capacitor loop through a
-    voltage source, an inductor in series with a current source): a waveform there is refused by name,
-    never integrated without the derivative term (a silent wrong answer)."""
+    """Index reduction keeps only a source's DC level where its du/dt would enter (an inductor in series with
+    a current source, whose voltage L di/dt it drops): a waveform there is refused by name, never integrated
+    without the derivative term (a silent wrong answer). A voltage source closing a capacitor loop keeps its
+    term, B_1 du/dt (test below)."""
 
     nl = parse_spice("t\n" + text + ".tran 0.1u 20u\n.end\n")
     with pytest.raises(NetlistError, match=f"time-dependent source '{source}'.*DC level"):
         run_tran(nl, 1e-7, 2e-5)
+
+
+@pytest.mark.parametrize("scheme,tol", [("exponential", 1e-12), ("trapezoidal", 1e-6)])
+def test_source_jump_into_a_capacitor_loop_divides_the_charge(scheme, tol):
+    """A PWL step of 1 V at 1 us on C1 (1 nF) in series with C2 (3 nF) || R (1 kOhm): at the jump the
+    series pair takes the charge at once, v_b = C1 / (C1 + C2) = 0.25 V, then v_b = 0.25 e^{-(t - 1us) / (R
+    (C1 + C2))} (B_1 du/dt inside steps, B_1 du at the jump). Exact scheme to round-off; trapezoidal
+    within its step error."""
+    from spucircuit.device.tran import run_tran
+    from spucircuit.io.spice import parse_spice
+
+    nl = parse_spice("jump\nVp a 0 PWL(0 0 1u 0 1u 1 5u 1)\nC1 a b 1n\nC2 b 0 3n\nR2 b 0 1k\n.tran 10n 5u\n.end\n")
+    r = run_tran(nl, 10e-9, 5e-6, 0.0, None, scheme=scheme)
+    vb, t = r.v[:, r.nodes.index("b")], r.t
+    after = t > 1e-6 * (1 + 1e-9)
+    assert np.max(np.abs(vb[~after])) == 0.0
+    assert np.max(np.abs(vb[after] - 0.25 * np.exp(-(t[after] - 1e-6) / 4e-6))) < tol
