@@ -20,7 +20,8 @@ As ngspice 39 means it (src/spicelib/analysis/pzan.c, cktpzset.c, cktpzld.c, vsr
 
 Here the input port is a source the compile takes as an input u: an ideal voltage source between
 IN+ and IN- for ``VOL``, a current source for ``CUR``, giving dx/dt = F x + b u, y = c x + d u with
-y = v(OUT+) - v(OUT-) (:meth:`StateSpace.node_voltage_map`). Then
+y = v(OUT+) - v(OUT-) (:meth:`StateSpace.node_voltage_map`); a VOL port that closes a loop of capacitors
+also drives b1 du/dt (``input_rate_matrix``), which enters as b + F b1 and d + c b1. Then
 
 * poles: the eigenvalues of F (scipy.linalg.eigvals);
 * zeros: the finite generalized eigenvalues of the Rosenbrock pencil [[F, b], [c, d]] - s [[I, 0], [0, 0]],
@@ -131,23 +132,6 @@ def _shorting_sources(netlist: Netlist, a: int, b: int) -> list:
     return _path([(nm, p, q) for nm, (p, q) in zip(t.names, t.nodes)], a, b)
 
 
-def _capacitor_loop(netlist: Netlist, a: int, b: int) -> list:
-    """Names of the capacitors (and voltage sources) on a path from a to b that closes a loop with a voltage
-    source across a, b holding two or more capacitors, else []. A capacitor whose own terminals a path of
-    voltage sources (the port's included) joins is left out: the compile drops it (index_reduction.py)."""
-    t = netlist.tables
-    vs = [(nm, p, q) for nm, (p, q) in zip(t["V"].names, t["V"].nodes)]
-    edges = vs + [("port", a, b)]
-    comp: dict = {}
-    for nm, p, q in edges:  # union-find of the voltage-source paths
-        rp, rq = _root(comp, int(p)), _root(comp, int(q))
-        if rp != rq:
-            comp[rp] = rq
-    caps = [(nm, p, q) for nm, (p, q) in zip(t["C"].names, t["C"].nodes) if _root(comp, int(p)) != _root(comp, int(q))]
-    path = _path(vs + caps, a, b)
-    return path if any(nm in {c[0] for c in caps} for nm in path) else []
-
-
 def _root(comp: dict, x: int) -> int:
     while comp.get(x, x) != x:
         x = comp[x]
@@ -173,9 +157,15 @@ def _port_system(netlist: Netlist, card: dict):
     Y = Y.toarray() if sp.issparse(Y) else np.asarray(Y, dtype=float)
     Z = Z.toarray() if sp.issparse(Z) else np.asarray(Z, dtype=float)
     B = ss.input_matrix.toarray() if sp.issparse(ss.input_matrix) else np.asarray(ss.input_matrix, dtype=float)
-    F = ss.drift.to_dense() if ss.n else np.zeros((0, 0))
-    b = B[:, k] if ss.n else np.zeros(0)
-    return np.asarray(F, dtype=float), np.asarray(b, dtype=float), Y[0] - Y[1], float(Z[0, k] - Z[1, k])
+    F = np.asarray(ss.drift.to_dense() if ss.n else np.zeros((0, 0)), dtype=float)
+    b = np.asarray(B[:, k] if ss.n else np.zeros(0), dtype=float)
+    c, d = Y[0] - Y[1], float(Z[0, k] - Z[1, k])
+    if ss.n and ss.input_rate_matrix is not None and np.any(ss.input_rate_matrix[:, k]):
+        # a VOL port closing a capacitor loop: dx/dt = F x + b u + b1 du/dt, and c (sI - F)^-1 (b + s b1) + d
+        # = c (sI - F)^-1 (b + F b1) + (d + c b1), since (sI - F)^-1 s = I + (sI - F)^-1 F
+        b1 = np.asarray(ss.input_rate_matrix[:, k], dtype=float)
+        b, d = b + F @ b1, d + float(c @ b1)
+    return F, b, c, d
 
 
 def ngspice_order(roots) -> np.ndarray:
@@ -249,12 +239,6 @@ def pole_zero(netlist: Netlist, card: dict, ac_sources: dict | None = None) -> d
                            f"source{'s' if len(short) > 1 else ''} {', '.join(short)} (a source without an AC value "
                            "is a short in the pole-zero analysis; ngspice: 'the input signal is shorted on the way "
                            "to the output')")
-    if card["input"] == "vol" and card["which"] != "pol":
-        loop = _capacitor_loop(nl, a, b)
-        if loop:  # the compile keeps no C du/dt term: the zeros (not the poles) would be silently wrong
-            raise NetlistError(f".pz: the input port ({card['in_pos']}, {card['in_neg']}) closes a loop of capacitors "
-                               f"through {', '.join(loop)}: the current C du/dt a VOL input drives into it is not "
-                               "modelled, so the zeros are not supported (ask for POL, or use CUR)")
     F, bb, c, d = _port_system(nl, card)
     poles = ngspice_order(sla.eigvals(F)) if card["which"] in ("pol", "pz") and len(F) else np.zeros(0, complex)
     zeros = ngspice_order(transfer_zeros(F, bb, c, d)) if card["which"] in ("zer", "pz") else np.zeros(0, complex)
