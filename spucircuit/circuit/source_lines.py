@@ -20,7 +20,7 @@ import numpy as np
 
 from spucircuit.errors import NetlistError, SpiceError
 
-__all__ = ["SourceLines", "locate_error", "locating"]
+__all__ = ["SourceLines", "locate_error", "locating", "where"]
 
 _QUOTED = re.compile(r"'([^'\s]+)'")
 _WORD = re.compile(r"[A-Za-z][\w.:#\[\]<>+-]*\d[\w.:#\[\]<>+-]*")  # an unquoted name with a digit (R12, K.X1.K2)
@@ -34,10 +34,11 @@ class SourceLines:
     netlist, whose tables share the reader's name lists; a netlist rebuilt otherwise (other name lists)
     gets no location rather than a wrong one."""
 
-    __slots__ = ("filename", "_kinds", "_instances")
+    __slots__ = ("filename", "_kinds", "_instances", "origin")
 
     def __init__(self, filename: str, netlist, lines: dict, instances: dict | None = None):
         self.filename = str(filename)
+        self.origin = None  # io.spice.includes.Origin when the text came with .include files
         self._instances = dict(instances or {})  # lower-case subcircuit instance path -> line
         self._kinds = {}
         for kind, ln in lines.items():
@@ -129,12 +130,29 @@ def locate_error(obj, exc: NetlistError) -> None:
     if not hits:
         return
     first = hits[0][1]
-    also = [f"{nm} on line {k}" for nm, k in hits[1:] if k != first][:_MAX_ALSO]
+    fname, line = where(src, first)
+
+    def on(k):  # 'line k', or 'file:k' for a line of another (included) file
+        f, n = where(src, k)
+        return f"line {n}" if f == fname else f"{f}:{n}"
+
+    also = [f"{nm} on {on(k)}" for nm, k in hits[1:] if k != first][:_MAX_ALSO]
     inst = src.instance_of(hits[0][0])
     reason = (msg + (f" (also {', '.join(also)})" if also else "")
-              + (f" (in subcircuit instance {inst[0]} on line {inst[1]})" if inst else ""))
-    exc.args = (f"{src.filename}:{first}: {reason}",)
-    exc.filename, exc.lineno, exc.reason = src.filename, first, reason
+              + (f" (in subcircuit instance {inst[0]} on {on(inst[1])})" if inst else ""))
+    exc.args = (f"{fname}:{line}: {reason}",)
+    exc.filename, exc.lineno, exc.reason = fname, line, reason
+
+
+def where(src, lineno) -> tuple:
+    """(file, line) of a line number of a SPICE text: its own file's, or an included file's (``src.origin``,
+    io.spice.includes.Origin); ``src`` a SourceLines or the reader's ``meta['spice_file']`` dict."""
+    origin = src.get("origin") if isinstance(src, dict) else getattr(src, "origin", None)
+    filename = src.get("filename") if isinstance(src, dict) else src.filename
+    if origin is None or lineno is None:
+        return filename, lineno
+    f, n = origin.where(lineno)
+    return (f or filename), n
 
 
 def locating(fn):

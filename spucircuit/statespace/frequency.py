@@ -35,7 +35,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from spucircuit.circuit.noise import flicker_coefficient, flicker_resistors, noise_sources
-from spucircuit.circuit.source_lines import locating
+from spucircuit.circuit.source_lines import locating, where
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.statespace.model import StateSpace
 from spucircuit.statespace.sparameters import port_list, port_noise, s_parameters
@@ -416,7 +416,7 @@ def _card_errors(fn, info, card, *args):
     except SpiceError:
         raise
     except NetlistError as exc:
-        raise SpiceError(str(exc), info.get("filename"), card.get("line")) from None
+        raise SpiceError(str(exc), *where(info, card.get("line"))) from None
 
 
 def _ac_analysis(acd, specs, netlist, ss):

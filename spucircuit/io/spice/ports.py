@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+from spucircuit.circuit.source_lines import where
 from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.io.spice._cards import State, add_node, card_value
 
@@ -148,7 +149,7 @@ def check_rf_drive(netlist, analysis: str) -> None:
             raise SpiceError(f"{name}: the RF drive of a port (pwr/freq) in a{'n' if analysis[0] in 'aeiou' else ''} "
                              f"{analysis} is not supported (.ac, .noise and .sp ignore it; "
                              + ("drop pwr/freq for a transient)" if analysis == "transient"
-                                else "give the source a dc value)"), info.get("filename"), d.get("line"))
+                                else "give the source a dc value)"), *where(info, d.get("line")))
 
 
 def rf_ports(netlist) -> dict:

@@ -78,6 +78,7 @@ from spucircuit.io.spice.bulk_reader import logical_lines_bulk, read_elements_bu
 from spucircuit.io.spice.controlled import check_refs
 from spucircuit.io.spice.elements import element
 from spucircuit.io.spice.elements import register as register_element
+from spucircuit.io.spice.includes import expand_includes
 from spucircuit.io.spice.ports import finish_ports, port_meta
 from spucircuit.io.spice.resistor_cards import model_card
 
@@ -118,14 +119,26 @@ def parse_spice(text: str, filename: str = "<string>", *, bulk: bool = True,
     """
     if isinstance(max_elements, bool) or not isinstance(max_elements, (int, np.integer)) or max_elements < 1:
         raise SpiceError(f"max_elements must be an integer >= 1, got {max_elements!r}", str(filename))
+    text, filename = str(text), str(filename)
+    origin = None
     try:
-        return _parse(str(text), str(filename), bulk, int(max_elements))
-    except SpiceError:
-        raise
+        text, origin = expand_includes(text, filename)  # .include: the other files' lines in place
+        nl = _parse(text, filename, bulk, int(max_elements))
+    except SpiceError as exc:
+        if origin is None or exc.lineno is None:
+            raise
+        where, line = origin.where(exc.lineno)  # a line of the expanded text: the file and line it came from
+        raise SpiceError(exc.reason, where or exc.filename, line) from None
     except RecursionError:
         raise SpiceError("netlist nests too deeply", filename) from None
     except NetlistError as exc:
         raise SpiceError(str(exc), filename) from None
+    if origin is not None:
+        info = nl.meta.get("spice_file")
+        info["origin"] = origin
+        if isinstance(info.get("lines"), SourceLines):
+            info["lines"].origin = origin
+    return nl
 
 
 def _logical_lines(text: str, filename: str):
@@ -462,7 +475,7 @@ def _check_reserved(sub: Subckt, st: State):
                      "definition differs from it; rename the subcircuit", sub.lineno)
 
 
-_UNSUPPORTED_CARDS = {".include": "include files", ".inc": "include files", ".lib": "libraries",
+_UNSUPPORTED_CARDS = {".lib": "libraries",
                       ".csparam": ".csparam", ".if": "conditional netlists",
                       ".else": "conditional netlists", ".elseif": "conditional netlists",
                       ".endif": "conditional netlists", ".subckt": "", ".ends": ""}

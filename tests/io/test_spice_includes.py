@@ -1,0 +1,77 @@
+""".include / .inc (io/spice/includes.py): other files read in place, relative to the including file, with
+errors naming the file and line where they are (also in an included file, and after parsing), and the
+result against ngspice on the same files."""
+import shutil
+
+import numpy as np
+import pytest
+
+from spucircuit.errors import NetlistError, SpiceError
+from spucircuit.io.spice import parse_spice, read_spice
+from spucircuit.statespace.frequency import small_signal_analyses
+from spucircuit.statespace.mna import compile_netlist
+
+TOP = 'top with includes\nV1 in 0 dc 1 ac 1\nR0 in x 500\n.include "models.inc"\nX1 x rcload\n.ac dec 2 1k 1meg\n.end\n'
+MODELS = "* shared parts\n.subckt rcload a\nR1 a 0 1k\nC1 a 0 1n\n.ends\n.inc sub/deep.inc\n.end\n"
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "models.inc").write_text(MODELS)
+    (tmp_path / "sub" / "deep.inc").write_text("R9 x 0 2k\n")
+    (tmp_path / "top.cir").write_text(TOP)
+    return tmp_path
+
+
+def test_included_lines_are_read_in_place(files):
+    nl = read_spice(files / "top.cir")
+    assert sorted(nl.tables["R"].names) == ["R.X1.R1", "R0", "R9"]
+    v = small_signal_analyses(nl)["ac_v"][0, 1]  # v(x) at 1 kHz: 1 V over 500 Ohm into 2k || 1k || 1 nF
+    z = 1 / (1 / 2e3 + 1 / 1e3 + 2j * np.pi * 1e3 * 1e-9)
+    assert abs(v - z / (500 + z)) < 1e-12
+    if shutil.which("ngspice") is not None:  # ngspice reads the same files (relative to the netlist)
+        import subprocess
+
+        from spucircuit.io.rawfile import read_rawfile
+
+        subprocess.run(["ngspice", "-b", "-r", "out.raw", "top.cir"], cwd=files, capture_output=True, timeout=30)
+        ac = {p.plotname.lower(): p for p in read_rawfile(str(files / "out.raw"))}["ac analysis"]
+        assert abs(ac["v(x)"][0] - v) < 1e-9 * abs(v)
+
+
+def test_errors_name_the_included_file_and_its_line(files):
+    (files / "sub" / "deep.inc").write_text("R9 x 0 2k\nR10 x 0 abc\n")
+    with pytest.raises(SpiceError) as exc:
+        read_spice(files / "top.cir")
+    assert exc.value.filename.endswith("deep.inc") and exc.value.lineno == 2, str(exc.value)
+    (files / "sub" / "deep.inc").write_text("R9 x 0 2k\n")
+    (files / "top.cir").write_text(TOP.replace(".ac dec 2 1k 1meg", "Rbad 0 1k"))  # after the include
+    with pytest.raises(SpiceError) as exc:
+        read_spice(files / "top.cir")
+    assert exc.value.filename.endswith("top.cir") and exc.value.lineno == 6, str(exc.value)
+
+
+def test_errors_after_parsing_name_the_included_file(files):
+    (files / "sub" / "deep.inc").write_text("R9 x 0 2k\nC9 y 0 1n\n")  # a capacitor alone on node y
+    nl = read_spice(files / "top.cir")
+    with pytest.raises(NetlistError) as exc:
+        compile_netlist(nl)
+    assert "deep.inc:2:" in str(exc.value) and "C9" in str(exc.value), str(exc.value)
+
+
+@pytest.mark.parametrize("line, msg", [
+    (".include missing.inc", "missing.inc: cannot read it"),
+    (".include", ".include needs a file path"),
+    (".include a b", "one path expected"),
+    (".include top.cir", "the file includes itself"),
+])
+def test_bad_includes_name_the_line(files, line, msg):
+    (files / "top.cir").write_text(TOP.replace('.include "models.inc"', line))
+    with pytest.raises(SpiceError, match=r"top\.cir:4: .*" + msg.replace(".", r"\.")):
+        read_spice(files / "top.cir")
+
+
+def test_text_without_a_file_includes_from_the_current_directory(files, monkeypatch):
+    monkeypatch.chdir(files)
+    assert "R9" in parse_spice(TOP).tables["R"].names
