@@ -107,7 +107,7 @@ CASES = [
     (spu, 'check {d}/twice.cir', "{d}/twice.cir:7: subcircuit 'foo' defined twice"),
     (spu, 'check {d}/endsname.cir', "{d}/endsname.cir:4: .ends bar closes subcircuit 'foo'"),
     (spu, 'check {d}/include.cir', '{d}/include.cir:2: .include {d}/other.cir: cannot read it (No such file or directory)'),
-    (spu, 'check {d}/lib.cir', '{d}/lib.cir:2: .lib (libraries) is not supported'),
+    (spu, 'check {d}/lib.cir', '{d}/lib.cir:2: .lib {d}/foo.lib tt: cannot read it (No such file or directory)'),
     (spu, 'check {d}/unknowndot.cir', "{d}/unknowndot.cir:4: unknown or unsupported control card '.foo'"),
     (spu, 'check {d}/badtran.cir', '{d}/badtran.cir:4: .tran needs tstep tstop [tstart [tmax]] [uic]'),
     (spu, 'check {d}/badtran2.cir', '{d}/badtran2.cir:4: .tran needs tstep > 0, tmax > 0 and 0 <= tstart <'),

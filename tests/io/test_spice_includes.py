@@ -75,3 +75,46 @@ def test_bad_includes_name_the_line(files, line, msg):
 def test_text_without_a_file_includes_from_the_current_directory(files, monkeypatch):
     monkeypatch.chdir(files)
     assert "R9" in parse_spice(TOP).tables["R"].names
+
+
+LIB = ("* vendor models\n.lib tt\nR7 x 0 7k\n.lib models.lib common\n.endl\n.lib ff\nR7 x 0 3k\n.endl\n"
+       ".lib common\nC7 x 0 2n\n.endl\n")
+LIBTOP = "lib test\nV1 in 0 dc 1 ac 1\nR0 in x 500\n.lib models.lib {sec}\n.ac dec 2 1k 1meg\n.end\n"
+
+
+@pytest.mark.parametrize("sec, r7, caps", [("tt", 7e3, ["C7"]), ("FF", 3e3, [])])
+def test_lib_reads_one_section_and_what_it_calls(tmp_path, sec, r7, caps):
+    (tmp_path / "models.lib").write_text(LIB)
+    (tmp_path / "lib.cir").write_text(LIBTOP.format(sec=sec))
+    nl = read_spice(tmp_path / "lib.cir")
+    assert nl.tables["R"].values.tolist() == [500.0, r7]
+    assert list(nl.tables["C"].names) == caps  # 'tt' calls the 'common' section of the same file, 'ff' does not
+    if shutil.which("ngspice") is not None:
+        import subprocess
+
+        from spucircuit.io.rawfile import read_rawfile
+
+        subprocess.run(["ngspice", "-b", "-r", "out.raw", "lib.cir"], cwd=tmp_path, capture_output=True, timeout=30)
+        ng = {p.plotname.lower(): p for p in read_rawfile(str(tmp_path / "out.raw"))}["ac analysis"]["v(x)"]
+        v = small_signal_analyses(nl)["ac_v"][:, 1]
+        assert np.max(np.abs(v - ng) / np.abs(ng)) < 1e-9
+
+
+@pytest.mark.parametrize("lib, card, msg", [
+    (LIB, ".lib models.lib ss", r"lib\.cir:4: \.lib .*models\.lib ss: the file has no section 'ss'"),
+    (".lib tt\nR7 x 0 7k\n", ".lib models.lib tt", r"models\.lib:1: \.lib tt: no \.endl"),
+    (LIB, ".lib", r"lib\.cir:4: \.lib needs a section name"),
+    (LIB, ".lib models.lib tt extra", r"lib\.cir:4: \.lib needs a file path and one section name"),
+])
+def test_bad_lib_cards_name_the_line(tmp_path, lib, card, msg):
+    (tmp_path / "models.lib").write_text(lib)
+    (tmp_path / "lib.cir").write_text(LIBTOP.replace(".lib models.lib {sec}", card))
+    with pytest.raises(SpiceError, match=msg):
+        read_spice(tmp_path / "lib.cir")
+
+
+def test_a_lib_definition_in_the_main_file_is_read_only_when_called(tmp_path):
+    text = "t\nV1 a 0 1\nR1 a 0 1k\n.lib extra\nR2 a 0 2k\n.endl\n.end\n"
+    assert list(parse_spice(text).tables["R"].names) == ["R1"]
+    (tmp_path / "t.cir").write_text(text.replace("\n.end\n", "\n.lib t.cir extra\n.end\n"))
+    assert list(read_spice(tmp_path / "t.cir").tables["R"].names) == ["R1", "R2"]

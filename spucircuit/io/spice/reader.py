@@ -18,8 +18,8 @@ whose terminals both have one), ``.options``/``.control``...``.endc``/``.save``/
 :mod:`~spucircuit.io.spice.resistor_cards`. Conversions: a negative resistor becomes a VCCS ``G p q p q 1/R``
 (noise-free, as it is active); ``E out 0 inp inn A0`` becomes an op-amp (inputs swapped for A0 < 0);
 ``I p q dc 0 trrandom(2 NT 0 sigma 0)`` becomes a white noise source of PSD 2 NT sigma^2. ``.include``
-files are read in place first (:mod:`~spucircuit.io.spice.includes`). Anything else (nonlinear devices,
-``.lib`` sections, values that depend on ``v(...)`` or ``i(...)``...) raises :class:`~spucircuit.errors.SpiceError` naming the file, the
+files and ``.lib`` sections are read in place first (:mod:`~spucircuit.io.spice.includes`). Anything else (nonlinear devices,
+values that depend on ``v(...)`` or ``i(...)``...) raises :class:`~spucircuit.errors.SpiceError` naming the file, the
 line and the problem. The reader never raises any other exception type.
 
 Speed: runs of plain element lines (the forms the writer emits) are read in bulk, a few list
@@ -475,7 +475,7 @@ def _check_reserved(sub: Subckt, st: State):
                      "definition differs from it; rename the subcircuit", sub.lineno)
 
 
-_UNSUPPORTED_CARDS = {".lib": "libraries",
+_UNSUPPORTED_CARDS = {
                       ".csparam": ".csparam", ".if": "conditional netlists",
                       ".else": "conditional netlists", ".elseif": "conditional netlists",
                       ".endif": "conditional netlists", ".subckt": "", ".ends": ""}
