@@ -118,3 +118,16 @@ def test_a_lib_definition_in_the_main_file_is_read_only_when_called(tmp_path):
     assert list(parse_spice(text).tables["R"].names) == ["R1"]
     (tmp_path / "t.cir").write_text(text.replace("\n.end\n", "\n.lib t.cir extra\n.end\n"))
     assert list(read_spice(tmp_path / "t.cir").tables["R"].names) == ["R1", "R2"]
+
+
+def test_warnings_name_the_included_file(files):
+    import warnings
+
+    from spucircuit.errors import SpiceValueWarning
+
+    (files / "sub" / "deep.inc").write_text("R9 x 0 2k\nR10 x 0 4K7\n")
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        read_spice(files / "top.cir")
+    msgs = [str(w.message) for w in got if issubclass(w.category, SpiceValueWarning)]
+    assert len(msgs) == 1 and msgs[0].startswith(str(files / "sub" / "deep.inc") + ":2: R10 value '4K7'"), msgs

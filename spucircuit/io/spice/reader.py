@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 
 import numpy as np
 
@@ -123,7 +124,13 @@ def parse_spice(text: str, filename: str = "<string>", *, bulk: bool = True,
     origin = None
     try:
         text, origin = expand_includes(text, filename)  # .include: the other files' lines in place
-        nl = _parse(text, filename, bulk, int(max_elements))
+        if origin is None:
+            nl = _parse(text, filename, bulk, int(max_elements))
+        else:  # the reader's warnings name lines of the expanded text: re-issued at the file and line they are
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                nl = _parse(text, filename, bulk, int(max_elements))
+            _reissue(caught, filename, origin)
     except SpiceError as exc:
         if origin is None or exc.lineno is None:
             raise
@@ -139,6 +146,21 @@ def parse_spice(text: str, filename: str = "<string>", *, bulk: bool = True,
         if isinstance(info.get("lines"), SourceLines):
             info["lines"].origin = origin
     return nl
+
+
+def _reissue(caught, filename: str, origin) -> None:
+    """Warnings caught while reading an expanded text, with 'file:line: ' mapped through ``origin``."""
+    head = re.escape(filename) + r":(\d+): "
+    seen = set()
+    for w in caught:
+        msg = str(w.message)
+        m = re.match(head, msg)
+        if m:
+            where, line = origin.where(int(m.group(1)))
+            msg = f"{where or filename}:{line}: {msg[m.end():]}"
+        if (msg, w.category) not in seen:  # the bulk reader's fallback reads a text twice
+            seen.add((msg, w.category))
+            warnings.warn(msg, w.category, stacklevel=3)
 
 
 def _logical_lines(text: str, filename: str):
