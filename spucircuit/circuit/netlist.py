@@ -665,6 +665,32 @@ class Netlist:
         check_values(kind, [name], np.array([value]))
         self.tables[kind].set_values(i, value)
 
+    def select(self, keep: dict | None = None, replace: dict | None = None) -> "Netlist":
+        """A netlist with this one's title, nodes (names and order) and meta (the same dict, not a copy)
+        holding, per kind, the rows ``keep[kind]`` (a boolean mask or row indices; every row of a kind not
+        named), with their F/H/K references. ``replace[kind] = (nodes, values, ic)``: arrays (one row per
+        row of this netlist's table) to take that kind's rows from instead of the table. Waveforms are not
+        carried (the circuit rewrites that use it keep the original's)."""
+        keep, replace = keep or {}, replace or {}
+        new = Netlist(self.title)
+        new.node_names = list(self.node_names)
+        new._node_index = dict(self._node_index)
+        new.meta = self.meta
+        for kind, tab in self.tables.items():
+            if not len(tab):
+                continue
+            rows = keep.get(kind)
+            idx = np.arange(len(tab)) if rows is None else np.asarray(rows)
+            if idx.dtype == bool:
+                idx = np.flatnonzero(idx)
+            if not len(idx):
+                continue
+            nodes, vals, ics = replace.get(kind, (tab.nodes, tab.values, tab.ic))
+            names = [tab.names[int(i)] for i in idx]
+            new.add_elements(kind, names, nodes[idx], vals[idx], ics[idx],
+                             refs=[self.refs[nm.lower()] for nm in names] if kind in REF_KINDS else None)
+        return new
+
     def copy(self) -> "Netlist":
         new = Netlist(self.title)
         new.node_names = list(self.node_names)

@@ -31,20 +31,9 @@ from spucircuit.statespace.mna import compile_netlist
 def with_rail_sources(nl: Netlist, rows, signs, rail_v: float) -> Netlist:
     """``nl`` with the op-amps at ``rows`` replaced by sources of signs x rail_v at their outputs
     (named ``RAIL_<op-amp>``); everything else, names and order included, is kept."""
-    new = Netlist(nl.title)
-    new.meta = dict(nl.meta)
-    for nm in nl.node_names[1:]:
-        new.node(nm)
     drop = set(int(r) for r in rows)
-    for kind, tab in nl.tables.items():
-        if not len(tab):
-            continue
-        keep = [i for i in range(len(tab)) if not (kind == "U" and i in drop)]
-        if keep:
-            idx = np.array(keep)
-            names = [tab.names[i] for i in keep]
-            new.add_elements(kind, names, tab.nodes[idx], tab.values[idx], tab.ic[idx],
-                             refs=[nl.refs[nm.lower()] for nm in names] if kind in "FHK" else None)
+    new = nl.select({"U": [i for i in range(len(nl.tables["U"])) if i not in drop]})
+    new.meta = dict(nl.meta)
     if len(drop):
         t = nl.tables["U"]
         r = np.array(sorted(drop))

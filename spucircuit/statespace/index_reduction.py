@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spucircuit.circuit.netlist import REF_KINDS, Netlist
+from spucircuit.circuit.netlist import Netlist
 from spucircuit.errors import NetlistError
 from spucircuit.statespace.inductance import inductance_matrix
 
@@ -168,25 +168,11 @@ def _drop_open(nl: Netlist, opened: dict):
                              f"{nl.node_names[opened[r][0]]!r}): with uic it starts at {float(t['L'].ic[r]):.6g} A "
                              "(its IC=) but carries none; SPICE would stop it at once (an impulse of voltage), which "
                              "the twin does not: give it IC=0 or start from the operating point (no uic)")
-    base = Netlist(nl.title)
-    base.node_names = list(nl.node_names)
-    base._node_index = dict(nl._node_index)
-    base.meta = nl.meta
     gone = set(o)
-    for k, tab in t.items():
-        if not len(tab):
-            continue
-        if k == "L":
-            keep = np.array([r not in gone for r in range(len(tab))], bool)
-        elif k == "K":
-            keep = np.array([a not in gone and b not in gone for a, b in nl.ref_rows("K")], bool)
-        else:
-            keep = np.ones(len(tab), bool)
-        idx = np.flatnonzero(keep)
-        if len(idx):
-            names = [tab.names[i] for i in idx]
-            base.add_elements(k, names, tab.nodes[idx], tab.values[idx], tab.ic[idx],
-                              refs=[nl.refs[nm.lower()] for nm in names] if k in REF_KINDS else None)
+    keep = {"L": np.array([r not in gone for r in range(len(t["L"]))], bool)}
+    if len(t["K"]):
+        keep["K"] = np.array([a not in gone and b not in gone for a, b in nl.ref_rows("K")], bool)
+    base = nl.select(keep)
     for attr in ("uic_conflicts", "dc_only_sources"):
         if hasattr(nl, attr):
             setattr(base, attr, getattr(nl, attr))
@@ -254,28 +240,10 @@ def _reduce_shapes(nl: Netlist) -> Netlist:
         if a == b:
             raise NetlistError(f"inductors {t['L'].names[r1]!r} and {t['L'].names[r2]!r} in series form a loop "
                                f"through node {nl.node_names[m]!r} alone")
-    new = Netlist(nl.title)
-    new.node_names = list(nl.node_names)
-    new._node_index = dict(nl._node_index)
-    new.meta = nl.meta
-    drop_c = set(fixed)
-    for k, tab in t.items():
-        if not len(tab):
-            continue
-        keep = np.ones(len(tab), bool)
-        nodes, vals, ics = tab.nodes, tab.values, tab.ic
-        if k == "C":
-            keep[list(drop_c)] = False
-        if k == "L":
-            keep, nodes, vals, ics = alive, L_nodes, L_vals, L_ic
-        if k == "K":
-            keep = vals != 0  # a k = 0 coupling couples nothing; it may name an inductor merged away
-        idx = np.flatnonzero(keep)
-        if not len(idx):
-            continue
-        names = [tab.names[i] for i in idx]
-        new.add_elements(k, names, nodes[idx], vals[idx], ics[idx],
-                         refs=[nl.refs[nm.lower()] for nm in names] if k in REF_KINDS else None)
+    keep_c = np.ones(len(t["C"]), bool)
+    keep_c[list(fixed)] = False
+    # a k = 0 coupling couples nothing; it may name an inductor merged away
+    new = nl.select({"C": keep_c, "L": alive, "K": t["K"].values != 0}, {"L": (L_nodes, L_vals, L_ic)})
     if extra_v:  # at DC a forced inductor holds no voltage (L di/dt = 0): a 0 V short carries the current
         new.add_elements("V", [e[0] for e in extra_v], np.array([e[1:] for e in extra_v], np.int64),
                          np.zeros(len(extra_v)))

@@ -51,7 +51,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from spucircuit.circuit.netlist import REF_KINDS, Netlist
+from spucircuit.circuit.netlist import Netlist
 from spucircuit.errors import NetlistError
 
 PORT = "spu.pz_in"  # the name of the source the compile takes as the input port
@@ -71,26 +71,14 @@ def pz_netlist(netlist: Netlist, ac_sources: dict) -> Netlist:
     opened = {nm.lower() for nm in t["V"].names if nm.lower() in ac} | {nm.lower() for nm in t["I"].names}
     if not opened:
         return netlist
-    base = Netlist(netlist.title)
-    base.node_names = list(netlist.node_names)
-    base._node_index = dict(netlist._node_index)
-    base.meta = netlist.meta
-    shorted = []
+    keep = {}
     for kind, tab in t.items():
-        if not len(tab):
-            continue
-        if kind in ("F", "H"):
-            senses = [netlist.refs[nm.lower()][0].lower() for nm in tab.names]
-            keep = np.array([s not in opened for s in senses], bool)
-            if kind == "H":
-                shorted += [(nm, tab.nodes[i]) for i, nm in enumerate(tab.names) if not keep[i]]
+        if kind in ("F", "H"):  # a current-controlled source sensing an opened source
+            keep[kind] = np.array([netlist.refs[nm.lower()][0].lower() not in opened for nm in tab.names], bool)
         else:
-            keep = np.array([nm.lower() not in opened for nm in tab.names], bool)
-        idx = np.flatnonzero(keep)
-        if len(idx):
-            names = [tab.names[i] for i in idx]
-            base.add_elements(kind, names, tab.nodes[idx], tab.values[idx], tab.ic[idx],
-                              refs=[netlist.refs[nm.lower()] for nm in names] if kind in REF_KINDS else None)
+            keep[kind] = np.array([nm.lower() not in opened for nm in tab.names], bool)
+    shorted = [(nm, t["H"].nodes[i]) for i, nm in enumerate(t["H"].names) if not keep["H"][i]]
+    base = netlist.select(keep)
     for nm, (p, q) in shorted:  # an H whose controlling current is 0: v(p) - v(q) = 0
         base.add_vsource(nm, base.node_names[int(p)], base.node_names[int(q)], 0.0)
     return base
