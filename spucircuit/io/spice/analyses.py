@@ -49,18 +49,22 @@ def _sweep(toks: list, st: State, scope: dict, lineno: int, card: str) -> dict:
     return {"sweep": sweep, "points": int(n), "fstart_hz": f1, "fstop_hz": f2, "line": lineno}
 
 
+def _only_one(info: dict, key: str, card: str, st: State, lineno: int) -> None:
+    """Refuse a second card of a kind (the twin runs one of each), naming the first one's line."""
+    if key in info:
+        raise st.err(f"a second {card} card (the first is on line {info[key]['line']}) is not supported", lineno)
+
+
 def ac_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     """Record an ``.ac`` card in ``info['ac']`` (a second one is refused: the twin runs one sweep)."""
-    if "ac" in info:
-        raise st.err(f"a second .ac card (the first is on line {info['ac']['line']}) is not supported", ln.lineno)
+    _only_one(info, "ac", ".ac", st, ln.lineno)
     info["ac"] = _sweep(tokenize(ln.text, st, ln.lineno)[1:], st, scope, ln.lineno, ".ac")
 
 
 def sp_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     """Record an ``.sp DEC|OCT|LIN N FSTART FSTOP [DONOISE]`` card (S-parameters, ngspice's RFSPICE:
     src/spicelib/parser/inp2dot.c dot_sp; DONOISE 1 asks for the ports' noise too) in ``info['sp']``."""
-    if "sp" in info:
-        raise st.err(f"a second .sp card (the first is on line {info['sp']['line']}) is not supported", ln.lineno)
+    _only_one(info, "sp", ".sp", st, ln.lineno)
     toks = tokenize(ln.text, st, ln.lineno)[1:]
     if len(toks) not in (4, 5):
         raise st.err(".sp needs DEC|OCT|LIN points fstart fstop [donoise]", ln.lineno)
@@ -80,9 +84,7 @@ _OUTPUT_RE = re.compile(r"(?i)v\(\s*([^\s,()]+)\s*(?:,\s*([^\s,()]+)\s*)?\)\Z")
 
 def noise_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     """Record a ``.noise`` card in ``info['noise_analysis']``."""
-    if "noise_analysis" in info:
-        raise st.err(f"a second .noise card (the first is on line {info['noise_analysis']['line']}) "
-                     "is not supported", ln.lineno)
+    _only_one(info, "noise_analysis", ".noise", st, ln.lineno)
     form = ".noise needs V(out[,ref]) source DEC|OCT|LIN points fstart fstop [pts_per_summary]"
     toks = tokenize(ln.text, st, ln.lineno)[1:]
     if len(toks) not in (6, 7):
@@ -156,9 +158,7 @@ def _output_var(tok: str, st: State, lineno: int, form: str) -> dict:
 def sens_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     """Record a ``.sens OUTVAR [AC DEC|OCT|LIN N FSTART FSTOP]`` card in ``info['sens']`` (OUTVAR:
     V(out[,ref]), or I(vsrc) for the DC form; spucircuit.statespace.sensitivity runs it)."""
-    if "sens" in info:
-        raise st.err(f"a second .sens card (the first is on line {info['sens']['line']}) is not supported",
-                     ln.lineno)
+    _only_one(info, "sens", ".sens", st, ln.lineno)
     form = ".sens needs V(out[,ref]) or I(vsrc) [AC DEC|OCT|LIN points fstart fstop]"
     toks = tokenize(ln.text, st, ln.lineno)[1:]
     if len(toks) not in (1, 6):
@@ -178,8 +178,7 @@ def sens_card(ln: Line, st: State, scope: dict, info: dict) -> None:
 def dc_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     """Record a ``.dc SRC START STOP INCR [SRC2 START2 STOP2 INCR2]`` card in ``info['dc']``
     (spucircuit.statespace.dc_sweep runs it)."""
-    if "dc" in info:
-        raise st.err(f"a second .dc card (the first is on line {info['dc']['line']}) is not supported", ln.lineno)
+    _only_one(info, "dc", ".dc", st, ln.lineno)
     form = ".dc needs SRC START STOP INCR [SRC2 START2 STOP2 INCR2]"
     toks = tokenize(ln.text, st, ln.lineno)[1:]
     if len(toks) not in (4, 8):
@@ -202,8 +201,7 @@ def dc_card(ln: Line, st: State, scope: dict, info: dict) -> None:
 
 def tf_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     """Record a ``.tf V(out[,ref])|I(vsrc) INSRC`` card in ``info['tf']`` (spucircuit.statespace.transfer)."""
-    if "tf" in info:
-        raise st.err(f"a second .tf card (the first is on line {info['tf']['line']}) is not supported", ln.lineno)
+    _only_one(info, "tf", ".tf", st, ln.lineno)
     form = ".tf needs V(out[,ref]) or I(vsrc), then the input source"
     toks = tokenize(ln.text, st, ln.lineno)[1:]
     if len(toks) != 2:
@@ -224,8 +222,7 @@ _PZ_WHICH = ("pol", "zer", "pz")
 def pz_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     """Record a ``.pz IN+ IN- OUT+ OUT- VOL|CUR POL|ZER|PZ`` card (ngspice 39: src/spicelib/parser/inp2dot.c
     dot_pz) in ``info['pz']`` (spucircuit.statespace.polezero runs it)."""
-    if "pz" in info:
-        raise st.err(f"a second .pz card (the first is on line {info['pz']['line']}) is not supported", ln.lineno)
+    _only_one(info, "pz", ".pz", st, ln.lineno)
     form = ".pz needs IN+ IN- OUT+ OUT- VOL|CUR POL|ZER|PZ"
     toks = tokenize(ln.text, st, ln.lineno)[1:]
     if len(toks) != 6:
