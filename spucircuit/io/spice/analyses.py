@@ -89,22 +89,12 @@ def noise_card(ln: Line, st: State, scope: dict, info: dict) -> None:
     toks = tokenize(ln.text, st, ln.lineno)[1:]
     if len(toks) not in (6, 7):
         raise st.err(form, ln.lineno)
-    m = _OUTPUT_RE.fullmatch(toks[0])
-    if not m:
-        raise st.err(f"{form}: the output must be V(node) or V(node,ref), got {toks[0]!r}", ln.lineno)
-    out, ref = m.group(1), m.group(2)
-    for node in (out, ref):
-        if node is not None:
-            check_node_token(node, st, ln.lineno)
-    src = toks[1]
-    if src[0].lower() not in "vi":
-        raise st.err(f".noise: the input source must be an independent V or I source, got {src!r}", ln.lineno)
-    check_node_token(src, st, ln.lineno)
+    out = _output_var(toks[0], st, ln.lineno, form, currents=False)
+    src = _input_source(toks[1], st, ln.lineno, ".noise")
     if len(toks) == 7:
         card_value(toks[6], scope, st, ln.lineno, ".noise pts_per_summary")
     d = _sweep(toks[2:6], st, scope, ln.lineno, ".noise")
-    ref = None if ref is None or ref.lower() in ("0", "gnd") else ref.lower()
-    d.update({"output": out.lower(), "ref": ref, "source": src.lower()})
+    d.update({"output": out["output"], "ref": out["ref"], "source": src})
     info["noise_analysis"] = d
 
 
@@ -139,9 +129,10 @@ def ac_specs(st: State) -> dict:
 _CURRENT_RE = re.compile(r"(?i)i\(\s*([^\s,()]+)\s*\)\Z")
 
 
-def _output_var(tok: str, st: State, lineno: int, form: str) -> dict:
-    """{'output', 'ref', 'current'} of an output variable V(node[,ref]) (ref None for ground) or I(vsrc)."""
-    mv, mi = _OUTPUT_RE.fullmatch(tok), _CURRENT_RE.fullmatch(tok)
+def _output_var(tok: str, st: State, lineno: int, form: str, currents: bool = True) -> dict:
+    """{'output', 'ref', 'current'} of an output variable V(node[,ref]) (ref None for ground) or, with
+    ``currents``, I(vsrc)."""
+    mv, mi = _OUTPUT_RE.fullmatch(tok), (_CURRENT_RE.fullmatch(tok) if currents else None)
     if mv:
         for node in (mv.group(1), mv.group(2)):
             if node is not None:
@@ -152,7 +143,16 @@ def _output_var(tok: str, st: State, lineno: int, form: str) -> dict:
     if mi:
         check_node_token(mi.group(1), st, lineno)
         return {"output": None, "ref": None, "current": mi.group(1).lower()}
-    raise st.err(f"{form}: the output must be V(node), V(node,ref) or I(vsrc), got {tok!r}", lineno)
+    what = "V(node), V(node,ref) or I(vsrc)" if currents else "V(node) or V(node,ref)"
+    raise st.err(f"{form}: the output must be {what}, got {tok!r}", lineno)
+
+
+def _input_source(tok: str, st: State, lineno: int, card: str) -> str:
+    """The lower-case name of an analysis' input source (V... or I...)."""
+    if tok[0].lower() not in "vi":
+        raise st.err(f"{card}: the input source must be an independent V or I source, got {tok!r}", lineno)
+    check_node_token(tok, st, lineno)
+    return tok.lower()
 
 
 def sens_card(ln: Line, st: State, scope: dict, info: dict) -> None:
@@ -208,10 +208,7 @@ def tf_card(ln: Line, st: State, scope: dict, info: dict) -> None:
         raise st.err(form, ln.lineno)
     d = {"line": ln.lineno}
     d.update(_output_var(toks[0], st, ln.lineno, form))
-    if toks[1][0].lower() not in "vi":
-        raise st.err(f".tf: the input source must be an independent V or I source, got {toks[1]!r}", ln.lineno)
-    check_node_token(toks[1], st, ln.lineno)
-    d["source"] = toks[1].lower()
+    d["source"] = _input_source(toks[1], st, ln.lineno, ".tf")
     info["tf"] = d
 
 
