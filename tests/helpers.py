@@ -1,5 +1,10 @@
 """Helpers shared by the tests (as diffrax's test/helpers.py): statistics and small circuits."""
+import shutil
+import sys
+import warnings
+
 import numpy as np
+import pytest
 
 import spucircuit as sc
 
@@ -87,3 +92,14 @@ def instance_line(name, k, n, err, se, bound, info, wall_s):
     covers, the analog time in tau and the wall time of the call."""
     print(f"{name} k={k} n={n}: error {err:.3g} se {se:.3g} bound {bound:.3g} covered {err <= bound} "
           f"analog {info.analog_time_s / info.tau_s:.0f} tau wall {wall_s:.2f} s")
+
+
+def ngspice_or_skip(what: str) -> None:
+    """Skip, loudly (a banner on stderr and a warning), when the ngspice executable is missing: ``what``
+    names the cross-check that is skipped."""
+    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
+        msg = (f"ngspice is NOT installed: {what} against ngspice is SKIPPED. "
+               "Install it (apt-get install ngspice, or run scripts/sysdeps.sh as root).")
+        print("\n" + "!" * 100 + "\n" + msg + "\n" + "!" * 100, file=sys.stderr)
+        warnings.warn(msg)
+        pytest.skip(msg)

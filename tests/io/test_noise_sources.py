@@ -4,8 +4,6 @@ a state (resistive dividers, ngspice's examples/noise/resdiv.cir) and resistor f
 PSD within 1e-2; measured 3.5e-7 where thermal noise dominates - ngspice's Boltzmann constant
 1.38064852e-23 against CODATA 2018's - and below 1e-14 where flicker noise does) and the analytic forms (4 k_B T R_parallel; R^2 (m kf |I/m|^af /
 (A f^ef) + 4 k_B T / R))."""
-import shutil
-import sys
 import warnings
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 from spucircuit.constants import K_B
 from spucircuit.io.spice import parse_spice
 from spucircuit.statespace.frequency import small_signal_analyses
+from tests.helpers import ngspice_or_skip
 
 T_NG = 300.15  # ngspice's default 27 C
 
@@ -93,14 +92,6 @@ def test_quiet_resistor_has_no_flicker():
     assert np.all(tw["noise_onoise_psd"] == 0.0)
 
 
-def _ngspice_or_skip():
-    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
-        msg = "ngspice is NOT installed: the .noise cross-check against ngspice is SKIPPED."
-        print("\n" + "!" * 100 + "\n" + msg + "\n" + "!" * 100, file=sys.stderr)
-        warnings.warn(msg)
-        pytest.skip(msg)
-
-
 def _against_ngspice(text):
     from spucircuit.io.ngspice import run_ngspice
 
@@ -114,7 +105,7 @@ def _against_ngspice(text):
 
 @pytest.mark.parametrize("which", list(CARDS))
 def test_dividers_match_ngspice(which):
-    _ngspice_or_skip()
+    ngspice_or_skip("the .noise cross-check")
     on, inn = _against_ngspice(DIVIDERS.format(card=CARDS[which]))
     assert on < 1e-2 and inn < 1e-2, (on, inn)
 
@@ -122,7 +113,7 @@ def test_dividers_match_ngspice(which):
 @pytest.mark.parametrize("m,ef,cap,extra", [(1, 1.0, "", ""), (2, 1.3, "c1 1 2 10n\n", ""),
                                              (1, 1.0, "", " lf=0.9 wf=1.2")])
 def test_flicker_matches_ngspice(m, ef, cap, extra):
-    _ngspice_or_skip()
+    ngspice_or_skip("the .noise cross-check")
     on, inn = _against_ngspice(FLICKER.format(m=f" m={m}", ef=ef, cap=cap).replace("tnom=25", "tnom=25" + extra))
     assert on < 1e-2 and inn < 1e-2, (on, inn)
 
@@ -130,7 +121,7 @@ def test_flicker_matches_ngspice(m, ef, cap, extra):
 def test_subcircuit_flicker_matches_ngspice():
     """A subcircuit's own resistor model, flicker noise of a flattened element R.X1.r1, a DC current set by
     the subcircuit's source."""
-    _ngspice_or_skip()
+    ngspice_or_skip("the .noise cross-check")
     text = ("sub\nX1 1 cell\nv1 2 0 dc 0 ac 1\nr9 1 2 2k\nc9 1 0 1n\n.subckt cell p\ni1 p 0 dc -2m\n"
             "r1 p 0 1k rk l=2u w=5u\n.model rk r kf=1e-16 af=1.2 tc1=1m\n.ends\n.temp 50\n"
             ".noise v(1) v1 dec 5 10 1meg\n.end\n")
@@ -178,7 +169,7 @@ def test_ac_resistances_in_noise_are_analytic(r3, r3_dc):
 
 def test_ac_resistances_in_noise_match_ngspice():
     """(ngspice 39 prints NaN for the zero-width R3, its thermal noise of a zero conductance: not compared.)"""
-    _ngspice_or_skip()
+    ngspice_or_skip("the .noise cross-check")
     on, inn = _against_ngspice(AC_RES.format(r3="1meg"))
     assert on < 1e-2 and inn < 1e-2, (on, inn)
 
@@ -203,6 +194,6 @@ def test_dtemp_sets_the_noise_temperature():
 
 
 def test_dtemp_matches_ngspice():
-    _ngspice_or_skip()
+    ngspice_or_skip("the .noise cross-check")
     on, inn = _against_ngspice(DTEMP)
     assert on < 1e-2 and inn < 1e-2, (on, inn)

@@ -2,9 +2,6 @@
 as ngspice 39 computes them (src/spicelib/devices/res/restemp.c, ressetup.c): the values against the
 formulas, the .op and .ac of a circuit using every form against ngspice (node voltages within 1e-9
 relative; measured 1e-15), subcircuit-local models, round trips and bad input naming file and line."""
-import shutil
-import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -13,6 +10,7 @@ from spucircuit.errors import SpiceError
 from spucircuit.io.spice import parse_spice, write_spice
 from spucircuit.statespace.frequency import small_signal_analyses
 from spucircuit.statespace.operating_point import operating_point
+from tests.helpers import ngspice_or_skip
 
 MODELS = """resistor models and geometry
 V1 in 0 dc 1 ac 1
@@ -128,16 +126,8 @@ def test_bad_resistor_cards_name_file_and_line(body, line, msg):
     assert msg in str(ei.value), str(ei.value)
 
 
-def _ngspice_or_skip():
-    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
-        msg = "ngspice is NOT installed: the resistor-model cross-check against ngspice is SKIPPED."
-        print("\n" + "!" * 100 + "\n" + msg + "\n" + "!" * 100, file=sys.stderr)
-        warnings.warn(msg)
-        pytest.skip(msg)
-
-
 def test_op_and_ac_match_ngspice():
-    _ngspice_or_skip()
+    ngspice_or_skip("the resistor-model cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     plots = {p.plotname.lower(): p for p in run_ngspice(MODELS).plots}

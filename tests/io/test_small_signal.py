@@ -2,9 +2,6 @@
 input, the reader's fuzzing over the new cards, and the RLC ladder against ngspice (magnitude and
 phase within 1e-3, output and input noise PSD within 1e-2; measured 1e-14 and 4e-7). The ngspice
 comparison is skipped, loudly, when ngspice is missing."""
-import shutil
-import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -15,7 +12,7 @@ from spucircuit.cli import main as spu
 from spucircuit.errors import SpiceError
 from spucircuit.io.spice import parse_spice, read_spice
 from spucircuit.statespace.frequency import small_signal_analyses
-from tests.helpers import check_bad_input, write_bad_input_files
+from tests.helpers import check_bad_input, ngspice_or_skip, write_bad_input_files
 
 LADDER = """rlc ladder: .ac and .noise
 V1 in 0 dc 0 ac 1 30
@@ -140,17 +137,8 @@ def test_fuzz_small_signal_cards_raise_only_spice_error(i, cut, insert):
 
 
 # ------------------------------------------------------------------- against ngspice
-def _ngspice_or_skip():
-    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
-        msg = ("ngspice is NOT installed: the .ac/.noise cross-check against ngspice is SKIPPED. "
-               "Install it (apt-get install ngspice, or run scripts/sysdeps.sh as root).")
-        print("\n" + "!" * 100 + "\n" + msg + "\n" + "!" * 100, file=sys.stderr)
-        warnings.warn(msg)
-        pytest.skip(msg)
-
-
 def test_rlc_ladder_ac_and_noise_match_ngspice(tmp_path):
-    _ngspice_or_skip()
+    ngspice_or_skip("the .ac/.noise cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     res = run_ngspice(LADDER)
@@ -172,7 +160,7 @@ def test_rlc_ladder_ac_and_noise_match_ngspice(tmp_path):
 
 
 def test_current_driven_differential_noise_matches_ngspice():
-    _ngspice_or_skip()
+    ngspice_or_skip("the .ac/.noise cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     text = ("current-driven ladder, differential output\nI1 0 n1 dc 0 ac 1m -45\nR1 n1 0 50\nL1 n1 n2 10u\n"
@@ -215,7 +203,7 @@ def test_export_keeps_ac_specs_ac_resistance_and_noisy_for_ngspice():
     tw, tw_back = small_signal_analyses(orig), small_signal_analyses(back)
     for key in ("ac_v", "noise_onoise_psd", "noise_inoise_psd"):
         np.testing.assert_allclose(tw_back[key], tw[key], rtol=1e-12, atol=0)
-    _ngspice_or_skip()
+    ngspice_or_skip("the .ac/.noise cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     plots = {p.plotname.lower(): p for p in run_ngspice(text.replace(".end", cards.rstrip("\n") + "\n.end")).plots}
@@ -240,7 +228,7 @@ def test_ac_source_in_a_capacitor_loop_matches_ngspice():
     with pytest.raises(SpiceError, match=r"AC source 'I1': it sets the current of inductor 'L1'"):
         small_signal_analyses(parse_spice("forced\nI1 0 m dc 1m ac 1\nL1 m 0 1m\nR1 m2 0 1k\n"
                                           ".ac dec 1 1k 1meg\n.end\n", "forced.cir"))
-    _ngspice_or_skip()
+    ngspice_or_skip("the .ac/.noise cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     ac = {p.plotname.lower(): p for p in run_ngspice(loop).plots}["ac analysis"]

@@ -10,6 +10,7 @@ from spucircuit.io.spice import parse_spice, write_spice
 from spucircuit.numerics.ou import stationary_cov
 from spucircuit.statespace.mna import compile_netlist
 from spucircuit.statespace.operating_point import operating_point
+from tests.helpers import ngspice_or_skip
 
 EPS = np.finfo(float).eps
 EFH = """controlled sources
@@ -182,10 +183,8 @@ def test_polyn_sources_are_linear_sums():
         assert abs(op.voltage(node) - v) <= 64 * EPS * max(1.0, abs(v)), (node, op.voltage(node), v)
     t1 = write_spice(nl, None)
     assert write_spice(parse_spice(t1), None) == t1
-    import shutil
 
-    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
-        pytest.skip("ngspice is NOT installed: the POLY(n) .ac cross-check is skipped")
+    ngspice_or_skip("the POLY(n) .ac cross-check")
     from spucircuit.io.ngspice import run_ngspice
     from spucircuit.statespace.frequency import small_signal_analyses
 

@@ -1,7 +1,6 @@
 """.dc: the operating point over one or two swept sources or resistances (statespace/dc_sweep.py),
 against a closed form, against ngspice (node voltages to 1e-9 of the largest; measured 9e-16), and the
 card's errors naming the line."""
-import shutil
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from spucircuit.errors import SpiceError
 from spucircuit.io.spice import parse_spice
 from spucircuit.statespace.dc_sweep import sweep_values
 from spucircuit.statespace.frequency import small_signal_analyses
+from tests.helpers import ngspice_or_skip
 
 SWEPT = """dc sweep: a source and a resistor
 V1 a 0 1
@@ -49,8 +49,7 @@ def test_divider_sweep_is_the_closed_form():
 
 
 def test_sweep_matches_ngspice():
-    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
-        pytest.skip("ngspice is NOT installed: the .dc cross-check against ngspice is SKIPPED")
+    ngspice_or_skip("the .dc cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     for text in (SWEPT, SWEPT.replace(".dc V1 -1 2 0.1 R3 1k 3k 500", ".dc I1 2m -1m -0.25m")):

@@ -5,10 +5,7 @@ source sensing an opened source), the deflation against the determinant-lemma po
 cards naming their line."""
 from __future__ import annotations
 
-import shutil
-import sys
 import tempfile
-import warnings
 
 import numpy as np
 import pytest
@@ -17,6 +14,7 @@ from spucircuit.errors import NetlistError, SpiceError
 from spucircuit.io.spice import parse_spice
 from spucircuit.statespace.frequency import small_signal_analyses
 from spucircuit.statespace.polezero import ngspice_order, pole_zero, transfer_zeros
+from tests.helpers import ngspice_or_skip
 
 EPS = np.finfo(float).eps
 
@@ -173,20 +171,11 @@ CIRCUITS = {
 }
 
 
-def _ngspice_or_skip():
-    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
-        msg = ("ngspice is NOT installed: the .pz cross-check against ngspice is SKIPPED. "
-               "Install it (apt-get install ngspice, or run scripts/sysdeps.sh as root).")
-        print("\n" + "!" * 100 + "\n" + msg + "\n" + "!" * 100, file=sys.stderr)
-        warnings.warn(msg)
-        pytest.skip(msg)
-
-
 @pytest.mark.parametrize("name", sorted(CIRCUITS))
 def test_poles_and_zeros_match_ngspice(name):
     """Each circuit's poles and zeros against ngspice 39's within 1e-3 relative, one to one (the corpus
     comparison, tests/io/test_corpus.py _compare_pz; ngspice's root search is iterative)."""
-    _ngspice_or_skip()
+    ngspice_or_skip("the .pz cross-check")
     from tests.io.test_corpus import MEASURED, OPTIONS, _compare_pz, run_ngspice_deck
 
     deck = f"{name}\n{CIRCUITS[name]}\n{OPTIONS}\n.end\n"
@@ -205,7 +194,7 @@ def test_poles_and_zeros_match_ngspice(name):
 
 def test_ngspice_comparison_sees_a_wrong_root(monkeypatch):
     """The comparison fails when the twin's zeros are off by 1e-2 relative."""
-    _ngspice_or_skip()
+    ngspice_or_skip("the .pz cross-check")
     import spucircuit.statespace.frequency as fr
     from tests.io.test_corpus import OPTIONS, _compare_pz, run_ngspice_deck
 

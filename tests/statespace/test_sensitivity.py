@@ -4,7 +4,6 @@ Checked against closed forms (an RC node driven by a current source, the golden 
 tests/regression/sens/sens-ac-1.cir; a resistive divider) and against ngspice on a circuit with every
 linear element kind but K (ngspice's own derivatives are forward differences with a relative step of 1e-6,
 so they carry an error of about 1e-6: the bound is 1e-5)."""
-import shutil
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from spucircuit.cli import main as spu
 from spucircuit.errors import SpiceError
 from spucircuit.io.spice import parse_spice
 from spucircuit.statespace.frequency import small_signal_analyses
+from tests.helpers import ngspice_or_skip
 
 RC = """rc node driven by a current source (ngspice tests/regression/sens/sens-ac-1.cir)
 i1  0 1  dc=1.27 ac=42mA
@@ -85,8 +85,7 @@ def test_sensitivity_matches_ngspice(card):
     except that ngspice 39 reports a plain resistor's AC sensitivity as 0 after the first frequency
     (a defect of its sweep: its resistors with ac=, and every other kind, are right there), which the
     test states rather than compares."""
-    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
-        pytest.skip("ngspice is NOT installed: the .sens cross-check against ngspice is SKIPPED")
+    ngspice_or_skip("the .sens cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     text = ALL_KINDS + card + "\n.end\n"

@@ -1,6 +1,5 @@
 """.tf: DC gain, input and output resistance (statespace/transfer.py), against closed forms and ngspice
 (1e-9 relative; measured at round-off), and the card's errors naming the line."""
-import shutil
 
 import numpy as np
 import pytest
@@ -8,6 +7,7 @@ import pytest
 from spucircuit.errors import SpiceError
 from spucircuit.io.spice import parse_spice
 from spucircuit.statespace.frequency import small_signal_analyses
+from tests.helpers import ngspice_or_skip
 
 NET = """tf
 V1 a 0 1
@@ -35,8 +35,7 @@ def test_divider_closed_form():
 
 @pytest.mark.parametrize("card", CARDS)
 def test_tf_matches_ngspice(card):
-    if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
-        pytest.skip("ngspice is NOT installed: the .tf cross-check against ngspice is SKIPPED")
+    ngspice_or_skip("the .tf cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     text = NET + card + "\n.end\n"
