@@ -103,3 +103,10 @@ def ngspice_or_skip(what: str) -> None:
         print("\n" + "!" * 100 + "\n" + msg + "\n" + "!" * 100, file=sys.stderr)
         warnings.warn(msg)
         pytest.skip(msg)
+
+
+# shared netlist bodies (elements only: each test adds its title, sources' AC fields and cards)
+RLC_LADDER = ("R1 in n1 50\nL1 n1 n2 10u\nC1 n2 0 1n\nR2 n2 0 1k\nL2 n2 n3 10u\nC2 n3 0 1n\n"
+              "R3 n3 0 200\n")  # a two-section RLC ladder driven at node in
+EFH_SOURCES = ("V1 in 0 DC 1\nR1 in a 1k\nVs a b 0\nR2 b 0 2k\nE1 c d b 0 3\nR3 c 0 1k\nR4 d 0 1k\n"
+               "F1 0 f Vs 2\nR5 f 0 500\nH1 h 0 Vs 1k\nR6 h 0 1k\n")  # a floating E, an F and an H sensing Vs

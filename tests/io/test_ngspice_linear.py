@@ -18,6 +18,7 @@ if shutil.which("ngspice") is None:  # pragma: no cover - depends on the machine
     pytest.skip("ngspice is NOT installed (scripts/sysdeps.sh installs it)", allow_module_level=True)
 
 from spucircuit.io.ngspice import run_ngspice
+from tests.helpers import EFH_SOURCES
 
 TIGHT = ".options reltol=1e-8 abstol=1e-15 vntol=1e-12\n"
 
@@ -42,19 +43,7 @@ def _twin_vs_ngspice(text):
     return float(np.max(np.abs(v_twin - v_ng) / scale)), v_twin, v_ng, nodes, ng.t
 
 
-EFHK = """E F H K
-V1 in 0 DC 1
-R1 in a 1k
-Vs a b 0
-R2 b 0 2k
-E1 c d b 0 3
-R3 c 0 1k
-R4 d 0 1k
-F1 0 f Vs 2
-R5 f 0 500
-H1 h 0 Vs 1k
-R6 h 0 1k
-L1 h x 1m IC=1m
+EFHK = "E F H K\n" + EFH_SOURCES + """L1 h x 1m IC=1m
 R7 x 0 100
 L2 y 0 2m IC=-2m
 R8 y 0 50

@@ -12,21 +12,10 @@ from spucircuit.cli import main as spu
 from spucircuit.errors import SpiceError
 from spucircuit.io.spice import parse_spice, read_spice
 from spucircuit.statespace.frequency import small_signal_analyses
-from tests.helpers import check_bad_input, ngspice_or_skip, write_bad_input_files
+from tests.helpers import RLC_LADDER, check_bad_input, ngspice_or_skip, write_bad_input_files
 
-LADDER = """rlc ladder: .ac and .noise
-V1 in 0 dc 0 ac 1 30
-R1 in n1 50
-L1 n1 n2 10u
-C1 n2 0 1n
-R2 n2 0 1k
-L2 n2 n3 10u
-C2 n3 0 1n
-R3 n3 0 200
-.ac dec 10 1k 100meg
-.noise v(n3) V1 dec 10 1k 100meg
-.end
-"""
+LADDER = ("rlc ladder: .ac and .noise\nV1 in 0 dc 0 ac 1 30\n" + RLC_LADDER
+          + ".ac dec 10 1k 100meg\n.noise v(n3) V1 dec 10 1k 100meg\n.end\n")
 
 
 def test_cards_and_source_ac_fields_are_recorded():

@@ -10,24 +10,10 @@ from spucircuit.io.spice import parse_spice, write_spice
 from spucircuit.numerics.ou import stationary_cov
 from spucircuit.statespace.mna import compile_netlist
 from spucircuit.statespace.operating_point import operating_point
-from tests.helpers import ngspice_or_skip
+from tests.helpers import EFH_SOURCES, ngspice_or_skip
 
 EPS = np.finfo(float).eps
-EFH = """controlled sources
-V1 in 0 DC 1
-R1 in a 1k
-Vs a b 0
-R2 b 0 2k
-E1 c d b 0 3
-R3 c 0 1k
-R4 d 0 1k
-F1 0 f Vs 2
-R5 f 0 500
-H1 h 0 Vs 1k
-R6 h 0 1k
-C1 f 0 1u
-.end
-"""
+EFH = "controlled sources\n" + EFH_SOURCES + "C1 f 0 1u\n.end\n"
 
 
 def test_controlled_sources_operating_point_closed_form():

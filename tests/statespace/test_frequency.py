@@ -16,21 +16,12 @@ from spucircuit.io.spice import parse_spice
 from spucircuit.numerics.ou import stationary_cov
 from spucircuit.statespace import frequency as fr
 from spucircuit.statespace.mna import compile_netlist
+from tests.helpers import RLC_LADDER
 
 EPS = np.finfo(float).eps
 
 RC = "rc\nV1 in 0 dc 0 ac 1\nR1 in out {r}\nC1 out 0 {c}\n.end\n"
-LADDER = """rlc ladder
-V1 in 0 dc 0 ac 1
-R1 in n1 50
-L1 n1 n2 10u
-C1 n2 0 1n
-R2 n2 0 1k
-L2 n2 n3 10u
-C2 n3 0 1n
-R3 n3 0 200
-.end
-"""
+LADDER = "rlc ladder\nV1 in 0 dc 0 ac 1\n" + RLC_LADDER + ".end\n"
 
 
 def _gauss_integral(fun, scale_hz, order):
