@@ -13,7 +13,7 @@ from spucircuit.io.spice import parse_spice, write_spice
 from spucircuit.statespace.frequency import small_signal_analyses
 from spucircuit.statespace.mna import compile_netlist
 from spucircuit.statespace.operating_point import operating_point
-from tests.io.test_small_signal import _ngspice_or_skip
+from tests.helpers import ngspice_or_skip
 
 EPS = np.finfo(float).eps
 
@@ -93,7 +93,7 @@ def test_three_port_star_matches_the_closed_form():
 def test_sp_matches_ngspice(text, which):
     """S, Y and Z within 1e-3 in magnitude and phase at entries above 1e-9 of the largest, as the corpus;
     measured ~1e-13."""
-    _ngspice_or_skip()
+    ngspice_or_skip("the .sp cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     res = run_ngspice(text)
@@ -137,7 +137,7 @@ def test_port_is_a_source_behind_a_noiseless_z0():
 
 
 def test_port_op_ac_noise_match_ngspice():
-    _ngspice_or_skip()
+    ngspice_or_skip("the .sp cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     res = run_ngspice(PORT_OP.replace("\n.ac", "\n.op\n.ac"))
@@ -221,7 +221,7 @@ def test_port_noise_matches_ngspice():
     """Cy and Rn within 1e-2 (measured 3.5e-7: ngspice's older Boltzmann constant). ngspice 39.3's NF,
     NFmin and SOpt are its own formulas (above) applied to the same Cy and Y: checked so, within 1e-2; the
     twin's corrected figures are checked against the series resistor's closed form above."""
-    _ngspice_or_skip()
+    ngspice_or_skip("the .sp cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     text = ("sp noise\nV1 in 0 dc 0 portnum 1 z0 100\nRpt in x 100\nC1 x 0 1e-9\nR2 x out 10\n"
@@ -283,7 +283,7 @@ def test_check_reports_the_ports(tmp_path, capsys):
 def test_port_transient_matches_ngspice(tmp_path):
     """A port without RF drive in a .tran: its source (here a PULSE) behind z0, as ngspice (every node within
     1e-3 of its range, as the corpus; measured ~4e-7)."""
-    _ngspice_or_skip()
+    ngspice_or_skip("the .sp cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     text = ("port in a transient\nV1 in 0 dc 0 pulse(0 1 1e-8 1e-9 1e-9 3e-8 1e-7) portnum 1 z0 100\n"
@@ -308,7 +308,7 @@ def test_lin_sweep_of_two_points_is_fstart_alone_as_ngspice():
 
     assert frequency_grid("lin", 2, 1e6, 1e7).tolist() == [1e6]
     assert frequency_grid("lin", 3, 1e6, 1e7).tolist() == [1e6, 5.5e6, 1e7]
-    _ngspice_or_skip()
+    ngspice_or_skip("the .sp cross-check")
     from spucircuit.io.ngspice import run_ngspice
 
     text = SERIES.replace(".sp dec 5 1meg 10g", ".ac lin 2 1e6 1e7\n.sp lin 2 1e6 1e7")
