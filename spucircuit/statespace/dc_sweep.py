@@ -61,14 +61,12 @@ def dc_sweep(netlist: Netlist, card: dict) -> dict:
     nodes = list(netlist.node_names[1:])
     outer = grids[1] if len(grids) == 2 else [None]
     first, second, rows = [], [], []
+    nl = netlist.copy() if "R" in kinds else netlist  # one copy whose swept resistances change in place
     for v2 in outer:
         for v1 in grids[0]:
-            nl = netlist
             inputs = {}
             for s, kind, v in zip(sweeps, kinds, (v1, v2)):
                 if kind == "R":
-                    if nl is netlist:
-                        nl = netlist.copy()
                     nl.set_value(s["source"], float(v))
                 else:
                     inputs[s["source"]] = float(v)

@@ -105,13 +105,14 @@ def _json_default(o):
     raise TypeError(type(o).__name__)
 
 
-def _export_meta(netlist: Netlist, mapping) -> dict:
+def _export_meta(netlist: Netlist, mapping, fields: tuple) -> dict:
+    """The netlist's meta as the JSON annotation carries it; ``fields``: :func:`_small_signal_fields`."""
     meta = {}
     for k, v in netlist.meta.items():
         if k in ("spice_file", "distof"):  # the file's own cards; DISTOF1/2 are written on the source cards
             continue
         if k in ("ac", "noiseless"):  # AC specs, ac= and noisy=0 are written on the element cards; what names no
-            v = _unwritten_small_signal(netlist, k, v)  # element here (an open resistor's ac=) stays in meta
+            v = _unwritten_small_signal(fields, k, v)  # element here (an open resistor's ac=) stays in meta
             if not v:
                 continue
         try:
@@ -308,7 +309,8 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
     names = netlist.node_names
     for nm in names[1:]:
         _check_name(nm, "node")
-    meta = _export_meta(netlist, mapping)
+    fields = _small_signal_fields(netlist)
+    meta = _export_meta(netlist, mapping, fields)
 
     title = " ".join(str(netlist.title).split()) or "spucircuit netlist"
     L = [title]
@@ -370,7 +372,7 @@ def write_spice(netlist, path=None, *, tran=None, noise=None, control=True, mapp
         return nm if nm[:1].upper() == _SPICE_LETTER[kind] else _SPICE_LETTER[kind] + nm
 
     waves = {str(k).lower(): w for k, w in getattr(netlist, "waveforms", {}).items()}
-    ac_src, ac_res, quiet = _small_signal_fields(netlist)
+    ac_src, ac_res, quiet = fields
     distof = _distof_fields(netlist)
     ports = rf_ports(netlist)  # V source -> its port record; each port's z0 resistor is written in its card
     port_res = {str(rec["resistor"]).lower() for rec in ports.values()}
@@ -499,12 +501,12 @@ def _small_signal_fields(netlist: Netlist) -> tuple:
     return src, res, quiet
 
 
-def _unwritten_small_signal(netlist: Netlist, key: str, table) -> dict:
-    """The part of ``meta['ac']`` / ``meta['noiseless']`` that :func:`_small_signal_fields` does not put on
-    an element card (entries naming no element of that kind)."""
+def _unwritten_small_signal(fields: tuple, key: str, table) -> dict:
+    """The part of ``meta['ac']`` / ``meta['noiseless']`` that :func:`_small_signal_fields` (``fields``)
+    does not put on an element card (entries naming no element of that kind)."""
     if not isinstance(table, dict):
         return {}
-    src, res, quiet = _small_signal_fields(netlist)
+    src, res, quiet = fields
     written = {"sources": set(src), "resistors": set(res) if key == "ac" else quiet}
     out = {}
     for sub, entries in table.items():
